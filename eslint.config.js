@@ -1,0 +1,53 @@
+// Lint: type-aware rules for promise safety, plus the dependency direction of
+// design §5: core ← ledger/infra ← cli/daemon/ui, and edges never import each other.
+import tseslint from 'typescript-eslint';
+
+const layer = (name) => [`**/${name}/*`, `**/${name}/**`, `../${name}`, `../../${name}`];
+const forbid = (message, ...layers) => ({
+  'no-restricted-imports': ['error', { patterns: [{ group: layers.flatMap(layer), message }] }],
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.bench/**'] },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['src/shared/**'],
+    rules: forbid('shared/ is the bottom layer: it imports nothing of gt', 'core', 'ledger', 'infra', 'cli', 'daemon', 'ui', 'bin'),
+  },
+  {
+    files: ['src/core/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['ledger', 'infra', 'cli', 'daemon', 'ui', 'bin'].flatMap(layer), message: 'core/ imports only shared/ and declares ports that ledger/ and infra/ implement (design §5)' }],
+        paths: ['node:fs', 'node:child_process', 'node:net', 'better-sqlite3', 'commander'].map((name) => ({ name, message: 'core/ does no I/O of its own: declare a port' })),
+      }],
+    },
+  },
+  {
+    files: ['src/ledger/**', 'src/infra/**'],
+    rules: forbid('ledger/ and infra/ implement core ports; they never import an edge (cli, daemon, ui)', 'cli', 'daemon', 'ui', 'bin'),
+  },
+  { files: ['src/cli/**'], rules: forbid('cli/ is an edge: it never imports another edge', 'daemon', 'ui', 'bin') },
+  { files: ['src/daemon/**'], rules: forbid('daemon/ is an edge: it never imports another edge', 'cli', 'ui', 'bin') },
+  { files: ['src/ui/**'], rules: forbid('ui/ is an edge: it never imports another edge', 'cli', 'daemon', 'bin') },
+  {
+    files: ['test/**', 'bench/**'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+    },
+  },
+);

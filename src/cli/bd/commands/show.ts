@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { usageError } from '../../../shared/errors.js';
+import { action, type BdContext } from '../context.js';
+import { jsonIssue, showText } from '../render.js';
+import { renderJson } from '../../output.js';
+
+export default function register(program: Command, ctx: BdContext): void {
+  program
+    .command('show')
+    .alias('view')
+    .argument('[ids...]', 'issue IDs (full or unique partial)')
+    .description('Show issues in full: fields, dependencies, dependents, comments')
+    .addHelpText('after', '\nExamples:\n  bd show bd-a3f\n  bd show a3f 9x2 --json   # always a JSON array')
+    .action(action(ctx, async (ids) => {
+      let list = ids as string[];
+      const ledger = await ctx.ledger();
+      if (list.length === 0) {
+        const last = await ledger.lastTouched();
+        if (!last) throw usageError('no issue ID provided', 'e.g. bd show bd-a3f');
+        list = [last];
+      }
+      const details = await ledger.show(list);
+      if (ctx.json) ctx.io.stdout(renderJson(details.map(jsonIssue)));
+      else ctx.out(details.map((d) => showText(d, ctx.style)).join('\n\n'));
+    }));
+}

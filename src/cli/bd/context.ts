@@ -1,0 +1,105 @@
+/**
+ * What a `bd` command gets: I/O, the global flags, and the ledger, opened on
+ * first use and closed by the wrapper after the command.
+ */
+import type { Command } from 'commander';
+import { Ledger } from '../../core/beads/ledger.js';
+import { locateLedger, type LedgerLocation } from '../../ledger/locate.js';
+import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
+import { gitUserName } from '../../infra/git.js';
+import { GtError } from '../../shared/errors.js';
+import { renderJson, style, type Io, type Style } from '../output.js';
+import { resolve } from 'node:path';
+
+export interface GlobalOptions {
+  json?: boolean;
+  actor?: string;
+  db?: string;
+  directory?: string;
+  quiet?: boolean;
+}
+
+export class BdContext {
+  readonly io: Io;
+  readonly style: Style;
+  globals: GlobalOptions = {};
+  private opened: Ledger | undefined;
+
+  constructor(io: Io) {
+    this.io = io;
+    this.style = style(io);
+  }
+
+  get json(): boolean {
+    return this.globals.json === true;
+  }
+
+  get cwd(): string {
+    return this.globals.directory ? resolve(this.io.cwd, this.globals.directory) : this.io.cwd;
+  }
+
+  /** Actor: --actor, BEADS_ACTOR, BD_ACTOR, git user.name, $USER (research/beads.md §3, Claim). */
+  actor(): string {
+    const env = this.io.env;
+    return this.globals.actor || env.BEADS_ACTOR || env.BD_ACTOR || gitUserName(this.cwd, env) || env.USER || env.USERNAME || 'unknown';
+  }
+
+  location(): LedgerLocation {
+    return locateLedger(this.cwd, this.io.env, this.globals.db);
+  }
+
+  async ledger(): Promise<Ledger> {
+    if (!this.opened) {
+      const location = this.location();
+      const store = SqliteLedgerStore.open(location.path, { create: false });
+      this.opened = new Ledger(store, { actor: this.actor() });
+    }
+    return Promise.resolve(this.opened);
+  }
+
+  adopt(ledger: Ledger): void {
+    this.opened = ledger;
+  }
+
+  async close(): Promise<void> {
+    const ledger = this.opened;
+    this.opened = undefined;
+    if (ledger) await ledger.store.close();
+  }
+
+  out(text: string): void {
+    if (text !== '') this.io.stdout(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  err(text: string): void {
+    this.io.stderr(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** Emits a result: JSON when --json, otherwise the text. */
+  emit(data: unknown, text: () => string): void {
+    if (this.json) this.io.stdout(renderJson(data));
+    else this.out(text());
+  }
+}
+
+/** Exit status a command asks for without throwing (partial failures). */
+export class ExitStatus {
+  constructor(readonly code: number) {}
+}
+
+export type Action = (...args: unknown[]) => Promise<ExitStatus | void>;
+
+/** Commander glue: reads global flags, then runs the command body. */
+export function action(ctx: BdContext, body: (...args: unknown[]) => Promise<ExitStatus | void>): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    ctx.globals = command.optsWithGlobals<GlobalOptions>();
+    const status = await body(...args);
+    if (status instanceof ExitStatus) throw status;
+  };
+}
+
+export function requireArg(value: string | undefined, what: string, example: string): string {
+  if (value === undefined || value.trim() === '') throw new GtError('usage', `${what} is required`, { hint: `e.g. ${example}` });
+  return value;
+}

@@ -1,0 +1,132 @@
+/**
+ * `bd`: the Beads-compatible ledger CLI. Only the invoked command's module is
+ * loaded (each is its own bundle chunk), which keeps hot commands such as
+ * `bd ready` and `bd create` close to bare Node start-up time.
+ * Exit codes follow Beads: 0 success (also a partial multi-ID success), 1 any
+ * error, 2 bad usage.
+ */
+import { Command, CommanderError } from 'commander';
+import { GtError } from '../../shared/errors.js';
+import { reportError, type Io } from '../output.js';
+import { BdContext, ExitStatus } from './context.js';
+
+type Register = (program: Command, ctx: BdContext) => void;
+
+interface Entry {
+  names: string[];
+  summary: string;
+  load: () => Promise<{ default: Register }>;
+}
+
+/** The command table: one line per command file. */
+const COMMANDS: Entry[] = [
+  { names: ['init'], summary: 'Create a ledger (.beads/) in this directory', load: () => import('./commands/init.js') },
+  { names: ['create', 'new'], summary: 'Create an issue', load: () => import('./commands/create.js') },
+  { names: ['q'], summary: 'Quick create: print only the new ID', load: () => import('./commands/create.js') },
+  { names: ['show', 'view'], summary: 'Show issues in full', load: () => import('./commands/show.js') },
+  { names: ['list'], summary: 'List issues (open by default)', load: () => import('./commands/list.js') },
+  { names: ['update'], summary: 'Change fields, claim, label, reparent', load: () => import('./commands/update.js') },
+  { names: ['close', 'done'], summary: 'Close issues (guarded by open blockers)', load: () => import('./commands/close.js') },
+  { names: ['reopen'], summary: 'Reopen closed issues', load: () => import('./commands/close.js') },
+  { names: ['ready'], summary: 'Issues ready to work on (no open blockers)', load: () => import('./commands/ready.js') },
+  { names: ['blocked'], summary: 'Issues blocked by open dependencies', load: () => import('./commands/blocked.js') },
+  { names: ['dep'], summary: 'Dependencies: add, remove, list, tree, cycles', load: () => import('./commands/dep.js') },
+  { names: ['label'], summary: 'Labels: add, remove, list, list-all', load: () => import('./commands/label.js') },
+  { names: ['comments', 'comment'], summary: 'Comments: list, add', load: () => import('./commands/comments.js') },
+  { names: ['search'], summary: 'Search titles, descriptions and IDs', load: () => import('./commands/search.js') },
+  { names: ['stats', 'status'], summary: 'Counts by status, ready, blocked, lead time', load: () => import('./commands/stats.js') },
+  { names: ['defer'], summary: 'Put issues on ice (optionally until a time)', load: () => import('./commands/defer.js') },
+  { names: ['undefer'], summary: 'Bring deferred issues back', load: () => import('./commands/defer.js') },
+  { names: ['delete'], summary: 'Delete issues (preview unless --force)', load: () => import('./commands/delete.js') },
+  { names: ['export'], summary: 'Write Beads JSONL', load: () => import('./commands/export.js') },
+  { names: ['import'], summary: 'Upsert issues from Beads JSONL', load: () => import('./commands/import.js') },
+  { names: ['config'], summary: 'Ledger settings: get, set, unset, list', load: () => import('./commands/config.js') },
+  { names: ['events', 'history'], summary: 'The audit trail (append-only events)', load: () => import('./commands/events.js') },
+  { names: ['doctor'], summary: 'Check the ledger: integrity, schema, blocked state', load: () => import('./commands/doctor.js') },
+];
+
+const VALUE_FLAGS = new Set(['--actor', '--db', '-C', '--directory']);
+
+/** The command word: the first argument that is not a global flag or its value. */
+function commandWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (VALUE_FLAGS.has(arg)) {
+      i++;
+      continue;
+    }
+    if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+export function rootProgram(ctx: BdContext): Command {
+  const program = new Command('bd')
+    .description('Beads-compatible issue ledger on embedded SQLite (part of gt)')
+    .version(VERSION, '--version')
+    .option('--json', 'machine-readable output')
+    .option('--actor <name>', 'who is acting (default: BEADS_ACTOR, BD_ACTOR, git user.name, $USER)')
+    .option('--db <path>', 'use this database file')
+    .option('-C, --directory <dir>', 'run as if started in <dir>')
+    .option('-q, --quiet', 'less output')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s), outputError: () => undefined })
+    .showSuggestionAfterError(true);
+  program.addHelpText('after', () => `
+Commands:
+${COMMANDS.map((c) => `  ${c.names.join(', ').padEnd(18)} ${c.summary}`).join('\n')}
+
+Examples:
+  bd init --prefix app
+  bd create "Fix login timeout" -p 1 -t bug
+  bd ready --json
+  bd update app-a3f --claim
+  bd close app-a3f -r "fixed in 4c1d2e"
+
+Run 'bd <command> --help' for a command's flags.
+Exit codes: 0 ok (also when some of several IDs failed), 1 error, 2 bad usage.`);
+  return program;
+}
+
+declare const __GT_VERSION__: string | undefined;
+const VERSION = typeof __GT_VERSION__ === 'string' ? __GT_VERSION__ : '0.0.0-dev';
+
+export async function runBd(argv: string[], io: Io): Promise<number> {
+  const ctx = new BdContext(io);
+  const program = rootProgram(ctx);
+  const word = commandWord(argv);
+  try {
+    const entry = word === undefined ? undefined : COMMANDS.find((c) => c.names.includes(word));
+    if (word !== undefined && word !== 'help' && entry === undefined) {
+      const close = COMMANDS.flatMap((c) => c.names).filter((n) => n.startsWith(word.slice(0, 2)));
+      throw new GtError('usage', `unknown command ${JSON.stringify(word)}`, { hint: close.length ? `did you mean ${close.join(' or ')}? See bd --help` : 'see bd --help' });
+    }
+    if (word === 'help') {
+      const target = argv[argv.indexOf('help') + 1];
+      const helpEntry = target === undefined ? undefined : COMMANDS.find((c) => c.names.includes(target));
+      if (helpEntry && target) {
+        (await helpEntry.load()).default(program, ctx);
+        await program.parseAsync([target, '--help'], { from: 'user' });
+      } else program.outputHelp();
+      return 0;
+    }
+    if (entry) (await entry.load()).default(program, ctx);
+    if (argv.length === 0) {
+      program.outputHelp();
+      return 0;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof ExitStatus) return error.code;
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+      reportError(io, new GtError('usage', error.message.replace(/^error: /, ''), { hint: `see bd ${word ?? ''} --help`.replace('  ', ' ') }), ctx.json);
+      return 2;
+    }
+    reportError(io, error, ctx.json || argv.includes('--json'));
+    return 1;
+  } finally {
+    await ctx.close();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Rendering shared by every command: results on stdout (text or --json),
+ * progress and errors on stderr, colour only on a TTY and never with NO_COLOR.
+ */
+import { GtError, errorMessage, type ErrorKind } from '../shared/errors.js';
+
+export interface Io {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  stdoutIsTTY: boolean;
+}
+
+export function processIo(): Io {
+  return {
+    cwd: process.cwd(),
+    env: process.env,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    stdoutIsTTY: process.stdout.isTTY === true,
+  };
+}
+
+export interface Style {
+  bold: (s: string) => string;
+  dim: (s: string) => string;
+  red: (s: string) => string;
+  green: (s: string) => string;
+  yellow: (s: string) => string;
+  cyan: (s: string) => string;
+}
+
+const plain = (s: string) => s;
+const sgr = (code: string) => (s: string) => `\u001b[${code}m${s}\u001b[0m`;
+
+export function style(io: Io): Style {
+  const on = io.stdoutIsTTY && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb';
+  if (!on) return { bold: plain, dim: plain, red: plain, green: plain, yellow: plain, cyan: plain };
+  return { bold: sgr('1'), dim: sgr('2'), red: sgr('31'), green: sgr('32'), yellow: sgr('33'), cyan: sgr('36') };
+}
+
+/** Beads' JSON conventions: arrays raw, single objects carry schema_version, 2-space indent. */
+export function renderJson(data: unknown): string {
+  const value = data !== null && typeof data === 'object' && !Array.isArray(data) ? { schema_version: 1, ...(data as object) } : data;
+  return `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2)}\n`;
+}
+
+const CODES: Record<ErrorKind, string> = {
+  usage: 'usage', validation: 'validation', not_found: 'not_found', ambiguous: 'ambiguous', conflict: 'conflict',
+  schema: 'schema', external: 'external', io: 'io', internal: 'internal',
+};
+
+/** Prints an error the way a person (or with --json, a script) can act on. */
+export function reportError(io: Io, error: unknown, json: boolean): void {
+  const known = error instanceof GtError;
+  const message = known ? error.message : `unexpected error: ${errorMessage(error)}`;
+  if (json) {
+    const body: Record<string, unknown> = { schema_version: 1, error: message, code: known ? CODES[error.kind] : 'internal' };
+    if (known && error.hint) body.hint = error.hint;
+    io.stderr(`${JSON.stringify(body, null, 2)}\n`);
+    return;
+  }
+  io.stderr(`Error: ${message}\n`);
+  if (known && error.hint) io.stderr(`Hint: ${error.hint}\n`);
+  const debug = io.env.GT_DEBUG === '1' || io.env.BD_DEBUG === '1';
+  if ((!known || debug) && error instanceof Error && error.stack) io.stderr(`${debug ? error.stack : 'Run with GT_DEBUG=1 for the stack trace.'}\n`);
+}
+
+/** Pads columns for a plain table; stable widths, no colour codes counted. */
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  // eslint-disable-next-line no-control-regex
+  const visible = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '').length;
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(cell))));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visible(cell)))).join('  ').trimEnd()).join('\n');
+}

@@ -1,0 +1,1179 @@
+/**
+ * The ledger's rules over the store port: every command of `bd` (and every gt
+ * service that writes beads) goes through here, so validation, the close guard,
+ * cycle refusal, CAS claims and the audit trail hold for all of them.
+ * Each public method is one transaction: it applies completely or not at all.
+ */
+import { randomUUID } from 'node:crypto';
+import { GtError, conflictError, notFoundError, validationError } from '../../shared/errors.js';
+import { nowTime, unixNanos } from '../../shared/time.js';
+import { adaptiveLength, childDepth, DEFAULT_ID_CONFIG, hashId, MAX_CHILD_DEPTH, NONCES_PER_LENGTH, type AdaptiveIdConfig } from './ids.js';
+import {
+  BLOCKING_DEP_TYPES, EMPTY_VOCABULARY, INFRA_TYPES, NON_WORK_TYPES, normalizeType, parseCustomStatuses, parseCustomTypes,
+  RESOLVED_STATUSES, validateDepType, validateLabel, validateStatus, validateTitle, type Vocabulary,
+} from './rules.js';
+import type { BlockerInfo, LedgerReader, LedgerStore, LedgerWriter } from './store.js';
+import type {
+  BlockedIssue, Comment, Dependency, Issue, IssueDetails, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats,
+} from './types.js';
+
+export interface LedgerOptions {
+  actor: string;
+  /** Canonical "now"; injectable so tests can pin time. */
+  clock?: () => string;
+}
+
+export interface CreateInput {
+  title: string | undefined;
+  description?: string;
+  design?: string;
+  acceptance_criteria?: string;
+  notes?: string;
+  type?: string;
+  priority?: number;
+  assignee?: string;
+  owner?: string;
+  labels?: string[];
+  /** Parent for a hierarchical child ID `P.n` and a parent-child edge. */
+  parent?: string;
+  /** Edges from the new issue: `{type, id}`; type `blocks` with `reverse` means the new issue blocks id. */
+  deps?: Array<{ type: string; id: string; reverse?: boolean }>;
+  waitsFor?: { spawner: string; gate: 'all-children' | 'any-children' };
+  id?: string;
+  external_ref?: string;
+  spec_id?: string;
+  metadata?: Record<string, unknown>;
+  estimated_minutes?: number;
+  due_at?: string;
+  defer_until?: string;
+  ephemeral?: boolean;
+  no_history?: boolean;
+  wisp_type?: string;
+  mol_type?: string;
+  pinned?: boolean;
+  is_template?: boolean;
+  /** ID infix for molecules and wisps: `<prefix>-mol-<hash>`. */
+  idInfix?: string;
+  /** Override the issue prefix (e.g. a rig's prefix in a town ledger). */
+  prefix?: string;
+  noInheritLabels?: boolean;
+  status?: string;
+  extraFields?: Partial<Issue>;
+}
+
+export interface UpdateInput {
+  title?: string;
+  description?: string;
+  design?: string;
+  acceptance_criteria?: string;
+  notes?: string;
+  appendNotes?: string;
+  status?: string;
+  priority?: number;
+  type?: string;
+  assignee?: string | null;
+  owner?: string | null;
+  addLabels?: string[];
+  removeLabels?: string[];
+  setLabels?: string[];
+  /** New parent; null removes the parent edge. The ID never changes. */
+  parent?: string | null;
+  defer_until?: string | null;
+  due_at?: string | null;
+  estimated_minutes?: number | null;
+  external_ref?: string | null;
+  spec_id?: string | null;
+  metadata?: Record<string, unknown>;
+  setMetadata?: Record<string, unknown>;
+  unsetMetadata?: string[];
+  await_id?: string | null;
+  ephemeral?: boolean;
+  no_history?: boolean;
+  pinned?: boolean;
+  claim?: boolean;
+  closeReason?: string;
+}
+
+export interface CloseOptions {
+  reason?: string | undefined;
+  force?: boolean | undefined;
+  session?: string | undefined;
+}
+
+export interface BatchFailure {
+  id: string;
+  error: GtError;
+}
+
+export interface BatchResult<T> {
+  done: T[];
+  failed: BatchFailure[];
+}
+
+export interface ImportRecord {
+  issue: Issue;
+  labels: string[];
+  dependencies: Dependency[];
+  comments: Comment[];
+  line: number;
+}
+
+export interface ImportInput {
+  records: ImportRecord[];
+  memories: Memory[];
+  tombstones: string[];
+  source: string;
+  dryRun?: boolean;
+}
+
+export interface ImportResult {
+  source: string;
+  created: number;
+  updated: number;
+  unchanged: number;
+  skipped: number;
+  tombstones_skipped: number;
+  memories: number;
+  ids: string[];
+  dangling: Array<{ issue_id: string; depends_on_id: string; type: string }>;
+  warnings: string[];
+  dry_run: boolean;
+}
+
+export interface TreeNode extends Issue {
+  depth: number;
+  parent_id: string;
+  dependency_type: string;
+  truncated: boolean;
+}
+
+export interface ExplainResult {
+  ready: Array<IssueWithCounts & { reason: string; resolved_blockers: string[] }>;
+  blocked: Array<IssueWithCounts & { blocked_by: BlockerInfo[]; blocked_by_count: number }>;
+  cycles: string[][];
+  summary: { total_ready: number; total_blocked: number; cycle_count: number };
+}
+
+export interface ShowDetails extends IssueDetails {
+  dependents: Array<Dependency & { title?: string; status?: string }>;
+  parent?: string;
+  is_blocked: boolean;
+  epic_total_children?: number;
+  epic_closed_children?: number;
+  epic_closeable?: boolean;
+}
+
+/** Config keys the ledger itself reads. */
+export const CONFIG_KEYS = {
+  prefix: 'issue_prefix',
+  customStatuses: 'status.custom',
+  customTypes: 'types.custom',
+  minHashLength: 'min_hash_length',
+  maxHashLength: 'max_hash_length',
+  maxCollisionProb: 'max_collision_prob',
+  lastTouched: 'last_touched',
+} as const;
+
+const isResolved = (status: string) => (RESOLVED_STATUSES as readonly string[]).includes(status);
+
+export class Ledger {
+  readonly store: LedgerStore;
+  readonly actor: string;
+  private readonly clock: () => string;
+
+  constructor(store: LedgerStore, options: LedgerOptions) {
+    this.store = store;
+    this.actor = options.actor;
+    this.clock = options.clock ?? nowTime;
+  }
+
+  now(): string {
+    return this.clock();
+  }
+
+  // ---- configuration ----
+
+  async prefix(tx?: LedgerReader): Promise<string> {
+    const read = async (r: LedgerReader) => (await r.getConfig(CONFIG_KEYS.prefix)) ?? 'bd';
+    return tx ? read(tx) : this.store.read(read);
+  }
+
+  private async vocabulary(tx: LedgerReader): Promise<Vocabulary> {
+    const [statuses, types] = await Promise.all([tx.getConfig(CONFIG_KEYS.customStatuses), tx.getConfig(CONFIG_KEYS.customTypes)]);
+    if (!statuses && !types) return EMPTY_VOCABULARY;
+    return { customStatuses: parseCustomStatuses(statuses), customTypes: parseCustomTypes(types) };
+  }
+
+  private async idConfig(tx: LedgerReader): Promise<AdaptiveIdConfig> {
+    const [min, max, prob] = await Promise.all([
+      tx.getConfig(CONFIG_KEYS.minHashLength), tx.getConfig(CONFIG_KEYS.maxHashLength), tx.getConfig(CONFIG_KEYS.maxCollisionProb),
+    ]);
+    return {
+      minLength: min ? Number(min) : DEFAULT_ID_CONFIG.minLength,
+      maxLength: max ? Number(max) : DEFAULT_ID_CONFIG.maxLength,
+      maxCollisionProbability: prob ? Number(prob) : DEFAULT_ID_CONFIG.maxCollisionProbability,
+    };
+  }
+
+  async getConfig(key: string): Promise<string | undefined> {
+    return this.store.read((tx) => tx.getConfig(key));
+  }
+
+  async listConfig(): Promise<Record<string, string>> {
+    return this.store.read((tx) => tx.listConfig());
+  }
+
+  async setConfig(key: string, value: string): Promise<void> {
+    // Validate the keys the ledger interprets, so a typo cannot break every later command.
+    if (key === CONFIG_KEYS.customStatuses) parseCustomStatuses(value);
+    if (key === CONFIG_KEYS.customTypes) parseCustomTypes(value);
+    if (key === CONFIG_KEYS.minHashLength || key === CONFIG_KEYS.maxHashLength) {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 3 || n > 8) throw validationError(`${key} must be an integer from 3 to 8, got ${JSON.stringify(value)}`);
+    }
+    if (key === CONFIG_KEYS.maxCollisionProb) {
+      const n = Number(value);
+      if (!(n > 0 && n < 1)) throw validationError(`${key} must be a number between 0 and 1, got ${JSON.stringify(value)}`);
+    }
+    if (key === CONFIG_KEYS.prefix && !/^[A-Za-z_][A-Za-z0-9_-]*$/.test(value)) {
+      throw validationError(`invalid prefix ${JSON.stringify(value)}`, 'a prefix starts with a letter or _ and has only letters, digits, _ and -');
+    }
+    await this.store.write((tx) => tx.setConfig(key, value));
+  }
+
+  async unsetConfig(key: string): Promise<void> {
+    await this.store.write((tx) => tx.deleteConfig(key));
+  }
+
+  // ---- IDs ----
+
+  /**
+   * Resolves a full or partial ID: exact, then with the prefix added (`a3f8` →
+   * `bd-a3f8`), then a unique prefix match over IDs or over their hash part.
+   */
+  async resolveId(tx: LedgerReader, text: string): Promise<string> {
+    const input = text.trim();
+    if (input === '') throw validationError('empty issue ID');
+    if (await tx.getIssue(input)) return input;
+    const prefix = await this.prefix(tx);
+    const candidates = [`${prefix}-${input}`];
+    if (input.startsWith(prefix) && !input.startsWith(`${prefix}-`)) candidates.push(`${prefix}-${input.slice(prefix.length)}`);
+    for (const candidate of candidates) if (await tx.getIssue(candidate)) return candidate;
+    const matches = new Set<string>();
+    for (const id of await tx.idsStartingWith(input, 11)) matches.add(id);
+    for (const candidate of candidates) for (const id of await tx.idsStartingWith(candidate, 11)) matches.add(id);
+    if (matches.size === 0 && /^[0-9a-z]+$/.test(input)) for (const id of await tx.idsWithHashPrefix(input, 11)) matches.add(id);
+    if (matches.size === 1) return [...matches][0] as string;
+    if (matches.size > 1) {
+      const list = [...matches].sort();
+      throw new GtError('ambiguous', `ambiguous ID ${JSON.stringify(input)} matches ${list.length > 10 ? 'more than 10' : list.length} issues: ${list.slice(0, 10).join(', ')}`, {
+        hint: 'type more characters of the ID',
+      });
+    }
+    throw notFoundError(`no issue found matching ${JSON.stringify(input)}`, 'check the ID with `bd list` or `bd search`');
+  }
+
+  async resolve(text: string): Promise<string> {
+    return this.store.read((tx) => this.resolveId(tx, text));
+  }
+
+  async lastTouched(): Promise<string | undefined> {
+    return this.store.read((tx) => tx.getConfig(CONFIG_KEYS.lastTouched));
+  }
+
+  private async mintId(tx: LedgerWriter, input: CreateInput, createdAt: string, prefix: string): Promise<string> {
+    const base = input.idInfix ? `${prefix}-${input.idInfix}` : prefix;
+    const config = await this.idConfig(tx);
+    const existing = await tx.countTopLevel(base);
+    const start = adaptiveLength(existing, config);
+    const nanos = unixNanos(createdAt);
+    for (let length = start; length <= config.maxLength; length++) {
+      for (let nonce = 0; nonce < NONCES_PER_LENGTH; nonce++) {
+        const id = hashId(base, input.title ?? '', input.description ?? '', this.actor, nanos, nonce, length);
+        if (!(await tx.getIssue(id))) return id;
+      }
+    }
+    throw conflictError(`could not mint a free ID for prefix ${base} after ${(config.maxLength - start + 1) * NONCES_PER_LENGTH} tries`);
+  }
+
+  // ---- create ----
+
+  async create(input: CreateInput): Promise<IssueDetails> {
+    const title = validateTitle(input.title);
+    return this.store.write(async (tx) => {
+      const vocabulary = await this.vocabulary(tx);
+      const type = normalizeType(input.type ?? 'task', vocabulary);
+      const status = input.status ? validateStatus(input.status, vocabulary) : 'open';
+      if (input.estimated_minutes !== undefined && (!Number.isInteger(input.estimated_minutes) || input.estimated_minutes < 0)) {
+        throw validationError(`estimate must be a non-negative number of minutes, got ${input.estimated_minutes}`);
+      }
+      if (input.ephemeral && input.no_history) throw validationError('--ephemeral and --no-history cannot be combined');
+      const now = this.now();
+      const prefix = input.prefix ?? (await this.prefix(tx));
+
+      let parentId: string | undefined;
+      let id: string;
+      if (input.parent !== undefined) {
+        parentId = await this.resolveId(tx, input.parent);
+        if (childDepth(parentId) + 1 > MAX_CHILD_DEPTH) {
+          throw validationError(`cannot create a child of ${parentId}: maximum hierarchy depth is ${MAX_CHILD_DEPTH}`);
+        }
+      }
+      if (input.id !== undefined) {
+        id = input.id.trim();
+        if (!/^[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)+(\.\d+)*$/.test(id)) {
+          throw validationError(`invalid ID ${JSON.stringify(id)}`, 'an ID is <prefix>-<suffix>, e.g. bd-a3f8 or bd-a3f8.1');
+        }
+        if (await tx.getIssue(id)) throw conflictError(`issue ${id} already exists`);
+      } else if (parentId !== undefined) {
+        id = `${parentId}.${await tx.nextChildNumber(parentId)}`;
+      } else {
+        id = await this.mintId(tx, input, now, prefix);
+      }
+
+      const issue: Issue = {
+        ...input.extraFields,
+        id,
+        title,
+        status,
+        priority: input.priority ?? 2,
+        issue_type: type,
+        created_at: now,
+        created_by: this.actor,
+        updated_at: now,
+      };
+      const optional: Array<keyof CreateInput & keyof Issue> = [
+        'description', 'design', 'acceptance_criteria', 'notes', 'assignee', 'owner', 'external_ref', 'spec_id', 'metadata',
+        'estimated_minutes', 'due_at', 'defer_until', 'ephemeral', 'no_history', 'wisp_type', 'mol_type', 'pinned', 'is_template',
+      ];
+      for (const key of optional) {
+        const value = input[key];
+        if (value !== undefined && value !== '' && value !== false) (issue as unknown as Record<string, unknown>)[key] = value;
+      }
+      if (status === 'closed') {
+        issue.closed_at = now;
+        issue.close_reason = 'Closed';
+      }
+      if (status === 'in_progress') issue.started_at = now;
+      await tx.insertIssue(issue);
+      await this.event(tx, id, 'created', { new_value: title });
+
+      const labels = new Set((input.labels ?? []).map(validateLabel));
+      if (parentId !== undefined) {
+        await this.putEdge(tx, { issue_id: id, depends_on_id: parentId, type: 'parent-child', created_at: now, created_by: this.actor });
+        if (!input.noInheritLabels) for (const label of await tx.labels(parentId)) labels.add(label);
+      }
+      for (const label of labels) {
+        await tx.addLabel(id, label);
+        await this.event(tx, id, 'label_added', { new_value: label });
+      }
+      for (const dep of input.deps ?? []) {
+        const other = await this.resolveId(tx, dep.id);
+        const type = validateDepType(dep.type);
+        const edge = dep.reverse
+          ? { issue_id: other, depends_on_id: id, type, created_at: now, created_by: this.actor }
+          : { issue_id: id, depends_on_id: other, type, created_at: now, created_by: this.actor };
+        await this.checkedPutEdge(tx, edge);
+      }
+      if (input.waitsFor) {
+        const spawner = await this.resolveId(tx, input.waitsFor.spawner);
+        await this.checkedPutEdge(tx, {
+          issue_id: id, depends_on_id: spawner, type: 'waits-for', created_at: now, created_by: this.actor,
+          metadata: JSON.stringify({ gate: input.waitsFor.gate }),
+        });
+      }
+      await tx.refreshBlocked([id]);
+      await tx.setConfig(CONFIG_KEYS.lastTouched, id);
+      return this.details(tx, id);
+    });
+  }
+
+  // ---- reads ----
+
+  private async details(tx: LedgerReader, id: string): Promise<IssueDetails> {
+    const issue = await tx.getIssue(id);
+    if (!issue) throw notFoundError(`no issue found matching ${JSON.stringify(id)}`);
+    const [labels, dependencies, comments] = await Promise.all([tx.labels(id), tx.dependencies(id), tx.comments(id)]);
+    return { ...issue, labels, dependencies, comments };
+  }
+
+  async show(ids: string[]): Promise<ShowDetails[]> {
+    return this.store.read(async (tx) => {
+      const result: ShowDetails[] = [];
+      for (const text of ids) {
+        const id = await this.resolveId(tx, text);
+        const details = await this.details(tx, id);
+        const dependents: ShowDetails['dependents'] = [];
+        let total = 0;
+        let closed = 0;
+        for (const dep of await tx.dependents(id)) {
+          const other = await tx.getIssue(dep.issue_id);
+          dependents.push(other ? { ...dep, title: other.title, status: other.status } : dep);
+          if (dep.type === 'parent-child') {
+            total++;
+            if (other?.status === 'closed') closed++;
+          }
+        }
+        const show: ShowDetails = { ...details, dependents, is_blocked: await tx.isBlocked(id) };
+        const parent = details.dependencies.find((d) => d.type === 'parent-child');
+        if (parent) show.parent = parent.depends_on_id;
+        if (details.issue_type === 'epic' || total > 0) {
+          show.epic_total_children = total;
+          show.epic_closed_children = closed;
+          show.epic_closeable = total > 0 && closed === total && details.status !== 'closed';
+        }
+        result.push(show);
+      }
+      return result;
+    });
+  }
+
+  async get(id: string): Promise<IssueDetails> {
+    return this.store.read(async (tx) => this.details(tx, await this.resolveId(tx, id)));
+  }
+
+  async list(filter: IssueFilter): Promise<IssueWithCounts[]> {
+    return this.store.read((tx) => tx.list(filter));
+  }
+
+  async readyStatuses(tx: LedgerReader): Promise<string[]> {
+    const vocabulary = await this.vocabulary(tx);
+    return ['open', ...vocabulary.customStatuses.filter((s) => s.category === 'active').map((s) => s.name)];
+  }
+
+  async ready(filter: Omit<ReadyFilter, 'now'>): Promise<IssueWithCounts[]> {
+    return this.store.read(async (tx) => tx.ready(await this.readyFilter(tx, filter)));
+  }
+
+  private async readyFilter(tx: LedgerReader, filter: Omit<ReadyFilter, 'now'>): Promise<ReadyFilter> {
+    const resolved: ReadyFilter = { ...filter, now: this.now(), readyStatuses: filter.readyStatuses ?? (await this.readyStatuses(tx)) };
+    if (filter.parent !== undefined) resolved.parent = await this.resolveId(tx, filter.parent);
+    if (filter.mol !== undefined) resolved.mol = await this.resolveId(tx, filter.mol);
+    return resolved;
+  }
+
+  /** Atomically picks the first ready issue and claims it for the actor (`bd ready --claim`). */
+  async claimNextReady(filter: Omit<ReadyFilter, 'now'>): Promise<IssueWithCounts | undefined> {
+    return this.store.write(async (tx) => {
+      const [first] = await tx.ready({ ...(await this.readyFilter(tx, filter)), limit: 1 });
+      if (!first) return undefined;
+      await this.claimIn(tx, first.id);
+      const [claimed] = await tx.list({ ids: [first.id], includeEphemeral: true, includeTemplates: true });
+      return claimed;
+    });
+  }
+
+  async explainReady(filter: Omit<ReadyFilter, 'now'>): Promise<ExplainResult> {
+    return this.store.read(async (tx) => {
+      const ready = await tx.ready(await this.readyFilter(tx, filter));
+      const readyOut: ExplainResult['ready'] = [];
+      for (const issue of ready) {
+        const deps = (await tx.dependencies(issue.id)).filter((d) => (BLOCKING_DEP_TYPES as readonly string[]).includes(d.type) || d.type === 'waits-for');
+        readyOut.push({
+          ...issue,
+          reason: deps.length === 0 ? 'no blocking dependencies' : `all ${deps.length} blocker(s) resolved`,
+          resolved_blockers: deps.map((d) => d.depends_on_id),
+        });
+      }
+      const blocked: ExplainResult['blocked'] = [];
+      for (const issue of await tx.blocked(filter)) {
+        const blockers = await tx.openBlockers(issue.id);
+        if (issue.parent !== undefined && (await tx.isBlocked(issue.parent))) {
+          const parent = await tx.getIssue(issue.parent);
+          if (parent) blockers.push({ id: parent.id, title: parent.title, status: parent.status, priority: parent.priority, type: 'parent-child' });
+        }
+        blocked.push({ ...issue, blocked_by: blockers, blocked_by_count: blockers.length });
+      }
+      const cycles = findCycles(await tx.blockingEdges());
+      return { ready: readyOut, blocked, cycles, summary: { total_ready: readyOut.length, total_blocked: blocked.length, cycle_count: cycles.length } };
+    });
+  }
+
+  async blocked(filter: IssueFilter): Promise<BlockedIssue[]> {
+    return this.store.read(async (tx) => {
+      const resolved = filter.parent !== undefined ? { ...filter, parent: await this.resolveId(tx, filter.parent) } : filter;
+      return tx.blocked(resolved);
+    });
+  }
+
+  async stats(): Promise<Stats> {
+    return this.store.read((tx) => tx.stats(this.now()));
+  }
+
+  async events(afterId = 0, limit = 100, issue?: string): Promise<LedgerEvent[]> {
+    return this.store.read(async (tx) => tx.events(afterId, limit, issue === undefined ? undefined : await this.resolveId(tx, issue)));
+  }
+
+  // ---- update / claim ----
+
+  async update(ids: string[], input: UpdateInput): Promise<BatchResult<IssueDetails>> {
+    if (input.title !== undefined) validateTitle(input.title);
+    const result: BatchResult<IssueDetails> = { done: [], failed: [] };
+    for (const text of ids) {
+      try {
+        result.done.push(await this.store.write(async (tx) => this.updateIn(tx, await this.resolveId(tx, text), input)));
+      } catch (error) {
+        if (!(error instanceof GtError)) throw error;
+        result.failed.push({ id: text, error });
+      }
+    }
+    return result;
+  }
+
+  private async updateIn(tx: LedgerWriter, id: string, input: UpdateInput): Promise<IssueDetails> {
+    const issue = await tx.getIssue(id);
+    if (!issue) throw notFoundError(`no issue found matching ${JSON.stringify(id)}`);
+    const vocabulary = await this.vocabulary(tx);
+    const now = this.now();
+    const patch: Partial<Issue> = {};
+    const changed: string[] = [];
+    const set = <K extends keyof Issue>(key: K, value: Issue[K] | undefined) => {
+      const before = issue[key];
+      const same = JSON.stringify(before ?? null) === JSON.stringify(value === '' ? null : value ?? null);
+      if (same) return;
+      patch[key] = value;
+      changed.push(key);
+    };
+
+    if (input.claim) await this.claimIn(tx, id);
+    if (input.title !== undefined) set('title', validateTitle(input.title));
+    if (input.description !== undefined) set('description', input.description);
+    if (input.design !== undefined) set('design', input.design);
+    if (input.acceptance_criteria !== undefined) set('acceptance_criteria', input.acceptance_criteria);
+    if (input.notes !== undefined) set('notes', input.notes);
+    if (input.appendNotes !== undefined) set('notes', issue.notes ? `${issue.notes}\n${input.appendNotes}` : input.appendNotes);
+    if (input.priority !== undefined) set('priority', input.priority);
+    if (input.type !== undefined) set('issue_type', normalizeType(input.type, vocabulary));
+    if (input.assignee !== undefined) set('assignee', input.assignee ?? undefined);
+    if (input.owner !== undefined) set('owner', input.owner ?? undefined);
+    if (input.defer_until !== undefined) set('defer_until', input.defer_until ?? undefined);
+    if (input.due_at !== undefined) set('due_at', input.due_at ?? undefined);
+    if (input.external_ref !== undefined) set('external_ref', input.external_ref ?? undefined);
+    if (input.spec_id !== undefined) set('spec_id', input.spec_id ?? undefined);
+    if (input.await_id !== undefined) set('await_id', input.await_id ?? undefined);
+    if (input.ephemeral !== undefined) set('ephemeral', input.ephemeral || undefined);
+    if (input.no_history !== undefined) set('no_history', input.no_history || undefined);
+    if (input.pinned !== undefined) set('pinned', input.pinned || undefined);
+    if (input.estimated_minutes !== undefined) {
+      if (input.estimated_minutes !== null && (!Number.isInteger(input.estimated_minutes) || input.estimated_minutes < 0)) {
+        throw validationError(`estimate must be a non-negative number of minutes, got ${input.estimated_minutes}`);
+      }
+      set('estimated_minutes', input.estimated_minutes ?? undefined);
+    }
+    if (input.metadata !== undefined || input.setMetadata !== undefined || input.unsetMetadata !== undefined) {
+      const metadata: Record<string, unknown> = { ...(input.metadata ?? issue.metadata ?? {}) };
+      Object.assign(metadata, input.setMetadata ?? {});
+      for (const key of input.unsetMetadata ?? []) delete metadata[key];
+      set('metadata', Object.keys(metadata).length ? metadata : undefined);
+    }
+    const ephemeral = 'ephemeral' in patch ? patch.ephemeral : issue.ephemeral;
+    const noHistory = 'no_history' in patch ? patch.no_history : issue.no_history;
+    if (ephemeral && noHistory) throw validationError(`${id}: ephemeral and no-history cannot both be set`);
+
+    let statusChanged = false;
+    if (input.status !== undefined) {
+      const status = validateStatus(input.status, vocabulary);
+      if (status !== issue.status) {
+        if (status === 'closed') await this.guardClose(tx, issue, false);
+        statusChanged = true;
+        Object.assign(patch, this.statusPatch(issue, status, now, input.closeReason));
+        changed.push('status');
+      }
+    }
+
+    if (changed.length > 0) {
+      patch.updated_at = now;
+      await tx.updateIssue(id, patch);
+      const fields = changed.filter((f) => f !== 'status');
+      if (fields.length > 0) await this.event(tx, id, 'updated', { comment: fields.join(',') });
+      if (statusChanged) {
+        await this.event(tx, id, patch.status === 'closed' ? 'closed' : issue.status === 'closed' ? 'reopened' : 'status_changed', {
+          old_value: issue.status, new_value: patch.status ?? '',
+        });
+        await tx.refreshBlocked([id]);
+        if (patch.status === 'closed') await this.closeFinishedMolecules(tx, id, now);
+      }
+    }
+
+    for (const label of input.setLabels ?? []) validateLabel(label);
+    if (input.setLabels !== undefined) {
+      const before = await tx.labels(id);
+      const after = [...new Set(input.setLabels.map(validateLabel))];
+      for (const label of before.filter((l) => !after.includes(l))) await this.removeLabelIn(tx, id, label);
+      for (const label of after.filter((l) => !before.includes(l))) await this.addLabelIn(tx, id, label);
+    }
+    for (const label of input.addLabels ?? []) await this.addLabelIn(tx, id, validateLabel(label));
+    for (const label of input.removeLabels ?? []) await this.removeLabelIn(tx, id, validateLabel(label));
+
+    if (input.parent !== undefined) {
+      const current = (await tx.dependencies(id)).find((d) => d.type === 'parent-child');
+      const next = input.parent === null || input.parent === '' ? undefined : await this.resolveId(tx, input.parent);
+      if (current?.depends_on_id !== next) {
+        if (current) {
+          await tx.removeDependency(id, current.depends_on_id);
+          await this.event(tx, id, 'dependency_removed', { old_value: `${current.depends_on_id} (parent-child)` });
+        }
+        if (next !== undefined) {
+          if (next === id) throw validationError(`${id} cannot be its own parent`);
+          await this.checkedPutEdge(tx, { issue_id: id, depends_on_id: next, type: 'parent-child', created_at: now, created_by: this.actor });
+        }
+        await tx.refreshBlocked([id]);
+      }
+    }
+    await tx.setConfig(CONFIG_KEYS.lastTouched, id);
+    return this.details(tx, id);
+  }
+
+  /** The fields a status change implies: closed_at iff closed, started_at on first start. */
+  private statusPatch(issue: Issue, status: string, now: string, reason?: string): Partial<Issue> {
+    const patch: Partial<Issue> = { status };
+    if (status === 'closed') {
+      patch.closed_at = now;
+      patch.close_reason = reason ?? 'Closed';
+    } else if (issue.status === 'closed') {
+      patch.closed_at = undefined;
+      patch.close_reason = undefined;
+      patch.closed_by_session = undefined;
+    }
+    if (status === 'in_progress' && !issue.started_at) patch.started_at = now;
+    return patch;
+  }
+
+  async claim(idText: string): Promise<IssueDetails> {
+    return this.store.write(async (tx) => {
+      const id = await this.resolveId(tx, idText);
+      await this.claimIn(tx, id);
+      await tx.setConfig(CONFIG_KEYS.lastTouched, id);
+      return this.details(tx, id);
+    });
+  }
+
+  private async claimIn(tx: LedgerWriter, id: string): Promise<void> {
+    const now = this.now();
+    if (await tx.claimIssue(id, this.actor, now)) {
+      await this.event(tx, id, 'claimed', { old_value: 'open', new_value: 'in_progress' });
+      await tx.refreshBlocked([id]);
+      return;
+    }
+    const issue = await tx.getIssue(id);
+    if (!issue) throw notFoundError(`no issue found matching ${JSON.stringify(id)}`);
+    if (issue.status === 'in_progress' && issue.assignee === this.actor) return; // idempotent for the same actor
+    if (issue.assignee && issue.assignee !== this.actor) throw conflictError(`issue ${id} already claimed by ${issue.assignee}`, 'pick another with `bd ready`');
+    throw conflictError(`cannot claim ${id}: its status is ${issue.status} (only open issues can be claimed)`);
+  }
+
+  // ---- close / reopen ----
+
+  async close(ids: string[], options: CloseOptions = {}): Promise<BatchResult<Issue>> {
+    const result: BatchResult<Issue> = { done: [], failed: [] };
+    for (const text of ids) {
+      try {
+        result.done.push(await this.store.write(async (tx) => this.closeIn(tx, await this.resolveId(tx, text), options)));
+      } catch (error) {
+        if (!(error instanceof GtError)) throw error;
+        result.failed.push({ id: text, error });
+      }
+    }
+    return result;
+  }
+
+  private async guardClose(tx: LedgerReader, issue: Issue, force: boolean): Promise<void> {
+    if (force) return;
+    const blockers = await tx.openBlockers(issue.id);
+    if (blockers.length > 0) {
+      throw conflictError(`cannot close ${issue.id}: blocked by open issues [${blockers.map((b) => b.id).join(', ')}]`, 'close the blockers first, or use --force');
+    }
+    if (issue.issue_type === 'epic') {
+      const children = await tx.openChildren(issue.id);
+      if (children.length > 0) {
+        throw conflictError(`cannot close epic ${issue.id}: ${children.length} open child issue(s) [${children.map((c) => c.id).join(', ')}]`, 'close the children first, or use --force');
+      }
+    }
+  }
+
+  private async closeIn(tx: LedgerWriter, id: string, options: CloseOptions): Promise<Issue> {
+    const issue = await tx.getIssue(id);
+    if (!issue) throw notFoundError(`no issue found matching ${JSON.stringify(id)}`);
+    if (issue.status === 'closed') return issue; // re-closing is an idempotent success
+    await this.guardClose(tx, issue, options.force ?? false);
+    const now = this.now();
+    const patch = this.statusPatch(issue, 'closed', now, options.reason?.trim() || 'Closed');
+    if (options.session) patch.closed_by_session = options.session;
+    patch.updated_at = now;
+    await tx.updateIssue(id, patch);
+    await this.event(tx, id, 'closed', { old_value: issue.status, new_value: 'closed', comment: patch.close_reason ?? 'Closed' });
+    await tx.refreshBlocked([id]);
+    await this.closeFinishedMolecules(tx, id, now);
+    await tx.setConfig(CONFIG_KEYS.lastTouched, id);
+    return (await tx.getIssue(id)) as Issue;
+  }
+
+  /** Closing the last open step of a molecule closes the molecule ("all steps complete"). */
+  private async closeFinishedMolecules(tx: LedgerWriter, id: string, now: string): Promise<void> {
+    const parentEdge = (await tx.dependencies(id)).find((d) => d.type === 'parent-child');
+    if (!parentEdge) return;
+    const parent = await tx.getIssue(parentEdge.depends_on_id);
+    if (!parent || parent.status === 'closed') return;
+    if (parent.issue_type !== 'molecule' && !parent.ephemeral && !parent.is_template) return;
+    if ((await tx.openChildren(parent.id)).length > 0) return;
+    await tx.updateIssue(parent.id, { ...this.statusPatch(parent, 'closed', now, 'all steps complete'), updated_at: now });
+    await this.event(tx, parent.id, 'closed', { old_value: parent.status, new_value: 'closed', comment: 'all steps complete' });
+    await tx.refreshBlocked([parent.id]);
+    await this.closeFinishedMolecules(tx, parent.id, now);
+  }
+
+  async reopen(ids: string[], reason?: string): Promise<BatchResult<Issue>> {
+    const result: BatchResult<Issue> = { done: [], failed: [] };
+    for (const text of ids) {
+      try {
+        result.done.push(await this.store.write(async (tx) => {
+          const id = await this.resolveId(tx, text);
+          const issue = (await tx.getIssue(id)) as Issue;
+          if (issue.status !== 'closed') throw conflictError(`${id} is not closed (status: ${issue.status}); nothing to reopen`);
+          const now = this.now();
+          await tx.updateIssue(id, { ...this.statusPatch(issue, 'open', now), updated_at: now });
+          await this.event(tx, id, 'reopened', { old_value: 'closed', new_value: 'open', ...(reason ? { comment: reason } : {}) });
+          if (reason) await this.commentIn(tx, id, `Reopened: ${reason}`, this.actor);
+          await tx.refreshBlocked([id]);
+          await tx.setConfig(CONFIG_KEYS.lastTouched, id);
+          return (await tx.getIssue(id)) as Issue;
+        }));
+      } catch (error) {
+        if (!(error instanceof GtError)) throw error;
+        result.failed.push({ id: text, error });
+      }
+    }
+    return result;
+  }
+
+  // ---- defer ----
+
+  async defer(ids: string[], until?: string): Promise<BatchResult<Issue>> {
+    return this.eachWrite(ids, async (tx, id, issue) => {
+      if (issue.status === 'closed') throw conflictError(`${id} is closed; reopen it before deferring`);
+      const now = this.now();
+      // With a time the issue stays open and comes back by itself; without one it is parked as `deferred`.
+      const patch: Partial<Issue> = until !== undefined ? { defer_until: until, updated_at: now } : { ...this.statusPatch(issue, 'deferred', now), updated_at: now };
+      await tx.updateIssue(id, patch);
+      if (patch.status) await this.event(tx, id, 'status_changed', { old_value: issue.status, new_value: 'deferred' });
+      else await this.event(tx, id, 'updated', { comment: 'defer_until', new_value: until ?? '' });
+      await tx.refreshBlocked([id]);
+    });
+  }
+
+  async undefer(ids: string[]): Promise<BatchResult<Issue>> {
+    return this.eachWrite(ids, async (tx, id, issue) => {
+      if (issue.status !== 'deferred' && !issue.defer_until) throw conflictError(`${id} is not deferred (status: ${issue.status})`);
+      const now = this.now();
+      const patch: Partial<Issue> = { defer_until: undefined, updated_at: now };
+      if (issue.status === 'deferred') patch.status = 'open';
+      await tx.updateIssue(id, patch);
+      await this.event(tx, id, patch.status ? 'status_changed' : 'updated', patch.status ? { old_value: 'deferred', new_value: 'open' } : { comment: 'defer_until' });
+      await tx.refreshBlocked([id]);
+    });
+  }
+
+  private async eachWrite(ids: string[], fn: (tx: LedgerWriter, id: string, issue: Issue) => Promise<void>): Promise<BatchResult<Issue>> {
+    const result: BatchResult<Issue> = { done: [], failed: [] };
+    for (const text of ids) {
+      try {
+        result.done.push(await this.store.write(async (tx) => {
+          const id = await this.resolveId(tx, text);
+          await fn(tx, id, (await tx.getIssue(id)) as Issue);
+          await tx.setConfig(CONFIG_KEYS.lastTouched, id);
+          return (await tx.getIssue(id)) as Issue;
+        }));
+      } catch (error) {
+        if (!(error instanceof GtError)) throw error;
+        result.failed.push({ id: text, error });
+      }
+    }
+    return result;
+  }
+
+  // ---- dependencies ----
+
+  private async putEdge(tx: LedgerWriter, dep: Dependency): Promise<void> {
+    await tx.putDependency(dep);
+    await this.event(tx, dep.issue_id, 'dependency_added', { new_value: `${dep.depends_on_id} (${dep.type})` });
+  }
+
+  /** Adds an edge after the graph checks: no self-edge, one edge per pair, no cycle over blocking types. */
+  private async checkedPutEdge(tx: LedgerWriter, dep: Dependency, options: { noCycleCheck?: boolean } = {}): Promise<'added' | 'unchanged'> {
+    if (dep.issue_id === dep.depends_on_id) throw validationError(`issue ${dep.issue_id} cannot depend on itself`);
+    const existing = await tx.getDependency(dep.issue_id, dep.depends_on_id);
+    if (existing) {
+      if (existing.type !== dep.type) {
+        throw conflictError(
+          `dependency ${dep.issue_id} → ${dep.depends_on_id} already exists with type ${existing.type}`,
+          `remove it first (bd dep remove ${dep.issue_id} ${dep.depends_on_id}), then add the ${dep.type} edge`,
+        );
+      }
+      if ((existing.metadata ?? '') === (dep.metadata ?? '')) return 'unchanged';
+    }
+    const reverse = await tx.getDependency(dep.depends_on_id, dep.issue_id);
+    if (reverse && dep.type === 'parent-child' && reverse.type === 'parent-child') {
+      throw conflictError(`${dep.depends_on_id} is already a child of ${dep.issue_id}; an issue cannot be its own ancestor`);
+    }
+    if (!options.noCycleCheck && (BLOCKING_DEP_TYPES as readonly string[]).includes(dep.type) && (await tx.blockingPathExists(dep.issue_id, dep.depends_on_id))) {
+      throw conflictError(
+        `adding ${dep.issue_id} → ${dep.depends_on_id} (${dep.type}) would create a dependency cycle`,
+        `${dep.depends_on_id} already depends on ${dep.issue_id}, directly or through other issues; see bd dep tree ${dep.depends_on_id}`,
+      );
+    }
+    await this.putEdge(tx, dep);
+    return 'added';
+  }
+
+  async addDependency(from: string, to: string, type = 'blocks', options: { metadata?: string; threadId?: string; noCycleCheck?: boolean } = {}): Promise<Dependency & { result: 'added' | 'unchanged' }> {
+    const depType = validateDepType(type);
+    if (options.metadata !== undefined) {
+      try {
+        JSON.parse(options.metadata);
+      } catch {
+        throw validationError(`dependency metadata is not valid JSON: ${options.metadata}`);
+      }
+    }
+    return this.store.write(async (tx) => {
+      const issueId = await this.resolveId(tx, from);
+      const dependsOn = await this.resolveId(tx, to);
+      const dep: Dependency = { issue_id: issueId, depends_on_id: dependsOn, type: depType, created_at: this.now(), created_by: this.actor };
+      if (options.metadata !== undefined) dep.metadata = options.metadata;
+      if (options.threadId !== undefined) dep.thread_id = options.threadId;
+      const result = await this.checkedPutEdge(tx, dep, options);
+      await tx.refreshBlocked([issueId]);
+      await tx.updateIssue(issueId, { updated_at: dep.created_at });
+      return { ...((await tx.getDependency(issueId, dependsOn)) as Dependency), result };
+    });
+  }
+
+  async removeDependency(from: string, to: string): Promise<Dependency> {
+    return this.store.write(async (tx) => {
+      const issueId = await this.resolveId(tx, from);
+      const dependsOn = await this.resolveIdOrDangling(tx, issueId, to);
+      const existing = await tx.getDependency(issueId, dependsOn);
+      if (!existing) throw notFoundError(`no dependency from ${issueId} to ${dependsOn}`, `see bd dep list ${issueId}`);
+      await tx.removeDependency(issueId, dependsOn);
+      await this.event(tx, issueId, 'dependency_removed', { old_value: `${dependsOn} (${existing.type})` });
+      await tx.refreshBlocked([issueId]);
+      await tx.updateIssue(issueId, { updated_at: this.now() });
+      return existing;
+    });
+  }
+
+  /** A dangling edge's target does not resolve as an issue; accept its exact ID. */
+  private async resolveIdOrDangling(tx: LedgerReader, from: string, to: string): Promise<string> {
+    if (await tx.getDependency(from, to)) return to;
+    return this.resolveId(tx, to);
+  }
+
+  async listDependencies(idText: string, direction: 'down' | 'up' | 'both' = 'down', type?: string): Promise<Array<Dependency & { title?: string; status?: string; priority?: number; direction: 'down' | 'up' }>> {
+    return this.store.read(async (tx) => {
+      const id = await this.resolveId(tx, idText);
+      const out: Array<Dependency & { title?: string; status?: string; priority?: number; direction: 'down' | 'up' }> = [];
+      const add = async (dep: Dependency, dir: 'down' | 'up') => {
+        if (type !== undefined && dep.type !== type) return;
+        const other = await tx.getIssue(dir === 'down' ? dep.depends_on_id : dep.issue_id);
+        out.push(other ? { ...dep, title: other.title, status: other.status, priority: other.priority, direction: dir } : { ...dep, direction: dir });
+      };
+      if (direction !== 'up') for (const dep of await tx.dependencies(id)) await add(dep, 'down');
+      if (direction !== 'down') for (const dep of await tx.dependents(id)) await add(dep, 'up');
+      return out;
+    });
+  }
+
+  /** Depth-first dependency tree (`down` = what it depends on; `up` = what depends on it). */
+  async tree(idText: string, direction: 'down' | 'up' = 'down', maxDepth = 50): Promise<TreeNode[]> {
+    return this.store.read(async (tx) => {
+      const root = await this.resolveId(tx, idText);
+      const nodes: TreeNode[] = [];
+      const visit = async (id: string, depth: number, parentId: string, type: string, path: Set<string>) => {
+        const issue = await tx.getIssue(id);
+        const base: Issue = issue ?? { id, title: '(missing issue)', status: 'unknown', priority: 0, issue_type: 'task', created_at: '', updated_at: '' };
+        const edges = direction === 'down' ? await tx.dependencies(id) : await tx.dependents(id);
+        const truncated = depth >= maxDepth && edges.length > 0;
+        nodes.push({ ...base, depth, parent_id: parentId, dependency_type: type, truncated });
+        if (truncated || !issue) return;
+        for (const edge of edges) {
+          const next = direction === 'down' ? edge.depends_on_id : edge.issue_id;
+          if (path.has(next)) continue; // a cycle (only possible through imports): show it once
+          await visit(next, depth + 1, id, edge.type, new Set([...path, next]));
+        }
+      };
+      await visit(root, 0, '', '', new Set([root]));
+      return nodes;
+    });
+  }
+
+  async cycles(): Promise<string[][]> {
+    return this.store.read(async (tx) => findCycles(await tx.blockingEdges()));
+  }
+
+  // ---- labels ----
+
+  private async addLabelIn(tx: LedgerWriter, id: string, label: string): Promise<boolean> {
+    if (!(await tx.addLabel(id, label))) return false;
+    await this.event(tx, id, 'label_added', { new_value: label });
+    await tx.updateIssue(id, { updated_at: this.now() });
+    return true;
+  }
+
+  private async removeLabelIn(tx: LedgerWriter, id: string, label: string): Promise<boolean> {
+    if (!(await tx.removeLabel(id, label))) return false;
+    await this.event(tx, id, 'label_removed', { old_value: label });
+    await tx.updateIssue(id, { updated_at: this.now() });
+    return true;
+  }
+
+  async addLabel(ids: string[], label: string): Promise<BatchResult<{ id: string; label: string; changed: boolean }>> {
+    const clean = validateLabel(label);
+    return this.eachLabel(ids, clean, (tx, id) => this.addLabelIn(tx, id, clean));
+  }
+
+  async removeLabel(ids: string[], label: string): Promise<BatchResult<{ id: string; label: string; changed: boolean }>> {
+    const clean = validateLabel(label);
+    return this.eachLabel(ids, clean, (tx, id) => this.removeLabelIn(tx, id, clean));
+  }
+
+  private async eachLabel(ids: string[], label: string, fn: (tx: LedgerWriter, id: string) => Promise<boolean>) {
+    const result: BatchResult<{ id: string; label: string; changed: boolean }> = { done: [], failed: [] };
+    for (const text of ids) {
+      try {
+        result.done.push(await this.store.write(async (tx) => {
+          const id = await this.resolveId(tx, text);
+          return { id, label, changed: await fn(tx, id) };
+        }));
+      } catch (error) {
+        if (!(error instanceof GtError)) throw error;
+        result.failed.push({ id: text, error });
+      }
+    }
+    return result;
+  }
+
+  async labels(idText?: string): Promise<string[] | Array<{ label: string; count: number }>> {
+    return this.store.read(async (tx) => {
+      if (idText !== undefined) return tx.labels(await this.resolveId(tx, idText));
+      const counts = new Map<string, number>();
+      for (const issue of await tx.list({ includeEphemeral: true, includeTemplates: true })) {
+        for (const label of issue.labels) counts.set(label, (counts.get(label) ?? 0) + 1);
+      }
+      return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([label, count]) => ({ label, count }));
+    });
+  }
+
+  // ---- comments ----
+
+  private async commentIn(tx: LedgerWriter, id: string, text: string, author: string): Promise<Comment> {
+    const comment: Comment = { id: randomUUID(), issue_id: id, author, text, created_at: this.now() };
+    await tx.addComment(comment);
+    await this.event(tx, id, 'commented', { comment: text });
+    return comment;
+  }
+
+  async addComment(idText: string, text: string, author?: string): Promise<Comment> {
+    if (text.trim() === '') throw validationError('comment text cannot be empty', 'give the text as an argument or with --file');
+    return this.store.write(async (tx) => {
+      const id = await this.resolveId(tx, idText);
+      const comment = await this.commentIn(tx, id, text, author ?? this.actor);
+      await tx.updateIssue(id, { updated_at: comment.created_at });
+      return comment;
+    });
+  }
+
+  async comments(idText: string): Promise<Comment[]> {
+    return this.store.read(async (tx) => tx.comments(await this.resolveId(tx, idText)));
+  }
+
+  // ---- delete ----
+
+  async deletePreview(ids: string[]): Promise<Array<{ issue: Issue; dependencies: Dependency[]; dependents: Dependency[] }>> {
+    return this.store.read(async (tx) => {
+      const out = [];
+      for (const text of ids) {
+        const id = await this.resolveId(tx, text);
+        out.push({ issue: (await tx.getIssue(id)) as Issue, dependencies: await tx.dependencies(id), dependents: await tx.dependents(id) });
+      }
+      return out;
+    });
+  }
+
+  /** Deletes issues and every edge to or from them, in one transaction. */
+  async delete(ids: string[]): Promise<string[]> {
+    return this.store.write(async (tx) => {
+      const resolved: string[] = [];
+      for (const text of ids) resolved.push(await this.resolveId(tx, text));
+      const affected = new Set<string>();
+      for (const id of resolved) {
+        for (const dep of await tx.dependents(id)) affected.add(dep.issue_id);
+        await tx.deleteIssue(id);
+        await this.event(tx, id, 'deleted', {});
+      }
+      for (const id of resolved) affected.delete(id);
+      await tx.refreshBlocked([...affected]);
+      return resolved;
+    });
+  }
+
+  // ---- interchange ----
+
+  /**
+   * Upserts parsed JSONL records in one transaction: a newer local copy wins
+   * (import never rolls an issue back), identical records are left alone.
+   */
+  async importRecords(input: ImportInput): Promise<ImportResult> {
+    const result: ImportResult = {
+      source: input.source, created: 0, updated: 0, unchanged: 0, skipped: 0, tombstones_skipped: input.tombstones.length,
+      memories: input.memories.length, ids: [], dangling: [], warnings: [], dry_run: input.dryRun ?? false,
+    };
+    const work = async (tx: LedgerWriter) => {
+      const incoming = new Set(input.records.map((r) => r.issue.id));
+      for (const record of input.records) {
+        const { issue } = record;
+        const existing = await tx.getIssue(issue.id);
+        if (existing) {
+          if (existing.updated_at > issue.updated_at) {
+            result.skipped++;
+            continue;
+          }
+          const [labels, deps, comments] = await Promise.all([tx.labels(issue.id), tx.dependencies(issue.id), tx.comments(issue.id)]);
+          if (sameRecord({ issue: existing, labels, dependencies: deps, comments }, record)) {
+            result.unchanged++;
+            continue;
+          }
+          const cleared = Object.fromEntries(Object.keys(existing).map((k) => [k, undefined])) as Partial<Issue>;
+          const { id: _id, ...fields } = issue;
+          await tx.updateIssue(issue.id, { ...cleared, ...fields });
+          await this.event(tx, issue.id, 'updated', { comment: `imported from ${input.source}` });
+          result.updated++;
+        } else {
+          await tx.insertIssue(issue);
+          await this.event(tx, issue.id, 'created', { new_value: issue.title, comment: `imported from ${input.source}` });
+          result.created++;
+        }
+        result.ids.push(issue.id);
+        await tx.setLabels(issue.id, record.labels);
+        const deps: Dependency[] = [];
+        for (const dep of record.dependencies) {
+          if (dep.depends_on_id === issue.id) {
+            result.warnings.push(`line ${record.line}: ${issue.id} depends on itself; edge dropped`);
+            continue;
+          }
+          deps.push(dep);
+          if (!incoming.has(dep.depends_on_id) && !(await tx.getIssue(dep.depends_on_id)) && !dep.depends_on_id.startsWith('external:')) {
+            result.dangling.push({ issue_id: issue.id, depends_on_id: dep.depends_on_id, type: dep.type });
+          }
+        }
+        await tx.setDependencies(issue.id, deps);
+        await tx.setComments(issue.id, record.comments);
+      }
+      for (const memory of input.memories) await tx.putMemory(memory);
+      if (result.created + result.updated > 0) await tx.refreshAllBlocked();
+      if (input.dryRun) throw new DryRunRollback();
+    };
+    try {
+      await this.store.write(work);
+    } catch (error) {
+      if (!(error instanceof DryRunRollback)) throw error;
+    }
+    return result;
+  }
+
+  /** Issues with their relations, for `bd export`, sorted by ID. */
+  async exportRecords(options: { includeInfra?: boolean; includeEphemeral?: boolean; includeTemplates?: boolean } = {}): Promise<{ issues: IssueDetails[]; memories: Memory[] }> {
+    return this.store.read(async (tx) => {
+      const issues = await tx.exportIssues({
+        includeEphemeral: options.includeEphemeral ?? false,
+        includeTemplates: options.includeTemplates ?? false,
+        excludeTypes: options.includeInfra ? [] : INFRA_TYPES,
+      });
+      const details: IssueDetails[] = [];
+      const batch = 5000;
+      for (let i = 0; i < issues.length; i += batch) {
+        const slice = issues.slice(i, i + batch);
+        const relations = await tx.relations(slice.map((s) => s.id));
+        for (const issue of slice) {
+          const rel = relations.get(issue.id) ?? { labels: [], dependencies: [], comments: [] };
+          details.push({ ...issue, ...rel });
+        }
+      }
+      return { issues: details, memories: await tx.memories() };
+    });
+  }
+
+  // ---- events ----
+
+  private async event(tx: LedgerWriter, issueId: string, type: string, fields: { old_value?: string; new_value?: string; comment?: string }): Promise<void> {
+    await tx.appendEvent({ issue_id: issueId, event_type: type, actor: this.actor, created_at: this.now(), ...fields });
+  }
+}
+
+class DryRunRollback extends Error {}
+
+function sameRecord(a: { issue: Issue; labels: string[]; dependencies: Dependency[]; comments: Comment[] }, b: ImportRecord): boolean {
+  const norm = (r: { issue: Issue; labels: string[]; dependencies: Dependency[]; comments: Comment[] }) =>
+    JSON.stringify([
+      Object.entries(r.issue).filter(([, v]) => v !== undefined).sort(([x], [y]) => x.localeCompare(y)),
+      [...r.labels].sort(),
+      r.dependencies.map((d) => [d.depends_on_id, d.type, d.created_at, d.created_by ?? '', d.metadata ?? '', d.thread_id ?? '']).sort(),
+      r.comments.map((c) => [String(c.id), c.author, c.text, c.created_at]),
+    ]);
+  return norm(a) === norm(b);
+}
+
+/** Cycles over blocking edges (Tarjan's strongly connected components, sizes > 1). */
+export function findCycles(edges: Array<{ from: string; to: string }>): string[][] {
+  const graph = new Map<string, string[]>();
+  for (const { from, to } of edges) {
+    graph.set(from, [...(graph.get(from) ?? []), to]);
+    if (!graph.has(to)) graph.set(to, []);
+  }
+  let index = 0;
+  const indices = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  // Iterative to survive long chains (50K-deep recursion would overflow).
+  for (const start of graph.keys()) {
+    if (indices.has(start)) continue;
+    const work: Array<{ node: string; next: number }> = [{ node: start, next: 0 }];
+    indices.set(start, index);
+    low.set(start, index++);
+    stack.push(start);
+    onStack.add(start);
+    while (work.length > 0) {
+      const frame = work[work.length - 1] as { node: string; next: number };
+      const targets = graph.get(frame.node) ?? [];
+      if (frame.next < targets.length) {
+        const target = targets[frame.next++] as string;
+        if (!indices.has(target)) {
+          indices.set(target, index);
+          low.set(target, index++);
+          stack.push(target);
+          onStack.add(target);
+          work.push({ node: target, next: 0 });
+        } else if (onStack.has(target)) {
+          low.set(frame.node, Math.min(low.get(frame.node) as number, indices.get(target) as number));
+        }
+        continue;
+      }
+      work.pop();
+      const parent = work[work.length - 1];
+      if (parent) low.set(parent.node, Math.min(low.get(parent.node) as number, low.get(frame.node) as number));
+      if (low.get(frame.node) === indices.get(frame.node)) {
+        const component: string[] = [];
+        let member: string | undefined;
+        do {
+          member = stack.pop() as string;
+          onStack.delete(member);
+          component.push(member);
+        } while (member !== frame.node);
+        if (component.length > 1) cycles.push(component.sort());
+      }
+    }
+  }
+  return cycles.sort((a, b) => (a[0] ?? '').localeCompare(b[0] ?? ''));
+}
+
+export { isResolved, NON_WORK_TYPES };

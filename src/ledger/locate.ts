@@ -1,0 +1,61 @@
+/**
+ * Where the ledger is. Order: an explicit `--db` file; `BEADS_DIR`; a gt town
+ * (`GT_ROOT`, or a `town.toml` in the cwd or above) whose ledger is
+ * `<town>/.gt/ledger.db`; else the nearest `.beads/` walking up from the cwd.
+ * A town wins over a `.beads/` inside it, so agents working in a rig's worktree
+ * write to the town ledger, not to a customer repository's own.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { GtError } from '../shared/errors.js';
+
+export const BEADS_DIR_NAME = '.beads';
+export const BEADS_DB_NAME = 'beads.db';
+export const TOWN_CONFIG = 'town.toml';
+export const TOWN_LEDGER = join('.gt', 'ledger.db');
+
+export interface LedgerLocation {
+  kind: 'beads' | 'town' | 'file';
+  /** The database file. */
+  path: string;
+  /** The `.beads` directory or the town root. */
+  root: string;
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function findTownRoot(cwd: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (env.GT_ROOT) return resolve(env.GT_ROOT);
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, TOWN_CONFIG))) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+export function findBeadsDir(cwd: string): string | undefined {
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (isDir(join(dir, BEADS_DIR_NAME))) return join(dir, BEADS_DIR_NAME);
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+export function locateLedger(cwd: string, env: NodeJS.ProcessEnv, dbFlag?: string): LedgerLocation {
+  if (dbFlag) return { kind: 'file', path: resolve(cwd, dbFlag), root: dirname(resolve(cwd, dbFlag)) };
+  if (env.BEADS_DIR) {
+    const dir = resolve(cwd, env.BEADS_DIR);
+    return { kind: 'beads', path: join(dir, BEADS_DB_NAME), root: dir };
+  }
+  const town = findTownRoot(cwd, env);
+  if (town) return { kind: 'town', path: join(town, TOWN_LEDGER), root: town };
+  const beads = findBeadsDir(cwd);
+  if (beads) return { kind: 'beads', path: join(beads, BEADS_DB_NAME), root: beads };
+  throw new GtError('not_found', `no beads database found in ${resolve(cwd)} or any parent directory`, {
+    hint: 'run `bd init` to create one here, or set BEADS_DIR',
+  });
+}

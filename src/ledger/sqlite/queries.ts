@@ -1,0 +1,135 @@
+/**
+ * SQL for the filters of list, ready, blocked and search. Every value is a bound
+ * parameter; only column names chosen here are spliced into the text.
+ */
+import { NON_WORK_TYPES } from '../../core/beads/rules.js';
+import type { IssueFilter, ListSort, ReadyFilter } from '../../core/beads/types.js';
+
+export interface SqlPart {
+  sql: string;
+  params: Record<string, unknown>;
+}
+
+const json = (values: readonly unknown[]) => JSON.stringify(values);
+const like = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+export function buildFilter(filter: IssueFilter): SqlPart {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  let n = 0;
+  const param = (value: unknown) => {
+    const name = `p${n++}`;
+    params[name] = value;
+    return `@${name}`;
+  };
+  const inList = (values: readonly unknown[]) => `(SELECT value FROM json_each(${param(json(values))}))`;
+
+  if (filter.ids?.length) where.push(`i.id IN ${inList(filter.ids)}`);
+  if (filter.statuses?.length) where.push(`i.status IN ${inList(filter.statuses)}`);
+  if (filter.excludeStatuses?.length) where.push(`i.status NOT IN ${inList(filter.excludeStatuses)}`);
+  if (filter.types?.length) where.push(`i.issue_type IN ${inList(filter.types)}`);
+  if (filter.excludeTypes?.length) where.push(`i.issue_type NOT IN ${inList(filter.excludeTypes)}`);
+  if (filter.priorities?.length) where.push(`i.priority IN ${inList(filter.priorities)}`);
+  if (filter.priorityMin !== undefined) where.push(`i.priority >= ${param(filter.priorityMin)}`);
+  if (filter.priorityMax !== undefined) where.push(`i.priority <= ${param(filter.priorityMax)}`);
+  if (filter.assignee !== undefined) where.push(`i.assignee = ${param(filter.assignee)}`);
+  if (filter.unassigned) where.push(`i.assignee IS NULL`);
+  for (const label of filter.labelsAll ?? []) where.push(`EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label = ${param(label)})`);
+  if (filter.labelsAny?.length) where.push(`EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label IN ${inList(filter.labelsAny)})`);
+  if (filter.excludeLabels?.length) where.push(`NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label IN ${inList(filter.excludeLabels)})`);
+  if (filter.noLabels) where.push(`NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id)`);
+  if (filter.parent !== undefined) {
+    const parent = param(filter.parent);
+    // Descendants by edge, plus `P.n` IDs that have no parent edge of their own.
+    where.push(`(i.id IN (WITH RECURSIVE below(id) AS (
+        SELECT issue_id FROM dependencies WHERE depends_on_id = ${parent} AND type = 'parent-child'
+        UNION SELECT d.issue_id FROM dependencies d JOIN below b ON d.depends_on_id = b.id WHERE d.type = 'parent-child')
+      SELECT id FROM below)
+      OR (i.id > ${parent} || '.' AND i.id < ${parent} || '/'
+          AND NOT EXISTS (SELECT 1 FROM dependencies d WHERE d.issue_id = i.id AND d.type = 'parent-child')))`);
+  }
+  if (filter.noParent) where.push(`NOT EXISTS (SELECT 1 FROM dependencies d WHERE d.issue_id = i.id AND d.type = 'parent-child')`);
+  if (filter.titleContains) where.push(`i.title LIKE ${param(like(filter.titleContains))} ESCAPE '\\'`);
+  if (filter.descContains) where.push(`i.description LIKE ${param(like(filter.descContains))} ESCAPE '\\'`);
+  if (filter.notesContains) where.push(`i.notes LIKE ${param(like(filter.notesContains))} ESCAPE '\\'`);
+  if (filter.query) {
+    const q = param(like(filter.query));
+    const prefix = param(`${filter.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    where.push(`(i.title LIKE ${q} ESCAPE '\\' OR i.description LIKE ${q} ESCAPE '\\' OR i.id LIKE ${prefix} ESCAPE '\\'
+      OR substr(i.id, instr(i.id, '-') + 1) LIKE ${prefix} ESCAPE '\\' OR i.external_ref = ${param(filter.query)})`);
+  }
+  const range = (column: string, after?: string, before?: string) => {
+    if (after !== undefined) where.push(`i.${column} > ${param(after)}`);
+    if (before !== undefined) where.push(`i.${column} < ${param(before)}`);
+  };
+  range('created_at', filter.createdAfter, filter.createdBefore);
+  range('updated_at', filter.updatedAfter, filter.updatedBefore);
+  range('closed_at', filter.closedAfter, filter.closedBefore);
+  for (const [key, value] of Object.entries(filter.metadataFields ?? {})) {
+    where.push(`CAST(json_extract(i.metadata, ${param(jsonPath(key))}) AS TEXT) = ${param(value)}`);
+  }
+  for (const key of filter.hasMetadataKeys ?? []) where.push(`json_type(i.metadata, ${param(jsonPath(key))}) IS NOT NULL`);
+  if (!filter.includeEphemeral) where.push('i.ephemeral = 0');
+  if (!filter.includeTemplates) where.push('i.is_template = 0');
+  if (filter.pinned !== undefined) where.push(filter.pinned ? 'i.pinned = 1' : 'i.pinned = 0');
+  return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+}
+
+function jsonPath(key: string): string {
+  return `$.${key.split('.').map((part) => JSON.stringify(part)).join('.')}`;
+}
+
+/**
+ * Ready = open (or a custom `active` status), not blocked, not pinned, not a
+ * non-work type, not deferred, not the child of a deferred parent
+ * (research/beads.md §3, "Ready algorithm at HEAD").
+ */
+export function readyConditions(filter: Pick<ReadyFilter, 'now' | 'readyStatuses' | 'types' | 'excludeTypes' | 'includeDeferred' | 'mol' | 'includeEphemeral'>): {
+  conditions: string[];
+  params: Record<string, unknown>;
+  recentCutoff: string;
+} {
+  const statuses = filter.readyStatuses ?? ['open'];
+  const conditions = [
+    statuses.length === 1 ? `i.status = @ready_status` : `i.status IN (SELECT value FROM json_each(@ready_statuses))`,
+    'i.is_blocked = 0',
+    'i.pinned = 0',
+  ];
+  const params: Record<string, unknown> = statuses.length === 1 ? { ready_status: statuses[0] } : { ready_statuses: json(statuses) };
+  if (!filter.includeEphemeral) conditions.push('i.ephemeral = 0');
+  if (!filter.types?.length) {
+    conditions.push(`i.issue_type NOT IN (SELECT value FROM json_each(@non_work))`);
+    params.non_work = json(NON_WORK_TYPES);
+  }
+  if (!filter.includeDeferred) {
+    params.now = filter.now;
+    conditions.push('(i.defer_until IS NULL OR i.defer_until <= @now)');
+    conditions.push(`NOT EXISTS (SELECT 1 FROM dependencies pd JOIN issues p ON p.id = pd.depends_on_id
+      WHERE pd.issue_id = i.id AND pd.type = 'parent-child' AND p.defer_until > @now)`);
+  }
+  if (filter.mol !== undefined) {
+    params.mol = filter.mol;
+    conditions.push(`EXISTS (SELECT 1 FROM dependencies md WHERE md.issue_id = i.id AND md.depends_on_id = @mol AND md.type = 'parent-child')`);
+  }
+  const nowMs = Date.parse(`${filter.now.slice(0, 19)}Z`);
+  const recentCutoff = `${new Date(nowMs - 48 * 3_600_000).toISOString().slice(0, 19)}.000000000Z`;
+  return { conditions, params, recentCutoff };
+}
+
+const SORT_COLUMNS: Record<ListSort, string> = {
+  priority: 'i.priority ASC, i.created_at DESC',
+  created: 'i.created_at DESC',
+  updated: 'i.updated_at DESC',
+  closed: 'i.closed_at DESC',
+  status: 'i.status ASC',
+  id: 'i.id ASC',
+  title: 'i.title COLLATE NOCASE ASC',
+  type: 'i.issue_type ASC',
+  assignee: 'i.assignee ASC',
+};
+
+export function orderBy(sort: ListSort, reverse: boolean): string {
+  const base = `${SORT_COLUMNS[sort]}, i.id ASC`;
+  if (!reverse) return base;
+  return base.replace(/\b(ASC|DESC)\b/g, (dir) => (dir === 'ASC' ? 'DESC' : 'ASC'));
+}

@@ -1,0 +1,129 @@
+/**
+ * Mapping between the Beads record and SQLite rows. Booleans are 0/1, JSON
+ * fields are text, and an absent optional field is NULL (never '').
+ */
+import type { Issue } from '../../core/beads/types.js';
+
+type Kind = 'text' | 'int' | 'bool' | 'json';
+
+/** Column name, record key, kind. Order is the table's column order. */
+const FIELDS: ReadonlyArray<readonly [column: string, key: keyof Issue, kind: Kind]> = [
+  ['id', 'id', 'text'],
+  ['title', 'title', 'text'],
+  ['description', 'description', 'text'],
+  ['design', 'design', 'text'],
+  ['acceptance_criteria', 'acceptance_criteria', 'text'],
+  ['notes', 'notes', 'text'],
+  ['spec_id', 'spec_id', 'text'],
+  ['status', 'status', 'text'],
+  ['priority', 'priority', 'int'],
+  ['issue_type', 'issue_type', 'text'],
+  ['assignee', 'assignee', 'text'],
+  ['owner', 'owner', 'text'],
+  ['estimated_minutes', 'estimated_minutes', 'int'],
+  ['created_at', 'created_at', 'text'],
+  ['created_by', 'created_by', 'text'],
+  ['updated_at', 'updated_at', 'text'],
+  ['started_at', 'started_at', 'text'],
+  ['closed_at', 'closed_at', 'text'],
+  ['close_reason', 'close_reason', 'text'],
+  ['closed_by_session', 'closed_by_session', 'text'],
+  ['due_at', 'due_at', 'text'],
+  ['defer_until', 'defer_until', 'text'],
+  ['external_ref', 'external_ref', 'text'],
+  ['source_system', 'source_system', 'text'],
+  ['metadata', 'metadata', 'json'],
+  ['compaction_level', 'compaction_level', 'int'],
+  ['compacted_at', 'compacted_at', 'text'],
+  ['compacted_at_commit', 'compacted_at_commit', 'text'],
+  ['original_size', 'original_size', 'int'],
+  ['sender', 'sender', 'text'],
+  ['ephemeral', 'ephemeral', 'bool'],
+  ['no_history', 'no_history', 'bool'],
+  ['wisp_type', 'wisp_type', 'text'],
+  ['pinned', 'pinned', 'bool'],
+  ['is_template', 'is_template', 'bool'],
+  ['bonded_from', 'bonded_from', 'json'],
+  ['await_type', 'await_type', 'text'],
+  ['await_id', 'await_id', 'text'],
+  ['timeout_ns', 'timeout', 'int'],
+  ['waiters', 'waiters', 'json'],
+  ['source_formula', 'source_formula', 'text'],
+  ['source_location', 'source_location', 'text'],
+  ['mol_type', 'mol_type', 'text'],
+  ['work_type', 'work_type', 'text'],
+  ['event_kind', 'event_kind', 'text'],
+  ['actor', 'actor', 'text'],
+  ['target', 'target', 'text'],
+  ['payload', 'payload', 'text'],
+  ['extra', 'extra', 'json'],
+];
+
+export const ISSUE_COLUMNS = FIELDS.map(([column]) => column);
+const COLUMN_OF = new Map<string, string>(FIELDS.map(([column, key]) => [key, column]));
+const KIND_OF = new Map<string, Kind>(FIELDS.map(([, key, kind]) => [key, kind]));
+
+export type Row = Record<string, unknown>;
+
+function toColumn(kind: Kind, value: unknown): unknown {
+  if (value === undefined || value === null) return kind === 'bool' ? 0 : null;
+  switch (kind) {
+    case 'bool':
+      return value ? 1 : 0;
+    case 'json':
+      if (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0) return null;
+      if (Array.isArray(value) && value.length === 0) return null;
+      return JSON.stringify(value);
+    case 'text':
+      return value === '' ? null : String(value);
+    case 'int':
+      return typeof value === 'bigint' ? value : Number(value);
+  }
+}
+
+export function issueToRow(issue: Issue): Row {
+  const row: Row = {};
+  for (const [column, key, kind] of FIELDS) row[column] = toColumn(kind, issue[key]);
+  // The metadata column is NOT NULL with '{}' meaning "none".
+  row.metadata ??= '{}';
+  return row;
+}
+
+/** Column assignments for a partial update; undefined clears the field. */
+export function patchToColumns(patch: Partial<Issue>): Row {
+  const row: Row = {};
+  for (const [key, value] of Object.entries(patch)) {
+    const column = COLUMN_OF.get(key);
+    const kind = KIND_OF.get(key);
+    if (column === undefined || kind === undefined) throw new Error(`unknown issue field ${key}`);
+    row[column] = toColumn(kind, value);
+  }
+  if ('metadata' in row) row.metadata ??= '{}';
+  return row;
+}
+
+export function rowToIssue(row: Row): Issue {
+  const issue: Record<string, unknown> = {};
+  for (const [column, key, kind] of FIELDS) {
+    const value = row[column];
+    if (value === null || value === undefined) continue;
+    switch (kind) {
+      case 'bool':
+        if (value) issue[key] = true;
+        break;
+      case 'json': {
+        const parsed: unknown = JSON.parse(String(value));
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.keys(parsed).length === 0) break;
+        issue[key] = parsed;
+        break;
+      }
+      case 'int':
+        issue[key] = Number(value);
+        break;
+      case 'text':
+        issue[key] = value;
+        break;
+    }
+  }
+  return issue as unknown as Issue;
+}

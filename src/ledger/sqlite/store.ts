@@ -1,0 +1,635 @@
+/**
+ * The embedded ledger: one SQLite file in WAL mode, shared by every process of a
+ * town. Writers take the lock up front (BEGIN IMMEDIATE), wait on a busy timeout,
+ * and retry on contention, so "database is locked" never reaches a user; a
+ * transaction is all-or-nothing even under SIGKILL.
+ */
+import Database from 'better-sqlite3';
+import { GtError } from '../../shared/errors.js';
+import type {
+  BlockerInfo, ExportSelection, LedgerReader, LedgerStore, LedgerWriter,
+} from '../../core/beads/store.js';
+import type {
+  BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats,
+} from '../../core/beads/types.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
+import { ISSUE_COLUMNS, issueToRow, patchToColumns, rowToIssue, type Row } from './rows.js';
+import { buildFilter, orderBy, readyConditions } from './queries.js';
+
+export interface SqliteOptions {
+  /** Create the file (and schema) when missing. Otherwise a missing file is an error. */
+  create?: boolean;
+  readonly?: boolean;
+  /** How long one attempt waits for the write lock (ms). */
+  busyTimeoutMs?: number;
+  /** How long a write keeps retrying on contention in total (ms). */
+  retryForMs?: number;
+}
+
+const RESOLVED = `('closed','pinned')`;
+
+const isBusy = (error: unknown) =>
+  error instanceof Error && 'code' in error && typeof error.code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(error.code);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class SqliteLedgerStore implements LedgerStore {
+  readonly location: string;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly retryForMs: number;
+  /** Serializes transactions of this process: one connection, one transaction at a time. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(path: string, db: Database.Database, retryForMs: number) {
+    this.location = path;
+    this.db = db;
+    this.retryForMs = retryForMs;
+  }
+
+  static open(path: string, options: SqliteOptions = {}): SqliteLedgerStore {
+    let db: Database.Database;
+    try {
+      db = new Database(path, {
+        fileMustExist: !options.create,
+        readonly: options.readonly ?? false,
+        timeout: options.busyTimeoutMs ?? 10_000,
+      });
+    } catch (error) {
+      throw new GtError('not_found', `cannot open ledger ${path}: ${(error as Error).message}`, {
+        hint: 'run `bd init` to create a ledger here, or set BEADS_DIR to an existing .beads directory',
+        cause: error,
+      });
+    }
+    const store = new SqliteLedgerStore(path, db, options.retryForMs ?? 120_000);
+    try {
+      store.prepareConnection(options);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return store;
+  }
+
+  private prepareConnection(options: SqliteOptions): void {
+    let version: number;
+    try {
+      version = this.db.pragma('user_version', { simple: true }) as number;
+    } catch (error) {
+      throw new GtError('schema', `${this.location} is not a gt ledger: ${(error as Error).message}`, { cause: error });
+    }
+    if (version > LATEST_SCHEMA_VERSION) {
+      throw new GtError(
+        'schema',
+        `ledger ${this.location} has schema version ${version}, newer than this gt understands (${LATEST_SCHEMA_VERSION})`,
+        { hint: 'upgrade gt (npm install -g gt@latest); nothing was changed' },
+      );
+    }
+    this.db.pragma('foreign_keys = ON');
+    if (options.readonly) {
+      if (version < LATEST_SCHEMA_VERSION) throw new GtError('schema', `ledger ${this.location} needs a migration; open it writable once`);
+      return;
+    }
+    // FULL: a commit is on disk when bd says it is (a write that is reported never vanishes).
+    this.db.pragma('synchronous = FULL');
+    if (version < LATEST_SCHEMA_VERSION) this.migrate();
+    if (this.db.pragma('journal_mode', { simple: true }) !== 'wal') this.db.pragma('journal_mode = WAL');
+  }
+
+  /** Applies pending migrations in one transaction; concurrent openers serialize on the write lock. */
+  private migrate(): void {
+    this.withBusyRetrySync(() => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const current = this.db.pragma('user_version', { simple: true }) as number;
+        for (const migration of MIGRATIONS) {
+          if (migration.version <= current) continue;
+          this.db.exec(migration.sql);
+          this.db.pragma(`user_version = ${migration.version}`);
+        }
+        this.db.exec('COMMIT');
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  private withBusyRetrySync(fn: () => void): void {
+    const deadline = Date.now() + this.retryForMs;
+    for (;;) {
+      try {
+        fn();
+        return;
+      } catch (error) {
+        if (!isBusy(error) || Date.now() > deadline) throw error;
+      }
+    }
+  }
+
+  async schemaVersion(): Promise<number> {
+    return Promise.resolve(this.db.pragma('user_version', { simple: true }) as number);
+  }
+
+  async integrityCheck(): Promise<string[]> {
+    const rows = this.db.pragma('integrity_check') as Array<{ integrity_check: string }>;
+    const problems = rows.map((r) => r.integrity_check).filter((r) => r !== 'ok');
+    const fk = this.db.pragma('foreign_key_check') as unknown[];
+    if (fk.length > 0) problems.push(`${fk.length} foreign key violation(s)`);
+    return Promise.resolve(problems);
+  }
+
+  read<T>(fn: (tx: LedgerReader) => Promise<T>): Promise<T> {
+    return this.serialize(async () => {
+      this.db.exec('BEGIN');
+      try {
+        const result = await fn(this.tx);
+        this.db.exec('COMMIT');
+        return result;
+      } finally {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      }
+    });
+  }
+
+  write<T>(fn: (tx: LedgerWriter) => Promise<T>): Promise<T> {
+    return this.serialize(async () => {
+      const deadline = Date.now() + this.retryForMs;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          this.db.exec('BEGIN IMMEDIATE');
+          const result = await fn(this.tx);
+          this.db.exec('COMMIT');
+          return result;
+        } catch (error) {
+          if (this.db.inTransaction) this.db.exec('ROLLBACK');
+          if (!isBusy(error) || Date.now() > deadline) throw error;
+          // Contention past the busy timeout: back off with jitter and run the whole write again.
+          await sleep(Math.min(200, 5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()));
+        }
+      }
+    });
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new GtError('internal', 'the ledger is closed'));
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.queue;
+    this.closed = true;
+    this.statements.clear();
+    this.db.close();
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private all(sql: string, ...params: unknown[]): Row[] {
+    return this.stmt(sql).all(...params) as Row[];
+  }
+
+  private get(sql: string, ...params: unknown[]): Row | undefined {
+    return this.stmt(sql).get(...params) as Row | undefined;
+  }
+
+  private run(sql: string, ...params: unknown[]): Database.RunResult {
+    return this.stmt(sql).run(...params);
+  }
+
+  // ---- the transaction view: synchronous SQL behind the async port ----
+
+  private readonly tx: LedgerWriter = {
+    getIssue: async (id) => {
+      const row = this.get('SELECT * FROM issues WHERE id = ?', id);
+      return Promise.resolve(row ? rowToIssue(row) : undefined);
+    },
+    idsStartingWith: async (text, limit) =>
+      Promise.resolve(
+        this.all(`SELECT id FROM issues WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`, text, `${text}\uffff`, limit).map((r) => String(r.id)),
+      ),
+    idsWithHashPrefix: async (text, limit) =>
+      Promise.resolve(
+        this.all(`SELECT id FROM issues WHERE instr(id, '-') > 0 AND substr(id, instr(id, '-') + 1) LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?`,
+          `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`, limit).map((r) => String(r.id)),
+      ),
+    countTopLevel: async (prefix) => {
+      const start = `${prefix}-`;
+      const row = this.get(`SELECT COUNT(*) AS n FROM issues WHERE id >= ? AND id < ? AND instr(id, '.') = 0`, start, `${prefix}.`);
+      return Promise.resolve(Number(row?.n ?? 0));
+    },
+    labels: async (id) => Promise.resolve(this.all('SELECT label FROM labels WHERE issue_id = ? ORDER BY label', id).map((r) => String(r.label))),
+    dependencies: async (id) => Promise.resolve(this.all('SELECT * FROM dependencies WHERE issue_id = ? ORDER BY created_at, depends_on_id', id).map(rowToDependency)),
+    dependents: async (id) => Promise.resolve(this.all('SELECT * FROM dependencies WHERE depends_on_id = ? ORDER BY created_at, issue_id', id).map(rowToDependency)),
+    getDependency: async (from, to) => {
+      const row = this.get('SELECT * FROM dependencies WHERE issue_id = ? AND depends_on_id = ?', from, to);
+      return Promise.resolve(row ? rowToDependency(row) : undefined);
+    },
+    blockingPathExists: async (from, to) => {
+      // Adding from → to closes a cycle iff `to` already reaches `from`.
+      const row = this.get(
+        `WITH RECURSIVE reach(id) AS (
+           SELECT ? UNION
+           SELECT d.depends_on_id FROM dependencies d JOIN reach r ON d.issue_id = r.id
+            WHERE d.type IN ('blocks','conditional-blocks'))
+         SELECT 1 AS found FROM reach WHERE id = ? LIMIT 1`,
+        to, from);
+      return Promise.resolve(row !== undefined);
+    },
+    openBlockers: async (id) =>
+      Promise.resolve(this.all(
+        `SELECT t.id, t.title, t.status, t.priority, d.type FROM dependencies d JOIN issues t ON t.id = d.depends_on_id
+          WHERE d.issue_id = ? AND d.type IN ('blocks','conditional-blocks') AND t.status NOT IN ${RESOLVED}
+         UNION ALL
+         SELECT c.id, c.title, c.status, c.priority, 'waits-for' FROM dependencies d
+           JOIN dependencies cd ON cd.depends_on_id = d.depends_on_id AND cd.type = 'parent-child'
+           JOIN issues c ON c.id = cd.issue_id
+          WHERE d.issue_id = ? AND d.type = 'waits-for' AND c.status NOT IN ${RESOLVED}
+            AND NOT (json_valid(d.metadata) AND json_extract(d.metadata, '$.gate') = 'any-children'
+                     AND EXISTS (SELECT 1 FROM dependencies cd2 JOIN issues c2 ON c2.id = cd2.issue_id
+                                  WHERE cd2.depends_on_id = d.depends_on_id AND cd2.type = 'parent-child' AND c2.status = 'closed'))
+         ORDER BY 4, 1`,
+        id, id).map(rowToBlocker)),
+    openChildren: async (id) =>
+      Promise.resolve(this.all(
+        `SELECT c.id, c.title, c.status, c.priority, 'parent-child' AS type FROM dependencies d JOIN issues c ON c.id = d.issue_id
+          WHERE d.depends_on_id = ? AND d.type = 'parent-child' AND c.status NOT IN ${RESOLVED} ORDER BY c.id`,
+        id).map(rowToBlocker)),
+    comments: async (id) => Promise.resolve(this.all('SELECT * FROM comments WHERE issue_id = ? ORDER BY created_at, seq', id).map(rowToComment)),
+    isBlocked: async (id) => Promise.resolve(Number(this.get('SELECT is_blocked FROM issues WHERE id = ?', id)?.is_blocked ?? 0) === 1),
+    getConfig: async (key) => {
+      const row = this.get('SELECT value FROM config WHERE key = ?', key);
+      return Promise.resolve(row === undefined ? undefined : String(row.value));
+    },
+    listConfig: async () => Promise.resolve(Object.fromEntries(this.all('SELECT key, value FROM config ORDER BY key').map((r) => [String(r.key), String(r.value)]))),
+    list: async (filter) => Promise.resolve(this.listIssues(filter)),
+    ready: async (filter) => Promise.resolve(this.readyIssues(filter)),
+    blocked: async (filter) => Promise.resolve(this.blockedIssues(filter)),
+    stats: async (now) => Promise.resolve(this.computeStats(now)),
+    events: async (afterId, limit, issueId) =>
+      Promise.resolve(
+        (issueId === undefined
+          ? this.all('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?', afterId, limit)
+          : this.all('SELECT * FROM events WHERE id > ? AND issue_id = ? ORDER BY id LIMIT ?', afterId, issueId, limit)
+        ).map(rowToEvent),
+      ),
+    exportIssues: async (selection) => Promise.resolve(this.selectForExport(selection)),
+    relations: async (ids) => Promise.resolve(this.loadRelations(ids)),
+    memories: async () => Promise.resolve(this.all('SELECT key, value FROM memories ORDER BY key').map((r) => ({ key: String(r.key), value: String(r.value) }))),
+    blockingEdges: async () =>
+      Promise.resolve(this.all(`SELECT issue_id, depends_on_id FROM dependencies WHERE type IN ('blocks','conditional-blocks')`).map((r) => ({ from: String(r.issue_id), to: String(r.depends_on_id) }))),
+
+    insertIssue: async (issue) => {
+      const row = issueToRow(issue);
+      this.run(`INSERT INTO issues (${ISSUE_COLUMNS.join(', ')}) VALUES (${ISSUE_COLUMNS.map((c) => `@${c}`).join(', ')})`, row);
+      return Promise.resolve();
+    },
+    updateIssue: async (id, patch) => {
+      const columns = patchToColumns(patch);
+      const names = Object.keys(columns);
+      if (names.length > 0) this.run(`UPDATE issues SET ${names.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @__id`, { ...columns, __id: id });
+      return Promise.resolve();
+    },
+    deleteIssue: async (id) => {
+      this.run('DELETE FROM dependencies WHERE depends_on_id = ?', id);
+      this.run('DELETE FROM issues WHERE id = ?', id);
+      this.run('DELETE FROM child_counters WHERE parent_id = ?', id);
+      return Promise.resolve();
+    },
+    claimIssue: async (id, actor, now) =>
+      Promise.resolve(this.run(
+        `UPDATE issues SET assignee = ?, status = 'in_progress', started_at = COALESCE(started_at, ?), updated_at = ?
+          WHERE id = ? AND status = 'open' AND (assignee IS NULL OR assignee = ?)`,
+        actor, now, now, id, actor).changes === 1),
+    nextChildNumber: async (parentId) => {
+      const counter = Number(this.get('SELECT last_child FROM child_counters WHERE parent_id = ?', parentId)?.last_child ?? 0);
+      // Children imported or created elsewhere also count, so a number is never reused.
+      let highest = 0;
+      for (const r of this.all(`SELECT id FROM issues WHERE id > ? AND id < ?`, `${parentId}.`, `${parentId}/`)) {
+        const rest = String(r.id).slice(parentId.length + 1);
+        if (/^\d+$/.test(rest)) highest = Math.max(highest, Number(rest));
+      }
+      const next = Math.max(counter, highest) + 1;
+      this.run('INSERT INTO child_counters (parent_id, last_child) VALUES (?, ?) ON CONFLICT (parent_id) DO UPDATE SET last_child = excluded.last_child', parentId, next);
+      return Promise.resolve(next);
+    },
+    addLabel: async (id, label) => Promise.resolve(this.run('INSERT OR IGNORE INTO labels (issue_id, label) VALUES (?, ?)', id, label).changes === 1),
+    removeLabel: async (id, label) => Promise.resolve(this.run('DELETE FROM labels WHERE issue_id = ? AND label = ?', id, label).changes === 1),
+    setLabels: async (id, labels) => {
+      this.run('DELETE FROM labels WHERE issue_id = ?', id);
+      for (const label of labels) this.run('INSERT OR IGNORE INTO labels (issue_id, label) VALUES (?, ?)', id, label);
+      return Promise.resolve();
+    },
+    putDependency: async (dep) => {
+      this.run(
+        `INSERT INTO dependencies (issue_id, depends_on_id, type, created_at, created_by, metadata, thread_id)
+         VALUES (@issue_id, @depends_on_id, @type, @created_at, @created_by, @metadata, @thread_id)
+         ON CONFLICT (issue_id, depends_on_id) DO UPDATE SET type = excluded.type, metadata = excluded.metadata, thread_id = excluded.thread_id`,
+        dependencyToRow(dep));
+      return Promise.resolve();
+    },
+    removeDependency: async (from, to) => Promise.resolve(this.run('DELETE FROM dependencies WHERE issue_id = ? AND depends_on_id = ?', from, to).changes === 1),
+    setDependencies: async (id, deps) => {
+      this.run('DELETE FROM dependencies WHERE issue_id = ?', id);
+      for (const dep of deps) {
+        this.run(
+          `INSERT OR REPLACE INTO dependencies (issue_id, depends_on_id, type, created_at, created_by, metadata, thread_id)
+           VALUES (@issue_id, @depends_on_id, @type, @created_at, @created_by, @metadata, @thread_id)`,
+          dependencyToRow(dep));
+      }
+      return Promise.resolve();
+    },
+    addComment: async (comment) => {
+      this.run('INSERT INTO comments (id, issue_id, author, text, created_at) VALUES (?, ?, ?, ?, ?)', comment.id, comment.issue_id, comment.author, comment.text, comment.created_at);
+      return Promise.resolve();
+    },
+    setComments: async (id, comments) => {
+      this.run('DELETE FROM comments WHERE issue_id = ?', id);
+      for (const c of comments) this.run('INSERT INTO comments (id, issue_id, author, text, created_at) VALUES (?, ?, ?, ?, ?)', c.id, id, c.author, c.text, c.created_at);
+      return Promise.resolve();
+    },
+    appendEvent: async (event) => {
+      this.run(
+        'INSERT INTO events (issue_id, event_type, actor, old_value, new_value, comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        event.issue_id, event.event_type, event.actor, event.old_value ?? null, event.new_value ?? null, event.comment ?? null, event.created_at);
+      return Promise.resolve();
+    },
+    setConfig: async (key, value) => {
+      this.run('INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, value);
+      return Promise.resolve();
+    },
+    deleteConfig: async (key) => {
+      this.run('DELETE FROM config WHERE key = ?', key);
+      return Promise.resolve();
+    },
+    putMemory: async (memory) => {
+      this.run('INSERT INTO memories (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', memory.key, memory.value);
+      return Promise.resolve();
+    },
+    refreshBlocked: async (ids) => {
+      this.refreshBlockedFrom(ids);
+      return Promise.resolve();
+    },
+    refreshAllBlocked: async () => {
+      this.refreshEverything();
+      return Promise.resolve();
+    },
+  };
+
+  // ---- blocked state (materialized, as Beads' is_blocked; research/beads.md §3) ----
+
+  /** The blocked rule for one issue, given its parents' flags. */
+  private static readonly DIRECT_BLOCKED = `
+    CASE WHEN i.status IN ${RESOLVED} THEN 0
+    WHEN EXISTS (SELECT 1 FROM dependencies d JOIN issues t ON t.id = d.depends_on_id
+                  WHERE d.issue_id = i.id AND d.type IN ('blocks','conditional-blocks') AND t.status NOT IN ${RESOLVED}) THEN 1
+    WHEN EXISTS (SELECT 1 FROM dependencies d JOIN issues p ON p.id = d.depends_on_id
+                  WHERE d.issue_id = i.id AND d.type = 'parent-child' AND p.is_blocked = 1) THEN 1
+    WHEN EXISTS (SELECT 1 FROM dependencies d WHERE d.issue_id = i.id AND d.type = 'waits-for'
+                  AND EXISTS (SELECT 1 FROM dependencies cd JOIN issues c ON c.id = cd.issue_id
+                               WHERE cd.depends_on_id = d.depends_on_id AND cd.type = 'parent-child' AND c.status NOT IN ${RESOLVED})
+                  AND NOT (json_valid(d.metadata) AND json_extract(d.metadata, '$.gate') = 'any-children'
+                           AND EXISTS (SELECT 1 FROM dependencies cd JOIN issues c ON c.id = cd.issue_id
+                                        WHERE cd.depends_on_id = d.depends_on_id AND cd.type = 'parent-child' AND c.status = 'closed'))) THEN 1
+    ELSE 0 END`;
+
+  private refreshBlockedFrom(seeds: string[]): void {
+    // Everything whose rule reads a seed's status: the seed, its blockers' dependents,
+    // and the waits-for dependents of its parents (fan-in gates).
+    const pending: string[] = [];
+    for (const id of seeds) {
+      pending.push(id);
+      for (const r of this.all(`SELECT issue_id FROM dependencies WHERE depends_on_id = ? AND type IN ('blocks','conditional-blocks')`, id)) pending.push(String(r.issue_id));
+      for (const r of this.all(
+        `SELECT w.issue_id FROM dependencies pc JOIN dependencies w ON w.depends_on_id = pc.depends_on_id AND w.type = 'waits-for'
+          WHERE pc.issue_id = ? AND pc.type = 'parent-child'`, id)) pending.push(String(r.issue_id));
+    }
+    // Worklist to a fixpoint: a changed flag re-evaluates the children under it.
+    let budget = 1_000_000;
+    while (pending.length > 0 && budget-- > 0) {
+      const id = pending.pop() as string;
+      const row = this.get(`SELECT i.is_blocked AS old, ${SqliteLedgerStore.DIRECT_BLOCKED} AS new FROM issues i WHERE i.id = ?`, id);
+      if (row === undefined || Number(row.old) === Number(row.new)) continue;
+      this.run('UPDATE issues SET is_blocked = ? WHERE id = ?', row.new, id);
+      for (const r of this.all(`SELECT issue_id FROM dependencies WHERE depends_on_id = ? AND type = 'parent-child'`, id)) pending.push(String(r.issue_id));
+    }
+  }
+
+  private refreshEverything(): void {
+    this.run('UPDATE issues SET is_blocked = 0 WHERE is_blocked <> 0');
+    // Direct causes first (blockers, fan-in gates), then push the flag down the parent-child tree.
+    this.run(`UPDATE issues AS i SET is_blocked = 1 WHERE ${SqliteLedgerStore.DIRECT_BLOCKED} = 1`);
+    this.run(
+      `WITH RECURSIVE down(id) AS (
+         SELECT id FROM issues WHERE is_blocked = 1
+         UNION
+         SELECT d.issue_id FROM dependencies d JOIN down ON d.depends_on_id = down.id
+           JOIN issues c ON c.id = d.issue_id
+          WHERE d.type = 'parent-child' AND c.status NOT IN ${RESOLVED})
+       UPDATE issues SET is_blocked = 1 WHERE is_blocked = 0 AND id IN (SELECT id FROM down)`);
+  }
+
+  // ---- queries ----
+
+  private hydrate(rows: Row[]): IssueWithCounts[] {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => String(r.id));
+    const json = JSON.stringify(ids);
+    const labels = new Map<string, string[]>();
+    for (const r of this.all('SELECT issue_id, label FROM labels WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY label', json)) {
+      const key = String(r.issue_id);
+      const list = labels.get(key) ?? [];
+      list.push(String(r.label));
+      labels.set(key, list);
+    }
+    const counts = new Map<string, Row>();
+    for (const r of this.all(
+      `SELECT j.value AS id,
+         (SELECT COUNT(*) FROM dependencies d WHERE d.issue_id = j.value) AS dependency_count,
+         (SELECT COUNT(*) FROM dependencies d WHERE d.depends_on_id = j.value) AS dependent_count,
+         (SELECT COUNT(*) FROM comments c WHERE c.issue_id = j.value) AS comment_count,
+         (SELECT d.depends_on_id FROM dependencies d WHERE d.issue_id = j.value AND d.type = 'parent-child' LIMIT 1) AS parent
+       FROM json_each(?) j`, json)) counts.set(String(r.id), r);
+    return rows.map((row) => {
+      const issue = rowToIssue(row);
+      const c = counts.get(issue.id);
+      const result: IssueWithCounts = {
+        ...issue,
+        labels: labels.get(issue.id) ?? [],
+        dependency_count: Number(c?.dependency_count ?? 0),
+        dependent_count: Number(c?.dependent_count ?? 0),
+        comment_count: Number(c?.comment_count ?? 0),
+      };
+      if (c?.parent !== null && c?.parent !== undefined) result.parent = String(c.parent);
+      return result;
+    });
+  }
+
+  private listIssues(filter: IssueFilter): IssueWithCounts[] {
+    const where = buildFilter(filter);
+    const limit = filter.limit && filter.limit > 0 ? `LIMIT ${Math.floor(filter.limit)}` : '';
+    const rows = this.db.prepare(`SELECT i.* FROM issues i ${where.sql} ORDER BY ${orderBy(filter.sort ?? 'priority', filter.reverse ?? false)} ${limit}`).all(where.params) as Row[];
+    return this.hydrate(rows);
+  }
+
+  private readyIssues(filter: ReadyFilter): IssueWithCounts[] {
+    const base = buildFilter(filter);
+    const ready = readyConditions(filter);
+    const conditions = [base.sql.replace(/^WHERE /, ''), ...ready.conditions].filter(Boolean);
+    const params = { ...base.params, ...ready.params };
+    const limit = filter.limit && filter.limit > 0 ? `LIMIT ${Math.floor(filter.limit)}` : '';
+    let order: string;
+    switch (filter.policy ?? 'priority') {
+      case 'priority':
+        order = 'i.priority ASC, i.created_at DESC, i.id ASC';
+        break;
+      case 'oldest':
+        order = 'i.created_at ASC, i.id ASC';
+        break;
+      case 'hybrid':
+        // Issues from the last 48 hours first, by priority; then older ones oldest first.
+        params.recent = ready.recentCutoff;
+        order = `(i.created_at >= @recent) DESC, CASE WHEN i.created_at >= @recent THEN i.priority END ASC, i.created_at ASC, i.id ASC`;
+        break;
+    }
+    const sql = `SELECT i.* FROM issues i WHERE ${conditions.join(' AND ')} ORDER BY ${order} ${limit}`;
+    return this.hydrate(this.stmt(sql).all(params) as Row[]);
+  }
+
+  private blockedIssues(filter: IssueFilter): BlockedIssue[] {
+    const base = buildFilter({ ...filter, excludeStatuses: [...(filter.excludeStatuses ?? []), 'closed', 'pinned'] });
+    const conditions = [base.sql.replace(/^WHERE /, ''), 'i.is_blocked = 1'].filter(Boolean);
+    const rows = this.db.prepare(`SELECT i.* FROM issues i WHERE ${conditions.join(' AND ')} ORDER BY i.priority ASC, i.created_at DESC, i.id ASC ${filter.limit ? `LIMIT ${Math.floor(filter.limit)}` : ''}`).all(base.params) as Row[];
+    return this.hydrate(rows).map((issue) => {
+      const blockers = this.all(
+        `SELECT d.depends_on_id AS id FROM dependencies d JOIN issues t ON t.id = d.depends_on_id
+          WHERE d.issue_id = ? AND d.type IN ('blocks','conditional-blocks') AND t.status NOT IN ${RESOLVED}
+         UNION
+         SELECT d.depends_on_id FROM dependencies d JOIN issues p ON p.id = d.depends_on_id
+          WHERE d.issue_id = ? AND d.type = 'parent-child' AND p.is_blocked = 1
+         UNION
+         SELECT d.depends_on_id FROM dependencies d WHERE d.issue_id = ? AND d.type = 'waits-for'
+         ORDER BY 1`, issue.id, issue.id, issue.id).map((r) => String(r.id));
+      return { ...issue, blocked_by_count: blockers.length, blocked_by: blockers };
+    });
+  }
+
+  private computeStats(now: string): Stats {
+    const byStatus = new Map<string, number>();
+    for (const r of this.all('SELECT status, COUNT(*) AS n FROM issues WHERE ephemeral = 0 GROUP BY status')) byStatus.set(String(r.status), Number(r.n));
+    const total = [...byStatus.values()].reduce((a, b) => a + b, 0);
+    const ready = readyConditions({ now });
+    const readyCount = Number((this.stmt(`SELECT COUNT(*) AS n FROM issues i WHERE ${ready.conditions.join(' AND ')}`).get(ready.params) as Row).n);
+    const blocked = Number(this.get(`SELECT COUNT(*) AS n FROM issues WHERE is_blocked = 1 AND status NOT IN ${RESOLVED} AND ephemeral = 0`)?.n ?? 0);
+    const eligible = Number(this.get(
+      `SELECT COUNT(*) AS n FROM issues e WHERE e.issue_type = 'epic' AND e.status <> 'closed'
+         AND EXISTS (SELECT 1 FROM dependencies d WHERE d.depends_on_id = e.id AND d.type = 'parent-child')
+         AND NOT EXISTS (SELECT 1 FROM dependencies d JOIN issues c ON c.id = d.issue_id
+                          WHERE d.depends_on_id = e.id AND d.type = 'parent-child' AND c.status <> 'closed')`)?.n ?? 0);
+    const lead = this.get(`SELECT AVG((julianday(closed_at) - julianday(created_at)) * 24) AS h FROM issues WHERE status = 'closed' AND closed_at IS NOT NULL`);
+    return {
+      total_issues: total,
+      open_issues: byStatus.get('open') ?? 0,
+      in_progress_issues: byStatus.get('in_progress') ?? 0,
+      closed_issues: byStatus.get('closed') ?? 0,
+      blocked_issues: blocked,
+      deferred_issues: byStatus.get('deferred') ?? 0,
+      ready_issues: readyCount,
+      pinned_issues: byStatus.get('pinned') ?? 0,
+      hooked_issues: byStatus.get('hooked') ?? 0,
+      epics_eligible_for_closure: eligible,
+      average_lead_time_hours: Math.round(Number(lead?.h ?? 0) * 100) / 100,
+    };
+  }
+
+  private selectForExport(selection: ExportSelection): Issue[] {
+    const conditions: string[] = [];
+    if (!selection.includeEphemeral) conditions.push('ephemeral = 0');
+    if (!selection.includeTemplates) conditions.push('is_template = 0');
+    if (selection.excludeTypes.length > 0) conditions.push(`issue_type NOT IN (SELECT value FROM json_each(@types))`);
+    const sql = `SELECT * FROM issues ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''} ORDER BY id`;
+    return (this.db.prepare(sql).all(selection.excludeTypes.length ? { types: JSON.stringify(selection.excludeTypes) } : {}) as Row[]).map(rowToIssue);
+  }
+
+  private loadRelations(ids: string[]): Map<string, { labels: string[]; dependencies: Dependency[]; comments: Comment[] }> {
+    const result = new Map<string, { labels: string[]; dependencies: Dependency[]; comments: Comment[] }>();
+    for (const id of ids) result.set(id, { labels: [], dependencies: [], comments: [] });
+    const json = JSON.stringify(ids);
+    for (const r of this.all('SELECT issue_id, label FROM labels WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY issue_id, label', json)) {
+      result.get(String(r.issue_id))?.labels.push(String(r.label));
+    }
+    for (const r of this.all('SELECT * FROM dependencies WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY issue_id, created_at, depends_on_id', json)) {
+      result.get(String(r.issue_id))?.dependencies.push(rowToDependency(r));
+    }
+    for (const r of this.all('SELECT * FROM comments WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY issue_id, created_at, seq', json)) {
+      result.get(String(r.issue_id))?.comments.push(rowToComment(r));
+    }
+    return result;
+  }
+}
+
+function rowToDependency(row: Row): Dependency {
+  const dep: Dependency = {
+    issue_id: String(row.issue_id),
+    depends_on_id: String(row.depends_on_id),
+    type: String(row.type),
+    created_at: String(row.created_at),
+  };
+  if (row.created_by !== null && row.created_by !== undefined) dep.created_by = String(row.created_by);
+  if (row.metadata !== null && row.metadata !== undefined) dep.metadata = String(row.metadata);
+  if (row.thread_id !== null && row.thread_id !== undefined) dep.thread_id = String(row.thread_id);
+  return dep;
+}
+
+function dependencyToRow(dep: Dependency): Row {
+  return {
+    issue_id: dep.issue_id,
+    depends_on_id: dep.depends_on_id,
+    type: dep.type,
+    created_at: dep.created_at,
+    created_by: dep.created_by ?? null,
+    metadata: dep.metadata ?? null,
+    thread_id: dep.thread_id ?? null,
+  };
+}
+
+function rowToComment(row: Row): Comment {
+  return {
+    id: typeof row.id === 'number' || typeof row.id === 'bigint' ? Number(row.id) : String(row.id),
+    issue_id: String(row.issue_id),
+    author: String(row.author),
+    text: String(row.text),
+    created_at: String(row.created_at),
+  };
+}
+
+function rowToEvent(row: Row): LedgerEvent {
+  const event: LedgerEvent = {
+    id: Number(row.id),
+    issue_id: String(row.issue_id),
+    event_type: String(row.event_type),
+    actor: String(row.actor),
+    created_at: String(row.created_at),
+  };
+  if (row.old_value !== null) event.old_value = String(row.old_value);
+  if (row.new_value !== null) event.new_value = String(row.new_value);
+  if (row.comment !== null) event.comment = String(row.comment);
+  return event;
+}
+
+function rowToBlocker(row: Row): BlockerInfo {
+  return { id: String(row.id), title: String(row.title), status: String(row.status), priority: Number(row.priority), type: String(row.type) };
+}
+
+export type { Memory };

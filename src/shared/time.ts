@@ -1,0 +1,123 @@
+/**
+ * Timestamps. The ledger stores every time as canonical UTC with nine fraction
+ * digits (`2025-10-12T07:43:03.453438000Z`): fixed width, so text order is time
+ * order in SQL, and no precision is lost from Beads' nanosecond local-offset
+ * timestamps. Output uses Go's RFC3339Nano (trailing zeros trimmed), as `bd` does.
+ */
+import { validationError } from './errors.js';
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:?\d{2})$/;
+
+/** Parses any RFC3339 time (any offset, 0–9 fraction digits) into canonical UTC, or undefined. */
+export function canonicalTime(text: string): string | undefined {
+  const m = RFC3339.exec(text.trim());
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
+  let offsetMinutes = 0;
+  if (zone !== 'Z' && zone !== 'z') {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    offsetMinutes = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2)));
+  }
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) - offsetMinutes * 60_000;
+  if (Number.isNaN(ms)) return undefined;
+  const date = new Date(ms);
+  // Reject calendar overflow such as 2025-02-31 (Date.UTC would roll it over).
+  if (offsetMinutes === 0 && (date.getUTCDate() !== Number(d) || date.getUTCMonth() !== Number(mo) - 1)) return undefined;
+  return `${date.toISOString().slice(0, 19)}.${frac.padEnd(9, '0')}Z`;
+}
+
+/** Canonical form, or a validation error naming the field. */
+export function requireTime(text: string, field: string): string {
+  const t = canonicalTime(text);
+  if (t === undefined) throw validationError(`invalid ${field} timestamp ${JSON.stringify(text)}`, 'use RFC3339, e.g. 2026-01-17T17:38:21Z');
+  return t;
+}
+
+/** Go's RFC3339Nano rendering of a canonical time. */
+export function formatTime(canonical: string): string {
+  const dot = canonical.indexOf('.');
+  if (dot < 0) return canonical;
+  const frac = canonical.slice(dot + 1, -1).replace(/0+$/, '');
+  return frac === '' ? `${canonical.slice(0, dot)}Z` : `${canonical.slice(0, dot)}.${frac}Z`;
+}
+
+let lastNanos = 0n;
+
+/**
+ * Now, canonical, strictly increasing within this process. Sub-millisecond digits
+ * come from the monotonic clock, so two creates in one millisecond still differ
+ * (the ID hash includes the nanosecond time).
+ */
+export function nowTime(): string {
+  const ms = BigInt(Date.now());
+  let nanos = ms * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+  if (nanos <= lastNanos) nanos = lastNanos + 1n;
+  lastNanos = nanos;
+  return fromUnixNanos(nanos);
+}
+
+export function fromUnixNanos(nanos: bigint): string {
+  const ms = Number(nanos / 1_000_000n);
+  const frac = (nanos % 1_000_000_000n).toString().padStart(9, '0');
+  return `${new Date(ms).toISOString().slice(0, 19)}.${frac}Z`;
+}
+
+export function unixNanos(canonical: string): bigint {
+  const seconds = BigInt(Date.parse(`${canonical.slice(0, 19)}Z`)) / 1000n;
+  const dot = canonical.indexOf('.');
+  const frac = dot < 0 ? 0n : BigInt(canonical.slice(dot + 1, -1).padEnd(9, '0'));
+  return seconds * 1_000_000_000n + frac;
+}
+
+export function fromDate(date: Date): string {
+  return fromUnixNanos(BigInt(date.getTime()) * 1_000_000n);
+}
+
+const DURATION = /^([+-]?)(\d+)\s*(s|m|h|d|w)$/;
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/**
+ * Parses the times users type for --due/--defer/--since: `+6h`, `-2d`, `30m`,
+ * `now`, `today`, `tomorrow`, `2025-01-15`, `2025-01-15 10:00`, or RFC3339.
+ * Returns canonical UTC or undefined.
+ */
+export function parseWhen(text: string, now: Date = new Date()): string | undefined {
+  const t = text.trim().toLowerCase();
+  const rel = DURATION.exec(t);
+  if (rel) {
+    const [, sign, n, unit = 's'] = rel;
+    const delta = Number(n) * (UNIT_MS[unit] ?? 0);
+    return fromDate(new Date(now.getTime() + (sign === '-' ? -delta : delta)));
+  }
+  if (t === 'now') return fromDate(now);
+  if (t === 'today' || t === 'tomorrow' || t === 'yesterday') {
+    const day = new Date(now);
+    day.setHours(0, 0, 0, 0);
+    day.setDate(day.getDate() + (t === 'tomorrow' ? 1 : t === 'yesterday' ? -1 : 0));
+    if (t === 'tomorrow') day.setHours(9);
+    return fromDate(day);
+  }
+  const local = /^(\d{4})-(\d{2})-(\d{2})(?:[ t](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(t);
+  if (local) {
+    const [, y, mo, d, h = '0', mi = '0', s = '0'] = local;
+    const date = new Date(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+    if (Number.isNaN(date.getTime()) || date.getDate() !== Number(d)) return undefined;
+    return fromDate(date);
+  }
+  return canonicalTime(text);
+}
+
+/** Parses a Go-style duration (`30m`, `1h30m`, `2h`, `90s`, `1d`) into nanoseconds. */
+export function parseDurationNanos(text: string): bigint | undefined {
+  const parts = text.trim().match(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)/g);
+  if (!parts || parts.join('') !== text.trim()) return undefined;
+  const unitNanos: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 6e10, h: 3.6e12, d: 8.64e13 };
+  let total = 0n;
+  for (const part of parts) {
+    const m = /^(\d+(?:\.\d+)?)(\D+)$/.exec(part);
+    if (!m) return undefined;
+    total += BigInt(Math.round(Number(m[1]) * (unitNanos[m[2] ?? ''] ?? 0)));
+  }
+  return total;
+}
