@@ -41,6 +41,7 @@ export default tseslint.config(
   { files: ['src/cli/**'], rules: forbid('cli/ is an edge: it never imports another edge', 'daemon', 'ui', 'bin') },
   { files: ['src/daemon/**'], rules: forbid('daemon/ is an edge: it never imports another edge', 'cli', 'ui', 'bin') },
   { files: ['src/ui/**'], rules: forbid('ui/ is an edge: it never imports another edge', 'cli', 'daemon', 'bin') },
+  { files: ['**/*.js', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
   {
     files: ['test/**', 'bench/**'],
     rules: {

@@ -1,4 +1,6 @@
 import { runBd } from '../cli/bd/main.js';
 import { processIo } from '../cli/output.js';
 
-process.exitCode = await runBd(process.argv.slice(2), processIo());
+void runBd(process.argv.slice(2), processIo()).then((code) => {
+  process.exitCode = code;
+});

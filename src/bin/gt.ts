@@ -1,4 +1,6 @@
 import { runGt } from '../cli/gt/main.js';
 import { processIo } from '../cli/output.js';
 
-process.exitCode = await runGt(process.argv.slice(2), processIo());
+void runGt(process.argv.slice(2), processIo()).then((code) => {
+  process.exitCode = code;
+});

@@ -42,7 +42,7 @@ export function style(io: Io): Style {
 
 /** Beads' JSON conventions: arrays raw, single objects carry schema_version, 2-space indent. */
 export function renderJson(data: unknown): string {
-  const value = data !== null && typeof data === 'object' && !Array.isArray(data) ? { schema_version: 1, ...(data as object) } : data;
+  const value = data !== null && typeof data === 'object' && !Array.isArray(data) ? { schema_version: 1, ...data } : data;
   return `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2)}\n`;
 }
 
@@ -70,7 +70,6 @@ export function reportError(io: Io, error: unknown, json: boolean): void {
 /** Pads columns for a plain table; stable widths, no colour codes counted. */
 export function table(rows: string[][]): string {
   const widths: number[] = [];
-  // eslint-disable-next-line no-control-regex
   const visible = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '').length;
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(cell))));
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visible(cell)))).join('  ').trimEnd()).join('\n');

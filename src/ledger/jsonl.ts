@@ -53,6 +53,7 @@ export type ParsedLine =
   | { kind: 'blank' };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 
 function time(value: unknown, key: string, line: number): string {
   if (typeof value !== 'string') throw new JsonlLineError(line, `${key} must be an RFC3339 string, got ${JSON.stringify(value)}`);
@@ -121,7 +122,7 @@ export function parseLine(text: string, line: number): ParsedLine {
         break;
       case 'bonds':
         if (!Array.isArray(value) || !value.every(isObject)) throw new JsonlLineError(line, `${key} must be an array of objects`);
-        if (value.length > 0) issue[key] = value.map((b) => ({ ...b, source_id: String(b.source_id ?? b.proto_id ?? ''), bond_type: String(b.bond_type ?? '') }) as BondRef);
+        if (value.length > 0) issue[key] = value.map((b: Record<string, unknown>): BondRef => ({ ...b, source_id: str(b.source_id ?? b.proto_id), bond_type: str(b.bond_type) }));
         break;
     }
   }
@@ -161,7 +162,7 @@ function parseDependencies(value: unknown, id: string, createdAt: string, line: 
     if (!isObject(raw)) throw new JsonlLineError(line, 'each dependency must be an object');
     const target = raw.depends_on_id;
     if (typeof target !== 'string' || target === '') throw new JsonlLineError(line, 'a dependency has no depends_on_id');
-    if (raw.issue_id !== undefined && raw.issue_id !== id) throw new JsonlLineError(line, `dependency issue_id ${String(raw.issue_id)} does not match issue ${id}`);
+    if (raw.issue_id !== undefined && raw.issue_id !== id) throw new JsonlLineError(line, `dependency issue_id ${JSON.stringify(raw.issue_id)} does not match issue ${id}`);
     const dep: Dependency = {
       issue_id: id,
       depends_on_id: target,

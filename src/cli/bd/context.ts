@@ -95,6 +95,7 @@ export function action(ctx: BdContext, body: (...args: unknown[]) => Promise<Exi
     const command = args[args.length - 1] as Command;
     ctx.globals = command.optsWithGlobals<GlobalOptions>();
     const status = await body(...args);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- carried to runBd, which turns it into the exit code
     if (status instanceof ExitStatus) throw status;
   };
 }

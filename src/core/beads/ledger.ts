@@ -1163,7 +1163,7 @@ export function findCycles(edges: Array<{ from: string; to: string }>): string[]
       if (parent) low.set(parent.node, Math.min(low.get(parent.node) as number, low.get(frame.node) as number));
       if (low.get(frame.node) === indices.get(frame.node)) {
         const component: string[] = [];
-        let member: string | undefined;
+        let member: string;
         do {
           member = stack.pop() as string;
           onStack.delete(member);

@@ -63,7 +63,10 @@ export const ISSUE_COLUMNS = FIELDS.map(([column]) => column);
 const COLUMN_OF = new Map<string, string>(FIELDS.map(([column, key]) => [key, column]));
 const KIND_OF = new Map<string, Kind>(FIELDS.map(([, key, kind]) => [key, kind]));
 
-export type Row = Record<string, unknown>;
+/** A row as better-sqlite3 returns it. */
+export type Row = Record<string, string | number | bigint | Buffer | null>;
+/** Named parameters for a statement. */
+export type Params = Record<string, unknown>;
 
 function toColumn(kind: Kind, value: unknown): unknown {
   if (value === undefined || value === null) return kind === 'bool' ? 0 : null;
@@ -75,14 +78,14 @@ function toColumn(kind: Kind, value: unknown): unknown {
       if (Array.isArray(value) && value.length === 0) return null;
       return JSON.stringify(value);
     case 'text':
-      return value === '' ? null : String(value);
+      return value === '' ? null : typeof value === 'string' ? value : JSON.stringify(value);
     case 'int':
       return typeof value === 'bigint' ? value : Number(value);
   }
 }
 
-export function issueToRow(issue: Issue): Row {
-  const row: Row = {};
+export function issueToRow(issue: Issue): Params {
+  const row: Params = {};
   for (const [column, key, kind] of FIELDS) row[column] = toColumn(kind, issue[key]);
   // The metadata column is NOT NULL with '{}' meaning "none".
   row.metadata ??= '{}';
@@ -90,8 +93,8 @@ export function issueToRow(issue: Issue): Row {
 }
 
 /** Column assignments for a partial update; undefined clears the field. */
-export function patchToColumns(patch: Partial<Issue>): Row {
-  const row: Row = {};
+export function patchToColumns(patch: Partial<Issue>): Params {
+  const row: Params = {};
   for (const [key, value] of Object.entries(patch)) {
     const column = COLUMN_OF.get(key);
     const kind = KIND_OF.get(key);
@@ -112,7 +115,7 @@ export function rowToIssue(row: Row): Issue {
         if (value) issue[key] = true;
         break;
       case 'json': {
-        const parsed: unknown = JSON.parse(String(value));
+        const parsed: unknown = JSON.parse(value.toString());
         if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.keys(parsed).length === 0) break;
         issue[key] = parsed;
         break;

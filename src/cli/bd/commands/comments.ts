@@ -18,7 +18,7 @@ export default function register(program: Command, ctx: BdContext): void {
       const ledger = await ctx.ledger();
       const list = await ledger.comments(id as string);
       if (ctx.json) return ctx.io.stdout(renderJson(list.map(jsonIssue)));
-      ctx.out(list.length ? list.map((c) => `[${c.author}] ${formatTime(c.created_at)}\n${c.text.split('\n').map((l) => `  ${l}`).join('\n')}`).join('\n\n') : `No comments on ${String(id)}.`);
+      ctx.out(list.length ? list.map((c) => `[${c.author}] ${formatTime(c.created_at)}\n${c.text.split('\n').map((l) => `  ${l}`).join('\n')}`).join('\n\n') : `No comments on ${id as string}.`);
     }));
 
   comments

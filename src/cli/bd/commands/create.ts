@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { CreateInput } from '../../../core/beads/ledger.js';
 import { usageError, validationError } from '../../../shared/errors.js';
 import { action, type BdContext } from '../context.js';
