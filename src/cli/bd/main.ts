@@ -125,7 +125,7 @@ export async function runBd(argv: string[], io: Io): Promise<number> {
       return 2;
     }
     reportError(io, error, ctx.json || argv.includes('--json'));
-    return 1;
+    return error instanceof GtError && error.kind === 'usage' ? 2 : 1;
   } finally {
     await ctx.close();
   }
