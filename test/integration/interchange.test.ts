@@ -1,0 +1,179 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { canonicalTime } from '../../src/shared/time.js';
+import { OWN_FIXTURES, SHARED_FIXTURES, workspace } from '../support/env.js';
+
+interface ImportSummary {
+  created: number;
+  updated: number;
+  unchanged: number;
+  skipped: number;
+  tombstones_skipped: number;
+  memories: number;
+  dangling: Array<{ issue_id: string; depends_on_id: string }>;
+}
+
+const OWN = join(OWN_FIXTURES, 'legacy-mix.jsonl');
+const COMPUTED = new Set(['_type', 'dependency_count', 'dependent_count', 'comment_count']);
+const isTime = (key: string) => /(_at|_until)$/.test(key);
+
+/** Same instant, any offset or precision: "2025-10-12T00:43:03.4534-07:00" equals "2025-10-12T07:43:03.4534Z". */
+function sameValue(key: string, a: unknown, b: unknown): boolean {
+  if (isTime(key) && typeof a === 'string' && typeof b === 'string') return canonicalTime(a) === canonicalTime(b);
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Every key of the source line survives export with the same meaning. */
+function expectNoLoss(source: Record<string, unknown>, exported: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(source)) {
+    if (COMPUTED.has(key)) continue;
+    const out = exported[key];
+    if (key === 'labels') expect(out, key).toEqual([...(value as string[])].sort());
+    else if (key === 'dependencies' || key === 'comments') {
+      const norm = (list: unknown) =>
+        (list as Array<Record<string, unknown>>).map((item) =>
+          Object.fromEntries(Object.entries(item).map(([k, v]) => [k, isTime(k) ? canonicalTime(String(v)) : v]).filter(([k, v]) => !(k === 'metadata' && v === '{}'))));
+      // Edges are a set (export sorts them); comments keep their order.
+      const order = (list: Array<Record<string, unknown>>) => (key === 'dependencies' ? [...list].sort((x, y) => String(x.depends_on_id).localeCompare(String(y.depends_on_id))) : list);
+      expect(order(norm(out)), `${String(source.id)} ${key}`).toEqual(order(norm(value)));
+    } else expect(sameValue(key, value, out), `${String(source.id)}.${key}: ${JSON.stringify(value)} vs ${JSON.stringify(out)}`).toBe(true);
+  }
+  if (!('priority' in source)) expect(exported.priority).toBe(0);
+}
+
+function lines(text: string): Array<Record<string, unknown>> {
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('bd import / export', () => {
+  it('imports every legacy form, reports dangling edges, and round-trips byte-stable', () => {
+    const w = workspace('mx');
+    const first = w.bd(['import', OWN, '--json']);
+    expect(first.code).toBe(0);
+    const summary = JSON.parse(first.stdout) as ImportSummary;
+    expect(summary).toMatchObject({ created: 6, updated: 0, tombstones_skipped: 1, memories: 1 });
+    expect(summary.dangling).toEqual([expect.objectContaining({ issue_id: 'mx-5', depends_on_id: 'mx-missing' })]);
+    expect(first.stderr).toMatch(/mx-5 → mx-missing \(blocks\): target not in the ledger/);
+
+    const exported = w.bd(['export', '--all']).stdout;
+    const byId = new Map(lines(exported).map((o) => [o.id, o]));
+    for (const source of lines(readFileSync(OWN, 'utf8'))) {
+      if (source._type === 'memory') continue;
+      if (source.status === 'tombstone') {
+        expect(byId.has(source.id)).toBe(false);
+        continue;
+      }
+      const { wisp, ...rest } = source;
+      const out = byId.get(source.id) as Record<string, unknown>;
+      expectNoLoss(rest, out);
+      if (wisp) expect(out.ephemeral).toBe(true);
+    }
+    expect(exported).toMatch(/"_type":"memory","key":"deploy-notes"/);
+
+    const file = join(w.dir, 'round.jsonl');
+    writeFileSync(file, exported);
+    const fresh = workspace('mx');
+    expect(fresh.bd(['import', file]).code).toBe(0);
+    expect(fresh.bd(['export', '--all']).stdout).toBe(exported);
+  });
+
+  it('re-import is a no-op; an older copy never overwrites a newer local one', () => {
+    const w = workspace('mx');
+    w.bd(['import', OWN]);
+    expect(w.json<ImportSummary>(['import', OWN])).toMatchObject({ created: 0, updated: 0, unchanged: 6 });
+    w.bd(['update', 'mx-1', '--title', 'Edited locally']);
+    expect(w.json<ImportSummary>(['import', OWN])).toMatchObject({ skipped: 1, unchanged: 5 });
+    expect(w.json<Array<{ title: string }>>(['show', 'mx-1'])[0]?.title).toBe('Edited locally');
+  });
+
+  it('a corrupt line is reported with its line number and nothing is applied; --skip-bad-lines imports the rest', () => {
+    const w = workspace('mx');
+    const good = readFileSync(OWN, 'utf8').split('\n');
+    good.splice(3, 0, '{"id":"mx-9","title":"broken",');
+    const file = join(w.dir, 'corrupt.jsonl');
+    writeFileSync(file, good.join('\n'));
+    const r = w.bd(['import', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/line 4: not valid JSON/);
+    expect(r.stderr).toMatch(/nothing was imported/);
+    expect(w.json<unknown[]>(['list', '--all'])).toEqual([]);
+    const skipped = w.bd(['import', file, '--skip-bad-lines', '--json']);
+    expect(skipped.code).toBe(0);
+    expect(JSON.parse(skipped.stdout)).toMatchObject({ created: 6, bad_lines: [{ line: 4 }] });
+  });
+
+  it('--dry-run reports and changes nothing', () => {
+    const w = workspace('mx');
+    expect(w.json<ImportSummary>(['import', OWN, '--dry-run'])).toMatchObject({ created: 6 });
+    expect(w.json<unknown[]>(['list', '--all'])).toEqual([]);
+  });
+
+  it('export -o writes atomically and leaves out wisps, templates and infra beads unless asked', () => {
+    const w = workspace('mx');
+    w.bd(['import', OWN]);
+    w.bd(['create', 'an agent bead', '-t', 'agent']);
+    const out = join(w.dir, 'issues.jsonl');
+    const r = w.bd(['export', '-o', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/Exported 5 issue\(s\)/);
+    const ids = lines(readFileSync(out, 'utf8')).map((o) => o.id);
+    expect(ids).toEqual(['mx-1', 'mx-1.1', 'mx-2', 'mx-4', 'mx-5']);
+    expect(readFileSync(out, 'utf8')).not.toMatch(/"_type":"memory"/);
+  });
+});
+
+const eras = ['jsonl-era-2025-10', 'jsonl-era-2025-12', 'dolt-era-2026-01'];
+
+describe('the real Beads files in shared/fixtures', () => {
+  if (!existsSync(SHARED_FIXTURES)) {
+    it.skip(`skipped: ${SHARED_FIXTURES} is not present (the shared/ folder sits beside the repository)`, () => undefined);
+    return;
+  }
+  for (const era of eras) {
+    it(`${era}: every record loads without loss, and export → import → export is stable`, () => {
+      const file = join(SHARED_FIXTURES, era, 'issues.jsonl');
+      const source = lines(readFileSync(file, 'utf8'));
+      const w = workspace('bd');
+      const r = w.bd(['import', file, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const summary = JSON.parse(r.stdout) as ImportSummary;
+      const live = source.filter((s) => s.status !== 'tombstone');
+      expect(summary.created).toBe(live.length);
+      expect(summary.tombstones_skipped).toBe(source.length - live.length);
+
+      const exported = w.bd(['export', '--all']).stdout;
+      const byId = new Map(lines(exported).map((o) => [o.id, o]));
+      expect(byId.size).toBe(live.length);
+      for (const record of live) expectNoLoss(record, byId.get(record.id) as Record<string, unknown>);
+
+      const again = join(w.dir, 'again.jsonl');
+      writeFileSync(again, exported);
+      const fresh = workspace('bd');
+      expect(fresh.bd(['import', again]).code).toBe(0);
+      expect(fresh.bd(['export', '--all']).stdout).toBe(exported);
+      expect(w.json<{ ok: boolean }>(['doctor']).ok).toBe(true);
+    });
+  }
+
+  it('dolt era: the dangling edge is reported; reopened, the gate blocks its step until it closes again', () => {
+    const w = workspace('bd');
+    const r = w.bd(['import', join(SHARED_FIXTURES, 'dolt-era-2026-01', 'issues.jsonl'), '--json']);
+    const summary = JSON.parse(r.stdout) as ImportSummary;
+    expect(summary.dangling).toEqual([expect.objectContaining({ issue_id: 'bd-mol-e15', depends_on_id: 'bd-mol-5j3' })]);
+    expect(w.bd(['reopen', 'bd-mol-bzx', 'bd-mol-e15']).code).toBe(0);
+    const blocked = w.json<Array<{ id: string; blocked_by: string[] }>>(['blocked']);
+    expect(blocked.find((b) => b.id === 'bd-mol-e15')?.blocked_by).toEqual(['bd-mol-bzx']);
+    const ready = () => w.json<Array<{ id: string }>>(['ready', '-n', '0']).map((i) => i.id);
+    expect(ready()).not.toContain('bd-mol-e15');
+    expect(ready()).not.toContain('bd-mol-bzx'); // gates are never offered as work
+    w.bd(['close', 'bd-mol-bzx']);
+    expect(ready()).toContain('bd-mol-e15');
+  });
+
+  it('jsonl era 2025-12: the issue without a priority key imports as P0', () => {
+    const w = workspace('bd');
+    w.bd(['import', join(SHARED_FIXTURES, 'jsonl-era-2025-12', 'issues.jsonl')]);
+    expect(w.json<Array<{ priority: number }>>(['show', 'bd-1tw'])[0]?.priority).toBe(0);
+  });
+});
