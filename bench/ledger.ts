@@ -105,7 +105,7 @@ const median = (values: number[]) => {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gt-bench-'));
-  const env = { ...process.env, BD_ACTOR: 'bench', NO_COLOR: '1', HOME: dir, GIT_CONFIG_GLOBAL: '/dev/null' };
+  const env: NodeJS.ProcessEnv = { ...process.env, BD_ACTOR: 'bench', NO_COLOR: '1', HOME: dir, GIT_CONFIG_GLOBAL: '/dev/null' };
   delete env.BEADS_DIR;
   delete env.GT_ROOT;
   try {

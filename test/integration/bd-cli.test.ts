@@ -206,7 +206,11 @@ describe('bd: the protocol Beads scripts rely on', () => {
     mkdirSync(join(rig, '.beads'), { recursive: true });
     const missing = run(['list'], rig);
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(/\.gt\/ledger\.db/);
+    expect(missing.stderr).toMatch(/inside the gt town .* whose ledger .*\.gt\/ledger\.db does not exist yet/);
+    expect(missing.stderr).toMatch(/gt install/);
+    const init = run(['init'], rig);
+    expect(init.status).toBe(1);
+    expect(init.stderr).toMatch(/inside the gt town/);
     mkdirSync(join(town, '.gt'));
     // `bd init` in a town directory creates ./.beads; the town ledger itself is made by gt install (issue 3).
     const db = new Database(join(town, '.gt', 'ledger.db'));

@@ -9,6 +9,7 @@ import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import { gitUserName } from '../../infra/git.js';
 import { GtError } from '../../shared/errors.js';
 import { renderJson, style, type Io, type Style } from '../output.js';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export interface GlobalOptions {
@@ -51,6 +52,11 @@ export class BdContext {
   async ledger(): Promise<Ledger> {
     if (!this.opened) {
       const location = this.location();
+      if (location.kind === 'town' && !existsSync(location.path)) {
+        throw new GtError('not_found', `this is inside the gt town ${location.root}, whose ledger ${location.path} does not exist yet`, {
+          hint: 'create the town with `gt install` (or point BEADS_DIR at a standalone .beads directory)',
+        });
+      }
       const store = SqliteLedgerStore.open(location.path, { create: false });
       this.opened = new Ledger(store, { actor: this.actor() });
     }

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Ledger, CONFIG_KEYS } from '../../../core/beads/ledger.js';
 import { isValidPrefix, normalizePrefix } from '../../../core/beads/ids.js';
-import { BEADS_DB_NAME, BEADS_DIR_NAME } from '../../../ledger/locate.js';
+import { BEADS_DB_NAME, BEADS_DIR_NAME, findTownRoot } from '../../../ledger/locate.js';
 import { SqliteLedgerStore } from '../../../ledger/sqlite/store.js';
 import { GtError, validationError } from '../../../shared/errors.js';
 import { action, type BdContext } from '../context.js';
@@ -23,7 +23,15 @@ export default function register(program: Command, ctx: BdContext): void {
     .addHelpText('after', '\nExamples:\n  bd init\n  bd init --prefix api\n')
     .action(action(ctx, async (opts) => {
       const { prefix: rawPrefix } = opts as { prefix?: string };
-      const dir = ctx.io.env.BEADS_DIR ? ctx.io.env.BEADS_DIR : join(ctx.cwd, BEADS_DIR_NAME);
+      if (!ctx.io.env.BEADS_DIR) {
+        const town = findTownRoot(ctx.cwd, ctx.io.env);
+        if (town) {
+          throw new GtError('conflict', `${ctx.cwd} is inside the gt town ${town}: bd uses the town ledger there, so a .beads here would be ignored; nothing was changed`, {
+            hint: 'the town ledger is created by `gt install`; for a separate ledger set BEADS_DIR and run bd init again',
+          });
+        }
+      }
+      const dir = ctx.io.env.BEADS_DIR ? resolve(ctx.cwd, ctx.io.env.BEADS_DIR) : join(ctx.cwd, BEADS_DIR_NAME);
       const dbPath = join(dir, BEADS_DB_NAME);
       if (existsSync(dbPath)) {
         throw new GtError('conflict', `a ledger already exists at ${dbPath}; nothing was changed`, { hint: 'use it as it is; bd config set issue_prefix <p> changes the prefix of new issues' });
