@@ -1,0 +1,124 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { workspace } from '../support/env.js';
+
+interface Item {
+  id: string;
+  title: string;
+  status: string;
+  defer_until?: string;
+}
+
+describe('bd queries and filters', () => {
+  it('list filters: status, type, priority, labels (all/any/none), assignee, parent, metadata', () => {
+    const w = workspace('q');
+    const epic = w.json<Item>(['create', 'Epic', '-t', 'epic', '-l', 'area:auth']);
+    const bug = w.json<Item>(['create', 'Login bug', '-t', 'bug', '-p', '0', '-l', 'area:auth,urgent', '--parent', epic.id, '-a', 'alice']);
+    const task = w.json<Item>(['create', 'Docs', '-p', '3', '-l', 'docs', '--metadata', '{"team":"core","size":3}']);
+    w.bd(['close', task.id]);
+    const ids = (args: string[]) => w.json<Item[]>(['list', ...args]).map((i) => i.id).sort();
+    expect(ids([])).toEqual([epic.id, bug.id].sort());
+    expect(ids(['--all'])).toEqual([epic.id, bug.id, task.id].sort());
+    expect(ids(['--status', 'closed'])).toEqual([task.id]);
+    expect(ids(['-t', 'bug'])).toEqual([bug.id]);
+    expect(ids(['-p', 'P0'])).toEqual([bug.id]);
+    expect(ids(['-l', 'area:auth,urgent'])).toEqual([bug.id]);
+    expect(ids(['--all', '--label-any', 'urgent,docs'])).toEqual([bug.id, task.id].sort());
+    expect(ids(['--exclude-label', 'urgent'])).toEqual([epic.id]);
+    expect(ids(['-a', 'alice'])).toEqual([bug.id]);
+    expect(ids(['--no-assignee'])).toEqual([epic.id]);
+    expect(ids(['--parent', epic.id])).toEqual([bug.id]);
+    expect(ids(['--no-parent', '--all'])).toEqual([epic.id, task.id].sort());
+    expect(ids(['--all', '--metadata-field', 'team=core'])).toEqual([task.id]);
+    expect(ids(['--all', '--has-metadata-key', 'size'])).toEqual([task.id]);
+    expect(ids(['--all', '--title-contains', 'login'])).toEqual([bug.id]);
+    const limited = w.bd(['list', '-n', '1', '--json']);
+    expect((JSON.parse(limited.stdout) as Item[]).map((i) => i.id)).toEqual([bug.id]);
+    expect(limited.stderr).toMatch(/showing the first 1/);
+    expect(w.bd(['list', '--sort', 'bogus']).stderr).toMatch(/invalid --sort "bogus"/);
+  });
+
+  it('ready --explain says why each issue is ready or blocked', () => {
+    const w = workspace('q');
+    const a = w.bd(['q', 'A']).stdout.trim();
+    const b = w.bd(['q', 'B', '--deps', a]).stdout.trim();
+    const explained = w.json<{
+      ready: Array<{ id: string; reason: string }>;
+      blocked: Array<{ id: string; blocked_by: Array<{ id: string; status: string }> }>;
+      summary: { total_ready: number; total_blocked: number; cycle_count: number };
+    }>(['ready', '--explain']);
+    expect(explained.ready).toEqual([expect.objectContaining({ id: a, reason: 'no blocking dependencies' })]);
+    expect(explained.blocked).toEqual([expect.objectContaining({ id: b, blocked_by: [expect.objectContaining({ id: a, status: 'open' })] })]);
+    expect(explained.summary).toEqual({ total_ready: 1, total_blocked: 1, cycle_count: 0 });
+    expect(w.bd(['ready', '--explain']).stdout).toMatch(new RegExp(`${b} .* waiting on ${a} \\[open\\]`));
+  });
+
+  it('ready --claim takes the top issue and records the actor', () => {
+    const w = workspace('q');
+    w.bd(['q', 'low', '-p', '4']);
+    const top = w.bd(['q', 'top', '-p', '0']).stdout.trim();
+    const claimed = w.json<{ id: string; assignee: string; status: string }>(['ready', '--claim']);
+    expect(claimed).toMatchObject({ id: top, assignee: 'tester', status: 'in_progress' });
+    expect(w.json<Item[]>(['ready']).map((i) => i.title)).toEqual(['low']);
+  });
+
+  it('defer with --until hides the issue until then; plain defer parks it; undefer on other statuses reports the status', () => {
+    const w = workspace('q');
+    const later = w.bd(['q', 'later']).stdout.trim();
+    const parked = w.bd(['q', 'parked']).stdout.trim();
+    w.bd(['defer', later, '--until', '+2d']);
+    w.bd(['defer', parked]);
+    expect(w.json<Item[]>(['ready'])).toEqual([]);
+    expect(w.json<Item[]>(['show', parked])[0]?.status).toBe('deferred');
+    expect(w.json<Item[]>(['show', later])[0]).toMatchObject({ status: 'open', defer_until: expect.stringMatching(/Z$/) as string });
+    expect(w.json<Item[]>(['ready', '--include-deferred']).map((i) => i.id).sort()).toEqual([later].sort());
+    w.bd(['undefer', later, parked]);
+    expect(w.json<Item[]>(['ready']).map((i) => i.id).sort()).toEqual([later, parked].sort());
+    const again = w.bd(['undefer', later]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/is not deferred \(status: open\)/);
+    expect(w.bd(['defer', later, '--until', 'whenever']).stderr).toMatch(/invalid --until format/);
+  });
+
+  it('custom types and statuses are validated when configured and then accepted', () => {
+    const w = workspace('q');
+    expect(w.bd(['create', 'x', '-t', 'incident']).stderr).toMatch(/invalid issue type "incident"/);
+    expect(w.bd(['config', 'set', 'types.custom', 'incident,postmortem']).code).toBe(0);
+    expect(w.json<{ issue_type: string }>(['create', 'x', '-t', 'incident']).issue_type).toBe('incident');
+    const bad = w.bd(['config', 'set', 'status.custom', 'Review Me']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/invalid custom status name "Review Me"/);
+    expect(w.bd(['config', 'get', 'status.custom']).code).toBe(1);
+    expect(w.json<{ value: string }>(['config', 'get', 'issue_prefix']).value).toBe('q');
+  });
+
+  it('the audit trail is append-only at the database level', () => {
+    const w = workspace('q');
+    const id = w.bd(['q', 'audited']).stdout.trim();
+    w.bd(['update', id, '-s', 'in_progress']);
+    const events = w.json<Array<{ id: number; event_type: string; actor: string }>>(['events', id]);
+    expect(events.map((e) => e.event_type)).toEqual(['created', 'status_changed']);
+    expect(events.every((e) => e.actor === 'tester')).toBe(true);
+    const db = new Database(join(w.dir, '.beads', 'beads.db'));
+    expect(() => db.prepare('UPDATE events SET actor = ?').run('mallory')).toThrow(/append-only/);
+    expect(() => db.prepare('DELETE FROM events').run()).toThrow(/append-only/);
+    db.close();
+    expect(w.json<Array<{ id: number }>>(['events', '--after', String(events[0]?.id)]).map((e) => e.id)).toEqual([events[1]?.id]);
+  });
+
+  it('doctor reports healthy ledgers and cycles that an import brought in', () => {
+    const w = workspace('c');
+    expect(w.json<{ ok: boolean }>(['doctor']).ok).toBe(true);
+    const file = join(w.dir, 'cycle.jsonl');
+    const line = (id: string, dep: string) =>
+      JSON.stringify({ id, title: id, status: 'open', priority: 2, issue_type: 'task', created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z', dependencies: [{ issue_id: id, depends_on_id: dep, type: 'blocks', created_at: '2026-01-01T00:00:00Z' }] });
+    writeFileSync(file, `${line('c-a', 'c-b')}\n${line('c-b', 'c-a')}\n`);
+    expect(w.bd(['import', file]).code).toBe(0);
+    expect(w.json<string[][]>(['dep', 'cycles'])).toEqual([['c-a', 'c-b']]);
+    const doctor = w.bd(['doctor']);
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toMatch(/dependency cycle: c-a ↔ c-b/);
+  });
+});
