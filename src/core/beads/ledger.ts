@@ -506,18 +506,26 @@ export class Ledger {
 
   // ---- update / claim ----
 
-  async update(ids: string[], input: UpdateInput): Promise<BatchResult<IssueDetails>> {
-    if (input.title !== undefined) validateTitle(input.title);
-    const result: BatchResult<IssueDetails> = { done: [], failed: [] };
+  /**
+   * Runs `fn` for each ID in its own transaction. One ID's failure (a GtError)
+   * is reported and the rest go on, as Beads' multi-ID commands do.
+   */
+  private async perIssue<T>(ids: string[], fn: (tx: LedgerWriter, id: string) => Promise<T>): Promise<BatchResult<T>> {
+    const result: BatchResult<T> = { done: [], failed: [] };
     for (const text of ids) {
       try {
-        result.done.push(await this.store.write(async (tx) => this.updateIn(tx, await this.resolveId(tx, text), input)));
+        result.done.push(await this.store.write(async (tx) => fn(tx, await this.resolveId(tx, text))));
       } catch (error) {
         if (!(error instanceof GtError)) throw error;
         result.failed.push({ id: text, error });
       }
     }
     return result;
+  }
+
+  async update(ids: string[], input: UpdateInput): Promise<BatchResult<IssueDetails>> {
+    if (input.title !== undefined) validateTitle(input.title);
+    return this.perIssue(ids, (tx, id) => this.updateIn(tx, id, input));
   }
 
   private async updateIn(tx: LedgerWriter, id: string, input: UpdateInput): Promise<IssueDetails> {
@@ -665,16 +673,7 @@ export class Ledger {
   // ---- close / reopen ----
 
   async close(ids: string[], options: CloseOptions = {}): Promise<BatchResult<Issue>> {
-    const result: BatchResult<Issue> = { done: [], failed: [] };
-    for (const text of ids) {
-      try {
-        result.done.push(await this.store.write(async (tx) => this.closeIn(tx, await this.resolveId(tx, text), options)));
-      } catch (error) {
-        if (!(error instanceof GtError)) throw error;
-        result.failed.push({ id: text, error });
-      }
-    }
-    return result;
+    return this.perIssue(ids, (tx, id) => this.closeIn(tx, id, options));
   }
 
   private async guardClose(tx: LedgerReader, issue: Issue, force: boolean): Promise<void> {
@@ -723,27 +722,17 @@ export class Ledger {
   }
 
   async reopen(ids: string[], reason?: string): Promise<BatchResult<Issue>> {
-    const result: BatchResult<Issue> = { done: [], failed: [] };
-    for (const text of ids) {
-      try {
-        result.done.push(await this.store.write(async (tx) => {
-          const id = await this.resolveId(tx, text);
-          const issue = (await tx.getIssue(id)) as Issue;
-          if (issue.status !== 'closed') throw conflictError(`${id} is not closed (status: ${issue.status}); nothing to reopen`);
-          const now = this.now();
-          await tx.updateIssue(id, { ...this.statusPatch(issue, 'open', now), updated_at: now });
-          await this.event(tx, id, 'reopened', { old_value: 'closed', new_value: 'open', ...(reason ? { comment: reason } : {}) });
-          if (reason) await this.commentIn(tx, id, `Reopened: ${reason}`, this.actor);
-          await tx.refreshBlocked([id]);
-          await tx.setConfig(CONFIG_KEYS.lastTouched, id);
-          return (await tx.getIssue(id)) as Issue;
-        }));
-      } catch (error) {
-        if (!(error instanceof GtError)) throw error;
-        result.failed.push({ id: text, error });
-      }
-    }
-    return result;
+    return this.perIssue(ids, async (tx, id) => {
+      const issue = (await tx.getIssue(id)) as Issue;
+      if (issue.status !== 'closed') throw conflictError(`${id} is not closed (status: ${issue.status}); nothing to reopen`);
+      const now = this.now();
+      await tx.updateIssue(id, { ...this.statusPatch(issue, 'open', now), updated_at: now });
+      await this.event(tx, id, 'reopened', { old_value: 'closed', new_value: 'open', ...(reason ? { comment: reason } : {}) });
+      if (reason) await this.commentIn(tx, id, `Reopened: ${reason}`, this.actor);
+      await tx.refreshBlocked([id]);
+      await tx.setConfig(CONFIG_KEYS.lastTouched, id);
+      return (await tx.getIssue(id)) as Issue;
+    });
   }
 
   // ---- defer ----
@@ -774,21 +763,11 @@ export class Ledger {
   }
 
   private async eachWrite(ids: string[], fn: (tx: LedgerWriter, id: string, issue: Issue) => Promise<void>): Promise<BatchResult<Issue>> {
-    const result: BatchResult<Issue> = { done: [], failed: [] };
-    for (const text of ids) {
-      try {
-        result.done.push(await this.store.write(async (tx) => {
-          const id = await this.resolveId(tx, text);
-          await fn(tx, id, (await tx.getIssue(id)) as Issue);
-          await tx.setConfig(CONFIG_KEYS.lastTouched, id);
-          return (await tx.getIssue(id)) as Issue;
-        }));
-      } catch (error) {
-        if (!(error instanceof GtError)) throw error;
-        result.failed.push({ id: text, error });
-      }
-    }
-    return result;
+    return this.perIssue(ids, async (tx, id) => {
+      await fn(tx, id, (await tx.getIssue(id)) as Issue);
+      await tx.setConfig(CONFIG_KEYS.lastTouched, id);
+      return (await tx.getIssue(id)) as Issue;
+    });
   }
 
   // ---- dependencies ----
@@ -936,19 +915,7 @@ export class Ledger {
   }
 
   private async eachLabel(ids: string[], label: string, fn: (tx: LedgerWriter, id: string) => Promise<boolean>) {
-    const result: BatchResult<{ id: string; label: string; changed: boolean }> = { done: [], failed: [] };
-    for (const text of ids) {
-      try {
-        result.done.push(await this.store.write(async (tx) => {
-          const id = await this.resolveId(tx, text);
-          return { id, label, changed: await fn(tx, id) };
-        }));
-      } catch (error) {
-        if (!(error instanceof GtError)) throw error;
-        result.failed.push({ id: text, error });
-      }
-    }
-    return result;
+    return this.perIssue(ids, async (tx, id) => ({ id, label, changed: await fn(tx, id) }));
   }
 
   async labels(idText?: string): Promise<string[] | Array<{ label: string; count: number }>> {

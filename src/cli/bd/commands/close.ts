@@ -3,8 +3,6 @@ import type { Command } from 'commander';
 import { usageError } from '../../../shared/errors.js';
 import { finishBatch } from '../batch.js';
 import { action, type BdContext } from '../context.js';
-import { jsonIssue } from '../render.js';
-import { renderJson } from '../../output.js';
 
 export default function register(program: Command, ctx: BdContext): void {
   program
@@ -28,10 +26,7 @@ export default function register(program: Command, ctx: BdContext): void {
       }
       const reason = o.reasonFile !== undefined ? readFileSync(o.reasonFile === '-' ? 0 : o.reasonFile, 'utf8').trim() : o.reason;
       const result = await ledger.close(list, { reason, force: o.force, session: o.session ?? ctx.io.env.CLAUDE_SESSION_ID });
-      if (ctx.json) {
-        if (result.done.length) ctx.io.stdout(renderJson(list.length === 1 ? jsonIssue(result.done[0] as object) : result.done.map(jsonIssue)));
-      } else for (const issue of result.done) ctx.out(`✓ Closed ${ctx.style.bold(issue.id)}: ${issue.close_reason ?? 'Closed'}`);
-      return finishBatch(ctx, result);
+      return finishBatch(ctx, list, result, (issue) => `✓ Closed ${ctx.style.bold(issue.id)}: ${issue.close_reason ?? 'Closed'}`);
     }));
 
   program
@@ -44,9 +39,6 @@ export default function register(program: Command, ctx: BdContext): void {
       const ledger = await ctx.ledger();
       const list = ids as string[];
       const result = await ledger.reopen(list, (opts as { reason?: string }).reason);
-      if (ctx.json) {
-        if (result.done.length) ctx.io.stdout(renderJson(list.length === 1 ? jsonIssue(result.done[0] as object) : result.done.map(jsonIssue)));
-      } else for (const issue of result.done) ctx.out(`✓ Reopened ${ctx.style.bold(issue.id)}`);
-      return finishBatch(ctx, result);
+      return finishBatch(ctx, list, result, (issue) => `✓ Reopened ${ctx.style.bold(issue.id)}`);
     }));
 }

@@ -3,8 +3,6 @@ import { usageError } from '../../../shared/errors.js';
 import { finishBatch } from '../batch.js';
 import { action, type BdContext } from '../context.js';
 import { whenOption } from '../options.js';
-import { jsonIssue } from '../render.js';
-import { renderJson } from '../../output.js';
 
 export default function register(program: Command, ctx: BdContext): void {
   program
@@ -18,9 +16,7 @@ export default function register(program: Command, ctx: BdContext): void {
       if (until === null) throw usageError('--until needs a time', 'e.g. --until +3d');
       const ledger = await ctx.ledger();
       const result = await ledger.defer(ids as string[], until);
-      if (ctx.json) ctx.io.stdout(renderJson(result.done.map(jsonIssue)));
-      else for (const issue of result.done) ctx.out(`❄ Deferred ${ctx.style.bold(issue.id)}${until ? ` until ${until.slice(0, 16).replace('T', ' ')} UTC` : ''}`);
-      return finishBatch(ctx, result);
+      return finishBatch(ctx, ids as string[], result, (issue) => `❄ Deferred ${ctx.style.bold(issue.id)}${until ? ` until ${until.slice(0, 16).replace('T', ' ')} UTC` : ''}`);
     }));
 
   program
@@ -30,8 +26,6 @@ export default function register(program: Command, ctx: BdContext): void {
     .action(action(ctx, async (ids) => {
       const ledger = await ctx.ledger();
       const result = await ledger.undefer(ids as string[]);
-      if (ctx.json) ctx.io.stdout(renderJson(result.done.map(jsonIssue)));
-      else for (const issue of result.done) ctx.out(`✓ Undeferred ${ctx.style.bold(issue.id)}`);
-      return finishBatch(ctx, result);
+      return finishBatch(ctx, ids as string[], result, (issue) => `✓ Undeferred ${ctx.style.bold(issue.id)}`);
     }));
 }

@@ -18,9 +18,8 @@ export default function register(program: Command, ctx: BdContext): void {
         const name = list[list.length - 1] as string;
         const ledger = await ctx.ledger();
         const result = verb === 'add' ? await ledger.addLabel(list.slice(0, -1), name) : await ledger.removeLabel(list.slice(0, -1), name);
-        if (ctx.json) ctx.io.stdout(renderJson(result.done.map((r) => ({ issue_id: r.id, label: r.label, status: r.changed ? (verb === 'add' ? 'added' : 'removed') : 'unchanged' }))));
-        else for (const r of result.done) ctx.out(verb === 'add' ? `✓ Added label '${r.label}' to ${r.id}` : `✓ Removed label '${r.label}' from ${r.id}`);
-        return finishBatch(ctx, result);
+        const rows = { ...result, done: result.done.map((r) => ({ issue_id: r.id, label: r.label, status: r.changed ? (verb === 'add' ? 'added' : 'removed') : 'unchanged' })) };
+        return finishBatch(ctx, [], rows, (r) => (verb === 'add' ? `✓ Added label '${r.label}' to ${r.issue_id}` : `✓ Removed label '${r.label}' from ${r.issue_id}`));
       }));
   change('add');
   change('remove');

@@ -6,8 +6,6 @@ import { usageError, validationError } from '../../../shared/errors.js';
 import { finishBatch } from '../batch.js';
 import { action, type BdContext } from '../context.js';
 import { collect, estimateOption, keyValues, priorityOption, whenOption } from '../options.js';
-import { jsonIssue } from '../render.js';
-import { renderJson } from '../../output.js';
 
 interface UpdateOptions {
   title?: string;
@@ -123,9 +121,6 @@ export default function register(program: Command, ctx: BdContext): void {
         throw validationError('nothing to update', 'give at least one field flag, e.g. --status in_progress; see bd update --help');
       }
       const result = await ledger.update(list, input);
-      if (ctx.json) {
-        if (result.done.length) ctx.io.stdout(renderJson(result.done.length === 1 && list.length === 1 ? jsonIssue(result.done[0] as object) : result.done.map(jsonIssue)));
-      } else for (const issue of result.done) ctx.out(`✓ Updated issue: ${ctx.style.bold(issue.id)}`);
-      return finishBatch(ctx, result);
+      return finishBatch(ctx, list, result, (issue) => `✓ Updated issue: ${ctx.style.bold(issue.id)}`);
     }));
 }
