@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Ledger } from '../../src/core/beads/ledger.js';
 import { GtError } from '../../src/shared/errors.js';
 import { fromDate } from '../../src/shared/time.js';
-import { openLedger } from '../support/env.js';
+import { LEDGER_BACKENDS } from '../support/env.js';
 
 async function ids(ledger: Ledger, filter: Parameters<Ledger['ready']>[0] = {}): Promise<string[]> {
   return (await ledger.ready(filter)).map((i) => i.id);
@@ -19,337 +19,340 @@ async function rejects(promise: Promise<unknown>, kind: GtError['kind'], text: R
   expect((error as GtError).message).toMatch(text);
 }
 
-describe('ready semantics (Beads protocol tests)', () => {
-  it('orders by priority, then newest first', async () => {
-    const { ledger } = await openLedger();
-    const low = await make(ledger, 'low', { priority: 3 });
-    const urgent = await make(ledger, 'urgent', { priority: 0 });
-    const midOld = await make(ledger, 'mid old', { priority: 2 });
-    const midNew = await make(ledger, 'mid new', { priority: 2 });
-    expect(await ids(ledger)).toEqual([urgent, midNew, midOld, low]);
-    expect(await ids(ledger, { policy: 'oldest' })).toEqual([low, urgent, midOld, midNew]);
+describe.each(LEDGER_BACKENDS)('ledger conformance: $name', ({ open: openLedger }) => {
+  describe('ready semantics (Beads protocol tests)', () => {
+    it('orders by priority, then newest first', async () => {
+      const { ledger } = await openLedger();
+      const low = await make(ledger, 'low', { priority: 3 });
+      const urgent = await make(ledger, 'urgent', { priority: 0 });
+      const midOld = await make(ledger, 'mid old', { priority: 2 });
+      const midNew = await make(ledger, 'mid new', { priority: 2 });
+      expect(await ids(ledger)).toEqual([urgent, midNew, midOld, low]);
+      expect(await ids(ledger, { policy: 'oldest' })).toEqual([low, urgent, midOld, midNew]);
+    });
+
+    it('closing a blocker makes the dependent ready', async () => {
+      const { ledger } = await openLedger();
+      const a = await make(ledger, 'A');
+      const b = await make(ledger, 'B');
+      await ledger.addDependency(b, a);
+      expect(await ids(ledger)).toEqual([a]);
+      await ledger.close([a]);
+      expect(await ids(ledger)).toEqual([b]);
+    });
+
+    it('diamond: closing the root frees both middles but not the bottom', async () => {
+      const { ledger } = await openLedger();
+      const [a, b, c, d] = [await make(ledger, 'A'), await make(ledger, 'B'), await make(ledger, 'C'), await make(ledger, 'D')];
+      await ledger.addDependency(b, a);
+      await ledger.addDependency(c, a);
+      await ledger.addDependency(d, b);
+      await ledger.addDependency(d, c);
+      await ledger.close([a]);
+      expect((await ids(ledger)).sort()).toEqual([b, c].sort());
+      expect((await ledger.blocked({})).map((i) => i.id)).toEqual([d]);
+    });
+
+    it('chain: closing the head frees only the next link', async () => {
+      const { ledger } = await openLedger();
+      const chain = [await make(ledger, '1'), await make(ledger, '2'), await make(ledger, '3'), await make(ledger, '4')];
+      for (let i = 1; i < chain.length; i++) await ledger.addDependency(chain[i] as string, chain[i - 1] as string);
+      await ledger.close([chain[0] as string]);
+      expect(await ids(ledger)).toEqual([chain[1]]);
+    });
+
+    it('a blocked parent blocks all descendants; an open unblocked parent does not', async () => {
+      const { ledger } = await openLedger();
+      const gate = await make(ledger, 'gate');
+      const epic = await make(ledger, 'epic', { type: 'epic' });
+      const child = await make(ledger, 'child', { parent: epic });
+      const grandchild = await make(ledger, 'grandchild', { parent: child });
+      expect((await ids(ledger)).sort()).toEqual([gate, epic, child, grandchild].sort());
+      await ledger.addDependency(epic, gate);
+      expect(await ids(ledger)).toEqual([gate]);
+      const blocked = await ledger.blocked({});
+      expect(blocked.map((b) => b.id).sort()).toEqual([epic, child, grandchild].sort());
+      await ledger.close([gate]);
+      expect((await ids(ledger)).sort()).toEqual([epic, child, grandchild].sort());
+    });
+
+    it('waits-for: blocked until all children of the spawner close (any-children: one)', async () => {
+      const { ledger } = await openLedger();
+      const spawner = await make(ledger, 'spawner');
+      const c1 = await make(ledger, 'c1', { parent: spawner });
+      const c2 = await make(ledger, 'c2', { parent: spawner });
+      const all = await make(ledger, 'fan-in all', { waitsFor: { spawner, gate: 'all-children' } });
+      const any = await make(ledger, 'fan-in any', { waitsFor: { spawner, gate: 'any-children' } });
+      expect(await ids(ledger)).not.toContain(all);
+      expect((await ledger.blocked({})).map((b) => b.id)).toEqual(expect.arrayContaining([all, any]));
+      await ledger.close([c1]);
+      expect(await ids(ledger)).toContain(any);
+      expect(await ids(ledger)).not.toContain(all);
+      await ledger.close([c2]);
+      expect(await ids(ledger)).toContain(all);
+    });
+
+    it('deferred issues and children of a deferred parent are hidden; undefer restores', async () => {
+      const { ledger } = await openLedger();
+      const parked = await make(ledger, 'parked');
+      await ledger.defer([parked]);
+      expect(await ids(ledger)).not.toContain(parked);
+      await ledger.undefer([parked]);
+      expect(await ids(ledger)).toContain(parked);
+
+      const future = fromDate(new Date(Date.now() + 86_400_000));
+      const later = await make(ledger, 'later', { defer_until: future });
+      const child = await make(ledger, 'child of later', { parent: later });
+      const visible = await ids(ledger);
+      expect(visible).not.toContain(later);
+      expect(visible).not.toContain(child);
+      expect(await ids(ledger, { includeDeferred: true })).toEqual(expect.arrayContaining([later, child]));
+      const past = await make(ledger, 'was deferred', { defer_until: fromDate(new Date(Date.now() - 1000)) });
+      expect(await ids(ledger)).toContain(past);
+    });
+
+    it('hybrid sort puts the last 48 hours first by priority, then older work oldest first', async () => {
+      let now = new Date('2026-01-01T00:00:00Z');
+      const { ledger } = await openLedger({ clock: () => fromDate(now) });
+      const oldLow = await make(ledger, 'old low', { priority: 4 });
+      now = new Date('2026-01-02T00:00:00Z');
+      const oldHigh = await make(ledger, 'old high', { priority: 0 });
+      now = new Date('2026-01-10T00:00:00Z');
+      const newLow = await make(ledger, 'new low', { priority: 3 });
+      const newHigh = await make(ledger, 'new high', { priority: 1 });
+      expect(await ids(ledger, { policy: 'hybrid' })).toEqual([newHigh, newLow, oldLow, oldHigh]);
+    });
+
+    it('leaves out in-progress, pinned, non-work types and wisps', async () => {
+      const { ledger } = await openLedger();
+      const work = await make(ledger, 'work');
+      const claimed = await make(ledger, 'claimed');
+      await ledger.claim(claimed);
+      await make(ledger, 'a gate', { type: 'gate' });
+      await make(ledger, 'a message', { type: 'message' });
+      await make(ledger, 'pinned', { pinned: true });
+      const wisp = await make(ledger, 'wisp', { ephemeral: true });
+      expect(wisp).toMatch(/^bd-wisp-[0-9a-z]{3}$/);
+      expect(await ids(ledger)).toEqual([work]);
+      expect((await ledger.ready({ types: ['gate'] })).map((i) => i.title)).toEqual(['a gate']);
+    });
+
+    it('custom statuses of category active count as ready', async () => {
+      const { ledger } = await openLedger();
+      await ledger.setConfig('status.custom', 'triage:active,review:wip');
+      const triaged = await make(ledger, 'triaged');
+      await ledger.update([triaged], { status: 'triage' });
+      const reviewing = await make(ledger, 'reviewing');
+      await ledger.update([reviewing], { status: 'review' });
+      expect(await ids(ledger)).toEqual([triaged]);
+    });
+
+    it('stats count ready and blocked the same way ready does', async () => {
+      const { ledger } = await openLedger();
+      const a = await make(ledger, 'A');
+      const b = await make(ledger, 'B');
+      await ledger.addDependency(b, a);
+      await make(ledger, 'C');
+      const stats = await ledger.stats();
+      expect(stats).toMatchObject({ total_issues: 3, open_issues: 3, ready_issues: 2, blocked_issues: 1 });
+    });
   });
 
-  it('closing a blocker makes the dependent ready', async () => {
-    const { ledger } = await openLedger();
-    const a = await make(ledger, 'A');
-    const b = await make(ledger, 'B');
-    await ledger.addDependency(b, a);
-    expect(await ids(ledger)).toEqual([a]);
-    await ledger.close([a]);
-    expect(await ids(ledger)).toEqual([b]);
+  describe('graph rules', () => {
+    it('refuses self-dependencies and cycles over blocking edges, but allows non-blocking loops', async () => {
+      const { ledger } = await openLedger();
+      const a = await make(ledger, 'A');
+      const b = await make(ledger, 'B');
+      const c = await make(ledger, 'C');
+      await rejects(ledger.addDependency(a, a), 'validation', /cannot depend on itself/);
+      await ledger.addDependency(b, a);
+      await ledger.addDependency(c, b);
+      await rejects(ledger.addDependency(a, c), 'conflict', /cycle/);
+      await ledger.addDependency(a, c, 'related');
+      expect(await ledger.cycles()).toEqual([]);
+    });
+
+    it('keeps one edge per pair: same type is idempotent, another type is refused', async () => {
+      const { ledger } = await openLedger();
+      const a = await make(ledger, 'A');
+      const b = await make(ledger, 'B');
+      expect((await ledger.addDependency(b, a)).result).toBe('added');
+      expect((await ledger.addDependency(b, a)).result).toBe('unchanged');
+      await rejects(ledger.addDependency(b, a, 'caused-by'), 'conflict', /already exists with type blocks/);
+      expect(await ledger.listDependencies(b)).toHaveLength(1);
+    });
+
+    it('close guard: blocks for open blockers and open epic children, ignores non-blocking edges, --force overrides', async () => {
+      const { ledger } = await openLedger();
+      const blocker = await make(ledger, 'blocker');
+      const blocked = await make(ledger, 'blocked');
+      const cause = await make(ledger, 'cause');
+      await ledger.addDependency(blocked, blocker);
+      await ledger.addDependency(blocker, cause, 'caused-by');
+      const refused = await ledger.close([blocked]);
+      expect(refused.done).toHaveLength(0);
+      expect(refused.failed[0]?.error.message).toMatch(/cannot close .*blocked by open issues \[.*\]/);
+      expect((await ledger.close([blocker])).done).toHaveLength(1);
+      const epic = await make(ledger, 'epic', { type: 'epic' });
+      await make(ledger, 'child', { parent: epic });
+      expect((await ledger.close([epic])).failed[0]?.error.message).toMatch(/open child/);
+      expect((await ledger.close([epic], { force: true })).done[0]?.status).toBe('closed');
+    });
+
+    it('close sets closed_at and a default reason; re-closing is an idempotent success; reopen clears them', async () => {
+      const { ledger } = await openLedger();
+      const a = await make(ledger, 'A');
+      const [closed] = (await ledger.close([a])).done;
+      expect(closed).toMatchObject({ status: 'closed', close_reason: 'Closed' });
+      expect(closed?.closed_at).toBeDefined();
+      expect((await ledger.close([a], { reason: 'again' })).done[0]?.close_reason).toBe('Closed');
+      const [reopened] = (await ledger.reopen([a])).done;
+      expect(reopened?.status).toBe('open');
+      expect(reopened?.closed_at).toBeUndefined();
+      expect((await ledger.reopen([a])).failed[0]?.error.message).toMatch(/not closed/);
+    });
+
+    it('closing the last step of a molecule closes the molecule', async () => {
+      const { ledger } = await openLedger();
+      const mol = await make(ledger, 'release', { type: 'molecule' });
+      const s1 = await make(ledger, 'step 1', { parent: mol });
+      const s2 = await make(ledger, 'step 2', { parent: mol });
+      await ledger.close([s1]);
+      expect((await ledger.get(mol)).status).toBe('open');
+      await ledger.close([s2]);
+      expect((await ledger.get(mol))).toMatchObject({ status: 'closed', close_reason: 'all steps complete' });
+    });
+
+    it('hierarchical child IDs P.n with a persistent counter, depth at most 3', async () => {
+      const { ledger } = await openLedger();
+      const p = await make(ledger, 'parent', { labels: ['area:auth'] });
+      const c1 = await ledger.create({ title: 'c1', parent: p });
+      const c2 = await ledger.create({ title: 'c2', parent: p });
+      expect(c1.id).toBe(`${p}.1`);
+      expect(c2.id).toBe(`${p}.2`);
+      expect(c1.labels).toEqual(['area:auth']);
+      expect(c1.dependencies).toEqual([expect.objectContaining({ depends_on_id: p, type: 'parent-child' })]);
+      await ledger.delete([c2.id]);
+      expect((await ledger.create({ title: 'c3', parent: p })).id).toBe(`${p}.3`);
+      const d2 = await ledger.create({ title: 'd2', parent: c1.id });
+      const d3 = await ledger.create({ title: 'd3', parent: d2.id });
+      expect(d3.id).toBe(`${p}.1.1.1`);
+      await rejects(ledger.create({ title: 'd4', parent: d3.id }), 'validation', /maximum hierarchy depth is 3/);
+    });
+
+    it('reparenting moves the edge and never renames the ID', async () => {
+      const { ledger } = await openLedger();
+      const p1 = await make(ledger, 'p1');
+      const p2 = await make(ledger, 'p2');
+      const child = await make(ledger, 'child', { parent: p1 });
+      await ledger.update([child], { parent: p2 });
+      const [shown] = await ledger.show([child]);
+      expect(shown?.id).toBe(child);
+      expect(shown?.parent).toBe(p2);
+      expect((await ledger.list({ parent: p1 })).map((i) => i.id)).toEqual([]);
+      expect((await ledger.list({ parent: p2 })).map((i) => i.id)).toEqual([child]);
+    });
+
+    it('resolves partial IDs and reports ambiguity', async () => {
+      const { ledger } = await openLedger({ prefix: 'gt' });
+      await ledger.create({ title: 'x', id: 'gt-abc12' });
+      await ledger.create({ title: 'y', id: 'gt-abd34' });
+      expect(await ledger.resolve('abc')).toBe('gt-abc12');
+      expect(await ledger.resolve('gt-abd')).toBe('gt-abd34');
+      expect(await ledger.resolve('gtabc12')).toBe('gt-abc12');
+      await rejects(ledger.resolve('ab'), 'ambiguous', /ambiguous ID "ab" matches 2 issues: gt-abc12, gt-abd34/);
+      await rejects(ledger.resolve('zzz'), 'not_found', /no issue found matching "zzz"/);
+    });
   });
 
-  it('diamond: closing the root frees both middles but not the bottom', async () => {
-    const { ledger } = await openLedger();
-    const [a, b, c, d] = [await make(ledger, 'A'), await make(ledger, 'B'), await make(ledger, 'C'), await make(ledger, 'D')];
-    await ledger.addDependency(b, a);
-    await ledger.addDependency(c, a);
-    await ledger.addDependency(d, b);
-    await ledger.addDependency(d, c);
-    await ledger.close([a]);
-    expect((await ids(ledger)).sort()).toEqual([b, c].sort());
-    expect((await ledger.blocked({})).map((i) => i.id)).toEqual([d]);
+  describe('claims, edits and the audit trail', () => {
+    it('claim is compare-and-swap: idempotent for the holder, refused for others', async () => {
+      const { path, ledger: alice } = await openLedger({ actor: 'alice' });
+      const id = await make(alice, 'task');
+      const claimed = await alice.claim(id);
+      expect(claimed).toMatchObject({ status: 'in_progress', assignee: 'alice' });
+      expect(claimed.started_at).toBeDefined();
+      await alice.claim(id);
+      const { ledger: bob } = await openLedger({ actor: 'bob', path });
+      await rejects(bob.claim(id), 'conflict', /already claimed by alice/);
+      const events = await alice.events(0, 100, id);
+      expect(events.filter((e) => e.event_type === 'claimed')).toHaveLength(1);
+    });
+
+    it('ready --claim takes the first ready issue atomically', async () => {
+      const { ledger } = await openLedger({ actor: 'worker' });
+      await make(ledger, 'later', { priority: 3 });
+      const first = await make(ledger, 'first', { priority: 0 });
+      expect((await ledger.claimNextReady({}))?.id).toBe(first);
+      expect((await ledger.claimNextReady({}))?.title).toBe('later');
+      expect(await ledger.claimNextReady({})).toBeUndefined();
+    });
+
+    it('scalar updates and status cycling keep labels, edges and comments', async () => {
+      const { ledger } = await openLedger();
+      const a = await make(ledger, 'A', { labels: ['x', 'y'] });
+      const b = await make(ledger, 'B');
+      await ledger.addDependency(a, b, 'related');
+      await ledger.addComment(a, 'first note');
+      await ledger.update([a], { title: 'A renamed', priority: 0, status: 'in_progress' });
+      await ledger.update([a], { status: 'blocked' });
+      await ledger.update([a], { status: 'open', appendNotes: 'line 1' });
+      await ledger.update([a], { appendNotes: 'line 2' });
+      const after = await ledger.get(a);
+      expect(after).toMatchObject({ title: 'A renamed', priority: 0, status: 'open', notes: 'line 1\nline 2' });
+      expect(after.labels).toEqual(['x', 'y']);
+      expect(after.dependencies.map((d) => d.depends_on_id)).toEqual([b]);
+      expect(after.comments.map((c) => c.text)).toEqual(['first note']);
+    });
+
+    it('records who changed what, with old and new values, in order', async () => {
+      const { ledger } = await openLedger({ actor: 'carol' });
+      const a = await make(ledger, 'A');
+      await ledger.update([a], { status: 'in_progress' });
+      await ledger.addLabel([a], 'urgent');
+      await ledger.close([a], { reason: 'done' });
+      const events = await ledger.events(0, 100, a);
+      expect(events.map((e) => e.event_type)).toEqual(['created', 'status_changed', 'label_added', 'closed']);
+      expect(events[1]).toMatchObject({ actor: 'carol', old_value: 'open', new_value: 'in_progress' });
+      expect(events.map((e) => e.id)).toEqual([...events.map((e) => e.id)].sort((x, y) => x - y));
+    });
+
+    it('delete removes the issue and every edge pointing at it, and unblocks dependents', async () => {
+      const { ledger } = await openLedger();
+      const a = await make(ledger, 'A');
+      const b = await make(ledger, 'B');
+      await ledger.addDependency(b, a);
+      await ledger.delete([a]);
+      expect((await ledger.get(b)).dependencies).toEqual([]);
+      expect(await ids(ledger)).toEqual([b]);
+    });
   });
 
-  it('chain: closing the head frees only the next link', async () => {
-    const { ledger } = await openLedger();
-    const chain = [await make(ledger, '1'), await make(ledger, '2'), await make(ledger, '3'), await make(ledger, '4')];
-    for (let i = 1; i < chain.length; i++) await ledger.addDependency(chain[i] as string, chain[i - 1] as string);
-    await ledger.close([chain[0] as string]);
-    expect(await ids(ledger)).toEqual([chain[1]]);
-  });
+  describe('bad input changes nothing', () => {
+    it('rejects bad titles, priorities, types, statuses, estimates and metadata with clear messages', async () => {
+      const { ledger } = await openLedger();
+      await rejects(ledger.create({ title: undefined }), 'validation', /title required/);
+      await rejects(ledger.create({ title: '   ' }), 'validation', /title is required/);
+      await rejects(ledger.create({ title: 'x'.repeat(501) }), 'validation', /500 characters or less \(got 501\)/);
+      await rejects(ledger.create({ title: 'ok', type: 'invalid-type' }), 'validation', /invalid issue type "invalid-type"/);
+      const id = await make(ledger, 'fine');
+      await rejects(ledger.update([id], { status: 'garbage' }).then((r) => { if (r.failed[0]) throw r.failed[0].error; }), 'validation', /invalid status "garbage"/);
+      await rejects(ledger.update([id], { title: '' }), 'validation', /title is required/);
+      await rejects(ledger.update([id], { estimated_minutes: -5 }).then((r) => { if (r.failed[0]) throw r.failed[0].error; }), 'validation', /estimate must be a non-negative/);
+      await rejects(ledger.addLabel([id], ' '), 'validation', /label cannot be empty/);
+      await rejects(ledger.addComment(id, ''), 'validation', /comment text cannot be empty/);
+      await rejects(ledger.setConfig('status.custom', 'Bad Name'), 'validation', /invalid custom status name/);
+      expect((await ledger.list({})).map((i) => i.title)).toEqual(['fine']);
+      expect((await ledger.get(id))).toMatchObject({ title: 'fine', status: 'open' });
+    });
 
-  it('a blocked parent blocks all descendants; an open unblocked parent does not', async () => {
-    const { ledger } = await openLedger();
-    const gate = await make(ledger, 'gate');
-    const epic = await make(ledger, 'epic', { type: 'epic' });
-    const child = await make(ledger, 'child', { parent: epic });
-    const grandchild = await make(ledger, 'grandchild', { parent: child });
-    expect((await ids(ledger)).sort()).toEqual([gate, epic, child, grandchild].sort());
-    await ledger.addDependency(epic, gate);
-    expect(await ids(ledger)).toEqual([gate]);
-    const blocked = await ledger.blocked({});
-    expect(blocked.map((b) => b.id).sort()).toEqual([epic, child, grandchild].sort());
-    await ledger.close([gate]);
-    expect((await ids(ledger)).sort()).toEqual([epic, child, grandchild].sort());
-  });
-
-  it('waits-for: blocked until all children of the spawner close (any-children: one)', async () => {
-    const { ledger } = await openLedger();
-    const spawner = await make(ledger, 'spawner');
-    const c1 = await make(ledger, 'c1', { parent: spawner });
-    const c2 = await make(ledger, 'c2', { parent: spawner });
-    const all = await make(ledger, 'fan-in all', { waitsFor: { spawner, gate: 'all-children' } });
-    const any = await make(ledger, 'fan-in any', { waitsFor: { spawner, gate: 'any-children' } });
-    expect(await ids(ledger)).not.toContain(all);
-    expect((await ledger.blocked({})).map((b) => b.id)).toEqual(expect.arrayContaining([all, any]));
-    await ledger.close([c1]);
-    expect(await ids(ledger)).toContain(any);
-    expect(await ids(ledger)).not.toContain(all);
-    await ledger.close([c2]);
-    expect(await ids(ledger)).toContain(all);
-  });
-
-  it('deferred issues and children of a deferred parent are hidden; undefer restores', async () => {
-    const { ledger } = await openLedger();
-    const parked = await make(ledger, 'parked');
-    await ledger.defer([parked]);
-    expect(await ids(ledger)).not.toContain(parked);
-    await ledger.undefer([parked]);
-    expect(await ids(ledger)).toContain(parked);
-
-    const future = fromDate(new Date(Date.now() + 86_400_000));
-    const later = await make(ledger, 'later', { defer_until: future });
-    const child = await make(ledger, 'child of later', { parent: later });
-    const visible = await ids(ledger);
-    expect(visible).not.toContain(later);
-    expect(visible).not.toContain(child);
-    expect(await ids(ledger, { includeDeferred: true })).toEqual(expect.arrayContaining([later, child]));
-    const past = await make(ledger, 'was deferred', { defer_until: fromDate(new Date(Date.now() - 1000)) });
-    expect(await ids(ledger)).toContain(past);
-  });
-
-  it('hybrid sort puts the last 48 hours first by priority, then older work oldest first', async () => {
-    let now = new Date('2026-01-01T00:00:00Z');
-    const { ledger } = await openLedger({ clock: () => fromDate(now) });
-    const oldLow = await make(ledger, 'old low', { priority: 4 });
-    now = new Date('2026-01-02T00:00:00Z');
-    const oldHigh = await make(ledger, 'old high', { priority: 0 });
-    now = new Date('2026-01-10T00:00:00Z');
-    const newLow = await make(ledger, 'new low', { priority: 3 });
-    const newHigh = await make(ledger, 'new high', { priority: 1 });
-    expect(await ids(ledger, { policy: 'hybrid' })).toEqual([newHigh, newLow, oldLow, oldHigh]);
-  });
-
-  it('leaves out in-progress, pinned, non-work types and wisps', async () => {
-    const { ledger } = await openLedger();
-    const work = await make(ledger, 'work');
-    const claimed = await make(ledger, 'claimed');
-    await ledger.claim(claimed);
-    await make(ledger, 'a gate', { type: 'gate' });
-    await make(ledger, 'a message', { type: 'message' });
-    await make(ledger, 'pinned', { pinned: true });
-    await make(ledger, 'wisp', { ephemeral: true });
-    expect(await ids(ledger)).toEqual([work]);
-    expect((await ledger.ready({ types: ['gate'] })).map((i) => i.title)).toEqual(['a gate']);
-  });
-
-  it('custom statuses of category active count as ready', async () => {
-    const { ledger } = await openLedger();
-    await ledger.setConfig('status.custom', 'triage:active,review:wip');
-    const triaged = await make(ledger, 'triaged');
-    await ledger.update([triaged], { status: 'triage' });
-    const reviewing = await make(ledger, 'reviewing');
-    await ledger.update([reviewing], { status: 'review' });
-    expect(await ids(ledger)).toEqual([triaged]);
-  });
-
-  it('stats count ready and blocked the same way ready does', async () => {
-    const { ledger } = await openLedger();
-    const a = await make(ledger, 'A');
-    const b = await make(ledger, 'B');
-    await ledger.addDependency(b, a);
-    await make(ledger, 'C');
-    const stats = await ledger.stats();
-    expect(stats).toMatchObject({ total_issues: 3, open_issues: 3, ready_issues: 2, blocked_issues: 1 });
-  });
-});
-
-describe('graph rules', () => {
-  it('refuses self-dependencies and cycles over blocking edges, but allows non-blocking loops', async () => {
-    const { ledger } = await openLedger();
-    const a = await make(ledger, 'A');
-    const b = await make(ledger, 'B');
-    const c = await make(ledger, 'C');
-    await rejects(ledger.addDependency(a, a), 'validation', /cannot depend on itself/);
-    await ledger.addDependency(b, a);
-    await ledger.addDependency(c, b);
-    await rejects(ledger.addDependency(a, c), 'conflict', /cycle/);
-    await ledger.addDependency(a, c, 'related');
-    expect(await ledger.cycles()).toEqual([]);
-  });
-
-  it('keeps one edge per pair: same type is idempotent, another type is refused', async () => {
-    const { ledger } = await openLedger();
-    const a = await make(ledger, 'A');
-    const b = await make(ledger, 'B');
-    expect((await ledger.addDependency(b, a)).result).toBe('added');
-    expect((await ledger.addDependency(b, a)).result).toBe('unchanged');
-    await rejects(ledger.addDependency(b, a, 'caused-by'), 'conflict', /already exists with type blocks/);
-    expect(await ledger.listDependencies(b)).toHaveLength(1);
-  });
-
-  it('close guard: blocks for open blockers and open epic children, ignores non-blocking edges, --force overrides', async () => {
-    const { ledger } = await openLedger();
-    const blocker = await make(ledger, 'blocker');
-    const blocked = await make(ledger, 'blocked');
-    const cause = await make(ledger, 'cause');
-    await ledger.addDependency(blocked, blocker);
-    await ledger.addDependency(blocker, cause, 'caused-by');
-    const refused = await ledger.close([blocked]);
-    expect(refused.done).toHaveLength(0);
-    expect(refused.failed[0]?.error.message).toMatch(/cannot close .*blocked by open issues \[.*\]/);
-    expect((await ledger.close([blocker])).done).toHaveLength(1);
-    const epic = await make(ledger, 'epic', { type: 'epic' });
-    await make(ledger, 'child', { parent: epic });
-    expect((await ledger.close([epic])).failed[0]?.error.message).toMatch(/open child/);
-    expect((await ledger.close([epic], { force: true })).done[0]?.status).toBe('closed');
-  });
-
-  it('close sets closed_at and a default reason; re-closing is an idempotent success; reopen clears them', async () => {
-    const { ledger } = await openLedger();
-    const a = await make(ledger, 'A');
-    const [closed] = (await ledger.close([a])).done;
-    expect(closed).toMatchObject({ status: 'closed', close_reason: 'Closed' });
-    expect(closed?.closed_at).toBeDefined();
-    expect((await ledger.close([a], { reason: 'again' })).done[0]?.close_reason).toBe('Closed');
-    const [reopened] = (await ledger.reopen([a])).done;
-    expect(reopened?.status).toBe('open');
-    expect(reopened?.closed_at).toBeUndefined();
-    expect((await ledger.reopen([a])).failed[0]?.error.message).toMatch(/not closed/);
-  });
-
-  it('closing the last step of a molecule closes the molecule', async () => {
-    const { ledger } = await openLedger();
-    const mol = await make(ledger, 'release', { type: 'molecule' });
-    const s1 = await make(ledger, 'step 1', { parent: mol });
-    const s2 = await make(ledger, 'step 2', { parent: mol });
-    await ledger.close([s1]);
-    expect((await ledger.get(mol)).status).toBe('open');
-    await ledger.close([s2]);
-    expect((await ledger.get(mol))).toMatchObject({ status: 'closed', close_reason: 'all steps complete' });
-  });
-
-  it('hierarchical child IDs P.n with a persistent counter, depth at most 3', async () => {
-    const { ledger } = await openLedger();
-    const p = await make(ledger, 'parent', { labels: ['area:auth'] });
-    const c1 = await ledger.create({ title: 'c1', parent: p });
-    const c2 = await ledger.create({ title: 'c2', parent: p });
-    expect(c1.id).toBe(`${p}.1`);
-    expect(c2.id).toBe(`${p}.2`);
-    expect(c1.labels).toEqual(['area:auth']);
-    expect(c1.dependencies).toEqual([expect.objectContaining({ depends_on_id: p, type: 'parent-child' })]);
-    await ledger.delete([c2.id]);
-    expect((await ledger.create({ title: 'c3', parent: p })).id).toBe(`${p}.3`);
-    const d2 = await ledger.create({ title: 'd2', parent: c1.id });
-    const d3 = await ledger.create({ title: 'd3', parent: d2.id });
-    expect(d3.id).toBe(`${p}.1.1.1`);
-    await rejects(ledger.create({ title: 'd4', parent: d3.id }), 'validation', /maximum hierarchy depth is 3/);
-  });
-
-  it('reparenting moves the edge and never renames the ID', async () => {
-    const { ledger } = await openLedger();
-    const p1 = await make(ledger, 'p1');
-    const p2 = await make(ledger, 'p2');
-    const child = await make(ledger, 'child', { parent: p1 });
-    await ledger.update([child], { parent: p2 });
-    const [shown] = await ledger.show([child]);
-    expect(shown?.id).toBe(child);
-    expect(shown?.parent).toBe(p2);
-    expect((await ledger.list({ parent: p1 })).map((i) => i.id)).toEqual([]);
-    expect((await ledger.list({ parent: p2 })).map((i) => i.id)).toEqual([child]);
-  });
-
-  it('resolves partial IDs and reports ambiguity', async () => {
-    const { ledger } = await openLedger({ prefix: 'gt' });
-    await ledger.create({ title: 'x', id: 'gt-abc12' });
-    await ledger.create({ title: 'y', id: 'gt-abd34' });
-    expect(await ledger.resolve('abc')).toBe('gt-abc12');
-    expect(await ledger.resolve('gt-abd')).toBe('gt-abd34');
-    expect(await ledger.resolve('gtabc12')).toBe('gt-abc12');
-    await rejects(ledger.resolve('ab'), 'ambiguous', /ambiguous ID "ab" matches 2 issues: gt-abc12, gt-abd34/);
-    await rejects(ledger.resolve('zzz'), 'not_found', /no issue found matching "zzz"/);
-  });
-});
-
-describe('claims, edits and the audit trail', () => {
-  it('claim is compare-and-swap: idempotent for the holder, refused for others', async () => {
-    const { path, ledger: alice } = await openLedger({ actor: 'alice' });
-    const id = await make(alice, 'task');
-    const claimed = await alice.claim(id);
-    expect(claimed).toMatchObject({ status: 'in_progress', assignee: 'alice' });
-    expect(claimed.started_at).toBeDefined();
-    await alice.claim(id);
-    const { ledger: bob } = await openLedger({ actor: 'bob', path });
-    await rejects(bob.claim(id), 'conflict', /already claimed by alice/);
-    const events = await alice.events(0, 100, id);
-    expect(events.filter((e) => e.event_type === 'claimed')).toHaveLength(1);
-  });
-
-  it('ready --claim takes the first ready issue atomically', async () => {
-    const { ledger } = await openLedger({ actor: 'worker' });
-    await make(ledger, 'later', { priority: 3 });
-    const first = await make(ledger, 'first', { priority: 0 });
-    expect((await ledger.claimNextReady({}))?.id).toBe(first);
-    expect((await ledger.claimNextReady({}))?.title).toBe('later');
-    expect(await ledger.claimNextReady({})).toBeUndefined();
-  });
-
-  it('scalar updates and status cycling keep labels, edges and comments', async () => {
-    const { ledger } = await openLedger();
-    const a = await make(ledger, 'A', { labels: ['x', 'y'] });
-    const b = await make(ledger, 'B');
-    await ledger.addDependency(a, b, 'related');
-    await ledger.addComment(a, 'first note');
-    await ledger.update([a], { title: 'A renamed', priority: 0, status: 'in_progress' });
-    await ledger.update([a], { status: 'blocked' });
-    await ledger.update([a], { status: 'open', appendNotes: 'line 1' });
-    await ledger.update([a], { appendNotes: 'line 2' });
-    const after = await ledger.get(a);
-    expect(after).toMatchObject({ title: 'A renamed', priority: 0, status: 'open', notes: 'line 1\nline 2' });
-    expect(after.labels).toEqual(['x', 'y']);
-    expect(after.dependencies.map((d) => d.depends_on_id)).toEqual([b]);
-    expect(after.comments.map((c) => c.text)).toEqual(['first note']);
-  });
-
-  it('records who changed what, with old and new values, in order', async () => {
-    const { ledger } = await openLedger({ actor: 'carol' });
-    const a = await make(ledger, 'A');
-    await ledger.update([a], { status: 'in_progress' });
-    await ledger.addLabel([a], 'urgent');
-    await ledger.close([a], { reason: 'done' });
-    const events = await ledger.events(0, 100, a);
-    expect(events.map((e) => e.event_type)).toEqual(['created', 'status_changed', 'label_added', 'closed']);
-    expect(events[1]).toMatchObject({ actor: 'carol', old_value: 'open', new_value: 'in_progress' });
-    expect(events.map((e) => e.id)).toEqual([...events.map((e) => e.id)].sort((x, y) => x - y));
-  });
-
-  it('delete removes the issue and every edge pointing at it, and unblocks dependents', async () => {
-    const { ledger } = await openLedger();
-    const a = await make(ledger, 'A');
-    const b = await make(ledger, 'B');
-    await ledger.addDependency(b, a);
-    await ledger.delete([a]);
-    expect((await ledger.get(b)).dependencies).toEqual([]);
-    expect(await ids(ledger)).toEqual([b]);
-  });
-});
-
-describe('bad input changes nothing', () => {
-  it('rejects bad titles, priorities, types, statuses, estimates and metadata with clear messages', async () => {
-    const { ledger } = await openLedger();
-    await rejects(ledger.create({ title: undefined }), 'validation', /title required/);
-    await rejects(ledger.create({ title: '   ' }), 'validation', /title is required/);
-    await rejects(ledger.create({ title: 'x'.repeat(501) }), 'validation', /500 characters or less \(got 501\)/);
-    await rejects(ledger.create({ title: 'ok', type: 'invalid-type' }), 'validation', /invalid issue type "invalid-type"/);
-    const id = await make(ledger, 'fine');
-    await rejects(ledger.update([id], { status: 'garbage' }).then((r) => { if (r.failed[0]) throw r.failed[0].error; }), 'validation', /invalid status "garbage"/);
-    await rejects(ledger.update([id], { title: '' }), 'validation', /title is required/);
-    await rejects(ledger.update([id], { estimated_minutes: -5 }).then((r) => { if (r.failed[0]) throw r.failed[0].error; }), 'validation', /estimate must be a non-negative/);
-    await rejects(ledger.addLabel([id], ' '), 'validation', /label cannot be empty/);
-    await rejects(ledger.addComment(id, ''), 'validation', /comment text cannot be empty/);
-    await rejects(ledger.setConfig('status.custom', 'Bad Name'), 'validation', /invalid custom status name/);
-    expect((await ledger.list({})).map((i) => i.title)).toEqual(['fine']);
-    expect((await ledger.get(id))).toMatchObject({ title: 'fine', status: 'open' });
-  });
-
-  it('a failed multi-step write leaves no trace (transaction rolled back)', async () => {
-    const { ledger } = await openLedger();
-    const before = await ledger.events(0, 1000);
-    // The dep target does not exist: the create must not leave the issue or its label behind.
-    await rejects(ledger.create({ title: 'orphan', labels: ['l'], deps: [{ type: 'blocks', id: 'bd-nope' }] }), 'not_found', /bd-nope/);
-    expect(await ledger.list({})).toEqual([]);
-    expect(await ledger.events(0, 1000)).toEqual(before);
+    it('a failed multi-step write leaves no trace (transaction rolled back)', async () => {
+      const { ledger } = await openLedger();
+      const before = await ledger.events(0, 1000);
+      // The dep target does not exist: the create must not leave the issue or its label behind.
+      await rejects(ledger.create({ title: 'orphan', labels: ['l'], deps: [{ type: 'blocks', id: 'bd-nope' }] }), 'not_found', /bd-nope/);
+      expect(await ledger.list({})).toEqual([]);
+      expect(await ledger.events(0, 1000)).toEqual(before);
+    });
   });
 });

@@ -90,3 +90,15 @@ export async function openLedger(options: { actor?: string; prefix?: string; clo
   await ledger.setConfig('issue_prefix', options.prefix ?? 'bd');
   return { ledger, path };
 }
+
+export interface LedgerBackend {
+  name: string;
+  /** A fresh ledger; pass `path` (the location of another) to open a second connection to it. */
+  open: typeof openLedger;
+}
+
+/**
+ * The backends the ledger conformance suite runs against. PostgreSQL joins this
+ * list when its store lands; every rule test then runs against both.
+ */
+export const LEDGER_BACKENDS: LedgerBackend[] = [{ name: 'sqlite', open: openLedger }];

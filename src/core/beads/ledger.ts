@@ -328,7 +328,8 @@ export class Ledger {
       } else if (parentId !== undefined) {
         id = `${parentId}.${await tx.nextChildNumber(parentId)}`;
       } else {
-        id = await this.mintId(tx, input, now, prefix);
+        // Wisps are named <prefix>-wisp-<hash>, as in Beads, so they are told apart at a glance.
+        id = await this.mintId(tx, { ...input, idInfix: input.idInfix ?? (input.ephemeral ? 'wisp' : undefined) }, now, prefix);
       }
 
       const issue: Issue = {

@@ -155,32 +155,29 @@ export class SqliteLedgerStore implements LedgerStore {
     return Promise.resolve(problems);
   }
 
+  /** A consistent snapshot for several queries (WAL: readers never block writers). */
   read<T>(fn: (tx: LedgerReader) => Promise<T>): Promise<T> {
-    return this.serialize(async () => {
-      this.db.exec('BEGIN');
-      try {
-        const result = await fn(this.tx);
-        this.db.exec('COMMIT');
-        return result;
-      } finally {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      }
-    });
+    return this.transaction('BEGIN', fn);
   }
 
+  /** One writer at a time, lock taken up front so the transaction never fails half-way on contention. */
   write<T>(fn: (tx: LedgerWriter) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN IMMEDIATE', fn);
+  }
+
+  private transaction<T>(begin: string, fn: (tx: LedgerWriter) => Promise<T>): Promise<T> {
     return this.serialize(async () => {
       const deadline = Date.now() + this.retryForMs;
       for (let attempt = 0; ; attempt++) {
         try {
-          this.db.exec('BEGIN IMMEDIATE');
+          this.db.exec(begin);
           const result = await fn(this.tx);
           this.db.exec('COMMIT');
           return result;
         } catch (error) {
           if (this.db.inTransaction) this.db.exec('ROLLBACK');
           if (!isBusy(error) || Date.now() > deadline) throw error;
-          // Contention past the busy timeout: back off with jitter and run the whole write again.
+          // Contention past the busy timeout: back off with jitter and run the whole transaction again.
           await sleep(Math.min(200, 5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()));
         }
       }
