@@ -1,8 +1,9 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { workspace } from '../support/env.js';
+import { GT, workspace } from '../support/env.js';
 
 interface Item {
   id: string;
@@ -120,5 +121,60 @@ describe('bd queries and filters', () => {
     const doctor = w.bd(['doctor']);
     expect(doctor.code).toBe(1);
     expect(doctor.stdout).toMatch(/dependency cycle: c-a ↔ c-b/);
+  });
+});
+
+describe('bd round trips and odd files', () => {
+  it('every CLI-settable field survives export → import into a fresh ledger', () => {
+    const w = workspace('rt');
+    const parent = w.bd(['q', 'Parent']).stdout.trim();
+    const other = w.bd(['q', 'Other']).stdout.trim();
+    const full = w.json<{ id: string }>([
+      'create', 'Everything set', '-t', 'feature', '-p', 'P1', '-d', 'desc <b>', '--design', 'design', '--acceptance', 'accept',
+      '--notes', 'notes', '-a', 'alice', '--owner', 'owner@example.com', '-l', 'x,y', '--parent', parent,
+      '--deps', `discovered-from:${other}`, '--external-ref', 'gh-9', '--spec-id', 'SPEC-1', '--metadata', '{"k":"v"}',
+      '-e', '30', '--due', '2027-01-15T10:00:00Z', '--defer', '2027-01-01T00:00:00Z',
+    ]);
+    w.bd(['comments', 'add', full.id, 'a comment']);
+    w.bd(['close', other, '-r', 'wontfix: out of scope']);
+    const exported = w.bd(['export', '-o', join(w.dir, 'out.jsonl')]);
+    expect(exported.code).toBe(0);
+    const fresh = workspace('rt');
+    expect(fresh.bd(['import', join(w.dir, 'out.jsonl')]).code).toBe(0);
+    const strip = (x: Record<string, unknown>) => {
+      const { dependents: _d, is_blocked: _b, ...rest } = x;
+      return rest;
+    };
+    for (const id of [full.id, other]) {
+      expect(strip(fresh.json<Array<Record<string, unknown>>>(['show', id])[0] as Record<string, unknown>)).toEqual(
+        strip(w.json<Array<Record<string, unknown>>>(['show', id])[0] as Record<string, unknown>),
+      );
+    }
+    expect(fresh.json<Array<Record<string, unknown>>>(['show', full.id])[0]).toMatchObject({
+      design: 'design', acceptance_criteria: 'accept', owner: 'owner@example.com', external_ref: 'gh-9', spec_id: 'SPEC-1',
+      metadata: { k: 'v' }, estimated_minutes: 30, due_at: '2027-01-15T10:00:00Z', labels: ['x', 'y'],
+    });
+  });
+
+  it('a file that is not a ledger is reported, not damaged', () => {
+    const w = workspace('odd', false);
+    const path = join(w.dir, 'notes.db');
+    writeFileSync(path, 'this is not sqlite at all, just text that happens to be long enough to look like a header'.repeat(20));
+    const before = readFileSync(path);
+    const r = w.bd(['--db', path, 'list']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is not a gt ledger|not a database/);
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  it('gt answers --version and --help, and runs bd', () => {
+    const w = workspace('g');
+    const version = spawnSync(process.execPath, [GT, '--version'], { encoding: 'utf8', env: w.env });
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const help = spawnSync(process.execPath, [GT, '--help'], { encoding: 'utf8', env: w.env });
+    expect(help.stdout).toMatch(/Examples:/);
+    expect(help.stdout).toMatch(/Exit codes:/);
+    const unknown = spawnSync(process.execPath, [GT, 'frob'], { encoding: 'utf8', env: w.env });
+    expect(unknown.status).toBe(2);
   });
 });
