@@ -9,10 +9,22 @@ import { validationError } from './errors.js';
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:?\d{2})$/;
 
 /** Parses any RFC3339 time (any offset, 0–9 fraction digits) into canonical UTC, or undefined. */
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 export function canonicalTime(text: string): string | undefined {
   const m = RFC3339.exec(text.trim());
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
+  if (zone === 'Z' || zone === 'z' || zone === '+00:00' || zone === '-00:00') {
+    // Already UTC: validate the fields and build the string directly (imports read hundreds of thousands).
+    const year = Number(y);
+    const month = Number(mo);
+    const day = Number(d);
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    const maxDay = month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] ?? 0);
+    if (month < 1 || day < 1 || day > maxDay || Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) return undefined;
+    return `${y}-${mo}-${d}T${h}:${mi}:${s === '60' ? '59' : s}.${frac.padEnd(9, '0')}Z`;
+  }
   let offsetMinutes = 0;
   if (zone !== 'Z' && zone !== 'z') {
     const sign = zone.startsWith('-') ? -1 : 1;
@@ -23,7 +35,8 @@ export function canonicalTime(text: string): string | undefined {
   if (Number.isNaN(ms)) return undefined;
   const date = new Date(ms);
   // Reject calendar overflow such as 2025-02-31 (Date.UTC would roll it over).
-  if (offsetMinutes === 0 && (date.getUTCDate() !== Number(d) || date.getUTCMonth() !== Number(mo) - 1)) return undefined;
+  const local = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  if (local.getUTCDate() !== Number(d) || local.getUTCMonth() !== Number(mo) - 1) return undefined;
   return `${date.toISOString().slice(0, 19)}.${frac.padEnd(9, '0')}Z`;
 }
 

@@ -1020,7 +1020,9 @@ export class Ledger {
           result.created++;
         }
         result.ids.push(issue.id);
-        await tx.setLabels(issue.id, record.labels);
+        const fresh = !existing;
+        if (fresh) for (const label of record.labels) await tx.addLabel(issue.id, label);
+        else await tx.setLabels(issue.id, record.labels);
         const deps: Dependency[] = [];
         for (const dep of record.dependencies) {
           if (dep.depends_on_id === issue.id) {
@@ -1032,8 +1034,13 @@ export class Ledger {
             result.dangling.push({ issue_id: issue.id, depends_on_id: dep.depends_on_id, type: dep.type });
           }
         }
-        await tx.setDependencies(issue.id, deps);
-        await tx.setComments(issue.id, record.comments);
+        if (fresh) {
+          for (const dep of deps) await tx.putDependency(dep);
+          for (const comment of record.comments) await tx.addComment(comment);
+        } else {
+          await tx.setDependencies(issue.id, deps);
+          await tx.setComments(issue.id, record.comments);
+        }
       }
       for (const memory of input.memories) await tx.putMemory(memory);
       if (result.created + result.updated > 0) await tx.refreshAllBlocked();
