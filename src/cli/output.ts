@@ -13,6 +13,11 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  // `bd export | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   return {
     cwd: process.cwd(),
     env: process.env,
