@@ -121,16 +121,3 @@ export function parseWhen(text: string, now: Date = new Date()): string | undefi
   return canonicalTime(text);
 }
 
-/** Parses a Go-style duration (`30m`, `1h30m`, `2h`, `90s`, `1d`) into nanoseconds. */
-export function parseDurationNanos(text: string): bigint | undefined {
-  const parts = text.trim().match(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)/g);
-  if (!parts || parts.join('') !== text.trim()) return undefined;
-  const unitNanos: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 6e10, h: 3.6e12, d: 8.64e13 };
-  let total = 0n;
-  for (const part of parts) {
-    const m = /^(\d+(?:\.\d+)?)(\D+)$/.exec(part);
-    if (!m) return undefined;
-    total += BigInt(Math.round(Number(m[1]) * (unitNanos[m[2] ?? ''] ?? 0)));
-  }
-  return total;
-}

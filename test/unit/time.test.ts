@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalTime, formatTime, parseDurationNanos, parseWhen } from '../../src/shared/time.js';
+import { canonicalTime, formatTime, parseWhen } from '../../src/shared/time.js';
 
 describe('timestamps', () => {
   it('normalizes a local-offset nanosecond time to UTC without losing digits', () => {
@@ -30,9 +30,4 @@ describe('timestamps', () => {
     expect(parseWhen('not-a-date', now)).toBeUndefined();
   });
 
-  it('parses Go durations', () => {
-    expect(parseDurationNanos('30m')).toBe(1_800_000_000_000n);
-    expect(parseDurationNanos('1h30m')).toBe(5_400_000_000_000n);
-    expect(parseDurationNanos('soon')).toBeUndefined();
-  });
 });

@@ -93,7 +93,6 @@ export class ExitStatus {
   constructor(readonly code: number) {}
 }
 
-export type Action = (...args: unknown[]) => Promise<ExitStatus | void>;
 
 /** Commander glue: reads global flags, then runs the command body. */
 export function action(ctx: BdContext, body: (...args: unknown[]) => Promise<ExitStatus | void>): (...args: unknown[]) => Promise<void> {
@@ -106,7 +105,3 @@ export function action(ctx: BdContext, body: (...args: unknown[]) => Promise<Exi
   };
 }
 
-export function requireArg(value: string | undefined, what: string, example: string): string {
-  if (value === undefined || value.trim() === '') throw new GtError('usage', `${what} is required`, { hint: `e.g. ${example}` });
-  return value;
-}

@@ -4,6 +4,7 @@
  */
 import { runBd } from '../bd/main.js';
 import type { Io } from '../output.js';
+import { EXIT_CODES } from '../../shared/errors.js';
 
 declare const __GT_VERSION__: string | undefined;
 const VERSION = typeof __GT_VERSION__ === 'string' ? __GT_VERSION__ : '0.0.0-dev';
@@ -35,5 +36,5 @@ export async function runGt(argv: string[], io: Io): Promise<number> {
   }
   if (word === 'bd') return runBd(rest, io);
   io.stderr(`Error: unknown command ${JSON.stringify(word)}\nHint: see gt --help\n`);
-  return 2;
+  return EXIT_CODES.usage;
 }

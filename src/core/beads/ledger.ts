@@ -9,8 +9,8 @@ import { GtError, conflictError, notFoundError, validationError } from '../../sh
 import { nowTime, unixNanos } from '../../shared/time.js';
 import { adaptiveLength, childDepth, DEFAULT_ID_CONFIG, hashId, MAX_CHILD_DEPTH, NONCES_PER_LENGTH, type AdaptiveIdConfig } from './ids.js';
 import {
-  BLOCKING_DEP_TYPES, EMPTY_VOCABULARY, INFRA_TYPES, NON_WORK_TYPES, normalizeType, parseCustomStatuses, parseCustomTypes,
-  RESOLVED_STATUSES, validateDepType, validateLabel, validateStatus, validateTitle, type Vocabulary,
+  BLOCKING_DEP_TYPES, EMPTY_VOCABULARY, INFRA_TYPES, normalizeType, parseCustomStatuses, parseCustomTypes,
+  validateDepType, validateLabel, validateStatus, validateTitle, type Vocabulary,
 } from './rules.js';
 import type { BlockerInfo, LedgerReader, LedgerStore, LedgerWriter } from './store.js';
 import type {
@@ -173,8 +173,6 @@ export const CONFIG_KEYS = {
   maxCollisionProb: 'max_collision_prob',
   lastTouched: 'last_touched',
 } as const;
-
-const isResolved = (status: string) => (RESOLVED_STATUSES as readonly string[]).includes(status);
 
 export class Ledger {
   readonly store: LedgerStore;
@@ -1151,4 +1149,3 @@ export function findCycles(edges: Array<{ from: string; to: string }>): string[]
   return cycles.sort((a, b) => (a[0] ?? '').localeCompare(b[0] ?? ''));
 }
 
-export { isResolved, NON_WORK_TYPES };

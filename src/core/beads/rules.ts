@@ -146,5 +146,3 @@ export function parseCustomTypes(value: string | undefined): string[] {
   return types;
 }
 
-/** Close reasons that mean the work failed (used by conditional-blocks in older Beads; kept for reports). */
-export const FAILURE_CLOSE_KEYWORDS = ['failed', 'rejected', 'wontfix', "won't fix", 'canceled', 'cancelled', 'abandoned', 'error', 'timeout', 'aborted'];

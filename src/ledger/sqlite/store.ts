@@ -10,7 +10,7 @@ import type {
   BlockerInfo, ExportSelection, LedgerReader, LedgerStore, LedgerWriter,
 } from '../../core/beads/store.js';
 import type {
-  BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats,
+  BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, ReadyFilter, Stats,
 } from '../../core/beads/types.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
 import { ISSUE_COLUMNS, issueToRow, patchToColumns, rowToIssue, type Params, type Row } from './rows.js';
@@ -644,4 +644,3 @@ function rowToBlocker(row: Row): BlockerInfo {
   return { id: String(row.id), title: String(row.title), status: String(row.status), priority: Number(row.priority), type: String(row.type) };
 }
 
-export type { Memory };
