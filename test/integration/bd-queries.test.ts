@@ -124,6 +124,51 @@ describe('bd queries and filters', () => {
   });
 });
 
+describe('bd flags scripts written for Beads use', () => {
+  it('list --ready, --pinned/--no-pinned, --deferred and --overdue', () => {
+    const w = workspace('f');
+    const a = w.bd(['q', 'A']).stdout.trim();
+    const b = w.bd(['q', 'B', '--deps', a]).stdout.trim();
+    const late = w.bd(['q', 'late', '--due', '2020-01-01']).stdout.trim();
+    const later = w.bd(['q', 'later', '--defer', '+3d']).stdout.trim();
+    const pin = w.json<{ id: string }>(['create', 'pin']).id;
+    w.bd(['update', pin, '--status', 'pinned']);
+    const ids = (args: string[]) => w.json<Item[]>(['list', ...args]).map((i) => i.id).sort();
+    expect(ids(['--ready'])).toEqual([a, late].sort());
+    expect(ids(['--deferred'])).toEqual([later]);
+    expect(ids(['--overdue'])).toEqual([late]);
+    expect(ids(['--status', 'pinned'])).toEqual([pin]);
+    expect(ids([])).toContain(b);
+  });
+
+  it('create --stdin, show --short, dep add --blocked-by, update --no-history', () => {
+    const w = workspace('f');
+    const id = w.bd(['q', 'From stdin', '--stdin'], { input: 'long description\nfrom a pipe' }).stdout.trim();
+    expect(w.json<Array<{ description: string }>>(['show', id])[0]?.description).toBe('long description\nfrom a pipe');
+    expect(w.bd(['show', id, '--short']).stdout.trim().split('\n')).toHaveLength(1);
+    const other = w.bd(['q', 'Other']).stdout.trim();
+    expect(w.bd(['dep', 'add', other, '--blocked-by', id]).stdout).toMatch(`${other} depends on ${id}`);
+    expect(w.bd(['dep', 'add', other]).stderr).toMatch(/exactly once/);
+    w.bd(['update', id, '--no-history']);
+    expect(w.json<Array<{ no_history?: boolean }>>(['show', id])[0]?.no_history).toBe(true);
+    w.bd(['update', id, '--history']);
+    expect(w.json<Array<{ no_history?: boolean }>>(['show', id])[0]?.no_history).toBeUndefined();
+  });
+
+  it('close --suggest-next lists what the close made ready; --claim-next takes the next issue', () => {
+    const w = workspace('f');
+    const a = w.bd(['q', 'A', '-p', '1']).stdout.trim();
+    const b = w.bd(['q', 'B', '--deps', a, '-p', '0']).stdout.trim();
+    w.bd(['q', 'C', '-p', '3']);
+    const suggested = w.bd(['close', a, '--suggest-next']);
+    expect(suggested.stdout).toMatch(new RegExp(`Now ready:\\n  ${b} P0 B`));
+    const d = w.bd(['q', 'D', '-p', '2']).stdout.trim();
+    const next = w.json<{ closed: Array<{ id: string }>; claimed: { id: string; status: string } | null }>(['close', b, '--claim-next']);
+    expect(next.closed.map((c) => c.id)).toEqual([b]);
+    expect(next.claimed).toMatchObject({ id: d, status: 'in_progress' });
+  });
+});
+
 describe('bd round trips and odd files', () => {
   it('every CLI-settable field survives export → import into a fresh ledger', () => {
     const w = workspace('rt');

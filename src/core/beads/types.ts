@@ -151,6 +151,12 @@ export interface IssueFilter {
   includeEphemeral?: boolean;
   includeTemplates?: boolean;
   pinned?: boolean;
+  /** Deferred: status `deferred` or a defer time still in the future (relative to `now`). */
+  deferred?: boolean;
+  /** Past its due time and not closed (relative to `now`). */
+  overdue?: boolean;
+  /** Reference time for deferred/overdue. */
+  now?: string;
   limit?: number;
   sort?: ListSort;
   reverse?: boolean;

@@ -72,6 +72,8 @@ export function buildFilter(filter: IssueFilter): SqlPart {
   if (!filter.includeEphemeral) where.push('i.ephemeral = 0');
   if (!filter.includeTemplates) where.push('i.is_template = 0');
   if (filter.pinned !== undefined) where.push(filter.pinned ? 'i.pinned = 1' : 'i.pinned = 0');
+  if (filter.deferred) where.push(`(i.status = 'deferred' OR i.defer_until > ${param(filter.now ?? '')})`);
+  if (filter.overdue) where.push(`(i.due_at < ${param(filter.now ?? '')} AND i.status <> 'closed')`);
   return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 

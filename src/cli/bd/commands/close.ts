@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { usageError } from '../../../shared/errors.js';
 import { finishBatch } from '../batch.js';
-import { action, type BdContext } from '../context.js';
+import { action, ExitStatus, type BdContext } from '../context.js';
+import { jsonIssue } from '../render.js';
+import { renderJson, reportError } from '../../output.js';
 
 export default function register(program: Command, ctx: BdContext): void {
   program
@@ -14,9 +16,11 @@ export default function register(program: Command, ctx: BdContext): void {
     .option('--reason-file <file>', 'read the reason from a file (- for stdin)')
     .option('-f, --force', 'close even with open blockers or open children')
     .option('--session <id>', 'agent session that closed it (default CLAUDE_SESSION_ID)')
+    .option('--suggest-next', 'also list the issues this close made ready')
+    .option('--claim-next', 'then claim the next ready issue (the agent loop: close, take the next)')
     .addHelpText('after', '\nExamples:\n  bd close bd-a3f -r "fixed in 4c1d2e"\n  bd close bd-a3f bd-9x2 --json\nExit: 1 only when none could be closed.')
     .action(action(ctx, async (ids, opts) => {
-      const o = opts as { reason?: string; reasonFile?: string; force?: boolean; session?: string };
+      const o = opts as { reason?: string; reasonFile?: string; force?: boolean; session?: string; suggestNext?: boolean; claimNext?: boolean };
       const ledger = await ctx.ledger();
       let list = ids as string[];
       if (list.length === 0) {
@@ -25,8 +29,22 @@ export default function register(program: Command, ctx: BdContext): void {
         list = [last];
       }
       const reason = o.reasonFile !== undefined ? readFileSync(o.reasonFile === '-' ? 0 : o.reasonFile, 'utf8').trim() : o.reason;
+      const waiting = o.suggestNext ? new Set((await ledger.blocked({})).map((b) => b.id)) : new Set<string>();
       const result = await ledger.close(list, { reason, force: o.force, session: o.session ?? ctx.io.env.CLAUDE_SESSION_ID });
-      return finishBatch(ctx, list, result, (issue) => `✓ Closed ${ctx.style.bold(issue.id)}: ${issue.close_reason ?? 'Closed'}`);
+      if (!o.suggestNext && !o.claimNext) {
+        return finishBatch(ctx, list, result, (issue) => `✓ Closed ${ctx.style.bold(issue.id)}: ${issue.close_reason ?? 'Closed'}`);
+      }
+      const unblocked = o.suggestNext ? (await ledger.ready({ limit: 0 })).filter((i) => waiting.has(i.id)) : [];
+      const claimed = o.claimNext && result.done.length > 0 ? await ledger.claimNextReady({}) : undefined;
+      if (ctx.json) {
+        ctx.io.stdout(renderJson({ closed: result.done.map(jsonIssue), unblocked: unblocked.map(jsonIssue), claimed: claimed ? jsonIssue(claimed) : null }));
+        for (const failure of result.failed) reportError(ctx.io, failure.error, true);
+        return result.done.length === 0 && result.failed.length > 0 ? new ExitStatus(1) : undefined;
+      }
+      const status = finishBatch(ctx, list, result, (issue) => `✓ Closed ${ctx.style.bold(issue.id)}: ${issue.close_reason ?? 'Closed'}`);
+      if (o.suggestNext) ctx.out(unblocked.length ? `Now ready:\n${unblocked.map((i) => `  ${i.id} P${i.priority} ${i.title}`).join('\n')}` : 'Nothing new is ready.');
+      if (o.claimNext) ctx.out(claimed ? `✓ Claimed next: ${ctx.style.bold(claimed.id)}: ${claimed.title}` : 'No ready work to claim.');
+      return status;
     }));
 
   program

@@ -12,6 +12,7 @@ interface CreateOptions {
   priority?: string;
   description?: string;
   bodyFile?: string;
+  stdin?: boolean;
   design?: string;
   acceptance?: string;
   notes?: string;
@@ -67,6 +68,7 @@ function addCreateOptions(cmd: Command): Command {
     .option('-p, --priority <priority>', '0-4 or P0-P4 (0 = critical; default 2)')
     .option('-d, --description <text>', 'description (markdown)')
     .option('--body-file <file>', 'read the description from a file (- for stdin)')
+    .option('--stdin', 'read the description from stdin')
     .option('--design <text>', 'design notes')
     .option('--acceptance <text>', 'acceptance criteria')
     .option('--notes <text>', 'notes')
@@ -96,9 +98,10 @@ function toInput(title: string | undefined, o: CreateOptions): CreateInput {
   // commander turns --no-history into history=false; read it back explicitly.
   const raw = o as CreateOptions & { history?: boolean; inheritLabels?: boolean };
   let description = o.description;
-  if (o.bodyFile !== undefined) {
-    if (description !== undefined) throw usageError('give the description with -d or --body-file, not both');
-    description = readText(o.bodyFile);
+  const bodyFile = o.stdin ? '-' : o.bodyFile;
+  if (bodyFile !== undefined) {
+    if (description !== undefined) throw usageError('give the description with one of -d, --body-file or --stdin');
+    description = readText(bodyFile);
   }
   if (o.waitsForGate !== undefined && !['all-children', 'any-children'].includes(o.waitsForGate)) {
     throw validationError(`invalid --waits-for-gate ${JSON.stringify(o.waitsForGate)}`, 'use all-children or any-children');

@@ -29,15 +29,19 @@ Examples:
   dep
     .command('add')
     .argument('<issue>', 'the issue that depends')
-    .argument('<depends-on>', 'the issue it depends on')
+    .argument('[depends-on]', 'the issue it depends on')
+    .option('--blocked-by <id>', 'the issue it depends on (instead of the second argument)')
+    .option('--depends-on <id>', 'the same as --blocked-by')
     .option('-t, --type <type>', 'blocks (default), parent-child, related, discovered-from, waits-for, …', 'blocks')
     .option('--metadata <json>', 'edge metadata, e.g. {"gate":"any-children"}')
     .option('--thread <id>', 'thread id (replies-to)')
     .option('--no-cycle-check', 'skip the cycle check (imports of known-good graphs)')
     .description('Add an edge; refused if it would create a cycle over blocking edges')
     .action(action(ctx, async (issue, dependsOn, opts) => {
-      const o = opts as { type: string; metadata?: string; thread?: string; cycleCheck?: boolean };
-      await addEdge(ctx, issue as string, dependsOn as string, o.type, { metadata: o.metadata, threadId: o.thread, noCycleCheck: o.cycleCheck === false });
+      const o = opts as { type: string; metadata?: string; thread?: string; cycleCheck?: boolean; blockedBy?: string; dependsOn?: string };
+      const targets = [dependsOn as string | undefined, o.blockedBy, o.dependsOn].filter((t): t is string => t !== undefined);
+      if (targets.length !== 1) throw usageError('name the issue it depends on exactly once', 'e.g. bd dep add bd-b bd-a, or bd dep add bd-b --blocked-by bd-a');
+      await addEdge(ctx, issue as string, targets[0] as string, o.type, { metadata: o.metadata, threadId: o.thread, noCycleCheck: o.cycleCheck === false });
     }));
 
   dep

@@ -35,6 +35,9 @@ export interface FilterOptions {
   hasMetadataKey?: string[];
   includeTemplates?: boolean;
   includeEphemeral?: boolean;
+  pinned?: boolean;
+  deferred?: boolean;
+  overdue?: boolean;
   limit?: string;
   sort?: string;
   reverse?: boolean;
@@ -68,7 +71,11 @@ export function addFilterOptions(cmd: Command): Command {
     .option('--metadata-field <k=v>', 'metadata key equals value (repeatable)', collect)
     .option('--has-metadata-key <key>', 'metadata has this key', collect)
     .option('--include-templates', 'include template (proto) issues')
-    .option('--include-ephemeral', 'include wisps');
+    .option('--include-ephemeral', 'include wisps')
+    .option('--pinned', 'pinned issues only')
+    .option('--no-pinned', 'leave out pinned issues')
+    .option('--deferred', 'deferred issues only (status deferred or a future defer time)')
+    .option('--overdue', 'past their due time and not closed');
 }
 
 /** Filter from flags. `defaultOpen` = list's default of hiding closed issues. */
@@ -106,6 +113,10 @@ export async function filterFrom(o: FilterOptions, ctx: BdContext, defaultOpen: 
     hasMetadataKeys: o.hasMetadataKey,
     includeTemplates: o.includeTemplates,
     includeEphemeral: o.includeEphemeral,
+    pinned: o.pinned,
+    deferred: o.deferred,
+    overdue: o.overdue,
+    now: ledger.now(),
   };
   if (o.sort !== undefined) {
     if (!SORTS.includes(o.sort as ListSort)) throw usageError(`invalid --sort ${JSON.stringify(o.sort)}`, `use one of ${SORTS.join(', ')}`);
@@ -131,16 +142,18 @@ export function printIssues(ctx: BdContext, issues: Parameters<typeof issueRows>
 
 export default function register(program: Command, ctx: BdContext): void {
   addFilterOptions(program.command('list').description('List issues (all but closed unless --all or --status)'))
+    .option('--ready', 'only ready issues (the same rules as bd ready)')
     .option('-n, --limit <n>', 'at most n (0 = all; default 50)')
     .option('--sort <field>', `sort by ${SORTS.join('|')} (default priority)`)
     .option('-r, --reverse', 'reverse the sort')
     .addHelpText('after', '\nExamples:\n  bd list\n  bd list --status in_progress -a alice\n  bd list --all -l backend --json\n  bd list --parent bd-a3f')
     .action(action(ctx, async (opts) => {
-      const o = opts as FilterOptions;
+      const o = opts as FilterOptions & { ready?: boolean };
       const limit = limitOption(o.limit, 50);
       const filter = await filterFrom(o, ctx, true);
       const ledger = await ctx.ledger();
-      const issues = await ledger.list({ ...filter, limit: limit > 0 ? limit + 1 : 0 });
+      const query = { ...filter, limit: limit > 0 ? limit + 1 : 0 };
+      const issues = o.ready ? await ledger.ready({ ...query, excludeStatuses: undefined, policy: 'priority' }) : await ledger.list(query);
       printIssues(ctx, issues, limit, 'No issues found.');
     }));
 }

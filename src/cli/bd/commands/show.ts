@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../../shared/errors.js';
 import { action, type BdContext } from '../context.js';
-import { jsonIssue, showText } from '../render.js';
+import { issueRows, jsonIssue, showText } from '../render.js';
 import { renderJson } from '../../output.js';
 
 export default function register(program: Command, ctx: BdContext): void {
@@ -10,8 +10,9 @@ export default function register(program: Command, ctx: BdContext): void {
     .alias('view')
     .argument('[ids...]', 'issue IDs (full or unique partial)')
     .description('Show issues in full: fields, dependencies, dependents, comments')
-    .addHelpText('after', '\nExamples:\n  bd show bd-a3f\n  bd show a3f 9x2 --json   # always a JSON array')
-    .action(action(ctx, async (ids) => {
+    .option('--short', 'one line per issue')
+    .addHelpText('after', '\nExamples:\n  bd show bd-a3f\n  bd show a3f 9x2 --json   # always a JSON array\n  bd show bd-a3f --short')
+    .action(action(ctx, async (ids, opts) => {
       let list = ids as string[];
       const ledger = await ctx.ledger();
       if (list.length === 0) {
@@ -21,6 +22,7 @@ export default function register(program: Command, ctx: BdContext): void {
       }
       const details = await ledger.show(list);
       if (ctx.json) ctx.io.stdout(renderJson(details.map(jsonIssue)));
+      else if ((opts as { short?: boolean }).short) ctx.out(issueRows(details, ctx.style));
       else ctx.out(details.map((d) => showText(d, ctx.style)).join('\n\n'));
     }));
 }

@@ -70,6 +70,8 @@ export default function register(program: Command, ctx: BdContext): void {
     .option('--await-id <id>', 'gate condition identifier')
     .option('--ephemeral', 'make it a wisp')
     .option('--persistent', 'make a wisp durable')
+    .option('--no-history', 'keep it durable but out of history')
+    .option('--history', 'undo --no-history')
     .option('-r, --reason <text>', 'close reason when --status closed')
     .addHelpText('after', '\nExamples:\n  bd update bd-a3f --claim\n  bd update bd-a3f -p P0 --add-label urgent\n  bd update bd-a3f --append-notes "tried X, failed"')
     .action(action(ctx, async (ids, opts) => {
@@ -115,6 +117,7 @@ export default function register(program: Command, ctx: BdContext): void {
         unsetMetadata: o.unsetMetadata,
         await_id: o.awaitId,
         ephemeral: o.ephemeral ? true : o.persistent ? false : undefined,
+        no_history: (o as { history?: boolean }).history === undefined ? undefined : !(o as { history?: boolean }).history,
         closeReason: o.reason,
       };
       if (Object.values(input).every((v) => v === undefined)) {
