@@ -1,18 +1,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { ImportResult } from '../../src/core/beads/ledger.js';
 import { canonicalTime } from '../../src/shared/time.js';
 import { OWN_FIXTURES, SHARED_FIXTURES, workspace } from '../support/env.js';
 
-interface ImportSummary {
-  created: number;
-  updated: number;
-  unchanged: number;
-  skipped: number;
-  tombstones_skipped: number;
-  memories: number;
-  dangling: Array<{ issue_id: string; depends_on_id: string }>;
-}
+/** What `bd import --json` prints. */
+type ImportSummary = ImportResult;
 
 const OWN = join(OWN_FIXTURES, 'legacy-mix.jsonl');
 const COMPUTED = new Set(['_type', 'dependency_count', 'dependent_count', 'comment_count']);
