@@ -253,6 +253,21 @@ describe.each(LEDGER_BACKENDS)('ledger conformance: $name', ({ open: openLedger 
       expect((await ledger.list({ parent: p2 })).map((i) => i.id)).toEqual([child]);
     });
 
+    it('counts top-level IDs per base for the adaptive length, through creates, children, imports and deletes', async () => {
+      const { ledger } = await openLedger();
+      const a = await make(ledger, 'a');
+      await make(ledger, 'b');
+      await make(ledger, 'child', { parent: a });
+      await make(ledger, 'wisp', { ephemeral: true });
+      await ledger.importRecords({
+        records: [{ issue: { id: 'bd-imp1', title: 'i', status: 'open', priority: 2, issue_type: 'task', created_at: '2026-01-01T00:00:00.000000000Z', updated_at: '2026-01-01T00:00:00.000000000Z' }, labels: [], dependencies: [], comments: [], line: 1 }],
+        memories: [], tombstones: [], source: 'test',
+      });
+      await ledger.delete([a]);
+      const counts = await ledger.store.read(async (tx) => [await tx.countTopLevel('bd'), await tx.countTopLevel('bd-wisp')]);
+      expect(counts).toEqual([2, 1]);
+    });
+
     it('resolves partial IDs and reports ambiguity', async () => {
       const { ledger } = await openLedger({ prefix: 'gt' });
       await ledger.create({ title: 'x', id: 'gt-abc12' });

@@ -994,9 +994,10 @@ export class Ledger {
     };
     const work = async (tx: LedgerWriter) => {
       const incoming = new Set(input.records.map((r) => r.issue.id));
+      const present = await tx.existingIds([...incoming, ...input.records.flatMap((r) => r.dependencies.map((d) => d.depends_on_id))]);
       for (const record of input.records) {
         const { issue } = record;
-        const existing = await tx.getIssue(issue.id);
+        const existing = present.has(issue.id) ? await tx.getIssue(issue.id) : undefined;
         if (existing) {
           if (existing.updated_at > issue.updated_at) {
             result.skipped++;
@@ -1028,7 +1029,7 @@ export class Ledger {
             continue;
           }
           deps.push(dep);
-          if (!incoming.has(dep.depends_on_id) && !(await tx.getIssue(dep.depends_on_id)) && !dep.depends_on_id.startsWith('external:')) {
+          if (!incoming.has(dep.depends_on_id) && !present.has(dep.depends_on_id) && !dep.depends_on_id.startsWith('external:')) {
             result.dangling.push({ issue_id: issue.id, depends_on_id: dep.depends_on_id, type: dep.type });
           }
         }

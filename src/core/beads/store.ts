@@ -25,12 +25,14 @@ export interface ExportSelection {
 
 export interface LedgerReader {
   getIssue(id: string): Promise<Issue | undefined>;
+  /** Which of these IDs exist (one query for many; imports check 50,000 at once). */
+  existingIds(ids: string[]): Promise<Set<string>>;
   /** IDs that start with `text` (for partial-ID resolution), at most `limit`. */
   idsStartingWith(text: string, limit: number): Promise<string[]>;
   /** IDs whose hash part (after `<prefix>-`) starts with `text`, at most `limit`. */
   idsWithHashPrefix(text: string, limit: number): Promise<string[]>;
-  /** How many top-level (dotless) IDs start with `<prefix>-` (drives adaptive ID length). */
-  countTopLevel(prefix: string): Promise<number>;
+  /** How many top-level (dotless) IDs have the form `<base>-<hash>` (drives adaptive ID length). */
+  countTopLevel(base: string): Promise<number>;
   labels(id: string): Promise<string[]>;
   /** Outgoing edges of an issue (what it depends on). */
   dependencies(id: string): Promise<Dependency[]>;

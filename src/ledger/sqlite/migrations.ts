@@ -72,7 +72,6 @@ CREATE TABLE issues (
 CREATE INDEX issues_ready ON issues (status, is_blocked, priority, created_at DESC);
 CREATE INDEX issues_priority ON issues (priority, created_at DESC);
 CREATE INDEX issues_assignee ON issues (assignee);
-CREATE INDEX issues_type ON issues (issue_type);
 CREATE INDEX issues_external_ref ON issues (external_ref) WHERE external_ref IS NOT NULL;
 CREATE INDEX issues_defer ON issues (defer_until) WHERE defer_until IS NOT NULL;
 
@@ -122,6 +121,18 @@ CREATE TABLE events (
 CREATE INDEX events_issue ON events (issue_id, id);
 CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+
+-- Top-level IDs per base (the ID up to its last '-': 'bd' for bd-a3f, 'bd-mol' for bd-mol-x9z), kept by
+-- triggers so minting an ID reads one row instead of counting an index range (6.8 ms at 50K issues).
+-- rtrim(id, replace(id, '-', '')) is the ID up to and including its last '-'.
+CREATE TABLE id_counts (base TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TRIGGER id_counts_insert AFTER INSERT ON issues WHEN instr(NEW.id, '.') = 0 BEGIN
+  INSERT INTO id_counts (base, n) VALUES (rtrim(rtrim(NEW.id, replace(NEW.id, '-', '')), '-'), 1)
+    ON CONFLICT (base) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER id_counts_delete AFTER DELETE ON issues WHEN instr(OLD.id, '.') = 0 BEGIN
+  UPDATE id_counts SET n = n - 1 WHERE base = rtrim(rtrim(OLD.id, replace(OLD.id, '-', '')), '-');
+END;
 
 CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE child_counters (parent_id TEXT PRIMARY KEY, last_child INTEGER NOT NULL) WITHOUT ROWID;

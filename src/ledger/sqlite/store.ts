@@ -27,6 +27,7 @@ export interface SqliteOptions {
 }
 
 const RESOLVED = `('closed','pinned')`;
+const INSERT_ISSUE = `INSERT INTO issues (${ISSUE_COLUMNS.join(', ')}) VALUES (${ISSUE_COLUMNS.map(() => '?').join(', ')})`;
 
 const isBusy = (error: unknown) =>
   error instanceof Error && 'code' in error && typeof error.code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(error.code);
@@ -227,6 +228,13 @@ export class SqliteLedgerStore implements LedgerStore {
       const row = this.get('SELECT * FROM issues WHERE id = ?', id);
       return Promise.resolve(row ? rowToIssue(row) : undefined);
     },
+    existingIds: async (ids) => {
+      const found = new Set<string>();
+      for (let i = 0; i < ids.length; i += 10_000) {
+        for (const r of this.all('SELECT id FROM issues WHERE id IN (SELECT value FROM json_each(?))', JSON.stringify(ids.slice(i, i + 10_000)))) found.add(String(r.id));
+      }
+      return Promise.resolve(found);
+    },
     idsStartingWith: async (text, limit) =>
       Promise.resolve(
         this.all(`SELECT id FROM issues WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`, text, `${text}\uffff`, limit).map((r) => String(r.id)),
@@ -236,11 +244,7 @@ export class SqliteLedgerStore implements LedgerStore {
         this.all(`SELECT id FROM issues WHERE instr(id, '-') > 0 AND substr(id, instr(id, '-') + 1) LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?`,
           `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`, limit).map((r) => String(r.id)),
       ),
-    countTopLevel: async (prefix) => {
-      const start = `${prefix}-`;
-      const row = this.get(`SELECT COUNT(*) AS n FROM issues WHERE id >= ? AND id < ? AND instr(id, '.') = 0`, start, `${prefix}.`);
-      return Promise.resolve(Number(row?.n ?? 0));
-    },
+    countTopLevel: async (base) => Promise.resolve(Number(this.get('SELECT n FROM id_counts WHERE base = ?', base)?.n ?? 0)),
     labels: async (id) => Promise.resolve(this.all('SELECT label FROM labels WHERE issue_id = ? ORDER BY label', id).map((r) => String(r.label))),
     dependencies: async (id) => Promise.resolve(this.all('SELECT * FROM dependencies WHERE issue_id = ? ORDER BY created_at, depends_on_id', id).map(rowToDependency)),
     dependents: async (id) => Promise.resolve(this.all('SELECT * FROM dependencies WHERE depends_on_id = ? ORDER BY created_at, issue_id', id).map(rowToDependency)),
@@ -303,8 +307,9 @@ export class SqliteLedgerStore implements LedgerStore {
       Promise.resolve(this.all(`SELECT issue_id, depends_on_id FROM dependencies WHERE type IN ('blocks','conditional-blocks')`).map((r) => ({ from: String(r.issue_id), to: String(r.depends_on_id) }))),
 
     insertIssue: async (issue) => {
+      // Positional binding: measurably cheaper than 50 named parameters on bulk imports.
       const row = issueToRow(issue);
-      this.run(`INSERT INTO issues (${ISSUE_COLUMNS.join(', ')}) VALUES (${ISSUE_COLUMNS.map((c) => `@${c}`).join(', ')})`, row);
+      this.run(INSERT_ISSUE, ISSUE_COLUMNS.map((c) => row[c]));
       return Promise.resolve();
     },
     updateIssue: async (id, patch) => {
