@@ -528,6 +528,8 @@ export class Ledger {
   }
 
   private async updateIn(tx: LedgerWriter, id: string, input: UpdateInput): Promise<IssueDetails> {
+    // Claim first, so every other change below compares against the claimed state.
+    if (input.claim) await this.claimIn(tx, id);
     const issue = await tx.getIssue(id);
     if (!issue) throw notFoundError(`no issue found matching ${JSON.stringify(id)}`);
     const vocabulary = await this.vocabulary(tx);
@@ -542,7 +544,6 @@ export class Ledger {
       changed.push(key);
     };
 
-    if (input.claim) await this.claimIn(tx, id);
     if (input.title !== undefined) set('title', validateTitle(input.title));
     if (input.description !== undefined) set('description', input.description);
     if (input.design !== undefined) set('design', input.design);
