@@ -183,6 +183,20 @@ describe('bd: the protocol Beads scripts rely on', () => {
     expect(by([], { BD_ACTOR: '', USER: 'unix' })).toBe('Git Person');
   });
 
+  it('reads never ask git who is acting; the first write does (a fake git first on PATH records calls)', () => {
+    const w = workspace('test');
+    const bin = join(w.dir, 'fake-bin');
+    mkdirSync(bin);
+    const calls = join(w.dir, 'git-calls');
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\necho "$@" >> ${calls}\necho "Fake Git"\n`, { mode: 0o755 });
+    const env = { BD_ACTOR: '', PATH: `${bin}:${process.env.PATH ?? ''}` };
+    for (const args of [['ready'], ['list'], ['stats'], ['ready', '--json']]) expect(w.bd(args, { env }).code).toBe(0);
+    expect(existsSync(calls)).toBe(false);
+    const created = w.bd(['create', 'by git', '--json'], { env });
+    expect((JSON.parse(created.stdout) as { created_by: string }).created_by).toBe('Fake Git');
+    expect(readFileSync(calls, 'utf8')).toMatch(/config --get user.name/);
+  });
+
   it('finds the ledger by walking up, or through BEADS_DIR; says what to do when there is none', () => {
     const w = workspace('test');
     const nested = join(w.dir, 'a', 'b');

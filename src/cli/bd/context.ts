@@ -58,7 +58,8 @@ export class BdContext {
         });
       }
       const store = SqliteLedgerStore.open(location.path, { create: false });
-      this.opened = new Ledger(store, { actor: this.actor() });
+      // Lazy: a read (bd ready, bd list) never asks git who is acting.
+      this.opened = new Ledger(store, { actor: () => this.actor() });
     }
     return Promise.resolve(this.opened);
   }

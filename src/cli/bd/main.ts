@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { GtError } from '../../shared/errors.js';
+import { VERSION } from '../../shared/version.js';
 import { reportError, type Io } from '../output.js';
 import { BdContext, ExitStatus } from './context.js';
 
@@ -88,8 +89,6 @@ Exit codes: 0 ok (also when some of several IDs failed), 1 error, 2 bad usage.`)
   return program;
 }
 
-declare const __GT_VERSION__: string | undefined;
-const VERSION = typeof __GT_VERSION__ === 'string' ? __GT_VERSION__ : '0.0.0-dev';
 
 export async function runBd(argv: string[], io: Io): Promise<number> {
   const ctx = new BdContext(io);

@@ -5,9 +5,8 @@
 import { runBd } from '../bd/main.js';
 import type { Io } from '../output.js';
 import { EXIT_CODES } from '../../shared/errors.js';
+import { VERSION } from '../../shared/version.js';
 
-declare const __GT_VERSION__: string | undefined;
-const VERSION = typeof __GT_VERSION__ === 'string' ? __GT_VERSION__ : '0.0.0-dev';
 
 const HELP = `gt — a workspace manager for many AI coding agents, with a Beads-compatible ledger built in
 

@@ -18,7 +18,8 @@ import type {
 } from './types.js';
 
 export interface LedgerOptions {
-  actor: string;
+  /** Who acts; a function is called once, on the first write (reads never need it). */
+  actor: string | (() => string);
   /** Canonical "now"; injectable so tests can pin time. */
   clock?: () => string;
 }
@@ -176,13 +177,18 @@ export const CONFIG_KEYS = {
 
 export class Ledger {
   readonly store: LedgerStore;
-  readonly actor: string;
   private readonly clock: () => string;
+  private actorSource: string | (() => string);
 
   constructor(store: LedgerStore, options: LedgerOptions) {
     this.store = store;
-    this.actor = options.actor;
+    this.actorSource = options.actor;
     this.clock = options.clock ?? nowTime;
+  }
+
+  get actor(): string {
+    if (typeof this.actorSource === 'function') this.actorSource = this.actorSource();
+    return this.actorSource;
   }
 
   now(): string {
@@ -464,7 +470,8 @@ export class Ledger {
 
   async explainReady(filter: Omit<ReadyFilter, 'now'>): Promise<ExplainResult> {
     return this.store.read(async (tx) => {
-      const ready = await tx.ready(await this.readyFilter(tx, filter));
+      const resolved = await this.readyFilter(tx, filter);
+      const ready = await tx.ready(resolved);
       const readyOut: ExplainResult['ready'] = [];
       for (const issue of ready) {
         const deps = (await tx.dependencies(issue.id)).filter((d) => (BLOCKING_DEP_TYPES as readonly string[]).includes(d.type) || d.type === 'waits-for');
@@ -475,7 +482,7 @@ export class Ledger {
         });
       }
       const blocked: ExplainResult['blocked'] = [];
-      for (const issue of await tx.blocked(filter)) {
+      for (const issue of await tx.blocked(resolved)) {
         const blockers = await tx.openBlockers(issue.id);
         if (issue.parent !== undefined && (await tx.isBlocked(issue.parent))) {
           const parent = await tx.getIssue(issue.parent);
@@ -921,11 +928,7 @@ export class Ledger {
   async labels(idText?: string): Promise<string[] | Array<{ label: string; count: number }>> {
     return this.store.read(async (tx) => {
       if (idText !== undefined) return tx.labels(await this.resolveId(tx, idText));
-      const counts = new Map<string, number>();
-      for (const issue of await tx.list({ includeEphemeral: true, includeTemplates: true })) {
-        for (const label of issue.labels) counts.set(label, (counts.get(label) ?? 0) + 1);
-      }
-      return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([label, count]) => ({ label, count }));
+      return tx.labelCounts();
     });
   }
 

@@ -34,6 +34,8 @@ export interface LedgerReader {
   /** How many top-level (dotless) IDs have the form `<base>-<hash>` (drives adaptive ID length). */
   countTopLevel(base: string): Promise<number>;
   labels(id: string): Promise<string[]>;
+  /** Every label in use with how many issues carry it, sorted by label. */
+  labelCounts(): Promise<Array<{ label: string; count: number }>>;
   /** Outgoing edges of an issue (what it depends on). */
   dependencies(id: string): Promise<Dependency[]>;
   /** Incoming edges (what depends on it). */

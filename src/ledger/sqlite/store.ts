@@ -245,6 +245,8 @@ export class SqliteLedgerStore implements LedgerStore {
           `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`, limit).map((r) => String(r.id)),
       ),
     countTopLevel: async (base) => Promise.resolve(Number(this.get('SELECT n FROM id_counts WHERE base = ?', base)?.n ?? 0)),
+    labelCounts: async () =>
+      Promise.resolve(this.all('SELECT label, COUNT(*) AS n FROM labels GROUP BY label ORDER BY label').map((r) => ({ label: String(r.label), count: Number(r.n) }))),
     labels: async (id) => Promise.resolve(this.all('SELECT label FROM labels WHERE issue_id = ? ORDER BY label', id).map((r) => String(r.label))),
     dependencies: async (id) => Promise.resolve(this.all('SELECT * FROM dependencies WHERE issue_id = ? ORDER BY created_at, depends_on_id', id).map(rowToDependency)),
     dependents: async (id) => Promise.resolve(this.all('SELECT * FROM dependencies WHERE depends_on_id = ? ORDER BY created_at, issue_id', id).map(rowToDependency)),

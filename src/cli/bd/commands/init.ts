@@ -41,7 +41,7 @@ export default function register(program: Command, ctx: BdContext): void {
       mkdirSync(dir, { recursive: true });
       if (!existsSync(join(dir, '.gitignore'))) writeFileSync(join(dir, '.gitignore'), GITIGNORE);
       const store = SqliteLedgerStore.open(dbPath, { create: true });
-      const ledger = new Ledger(store, { actor: ctx.actor() });
+      const ledger = new Ledger(store, { actor: () => ctx.actor() });
       ctx.adopt(ledger);
       await store.write((tx) => tx.setConfig(CONFIG_KEYS.prefix, prefix));
       ctx.emit({ path: dbPath, prefix, schema_version_db: await store.schemaVersion() }, () =>
