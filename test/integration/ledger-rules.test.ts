@@ -92,6 +92,19 @@ describe.each(LEDGER_BACKENDS)('ledger conformance: $name', ({ open: openLedger 
       expect(await ids(ledger)).toContain(all);
     });
 
+    it('blocked_by names only what still blocks: a satisfied fan-in gate is not listed', async () => {
+      const { ledger } = await openLedger();
+      const spawner = await make(ledger, 'spawner');
+      const c1 = await make(ledger, 'c1', { parent: spawner });
+      await make(ledger, 'c2', { parent: spawner });
+      const blocker = await make(ledger, 'blocker');
+      const fanIn = await make(ledger, 'fan-in any', { waitsFor: { spawner, gate: 'any-children' }, deps: [{ type: 'blocks', id: blocker }] });
+      const blockedBy = async () => (await ledger.blocked({})).find((b) => b.id === fanIn)?.blocked_by;
+      expect(await blockedBy()).toEqual([blocker, spawner].sort());
+      await ledger.close([c1]);
+      expect(await blockedBy()).toEqual([blocker]);
+    });
+
     it('deferred issues and children of a deferred parent are hidden; undefer restores', async () => {
       const { ledger } = await openLedger();
       const parked = await make(ledger, 'parked');

@@ -27,6 +27,15 @@ export interface SqliteOptions {
 }
 
 const RESOLVED = `('closed','pinned')`;
+/**
+ * A waits-for edge `d` still waits: its spawner has an unresolved child, unless the gate is
+ * any-children and one child is already closed.
+ */
+const WAITS_FOR_UNSATISFIED = `(EXISTS (SELECT 1 FROM dependencies cd JOIN issues c ON c.id = cd.issue_id
+    WHERE cd.depends_on_id = d.depends_on_id AND cd.type = 'parent-child' AND c.status NOT IN ${RESOLVED})
+  AND NOT (json_valid(d.metadata) AND json_extract(d.metadata, '$.gate') = 'any-children'
+    AND EXISTS (SELECT 1 FROM dependencies cd JOIN issues c ON c.id = cd.issue_id
+      WHERE cd.depends_on_id = d.depends_on_id AND cd.type = 'parent-child' AND c.status = 'closed')))`;
 const INSERT_ISSUE = `INSERT INTO issues (${ISSUE_COLUMNS.join(', ')}) VALUES (${ISSUE_COLUMNS.map(() => '?').join(', ')})`;
 
 const isBusy = (error: unknown) =>
@@ -415,12 +424,7 @@ export class SqliteLedgerStore implements LedgerStore {
                   WHERE d.issue_id = i.id AND d.type IN ('blocks','conditional-blocks') AND t.status NOT IN ${RESOLVED}) THEN 1
     WHEN EXISTS (SELECT 1 FROM dependencies d JOIN issues p ON p.id = d.depends_on_id
                   WHERE d.issue_id = i.id AND d.type = 'parent-child' AND p.is_blocked = 1) THEN 1
-    WHEN EXISTS (SELECT 1 FROM dependencies d WHERE d.issue_id = i.id AND d.type = 'waits-for'
-                  AND EXISTS (SELECT 1 FROM dependencies cd JOIN issues c ON c.id = cd.issue_id
-                               WHERE cd.depends_on_id = d.depends_on_id AND cd.type = 'parent-child' AND c.status NOT IN ${RESOLVED})
-                  AND NOT (json_valid(d.metadata) AND json_extract(d.metadata, '$.gate') = 'any-children'
-                           AND EXISTS (SELECT 1 FROM dependencies cd JOIN issues c ON c.id = cd.issue_id
-                                        WHERE cd.depends_on_id = d.depends_on_id AND cd.type = 'parent-child' AND c.status = 'closed'))) THEN 1
+    WHEN EXISTS (SELECT 1 FROM dependencies d WHERE d.issue_id = i.id AND d.type = 'waits-for' AND ${WAITS_FOR_UNSATISFIED}) THEN 1
     ELSE 0 END`;
 
   private refreshBlockedFrom(seeds: string[]): void {
@@ -538,7 +542,7 @@ export class SqliteLedgerStore implements LedgerStore {
          SELECT d.depends_on_id FROM dependencies d JOIN issues p ON p.id = d.depends_on_id
           WHERE d.issue_id = ? AND d.type = 'parent-child' AND p.is_blocked = 1
          UNION
-         SELECT d.depends_on_id FROM dependencies d WHERE d.issue_id = ? AND d.type = 'waits-for'
+         SELECT d.depends_on_id FROM dependencies d WHERE d.issue_id = ? AND d.type = 'waits-for' AND ${WAITS_FOR_UNSATISFIED}
          ORDER BY 1`, issue.id, issue.id, issue.id).map((r) => String(r.id));
       return { ...issue, blocked_by_count: blockers.length, blocked_by: blockers };
     });
