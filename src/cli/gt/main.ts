@@ -1,39 +1,136 @@
 /**
- * `gt`: the town CLI. This first version carries the ledger (`gt bd …` runs bd);
- * town, rigs, agents and the work loop arrive with their issues.
+ * `gt`: the town CLI. Only the invoked command's module is loaded, so the
+ * commands agent hooks call on every turn (prime, signal, hook, mail check)
+ * start close to bare Node start-up time.
  */
-import { runBd } from '../bd/main.js';
-import type { Io } from '../output.js';
-import { EXIT_CODES } from '../../shared/errors.js';
+import { Command, CommanderError } from 'commander';
+import { EXIT_CODES, GtError } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
+import { runBd } from '../bd/main.js';
+import { reportError, type Io } from '../output.js';
+import { ExitCode, GtContext } from './context.js';
 
+type Register = (program: Command, ctx: GtContext) => void;
 
-const HELP = `gt — a workspace manager for many AI coding agents, with a Beads-compatible ledger built in
+interface Entry {
+  names: string[];
+  summary: string;
+  hidden?: boolean;
+  load: () => Promise<{ default: Register }>;
+}
 
-Usage: gt <command> [options]
+/** The command table: one line per command file. */
+const COMMANDS: Entry[] = [
+  { names: ['install'], summary: 'Create a town (default ~/gt)', load: () => import('./commands/install.js') },
+  { names: ['rig'], summary: 'Rigs (git repositories): add, list, show, remove', load: () => import('./commands/rig.js') },
+  { names: ['crew'], summary: 'Long-lived named workers: add, list, attach', load: () => import('./commands/crew.js') },
+  { names: ['config'], summary: 'Town settings and agent runtimes', load: () => import('./commands/config.js') },
+  { names: ['sling'], summary: 'Put beads on workers\' hooks and start them', load: () => import('./commands/sling.js') },
+  { names: ['hook'], summary: 'Show the work on a hook', load: () => import('./commands/hook.js') },
+  { names: ['unsling'], summary: 'Take a bead off its hook', load: () => import('./commands/hook.js') },
+  { names: ['prime'], summary: 'What an agent needs to know at session start', load: () => import('./commands/prime.js') },
+  { names: ['signal'], summary: 'Runtime hook events (turn boundaries deliver mail)', load: () => import('./commands/signal.js') },
+  { names: ['done'], summary: 'Finish the hooked work: merge request, free the worker', load: () => import('./commands/done.js') },
+  { names: ['handoff'], summary: 'Note to self, checkpoint, fresh session', load: () => import('./commands/done.js') },
+  { names: ['polecat'], summary: 'Polecats: list, nuke', load: () => import('./commands/polecat.js') },
+  { names: ['mail'], summary: 'Durable messages: send, inbox, read, ack, reply, check', load: () => import('./commands/mail.js') },
+  { names: ['nudge'], summary: 'Wake an agent with a short message', load: () => import('./commands/nudge.js') },
+  { names: ['agents'], summary: 'Every agent: role, runtime, session, hook, last signal', load: () => import('./commands/agents.js') },
+  { names: ['peek'], summary: 'The last lines of an agent\'s session', load: () => import('./commands/agents.js') },
+  { names: ['attach'], summary: 'Watch and type into an agent\'s tmux session', load: () => import('./commands/agents.js') },
+  { names: ['mayor'], summary: 'The Mayor, your coordinator agent: start, attach, stop', load: () => import('./commands/mayor.js') },
+  { names: ['refinery'], summary: 'The merge queue of a rig: run, queue', load: () => import('./commands/refinery.js') },
+  { names: ['up'], summary: 'Start the town daemon', load: () => import('./commands/daemon.js') },
+  { names: ['down'], summary: 'Stop the town daemon (and with --all, every session)', load: () => import('./commands/daemon.js') },
+  { names: ['status'], summary: 'The town at a glance', load: () => import('./commands/daemon.js') },
+  { names: ['demo'], summary: 'The whole loop in a temporary town, no API key needed', load: () => import('./commands/demo.js') },
+  { names: ['run-shell'], summary: 'The shell runtime', hidden: true, load: () => import('./commands/internal.js') },
+  { names: ['session-host'], summary: 'Headless session host', hidden: true, load: () => import('./commands/internal.js') },
+  { names: ['session'], summary: 'Session control', hidden: true, load: () => import('./commands/internal.js') },
+];
 
+const VALUE_FLAGS = new Set(['-C', '--directory']);
+
+function commandWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (VALUE_FLAGS.has(arg)) {
+      i++;
+      continue;
+    }
+    if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+function rootProgram(ctx: GtContext): Command {
+  const program = new Command('gt')
+    .description('A workspace manager for many AI coding agents, with a Beads-compatible ledger built in')
+    .version(VERSION, '--version')
+    .option('--json', 'machine-readable output')
+    .option('-C, --directory <dir>', 'run as if started in <dir>')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s), outputError: () => undefined })
+    .showSuggestionAfterError(true);
+  program.addHelpText('after', () => `
 Commands:
-  bd <args…>     the ledger (same as the bd command)
-  version        print the version
+${COMMANDS.filter((c) => !c.hidden).map((c) => `  ${c.names.join(', ').padEnd(12)} ${c.summary}`).join('\n')}
+  bd           The ledger (same as the bd command)
 
 Examples:
-  gt bd init --prefix hq
-  gt bd ready --json
+  gt install ~/gt && cd ~/gt
+  gt rig add app https://github.com/me/app.git
+  bd create "Fix the login timeout" -p 1        # in ~/gt/app: an app- bead
+  gt sling app-a3f8 app                          # a polecat takes it
+  gt agents                                      # who is doing what
+  gt up                                          # the daemon merges finished work
 
-Exit codes: 0 ok, 1 error, 2 bad usage, 3 invalid value, 4 not found, 5 conflict, 6 external tool failed, 7 schema, 8 file system.
-`;
+Run 'gt <command> --help' for a command's flags and examples.
+Exit codes: 0 ok, 1 error, 2 bad usage, 3 invalid value, 4 not found, 5 conflict, 6 external tool failed, 7 schema, 8 file system.`);
+  return program;
+}
 
 export async function runGt(argv: string[], io: Io): Promise<number> {
-  const [word, ...rest] = argv;
-  if (word === undefined || word === '--help' || word === '-h' || word === 'help') {
-    io.stdout(HELP);
-    return 0;
-  }
-  if (word === '--version' || word === 'version') {
+  const word = commandWord(argv);
+  if (word === 'bd') return runBd(argv.slice(argv.indexOf('bd') + 1), io);
+  if (word === 'version') {
     io.stdout(`${VERSION}\n`);
     return 0;
   }
-  if (word === 'bd') return runBd(rest, io);
-  io.stderr(`Error: unknown command ${JSON.stringify(word)}\nHint: see gt --help\n`);
-  return EXIT_CODES.usage;
+  const ctx = new GtContext(io);
+  const program = rootProgram(ctx);
+  try {
+    const entry = word === undefined ? undefined : COMMANDS.find((c) => c.names.includes(word));
+    if (word !== undefined && word !== 'help' && entry === undefined) {
+      const close = COMMANDS.filter((c) => !c.hidden).flatMap((c) => c.names).filter((n) => n.startsWith(word.slice(0, 2)));
+      throw new GtError('usage', `unknown command ${JSON.stringify(word)}`, { hint: close.length ? `did you mean ${close.join(' or ')}? See gt --help` : 'see gt --help' });
+    }
+    if (word === 'help') {
+      const target = argv[argv.indexOf('help') + 1];
+      const helpEntry = target === undefined ? undefined : COMMANDS.find((c) => c.names.includes(target));
+      if (helpEntry && target) {
+        (await helpEntry.load()).default(program, ctx);
+        await program.parseAsync([target, '--help'], { from: 'user' });
+      } else program.outputHelp();
+      return 0;
+    }
+    if (entry) (await entry.load()).default(program, ctx);
+    if (argv.length === 0) {
+      program.outputHelp();
+      return 0;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof ExitCode) return error.code;
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+      reportError(io, new GtError('usage', error.message.replace(/^error: /, ''), { hint: `see gt ${word ?? ''} --help`.replace('  ', ' ') }), ctx.json);
+      return EXIT_CODES.usage;
+    }
+    reportError(io, error, ctx.json || argv.includes('--json'));
+    return error instanceof GtError ? EXIT_CODES[error.kind] : EXIT_CODES.internal;
+  } finally {
+    await ctx.close();
+  }
 }

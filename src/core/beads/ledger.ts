@@ -93,6 +93,12 @@ export interface UpdateInput {
   pinned?: boolean;
   claim?: boolean;
   closeReason?: string;
+  /**
+   * Compare-and-set: the update applies only if the issue is still in one of
+   * these statuses (and, when given, has this assignee; null = unassigned),
+   * checked inside the write transaction. Otherwise it fails with a conflict.
+   */
+  expect?: { statuses?: string[]; assignee?: string | null };
 }
 
 export interface CloseOptions {
@@ -539,6 +545,13 @@ export class Ledger {
     if (input.claim) await this.claimIn(tx, id);
     const issue = await tx.getIssue(id);
     if (!issue) throw notFoundError(`no issue found matching ${JSON.stringify(id)}`);
+    if (input.expect) {
+      const { statuses, assignee } = input.expect;
+      if (statuses && !statuses.includes(issue.status)) throw conflictError(`${id} changed under you: its status is now ${issue.status}`);
+      if (assignee !== undefined && (issue.assignee ?? null) !== assignee) {
+        throw conflictError(`${id} changed under you: it is now assigned to ${issue.assignee ?? 'nobody'}`);
+      }
+    }
     const vocabulary = await this.vocabulary(tx);
     const now = this.now();
     const patch: Partial<Issue> = {};

@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process';
+import type { Command } from 'commander';
+import { parseIdentity, type Identity } from '../../../core/town/identity.js';
+import type { Town } from '../../../core/town/town.js';
+import { agentState, hookedWork } from '../../../core/town/work.js';
+import { GtError, notFoundError } from '../../../shared/errors.js';
+import { table } from '../../output.js';
+import { action, type GtContext } from '../context.js';
+
+/** Hands the terminal to `tmux attach` until the person detaches. */
+export async function attachTo(ctx: GtContext, town: Town, identity: Identity): Promise<number> {
+  const agent = await town.agent(identity);
+  if (!agent?.active) throw notFoundError(`no agent ${identity.address}`, 'see gt agents');
+  if (!(await town.sessionAlive(agent))) throw new GtError('conflict', `${identity.address} has no running session`, { hint: 'start one with gt sling, gt crew attach or gt mayor start' });
+  const command = agent.backend ? town.ports.backend(agent.backend).attachCommand(agent.session) : undefined;
+  if (!command) throw new GtError('usage', `${identity.address} runs headless: there is no terminal to attach to`, { hint: `read its output with gt peek ${identity.address}` });
+  if (!process.stdin.isTTY) throw new GtError('usage', 'attaching needs a terminal', { hint: `run it from a terminal, or: ${command.join(' ')}` });
+  const [file, ...args] = command;
+  return spawnSync(file as string, args, { stdio: 'inherit' }).status ?? 0;
+}
+
+function age(iso: string | undefined): string {
+  if (!iso) return '-';
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return seconds < 60 ? `${seconds}s ago` : seconds < 3600 ? `${Math.round(seconds / 60)}m ago` : `${Math.round(seconds / 3600)}h ago`;
+}
+
+export default function register(program: Command, ctx: GtContext): void {
+  program.command('agents').description('Every agent: identity, role, rig, runtime, backend, session, hooked bead, last signal')
+    .option('--rig <rig>', 'only this rig').option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  gt agents\n  gt agents --rig app --json')
+    .action(action(ctx, async (opts: unknown) => {
+      const town = await ctx.town();
+      const rig = (opts as { rig?: string }).rig;
+      const rows = await Promise.all((await town.agents(rig ? { rig } : {})).map(async (agent) => {
+        const alive = await town.sessionAlive(agent);
+        const hooked = (await hookedWork(town.ledger, agent.address)).map((b) => b.id);
+        return {
+          agent: agent.address, role: agent.role, rig: agent.rig ?? null, runtime: agent.runtime ?? null, backend: agent.backend ?? null,
+          session: agent.session, session_alive: alive, state: agentState(agent, alive, hooked.length > 0), hooked,
+          last_signal: agent.last_signal ?? null, last_signal_at: agent.last_signal_at ?? null,
+        };
+      }));
+      ctx.emit(rows, () => rows.length === 0 ? 'No agents yet.' : table([['AGENT', 'RUNTIME', 'BACKEND', 'STATE', 'HOOK', 'LAST SIGNAL'], ...rows.map((r) => [
+        r.agent, r.runtime ?? '-', r.backend ?? '-', r.state, r.hooked.join(',') || '-', r.last_signal ? `${r.last_signal} ${age(r.last_signal_at ?? undefined)}` : '-',
+      ])]));
+    }));
+
+  program.command('peek <agent> [lines]').description('The last lines of an agent\'s session (screen for tmux, log for headless)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  gt peek app/polecats/nux\n  gt peek mayor 100')
+    .action(action(ctx, async (address: unknown, lines: unknown, _opts: unknown) => {
+      const identity = parseIdentity(address as string);
+      const town = await ctx.town();
+      const agent = await town.agent(identity);
+      if (!agent?.backend) throw notFoundError(`${identity.address} has never had a session`);
+      const count = lines === undefined ? 40 : Number(lines);
+      let text = '';
+      try {
+        text = await town.ports.backend(agent.backend).capture(agent.session, count);
+      } catch {
+        // The tmux session is gone: the run's log still has its output.
+        text = (agent.run && town.ports.files.read(town.path('.gt', 'runs', agent.run, 'agent.log'))?.split('\n').slice(-count - 1).join('\n')) || '';
+      }
+      ctx.emit({ agent: identity.address, session: agent.session, text }, () => text.replace(/\n+$/, ''));
+    }));
+
+  program.command('attach <agent>').description('Attach your terminal to an agent\'s tmux session (detach with C-b d)')
+    .addHelpText('after', '\nExamples:\n  gt attach app/crew/ada')
+    .action(action(ctx, async (address: unknown) => attachTo(ctx, await ctx.town(), parseIdentity(address as string))));
+}

@@ -1,0 +1,40 @@
+/** Commands gt runs for itself: the shell runtime, the headless session host, deferred session control. */
+import type { Command } from 'commander';
+import { parseIdentity } from '../../../core/town/identity.js';
+import { runShellAgent } from '../../../core/town/shell-runner.js';
+import { restartSession } from '../../../core/town/work.js';
+import { runSessionHost } from '../../../infra/headless.js';
+import { action, type GtContext } from '../context.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export default function register(program: Command, ctx: GtContext): void {
+  program.command('run-shell').description('The shell runtime: run the hooked bead\'s commands, commit, gt done')
+    .action(action(ctx, async () => {
+      const identity = await ctx.me();
+      const town = await ctx.town();
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(ctx.io.env)) if (v !== undefined) env[k] = v;
+      const { code } = await runShellAgent(town, identity, env, (text) => ctx.io.stdout(text));
+      return code;
+    }));
+
+  program.command('session-host <runDir>').description('Host of one headless session')
+    .action(action(ctx, async (runDir: unknown) => runSessionHost(runDir as string)));
+
+  const session = program.command('session').description('Stop or restart an agent\'s session');
+  session.command('stop <agent>').option('--after-ms <ms>', 'wait first', '0')
+    .action(action(ctx, async (address: unknown, opts: unknown) => {
+      await sleep(Number((opts as { afterMs: string }).afterMs) || 0);
+      const town = await ctx.town();
+      const agent = await town.agent(parseIdentity(address as string));
+      if (agent) await town.stopSession(agent, agent.state === 'done' ? 'idle' : agent.state);
+    }));
+  session.command('restart <agent>').option('--after-ms <ms>', 'wait first', '0')
+    .action(action(ctx, async (address: unknown, opts: unknown) => {
+      await sleep(Number((opts as { afterMs: string }).afterMs) || 0);
+      const town = await ctx.townForSessions();
+      const record = await restartSession(town, parseIdentity(address as string));
+      ctx.emit(record, () => `Restarted ${record.address} (${record.session})`);
+    }));
+}

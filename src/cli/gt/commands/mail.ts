@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import { parseIdentity } from '../../../core/town/identity.js';
+import { Mailbox, renderInjected, type MailMessage } from '../../../core/town/mail.js';
+import { usageError } from '../../../shared/errors.js';
+import { table } from '../../output.js';
+import { action, type GtContext } from '../context.js';
+
+function inboxTable(messages: MailMessage[]): string {
+  return table([['ID', 'FROM', 'SUBJECT', 'STATE'], ...messages.map((m) => [m.id, m.from, m.subject, m.acked ? 'acked' : m.read ? 'read' : m.delivered ? 'delivered' : 'new'])]);
+}
+
+export default function register(program: Command, ctx: GtContext): void {
+  const mail = program.command('mail').description('Durable messages between agents and people, kept in the ledger')
+    .addHelpText('after', '\nExamples:\n  gt mail send app/polecats/nux -s "Use the v2 API" -m "See docs/api.md"\n  gt mail inbox --json\n  gt mail read hq-4f2a\n  gt mail reply hq-4f2a -m "done"\n  gt mail ack hq-4f2a\n  gt mail check --inject     # what hooks run at a turn boundary');
+  const as = (cmd: Command) => cmd.option('--agent <address>', 'act as this agent (default: this session\'s agent, else human)');
+
+  as(mail.command('send <to>').description('Send a message (to: mayor, human, <rig>/polecats/<name>, <rig>/crew/<name>…)')
+    .requiredOption('-s, --subject <subject>', 'subject').option('-m, --message <body>', 'body', '').option('--priority <n>', '0 urgent … 4 low', '2').option('--json', 'machine-readable output'))
+    .action(action(ctx, async (to: unknown, opts: unknown) => {
+      const options = opts as { subject: string; message: string; priority: string; agent?: string };
+      const me = await ctx.me(options.agent);
+      const town = await ctx.town();
+      const recipient = parseIdentity(to as string);
+      if (recipient.rig) town.rig(recipient.rig);
+      const priority = Number(options.priority);
+      if (!Number.isInteger(priority) || priority < 0 || priority > 4) throw usageError(`priority must be 0–4, got ${options.priority}`);
+      const sent = await new Mailbox(town.ledger, me.address).send(recipient.address, options.subject, options.message, { priority });
+      ctx.emit(sent, () => `Sent ${sent.id} to ${sent.to}`);
+    }));
+
+  as(mail.command('inbox').description('Your messages (unacknowledged; --all for every one)').option('--all', 'include acknowledged').option('--json', 'machine-readable output'))
+    .action(action(ctx, async (opts: unknown) => {
+      const options = opts as { all?: boolean; agent?: string };
+      const me = await ctx.me(options.agent);
+      const town = await ctx.town();
+      const messages = await new Mailbox(town.ledger, me.address).inbox(me.address, { all: options.all === true });
+      ctx.emit(messages, () => messages.length === 0 ? `No mail for ${me.address}.` : inboxTable(messages));
+    }));
+
+  as(mail.command('read <id>').description('Show a message and mark it read').option('--json', 'machine-readable output'))
+    .action(action(ctx, async (id: unknown, opts: unknown) => {
+      const me = await ctx.me((opts as { agent?: string }).agent);
+      const town = await ctx.town();
+      const message = await new Mailbox(town.ledger, me.address).markRead(id as string);
+      ctx.emit(message, () => `${message.id}  from ${message.from} to ${message.to}  ${message.created_at}\nSubject: ${message.subject}\n\n${message.body}`);
+    }));
+
+  as(mail.command('ack <ids...>').description('Mark messages handled (closes them)').option('--json', 'machine-readable output'))
+    .action(action(ctx, async (ids: unknown, opts: unknown) => {
+      const me = await ctx.me((opts as { agent?: string }).agent);
+      const town = await ctx.town();
+      const done = await new Mailbox(town.ledger, me.address).ack(ids as string[]);
+      ctx.emit({ acked: done }, () => `Acked ${done.join(', ')}`);
+    }));
+
+  as(mail.command('reply <id>').description('Reply in the same thread').requiredOption('-m, --message <body>', 'body').option('--json', 'machine-readable output'))
+    .action(action(ctx, async (id: unknown, opts: unknown) => {
+      const options = opts as { message: string; agent?: string };
+      const me = await ctx.me(options.agent);
+      const town = await ctx.town();
+      const sent = await new Mailbox(town.ledger, me.address).reply(id as string, options.message);
+      ctx.emit(sent, () => `Sent ${sent.id} to ${sent.to}`);
+    }));
+
+  as(mail.command('thread <id>').description('Every message of a thread, oldest first').option('--json', 'machine-readable output'))
+    .action(action(ctx, async (id: unknown, opts: unknown) => {
+      const me = await ctx.me((opts as { agent?: string }).agent);
+      const town = await ctx.town();
+      const mailbox = new Mailbox(town.ledger, me.address);
+      const first = await mailbox.get(id as string);
+      const messages = await mailbox.thread(first.thread);
+      ctx.emit(messages, () => messages.map((m) => `${m.id} ${m.from} → ${m.to}: ${m.subject}${m.body ? `\n  ${m.body.split('\n').join('\n  ')}` : ''}`).join('\n'));
+    }));
+
+  as(mail.command('check').description('Undelivered messages; with --inject, print them for the agent and mark them delivered')
+    .option('--inject', 'deliver: print as a <system-reminder> block, mark delivered (exactly once)').option('--json', 'machine-readable output'))
+    .action(action(ctx, async (opts: unknown) => {
+      const options = opts as { inject?: boolean; agent?: string };
+      const me = await ctx.me(options.agent);
+      const town = await ctx.town();
+      const mailbox = new Mailbox(town.ledger, me.address);
+      if (options.inject) {
+        const taken = await mailbox.takePending(me.address);
+        ctx.emit(taken, () => renderInjected(me.address, taken));
+        return;
+      }
+      const pending = (await mailbox.inbox(me.address)).filter((m) => !m.delivered);
+      ctx.emit({ agent: me.address, pending: pending.length, messages: pending }, () => `${pending.length} undelivered message(s) for ${me.address}`);
+    }));
+}

@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { Mailbox, renderInjected } from '../../../core/town/mail.js';
+import { recordSignal, SIGNALS, TURN_BOUNDARIES, type Signal } from '../../../core/town/signals.js';
+import { usageError } from '../../../shared/errors.js';
+import { action, type GtContext } from '../context.js';
+
+/** A runtime hook's JSON on stdin (Claude, Gemini), read with a time limit; {} when there is none. */
+export async function readHookInput(): Promise<Record<string, unknown>> {
+  if (process.stdin.isTTY) return {};
+  const text = await new Promise<string>((resolvePromise) => {
+    let data = '';
+    const done = () => {
+      clearTimeout(timer);
+      process.stdin.removeAllListeners();
+      process.stdin.pause();
+      resolvePromise(data);
+    };
+    const timer = setTimeout(done, 1000);
+    process.stdin.setEncoding('utf8').on('data', (chunk: string) => (data += chunk)).on('end', done).on('error', done);
+  });
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export default function register(program: Command, ctx: GtContext): void {
+  program.command('signal <event> [payload...]')
+    .description(`A runtime hook event: ${SIGNALS.join(', ')}. Records it on the agent; at turn boundaries prints undelivered mail`)
+    .option('--format <format>', 'output for this runtime\'s hook protocol: text (default), claude, gemini, codex', 'text')
+    .option('--agent <address>', 'as this agent (default: this session\'s agent)')
+    .addHelpText('after', '\nExamples (normally run by the hooks gt installs):\n  gt signal prompt-submit --format claude\n  gt signal stop')
+    .action(action(ctx, async (event: unknown, _payload: unknown, opts: unknown) => {
+      const options = opts as { format: string; agent?: string };
+      if (!(SIGNALS as readonly string[]).includes(event as string)) throw usageError(`unknown signal ${JSON.stringify(event)}`, `use one of ${SIGNALS.join(', ')}`);
+      const signal = event as Signal;
+      const identity = await ctx.me(options.agent);
+      const town = await ctx.town();
+      const input = options.format === 'claude' || options.format === 'gemini' ? await readHookInput() : {};
+      await recordSignal(town, identity, signal, input);
+      if (!TURN_BOUNDARIES.has(signal) || options.format === 'codex') return;
+      const messages = await new Mailbox(town.ledger, identity.address).takePending(identity.address);
+      const text = renderInjected(identity.address, messages);
+      if (text === '') return;
+      // Claude's Stop hook: "block" makes the agent continue its turn with the mail as its reason.
+      if (signal === 'stop' && options.format === 'claude') ctx.out(JSON.stringify({ decision: 'block', reason: text }));
+      else ctx.out(text);
+    }));
+}

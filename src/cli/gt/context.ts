@@ -1,0 +1,107 @@
+/**
+ * What a `gt` command gets: I/O, global flags, and the town — found from
+ * GT_ROOT or a town.toml above the cwd, opened on first use, with its ports
+ * built here (the composition root of the CLI edge).
+ */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { parseIdentity, type Identity } from '../../core/town/identity.js';
+import type { Town } from '../../core/town/town.js';
+import { commandExists, writeLaunchers } from '../../infra/launch.js';
+import { openTown } from '../../infra/town.js';
+import { findTownRoot } from '../../ledger/locate.js';
+import { GtError } from '../../shared/errors.js';
+import { renderJson, style, type Io, type Style } from '../output.js';
+
+export interface GtGlobals {
+  json?: boolean;
+  directory?: string;
+}
+
+export class GtContext {
+  readonly io: Io;
+  readonly style: Style;
+  globals: GtGlobals = {};
+  private opened: Town | undefined;
+
+  constructor(io: Io) {
+    this.io = io;
+    this.style = style(io);
+  }
+
+  get json(): boolean {
+    return this.globals.json === true;
+  }
+
+  get cwd(): string {
+    return this.globals.directory ? resolve(this.io.cwd, this.globals.directory) : this.io.cwd;
+  }
+
+  /** Who is acting: the agent of this session, else the human. */
+  get actor(): string {
+    return this.io.env.GT_AGENT || 'human';
+  }
+
+  townRoot(): string {
+    const root = findTownRoot(this.cwd, this.io.env);
+    if (!root) throw new GtError('not_found', `no gt town here (no town.toml in ${this.cwd} or above, and GT_ROOT is not set)`, { hint: 'create one with gt install <dir>, then cd into it or set GT_ROOT' });
+    return root;
+  }
+
+  async town(): Promise<Town> {
+    this.opened ??= openTown(this.townRoot(), this.io.env, this.actor, (line) => this.io.stderr(`${line}\n`));
+    return this.opened;
+  }
+
+  /** The town, with launchers refreshed: for commands that start sessions. */
+  async townForSessions(): Promise<Town> {
+    const town = await this.town();
+    writeLaunchers(town.root);
+    return town;
+  }
+
+  /** The agent running this command (GT_AGENT or its workspace); `human` when neither. */
+  async me(explicit?: string): Promise<Identity> {
+    if (explicit) return parseIdentity(explicit);
+    const town = await this.town();
+    return town.identityFrom(this.io.env, this.cwd, { address: 'human', role: 'human' });
+  }
+
+  commandExists = (command: string): boolean => commandExists(command, this.io.env);
+
+  async close(): Promise<void> {
+    const town = this.opened;
+    this.opened = undefined;
+    if (town) await town.ledger.store.close();
+  }
+
+  out(text: string): void {
+    if (text !== '') this.io.stdout(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  err(text: string): void {
+    this.io.stderr(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  emit(data: unknown, text: () => string): void {
+    if (this.json) this.io.stdout(renderJson(data));
+    else this.out(text());
+  }
+}
+
+/** Commander glue: reads global flags, then runs the command body. */
+export function action(ctx: GtContext, body: (...args: unknown[]) => Promise<number | void>): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    ctx.globals = command.optsWithGlobals<GtGlobals>();
+    const code = await body(...args);
+    if (typeof code === 'number' && code !== 0) throw new ExitCode(code);
+  };
+}
+
+/** A command's chosen exit status (not an error: the command already reported). */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * `town.toml` and `rig.toml`: parsed with smol-toml, validated with zod. Every
+ * error names the file, the key and what is allowed, and nothing loads half.
+ */
+import { parse, stringify, TomlError } from 'smol-toml';
+import { z } from 'zod';
+import { GtError } from '../../shared/errors.js';
+import { NAME_PATTERN } from './identity.js';
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+
+/** `"90s"`, `"5m"`, `"1h"`, `"250ms"` → milliseconds. */
+export function parseDuration(text: string): number {
+  const match = DURATION.exec(text.trim());
+  if (!match) throw new Error(`invalid duration ${JSON.stringify(text)}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(match[1]) * unit);
+}
+
+const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m" or "1h"');
+const agentName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'an agent name: lowercase letters, digits, - and _');
+const backend = z.enum(['auto', 'tmux', 'headless']);
+
+export const ROLE_KEYS = ['mayor', 'crew', 'polecat', 'witness', 'refinery', 'deacon'] as const;
+
+const agentEntry = z.strictObject({
+  command: z.string().min(1, 'a command line, e.g. "mybot --yes"'),
+  env: z.record(z.string(), z.string()).optional(),
+  /** The preset whose behaviour (prompt passing, hooks, readiness) this agent follows. */
+  like: z.string().optional(),
+});
+
+const roleAgents = z.strictObject(Object.fromEntries(ROLE_KEYS.map((k) => [k, agentName.optional()])) as Record<(typeof ROLE_KEYS)[number], z.ZodOptional<typeof agentName>>);
+
+export const townSchema = z.strictObject({
+  name: z.string().min(1),
+  default_agent: agentName.default('claude'),
+  agents: z.record(agentName, agentEntry).default({}),
+  role_agents: roleAgents.default({}),
+  sessions: z.strictObject({ backend: backend.default('auto') }).default({ backend: 'auto' }),
+  daemon: z.strictObject({ interval: duration.default('5s') }).default({ interval: '5s' }),
+  /** Created by `gt install`; informational. */
+  created_at: z.string().optional(),
+});
+
+export const rigSchema = z.strictObject({
+  name: z.string().regex(NAME_PATTERN, 'a rig name: lowercase letters, digits, - and _'),
+  git_url: z.string().min(1),
+  default_branch: z.string().min(1),
+  prefix: z.string().regex(/^[a-z][a-z0-9]{0,15}$/, 'a short lowercase prefix, e.g. "app"'),
+  agent: agentName.optional(),
+  role_agents: roleAgents.default({}),
+  merge: z.strictObject({
+    /** Shell command run in the refinery worktree before a merge; empty = no test. */
+    test: z.string().default(''),
+    test_timeout: duration.default('10m'),
+    /** Push the merged target branch to the rig's origin. */
+    push: z.boolean().default(true),
+  }).default({ test: '', test_timeout: '10m', push: true }),
+  added_at: z.string().optional(),
+});
+
+export type TownConfig = z.infer<typeof townSchema>;
+export type RigConfig = z.infer<typeof rigSchema>;
+
+function keyPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.length === 0 ? '(top level)' : path.map(String).join('.');
+}
+
+/** Parses and validates TOML text; `file` is only used in messages. */
+export function parseConfig<T>(schema: z.ZodType<T>, text: string, file: string): T {
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (error) {
+    const where = error instanceof TomlError ? ` at line ${error.line}, column ${error.column}` : '';
+    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new GtError('validation', `${file}${where}: not valid TOML: ${detail}`, { hint: `fix ${file} (TOML syntax: https://toml.io)` });
+  }
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const key = keyPath(issue?.path ?? []);
+  let what = issue?.message ?? 'invalid';
+  if (issue?.code === 'unrecognized_keys') what = `unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  throw new GtError('validation', `${file}: key ${key}: ${what}`, { hint: `fix ${file}; see gt config --help for the allowed keys` });
+}
+
+export const parseTownConfig = (text: string, file: string): TownConfig => parseConfig(townSchema, text, file);
+export const parseRigConfig = (text: string, file: string): RigConfig => parseConfig(rigSchema, text, file);
+
+export function renderToml(value: Record<string, unknown>): string {
+  return `${stringify(value)}\n`;
+}
+
+/** Reads `a.b.c` from a parsed config. */
+export function getKey(config: Record<string, unknown>, key: string): unknown {
+  let node: unknown = config;
+  for (const part of key.split('.')) {
+    if (node === null || typeof node !== 'object' || !(part in node)) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+/**
+ * Sets `a.b.c` on a copy of the raw TOML object. The value is read as TOML
+ * (`true`, `5`, `"x"`, `["a"]`) when it parses, else taken as a string.
+ */
+export function setKey(raw: Record<string, unknown>, key: string, text: string | undefined): Record<string, unknown> {
+  const copy = structuredClone(raw);
+  const parts = key.split('.');
+  let node = copy;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (next === undefined) node[part] = {};
+    else if (next === null || typeof next !== 'object' || Array.isArray(next)) throw new GtError('validation', `cannot set ${key}: ${part} is not a table`);
+    node = node[part] as Record<string, unknown>;
+  }
+  const last = parts[parts.length - 1] as string;
+  if (text === undefined) delete node[last];
+  else node[last] = parseValue(text);
+  return copy;
+}
+
+function parseValue(text: string): unknown {
+  try {
+    return (parse(`v = ${text}`) as { v: unknown }).v;
+  } catch {
+    return text;
+  }
+}
+
+export function parseToml(text: string, file: string): Record<string, unknown> {
+  try {
+    return parse(text);
+  } catch (error) {
+    const where = error instanceof TomlError ? ` at line ${error.line}, column ${error.column}` : '';
+    throw new GtError('validation', `${file}${where}: not valid TOML`, { hint: `fix ${file}` });
+  }
+}

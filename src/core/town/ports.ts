@@ -1,0 +1,69 @@
+/**
+ * What the town services need from the outside world. infra/ implements these;
+ * core/ never spawns a process or touches a file itself (design §5).
+ */
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** git, run in a directory. `run` rejects on a non-zero exit; `probe` returns it. */
+export interface GitPort {
+  run(cwd: string, args: string[], options?: { env?: Record<string, string>; onProgress?: (line: string) => void }): Promise<string>;
+  probe(cwd: string, args: string[], options?: { env?: Record<string, string> }): Promise<CommandResult>;
+}
+
+/** A shell command with a time limit, output captured (and optionally streamed). */
+export interface ShellPort {
+  run(command: string, options: { cwd: string; env: Record<string, string>; timeoutMs: number; onOutput?: (chunk: string) => void }): Promise<CommandResult & { timedOut: boolean }>;
+}
+
+export interface SessionSpec {
+  /** Unique session name (tmux session or headless run). */
+  name: string;
+  cwd: string;
+  argv: string[];
+  env: Record<string, string>;
+  /** `.gt/runs/<run>`: where a headless session's output and control files live. */
+  runDir: string;
+  /** The first line to write on stdin (stream-protocol runtimes in headless mode). */
+  stdinLines?: string[];
+}
+
+export type BackendKind = 'tmux' | 'headless';
+
+/** One interface for every way an agent session can run (design §4). */
+export interface SessionBackend {
+  readonly kind: BackendKind;
+  start(spec: SessionSpec): Promise<void>;
+  isAlive(name: string): Promise<boolean>;
+  /** Types text into the session (tmux) or writes a line to its stdin (headless). */
+  send(name: string, text: string): Promise<void>;
+  capture(name: string, lines: number): Promise<string>;
+  stop(name: string): Promise<void>;
+  list(): Promise<string[]>;
+  /** The command a human runs to watch the session live. */
+  attachCommand(name: string): string[] | undefined;
+}
+
+export type Release = () => void;
+
+/** Files under the town root. Paths are absolute. */
+export interface TownFiles {
+  read(path: string): string | undefined;
+  write(path: string, text: string, mode?: number): void;
+  exists(path: string): boolean;
+  mkdirp(path: string): void;
+  remove(path: string): void;
+  list(dir: string): string[];
+  /** An exclusive lock file; a holder that died is detected and replaced. */
+  lock(path: string, options?: { waitMs?: number }): Promise<Release>;
+  isDirectory(path: string): boolean;
+}
+
+/** Starts a detached helper (`gt …`) that outlives the calling process. */
+export interface Detacher {
+  gt(args: string[], env: Record<string, string>): void;
+}

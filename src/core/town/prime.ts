@@ -1,0 +1,81 @@
+/**
+ * `gt prime`: what an agent reads when its session starts. Every byte is paid
+ * for on every start, so it is short: who you are, the work on your hook, what
+ * to run when done, unread mail and your last handoff note. (Gas Town's role
+ * context is several kilobytes; research/gastown.md §3.5.)
+ */
+import type { Issue } from '../beads/types.js';
+import type { Identity } from './identity.js';
+import type { MailMessage } from './mail.js';
+
+export interface PrimeInput {
+  identity: Identity;
+  hooked: Issue[];
+  branch?: string;
+  mail: MailMessage[];
+  handoff?: MailMessage;
+  /** Commands the shell runner will execute for the hooked bead. */
+  steps?: string[];
+}
+
+const ROLE_LINES: Record<Identity['role'], string> = {
+  polecat: 'You are a polecat: a worker with one bead on your hook and your own git worktree. If work is on your hook, you do it now; no one will ask twice.',
+  crew: 'You are crew: a long-lived worker a person directs. Work on your hook first; otherwise wait for instructions.',
+  mayor: 'You are the Mayor: you plan work as beads (`bd create`, `bd dep add`), hand it out (`gt sling <bead> <rig>`), and watch it land (`gt agents`, `gt mail inbox`). You do not write code yourself.',
+  witness: 'You are the witness of this rig.',
+  refinery: 'You are the refinery of this rig.',
+  deacon: 'You are the deacon of this town.',
+  human: 'You are the human overseer.',
+};
+
+const MAX_DESCRIPTION = 600;
+
+function clip(text: string, max: number): string {
+  const trimmed = text.trim();
+  return trimmed.length <= max ? trimmed : `${trimmed.slice(0, max).trimEnd()}… (bd show for the rest)`;
+}
+
+export function renderPrime(input: PrimeInput): string {
+  const { identity, hooked, mail, handoff } = input;
+  const out: string[] = [`# gt: you are ${identity.address}`, ROLE_LINES[identity.role]];
+  if (hooked.length > 0) {
+    for (const bead of hooked) {
+      out.push('', `## Hooked: ${bead.id} — ${bead.title}`, `type ${bead.issue_type}, priority P${bead.priority}${input.branch ? `, branch ${input.branch}` : ''}`);
+      if (bead.description?.trim()) out.push(clip(bead.description, MAX_DESCRIPTION));
+    }
+    if (input.steps?.length) out.push('', 'Steps the shell runner executes:', ...input.steps.map((s) => `  $ ${s.split('\n')[0]}`));
+    if (identity.role === 'polecat') {
+      out.push('', 'Do it now: edit, test, commit in this worktree. Then run `gt done` (it pushes, files the merge request, frees you).',
+        'Blocked: `gt done --status ESCALATED -m "why"`. Context full: `gt handoff -m "where I am"`.');
+    } else {
+      out.push('', 'Work on it now; `bd close <id>` when it is finished.');
+    }
+  } else if (identity.role === 'polecat') {
+    out.push('', 'Nothing is on your hook. Run `gt done --status DEFERRED` to free yourself.');
+  } else {
+    out.push('', 'Nothing is on your hook.');
+  }
+  if (handoff) out.push('', `## Handoff note (${handoff.created_at.slice(0, 16)}Z)`, clip(handoff.body || handoff.subject, MAX_DESCRIPTION));
+  const unread = mail.filter((m) => !m.read && m.kind !== 'handoff');
+  if (unread.length > 0) {
+    out.push('', `## Mail: ${unread.length} unread`);
+    for (const m of unread.slice(0, 5)) out.push(`- ${m.id} from ${m.from}: ${m.subject}`);
+    if (unread.length > 5) out.push(`- … ${unread.length - 5} more`);
+    out.push('Read with `gt mail read <id>`.');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * The commands a bead asks the shell runner to execute: metadata `run` (a
+ * string or a list), else the first fenced block tagged run, sh, bash or shell
+ * in the description (each non-empty line one command).
+ */
+export function runSteps(bead: Pick<Issue, 'metadata' | 'description'>): string[] {
+  const run = bead.metadata?.run;
+  if (typeof run === 'string' && run.trim()) return [run];
+  if (Array.isArray(run)) return run.filter((s): s is string => typeof s === 'string' && s.trim() !== '');
+  const match = /```(?:run|sh|bash|shell)[^\n]*\n([\s\S]*?)```/.exec(bead.description ?? '');
+  if (!match?.[1]) return [];
+  return match[1].split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+}

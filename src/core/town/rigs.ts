@@ -1,0 +1,220 @@
+/**
+ * Creating towns and rigs (design §3): `gt install`, `gt rig add|remove`,
+ * `gt crew add`. Each either completes or leaves nothing behind.
+ */
+import { GtError, conflictError, validationError } from '../../shared/errors.js';
+import type { Ledger } from '../beads/ledger.js';
+import { parseRigConfig, renderToml, type RigConfig } from './config.js';
+import { crewIdentity, validateName } from './identity.js';
+import type { GitPort, TownFiles } from './ports.js';
+import { RIG_FILE, TOWN_FILE, type Town } from './town.js';
+import { describeUnsaved, unmergedCommits, unsavedWork } from './worktree.js';
+
+const MAYOR_INSTRUCTIONS = `# Mayor
+
+You are the Mayor of this gt town: the person's coordinator. You plan, you do not code.
+
+- Turn requests into beads: \`bd create "title" -d "what and why" -p 1\`; order them with \`bd dep add <later> <earlier>\`.
+- Hand work out: \`gt sling <bead> <rig>\` (one polecat per bead) and watch it: \`gt agents\`, \`gt polecat list\`, \`bd list\`.
+- Merges happen in the refinery (\`gt refinery queue <rig>\`); failures come back to you as mail (\`gt mail inbox\`).
+- Start every session with \`gt prime\`. Keep notes in MEMORY.md and commit them.
+`;
+
+export interface InstallResult {
+  root: string;
+  created: string[];
+  existed: boolean;
+}
+
+export interface InstallPorts {
+  files: TownFiles;
+  git: GitPort;
+  /** Creates (or opens) the town ledger with prefix `hq`. */
+  openLedger: (create: boolean) => Promise<Ledger>;
+  /** Writes `.gt/bin/gt` and `.gt/bin/bd` launchers and tmux.conf. */
+  writeLaunchers: () => void;
+  now: () => string;
+}
+
+/**
+ * `gt install`: the layout of design §3. Never overwrites: an existing
+ * town.toml, ledger or mayor repository is left as it is; `force` lets it
+ * fill in the missing parts of an existing or non-empty directory.
+ */
+export async function installTown(root: string, name: string, ports: InstallPorts, options: { force?: boolean }): Promise<InstallResult> {
+  const { files, git } = ports;
+  const townFile = `${root}/${TOWN_FILE}`;
+  const existed = files.exists(townFile);
+  if (existed && !options.force) return { root, created: [], existed: true };
+  if (!existed && files.list(root).length > 0 && !options.force) {
+    throw conflictError(`${root} is not empty and is not a gt town`, 'choose an empty directory, or pass --force to install into it (nothing there is overwritten)');
+  }
+  const created: string[] = [];
+  const make = (path: string, text: string) => {
+    if (files.exists(path)) return;
+    files.write(path, text);
+    created.push(path.slice(root.length + 1));
+  };
+  files.mkdirp(`${root}/.gt/runs`);
+  files.mkdirp(`${root}/.gt/logs`);
+  make(townFile, renderToml({ name, default_agent: 'claude', created_at: ports.now(), role_agents: {}, agents: {}, sessions: { backend: 'auto' }, daemon: { interval: '5s' } }));
+  const ledgerExisted = files.exists(`${root}/.gt/ledger.db`);
+  const ledger = await ports.openLedger(true);
+  if (!ledgerExisted) {
+    await ledger.setConfig('issue_prefix', 'hq');
+    created.push('.gt/ledger.db');
+  }
+  ports.writeLaunchers();
+  const mayor = `${root}/mayor`;
+  make(`${mayor}/AGENTS.md`, MAYOR_INSTRUCTIONS);
+  make(`${mayor}/CLAUDE.md`, 'See AGENTS.md.\n');
+  make(`${mayor}/MEMORY.md`, '# Memory\n\nLong-lived notes of the Mayor (committed, so they have history).\n');
+  if (!files.exists(`${mayor}/.git`)) {
+    await git.run(mayor, ['init', '-q', '-b', 'main']);
+    await git.run(mayor, ['add', '-A']);
+    await git.run(mayor, ['-c', 'user.name=gt', '-c', 'user.email=gt@gt.local', 'commit', '-q', '-m', 'Mayor home']);
+    created.push('mayor/.git');
+  }
+  return { root, created, existed };
+}
+
+export interface AddRigOptions {
+  prefix?: string;
+  branch?: string;
+  progress: (line: string) => void;
+}
+
+function derivePrefix(name: string, taken: Set<string>): string {
+  const letters = name.replace(/[^a-z0-9]/g, '');
+  for (const length of [3, 4, 5, 2, 6, 8]) {
+    const candidate = letters.slice(0, length);
+    if (/^[a-z]/.test(candidate) && !taken.has(candidate)) return candidate;
+  }
+  for (let n = 2; ; n++) if (!taken.has(`${letters.slice(0, 3)}${n}`)) return `${letters.slice(0, 3)}${n}`;
+}
+
+/**
+ * `gt rig add`: bare clone into `<rig>/.repo.git`, the refinery worktree on
+ * the default branch, `rig.toml`, and a rig bead. On any failure the rig
+ * directory is removed again.
+ */
+export async function addRig(town: Town, name: string, url: string, options: AddRigOptions): Promise<RigConfig> {
+  validateName('rig', name);
+  const { files, git } = town.ports;
+  const dir = town.path(name);
+  if (files.exists(dir)) throw conflictError(`${dir} already exists`, files.exists(`${dir}/${RIG_FILE}`) ? `rig ${name} is already in this town (gt rig show ${name})` : 'choose another rig name');
+  const taken = new Set(['hq', ...town.rigNames().map((r) => town.rig(r).prefix)]);
+  const prefix = options.prefix ?? derivePrefix(name, taken);
+  if (!/^[a-z][a-z0-9]{0,15}$/.test(prefix)) throw validationError(`invalid prefix ${JSON.stringify(prefix)}`, 'a prefix is 1–16 lowercase letters and digits, starting with a letter');
+  if (taken.has(prefix)) throw conflictError(`prefix ${prefix} is already used in this town`, 'pass another with --prefix');
+  const repo = town.repoDir(name);
+  try {
+    files.mkdirp(dir);
+    options.progress(`Cloning ${url} into ${repo}`);
+    await git.run(dir, ['clone', '--bare', '--progress', url, repo], { onProgress: options.progress });
+    // A bare clone has no remote-tracking refs; add them so the refinery can see upstream moves.
+    await git.run(repo, ['config', 'remote.origin.fetch', '+refs/heads/*:refs/remotes/origin/*']);
+    await git.probe(repo, ['fetch', '-q', 'origin']);
+    const branch = options.branch ?? (await git.run(repo, ['symbolic-ref', '--short', 'HEAD'])).trim();
+    if ((await git.probe(repo, ['rev-parse', '--verify', '-q', `refs/heads/${branch}`])).code !== 0) {
+      throw new GtError('not_found', `branch ${branch} does not exist in ${url}`, { hint: 'pass an existing branch with --branch' });
+    }
+    options.progress(`Creating the refinery worktree on ${branch}`);
+    await git.run(repo, ['worktree', 'add', '-q', `${dir}/refinery`, branch]);
+    const config = parseRigConfig(renderToml({
+      name, git_url: url, default_branch: branch, prefix, added_at: town.ports.now(), merge: { test: '', test_timeout: '10m', push: true },
+    }), `${dir}/${RIG_FILE}`);
+    await town.ledger.create({ id: `hq-rig-${name}`, title: name, type: 'rig', prefix: 'hq', metadata: { prefix, git_url: url, default_branch: branch } })
+      .catch(async (error: unknown) => {
+        // A rig bead left by an earlier removal: reopen it rather than fail.
+        if (!(error instanceof GtError) || error.kind !== 'conflict') throw error;
+        await town.ledger.update([`hq-rig-${name}`], { status: 'open', setMetadata: { prefix, git_url: url, default_branch: branch } });
+      });
+    files.write(`${dir}/${RIG_FILE}`, `# gt rig: ${name}. Edit merge.test to gate merges on your tests.\n${renderToml(config)}`);
+    return config;
+  } catch (error) {
+    files.remove(dir);
+    throw error;
+  }
+}
+
+export interface RigSummary {
+  name: string;
+  prefix: string;
+  git_url: string;
+  default_branch: string;
+  polecats: number;
+  crew: number;
+  open_merge_requests: number;
+  test: string;
+}
+
+export async function rigSummary(town: Town, name: string): Promise<RigSummary> {
+  const rig = town.rig(name);
+  const agents = await town.agents({ rig: name });
+  const mrs = await town.ledger.list({ types: ['merge-request'], metadataFields: { rig: name }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 });
+  return {
+    name, prefix: rig.prefix, git_url: rig.git_url, default_branch: rig.default_branch, test: rig.merge.test,
+    polecats: agents.filter((a) => a.role === 'polecat').length, crew: agents.filter((a) => a.role === 'crew').length, open_merge_requests: mrs.length,
+  };
+}
+
+/**
+ * `gt rig remove`: refuses while any worktree holds uncommitted changes or any
+ * branch holds commits that are neither merged nor checkpointed, and while a
+ * session of the rig runs. Removing the directory removes the bare repo and
+ * its checkpoints, so there is no --force for unsaved work.
+ */
+export async function removeRig(town: Town, name: string): Promise<{ name: string; agents_closed: number }> {
+  const rig = town.rig(name);
+  const { git, files } = town.ports;
+  const repo = town.repoDir(name);
+  const problems: string[] = [];
+  const agents = await town.agents({ rig: name });
+  for (const agent of agents) if (await town.sessionAlive(agent)) problems.push(`${agent.address} is running`);
+  const listing = await git.run(repo, ['worktree', 'list', '--porcelain']);
+  for (const line of listing.split('\n')) {
+    if (!line.startsWith('worktree ')) continue;
+    const path = line.slice('worktree '.length);
+    if (path === repo || !files.exists(path)) continue;
+    const unsaved = await unsavedWork(git, path, rig.default_branch);
+    if (unsaved.dirty.length || unsaved.unmerged.length) problems.push(`${path.slice(town.root.length + 1)} has ${describeUnsaved(unsaved)}`);
+  }
+  const branches = (await git.run(repo, ['for-each-ref', '--format=%(refname:short)', 'refs/heads/'])).split('\n').filter((b) => b && b !== rig.default_branch);
+  for (const branch of branches) {
+    const unmerged = await unmergedCommits(git, repo, `refs/heads/${branch}`, rig.default_branch);
+    if (unmerged.length) problems.push(`branch ${branch} has ${unmerged.length} unmerged commit(s)`);
+  }
+  const open = await town.ledger.list({ types: ['merge-request'], metadataFields: { rig: name }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 });
+  if (open.length) problems.push(`${open.length} merge request(s) waiting (${open.map((m) => m.id).join(', ')})`);
+  if (problems.length) {
+    throw conflictError(`rig ${name} still holds work:\n  - ${[...new Set(problems)].join('\n  - ')}`, 'merge it, or save it with gt polecat nuke --force, then remove the rig');
+  }
+  for (const agent of agents) await town.ledger.close([agent.id], { reason: `rig ${name} removed`, force: true });
+  await town.ledger.close([`hq-rig-${name}`], { reason: 'rig removed', force: true });
+  files.remove(town.path(name));
+  return { name, agents_closed: agents.length };
+}
+
+/** `gt crew add`: a long-lived worktree on branch `crew/<name>`, and its identity. */
+export async function addCrew(town: Town, rigName: string, name: string): Promise<{ agent: string; worktree: string; branch: string }> {
+  validateName('crew', name);
+  const rig = town.rig(rigName);
+  const identity = crewIdentity(rigName, name);
+  const existing = await town.agent(identity);
+  if (existing?.active) throw conflictError(`${identity.address} already exists`);
+  const dir = town.path(rigName, 'crew', name);
+  if (town.ports.files.exists(dir)) throw conflictError(`${dir} already exists`);
+  const branch = `crew/${name}`;
+  const repo = town.repoDir(rigName);
+  const hasBranch = (await town.ports.git.probe(repo, ['rev-parse', '--verify', '-q', `refs/heads/${branch}`])).code === 0;
+  town.ports.files.mkdirp(town.path(rigName, 'crew'));
+  await town.ports.git.run(repo, hasBranch ? ['worktree', 'add', '-q', dir, branch] : ['worktree', 'add', '-q', '-b', branch, dir, rig.default_branch]);
+  try {
+    await town.saveAgent(identity, { state: 'idle', branch });
+  } catch (error) {
+    await town.ports.git.run(repo, ['worktree', 'remove', '--force', dir]);
+    throw error;
+  }
+  return { agent: identity.address, worktree: dir, branch };
+}

@@ -1,0 +1,193 @@
+/**
+ * Runtime presets (research/gastown.md §3.3): how each agent CLI is started,
+ * how it gets its first prompt, how gt's hooks reach it, how readiness shows,
+ * and how it runs without a terminal. `shell` is gt's own runner: it executes
+ * a bead's `run` commands with no LLM.
+ */
+import { parse as parseWords } from 'shell-quote';
+import { GtError } from '../../shared/errors.js';
+import type { TownConfig } from './config.js';
+
+export type HookKind = 'claude' | 'gemini' | 'codex' | 'none' | 'builtin';
+
+export interface RuntimePreset {
+  name: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** `arg`: the start-up prompt is the last argument; `none`: typed once the agent is ready. */
+  prompt: 'arg' | 'none';
+  hooks: HookKind;
+  /** Text at the start of the agent's prompt line when it waits for input. */
+  readyPrompt?: string;
+  readyDelayMs: number;
+  processNames: string[];
+  resume?: string;
+  /** How to run without a terminal; absent when the runtime has no such mode. */
+  headless?: { args: string[]; stdin: 'stream-json' | 'none' };
+}
+
+export const PRESETS: Record<string, RuntimePreset> = {
+  claude: {
+    name: 'claude', command: 'claude', args: ['--dangerously-skip-permissions'], prompt: 'arg', hooks: 'claude',
+    readyPrompt: '❯', readyDelayMs: 10_000, processNames: ['claude', 'node'], resume: '--resume <session-id>',
+    headless: { args: ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--dangerously-skip-permissions'], stdin: 'stream-json' },
+  },
+  codex: {
+    name: 'codex', command: 'codex', args: ['--dangerously-bypass-approvals-and-sandbox'], prompt: 'none', hooks: 'codex',
+    readyPrompt: '›', readyDelayMs: 3000, processNames: ['codex'], resume: 'codex resume <session-id>',
+    headless: { args: ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox'], stdin: 'none' },
+  },
+  gemini: {
+    name: 'gemini', command: 'gemini', args: ['--approval-mode', 'yolo'], prompt: 'arg', hooks: 'gemini',
+    readyDelayMs: 5000, processNames: ['gemini', 'node'], resume: '--resume',
+    headless: { args: ['--approval-mode', 'yolo', '--output-format', 'stream-json', '-p'], stdin: 'none' },
+  },
+  cursor: { name: 'cursor', command: 'cursor-agent', args: ['-f'], prompt: 'arg', hooks: 'none', readyDelayMs: 5000, processNames: ['cursor-agent', 'agent'], resume: '--resume' },
+  amp: { name: 'amp', command: 'amp', args: ['--dangerously-allow-all', '--no-ide'], prompt: 'arg', hooks: 'none', readyDelayMs: 5000, processNames: ['amp', 'node'], resume: 'amp threads continue <id>' },
+  auggie: { name: 'auggie', command: 'auggie', args: ['--allow-indexing'], prompt: 'arg', hooks: 'none', readyDelayMs: 5000, processNames: ['auggie', 'node'], resume: '--resume' },
+  opencode: {
+    name: 'opencode', command: 'opencode', args: [], env: { OPENCODE_PERMISSION: '{"*":"allow"}' }, prompt: 'arg', hooks: 'none',
+    readyDelayMs: 8000, processNames: ['opencode', 'node', 'bun'], resume: 'opencode acp',
+  },
+  copilot: { name: 'copilot', command: 'copilot', args: ['--yolo'], prompt: 'arg', hooks: 'none', readyDelayMs: 5000, processNames: ['copilot', 'node'], resume: '--resume' },
+  shell: {
+    name: 'shell', command: 'gt', args: ['run-shell'], prompt: 'none', hooks: 'builtin', readyDelayMs: 0, processNames: ['node'],
+    headless: { args: ['run-shell'], stdin: 'none' },
+  },
+};
+
+export interface ResolvedRuntime extends RuntimePreset {
+  /** True for an agent the user defined in town.toml. */
+  custom: boolean;
+}
+
+function basename(command: string): string {
+  return command.split('/').pop() ?? command;
+}
+
+/** Looks a runtime up: town.toml `[agents.<name>]` first, then the presets. */
+export function resolveRuntime(name: string, town: Pick<TownConfig, 'agents'>): ResolvedRuntime {
+  const custom = town.agents[name];
+  if (custom) {
+    const words = parseWords(custom.command).filter((w): w is string => typeof w === 'string');
+    const [command, ...args] = words;
+    if (command === undefined) throw new GtError('validation', `town.toml: key agents.${name}.command: empty command`);
+    // A custom agent behaves like the preset it names, or the preset of its command's name.
+    const base = PRESETS[custom.like ?? basename(command)];
+    const like = base && base.name !== 'shell' ? base : undefined;
+    return {
+      name, command, args, env: { ...like?.env, ...custom.env }, prompt: like?.prompt ?? 'none', hooks: like?.hooks ?? 'none',
+      ...(like?.readyPrompt !== undefined ? { readyPrompt: like.readyPrompt } : {}),
+      readyDelayMs: like?.readyDelayMs ?? 2000, processNames: like?.processNames ?? [basename(command)], custom: true,
+      ...(like?.headless ? { headless: like.headless } : {}),
+    };
+  }
+  const preset = PRESETS[name];
+  if (!preset) {
+    throw new GtError('not_found', `unknown agent runtime ${JSON.stringify(name)}`, {
+      hint: `use one of ${[...Object.keys(PRESETS), ...Object.keys(town.agents)].join(', ')}, or define it with gt config agent set ${name} "<command>"`,
+    });
+  }
+  return { ...preset, custom: false };
+}
+
+export function startupPrompt(address: string, hooked: boolean, runtime: RuntimePreset): string {
+  const prime = runtime.hooks === 'claude' || runtime.hooks === 'gemini' ? '' : 'Run `gt prime` to learn your role and work. ';
+  return hooked
+    ? `[gt] You are ${address}. ${prime}Work on the bead on your hook now (\`gt hook\`); when it is finished, commit and run \`gt done\`.`
+    : `[gt] You are ${address}. ${prime}Check \`gt hook\` and \`gt mail inbox\`, then wait for instructions.`;
+}
+
+export interface HookCommands {
+  prime: string;
+  signal: (event: string, format?: string) => string;
+}
+
+/**
+ * The settings file gt passes to Claude Code with `--settings` (never written
+ * into the customer's repository). SessionStart and PreCompact prime the agent;
+ * prompt submit and stop are the turn boundaries where mail is delivered.
+ */
+export function claudeSettings(gt: HookCommands): Record<string, unknown> {
+  const run = (command: string) => [{ hooks: [{ type: 'command', command }] }];
+  return {
+    hooks: {
+      SessionStart: run(gt.prime),
+      PreCompact: run(gt.prime),
+      UserPromptSubmit: run(gt.signal('prompt-submit', 'claude')),
+      Stop: run(gt.signal('stop', 'claude')),
+      Notification: run(gt.signal('notification', 'claude')),
+      SessionEnd: run(gt.signal('session-end', 'claude')),
+    },
+  };
+}
+
+/** Gemini CLI's equivalent events, in a system settings file named by env. */
+export function geminiSettings(gt: HookCommands): Record<string, unknown> {
+  const run = (command: string) => [{ hooks: [{ type: 'command', command }] }];
+  return {
+    hooks: {
+      SessionStart: run(gt.prime),
+      PreCompress: run(gt.prime),
+      BeforeAgent: run(gt.signal('prompt-submit', 'gemini')),
+      AfterAgent: run(gt.signal('stop', 'gemini')),
+      Notification: run(gt.signal('notification', 'gemini')),
+      SessionEnd: run(gt.signal('session-end', 'gemini')),
+    },
+  };
+}
+
+export interface LaunchPlan {
+  argv: string[];
+  env: Record<string, string>;
+  /** Files gt owns that the runtime reads (settings), path → content. */
+  files: Record<string, string>;
+  /** Text to type once the agent is ready (prompt mode `none`). */
+  typeAfterReady?: string;
+  stdinLines?: string[];
+}
+
+/**
+ * The command line and files for one session. `settingsDir` is gt-owned
+ * (`.gt/settings/<session>`), `gtBin` the absolute gt launcher.
+ */
+export function launchPlan(runtime: ResolvedRuntime, options: { headless: boolean; prompt: string; settingsDir: string; gtBin: string }): LaunchPlan {
+  const { headless, prompt, settingsDir, gtBin } = options;
+  const hookCommands: HookCommands = {
+    prime: `${gtBin} prime --hook`,
+    signal: (event, format) => `${gtBin} signal ${event}${format ? ` --format ${format}` : ''}`,
+  };
+  const files: Record<string, string> = {};
+  const env: Record<string, string> = { ...runtime.env };
+  const command = runtime.hooks === 'builtin' ? gtBin : runtime.command;
+  if (headless && !runtime.headless) {
+    throw new GtError('usage', `the ${runtime.name} runtime has no headless mode`, { hint: 'use --backend tmux, or a runtime with a headless mode (claude, codex, gemini, shell)' });
+  }
+  const args = [...(headless && runtime.headless ? runtime.headless.args : runtime.args)];
+  if (runtime.hooks === 'claude') {
+    const file = `${settingsDir}/claude-settings.json`;
+    files[file] = `${JSON.stringify(claudeSettings(hookCommands), null, 2)}\n`;
+    args.push('--settings', file);
+  } else if (runtime.hooks === 'gemini') {
+    const file = `${settingsDir}/gemini-settings.json`;
+    files[file] = `${JSON.stringify(geminiSettings(hookCommands), null, 2)}\n`;
+    env.GEMINI_CLI_SYSTEM_SETTINGS_PATH = file;
+  } else if (runtime.hooks === 'codex') {
+    // Codex calls its `notify` program at the end of every turn: gt's turn boundary.
+    args.unshift('-c', `notify=${JSON.stringify([gtBin, 'signal', 'stop', '--format', 'codex'])}`);
+  }
+  if (runtime.hooks === 'builtin') return { argv: [command, ...args], env, files };
+  if (headless && runtime.headless?.stdin === 'stream-json') {
+    const line = JSON.stringify({ type: 'user', message: { role: 'user', content: prompt } });
+    return { argv: [command, ...args], env, files, stdinLines: [line] };
+  }
+  if (headless || runtime.prompt === 'arg') return { argv: [command, ...args, prompt], env, files };
+  return { argv: [command, ...args], env, files, typeAfterReady: prompt };
+}
+
+/** A message for an agent's stdin in its stream protocol (headless sessions). */
+export function stdinMessage(runtime: RuntimePreset, text: string): string | undefined {
+  if (runtime.headless?.stdin !== 'stream-json') return undefined;
+  return JSON.stringify({ type: 'user', message: { role: 'user', content: text } });
+}

@@ -1,0 +1,429 @@
+/**
+ * The work loop (design §7): sling → prime → work → done, plus handoff, the
+ * hook itself, and the never-lose-work rule for polecats.
+ */
+import { GtError, conflictError, notFoundError, usageError, validationError } from '../../shared/errors.js';
+import type { BatchResult, Ledger } from '../beads/ledger.js';
+import { NON_WORK_TYPES } from '../beads/rules.js';
+import type { Issue, IssueDetails } from '../beads/types.js';
+import { agentBeadId, crewIdentity, parseIdentity, polecatBranch, polecatIdentity, validateName, type Identity } from './identity.js';
+import { Mailbox } from './mail.js';
+import { nextPolecatName } from './names.js';
+import type { BackendKind } from './ports.js';
+import type { ResolvedRuntime } from './runtimes.js';
+import type { AgentRecord, Town } from './town.js';
+import { branchExists, checkpoint, currentBranch, describeUnsaved, dirtyFiles, headCommit, unsavedWork } from './worktree.js';
+
+export const HOOK_STATUSES = ['hooked', 'in_progress'];
+
+export function single<T>(result: BatchResult<T>): T {
+  const value = result.done[0];
+  if (value !== undefined) return value;
+  throw result.failed[0]?.error ?? new GtError('internal', 'the update did nothing');
+}
+
+/** The beads on an identity's hook: hooked (or started) and assigned to it. */
+export async function hookedWork(ledger: Ledger, address: string): Promise<Issue[]> {
+  return ledger.list({ assignee: address, statuses: HOOK_STATUSES, excludeTypes: ['message', 'agent'], includeEphemeral: true, limit: 0, sort: 'priority' });
+}
+
+export interface SlingOptions {
+  runtime?: string;
+  backend?: string;
+  force?: boolean;
+  /** Hook only; do not start a session. */
+  noStart?: boolean;
+}
+
+export interface SlingResult {
+  bead: string;
+  title: string;
+  agent: string;
+  runtime: string;
+  backend: BackendKind | 'none';
+  session: string;
+  worktree: string;
+  branch?: string;
+  spawned: boolean;
+  took_over_from?: string;
+}
+
+interface Undo {
+  steps: Array<{ what: string; run: () => Promise<unknown> }>;
+}
+
+async function rollback(town: Town, undo: Undo): Promise<void> {
+  for (const step of undo.steps.reverse()) {
+    try {
+      await step.run();
+    } catch (error) {
+      town.ports.progress(`warning: could not undo ${step.what}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
+
+/** What is already known to be installed (`which`), so a missing runtime is refused before anything is created. */
+export type CommandCheck = (command: string) => boolean;
+
+function checkRuntime(runtime: ResolvedRuntime, exists: CommandCheck): void {
+  if (runtime.hooks === 'builtin') return;
+  if (!exists(runtime.command)) {
+    throw new GtError('external', `the ${runtime.name} runtime needs \`${runtime.command}\`, which is not installed (not found on PATH)`, {
+      hint: runtime.custom ? `fix its command with gt config agent set ${runtime.name} "<command>"` : `install it, or pick another runtime with --agent (e.g. --agent shell)`,
+    });
+  }
+}
+
+/**
+ * Puts beads on workers' hooks and starts their sessions. A rig target spawns
+ * (or reuses) one polecat per bead; an agent target takes exactly one bead.
+ * Any failure undoes everything this call created.
+ */
+export async function slingBeads(town: Town, beadTexts: string[], target: string, options: SlingOptions, commandExists: CommandCheck): Promise<SlingResult[]> {
+  if (beadTexts.length === 0) throw usageError('name at least one bead to sling');
+  const toAgent = target.includes('/') || target === 'mayor';
+  if (toAgent && beadTexts.length > 1) throw usageError(`an agent takes one bead at a time; got ${beadTexts.length}`, 'sling them to the rig to spread them over polecats');
+  const identity = toAgent ? parseIdentity(target) : undefined;
+  const rigName = identity ? identity.rig : validateName('rig', target);
+  if (rigName) town.rig(rigName);
+  if (identity && identity.role !== 'polecat' && identity.role !== 'crew' && identity.role !== 'mayor') {
+    throw usageError(`cannot sling work to ${identity.address}`, 'sling to a rig, a polecat, a crew member or the mayor');
+  }
+  // Check every bead before touching anything.
+  const beads: IssueDetails[] = [];
+  for (const text of beadTexts) {
+    const [bead] = await town.ledger.show([text]);
+    if (!bead) throw notFoundError(`no bead ${text}`);
+    if (NON_WORK_TYPES.includes(bead.issue_type)) throw validationError(`${bead.id} is a ${bead.issue_type}, not work that can be slung`);
+    if (bead.status === 'closed') throw conflictError(`${bead.id} is closed`, `reopen it first: bd reopen ${bead.id}`);
+    beads.push(bead);
+  }
+  const backend = town.backendKind(options.backend);
+  const results: SlingResult[] = [];
+  for (const bead of beads) results.push(await slingOne(town, bead, identity, rigName, backend, options, commandExists));
+  return results;
+}
+
+async function slingOne(
+  town: Town, bead: IssueDetails, target: Identity | undefined, rigName: string | undefined, backend: BackendKind, options: SlingOptions, commandExists: CommandCheck,
+): Promise<SlingResult> {
+  const { ledger, ports } = town;
+  let previous: AgentRecord | undefined;
+  if (HOOK_STATUSES.includes(bead.status) && bead.assignee) {
+    const owner = await town.agent(parseIdentity(bead.assignee)).catch(() => undefined);
+    const alive = owner ? await town.sessionAlive(owner) : false;
+    if (alive) throw conflictError(`${bead.id} is on the hook of ${bead.assignee}, whose session is running`, `unsling it first (gt unsling ${bead.id}) or let it finish`);
+    if (!options.force) throw conflictError(`${bead.id} is on the hook of ${bead.assignee} (session not running)`, `take it over with --force; the worker's commits are kept`);
+    previous = owner;
+  } else if (bead.status !== 'open' && bead.status !== 'blocked' && bead.status !== 'deferred') {
+    if (!options.force) throw conflictError(`${bead.id} has status ${bead.status}`, 'use --force to sling it anyway');
+  }
+
+  const release = rigName ? await ports.files.lock(town.path('.gt', 'locks', `sling-${rigName}.lock`)) : () => undefined;
+  const undo: Undo = { steps: [] };
+  try {
+    const identity = target ?? (await choosePolecat(town, rigName as string, bead, previous));
+    const existing = await town.agent(identity);
+    if (existing?.active && (await town.sessionAlive(existing)) && identity.role === 'polecat') {
+      throw conflictError(`${identity.address} is busy: its session is running`, 'sling to the rig to get a free polecat');
+    }
+    const busyWith = (await hookedWork(ledger, identity.address)).filter((b) => b.id !== bead.id);
+    if (busyWith.length > 0) throw conflictError(`${identity.address} already has ${busyWith.map((b) => b.id).join(', ')} on its hook`, 'sling to the rig, or unsling that first');
+    if (identity.role === 'crew' && !existing?.active) throw notFoundError(`no crew member ${identity.address}`, `add it with gt crew add ${identity.name} --rig ${identity.rig}`);
+
+    const runtime = town.runtimeFor(identity, options.runtime ?? existing?.runtime);
+    if (!options.noStart) checkRuntime(runtime, commandExists);
+
+    let branch: string | undefined;
+    let worktree = identity.role === 'mayor' ? 'mayor' : `${identity.rig}/${identity.role === 'polecat' ? 'polecats' : 'crew'}/${identity.name}`;
+    if (identity.role === 'polecat') branch = await preparePolecatWorktree(town, identity, bead.id, undo);
+    else if (identity.role === 'mayor') worktree = 'mayor';
+
+    if (!existing) {
+      await town.saveAgent(identity, { state: 'idle', runtime: runtime.name });
+      undo.steps.push({ what: `agent ${identity.address}`, run: () => ledger.delete([agentBeadId(identity)]) });
+    }
+    const before = { status: bead.status, assignee: bead.assignee ?? null };
+    single(await ledger.update([bead.id], {
+      status: 'hooked', assignee: identity.address, expect: { statuses: [bead.status], assignee: before.assignee },
+      setMetadata: { hooked_at: ports.now(), hooked_by: ledger.actor, ...(identity.rig ? { rig: identity.rig } : {}), ...(branch ? { branch } : {}), worker: identity.address },
+    }));
+    undo.steps.push({ what: `hook of ${bead.id}`, run: () => ledger.update([bead.id], { status: before.status, assignee: before.assignee }) });
+
+    let session = existing?.session ?? '';
+    let started = false;
+    if (!options.noStart) {
+      const alive = existing ? await town.sessionAlive(existing) : false;
+      if (alive) {
+        // A running crew member or mayor: tell it, at its next turn boundary.
+        await new Mailbox(ledger, ledger.actor).send(identity.address, `Work on your hook: ${bead.id} ${bead.title}`, 'Run `gt hook` and start on it.', { kind: 'nudge' });
+      } else {
+        undo.steps.push({ what: `session of ${identity.address}`, run: () => ports.backend(backend).stop(existing?.session ?? '') });
+        const record = await town.startSession(identity, { runtime, backend, hooked: true, ...(branch ? { branch } : {}) });
+        session = record.session;
+        started = true;
+      }
+    }
+    undo.steps = [];
+    return {
+      bead: bead.id, title: bead.title, agent: identity.address, runtime: runtime.name, backend: options.noStart ? 'none' : backend, session,
+      worktree, ...(branch ? { branch } : {}), spawned: started && !existing, ...(previous ? { took_over_from: previous.address } : {}),
+    };
+  } catch (error) {
+    await rollback(town, undo);
+    throw error;
+  } finally {
+    release();
+  }
+}
+
+/** A free polecat of the rig: the bead's previous worker, else an idle one, else a new name. */
+async function choosePolecat(town: Town, rig: string, bead: Issue, previous: AgentRecord | undefined): Promise<Identity> {
+  if (previous?.role === 'polecat' && previous.rig === rig && previous.name) return polecatIdentity(rig, previous.name);
+  const agents = (await town.agents({ rig, includeInactive: true })).filter((a) => a.role === 'polecat');
+  const worker = typeof bead.metadata?.worker === 'string' ? bead.metadata.worker : undefined;
+  const ordered = [...agents].sort((a, b) => Number(b.address === worker) - Number(a.address === worker));
+  const { default_branch } = town.rig(rig);
+  for (const agent of ordered) {
+    if (!agent.active || !agent.name) continue;
+    if (await town.sessionAlive(agent)) continue;
+    if ((await hookedWork(town.ledger, agent.address)).length > 0) continue;
+    const dir = town.path(agent.workdir);
+    if (town.ports.files.exists(dir)) {
+      const unsaved = await unsavedWork(town.ports.git, dir, default_branch);
+      if (unsaved.dirty.length || unsaved.unmerged.length) continue;
+    }
+    return polecatIdentity(rig, agent.name);
+  }
+  const taken = new Set([...agents.map((a) => a.name ?? ''), ...town.ports.files.list(town.path(rig, 'polecats'))]);
+  return polecatIdentity(rig, nextPolecatName(taken));
+}
+
+/** Worktree `<rig>/polecats/<name>` on branch `polecat/<name>/<bead>`, from the rig's bare repo. */
+async function preparePolecatWorktree(town: Town, identity: Identity, beadId: string, undo: Undo): Promise<string> {
+  const { git, files } = town.ports;
+  const rig = town.rig(identity.rig as string);
+  const repo = town.repoDir(rig.name);
+  const dir = town.path(identity.rig as string, 'polecats', identity.name as string);
+  const branch = polecatBranch(identity.name as string, beadId);
+  const hadBranch = await branchExists(git, repo, branch);
+  if (!files.exists(dir)) {
+    files.mkdirp(town.path(rig.name, 'polecats'));
+    await git.run(repo, hadBranch ? ['worktree', 'add', dir, branch] : ['worktree', 'add', '-b', branch, dir, rig.default_branch]);
+    undo.steps.push({
+      what: `worktree ${dir}`,
+      run: async () => {
+        await git.run(repo, ['worktree', 'remove', '--force', dir]);
+        if (!hadBranch) await git.run(repo, ['branch', '-D', branch]);
+      },
+    });
+    return branch;
+  }
+  if ((await currentBranch(git, dir)) === branch) return branch; // resuming the same bead: keep every commit
+  const dirty = await dirtyFiles(git, dir);
+  if (dirty.length > 0) throw conflictError(`${dir} has ${dirty.length} uncommitted change(s)`, `look with git -C ${dir} status; gt polecat nuke --force saves them on a checkpoint`);
+  const before = await headCommit(git, dir);
+  await git.run(dir, hadBranch ? ['checkout', '-q', branch] : ['checkout', '-q', '-b', branch, rig.default_branch]);
+  undo.steps.push({
+    what: `branch ${branch}`,
+    run: async () => {
+      await git.run(dir, ['checkout', '-q', '--detach', before ?? rig.default_branch]);
+      if (!hadBranch) await git.run(dir, ['branch', '-D', branch]);
+    },
+  });
+  return branch;
+}
+
+/** Takes a bead off its hook: back to open and unassigned. The worktree is kept. */
+export async function unslingBead(town: Town, text: string, options: { force?: boolean }): Promise<IssueDetails> {
+  const [bead] = await town.ledger.show([text]);
+  if (!bead) throw notFoundError(`no bead ${text}`);
+  if (!HOOK_STATUSES.includes(bead.status) || !bead.assignee) throw conflictError(`${bead.id} is not on any hook (status ${bead.status})`);
+  const owner = await town.agent(parseIdentity(bead.assignee)).catch(() => undefined);
+  if (owner && (await town.sessionAlive(owner)) && !options.force) {
+    throw conflictError(`${bead.assignee} is working on ${bead.id} right now`, 'use --force to take it away anyway (its session keeps running)');
+  }
+  return single(await town.ledger.update([bead.id], { status: 'open', assignee: null, expect: { statuses: [bead.status], assignee: bead.assignee } }));
+}
+
+export type DoneStatus = 'COMPLETED' | 'ESCALATED' | 'DEFERRED';
+
+export interface DoneResult {
+  agent: string;
+  status: DoneStatus;
+  bead?: string;
+  merge_request?: string;
+  branch?: string;
+  commit?: string;
+  commits: number;
+  checkpoint?: string;
+}
+
+/**
+ * A worker's completion (design §7.5): the branch (already in the rig's bare
+ * repo: worktrees share its refs) gets a merge request, the bead goes to the
+ * refinery, the identity is freed. Nothing is deleted.
+ */
+export async function finishWork(town: Town, identity: Identity, status: DoneStatus, message?: string): Promise<DoneResult> {
+  if (identity.role !== 'polecat' && identity.role !== 'crew') throw usageError(`gt done is for polecats and crew, not ${identity.address}`);
+  const { ledger, ports } = town;
+  const { git } = ports;
+  const rig = town.rig(identity.rig as string);
+  const agent = await town.agent(identity);
+  if (!agent?.active) throw notFoundError(`no agent ${identity.address}`);
+  const dir = town.path(agent.workdir);
+  const [bead] = await hookedWork(ledger, identity.address);
+  if (!bead && status === 'COMPLETED') throw conflictError(`nothing is on the hook of ${identity.address}`, 'use gt done --status DEFERRED to just free this worker');
+  const result: DoneResult = { agent: identity.address, status, commits: 0, ...(bead ? { bead: bead.id } : {}) };
+  const branch = await currentBranch(git, dir);
+  if (branch) result.branch = branch;
+
+  if (status === 'COMPLETED' && bead) {
+    const dirty = await dirtyFiles(git, dir);
+    if (dirty.length > 0) throw conflictError(`${dir} has ${dirty.length} uncommitted change(s)`, 'commit them (git add -A && git commit) before gt done');
+    if (!branch) throw conflictError(`${dir} is not on a branch`, 'check out your work branch first');
+    const commits = (await git.run(dir, ['rev-list', 'HEAD', '--not', rig.default_branch])).split('\n').filter((l) => l !== '');
+    if (commits.length === 0) throw conflictError(`branch ${branch} has no commits beyond ${rig.default_branch}`, 'commit your work first; or gt done --status DEFERRED to hand the bead back');
+    const head = (await headCommit(git, dir)) as string;
+    result.commit = head;
+    result.commits = commits.length;
+    // The branch lives in the bare repo already (shared refs); make sure it points at HEAD.
+    await git.run(town.repoDir(rig.name), ['update-ref', `refs/heads/${branch}`, head]);
+    const mr = await fileMergeRequest(town, bead, { branch, commit: head, worker: identity.address, rig: rig.name, target: rig.default_branch });
+    result.merge_request = mr.id;
+    single(await ledger.update([bead.id], {
+      status: 'in_progress', assignee: `${rig.name}/refinery`, setMetadata: { merge_request: mr.id, completed_by: identity.address, completed_at: ports.now() },
+      expect: { statuses: HOOK_STATUSES, assignee: identity.address },
+    }));
+  } else {
+    const saved = await checkpoint(git, dir, identity.address, ports.now(), `gt done ${status}${bead ? ` ${bead.id}` : ''}`).catch(() => undefined);
+    if (saved) result.checkpoint = saved.ref;
+    if (bead && status === 'DEFERRED') {
+      single(await ledger.update([bead.id], { status: 'open', assignee: null, ...(message ? { appendNotes: `Deferred by ${identity.address}: ${message}` } : {}) }));
+    } else if (bead && status === 'ESCALATED') {
+      single(await ledger.update([bead.id], { status: 'blocked', assignee: null, addLabels: ['gt:escalated'], appendNotes: `Escalated by ${identity.address}: ${message ?? '(no reason given)'}` }));
+      const dispatcher = typeof bead.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : 'mayor';
+      const to = /\//.test(dispatcher) || ['mayor', 'human', 'deacon'].includes(dispatcher) ? dispatcher : 'mayor';
+      await new Mailbox(ledger, identity.address).send(to, `ESCALATED ${bead.id}: ${bead.title}`, message ?? 'The worker could not finish this bead.', { kind: 'protocol', priority: 1 });
+    }
+  }
+  // Free the identity: a crew member keeps its branch; a polecat's worktree lets go of its branch.
+  if (identity.role === 'polecat' && branch) await git.run(dir, ['checkout', '-q', '--detach']);
+  await town.saveAgent(identity, { state: 'done' });
+  return result;
+}
+
+async function fileMergeRequest(town: Town, bead: Issue, fields: { branch: string; commit: string; worker: string; rig: string; target: string }): Promise<Issue> {
+  const { ledger } = town;
+  // Idempotent per branch and commit: a repeated gt done finds the same request.
+  const [existing] = await ledger.list({ types: ['merge-request'], metadataFields: { branch: fields.branch, commit: fields.commit }, includeEphemeral: true, limit: 1 });
+  if (existing) return existing;
+  const prefix = town.rig(fields.rig).prefix;
+  return ledger.create({
+    title: `Merge ${bead.id}: ${bead.title}`, type: 'merge-request', prefix, priority: bead.priority,
+    description: `Branch ${fields.branch} (${fields.commit.slice(0, 12)}) by ${fields.worker} into ${fields.target}.`,
+    metadata: { ...fields, source_issue: bead.id }, labels: ['gt:merge-request', `rig:${fields.rig}`],
+  });
+}
+
+/** Handoff (design §7.6): a note to self, a checkpoint of the worktree; the caller restarts the session. */
+export async function handoff(town: Town, identity: Identity, note: string): Promise<{ message: string; checkpoint?: string }> {
+  const { ledger, ports } = town;
+  const agent = await town.agent(identity);
+  if (!agent?.active) throw notFoundError(`no agent ${identity.address}`);
+  const mailbox = new Mailbox(ledger, identity.address);
+  // One live handoff note per identity: the newest supersedes older ones.
+  const older = (await mailbox.inbox(identity.address, { kinds: ['handoff'] })).map((m) => m.id);
+  const sent = await mailbox.send(identity.address, 'HANDOFF', note, { kind: 'handoff', priority: 1 });
+  if (older.length) await mailbox.ack(older);
+  let checkpointRef: string | undefined;
+  const dir = town.path(agent.workdir);
+  if (identity.role !== 'mayor' && ports.files.exists(dir)) {
+    const saved = await checkpoint(ports.git, dir, identity.address, ports.now(), `gt handoff: ${note.split('\n')[0] ?? ''}`);
+    checkpointRef = saved?.ref;
+  }
+  return { message: sent.id, ...(checkpointRef ? { checkpoint: checkpointRef } : {}) };
+}
+
+/** Stops and starts an identity's session (handoff, crash recovery); the hook is unchanged. */
+export async function restartSession(town: Town, identity: Identity): Promise<AgentRecord> {
+  const agent = await town.agent(identity);
+  if (!agent?.active) throw notFoundError(`no agent ${identity.address}`);
+  if (agent.backend) await town.ports.backend(agent.backend).stop(agent.session);
+  const runtime = town.runtimeFor(identity, agent.runtime);
+  const hooked = (await hookedWork(town.ledger, identity.address)).length > 0;
+  return town.startSession(identity, { runtime, backend: agent.backend ?? town.backendKind(), hooked, ...(agent.branch ? { branch: agent.branch } : {}) });
+}
+
+/** What state to show: a recorded state only means something while the session runs. */
+export function agentState(agent: AgentRecord, alive: boolean, hooked: boolean): string {
+  if (alive) return agent.state === 'done' ? 'idle' : agent.state;
+  return hooked ? 'dead' : 'idle';
+}
+
+export interface PolecatInfo {
+  agent: string;
+  name: string;
+  rig: string;
+  state: string;
+  session_alive: boolean;
+  hooked: string[];
+  branch?: string;
+  dirty: number;
+  unmerged: number;
+}
+
+export async function listPolecats(town: Town, rig?: string): Promise<PolecatInfo[]> {
+  const out: PolecatInfo[] = [];
+  for (const agent of await town.agents(rig ? { rig } : {})) {
+    if (agent.role !== 'polecat' || !agent.rig || !agent.name) continue;
+    const dir = town.path(agent.workdir);
+    const unsaved = town.ports.files.exists(dir) ? await unsavedWork(town.ports.git, dir, town.rig(agent.rig).default_branch) : { dirty: [], unmerged: [] };
+    const alive = await town.sessionAlive(agent);
+    const branch = town.ports.files.exists(dir) ? await currentBranch(town.ports.git, dir) : undefined;
+    const hooked = (await hookedWork(town.ledger, agent.address)).map((b) => b.id);
+    out.push({
+      agent: agent.address, name: agent.name, rig: agent.rig, state: agentState(agent, alive, hooked.length > 0),
+      session_alive: alive, hooked, ...(branch ? { branch } : {}),
+      dirty: unsaved.dirty.length, unmerged: unsaved.unmerged.length,
+    });
+  }
+  return out;
+}
+
+/**
+ * Removes a polecat: session, worktree, identity. Refuses while it holds
+ * uncommitted or unmerged work or a hooked bead; `force` first saves the
+ * worktree on a checkpoint ref and hands the bead back.
+ */
+export async function nukePolecat(town: Town, identity: Identity, options: { force?: boolean }): Promise<{ agent: string; checkpoint?: string; unhooked: string[] }> {
+  if (identity.role !== 'polecat') throw usageError(`${identity.address} is not a polecat`);
+  const { git, files } = town.ports;
+  const agent = await town.agent(identity);
+  if (!agent?.active) throw notFoundError(`no polecat ${identity.address}`, 'see gt polecat list');
+  const rig = town.rig(identity.rig as string);
+  const dir = town.path(agent.workdir);
+  const hooked = await hookedWork(town.ledger, identity.address);
+  const unsaved = files.exists(dir) ? await unsavedWork(git, dir, rig.default_branch) : { dirty: [], unmerged: [] };
+  const problems: string[] = [];
+  if (unsaved.dirty.length || unsaved.unmerged.length) problems.push(describeUnsaved(unsaved));
+  if (hooked.length) problems.push(`${hooked.map((b) => b.id).join(', ')} on its hook`);
+  if (problems.length && !options.force) {
+    throw conflictError(`${identity.address} holds ${problems.join(' and ')}`, 'merge or hand back the work first, or use --force to save it on a checkpoint ref and remove the polecat');
+  }
+  if (await town.sessionAlive(agent)) await town.stopSession(agent);
+  let saved: { ref: string } | undefined;
+  if (files.exists(dir)) {
+    if (problems.length) saved = await checkpoint(git, dir, identity.address, town.ports.now(), `gt polecat nuke ${identity.address}`);
+    const branch = await currentBranch(git, dir);
+    await git.run(town.repoDir(rig.name), ['worktree', 'remove', '--force', dir]);
+    // The checkpoint holds the commits; the branch name can go.
+    if (branch) await git.probe(town.repoDir(rig.name), ['branch', '-D', branch]);
+  }
+  for (const bead of hooked) single(await town.ledger.update([bead.id], { status: 'open', assignee: null }));
+  const result = await town.ledger.close([agent.id], { reason: 'nuked', force: true });
+  if (result.failed[0]) throw result.failed[0].error;
+  return { agent: identity.address, ...(saved ? { checkpoint: saved.ref } : {}), unhooked: hooked.map((b) => b.id) };
+}
+
+export { crewIdentity };

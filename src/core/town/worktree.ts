@@ -1,0 +1,103 @@
+/**
+ * Git facts and moves on worktrees, over the GitPort. The never-lose-work rule
+ * lives here: `unsavedWork` says what a removal would lose, and `checkpoint`
+ * saves a worktree (changes included) on a ref without touching its files.
+ */
+import type { GitPort } from './ports.js';
+
+export interface UnsavedWork {
+  /** `git status --porcelain` lines: modified, staged or untracked files. */
+  dirty: string[];
+  /** Commits on HEAD that are in no target branch, no checkpoint and no other branch's upstream. */
+  unmerged: string[];
+}
+
+export const CHECKPOINT_PREFIX = 'refs/gt/checkpoints';
+
+export async function headCommit(git: GitPort, cwd: string): Promise<string | undefined> {
+  const result = await git.probe(cwd, ['rev-parse', '--verify', '-q', 'HEAD']);
+  return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+export async function currentBranch(git: GitPort, cwd: string): Promise<string | undefined> {
+  const result = await git.probe(cwd, ['symbolic-ref', '-q', '--short', 'HEAD']);
+  return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+export async function dirtyFiles(git: GitPort, cwd: string): Promise<string[]> {
+  const out = await git.run(cwd, ['status', '--porcelain', '--untracked-files=all']);
+  return out.split('\n').filter((l) => l.trim() !== '');
+}
+
+/**
+ * Commits reachable from `rev` that `base` does not contain, ignoring commits
+ * whose patch already landed (a rebased merge) and commits saved on a checkpoint.
+ */
+export async function unmergedCommits(git: GitPort, cwd: string, rev: string, base: string): Promise<string[]> {
+  const out = await git.probe(cwd, ['rev-list', rev, '--not', base, `--glob=${CHECKPOINT_PREFIX}/*`]);
+  if (out.code !== 0) return [];
+  const commits = out.stdout.split('\n').filter((l) => l !== '');
+  if (commits.length === 0) return [];
+  // `git cherry` marks with "-" the commits whose change is already in base (rebased merges).
+  const cherry = await git.probe(cwd, ['cherry', base, rev]);
+  if (cherry.code !== 0) return commits;
+  const landed = new Set(cherry.stdout.split('\n').filter((l) => l.startsWith('- ')).map((l) => l.slice(2)));
+  return commits.filter((c) => !landed.has(c));
+}
+
+export async function unsavedWork(git: GitPort, cwd: string, base: string): Promise<UnsavedWork> {
+  const dirty = await dirtyFiles(git, cwd);
+  const head = await headCommit(git, cwd);
+  const unmerged = head ? await unmergedCommits(git, cwd, 'HEAD', base) : [];
+  return { dirty, unmerged };
+}
+
+export function describeUnsaved(work: UnsavedWork): string {
+  const parts: string[] = [];
+  if (work.dirty.length) parts.push(`${work.dirty.length} uncommitted change(s)`);
+  if (work.unmerged.length) parts.push(`${work.unmerged.length} commit(s) not merged`);
+  return parts.join(' and ');
+}
+
+/** `2026-11-22T01:02:03.123456789Z` → `20261122T010203123456789Z`: sortable and ref-safe. */
+export function refTime(iso: string): string {
+  return iso.replace(/[-:.]/g, '');
+}
+
+/**
+ * Saves HEAD plus every uncommitted change (untracked files too) as a commit
+ * on `refs/gt/checkpoints/<identity>/<time>`. The worktree, index and branch
+ * are left exactly as they were. Returns the ref, or undefined when there was
+ * nothing to save (no commits and a clean tree).
+ */
+export async function checkpoint(git: GitPort, cwd: string, identity: string, time: string, message: string): Promise<{ ref: string; commit: string } | undefined> {
+  const head = await headCommit(git, cwd);
+  const gitDir = (await git.run(cwd, ['rev-parse', '--absolute-git-dir'])).trim();
+  const index = `${gitDir}/gt-checkpoint-index`;
+  const env = { GIT_INDEX_FILE: index };
+  // A private index: the agent's own staging area is not disturbed.
+  if (head) await git.run(cwd, ['read-tree', head], { env });
+  else await git.run(cwd, ['read-tree', '--empty'], { env });
+  await git.run(cwd, ['add', '-A', '.'], { env });
+  const tree = (await git.run(cwd, ['write-tree'], { env })).trim();
+  const headTree = head ? (await git.run(cwd, ['rev-parse', `${head}^{tree}`])).trim() : undefined;
+  let commit: string;
+  if (head && tree === headTree) commit = head;
+  else if (!head && tree === '4b825dc642cb6eb9a060e54bf8d69288fbee4904') return undefined;
+  else {
+    const who = { GIT_AUTHOR_NAME: identity, GIT_AUTHOR_EMAIL: 'checkpoint@gt.local', GIT_COMMITTER_NAME: identity, GIT_COMMITTER_EMAIL: 'checkpoint@gt.local' };
+    commit = (await git.run(cwd, ['commit-tree', tree, ...(head ? ['-p', head] : []), '-m', message], { env: who })).trim();
+  }
+  const ref = `${CHECKPOINT_PREFIX}/${identity}/${refTime(time)}`;
+  await git.run(cwd, ['update-ref', ref, commit]);
+  return { ref, commit };
+}
+
+export async function branchExists(git: GitPort, repo: string, branch: string): Promise<boolean> {
+  return (await git.probe(repo, ['rev-parse', '--verify', '-q', `refs/heads/${branch}`])).code === 0;
+}
+
+export async function revParse(git: GitPort, cwd: string, rev: string): Promise<string | undefined> {
+  const result = await git.probe(cwd, ['rev-parse', '--verify', '-q', `${rev}^{commit}`]);
+  return result.code === 0 ? result.stdout.trim() : undefined;
+}

@@ -1,0 +1,71 @@
+/**
+ * The deacon: one daemon per town (`gt up`). Holds `.gt/daemon.pid` as a lock
+ * (a dead holder's pidfile is taken over), logs to `.gt/daemon.log` in
+ * logfmt, and runs the patrol loops — for now the refinery of every rig. On
+ * SIGTERM it finishes the pass it is in, then exits.
+ */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDuration } from '../core/town/config.js';
+import { runRefinery } from '../core/town/refinery.js';
+import { acquireLock } from '../infra/files.js';
+import { openTown } from '../infra/town.js';
+import { errorMessage } from '../shared/errors.js';
+
+export const PIDFILE = join('.gt', 'daemon.pid');
+export const LOGFILE = join('.gt', 'daemon.log');
+
+function logfmt(fields: Record<string, string | number>): string {
+  return `${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'number' || /^[\w./:@-]+$/.test(v) ? v : JSON.stringify(v)}`).join(' ')}\n`;
+}
+
+export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const logPath = join(root, LOGFILE);
+  const log = (level: string, msg: string, fields: Record<string, string | number> = {}) =>
+    appendFileSync(logPath, logfmt({ time: new Date().toISOString(), level, msg, ...fields }));
+  let release: () => void;
+  try {
+    release = await acquireLock(join(root, PIDFILE), 0);
+  } catch {
+    log('info', 'another daemon holds the pidfile; exiting', { pid: process.pid });
+    return 0;
+  }
+  let stopping = false;
+  let wake: () => void = () => undefined;
+  const stop = (signal: string) => {
+    if (!stopping) log('info', 'stopping', { signal });
+    stopping = true;
+    wake();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  const town = openTown(root, env, 'deacon', (line) => log('info', line));
+  const interval = parseDuration(town.config.daemon.interval);
+  log('info', 'started', { pid: process.pid, interval: town.config.daemon.interval });
+  try {
+    while (!stopping) {
+      for (const rig of town.rigNames()) {
+        if (stopping) break;
+        try {
+          for (const outcome of await runRefinery(town, rig)) {
+            log(outcome.result === 'merged' ? 'info' : 'warn', `mr.${outcome.result}`, { rig, mr: outcome.merge_request, bead: outcome.bead, ...(outcome.commit ? { commit: outcome.commit } : {}), ...(outcome.reason ? { reason: outcome.reason } : {}) });
+          }
+        } catch (error) {
+          log('error', 'refinery pass failed', { rig, error: errorMessage(error) });
+        }
+      }
+      await new Promise<void>((resolvePromise) => {
+        const timer = setTimeout(resolvePromise, interval);
+        wake = () => {
+          clearTimeout(timer);
+          resolvePromise();
+        };
+      });
+    }
+  } finally {
+    await town.ledger.store.close();
+    release();
+    log('info', 'stopped', { pid: process.pid });
+  }
+  return 0;
+}

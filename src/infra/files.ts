@@ -1,0 +1,96 @@
+/**
+ * The town's files: atomic writes, and lock files that survive their holder's
+ * death (the pid inside is checked; a dead holder's lock is taken over).
+ */
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { GtError } from '../shared/errors.js';
+import type { Release, TownFiles } from '../core/town/ports.js';
+import { writeFileAtomic } from './fs.js';
+import { processAlive } from './exec.js';
+
+function tryLock(path: string): boolean {
+  try {
+    const fd = openSync(path, 'wx', 0o644);
+    writeSync(fd, `${process.pid}\n`);
+    closeSync(fd);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return false;
+  }
+}
+
+function holder(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Takes `path` as a lock, waiting up to `waitMs`; a lock whose holder died is removed. */
+export async function acquireLock(path: string, waitMs = 30_000): Promise<Release> {
+  mkdirSync(dirname(path), { recursive: true });
+  const deadline = Date.now() + waitMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+    if (tryLock(path)) {
+      return () => {
+        if (holder(path) === process.pid) rmSync(path, { force: true });
+      };
+    }
+    const pid = holder(path);
+    if (pid !== undefined && !processAlive(pid)) {
+      rmSync(path, { force: true });
+      continue;
+    }
+    if (pid === undefined) {
+      // Written but not yet filled, or garbage: give a writer a moment, then take over.
+      try {
+        if (Date.now() - statSync(path).mtimeMs > 2000) rmSync(path, { force: true });
+      } catch {
+        // gone already
+      }
+    }
+    if (Date.now() >= deadline) {
+      throw new GtError('conflict', `${path} is locked by process ${pid ?? '?'}`, { hint: 'another gt command holds this lock; try again when it finishes' });
+    }
+    await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
+  }
+}
+
+export const nodeTownFiles: TownFiles = {
+  read(path) {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  },
+  write(path, text, mode) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileAtomic(path, [text]);
+    // chmod after the rename: the temp file is created 0644.
+    if (mode !== undefined) chmodSync(path, mode);
+  },
+  exists: (path) => existsSync(path),
+  mkdirp: (path) => void mkdirSync(path, { recursive: true }),
+  remove: (path) => rmSync(path, { recursive: true, force: true }),
+  list(dir) {
+    try {
+      return readdirSync(dir).sort();
+    } catch {
+      return [];
+    }
+  },
+  lock: (path, options) => acquireLock(path, options?.waitMs),
+  isDirectory(path) {
+    try {
+      return statSync(path).isDirectory();
+    } catch {
+      return false;
+    }
+  },
+};

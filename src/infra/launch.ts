@@ -1,0 +1,57 @@
+/**
+ * How gt starts itself: the `.gt/bin/gt` and `.gt/bin/bd` launchers agents
+ * call, detached helpers that outlive the calling command, and `which`.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, readFileSync, realpathSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import type { Detacher } from '../core/town/ports.js';
+import { nodeTownFiles } from './files.js';
+
+/** The node binary and the gt script this process runs from. */
+export function gtLauncher(): string[] {
+  const script = process.argv[1] ? realpathSync(process.argv[1]) : '';
+  return [process.execPath, script];
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Writes `.gt/bin/{gt,bd}` when missing or pointing at another install. */
+export function writeLaunchers(root: string): string {
+  const [node, script] = gtLauncher() as [string, string];
+  const bd = join(dirname(script), 'bd.cjs');
+  const bin = join(root, '.gt', 'bin');
+  for (const [name, target] of [['gt', script], ['bd', bd]] as const) {
+    const text = `#!/bin/sh\n# written by gt: runs this town's gt\nexec ${quote(node)} ${quote(target)} "$@"\n`;
+    const path = join(bin, name);
+    let current: string | undefined;
+    try {
+      current = readFileSync(path, 'utf8');
+    } catch {
+      current = undefined;
+    }
+    if (current !== text) nodeTownFiles.write(path, text, 0o755);
+  }
+  return join(bin, 'gt');
+}
+
+export const detacher: Detacher = {
+  gt(args, env) {
+    const [node, script] = gtLauncher() as [string, string];
+    const child = spawn(node, [script, ...args], { detached: true, stdio: 'ignore', env });
+    child.unref();
+  },
+};
+
+/** True when `command` is an executable path, or found on PATH. No process is spawned. */
+export function commandExists(command: string, env: NodeJS.ProcessEnv): boolean {
+  const candidates = command.includes('/') ? [command] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command));
+  return candidates.some((path) => {
+    try {
+      accessSync(path, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}

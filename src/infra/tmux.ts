@@ -1,0 +1,112 @@
+/**
+ * The tmux session backend: one private server per town (`tmux -L <socket>`),
+ * one session per agent, named from its identity. Panes stay after their
+ * process exits (remain-on-exit), so a crash leaves its last screen to read.
+ */
+import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
+import { GtError } from '../shared/errors.js';
+import type { SessionBackend, SessionSpec } from '../core/town/ports.js';
+import { execCommand, killGroup } from './exec.js';
+
+/** `<town name>-<6 hex of sha256(realpath)>`, as Gas Town does; GT_TMUX_SOCKET overrides. */
+export function townSocket(root: string, env: NodeJS.ProcessEnv): string {
+  if (env.GT_TMUX_SOCKET) return env.GT_TMUX_SOCKET;
+  let real = root;
+  try {
+    real = realpathSync(root);
+  } catch {
+    // not created yet
+  }
+  const name = basename(real).toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 20) || 'town';
+  return `gt-${name}-${createHash('sha256').update(real).digest('hex').slice(0, 6)}`;
+}
+
+export const TMUX_CONF = `# gt's private tmux server for this town (written by gt; regenerated on start)
+set -g remain-on-exit on
+set -g history-limit 50000
+set -g mouse on
+set -g status-style "bg=colour236,fg=colour250"
+set -g status-left "[gt #S] "
+set -g status-left-length 40
+set -g pane-border-status top
+set -g pane-border-format " #{pane_title} "
+`;
+
+export async function tmuxAvailable(env: NodeJS.ProcessEnv): Promise<boolean> {
+  try {
+    return (await execCommand('tmux', ['-V'], { env })).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+export class TmuxBackend implements SessionBackend {
+  readonly kind = 'tmux' as const;
+
+  constructor(readonly socket: string, private readonly confFile: string, private readonly env: NodeJS.ProcessEnv) {}
+
+  private async tmux(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return execCommand('tmux', ['-u', '-L', this.socket, '-f', this.confFile, ...args], { env: this.env });
+  }
+
+  private async check(args: string[]): Promise<string> {
+    const result = await this.tmux(args);
+    if (result.code !== 0) throw new GtError('external', `tmux ${args[0] ?? ''} failed: ${result.stderr.trim() || result.stdout.trim()}`);
+    return result.stdout;
+  }
+
+  async start(spec: SessionSpec): Promise<void> {
+    const env = Object.entries(spec.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    const exists = await this.tmux(['has-session', '-t', `=${spec.name}`]);
+    if (exists.code === 0) {
+      // A dead pane left by remain-on-exit: replace the session, keep nothing running twice.
+      if (await this.isAlive(spec.name)) throw new GtError('conflict', `tmux session ${spec.name} is already running`, { hint: `stop it first, or attach with gt attach` });
+      await this.tmux(['kill-session', '-t', `=${spec.name}`]);
+    }
+    await this.check(['new-session', '-d', '-s', spec.name, '-c', spec.cwd, '-x', '200', '-y', '50', ...env, '--', ...spec.argv]);
+    await this.tmux(['set-option', '-t', `=${spec.name}`, 'remain-on-exit', 'on']);
+    await this.tmux(['select-pane', '-t', `=${spec.name}:`, '-T', spec.name]);
+    // The pane's output also goes to the run's log, which outlives the session.
+    await this.tmux(['pipe-pane', '-t', `=${spec.name}:`, '-o', `cat >> '${spec.runDir.replace(/'/g, `'\\''`)}/agent.log'`]);
+  }
+
+  async isAlive(name: string): Promise<boolean> {
+    const result = await this.tmux(['display-message', '-p', '-t', `=${name}:`, '#{pane_dead}']);
+    return result.code === 0 && result.stdout.trim() === '0';
+  }
+
+  async send(name: string, text: string): Promise<void> {
+    // Literal text first, then Enter as its own key: TUIs treat a pasted newline as text.
+    await this.check(['send-keys', '-t', `=${name}:`, '-l', text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').replace(/\t/g, ' ')]);
+    await new Promise((r) => setTimeout(r, 150));
+    await this.check(['send-keys', '-t', `=${name}:`, 'Enter']);
+  }
+
+  async capture(name: string, lines: number): Promise<string> {
+    return this.check(['capture-pane', '-p', '-J', '-t', `=${name}:`, '-S', `-${Math.max(1, lines)}`]);
+  }
+
+  async stop(name: string): Promise<void> {
+    const pid = await this.tmux(['display-message', '-p', '-t', `=${name}:`, '#{pane_pid} #{pane_dead}']);
+    const [pidText, dead] = pid.stdout.trim().split(' ');
+    // The pane's process leads its own process group: stop the agent and everything it started.
+    if (pid.code === 0 && dead === '0' && pidText) await killGroup(Number(pidText));
+    await this.tmux(['kill-session', '-t', `=${name}`]);
+  }
+
+  async list(): Promise<string[]> {
+    const result = await this.tmux(['list-sessions', '-F', '#{session_name}']);
+    return result.code === 0 ? result.stdout.split('\n').filter((s) => s !== '') : [];
+  }
+
+  attachCommand(name: string): string[] {
+    return ['tmux', '-u', '-L', this.socket, '-f', this.confFile, 'attach-session', '-t', `=${name}`];
+  }
+
+  /** Stops the town's whole tmux server (gt down --all, tests). */
+  async killServer(): Promise<void> {
+    await this.tmux(['kill-server']);
+  }
+}
