@@ -5,7 +5,7 @@
  * A town wins over a `.beads/` inside it, so agents working in a rig's worktree
  * write to the town ledger, not to a customer repository's own.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { GtError } from '../shared/errors.js';
 
@@ -58,4 +58,22 @@ export function locateLedger(cwd: string, env: NodeJS.ProcessEnv, dbFlag?: strin
   throw new GtError('not_found', `no beads database found in ${resolve(cwd)} or any parent directory`, {
     hint: 'run `bd init` to create one here, or set BEADS_DIR',
   });
+}
+
+/**
+ * The bead prefix of the rig `cwd` is in (`<town>/<rig>/…`), or of the rig
+ * named; read from its rig.toml without loading the config schema, so `bd
+ * create` in a polecat's worktree stays fast. Undefined outside any rig.
+ */
+export function rigPrefix(town: string, cwd: string, rigName?: string): string | undefined {
+  const relative = rigName ?? (resolve(cwd).startsWith(`${town}/`) ? resolve(cwd).slice(town.length + 1).split('/')[0] : undefined);
+  if (!relative) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(join(town, relative, 'rig.toml'), 'utf8');
+  } catch {
+    if (rigName) throw new GtError('not_found', `no rig named ${JSON.stringify(rigName)} in the town ${town}`, { hint: 'see gt rig list' });
+    return undefined;
+  }
+  return /^prefix\s*=\s*"([a-z][a-z0-9]*)"/m.exec(text)?.[1];
 }

@@ -13,6 +13,11 @@ export const SHARED_FIXTURES = resolve(ROOT, '..', 'shared', 'fixtures', 'beads'
 export const OWN_FIXTURES = join(ROOT, 'test', 'fixtures');
 
 const cleanups: Array<() => void | Promise<void>> = [];
+
+/** Runs `fn` after the current test (last registered first). */
+export function onCleanup(fn: () => void | Promise<void>): void {
+  cleanups.push(fn);
+}
 afterEach(async () => {
   // Last registered first: a ledger closes before its directory is removed.
   while (cleanups.length) await cleanups.pop()?.();

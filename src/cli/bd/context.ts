@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { Ledger } from '../../core/beads/ledger.js';
-import { locateLedger, type LedgerLocation } from '../../ledger/locate.js';
+import { locateLedger, rigPrefix, type LedgerLocation } from '../../ledger/locate.js';
 import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import { gitUserName } from '../../infra/git.js';
 import { GtError } from '../../shared/errors.js';
@@ -47,6 +47,12 @@ export class BdContext {
 
   location(): LedgerLocation {
     return locateLedger(this.cwd, this.io.env, this.globals.db);
+  }
+
+  /** In a gt town, new beads take the prefix of the rig they are created in (or `--rig`). */
+  createPrefix(rig?: string): string | undefined {
+    const location = this.location();
+    return location.kind === 'town' ? rigPrefix(location.root, this.cwd, rig) : undefined;
   }
 
   async ledger(): Promise<Ledger> {

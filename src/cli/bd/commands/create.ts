@@ -36,6 +36,7 @@ interface CreateOptions {
   molType?: string;
   noInheritLabels?: boolean;
   silent?: boolean;
+  rig?: string;
 }
 
 function readText(path: string): string {
@@ -91,7 +92,8 @@ function addCreateOptions(cmd: Command): Command {
     .option('--wisp-type <type>', 'wisp TTL class')
     .option('--mol-type <type>', 'molecule type: swarm|patrol|work')
     .option('--no-inherit-labels', "don't copy the parent's labels")
-    .option('--silent', 'print only the new ID');
+    .option('--silent', 'print only the new ID')
+    .option('--rig <rig>', 'in a gt town: use this rig\'s prefix (default: the rig of the current directory)');
 }
 
 function toInput(title: string | undefined, o: CreateOptions): CreateInput {
@@ -136,6 +138,12 @@ function toInput(title: string | undefined, o: CreateOptions): CreateInput {
   return input;
 }
 
+function withPrefix(ctx: BdContext, input: CreateInput, rig: string | undefined): CreateInput {
+  if (input.parent !== undefined || input.id !== undefined) return input;
+  const prefix = ctx.createPrefix(rig);
+  return prefix ? { ...input, prefix } : input;
+}
+
 export default function register(program: Command, ctx: BdContext): void {
   addCreateOptions(program.command('create').alias('new').argument('[title]', 'the issue title').description('Create an issue'))
     .addHelpText('after', `
@@ -146,7 +154,7 @@ Examples:
     .action(action(ctx, async (title, opts) => {
       const o = opts as CreateOptions;
       const ledger = await ctx.ledger();
-      const issue = await ledger.create(toInput((title as string | undefined) ?? o.title, o));
+      const issue = await ledger.create(withPrefix(ctx, toInput((title as string | undefined) ?? o.title, o), o.rig));
       if (o.silent) return ctx.out(issue.id);
       ctx.emit(jsonIssue(issue), () =>
         `✓ Created issue: ${ctx.style.bold(issue.id)}\n  Title: ${issue.title}\n  Priority: P${issue.priority}\n  Status: ${issue.status}`);
@@ -157,7 +165,7 @@ Examples:
     .action(action(ctx, async (title, opts) => {
       const o = opts as CreateOptions;
       const ledger = await ctx.ledger();
-      const issue = await ledger.create(toInput((title as string | undefined) ?? o.title, o));
+      const issue = await ledger.create(withPrefix(ctx, toInput((title as string | undefined) ?? o.title, o), o.rig));
       ctx.out(issue.id);
     }));
 }

@@ -1,0 +1,127 @@
+/**
+ * A real town for a test: a temp directory, an isolated HOME and git config,
+ * a private tmux socket, a source repository with a bare origin, and a runner
+ * for the real `gt` binary. Everything it started is stopped after the test.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { GT, isolatedEnv, onCleanup, tempDir, type RunResult } from './env.js';
+
+export interface TestTown {
+  base: string;
+  root: string;
+  env: NodeJS.ProcessEnv;
+  socket: string;
+  gt: (args: string[], options?: { cwd?: string; env?: Record<string, string>; input?: string }) => RunResult;
+  gtAsync: (args: string[], options?: { env?: Record<string, string> }) => Promise<RunResult>;
+  /** `gt <args> --json`, parsed; fails the test on a non-zero exit. */
+  json: <T = unknown>(args: string[], options?: { env?: Record<string, string> }) => T;
+  git: (cwd: string, args: string[]) => string;
+  tmux: (args: string[]) => RunResult;
+  /** A bare origin with one commit (README, test.sh); returns its path. */
+  origin: (name?: string) => string;
+  /** A bead in the rig with `run` steps for the shell runtime; returns its ID. */
+  bead: (title: string, steps: string[], extra?: string[]) => string;
+}
+
+let counter = 0;
+
+export function sh(cwd: string, command: string, args: string[], env: NodeJS.ProcessEnv): string {
+  const r = spawnSync(command, args, { cwd, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed in ${cwd}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+export function makeTown(options: { install?: boolean; rig?: string; test?: string } = {}): TestTown {
+  const base = tempDir('gt-town-');
+  const root = join(base, 'town');
+  const socket = `gt-test-${process.pid}-${++counter}`;
+  const env = isolatedEnv(base, { GT_TMUX_SOCKET: socket, GT_ROOT: root });
+  delete env.BD_ACTOR;
+  const gt: TestTown['gt'] = (args, o = {}) => {
+    const r = spawnSync(process.execPath, [GT, ...args], { cwd: o.cwd ?? base, env: { ...env, ...o.env }, input: o.input ?? '', encoding: 'utf8', timeout: 120_000 });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const gtAsync: TestTown['gtAsync'] = (args, o = {}) => new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [GT, ...args], { cwd: base, env: { ...env, ...o.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+  });
+  const json: TestTown['json'] = <T>(args: string[], o: { env?: Record<string, string> } = {}) => {
+    const r = gt([...args, '--json'], o);
+    if (r.code !== 0) throw new Error(`gt ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  };
+  const git: TestTown['git'] = (cwd, args) => sh(cwd, 'git', args, env);
+  const tmux: TestTown['tmux'] = (args) => {
+    const r = spawnSync('tmux', ['-L', socket, ...args], { env, encoding: 'utf8' });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const origin: TestTown['origin'] = (name = 'app') => {
+    const seed = join(base, `${name}-seed`);
+    mkdirSync(seed, { recursive: true });
+    writeFileSync(join(seed, 'README.md'), `# ${name}\n`);
+    writeFileSync(join(seed, 'test.sh'), '#!/bin/sh\n# fails when any file named FAIL exists\n! ls FAIL* >/dev/null 2>&1\n');
+    chmodSync(join(seed, 'test.sh'), 0o755);
+    git(seed, ['init', '-q', '-b', 'main']);
+    git(seed, ['add', '-A']);
+    git(seed, ['-c', 'user.name=seed', '-c', 'user.email=seed@test', 'commit', '-q', '-m', 'initial']);
+    const bare = join(base, `${name}.git`);
+    git(base, ['clone', '-q', '--bare', seed, bare]);
+    return bare;
+  };
+  const bead: TestTown['bead'] = (title, steps, extra = []) => {
+    const description = `${title}\n\n\`\`\`run\n${steps.join('\n')}\n\`\`\``;
+    const r = gt(['bd', 'create', title, '-d', description, '--silent', ...extra], { cwd: join(root, options.rig ?? 'app') });
+    if (r.code !== 0) throw new Error(`bd create failed: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  const town: TestTown = { base, root, env, socket, gt, gtAsync, json, git, tmux, origin, bead };
+  onCleanup(() => stopEverything(town));
+  if (options.install !== false) {
+    expect(gt(['install', root]).code).toBe(0);
+    if (options.rig) {
+      const added = gt(['rig', 'add', options.rig, origin(options.rig)]);
+      if (added.code !== 0) throw new Error(`rig add failed: ${added.stderr}`);
+      if (options.test) expect(gt(['config', 'set', 'merge.test', JSON.stringify(options.test), '--rig', options.rig]).code).toBe(0);
+    }
+  }
+  return town;
+}
+
+/** Stops the town's daemon, its tmux server and every headless agent it started. */
+export function stopEverything(town: TestTown): void {
+  spawnSync('tmux', ['-L', town.socket, 'kill-server'], { env: town.env });
+  const pidfile = join(town.root, '.gt', 'daemon.pid');
+  const kill = (pid: number, group: boolean) => {
+    try {
+      process.kill(group ? -pid : pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  };
+  if (existsSync(pidfile)) kill(Number(readFileSync(pidfile, 'utf8')), false);
+  const runs = join(town.root, '.gt', 'runs');
+  if (existsSync(runs)) {
+    for (const run of readdirSync(runs)) {
+      const pid = join(runs, run, 'agent.pid');
+      if (existsSync(pid)) kill(Number(readFileSync(pid, 'utf8')), true);
+    }
+  }
+}
+
+/** Polls `check` until it returns a value (not undefined/false), or fails after `ms`. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000}s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
