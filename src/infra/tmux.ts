@@ -4,7 +4,7 @@
  * process exits (remain-on-exit), so a crash leaves its last screen to read.
  */
 import { createHash } from 'node:crypto';
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import type { SessionBackend, SessionSpec } from '../core/town/ports.js';
@@ -47,12 +47,12 @@ export class TmuxBackend implements SessionBackend {
 
   constructor(readonly socket: string, private readonly confFile: string, private readonly env: NodeJS.ProcessEnv) {}
 
-  private async tmux(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return execCommand('tmux', ['-u', '-L', this.socket, '-f', this.confFile, ...args], { env: this.env });
+  private async tmux(args: string[], env: NodeJS.ProcessEnv = this.env): Promise<{ code: number; stdout: string; stderr: string }> {
+    return execCommand('tmux', ['-u', '-L', this.socket, '-f', this.confFile, ...args], { env });
   }
 
-  private async check(args: string[]): Promise<string> {
-    const result = await this.tmux(args);
+  private async check(args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+    const result = await this.tmux(args, env);
     if (result.code !== 0) throw new GtError('external', `tmux ${args[0] ?? ''} failed: ${result.stderr.trim() || result.stdout.trim()}`);
     return result.stdout;
   }
@@ -65,11 +65,18 @@ export class TmuxBackend implements SessionBackend {
       if (await this.isAlive(spec.name)) throw new GtError('conflict', `tmux session ${spec.name} is already running`, { hint: `stop it first, or attach with gt attach` });
       await this.tmux(['kill-session', '-t', `=${spec.name}`]);
     }
-    await this.check(['new-session', '-d', '-s', spec.name, '-c', spec.cwd, '-x', '200', '-y', '50', ...env, '--', ...spec.argv]);
+    // The command waits (up to 5 s) for a go file, so piping the pane to the run's log
+    // starts before its first byte of output; then it execs, keeping the pane's TTY.
+    const go = `${spec.runDir}/.pane-ready`;
+    const gate = ['sh', '-c', 'i=0; while [ ! -e "$0" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done; exec "$@"', go, ...spec.argv];
+    // tmux gives a new session the PATH of the client that creates it, whatever -e says.
+    const client = spec.env.PATH ? { ...this.env, PATH: spec.env.PATH } : this.env;
+    await this.check(['new-session', '-d', '-s', spec.name, '-c', spec.cwd, '-x', '200', '-y', '50', ...env, '--', ...gate], client);
     await this.tmux(['set-option', '-t', `=${spec.name}`, 'remain-on-exit', 'on']);
     await this.tmux(['select-pane', '-t', `=${spec.name}:`, '-T', spec.name]);
     // The pane's output also goes to the run's log, which outlives the session.
     await this.tmux(['pipe-pane', '-t', `=${spec.name}:`, '-o', `cat >> '${spec.runDir.replace(/'/g, `'\\''`)}/agent.log'`]);
+    writeFileSync(go, '');
   }
 
   async isAlive(name: string): Promise<boolean> {

@@ -244,7 +244,7 @@ export class Town {
     });
     if (plan.typeAfterReady !== undefined && backend === 'tmux') {
       // Runtimes that take no prompt argument get it typed once they are up.
-      this.detach(['nudge', identity.address, plan.typeAfterReady, '--after-ms', String(runtime.readyDelayMs), '--no-wait']);
+      this.detach(['nudge', identity.address, plan.typeAfterReady, '--after-ms', String(runtime.readyDelayMs), '--wait', '5', '--raw']);
     }
     return record;
   }

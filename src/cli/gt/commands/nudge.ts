@@ -17,6 +17,19 @@ async function isIdle(town: Town, agent: AgentRecord): Promise<boolean> {
   return screen.split('\n').some((line) => line.trimStart().startsWith(runtime.readyPrompt as string));
 }
 
+/** Polls for the agent to be idle (two samples in a row, as a turn may just be starting). */
+async function waitIdle(town: Town, identity: ReturnType<typeof parseIdentity>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  let streak = 0;
+  for (;;) {
+    const agent = await town.agent(identity);
+    streak = agent && (await isIdle(town, agent)) ? streak + 1 : 0;
+    if (streak >= 2) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(150);
+  }
+}
+
 /** Waits for a hook signal newer than `since`: the proof that typed text reached the agent. */
 async function confirmed(town: Town, agent: AgentRecord, since: string, waitMs: number): Promise<boolean> {
   const deadline = Date.now() + waitMs;
@@ -33,11 +46,13 @@ export default function register(program: Command, ctx: GtContext): void {
     .description('Wake an agent: typed at its prompt when it is idle, else queued for its next turn boundary. Nudges to one agent never interleave')
     .option('--wait <seconds>', 'how long to wait for the next hook event to confirm arrival', '10')
     .option('--no-wait', 'do not wait for confirmation')
+    .option('--idle-wait <seconds>', 'how long to wait for a busy agent to go idle before queueing', '10')
     .option('--after-ms <ms>', 'wait this long first (used when a session starts)', '0')
+    .option('--raw', 'type the message as is, without the "[nudge from …]" prefix')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  gt nudge app/polecats/nux "check your mail"\n  gt nudge mayor "convoy landed" --json')
     .action(action(ctx, async (address: unknown, words: unknown, opts: unknown) => {
-      const options = opts as { wait: string | boolean; afterMs: string };
+      const options = opts as { wait: string | boolean; afterMs: string; idleWait: string; raw?: boolean };
       const text = (words as string[]).join(' ');
       const identity = parseIdentity(address as string);
       const town = await ctx.town();
@@ -51,13 +66,13 @@ export default function register(program: Command, ctx: GtContext): void {
         const current = (await town.agent(identity)) as AgentRecord;
         const alive = await town.sessionAlive(current);
         const runtime = town.runtimeFor(identity, current.runtime);
-        const line = `[nudge from ${me.address}] ${text}`;
+        const line = options.raw ? text : `[nudge from ${me.address}] ${text}`;
         let delivery: 'typed' | 'stdin' | 'queued';
         const since = town.ports.now();
         if (alive && current.backend === 'headless' && stdinMessage(runtime, line)) {
           await town.ports.backend('headless').send(current.session, stdinMessage(runtime, line) as string);
           delivery = 'stdin';
-        } else if (alive && current.backend === 'tmux' && (await isIdle(town, current))) {
+        } else if (alive && current.backend === 'tmux' && (await waitIdle(town, identity, Number(options.idleWait) * 1000))) {
           await town.ports.backend('tmux').send(current.session, line);
           delivery = 'typed';
         } else {

@@ -1,0 +1,86 @@
+/**
+ * Talking to agents: nudges typed into a real tmux session, and mail
+ * delivered at turn boundaries by the agent's hooks, exactly once. The agent
+ * is a small interactive script (test/fixtures/fake-agent.sh) that calls
+ * gt's hooks the way Claude Code does; the real Claude Code runs in issue 4's tests.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { OWN_FIXTURES } from '../support/env.js';
+import { makeTown, waitFor, type TestTown } from '../support/town.js';
+
+const AGENT = 'app/crew/ada';
+
+function startFakeAgent(town: TestTown): string {
+  const log = join(town.base, 'agent.log');
+  expect(town.gt(['config', 'agent', 'set', 'fake', `sh ${join(OWN_FIXTURES, 'fake-agent.sh')} ${log}`]).code).toBe(0);
+  expect(town.gt(['crew', 'add', 'ada', '--rig', 'app']).code).toBe(0);
+  const started = town.gt(['crew', 'attach', 'ada', '--rig', 'app', '--agent', 'fake', '--backend', 'tmux', '--detached']);
+  expect(started.code, started.stderr).toBe(0);
+  return log;
+}
+
+const read = (log: string) => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+const count = (text: string, needle: string) => text.split(needle).length - 1;
+
+async function idle(town: TestTown, log: string): Promise<void> {
+  // A runtime without a prompt argument gets its start-up prompt typed: that is its first turn.
+  await waitFor('the start-up prompt', () => read(log).includes('turn: [gt] You are app/crew/ada') || undefined, 30_000);
+  await waitFor('the agent to be idle', () => {
+    const agent = town.json<Array<{ agent: string; state: string; last_signal: string | null }>>(['agents']).find((a) => a.agent === AGENT);
+    return agent?.state === 'idle' && agent.last_signal !== null ? true : undefined;
+  }, 30_000);
+}
+
+describe('nudges and mail', () => {
+  it('two nudges sent at once arrive as two whole turns, each confirmed by the next hook event', async () => {
+    const town = makeTown({ rig: 'app' });
+    const log = startFakeAgent(town);
+    await idle(town, log);
+    const [a, b] = await Promise.all([
+      town.gtAsync(['nudge', AGENT, 'first message alpha', '--json']),
+      town.gtAsync(['nudge', AGENT, 'second message beta', '--json']),
+    ]);
+    for (const r of [a, b]) {
+      expect(r?.code, r?.stderr).toBe(0);
+      expect(JSON.parse(r?.stdout ?? '{}')).toMatchObject({ agent: AGENT, delivery: 'typed', confirmed: true });
+    }
+    await waitFor('both turns', () => count(read(log), 'turn: [nudge') === 2 || undefined);
+    const turns = read(log).split('\n').filter((l) => l.startsWith('turn: [nudge')).sort();
+    expect(turns).toEqual(['turn: [nudge from human] first message alpha', 'turn: [nudge from human] second message beta']);
+  });
+
+  it('mail sent while the agent works arrives at its next turn boundary exactly once', async () => {
+    const town = makeTown({ rig: 'app' });
+    const log = startFakeAgent(town);
+    await idle(town, log);
+    const slow = town.json<{ delivery: string; confirmed: boolean }>(['nudge', AGENT, 'a slow task']);
+    expect(slow).toMatchObject({ delivery: 'typed', confirmed: true });
+    // Mid-turn: a mail, and a nudge that must not be typed into the busy agent.
+    const sent = town.json<{ id: string }>(['mail', 'send', AGENT, '-s', 'Heads up', '-m', 'the API moved to v2']);
+    const queued = town.json<{ delivery: string }>(['nudge', AGENT, 'ping while busy', '--idle-wait', '0']);
+    expect(queued.delivery).toBe('queued');
+    expect(count(read(log), 'Heads up')).toBe(0);
+    await waitFor('delivery at the end of the turn', () => read(log).includes('Heads up') || undefined, 20_000);
+    // The next turn boundary delivers nothing twice.
+    await idle(town, log);
+    expect(town.json<{ confirmed: boolean }>(['nudge', AGENT, 'another task']).confirmed).toBe(true);
+    await waitFor('the third turn', () => count(read(log), 'turn: [nudge') === 2 || undefined);
+    await waitFor('its stop hook', () => town.json<Array<{ agent: string; last_signal: string }>>(['agents']).find((x) => x.agent === AGENT)?.last_signal === 'stop' || undefined);
+    const text = read(log);
+    expect(count(text, 'Heads up')).toBe(1);
+    expect(count(text, 'the API moved to v2')).toBe(1);
+    expect(count(text, 'ping while busy')).toBe(1);
+    expect(text).toContain('<system-reminder>');
+    const inbox = town.json<Array<{ id: string; delivered: boolean; read: boolean }>>(['mail', 'inbox', '--agent', AGENT]);
+    expect(inbox.find((m) => m.id === sent.id)).toMatchObject({ delivered: true, read: false });
+    // Reading, replying and acknowledging, as the agent.
+    expect(town.json<{ read: boolean }>(['mail', 'read', sent.id, '--agent', AGENT]).read).toBe(true);
+    const reply = town.json<{ to: string; thread: string }>(['mail', 'reply', sent.id, '-m', 'on it', '--agent', AGENT]);
+    expect(reply).toMatchObject({ to: 'human', thread: sent.id });
+    expect(town.json<Array<{ subject: string }>>(['mail', 'thread', sent.id]).map((m) => m.subject)).toEqual(['Heads up', 'Re: Heads up']);
+    town.json(['mail', 'ack', sent.id, '--agent', AGENT]);
+    expect(town.json<Array<{ id: string }>>(['mail', 'inbox', '--agent', AGENT]).map((m) => m.id)).not.toContain(sent.id);
+  });
+});
