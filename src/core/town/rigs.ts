@@ -8,7 +8,7 @@ import { parseRigConfig, renderToml, type RigConfig } from './config.js';
 import { crewIdentity, validateName } from './identity.js';
 import type { GitPort, TownFiles } from './ports.js';
 import { RIG_FILE, TOWN_FILE, type Town } from './town.js';
-import { describeUnsaved, unmergedCommits, unsavedWork } from './worktree.js';
+import { CHECKPOINT_PREFIX, describeUnsaved, unmergedCommits, unsavedWork } from './worktree.js';
 
 const MAYOR_INSTRUCTIONS = `# Mayor
 
@@ -165,7 +165,7 @@ export async function rigSummary(town: Town, name: string): Promise<RigSummary> 
  * session of the rig runs. Removing the directory removes the bare repo and
  * its checkpoints, so there is no --force for unsaved work.
  */
-export async function removeRig(town: Town, name: string): Promise<{ name: string; agents_closed: number }> {
+export async function removeRig(town: Town, name: string, options: { discardCheckpoints?: boolean } = {}): Promise<{ name: string; agents_closed: number }> {
   const rig = town.rig(name);
   const { git, files } = town.ports;
   const repo = town.repoDir(name);
@@ -185,10 +185,19 @@ export async function removeRig(town: Town, name: string): Promise<{ name: strin
     const unmerged = await unmergedCommits(git, repo, `refs/heads/${branch}`, rig.default_branch);
     if (unmerged.length) problems.push(`branch ${branch} has ${unmerged.length} unmerged commit(s)`);
   }
+  // Checkpoints live in the bare repo, which goes with the rig: saved work counts as work here.
+  const saved = (await git.run(repo, ['for-each-ref', '--format=%(refname)', `${CHECKPOINT_PREFIX}/`])).split('\n').filter((r) => r !== '');
+  const unmergedSaved = [];
+  for (const ref of saved) {
+    const commits = (await git.run(repo, ['rev-list', ref, '--not', rig.default_branch])).trim();
+    if (commits) unmergedSaved.push(ref);
+  }
+  if (unmergedSaved.length && !options.discardCheckpoints) problems.push(`${unmergedSaved.length} checkpoint(s) hold unmerged work (${unmergedSaved[0]}${unmergedSaved.length > 1 ? ', …' : ''})`);
   const open = await town.ledger.list({ types: ['merge-request'], metadataFields: { rig: name }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 });
   if (open.length) problems.push(`${open.length} merge request(s) waiting (${open.map((m) => m.id).join(', ')})`);
   if (problems.length) {
-    throw conflictError(`rig ${name} still holds work:\n  - ${[...new Set(problems)].join('\n  - ')}`, 'merge it, or save it with gt polecat nuke --force, then remove the rig');
+    throw conflictError(`rig ${name} still holds work:\n  - ${[...new Set(problems)].join('\n  - ')}`,
+      `merge it or copy it elsewhere first (e.g. git -C ${repo} bundle create app.bundle --all); checkpoints alone can be dropped with --discard-checkpoints`);
   }
   for (const agent of agents) await town.ledger.close([agent.id], { reason: `rig ${name} removed`, force: true });
   await town.ledger.close([`hq-rig-${name}`], { reason: 'rig removed', force: true });

@@ -37,7 +37,7 @@ export default function register(program: Command, ctx: GtContext): void {
         const hooked = (await hookedWork(town.ledger, agent.address)).map((b) => b.id);
         return {
           agent: agent.address, role: agent.role, rig: agent.rig ?? null, runtime: agent.runtime ?? null, backend: agent.backend ?? null,
-          session: agent.session, session_alive: alive, state: agentState(agent, alive, hooked.length > 0), hooked,
+          session: agent.session, run: agent.run ?? null, session_alive: alive, state: agentState(agent, alive, hooked.length > 0), hooked,
           last_signal: agent.last_signal ?? null, last_signal_at: agent.last_signal_at ?? null,
         };
       }));

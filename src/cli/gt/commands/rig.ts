@@ -42,10 +42,12 @@ export default function register(program: Command, ctx: GtContext): void {
       ].join('\n'));
     }));
 
-  rig.command('remove <name>').description('Remove a rig; refuses while any worktree or branch holds unsaved work')
-    .action(action(ctx, async (name: unknown) => {
+  rig.command('remove <name>').description('Remove a rig; refuses while any worktree, branch or checkpoint holds unmerged work')
+    .option('--discard-checkpoints', 'also remove a rig whose only unmerged work is on refs/gt/checkpoints (they are deleted with it)')
+    .option('--json', 'machine-readable output')
+    .action(action(ctx, async (name: unknown, opts: unknown) => {
       const town = await ctx.town();
-      const result = await removeRig(town, name as string);
+      const result = await removeRig(town, name as string, opts as { discardCheckpoints?: boolean });
       ctx.emit(result, () => `Removed rig ${result.name}`);
     }));
 }
