@@ -78,12 +78,14 @@ Examples:
   config.command('default-agent [name]').description('Show or set the default runtime').option('--json', 'machine-readable output')
     .action(action(ctx, async (name: unknown) => {
       const t = target(ctx);
+      let raw = t.raw;
       if (typeof name === 'string') {
-        const town = t.validate(renderToml(t.raw)) as { agents: Record<string, { command: string }> };
+        const town = t.validate(renderToml(raw)) as { agents: Record<string, { command: string }> };
         resolveRuntime(name, { agents: town.agents });
-        save(t, setKey(t.raw, 'default_agent', JSON.stringify(name)));
+        raw = setKey(raw, 'default_agent', JSON.stringify(name));
+        save(t, raw);
       }
-      const effective = t.validate(renderToml(t.raw)) as { default_agent: string };
+      const effective = t.validate(renderToml(raw)) as { default_agent: string };
       ctx.emit({ default_agent: effective.default_agent }, () => effective.default_agent);
     }));
 

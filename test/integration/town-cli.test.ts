@@ -1,0 +1,222 @@
+/**
+ * The town CLI on real git and real files: install, config validation, bad
+ * input that changes nothing, gt done's refusals, the refinery's rejections,
+ * and the daemon's lifecycle.
+ */
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeTown, waitFor, type TestTown } from '../support/town.js';
+
+function polecatWithCommit(town: TestTown, file = 'work.txt', content = 'work\n'): { agent: string; dir: string; bead: string } {
+  const bead = town.bead('A change', ['true']);
+  const [slung] = town.json<Array<{ agent: string }>>(['sling', bead, 'app', '--no-start']);
+  const agent = slung?.agent ?? '';
+  const dir = join(town.root, 'app', 'polecats', agent.split('/')[2] ?? '');
+  writeFileSync(join(dir, file), content);
+  town.git(dir, ['add', '-A']);
+  town.git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', `change ${file}`]);
+  return { agent, dir, bead };
+}
+
+describe('gt install', () => {
+  it('creates the town layout, and re-running it changes nothing', () => {
+    const town = makeTown();
+    for (const path of ['town.toml', '.gt/ledger.db', '.gt/bin/gt', '.gt/bin/bd', 'mayor/AGENTS.md', 'mayor/.git']) expect(existsSync(join(town.root, path)), path).toBe(true);
+    expect(town.gt(['bd', 'config', 'get', 'issue_prefix']).stdout.trim()).toContain('hq');
+    const edited = `${readFileSync(join(town.root, 'town.toml'), 'utf8')}# my note\n`;
+    writeFileSync(join(town.root, 'town.toml'), edited);
+    const again = town.gt(['install', town.root]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('nothing changed');
+    expect(readFileSync(join(town.root, 'town.toml'), 'utf8')).toBe(edited);
+
+    rmSync(join(town.root, 'mayor'), { recursive: true });
+    const repaired = town.json<{ created: string[] }>(['install', town.root, '--force']);
+    expect(repaired.created).toEqual(expect.arrayContaining(['mayor/AGENTS.md', 'mayor/.git']));
+    expect(repaired.created).not.toContain('town.toml');
+    expect(readFileSync(join(town.root, 'town.toml'), 'utf8')).toBe(edited);
+  });
+
+  it('refuses a non-empty directory that is not a town', () => {
+    const town = makeTown({ install: false });
+    const dir = join(town.base, 'busy');
+    town.git(town.base, ['init', '-q', dir]);
+    const r = town.gt(['install', dir]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('not empty');
+    expect(existsSync(join(dir, 'town.toml'))).toBe(false);
+  });
+});
+
+describe('config files', () => {
+  it('an invalid town.toml is reported with its file and key, and gt refuses to act on it', () => {
+    const town = makeTown();
+    const file = join(town.root, 'town.toml');
+    const good = readFileSync(file, 'utf8');
+    writeFileSync(file, `colour = "red"\n${good}`);
+    let r = town.gt(['agents']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`${file}: key (top level): unknown key(s) "colour"`);
+    writeFileSync(file, good.replace('backend = "auto"', 'backend = "screen"'));
+    r = town.gt(['agents']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/town\.toml: key sessions\.backend: .*"auto".*"tmux".*"headless"/);
+    writeFileSync(file, `${good}\n[daemon\n`);
+    r = town.gt(['status']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/town\.toml at line \d+/);
+    writeFileSync(file, good);
+  });
+
+  it('config set validates the whole file before writing, so a bad value changes nothing', () => {
+    const town = makeTown({ rig: 'app' });
+    const file = join(town.root, 'town.toml');
+    const before = readFileSync(file, 'utf8');
+    const r = town.gt(['config', 'set', 'sessions.backend', 'screen']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('sessions.backend');
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    expect(town.gt(['config', 'set', 'role_agents.polecat', 'shell']).code).toBe(0);
+    expect(town.json<{ value: string }>(['config', 'get', 'role_agents.polecat']).value).toBe('shell');
+    expect(town.gt(['config', 'set', 'merge.test', 'make check', '--rig', 'app']).code).toBe(0);
+    expect(town.json<{ value: string }>(['config', 'get', 'merge.test', '--rig', 'app']).value).toBe('make check');
+    expect(town.gt(['config', 'set', 'merge.push', 'maybe', '--rig', 'app']).code).toBe(3);
+
+    expect(town.gt(['config', 'agent', 'set', 'mybot', 'mybot --yes', '--like', 'claude']).code).toBe(0);
+    const agents = town.json<Array<{ name: string; custom: boolean; hooks: string }>>(['config', 'agent', 'list']);
+    expect(agents.find((a) => a.name === 'mybot')).toMatchObject({ custom: true, hooks: 'claude' });
+    expect(agents.map((a) => a.name)).toEqual(expect.arrayContaining(['claude', 'codex', 'gemini', 'cursor', 'amp', 'auggie', 'opencode', 'copilot', 'shell']));
+    expect(town.gt(['config', 'default-agent', 'nosuch']).code).toBe(4);
+    expect(town.json<{ default_agent: string }>(['config', 'default-agent', 'mybot']).default_agent).toBe('mybot');
+    expect(town.gt(['config', 'agent', 'remove', 'mybot']).code).toBe(0);
+  });
+});
+
+describe('bad input changes nothing', () => {
+  it('rig add: an invalid name, a URL that does not clone, a taken name', () => {
+    const town = makeTown({ rig: 'app' });
+    let r = town.gt(['rig', 'add', 'Bad Name', town.origin('x')]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('invalid rig name');
+    r = town.gt(['rig', 'add', 'ghost', join(town.base, 'no-such-repo.git')]);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain('git clone failed');
+    expect(existsSync(join(town.root, 'ghost'))).toBe(false);
+    expect(town.json<Array<{ name: string }>>(['rig', 'list']).map((x) => x.name)).toEqual(['app']);
+    r = town.gt(['rig', 'add', 'app', town.origin('y')]);
+    expect(r.code).toBe(5);
+  });
+
+  it('sling: unknown rig, unknown bead, a closed bead, a runtime that is not installed', () => {
+    const town = makeTown({ rig: 'app' });
+    const bead = town.bead('Real work', ['true']);
+    let r = town.gt(['sling', bead, 'nope']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('no rig named "nope"');
+    r = town.gt(['sling', 'app-zzzzzz', 'app']);
+    expect(r.code).toBe(4);
+    r = town.gt(['sling', bead, 'app/polecats/Not-Valid']);
+    expect(r.code).toBe(3);
+    expect(town.gt(['config', 'agent', 'set', 'ghost', 'definitely-not-installed-gt-test --yes']).code).toBe(0);
+    r = town.gt(['sling', bead, 'app', '--agent', 'ghost']);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain('definitely-not-installed-gt-test');
+    // Nothing was created: the bead is open and unassigned, no polecat, no worktree.
+    const [after] = town.json<Array<{ status: string; assignee?: string }>>(['bd', 'show', bead]);
+    expect(after?.status).toBe('open');
+    expect(after?.assignee).toBeUndefined();
+    expect(town.json<unknown[]>(['polecat', 'list'])).toEqual([]);
+    expect(existsSync(join(town.root, 'app', 'polecats')) ? readdirSync(join(town.root, 'app', 'polecats')) : []).toEqual([]);
+    expect(town.gt(['sling', bead, 'app', '--agent', 'nosuch']).code).toBe(4);
+    town.gt(['bd', 'close', bead]);
+    r = town.gt(['sling', bead, 'app']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('closed');
+  });
+});
+
+describe('gt done and the refinery', () => {
+  it('done refuses a dirty worktree and a branch without commits', () => {
+    const town = makeTown({ rig: 'app' });
+    const bead = town.bead('Nothing yet', ['true']);
+    const [slung] = town.json<Array<{ agent: string }>>(['sling', bead, 'app', '--no-start']);
+    const agent = slung?.agent ?? '';
+    let r = town.gt(['done', '--agent', agent]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('no commits');
+    writeFileSync(join(town.root, 'app', 'polecats', agent.split('/')[2] ?? '', 'x.txt'), 'x');
+    r = town.gt(['done', '--agent', agent]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('uncommitted');
+    expect(town.json<{ hooked: unknown[] }>(['hook', '--agent', agent]).hooked).toHaveLength(1);
+  });
+
+  it('a failing test rejects the merge request: the bead reopens, the worker gets the output, the branch stays', () => {
+    const town = makeTown({ rig: 'app', test: 'sh test.sh' });
+    const { agent, dir, bead } = polecatWithCommit(town, 'FAIL.txt', 'breaks the tests\n');
+    const done = town.json<{ merge_request: string; commits: number; branch: string }>(['done', '--agent', agent]);
+    expect(done.commits).toBe(1);
+    // Idempotent per branch and commit.
+    const [open] = town.json<Array<{ status: string; assignee: string }>>(['bd', 'show', bead]);
+    expect(open).toMatchObject({ status: 'in_progress', assignee: 'app/refinery' });
+    const run = town.gt(['refinery', 'run', 'app', '--json']);
+    expect(run.code).toBe(1); // some request was rejected
+    const [outcome] = JSON.parse(run.stdout) as Array<{ result: string; reason: string }>;
+    expect(outcome).toMatchObject({ result: 'rejected' });
+    expect(outcome?.reason).toContain('tests failed');
+    const [after] = town.json<Array<{ status: string; notes: string }>>(['bd', 'show', bead]);
+    expect(after?.status).toBe('open');
+    expect(after?.notes).toContain('Merge rejected');
+    const mail = town.json<Array<{ subject: string; body: string }>>(['mail', 'inbox', '--agent', agent]);
+    expect(mail[0]?.subject).toContain(`MERGE_FAILED ${bead}`);
+    expect(town.git(join(town.root, 'app', '.repo.git'), ['rev-parse', '--verify', done.branch]).trim()).toMatch(/^[0-9a-f]{40}$/);
+    expect(town.git(join(town.base, 'app.git'), ['ls-tree', '--name-only', 'main'])).not.toContain('FAIL.txt');
+    void dir;
+  });
+
+  it('a conflicting change is rejected without touching the target; a clean one merges after rebasing', () => {
+    const town = makeTown({ rig: 'app' });
+    const first = polecatWithCommit(town, 'README.md', 'first version\n');
+    const second = polecatWithCommit(town, 'README.md', 'second version\n');
+    const third = polecatWithCommit(town, 'other.txt', 'independent\n');
+    for (const p of [first, second, third]) town.json(['done', '--agent', p.agent]);
+    const outcomes = JSON.parse(town.gt(['refinery', 'run', 'app', '--json']).stdout) as Array<{ bead: string; result: string; reason?: string }>;
+    expect(outcomes.map((o) => [o.bead, o.result])).toEqual([[first.bead, 'merged'], [second.bead, 'rejected'], [third.bead, 'merged']]);
+    expect(outcomes[1]?.reason).toContain('conflict');
+    const origin = join(town.base, 'app.git');
+    expect(town.git(origin, ['show', 'main:README.md'])).toBe('first version\n');
+    expect(town.git(origin, ['show', 'main:other.txt'])).toBe('independent\n');
+    const refinery = join(town.root, 'app', 'refinery');
+    expect(town.git(refinery, ['status', '--porcelain'])).toBe('');
+    expect(town.git(refinery, ['symbolic-ref', '--short', 'HEAD']).trim()).toBe('main');
+  });
+});
+
+describe('the town daemon', () => {
+  it('starts once, merges on its own, reports, and stops on SIGTERM; a stale pidfile is detected', async () => {
+    const town = makeTown({ rig: 'app' });
+    writeFileSync(join(town.root, 'town.toml'), readFileSync(join(town.root, 'town.toml'), 'utf8').replace('interval = "5s"', 'interval = "200ms"'));
+    const up = town.json<{ running: boolean; pid: number; started: boolean }>(['up']);
+    expect(up).toMatchObject({ running: true, started: true });
+    const again = town.json<{ pid: number; started: boolean }>(['up']);
+    expect(again).toMatchObject({ pid: up.pid, started: false });
+    expect(town.json<{ daemon: { running: boolean; pid: number } }>(['status']).daemon).toMatchObject({ running: true, pid: up.pid });
+
+    const { agent, bead } = polecatWithCommit(town);
+    town.json(['done', '--agent', agent]);
+    await waitFor('the daemon to merge', () => town.json<Array<{ status: string }>>(['bd', 'show', bead])[0]?.status === 'closed' || undefined, 30_000);
+    expect(readFileSync(join(town.root, '.gt', 'daemon.log'), 'utf8')).toMatch(/msg=mr\.merged rig=app/);
+
+    const down = town.json<{ daemon_stopped: boolean }>(['down']);
+    expect(down.daemon_stopped).toBe(true);
+    expect(existsSync(join(town.root, '.gt', 'daemon.pid'))).toBe(false);
+    expect(readFileSync(join(town.root, '.gt', 'daemon.log'), 'utf8')).toMatch(/msg=stopped/);
+
+    writeFileSync(join(town.root, '.gt', 'daemon.pid'), '999999\n');
+    expect(town.json<{ daemon: { running: boolean; stale_pidfile: boolean } }>(['status']).daemon).toMatchObject({ running: false, stale_pidfile: true });
+    const restarted = town.json<{ running: boolean; started: boolean }>(['up']);
+    expect(restarted).toMatchObject({ running: true, started: true });
+    expect(town.json<{ daemon_stopped: boolean }>(['down']).daemon_stopped).toBe(true);
+  });
+});
