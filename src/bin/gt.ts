@@ -1,11 +1,11 @@
-import { runGt } from '../cli/gt/main.js';
-import { processIo } from '../cli/output.js';
+/**
+ * The gt launcher: picks the bundle for the command. Hooks run `gt prime`,
+ * `gt signal`, `gt hook` and `gt mail check` on every agent turn; they get a
+ * small bundle of their own (dist/gt-hot.cjs), everything else the full one.
+ * Node must parse a whole bundle before running any of it, so size is time.
+ */
+import { join } from 'node:path';
+import { isHot } from '../cli/gt/hot-commands.js';
 
-const argv = process.argv.slice(2);
-// `gt daemon run` is the daemon edge itself (started by `gt up`), not a CLI command.
-const run = argv[0] === 'daemon' && argv[1] === 'run'
-  ? import('../daemon/deacon.js').then(({ runDeacon }) => runDeacon(process.env.GT_ROOT ?? process.cwd(), process.env))
-  : runGt(argv, processIo());
-void run.then((code) => {
-  process.exitCode = code;
-});
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the bundles are separate files chosen at run time
+require(join(__dirname, isHot(process.argv.slice(2)) ? 'gt-hot.cjs' : 'gt-full.cjs'));

@@ -39,7 +39,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  const town = openTown(root, env, 'deacon', (line) => log('info', line));
+  const town = await openTown(root, env, 'deacon', (line) => log('info', line));
   const interval = parseDuration(town.config.daemon.interval);
   log('info', 'started', { pid: process.pid, interval: town.config.daemon.interval });
   try {

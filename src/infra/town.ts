@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { Ledger } from '../core/beads/ledger.js';
 import type { BackendKind, SessionBackend } from '../core/town/ports.js';
-import { Town, type TownPorts } from '../core/town/town.js';
+import { Town, type ConfigParsers, type TownPorts } from '../core/town/town.js';
 import { TOWN_LEDGER } from '../ledger/locate.js';
 import { SqliteLedgerStore } from '../ledger/sqlite/store.js';
 import { GtError } from '../shared/errors.js';
@@ -53,11 +53,29 @@ export function townPorts(root: string, env: NodeJS.ProcessEnv, progress: (line:
   };
 }
 
-export function openTown(root: string, env: NodeJS.ProcessEnv, actor: string, progress: (line: string) => void): Town {
+/** The zod-backed config parsers, loaded on demand (see ConfigParsers). */
+export async function configParsers(): Promise<ConfigParsers> {
+  const { parseRigConfig, parseTownConfig } = await import('../core/town/config.js');
+  return { town: parseTownConfig, rig: parseRigConfig };
+}
+
+/**
+ * Opens a town. `light` skips loading and validating the config: for the
+ * commands hooks run on every turn, which only read and write the ledger.
+ */
+export async function openTown(root: string, env: NodeJS.ProcessEnv, actor: string, progress: (line: string) => void, options: { light?: boolean } = {}): Promise<Town> {
   const ports = townPorts(root, env, progress);
-  const config = Town.loadConfig(root, ports.files);
+  if (!nodeTownFiles.exists(join(root, 'town.toml'))) throw new GtError('not_found', `no town at ${root} (town.toml is missing)`, { hint: 'create one with gt install, or set GT_ROOT' });
+  const parsers = options.light ? undefined : await configParsers();
   const path = join(root, TOWN_LEDGER);
   if (!nodeTownFiles.exists(path)) throw new GtError('not_found', `the town ledger ${path} is missing`, { hint: 'repair the town with gt install --force' });
   const store = SqliteLedgerStore.open(path, { create: false });
-  return new Town(root, config, new Ledger(store, { actor }), ports);
+  const town = new Town(root, new Ledger(store, { actor }), ports, parsers);
+  try {
+    if (parsers) void town.config; // validated at load: a broken town.toml stops the command here
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return town;
 }

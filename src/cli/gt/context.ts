@@ -8,7 +8,6 @@ import type { Command } from 'commander';
 import { parseIdentity, type Identity } from '../../core/town/identity.js';
 import type { Town } from '../../core/town/town.js';
 import { commandExists, writeLaunchers } from '../../infra/launch.js';
-import { openTown } from '../../infra/town.js';
 import { findTownRoot } from '../../ledger/locate.js';
 import { GtError } from '../../shared/errors.js';
 import { renderJson, style, type Io, type Style } from '../output.js';
@@ -23,6 +22,7 @@ export class GtContext {
   readonly style: Style;
   globals: GtGlobals = {};
   private opened: Town | undefined;
+  private light = false;
 
   constructor(io: Io) {
     this.io = io;
@@ -48,8 +48,17 @@ export class GtContext {
     return root;
   }
 
-  async town(): Promise<Town> {
-    this.opened ??= openTown(this.townRoot(), this.io.env, this.actor, (line) => this.io.stderr(`${line}\n`));
+  /** The town; `light` (hot hook commands) skips the config and its schema library. */
+  async town(options: { light?: boolean } = {}): Promise<Town> {
+    const { openTown, configParsers } = await import('../../infra/town.js');
+    if (!this.opened) {
+      this.opened = await openTown(this.townRoot(), this.io.env, this.actor, (line) => this.io.stderr(`${line}\n`), options);
+      this.light = options.light === true;
+    } else if (this.light && !options.light) {
+      this.opened.useParsers(await configParsers());
+      void this.opened.config;
+      this.light = false;
+    }
     return this.opened;
   }
 
@@ -63,7 +72,7 @@ export class GtContext {
   /** The agent running this command (GT_AGENT or its workspace); `human` when neither. */
   async me(explicit?: string): Promise<Identity> {
     if (explicit) return parseIdentity(explicit);
-    const town = await this.town();
+    const town = await this.town({ light: true });
     return town.identityFrom(this.io.env, this.cwd, { address: 'human', role: 'human' });
   }
 

@@ -6,48 +6,9 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_CODES, GtError } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
-import { runBd } from '../bd/main.js';
 import { reportError, type Io } from '../output.js';
 import { ExitCode, GtContext } from './context.js';
-
-type Register = (program: Command, ctx: GtContext) => void;
-
-interface Entry {
-  names: string[];
-  summary: string;
-  hidden?: boolean;
-  load: () => Promise<{ default: Register }>;
-}
-
-/** The command table: one line per command file. */
-const COMMANDS: Entry[] = [
-  { names: ['install'], summary: 'Create a town (default ~/gt)', load: () => import('./commands/install.js') },
-  { names: ['rig'], summary: 'Rigs (git repositories): add, list, show, remove', load: () => import('./commands/rig.js') },
-  { names: ['crew'], summary: 'Long-lived named workers: add, list, attach', load: () => import('./commands/crew.js') },
-  { names: ['config'], summary: 'Town settings and agent runtimes', load: () => import('./commands/config.js') },
-  { names: ['sling'], summary: 'Put beads on workers\' hooks and start them', load: () => import('./commands/sling.js') },
-  { names: ['hook'], summary: 'Show the work on a hook', load: () => import('./commands/hook.js') },
-  { names: ['unsling'], summary: 'Take a bead off its hook', load: () => import('./commands/hook.js') },
-  { names: ['prime'], summary: 'What an agent needs to know at session start', load: () => import('./commands/prime.js') },
-  { names: ['signal'], summary: 'Runtime hook events (turn boundaries deliver mail)', load: () => import('./commands/signal.js') },
-  { names: ['done'], summary: 'Finish the hooked work: merge request, free the worker', load: () => import('./commands/done.js') },
-  { names: ['handoff'], summary: 'Note to self, checkpoint, fresh session', load: () => import('./commands/done.js') },
-  { names: ['polecat'], summary: 'Polecats: list, nuke', load: () => import('./commands/polecat.js') },
-  { names: ['mail'], summary: 'Durable messages: send, inbox, read, ack, reply, check', load: () => import('./commands/mail.js') },
-  { names: ['nudge'], summary: 'Wake an agent with a short message', load: () => import('./commands/nudge.js') },
-  { names: ['agents'], summary: 'Every agent: role, runtime, session, hook, last signal', load: () => import('./commands/agents.js') },
-  { names: ['peek'], summary: 'The last lines of an agent\'s session', load: () => import('./commands/agents.js') },
-  { names: ['attach'], summary: 'Watch and type into an agent\'s tmux session', load: () => import('./commands/agents.js') },
-  { names: ['mayor'], summary: 'The Mayor, your coordinator agent: start, attach, stop', load: () => import('./commands/mayor.js') },
-  { names: ['refinery'], summary: 'The merge queue of a rig: run, queue', load: () => import('./commands/refinery.js') },
-  { names: ['up'], summary: 'Start the town daemon', load: () => import('./commands/daemon.js') },
-  { names: ['down'], summary: 'Stop the town daemon (and with --all, every session)', load: () => import('./commands/daemon.js') },
-  { names: ['status'], summary: 'The town at a glance', load: () => import('./commands/daemon.js') },
-  { names: ['demo'], summary: 'The whole loop in a temporary town, no API key needed', load: () => import('./commands/demo.js') },
-  { names: ['run-shell'], summary: 'The shell runtime', hidden: true, load: () => import('./commands/internal.js') },
-  { names: ['session-host'], summary: 'Headless session host', hidden: true, load: () => import('./commands/internal.js') },
-  { names: ['session'], summary: 'Session control', hidden: true, load: () => import('./commands/internal.js') },
-];
+import type { Entry } from './commands.js';
 
 const VALUE_FLAGS = new Set(['-C', '--directory']);
 
@@ -63,7 +24,7 @@ function commandWord(argv: string[]): string | undefined {
   return undefined;
 }
 
-function rootProgram(ctx: GtContext): Command {
+function rootProgram(ctx: GtContext, COMMANDS: Entry[]): Command {
   const program = new Command('gt')
     .description('A workspace manager for many AI coding agents, with a Beads-compatible ledger built in')
     .version(VERSION, '--version')
@@ -90,15 +51,16 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 3 invalid value, 4 not found, 5 conflict
   return program;
 }
 
-export async function runGt(argv: string[], io: Io): Promise<number> {
+/** Runs gt with a command table: the full one, or the hot subset agent hooks call (see bin/gt.ts). */
+export async function runGt(argv: string[], io: Io, COMMANDS: Entry[]): Promise<number> {
   const word = commandWord(argv);
-  if (word === 'bd') return runBd(argv.slice(argv.indexOf('bd') + 1), io);
+  if (word === 'bd') return (await import('../bd/main.js')).runBd(argv.slice(argv.indexOf('bd') + 1), io);
   if (word === 'version') {
     io.stdout(`${VERSION}\n`);
     return 0;
   }
   const ctx = new GtContext(io);
-  const program = rootProgram(ctx);
+  const program = rootProgram(ctx, COMMANDS);
   try {
     const entry = word === undefined ? undefined : COMMANDS.find((c) => c.names.includes(word));
     if (word !== undefined && word !== 'help' && entry === undefined) {

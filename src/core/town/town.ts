@@ -6,7 +6,7 @@
 import { GtError, notFoundError, validationError } from '../../shared/errors.js';
 import type { Ledger } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
-import { parseRigConfig, parseTownConfig, type RigConfig, type TownConfig } from './config.js';
+import type { RigConfig, TownConfig } from './config.js';
 import { agentBeadId, identityFromPath, parseIdentity, sessionName, workdirOf, type Identity, type Role } from './identity.js';
 import type { BackendKind, Detacher, GitPort, SessionBackend, ShellPort, TownFiles } from './ports.js';
 import { launchPlan, resolveRuntime, startupPrompt, type ResolvedRuntime } from './runtimes.js';
@@ -73,21 +73,46 @@ export function agentFromIssue(issue: Issue): AgentRecord {
   return record;
 }
 
+/**
+ * The config parsers (zod schemas). Injected, not imported: the commands that
+ * agent hooks run on every turn (prime, signal, hook) never need them, and
+ * loading the schemas would cost them a good part of their start-up time.
+ */
+export interface ConfigParsers {
+  town: (text: string, file: string) => TownConfig;
+  rig: (text: string, file: string) => RigConfig;
+}
+
 export class Town {
   private rigCache = new Map<string, RigConfig>();
+  private townConfig: TownConfig | undefined;
 
   constructor(
     readonly root: string,
-    readonly config: TownConfig,
     readonly ledger: Ledger,
     readonly ports: TownPorts,
+    private parsers?: ConfigParsers,
   ) {}
 
-  static loadConfig(root: string, files: TownFiles): TownConfig {
-    const path = `${root}/${TOWN_FILE}`;
-    const text = files.read(path);
-    if (text === undefined) throw notFoundError(`no town at ${root} (${TOWN_FILE} is missing)`, 'create one with gt install, or set GT_ROOT');
-    return parseTownConfig(text, path);
+  /** Gives a town opened without its config the parsers; the config then loads on first use. */
+  useParsers(parsers: ConfigParsers): void {
+    this.parsers = parsers;
+  }
+
+  private parse(): ConfigParsers {
+    if (!this.parsers) throw new GtError('internal', 'this command was started without the town config');
+    return this.parsers;
+  }
+
+  /** town.toml, validated on first use; a mistake names the file and the key. */
+  get config(): TownConfig {
+    if (!this.townConfig) {
+      const path = `${this.root}/${TOWN_FILE}`;
+      const text = this.ports.files.read(path);
+      if (text === undefined) throw notFoundError(`no town at ${this.root} (${TOWN_FILE} is missing)`, 'create one with gt install, or set GT_ROOT');
+      this.townConfig = this.parse().town(text, path);
+    }
+    return this.townConfig;
   }
 
   path(...parts: string[]): string {
@@ -109,7 +134,7 @@ export class Town {
       const known = this.rigNames();
       throw notFoundError(`no rig named ${JSON.stringify(name)}`, known.length ? `rigs in this town: ${known.join(', ')}` : 'add one with gt rig add <name> <git-url-or-path>');
     }
-    const config = parseRigConfig(text, file);
+    const config = this.parse().rig(text, file);
     this.rigCache.set(name, config);
     return config;
   }

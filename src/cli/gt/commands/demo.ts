@@ -66,7 +66,7 @@ export default function register(program: Command, ctx: GtContext): void {
       for (const key of ['GT_AGENT', 'BD_ACTOR', 'BEADS_DIR']) delete env[key];
       const say = (line: string) => ctx.err(`${ctx.style.dim('demo')} ${line}`);
       const git = new Git(env);
-      let town: ReturnType<typeof openTown> | undefined;
+      let town: Awaited<ReturnType<typeof openTown>> | undefined;
       try {
         // 1. A sample project with a bare origin, as a real remote would be.
         const seed = join(base, 'sample');
@@ -87,13 +87,13 @@ export default function register(program: Command, ctx: GtContext): void {
         await ledger?.store.close();
         const townFile = join(root, 'town.toml');
         nodeTownFiles.write(townFile, renderToml(setKey(parseToml(nodeTownFiles.read(townFile) ?? '', townFile), 'role_agents.polecat', JSON.stringify(options.agent))));
-        town = openTown(root, env, 'human', say);
+        town = await openTown(root, env, 'human', say);
         say(`town: ${root}`);
         const rig = await addRig(town, 'sample', join(base, 'sample.git'), { progress: () => undefined });
         const rigFile = join(root, 'sample', 'rig.toml');
         nodeTownFiles.write(rigFile, renderToml(setKey(parseToml(nodeTownFiles.read(rigFile) ?? '', rigFile), 'merge.test', '"sh test.sh"')));
         await town.ledger.store.close();
-        town = openTown(root, env, 'human', say);
+        town = await openTown(root, env, 'human', say);
         const ids = new Map<string, string>();
         for (const bead of BEADS) {
           const after = bead.after ? ids.get(bead.after) : undefined;

@@ -9,7 +9,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .addHelpText('after', '\nExamples:\n  gt hook\n  gt hook --agent app/polecats/nux --json')
     .action(action(ctx, async (opts: unknown) => {
       const identity = await ctx.me((opts as { agent?: string }).agent);
-      const town = await ctx.town();
+      const town = await ctx.town({ light: true });
       const beads = await hookedWork(town.ledger, identity.address);
       ctx.emit({ agent: identity.address, hooked: beads.map((b) => ({ id: b.id, title: b.title, status: b.status, priority: b.priority, type: b.issue_type, branch: b.metadata?.branch })) },
         () => beads.length === 0 ? `Nothing on the hook of ${identity.address}.` : beads.map((b) => `${b.id}  ${b.title}  [${b.status}]`).join('\n'));

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { parseIdentity } from '../../../core/town/identity.js';
-import { Mailbox, renderInjected, type MailMessage } from '../../../core/town/mail.js';
+import { Mailbox, type MailMessage } from '../../../core/town/mail.js';
 import { usageError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
+import { registerCheck } from './mail-check.js';
 
 function inboxTable(messages: MailMessage[]): string {
   return table([['ID', 'FROM', 'SUBJECT', 'STATE'], ...messages.map((m) => [m.id, m.from, m.subject, m.acked ? 'acked' : m.read ? 'read' : m.delivered ? 'delivered' : 'new'])]);
@@ -72,19 +73,5 @@ export default function register(program: Command, ctx: GtContext): void {
       ctx.emit(messages, () => messages.map((m) => `${m.id} ${m.from} → ${m.to}: ${m.subject}${m.body ? `\n  ${m.body.split('\n').join('\n  ')}` : ''}`).join('\n'));
     }));
 
-  as(mail.command('check').description('Undelivered messages; with --inject, print them for the agent and mark them delivered')
-    .option('--inject', 'deliver: print as a <system-reminder> block, mark delivered (exactly once)').option('--json', 'machine-readable output'))
-    .action(action(ctx, async (opts: unknown) => {
-      const options = opts as { inject?: boolean; agent?: string };
-      const me = await ctx.me(options.agent);
-      const town = await ctx.town();
-      const mailbox = new Mailbox(town.ledger, me.address);
-      if (options.inject) {
-        const taken = await mailbox.takePending(me.address);
-        ctx.emit(taken, () => renderInjected(me.address, taken));
-        return;
-      }
-      const pending = (await mailbox.inbox(me.address)).filter((m) => !m.delivered);
-      ctx.emit({ agent: me.address, pending: pending.length, messages: pending }, () => `${pending.length} undelivered message(s) for ${me.address}`);
-    }));
+  registerCheck(mail, ctx);
 }

@@ -15,7 +15,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .action(action(ctx, async (opts: unknown) => {
       const options = opts as { hook?: boolean; agent?: string };
       const identity = await ctx.me(options.agent);
-      const town = await ctx.town();
+      const town = await ctx.town({ light: true });
       if (options.hook) await recordSignal(town, identity, 'session-start', await readHookInput());
       const mailbox = new Mailbox(town.ledger, identity.address);
       const [hooked, inbox] = await Promise.all([hookedWork(town.ledger, identity.address), mailbox.inbox(identity.address)]);

@@ -37,7 +37,7 @@ export default function register(program: Command, ctx: GtContext): void {
       if (!(SIGNALS as readonly string[]).includes(event as string)) throw usageError(`unknown signal ${JSON.stringify(event)}`, `use one of ${SIGNALS.join(', ')}`);
       const signal = event as Signal;
       const identity = await ctx.me(options.agent);
-      const town = await ctx.town();
+      const town = await ctx.town({ light: true });
       const input = options.format === 'claude' || options.format === 'gemini' ? await readHookInput() : {};
       await recordSignal(town, identity, signal, input);
       if (!TURN_BOUNDARIES.has(signal) || options.format === 'codex') return;

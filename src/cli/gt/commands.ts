@@ -1,0 +1,43 @@
+/** The full command table of gt: one line per command file, each loaded only when invoked. */
+import type { Command } from 'commander';
+import type { GtContext } from './context.js';
+
+export type Register = (program: Command, ctx: GtContext) => void;
+
+export interface Entry {
+  names: string[];
+  summary: string;
+  hidden?: boolean;
+  load: () => Promise<{ default: Register }>;
+}
+
+/** The command table: one line per command file. */
+export const COMMANDS: Entry[] = [
+  { names: ['install'], summary: 'Create a town (default ~/gt)', load: () => import('./commands/install.js') },
+  { names: ['rig'], summary: 'Rigs (git repositories): add, list, show, remove', load: () => import('./commands/rig.js') },
+  { names: ['crew'], summary: 'Long-lived named workers: add, list, attach', load: () => import('./commands/crew.js') },
+  { names: ['config'], summary: 'Town settings and agent runtimes', load: () => import('./commands/config.js') },
+  { names: ['sling'], summary: 'Put beads on workers\' hooks and start them', load: () => import('./commands/sling.js') },
+  { names: ['hook'], summary: 'Show the work on a hook', load: () => import('./commands/hook.js') },
+  { names: ['unsling'], summary: 'Take a bead off its hook', load: () => import('./commands/hook.js') },
+  { names: ['prime'], summary: 'What an agent needs to know at session start', load: () => import('./commands/prime.js') },
+  { names: ['signal'], summary: 'Runtime hook events (turn boundaries deliver mail)', load: () => import('./commands/signal.js') },
+  { names: ['done'], summary: 'Finish the hooked work: merge request, free the worker', load: () => import('./commands/done.js') },
+  { names: ['handoff'], summary: 'Note to self, checkpoint, fresh session', load: () => import('./commands/done.js') },
+  { names: ['polecat'], summary: 'Polecats: list, nuke', load: () => import('./commands/polecat.js') },
+  { names: ['mail'], summary: 'Durable messages: send, inbox, read, ack, reply, check', load: () => import('./commands/mail.js') },
+  { names: ['nudge'], summary: 'Wake an agent with a short message', load: () => import('./commands/nudge.js') },
+  { names: ['agents'], summary: 'Every agent: role, runtime, session, hook, last signal', load: () => import('./commands/agents.js') },
+  { names: ['peek'], summary: 'The last lines of an agent\'s session', load: () => import('./commands/agents.js') },
+  { names: ['attach'], summary: 'Watch and type into an agent\'s tmux session', load: () => import('./commands/agents.js') },
+  { names: ['mayor'], summary: 'The Mayor, your coordinator agent: start, attach, stop', load: () => import('./commands/mayor.js') },
+  { names: ['refinery'], summary: 'The merge queue of a rig: run, queue', load: () => import('./commands/refinery.js') },
+  { names: ['up'], summary: 'Start the town daemon', load: () => import('./commands/daemon.js') },
+  { names: ['down'], summary: 'Stop the town daemon (and with --all, every session)', load: () => import('./commands/daemon.js') },
+  { names: ['status'], summary: 'The town at a glance', load: () => import('./commands/daemon.js') },
+  { names: ['demo'], summary: 'The whole loop in a temporary town, no API key needed', load: () => import('./commands/demo.js') },
+  { names: ['run-shell'], summary: 'The shell runtime', hidden: true, load: () => import('./commands/internal.js') },
+  { names: ['session-host'], summary: 'Headless session host', hidden: true, load: () => import('./commands/internal.js') },
+  { names: ['session'], summary: 'Session control', hidden: true, load: () => import('./commands/internal.js') },
+];
+
