@@ -71,11 +71,15 @@ export class TmuxBackend implements SessionBackend {
     const gate = ['sh', '-c', 'i=0; while [ ! -e "$0" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done; exec "$@"', go, ...spec.argv];
     // tmux gives a new session the PATH of the client that creates it, whatever -e says.
     const client = spec.env.PATH ? { ...this.env, PATH: spec.env.PATH } : this.env;
-    await this.check(['new-session', '-d', '-s', spec.name, '-c', spec.cwd, '-x', '200', '-y', '50', ...env, '--', ...gate], client);
-    await this.tmux(['set-option', '-t', `=${spec.name}`, 'remain-on-exit', 'on']);
-    await this.tmux(['select-pane', '-t', `=${spec.name}:`, '-T', spec.name]);
-    // The pane's output also goes to the run's log, which outlives the session.
-    await this.tmux(['pipe-pane', '-t', `=${spec.name}:`, '-o', `cat >> '${spec.runDir.replace(/'/g, `'\\''`)}/agent.log'`]);
+    const pane = `=${spec.name}:`;
+    // One tmux client for the whole set-up (each is a process); the pane's output
+    // also goes to the run's log, which outlives the session.
+    await this.check([
+      'new-session', '-d', '-s', spec.name, '-c', spec.cwd, '-x', '200', '-y', '50', ...env, '--', ...gate,
+      ';', 'set-option', '-t', pane, 'remain-on-exit', 'on',
+      ';', 'select-pane', '-t', pane, '-T', spec.name,
+      ';', 'pipe-pane', '-t', pane, '-o', `cat >> '${spec.runDir.replace(/'/g, `'\\''`)}/agent.log'`,
+    ], client);
     writeFileSync(go, '');
   }
 

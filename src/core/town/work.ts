@@ -186,8 +186,9 @@ async function choosePolecat(town: Town, rig: string, bead: Issue, previous: Age
   const { default_branch } = town.rig(rig);
   for (const agent of ordered) {
     if (!agent.active || !agent.name) continue;
-    if (await town.sessionAlive(agent)) continue;
+    // Cheapest first: a ledger read, then a session probe, then git.
     if ((await hookedWork(town.ledger, agent.address)).length > 0) continue;
+    if (await town.sessionAlive(agent)) continue;
     const dir = town.path(agent.workdir);
     if (town.ports.files.exists(dir)) {
       const unsaved = await unsavedWork(town.ports.git, dir, default_branch);

@@ -1,0 +1,109 @@
+/**
+ * Town benchmark (issue 3). Times, as whole processes and interleaved with
+ * `node -e 0` in the same run:
+ *   - the commands agent hooks run on every turn: gt prime, gt signal, gt hook
+ *     (target ≤ 1.8× node -e 0), and the bytes of gt prime for a polecat with
+ *     one hooked bead (target < 2 KB);
+ *   - spawning 10 polecats (worktree + session) with one `gt sling`, against
+ *     10 × `git worktree add` of the same repository (target ≤ 3×).
+ *
+ *   npm run bench:town
+ *   BENCH_RUNS=9 BENCH_SPAWNS=2 npm run bench:town     # quicker
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 21);
+const SPAWNS = Number(process.env.BENCH_SPAWNS ?? 3);
+const GT = resolve(import.meta.dirname, '..', 'dist', 'gt.cjs');
+const log = (text: string) => process.stderr.write(`${text}\n`);
+
+function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv): { ms: number; stdout: string } {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(argv[0] as string, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`);
+  return { ms, stdout: r.stdout };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+
+function main(): void {
+  const base = mkdtempSync(join(tmpdir(), 'gt-bench-town-'));
+  const root = join(base, 'town');
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: base, GIT_CONFIG_GLOBAL: '/dev/null', NO_COLOR: '1', GT_ROOT: root, GT_TMUX_SOCKET: `gt-bench-${process.pid}` };
+  for (const key of ['GT_AGENT', 'BD_ACTOR', 'BEADS_DIR']) delete env[key];
+  const gt = (args: string[], extra: NodeJS.ProcessEnv = {}) => run(['node', GT, ...args], base, { ...env, ...extra });
+  const git = (cwd: string, args: string[]) => run(['git', ...args], cwd, env);
+  try {
+    // A repository of realistic shape: 300 files in 30 directories.
+    const seed = join(base, 'seed');
+    for (let d = 0; d < 30; d++) {
+      mkdirSync(join(seed, `pkg${d}`), { recursive: true });
+      for (let f = 0; f < 10; f++) writeFileSync(join(seed, `pkg${d}`, `file${f}.ts`), `export const v${f} = ${d * 10 + f};\n`.repeat(40));
+    }
+    git(seed, ['init', '-q', '-b', 'main']);
+    git(seed, ['add', '-A']);
+    git(seed, ['-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-q', '-m', 'seed']);
+    git(base, ['clone', '-q', '--bare', seed, join(base, 'origin.git')]);
+    gt(['install', root]);
+    gt(['config', 'agent', 'set', 'idle', 'sleep 600']);
+    const backend = spawnSync('tmux', ['-V']).status === 0 ? 'tmux' : 'headless';
+
+    log('hot commands: one hooked bead for a polecat…');
+    gt(['rig', 'add', 'app', join(base, 'origin.git')]);
+    const bead = run(['node', GT, 'bd', 'create', 'A bead to prime with', '-d', 'Make the login form remember the last user name. Keep the tests green.', '--silent'], join(root, 'app'), env).stdout.trim();
+    const agent = (JSON.parse(gt(['sling', bead, 'app', '--no-start', '--json']).stdout) as Array<{ agent: string }>)[0]?.agent as string;
+    const as = { GT_AGENT: agent };
+    const primeBytes = Buffer.byteLength(gt(['prime'], as).stdout);
+    log(`timing whole processes, ${RUNS} interleaved runs each…`);
+    const samples = { node: [] as number[], prime: [] as number[], signal: [] as number[], hook: [] as number[] };
+    for (let i = 0; i < RUNS; i++) {
+      samples.node.push(run(['node', '-e', '0'], base, env).ms);
+      samples.prime.push(gt(['prime'], as).ms);
+      samples.signal.push(gt(['signal', 'prompt-submit'], as).ms);
+      samples.hook.push(gt(['hook'], as).ms);
+    }
+
+    log(`spawning 10 polecats (${backend}), ${SPAWNS} times, against 10 × git worktree add…`);
+    const slings: number[] = [];
+    const worktrees: number[] = [];
+    for (let r = 0; r < SPAWNS; r++) {
+      const scratch = join(base, `scratch-${r}.git`);
+      git(base, ['clone', '-q', '--bare', join(base, 'origin.git'), scratch]);
+      let total = 0;
+      for (let i = 0; i < 10; i++) total += git(scratch, ['worktree', 'add', '-q', '-b', `w${i}`, join(base, `wt-${r}-${i}`), 'main']).ms;
+      worktrees.push(total);
+
+      const rig = `rig${r}`;
+      gt(['rig', 'add', rig, join(base, 'origin.git')]);
+      const beads = Array.from({ length: 10 }, (_, i) => run(['node', GT, 'bd', 'create', `Spawn test ${i}`, '--silent'], join(root, rig), env).stdout.trim());
+      slings.push(gt(['sling', ...beads, rig, '--agent', 'idle', '--backend', backend]).ms);
+      gt(['down', '--all']);
+    }
+
+    const node = median(samples.node);
+    const ratio = (ms: number) => `${(ms / node).toFixed(2)}×`;
+    const rows: Array<[string, string, string, string]> = [
+      ['node -e 0 (baseline)', `${node.toFixed(1)} ms`, '1.00×', ''],
+      ['gt prime', `${median(samples.prime).toFixed(1)} ms`, ratio(median(samples.prime)), '≤ 1.8×'],
+      ['gt signal prompt-submit', `${median(samples.signal).toFixed(1)} ms`, ratio(median(samples.signal)), '≤ 1.8×'],
+      ['gt hook', `${median(samples.hook).toFixed(1)} ms`, ratio(median(samples.hook)), '≤ 1.8×'],
+      ['gt prime output, one hooked bead', `${primeBytes} bytes`, '', '< 2048 bytes'],
+      ['10 × git worktree add (baseline)', `${median(worktrees).toFixed(0)} ms`, '1.00×', ''],
+      [`gt sling of 10 beads: 10 polecats, worktrees + ${backend} sessions`, `${median(slings).toFixed(0)} ms`, `${(median(slings) / median(worktrees)).toFixed(2)}× worktree add`, '≤ 3×'],
+    ];
+    const width = rows.reduce((w, r) => Math.max(w, r[0].length), 0);
+    process.stdout.write(`\nTown: ${RUNS} runs for the hot commands, ${SPAWNS} for spawning; medians; node ${process.version}\n\n`);
+    process.stdout.write(`| ${'measure'.padEnd(width)} | time | ratio | target |\n|${'-'.repeat(width + 2)}|------|------|------|\n`);
+    for (const [name, time, r, target] of rows) process.stdout.write(`| ${name.padEnd(width)} | ${time} | ${r} | ${target} |\n`);
+  } finally {
+    spawnSync('tmux', ['-L', env.GT_TMUX_SOCKET as string, 'kill-server']);
+    // Detached helpers (start-up prompts) may still be writing: retry the removal.
+    rmSync(base, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  }
+}
+
+main();
