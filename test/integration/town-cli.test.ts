@@ -3,7 +3,7 @@
  * input that changes nothing, gt done's refusals, the refinery's rejections,
  * and the daemon's lifecycle.
  */
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
@@ -133,6 +133,25 @@ describe('bad input changes nothing', () => {
     r = town.gt(['sling', bead, 'app']);
     expect(r.code).toBe(5);
     expect(r.stderr).toContain('closed');
+  });
+
+  it('sling rolls back everything it created when the session cannot start', () => {
+    const town = makeTown({ rig: 'app' });
+    const bead = town.bead('Real work', ['true']);
+    // Failure injection: a tmux that answers everything but refuses to create sessions.
+    const bin = join(town.base, 'fake-bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'tmux'), '#!/bin/sh\nfor a in "$@"; do [ "$a" = new-session ] && { echo "server exploded" >&2; exit 1; }; done\nexit 1\n');
+    chmodSync(join(bin, 'tmux'), 0o755);
+    const r = town.gt(['sling', bead, 'app', '--agent', 'shell', '--backend', 'tmux'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain('server exploded');
+    const [after] = town.json<Array<{ status: string; assignee?: string }>>(['bd', 'show', bead]);
+    expect(after?.status).toBe('open');
+    expect(after?.assignee).toBeUndefined();
+    expect(readdirSync(join(town.root, 'app', 'polecats'))).toEqual([]);
+    expect(town.git(join(town.root, 'app', '.repo.git'), ['for-each-ref', '--format=%(refname)', 'refs/heads/polecat/']).trim()).toBe('');
+    expect(town.json<unknown[]>(['agents'])).toEqual([]);
   });
 });
 
