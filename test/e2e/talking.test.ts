@@ -83,4 +83,50 @@ describe('nudges and mail', () => {
     town.json(['mail', 'ack', sent.id, '--agent', AGENT]);
     expect(town.json<Array<{ id: string }>>(['mail', 'inbox', '--agent', AGENT]).map((m) => m.id)).not.toContain(sent.id);
   });
+
+  it('mail to an idle agent wakes it, and its prompt hook delivers the mail once', async () => {
+    const town = makeTown({ rig: 'app' });
+    const log = startFakeAgent(town);
+    await idle(town, log);
+    const sent = town.json<{ id: string; delivery: string }>(['mail', 'send', AGENT, '-s', 'Wake up', '-m', 'new orders']);
+    expect(sent.delivery).toBe('wake');
+    await waitFor('the wake-up turn', () => read(log).includes('turn: [nudge from human] New mail from human: Wake up') || undefined, 20_000);
+    await waitFor('the mail', () => read(log).includes('new orders') || undefined, 20_000);
+    await idle(town, log);
+    expect(count(read(log), 'new orders')).toBe(1);
+    expect(town.json<Array<{ id: string; delivered: boolean }>>(['mail', 'inbox', '--agent', AGENT]).find((m) => m.id === sent.id)?.delivered).toBe(true);
+  });
+
+  it('a headless agent with a stream protocol gets its prompt, nudges and mail on stdin', async () => {
+    const town = makeTown({ rig: 'app' });
+    const log = join(town.base, 'stream.log');
+    expect(town.gt(['config', 'agent', 'set', 'streamy', `sh ${join(OWN_FIXTURES, 'fake-stream-agent.sh')} ${log}`, '--like', 'claude']).code).toBe(0);
+    expect(town.gt(['crew', 'add', 'ada', '--rig', 'app']).code).toBe(0);
+    expect(town.gt(['crew', 'attach', 'ada', '--rig', 'app', '--agent', 'streamy', '--backend', 'headless', '--detached']).code).toBe(0);
+    const lines = () => read(log).split('\n').filter((l) => l).map((l) => JSON.parse(l) as { type: string; message: { role: string; content: string } });
+    await waitFor('the start-up prompt', () => lines().length === 1 || undefined);
+    expect(lines()[0]).toMatchObject({ type: 'user', message: { role: 'user' } });
+    expect(lines()[0]?.message.content).toContain('You are app/crew/ada');
+    const sent = town.json<{ id: string; delivery: string }>(['mail', 'send', AGENT, '-s', 'Over the wire', '-m', 'stdin body']);
+    expect(sent.delivery).toBe('stdin');
+    await waitFor('the mail line', () => lines().length === 2 || undefined);
+    expect(lines()[1]?.message.content).toContain('stdin body');
+    expect(town.json<Array<{ id: string; delivered: boolean }>>(['mail', 'inbox', '--agent', AGENT]).find((m) => m.id === sent.id)?.delivered).toBe(true);
+    expect(town.json<{ delivery: string }>(['nudge', AGENT, 'keep going', '--no-wait']).delivery).toBe('stdin');
+    await waitFor('the nudge line', () => lines().length === 3 || undefined);
+    expect(lines()[2]?.message.content).toBe('[nudge from human] keep going');
+  });
+
+  it('Cursor-style project hooks go into the worktree without touching the repository or its status', () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['config', 'agent', 'set', 'cursorish', 'sleep 600', '--like', 'cursor']).code).toBe(0);
+    expect(town.gt(['crew', 'add', 'ada', '--rig', 'app']).code).toBe(0);
+    expect(town.gt(['crew', 'attach', 'ada', '--rig', 'app', '--agent', 'cursorish', '--detached']).code).toBe(0);
+    const dir = join(town.root, 'app', 'crew', 'ada');
+    const hooks = JSON.parse(readFileSync(join(dir, '.cursor', 'hooks.json'), 'utf8')) as { hooks: Record<string, Array<{ command: string }>> };
+    expect(hooks.hooks.sessionStart?.[0]?.command).toMatch(/\/\.gt\/bin\/gt prime --hook$/);
+    expect(hooks.hooks.beforeSubmitPrompt?.[0]?.command).toContain('signal prompt-submit --format cursor');
+    expect(town.git(dir, ['status', '--porcelain'])).toBe('');
+  });
 });
+

@@ -116,6 +116,8 @@ describe('runtime presets', () => {
     const mybot = resolveRuntime('mybot', town);
     expect(mybot).toMatchObject({ command: 'mybot', args: ['--yes', 'two words'], hooks: 'claude', custom: true });
     expect(() => resolveRuntime('nosuch', town)).toThrow(/unknown agent runtime "nosuch"/);
+    const headless = launchPlan(mybot, { headless: true, prompt: 'go', settingsDir: '/s', gtBin: '/gt' });
+    expect(headless.argv.slice(0, 6)).toEqual(['mybot', '--yes', 'two words', '-p', '--input-format', 'stream-json']);
   });
 
   it('refuses headless for a runtime without a headless mode', () => {

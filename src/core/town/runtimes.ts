@@ -8,7 +8,7 @@ import { parse as parseWords } from 'shell-quote';
 import { GtError } from '../../shared/errors.js';
 import type { TownConfig } from './config.js';
 
-export type HookKind = 'claude' | 'gemini' | 'codex' | 'none' | 'builtin';
+export type HookKind = 'claude' | 'gemini' | 'codex' | 'cursor' | 'copilot' | 'none' | 'builtin';
 
 export interface RuntimePreset {
   name: string;
@@ -43,14 +43,14 @@ export const PRESETS: Record<string, RuntimePreset> = {
     readyDelayMs: 5000, processNames: ['gemini', 'node'], resume: '--resume',
     headless: { args: ['--approval-mode', 'yolo', '--output-format', 'stream-json', '-p'], stdin: 'none' },
   },
-  cursor: { name: 'cursor', command: 'cursor-agent', args: ['-f'], prompt: 'arg', hooks: 'none', readyDelayMs: 5000, processNames: ['cursor-agent', 'agent'], resume: '--resume' },
+  cursor: { name: 'cursor', command: 'cursor-agent', args: ['-f'], prompt: 'arg', hooks: 'cursor', readyDelayMs: 5000, processNames: ['cursor-agent', 'agent'], resume: '--resume' },
   amp: { name: 'amp', command: 'amp', args: ['--dangerously-allow-all', '--no-ide'], prompt: 'arg', hooks: 'none', readyDelayMs: 5000, processNames: ['amp', 'node'], resume: 'amp threads continue <id>' },
   auggie: { name: 'auggie', command: 'auggie', args: ['--allow-indexing'], prompt: 'arg', hooks: 'none', readyDelayMs: 5000, processNames: ['auggie', 'node'], resume: '--resume' },
   opencode: {
     name: 'opencode', command: 'opencode', args: [], env: { OPENCODE_PERMISSION: '{"*":"allow"}' }, prompt: 'arg', hooks: 'none',
     readyDelayMs: 8000, processNames: ['opencode', 'node', 'bun'], resume: 'opencode acp',
   },
-  copilot: { name: 'copilot', command: 'copilot', args: ['--yolo'], prompt: 'arg', hooks: 'none', readyDelayMs: 5000, processNames: ['copilot', 'node'], resume: '--resume' },
+  copilot: { name: 'copilot', command: 'copilot', args: ['--yolo'], prompt: 'arg', hooks: 'copilot', readyDelayMs: 5000, processNames: ['copilot', 'node'], resume: '--resume' },
   shell: {
     name: 'shell', command: 'gt', args: ['run-shell'], prompt: 'none', hooks: 'builtin', readyDelayMs: 0, processNames: ['node'],
     headless: { args: ['run-shell'], stdin: 'none' },
@@ -80,7 +80,8 @@ export function resolveRuntime(name: string, town: Pick<TownConfig, 'agents'>): 
       name, command, args, env: { ...like?.env, ...custom.env }, prompt: like?.prompt ?? 'none', hooks: like?.hooks ?? 'none',
       ...(like?.readyPrompt !== undefined ? { readyPrompt: like.readyPrompt } : {}),
       readyDelayMs: like?.readyDelayMs ?? 2000, processNames: like?.processNames ?? [basename(command)], custom: true,
-      ...(like?.headless ? { headless: like.headless } : {}),
+      // Headless: the agent's own arguments, then the preset's headless flags.
+      ...(like?.headless ? { headless: { args: [...args, ...like.headless.args.filter((a) => !like.args.includes(a))], stdin: like.headless.stdin } } : {}),
     };
   }
   const preset = PRESETS[name];
@@ -93,7 +94,7 @@ export function resolveRuntime(name: string, town: Pick<TownConfig, 'agents'>): 
 }
 
 export function startupPrompt(address: string, hooked: boolean, runtime: RuntimePreset): string {
-  const prime = runtime.hooks === 'claude' || runtime.hooks === 'gemini' ? '' : 'Run `gt prime` to learn your role and work. ';
+  const prime = ['claude', 'gemini', 'cursor', 'copilot'].includes(runtime.hooks) ? '' : 'Run `gt prime` to learn your role and work. ';
   return hooked
     ? `[gt] You are ${address}. ${prime}Work on the bead on your hook now (\`gt hook\`); when it is finished, commit and run \`gt done\`.`
     : `[gt] You are ${address}. ${prime}Check \`gt hook\` and \`gt mail inbox\`, then wait for instructions.`;
@@ -138,11 +139,39 @@ export function geminiSettings(gt: HookCommands): Record<string, unknown> {
   };
 }
 
+/**
+ * Cursor's hooks (`.cursor/hooks.json`) and Copilot CLI's (`.github/hooks/*.json`) are
+ * only read from the project, so gt puts them in the worktree — never over an
+ * existing file of the repository's own, and excluded from git (info/exclude).
+ */
+export function cursorHooks(gt: HookCommands): Record<string, unknown> {
+  const run = (command: string) => [{ command }];
+  return {
+    version: 1,
+    hooks: {
+      sessionStart: run(gt.prime), preCompact: run(gt.prime),
+      beforeSubmitPrompt: run(gt.signal('prompt-submit', 'cursor')), stop: run(gt.signal('stop', 'cursor')), sessionEnd: run(gt.signal('session-end', 'cursor')),
+    },
+  };
+}
+
+export function copilotHooks(gt: HookCommands): Record<string, unknown> {
+  const run = (command: string) => [{ type: 'command', bash: command, timeoutSec: 30 }];
+  return {
+    version: 1,
+    hooks: {
+      sessionStart: run(gt.prime), userPromptSubmitted: run(gt.signal('prompt-submit', 'copilot')), sessionEnd: run(gt.signal('session-end', 'copilot')),
+    },
+  };
+}
+
 export interface LaunchPlan {
   argv: string[];
   env: Record<string, string>;
   /** Files gt owns that the runtime reads (settings), path → content. */
   files: Record<string, string>;
+  /** Hook files the runtime only reads from the project: worktree-relative path → content. */
+  worktreeFiles: Record<string, string>;
   /** Text to type once the agent is ready (prompt mode `none`). */
   typeAfterReady?: string;
   stdinLines?: string[];
@@ -159,6 +188,7 @@ export function launchPlan(runtime: ResolvedRuntime, options: { headless: boolea
     signal: (event, format) => `${gtBin} signal ${event}${format ? ` --format ${format}` : ''}`,
   };
   const files: Record<string, string> = {};
+  const worktreeFiles: Record<string, string> = {};
   const env: Record<string, string> = { ...runtime.env };
   const command = runtime.hooks === 'builtin' ? gtBin : runtime.command;
   if (headless && !runtime.headless) {
@@ -173,17 +203,21 @@ export function launchPlan(runtime: ResolvedRuntime, options: { headless: boolea
     const file = `${settingsDir}/gemini-settings.json`;
     files[file] = `${JSON.stringify(geminiSettings(hookCommands), null, 2)}\n`;
     env.GEMINI_CLI_SYSTEM_SETTINGS_PATH = file;
+  } else if (runtime.hooks === 'cursor') {
+    worktreeFiles['.cursor/hooks.json'] = `${JSON.stringify(cursorHooks(hookCommands), null, 2)}\n`;
+  } else if (runtime.hooks === 'copilot') {
+    worktreeFiles['.github/hooks/gt.json'] = `${JSON.stringify(copilotHooks(hookCommands), null, 2)}\n`;
   } else if (runtime.hooks === 'codex') {
     // Codex calls its `notify` program at the end of every turn: gt's turn boundary.
     args.unshift('-c', `notify=${JSON.stringify([gtBin, 'signal', 'stop', '--format', 'codex'])}`);
   }
-  if (runtime.hooks === 'builtin') return { argv: [command, ...args], env, files };
+  if (runtime.hooks === 'builtin') return { argv: [command, ...args], env, files, worktreeFiles };
   if (headless && runtime.headless?.stdin === 'stream-json') {
     const line = JSON.stringify({ type: 'user', message: { role: 'user', content: prompt } });
-    return { argv: [command, ...args], env, files, stdinLines: [line] };
+    return { argv: [command, ...args], env, files, worktreeFiles, stdinLines: [line] };
   }
-  if (headless || runtime.prompt === 'arg') return { argv: [command, ...args, prompt], env, files };
-  return { argv: [command, ...args], env, files, typeAfterReady: prompt };
+  if (headless || runtime.prompt === 'arg') return { argv: [command, ...args, prompt], env, files, worktreeFiles };
+  return { argv: [command, ...args], env, files, worktreeFiles, typeAfterReady: prompt };
 }
 
 /** A message for an agent's stdin in its stream protocol (headless sessions). */

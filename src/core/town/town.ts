@@ -258,6 +258,7 @@ export class Town {
       settingsDir: this.path('.gt', 'settings', session), gtBin: this.ports.gtBin,
     });
     for (const [file, content] of Object.entries(plan.files)) this.ports.files.write(file, content);
+    await this.installWorktreeHooks(this.path(workdirOf(identity)), plan.worktreeFiles);
     this.ports.files.mkdirp(runDir);
     this.ports.files.write(`${runDir}/run.json`, `${JSON.stringify({ run, agent: identity.address, runtime: runtime.name, backend, argv: plan.argv, started_at: now }, null, 2)}\n`);
     const env = { ...this.sessionEnv(identity, run, runtime), ...plan.env };
@@ -272,6 +273,27 @@ export class Town {
       this.detach(['nudge', identity.address, plan.typeAfterReady, '--after-ms', String(runtime.readyDelayMs), '--wait', '5', '--raw']);
     }
     return record;
+  }
+
+  /** Writes hook files a runtime reads only from the project; never over the repository's own. */
+  private async installWorktreeHooks(dir: string, files: Record<string, string>): Promise<void> {
+    const entries = Object.entries(files);
+    if (entries.length === 0) return;
+    const common = await this.ports.git.probe(dir, ['rev-parse', '--path-format=absolute', '--git-common-dir']);
+    const exclude = common.code === 0 ? `${common.stdout.trim()}/info/exclude` : undefined;
+    const excluded = exclude ? (this.ports.files.read(exclude) ?? '') : '';
+    const add: string[] = [];
+    for (const [relative, content] of entries) {
+      const path = `${dir}/${relative}`;
+      const current = this.ports.files.read(path);
+      if (current !== undefined && current !== content) {
+        this.ports.progress(`warning: ${path} belongs to the repository; gt's hooks are not installed there (the agent is told to run gt prime instead)`);
+        continue;
+      }
+      this.ports.files.write(path, content);
+      if (!excluded.split('\n').includes(`/${relative}`)) add.push(`/${relative}`);
+    }
+    if (exclude && add.length) this.ports.files.write(exclude, `${excluded}${excluded === '' || excluded.endsWith('\n') ? '' : '\n'}# gt-owned hook files\n${add.join('\n')}\n`);
   }
 
   /** Runs `gt <args>` detached, for work that must outlive this command (ending its own session). */

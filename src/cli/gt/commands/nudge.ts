@@ -49,10 +49,11 @@ export default function register(program: Command, ctx: GtContext): void {
     .option('--idle-wait <seconds>', 'how long to wait for a busy agent to go idle before queueing', '10')
     .option('--after-ms <ms>', 'wait this long first (used when a session starts)', '0')
     .option('--raw', 'type the message as is, without the "[nudge from …]" prefix')
+    .option('--if-idle', 'only wake an idle agent; do nothing when it is busy (mail already waits for its next turn)')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  gt nudge app/polecats/nux "check your mail"\n  gt nudge mayor "convoy landed" --json')
     .action(action(ctx, async (address: unknown, words: unknown, opts: unknown) => {
-      const options = opts as { wait: string | boolean; afterMs: string; idleWait: string; raw?: boolean };
+      const options = opts as { wait: string | boolean; afterMs: string; idleWait: string; raw?: boolean; ifIdle?: boolean };
       const text = (words as string[]).join(' ');
       const identity = parseIdentity(address as string);
       const town = await ctx.town();
@@ -67,7 +68,7 @@ export default function register(program: Command, ctx: GtContext): void {
         const alive = await town.sessionAlive(current);
         const runtime = town.runtimeFor(identity, current.runtime);
         const line = options.raw ? text : `[nudge from ${me.address}] ${text}`;
-        let delivery: 'typed' | 'stdin' | 'queued';
+        let delivery: 'typed' | 'stdin' | 'queued' | 'skipped';
         const since = town.ports.now();
         if (alive && current.backend === 'headless' && stdinMessage(runtime, line)) {
           await town.ports.backend('headless').send(current.session, stdinMessage(runtime, line) as string);
@@ -75,14 +76,16 @@ export default function register(program: Command, ctx: GtContext): void {
         } else if (alive && current.backend === 'tmux' && (await waitIdle(town, identity, Number(options.idleWait) * 1000))) {
           await town.ports.backend('tmux').send(current.session, line);
           delivery = 'typed';
+        } else if (options.ifIdle) {
+          delivery = 'skipped';
         } else {
           // Busy (or not running): the durable inbox delivers it at the next turn boundary, once.
           await new Mailbox(town.ledger, me.address).send(identity.address, text, '', { kind: 'nudge' });
           delivery = 'queued';
         }
-        const ok = delivery === 'queued' || waitMs === 0 ? null : await confirmed(town, current, since, waitMs);
+        const ok = delivery === 'queued' || delivery === 'skipped' || waitMs === 0 ? null : await confirmed(town, current, since, waitMs);
         const result = { agent: identity.address, delivery, confirmed: ok };
-        ctx.emit(result, () => `${delivery === 'queued' ? 'Queued for the next turn boundary of' : delivery === 'stdin' ? 'Sent to the stdin of' : 'Typed into the prompt of'} ${identity.address}${ok === true ? '; its next hook event confirmed it' : ok === false ? `; no hook event within ${waitMs / 1000}s to confirm it` : ''}`);
+        ctx.emit(result, () => `${delivery === 'skipped' ? 'Busy, not woken:' : delivery === 'queued' ? 'Queued for the next turn boundary of' : delivery === 'stdin' ? 'Sent to the stdin of' : 'Typed into the prompt of'} ${identity.address}${ok === true ? '; its next hook event confirmed it' : ok === false ? `; no hook event within ${waitMs / 1000}s to confirm it` : ''}`);
       } finally {
         release();
       }

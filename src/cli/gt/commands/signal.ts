@@ -40,7 +40,9 @@ export default function register(program: Command, ctx: GtContext): void {
       const town = await ctx.town({ light: true });
       const input = options.format === 'claude' || options.format === 'gemini' ? await readHookInput() : {};
       await recordSignal(town, identity, signal, input);
-      if (!TURN_BOUNDARIES.has(signal) || options.format === 'codex') return;
+      // Codex's notify, Cursor's and Copilot's hooks do not show a hook's output to the model:
+      // mail for those agents stays pending and is typed in by a nudge instead.
+      if (!TURN_BOUNDARIES.has(signal) || ['codex', 'cursor', 'copilot'].includes(options.format)) return;
       const messages = await new Mailbox(town.ledger, identity.address).takePending(identity.address);
       const text = renderInjected(identity.address, messages);
       if (text === '') return;
