@@ -32,7 +32,15 @@ function holder(path: string): number | undefined {
 
 /** Takes `path` as a lock, waiting up to `waitMs`; a lock whose holder died is removed. */
 export async function acquireLock(path: string, waitMs = 30_000): Promise<Release> {
-  mkdirSync(dirname(path), { recursive: true });
+  // Only the lock's own directory is created: a lock inside a town (or run) that was
+  // removed meanwhile fails instead of bringing its directories back.
+  try {
+    mkdirSync(dirname(path));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new GtError('not_found', `cannot lock ${path}: ${dirname(dirname(path))} does not exist`);
+    if (code !== 'EEXIST') throw error;
+  }
   const deadline = Date.now() + waitMs;
   for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
     if (tryLock(path)) {
