@@ -43,6 +43,18 @@ export interface RunResult {
   stderr: string;
 }
 
+/** Runs a bundled CLI (node <script> <args>) without blocking, collecting its output. */
+export function runAsync(script: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [script, ...args], options);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
 export interface Workspace {
   dir: string;
   env: NodeJS.ProcessEnv;
@@ -65,15 +77,7 @@ export function workspace(prefix = 'test', init = true): Workspace {
     });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   };
-  const bdAsync: Workspace['bdAsync'] = (args, options = {}) =>
-    new Promise((resolvePromise) => {
-      const child = spawn(process.execPath, [BD, ...args], { cwd: dir, env: { ...env, ...options.env } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
-    });
+  const bdAsync: Workspace['bdAsync'] = (args, options = {}) => runAsync(BD, args, { cwd: dir, env: { ...env, ...options.env } });
   const json = <T>(args: string[]): T => {
     const r = bd([...args, '--json']);
     if (r.code !== 0) throw new Error(`bd ${args.join(' ')} failed (${r.code}): ${r.stderr}`);

@@ -3,11 +3,11 @@
  * a private tmux socket, a source repository with a bare origin, and a runner
  * for the real `gt` binary. Everything it started is stopped after the test.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { GT, isolatedEnv, onCleanup, tempDir, type RunResult } from './env.js';
+import { GT, isolatedEnv, onCleanup, runAsync, tempDir, type RunResult } from './env.js';
 
 export interface TestTown {
   base: string;
@@ -44,14 +44,7 @@ export function makeTown(options: { install?: boolean; rig?: string; test?: stri
     const r = spawnSync(process.execPath, [GT, ...args], { cwd: o.cwd ?? base, env: { ...env, ...o.env }, input: o.input ?? '', encoding: 'utf8', timeout: 120_000 });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   };
-  const gtAsync: TestTown['gtAsync'] = (args, o = {}) => new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [GT, ...args], { cwd: base, env: { ...env, ...o.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
-  });
+  const gtAsync: TestTown['gtAsync'] = (args, o = {}) => runAsync(GT, args, { cwd: base, env: { ...env, ...o.env } });
   const json: TestTown['json'] = <T>(args: string[], o: { env?: Record<string, string> } = {}) => {
     const r = gt([...args, '--json'], o);
     if (r.code !== 0) throw new Error(`gt ${args.join(' ')} failed (${r.code}): ${r.stderr}`);

@@ -8,9 +8,8 @@ import { locateLedger, rigPrefix, type LedgerLocation } from '../../ledger/locat
 import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import { gitUserName } from '../../infra/git.js';
 import { GtError } from '../../shared/errors.js';
-import { renderJson, style, type Io, type Style } from '../output.js';
+import { CliContext } from '../context.js';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -20,24 +19,8 @@ export interface GlobalOptions {
   quiet?: boolean;
 }
 
-export class BdContext {
-  readonly io: Io;
-  readonly style: Style;
-  globals: GlobalOptions = {};
+export class BdContext extends CliContext<GlobalOptions> {
   private opened: Ledger | undefined;
-
-  constructor(io: Io) {
-    this.io = io;
-    this.style = style(io);
-  }
-
-  get json(): boolean {
-    return this.globals.json === true;
-  }
-
-  get cwd(): string {
-    return this.globals.directory ? resolve(this.io.cwd, this.globals.directory) : this.io.cwd;
-  }
 
   /** Actor: --actor, BEADS_ACTOR, BD_ACTOR, git user.name, $USER (research/beads.md §3, Claim). */
   actor(): string {
@@ -80,19 +63,6 @@ export class BdContext {
     if (ledger) await ledger.store.close();
   }
 
-  out(text: string): void {
-    if (text !== '') this.io.stdout(text.endsWith('\n') ? text : `${text}\n`);
-  }
-
-  err(text: string): void {
-    this.io.stderr(text.endsWith('\n') ? text : `${text}\n`);
-  }
-
-  /** Emits a result: JSON when --json, otherwise the text. */
-  emit(data: unknown, text: () => string): void {
-    if (this.json) this.io.stdout(renderJson(data));
-    else this.out(text());
-  }
 }
 
 /** Exit status a command asks for without throwing (partial failures). */

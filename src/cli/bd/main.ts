@@ -5,22 +5,15 @@
  * Exit codes follow Beads: 0 success (also a partial multi-ID success), 1 any
  * error, 2 bad usage.
  */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { GtError } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
-import { reportError, type Io } from '../output.js';
+import { dispatch, type CommandEntry } from '../dispatch.js';
+import type { Io } from '../output.js';
 import { BdContext, ExitStatus } from './context.js';
 
-type Register = (program: Command, ctx: BdContext) => void;
-
-interface Entry {
-  names: string[];
-  summary: string;
-  load: () => Promise<{ default: Register }>;
-}
-
 /** The command table: one line per command file. */
-const COMMANDS: Entry[] = [
+const COMMANDS: Array<CommandEntry<BdContext>> = [
   { names: ['init'], summary: 'Create a ledger (.beads/) in this directory', load: () => import('./commands/init.js') },
   { names: ['create', 'new'], summary: 'Create an issue', load: () => import('./commands/create.js') },
   { names: ['q'], summary: 'Quick create: print only the new ID', load: () => import('./commands/create.js') },
@@ -47,19 +40,6 @@ const COMMANDS: Entry[] = [
 ];
 
 const VALUE_FLAGS = new Set(['--actor', '--db', '-C', '--directory']);
-
-/** The command word: the first argument that is not a global flag or its value. */
-function commandWord(argv: string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (VALUE_FLAGS.has(arg)) {
-      i++;
-      continue;
-    }
-    if (!arg.startsWith('-')) return arg;
-  }
-  return undefined;
-}
 
 export function rootProgram(ctx: BdContext): Command {
   const program = new Command('bd')
@@ -92,40 +72,10 @@ Exit codes: 0 ok (also when some of several IDs failed), 1 error, 2 bad usage.`)
 
 export async function runBd(argv: string[], io: Io): Promise<number> {
   const ctx = new BdContext(io);
-  const program = rootProgram(ctx);
-  const word = commandWord(argv);
-  try {
-    const entry = word === undefined ? undefined : COMMANDS.find((c) => c.names.includes(word));
-    if (word !== undefined && word !== 'help' && entry === undefined) {
-      const close = COMMANDS.flatMap((c) => c.names).filter((n) => n.startsWith(word.slice(0, 2)));
-      throw new GtError('usage', `unknown command ${JSON.stringify(word)}`, { hint: close.length ? `did you mean ${close.join(' or ')}? See bd --help` : 'see bd --help' });
-    }
-    if (word === 'help') {
-      const target = argv[argv.indexOf('help') + 1];
-      const helpEntry = target === undefined ? undefined : COMMANDS.find((c) => c.names.includes(target));
-      if (helpEntry && target) {
-        (await helpEntry.load()).default(program, ctx);
-        await program.parseAsync([target, '--help'], { from: 'user' });
-      } else program.outputHelp();
-      return 0;
-    }
-    if (entry) (await entry.load()).default(program, ctx);
-    if (argv.length === 0) {
-      program.outputHelp();
-      return 0;
-    }
-    await program.parseAsync(argv, { from: 'user' });
-    return 0;
-  } catch (error) {
-    if (error instanceof ExitStatus) return error.code;
-    if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
-      reportError(io, new GtError('usage', error.message.replace(/^error: /, ''), { hint: `see bd ${word ?? ''} --help`.replace('  ', ' ') }), ctx.json);
-      return 2;
-    }
-    reportError(io, error, ctx.json || argv.includes('--json'));
-    return error instanceof GtError && error.kind === 'usage' ? 2 : 1;
-  } finally {
-    await ctx.close();
-  }
+  return dispatch({
+    tool: 'bd', argv, io, ctx, program: rootProgram(ctx), table: COMMANDS, valueFlags: VALUE_FLAGS,
+    chosenExit: (error) => (error instanceof ExitStatus ? error.code : undefined),
+    // Beads' codes: 2 for bad usage, 1 for every other error.
+    errorExit: (error) => (error instanceof GtError && error.kind === 'usage' ? 2 : 1),
+  });
 }

@@ -1,15 +1,8 @@
 /** The full command table of gt: one line per command file, each loaded only when invoked. */
-import type { Command } from 'commander';
+import type { CommandEntry } from '../dispatch.js';
 import type { GtContext } from './context.js';
 
-export type Register = (program: Command, ctx: GtContext) => void;
-
-export interface Entry {
-  names: string[];
-  summary: string;
-  hidden?: boolean;
-  load: () => Promise<{ default: Register }>;
-}
+export type Entry = CommandEntry<GtContext>;
 
 /** The command table: one line per command file. */
 export const COMMANDS: Entry[] = [

@@ -3,39 +3,22 @@
  * GT_ROOT or a town.toml above the cwd, opened on first use, with its ports
  * built here (the composition root of the CLI edge).
  */
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseIdentity, type Identity } from '../../core/town/identity.js';
 import type { Town } from '../../core/town/town.js';
 import { commandExists, writeLaunchers } from '../../infra/launch.js';
 import { findTownRoot } from '../../ledger/locate.js';
 import { GtError } from '../../shared/errors.js';
-import { renderJson, style, type Io, type Style } from '../output.js';
+import { CliContext } from '../context.js';
 
 export interface GtGlobals {
   json?: boolean;
   directory?: string;
 }
 
-export class GtContext {
-  readonly io: Io;
-  readonly style: Style;
-  globals: GtGlobals = {};
+export class GtContext extends CliContext<GtGlobals> {
   private opened: Town | undefined;
   private light = false;
-
-  constructor(io: Io) {
-    this.io = io;
-    this.style = style(io);
-  }
-
-  get json(): boolean {
-    return this.globals.json === true;
-  }
-
-  get cwd(): string {
-    return this.globals.directory ? resolve(this.io.cwd, this.globals.directory) : this.io.cwd;
-  }
 
   /** Who is acting: the agent of this session, else the human. */
   get actor(): string {
@@ -84,18 +67,6 @@ export class GtContext {
     if (town) await town.ledger.store.close();
   }
 
-  out(text: string): void {
-    if (text !== '') this.io.stdout(text.endsWith('\n') ? text : `${text}\n`);
-  }
-
-  err(text: string): void {
-    this.io.stderr(text.endsWith('\n') ? text : `${text}\n`);
-  }
-
-  emit(data: unknown, text: () => string): void {
-    if (this.json) this.io.stdout(renderJson(data));
-    else this.out(text());
-  }
 }
 
 /** Commander glue: reads global flags, then runs the command body. */

@@ -3,26 +3,15 @@
  * commands agent hooks call on every turn (prime, signal, hook, mail check)
  * start close to bare Node start-up time.
  */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { EXIT_CODES, GtError } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
-import { reportError, type Io } from '../output.js';
+import { commandWord, dispatch } from '../dispatch.js';
+import type { Io } from '../output.js';
 import { ExitCode, GtContext } from './context.js';
 import type { Entry } from './commands.js';
 
 const VALUE_FLAGS = new Set(['-C', '--directory']);
-
-function commandWord(argv: string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (VALUE_FLAGS.has(arg)) {
-      i++;
-      continue;
-    }
-    if (!arg.startsWith('-')) return arg;
-  }
-  return undefined;
-}
 
 function rootProgram(ctx: GtContext, COMMANDS: Entry[]): Command {
   const program = new Command('gt')
@@ -53,46 +42,16 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 3 invalid value, 4 not found, 5 conflict
 
 /** Runs gt with a command table: the full one, or the hot subset agent hooks call (see bin/gt.ts). */
 export async function runGt(argv: string[], io: Io, COMMANDS: Entry[]): Promise<number> {
-  const word = commandWord(argv);
+  const word = commandWord(argv, VALUE_FLAGS);
   if (word === 'bd') return (await import('../bd/main.js')).runBd(argv.slice(argv.indexOf('bd') + 1), io);
   if (word === 'version') {
     io.stdout(`${VERSION}\n`);
     return 0;
   }
   const ctx = new GtContext(io);
-  const program = rootProgram(ctx, COMMANDS);
-  try {
-    const entry = word === undefined ? undefined : COMMANDS.find((c) => c.names.includes(word));
-    if (word !== undefined && word !== 'help' && entry === undefined) {
-      const close = COMMANDS.filter((c) => !c.hidden).flatMap((c) => c.names).filter((n) => n.startsWith(word.slice(0, 2)));
-      throw new GtError('usage', `unknown command ${JSON.stringify(word)}`, { hint: close.length ? `did you mean ${close.join(' or ')}? See gt --help` : 'see gt --help' });
-    }
-    if (word === 'help') {
-      const target = argv[argv.indexOf('help') + 1];
-      const helpEntry = target === undefined ? undefined : COMMANDS.find((c) => c.names.includes(target));
-      if (helpEntry && target) {
-        (await helpEntry.load()).default(program, ctx);
-        await program.parseAsync([target, '--help'], { from: 'user' });
-      } else program.outputHelp();
-      return 0;
-    }
-    if (entry) (await entry.load()).default(program, ctx);
-    if (argv.length === 0) {
-      program.outputHelp();
-      return 0;
-    }
-    await program.parseAsync(argv, { from: 'user' });
-    return 0;
-  } catch (error) {
-    if (error instanceof ExitCode) return error.code;
-    if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
-      reportError(io, new GtError('usage', error.message.replace(/^error: /, ''), { hint: `see gt ${word ?? ''} --help`.replace('  ', ' ') }), ctx.json);
-      return EXIT_CODES.usage;
-    }
-    reportError(io, error, ctx.json || argv.includes('--json'));
-    return error instanceof GtError ? EXIT_CODES[error.kind] : EXIT_CODES.internal;
-  } finally {
-    await ctx.close();
-  }
+  return dispatch({
+    tool: 'gt', argv, io, ctx, program: rootProgram(ctx, COMMANDS), table: COMMANDS, valueFlags: VALUE_FLAGS,
+    chosenExit: (error) => (error instanceof ExitCode ? error.code : undefined),
+    errorExit: (error) => (error instanceof GtError ? EXIT_CODES[error.kind] : EXIT_CODES.internal),
+  });
 }
