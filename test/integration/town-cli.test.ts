@@ -176,9 +176,13 @@ describe('gt done and the refinery', () => {
     const { agent, dir, bead } = polecatWithCommit(town, 'FAIL.txt', 'breaks the tests\n');
     const done = town.json<{ merge_request: string; commits: number; branch: string }>(['done', '--agent', agent]);
     expect(done.commits).toBe(1);
-    // Idempotent per branch and commit.
     const [open] = town.json<Array<{ status: string; assignee: string }>>(['bd', 'show', bead]);
     expect(open).toMatchObject({ status: 'in_progress', assignee: 'app/refinery' });
+    // A retried done (say the first one died after filing the request) finds the same request.
+    town.gt(['bd', 'update', bead, '--status', 'hooked', '--assignee', agent]);
+    town.git(dir, ['checkout', '-q', done.branch]);
+    expect(town.json<{ merge_request: string }>(['done', '--agent', agent]).merge_request).toBe(done.merge_request);
+    expect(town.json<unknown[]>(['refinery', 'queue', 'app'])).toHaveLength(1);
     const run = town.gt(['refinery', 'run', 'app', '--json']);
     expect(run.code).toBe(1); // some request was rejected
     const [outcome] = JSON.parse(run.stdout) as Array<{ result: string; reason: string }>;
@@ -191,7 +195,6 @@ describe('gt done and the refinery', () => {
     expect(mail[0]?.subject).toContain(`MERGE_FAILED ${bead}`);
     expect(town.git(join(town.root, 'app', '.repo.git'), ['rev-parse', '--verify', done.branch]).trim()).toMatch(/^[0-9a-f]{40}$/);
     expect(town.git(join(town.base, 'app.git'), ['ls-tree', '--name-only', 'main'])).not.toContain('FAIL.txt');
-    void dir;
   });
 
   it('a conflicting change is rejected without touching the target; a clean one merges after rebasing', () => {
