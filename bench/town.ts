@@ -49,7 +49,8 @@ function main(): void {
     git(seed, ['-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-q', '-m', 'seed']);
     git(base, ['clone', '-q', '--bare', seed, join(base, 'origin.git')]);
     gt(['install', root]);
-    gt(['config', 'agent', 'set', 'idle', 'sleep 600']);
+    // A stand-in for Claude Code: started the same way (gt-owned settings file, prompt as argument), no LLM.
+    gt(['config', 'agent', 'set', 'idle', "sh -c 'exec sleep 600'", '--like', 'claude']);
     const backend = spawnSync('tmux', ['-V']).status === 0 ? 'tmux' : 'headless';
 
     log('hot commands: one hooked bead for a polecat…');

@@ -6,7 +6,7 @@ import { GtError, conflictError, notFoundError, usageError, validationError } fr
 import type { BatchResult, Ledger } from '../beads/ledger.js';
 import { NON_WORK_TYPES } from '../beads/rules.js';
 import type { Issue, IssueDetails } from '../beads/types.js';
-import { agentBeadId, crewIdentity, parseIdentity, polecatBranch, polecatIdentity, validateName, type Identity } from './identity.js';
+import { agentBeadId, crewIdentity, parseIdentity, polecatBranch, polecatIdentity, sessionName, validateName, type Identity } from './identity.js';
 import { Mailbox } from './mail.js';
 import { nextPolecatName } from './names.js';
 import type { BackendKind } from './ports.js';
@@ -99,15 +99,47 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
     beads.push(bead);
   }
   const backend = town.backendKind(options.backend);
-  const results: SlingResult[] = [];
-  for (const bead of beads) results.push(await slingOne(town, bead, identity, rigName, backend, options, commandExists));
-  return results;
+  // One batch at a time per rig, so two slings never hand out the same polecat.
+  const release = rigName ? await town.ports.files.lock(town.path('.gt', 'locks', `sling-${rigName}.lock`)) : () => undefined;
+  const undos: Undo[] = [];
+  try {
+    // 1. Who takes each bead, decided one at a time, and every check, before anything is created.
+    const plans: SlingPlan[] = [];
+    const reserved = new Set<string>();
+    for (const bead of beads) {
+      const plan = await planSling(town, bead, identity, rigName, reserved, options, commandExists);
+      reserved.add(plan.identity.address);
+      plans.push(plan);
+    }
+    // 2. Worktrees, hooks and sessions for all of them at once: git and tmux work in parallel.
+    const settled = await Promise.allSettled(plans.map((plan) => {
+      const undo: Undo = { steps: [] };
+      undos.push(undo);
+      return slingOne(town, plan, backend, options, undo);
+    }));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // All or nothing: what the other beads of the batch created goes too.
+      for (const undo of undos) await rollback(town, undo);
+      throw failed.reason;
+    }
+    return settled.map((r) => (r as PromiseFulfilledResult<SlingResult>).value);
+  } finally {
+    release();
+  }
 }
 
-async function slingOne(
-  town: Town, bead: IssueDetails, target: Identity | undefined, rigName: string | undefined, backend: BackendKind, options: SlingOptions, commandExists: CommandCheck,
-): Promise<SlingResult> {
-  const { ledger, ports } = town;
+interface SlingPlan {
+  bead: IssueDetails;
+  identity: Identity;
+  existing: AgentRecord | undefined;
+  previous: AgentRecord | undefined;
+  runtime: ResolvedRuntime;
+}
+
+async function planSling(
+  town: Town, bead: IssueDetails, target: Identity | undefined, rigName: string | undefined, reserved: ReadonlySet<string>, options: SlingOptions, commandExists: CommandCheck,
+): Promise<SlingPlan> {
   let previous: AgentRecord | undefined;
   if (HOOK_STATUSES.includes(bead.status) && bead.assignee) {
     const owner = await town.agent(parseIdentity(bead.assignee)).catch(() => undefined);
@@ -118,74 +150,66 @@ async function slingOne(
   } else if (bead.status !== 'open' && bead.status !== 'blocked' && bead.status !== 'deferred') {
     if (!options.force) throw conflictError(`${bead.id} has status ${bead.status}`, 'use --force to sling it anyway');
   }
-
-  const release = rigName ? await ports.files.lock(town.path('.gt', 'locks', `sling-${rigName}.lock`)) : () => undefined;
-  const undo: Undo = { steps: [] };
-  try {
-    const identity = target ?? (await choosePolecat(town, rigName as string, bead, previous));
-    const existing = await town.agent(identity);
-    if (existing?.active && (await town.sessionAlive(existing)) && identity.role === 'polecat') {
-      throw conflictError(`${identity.address} is busy: its session is running`, 'sling to the rig to get a free polecat');
-    }
-    const busyWith = (await hookedWork(ledger, identity.address)).filter((b) => b.id !== bead.id);
-    if (busyWith.length > 0) throw conflictError(`${identity.address} already has ${busyWith.map((b) => b.id).join(', ')} on its hook`, 'sling to the rig, or unsling that first');
-    if (identity.role === 'crew' && !existing?.active) throw notFoundError(`no crew member ${identity.address}`, `add it with gt crew add ${identity.name} --rig ${identity.rig}`);
-
-    const runtime = town.runtimeFor(identity, options.runtime ?? existing?.runtime);
-    if (!options.noStart) checkRuntime(runtime, commandExists);
-
-    let branch: string | undefined;
-    let worktree = identity.role === 'mayor' ? 'mayor' : `${identity.rig}/${identity.role === 'polecat' ? 'polecats' : 'crew'}/${identity.name}`;
-    if (identity.role === 'polecat') branch = await preparePolecatWorktree(town, identity, bead.id, undo);
-    else if (identity.role === 'mayor') worktree = 'mayor';
-
-    if (!existing) {
-      await town.saveAgent(identity, { state: 'idle', runtime: runtime.name });
-      undo.steps.push({ what: `agent ${identity.address}`, run: () => ledger.delete([agentBeadId(identity)]) });
-    }
-    const before = { status: bead.status, assignee: bead.assignee ?? null };
-    single(await ledger.update([bead.id], {
-      status: 'hooked', assignee: identity.address, expect: { statuses: [bead.status], assignee: before.assignee },
-      setMetadata: { hooked_at: ports.now(), hooked_by: ledger.actor, ...(identity.rig ? { rig: identity.rig } : {}), ...(branch ? { branch } : {}), worker: identity.address },
-    }));
-    undo.steps.push({ what: `hook of ${bead.id}`, run: () => ledger.update([bead.id], { status: before.status, assignee: before.assignee }) });
-
-    let session = existing?.session ?? '';
-    let started = false;
-    if (!options.noStart) {
-      const alive = existing ? await town.sessionAlive(existing) : false;
-      if (alive) {
-        // A running crew member or mayor: tell it, at its next turn boundary.
-        await new Mailbox(ledger, ledger.actor).send(identity.address, `Work on your hook: ${bead.id} ${bead.title}`, 'Run `gt hook` and start on it.', { kind: 'nudge' });
-      } else {
-        undo.steps.push({ what: `session of ${identity.address}`, run: () => ports.backend(backend).stop(existing?.session ?? '') });
-        const record = await town.startSession(identity, { runtime, backend, hooked: true, ...(branch ? { branch } : {}) });
-        session = record.session;
-        started = true;
-      }
-    }
-    undo.steps = [];
-    return {
-      bead: bead.id, title: bead.title, agent: identity.address, runtime: runtime.name, backend: options.noStart ? 'none' : backend, session,
-      worktree, ...(branch ? { branch } : {}), spawned: started && !existing, ...(previous ? { took_over_from: previous.address } : {}),
-    };
-  } catch (error) {
-    await rollback(town, undo);
-    throw error;
-  } finally {
-    release();
+  const identity = target ?? (await choosePolecat(town, rigName as string, bead, previous, reserved));
+  const existing = await town.agent(identity);
+  if (existing?.active && (await town.sessionAlive(existing)) && identity.role === 'polecat') {
+    throw conflictError(`${identity.address} is busy: its session is running`, 'sling to the rig to get a free polecat');
   }
+  const busyWith = (await hookedWork(town.ledger, identity.address)).filter((b) => b.id !== bead.id);
+  if (busyWith.length > 0) throw conflictError(`${identity.address} already has ${busyWith.map((b) => b.id).join(', ')} on its hook`, 'sling to the rig, or unsling that first');
+  if (identity.role === 'crew' && !existing?.active) throw notFoundError(`no crew member ${identity.address}`, `add it with gt crew add ${identity.name} --rig ${identity.rig}`);
+  const runtime = town.runtimeFor(identity, options.runtime ?? existing?.runtime);
+  if (!options.noStart) checkRuntime(runtime, commandExists);
+  return { bead, identity, existing, previous, runtime };
+}
+
+/** Creates what one planned sling needs; every step is recorded in `undo`. */
+async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, options: SlingOptions, undo: Undo): Promise<SlingResult> {
+  const { ledger, ports } = town;
+  const { bead, identity, existing, previous, runtime } = plan;
+  let branch: string | undefined;
+  const worktree = identity.role === 'mayor' ? 'mayor' : `${identity.rig}/${identity.role === 'polecat' ? 'polecats' : 'crew'}/${identity.name}`;
+  if (identity.role === 'polecat') branch = await preparePolecatWorktree(town, identity, bead.id, undo);
+  if (!existing) {
+    await town.saveAgent(identity, { state: 'idle', runtime: runtime.name });
+    undo.steps.push({ what: `agent ${identity.address}`, run: () => ledger.delete([agentBeadId(identity)]) });
+  }
+  const before = { status: bead.status, assignee: bead.assignee ?? null };
+  single(await ledger.update([bead.id], {
+    status: 'hooked', assignee: identity.address, expect: { statuses: [bead.status], assignee: before.assignee },
+    setMetadata: { hooked_at: ports.now(), hooked_by: ledger.actor, ...(identity.rig ? { rig: identity.rig } : {}), ...(branch ? { branch } : {}), worker: identity.address },
+  }));
+  undo.steps.push({ what: `hook of ${bead.id}`, run: () => ledger.update([bead.id], { status: before.status, assignee: before.assignee }) });
+
+  let session = existing?.session ?? sessionName(identity);
+  let started = false;
+  if (!options.noStart) {
+    const alive = existing ? await town.sessionAlive(existing) : false;
+    if (alive) {
+      // A running crew member or mayor: tell it, at its next turn boundary.
+      await new Mailbox(ledger, ledger.actor).send(identity.address, `Work on your hook: ${bead.id} ${bead.title}`, 'Run `gt hook` and start on it.', { kind: 'nudge' });
+    } else {
+      undo.steps.push({ what: `session of ${identity.address}`, run: () => ports.backend(backend).stop(sessionName(identity)) });
+      const record = await town.startSession(identity, { runtime, backend, hooked: true, ...(branch ? { branch } : {}) });
+      session = record.session;
+      started = true;
+    }
+  }
+  return {
+    bead: bead.id, title: bead.title, agent: identity.address, runtime: runtime.name, backend: options.noStart ? 'none' : backend, session,
+    worktree, ...(branch ? { branch } : {}), spawned: started && !existing, ...(previous ? { took_over_from: previous.address } : {}),
+  };
 }
 
 /** A free polecat of the rig: the bead's previous worker, else an idle one, else a new name. */
-async function choosePolecat(town: Town, rig: string, bead: Issue, previous: AgentRecord | undefined): Promise<Identity> {
+async function choosePolecat(town: Town, rig: string, bead: Issue, previous: AgentRecord | undefined, reserved: ReadonlySet<string>): Promise<Identity> {
   if (previous?.role === 'polecat' && previous.rig === rig && previous.name) return polecatIdentity(rig, previous.name);
   const agents = (await town.agents({ rig, includeInactive: true })).filter((a) => a.role === 'polecat');
   const worker = typeof bead.metadata?.worker === 'string' ? bead.metadata.worker : undefined;
   const ordered = [...agents].sort((a, b) => Number(b.address === worker) - Number(a.address === worker));
   const { default_branch } = town.rig(rig);
   for (const agent of ordered) {
-    if (!agent.active || !agent.name) continue;
+    if (!agent.active || !agent.name || reserved.has(agent.address)) continue;
     // Cheapest first: a ledger read, then a session probe, then git.
     if ((await hookedWork(town.ledger, agent.address)).length > 0) continue;
     if (await town.sessionAlive(agent)) continue;
@@ -196,12 +220,29 @@ async function choosePolecat(town: Town, rig: string, bead: Issue, previous: Age
     }
     return polecatIdentity(rig, agent.name);
   }
-  const taken = new Set([...agents.map((a) => a.name ?? ''), ...town.ports.files.list(town.path(rig, 'polecats'))]);
+  const taken = new Set([...agents.map((a) => a.name ?? ''), ...town.ports.files.list(town.path(rig, 'polecats')), ...[...reserved].map((a) => a.split('/')[2] ?? '')]);
   return polecatIdentity(rig, nextPolecatName(taken));
 }
 
+/**
+ * One worktree change at a time per repository: `git worktree add` reads the
+ * other worktrees' admin files while it creates its own, so two at once can
+ * fail ("failed to read worktrees/<name>/commondir"). Sessions still start in parallel.
+ */
+const worktreeQueues = new Map<string, Promise<unknown>>();
+function inWorktreeQueue<T>(repo: string, fn: () => Promise<T>): Promise<T> {
+  const previous = worktreeQueues.get(repo) ?? Promise.resolve();
+  const next = previous.then(fn, fn);
+  worktreeQueues.set(repo, next.catch(() => undefined));
+  return next;
+}
+
 /** Worktree `<rig>/polecats/<name>` on branch `polecat/<name>/<bead>`, from the rig's bare repo. */
-async function preparePolecatWorktree(town: Town, identity: Identity, beadId: string, undo: Undo): Promise<string> {
+function preparePolecatWorktree(town: Town, identity: Identity, beadId: string, undo: Undo): Promise<string> {
+  return inWorktreeQueue(town.repoDir(identity.rig as string), () => createPolecatWorktree(town, identity, beadId, undo));
+}
+
+async function createPolecatWorktree(town: Town, identity: Identity, beadId: string, undo: Undo): Promise<string> {
   const { git, files } = town.ports;
   const rig = town.rig(identity.rig as string);
   const repo = town.repoDir(rig.name);

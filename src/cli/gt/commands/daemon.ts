@@ -36,7 +36,8 @@ export default function register(program: Command, ctx: GtContext): void {
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  gt up\n  gt status\n  gt down')
     .action(action(ctx, async () => {
-      const root = ctx.townRoot();
+      // Validate town.toml here, where the error can be shown, not only in the daemon's log.
+      const root = (await ctx.town()).root;
       const before = daemonStatus(root);
       if (before.running) {
         ctx.emit({ ...before, started: false }, () => `The daemon is already running (pid ${before.pid}).`);
