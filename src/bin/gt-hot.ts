@@ -1,7 +1,6 @@
-import { HOT_COMMANDS } from '../cli/gt/hot-commands.js';
-import { runGt } from '../cli/gt/main.js';
+import { runHot } from '../cli/gt/hot.js';
 import { processIo } from '../cli/output.js';
 
-void runGt(process.argv.slice(2), processIo(), HOT_COMMANDS).then((code) => {
+void runHot(process.argv.slice(2), processIo()).then((code) => {
   process.exitCode = code;
 });

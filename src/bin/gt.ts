@@ -5,7 +5,7 @@
  * Node must parse a whole bundle before running any of it, so size is time.
  */
 import { join } from 'node:path';
-import { isHot } from '../cli/gt/hot-commands.js';
+import { isHot } from '../cli/gt/hot.js';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the bundles are separate files chosen at run time
 require(join(__dirname, isHot(process.argv.slice(2)) ? 'gt-hot.cjs' : 'gt-full.cjs'));

@@ -93,6 +93,27 @@ describe('config files', () => {
   });
 });
 
+describe('the hot hook commands', () => {
+  it('answer bad flags, unknown signals and a missing town like every other command', () => {
+    const town = makeTown({ rig: 'app' });
+    let r = town.gt(['prime', '--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Unknown option '--bogus'");
+    r = town.gt(['signal', 'nope']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown signal "nope"');
+    r = town.gt(['prime', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: gt prime');
+    expect(r.stdout).toContain('Examples:');
+    r = town.gt(['hook', '--json'], { env: { GT_ROOT: join(town.base, 'nowhere') } });
+    expect(r.code).toBe(4);
+    expect(JSON.parse(r.stderr)).toMatchObject({ code: 'not_found' });
+    // A human outside any agent's workspace primes as the human.
+    expect(town.json<{ agent: string }>(['prime']).agent).toBe('human');
+  });
+});
+
 describe('bad input changes nothing', () => {
   it('rig add: an invalid name, a URL that does not clone, a taken name', () => {
     const town = makeTown({ rig: 'app' });

@@ -6,28 +6,34 @@ import { action, type GtContext } from '../context.js';
 import { recordSignal } from '../../../core/town/signals.js';
 import { readHookInput } from './signal.js';
 
+export interface PrimeOptions {
+  hook?: boolean;
+  agent?: string;
+}
+
+export async function primeCommand(ctx: GtContext, options: PrimeOptions): Promise<void> {
+  const identity = await ctx.me(options.agent);
+  const town = await ctx.town({ light: true });
+  if (options.hook) await recordSignal(town, identity, 'session-start', await readHookInput());
+  const mailbox = new Mailbox(town.ledger, identity.address);
+  const [hooked, inbox] = await Promise.all([hookedWork(town.ledger, identity.address), mailbox.inbox(identity.address)]);
+  const handoff = inbox.find((m) => m.kind === 'handoff');
+  const first = hooked[0];
+  const input = {
+    identity, hooked, mail: inbox.filter((m) => m.kind !== 'handoff'), ...(handoff ? { handoff } : {}),
+    ...(typeof first?.metadata?.branch === 'string' ? { branch: first.metadata.branch } : {}),
+    ...(first ? { steps: runSteps(first) } : {}),
+  };
+  if (handoff && !handoff.read) await mailbox.markRead(handoff.id);
+  ctx.emit({ agent: identity.address, role: identity.role, hooked: hooked.map((b) => ({ id: b.id, title: b.title, description: b.description ?? '' })), branch: input.branch, mail: input.mail, handoff: handoff ?? null, text: renderPrime(input) },
+    () => renderPrime(input));
+}
+
 export default function register(program: Command, ctx: GtContext): void {
   program.command('prime').description('Role, hooked work, unread mail and handoff note: what an agent reads at session start')
     .option('--hook', 'called by a runtime hook (reads its JSON from stdin, records session start)')
     .option('--agent <address>', 'prime as this agent (default: this session\'s agent)')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  gt prime\n  gt prime --json\n  gt prime --agent app/polecats/nux')
-    .action(action(ctx, async (opts: unknown) => {
-      const options = opts as { hook?: boolean; agent?: string };
-      const identity = await ctx.me(options.agent);
-      const town = await ctx.town({ light: true });
-      if (options.hook) await recordSignal(town, identity, 'session-start', await readHookInput());
-      const mailbox = new Mailbox(town.ledger, identity.address);
-      const [hooked, inbox] = await Promise.all([hookedWork(town.ledger, identity.address), mailbox.inbox(identity.address)]);
-      const handoff = inbox.find((m) => m.kind === 'handoff');
-      const first = hooked[0];
-      const input = {
-        identity, hooked, mail: inbox.filter((m) => m.kind !== 'handoff'), ...(handoff ? { handoff } : {}),
-        ...(typeof first?.metadata?.branch === 'string' ? { branch: first.metadata.branch } : {}),
-        ...(first ? { steps: runSteps(first) } : {}),
-      };
-      if (handoff && !handoff.read) await mailbox.markRead(handoff.id);
-      ctx.emit({ agent: identity.address, role: identity.role, hooked: hooked.map((b) => ({ id: b.id, title: b.title, description: b.description ?? '' })), branch: input.branch, mail: input.mail, handoff: handoff ?? null, text: renderPrime(input) },
-        () => renderPrime(input));
-    }));
+    .action(action(ctx, async (opts: unknown) => primeCommand(ctx, opts as PrimeOptions)));
 }

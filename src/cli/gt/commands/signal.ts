@@ -26,28 +26,34 @@ export async function readHookInput(): Promise<Record<string, unknown>> {
   }
 }
 
+export interface SignalOptions {
+  format: string;
+  agent?: string;
+}
+
+export async function signalCommand(ctx: GtContext, event: string, options: SignalOptions): Promise<void> {
+  if (!(SIGNALS as readonly string[]).includes(event)) throw usageError(`unknown signal ${JSON.stringify(event)}`, `use one of ${SIGNALS.join(', ')}`);
+  const signal = event as Signal;
+  const identity = await ctx.me(options.agent);
+  const town = await ctx.town({ light: true });
+  const input = options.format === 'claude' || options.format === 'gemini' ? await readHookInput() : {};
+  await recordSignal(town, identity, signal, input);
+  // Codex's notify, Cursor's and Copilot's hooks do not show a hook's output to the model:
+  // mail for those agents stays pending and is typed in by a nudge instead.
+  if (!TURN_BOUNDARIES.has(signal) || ['codex', 'cursor', 'copilot'].includes(options.format)) return;
+  const messages = await new Mailbox(town.ledger, identity.address).takePending(identity.address);
+  const text = renderInjected(identity.address, messages);
+  if (text === '') return;
+  // Claude's Stop hook: "block" makes the agent continue its turn with the mail as its reason.
+  if (signal === 'stop' && options.format === 'claude') ctx.out(JSON.stringify({ decision: 'block', reason: text }));
+  else ctx.out(text);
+}
+
 export default function register(program: Command, ctx: GtContext): void {
   program.command('signal <event> [payload...]')
     .description(`A runtime hook event: ${SIGNALS.join(', ')}. Records it on the agent; at turn boundaries prints undelivered mail`)
-    .option('--format <format>', 'output for this runtime\'s hook protocol: text (default), claude, gemini, codex', 'text')
+    .option('--format <format>', 'output for this runtime\'s hook protocol: text (default), claude, gemini, codex, cursor, copilot', 'text')
     .option('--agent <address>', 'as this agent (default: this session\'s agent)')
     .addHelpText('after', '\nExamples (normally run by the hooks gt installs):\n  gt signal prompt-submit --format claude\n  gt signal stop')
-    .action(action(ctx, async (event: unknown, _payload: unknown, opts: unknown) => {
-      const options = opts as { format: string; agent?: string };
-      if (!(SIGNALS as readonly string[]).includes(event as string)) throw usageError(`unknown signal ${JSON.stringify(event)}`, `use one of ${SIGNALS.join(', ')}`);
-      const signal = event as Signal;
-      const identity = await ctx.me(options.agent);
-      const town = await ctx.town({ light: true });
-      const input = options.format === 'claude' || options.format === 'gemini' ? await readHookInput() : {};
-      await recordSignal(town, identity, signal, input);
-      // Codex's notify, Cursor's and Copilot's hooks do not show a hook's output to the model:
-      // mail for those agents stays pending and is typed in by a nudge instead.
-      if (!TURN_BOUNDARIES.has(signal) || ['codex', 'cursor', 'copilot'].includes(options.format)) return;
-      const messages = await new Mailbox(town.ledger, identity.address).takePending(identity.address);
-      const text = renderInjected(identity.address, messages);
-      if (text === '') return;
-      // Claude's Stop hook: "block" makes the agent continue its turn with the mail as its reason.
-      if (signal === 'stop' && options.format === 'claude') ctx.out(JSON.stringify({ decision: 'block', reason: text }));
-      else ctx.out(text);
-    }));
+    .action(action(ctx, async (event: unknown, _payload: unknown, opts: unknown) => signalCommand(ctx, event as string, opts as SignalOptions)));
 }
