@@ -51,6 +51,8 @@ for (const backend of ['tmux', 'headless'] as const) {
       const repo = join(town.root, 'app', '.repo.git');
       expect(town.git(repo, ['for-each-ref', '--format=%(refname:short)', 'refs/heads/polecat/']).trim()).toBe('');
       await waitFor('sessions to end', () => town.json<AgentRow[]>(['agents']).every((a) => !a.session_alive) || undefined, 20_000);
+      // Ended, not just dead: no pane is left behind in tmux.
+      if (backend === 'tmux') await waitFor('tmux sessions to be gone', () => town.tmux(['list-sessions']).stdout.trim() === '' || undefined, 20_000);
       const polecats = town.json<Array<{ dirty: number; unmerged: number; hooked: string[]; state: string }>>(['polecat', 'list']);
       expect(polecats).toHaveLength(3);
       for (const p of polecats) expect(p).toMatchObject({ dirty: 0, unmerged: 0, hooked: [], state: 'idle' });

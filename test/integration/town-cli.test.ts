@@ -82,6 +82,10 @@ describe('config files', () => {
     expect(town.gt(['config', 'set', 'merge.test', 'make check', '--rig', 'app']).code).toBe(0);
     expect(town.json<{ value: string }>(['config', 'get', 'merge.test', '--rig', 'app']).value).toBe('make check');
     expect(town.gt(['config', 'set', 'merge.push', 'maybe', '--rig', 'app']).code).toBe(3);
+    expect(town.gt(['config', 'set', 'merge.test', 'true', '--rig', 'app']).code).toBe(0); // a string key takes the words
+    expect(town.json<{ value: unknown }>(['config', 'get', 'merge.test', '--rig', 'app']).value).toBe('true');
+    expect(town.gt(['config', 'set', 'merge.push', 'false', '--rig', 'app']).code).toBe(0);
+    expect(town.json<{ value: unknown }>(['config', 'get', 'merge.push', '--rig', 'app']).value).toBe(false);
 
     expect(town.gt(['config', 'agent', 'set', 'mybot', 'mybot --yes', '--like', 'claude']).code).toBe(0);
     const agents = town.json<Array<{ name: string; custom: boolean; hooks: string }>>(['config', 'agent', 'list']);

@@ -32,12 +32,16 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
   await deliver();
   if (!bead) {
     out('gt shell: nothing on the hook; freeing this worker.\n');
-    return { code: 0, done: await finishWork(town, identity, 'DEFERRED', 'nothing was hooked') };
+    const done = await finishWork(town, identity, 'DEFERRED', 'nothing was hooked');
+    endSession(town, identity);
+    return { code: 0, done };
   }
   const steps = runSteps(bead);
   if (steps.length === 0) {
     out(`gt shell: ${bead.id} has no run commands (metadata "run" or a \`\`\`run block); escalating.\n`);
-    return { code: 1, done: await finishWork(town, identity, 'ESCALATED', 'the shell runtime found no run commands in the bead') };
+    const done = await finishWork(town, identity, 'ESCALATED', 'the shell runtime found no run commands in the bead');
+    endSession(town, identity);
+    return { code: 1, done };
   }
   for (const [index, step] of steps.entries()) {
     await recordSignal(town, identity, 'prompt-submit');
@@ -49,7 +53,9 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
       const why = result.timedOut ? 'timed out' : `exited with ${result.code}`;
       out(`gt shell: step ${index + 1} ${why}; escalating ${bead.id}.\n`);
       const tail = (result.stdout + result.stderr).slice(-1500);
-      return { code: 1, done: await finishWork(town, identity, 'ESCALATED', `step ${index + 1} \`${step}\` ${why}:\n${tail}`) };
+      const done = await finishWork(town, identity, 'ESCALATED', `step ${index + 1} \`${step}\` ${why}:\n${tail}`);
+      endSession(town, identity);
+      return { code: 1, done };
     }
   }
   if ((await dirtyFiles(ports.git, dir)).length > 0) {
@@ -58,5 +64,11 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
   }
   const done = await finishWork(town, identity, 'COMPLETED');
   out(`gt shell: done: ${done.commits} commit(s) on ${done.branch}, merge request ${done.merge_request}\n`);
+  endSession(town, identity);
   return { code: 0, done };
+}
+
+/** Like `gt done`: a polecat's session ends with its work (from outside, a moment after this process exits). */
+function endSession(town: Town, identity: Identity): void {
+  if (identity.role === 'polecat') town.detach(['session', 'stop', identity.address, '--after-ms', '300']);
 }

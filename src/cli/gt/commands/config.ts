@@ -64,7 +64,16 @@ Examples:
   config.command('set <key> <value>').description('Set a value (TOML syntax, or a plain string)').option('--rig <rig>', 'write rig.toml')
     .action(action(ctx, async (key: unknown, value: unknown, opts: unknown) => {
       const t = target(ctx, (opts as { rig?: string }).rig);
-      save(t, setKey(t.raw, key as string, value as string));
+      try {
+        save(t, setKey(t.raw, key as string, value as string));
+      } catch (error) {
+        // `merge.test true` or `name 42` where the key wants a string: take the words as a string.
+        try {
+          save(t, setKey(t.raw, key as string, JSON.stringify(value)));
+        } catch {
+          throw error;
+        }
+      }
       ctx.emit({ key, value }, () => `${key as string} = ${value as string}`);
     }));
 
