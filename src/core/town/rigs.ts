@@ -218,7 +218,12 @@ export async function addCrew(town: Town, rigName: string, name: string): Promis
   const repo = town.repoDir(rigName);
   const hasBranch = (await town.ports.git.probe(repo, ['rev-parse', '--verify', '-q', `refs/heads/${branch}`])).code === 0;
   town.ports.files.mkdirp(town.path(rigName, 'crew'));
-  await town.ports.git.run(repo, hasBranch ? ['worktree', 'add', '-q', dir, branch] : ['worktree', 'add', '-q', '-b', branch, dir, rig.default_branch]);
+  const release = await town.lockWorktrees(rigName);
+  try {
+    await town.ports.git.run(repo, hasBranch ? ['worktree', 'add', '-q', dir, branch] : ['worktree', 'add', '-q', '-b', branch, dir, rig.default_branch]);
+  } finally {
+    release();
+  }
   try {
     await town.saveAgent(identity, { state: 'idle', branch });
   } catch (error) {

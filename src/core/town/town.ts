@@ -143,6 +143,14 @@ export class Town {
     return this.path(rig, '.repo.git');
   }
 
+  /**
+   * The lock every process takes to add or remove a rig's worktrees or hand out
+   * its polecats: `git worktree add` is not safe against a concurrent one.
+   */
+  lockWorktrees(rig: string): Promise<() => void> {
+    return this.ports.files.lock(this.path('.gt', 'locks', `worktrees-${rig}.lock`));
+  }
+
   // ---- agents ----
 
   async agent(identity: Identity): Promise<AgentRecord | undefined> {

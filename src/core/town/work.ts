@@ -100,7 +100,7 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
   }
   const backend = town.backendKind(options.backend);
   // One batch at a time per rig, so two slings never hand out the same polecat.
-  const release = rigName ? await town.ports.files.lock(town.path('.gt', 'locks', `sling-${rigName}.lock`)) : () => undefined;
+  const release = rigName ? await town.lockWorktrees(rigName) : () => undefined;
   const undos: Undo[] = [];
   try {
     // 1. Who takes each bead, decided one at a time, and every check, before anything is created.
@@ -453,10 +453,21 @@ export async function nukePolecat(town: Town, identity: Identity, options: { for
   if (problems.length && !options.force) {
     throw conflictError(`${identity.address} holds ${problems.join(' and ')}`, 'merge or hand back the work first, or use --force to save it on a checkpoint ref and remove the polecat');
   }
+  const release = await town.lockWorktrees(rig.name);
+  try {
+    return await removePolecat(town, identity, agent, dir, hooked, problems.length > 0);
+  } finally {
+    release();
+  }
+}
+
+async function removePolecat(town: Town, identity: Identity, agent: AgentRecord, dir: string, hooked: Issue[], save: boolean): Promise<{ agent: string; checkpoint?: string; unhooked: string[] }> {
+  const { git, files } = town.ports;
+  const rig = town.rig(identity.rig as string);
   if (await town.sessionAlive(agent)) await town.stopSession(agent);
   let saved: { ref: string } | undefined;
   if (files.exists(dir)) {
-    if (problems.length) saved = await checkpoint(git, dir, identity.address, town.ports.now(), `gt polecat nuke ${identity.address}`);
+    if (save) saved = await checkpoint(git, dir, identity.address, town.ports.now(), `gt polecat nuke ${identity.address}`);
     const branch = await currentBranch(git, dir);
     await git.run(town.repoDir(rig.name), ['worktree', 'remove', '--force', dir]);
     // The checkpoint holds the commits; the branch name can go.
