@@ -61,15 +61,15 @@ describe('nudges and mail', () => {
     const sent = town.json<{ id: string }>(['mail', 'send', AGENT, '-s', 'Heads up', '-m', 'the API moved to v2']);
     const queued = town.json<{ delivery: string }>(['nudge', AGENT, 'ping while busy', '--idle-wait', '0']);
     expect(queued.delivery).toBe('queued');
-    expect(count(read(log), 'Heads up')).toBe(0);
-    await waitFor('delivery at the end of the turn', () => read(log).includes('Heads up') || undefined, 20_000);
+    expect(count(read(log), '] Heads up')).toBe(0);
+    await waitFor('delivery at the end of the turn', () => read(log).includes('] Heads up') || undefined, 20_000);
     // The next turn boundary delivers nothing twice.
     await idle(town, log);
     expect(town.json<{ confirmed: boolean }>(['nudge', AGENT, 'another task']).confirmed).toBe(true);
-    await waitFor('the third turn', () => count(read(log), 'turn: [nudge') === 2 || undefined);
+    await waitFor('the third turn', () => read(log).includes('turn: [nudge from human] another task') || undefined);
     await waitFor('its stop hook', () => town.json<Array<{ agent: string; last_signal: string }>>(['agents']).find((x) => x.agent === AGENT)?.last_signal === 'stop' || undefined);
     const text = read(log);
-    expect(count(text, 'Heads up')).toBe(1);
+    expect(count(text, '] Heads up')).toBe(1); // the injected form: [mail <id> from human] Heads up
     expect(count(text, 'the API moved to v2')).toBe(1);
     expect(count(text, 'ping while busy')).toBe(1);
     expect(text).toContain('<system-reminder>');

@@ -6,7 +6,7 @@ import { GtError, conflictError, notFoundError, usageError, validationError } fr
 import type { BatchResult, Ledger } from '../beads/ledger.js';
 import { NON_WORK_TYPES } from '../beads/rules.js';
 import type { Issue, IssueDetails } from '../beads/types.js';
-import { agentBeadId, crewIdentity, parseIdentity, polecatBranch, polecatIdentity, sessionName, validateName, type Identity } from './identity.js';
+import { agentBeadId, parseIdentity, polecatBranch, polecatIdentity, sessionName, validateName, type Identity } from './identity.js';
 import { Mailbox } from './mail.js';
 import { nextPolecatName } from './names.js';
 import type { BackendKind } from './ports.js';
@@ -479,4 +479,3 @@ async function removePolecat(town: Town, identity: Identity, agent: AgentRecord,
   return { agent: identity.address, ...(saved ? { checkpoint: saved.ref } : {}), unhooked: hooked.map((b) => b.id) };
 }
 
-export { crewIdentity };
