@@ -87,6 +87,10 @@ describe('config files', () => {
     expect(town.gt(['config', 'set', 'merge.push', 'false', '--rig', 'app']).code).toBe(0);
     expect(town.json<{ value: unknown }>(['config', 'get', 'merge.push', '--rig', 'app']).value).toBe(false);
 
+    const piped = town.gt(['config', 'agent', 'set', 'piped', 'mybot | tee log']);
+    expect(piped.code).toBe(3);
+    expect(piped.stderr).toContain('shell operators');
+    expect(readFileSync(file, 'utf8')).not.toContain('piped');
     expect(town.gt(['config', 'agent', 'set', 'mybot', 'mybot --yes', '--like', 'claude']).code).toBe(0);
     const agents = town.json<Array<{ name: string; custom: boolean; hooks: string }>>(['config', 'agent', 'list']);
     expect(agents.find((a) => a.name === 'mybot')).toMatchObject({ custom: true, hooks: 'claude' });

@@ -120,6 +120,10 @@ describe('runtime presets', () => {
     expect(headless.argv.slice(0, 6)).toEqual(['mybot', '--yes', 'two words', '-p', '--input-format', 'stream-json']);
   });
 
+  it('refuses a custom command with shell operators instead of dropping them', () => {
+    expect(() => resolveRuntime('piped', { agents: { piped: { command: 'mybot | tee log' } } })).toThrow(/agents\.piped\.command: shell operators are not supported/);
+  });
+
   it('refuses headless for a runtime without a headless mode', () => {
     expect(() => launchPlan(resolveRuntime('amp', town), { headless: true, prompt: 'go', settingsDir: '/s', gtBin: '/gt' })).toThrow(/no headless mode/);
   });

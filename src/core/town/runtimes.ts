@@ -70,8 +70,14 @@ function basename(command: string): string {
 export function resolveRuntime(name: string, town: Pick<TownConfig, 'agents'>): ResolvedRuntime {
   const custom = town.agents[name];
   if (custom) {
-    const words = parseWords(custom.command).filter((w): w is string => typeof w === 'string');
-    const [command, ...args] = words;
+    const parsed = parseWords(custom.command);
+    if (parsed.some((w) => typeof w !== 'string')) {
+      // shell-quote returns operators (|, >, &&, globs) as objects: gt runs the words itself, with no shell.
+      throw new GtError('validation', `town.toml: key agents.${name}.command: shell operators are not supported in ${JSON.stringify(custom.command)}`, {
+        hint: `wrap it in a shell: gt config agent set ${name} "sh -c '…'"`,
+      });
+    }
+    const [command, ...args] = parsed as string[];
     if (command === undefined) throw new GtError('validation', `town.toml: key agents.${name}.command: empty command`);
     // A custom agent behaves like the preset it names, or the preset of its command's name.
     const base = PRESETS[custom.like ?? basename(command)];

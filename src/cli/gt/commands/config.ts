@@ -122,6 +122,8 @@ Examples:
       const t = target(ctx);
       let raw = setKey(t.raw, `agents.${name as string}.command`, JSON.stringify(command));
       if (like) raw = setKey(raw, `agents.${name as string}.like`, JSON.stringify(like));
+      // The command must make a runnable agent before anything is written.
+      resolveRuntime(name as string, (t.validate(renderToml(raw)) as { agents: Parameters<typeof resolveRuntime>[1]['agents'] }));
       save(t, raw);
       ctx.emit({ name, command, like }, () => `agent ${name as string}: ${command as string}`);
     }));
