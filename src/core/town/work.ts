@@ -65,7 +65,8 @@ async function rollback(town: Town, undo: Undo): Promise<void> {
 /** What is already known to be installed (`which`), so a missing runtime is refused before anything is created. */
 export type CommandCheck = (command: string) => boolean;
 
-function checkRuntime(runtime: ResolvedRuntime, exists: CommandCheck): void {
+/** Refuses a runtime whose command is not installed, naming it and what to do. */
+export function checkRuntime(runtime: ResolvedRuntime, exists: CommandCheck): void {
   if (runtime.hooks === 'builtin') return;
   if (!exists(runtime.command)) {
     throw new GtError('external', `the ${runtime.name} runtime needs \`${runtime.command}\`, which is not installed (not found on PATH)`, {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { crewIdentity } from '../../../core/town/identity.js';
 import { addCrew } from '../../../core/town/rigs.js';
-import { hookedWork } from '../../../core/town/work.js';
-import { GtError, notFoundError } from '../../../shared/errors.js';
+import { checkRuntime, hookedWork } from '../../../core/town/work.js';
+import { notFoundError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 import { attachTo } from './agents.js';
@@ -43,7 +43,7 @@ export default function register(program: Command, ctx: GtContext): void {
       if (!agent?.active) throw notFoundError(`no crew member ${identity.address}`, `add it with gt crew add ${name as string} --rig ${options.rig}`);
       if (!(await town.sessionAlive(agent))) {
         const runtime = town.runtimeFor(identity, options.agent ?? agent.runtime);
-        if (runtime.hooks !== 'builtin' && !ctx.commandExists(runtime.command)) throw new GtError('external', `${runtime.command} is not installed`, { hint: 'install it or pass --agent' });
+        checkRuntime(runtime, ctx.commandExists);
         await town.startSession(identity, { runtime, backend: town.backendKind(options.backend), hooked: (await hookedWork(town.ledger, identity.address)).length > 0 });
         ctx.err(`Started ${identity.address}`);
       }

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { Identity } from '../../../core/town/identity.js';
-import { hookedWork } from '../../../core/town/work.js';
-import { GtError } from '../../../shared/errors.js';
+import { checkRuntime, hookedWork } from '../../../core/town/work.js';
 import { action, type GtContext } from '../context.js';
 import { attachTo } from './agents.js';
 
@@ -22,9 +21,7 @@ export default function register(program: Command, ctx: GtContext): void {
         return;
       }
       const runtime = town.runtimeFor(MAYOR, options.agent);
-      if (runtime.hooks !== 'builtin' && !ctx.commandExists(runtime.command)) {
-        throw new GtError('external', `the ${runtime.name} runtime needs \`${runtime.command}\`, which is not installed`, { hint: 'install it, or pass --agent <runtime>' });
-      }
+      checkRuntime(runtime, ctx.commandExists);
       const record = await town.startSession(MAYOR, { runtime, backend: town.backendKind(options.backend), hooked: (await hookedWork(town.ledger, 'mayor')).length > 0 });
       ctx.emit({ agent: 'mayor', session: record.session, runtime: runtime.name, backend: record.backend, started: true }, () => `Started the Mayor (${runtime.name}, ${record.backend ?? ''}); gt mayor attach`);
     }));
