@@ -107,6 +107,13 @@ export interface CloseOptions {
   session?: string | undefined;
 }
 
+/** The one result of a one-ID batch call; its failure is thrown. */
+export function single<T>(result: BatchResult<T>): T {
+  const value = result.done[0];
+  if (value !== undefined) return value;
+  throw result.failed[0]?.error ?? new GtError('internal', 'the call did nothing');
+}
+
 export interface BatchFailure {
   id: string;
   error: GtError;

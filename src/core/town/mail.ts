@@ -7,7 +7,7 @@
  * in its own transaction, so two hooks racing cannot both deliver a message.
  */
 import { validationError } from '../../shared/errors.js';
-import type { Ledger } from '../beads/ledger.js';
+import { single, type Ledger } from '../beads/ledger.js';
 import type { IssueDetails, IssueWithCounts } from '../beads/types.js';
 import { parseIdentity } from './identity.js';
 
@@ -93,8 +93,7 @@ export class Mailbox {
     for (const id of ids) {
       const message = await this.get(id);
       if (!message.acked) {
-        const result = await this.ledger.close([message.id], { reason: `acked by ${this.sender}`, force: true });
-        if (result.failed[0]) throw result.failed[0].error;
+        single(await this.ledger.close([message.id], { reason: `acked by ${this.sender}`, force: true }));
       }
       done.push(message.id);
     }

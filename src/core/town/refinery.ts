@@ -11,7 +11,7 @@ import { parseDuration } from './config.js';
 import type { Issue } from '../beads/types.js';
 import { Mailbox } from './mail.js';
 import type { Town } from './town.js';
-import { single } from './work.js';
+import { single } from '../beads/ledger.js';
 
 export interface MergeOutcome {
   merge_request: string;
@@ -107,8 +107,7 @@ async function mergeOne(town: Town, rigName: string, mr: Issue): Promise<MergeOu
   }
   const reason = `Merged in ${rebased.slice(0, 12)}`;
   single(await town.ledger.update([mr.id], { setMetadata: { merged_commit: rebased, merged_at: town.ports.now(), ...(outcome.pushed === false ? { push_failed: true } : {}) } }));
-  const closeMr = await town.ledger.close([mr.id], { reason, force: true });
-  if (closeMr.failed[0]) throw closeMr.failed[0].error;
+  single(await town.ledger.close([mr.id], { reason, force: true }));
   if (bead) {
     // Merged work is done work, whatever the bead's other links say.
     const closeBead = await town.ledger.close([bead], { reason, force: true });
@@ -138,8 +137,7 @@ async function reject(town: Town, mr: Issue, outcome: MergeOutcome, reason: stri
   progress(`refinery: rejected ${mr.id}: ${reason}`);
   const meta = (mr.metadata ?? {}) as Record<string, string>;
   single(await ledger.update([mr.id], { setMetadata: { rejected: reason, rejected_at: town.ports.now() } }));
-  const closed = await ledger.close([mr.id], { reason: `Rejected: ${reason}`, force: true });
-  if (closed.failed[0]) throw closed.failed[0].error;
+  single(await ledger.close([mr.id], { reason: `Rejected: ${reason}`, force: true }));
   const body = `${reason}.\n\nBranch ${meta.branch ?? '?'} is kept as it was. Fix it and run gt done again, or re-sling the bead.\n\n${tail(output).trim()}`;
   if (outcome.bead) {
     const [bead] = await ledger.show([outcome.bead]).catch(() => []);

@@ -4,7 +4,7 @@
  * service (sling, done, mail, the refinery…) works through one Town.
  */
 import { GtError, notFoundError, validationError } from '../../shared/errors.js';
-import type { Ledger } from '../beads/ledger.js';
+import { single, type Ledger } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
 import type { RigConfig, TownConfig } from './config.js';
 import { agentBeadId, identityFromPath, parseIdentity, sessionName, workdirOf, type Identity, type Role } from './identity.js';
@@ -180,10 +180,7 @@ export class Town {
       });
       return agentFromIssue(issue);
     }
-    const result = await this.ledger.update([id], { setMetadata: metadata, ...(existing.status === 'closed' ? { status: 'open' } : {}) });
-    const updated = result.done[0];
-    if (!updated) throw result.failed[0]?.error ?? new GtError('internal', `could not update agent ${identity.address}`);
-    return agentFromIssue(updated);
+    return agentFromIssue(single(await this.ledger.update([id], { setMetadata: metadata, ...(existing.status === 'closed' ? { status: 'open' } : {}) })));
   }
 
   /** The identity of the agent running this command: GT_AGENT, else the directory it runs in. */

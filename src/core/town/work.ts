@@ -3,7 +3,7 @@
  * hook itself, and the never-lose-work rule for polecats.
  */
 import { GtError, conflictError, notFoundError, usageError, validationError } from '../../shared/errors.js';
-import type { BatchResult, Ledger } from '../beads/ledger.js';
+import { single, type Ledger } from '../beads/ledger.js';
 import { NON_WORK_TYPES } from '../beads/rules.js';
 import type { Issue, IssueDetails } from '../beads/types.js';
 import { agentBeadId, parseIdentity, polecatBranch, polecatIdentity, sessionName, validateName, type Identity } from './identity.js';
@@ -15,12 +15,6 @@ import type { AgentRecord, Town } from './town.js';
 import { branchExists, checkpoint, currentBranch, describeUnsaved, dirtyFiles, headCommit, unsavedWork } from './worktree.js';
 
 export const HOOK_STATUSES = ['hooked', 'in_progress'];
-
-export function single<T>(result: BatchResult<T>): T {
-  const value = result.done[0];
-  if (value !== undefined) return value;
-  throw result.failed[0]?.error ?? new GtError('internal', 'the update did nothing');
-}
 
 /** The beads on an identity's hook: hooked (or started) and assigned to it. */
 export async function hookedWork(ledger: Ledger, address: string): Promise<Issue[]> {
@@ -475,8 +469,7 @@ async function removePolecat(town: Town, identity: Identity, agent: AgentRecord,
     if (branch) await git.probe(town.repoDir(rig.name), ['branch', '-D', branch]);
   }
   for (const bead of hooked) single(await town.ledger.update([bead.id], { status: 'open', assignee: null }));
-  const result = await town.ledger.close([agent.id], { reason: 'nuked', force: true });
-  if (result.failed[0]) throw result.failed[0].error;
+  single(await town.ledger.close([agent.id], { reason: 'nuked', force: true }));
   return { agent: identity.address, ...(saved ? { checkpoint: saved.ref } : {}), unhooked: hooked.map((b) => b.id) };
 }
 
