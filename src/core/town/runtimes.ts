@@ -112,64 +112,36 @@ export interface HookCommands {
 }
 
 /**
- * The settings file gt passes to Claude Code with `--settings` (never written
- * into the customer's repository). SessionStart and PreCompact prime the agent;
- * prompt submit and stop are the turn boundaries where mail is delivered.
+ * gt's hook events in each runtime's own event names. `prime` runs `gt prime
+ * --hook`; the rest run `gt signal <event>`. Prompt submit and stop are the
+ * turn boundaries where mail is delivered.
  */
-export function claudeSettings(gt: HookCommands): Record<string, unknown> {
-  const run = (command: string) => [{ hooks: [{ type: 'command', command }] }];
-  return {
-    hooks: {
-      SessionStart: run(gt.prime),
-      PreCompact: run(gt.prime),
-      UserPromptSubmit: run(gt.signal('prompt-submit', 'claude')),
-      Stop: run(gt.signal('stop', 'claude')),
-      Notification: run(gt.signal('notification', 'claude')),
-      SessionEnd: run(gt.signal('session-end', 'claude')),
-    },
-  };
+const HOOK_EVENTS = {
+  claude: { SessionStart: 'prime', PreCompact: 'prime', UserPromptSubmit: 'prompt-submit', Stop: 'stop', Notification: 'notification', SessionEnd: 'session-end' },
+  gemini: { SessionStart: 'prime', PreCompress: 'prime', BeforeAgent: 'prompt-submit', AfterAgent: 'stop', Notification: 'notification', SessionEnd: 'session-end' },
+  cursor: { sessionStart: 'prime', preCompact: 'prime', beforeSubmitPrompt: 'prompt-submit', stop: 'stop', sessionEnd: 'session-end' },
+  copilot: { sessionStart: 'prime', userPromptSubmitted: 'prompt-submit', sessionEnd: 'session-end' },
+} as const;
+
+/** A runtime's hook file: its events, each with gt's command in the runtime's entry format. */
+function hookFile(kind: keyof typeof HOOK_EVENTS, gt: HookCommands, entry: (command: string) => unknown, top: Record<string, unknown> = {}): Record<string, unknown> {
+  const hooks = Object.fromEntries(Object.entries(HOOK_EVENTS[kind]).map(([event, what]) => [event, [entry(what === 'prime' ? gt.prime : gt.signal(what, kind))]]));
+  return { ...top, hooks };
 }
 
-/** Gemini CLI's equivalent events, in a system settings file named by env. */
-export function geminiSettings(gt: HookCommands): Record<string, unknown> {
-  const run = (command: string) => [{ hooks: [{ type: 'command', command }] }];
-  return {
-    hooks: {
-      SessionStart: run(gt.prime),
-      PreCompress: run(gt.prime),
-      BeforeAgent: run(gt.signal('prompt-submit', 'gemini')),
-      AfterAgent: run(gt.signal('stop', 'gemini')),
-      Notification: run(gt.signal('notification', 'gemini')),
-      SessionEnd: run(gt.signal('session-end', 'gemini')),
-    },
-  };
-}
+/** The settings file gt passes to Claude Code with `--settings` (never written into the customer's repository). */
+export const claudeSettings = (gt: HookCommands) => hookFile('claude', gt, (command) => ({ hooks: [{ type: 'command', command }] }));
+
+/** Gemini CLI's equivalent, in a system settings file named by env. */
+export const geminiSettings = (gt: HookCommands) => hookFile('gemini', gt, (command) => ({ hooks: [{ type: 'command', command }] }));
 
 /**
  * Cursor's hooks (`.cursor/hooks.json`) and Copilot CLI's (`.github/hooks/*.json`) are
  * only read from the project, so gt puts them in the worktree — never over an
  * existing file of the repository's own, and excluded from git (info/exclude).
  */
-export function cursorHooks(gt: HookCommands): Record<string, unknown> {
-  const run = (command: string) => [{ command }];
-  return {
-    version: 1,
-    hooks: {
-      sessionStart: run(gt.prime), preCompact: run(gt.prime),
-      beforeSubmitPrompt: run(gt.signal('prompt-submit', 'cursor')), stop: run(gt.signal('stop', 'cursor')), sessionEnd: run(gt.signal('session-end', 'cursor')),
-    },
-  };
-}
-
-export function copilotHooks(gt: HookCommands): Record<string, unknown> {
-  const run = (command: string) => [{ type: 'command', bash: command, timeoutSec: 30 }];
-  return {
-    version: 1,
-    hooks: {
-      sessionStart: run(gt.prime), userPromptSubmitted: run(gt.signal('prompt-submit', 'copilot')), sessionEnd: run(gt.signal('session-end', 'copilot')),
-    },
-  };
-}
+export const cursorHooks = (gt: HookCommands) => hookFile('cursor', gt, (command) => ({ command }), { version: 1 });
+export const copilotHooks = (gt: HookCommands) => hookFile('copilot', gt, (command) => ({ type: 'command', bash: command, timeoutSec: 30 }), { version: 1 });
 
 export interface LaunchPlan {
   argv: string[];
