@@ -166,8 +166,9 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
   const worktree = identity.role === 'mayor' ? 'mayor' : `${identity.rig}/${identity.role === 'polecat' ? 'polecats' : 'crew'}/${identity.name}`;
   if (identity.role === 'polecat') branch = await preparePolecatWorktree(town, identity, bead.id, undo);
   if (!existing) {
-    await town.saveAgent(identity, { state: 'idle', runtime: runtime.name });
-    undo.steps.push({ what: `agent ${identity.address}`, run: () => ledger.delete([agentBeadId(identity)]) });
+    // A new identity's bead is written once: here when no session starts, else by startSession.
+    if (options.noStart) await town.saveAgent(identity, { state: 'idle', runtime: runtime.name });
+    undo.steps.push({ what: `agent ${identity.address}`, run: async () => ((await town.agent(identity)) ? ledger.delete([agentBeadId(identity)]) : undefined) });
   }
   const before = { status: bead.status, assignee: bead.assignee ?? null };
   single(await ledger.update([bead.id], {
@@ -243,10 +244,13 @@ async function createPolecatWorktree(town: Town, identity: Identity, beadId: str
   const repo = town.repoDir(rig.name);
   const dir = town.path(identity.rig as string, 'polecats', identity.name as string);
   const branch = polecatBranch(identity.name as string, beadId);
-  const hadBranch = await branchExists(git, repo, branch);
   if (!files.exists(dir)) {
     files.mkdirp(town.path(rig.name, 'polecats'));
-    await git.run(repo, hadBranch ? ['worktree', 'add', dir, branch] : ['worktree', 'add', '-b', branch, dir, rig.default_branch]);
+    // Usually a new branch; one left by an earlier attempt at this bead is checked out as it is.
+    const fresh = await git.probe(repo, ['worktree', 'add', '-q', '-b', branch, dir, rig.default_branch]);
+    const hadBranch = fresh.code !== 0 && (await branchExists(git, repo, branch));
+    if (fresh.code !== 0 && !hadBranch) throw new GtError('external', `git worktree add failed in ${repo}: ${fresh.stderr.trim().split('\n').pop() ?? ''}`);
+    if (hadBranch) await git.run(repo, ['worktree', 'add', '-q', dir, branch]);
     undo.steps.push({
       what: `worktree ${dir}`,
       run: async () => {
@@ -257,6 +261,7 @@ async function createPolecatWorktree(town: Town, identity: Identity, beadId: str
     return branch;
   }
   if ((await currentBranch(git, dir)) === branch) return branch; // resuming the same bead: keep every commit
+  const hadBranch = await branchExists(git, repo, branch);
   const dirty = await dirtyFiles(git, dir);
   if (dirty.length > 0) throw conflictError(`${dir} has ${dirty.length} uncommitted change(s)`, `look with git -C ${dir} status; gt polecat nuke --force saves them on a checkpoint`);
   const before = await headCommit(git, dir);
