@@ -1,6 +1,6 @@
 // A tour of the ledger in a throwaway directory, with the real `bd` binary:
 // plan work with dependencies, see what is ready, claim, close, and export.
-// (The town demo, `gt demo`, arrives with the work-loop issue.)
+// (`npm run demo:ledger`; the main demo is `gt demo`, run by `npm run demo`.)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
