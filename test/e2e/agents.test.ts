@@ -69,6 +69,7 @@ describe('agents', () => {
     expect(town.gt(['crew', 'add', 'ada', '--rig', 'app']).code).toBe(0);
     expect(town.gt(['crew', 'add', 'ada', '--rig', 'app']).code).toBe(5);
     expect(town.gt(['crew', 'add', 'Ada', '--rig', 'app']).code).toBe(3);
+    expect(town.gt(['crew', 'attach', 'bob', '--detached']).code).toBe(4);
     const crew = town.json<Array<{ agent: string; worktree: string; session_alive: boolean }>>(['crew', 'list']);
     expect(crew).toEqual([expect.objectContaining({ agent: 'app/crew/ada', worktree: 'app/crew/ada', session_alive: false })]);
     const bead = town.bead('For ada', ['true']);

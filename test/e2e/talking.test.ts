@@ -16,7 +16,7 @@ function startFakeAgent(town: TestTown): string {
   const log = join(town.base, 'agent.log');
   expect(town.gt(['config', 'agent', 'set', 'fake', `sh ${join(OWN_FIXTURES, 'fake-agent.sh')} ${log}`]).code).toBe(0);
   expect(town.gt(['crew', 'add', 'ada', '--rig', 'app']).code).toBe(0);
-  const started = town.gt(['crew', 'attach', 'ada', '--rig', 'app', '--agent', 'fake', '--backend', 'tmux', '--detached']);
+  const started = town.gt(['crew', 'attach', 'ada', '--agent', 'fake', '--backend', 'tmux', '--detached']);
   expect(started.code, started.stderr).toBe(0);
   return log;
 }
