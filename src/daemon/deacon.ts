@@ -9,23 +9,21 @@ import { join } from 'node:path';
 import { parseDuration } from '../core/town/config.js';
 import { runRefinery } from '../core/town/refinery.js';
 import { acquireLock } from '../infra/files.js';
-import { openTown } from '../infra/town.js';
+import { DAEMON_LOGFILE, DAEMON_PIDFILE, openTown } from '../infra/town.js';
 import { errorMessage } from '../shared/errors.js';
 
-export const PIDFILE = join('.gt', 'daemon.pid');
-export const LOGFILE = join('.gt', 'daemon.log');
 
 function logfmt(fields: Record<string, string | number>): string {
   return `${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'number' || /^[\w./:@-]+$/.test(v) ? v : JSON.stringify(v)}`).join(' ')}\n`;
 }
 
 export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<number> {
-  const logPath = join(root, LOGFILE);
+  const logPath = join(root, DAEMON_LOGFILE);
   const log = (level: string, msg: string, fields: Record<string, string | number> = {}) =>
     appendFileSync(logPath, logfmt({ time: new Date().toISOString(), level, msg, ...fields }));
   let release: () => void;
   try {
-    release = await acquireLock(join(root, PIDFILE), 0);
+    release = await acquireLock(join(root, DAEMON_PIDFILE), 0);
   } catch {
     log('info', 'another daemon holds the pidfile; exiting', { pid: process.pid });
     return 0;

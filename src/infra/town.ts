@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { Ledger } from '../core/beads/ledger.js';
 import type { BackendKind, SessionBackend } from '../core/town/ports.js';
-import { Town, type ConfigParsers, type TownPorts } from '../core/town/town.js';
+import { Town, TOWN_FILE, type ConfigParsers, type TownPorts } from '../core/town/town.js';
 import { TOWN_LEDGER } from '../ledger/locate.js';
 import { SqliteLedgerStore } from '../ledger/sqlite/store.js';
 import { GtError } from '../shared/errors.js';
@@ -16,6 +16,10 @@ import { nodeTownFiles } from './files.js';
 import { HeadlessBackend } from './headless.js';
 import { commandExists, detacher, gtLauncher } from './launch.js';
 import { TMUX_CONF, TmuxBackend, townSocket } from './tmux.js';
+
+/** The deacon's pidfile (its lock) and log, relative to the town root. */
+export const DAEMON_PIDFILE = join('.gt', 'daemon.pid');
+export const DAEMON_LOGFILE = join('.gt', 'daemon.log');
 
 /** Variables that describe the calling agent; a session gets its own, never its parent's. */
 const SESSION_VARS = /^(GT_(ROOT|ROLE|RIG|AGENT|RUN|RUNTIME|MERGE_REQUEST)|BD_ACTOR|BEADS_ACTOR|BEADS_DIR|GIT_(AUTHOR|COMMITTER)_(NAME|EMAIL)|TMUX|TMUX_PANE)$/;
@@ -65,7 +69,7 @@ export async function configParsers(): Promise<ConfigParsers> {
  */
 export async function openTown(root: string, env: NodeJS.ProcessEnv, actor: string, progress: (line: string) => void, options: { light?: boolean } = {}): Promise<Town> {
   const ports = townPorts(root, env, progress);
-  if (!nodeTownFiles.exists(join(root, 'town.toml'))) throw new GtError('not_found', `no town at ${root} (town.toml is missing)`, { hint: 'create one with gt install, or set GT_ROOT' });
+  if (!nodeTownFiles.exists(join(root, TOWN_FILE))) throw new GtError('not_found', `no town at ${root} (${TOWN_FILE} is missing)`, { hint: 'create one with gt install, or set GT_ROOT' });
   const parsers = options.light ? undefined : await configParsers();
   const path = join(root, TOWN_LEDGER);
   if (!nodeTownFiles.exists(path)) throw new GtError('not_found', `the town ledger ${path} is missing`, { hint: 'repair the town with gt install --force' });

@@ -96,8 +96,3 @@ export async function checkpoint(git: GitPort, cwd: string, identity: string, ti
 export async function branchExists(git: GitPort, repo: string, branch: string): Promise<boolean> {
   return (await git.probe(repo, ['rev-parse', '--verify', '-q', `refs/heads/${branch}`])).code === 0;
 }
-
-export async function revParse(git: GitPort, cwd: string, rev: string): Promise<string | undefined> {
-  const result = await git.probe(cwd, ['rev-parse', '--verify', '-q', `${rev}^{commit}`]);
-  return result.code === 0 ? result.stdout.trim() : undefined;
-}

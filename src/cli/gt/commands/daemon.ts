@@ -7,12 +7,11 @@ import { checkpoint } from '../../../core/town/worktree.js';
 import { processAlive } from '../../../infra/exec.js';
 import { nodeTownFiles } from '../../../infra/files.js';
 import { gtLauncher } from '../../../infra/launch.js';
+import { DAEMON_LOGFILE, DAEMON_PIDFILE } from '../../../infra/town.js';
 import { GtError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
-const PIDFILE = join('.gt', 'daemon.pid');
-const LOGFILE = join('.gt', 'daemon.log');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface DaemonStatus {
@@ -23,8 +22,8 @@ interface DaemonStatus {
 }
 
 function daemonStatus(root: string): DaemonStatus {
-  const text = nodeTownFiles.read(join(root, PIDFILE));
-  const log = join(root, LOGFILE);
+  const text = nodeTownFiles.read(join(root, DAEMON_PIDFILE));
+  const log = join(root, DAEMON_LOGFILE);
   if (text === undefined) return { running: false, log };
   const pid = Number(text.trim());
   if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) return { running: true, pid, log };
@@ -46,7 +45,7 @@ export default function register(program: Command, ctx: GtContext): void {
       if (before.stale_pidfile) ctx.err(`Removing a stale pidfile (its process is gone).`);
       const [node, script] = gtLauncher() as [string, string];
       nodeTownFiles.mkdirp(join(root, '.gt'));
-      const out = openSync(join(root, LOGFILE), 'a');
+      const out = openSync(join(root, DAEMON_LOGFILE), 'a');
       const child = spawn(node, [script, 'daemon', 'run'], { cwd: root, detached: true, stdio: ['ignore', out, out], env: { ...ctx.io.env, GT_ROOT: root } });
       child.unref();
       closeSync(out);
@@ -64,7 +63,7 @@ export default function register(program: Command, ctx: GtContext): void {
         if (child.exitCode !== null) break;
         await sleep(50);
       }
-      throw new GtError('external', 'the daemon did not start', { hint: `see ${join(root, LOGFILE)}` });
+      throw new GtError('external', 'the daemon did not start', { hint: `see ${join(root, DAEMON_LOGFILE)}` });
     }));
 
   program.command('down').description('Stop the town daemon; with --all also every agent session (worktrees are checkpointed first)')
@@ -81,7 +80,7 @@ export default function register(program: Command, ctx: GtContext): void {
         if (processAlive(status.pid)) process.kill(status.pid, 'SIGKILL');
         stopped = true;
       }
-      if (status.stale_pidfile) nodeTownFiles.remove(join(root, PIDFILE));
+      if (status.stale_pidfile) nodeTownFiles.remove(join(root, DAEMON_PIDFILE));
       const sessions: string[] = [];
       const checkpoints: string[] = [];
       if ((opts as { all?: boolean }).all) {
