@@ -69,6 +69,7 @@ export default function register(program: Command, ctx: GtContext): void {
   program.command('down').description('Stop the town daemon; with --all also every agent session (worktrees are checkpointed first)')
     .option('--all', 'also stop every agent session, checkpointing their worktrees')
     .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  gt down\n  gt down --all    # and every agent session, worktrees checkpointed first')
     .action(action(ctx, async (opts: unknown) => {
       const root = ctx.townRoot();
       const status = daemonStatus(root);
@@ -102,6 +103,7 @@ export default function register(program: Command, ctx: GtContext): void {
 
   program.command('status').description('The town at a glance: daemon, rigs, agents, merge queues')
     .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  gt status\n  gt status --json')
     .action(action(ctx, async () => {
       const town = await ctx.town();
       const daemon = daemonStatus(town.root);
