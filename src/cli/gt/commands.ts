@@ -28,6 +28,7 @@ export const COMMANDS: Entry[] = [
   { names: ['up'], summary: 'Start the town daemon', load: () => import('./commands/daemon.js') },
   { names: ['down'], summary: 'Stop the town daemon (and with --all, every session)', load: () => import('./commands/daemon.js') },
   { names: ['status'], summary: 'The town at a glance', load: () => import('./commands/daemon.js') },
+  { names: ['model-server'], summary: 'A scripted local model server for dry runs and tests', load: () => import('./commands/model-server.js') },
   { names: ['demo'], summary: 'The whole loop in a temporary town, no API key needed', load: () => import('./commands/demo.js') },
   { names: ['run-shell'], summary: 'The shell runtime', hidden: true, load: () => import('./commands/internal.js') },
   { names: ['session-host'], summary: 'Headless session host', hidden: true, load: () => import('./commands/internal.js') },
