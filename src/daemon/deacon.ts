@@ -6,7 +6,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDuration } from '../core/town/config.js';
+import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/town/refinery.js';
 import { acquireLock } from '../infra/files.js';
 import { DAEMON_LOGFILE, DAEMON_PIDFILE, openTown } from '../infra/town.js';

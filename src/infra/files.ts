@@ -2,7 +2,7 @@
  * The town's files: atomic writes, and lock files that survive their holder's
  * death (the pid inside is checked; a dead holder's lock is taken over).
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import type { Release, TownFiles } from '../core/town/ports.js';
@@ -82,6 +82,11 @@ export const nodeTownFiles: TownFiles = {
     writeFileAtomic(path, [text]);
     // chmod after the rename: the temp file is created 0644.
     if (mode !== undefined) chmodSync(path, mode);
+  },
+  append(path, text) {
+    mkdirSync(dirname(path), { recursive: true });
+    // One write(2) of a whole line with O_APPEND: concurrent writers never interleave within it.
+    appendFileSync(path, text);
   },
   exists: (path) => existsSync(path),
   mkdirp: (path) => void mkdirSync(path, { recursive: true }),

@@ -5,10 +5,13 @@
  * `<run>/inbox/` — so a later, short-lived gt command can still talk to it.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import type { SessionBackend, SessionSpec } from '../core/town/ports.js';
+import { HOOK_URL_PLACEHOLDER } from '../core/town/runtimes.js';
 import { killGroup, processAlive } from './exec.js';
 import { writeFileAtomic } from './fs.js';
 
@@ -104,49 +107,121 @@ export class HeadlessBackend implements SessionBackend {
   }
 }
 
+/** Answers one runtime hook event (its JSON body) with the JSON the runtime acts on. */
+export type HookHandler = (event: string, body: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+export interface SessionHostOptions {
+  /** The agent runs on this process's terminal (a tmux pane) instead of pipes. */
+  tty?: boolean;
+  onHook?: HookHandler;
+  /** Each line the agent prints (pipes only): where a stream protocol's session id and usage are read. */
+  onOutputLine?: (line: string) => void;
+}
+
 /**
- * The host process: starts the agent, logs its output, delivers inbox files
- * to its stdin in order, and records how it exited. Runs until the agent exits.
+ * Serves hook events on 127.0.0.1 at `/hook/<token>/<Event>` and writes that
+ * URL into the files that stand for it. The token keeps other local processes
+ * from speaking for the agent.
  */
-export function runSessionHost(runDir: string): Promise<number> {
-  const spec = JSON.parse(readFileSync(join(runDir, 'session.json'), 'utf8')) as SessionSpec;
-  const log = openSync(join(runDir, 'agent.log'), 'a');
-  const [file, ...args] = spec.argv;
-  const child = spawn(file as string, args, { cwd: spec.cwd, env: spec.env, stdio: ['pipe', log, log], detached: true });
-  return new Promise((resolvePromise) => {
-    child.on('error', (error) => {
-      appendFileSync(join(runDir, 'agent.log'), `gt: could not start ${file}: ${error.message}\n`);
-      writeFileAtomic(join(runDir, 'exit.json'), [JSON.stringify({ code: 127, error: error.message })]);
-      resolvePromise(127);
-    });
-    const stdin = child.stdin;
-    if (child.pid === undefined || stdin === null) return;
-    writeFileAtomic(join(runDir, 'agent.pid'), [String(child.pid)]);
-    stdin.on('error', () => undefined);
-    for (const line of spec.stdinLines ?? []) stdin.write(`${line}\n`);
-    const inbox = join(runDir, 'inbox');
-    const deliver = () => {
-      let names: string[] = [];
-      try {
-        names = readdirSync(inbox).filter((f) => f.endsWith('.msg')).sort();
-      } catch {
+async function serveHooks(spec: SessionSpec, runDir: string, onHook: HookHandler): Promise<Server> {
+  const token = randomBytes(12).toString('hex');
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const [, hook, given, event] = (req.url ?? '').split('/');
+      if (hook !== 'hook' || given !== token || !event) {
+        res.writeHead(404).end();
         return;
       }
-      for (const name of names) {
-        const path = join(inbox, name);
-        stdin.write(readFileSync(path, 'utf8'));
-        rmSync(path, { force: true });
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+      } catch {
+        // An unreadable body is still an event.
       }
+      onHook(event, body).then((answer) => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      }, (error: unknown) => {
+        appendFileSync(join(runDir, 'host.log'), `${new Date().toISOString()} hook ${event} failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+        // Fails closed for permissions (a non-2xx answer leaves the runtime's own prompt in charge), open for signals.
+        res.writeHead(event === 'PreToolUse' || event === 'PermissionRequest' ? 500 : 200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+  });
+  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', () => resolvePromise()));
+  server.unref();
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook/${token}`;
+  for (const file of spec.hookServer?.files ?? []) {
+    writeFileAtomic(file, [readFileSync(file, 'utf8').split(HOOK_URL_PLACEHOLDER).join(url)]);
+  }
+  return server;
+}
+
+/**
+ * The host process: starts the agent as its child, serves its hooks, logs its
+ * output (pipes) or leaves it on the terminal (tty), delivers inbox files to
+ * its stdin in order, and records how it exited. Runs until the agent exits.
+ */
+export async function runSessionHost(runDir: string, options: SessionHostOptions = {}): Promise<number> {
+  const spec = JSON.parse(readFileSync(join(runDir, 'session.json'), 'utf8')) as SessionSpec;
+  const server = spec.hookServer && options.onHook ? await serveHooks(spec, runDir, options.onHook) : undefined;
+  const [file, ...args] = spec.argv;
+  const tty = options.tty === true;
+  const log = tty ? undefined : openSync(join(runDir, 'agent.log'), 'a');
+  // On a terminal the agent stays in the pane's process group (Ctrl-C and tmux reach it); on pipes it leads its own.
+  const child = spawn(file as string, args, { cwd: spec.cwd, env: spec.env, stdio: tty ? 'inherit' : ['pipe', 'pipe', log ?? 'ignore'], detached: !tty });
+  if (tty) process.on('SIGINT', () => undefined);
+  return new Promise((resolvePromise) => {
+    const finish = (code: number, record: Record<string, unknown>) => {
+      writeFileAtomic(join(runDir, 'exit.json'), [JSON.stringify({ ...record, at: new Date().toISOString() })]);
+      if (log !== undefined) closeSync(log);
+      server?.close();
+      resolvePromise(code);
     };
-    const poll = setInterval(deliver, 100);
-    const forward = () => void killGroup(child.pid as number);
+    child.on('error', (error) => {
+      appendFileSync(join(runDir, 'agent.log'), `gt: could not start ${file}: ${error.message}\n`);
+      finish(127, { code: 127, error: error.message });
+    });
+    if (child.pid === undefined) return;
+    writeFileAtomic(join(runDir, 'agent.pid'), [String(child.pid)]);
+    const forward = () => void (tty ? child.kill('SIGTERM') : killGroup(child.pid as number));
     process.on('SIGTERM', forward);
     process.on('SIGHUP', forward);
+    let poll: NodeJS.Timeout | undefined;
+    const { stdin, stdout } = child;
+    if (stdout && log !== undefined) {
+      let partial = '';
+      stdout.on('data', (chunk: Buffer) => {
+        writeSync(log, chunk);
+        if (!options.onOutputLine) return;
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) options.onOutputLine(line);
+      });
+    }
+    if (stdin) {
+      stdin.on('error', () => undefined);
+      for (const line of spec.stdinLines ?? []) stdin.write(`${line}\n`);
+      const inbox = join(runDir, 'inbox');
+      poll = setInterval(() => {
+        let names: string[] = [];
+        try {
+          names = readdirSync(inbox).filter((f) => f.endsWith('.msg')).sort();
+        } catch {
+          return;
+        }
+        for (const name of names) {
+          const path = join(inbox, name);
+          stdin.write(readFileSync(path, 'utf8'));
+          rmSync(path, { force: true });
+        }
+      }, 100);
+    }
     child.on('exit', (code, signal) => {
-      clearInterval(poll);
-      writeFileAtomic(join(runDir, 'exit.json'), [JSON.stringify({ code, signal, at: new Date().toISOString() })]);
-      closeSync(log);
-      resolvePromise(code ?? 1);
+      if (poll) clearInterval(poll);
+      finish(code ?? 1, { code, signal });
     });
   });
 }

@@ -2,7 +2,7 @@
  * How gt starts itself: the `.gt/bin/gt` and `.gt/bin/bd` launchers agents
  * call, detached helpers that outlive the calling command, and `which`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import type { Detacher } from '../core/town/ports.js';
@@ -33,6 +33,12 @@ export function writeLaunchers(root: string): string {
     if (current !== text) nodeTownFiles.write(path, text, 0o755);
   }
   return join(bin, 'gt');
+}
+
+/** The first version number `<command> --version` prints (5 s limit); undefined when none. */
+export function commandVersion(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  const result = spawnSync(command, ['--version'], { env, encoding: 'utf8', timeout: 5000 });
+  return /(\d+\.\d+(?:\.\d+)?)/.exec(`${result.stdout ?? ''} ${result.stderr ?? ''}`)?.[1];
 }
 
 export const detacher: Detacher = {

@@ -91,7 +91,7 @@ export function requestText(request: RecordedRequest): string {
 }
 
 function fullUsage(turn: ScriptTurn | undefined): Usage {
-  return { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, ...turn?.usage };
+  return { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, ...turn?.usage };
 }
 
 export class ScriptedModelServer {

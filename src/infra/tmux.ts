@@ -4,11 +4,12 @@
  * process exits (remain-on-exit), so a crash leaves its last screen to read.
  */
 import { createHash } from 'node:crypto';
-import { realpathSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import type { SessionBackend, SessionSpec } from '../core/town/ports.js';
 import { execCommand, killGroup } from './exec.js';
+import { writeFileAtomic } from './fs.js';
 
 /** `<town name>-<6 hex of sha256(realpath)>`, as Gas Town does; GT_TMUX_SOCKET overrides. */
 export function townSocket(root: string, env: NodeJS.ProcessEnv): string {
@@ -45,7 +46,8 @@ export async function tmuxAvailable(env: NodeJS.ProcessEnv): Promise<boolean> {
 export class TmuxBackend implements SessionBackend {
   readonly kind = 'tmux' as const;
 
-  constructor(readonly socket: string, private readonly confFile: string, private readonly env: NodeJS.ProcessEnv) {}
+  /** `launcher`: argv that runs gt (node + script), for agents that run under a session host. */
+  constructor(readonly socket: string, private readonly confFile: string, private readonly env: NodeJS.ProcessEnv, private readonly launcher: string[] = []) {}
 
   private async tmux(args: string[], env: NodeJS.ProcessEnv = this.env): Promise<{ code: number; stdout: string; stderr: string }> {
     return execCommand('tmux', ['-u', '-L', this.socket, '-f', this.confFile, ...args], { env });
@@ -68,7 +70,14 @@ export class TmuxBackend implements SessionBackend {
     // The command waits (up to 5 s) for a go file, so piping the pane to the run's log
     // starts before its first byte of output; then it execs, keeping the pane's TTY.
     const go = `${spec.runDir}/.pane-ready`;
-    const gate = ['sh', '-c', 'i=0; while [ ! -e "$0" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done; exec "$@"', go, ...spec.argv];
+    // An agent whose hooks gt serves over HTTP runs under a session host that stays in the pane.
+    let argv = spec.argv;
+    if (spec.hookServer) {
+      mkdirSync(spec.runDir, { recursive: true });
+      writeFileAtomic(join(spec.runDir, 'session.json'), [JSON.stringify(spec, null, 2)]);
+      argv = [...this.launcher, 'session-host', spec.runDir, '--tty'];
+    }
+    const gate = ['sh', '-c', 'i=0; while [ ! -e "$0" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done; exec "$@"', go, ...argv];
     // tmux gives a new session the PATH of the client that creates it, whatever -e says.
     const client = spec.env.PATH ? { ...this.env, PATH: spec.env.PATH } : this.env;
     const pane = `=${spec.name}:`;

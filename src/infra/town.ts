@@ -41,7 +41,7 @@ export function townPorts(root: string, env: NodeJS.ProcessEnv, progress: (line:
           if (!tmuxAvailable) throw new GtError('external', 'tmux is not installed', { hint: 'install tmux, or use --backend headless' });
           const conf = join(root, '.gt', 'tmux.conf');
           if (nodeTownFiles.isDirectory(join(root, '.gt')) && nodeTownFiles.read(conf) !== TMUX_CONF) nodeTownFiles.write(conf, TMUX_CONF);
-          backend = new TmuxBackend(townSocket(root, env), conf, baseEnv);
+          backend = new TmuxBackend(townSocket(root, env), conf, baseEnv, gtLauncher());
         } else {
           backend = new HeadlessBackend(join(root, '.gt', 'sessions'), gtLauncher(), baseEnv);
         }

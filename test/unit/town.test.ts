@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseRigConfig, parseTownConfig } from '../../src/core/town/config.js';
+import { parseRigConfig, parseTownConfig } from '../../src/core/town/config.js';
+import { parseDuration } from '../../src/shared/duration.js';
 import { agentBeadId, identityFromPath, parseIdentity, sessionName } from '../../src/core/town/identity.js';
 import { NAME_POOL, nextPolecatName } from '../../src/core/town/names.js';
 import { renderPrime, runSteps } from '../../src/core/town/prime.js';

@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import { parseIdentity, type Identity } from '../../core/town/identity.js';
 import type { Town } from '../../core/town/town.js';
-import { commandExists, writeLaunchers } from '../../infra/launch.js';
+import { commandExists, commandVersion, writeLaunchers } from '../../infra/launch.js';
+import type { RuntimeProbe } from '../../core/town/work.js';
 import { findTownRoot } from '../../ledger/locate.js';
 import { GtError } from '../../shared/errors.js';
 import { CliContext } from '../context.js';
@@ -60,6 +61,11 @@ export class GtContext extends CliContext<GtGlobals> {
   }
 
   commandExists = (command: string): boolean => commandExists(command, this.io.env);
+
+  readonly runtimeProbe: RuntimeProbe = {
+    exists: this.commandExists,
+    version: (command) => commandVersion(command, this.io.env),
+  };
 
   async close(): Promise<void> {
     const town = this.opened;

@@ -13,7 +13,7 @@ export const RESOLVED_STATUSES = ['closed', 'pinned'] as const;
 export const BUILTIN_TYPES = [
   'bug', 'feature', 'task', 'epic', 'chore', 'decision', 'message', 'molecule', 'gate', 'spike', 'story', 'milestone', 'event',
   // gt's own bead kinds (Gas Town registers these as custom types; gt has them built in).
-  'merge-request', 'agent', 'role', 'rig', 'convoy', 'slot',
+  'merge-request', 'agent', 'role', 'rig', 'convoy', 'slot', 'permission',
 ] as const;
 
 export const TYPE_ALIASES: Record<string, string> = {
@@ -22,10 +22,10 @@ export const TYPE_ALIASES: Record<string, string> = {
 };
 
 /** Types that `bd ready` never offers as work unless asked for by --type. */
-export const NON_WORK_TYPES = ['merge-request', 'gate', 'molecule', 'message', 'agent', 'role', 'rig', 'convoy', 'event', 'slot'];
+export const NON_WORK_TYPES = ['merge-request', 'gate', 'molecule', 'message', 'agent', 'role', 'rig', 'convoy', 'event', 'slot', 'permission'];
 
 /** Types `bd export` leaves out unless --include-infra (or --all). */
-export const INFRA_TYPES = ['agent', 'rig', 'role', 'message'];
+export const INFRA_TYPES = ['agent', 'rig', 'role', 'message', 'permission'];
 
 export const BLOCKING_DEP_TYPES = ['blocks', 'conditional-blocks'] as const;
 

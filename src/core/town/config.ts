@@ -7,15 +7,7 @@ import { z } from 'zod';
 import { GtError } from '../../shared/errors.js';
 import { NAME_PATTERN } from './identity.js';
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-
-/** `"90s"`, `"5m"`, `"1h"`, `"250ms"` → milliseconds. */
-export function parseDuration(text: string): number {
-  const match = DURATION.exec(text.trim());
-  if (!match) throw new Error(`invalid duration ${JSON.stringify(text)}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(match[1]) * unit);
-}
+import { DURATION } from '../../shared/duration.js';
 
 const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m" or "1h"');
 const agentName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'an agent name: lowercase letters, digits, - and _');
@@ -32,6 +24,38 @@ const agentEntry = z.strictObject({
 
 const roleAgents = z.strictObject(Object.fromEntries(ROLE_KEYS.map((k) => [k, agentName.optional()])) as Record<(typeof ROLE_KEYS)[number], z.ZodOptional<typeof agentName>>);
 
+const decision = z.enum(['allow', 'ask', 'deny']);
+
+/** One permission rule; every given condition must hold for it to match. */
+const permissionRule = z.strictObject({
+  action: decision,
+  /** Tool name, `*` wildcards allowed (`Bash`, `Edit`, `mcp__*`). */
+  tool: z.string().min(1).default('*'),
+  /** A Bash command pattern, `*` wildcards; it matches when any simple command of the line matches. */
+  command: z.string().min(1).optional(),
+  /** A file path pattern for tools that touch one (Edit, Write, Read…), relative to the worktree or absolute. */
+  path: z.string().min(1).optional(),
+  role: z.enum(ROLE_KEYS).optional(),
+  reason: z.string().optional(),
+});
+
+const permissionsShape = {
+  /** When no rule matches. */
+  default: decision.optional(),
+  /** How long an `ask` waits for a human before it is denied and escalated. */
+  timeout: duration.optional(),
+  /** gt's own rules: deny force pushes and file writes outside the agent's worktree. */
+  builtin_rules: z.boolean().optional(),
+  rules: z.array(permissionRule).default([]),
+};
+
+const budgets = z.strictObject({
+  daily_usd: z.number().positive().optional(),
+  daily_tokens: z.number().int().positive().optional(),
+  convoy_usd: z.number().positive().optional(),
+  convoy_tokens: z.number().int().positive().optional(),
+});
+
 export const townSchema = z.strictObject({
   name: z.string().min(1),
   default_agent: agentName.default('claude'),
@@ -39,6 +63,10 @@ export const townSchema = z.strictObject({
   role_agents: roleAgents.default({}),
   sessions: z.strictObject({ backend: backend.default('auto') }).default({ backend: 'auto' }),
   daemon: z.strictObject({ interval: duration.default('5s') }).default({ interval: '5s' }),
+  permissions: z.strictObject(permissionsShape).default({ rules: [] }),
+  budgets: budgets.default({}),
+  /** GUPP: an idle agent with work on its hook is woken after `idle_wake`, at most `max_wakes` times in a row, then escalated. */
+  witness: z.strictObject({ idle_wake: duration.default('60s'), max_wakes: z.number().int().min(0).default(3) }).default({ idle_wake: '60s', max_wakes: 3 }),
   /** Created by `gt install`; informational. */
   created_at: z.string().optional(),
 });
@@ -57,11 +85,16 @@ export const rigSchema = z.strictObject({
     /** Push the merged target branch to the rig's origin. */
     push: z.boolean().default(true),
   }).default({ test: '', test_timeout: '10m', push: true }),
+  /** Rules checked before the town's; `default` and `timeout` override the town's for this rig. */
+  permissions: z.strictObject(permissionsShape).default({ rules: [] }),
   added_at: z.string().optional(),
 });
 
 export type TownConfig = z.infer<typeof townSchema>;
 export type RigConfig = z.infer<typeof rigSchema>;
+export type PermissionRule = z.infer<typeof permissionRule>;
+export type PermissionsConfig = TownConfig['permissions'];
+export type Decision = z.infer<typeof decision>;
 
 function keyPath(path: ReadonlyArray<PropertyKey>): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');

@@ -30,6 +30,8 @@ export interface SessionSpec {
   runDir: string;
   /** The first line to write on stdin (stream-protocol runtimes in headless mode). */
   stdinLines?: string[];
+  /** Run the agent under a session host that serves its hooks over HTTP and writes its URL into these files. */
+  hookServer?: { files: string[] };
 }
 
 export type BackendKind = 'tmux' | 'headless';
@@ -54,6 +56,8 @@ export type Release = () => void;
 export interface TownFiles {
   read(path: string): string | undefined;
   write(path: string, text: string, mode?: number): void;
+  /** Appends whole lines (a log); the file and its folder are created when missing. */
+  append(path: string, text: string): void;
   exists(path: string): boolean;
   mkdirp(path: string): void;
   remove(path: string): void;

@@ -7,7 +7,7 @@
  * worker and dispatcher get mail with the output. The refinery worktree is
  * gt's own, so it is reset freely; no worker's files are ever touched.
  */
-import { parseDuration } from './config.js';
+import { parseDuration } from '../../shared/duration.js';
 import type { Issue } from '../beads/types.js';
 import { Mailbox } from './mail.js';
 import type { Town } from './town.js';

@@ -23,15 +23,22 @@ export interface RuntimePreset {
   readyDelayMs: number;
   processNames: string[];
   resume?: string;
+  /** The oldest version gt works with (hook protocol), checked before a session starts. */
+  minVersion?: string;
+  /** The npm package that installs it, for the update hint. */
+  package?: string;
   /** How to run without a terminal; absent when the runtime has no such mode. */
   headless?: { args: string[]; stdin: 'stream-json' | 'none' };
 }
 
 export const PRESETS: Record<string, RuntimePreset> = {
+  // No --dangerously-skip-permissions: gt's PreToolUse hook answers every tool call from the
+  // permission policy (and root may not use that flag at all).
   claude: {
-    name: 'claude', command: 'claude', args: ['--dangerously-skip-permissions'], prompt: 'arg', hooks: 'claude',
+    name: 'claude', command: 'claude', args: [], prompt: 'arg', hooks: 'claude',
     readyPrompt: '❯', readyDelayMs: 10_000, processNames: ['claude', 'node'], resume: '--resume <session-id>',
-    headless: { args: ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--dangerously-skip-permissions'], stdin: 'stream-json' },
+    minVersion: '2.1.0', package: '@anthropic-ai/claude-code',
+    headless: { args: ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose'], stdin: 'stream-json' },
   },
   codex: {
     name: 'codex', command: 'codex', args: ['--dangerously-bypass-approvals-and-sandbox'], prompt: 'none', hooks: 'codex',
@@ -129,8 +136,30 @@ function hookFile(kind: keyof typeof HOOK_EVENTS, gt: HookCommands, entry: (comm
   return { ...top, hooks };
 }
 
-/** The settings file gt passes to Claude Code with `--settings` (never written into the customer's repository). */
-export const claudeSettings = (gt: HookCommands) => hookFile('claude', gt, (command) => ({ hooks: [{ type: 'command', command }] }));
+/** Stands for the session host's hook URL in a settings file until the host knows its port. */
+export const HOOK_URL_PLACEHOLDER = '__GT_HOOK_URL__';
+
+/** Claude Code events gt answers over HTTP from the session host (no process per event), with time limits in seconds. */
+const CLAUDE_HTTP_HOOKS: Record<string, 'permission' | 'signal'> = {
+  UserPromptSubmit: 'signal', PreToolUse: 'permission', PermissionRequest: 'permission', Stop: 'signal', StopFailure: 'signal', Notification: 'signal', SessionEnd: 'signal',
+};
+
+/**
+ * The settings file gt passes to Claude Code with `--settings` (never written into
+ * the customer's repository). SessionStart and PreCompact run `gt prime` (Claude
+ * Code takes only commands there); with a hook URL the per-turn events go to the
+ * session host over HTTP, else each runs `gt signal`.
+ */
+export function claudeSettings(gt: HookCommands, http?: { url: string; permissionTimeoutSec: number }): Record<string, unknown> {
+  const settings = hookFile('claude', gt, (command) => ({ hooks: [{ type: 'command', command, timeout: 30 }] }));
+  if (!http) return settings;
+  const hooks = settings.hooks as Record<string, unknown>;
+  for (const [event, kind] of Object.entries(CLAUDE_HTTP_HOOKS)) {
+    // A permission may wait for a person: the hook outlives the broker's own timeout, which answers first.
+    hooks[event] = [{ hooks: [{ type: 'http', url: `${http.url}/${event}`, timeout: kind === 'permission' ? http.permissionTimeoutSec + 60 : 30 }] }];
+  }
+  return settings;
+}
 
 /** Gemini CLI's equivalent, in a system settings file named by env. */
 export const geminiSettings = (gt: HookCommands) => hookFile('gemini', gt, (command) => ({ hooks: [{ type: 'command', command }] }));
@@ -153,13 +182,15 @@ export interface LaunchPlan {
   /** Text to type once the agent is ready (prompt mode `none`). */
   typeAfterReady?: string;
   stdinLines?: string[];
+  /** Run under a session host that serves hooks over HTTP; it puts its URL into these files. */
+  hookServer?: { files: string[] };
 }
 
 /**
  * The command line and files for one session. `settingsDir` is gt-owned
  * (`.gt/settings/<session>`), `gtBin` the absolute gt launcher.
  */
-export function launchPlan(runtime: ResolvedRuntime, options: { headless: boolean; prompt: string; settingsDir: string; gtBin: string }): LaunchPlan {
+export function launchPlan(runtime: ResolvedRuntime, options: { headless: boolean; prompt: string; settingsDir: string; gtBin: string; permissionTimeoutSec?: number; resume?: string }): LaunchPlan {
   const { headless, prompt, settingsDir, gtBin } = options;
   const hookCommands: HookCommands = {
     prime: `${gtBin} prime --hook`,
@@ -173,10 +204,13 @@ export function launchPlan(runtime: ResolvedRuntime, options: { headless: boolea
     throw new GtError('usage', `the ${runtime.name} runtime has no headless mode`, { hint: 'use --backend tmux, or a runtime with a headless mode (claude, codex, gemini, shell)' });
   }
   const args = [...(headless && runtime.headless ? runtime.headless.args : runtime.args)];
+  let hookServer: LaunchPlan['hookServer'];
   if (runtime.hooks === 'claude') {
     const file = `${settingsDir}/claude-settings.json`;
-    files[file] = `${JSON.stringify(claudeSettings(hookCommands), null, 2)}\n`;
+    files[file] = `${JSON.stringify(claudeSettings(hookCommands, { url: HOOK_URL_PLACEHOLDER, permissionTimeoutSec: options.permissionTimeoutSec ?? 600 }), null, 2)}\n`;
     args.push('--settings', file);
+    hookServer = { files: [file] };
+    if (options.resume) args.push('--resume', options.resume);
   } else if (runtime.hooks === 'gemini') {
     const file = `${settingsDir}/gemini-settings.json`;
     files[file] = `${JSON.stringify(geminiSettings(hookCommands), null, 2)}\n`;
@@ -189,13 +223,14 @@ export function launchPlan(runtime: ResolvedRuntime, options: { headless: boolea
     // Codex calls its `notify` program at the end of every turn: gt's turn boundary.
     args.unshift('-c', `notify=${JSON.stringify([gtBin, 'signal', 'stop', '--format', 'codex'])}`);
   }
-  if (runtime.hooks === 'builtin') return { argv: [command, ...args], env, files, worktreeFiles };
+  const base = { env, files, worktreeFiles, ...(hookServer ? { hookServer } : {}) };
+  if (runtime.hooks === 'builtin') return { argv: [command, ...args], ...base };
   if (headless && runtime.headless?.stdin === 'stream-json') {
     const line = JSON.stringify({ type: 'user', message: { role: 'user', content: prompt } });
-    return { argv: [command, ...args], env, files, worktreeFiles, stdinLines: [line] };
+    return { argv: [command, ...args], ...base, stdinLines: [line] };
   }
-  if (headless || runtime.prompt === 'arg') return { argv: [command, ...args, prompt], env, files, worktreeFiles };
-  return { argv: [command, ...args], env, files, worktreeFiles, typeAfterReady: prompt };
+  if (headless || runtime.prompt === 'arg') return { argv: [command, ...args, prompt], ...base };
+  return { argv: [command, ...args], ...base, typeAfterReady: prompt };
 }
 
 /** A message for an agent's stdin in its stream protocol (headless sessions). */

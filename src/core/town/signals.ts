@@ -3,16 +3,21 @@
  * state. Turn boundaries are where pending mail is delivered.
  */
 import type { Identity } from './identity.js';
+import { Mailbox, renderInjected } from './mail.js';
 import type { AgentState, Town } from './town.js';
 
-export const SIGNALS = ['session-start', 'prompt-submit', 'pre-tool', 'post-tool', 'stop', 'notification', 'pre-compact', 'session-end'] as const;
+export const SIGNALS = ['session-start', 'prompt-submit', 'pre-tool', 'post-tool', 'stop', 'stop-failure', 'notification', 'pre-compact', 'session-end'] as const;
 export type Signal = (typeof SIGNALS)[number];
 
 export const TURN_BOUNDARIES: ReadonlySet<Signal> = new Set(['session-start', 'prompt-submit', 'stop']);
 
+/** Runtimes whose hooks cannot show text to the model: their mail stays pending and a nudge types it in. */
+const SILENT_FORMATS = new Set(['codex', 'cursor', 'copilot']);
+
 export function stateAfter(signal: Signal, input: Record<string, unknown>): AgentState {
   switch (signal) {
     case 'stop':
+    case 'stop-failure':
     case 'session-start':
     case 'session-end':
       return 'idle';
@@ -25,11 +30,31 @@ export function stateAfter(signal: Signal, input: Record<string, unknown>): Agen
   }
 }
 
-/** Records a signal on the agent bead (state, time, the runtime's session id). A human has no bead: nothing to record. */
+/**
+ * Records a signal on the agent bead (state, time, the runtime's session id and
+ * transcript). A human has no bead: nothing to record. A tool call of an agent
+ * already working changes nothing, so it writes nothing (one ledger write per
+ * tool call would be most of the ledger's writes).
+ */
 export async function recordSignal(town: Town, identity: Identity, signal: Signal, input: Record<string, unknown> = {}): Promise<void> {
   const agent = await town.agent(identity);
   if (!agent) return;
-  const fields: Record<string, string> = { last_signal: signal, last_signal_at: town.ports.now(), state: stateAfter(signal, input) };
+  const state = stateAfter(signal, input);
+  if ((signal === 'pre-tool' || signal === 'post-tool') && agent.state === state) return;
+  const fields: Record<string, string> = { last_signal: signal, last_signal_at: town.ports.now(), state };
   if (typeof input.session_id === 'string') fields.runtime_session = input.session_id;
+  if (typeof input.transcript_path === 'string') fields.transcript = input.transcript_path;
+  if (signal === 'stop-failure') fields.last_error = typeof input.error === 'string' ? input.error : JSON.stringify(input.error ?? input.error_type ?? 'unknown');
   await town.ledger.update([agent.id], { setMetadata: fields });
+}
+
+/**
+ * A hook event: records it, and at a turn boundary takes the agent's pending
+ * mail (exactly once) and returns it as text for the model; '' when none.
+ */
+export async function turnSignal(town: Town, identity: Identity, signal: Signal, input: Record<string, unknown>, format: string): Promise<string> {
+  await recordSignal(town, identity, signal, input);
+  if (!TURN_BOUNDARIES.has(signal) || SILENT_FORMATS.has(format)) return '';
+  const messages = await new Mailbox(town.ledger, identity.address).takePending(identity.address);
+  return renderInjected(identity.address, messages);
 }

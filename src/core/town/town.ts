@@ -10,6 +10,7 @@ import type { RigConfig, TownConfig } from './config.js';
 import { agentBeadId, identityFromPath, parseIdentity, sessionName, workdirOf, type Identity, type Role } from './identity.js';
 import type { BackendKind, Detacher, GitPort, SessionBackend, ShellPort, TownFiles } from './ports.js';
 import { launchPlan, resolveRuntime, startupPrompt, type ResolvedRuntime } from './runtimes.js';
+import { permissionTimeoutMs, policyLayers } from './permissions.js';
 
 export const TOWN_FILE = 'town.toml';
 export const RIG_FILE = 'rig.toml';
@@ -52,6 +53,8 @@ export interface AgentRecord {
   last_signal?: string;
   last_signal_at?: string;
   started_at?: string;
+  /** The runtime's own session id (Claude Code, Codex): what a restart resumes. */
+  runtime_session?: string;
   /** Open agent bead = the identity exists; closed = nuked. */
   active: boolean;
 }
@@ -66,7 +69,7 @@ export function agentFromIssue(issue: Issue): AgentRecord {
   };
   if (identity.rig) record.rig = identity.rig;
   if (identity.name) record.name = identity.name;
-  for (const key of ['runtime', 'backend', 'branch', 'run', 'last_signal', 'last_signal_at', 'started_at'] as const) {
+  for (const key of ['runtime', 'backend', 'branch', 'run', 'last_signal', 'last_signal_at', 'started_at', 'runtime_session'] as const) {
     const value = str(key);
     if (value !== undefined) (record as unknown as Record<string, string>)[key] = value;
   }
@@ -113,6 +116,12 @@ export class Town {
       this.townConfig = this.parse().town(text, path);
     }
     return this.townConfig;
+  }
+
+  /** Drops the cached town.toml and rig.toml, so a long-lived process (a session host) sees edits. */
+  reloadConfig(): void {
+    this.townConfig = undefined;
+    this.rigCache.clear();
   }
 
   path(...parts: string[]): string {
@@ -252,7 +261,7 @@ export class Town {
    * Starts the identity's session in its workdir with the runtime's command
    * line, gt-owned settings and env; records it on the agent bead.
    */
-  async startSession(identity: Identity, options: { runtime: ResolvedRuntime; backend: BackendKind; hooked: boolean; branch?: string }): Promise<AgentRecord> {
+  async startSession(identity: Identity, options: { runtime: ResolvedRuntime; backend: BackendKind; hooked: boolean; branch?: string; resume?: string }): Promise<AgentRecord> {
     const { runtime, backend } = options;
     const session = sessionName(identity);
     const now = this.ports.now();
@@ -261,11 +270,18 @@ export class Town {
     const plan = launchPlan(runtime, {
       headless: backend === 'headless', prompt: startupPrompt(identity.address, options.hooked, runtime),
       settingsDir: this.path('.gt', 'settings', session), gtBin: this.ports.gtBin,
+      permissionTimeoutSec: Math.ceil(permissionTimeoutMs(policyLayers(this, identity)) / 1000),
+      ...(options.resume && runtime.hooks === 'claude' ? { resume: options.resume } : {}),
     });
+    if (runtime.hooks === 'claude' && backend === 'tmux') this.trustClaudeWorkdir(this.path(workdirOf(identity)));
     for (const [file, content] of Object.entries(plan.files)) this.ports.files.write(file, content);
     await this.installWorktreeHooks(this.path(workdirOf(identity)), plan.worktreeFiles);
     this.ports.files.mkdirp(runDir);
-    this.ports.files.write(`${runDir}/run.json`, `${JSON.stringify({ run, agent: identity.address, runtime: runtime.name, backend, argv: plan.argv, started_at: now }, null, 2)}\n`);
+    const bead = (await this.ledger.list({ statuses: ['hooked', 'in_progress'], assignee: identity.address, limit: 1, sort: 'created' }))[0]?.id;
+    this.ports.files.write(`${runDir}/run.json`, `${JSON.stringify({
+      run, agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), ...(bead ? { bead } : {}), runtime: runtime.name, backend,
+      argv: plan.argv, started_at: now, ...(options.resume ? { resumed: options.resume } : {}),
+    }, null, 2)}\n`);
     const env = { ...this.sessionEnv(identity, run, runtime), ...plan.env };
     const record = await this.saveAgent(identity, {
       runtime: runtime.name, backend, session, run, state: 'starting', started_at: now, ...(options.branch ? { branch: options.branch } : {}),
@@ -278,6 +294,31 @@ export class Town {
       this.detach(['nudge', identity.address, plan.typeAfterReady, '--after-ms', String(runtime.readyDelayMs), '--wait', '5', '--raw']);
     }
     return record;
+  }
+
+  /**
+   * Claude Code asks whether to trust a folder it has not seen, and an agent
+   * stuck at that dialog does nothing. gt records the answer for a new
+   * worktree in Claude Code's own config (`$CLAUDE_CONFIG_DIR/.claude.json`,
+   * else `~/.claude.json`), changing nothing else in it.
+   */
+  private trustClaudeWorkdir(dir: string): void {
+    const env = this.ports.baseEnv;
+    const file = env.CLAUDE_CONFIG_DIR ? `${env.CLAUDE_CONFIG_DIR}/.claude.json` : env.HOME ? `${env.HOME}/.claude.json` : undefined;
+    if (!file) return;
+    let config: { projects?: Record<string, Record<string, unknown>> } & Record<string, unknown> = {};
+    const text = this.ports.files.read(file);
+    if (text !== undefined) {
+      try {
+        config = JSON.parse(text) as typeof config;
+      } catch {
+        this.ports.progress(`warning: ${file} is not valid JSON; gt leaves it alone (Claude Code may ask to trust ${dir})`);
+        return;
+      }
+    }
+    if (config.projects?.[dir]?.hasTrustDialogAccepted === true) return;
+    config.projects = { ...config.projects, [dir]: { ...config.projects?.[dir], hasTrustDialogAccepted: true } };
+    this.ports.files.write(file, `${JSON.stringify(config, null, 2)}\n`);
   }
 
   /** Writes hook files a runtime reads only from the project; never over the repository's own. */

@@ -8,6 +8,7 @@ import { NON_WORK_TYPES } from '../beads/rules.js';
 import type { Issue, IssueDetails } from '../beads/types.js';
 import { agentBeadId, parseIdentity, polecatBranch, polecatIdentity, sessionName, validateName, type Identity } from './identity.js';
 import { Mailbox } from './mail.js';
+import { checkBudgets } from './costs.js';
 import { nextPolecatName } from './names.js';
 import type { BackendKind } from './ports.js';
 import type { ResolvedRuntime } from './runtimes.js';
@@ -56,16 +57,39 @@ async function rollback(town: Town, undo: Undo): Promise<void> {
   }
 }
 
-/** What is already known to be installed (`which`), so a missing runtime is refused before anything is created. */
-export type CommandCheck = (command: string) => boolean;
+/** What is installed (`which`, `<command> --version`), so a missing or too old runtime is refused before anything is created. */
+export interface RuntimeProbe {
+  exists(command: string): boolean;
+  /** The first version number `<command> --version` prints; undefined when it prints none. */
+  version(command: string): string | undefined;
+}
 
-/** Refuses a runtime whose command is not installed, naming it and what to do. */
-export function checkRuntime(runtime: ResolvedRuntime, exists: CommandCheck): void {
+function versionAtLeast(found: string, wanted: string): boolean {
+  const a = found.split('.').map(Number);
+  const b = wanted.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x > y;
+  }
+  return true;
+}
+
+/** Refuses a runtime whose command is not installed or older than gt needs, naming it and what to do. */
+export function checkRuntime(runtime: ResolvedRuntime, probe: RuntimeProbe): void {
   if (runtime.hooks === 'builtin') return;
-  if (!exists(runtime.command)) {
+  if (!probe.exists(runtime.command)) {
     throw new GtError('external', `the ${runtime.name} runtime needs \`${runtime.command}\`, which is not installed (not found on PATH)`, {
       hint: runtime.custom ? `fix its command with gt config agent set ${runtime.name} "<command>"` : `install it, or pick another runtime with --agent (e.g. --agent shell)`,
     });
+  }
+  if (runtime.minVersion) {
+    const found = probe.version(runtime.command);
+    if (found === undefined || !versionAtLeast(found, runtime.minVersion)) {
+      throw new GtError('external', `the ${runtime.name} runtime needs \`${runtime.command}\` ${runtime.minVersion} or later; ${found === undefined ? `\`${runtime.command} --version\` printed no version` : `found ${found}`}`, {
+        hint: `update it (e.g. npm install -g ${runtime.package ?? runtime.command}@latest), or pick another runtime with --agent`,
+      });
+    }
   }
 }
 
@@ -74,7 +98,7 @@ export function checkRuntime(runtime: ResolvedRuntime, exists: CommandCheck): vo
  * (or reuses) one polecat per bead; an agent target takes exactly one bead.
  * Any failure undoes everything this call created.
  */
-export async function slingBeads(town: Town, beadTexts: string[], target: string, options: SlingOptions, commandExists: CommandCheck): Promise<SlingResult[]> {
+export async function slingBeads(town: Town, beadTexts: string[], target: string, options: SlingOptions, probe: RuntimeProbe): Promise<SlingResult[]> {
   if (beadTexts.length === 0) throw usageError('name at least one bead to sling');
   const toAgent = target.includes('/') || target === 'mayor';
   if (toAgent && beadTexts.length > 1) throw usageError(`an agent takes one bead at a time; got ${beadTexts.length}`, 'sling them to the rig to spread them over polecats');
@@ -93,6 +117,7 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
     if (bead.status === 'closed') throw conflictError(`${bead.id} is closed`, `reopen it first: bd reopen ${bead.id}`);
     beads.push(bead);
   }
+  if (!options.noStart) await checkBudgetsOrEscalate(town, beads.map((b) => b.id));
   const backend = town.backendKind(options.backend);
   // One batch at a time per rig, so two slings never hand out the same polecat.
   const release = rigName ? await town.lockWorktrees(rigName) : () => undefined;
@@ -102,7 +127,7 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
     const plans: SlingPlan[] = [];
     const reserved = new Set<string>();
     for (const bead of beads) {
-      const plan = await planSling(town, bead, identity, rigName, reserved, options, commandExists);
+      const plan = await planSling(town, bead, identity, rigName, reserved, options, probe);
       reserved.add(plan.identity.address);
       plans.push(plan);
     }
@@ -133,7 +158,7 @@ interface SlingPlan {
 }
 
 async function planSling(
-  town: Town, bead: IssueDetails, target: Identity | undefined, rigName: string | undefined, reserved: ReadonlySet<string>, options: SlingOptions, commandExists: CommandCheck,
+  town: Town, bead: IssueDetails, target: Identity | undefined, rigName: string | undefined, reserved: ReadonlySet<string>, options: SlingOptions, probe: RuntimeProbe,
 ): Promise<SlingPlan> {
   let previous: AgentRecord | undefined;
   if (HOOK_STATUSES.includes(bead.status) && bead.assignee) {
@@ -154,8 +179,23 @@ async function planSling(
   if (busyWith.length > 0) throw conflictError(`${identity.address} already has ${busyWith.map((b) => b.id).join(', ')} on its hook`, 'sling to the rig, or unsling that first');
   if (identity.role === 'crew' && !existing?.active) throw notFoundError(`no crew member ${identity.address}`, `add it with gt crew add ${identity.name} --rig ${identity.rig}`);
   const runtime = town.runtimeFor(identity, options.runtime ?? existing?.runtime);
-  if (!options.noStart) checkRuntime(runtime, commandExists);
+  if (!options.noStart) checkRuntime(runtime, probe);
   return { bead, identity, existing, previous, runtime };
+}
+
+/** Budgets (town.toml) stop new sessions; the Mayor hears of it once a day. */
+async function checkBudgetsOrEscalate(town: Town, beads: string[]): Promise<void> {
+  try {
+    await checkBudgets(town, beads);
+  } catch (error) {
+    if (!(error instanceof GtError) || error.kind !== 'conflict') throw error;
+    const subject = `BUDGET REACHED ${town.ports.now().slice(0, 10)}`;
+    const mailbox = new Mailbox(town.ledger, 'deacon');
+    if (!(await mailbox.inbox('mayor', { all: true })).some((m) => m.subject === subject)) {
+      await mailbox.send('mayor', subject, `${error.message}\nNew dispatch is paused; running agents finish their turn.`, { kind: 'protocol', priority: 0 });
+    }
+    throw error;
+  }
 }
 
 /** Creates what one planned sling needs; every step is recorded in `undo`. */
@@ -186,7 +226,9 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
       await new Mailbox(ledger, ledger.actor).send(identity.address, `Work on your hook: ${bead.id} ${bead.title}`, 'Run `gt hook` and start on it.', { kind: 'nudge' });
     } else {
       undo.steps.push({ what: `session of ${identity.address}`, run: () => ports.backend(backend).stop(sessionName(identity)) });
-      const record = await town.startSession(identity, { runtime, backend, hooked: true, ...(branch ? { branch } : {}) });
+      // The same worker back on its own bead after its session died: the runtime resumes its conversation.
+      const resume = previous?.address === identity.address && existing?.runtime === runtime.name ? existing.runtime_session : undefined;
+      const record = await town.startSession(identity, { runtime, backend, hooked: true, ...(branch ? { branch } : {}), ...(resume ? { resume } : {}) });
       session = record.session;
       started = true;
     }

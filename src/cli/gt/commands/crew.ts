@@ -52,7 +52,7 @@ export default function register(program: Command, ctx: GtContext): void {
       if (!agent?.active) throw notFoundError(`no crew member ${identity.address}`, `add it with gt crew add ${name as string} --rig ${identity.rig ?? '<rig>'}`);
       if (!(await town.sessionAlive(agent))) {
         const runtime = town.runtimeFor(identity, options.agent ?? agent.runtime);
-        checkRuntime(runtime, ctx.commandExists);
+        checkRuntime(runtime, ctx.runtimeProbe);
         await town.startSession(identity, { runtime, backend: town.backendKind(options.backend), hooked: (await hookedWork(town.ledger, identity.address)).length > 0 });
         ctx.err(`Started ${identity.address}`);
       }

@@ -117,7 +117,7 @@ export default function register(program: Command, ctx: GtContext): void {
           if (Date.now() > deadline) throw new GtError('internal', `timed out after ${options.timeout}s; not landed: ${beads.filter((b) => b.status !== 'closed').map((b) => b.id).join(', ')}`);
           const ready = (await town.ledger.ready({ ids: all, limit: 0 })).filter((b) => b.status === 'open');
           if (ready.length) {
-            const results = await slingBeads(town, ready.map((b) => b.id), 'sample', { runtime: options.agent, ...(options.backend ? { backend: options.backend } : {}) }, ctx.commandExists);
+            const results = await slingBeads(town, ready.map((b) => b.id), 'sample', { runtime: options.agent, ...(options.backend ? { backend: options.backend } : {}) }, ctx.runtimeProbe);
             for (const r of results) say(`slung ${r.bead} to ${r.agent} (${r.runtime}, ${r.backend})`);
           }
           for (const outcome of await runRefinery(town, 'sample')) {

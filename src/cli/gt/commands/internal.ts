@@ -1,6 +1,10 @@
 /** Commands gt runs for itself: the shell runtime, the headless session host, deferred session control. */
 import type { Command } from 'commander';
 import { parseIdentity } from '../../../core/town/identity.js';
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { SessionSpec } from '../../../core/town/ports.js';
+import { hostHandlers } from '../../../core/town/session-host.js';
 import { runShellAgent } from '../../../core/town/shell-runner.js';
 import { restartSession } from '../../../core/town/work.js';
 import { runSessionHost } from '../../../infra/headless.js';
@@ -19,8 +23,18 @@ export default function register(program: Command, ctx: GtContext): void {
       return code;
     }));
 
-  program.command('session-host <runDir>').description('Host of one headless session')
-    .action(action(ctx, async (runDir: unknown) => runSessionHost(runDir as string)));
+  program.command('session-host <runDir>').description('Host of one agent session: runs it, serves its hooks, records its usage')
+    .option('--tty', 'the agent runs on this terminal (a tmux pane)')
+    .action(action(ctx, async (runDir: unknown, opts: unknown) => {
+      const dir = runDir as string;
+      const spec = JSON.parse(readFileSync(join(dir, 'session.json'), 'utf8')) as SessionSpec;
+      const town = await ctx.town();
+      const identity = parseIdentity(spec.env.GT_AGENT ?? 'human');
+      const handlers = hostHandlers(town, identity, { run: basename(dir), runDir: dir, cwd: spec.cwd, runtime: spec.env.GT_RUNTIME ?? '' });
+      const code = await runSessionHost(dir, { tty: (opts as { tty?: boolean }).tty === true, onHook: handlers.onHook, onOutputLine: handlers.onOutputLine });
+      await handlers.settle();
+      return code;
+    }));
 
   const session = program.command('session').description('Stop or restart an agent\'s session');
   session.command('stop <agent>').option('--after-ms <ms>', 'wait first', '0')

@@ -21,7 +21,7 @@ export default function register(program: Command, ctx: GtContext): void {
         return;
       }
       const runtime = town.runtimeFor(MAYOR, options.agent);
-      checkRuntime(runtime, ctx.commandExists);
+      checkRuntime(runtime, ctx.runtimeProbe);
       const record = await town.startSession(MAYOR, { runtime, backend: town.backendKind(options.backend), hooked: (await hookedWork(town.ledger, 'mayor')).length > 0 });
       ctx.emit({ agent: 'mayor', session: record.session, runtime: runtime.name, backend: record.backend, started: true }, () => `Started the Mayor (${runtime.name}, ${record.backend ?? ''}); gt mayor attach`);
     }));

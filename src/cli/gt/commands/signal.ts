@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { Mailbox, renderInjected } from '../../../core/town/mail.js';
-import { recordSignal, SIGNALS, TURN_BOUNDARIES, type Signal } from '../../../core/town/signals.js';
+import { SIGNALS, turnSignal, type Signal } from '../../../core/town/signals.js';
 import { usageError } from '../../../shared/errors.js';
 import { action, type GtContext } from '../context.js';
 
@@ -37,12 +36,7 @@ export async function signalCommand(ctx: GtContext, event: string, options: Sign
   const identity = await ctx.me(options.agent);
   const town = await ctx.town({ light: true });
   const input = options.format === 'claude' || options.format === 'gemini' ? await readHookInput() : {};
-  await recordSignal(town, identity, signal, input);
-  // Codex's notify, Cursor's and Copilot's hooks do not show a hook's output to the model:
-  // mail for those agents stays pending and is typed in by a nudge instead.
-  if (!TURN_BOUNDARIES.has(signal) || ['codex', 'cursor', 'copilot'].includes(options.format)) return;
-  const messages = await new Mailbox(town.ledger, identity.address).takePending(identity.address);
-  const text = renderInjected(identity.address, messages);
+  const text = await turnSignal(town, identity, signal, input, options.format);
   if (text === '') return;
   // Claude's Stop hook: "block" makes the agent continue its turn with the mail as its reason.
   if (signal === 'stop' && options.format === 'claude') ctx.out(JSON.stringify({ decision: 'block', reason: text }));

@@ -25,7 +25,7 @@ export default function register(program: Command, ctx: GtContext): void {
       const results = await slingBeads(town, words.slice(0, -1), target, {
         ...(options.agent ? { runtime: options.agent } : {}), ...(options.backend ? { backend: options.backend } : {}),
         ...(options.force ? { force: true } : {}), ...(options.start === false ? { noStart: true } : {}),
-      }, ctx.commandExists);
+      }, ctx.runtimeProbe);
       ctx.emit(results, () => table([['BEAD', 'AGENT', 'RUNTIME', 'BACKEND', 'BRANCH'], ...results.map((r) => [r.bead, `${r.agent}${r.spawned ? ' (new)' : ''}`, r.runtime, r.backend, r.branch ?? '-'])]));
     }));
 }

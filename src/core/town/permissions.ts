@@ -1,0 +1,335 @@
+/**
+ * The permission broker (design §2.9): every runtime's "may I run this tool?"
+ * becomes one decision from one policy — rules in rig.toml, then town.toml,
+ * then gt's built-in rules. `ask` waits for a person (`gt permission
+ * approve|deny`) and is denied and escalated when the wait times out.
+ * Every decision is logged with who decided and by which rule.
+ */
+import { posix } from 'node:path';
+import { parse as parseWords } from 'shell-quote';
+import { GtError, notFoundError } from '../../shared/errors.js';
+import { single } from '../beads/ledger.js';
+import type { Issue } from '../beads/types.js';
+import { parseDuration } from '../../shared/duration.js';
+import type { Decision, PermissionRule, PermissionsConfig } from './config.js';
+import { workdirOf, type Identity } from './identity.js';
+import { Mailbox } from './mail.js';
+import type { Town } from './town.js';
+
+export const PERMISSION_LABEL = 'gt:permission';
+const RANK: Record<Decision, number> = { allow: 0, ask: 1, deny: 2 };
+const DEFAULT_TIMEOUT = '10m';
+
+export interface ToolRequest {
+  tool: string;
+  input: Record<string, unknown>;
+  /** The agent's working directory when it asked. */
+  cwd: string;
+  session?: string;
+}
+
+export interface Verdict {
+  action: Decision;
+  /** Which rule decided: `rig.toml permissions.rules[0]`, `builtin force-push`, `town.toml permissions.default`. */
+  rule: string;
+  reason: string;
+}
+
+export interface PermissionOutcome extends Verdict {
+  /** The request bead, when a person was asked. */
+  request?: string;
+  /** `policy`, the person who answered, or `timeout`. */
+  decided_by: string;
+}
+
+/** Tools that write the file named in their input (Claude Code's and Gemini CLI's names). */
+const WRITE_TOOLS = new Set(['Edit', 'Write', 'MultiEdit', 'NotebookEdit', 'write_file', 'replace', 'edit']);
+const PATH_KEYS = ['file_path', 'notebook_path', 'path', 'absolute_path'];
+
+function globRegex(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+}
+
+/** The simple commands of a shell line (split at `&&`, `||`, `;`, `|`), each as its words. */
+export function simpleCommands(line: string): string[][] {
+  const commands: string[][] = [[]];
+  for (const token of parseWords(line, (key) => `$${key}`)) {
+    if (typeof token === 'string') (commands[commands.length - 1] as string[]).push(token);
+    else if ('op' in token && token.op === 'glob') (commands[commands.length - 1] as string[]).push(token.pattern);
+    else if ('op' in token) commands.push([]);
+  }
+  // `FOO=1 git push` runs git: leading assignments are not the command.
+  return commands.map((words) => words.slice(words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)))).filter((words) => words.length > 0 && words[0] !== undefined);
+}
+
+function commandOf(request: ToolRequest): string | undefined {
+  const command = request.input.command;
+  return typeof command === 'string' ? command : undefined;
+}
+
+function pathOf(request: ToolRequest): string | undefined {
+  for (const key of PATH_KEYS) {
+    const value = request.input[key];
+    if (typeof value === 'string' && value !== '') return posix.resolve(request.cwd, value);
+  }
+  return undefined;
+}
+
+/** `git push` with --force, -f (alone or among short flags), --force-with-lease or a `+refspec`. */
+function isForcePush(words: string[]): boolean {
+  if (words[0] !== 'git') return false;
+  const push = words.indexOf('push');
+  if (push < 0) return false;
+  return words.slice(push + 1).some((w) => w.startsWith('--force') || /^-[a-z]*f[a-z]*$/i.test(w) || (w.startsWith('+') && w.length > 1));
+}
+
+interface BuiltinRule {
+  id: string;
+  action: Decision;
+  reason: string;
+  matches: (request: ToolRequest, worktree: string) => boolean;
+}
+
+const BUILTIN_RULES: BuiltinRule[] = [
+  {
+    id: 'force-push', action: 'deny', reason: 'force pushes rewrite shared history; gt done and the refinery publish work',
+    matches: (request) => { const line = commandOf(request); return line !== undefined && simpleCommands(line).some(isForcePush); },
+  },
+  {
+    id: 'outside-worktree', action: 'deny', reason: 'an agent writes only inside its own worktree',
+    matches: (request, worktree) => {
+      if (!WRITE_TOOLS.has(request.tool)) return false;
+      const path = pathOf(request);
+      return path !== undefined && path !== worktree && !path.startsWith(`${worktree}/`);
+    },
+  },
+];
+
+function ruleMatches(rule: PermissionRule, request: ToolRequest, role: string, worktree: string): boolean {
+  if (rule.role !== undefined && rule.role !== role) return false;
+  if (!globRegex(rule.tool).test(request.tool)) return false;
+  if (rule.command !== undefined) {
+    const line = commandOf(request);
+    if (line === undefined) return false;
+    const pattern = globRegex(rule.command);
+    if (!pattern.test(line.trim()) && !simpleCommands(line).some((words) => pattern.test(words.join(' ')))) return false;
+  }
+  if (rule.path !== undefined) {
+    const path = pathOf(request);
+    if (path === undefined || !globRegex(posix.resolve(worktree, rule.path)).test(path)) return false;
+  }
+  return true;
+}
+
+export interface PolicyLayer {
+  /** `rig.toml` or `town.toml`: named in every decision. */
+  source: string;
+  config: PermissionsConfig;
+}
+
+/**
+ * The decision of a policy for one request. Every matching rule counts and
+ * the strictest wins (deny > ask > allow), so a rig cannot loosen what the
+ * town forbids; with no match the first layer that sets `default` decides.
+ */
+export function evaluatePolicy(layers: PolicyLayer[], identity: Identity, worktree: string, request: ToolRequest): Verdict {
+  let best: Verdict | undefined;
+  const consider = (verdict: Verdict) => {
+    if (!best || RANK[verdict.action] > RANK[best.action]) best = verdict;
+  };
+  for (const layer of layers) {
+    layer.config.rules.forEach((rule, index) => {
+      if (ruleMatches(rule, request, identity.role, worktree)) {
+        consider({ action: rule.action, rule: `${layer.source} permissions.rules[${index}]`, reason: rule.reason ?? `${rule.action} ${rule.tool}${rule.command ? ` ${rule.command}` : ''}${rule.path ? ` ${rule.path}` : ''}` });
+      }
+    });
+  }
+  const builtins = layers.find((l) => l.config.builtin_rules !== undefined)?.config.builtin_rules ?? true;
+  if (builtins) {
+    for (const rule of BUILTIN_RULES) if (rule.matches(request, worktree)) consider({ action: rule.action, rule: `builtin ${rule.id}`, reason: rule.reason });
+  }
+  if (best) return best;
+  const fallback = layers.find((l) => l.config.default !== undefined);
+  return fallback
+    ? { action: fallback.config.default as Decision, rule: `${fallback.source} permissions.default`, reason: `no rule matched; the default is ${fallback.config.default}` }
+    : { action: 'allow', rule: 'default', reason: 'no rule matched; gt allows by default' };
+}
+
+/** The policy that applies to an identity: its rig's rules, then the town's. */
+export function policyLayers(town: Town, identity: Identity): PolicyLayer[] {
+  const layers: PolicyLayer[] = [];
+  if (identity.rig) layers.push({ source: `${identity.rig}/rig.toml`, config: town.rig(identity.rig).permissions });
+  layers.push({ source: 'town.toml', config: town.config.permissions });
+  return layers;
+}
+
+export function permissionTimeoutMs(layers: PolicyLayer[]): number {
+  return parseDuration(layers.find((l) => l.config.timeout !== undefined)?.config.timeout ?? DEFAULT_TIMEOUT);
+}
+
+/** One line of a session's permission log (`.gt/runs/<run>/permissions.jsonl`). */
+export interface PermissionLogEntry extends PermissionOutcome {
+  at: string;
+  agent: string;
+  tool: string;
+  input: Record<string, unknown>;
+  cwd: string;
+}
+
+function summary(request: ToolRequest): string {
+  const command = commandOf(request);
+  const text = command ?? pathOf(request) ?? JSON.stringify(request.input);
+  return `${request.tool}: ${text.length > 120 ? `${text.slice(0, 117)}…` : text}`;
+}
+
+export interface BrokerOptions {
+  /** Where the decision is logged: the session's run folder. */
+  runDir?: string;
+  pollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Decides a tool request for an agent. An `ask` records a request bead, shows
+ * the agent as waiting-permission, and waits for `gt permission approve|deny`
+ * or the timeout (then: deny, and mail to the Mayor and the bead's dispatcher).
+ */
+export async function brokerPermission(town: Town, identity: Identity, request: ToolRequest, options: BrokerOptions = {}): Promise<PermissionOutcome> {
+  const layers = policyLayers(town, identity);
+  const worktree = town.path(workdirOf(identity));
+  const verdict = evaluatePolicy(layers, identity, worktree, request);
+  let outcome: PermissionOutcome = { ...verdict, decided_by: 'policy' };
+  if (verdict.action === 'ask') outcome = await askHuman(town, identity, request, verdict, permissionTimeoutMs(layers), options);
+  const entry: PermissionLogEntry = { at: town.ports.now(), agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, ...outcome };
+  if (options.runDir) town.ports.files.append(`${options.runDir}/permissions.jsonl`, `${JSON.stringify(entry)}\n`);
+  return outcome;
+}
+
+async function askHuman(town: Town, identity: Identity, request: ToolRequest, verdict: Verdict, timeout: number, options: BrokerOptions): Promise<PermissionOutcome> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const { ledger, ports } = town;
+  const deadline = Date.now() + timeout;
+  const bead = await ledger.create({
+    title: summary(request), type: 'permission', prefix: 'hq', labels: [PERMISSION_LABEL], priority: 1,
+    description: `${identity.address} asks to run ${request.tool} in ${request.cwd}.\nInput:\n${JSON.stringify(request.input, null, 2)}`,
+    metadata: {
+      agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, rule: verdict.rule, reason: verdict.reason,
+      expires_at: new Date(deadline).toISOString(), ...(request.session ? { session: request.session } : {}),
+    },
+  });
+  const agent = await town.agent(identity);
+  if (agent) await ledger.update([agent.id], { setMetadata: { state: 'waiting-permission', permission_request: bead.id, last_signal_at: ports.now() } });
+  try {
+    for (;;) {
+      const current = await ledger.store.read((tx) => tx.getIssue(bead.id));
+      if (!current) return { action: 'deny', rule: verdict.rule, reason: 'the permission request was deleted', request: bead.id, decided_by: 'unknown' };
+      if (current.status === 'closed') return outcomeOf(current, verdict);
+      if (Date.now() >= deadline) break;
+      await sleep(Math.min(options.pollMs ?? 250, Math.max(1, deadline - Date.now())));
+    }
+    const reason = `nobody answered within ${Math.round(timeout / 1000)} s`;
+    try {
+      single(await ledger.update([bead.id], { status: 'closed', closeReason: `denied: ${reason}`, setMetadata: { decision: 'deny', decided_by: 'timeout' }, expect: { statuses: ['open'] } }));
+    } catch {
+      // Answered in the last instant: that answer stands.
+      const current = await ledger.store.read((tx) => tx.getIssue(bead.id));
+      if (current?.status === 'closed') return outcomeOf(current, verdict);
+    }
+    const mail = new Mailbox(ledger, identity.address);
+    const hooked = await ledger.list({ statuses: ['hooked', 'in_progress'], assignee: identity.address, limit: 1 });
+    const dispatcher = typeof hooked[0]?.metadata?.hooked_by === 'string' ? hooked[0].metadata.hooked_by : undefined;
+    for (const to of new Set(['mayor', ...(dispatcher && dispatcher !== identity.address ? [dispatcher] : [])])) {
+      await mail.send(to, `PERMISSION TIMEOUT ${bead.id}: ${identity.address}`, `${identity.address} asked for ${summary(request)} and nobody answered within ${Math.round(timeout / 1000)} s; it was denied.\nApprove the same request next time with gt permission approve, or add a rule to town.toml [permissions].`, { kind: 'protocol', priority: 1 });
+    }
+    return { action: 'deny', rule: verdict.rule, reason, request: bead.id, decided_by: 'timeout' };
+  } finally {
+    if (agent) await ledger.update([agent.id], { setMetadata: { state: 'working', last_signal_at: ports.now() }, unsetMetadata: ['permission_request'] });
+  }
+}
+
+function outcomeOf(issue: Issue, verdict: Verdict): PermissionOutcome {
+  const m = issue.metadata ?? {};
+  const action: Decision = m.decision === 'allow' ? 'allow' : 'deny';
+  const by = typeof m.decided_by === 'string' ? m.decided_by : 'unknown';
+  const why = typeof m.decision_reason === 'string' && m.decision_reason !== '' ? `: ${m.decision_reason}` : '';
+  return { action, rule: verdict.rule, reason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${why}`, request: issue.id, decided_by: by };
+}
+
+export interface PermissionRequestView {
+  id: string;
+  agent: string;
+  tool: string;
+  input: unknown;
+  cwd: string;
+  rule: string;
+  status: 'waiting' | 'allowed' | 'denied';
+  decided_by?: string;
+  created_at: string;
+  expires_at?: string;
+}
+
+function viewOf(issue: Issue): PermissionRequestView {
+  const m = issue.metadata ?? {};
+  const s = (k: string) => (typeof m[k] === 'string' ? m[k] : '');
+  const view: PermissionRequestView = {
+    id: issue.id, agent: s('agent'), tool: s('tool'), input: m.input ?? {}, cwd: s('cwd'), rule: s('rule'),
+    status: issue.status !== 'closed' ? 'waiting' : m.decision === 'allow' ? 'allowed' : 'denied', created_at: issue.created_at,
+  };
+  if (s('decided_by')) view.decided_by = s('decided_by');
+  if (s('expires_at')) view.expires_at = s('expires_at');
+  return view;
+}
+
+export async function permissionRequests(town: Town, options: { all?: boolean } = {}): Promise<PermissionRequestView[]> {
+  const issues = await town.ledger.list({ types: ['permission'], labelsAll: [PERMISSION_LABEL], limit: 0, sort: 'created', includeEphemeral: true, ...(options.all ? {} : { statuses: ['open'] }) });
+  return issues.map(viewOf);
+}
+
+/** A person's answer to a waiting request. */
+export async function answerPermission(town: Town, idText: string, action: 'allow' | 'deny', by: string, reason?: string): Promise<PermissionRequestView> {
+  const { ledger } = town;
+  let id: string;
+  try {
+    id = await ledger.resolve(idText);
+  } catch {
+    throw notFoundError(`no permission request ${JSON.stringify(idText)}`, 'see the waiting ones with gt permission list');
+  }
+  const issue = await ledger.store.read((tx) => tx.getIssue(id));
+  if (!issue || issue.issue_type !== 'permission') throw notFoundError(`${idText} is not a permission request`, 'see the waiting ones with gt permission list');
+  if (issue.status === 'closed') {
+    const view = viewOf(issue);
+    throw new GtError('conflict', `permission request ${id} was already ${view.status}${view.decided_by ? ` by ${view.decided_by}` : ''}`);
+  }
+  try {
+    const updated = single(await ledger.update([id], {
+      status: 'closed', closeReason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${reason ? `: ${reason}` : ''}`,
+      setMetadata: { decision: action, decided_by: by, ...(reason ? { decision_reason: reason } : {}) }, expect: { statuses: ['open'] },
+    }));
+    return viewOf(updated);
+  } catch (error) {
+    if (error instanceof GtError && error.kind === 'conflict') throw new GtError('conflict', `permission request ${id} was answered by someone else a moment ago`, { hint: `see it with gt permission list --all` });
+    throw error;
+  }
+}
+
+/** Every logged decision of the town's sessions, oldest first. */
+export function permissionLog(town: Town, options: { agent?: string; since?: string } = {}): PermissionLogEntry[] {
+  const runs = town.path('.gt', 'runs');
+  const entries: PermissionLogEntry[] = [];
+  for (const run of town.ports.files.list(runs)) {
+    const text = town.ports.files.read(`${runs}/${run}/permissions.jsonl`);
+    if (!text) continue;
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      try {
+        const entry = JSON.parse(line) as PermissionLogEntry;
+        if (options.agent && entry.agent !== options.agent) continue;
+        if (options.since && entry.at < options.since) continue;
+        entries.push(entry);
+      } catch {
+        // A line cut short by a crash: the others still count.
+      }
+    }
+  }
+  return entries.sort((a, b) => a.at.localeCompare(b.at));
+}

@@ -1,0 +1,68 @@
+/**
+ * What a session host does for its agent besides running it: answers the
+ * runtime's hooks (Claude Code over HTTP), notes the runtime's session id and
+ * transcripts, and records usage as it is reported.
+ */
+import { answerClaudeHook } from './claude-hooks.js';
+import { appendUsage, attributionOf, codexUsage, collectTranscriptUsage, StreamUsageReader, type Attribution } from './costs.js';
+import type { Identity } from './identity.js';
+import type { Town } from './town.js';
+
+export interface HostContext {
+  run: string;
+  runDir: string;
+  cwd: string;
+  runtime: string;
+}
+
+export interface HostHandlers {
+  onHook: (event: string, body: Record<string, unknown>) => Promise<Record<string, unknown>>;
+  onOutputLine: (line: string) => void;
+  /** Work still queued (usage, session ids): awaited before the host exits. */
+  settle: () => Promise<void>;
+}
+
+export function hostHandlers(town: Town, identity: Identity, host: HostContext): HostHandlers {
+  const transcripts = new Set((town.ports.files.read(`${host.runDir}/transcripts`) ?? '').split('\n').filter(Boolean));
+  let attribution: Attribution = { run: host.run, agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}) };
+  let pending: Promise<void> = attributionOf(town, identity, host.run).then((a) => void (attribution = a), () => undefined);
+  // Output lines arrive in order and must be written in order: one chain.
+  const queue = (work: () => Promise<void>) => {
+    pending = pending.then(work).catch((error: unknown) => {
+      town.ports.files.append(`${host.runDir}/host.log`, `${town.ports.now()} ${error instanceof Error ? error.message : String(error)}\n`);
+    });
+  };
+  const noteSession = (id: string) => queue(async () => {
+    const agent = await town.agent(identity);
+    if (agent) await town.ledger.update([agent.id], { setMetadata: { runtime_session: id } });
+  });
+  const stream = new StreamUsageReader(() => attribution);
+  return {
+    async onHook(event, body) {
+      const path = body.transcript_path;
+      if (typeof path === 'string' && !transcripts.has(path)) {
+        transcripts.add(path);
+        town.ports.files.append(`${host.runDir}/transcripts`, `${path}\n`);
+      }
+      const answer = await answerClaudeHook(town, identity, event, body, { cwd: host.cwd, runDir: host.runDir });
+      // A turn's end is when its usage is final in the transcript.
+      if (event === 'Stop' || event === 'SessionEnd' || event === 'StopFailure') await collectTranscriptUsage(town, host.run);
+      return answer;
+    },
+    onOutputLine(line) {
+      const now = town.ports.now();
+      if (host.runtime === 'codex') {
+        if (line.includes('"thread.started"')) {
+          const id = /"thread_id":"([^"]+)"/.exec(line)?.[1];
+          if (id) noteSession(id);
+        }
+        const record = codexUsage(line, now, attribution);
+        if (record) queue(async () => appendUsage(town, host.run, [record]));
+        return;
+      }
+      const record = stream.read(line, now, noteSession);
+      if (record) queue(async () => appendUsage(town, host.run, [record]));
+    },
+    settle: () => pending,
+  };
+}
