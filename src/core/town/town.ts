@@ -287,7 +287,8 @@ export class Town {
       runtime: runtime.name, backend, session, run, state: 'starting', started_at: now, ...(options.branch ? { branch: options.branch } : {}),
     });
     await this.ports.backend(backend).start({
-      name: session, cwd: this.path(record.workdir), argv: plan.argv, env, runDir, ...(plan.stdinLines ? { stdinLines: plan.stdinLines } : {}),
+      name: session, cwd: this.path(record.workdir), argv: plan.argv, env, runDir,
+      ...(plan.stdinLines ? { stdinLines: plan.stdinLines } : {}), ...(plan.hookServer ? { hookServer: plan.hookServer } : {}),
     });
     if (plan.typeAfterReady !== undefined && backend === 'tmux') {
       // Runtimes that take no prompt argument get it typed once they are up.
