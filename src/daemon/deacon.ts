@@ -8,6 +8,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/town/refinery.js';
+import { witnessPatrol } from '../core/town/witness.js';
 import { acquireLock } from '../infra/files.js';
 import { DAEMON_LOGFILE, DAEMON_PIDFILE, openTown } from '../infra/town.js';
 import { errorMessage } from '../shared/errors.js';
@@ -50,6 +51,16 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           }
         } catch (error) {
           log('error', 'refinery pass failed', { rig, error: errorMessage(error) });
+        }
+      }
+      if (!stopping) {
+        try {
+          town.reloadConfig();
+          for (const action of await witnessPatrol(town)) {
+            log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, { agent: action.agent, bead: action.bead, detail: action.detail });
+          }
+        } catch (error) {
+          log('error', 'witness pass failed', { error: errorMessage(error) });
         }
       }
       await new Promise<void>((resolvePromise) => {

@@ -26,7 +26,7 @@ afterEach(async () => {
 /** A fresh temp directory, removed after the test. */
 export function tempDir(prefix = 'gt-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   return dir;
 }
 

@@ -13,6 +13,8 @@ export interface HostContext {
   runDir: string;
   cwd: string;
   runtime: string;
+  /** On a terminal: usage comes from the transcripts. On pipes it comes from the stream, and transcripts would count it twice. */
+  tty: boolean;
 }
 
 export interface HostHandlers {
@@ -40,13 +42,13 @@ export function hostHandlers(town: Town, identity: Identity, host: HostContext):
   return {
     async onHook(event, body) {
       const path = body.transcript_path;
-      if (typeof path === 'string' && !transcripts.has(path)) {
+      if (host.tty && typeof path === 'string' && !transcripts.has(path)) {
         transcripts.add(path);
         town.ports.files.append(`${host.runDir}/transcripts`, `${path}\n`);
       }
       const answer = await answerClaudeHook(town, identity, event, body, { cwd: host.cwd, runDir: host.runDir });
       // A turn's end is when its usage is final in the transcript.
-      if (event === 'Stop' || event === 'SessionEnd' || event === 'StopFailure') await collectTranscriptUsage(town, host.run);
+      if (host.tty && (event === 'Stop' || event === 'SessionEnd' || event === 'StopFailure')) await collectTranscriptUsage(town, host.run);
       return answer;
     },
     onOutputLine(line) {

@@ -30,8 +30,9 @@ export default function register(program: Command, ctx: GtContext): void {
       const spec = JSON.parse(readFileSync(join(dir, 'session.json'), 'utf8')) as SessionSpec;
       const town = await ctx.town();
       const identity = parseIdentity(spec.env.GT_AGENT ?? 'human');
-      const handlers = hostHandlers(town, identity, { run: basename(dir), runDir: dir, cwd: spec.cwd, runtime: spec.env.GT_RUNTIME ?? '' });
-      const code = await runSessionHost(dir, { tty: (opts as { tty?: boolean }).tty === true, onHook: handlers.onHook, onOutputLine: handlers.onOutputLine });
+      const tty = (opts as { tty?: boolean }).tty === true;
+      const handlers = hostHandlers(town, identity, { run: basename(dir), runDir: dir, cwd: spec.cwd, runtime: spec.env.GT_RUNTIME ?? '', tty });
+      const code = await runSessionHost(dir, { tty, onHook: handlers.onHook, onOutputLine: handlers.onOutputLine });
       await handlers.settle();
       return code;
     }));

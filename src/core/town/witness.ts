@@ -1,0 +1,91 @@
+/**
+ * The witness patrol (design §2.3): GUPP enforced by code, not by an LLM
+ * reading a checklist. For every agent with work on its hook:
+ * - its session died (a crash) → a new session on the same hook, resuming the
+ *   runtime's conversation when it has one;
+ * - it sits idle at its prompt longer than `witness.idle_wake` → it is woken
+ *   with a line that names its bead; the next hook event confirms the wake;
+ * - after `witness.max_wakes` wakes or restarts for the same bead → it is
+ *   marked stalled and the Mayor and the dispatcher get mail. Never a loop.
+ */
+import { parseDuration } from '../../shared/duration.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { Issue } from '../beads/types.js';
+import { parseIdentity } from './identity.js';
+import { Mailbox } from './mail.js';
+import { stdinMessage } from './runtimes.js';
+import type { AgentRecord, Town } from './town.js';
+import { hookedWork } from './work.js';
+
+export interface WitnessAction {
+  agent: string;
+  bead: string;
+  action: 'woken' | 'restarted' | 'escalated' | 'failed';
+  detail: string;
+}
+
+export function wakeLine(bead: Issue): string {
+  return `[gt] Work is still on your hook: ${bead.id} "${bead.title}". Continue it now; when it is finished, commit and run gt done (or gt done --status ESCALATED -m "why" if you are stuck).`;
+}
+
+export async function witnessPatrol(town: Town, options: { rig?: string } = {}): Promise<WitnessAction[]> {
+  const { idle_wake, max_wakes } = town.config.witness;
+  const idleMs = parseDuration(idle_wake);
+  const actions: WitnessAction[] = [];
+  for (const agent of await town.agents(options.rig ? { rig: options.rig } : {})) {
+    if (!agent.backend || agent.role === 'refinery' || agent.role === 'witness') continue;
+    const [bead] = await hookedWork(town.ledger, agent.address);
+    if (!bead) continue;
+    try {
+      const action = await patrolAgent(town, agent, bead, idleMs, max_wakes);
+      if (action) actions.push(action);
+    } catch (error) {
+      actions.push({ agent: agent.address, bead: bead.id, action: 'failed', detail: errorMessage(error) });
+    }
+  }
+  return actions;
+}
+
+async function patrolAgent(town: Town, agent: AgentRecord, bead: Issue, idleMs: number, maxWakes: number): Promise<WitnessAction | undefined> {
+  const issue = await town.ledger.store.read((tx) => tx.getIssue(agent.id));
+  const meta = issue?.metadata ?? {};
+  const sameBead = meta.gupp_bead === bead.id;
+  const wakes = sameBead && typeof meta.gupp_wakes === 'number' ? meta.gupp_wakes : 0;
+  if (sameBead && meta.gupp_escalated === true) return undefined;
+  const alive = await town.sessionAlive(agent);
+  const idleSince = Date.parse(agent.last_signal_at ?? agent.started_at ?? '');
+  const idleTooLong = alive && agent.last_signal !== undefined && agent.state === 'idle' && Date.now() - idleSince >= idleMs;
+  if (alive && !idleTooLong) return undefined;
+  const identity = parseIdentity(agent.address);
+  if (wakes >= maxWakes) {
+    await town.ledger.update([agent.id], { setMetadata: { state: 'stalled', gupp_escalated: true } });
+    const dispatcher = typeof bead.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : undefined;
+    const mail = new Mailbox(town.ledger, `${agent.rig ?? 'town'}/witness`);
+    const why = alive ? `idle at its prompt after ${wakes} wake-ups` : `its session died again after ${wakes} restarts`;
+    for (const to of new Set(['mayor', ...(dispatcher && dispatcher !== agent.address && dispatcher !== 'deacon' ? [dispatcher] : [])])) {
+      await mail.send(to, `STALLED ${agent.address}: ${bead.id}`, `${agent.address} is ${why} with ${bead.id} "${bead.title}" on its hook.\nLook with gt peek ${agent.address}; take the bead back with gt unsling ${bead.id}, or restart it with gt sling ${bead.id} ${agent.address} --force.`, { kind: 'protocol', priority: 1 });
+    }
+    return { agent: agent.address, bead: bead.id, action: 'escalated', detail: why };
+  }
+  const now = town.ports.now();
+  await town.ledger.update([agent.id], { setMetadata: { gupp_bead: bead.id, gupp_wakes: wakes + 1, gupp_last_wake_at: now } });
+  if (!alive) {
+    // A crash: the same worker, the same hook, the runtime's own conversation when it can resume one.
+    const runtime = town.runtimeFor(identity, agent.runtime);
+    const resume = agent.runtime_session;
+    await town.startSession(identity, { runtime, backend: agent.backend as 'tmux' | 'headless', hooked: true, ...(agent.branch ? { branch: agent.branch } : {}), ...(resume ? { resume } : {}) });
+    return { agent: agent.address, bead: bead.id, action: 'restarted', detail: resume ? `resumed session ${resume}` : 'fresh session' };
+  }
+  const line = wakeLine(bead);
+  const runtime = town.runtimeFor(identity, agent.runtime);
+  const text = agent.backend === 'headless' ? stdinMessage(runtime, line) : line;
+  if (text === undefined) return undefined;
+  // The nudge lock: a wake-up never interleaves with a nudge being typed.
+  const release = await town.ports.files.lock(town.path('.gt', 'locks', `nudge-${agent.session}.lock`), { waitMs: 30_000 });
+  try {
+    await town.ports.backend(agent.backend as 'tmux' | 'headless').send(agent.session, text);
+  } finally {
+    release();
+  }
+  return { agent: agent.address, bead: bead.id, action: 'woken', detail: `idle since ${agent.last_signal_at ?? '?'}` };
+}
