@@ -92,10 +92,12 @@ export function stopEverything(town: TestTown): void {
   spawnSync('tmux', ['-L', town.socket, 'kill-server'], { env: town.env });
   const pidfile = join(town.root, '.gt', 'daemon.pid');
   const kill = (pid: number, group: boolean) => {
-    try {
-      process.kill(group ? -pid : pid, 'SIGKILL');
-    } catch {
-      // gone
+    for (const target of group ? [-pid, pid] : [pid]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        // gone, or not a group leader (an agent on a tmux pane shares its host's group)
+      }
     }
   };
   if (existsSync(pidfile)) kill(Number(readFileSync(pidfile, 'utf8')), false);
