@@ -44,7 +44,15 @@ export async function recordSignal(town: Town, identity: Identity, signal: Signa
   const fields: Record<string, string> = { last_signal: signal, last_signal_at: town.ports.now(), state };
   if (typeof input.session_id === 'string') fields.runtime_session = input.session_id;
   if (typeof input.transcript_path === 'string') fields.transcript = input.transcript_path;
-  if (signal === 'stop-failure') fields.last_error = typeof input.error === 'string' ? input.error : JSON.stringify(input.error ?? input.error_type ?? 'unknown');
+  if (signal === 'stop-failure') {
+    // Claude Code's StopFailure: `error` is the kind (rate_limit, invalid_request…, or unknown), `error_details`
+    // the API's answer (-p mode); interactive sessions carry the message shown as `last_assistant_message`.
+    const kind = typeof input.error === 'string' ? input.error : 'unknown';
+    const shown = input.error_details ?? input.last_assistant_message;
+    const details = typeof shown === 'string' ? `: ${shown}` : '';
+    fields.last_error = `${kind}${details}`.slice(0, 500);
+    fields.last_error_at = fields.last_signal_at as string;
+  }
   await town.ledger.update([agent.id], { setMetadata: fields });
 }
 
