@@ -203,6 +203,8 @@ export async function runSessionHost(runDir: string, options: SessionHostOptions
     }
     if (stdin) {
       stdin.on('error', () => undefined);
+      // A runtime without a stdin protocol gets end-of-file at once (Codex exec waits for it).
+      if (spec.stdinLines === undefined) stdin.end();
       for (const line of spec.stdinLines ?? []) stdin.write(`${line}\n`);
       const inbox = join(runDir, 'inbox');
       poll = setInterval(() => {

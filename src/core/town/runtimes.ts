@@ -220,8 +220,9 @@ export function launchPlan(runtime: ResolvedRuntime, options: { headless: boolea
   } else if (runtime.hooks === 'copilot') {
     worktreeFiles['.github/hooks/gt.json'] = `${JSON.stringify(copilotHooks(hookCommands), null, 2)}\n`;
   } else if (runtime.hooks === 'codex') {
-    // Codex calls its `notify` program at the end of every turn: gt's turn boundary.
-    args.unshift('-c', `notify=${JSON.stringify([gtBin, 'signal', 'stop', '--format', 'codex'])}`);
+    // Codex calls its `notify` program at the end of every turn: gt's turn boundary. Its
+    // commands run in a login shell by default, whose profile resets PATH and loses gt.
+    args.unshift('-c', `notify=${JSON.stringify([gtBin, 'signal', 'stop', '--format', 'codex'])}`, '-c', 'allow_login_shell=false');
   }
   const base = { env, files, worktreeFiles, ...(hookServer ? { hookServer } : {}) };
   if (runtime.hooks === 'builtin') return { argv: [command, ...args], ...base };
