@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, watch, writeFileSync, writeSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import type { SessionBackend, SessionSpec } from '../core/town/ports.js';
@@ -87,11 +87,17 @@ export class HeadlessBackend implements SessionBackend {
     }
   }
 
-  async stop(name: string): Promise<void> {
+  async stop(name: string, options: { graceMs?: number } = {}): Promise<void> {
     const record = this.record(name);
     if (!record) return;
     const pid = this.agentPid(record);
-    if (pid !== undefined && processAlive(pid)) await killGroup(pid);
+    if (pid === undefined || !processAlive(pid)) return;
+    if (options.graceMs) {
+      writeFileSync(join(record.runDir, 'inbox', END_OF_INPUT), '');
+      const deadline = Date.now() + options.graceMs;
+      while (Date.now() < deadline && !existsSync(join(record.runDir, 'exit.json'))) await new Promise((r) => setTimeout(r, 50));
+    }
+    if (processAlive(pid)) await killGroup(pid);
   }
 
   async list(): Promise<string[]> {
@@ -106,6 +112,9 @@ export class HeadlessBackend implements SessionBackend {
     return undefined;
   }
 }
+
+/** Put in a session's inbox: the agent's stdin is closed once earlier messages are delivered. */
+const END_OF_INPUT = 'zz-end-of-input';
 
 /** Answers one runtime hook event (its JSON body) with the JSON the runtime acts on. */
 export type HookHandler = (event: string, body: Record<string, unknown>) => Promise<Record<string, unknown>>;
@@ -166,6 +175,7 @@ async function serveHooks(spec: SessionSpec, runDir: string, onHook: HookHandler
  */
 export async function runSessionHost(runDir: string, options: SessionHostOptions = {}): Promise<number> {
   const spec = JSON.parse(readFileSync(join(runDir, 'session.json'), 'utf8')) as SessionSpec;
+  writeFileAtomic(join(runDir, 'host.pid'), [String(process.pid)]);
   const server = spec.hookServer && options.onHook ? await serveHooks(spec, runDir, options.onHook) : undefined;
   const [file, ...args] = spec.argv;
   const tty = options.tty === true;
@@ -190,6 +200,7 @@ export async function runSessionHost(runDir: string, options: SessionHostOptions
     process.on('SIGTERM', forward);
     process.on('SIGHUP', forward);
     let poll: NodeJS.Timeout | undefined;
+    let inboxWatch: FSWatcher | undefined;
     const { stdin, stdout } = child;
     if (stdout && log !== undefined) {
       let partial = '';
@@ -207,22 +218,36 @@ export async function runSessionHost(runDir: string, options: SessionHostOptions
       if (spec.stdinLines === undefined) stdin.end();
       for (const line of spec.stdinLines ?? []) stdin.write(`${line}\n`);
       const inbox = join(runDir, 'inbox');
-      poll = setInterval(() => {
+      const deliver = () => {
         let names: string[] = [];
         try {
           names = readdirSync(inbox).filter((f) => f.endsWith('.msg')).sort();
         } catch {
           return;
         }
+        if (stdin.writableEnded) return;
         for (const name of names) {
           const path = join(inbox, name);
-          stdin.write(readFileSync(path, 'utf8'));
-          rmSync(path, { force: true });
+          try {
+            stdin.write(readFileSync(path, 'utf8'));
+            rmSync(path, { force: true });
+          } catch {
+            // Taken by a delivery a moment ago.
+          }
         }
-      }, 100);
+        if (existsSync(join(inbox, END_OF_INPUT))) stdin.end();
+      };
+      // inotify delivers a message at once; the poll is the fallback where watching is not possible.
+      try {
+        inboxWatch = watch(inbox, deliver);
+      } catch {
+        // no watch: the poll alone delivers, within 100 ms
+      }
+      poll = setInterval(deliver, inboxWatch ? 1000 : 100);
     }
     child.on('exit', (code, signal) => {
       if (poll) clearInterval(poll);
+      inboxWatch?.close();
       finish(code ?? 1, { code, signal });
     });
   });

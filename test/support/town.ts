@@ -100,14 +100,32 @@ export function stopEverything(town: TestTown): void {
       }
     }
   };
-  if (existsSync(pidfile)) kill(Number(readFileSync(pidfile, 'utf8')), false);
+  const pids: number[] = [];
+  if (existsSync(pidfile)) pids.push(Number(readFileSync(pidfile, 'utf8')));
+  for (const pid of pids) kill(pid, false);
   const runs = join(town.root, '.gt', 'runs');
   if (existsSync(runs)) {
     for (const run of readdirSync(runs)) {
-      const pid = join(runs, run, 'agent.pid');
-      if (existsSync(pid)) kill(Number(readFileSync(pid, 'utf8')), true);
+      for (const [file, group] of [['host.pid', false], ['agent.pid', true]] as const) {
+        const path = join(runs, run, file);
+        if (!existsSync(path)) continue;
+        const pid = Number(readFileSync(path, 'utf8'));
+        kill(pid, group);
+        pids.push(pid);
+      }
     }
   }
+  // Wait for them to be gone: a dying agent still writing would race the removal of its directory.
+  const deadline = Date.now() + 3000;
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  while (Date.now() < deadline && pids.some(alive)) spawnSync('sleep', ['0.05']);
 }
 
 /** Polls `check` until it returns a value (not undefined/false), or fails after `ms`. */

@@ -4,7 +4,7 @@ import { parseDuration } from '../../src/shared/duration.js';
 import { agentBeadId, identityFromPath, parseIdentity, sessionName } from '../../src/core/town/identity.js';
 import { NAME_POOL, nextPolecatName } from '../../src/core/town/names.js';
 import { renderPrime, runSteps } from '../../src/core/town/prime.js';
-import { launchPlan, resolveRuntime } from '../../src/core/town/runtimes.js';
+import { HOOK_URL_PLACEHOLDER, launchPlan, resolveRuntime } from '../../src/core/town/runtimes.js';
 import type { Issue } from '../../src/core/beads/types.js';
 
 describe('town.toml and rig.toml', () => {
@@ -86,16 +86,21 @@ describe('gt prime', () => {
 describe('runtime presets', () => {
   const town = { agents: { mybot: { command: 'mybot --yes "two words"', like: 'claude' } } };
 
-  it('starts Claude Code with gt-owned settings whose hooks prime and deliver mail', () => {
-    const plan = launchPlan(resolveRuntime('claude', town), { headless: false, prompt: 'go', settingsDir: '/t/.gt/settings/s', gtBin: '/t/.gt/bin/gt' });
-    expect(plan.argv).toEqual(['claude', '--dangerously-skip-permissions', '--settings', '/t/.gt/settings/s/claude-settings.json', 'go']);
-    const settings = JSON.parse(plan.files['/t/.gt/settings/s/claude-settings.json'] ?? '{}') as { hooks: Record<string, Array<{ hooks: Array<{ command: string }> }>> };
-    const command = (event: string) => settings.hooks[event]?.[0]?.hooks[0]?.command;
-    expect(command('SessionStart')).toBe('/t/.gt/bin/gt prime --hook');
-    expect(command('PreCompact')).toBe('/t/.gt/bin/gt prime --hook');
-    expect(command('UserPromptSubmit')).toBe('/t/.gt/bin/gt signal prompt-submit --format claude');
-    expect(command('Stop')).toBe('/t/.gt/bin/gt signal stop --format claude');
-    expect(command('Notification')).toBe('/t/.gt/bin/gt signal notification --format claude');
+  it('starts Claude Code with gt-owned settings: prime on start, every per-turn hook to the session host over HTTP, each with a time limit', () => {
+    const plan = launchPlan(resolveRuntime('claude', town), { headless: false, prompt: 'go', settingsDir: '/t/.gt/settings/s', gtBin: '/t/.gt/bin/gt', permissionTimeoutSec: 120, resume: 'abc-123' });
+    // No --dangerously-skip-permissions: gt's broker answers every tool call (and root may not use that flag).
+    expect(plan.argv).toEqual(['claude', '--settings', '/t/.gt/settings/s/claude-settings.json', '--resume', 'abc-123', 'go']);
+    expect(plan.hookServer).toEqual({ files: ['/t/.gt/settings/s/claude-settings.json'] });
+    type Hook = { type: string; command?: string; url?: string; timeout: number };
+    const settings = JSON.parse(plan.files['/t/.gt/settings/s/claude-settings.json'] ?? '{}') as { hooks: Record<string, Array<{ hooks: Hook[] }>> };
+    const hook = (event: string) => settings.hooks[event]?.[0]?.hooks[0] as Hook;
+    expect(hook('SessionStart')).toEqual({ type: 'command', command: '/t/.gt/bin/gt prime --hook', timeout: 30 });
+    expect(hook('PreCompact')).toMatchObject({ type: 'command', command: '/t/.gt/bin/gt prime --hook' });
+    for (const event of ['UserPromptSubmit', 'Stop', 'StopFailure', 'Notification', 'SessionEnd']) {
+      expect(hook(event)).toEqual({ type: 'http', url: `${HOOK_URL_PLACEHOLDER}/${event}`, timeout: 30 });
+    }
+    // A permission may wait for a person: the hook outlives the broker's own timeout, which answers first.
+    for (const event of ['PreToolUse', 'PermissionRequest']) expect(hook(event)).toEqual({ type: 'http', url: `${HOOK_URL_PLACEHOLDER}/${event}`, timeout: 180 });
   });
 
   it('runs Claude Code headless on its stream-json protocol, the prompt on stdin', () => {
@@ -106,7 +111,7 @@ describe('runtime presets', () => {
 
   it('wires Codex and Gemini to their own hook mechanisms, and types the prompt for Codex', () => {
     const codex = launchPlan(resolveRuntime('codex', town), { headless: false, prompt: 'go', settingsDir: '/s', gtBin: '/gt' });
-    expect(codex.argv).toEqual(['codex', '-c', 'notify=["/gt","signal","stop","--format","codex"]', '--dangerously-bypass-approvals-and-sandbox']);
+    expect(codex.argv).toEqual(['codex', '-c', 'notify=["/gt","signal","stop","--format","codex"]', '-c', 'allow_login_shell=false', '--dangerously-bypass-approvals-and-sandbox']);
     expect(codex.typeAfterReady).toBe('go');
     const gemini = launchPlan(resolveRuntime('gemini', town), { headless: false, prompt: 'go', settingsDir: '/s', gtBin: '/gt' });
     expect(gemini.env.GEMINI_CLI_SYSTEM_SETTINGS_PATH).toBe('/s/gemini-settings.json');

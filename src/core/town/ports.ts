@@ -44,7 +44,11 @@ export interface SessionBackend {
   /** Types text into the session (tmux) or writes a line to its stdin (headless). */
   send(name: string, text: string): Promise<void>;
   capture(name: string, lines: number): Promise<string>;
-  stop(name: string): Promise<void>;
+  /**
+   * Ends the session. With `graceMs`, an agent on a stream protocol first gets
+   * end-of-input and that long to finish its turn (and report its usage).
+   */
+  stop(name: string, options?: { graceMs?: number }): Promise<void>;
   list(): Promise<string[]>;
   /** The command a human runs to watch the session live. */
   attachCommand(name: string): string[] | undefined;

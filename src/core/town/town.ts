@@ -348,8 +348,8 @@ export class Town {
     this.ports.detacher.gt(args, { ...this.ports.baseEnv, GT_ROOT: this.root });
   }
 
-  async stopSession(agent: AgentRecord, state: AgentState = 'idle'): Promise<void> {
-    if (agent.backend && (agent.backend !== 'tmux' || this.ports.tmuxAvailable)) await this.ports.backend(agent.backend).stop(agent.session);
+  async stopSession(agent: AgentRecord, state: AgentState = 'idle', options: { graceMs?: number } = {}): Promise<void> {
+    if (agent.backend && (agent.backend !== 'tmux' || this.ports.tmuxAvailable)) await this.ports.backend(agent.backend).stop(agent.session, options);
     await this.saveAgent(parseIdentity(agent.address), { state });
   }
 }

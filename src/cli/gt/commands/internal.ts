@@ -43,7 +43,8 @@ export default function register(program: Command, ctx: GtContext): void {
       await sleep(Number((opts as { afterMs: string }).afterMs) || 0);
       const town = await ctx.town();
       const agent = await town.agent(parseIdentity(address as string));
-      if (agent) await town.stopSession(agent, agent.state === 'done' ? 'idle' : agent.state);
+      // The agent ended its own work (gt done): a stream-protocol agent may finish its turn and report its usage.
+      if (agent) await town.stopSession(agent, agent.state === 'done' ? 'idle' : agent.state, { graceMs: 10_000 });
     }));
   session.command('restart <agent>').option('--after-ms <ms>', 'wait first', '0')
     .action(action(ctx, async (address: unknown, opts: unknown) => {
