@@ -119,6 +119,7 @@ async function main(): Promise<void> {
         const runDir = join(root, '.gt', 'runs', `bench-${lane}`);
         mkdirSync(join(runDir, 'inbox'), { recursive: true });
         const settings = join(root, '.gt', 'settings', `bench-${lane}.json`);
+        mkdirSync(join(root, '.gt', 'settings'), { recursive: true });
         writeFileSync(settings, JSON.stringify(settingsFor(mode, gtBin), null, 2));
         const spec = {
           name: `bench-${lane}`, cwd: worktree, runDir,
