@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { parseTownConfig } from '../../src/core/town/config.js';
+import { anthropicTokens, codexUsage, priceOf, StreamUsageReader } from '../../src/core/town/costs.js';
+import { parseIdentity } from '../../src/core/town/identity.js';
+import { evaluatePolicy, simpleCommands, type PolicyLayer } from '../../src/core/town/permissions.js';
+
+const WT = '/town/app/polecats/nux';
+const polecat = parseIdentity('app/polecats/nux');
+const mayor = parseIdentity('mayor');
+const bash = (command: string) => ({ tool: 'Bash', input: { command }, cwd: WT });
+const layer = (source: string, toml: string): PolicyLayer => ({ source, config: parseTownConfig(`name = "t"\n${toml}`, source).permissions });
+
+describe('the permission policy', () => {
+  it('allows by default and names the rule that decided', () => {
+    expect(evaluatePolicy([], polecat, WT, bash('npm test'))).toMatchObject({ action: 'allow', rule: 'default' });
+    const askAll = layer('town.toml', '[permissions]\ndefault = "ask"');
+    expect(evaluatePolicy([askAll], polecat, WT, bash('npm test'))).toMatchObject({ action: 'ask', rule: 'town.toml permissions.default' });
+  });
+
+  it('denies force pushes in every spelling, and not ordinary pushes', () => {
+    for (const command of ['git push --force', 'git push -f origin main', 'cd x && git push origin +main', 'git push --force-with-lease', 'FOO=1 git push -uf origin x', 'git -C repo push --force']) {
+      expect(evaluatePolicy([], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin force-push' });
+    }
+    for (const command of ['git push origin main', 'git push --follow-tags', 'echo "git push --force"', 'git commit -m "force"']) {
+      expect(evaluatePolicy([], polecat, WT, bash(command)).action, command).toBe('allow');
+    }
+  });
+
+  it('denies writes outside the worktree, relative paths resolved from the agent\'s directory', () => {
+    const write = (file_path: string, cwd = WT) => ({ tool: 'Write', input: { file_path, content: 'x' }, cwd });
+    expect(evaluatePolicy([], polecat, WT, write('src/a.ts'))).toMatchObject({ action: 'allow' });
+    expect(evaluatePolicy([], polecat, WT, write(`${WT}/deep/b.ts`))).toMatchObject({ action: 'allow' });
+    expect(evaluatePolicy([], polecat, WT, write('../furiosa/a.ts'))).toMatchObject({ action: 'deny', rule: 'builtin outside-worktree' });
+    expect(evaluatePolicy([], polecat, WT, write('/etc/passwd'))).toMatchObject({ action: 'deny' });
+    expect(evaluatePolicy([], polecat, WT, { tool: 'Read', input: { file_path: '/etc/hosts' }, cwd: WT })).toMatchObject({ action: 'allow' });
+    const off = layer('town.toml', '[permissions]\nbuiltin_rules = false');
+    expect(evaluatePolicy([off], polecat, WT, write('/etc/passwd'))).toMatchObject({ action: 'allow' });
+  });
+
+  it('matches rules by tool, command, path and role; the strictest match wins across rig and town', () => {
+    const town = layer('town.toml', `[permissions]
+[[permissions.rules]]
+action = "ask"
+tool = "Bash"
+command = "npm publish*"
+[[permissions.rules]]
+action = "deny"
+tool = "Edit"
+path = "migrations/*"
+role = "polecat"
+[[permissions.rules]]
+action = "allow"
+tool = "mcp__*"`);
+    const rig = layer('app/rig.toml', `[permissions]
+default = "deny"
+[[permissions.rules]]
+action = "allow"
+tool = "Bash"
+command = "npm *"`);
+    const layers = [rig, town];
+    expect(evaluatePolicy(layers, polecat, WT, bash('npm test'))).toMatchObject({ action: 'allow', rule: 'app/rig.toml permissions.rules[0]' });
+    expect(evaluatePolicy(layers, polecat, WT, bash('npm run build && npm publish --tag next'))).toMatchObject({ action: 'ask', rule: 'town.toml permissions.rules[0]' });
+    expect(evaluatePolicy(layers, polecat, WT, { tool: 'Edit', input: { file_path: 'migrations/001.sql' }, cwd: WT })).toMatchObject({ action: 'deny', rule: 'town.toml permissions.rules[1]' });
+    expect(evaluatePolicy(layers, mayor, '/town/mayor', { tool: 'Edit', input: { file_path: '/town/mayor/migrations/001.sql' }, cwd: '/town/mayor' })).toMatchObject({ action: 'deny', rule: 'app/rig.toml permissions.default' });
+    expect(evaluatePolicy(layers, polecat, WT, { tool: 'mcp__github__create_issue', input: {}, cwd: WT })).toMatchObject({ action: 'allow', rule: 'town.toml permissions.rules[2]' });
+    expect(evaluatePolicy(layers, polecat, WT, bash('ls'))).toMatchObject({ action: 'deny', rule: 'app/rig.toml permissions.default' });
+  });
+
+  it('splits a shell line into simple commands, keeping quoted words whole', () => {
+    expect(simpleCommands('cd a && FOO=1 git push -f || echo "a && b" ; ls | wc -l')).toEqual([['cd', 'a'], ['git', 'push', '-f'], ['echo', 'a && b'], ['ls'], ['wc', '-l']]);
+  });
+
+  it('rejects a malformed rule with the file and key', () => {
+    expect(() => layer('town.toml', '[permissions]\n[[permissions.rules]]\naction = "maybe"')).toThrow(/town\.toml: key permissions\.rules\.0\.action/);
+    expect(() => layer('town.toml', '[permissions]\ntimeout = "soon"')).toThrow(/key permissions\.timeout: a duration/);
+  });
+});
+
+describe('usage and prices', () => {
+  it('prices Anthropic and OpenAI models per million tokens, and says when a model has no price', () => {
+    const tokens = { input_tokens: 1_000_000, output_tokens: 1_000_000, cache_read_tokens: 1_000_000, cache_write_tokens: 1_000_000 };
+    expect(priceOf('claude-opus-4-8', tokens).usd).toBeCloseTo(5 + 25 + 0.5 + 6.25, 9);
+    expect(priceOf('claude-opus-4-1-20250805', tokens).usd).toBeCloseTo(15 + 75 + 1.5 + 18.75, 9);
+    expect(priceOf('claude-sonnet-4-5', tokens).usd).toBeCloseTo(3 + 15 + 0.3 + 3.75, 9);
+    expect(priceOf('claude-haiku-4-5', tokens).usd).toBeCloseTo(1 + 5 + 0.1 + 1.25, 9);
+    expect(priceOf('mystery-model', tokens)).toEqual({ usd: 0, priced: false });
+    expect(priceOf(undefined, tokens).priced).toBe(false);
+  });
+
+  it('turns Claude Code\'s running total_cost_usd into per-turn USD, and reads the session id', () => {
+    const reader = new StreamUsageReader(() => ({ run: 'r', agent: 'a' }));
+    const sessions: string[] = [];
+    expect(reader.read('{"type":"system","subtype":"init","session_id":"s-1"}', 't0', (id) => sessions.push(id))).toBeUndefined();
+    const first = reader.read(JSON.stringify({ type: 'result', total_cost_usd: 0.25, usage: { input_tokens: 10, output_tokens: 2, cache_read_input_tokens: 3, cache_creation_input_tokens: 4 }, modelUsage: { 'claude-opus-4-8[1m]': {} } }), 't1');
+    const second = reader.read(JSON.stringify({ type: 'result', total_cost_usd: 0.75, usage: { input_tokens: 1, output_tokens: 1 } }), 't2');
+    expect(sessions).toEqual(['s-1']);
+    expect(first).toMatchObject({ usd: 0.25, input_tokens: 10, output_tokens: 2, cache_read_tokens: 3, cache_write_tokens: 4, model: 'claude-opus-4-8', source: 'stream-json' });
+    expect(second?.usd).toBeCloseTo(0.5, 12);
+    expect(reader.read('not json', 't3')).toBeUndefined();
+    expect(anthropicTokens({ input_tokens: 'x' })).toEqual({ input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0 });
+  });
+
+  it('reads Codex turn.completed usage, cached input counted as cache reads', () => {
+    const record = codexUsage('{"type":"turn.completed","usage":{"input_tokens":1500,"cached_input_tokens":500,"output_tokens":150}}', 't', { run: 'r', agent: 'a' }, 'gpt-5');
+    expect(record).toMatchObject({ input_tokens: 1000, cache_read_tokens: 500, output_tokens: 150, source: 'codex', priced: true });
+    expect(codexUsage('{"type":"turn.started"}', 't', { run: 'r', agent: 'a' })).toBeUndefined();
+  });
+});
