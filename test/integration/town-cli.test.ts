@@ -271,3 +271,23 @@ describe('the town daemon', () => {
     expect(town.json<{ daemon_stopped: boolean }>(['down']).daemon_stopped).toBe(true);
   });
 });
+
+describe('gt permission check (command hooks: Gemini BeforeTool, Codex PreToolUse)', () => {
+  it('answers a hook\'s JSON on stdin in each runtime\'s format, logs the decision, and refuses an unknown format', () => {
+    const town = makeTown({ rig: 'app' });
+    const bead = town.bead('Ask first', ['true']);
+    const [slung] = town.json<Array<{ agent: string }>>(['sling', bead, 'app', '--no-start']);
+    const agent = slung?.agent as string;
+    const dir = join(town.root, 'app', 'polecats', agent.split('/')[2] as string);
+    const check = (format: string, input: unknown) => town.gt(['permission', 'check', '--format', format, '--agent', agent], { cwd: dir, input: JSON.stringify(input), env: { GT_RUN: 'manual' } });
+    const gemini = check('gemini', { tool_name: 'run_shell_command', tool_input: { command: 'git push --force origin main' }, cwd: dir });
+    expect(gemini.code, gemini.stderr).toBe(0);
+    expect(JSON.parse(gemini.stdout)).toMatchObject({ decision: 'deny', reason: expect.stringContaining('builtin force-push') });
+    const claude = check('claude', { tool_name: 'Bash', tool_input: { command: 'npm test' }, cwd: dir });
+    expect(JSON.parse(claude.stdout)).toEqual({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'allow', permissionDecisionReason: expect.stringContaining('gt allowed this') } });
+    expect(town.json<Array<{ action: string; rule: string }>>(['permission', 'log']).map((e) => [e.action, e.rule])).toEqual([['deny', 'builtin force-push'], ['allow', 'default']]);
+    const bad = check('cursor', {});
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('unknown hook format "cursor"');
+  });
+});

@@ -115,7 +115,9 @@ describe('runtime presets', () => {
     expect(codex.typeAfterReady).toBe('go');
     const gemini = launchPlan(resolveRuntime('gemini', town), { headless: false, prompt: 'go', settingsDir: '/s', gtBin: '/gt' });
     expect(gemini.env.GEMINI_CLI_SYSTEM_SETTINGS_PATH).toBe('/s/gemini-settings.json');
-    expect(Object.keys((JSON.parse(gemini.files['/s/gemini-settings.json'] ?? '{}') as { hooks: object }).hooks)).toEqual(expect.arrayContaining(['SessionStart', 'BeforeAgent', 'AfterAgent']));
+    const geminiHooks = (JSON.parse(gemini.files['/s/gemini-settings.json'] ?? '{}') as { hooks: Record<string, Array<{ hooks: Array<{ command: string }> }>> }).hooks;
+    expect(Object.keys(geminiHooks)).toEqual(expect.arrayContaining(['SessionStart', 'BeforeAgent', 'AfterAgent', 'BeforeTool']));
+    expect(geminiHooks.BeforeTool?.[0]?.hooks[0]?.command).toBe('/gt permission check --format gemini');
   });
 
   it('lets a custom agent behave like the preset it names, with its own words', () => {

@@ -162,7 +162,12 @@ export function claudeSettings(gt: HookCommands, http?: { url: string; permissio
 }
 
 /** Gemini CLI's equivalent, in a system settings file named by env. */
-export const geminiSettings = (gt: HookCommands) => hookFile('gemini', gt, (command) => ({ hooks: [{ type: 'command', command }] }));
+export function geminiSettings(gt: HookCommands, gtBin: string): Record<string, unknown> {
+  const settings = hookFile('gemini', gt, (command) => ({ hooks: [{ type: 'command', command }] }));
+  // Gemini CLI's BeforeTool hook: the permission broker decides every tool call (time limit in ms, past the broker's default 10 min).
+  (settings.hooks as Record<string, unknown>).BeforeTool = [{ hooks: [{ type: 'command', command: `${gtBin} permission check --format gemini`, timeout: 660_000 }] }];
+  return settings;
+}
 
 /**
  * Cursor's hooks (`.cursor/hooks.json`) and Copilot CLI's (`.github/hooks/*.json`) are
@@ -213,7 +218,7 @@ export function launchPlan(runtime: ResolvedRuntime, options: { headless: boolea
     if (options.resume) args.push('--resume', options.resume);
   } else if (runtime.hooks === 'gemini') {
     const file = `${settingsDir}/gemini-settings.json`;
-    files[file] = `${JSON.stringify(geminiSettings(hookCommands), null, 2)}\n`;
+    files[file] = `${JSON.stringify(geminiSettings(hookCommands, gtBin), null, 2)}\n`;
     env.GEMINI_CLI_SYSTEM_SETTINGS_PATH = file;
   } else if (runtime.hooks === 'cursor') {
     worktreeFiles['.cursor/hooks.json'] = `${JSON.stringify(cursorHooks(hookCommands), null, 2)}\n`;
