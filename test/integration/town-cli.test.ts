@@ -291,3 +291,36 @@ describe('gt permission check (command hooks: Gemini BeforeTool, Codex PreToolUs
     expect(bad.stderr).toContain('unknown hook format "cursor"');
   });
 });
+
+describe('gt witness patrol', () => {
+  it('restarts a session that died with work on its hook, leaves one that was stopped on purpose, and escalates after max_wakes', async () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['config', 'agent', 'set', 'sleeper', 'sleep 600']).code).toBe(0);
+    expect(town.gt(['config', 'set', 'witness.max_wakes', '1']).code).toBe(0);
+    const bead = town.bead('Keep going', ['true']);
+    const [slung] = town.json<Array<{ agent: string }>>(['sling', bead, 'app', '--agent', 'sleeper', '--backend', 'tmux']);
+    const agent = slung?.agent as string;
+    const session = `gt-app-${agent.split('/')[2]}`;
+    const crash = () => process.kill(Number(town.tmux(['display-message', '-p', '-t', `=${session}:`, '#{pane_pid}']).stdout.trim()), 'SIGKILL');
+    const alive = () => town.json<Array<{ agent: string; session_alive: boolean }>>(['agents']).find((a) => a.agent === agent)?.session_alive;
+    expect(town.json<unknown[]>(['witness', 'patrol'])).toEqual([]);
+    // A crash: restarted on the same hook (a fresh session: this runtime has no conversation to resume).
+    crash();
+    await waitFor('the session to die', () => alive() === false || undefined, 20_000);
+    expect(town.json<Array<{ agent: string; bead: string; action: string; detail: string }>>(['witness', 'patrol'])).toEqual([{ agent, bead, action: 'restarted', detail: 'fresh session' }]);
+    expect(alive()).toBe(true);
+    // A second death of the same bead is over max_wakes = 1: stalled, the Mayor is told, no restart.
+    crash();
+    await waitFor('the session to die again', () => alive() === false || undefined, 20_000);
+    expect(town.json<Array<{ action: string }>>(['witness', 'patrol'])).toMatchObject([{ action: 'escalated' }]);
+    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).some((m) => m.subject === `STALLED ${agent}: ${bead}`)).toBe(true);
+    expect(town.json<unknown[]>(['witness', 'patrol'])).toEqual([]);
+    expect(alive()).toBe(false);
+
+    // Stopped on purpose (gt down --all): the patrol leaves it alone.
+    const other = town.bead('Stop me', ['true']);
+    town.json(['sling', other, 'app', '--agent', 'sleeper', '--backend', 'tmux']);
+    expect(town.gt(['down', '--all']).code).toBe(0);
+    expect(town.json<unknown[]>(['witness', 'patrol']).filter((a) => (a as { bead: string }).bead === other)).toEqual([]);
+  });
+});

@@ -46,3 +46,5 @@ export function lastUserText(request: RecordedRequest): string {
   const last = [...messages].reverse().find((m) => m.role === 'user');
   return last ? JSON.stringify(last.content) : '';
 }
+
+if (!claudeInstalled) console.warn(`Skipping the Claude Code tests: ${CLAUDE_BIN} is missing (npm ci installs the pinned devDependency).`);

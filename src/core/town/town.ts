@@ -350,6 +350,7 @@ export class Town {
 
   async stopSession(agent: AgentRecord, state: AgentState = 'idle', options: { graceMs?: number } = {}): Promise<void> {
     if (agent.backend && (agent.backend !== 'tmux' || this.ports.tmuxAvailable)) await this.ports.backend(agent.backend).stop(agent.session, options);
-    await this.saveAgent(parseIdentity(agent.address), { state });
+    // Stopped on purpose: the witness restarts only sessions that died on their own.
+    await this.ledger.update([agent.id], { setMetadata: { state, stopped_at: this.ports.now() } });
   }
 }
