@@ -18,10 +18,20 @@ const stubConfig = {
     b.onResolve({ filter: /core\/town\/config\.js$/ }, () => ({ path: resolve('scripts/hot-config-stub.ts') }));
   },
 };
+// The session host loads the config schemas on first use, from a bundle of their own.
+const lazyConfig = {
+  name: 'lazy-config',
+  setup(b) {
+    b.onResolve({ filter: /core\/town\/config\.js$/ }, () => ({ path: resolve('scripts/lazy-config.ts') }));
+  },
+};
 rmSync('dist', { recursive: true, force: true });
-for (const [entry, out, plugins] of [['bd', 'bd', []], ['gt', 'gt', []], ['gt-full', 'gt-full', []], ['gt-hot', 'gt-hot', [stubConfig]]]) {
+for (const [entry, out, plugins] of [
+  ['src/bin/bd.ts', 'bd', []], ['src/bin/gt.ts', 'gt', []], ['src/bin/gt-full.ts', 'gt-full', []], ['src/bin/gt-hot.ts', 'gt-hot', [stubConfig]],
+  ['src/bin/gt-host.ts', 'gt-host', [lazyConfig]], ['src/core/town/config.ts', 'gt-config', []],
+]) {
   await build({
-    entryPoints: [`src/bin/${entry}.ts`],
+    entryPoints: [entry],
     outfile: `dist/${out}.cjs`,
     bundle: true,
     format: 'cjs',

@@ -4,7 +4,7 @@
  * done and the test key approved (../shared/docs/claude-code-offline.md), so
  * it starts with no network. Trusting each worktree is gt's job, not this file's.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScriptedModelServer, parseModelScript, requestText, type RecordedRequest } from '../../src/infra/model-server.js';
 import { onCleanup, ROOT } from './env.js';
@@ -23,8 +23,11 @@ export async function useScriptedClaude(town: TestTown, turns: unknown[]): Promi
     hasCompletedOnboarding: true,
     customApiKeyResponses: { approved: [API_KEY.slice(-20)], rejected: [] },
   }));
+  // Claude Code keeps scratch files in TMPDIR: inside the test's directory, they go with it.
+  const tmp = join(town.base, 'tmp');
+  mkdirSync(tmp, { recursive: true });
   Object.assign(town.env, {
-    ANTHROPIC_BASE_URL: server.url(), ANTHROPIC_API_KEY: API_KEY,
+    TMPDIR: tmp, ANTHROPIC_BASE_URL: server.url(), ANTHROPIC_API_KEY: API_KEY,
     DISABLE_TELEMETRY: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_AUTOUPDATER: '1',
     PATH: `${join(ROOT, 'node_modules', '.bin')}:${town.env.PATH ?? ''}`,
   });

@@ -34,7 +34,6 @@ export const COMMANDS: Entry[] = [
   { names: ['model-server'], summary: 'A scripted local model server for dry runs and tests', load: () => import('./commands/model-server.js') },
   { names: ['demo'], summary: 'The whole loop in a temporary town, no API key needed', load: () => import('./commands/demo.js') },
   { names: ['run-shell'], summary: 'The shell runtime', hidden: true, load: () => import('./commands/internal.js') },
-  { names: ['session-host'], summary: 'Headless session host', hidden: true, load: () => import('./commands/internal.js') },
   { names: ['session'], summary: 'Session control', hidden: true, load: () => import('./commands/internal.js') },
 ];
 

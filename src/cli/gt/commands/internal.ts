@@ -1,13 +1,8 @@
-/** Commands gt runs for itself: the shell runtime, the headless session host, deferred session control. */
+/** Commands gt runs for itself: the shell runtime and deferred session control. (The session host is dist/gt-host.cjs: src/bin/gt-host.ts.) */
 import type { Command } from 'commander';
 import { parseIdentity } from '../../../core/town/identity.js';
-import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import type { SessionSpec } from '../../../core/town/ports.js';
-import { hostHandlers } from '../../../core/town/session-host.js';
 import { runShellAgent } from '../../../core/town/shell-runner.js';
 import { restartSession } from '../../../core/town/work.js';
-import { runSessionHost } from '../../../infra/headless.js';
 import { action, type GtContext } from '../context.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,20 +15,6 @@ export default function register(program: Command, ctx: GtContext): void {
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(ctx.io.env)) if (v !== undefined) env[k] = v;
       const { code } = await runShellAgent(town, identity, env, (text) => ctx.io.stdout(text));
-      return code;
-    }));
-
-  program.command('session-host <runDir>').description('Host of one agent session: runs it, serves its hooks, records its usage')
-    .option('--tty', 'the agent runs on this terminal (a tmux pane)')
-    .action(action(ctx, async (runDir: unknown, opts: unknown) => {
-      const dir = runDir as string;
-      const spec = JSON.parse(readFileSync(join(dir, 'session.json'), 'utf8')) as SessionSpec;
-      const town = await ctx.town();
-      const identity = parseIdentity(spec.env.GT_AGENT ?? 'human');
-      const tty = (opts as { tty?: boolean }).tty === true;
-      const handlers = hostHandlers(town, identity, { run: basename(dir), runDir: dir, cwd: spec.cwd, runtime: spec.env.GT_RUNTIME ?? '', tty });
-      const code = await runSessionHost(dir, { tty, onHook: handlers.onHook, onOutputLine: handlers.onOutputLine });
-      await handlers.settle();
       return code;
     }));
 
