@@ -32,6 +32,8 @@ describe.skipIf(!claudeInstalled)('Claude Code faults', () => {
     }, 60_000);
     expect(failed.metadata).toMatchObject({ state: 'idle' });
     expect(failed.metadata?.last_error).toContain('scripted failure: overloaded model');
+    expect(town.json<Array<{ agent: string; last_error: string }>>(['agents']).find((a) => a.agent === agent)?.last_error).toContain('overloaded model');
+    expect(town.gt(['agents']).stdout).toContain(`${agent}: last turn failed:`);
     expect(town.json<Array<{ status: string; assignee: string }>>(['bd', 'show', bead])[0]).toMatchObject({ status: 'hooked', assignee: agent });
     await new Promise((r) => setTimeout(r, 1200));
     expect(town.json<Array<{ action: string }>>(['witness', 'patrol'])).toMatchObject([{ action: 'woken' }]);

@@ -37,7 +37,7 @@ describe.skipIf(!claudeInstalled)('the permission broker with Claude Code', () =
     // 1. Waits for a person: nothing runs, and the agent shows waiting-permission.
     const first = await nextRequest(town, 'touch APPROVED.txt');
     expect(first).toMatchObject({ agent, tool: 'Bash', status: 'waiting' });
-    expect(town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === agent)?.state).toBe('waiting-permission');
+    expect(town.json<Array<{ agent: string; state: string; permission_request: string }>>(['agents']).find((a) => a.agent === agent)).toMatchObject({ state: 'waiting-permission', permission_request: first.id });
     await new Promise((r) => setTimeout(r, 500));
     expect(existsSync(join(worktree, 'APPROVED.txt'))).toBe(false);
     expect(town.json<{ status: string }>(['permission', 'approve', first.id, '--reason', 'fine'])).toMatchObject({ status: 'allowed' });

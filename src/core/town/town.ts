@@ -55,6 +55,11 @@ export interface AgentRecord {
   started_at?: string;
   /** The runtime's own session id (Claude Code, Codex): what a restart resumes. */
   runtime_session?: string;
+  /** The last model error that ended a turn (Claude Code's StopFailure), and when. */
+  last_error?: string;
+  last_error_at?: string;
+  /** The permission request the agent waits on (state waiting-permission). */
+  permission_request?: string;
   /** Open agent bead = the identity exists; closed = nuked. */
   active: boolean;
 }
@@ -69,7 +74,7 @@ export function agentFromIssue(issue: Issue): AgentRecord {
   };
   if (identity.rig) record.rig = identity.rig;
   if (identity.name) record.name = identity.name;
-  for (const key of ['runtime', 'backend', 'branch', 'run', 'last_signal', 'last_signal_at', 'started_at', 'runtime_session'] as const) {
+  for (const key of ['runtime', 'backend', 'branch', 'run', 'last_signal', 'last_signal_at', 'started_at', 'runtime_session', 'last_error', 'last_error_at', 'permission_request'] as const) {
     const value = str(key);
     if (value !== undefined) (record as unknown as Record<string, string>)[key] = value;
   }

@@ -39,11 +39,20 @@ export default function register(program: Command, ctx: GtContext): void {
           agent: agent.address, role: agent.role, rig: agent.rig ?? null, runtime: agent.runtime ?? null, backend: agent.backend ?? null,
           session: agent.session, run: agent.run ?? null, session_alive: alive, state: agentState(agent, alive, hooked.length > 0), hooked,
           last_signal: agent.last_signal ?? null, last_signal_at: agent.last_signal_at ?? null,
+          runtime_session: agent.runtime_session ?? null, permission_request: agent.permission_request ?? null,
+          last_error: agent.last_error ?? null, last_error_at: agent.last_error_at ?? null,
         };
       }));
-      ctx.emit(rows, () => rows.length === 0 ? 'No agents yet.' : table([['AGENT', 'RUNTIME', 'BACKEND', 'STATE', 'HOOK', 'LAST SIGNAL'], ...rows.map((r) => [
-        r.agent, r.runtime ?? '-', r.backend ?? '-', r.state, r.hooked.join(',') || '-', r.last_signal ? `${r.last_signal} ${age(r.last_signal_at ?? undefined)}` : '-',
-      ])]));
+      ctx.emit(rows, () => {
+        if (rows.length === 0) return 'No agents yet.';
+        const lines = table([['AGENT', 'RUNTIME', 'BACKEND', 'STATE', 'HOOK', 'LAST SIGNAL'], ...rows.map((r) => [
+          r.agent, r.runtime ?? '-', r.backend ?? '-', r.state === 'waiting-permission' && r.permission_request ? `${r.state} (${r.permission_request})` : r.state,
+          r.hooked.join(',') || '-', r.last_signal ? `${r.last_signal} ${age(r.last_signal_at ?? undefined)}` : '-',
+        ])]);
+        // A model error that ended a turn is worth a line of its own until the agent signals again.
+        const errors = rows.filter((r) => r.last_error && r.last_error_at && r.last_error_at >= (r.last_signal_at ?? '')).map((r) => `${r.agent}: last turn failed: ${r.last_error}`);
+        return errors.length ? `${lines}\n\n${errors.join('\n')}` : lines;
+      });
     }));
 
   program.command('peek <agent> [lines]').description('The last lines of an agent\'s session (screen for tmux, log for headless)')
