@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/town/refinery.js';
 import { witnessPatrol } from '../core/town/witness.js';
+import { checkConvoys } from '../core/town/convoys.js';
 import { acquireLock } from '../infra/files.js';
 import { DAEMON_LOGFILE, DAEMON_PIDFILE, openTown } from '../infra/town.js';
 import { errorMessage } from '../shared/errors.js';
@@ -56,6 +57,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       if (!stopping) {
         try {
           town.reloadConfig();
+          for (const landed of await checkConvoys(town)) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });
           for (const action of await witnessPatrol(town)) {
             log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, { agent: action.agent, bead: action.bead, detail: action.detail });
           }

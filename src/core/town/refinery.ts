@@ -8,6 +8,7 @@
  * gt's own, so it is reset freely; no worker's files are ever touched.
  */
 import { parseDuration } from '../../shared/duration.js';
+import { checkConvoys } from './convoys.js';
 import type { Issue } from '../beads/types.js';
 import { Mailbox } from './mail.js';
 import type { Town } from './town.js';
@@ -112,6 +113,8 @@ async function mergeOne(town: Town, rigName: string, mr: Issue): Promise<MergeOu
     // Merged work is done work, whatever the bead's other links say.
     const closeBead = await town.ledger.close([bead], { reason, force: true });
     if (closeBead.failed[0]) progress(`refinery ${rigName}: warning: could not close ${bead}: ${closeBead.failed[0].error.message}`);
+    // A close event: the convoys tracking this bead may have landed.
+    else for (const landed of await checkConvoys(town, { bead })) progress(`refinery ${rigName}: convoy ${landed.id} "${landed.name}" landed`);
   }
   // Its change is in the target now; a branch still checked out somewhere is left alone.
   await git.probe(work, ['branch', '-D', branch]);
