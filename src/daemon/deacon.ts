@@ -10,6 +10,8 @@ import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/town/refinery.js';
 import { witnessPatrol } from '../core/town/witness.js';
 import { checkConvoys } from '../core/town/convoys.js';
+import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/town/stranded.js';
+import { commandExists, commandVersion } from '../infra/launch.js';
 import { acquireLock } from '../infra/files.js';
 import { DAEMON_LOGFILE, DAEMON_PIDFILE, openTown } from '../infra/town.js';
 import { errorMessage } from '../shared/errors.js';
@@ -42,6 +44,10 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   const town = await openTown(root, env, 'deacon', (line) => log('info', line));
   const interval = parseDuration(town.config.daemon.interval);
   log('info', 'started', { pid: process.pid, interval: town.config.daemon.interval });
+  // Convoys: one full check for what closed while no daemon ran, then only close events.
+  for (const landed of await checkConvoys(town)) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });
+  let cursor = await latestEventId(town);
+  const probe = { exists: (command: string) => commandExists(command, env), version: (command: string) => commandVersion(command, env) };
   try {
     while (!stopping) {
       for (const rig of town.rigNames()) {
@@ -57,7 +63,12 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       if (!stopping) {
         try {
           town.reloadConfig();
-          for (const landed of await checkConvoys(town)) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });
+          const events = await convoysOnEvents(town, cursor);
+          cursor = events.cursor;
+          for (const landed of events.landed) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });
+          for (const fed of await feedStrandedConvoys(town, probe)) {
+            log(fed.action === 'failed' || fed.action === 'skipped' ? 'warn' : 'info', `convoy.${fed.action}`, { convoy: fed.convoy, ...(fed.bead ? { bead: fed.bead } : {}), detail: fed.detail });
+          }
           for (const action of await witnessPatrol(town)) {
             log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, { agent: action.agent, bead: action.bead, detail: action.detail });
           }

@@ -52,3 +52,67 @@ describe('convoys', () => {
     expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'human']).some((m) => m.subject === 'Convoy landed: Release')).toBe(true);
   });
 });
+
+describe('convoys and dispatch', () => {
+  it('gt sling of several beads tracks them as one convoy, unless --no-convoy or a convoy already tracks them', () => {
+    const town = makeTown({ rig: 'app' });
+    const [a, b, c, d] = ['A', 'B', 'C', 'D'].map((t) => town.bead(`Part ${t}`, ['true']));
+    const slung = town.json<Array<{ bead: string; convoy?: string }>>(['sling', a as string, b as string, 'app', '--no-start']);
+    const convoy = slung[0]?.convoy as string;
+    expect(convoy).toMatch(/^hq-cv-/);
+    expect(slung.every((r) => r.convoy === convoy)).toBe(true);
+    expect(town.json<Convoy>(['convoy', 'show', convoy])).toMatchObject({ name: 'Work: Part A (+1)', total: 2, owner: 'human' });
+    expect(town.json<Array<{ convoy?: string }>>(['sling', c as string, d as string, 'app', '--no-start', '--no-convoy']).every((r) => r.convoy === undefined)).toBe(true);
+    expect(town.json<Convoy[]>(['convoy', 'list'])).toHaveLength(1);
+  });
+
+  it('feeds stranded convoys one bead per scan, goes on past a failed dispatch and an unknown rig, and closes empty ones', async () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['config', 'set', 'convoys.stranded_grace', '"0s"']).code).toBe(0);
+    expect(town.gt(['config', 'set', 'agent', 'shell', '--rig', 'app']).code).toBe(0);
+    expect(town.gt(['rig', 'add', 'bad', town.origin('bad')]).code).toBe(0);
+    expect(town.gt(['config', 'set', 'agent', 'nosuchbot', '--rig', 'bad']).code).toBe(0);
+    const badBead = town.gt(['bd', 'create', 'Cannot run', '--silent'], { cwd: `${town.root}/bad` }).stdout.trim();
+    const loose = town.gt(['bd', 'create', 'Belongs to no rig', '--silent'], { cwd: town.root }).stdout.trim();
+    // Ready order is priority first: One goes before Two.
+    const one = town.bead('One', ['echo one > ONE.md'], ['-p', '1']);
+    const two = town.bead('Two', ['echo two > TWO.md'], ['-p', '3']);
+    const failing = town.json<Convoy>(['convoy', 'create', 'Failing', badBead]);
+    const moving = town.json<Convoy>(['convoy', 'create', 'Moving', one, two]);
+    const orphan = town.json<Convoy>(['convoy', 'create', 'Orphan', loose]);
+    const empty = town.json<Convoy>(['convoy', 'create', 'Empty']);
+
+    type Action = { convoy: string; action: string; bead?: string; detail: string };
+    const first = new Map(town.json<Action[]>(['convoy', 'stranded']).map((a) => [a.convoy, a]));
+    expect([...first.keys()].sort()).toEqual([failing.id, moving.id, orphan.id, empty.id].sort());
+    expect(first.get(failing.id)).toMatchObject({ action: 'failed', bead: badBead, detail: expect.stringContaining('nosuchbot') });
+    expect(first.get(moving.id)).toMatchObject({ action: 'slung', bead: one });
+    expect(first.get(orphan.id)).toMatchObject({ action: 'skipped', detail: expect.stringContaining(`no rig has the prefix of ${loose}`) });
+    expect(first.get(empty.id)).toMatchObject({ action: 'closed-empty' });
+    expect(town.json<Array<{ status: string }>>(['bd', 'show', two])[0]?.status).toBe('open');
+    // The next scan leaves a convoy that is being worked on alone; the empty one is gone.
+    const second = town.json<Array<{ convoy: string; action: string }>>(['convoy', 'stranded']);
+    expect(second.map((a) => a.convoy)).not.toContain(empty.id);
+    expect(second.filter((a) => a.convoy === moving.id && a.action === 'slung')).toHaveLength(0);
+    await waitFor('the first bead to reach the refinery', () => town.json<unknown[]>(['refinery', 'queue', 'app']).length === 1 || undefined, 60_000);
+  });
+
+  it('the daemon lands a convoy on a close event; other events change nothing; gt down twice is fine', async () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['config', 'set', 'daemon.interval', '"1s"']).code).toBe(0);
+    expect(town.gt(['config', 'set', 'convoys.stranded_grace', '"1h"']).code).toBe(0);
+    const [a, b] = ['A', 'B'].map((t) => town.bead(`Part ${t}`, ['true']));
+    const convoy = town.json<Convoy>(['convoy', 'create', 'Watched', a as string, b as string, '--notify', 'mayor']);
+    expect(town.gt(['up']).code).toBe(0);
+    expect(town.gt(['bd', 'update', a as string, '--add-label', 'touched']).code).toBe(0);
+    expect(town.gt(['bd', 'close', a as string]).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(town.json<Convoy>(['convoy', 'show', convoy.id]).status).toBe('open');
+    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor'])).toEqual([]);
+    expect(town.gt(['bd', 'close', b as string]).code).toBe(0);
+    await waitFor('the landing mail', () => town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).some((m) => m.subject === 'Convoy landed: Watched') || undefined, 20_000);
+    expect(town.json<Convoy>(['convoy', 'show', convoy.id]).status).toBe('landed');
+    expect(town.gt(['down']).code).toBe(0);
+    expect(town.gt(['down']).code).toBe(0);
+  });
+});

@@ -67,6 +67,8 @@ export const townSchema = z.strictObject({
   budgets: budgets.default({}),
   /** GUPP: an idle agent with work on its hook is woken after `idle_wake`, at most `max_wakes` times in a row, then escalated. */
   witness: z.strictObject({ idle_wake: duration.default('60s'), max_wakes: z.number().int().min(0).default(3) }).default({ idle_wake: '60s', max_wakes: 3 }),
+  /** A convoy younger than `stranded_grace` is not fed or closed by the stranded scan (its work may still be on its way). */
+  convoys: z.strictObject({ stranded_grace: duration.default('5m') }).default({ stranded_grace: '5m' }),
   /** Created by `gt install`; informational. */
   created_at: z.string().optional(),
 });

@@ -126,6 +126,8 @@ export async function checkConvoys(town: Town, options: { bead?: string } = {}):
     } catch {
       continue;
     }
+    // convoy.landed: an event of its own, after the close it reports has committed.
+    await town.ledger.store.write((tx) => tx.appendEvent({ issue_id: id, event_type: 'convoy.landed', actor: town.ledger.actor, created_at: now, comment: `all ${view.total} beads closed` }));
     const mail = new Mailbox(town.ledger, 'deacon');
     for (const to of new Set([view.owner, ...view.notify])) {
       await mail.send(to, `Convoy landed: ${view.name}`, `${view.id} "${view.name}": all ${view.total} beads are closed (${view.beads.map((b) => b.id).join(', ')}).`, { kind: 'protocol' });

@@ -9,6 +9,7 @@ import type { Issue, IssueDetails } from '../beads/types.js';
 import { agentBeadId, parseIdentity, polecatBranch, polecatIdentity, sessionName, validateName, type Identity } from './identity.js';
 import { Mailbox } from './mail.js';
 import { checkBudgets } from './costs.js';
+import { createConvoy } from './convoys.js';
 import { nextPolecatName } from './names.js';
 import type { BackendKind } from './ports.js';
 import type { ResolvedRuntime } from './runtimes.js';
@@ -28,6 +29,8 @@ export interface SlingOptions {
   force?: boolean;
   /** Hook only; do not start a session. */
   noStart?: boolean;
+  /** Several beads get a convoy of their own unless this is false (or one already tracks them). */
+  convoy?: boolean;
 }
 
 export interface SlingResult {
@@ -41,6 +44,8 @@ export interface SlingResult {
   branch?: string;
   spawned: boolean;
   took_over_from?: string;
+  /** The convoy this sling created for its beads. */
+  convoy?: string;
 }
 
 interface Undo {
@@ -143,7 +148,9 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
       for (const undo of undos) await rollback(town, undo);
       throw failed.reason;
     }
-    return settled.map((r) => (r as PromiseFulfilledResult<SlingResult>).value);
+    const results = settled.map((r) => (r as PromiseFulfilledResult<SlingResult>).value);
+    const convoy = options.convoy !== false && beads.length > 1 ? await autoConvoy(town, beads) : undefined;
+    return convoy ? results.map((r) => ({ ...r, convoy })) : results;
   } finally {
     release();
   }
@@ -181,6 +188,20 @@ async function planSling(
   const runtime = town.runtimeFor(identity, options.runtime ?? existing?.runtime);
   if (!options.noStart) checkRuntime(runtime, probe);
   return { bead, identity, existing, previous, runtime };
+}
+
+/**
+ * Beads slung together are tracked together: a convoy "Work: <first title> (+n)"
+ * owned by whoever slung them, unless an open convoy already tracks one of them.
+ */
+async function autoConvoy(town: Town, beads: IssueDetails[]): Promise<string | undefined> {
+  for (const bead of beads) {
+    const trackers = await town.ledger.listDependencies(bead.id, 'up', 'tracks');
+    if (trackers.some((t) => t.status !== 'closed')) return undefined;
+  }
+  const first = beads[0] as IssueDetails;
+  const name = `Work: ${first.title}${beads.length > 1 ? ` (+${beads.length - 1})` : ''}`;
+  return (await createConvoy(town, name, beads.map((b) => b.id), { owner: town.ledger.actor })).id;
 }
 
 /** Budgets (town.toml) stop new sessions; the Mayor hears of it once a day. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { addToConvoy, checkConvoys, closeConvoy, convoyView, createConvoy, listConvoys, type ConvoyView } from '../../../core/town/convoys.js';
+import { feedStrandedConvoys } from '../../../core/town/stranded.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
@@ -57,6 +58,13 @@ Examples:
     .action(action(ctx, async (id: unknown, opts: unknown) => {
       const view = await closeConvoy(await ctx.town(), id as string, (opts as { reason?: string }).reason);
       ctx.emit(view, () => `Closed convoy ${view.id}`);
+    }));
+
+  convoy.command('stranded').description('Feed stranded convoys: sling the next ready bead of each convoy nobody works on, close empty ones (the daemon does this on every pass)')
+    .option('--json', 'machine-readable output')
+    .action(action(ctx, async () => {
+      const actions = await feedStrandedConvoys(await ctx.townForSessions(), ctx.runtimeProbe);
+      ctx.emit(actions, () => (actions.length === 0 ? 'No stranded convoy.' : table([['CONVOY', 'ACTION', 'BEAD', 'DETAIL'], ...actions.map((a) => [a.convoy, a.action, a.bead ?? '-', a.detail])])));
     }));
 
   convoy.command('check').description('Land every convoy whose beads are all closed (the daemon does this on every pass)').option('--json', 'machine-readable output')
