@@ -324,3 +324,28 @@ describe('gt witness patrol', () => {
     expect(town.json<unknown[]>(['witness', 'patrol']).filter((a) => (a as { bead: string }).bead === other)).toEqual([]);
   });
 });
+
+describe('gt formula and bd cook', () => {
+  it('lists the search path with shadowing, shows and cooks formulas, and names file, line and key of a broken one', () => {
+    const town = makeTown({ rig: 'app' });
+    mkdirSync(join(town.root, 'formulas'));
+    writeFileSync(join(town.root, 'formulas', 'release.formula.toml'), 'formula = "release"\ndescription = "Our own release"\n[[steps]]\nid = "ship"\ntitle = "Ship {{what}}"\n[vars.what]\ndefault = "it"\n');
+    writeFileSync(join(town.root, 'formulas', 'broken.formula.toml'), 'formula = "broken"\n[[steps]]\nid = "a"\ntitle = "A"\nneeds = ["ghost"]\n');
+    const list = town.json<Array<{ name: string; source: string; shadows: string[] }>>(['formula', 'list']);
+    expect(list.map((f) => f.name)).toEqual(expect.arrayContaining(['broken', 'code-review', 'polecat-work', 'release', 'shell-demo', 'tdd-cycle']));
+    expect(list.find((f) => f.name === 'release')).toMatchObject({ source: join(town.root, 'formulas', 'release.formula.toml'), shadows: ['builtin:release'] });
+    expect(town.json<{ steps: Array<{ title: string }> }>(['formula', 'cook', 'release', '--var', 'what=v2']).steps[0]?.title).toBe('Ship v2');
+    expect(town.json<{ name: string; vars: object }>(['formula', 'show', 'tdd-cycle'])).toMatchObject({ name: 'tdd-cycle', vars: { behaviour: { required: true } } });
+    const broken = town.gt(['formula', 'show', 'broken']);
+    expect(broken.code).toBe(3);
+    expect(broken.stderr).toContain(`${join(town.root, 'formulas', 'broken.formula.toml')}:5: key steps.0.needs: step "a" needs "ghost"`);
+    expect(town.gt(['formula', 'cook', 'nope']).code).toBe(4);
+    const badVar = town.gt(['formula', 'cook', 'release', '--var', 'what']);
+    expect(badVar.code).toBe(2);
+    expect(badVar.stderr).toContain('--var "what" is not key=value');
+    // bd cook finds the town's folder through GT_ROOT, and the built-ins anywhere.
+    const cooked = town.gt(['bd', 'cook', 'shell-demo', '--var', 'file=a.txt']);
+    expect(cooked.code, cooked.stderr).toBe(0);
+    expect(cooked.stdout).toContain("write          Write a.txt  (run: printf '%s\\n' 'hello from gt' > 'a.txt' && git add 'a.txt')");
+  });
+});
