@@ -28,6 +28,7 @@ const COMMANDS: Array<CommandEntry<BdContext>> = [
   { names: ['label'], summary: 'Labels: add, remove, list, list-all', load: () => import('./commands/label.js') },
   { names: ['comments', 'comment'], summary: 'Comments: list, add', load: () => import('./commands/comments.js') },
   { names: ['search'], summary: 'Search titles, descriptions and IDs', load: () => import('./commands/search.js') },
+  { names: ['mol'], summary: 'Molecules: pour, wisp, show, progress, current, squash, burn', load: () => import('./commands/mol.js') },
   { names: ['cook'], summary: 'Resolve a formula and print its step graph', load: () => import('./commands/cook.js') },
   { names: ['stats', 'status'], summary: 'Counts by status, ready, blocked, lead time', load: () => import('./commands/stats.js') },
   { names: ['defer'], summary: 'Put issues on ice (optionally until a time)', load: () => import('./commands/defer.js') },

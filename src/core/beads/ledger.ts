@@ -316,94 +316,118 @@ export class Ledger {
   // ---- create ----
 
   async create(input: CreateInput): Promise<IssueDetails> {
-    const title = validateTitle(input.title);
+    return this.store.write(async (tx) => this.details(tx, await this.createIn(tx, input)));
+  }
+
+  /**
+   * Creates several issues in one transaction: all or none. Each input may
+   * carry a `ref` ("@name"); a later input's `parent`, `deps` and `waitsFor`
+   * may name an earlier one by that ref. Returns ref → new ID.
+   */
+  async createMany(inputs: Array<CreateInput & { ref?: string }>): Promise<Record<string, string>> {
     return this.store.write(async (tx) => {
-      const vocabulary = await this.vocabulary(tx);
-      const type = normalizeType(input.type ?? 'task', vocabulary);
-      const status = input.status ? validateStatus(input.status, vocabulary) : 'open';
-      if (input.estimated_minutes !== undefined && (!Number.isInteger(input.estimated_minutes) || input.estimated_minutes < 0)) {
-        throw validationError(`estimate must be a non-negative number of minutes, got ${input.estimated_minutes}`);
-      }
-      if (input.ephemeral && input.no_history) throw validationError('--ephemeral and --no-history cannot be combined');
-      const now = this.now();
-      const prefix = input.prefix ?? (await this.prefix(tx));
-
-      let parentId: string | undefined;
-      let id: string;
-      if (input.parent !== undefined) {
-        parentId = await this.resolveId(tx, input.parent);
-        if (childDepth(parentId) + 1 > MAX_CHILD_DEPTH) {
-          throw validationError(`cannot create a child of ${parentId}: maximum hierarchy depth is ${MAX_CHILD_DEPTH}`);
-        }
-      }
-      if (input.id !== undefined) {
-        id = input.id.trim();
-        if (!/^[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)+(\.\d+)*$/.test(id)) {
-          throw validationError(`invalid ID ${JSON.stringify(id)}`, 'an ID is <prefix>-<suffix>, e.g. bd-a3f8 or bd-a3f8.1');
-        }
-        if (await tx.getIssue(id)) throw conflictError(`issue ${id} already exists`);
-      } else if (parentId !== undefined) {
-        id = `${parentId}.${await tx.nextChildNumber(parentId)}`;
-      } else {
-        // Wisps are named <prefix>-wisp-<hash>, as in Beads, so they are told apart at a glance.
-        id = await this.mintId(tx, { ...input, idInfix: input.idInfix ?? (input.ephemeral ? 'wisp' : undefined) }, now, prefix);
-      }
-
-      const issue: Issue = {
-        ...input.extraFields,
-        id,
-        title,
-        status,
-        priority: input.priority ?? 2,
-        issue_type: type,
-        created_at: now,
-        created_by: this.actor,
-        updated_at: now,
-      };
-      const optional: Array<keyof CreateInput & keyof Issue> = [
-        'description', 'design', 'acceptance_criteria', 'notes', 'assignee', 'owner', 'external_ref', 'spec_id', 'metadata',
-        'estimated_minutes', 'due_at', 'defer_until', 'ephemeral', 'no_history', 'wisp_type', 'mol_type', 'pinned', 'is_template',
-      ];
-      for (const key of optional) {
-        const value = input[key];
-        if (value !== undefined && value !== '' && value !== false) (issue as unknown as Record<string, unknown>)[key] = value;
-      }
-      if (status === 'closed') {
-        issue.closed_at = now;
-        issue.close_reason = 'Closed';
-      }
-      if (status === 'in_progress') issue.started_at = now;
-      await tx.insertIssue(issue);
-      await this.event(tx, id, 'created', { new_value: title });
-
-      const labels = new Set((input.labels ?? []).map(validateLabel));
-      if (parentId !== undefined) {
-        await this.putEdge(tx, { issue_id: id, depends_on_id: parentId, type: 'parent-child', created_at: now, created_by: this.actor });
-        if (!input.noInheritLabels) for (const label of await tx.labels(parentId)) labels.add(label);
-      }
-      for (const label of labels) {
-        await tx.addLabel(id, label);
-        await this.event(tx, id, 'label_added', { new_value: label });
-      }
-      for (const dep of input.deps ?? []) {
-        const other = await this.resolveId(tx, dep.id);
-        const type = validateDepType(dep.type);
-        const edge = dep.reverse
-          ? { issue_id: other, depends_on_id: id, type, created_at: now, created_by: this.actor }
-          : { issue_id: id, depends_on_id: other, type, created_at: now, created_by: this.actor };
-        await this.checkedPutEdge(tx, edge);
-      }
-      if (input.waitsFor) {
-        const spawner = await this.resolveId(tx, input.waitsFor.spawner);
-        await this.checkedPutEdge(tx, {
-          issue_id: id, depends_on_id: spawner, type: 'waits-for', created_at: now, created_by: this.actor,
-          metadata: JSON.stringify({ gate: input.waitsFor.gate }),
+      const ids: Record<string, string> = {};
+      const resolve = (text: string) => (text.startsWith('@') ? (ids[text] ?? text) : text);
+      for (const input of inputs) {
+        const id = await this.createIn(tx, {
+          ...input,
+          ...(input.parent !== undefined ? { parent: resolve(input.parent) } : {}),
+          ...(input.deps ? { deps: input.deps.map((d) => ({ ...d, id: resolve(d.id) })) } : {}),
+          ...(input.waitsFor ? { waitsFor: { ...input.waitsFor, spawner: resolve(input.waitsFor.spawner) } } : {}),
         });
+        if (input.ref) ids[input.ref] = id;
       }
-      await tx.refreshBlocked([id]);
-      await tx.setConfig(CONFIG_KEYS.lastTouched, id);
-      return this.details(tx, id);
+      return ids;
     });
+  }
+
+  private async createIn(tx: LedgerWriter, input: CreateInput): Promise<string> {
+    const title = validateTitle(input.title);
+    const vocabulary = await this.vocabulary(tx);
+    const type = normalizeType(input.type ?? 'task', vocabulary);
+    const status = input.status ? validateStatus(input.status, vocabulary) : 'open';
+    if (input.estimated_minutes !== undefined && (!Number.isInteger(input.estimated_minutes) || input.estimated_minutes < 0)) {
+      throw validationError(`estimate must be a non-negative number of minutes, got ${input.estimated_minutes}`);
+    }
+    if (input.ephemeral && input.no_history) throw validationError('--ephemeral and --no-history cannot be combined');
+    const now = this.now();
+    const prefix = input.prefix ?? (await this.prefix(tx));
+
+    let parentId: string | undefined;
+    let id: string;
+    if (input.parent !== undefined) {
+      parentId = await this.resolveId(tx, input.parent);
+      if (childDepth(parentId) + 1 > MAX_CHILD_DEPTH) {
+        throw validationError(`cannot create a child of ${parentId}: maximum hierarchy depth is ${MAX_CHILD_DEPTH}`);
+      }
+    }
+    if (input.id !== undefined) {
+      id = input.id.trim();
+      if (!/^[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)+(\.\d+)*$/.test(id)) {
+        throw validationError(`invalid ID ${JSON.stringify(id)}`, 'an ID is <prefix>-<suffix>, e.g. bd-a3f8 or bd-a3f8.1');
+      }
+      if (await tx.getIssue(id)) throw conflictError(`issue ${id} already exists`);
+    } else if (parentId !== undefined) {
+      id = `${parentId}.${await tx.nextChildNumber(parentId)}`;
+    } else {
+      // Wisps are named <prefix>-wisp-<hash>, as in Beads, so they are told apart at a glance.
+      id = await this.mintId(tx, { ...input, idInfix: input.idInfix ?? (input.ephemeral ? 'wisp' : undefined) }, now, prefix);
+    }
+
+    const issue: Issue = {
+      ...input.extraFields,
+      id,
+      title,
+      status,
+      priority: input.priority ?? 2,
+      issue_type: type,
+      created_at: now,
+      created_by: this.actor,
+      updated_at: now,
+    };
+    const optional: Array<keyof CreateInput & keyof Issue> = [
+      'description', 'design', 'acceptance_criteria', 'notes', 'assignee', 'owner', 'external_ref', 'spec_id', 'metadata',
+      'estimated_minutes', 'due_at', 'defer_until', 'ephemeral', 'no_history', 'wisp_type', 'mol_type', 'pinned', 'is_template',
+    ];
+    for (const key of optional) {
+      const value = input[key];
+      if (value !== undefined && value !== '' && value !== false) (issue as unknown as Record<string, unknown>)[key] = value;
+    }
+    if (status === 'closed') {
+      issue.closed_at = now;
+      issue.close_reason = 'Closed';
+    }
+    if (status === 'in_progress') issue.started_at = now;
+    await tx.insertIssue(issue);
+    await this.event(tx, id, 'created', { new_value: title });
+
+    const labels = new Set((input.labels ?? []).map(validateLabel));
+    if (parentId !== undefined) {
+      await this.putEdge(tx, { issue_id: id, depends_on_id: parentId, type: 'parent-child', created_at: now, created_by: this.actor });
+      if (!input.noInheritLabels) for (const label of await tx.labels(parentId)) labels.add(label);
+    }
+    for (const label of labels) {
+      await tx.addLabel(id, label);
+      await this.event(tx, id, 'label_added', { new_value: label });
+    }
+    for (const dep of input.deps ?? []) {
+      const other = await this.resolveId(tx, dep.id);
+      const type = validateDepType(dep.type);
+      const edge = dep.reverse
+        ? { issue_id: other, depends_on_id: id, type, created_at: now, created_by: this.actor }
+        : { issue_id: id, depends_on_id: other, type, created_at: now, created_by: this.actor };
+      await this.checkedPutEdge(tx, edge);
+    }
+    if (input.waitsFor) {
+      const spawner = await this.resolveId(tx, input.waitsFor.spawner);
+      await this.checkedPutEdge(tx, {
+        issue_id: id, depends_on_id: spawner, type: 'waits-for', created_at: now, created_by: this.actor,
+        metadata: JSON.stringify({ gate: input.waitsFor.gate }),
+      });
+    }
+    await tx.refreshBlocked([id]);
+    await tx.setConfig(CONFIG_KEYS.lastTouched, id);
+    return id;
   }
 
   // ---- reads ----
