@@ -10,6 +10,7 @@ import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/town/refinery.js';
 import { witnessPatrol } from '../core/town/witness.js';
 import { checkConvoys } from '../core/town/convoys.js';
+import { checkGates } from '../core/town/gates.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/town/stranded.js';
 import { commandExists, commandVersion } from '../infra/launch.js';
 import { acquireLock } from '../infra/files.js';
@@ -68,6 +69,10 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           for (const landed of events.landed) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });
           for (const fed of await feedStrandedConvoys(town, probe)) {
             log(fed.action === 'failed' || fed.action === 'skipped' ? 'warn' : 'info', `convoy.${fed.action}`, { convoy: fed.convoy, ...(fed.bead ? { bead: fed.bead } : {}), detail: fed.detail });
+          }
+          const runGate = async (command: string) => (await town.ports.shell.run(command, { cwd: root, env: town.ports.baseEnv, timeoutMs: 60_000 })).code === 0;
+          for (const outcome of await checkGates(town, runGate)) {
+            if (outcome.result !== 'waiting') log(outcome.result === 'resolved' ? 'info' : 'warn', `gate.${outcome.result}`, { gate: outcome.gate, detail: outcome.detail });
           }
           for (const action of await witnessPatrol(town)) {
             log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, { agent: action.agent, bead: action.bead, detail: action.detail });

@@ -29,6 +29,7 @@ export const COMMANDS: Entry[] = [
   { names: ['down'], summary: 'Stop the town daemon (and with --all, every session)', load: () => import('./commands/daemon.js') },
   { names: ['status'], summary: 'The town at a glance', load: () => import('./commands/daemon.js') },
   { names: ['formula'], summary: 'Formulas (workflow templates): list, show, cook', load: () => import('./commands/formula.js') },
+  { names: ['gate'], summary: 'Gates: list, approve, check', load: () => import('./commands/gate.js') },
   { names: ['convoy'], summary: 'Convoys: beads tracked together until all are closed', load: () => import('./commands/convoy.js') },
   { names: ['witness'], summary: 'GUPP patrol: wake idle agents with hooked work, restart crashed ones', load: () => import('./commands/witness.js') },
   { names: ['permission'], summary: 'Agents\' permission requests: list, approve, deny, log', load: () => import('./commands/permission.js') },

@@ -1,5 +1,6 @@
 /**
- * Convoys (issue 5, first part): beads tracked together until all are closed.
+ * Work at scale (issue 5): convoys — beads tracked together until all are closed —
+ * and gates that hold a poured molecule's steps.
  */
 import { describe, expect, it } from 'vitest';
 import { makeTown, waitFor } from '../support/town.js';
@@ -114,5 +115,64 @@ describe('convoys and dispatch', () => {
     expect(town.json<Convoy>(['convoy', 'show', convoy.id]).status).toBe('landed');
     expect(town.gt(['down']).code).toBe(0);
     expect(town.gt(['down']).code).toBe(0);
+  });
+});
+
+describe('gates', () => {
+  it('timer, command, bead and human gates hold their steps until their condition holds; an overdue one escalates once', async () => {
+    const town = makeTown({ rig: 'app' });
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(`${town.root}/formulas`);
+    writeFileSync(`${town.root}/formulas/gated.formula.toml`, `formula = "gated"
+[vars.other]
+required = true
+[[steps]]
+id = "after-timer"
+title = "After the timer"
+[steps.gate]
+type = "timer"
+timeout = "1s"
+[[steps]]
+id = "after-command"
+title = "After the command"
+[steps.gate]
+type = "command"
+command = "test -e READY"
+timeout = "1s"
+[[steps]]
+id = "after-bead"
+title = "After another bead"
+[steps.gate]
+type = "bead"
+await_id = "{{other}}"
+[[steps]]
+id = "after-person"
+title = "After a person"
+[steps.gate]
+type = "human"
+`);
+    const other = town.bead('Something else first', ['true']);
+    const poured = town.json<{ root: string; steps: Record<string, string>; gates: Record<string, string> }>(['bd', 'mol', 'pour', 'gated', '--var', `other=${other}`]);
+    const ready = () => town.json<Array<{ id: string }>>(['bd', 'ready', '--mol', poured.root]).map((i) => i.id).sort();
+    const check = () => Object.fromEntries(town.json<Array<{ gate: string; result: string }>>(['gate', 'check']).map((o) => [o.gate, o.result]));
+    expect(ready()).toEqual([]);
+    expect(town.json<unknown[]>(['gate', 'list'])).toHaveLength(4);
+    expect(check()).toEqual({ [poured.gates['after-timer'] as string]: 'waiting', [poured.gates['after-command'] as string]: 'waiting', [poured.gates['after-bead'] as string]: 'waiting', [poured.gates['after-person'] as string]: 'waiting' });
+    await new Promise((r) => setTimeout(r, 1200));
+    const second = check();
+    expect(second[poured.gates['after-timer'] as string]).toBe('resolved');
+    expect(second[poured.gates['after-command'] as string]).toBe('escalated');
+    expect(ready()).toEqual([poured.steps['after-timer']]);
+    expect(check()[poured.gates['after-command'] as string]).toBe('waiting');
+    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).filter((m) => m.subject.startsWith('GATE TIMEOUT'))).toHaveLength(1);
+    writeFileSync(`${town.root}/READY`, '');
+    expect(town.gt(['bd', 'close', other]).code).toBe(0);
+    const third = check();
+    expect(third[poured.gates['after-command'] as string]).toBe('resolved');
+    expect(third[poured.gates['after-bead'] as string]).toBe('resolved');
+    expect(town.json<{ status: string }>(['gate', 'approve', poured.gates['after-person'] as string, '--reason', 'fine'])).toMatchObject({ status: 'resolved' });
+    expect(ready()).toEqual(Object.values(poured.steps).sort());
+    expect(town.gt(['gate', 'approve', poured.gates['after-person'] as string]).code).toBe(5);
+    expect(town.gt(['gate', 'approve', 'hq-nope']).code).toBe(4);
   });
 });

@@ -1,0 +1,104 @@
+/**
+ * Gates (research/beads.md §5): a gate bead blocks a step until its condition
+ * holds — `human` (someone approves), `timer` (its timeout elapsed), `bead`
+ * (another bead closed), `command` (a command exits 0, re-checked on every
+ * check). A gate past its timeout that is not a timer escalates once.
+ */
+import { parseDuration } from '../../shared/duration.js';
+import { conflictError, notFoundError } from '../../shared/errors.js';
+import type { Issue } from '../beads/types.js';
+import { Mailbox } from './mail.js';
+import type { Town } from './town.js';
+
+export interface GateView {
+  id: string;
+  title: string;
+  type: string;
+  status: 'waiting' | 'open' | 'resolved';
+  await_id?: string;
+  command?: string;
+  timeout?: string;
+  created_at: string;
+  escalated: boolean;
+}
+
+export interface GateOutcome {
+  gate: string;
+  result: 'resolved' | 'waiting' | 'escalated';
+  detail: string;
+}
+
+function viewOf(issue: Issue): GateView {
+  const m = issue.metadata ?? {};
+  const s = (k: string) => (typeof m[k] === 'string' ? m[k] : undefined);
+  const view: GateView = {
+    id: issue.id, title: issue.title, type: s('await_type') ?? 'human', status: issue.status === 'closed' ? 'resolved' : 'waiting',
+    created_at: issue.created_at, escalated: m.escalated === true,
+  };
+  for (const key of ['await_id', 'command', 'timeout'] as const) {
+    const value = s(key);
+    if (value !== undefined) view[key] = value;
+  }
+  return view;
+}
+
+export async function listGates(town: Town, options: { all?: boolean } = {}): Promise<GateView[]> {
+  const issues = await town.ledger.list({ types: ['gate'], limit: 0, sort: 'created', includeEphemeral: true, ...(options.all ? {} : { excludeStatuses: ['closed'] }) });
+  return issues.map(viewOf);
+}
+
+async function gateIssue(town: Town, idText: string): Promise<Issue> {
+  const id = await town.ledger.resolve(idText).catch(() => {
+    throw notFoundError(`no gate ${JSON.stringify(idText)}`, 'see gt gate list');
+  });
+  const issue = await town.ledger.store.read((tx) => tx.getIssue(id));
+  if (!issue || issue.issue_type !== 'gate') throw notFoundError(`${idText} is not a gate`, 'see gt gate list');
+  return issue;
+}
+
+/** A person opens a gate (any type). */
+export async function approveGate(town: Town, idText: string, by: string, reason?: string): Promise<GateView> {
+  const issue = await gateIssue(town, idText);
+  if (issue.status === 'closed') throw conflictError(`gate ${issue.id} is already resolved`);
+  await town.ledger.close([issue.id], { reason: `approved by ${by}${reason ? `: ${reason}` : ''}` });
+  return viewOf((await town.ledger.store.read((tx) => tx.getIssue(issue.id))) as Issue);
+}
+
+/**
+ * Evaluates every waiting gate once: resolved ones are closed (which unblocks
+ * their step), the others stay; a non-timer gate past its timeout escalates
+ * to the Mayor once. `run` executes a `command` gate's command.
+ */
+export async function checkGates(town: Town, run: (command: string) => Promise<boolean>): Promise<GateOutcome[]> {
+  const outcomes: GateOutcome[] = [];
+  const now = Date.parse(town.ports.now());
+  for (const issue of await town.ledger.list({ types: ['gate'], excludeStatuses: ['closed'], limit: 0, sort: 'created', includeEphemeral: true })) {
+    const gate = viewOf(issue);
+    const timeoutMs = gate.timeout ? parseDuration(gate.timeout) : undefined;
+    const overdue = timeoutMs !== undefined && now - Date.parse(gate.created_at) >= timeoutMs;
+    let resolved: string | undefined;
+    if (gate.type === 'timer') {
+      if (timeoutMs === undefined) {
+        outcomes.push({ gate: gate.id, result: 'waiting', detail: 'a timer gate needs a timeout' });
+        continue;
+      }
+      if (overdue) resolved = `timer of ${gate.timeout} elapsed`;
+    } else if (gate.type === 'bead' && gate.await_id) {
+      const other = await town.ledger.store.read((tx) => tx.getIssue(gate.await_id as string));
+      if (other?.status === 'closed') resolved = `${gate.await_id} closed`;
+    } else if (gate.type === 'command' && gate.command) {
+      if (await run(gate.command)) resolved = `\`${gate.command}\` exited 0`;
+    }
+    if (resolved) {
+      await town.ledger.close([gate.id], { reason: resolved });
+      outcomes.push({ gate: gate.id, result: 'resolved', detail: resolved });
+    } else if (overdue && gate.type !== 'timer' && !gate.escalated) {
+      await town.ledger.update([gate.id], { setMetadata: { escalated: true } });
+      await new Mailbox(town.ledger, 'deacon').send('mayor', `GATE TIMEOUT ${gate.id}: ${gate.title}`, `The ${gate.type} gate ${gate.id} has waited past its timeout of ${gate.timeout}.\nOpen it with gt gate approve ${gate.id}, or look at what it waits for.`, { kind: 'protocol', priority: 1 });
+      outcomes.push({ gate: gate.id, result: 'escalated', detail: `waited past ${gate.timeout}` });
+    } else {
+      outcomes.push({ gate: gate.id, result: 'waiting', detail: gate.type });
+    }
+  }
+  return outcomes;
+}
