@@ -70,7 +70,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           for (const fed of await feedStrandedConvoys(town, probe)) {
             log(fed.action === 'failed' || fed.action === 'skipped' ? 'warn' : 'info', `convoy.${fed.action}`, { convoy: fed.convoy, ...(fed.bead ? { bead: fed.bead } : {}), detail: fed.detail });
           }
-          const runGate = async (command: string) => (await town.ports.shell.run(command, { cwd: root, env: town.ports.baseEnv, timeoutMs: 60_000 })).code === 0;
+          const runGate = (command: string) => town.ports.shell.run(command, { cwd: root, env: town.ports.baseEnv, timeoutMs: 60_000 });
           for (const outcome of await checkGates(town, runGate)) {
             if (outcome.result !== 'waiting') log(outcome.result === 'resolved' ? 'info' : 'warn', `gate.${outcome.result}`, { gate: outcome.gate, detail: outcome.detail });
           }

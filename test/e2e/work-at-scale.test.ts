@@ -176,3 +176,47 @@ type = "human"
     expect(town.gt(['gate', 'approve', 'hq-nope']).code).toBe(4);
   });
 });
+
+describe('GitHub gates', () => {
+  it('gh:run and gh:pr gates follow the gh CLI: success or merge opens them, failure or a closed PR escalates, no gh waits', async () => {
+    const town = makeTown({ rig: 'app' });
+    const { chmodSync, mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(`${town.root}/formulas`);
+    writeFileSync(`${town.root}/formulas/ci.formula.toml`, `formula = "ci"
+[[steps]]
+id = "after-run"
+title = "After CI run 42"
+[steps.gate]
+type = "gh:run"
+await_id = "42"
+[[steps]]
+id = "after-pr"
+title = "After PR 7"
+[steps.gate]
+type = "gh:pr"
+await_id = "7"
+`);
+    const poured = town.json<{ root: string; gates: Record<string, string> }>(['bd', 'mol', 'pour', 'ci']);
+    const check = (env?: Record<string, string>) => Object.fromEntries(town.json<Array<{ gate: string; result: string; detail: string }>>(['gate', 'check'], env ? { env } : {}).map((o) => [o.gate, `${o.result}: ${o.detail}`]));
+    const runGate = poured.gates['after-run'] as string;
+    const prGate = poured.gates['after-pr'] as string;
+    // Without gh: both wait, and say why.
+    expect(check({ PATH: '/usr/bin:/bin' })[runGate]).toBe('waiting: gh is not installed');
+    // A stand-in gh (GitHub cannot be reached from tests) answers from files.
+    const bin = `${town.base}/fake-gh`;
+    mkdirSync(bin);
+    writeFileSync(`${bin}/gh`, `#!/bin/sh\ncase "$1 $2" in\n  "run view") cat "${bin}/run.json" ;;\n  "pr view") cat "${bin}/pr.json" ;;\n  *) exit 2 ;;\nesac\n`);
+    chmodSync(`${bin}/gh`, 0o755);
+    const env = { PATH: `${bin}:${town.env.PATH ?? ''}` };
+    writeFileSync(`${bin}/run.json`, '{"status":"in_progress","conclusion":""}');
+    writeFileSync(`${bin}/pr.json`, '{"state":"OPEN"}');
+    expect(check(env)).toEqual({ [runGate]: 'waiting: run 42 is in_progress', [prGate]: 'waiting: PR 7 is OPEN' });
+    writeFileSync(`${bin}/run.json`, '{"status":"completed","conclusion":"failure"}');
+    writeFileSync(`${bin}/pr.json`, '{"state":"MERGED"}');
+    expect(check(env)).toEqual({ [runGate]: 'escalated: run 42 ended failure', [prGate]: 'resolved: PR 7 merged' });
+    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).filter((m) => m.subject.startsWith(`GATE FAILED ${runGate}`))).toHaveLength(1);
+    writeFileSync(`${bin}/run.json`, '{"status":"completed","conclusion":"success"}');
+    expect(check(env)).toEqual({ [runGate]: 'resolved: run 42 succeeded' });
+    expect(town.json<Array<{ status: string }>>(['bd', 'show', poured.root])[0]?.status).toBe('open');
+  });
+});

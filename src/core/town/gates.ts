@@ -69,7 +69,32 @@ export async function approveGate(town: Town, idText: string, by: string, reason
  * their step), the others stay; a non-timer gate past its timeout escalates
  * to the Mayor once. `run` executes a `command` gate's command.
  */
-export async function checkGates(town: Town, run: (command: string) => Promise<boolean>): Promise<GateOutcome[]> {
+export type GateRunner = (command: string) => Promise<{ code: number; stdout: string }>;
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** A GitHub gate through the gh CLI: resolved, failed (escalate) or still waiting. */
+async function githubGate(gate: GateView, run: GateRunner): Promise<{ resolved?: string; failed?: string; waiting?: string }> {
+  const id = gate.await_id ?? '';
+  const command = gate.type === 'gh:run' ? `gh run view ${quote(id)} --json status,conclusion` : `gh pr view ${quote(id)} --json state`;
+  const result = await run(command);
+  if (result.code === 127) return { waiting: 'gh is not installed' };
+  if (result.code !== 0) return { waiting: `\`${command}\` exited ${result.code}` };
+  let answer: { status?: string; conclusion?: string; state?: string };
+  try {
+    answer = JSON.parse(result.stdout) as typeof answer;
+  } catch {
+    return { waiting: `gh answered something that is not JSON` };
+  }
+  if (gate.type === 'gh:run') {
+    if (answer.status !== 'completed') return { waiting: `run ${id} is ${answer.status ?? 'unknown'}` };
+    return answer.conclusion === 'success' ? { resolved: `run ${id} succeeded` } : { failed: `run ${id} ended ${answer.conclusion ?? 'without a conclusion'}` };
+  }
+  if (answer.state === 'MERGED') return { resolved: `PR ${id} merged` };
+  return answer.state === 'CLOSED' ? { failed: `PR ${id} was closed without merging` } : { waiting: `PR ${id} is ${answer.state ?? 'unknown'}` };
+}
+
+export async function checkGates(town: Town, run: GateRunner): Promise<GateOutcome[]> {
   const outcomes: GateOutcome[] = [];
   const now = Date.parse(town.ports.now());
   for (const issue of await town.ledger.list({ types: ['gate'], excludeStatuses: ['closed'], limit: 0, sort: 'created', includeEphemeral: true })) {
@@ -77,7 +102,14 @@ export async function checkGates(town: Town, run: (command: string) => Promise<b
     const timeoutMs = gate.timeout ? parseDuration(gate.timeout) : undefined;
     const overdue = timeoutMs !== undefined && now - Date.parse(gate.created_at) >= timeoutMs;
     let resolved: string | undefined;
-    if (gate.type === 'timer') {
+    let failed: string | undefined;
+    let waiting: string | undefined;
+    if (gate.type === 'gh:run' || gate.type === 'gh:pr') {
+      const github = await githubGate(gate, run);
+      resolved = github.resolved;
+      failed = github.failed;
+      waiting = github.waiting;
+    } else if (gate.type === 'timer') {
       if (timeoutMs === undefined) {
         outcomes.push({ gate: gate.id, result: 'waiting', detail: 'a timer gate needs a timeout' });
         continue;
@@ -87,17 +119,18 @@ export async function checkGates(town: Town, run: (command: string) => Promise<b
       const other = await town.ledger.store.read((tx) => tx.getIssue(gate.await_id as string));
       if (other?.status === 'closed') resolved = `${gate.await_id} closed`;
     } else if (gate.type === 'command' && gate.command) {
-      if (await run(gate.command)) resolved = `\`${gate.command}\` exited 0`;
+      if ((await run(gate.command)).code === 0) resolved = `\`${gate.command}\` exited 0`;
     }
     if (resolved) {
       await town.ledger.close([gate.id], { reason: resolved });
       outcomes.push({ gate: gate.id, result: 'resolved', detail: resolved });
-    } else if (overdue && gate.type !== 'timer' && !gate.escalated) {
+    } else if ((failed || (overdue && gate.type !== 'timer')) && !gate.escalated) {
+      const why = failed ?? `waited past ${gate.timeout}`;
       await town.ledger.update([gate.id], { setMetadata: { escalated: true } });
-      await new Mailbox(town.ledger, 'deacon').send('mayor', `GATE TIMEOUT ${gate.id}: ${gate.title}`, `The ${gate.type} gate ${gate.id} has waited past its timeout of ${gate.timeout}.\nOpen it with gt gate approve ${gate.id}, or look at what it waits for.`, { kind: 'protocol', priority: 1 });
-      outcomes.push({ gate: gate.id, result: 'escalated', detail: `waited past ${gate.timeout}` });
+      await new Mailbox(town.ledger, 'deacon').send('mayor', `GATE ${failed ? 'FAILED' : 'TIMEOUT'} ${gate.id}: ${gate.title}`, `The ${gate.type} gate ${gate.id}: ${why}.\nOpen it with gt gate approve ${gate.id}, or look at what it waits for.`, { kind: 'protocol', priority: 1 });
+      outcomes.push({ gate: gate.id, result: 'escalated', detail: why });
     } else {
-      outcomes.push({ gate: gate.id, result: 'waiting', detail: gate.type });
+      outcomes.push({ gate: gate.id, result: 'waiting', detail: waiting ?? gate.type });
     }
   }
   return outcomes;

@@ -6,7 +6,8 @@ import { action, type GtContext } from '../context.js';
 export default function register(program: Command, ctx: GtContext): void {
   const gate = program.command('gate').description('Gates: beads that hold a step until a person approves, a timer runs out, a bead closes or a command succeeds')
     .addHelpText('after', `
-Gates come from formula steps ([steps.gate] type = "human" | "timer" | "bead" | "command").
+Gates come from formula steps ([steps.gate] type = "human" | "timer" | "bead" | "command" |
+"gh:run" | "gh:pr"; the GitHub ones need the gh CLI, await_id is the run id or PR number).
 The daemon checks them on every pass; a gate past its timeout (other than a timer) is escalated
 to the Mayor once.
 
@@ -34,7 +35,7 @@ Examples:
       const town = await ctx.town();
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(ctx.io.env)) if (v !== undefined) env[k] = v;
-      const outcomes = await checkGates(town, async (command) => (await town.ports.shell.run(command, { cwd: town.root, env, timeoutMs: 60_000 })).code === 0);
+      const outcomes = await checkGates(town, (command) => town.ports.shell.run(command, { cwd: town.root, env, timeoutMs: 60_000 }));
       ctx.emit(outcomes, () => (outcomes.length === 0 ? 'No gates are waiting.' : table([['GATE', 'RESULT', 'DETAIL'], ...outcomes.map((o) => [o.gate, o.result, o.detail])])));
     }));
 }
