@@ -256,9 +256,7 @@ export function resolveExtends(formula: Formula, load: FormulaLoader, seen: stri
     vars = { ...vars, ...parent.vars };
     steps = [...steps.filter((s) => !parent.steps.some((p) => p.id === s.id)), ...parent.steps];
   }
-  const own = new Set(formula.steps.map((s) => s.id));
   const merged: Formula = { ...formula, extends: [], vars: { ...vars, ...formula.vars }, steps: [...steps.map((s) => formula.steps.find((o) => o.id === s.id) ?? s), ...formula.steps.filter((s) => !steps.some((p) => p.id === s.id))] };
-  void own;
   checkGraph(merged, flatten(merged.steps));
   return merged;
 }
