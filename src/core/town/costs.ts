@@ -7,6 +7,7 @@
  */
 import { GtError } from '../../shared/errors.js';
 import type { Identity } from './identity.js';
+import { readRunLogs } from './run-logs.js';
 import type { Town } from './town.js';
 
 export interface Tokens {
@@ -179,23 +180,8 @@ export async function collectTranscriptUsage(town: Town, run: string): Promise<n
 
 /** Every usage record of the town (after collecting new transcript usage), oldest first. */
 export async function usageRecords(town: Town, options: { since?: string } = {}): Promise<UsageRecord[]> {
-  const runs = town.path('.gt', 'runs');
-  const records: UsageRecord[] = [];
-  for (const run of town.ports.files.list(runs)) {
-    await collectTranscriptUsage(town, run);
-    const text = town.ports.files.read(`${runs}/${run}/usage.jsonl`);
-    if (!text) continue;
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      try {
-        const record = JSON.parse(line) as UsageRecord;
-        if (!options.since || record.at >= options.since) records.push(record);
-      } catch {
-        // A line cut short by a crash: the others still count.
-      }
-    }
-  }
-  return records.sort((a, b) => a.at.localeCompare(b.at));
+  for (const run of town.ports.files.list(town.path('.gt', 'runs'))) await collectTranscriptUsage(town, run);
+  return readRunLogs<UsageRecord>(town, 'usage.jsonl').filter((r) => !options.since || r.at >= options.since);
 }
 
 export const COST_GROUPS = ['agent', 'bead', 'convoy', 'rig', 'day', 'model'] as const;

@@ -14,6 +14,7 @@ import { parseDuration } from '../../shared/duration.js';
 import type { Decision, PermissionRule, PermissionsConfig } from './config.js';
 import { workdirOf, type Identity } from './identity.js';
 import { Mailbox } from './mail.js';
+import { readRunLogs } from './run-logs.js';
 import type { Town } from './town.js';
 
 export const PERMISSION_LABEL = 'gt:permission';
@@ -314,22 +315,6 @@ export async function answerPermission(town: Town, idText: string, action: 'allo
 
 /** Every logged decision of the town's sessions, oldest first. */
 export function permissionLog(town: Town, options: { agent?: string; since?: string } = {}): PermissionLogEntry[] {
-  const runs = town.path('.gt', 'runs');
-  const entries: PermissionLogEntry[] = [];
-  for (const run of town.ports.files.list(runs)) {
-    const text = town.ports.files.read(`${runs}/${run}/permissions.jsonl`);
-    if (!text) continue;
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      try {
-        const entry = JSON.parse(line) as PermissionLogEntry;
-        if (options.agent && entry.agent !== options.agent) continue;
-        if (options.since && entry.at < options.since) continue;
-        entries.push(entry);
-      } catch {
-        // A line cut short by a crash: the others still count.
-      }
-    }
-  }
-  return entries.sort((a, b) => a.at.localeCompare(b.at));
+  return readRunLogs<PermissionLogEntry>(town, 'permissions.jsonl')
+    .filter((e) => (!options.agent || e.agent === options.agent) && (!options.since || e.at >= options.since));
 }
