@@ -11,6 +11,7 @@ import { runRefinery } from '../core/town/refinery.js';
 import { witnessPatrol } from '../core/town/witness.js';
 import { checkConvoys } from '../core/town/convoys.js';
 import { checkGates } from '../core/town/gates.js';
+import { resumeGatedWork } from '../core/town/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/town/stranded.js';
 import { commandExists, commandVersion } from '../infra/launch.js';
 import { acquireLock } from '../infra/files.js';
@@ -73,6 +74,9 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           const runGate = (command: string) => town.ports.shell.run(command, { cwd: root, env: town.ports.baseEnv, timeoutMs: 60_000 });
           for (const outcome of await checkGates(town, runGate)) {
             if (outcome.result !== 'waiting') log(outcome.result === 'resolved' ? 'info' : 'warn', `gate.${outcome.result}`, { gate: outcome.gate, detail: outcome.detail });
+          }
+          for (const resumed of await resumeGatedWork(town)) {
+            log(resumed.error ? 'warn' : 'info', resumed.error ? 'agent.resume_failed' : 'agent.resumed', { agent: resumed.agent, molecule: resumed.molecule, ...(resumed.error ? { error: resumed.error } : {}) });
           }
           for (const action of await witnessPatrol(town)) {
             log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, { agent: action.agent, bead: action.bead, detail: action.detail });

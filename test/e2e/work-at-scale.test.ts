@@ -2,6 +2,7 @@
  * Work at scale (issue 5): convoys — beads tracked together until all are closed —
  * and gates that hold a poured molecule's steps.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { makeTown, waitFor } from '../support/town.js';
 
@@ -218,5 +219,151 @@ await_id = "7"
     writeFileSync(`${bin}/run.json`, '{"status":"completed","conclusion":"success"}');
     expect(check(env)).toEqual({ [runGate]: 'resolved: run 42 succeeded' });
     expect(town.json<Array<{ status: string }>>(['bd', 'show', poured.root])[0]?.status).toBe('open');
+  });
+});
+
+interface Prime { text: string; molecule?: { id: string; closed: number; total: number; current: Array<{ id: string; title: string }>; next: Array<{ title: string }>; gates: string[] } }
+interface FormulaSling { molecule: string; agent: string; bead: string; formula: string; steps: number }
+
+describe('formulas on the work loop', () => {
+  it('gt sling <formula> pours and hooks the root; prime shows the step now and the ones after; closing steps advances; gt done finishes', () => {
+    const town = makeTown({ rig: 'app' });
+    const before = town.json<unknown[]>(['bd', 'list', '--all', '--json']).length;
+    const bad = town.gt(['sling', 'release', 'app', '--var', 'version=one', '--no-start']);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain('version');
+    expect(bad.stderr).toContain('does not match');
+    expect(town.gt(['sling', 'no-such-formula', 'app', '--no-start']).stderr).toMatch(/no bead or formula named "no-such-formula"/);
+    expect(town.json<unknown[]>(['bd', 'list', '--all', '--json']).length).toBe(before);
+
+    const slung = town.json<FormulaSling>(['sling', 'tdd-cycle', 'app', '--var', 'behaviour=empty input is refused', '--no-start']);
+    expect(slung).toMatchObject({ formula: 'tdd-cycle', steps: 3, bead: slung.molecule });
+    expect(slung.molecule).toMatch(/^app-mol-/);
+    const root = town.json<Array<{ status: string; assignee: string; issue_type: string }>>(['bd', 'show', slung.molecule, '--json'])[0];
+    expect(root).toMatchObject({ status: 'hooked', assignee: slung.agent, issue_type: 'molecule' });
+
+    let prime = town.json<Prime>(['prime', '--agent', slung.agent, '--json']);
+    expect(prime.molecule).toMatchObject({ id: slung.molecule, closed: 0, total: 3 });
+    expect(prime.molecule?.current.map((s) => s.title)).toEqual(['Write a failing test: empty input is refused']);
+    expect(prime.text).toContain('Now: ');
+    expect(prime.text).toContain('Then: Make it pass: empty input is refused → Refactor with the tests green');
+    const first = prime.molecule?.current[0]?.id as string;
+    expect(town.gt(['bd', 'close', first]).code).toBe(0);
+    prime = town.json<Prime>(['prime', '--agent', slung.agent, '--json']);
+    expect(prime.molecule?.current.map((s) => s.title)).toEqual(['Make it pass: empty input is refused']);
+    expect(prime.molecule?.closed).toBe(1);
+
+    // The worker's commit; gt done closes the step still open and files the merge request; the root waits for the merge.
+    const dir = `${town.root}/app/polecats/${slung.agent.split('/')[2]}`;
+    town.git(dir, ['-c', 'user.name=Nux', '-c', 'user.email=nux@example.com', 'commit', '-q', '--allow-empty', '-m', 'red, green']);
+    const done = town.gt(['done', '--json'], { env: { GT_AGENT: slung.agent }, cwd: dir });
+    expect(done.code, done.stderr).toBe(0);
+    const steps = town.json<Array<{ id: string; status: string }>>(['bd', 'list', '--parent', slung.molecule, '--all', '--json']);
+    expect(steps.map((s) => s.status)).toEqual(['closed', 'closed', 'closed']);
+    expect(town.json<Array<{ status: string }>>(['bd', 'show', slung.molecule, '--json'])[0]?.status).toBe('in_progress');
+    expect(town.json<Array<{ result: string }>>(['refinery', 'run', 'app'])).toMatchObject([{ result: 'merged' }]);
+    expect(town.json<Array<{ status: string }>>(['bd', 'show', slung.molecule, '--json'])[0]?.status).toBe('closed');
+  });
+
+  it('a molecule whose steps change no code is closed by gt done (nothing to merge); without close_with_merge bd closes the root with the last step', () => {
+    const town = makeTown({ rig: 'app' });
+    const slung = town.json<FormulaSling>(['sling', 'code-review', 'app', '--var', 'target=feature-x', '--no-start']);
+    const dir = `${town.root}/app/polecats/${slung.agent.split('/')[2]}`;
+    const done = town.gt(['done', '--json'], { env: { GT_AGENT: slung.agent }, cwd: dir });
+    expect(done.code, done.stderr).toBe(0);
+    expect((JSON.parse(done.stdout) as { merge_request?: string }).merge_request).toBeUndefined();
+    expect(town.json<Array<{ status: string }>>(['bd', 'show', slung.molecule, '--json'])[0]?.status).toBe('closed');
+
+    const poured = town.json<{ root: string; steps: Record<string, string> }>(['bd', 'mol', 'pour', 'tdd-cycle', '--var', 'behaviour=x', '--json']);
+    for (const id of Object.values(poured.steps)) expect(town.gt(['bd', 'close', id]).code).toBe(0);
+    expect(town.json<Array<{ status: string }>>(['bd', 'show', poured.root, '--json'])[0]?.status).toBe('closed');
+  });
+
+  it('the shell runner walks the steps, ends its session at a gate (waiting-gate, left alone by the witness) and a fresh one finishes after approval', async () => {
+    const town = makeTown({ rig: 'app' });
+    mkdirSync(`${town.root}/formulas`, { recursive: true });
+    writeFileSync(`${town.root}/formulas/gated-note.formula.toml`, `formula = "gated-note"
+description = "Write a note, wait for a person, commit it"
+version = 1
+
+[vars.name]
+required = true
+pattern = "^[a-z]+$"
+
+[[steps]]
+id = "write"
+title = "Write {{name}}.md"
+run = ["echo drafted > {{name}}.md"]
+
+[[steps]]
+id = "commit"
+title = "Commit {{name}}.md"
+needs = ["write"]
+run = ["git add {{name}}.md", "git commit -qm 'note {{name}}'"]
+
+[steps.gate]
+type = "human"
+timeout = "1h"
+`);
+    const slung = town.json<FormulaSling>(['sling', 'gated-note', 'app', '--var', 'name=memo', '--agent', 'shell']);
+    const agents = () => town.json<Array<{ agent: string; state: string; session_alive: boolean }>>(['agents', '--json']);
+    await waitFor('the worker to wait at the gate', () => agents().find((a) => a.agent === slung.agent && a.state === 'waiting-gate' && !a.session_alive), 60_000);
+    const prime = town.json<Prime>(['prime', '--agent', slung.agent, '--json']);
+    expect(prime.molecule).toMatchObject({ closed: 1, total: 2, current: [] });
+    expect(prime.molecule?.gates).toHaveLength(1);
+    expect(prime.text).toContain('gt gate wait');
+    expect(town.json<unknown[]>(['witness', 'patrol', '--json'])).toEqual([]);
+    expect(town.json<unknown[]>(['refinery', 'queue', 'app'])).toEqual([]);
+
+    const gate = prime.molecule?.gates[0] as string;
+    const approved = town.gt(['gate', 'approve', gate, '--json']);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stderr).toContain(`${slung.agent} restarted on ${slung.molecule}`);
+    await waitFor('the merge request', () => town.json<unknown[]>(['refinery', 'queue', 'app']).length === 1 || undefined, 60_000);
+    expect(town.json<Array<{ result: string }>>(['refinery', 'run', 'app'])).toMatchObject([{ result: 'merged' }]);
+    expect(town.git(`${town.root}/app/refinery`, ['show', 'main:memo.md']).trim()).toBe('drafted');
+    expect(town.json<Array<{ status: string }>>(['bd', 'show', slung.molecule, '--json'])[0]?.status).toBe('closed');
+  }, 150_000);
+
+  it('gt gate check opens a command gate and starts a fresh session at the next step', async () => {
+    const town = makeTown({ rig: 'app' });
+    mkdirSync(`${town.root}/formulas`, { recursive: true });
+    writeFileSync(`${town.root}/formulas/ci-wait.formula.toml`, `formula = "ci-wait"
+version = 1
+
+[[steps]]
+id = "build"
+title = "Build"
+run = ["echo built > BUILD.md"]
+
+[[steps]]
+id = "ship"
+title = "Ship after CI"
+needs = ["build"]
+run = ["git add BUILD.md", "git commit -qm build"]
+
+[steps.gate]
+type = "command"
+command = "test -f ${town.root}/ci-green"
+`);
+    const slung = town.json<FormulaSling>(['sling', 'ci-wait', 'app', '--agent', 'shell']);
+    const state = () => town.json<Array<{ agent: string; state: string; session_alive: boolean }>>(['agents', '--json']).find((a) => a.agent === slung.agent);
+    await waitFor('the worker to wait at the gate', () => (state()?.state === 'waiting-gate' && state()?.session_alive === false) || undefined, 60_000);
+    expect(town.json<Array<{ result: string }>>(['gate', 'check', '--json'])).toMatchObject([{ result: 'waiting' }]);
+    expect(state()?.state).toBe('waiting-gate');
+    writeFileSync(`${town.root}/ci-green`, '');
+    const check = town.gt(['gate', 'check', '--json']);
+    expect(JSON.parse(check.stdout)).toMatchObject([{ result: 'resolved' }]);
+    expect(check.stderr).toContain(`${slung.agent} restarted on ${slung.molecule}`);
+    await waitFor('the merge request', () => town.json<unknown[]>(['refinery', 'queue', 'app']).length === 1 || undefined, 60_000);
+  }, 150_000);
+
+  it('gt gate wait refuses when a step is ready, or when nothing is hooked', () => {
+    const town = makeTown({ rig: 'app' });
+    const slung = town.json<FormulaSling>(['sling', 'tdd-cycle', 'app', '--var', 'behaviour=x', '--no-start']);
+    const ready = town.gt(['gate', 'wait', '--agent', slung.agent]);
+    expect(ready.code).toBe(5);
+    expect(ready.stderr).toContain('is ready; there is nothing to wait for');
+    expect(town.gt(['gate', 'wait', '--agent', 'app/polecats/nobody']).code).toBe(5);
   });
 });

@@ -758,13 +758,18 @@ export class Ledger {
     return (await tx.getIssue(id)) as Issue;
   }
 
-  /** Closing the last open step of a molecule closes the molecule ("all steps complete"). */
+  /**
+   * Closing the last open step of a molecule closes the molecule ("all steps
+   * complete") — unless the molecule is a worker's hooked work whose commits
+   * still have to merge (metadata `close_with_merge`): the refinery closes it.
+   */
   private async closeFinishedMolecules(tx: LedgerWriter, id: string, now: string): Promise<void> {
     const parentEdge = (await tx.dependencies(id)).find((d) => d.type === 'parent-child');
     if (!parentEdge) return;
     const parent = await tx.getIssue(parentEdge.depends_on_id);
     if (!parent || parent.status === 'closed') return;
     if (parent.issue_type !== 'molecule' && !parent.ephemeral && !parent.is_template) return;
+    if (parent.metadata?.close_with_merge === true) return;
     if ((await tx.openChildren(parent.id)).length > 0) return;
     await tx.updateIssue(parent.id, { ...this.statusPatch(parent, 'closed', now, 'all steps complete'), updated_at: now });
     await this.event(tx, parent.id, 'closed', { old_value: parent.status, new_value: 'closed', comment: 'all steps complete' });

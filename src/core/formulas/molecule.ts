@@ -20,13 +20,13 @@ export interface PourResult {
 }
 
 /** Pours a cooked formula: root first, then gates and steps in an order where every reference exists. */
-export async function pourMolecule(ledger: Ledger, cooked: CookedFormula, options: { ephemeral?: boolean; prefix?: string; assignee?: string } = {}): Promise<PourResult> {
+export async function pourMolecule(ledger: Ledger, cooked: CookedFormula, options: { ephemeral?: boolean; prefix?: string; assignee?: string; rootMetadata?: Record<string, unknown> } = {}): Promise<PourResult> {
   const ephemeral = options.ephemeral === true;
   const common = { ...(ephemeral ? { ephemeral: true } : {}), ...(options.prefix ? { prefix: options.prefix } : {}) };
   const inputs: Array<CreateInput & { ref: string }> = [{
     ref: '@root', title: cooked.vars.title ?? cooked.formula, description: cooked.vars.desc ?? cooked.description, type: 'molecule', ...common,
     ...(ephemeral ? {} : { idInfix: 'mol' }), ...(options.assignee ? { assignee: options.assignee } : {}),
-    metadata: { formula: cooked.formula, version: cooked.version, vars: cooked.vars, source: cooked.source }, labels: [`formula:${cooked.formula}`],
+    metadata: { formula: cooked.formula, version: cooked.version, vars: cooked.vars, source: cooked.source, ...options.rootMetadata }, labels: [`formula:${cooked.formula}`],
     ...(ephemeral ? { wisp_type: cooked.formula } : { mol_type: cooked.formula }),
   }];
   // Parents before children, and each step after what it needs: the order the ledger can resolve references in.
@@ -81,6 +81,26 @@ export async function moleculeView(ledger: Ledger, idText: string): Promise<Mole
   const steps = (await ledger.list({ parent: id, includeEphemeral: true, limit: 0, sort: 'id' })).filter((s) => s.issue_type !== 'gate');
   const current = await ledger.ready({ mol: id, includeEphemeral: true, limit: 0 });
   return { root, steps, closed: steps.filter((s) => s.status === 'closed').length, total: steps.length, current };
+}
+
+export interface MoleculeProgress {
+  root: Issue;
+  closed: number;
+  total: number;
+  /** Ready steps: what to work on now. */
+  current: Issue[];
+  /** Open steps not ready yet, in id order. */
+  next: Issue[];
+  /** Open gates of the molecule: what its blocked steps wait on. */
+  gates: Issue[];
+}
+
+export async function moleculeProgress(ledger: Ledger, rootId: string): Promise<MoleculeProgress> {
+  const view = await moleculeView(ledger, rootId);
+  const current = view.current.filter((s) => s.issue_type !== 'gate');
+  const now = new Set(current.map((s) => s.id));
+  const gates = await ledger.list({ parent: view.root.id, types: ['gate'], excludeStatuses: ['closed'], includeEphemeral: true, limit: 0, sort: 'id' });
+  return { root: view.root, closed: view.closed, total: view.total, current, gates, next: view.steps.filter((s) => s.status !== 'closed' && !now.has(s.id)) };
 }
 
 /** Deletes a molecule: root, steps and gates, in one transaction. */

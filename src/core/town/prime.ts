@@ -5,6 +5,7 @@
  * context is several kilobytes; research/gastown.md §3.5.)
  */
 import type { Issue } from '../beads/types.js';
+import type { MoleculeProgress } from '../formulas/molecule.js';
 import type { Identity } from './identity.js';
 import type { MailMessage } from './mail.js';
 
@@ -16,6 +17,8 @@ export interface PrimeInput {
   handoff?: MailMessage;
   /** Commands the shell runner will execute for the hooked bead. */
   steps?: string[];
+  /** The hooked bead is a molecule: where its steps stand. */
+  molecule?: MoleculeProgress;
 }
 
 const ROLE_LINES: Record<Identity['role'], string> = {
@@ -44,6 +47,7 @@ export function renderPrime(input: PrimeInput): string {
       if (bead.description?.trim()) out.push(clip(bead.description, MAX_DESCRIPTION));
     }
     if (input.steps?.length) out.push('', 'Steps the shell runner executes:', ...input.steps.map((s) => `  $ ${s.split('\n')[0]}`));
+    if (input.molecule) out.push('', ...renderMolecule(input.molecule));
     if (identity.role === 'polecat') {
       out.push('', 'Do it now: edit, test, commit in this worktree. Then run `gt done` (it pushes, files the merge request, frees you).',
         'Blocked: `gt done --status ESCALATED -m "why"`. Context full: `gt handoff -m "where I am"`.');
@@ -64,6 +68,23 @@ export function renderPrime(input: PrimeInput): string {
     out.push('Read with `gt mail read <id>`.');
   }
   return `${out.join('\n')}\n`;
+}
+
+/** A hooked molecule: the step to do now (in full), the ones after it (titles), and what a gate means. */
+function renderMolecule(mol: MoleculeProgress): string[] {
+  const formula = typeof mol.root.metadata?.formula === 'string' ? ` (formula ${mol.root.metadata.formula})` : '';
+  const out = [`## Steps: ${mol.closed}/${mol.total} closed${formula}`];
+  for (const step of mol.current) {
+    out.push(`Now: ${step.id} — ${step.title}`);
+    if (step.description?.trim()) out.push(clip(step.description, MAX_DESCRIPTION));
+  }
+  if (mol.next.length) out.push(`Then: ${mol.next.slice(0, 6).map((s) => s.title).join(' → ')}${mol.next.length > 6 ? ` → … ${mol.next.length - 6} more` : ''}`);
+  if (mol.current.length) out.push('Close each step when it is finished (`bd close <step>`); the next one becomes ready.');
+  else if (mol.gates.length) {
+    out.push(`Waiting on ${mol.gates.map((g) => `${g.id} (${typeof g.metadata?.await_type === 'string' ? g.metadata.await_type : 'gate'})`).join(', ')}.`,
+      'Run `gt gate wait` now: your session ends, and a fresh one starts at the next step when the gate opens.');
+  } else if (mol.next.length === 0) out.push('Every step is closed.');
+  return out;
 }
 
 /**

@@ -1,14 +1,18 @@
 /**
  * The `shell` runtime: gt's own worker, no LLM. It primes like any agent,
- * runs the hooked bead's `run` commands in the worktree (mail is delivered
+ * runs the hooked bead's `run` commands (a molecule's: step by step, in
+ * ready order, waiting at gates) in the worktree (mail is delivered
  * between commands: its turn boundaries), commits what changed, and calls
  * done. A failing command escalates the bead with its output.
  */
+import { single } from '../beads/ledger.js';
+import { moleculeProgress } from '../formulas/molecule.js';
 import type { Identity } from './identity.js';
 import { Mailbox, renderInjected } from './mail.js';
 import { renderPrime, runSteps } from './prime.js';
 import { recordSignal } from './signals.js';
 import type { Town } from './town.js';
+import { waitOnGates } from './molecule-work.js';
 import { finishWork, hookedWork, type DoneResult } from './work.js';
 import { dirtyFiles } from './worktree.js';
 
@@ -24,7 +28,8 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
   const bead = hooked[0];
   const inbox = await mailbox.inbox(identity.address);
   const handoff = inbox.find((m) => m.kind === 'handoff');
-  out(renderPrime({ identity, hooked, mail: inbox.filter((m) => m.kind !== 'handoff'), ...(handoff ? { handoff } : {}), ...(bead ? { steps: runSteps(bead) } : {}) }));
+  const molecule = bead?.issue_type === 'molecule' ? await moleculeProgress(ledger, bead.id) : undefined;
+  out(renderPrime({ identity, hooked, mail: inbox.filter((m) => m.kind !== 'handoff'), ...(handoff ? { handoff } : {}), ...(bead ? { steps: runSteps(bead) } : {}), ...(molecule ? { molecule } : {}) }));
   const deliver = async () => {
     const text = renderInjected(identity.address, await mailbox.takePending(identity.address));
     if (text) out(text);
@@ -36,27 +41,51 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
     endSession(town, identity);
     return { code: 0, done };
   }
-  const steps = runSteps(bead);
-  if (steps.length === 0) {
-    out(`gt shell: ${bead.id} has no run commands (metadata "run" or a \`\`\`run block); escalating.\n`);
-    const done = await finishWork(town, identity, 'ESCALATED', 'the shell runtime found no run commands in the bead');
-    endSession(town, identity);
-    return { code: 1, done };
-  }
-  for (const [index, step] of steps.entries()) {
-    await recordSignal(town, identity, 'prompt-submit');
-    out(`$ ${step}\n`);
-    const result = await ports.shell.run(step, { cwd: dir, env: { ...env, GT_BEAD: bead.id, GT_STEP: String(index + 1) }, timeoutMs: STEP_TIMEOUT_MS, onOutput: out });
-    await recordSignal(town, identity, 'stop');
-    await deliver();
-    if (result.code !== 0 || result.timedOut) {
-      const why = result.timedOut ? 'timed out' : `exited with ${result.code}`;
-      out(`gt shell: step ${index + 1} ${why}; escalating ${bead.id}.\n`);
-      const tail = (result.stdout + result.stderr).slice(-1500);
-      const done = await finishWork(town, identity, 'ESCALATED', `step ${index + 1} \`${step}\` ${why}:\n${tail}`);
-      endSession(town, identity);
-      return { code: 1, done };
+  const run = async (commands: string[], label: (index: number) => string, stepEnv: Record<string, string>): Promise<{ code: number; done?: DoneResult } | undefined> => {
+    for (const [index, command] of commands.entries()) {
+      await recordSignal(town, identity, 'prompt-submit');
+      out(`$ ${command}\n`);
+      const result = await ports.shell.run(command, { cwd: dir, env: { ...env, GT_STEP: String(index + 1), ...stepEnv, GT_BEAD: bead.id }, timeoutMs: STEP_TIMEOUT_MS, onOutput: out });
+      await recordSignal(town, identity, 'stop');
+      await deliver();
+      if (result.code !== 0 || result.timedOut) {
+        const why = result.timedOut ? 'timed out' : `exited with ${result.code}`;
+        out(`gt shell: ${label(index)} ${why}; escalating ${bead.id}.\n`);
+        const tail = (result.stdout + result.stderr).slice(-1500);
+        const done = await finishWork(town, identity, 'ESCALATED', `${label(index)} \`${command}\` ${why}:\n${tail}`);
+        endSession(town, identity);
+        return { code: 1, done };
+      }
     }
+    return undefined;
+  };
+  if (bead.issue_type === 'molecule') {
+    // Walk the molecule: the first ready step, its commands, close it; a gate ends the session until it opens.
+    for (;;) {
+      const mol = await moleculeProgress(ledger, bead.id);
+      const step = mol.current[0];
+      if (!step) {
+        if (mol.next.length === 0) break;
+        if (mol.gates.length > 0) {
+          const wait = await waitOnGates(town, identity);
+          out(`gt shell: waiting on ${wait.gates.join(', ')}; this session ends and a new one starts at the next step when the gate opens.\n`);
+          endSession(town, identity);
+          return { code: 0 };
+        }
+        return escalate(town, identity, out, `${bead.id}: no step is ready and none waits on a gate (${mol.next.map((s) => s.id).join(', ')} wait on other beads)`);
+      }
+      const commands = runSteps(step);
+      if (commands.length === 0) return escalate(town, identity, out, `step ${step.id} "${step.title}" has no run commands for the shell runtime`);
+      out(`gt shell: step ${step.id} — ${step.title}\n`);
+      const failed = await run(commands, (i) => `step ${step.id} command ${i + 1}`, { GT_STEP: step.id });
+      if (failed) return failed;
+      single(await ledger.close([step.id], { reason: `Ran by ${identity.address}` }));
+    }
+  } else {
+    const steps = runSteps(bead);
+    if (steps.length === 0) return escalate(town, identity, out, `${bead.id} has no run commands (metadata "run" or a \`\`\`run block)`);
+    const failed = await run(steps, (i) => `step ${i + 1}`, {});
+    if (failed) return failed;
   }
   if ((await dirtyFiles(ports.git, dir)).length > 0) {
     await ports.git.run(dir, ['add', '-A']);
@@ -66,6 +95,13 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
   out(`gt shell: done: ${done.commits} commit(s) on ${done.branch}, merge request ${done.merge_request}\n`);
   endSession(town, identity);
   return { code: 0, done };
+}
+
+async function escalate(town: Town, identity: Identity, out: (text: string) => void, why: string): Promise<{ code: number; done: DoneResult }> {
+  out(`gt shell: ${why}; escalating.\n`);
+  const done = await finishWork(town, identity, 'ESCALATED', `the shell runtime stopped: ${why}`);
+  endSession(town, identity);
+  return { code: 1, done };
 }
 
 /** Like `gt done`: a polecat's session ends with its work (from outside, a moment after this process exits). */

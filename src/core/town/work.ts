@@ -118,7 +118,8 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
   for (const text of beadTexts) {
     const [bead] = await town.ledger.show([text]);
     if (!bead) throw notFoundError(`no bead ${text}`);
-    if (NON_WORK_TYPES.includes(bead.issue_type)) throw validationError(`${bead.id} is a ${bead.issue_type}, not work that can be slung`);
+    // A molecule's root is work: its worker walks the steps (gt sling <formula> pours one).
+    if (NON_WORK_TYPES.includes(bead.issue_type) && bead.issue_type !== 'molecule') throw validationError(`${bead.id} is a ${bead.issue_type}, not work that can be slung`);
     if (bead.status === 'closed') throw conflictError(`${bead.id} is closed`, `reopen it first: bd reopen ${bead.id}`);
     beads.push(bead);
   }
@@ -388,6 +389,15 @@ export async function finishWork(town: Town, identity: Identity, status: DoneSta
     if (dirty.length > 0) throw conflictError(`${dir} has ${dirty.length} uncommitted change(s)`, 'commit them (git add -A && git commit) before gt done');
     if (!branch) throw conflictError(`${dir} is not on a branch`, 'check out your work branch first');
     const commits = (await git.run(dir, ['rev-list', 'HEAD', '--not', rig.default_branch])).split('\n').filter((l) => l !== '');
+    const molecule = bead.issue_type === 'molecule';
+    if (molecule) await finishSteps(town, bead, identity);
+    if (commits.length === 0 && molecule) {
+      // A molecule whose steps changed no code (a review, a release run): nothing to merge, so it is done now.
+      single(await ledger.close([bead.id], { reason: `Completed by ${identity.address} (nothing to merge)`, force: true }));
+      if (identity.role === 'polecat') await git.run(dir, ['checkout', '-q', '--detach']);
+      await town.saveAgent(identity, { state: 'done' });
+      return result;
+    }
     if (commits.length === 0) throw conflictError(`branch ${branch} has no commits beyond ${rig.default_branch}`, 'commit your work first; or gt done --status DEFERRED to hand the bead back');
     const head = (await headCommit(git, dir)) as string;
     result.commit = head;
@@ -416,6 +426,21 @@ export async function finishWork(town: Town, identity: Identity, status: DoneSta
   if (identity.role === 'polecat' && branch) await git.run(dir, ['checkout', '-q', '--detach']);
   await town.saveAgent(identity, { state: 'done' });
   return result;
+}
+
+/**
+ * `gt done` on a molecule: the worker declares its steps finished, so the
+ * ones still open are closed — unless a gate still holds one (then the work
+ * is not done: wait on it).
+ */
+async function finishSteps(town: Town, root: Issue, identity: Identity): Promise<void> {
+  const children = await town.ledger.list({ parent: root.id, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0, sort: 'id' });
+  const gate = children.find((c) => c.issue_type === 'gate');
+  if (gate) throw conflictError(`${root.id} still waits on gate ${gate.id} (${gate.title})`, 'run gt gate wait: your session ends and restarts when the gate opens');
+  for (const step of children.reverse()) {
+    const closed = await town.ledger.close([step.id], { reason: `Completed with gt done by ${identity.address}`, force: true });
+    if (closed.failed[0]) throw closed.failed[0].error;
+  }
 }
 
 async function fileMergeRequest(town: Town, bead: Issue, fields: { branch: string; commit: string; worker: string; rig: string; target: string }): Promise<Issue> {
@@ -463,6 +488,8 @@ export async function restartSession(town: Town, identity: Identity): Promise<Ag
 /** What state to show: a recorded state only means something while the session runs. */
 export function agentState(agent: AgentRecord, alive: boolean, hooked: boolean): string {
   if (alive) return agent.state === 'done' ? 'idle' : agent.state;
+  // Its session ended on purpose at a gate: the hook waits, nothing died.
+  if (hooked && agent.state === 'waiting-gate') return 'waiting-gate';
   return hooked ? 'dead' : 'idle';
 }
 

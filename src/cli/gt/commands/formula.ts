@@ -9,7 +9,7 @@ import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
 /** Rig `.beads/formulas/` (in its refinery checkout), town `formulas/`, `~/.gt/formulas/`, then built-ins. */
-async function library(ctx: GtContext, rig?: string): Promise<FormulaLibrary> {
+export async function formulaLibrary(ctx: GtContext, rig?: string): Promise<FormulaLibrary> {
   const town = await ctx.town();
   const rigs = rig ? [town.rig(rig).name] : town.rigNames();
   return new FormulaLibrary([...rigs.map((r) => town.path(r, 'refinery', '.beads', 'formulas')), town.path('formulas'), join(ctx.io.env.HOME ?? homedir(), '.gt', 'formulas')]);
@@ -28,13 +28,13 @@ Examples:
 
   formula.command('list').description('Every formula on the search path').option('--rig <rig>', 'only this rig\'s folder (and the town\'s)').option('--json', 'machine-readable output')
     .action(action(ctx, async (opts: unknown) => {
-      const entries = (await library(ctx, (opts as { rig?: string }).rig)).list();
+      const entries = (await formulaLibrary(ctx, (opts as { rig?: string }).rig)).list();
       ctx.emit(entries, () => table([['FORMULA', 'SOURCE', 'DESCRIPTION'], ...entries.map((e) => [e.name, e.source, e.description])]));
     }));
 
   formula.command('show <name>').description('A formula: vars and steps (its errors, when it has any)').option('--json', 'machine-readable output')
     .action(action(ctx, async (name: unknown) => {
-      const found = (await library(ctx)).load(name as string);
+      const found = (await formulaLibrary(ctx)).load(name as string);
       if (!found) throw notFoundError(`no formula named ${JSON.stringify(name)}`, 'see gt formula list');
       ctx.emit(found, () => [
         `${found.name} v${found.version} (${found.type}) — ${found.source}`, found.description, '',
@@ -46,7 +46,7 @@ Examples:
   formula.command('cook <name>').description('The resolved step graph for these vars (nothing is created; same as bd cook)')
     .option('--var <key=value>', 'a var (repeatable)', collectVar, {}).option('--json', 'machine-readable output')
     .action(action(ctx, async (name: unknown, opts: unknown) => {
-      const lib = await library(ctx);
+      const lib = await formulaLibrary(ctx);
       const found = lib.load(name as string);
       if (!found) throw notFoundError(`no formula named ${JSON.stringify(name)}`, 'see gt formula list');
       const cooked = cookFormula(found, (opts as { var: Record<string, string> }).var, lib.load);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { approveGate, checkGates, listGates } from '../../../core/town/gates.js';
+import { resumeGatedWork, waitOnGates, type GateResume } from '../../../core/town/molecule-work.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
@@ -9,12 +10,14 @@ export default function register(program: Command, ctx: GtContext): void {
 Gates come from formula steps ([steps.gate] type = "human" | "timer" | "bead" | "command" |
 "gh:run" | "gh:pr"; the GitHub ones need the gh CLI, await_id is the run id or PR number).
 The daemon checks them on every pass; a gate past its timeout (other than a timer) is escalated
-to the Mayor once.
+to the Mayor once. A worker whose next step waits on a gate runs gt gate wait: its session ends
+(no tokens burn while it waits) and a fresh one starts at the next step when the gate opens.
 
 Examples:
   gt gate list
   gt gate check --json
-  gt gate approve hq-mol-3fa.2 --reason "looks good"`);
+  gt gate approve hq-mol-3fa.2 --reason "looks good"
+  gt gate wait                      # inside an agent's session`);
 
   gate.command('list').description('Waiting gates (--all: resolved ones too)').option('--all', 'include resolved gates').option('--json', 'machine-readable output')
     .action(action(ctx, async (opts: unknown) => {
@@ -27,7 +30,9 @@ Examples:
     .action(action(ctx, async (id: unknown, opts: unknown) => {
       const town = await ctx.town();
       const view = await approveGate(town, id as string, town.ledger.actor, (opts as { reason?: string }).reason);
-      ctx.emit(view, () => `Gate ${view.id} is open.`);
+      const resumed = await resumeGatedWork(await ctx.townForSessions());
+      reportResumed(ctx, resumed);
+      ctx.emit({ ...view, resumed }, () => `Gate ${view.id} is open.`);
     }));
 
   gate.command('check').description('Evaluate every waiting gate once (the daemon does this on every pass)').option('--json', 'machine-readable output')
@@ -36,6 +41,22 @@ Examples:
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(ctx.io.env)) if (v !== undefined) env[k] = v;
       const outcomes = await checkGates(town, (command) => town.ports.shell.run(command, { cwd: town.root, env, timeoutMs: 60_000 }));
+      reportResumed(ctx, await resumeGatedWork(await ctx.townForSessions()));
       ctx.emit(outcomes, () => (outcomes.length === 0 ? 'No gates are waiting.' : table([['GATE', 'RESULT', 'DETAIL'], ...outcomes.map((o) => [o.gate, o.result, o.detail])])));
     }));
+
+  gate.command('wait').description('Inside an agent\'s session: the next step waits on a gate, so end this session until it opens')
+    .option('--agent <address>', 'the waiting agent (default: this session\'s agent)').option('--json', 'machine-readable output')
+    .action(action(ctx, async (opts: unknown) => {
+      const identity = await ctx.me((opts as { agent?: string }).agent);
+      const town = await ctx.town();
+      const wait = await waitOnGates(town, identity);
+      // The session ends from outside, a moment after this command has answered.
+      town.detach(['session', 'stop', identity.address, '--after-ms', '300']);
+      ctx.emit(wait, () => `Waiting on ${wait.gates.join(', ')}. This session ends now; a fresh one starts at the next step of ${wait.molecule} when the gate opens.`);
+    }));
+}
+
+function reportResumed(ctx: GtContext, resumed: GateResume[]): void {
+  for (const r of resumed) ctx.err(r.error ? `warning: could not restart ${r.agent} on ${r.molecule}: ${r.error}` : `${r.agent} restarted on ${r.molecule} (its gate opened).`);
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Mailbox } from '../../../core/town/mail.js';
+import { moleculeProgress } from '../../../core/formulas/molecule.js';
 import { renderPrime, runSteps } from '../../../core/town/prime.js';
 import { hookedWork } from '../../../core/town/work.js';
 import { action, type GtContext } from '../context.js';
@@ -23,9 +24,10 @@ export async function primeCommand(ctx: GtContext, options: PrimeOptions): Promi
     identity, hooked, mail: inbox.filter((m) => m.kind !== 'handoff'), ...(handoff ? { handoff } : {}),
     ...(typeof first?.metadata?.branch === 'string' ? { branch: first.metadata.branch } : {}),
     ...(first ? { steps: runSteps(first) } : {}),
+    ...(first?.issue_type === 'molecule' ? { molecule: await moleculeProgress(town.ledger, first.id) } : {}),
   };
   if (handoff && !handoff.read) await mailbox.markRead(handoff.id);
-  ctx.emit({ agent: identity.address, role: identity.role, hooked: hooked.map((b) => ({ id: b.id, title: b.title, description: b.description ?? '' })), branch: input.branch, mail: input.mail, handoff: handoff ?? null, text: renderPrime(input) },
+  ctx.emit({ agent: identity.address, role: identity.role, hooked: hooked.map((b) => ({ id: b.id, title: b.title, description: b.description ?? '' })), branch: input.branch, mail: input.mail, handoff: handoff ?? null, ...(input.molecule ? { molecule: { id: input.molecule.root.id, closed: input.molecule.closed, total: input.molecule.total, current: input.molecule.current.map((s) => ({ id: s.id, title: s.title })), next: input.molecule.next.map((s) => ({ id: s.id, title: s.title })), gates: input.molecule.gates.map((g) => g.id) } } : {}), text: renderPrime(input) },
     () => renderPrime(input));
 }
 
