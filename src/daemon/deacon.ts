@@ -55,7 +55,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       for (const rig of town.rigNames()) {
         if (stopping) break;
         try {
-          for (const outcome of await runRefinery(town, rig)) {
+          for (const outcome of await runRefinery(town, rig, { probe })) {
             log(outcome.result === 'merged' ? 'info' : 'warn', `mr.${outcome.result}`, { rig, mr: outcome.merge_request, bead: outcome.bead, ...(outcome.commit ? { commit: outcome.commit } : {}), ...(outcome.reason ? { reason: outcome.reason } : {}) });
           }
         } catch (error) {

@@ -150,4 +150,41 @@ title = "Commit {{file}}"
 needs = ["write"]
 run = ["git commit -qm 'Add {{file}}'"]
 `,
+  'resolve-conflict': `formula = "resolve-conflict"
+description = "Re-apply a branch the refinery could not merge because it conflicts with its target."
+version = 1
+
+[vars.bead]
+description = "The bead whose work conflicts"
+required = true
+
+[vars.branch]
+description = "The branch that did not apply"
+required = true
+
+[vars.target]
+description = "The branch it goes into"
+default = "main"
+
+[vars.files]
+description = "The files in conflict"
+default = "the files git reports"
+
+[[steps]]
+id = "apply"
+title = "Re-apply {{branch}} onto {{target}}"
+description = "Your worktree is a fresh branch from {{target}}. Bring in the work of {{bead}}: git cherry-pick {{target}}..{{branch}}. Resolve the conflicts in {{files}} so both sides' intent survives (bd show {{bead}} says what the change is for)."
+
+[[steps]]
+id = "test"
+title = "Run the rig's tests"
+needs = ["apply"]
+description = "The merged result must pass before it goes back to the refinery."
+
+[[steps]]
+id = "done"
+title = "Commit and run gt done"
+needs = ["test"]
+description = "Commit the resolution (git cherry-pick --continue), then gt done: the refinery merges it and closes {{bead}}."
+`,
 };

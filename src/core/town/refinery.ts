@@ -1,147 +1,515 @@
 /**
- * The refinery (design §2.7, baseline): merge requests of a rig, one at a
- * time in priority then age order — rebase onto the target in the refinery's
- * own worktree, run the rig's test command, fast-forward the target, push,
- * close the request and the bead, delete the merged branch. A conflict or a
- * failing test rejects the request: the bead goes back to open and the
- * worker and dispatcher get mail with the output. The refinery worktree is
- * gt's own, so it is reset freely; no worker's files are ever touched.
+ * The refinery (design §2.7): a Bors-style batching merge queue per rig.
+ *
+ * Requests are taken in queue order (priority, aged against starvation, then
+ * arrival), up to `merge.batch_size` at a time. Each batch becomes one
+ * candidate in a fresh integration worktree — every branch rebased (or
+ * merged) onto the target in order — and the rig's gates (setup, typecheck,
+ * lint, test) run once on it. Green: the target fast-forwards to the
+ * candidate and every request in it is merged. Red: the batch is bisected;
+ * the halves that pass land, the culprits are rejected with the failing
+ * output. A branch that does not apply is rejected alone, and a
+ * resolve-conflict molecule is slung back to its worker.
+ *
+ * Invariants, whatever happens (a crash included): the target is either
+ * unchanged or fast-forwarded to a commit whose gates passed; the integration
+ * worktree is discarded; each request is queued (open), merged or rejected
+ * (closed, with metadata saying which). A journal written before the
+ * fast-forward lets the next run finish closing a batch that landed just
+ * before a crash.
  */
 import { parseDuration } from '../../shared/duration.js';
-import { checkConvoys } from './convoys.js';
+import { conflictError, errorMessage, notFoundError } from '../../shared/errors.js';
+import { single } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
+import { BUILTIN_FORMULAS } from '../formulas/builtin.js';
+import { cookFormula, parseFormula } from '../formulas/formula.js';
+import { burnMolecule, pourMolecule } from '../formulas/molecule.js';
+import { checkConvoys } from './convoys.js';
+import { parseIdentity } from './identity.js';
 import { Mailbox } from './mail.js';
 import type { Town } from './town.js';
-import { single } from '../beads/ledger.js';
+import { slingBeads, type RuntimeProbe } from './work.js';
 
 export interface MergeOutcome {
   merge_request: string;
   bead: string;
   branch: string;
-  result: 'merged' | 'rejected';
+  result: 'merged' | 'rejected' | 'pr-opened';
   commit?: string;
   reason?: string;
   pushed?: boolean;
+  /** How many requests the candidate that merged this one held. */
+  batch?: number;
+  pr?: string;
+  /** The resolve-conflict molecule slung for a branch that did not apply. */
+  conflict_molecule?: string;
+}
+
+export interface RefineryOptions {
+  /** Stop after this many requests have an outcome. */
+  limit?: number;
+  /** Lets a conflict's resolve-conflict molecule start a session; without it the molecule is hooked only. */
+  probe?: RuntimeProbe;
 }
 
 const OUTPUT_TAIL = 3000;
+const GATES = ['setup', 'typecheck', 'lint', 'test'] as const;
 
 function tail(text: string): string {
   return text.length <= OUTPUT_TAIL ? text : `…${text.slice(-OUTPUT_TAIL)}`;
 }
 
+function metaOf(mr: Issue): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(mr.metadata ?? {})) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/** Priority after aging: each `aging` interval waited moves a request up one level (P0 is the top). */
+export function effectivePriority(mr: Pick<Issue, 'priority' | 'created_at'>, now: number, agingMs: number): number {
+  const waited = Math.max(0, now - Date.parse(mr.created_at));
+  return Math.max(0, mr.priority - Math.floor(waited / agingMs));
+}
+
+/** The rig's queued requests in merge order: effective priority, then arrival (FIFO), then id. */
 export async function mergeQueue(town: Town, rig: string): Promise<Issue[]> {
   const mrs = await town.ledger.list({ types: ['merge-request'], metadataFields: { rig }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 });
-  return mrs.sort((a, b) => a.priority - b.priority || a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+  const agingMs = parseDuration(town.rig(rig).merge.aging);
+  const now = Date.parse(town.ports.now());
+  const rank = new Map(mrs.map((mr) => [mr.id, effectivePriority(mr, now, agingMs)]));
+  return mrs.sort((a, b) => (rank.get(a.id) as number) - (rank.get(b.id) as number) || a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+}
+
+/** What a batch in flight wrote before fast-forwarding the target: enough to finish it after a crash. */
+interface Journal {
+  rig: string;
+  target: string;
+  before: string;
+  candidate: string;
+  /** Merge request id → its commit in the candidate. */
+  commits: Record<string, string>;
+  size: number;
+  started_at: string;
+}
+
+interface Included {
+  mr: Issue;
+  commit: string;
+}
+
+interface GateFailure {
+  reason: string;
+  output: string;
+}
+
+/** One refinery run over one rig: holds its paths and collects outcomes. */
+class RefineryRun {
+  readonly outcomes: MergeOutcome[] = [];
+  private stalled = false;
+
+  constructor(private readonly town: Town, private readonly rig: string, private readonly options: RefineryOptions) {}
+
+  private get config() {
+    return this.town.rig(this.rig);
+  }
+
+  get target(): string {
+    return this.config.default_branch;
+  }
+
+  get repo(): string {
+    return this.town.repoDir(this.rig);
+  }
+
+  /** The refinery's own worktree, always on the target branch: where the fast-forward happens. */
+  get work(): string {
+    return this.town.path(this.rig, 'refinery');
+  }
+
+  /** Where candidates are built; created fresh per candidate, removed after. */
+  get integration(): string {
+    return this.town.path(this.rig, '.integration');
+  }
+
+  get journalPath(): string {
+    return this.town.path('.gt', 'refinery', `${this.rig}.json`);
+  }
+
+  private get committer(): Record<string, string> {
+    // Rebased commits keep their authors; the refinery is their committer.
+    return { GIT_COMMITTER_NAME: `${this.rig}/refinery`, GIT_COMMITTER_EMAIL: `${this.rig}.refinery@gt.local`, GIT_AUTHOR_NAME: `${this.rig}/refinery`, GIT_AUTHOR_EMAIL: `${this.rig}.refinery@gt.local` };
+  }
+
+  private progress(text: string): void {
+    this.town.ports.progress(`refinery ${this.rig}: ${text}`);
+  }
+
+  private remaining(): number {
+    return (this.options.limit ?? Infinity) - this.outcomes.length;
+  }
+
+  async run(): Promise<void> {
+    await this.recover();
+    if (this.config.merge.merge_via === 'pr') {
+      await this.runPullRequests();
+      return;
+    }
+    while (!this.stalled && this.remaining() > 0) {
+      const queue = (await mergeQueue(this.town, this.rig)).filter((mr) => !mr.metadata?.pr);
+      if (queue.length === 0) break;
+      await this.cleanTarget();
+      const batch = queue.slice(0, Math.min(this.config.merge.batch_size, this.remaining()));
+      if (batch.length > 1) this.progress(`batch of ${batch.length}: ${batch.map((m) => m.id).join(', ')}`);
+      await this.land(batch);
+    }
+  }
+
+  /**
+   * Lands what it can of `mrs`: builds the candidate, runs the gates, and on
+   * red bisects. `knownRed`: these requests on top of the current target are
+   * known to fail (the whole batch failed and the half before them passed), so
+   * their own test run is skipped.
+   */
+  private async land(mrs: Issue[], knownRed?: GateFailure): Promise<boolean> {
+    if (knownRed && mrs.length === 1) {
+      await this.reject(mrs[0] as Issue, `${knownRed.reason}; bisecting its batch found this request`, knownRed.output);
+      return false;
+    }
+    let failure = knownRed;
+    let included: Included[] = mrs.map((mr) => ({ mr, commit: '' }));
+    if (!failure) {
+      const built = await this.build(mrs);
+      included = built.included;
+      if (included.length === 0) return false;
+      failure = await this.runGates(included);
+      if (!failure) {
+        await this.fastForward(built.candidate, included);
+        return built.included.length === mrs.length;
+      }
+      if (included.length === 1) {
+        await this.reject((included[0] as Included).mr, failure.reason, failure.output);
+        return false;
+      }
+      this.progress(`${failure.reason} with ${included.length} requests; bisecting`);
+    }
+    const requests = included.map((i) => i.mr);
+    const half = Math.ceil(requests.length / 2);
+    const first = requests.slice(0, half);
+    const second = requests.slice(half);
+    const firstLanded = await this.land(first);
+    if (this.stalled) return false;
+    // Deterministic gates: the whole failed and the first half landed whole, so the second fails on top of it.
+    await this.land(second, firstLanded ? failure : undefined);
+    return false;
+  }
+
+  /** A fresh integration worktree at the target with each request applied in order; the ones that do not apply are rejected. */
+  private async build(mrs: Issue[]): Promise<{ candidate: string; included: Included[] }> {
+    const { git } = this.town.ports;
+    await this.discardIntegration();
+    await git.run(this.repo, ['worktree', 'add', '-q', '--detach', this.integration, this.target]);
+    const dir = this.integration;
+    let candidate = (await git.run(dir, ['rev-parse', 'HEAD'])).trim();
+    const included: Included[] = [];
+    for (const mr of mrs) {
+      const { branch = '' } = metaOf(mr);
+      const tip = await git.probe(this.repo, ['rev-parse', '--verify', '-q', `refs/heads/${branch}^{commit}`]);
+      if (tip.code !== 0) {
+        await this.reject(mr, `branch ${branch} no longer exists`, '');
+        continue;
+      }
+      const applied = this.config.merge.strategy === 'merge'
+        ? await git.probe(dir, ['merge', '-q', '--no-ff', '-m', `Merge ${branch} (${mr.id})`, tip.stdout.trim()], { env: this.committer })
+        : await this.rebaseOnto(dir, tip.stdout.trim(), candidate);
+      if (applied.code !== 0) {
+        const conflicts = (await git.probe(dir, ['diff', '--name-only', '--diff-filter=U'])).stdout.trim().split('\n').filter(Boolean);
+        await git.probe(dir, [this.config.merge.strategy === 'merge' ? 'merge' : 'rebase', '--abort']);
+        await git.run(dir, ['checkout', '-q', '-f', '--detach', candidate]);
+        await this.conflict(mr, conflicts, applied.stdout + applied.stderr);
+        continue;
+      }
+      candidate = (await git.run(dir, ['rev-parse', 'HEAD'])).trim();
+      included.push({ mr, commit: candidate });
+    }
+    return { candidate, included };
+  }
+
+  private async rebaseOnto(dir: string, tip: string, candidate: string) {
+    const { git } = this.town.ports;
+    await git.run(dir, ['checkout', '-q', '-f', '--detach', tip]);
+    return git.probe(dir, ['rebase', '-q', candidate], { env: { GIT_COMMITTER_NAME: this.committer.GIT_COMMITTER_NAME as string, GIT_COMMITTER_EMAIL: this.committer.GIT_COMMITTER_EMAIL as string } });
+  }
+
+  /** The rig's gates on the candidate, in order; the first that fails (or times out) is the answer. */
+  private async runGates(included: Included[]): Promise<GateFailure | undefined> {
+    const merge = this.config.merge;
+    const env = { ...this.town.ports.baseEnv, GT_ROOT: this.town.root, GT_RIG: this.rig, GT_ROLE: 'refinery', GT_MERGE_REQUESTS: included.map((i) => i.mr.id).join(' ') };
+    for (const gate of GATES) {
+      const command = merge[gate].trim();
+      if (!command) continue;
+      const timeout = merge[`${gate}_timeout`];
+      this.progress(`${gate} on ${included.length} request(s): ${command}`);
+      const result = await this.town.ports.shell.run(command, { cwd: this.integration, env, timeoutMs: parseDuration(timeout) });
+      if (result.code !== 0 || result.timedOut) {
+        return { reason: result.timedOut ? `${gate} timed out after ${timeout}` : `${gate} failed (exit ${result.code})`, output: result.stdout + result.stderr };
+      }
+    }
+    return undefined;
+  }
+
+  /** Journal, fast-forward, push, then close: a crash anywhere leaves a state `recover` completes. */
+  private async fastForward(candidate: string, included: Included[]): Promise<void> {
+    const { git, files } = this.town.ports;
+    const before = (await git.run(this.work, ['rev-parse', 'HEAD'])).trim();
+    const journal: Journal = {
+      rig: this.rig, target: this.target, before, candidate, size: included.length, started_at: this.town.ports.now(),
+      commits: Object.fromEntries(included.map((i) => [i.mr.id, i.commit])),
+    };
+    files.write(this.journalPath, `${JSON.stringify(journal, null, 2)}\n`);
+    const ff = await git.probe(this.work, ['merge', '-q', '--ff-only', candidate]);
+    if (ff.code !== 0) {
+      // The target moved under us (someone pushed to it): nothing landed; the requests stay queued for the next run.
+      files.remove(this.journalPath);
+      this.progress(`warning: ${this.target} moved while the batch was tested; it stays queued (${ff.stderr.trim().split('\n').pop() ?? ''})`);
+      this.stalled = true;
+      return;
+    }
+    let pushed: boolean | undefined;
+    if (this.config.merge.push) {
+      const push = await git.probe(this.work, ['push', '-q', 'origin', `${this.target}:${this.target}`]);
+      pushed = push.code === 0;
+      if (!pushed) this.progress(`warning: push to origin failed (merged locally): ${push.stderr.trim().split('\n').pop() ?? ''}`);
+    }
+    await this.closeMerged(journal, pushed);
+    files.remove(this.journalPath);
+    await this.discardIntegration();
+  }
+
+  /** Closes every request of a landed batch (idempotent: a recovered journal calls it again). */
+  private async closeMerged(journal: Journal, pushed?: boolean): Promise<void> {
+    const { ledger } = this.town;
+    for (const [id, commit] of Object.entries(journal.commits)) {
+      const [mr] = await ledger.show([id]).catch(() => []);
+      if (!mr) continue;
+      const { branch = '', source_issue: bead = '' } = metaOf(mr);
+      const outcome: MergeOutcome = { merge_request: id, bead, branch, result: 'merged', commit, batch: journal.size, ...(pushed !== undefined ? { pushed } : {}) };
+      if (mr.status !== 'closed') {
+        const reason = `Merged in ${commit.slice(0, 12)}${journal.size > 1 ? ` (a batch of ${journal.size})` : ''}`;
+        single(await ledger.update([id], { setMetadata: { merged_commit: commit, merged_at: this.town.ports.now(), batch_size: journal.size, ...(pushed === false ? { push_failed: true } : {}) } }));
+        single(await ledger.close([id], { reason, force: true }));
+        if (bead) await this.closeWork(bead, reason);
+      }
+      // Its change is in the target now; a branch still checked out somewhere is left alone.
+      await this.town.ports.git.probe(this.repo, ['branch', '-D', branch]);
+      this.progress(`merged ${id} as ${commit.slice(0, 12)}`);
+      this.outcomes.push(outcome);
+    }
+  }
+
+  /** Merged work is done work: the bead closes (and the bead a resolve-conflict molecule stood in for); its convoys may land. */
+  private async closeWork(beadId: string, reason: string): Promise<void> {
+    const { ledger } = this.town;
+    const [bead] = await ledger.show([beadId]).catch(() => []);
+    const ids = [beadId, ...(typeof bead?.metadata?.resolves === 'string' ? [bead.metadata.resolves] : [])];
+    for (const id of ids) {
+      const closed = await ledger.close([id], { reason, force: true });
+      if (closed.failed[0]) this.progress(`warning: could not close ${id}: ${closed.failed[0].error.message}`);
+      else for (const landed of await checkConvoys(this.town, { bead: id })) this.progress(`convoy ${landed.id} "${landed.name}" landed`);
+    }
+  }
+
+  /** After a crash: finish a batch whose fast-forward happened; forget one whose did not. Then no integration worktree. */
+  private async recover(): Promise<void> {
+    const { git, files } = this.town.ports;
+    const text = files.read(this.journalPath);
+    if (text !== undefined) {
+      let journal: Journal | undefined;
+      try {
+        journal = JSON.parse(text) as Journal;
+      } catch {
+        this.progress(`warning: ${this.journalPath} is not JSON; ignoring it`);
+      }
+      if (journal) {
+        const landed = (await git.probe(this.repo, ['merge-base', '--is-ancestor', journal.candidate, `refs/heads/${journal.target}`])).code === 0;
+        this.progress(landed ? `finishing batch of ${journal.size} that landed before a crash` : `discarding an unfinished batch of ${journal.size}; its requests stay queued`);
+        if (landed) await this.closeMerged(journal);
+      }
+      files.remove(this.journalPath);
+    }
+    await this.discardIntegration();
+  }
+
+  private async discardIntegration(): Promise<void> {
+    const { git, files } = this.town.ports;
+    if (files.exists(this.integration)) {
+      const removed = await git.probe(this.repo, ['worktree', 'remove', '--force', this.integration]);
+      if (removed.code !== 0) files.remove(this.integration);
+    }
+    await git.probe(this.repo, ['worktree', 'prune']);
+  }
+
+  /** The refinery worktree on the target, clean, caught up with origin. */
+  private async cleanTarget(): Promise<void> {
+    const { git } = this.town.ports;
+    await git.probe(this.work, ['rebase', '--abort']);
+    await git.probe(this.work, ['merge', '--abort']);
+    await git.run(this.work, ['checkout', '-q', '-f', this.target]);
+    await git.run(this.work, ['reset', '-q', '--hard']);
+    await git.run(this.work, ['clean', '-q', '-fdx']);
+    if ((await git.probe(this.work, ['fetch', '-q', 'origin'])).code !== 0) return;
+    const upstream = await git.probe(this.work, ['rev-parse', '--verify', '-q', `refs/remotes/origin/${this.target}`]);
+    if (upstream.code !== 0) return;
+    const ahead = await git.probe(this.work, ['merge-base', '--is-ancestor', 'HEAD', upstream.stdout.trim()]);
+    if (ahead.code === 0) await git.probe(this.work, ['merge', '-q', '--ff-only', upstream.stdout.trim()]);
+  }
+
+  /** Rejects one request: closed with the reason, its bead back to open, its worker and dispatcher told. */
+  async reject(mr: Issue, reason: string, output: string, extra: Partial<MergeOutcome> = {}): Promise<MergeOutcome> {
+    const outcome = await rejectMergeRequest(this.town, mr, reason, output, extra);
+    this.progress(`rejected ${mr.id}: ${reason}`);
+    this.outcomes.push(outcome);
+    return outcome;
+  }
+
+  /** A branch that does not apply: rejected, and a resolve-conflict molecule goes back to its worker (or a new polecat). */
+  private async conflict(mr: Issue, files: string[], output: string): Promise<void> {
+    const meta = metaOf(mr);
+    const reason = `conflict applying ${meta.branch ?? '?'} onto ${this.target}${files.length ? ` in ${files.join(', ')}` : ''}`;
+    let molecule: string | undefined;
+    try {
+      molecule = await this.dispatchConflict(mr, files);
+    } catch (error) {
+      this.progress(`warning: could not sling a resolve-conflict molecule for ${mr.id}: ${errorMessage(error)}`);
+    }
+    await this.reject(mr, reason, output, molecule ? { conflict_molecule: molecule } : {});
+    if (molecule && meta.source_issue) {
+      // The bead waits for its re-applied work: blocked by the molecule, closed when the molecule's branch merges.
+      await this.town.ledger.addDependency(meta.source_issue, molecule, 'blocks').catch(() => undefined);
+    }
+  }
+
+  private async dispatchConflict(mr: Issue, files: string[]): Promise<string> {
+    const meta = metaOf(mr);
+    const formula = parseFormula(BUILTIN_FORMULAS['resolve-conflict'] as string, 'builtin:resolve-conflict');
+    const cooked = cookFormula(formula, { bead: meta.source_issue ?? mr.id, branch: meta.branch ?? '', target: this.target, files: files.join(', ') || 'the files git reports' }, () => undefined);
+    const poured = await pourMolecule(this.town.ledger, cooked, { prefix: this.config.prefix, rootMetadata: { close_with_merge: true, resolves: meta.source_issue ?? null, merge_request: mr.id } });
+    const worker = meta.worker && meta.worker.startsWith(`${this.rig}/polecats/`) ? meta.worker : undefined;
+    const runtime = worker ? (await this.town.agent(parseIdentity(worker)).catch(() => undefined))?.runtime : undefined;
+    const sling = { ...(runtime ? { runtime } : {}), ...(this.options.probe ? {} : { noStart: true }), convoy: false };
+    const probe = this.options.probe ?? { exists: () => true, version: () => undefined };
+    try {
+      // Its worker knows the change best; when it is busy, any free polecat of the rig.
+      const targets = worker ? [worker, this.rig] : [this.rig];
+      let lastError: unknown;
+      for (const target of targets) {
+        try {
+          const [result] = await slingBeads(this.town, [poured.root], target, sling, probe);
+          this.progress(`slung ${poured.root} (resolve-conflict) to ${result?.agent ?? target}`);
+          return poured.root;
+        } catch (error) {
+          lastError = error;
+        }
+      }
+      throw lastError;
+    } catch (error) {
+      await burnMolecule(this.town.ledger, poured.root).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * PR mode: each queued request's branch is pushed to origin and a pull
+   * request opened with gh, tracked by a gh:pr gate; a merged PR (the gate
+   * resolved) is a merged request, a PR closed unmerged (the gate escalated)
+   * a rejected one.
+   */
+  private async runPullRequests(): Promise<void> {
+    const { ledger } = this.town;
+    for (const mr of await mergeQueue(this.town, this.rig)) {
+      if (this.remaining() <= 0) break;
+      const meta = metaOf(mr);
+      if (meta.pr_gate) {
+        const gate = (await ledger.show([meta.pr_gate]).catch(() => []))[0];
+        if (gate?.status === 'closed') {
+          await this.cleanTarget();
+          const commit = (await this.town.ports.git.run(this.work, ['rev-parse', 'HEAD'])).trim();
+          await this.closeMerged({ rig: this.rig, target: this.target, before: commit, candidate: commit, commits: { [mr.id]: commit }, size: 1, started_at: this.town.ports.now() });
+        } else if (gate?.metadata?.escalated === true) {
+          await this.reject(mr, `pull request ${meta.pr ?? ''} was closed without merging`, '');
+        }
+        continue;
+      }
+      await this.openPullRequest(mr, meta);
+    }
+  }
+
+  private async openPullRequest(mr: Issue, meta: Record<string, string>): Promise<void> {
+    const { git, shell } = this.town.ports;
+    const branch = meta.branch ?? '';
+    const push = await git.probe(this.repo, ['push', '-q', 'origin', `refs/heads/${branch}:refs/heads/${branch}`]);
+    if (push.code !== 0) {
+      this.progress(`warning: could not push ${branch} for ${mr.id}: ${push.stderr.trim().split('\n').pop() ?? ''}`);
+      return;
+    }
+    const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const title = mr.title.replace(/^Merge /, '');
+    const body = `${mr.description ?? ''}\n\nMerge request ${mr.id} of gt rig ${this.rig}.`;
+    const created = await shell.run(`gh pr create --head ${quote(branch)} --base ${quote(this.target)} --title ${quote(title)} --body ${quote(body)}`, {
+      cwd: this.work, env: { ...this.town.ports.baseEnv, GT_ROOT: this.town.root }, timeoutMs: 120_000,
+    });
+    const url = created.stdout.trim().split('\n').pop() ?? '';
+    if (created.code !== 0 || !/^https?:\/\//.test(url)) {
+      const why = created.code === 127 ? 'gh is not installed' : `gh pr create exited ${created.code}: ${(created.stderr || created.stdout).trim().split('\n').pop() ?? ''}`;
+      this.progress(`warning: no pull request for ${mr.id} (${why}); it stays queued`);
+      await this.town.ledger.update([mr.id], { setMetadata: { pr_error: why } });
+      return;
+    }
+    const gate = await this.town.ledger.create({
+      title: `Gate (gh:pr) for ${mr.id}`, type: 'gate', prefix: this.config.prefix,
+      metadata: { await_type: 'gh:pr', await_id: url, merge_request: mr.id },
+    });
+    single(await this.town.ledger.update([mr.id], { setMetadata: { pr: url, pr_gate: gate.id, pr_error: null } }));
+    this.progress(`opened ${url} for ${mr.id}`);
+    this.outcomes.push({ merge_request: mr.id, bead: meta.source_issue ?? '', branch, result: 'pr-opened', pr: url });
+  }
 }
 
 /**
- * Processes every waiting merge request of `rig`. Holds the rig's refinery
- * lock; returns [] at once if another refinery is at work.
+ * Processes the rig's queue until it is empty. Holds the rig's refinery lock;
+ * returns [] at once if another refinery is at work.
  */
-export async function runRefinery(town: Town, rigName: string, options: { limit?: number } = {}): Promise<MergeOutcome[]> {
-  const { files } = town.ports;
+export async function runRefinery(town: Town, rigName: string, options: RefineryOptions = {}): Promise<MergeOutcome[]> {
+  town.rig(rigName);
   let release: () => void;
   try {
-    release = await files.lock(town.path('.gt', 'locks', `refinery-${rigName}.lock`), { waitMs: 0 });
+    release = await town.ports.files.lock(refineryLock(town, rigName), { waitMs: 0 });
   } catch {
     return [];
   }
+  const run = new RefineryRun(town, rigName, options);
   try {
-    const outcomes: MergeOutcome[] = [];
-    for (const mr of (await mergeQueue(town, rigName)).slice(0, options.limit ?? Infinity)) outcomes.push(await mergeOne(town, rigName, mr));
-    return outcomes;
+    await run.run();
+    return run.outcomes;
   } finally {
     release();
   }
 }
 
-async function mergeOne(town: Town, rigName: string, mr: Issue): Promise<MergeOutcome> {
-  const { git, shell, progress } = town.ports;
-  const rig = town.rig(rigName);
-  const work = town.path(rigName, 'refinery');
-  const meta = (mr.metadata ?? {}) as Record<string, string>;
-  const branch = meta.branch ?? '';
-  const bead = meta.source_issue ?? '';
-  const target = meta.target ?? rig.default_branch;
-  const outcome: MergeOutcome = { merge_request: mr.id, bead, branch, result: 'rejected' };
-  progress(`refinery ${rigName}: ${mr.id} ${branch} → ${target}`);
-
-  // A clean start on the target, whatever an interrupted run left behind.
-  await git.probe(work, ['rebase', '--abort']);
-  await git.run(work, ['checkout', '-q', '-f', target]);
-  await git.run(work, ['reset', '-q', '--hard']);
-  await git.run(work, ['clean', '-q', '-fdx']);
-  await followUpstream(town, rigName, target);
-
-  const tip = await git.probe(work, ['rev-parse', '--verify', '-q', `refs/heads/${branch}^{commit}`]);
-  if (tip.code !== 0) return reject(town, mr, outcome, `branch ${branch} no longer exists`, '');
-  await git.run(work, ['checkout', '-q', '--detach', tip.stdout.trim()]);
-  // Rebased commits keep their authors; the refinery is their committer.
-  const committer = { GIT_COMMITTER_NAME: `${rigName}/refinery`, GIT_COMMITTER_EMAIL: `${rigName}.refinery@gt.local` };
-  const rebase = await git.probe(work, ['rebase', target], { env: committer });
-  if (rebase.code !== 0) {
-    const conflicts = (await git.probe(work, ['diff', '--name-only', '--diff-filter=U'])).stdout.trim();
-    await git.probe(work, ['rebase', '--abort']);
-    await git.run(work, ['checkout', '-q', '-f', target]);
-    return reject(town, mr, outcome, `conflict rebasing onto ${target}${conflicts ? ` in ${conflicts.split('\n').join(', ')}` : ''}`, rebase.stdout + rebase.stderr);
-  }
-  const rebased = (await git.run(work, ['rev-parse', 'HEAD'])).trim();
-  if (rig.merge.test.trim()) {
-    progress(`refinery ${rigName}: testing ${mr.id} with: ${rig.merge.test}`);
-    const env = { ...town.ports.baseEnv, GT_ROOT: town.root, GT_RIG: rigName, GT_ROLE: 'refinery', GT_MERGE_REQUEST: mr.id };
-    const result = await shell.run(rig.merge.test, { cwd: work, env, timeoutMs: parseDuration(rig.merge.test_timeout) });
-    if (result.code !== 0 || result.timedOut) {
-      await git.run(work, ['checkout', '-q', '-f', target]);
-      const why = result.timedOut ? `tests timed out after ${rig.merge.test_timeout}` : `tests failed (exit ${result.code})`;
-      return reject(town, mr, outcome, why, result.stdout + result.stderr);
-    }
-  }
-  await git.run(work, ['checkout', '-q', target]);
-  await git.run(work, ['merge', '-q', '--ff-only', rebased]);
-  outcome.result = 'merged';
-  outcome.commit = rebased;
-  if (rig.merge.push) {
-    const push = await git.probe(work, ['push', '-q', 'origin', `${target}:${target}`]);
-    outcome.pushed = push.code === 0;
-    if (push.code !== 0) progress(`refinery ${rigName}: warning: push to origin failed (merged locally): ${push.stderr.trim().split('\n').pop() ?? ''}`);
-  }
-  const reason = `Merged in ${rebased.slice(0, 12)}`;
-  single(await town.ledger.update([mr.id], { setMetadata: { merged_commit: rebased, merged_at: town.ports.now(), ...(outcome.pushed === false ? { push_failed: true } : {}) } }));
-  single(await town.ledger.close([mr.id], { reason, force: true }));
-  if (bead) {
-    // Merged work is done work, whatever the bead's other links say.
-    const closeBead = await town.ledger.close([bead], { reason, force: true });
-    if (closeBead.failed[0]) progress(`refinery ${rigName}: warning: could not close ${bead}: ${closeBead.failed[0].error.message}`);
-    // A close event: the convoys tracking this bead may have landed.
-    else for (const landed of await checkConvoys(town, { bead })) progress(`refinery ${rigName}: convoy ${landed.id} "${landed.name}" landed`);
-  }
-  // Its change is in the target now; a branch still checked out somewhere is left alone.
-  await git.probe(work, ['branch', '-D', branch]);
-  progress(`refinery ${rigName}: merged ${mr.id} as ${rebased.slice(0, 12)}`);
-  return outcome;
+function refineryLock(town: Town, rig: string): string {
+  return town.path('.gt', 'locks', `refinery-${rig}.lock`);
 }
 
-/** Fast-forwards the local target to origin's when origin moved ahead (someone pushed upstream). */
-async function followUpstream(town: Town, rigName: string, target: string): Promise<void> {
-  const { git } = town.ports;
-  const work = town.path(rigName, 'refinery');
-  if ((await git.probe(work, ['fetch', '-q', 'origin'])).code !== 0) return;
-  const upstream = await git.probe(work, ['rev-parse', '--verify', '-q', `refs/remotes/origin/${target}`]);
-  if (upstream.code !== 0) return;
-  const ahead = await git.probe(work, ['merge-base', '--is-ancestor', 'HEAD', upstream.stdout.trim()]);
-  if (ahead.code === 0) await git.probe(work, ['merge', '-q', '--ff-only', upstream.stdout.trim()]);
-}
-
-async function reject(town: Town, mr: Issue, outcome: MergeOutcome, reason: string, output: string): Promise<MergeOutcome> {
+async function rejectMergeRequest(town: Town, mr: Issue, reason: string, output: string, extra: Partial<MergeOutcome>): Promise<MergeOutcome> {
   const { ledger } = town;
-  const { progress } = town.ports;
-  outcome.reason = reason;
-  progress(`refinery: rejected ${mr.id}: ${reason}`);
-  const meta = (mr.metadata ?? {}) as Record<string, string>;
-  single(await ledger.update([mr.id], { setMetadata: { rejected: reason, rejected_at: town.ports.now() } }));
+  const meta = metaOf(mr);
+  const outcome: MergeOutcome = { merge_request: mr.id, bead: meta.source_issue ?? '', branch: meta.branch ?? '', result: 'rejected', reason, ...extra };
+  single(await ledger.update([mr.id], { setMetadata: { rejected: reason, rejected_at: town.ports.now(), ...(output ? { rejected_output: tail(output) } : {}) } }));
   single(await ledger.close([mr.id], { reason: `Rejected: ${reason}`, force: true }));
-  const body = `${reason}.\n\nBranch ${meta.branch ?? '?'} is kept as it was. Fix it and run gt done again, or re-sling the bead.\n\n${tail(output).trim()}`;
+  const next = extra.conflict_molecule
+    ? `A resolve-conflict molecule (${extra.conflict_molecule}) re-applies the work; the bead closes when it merges.`
+    : 'Fix it and run gt done again, or re-sling the bead; gt mq retry requeues the request as it is.';
+  const body = `${reason}.\n\nBranch ${meta.branch ?? '?'} is kept as it was. ${next}\n\n${tail(output).trim()}`;
   if (outcome.bead) {
     const [bead] = await ledger.show([outcome.bead]).catch(() => []);
     if (bead && bead.status !== 'closed') {
@@ -156,4 +524,89 @@ async function reject(town: Town, mr: Issue, outcome: MergeOutcome, reason: stri
 
 function isAddress(text: string): boolean {
   return ['mayor', 'deacon', 'human'].includes(text) || /^[a-z][a-z0-9_-]*\/(witness|refinery|(crew|polecats)\/[a-z][a-z0-9_-]*)$/.test(text);
+}
+
+async function mergeRequest(town: Town, idText: string): Promise<Issue> {
+  const [mr] = await town.ledger.show([idText]).catch(() => []);
+  if (!mr || mr.issue_type !== 'merge-request') throw notFoundError(`no merge request ${JSON.stringify(idText)}`, 'see gt mq list');
+  return mr;
+}
+
+/** `gt mq reject`: a person takes a queued request out of the queue (not while a batch is being merged). */
+export async function rejectQueued(town: Town, idText: string, reason: string): Promise<MergeOutcome> {
+  const mr = await mergeRequest(town, idText);
+  if (mr.status === 'closed') throw conflictError(`${mr.id} is not queued (it was ${mr.metadata?.merged_commit ? 'merged' : 'rejected'})`);
+  const rig = metaOf(mr).rig ?? '';
+  let release: () => void;
+  try {
+    release = await town.ports.files.lock(refineryLock(town, rig), { waitMs: 0 });
+  } catch {
+    throw conflictError(`the refinery of ${rig} is merging a batch right now`, 'try again in a moment');
+  }
+  try {
+    return await rejectMergeRequest(town, mr, `rejected by ${town.ledger.actor}: ${reason}`, '', {});
+  } finally {
+    release();
+  }
+}
+
+/** `gt mq retry`: a rejected request goes back in the queue as it is (its branch must still exist); its bead back to the refinery. */
+export async function retryRejected(town: Town, idText: string): Promise<Issue> {
+  const mr = await mergeRequest(town, idText);
+  const meta = metaOf(mr);
+  if (mr.status !== 'closed') throw conflictError(`${mr.id} is already queued`);
+  if (mr.metadata?.merged_commit) throw conflictError(`${mr.id} was merged in ${String(mr.metadata.merged_commit).slice(0, 12)}; nothing to retry`);
+  const exists = await town.ports.git.probe(town.repoDir(meta.rig ?? ''), ['rev-parse', '--verify', '-q', `refs/heads/${meta.branch ?? ''}`]);
+  if (exists.code !== 0) throw notFoundError(`branch ${meta.branch ?? '?'} of ${mr.id} no longer exists`, 'sling the bead again instead');
+  single(await town.ledger.reopen([mr.id], `retry by ${town.ledger.actor}`));
+  single(await town.ledger.update([mr.id], { setMetadata: { rejected: null, rejected_at: null, rejected_output: null, retried_at: town.ports.now() } }));
+  if (meta.source_issue) {
+    const [bead] = await town.ledger.show([meta.source_issue]).catch(() => []);
+    if (bead && bead.status !== 'closed') single(await town.ledger.update([bead.id], { status: 'in_progress', assignee: `${meta.rig ?? ''}/refinery` }));
+  }
+  return (await town.ledger.show([mr.id]))[0] as Issue;
+}
+
+export interface QueueStatus {
+  rig: string;
+  queued: number;
+  oldest_queued_at: string | null;
+  /** Requests of a batch whose merge was interrupted (finished or discarded by the next run). */
+  in_flight: string[];
+  running: boolean;
+  merged_24h: number;
+  rejected_24h: number;
+  batch_size: number;
+  strategy: string;
+  merge_via: string;
+  gates: string[];
+}
+
+export async function queueStatus(town: Town, rig: string): Promise<QueueStatus> {
+  const config = town.rig(rig);
+  const queue = await mergeQueue(town, rig);
+  const since = new Date(Date.parse(town.ports.now()) - 24 * 3600_000).toISOString();
+  const closed = await town.ledger.list({ types: ['merge-request'], metadataFields: { rig }, statuses: ['closed'], includeEphemeral: true, limit: 0 });
+  const recent = closed.filter((m) => (m.closed_at ?? '') >= since);
+  const journal = town.ports.files.read(town.path('.gt', 'refinery', `${rig}.json`));
+  let inFlight: string[] = [];
+  try {
+    inFlight = journal ? Object.keys((JSON.parse(journal) as Journal).commits) : [];
+  } catch {
+    // A torn journal: the next run reports and discards it.
+  }
+  let running = false;
+  try {
+    const release = await town.ports.files.lock(refineryLock(town, rig), { waitMs: 0 });
+    release();
+  } catch {
+    running = true;
+  }
+  return {
+    rig, queued: queue.length, oldest_queued_at: queue.map((m) => m.created_at).sort()[0] ?? null,
+    in_flight: inFlight, running,
+    merged_24h: recent.filter((m) => m.metadata?.merged_commit).length, rejected_24h: recent.filter((m) => m.metadata?.rejected).length,
+    batch_size: config.merge.batch_size, strategy: config.merge.strategy, merge_via: config.merge.merge_via,
+    gates: GATES.filter((g) => config.merge[g].trim() !== ''),
+  };
 }

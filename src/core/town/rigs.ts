@@ -122,7 +122,7 @@ export async function addRig(town: Town, name: string, url: string, options: Add
     options.progress(`Creating the refinery worktree on ${branch}`);
     await git.run(repo, ['worktree', 'add', '-q', `${dir}/refinery`, branch]);
     const config = parseRigConfig(renderToml({
-      name, git_url: url, default_branch: branch, prefix, added_at: town.ports.now(), merge: { test: '', test_timeout: '10m', push: true },
+      name, git_url: url, default_branch: branch, prefix, added_at: town.ports.now(), merge: { test: '', push: true },
     }), `${dir}/${RIG_FILE}`);
     await town.ledger.create({ id: `hq-rig-${name}`, title: name, type: 'rig', prefix: 'hq', metadata: { prefix, git_url: url, default_branch: branch } })
       .catch(async (error: unknown) => {
@@ -130,7 +130,7 @@ export async function addRig(town: Town, name: string, url: string, options: Add
         if (!(error instanceof GtError) || error.kind !== 'conflict') throw error;
         await town.ledger.update([`hq-rig-${name}`], { status: 'open', setMetadata: { prefix, git_url: url, default_branch: branch } });
       });
-    files.write(`${dir}/${RIG_FILE}`, `# gt rig: ${name}. Edit merge.test to gate merges on your tests.\n${renderToml(config)}`);
+    files.write(`${dir}/${RIG_FILE}`, `# gt rig: ${name}. merge.setup, typecheck, lint and test gate every merge (see gt mq --help).\n${renderToml(config)}`);
     return config;
   } catch (error) {
     files.remove(dir);

@@ -120,7 +120,7 @@ export default function register(program: Command, ctx: GtContext): void {
             const results = await slingBeads(town, ready.map((b) => b.id), 'sample', { runtime: options.agent, ...(options.backend ? { backend: options.backend } : {}) }, ctx.runtimeProbe);
             for (const r of results) say(`slung ${r.bead} to ${r.agent} (${r.runtime}, ${r.backend})`);
           }
-          for (const outcome of await runRefinery(town, 'sample')) {
+          for (const outcome of await runRefinery(town, 'sample', { probe: ctx.runtimeProbe })) {
             say(outcome.result === 'merged' ? `merged ${outcome.bead} as ${outcome.commit?.slice(0, 10)}` : `rejected ${outcome.bead}: ${outcome.reason}`);
           }
           await sleep(300);
