@@ -107,6 +107,7 @@ interface GateFailure {
 class RefineryRun {
   readonly outcomes: MergeOutcome[] = [];
   private stalled = false;
+  private readonly conflicts: Array<{ mr: Issue; files: string[]; outcome: MergeOutcome }> = [];
 
   constructor(private readonly town: Town, private readonly rig: string, private readonly options: RefineryOptions) {}
 
@@ -162,6 +163,7 @@ class RefineryRun {
       const batch = queue.slice(0, Math.min(this.config.merge.batch_size, this.remaining()));
       if (batch.length > 1) this.progress(`batch of ${batch.length}: ${batch.map((m) => m.id).join(', ')}`);
       await this.land(batch);
+      await this.dispatchConflicts();
     }
   }
 
@@ -333,7 +335,12 @@ class RefineryRun {
       if (journal) {
         const landed = (await git.probe(this.repo, ['merge-base', '--is-ancestor', journal.candidate, `refs/heads/${journal.target}`])).code === 0;
         this.progress(landed ? `finishing batch of ${journal.size} that landed before a crash` : `discarding an unfinished batch of ${journal.size}; its requests stay queued`);
-        if (landed) await this.closeMerged(journal);
+        if (landed) {
+          // The crash may have come before the push: push now, then close.
+          let pushed: boolean | undefined;
+          if (this.config.merge.push) pushed = (await git.probe(this.repo, ['push', '-q', 'origin', `refs/heads/${journal.target}:refs/heads/${journal.target}`])).code === 0;
+          await this.closeMerged(journal, pushed);
+        }
       }
       files.remove(this.journalPath);
     }
@@ -372,20 +379,31 @@ class RefineryRun {
     return outcome;
   }
 
-  /** A branch that does not apply: rejected, and a resolve-conflict molecule goes back to its worker (or a new polecat). */
+  /** A branch that does not apply: rejected now; its resolve-conflict molecule is slung once the batch is settled (see dispatchConflicts). */
   private async conflict(mr: Issue, files: string[], output: string): Promise<void> {
     const meta = metaOf(mr);
     const reason = `conflict applying ${meta.branch ?? '?'} onto ${this.target}${files.length ? ` in ${files.join(', ')}` : ''}`;
-    let molecule: string | undefined;
-    try {
-      molecule = await this.dispatchConflict(mr, files);
-    } catch (error) {
-      this.progress(`warning: could not sling a resolve-conflict molecule for ${mr.id}: ${errorMessage(error)}`);
-    }
-    await this.reject(mr, reason, output, molecule ? { conflict_molecule: molecule } : {});
-    if (molecule && meta.source_issue) {
-      // The bead waits for its re-applied work: blocked by the molecule, closed when the molecule's branch merges.
-      await this.town.ledger.addDependency(meta.source_issue, molecule, 'blocks').catch(() => undefined);
+    const outcome = await this.reject(mr, reason, output, { conflict_molecule: '' });
+    this.conflicts.push({ mr, files, outcome });
+  }
+
+  /**
+   * After a batch: each conflicting request gets a resolve-conflict molecule,
+   * slung to its worker (or a free polecat) — now, so its branch starts from
+   * the target the rest of the batch landed on. Its bead waits for it.
+   */
+  private async dispatchConflicts(): Promise<void> {
+    for (const { mr, files, outcome } of this.conflicts.splice(0)) {
+      delete outcome.conflict_molecule;
+      const bead = metaOf(mr).source_issue;
+      try {
+        const molecule = await this.dispatchConflict(mr, files);
+        outcome.conflict_molecule = molecule;
+        if (bead) await this.town.ledger.addDependency(bead, molecule, 'blocks');
+        await this.town.ledger.update([mr.id], { setMetadata: { conflict_molecule: molecule } });
+      } catch (error) {
+        this.progress(`warning: could not sling a resolve-conflict molecule for ${mr.id}: ${errorMessage(error)}`);
+      }
     }
   }
 
@@ -506,8 +524,8 @@ async function rejectMergeRequest(town: Town, mr: Issue, reason: string, output:
   const outcome: MergeOutcome = { merge_request: mr.id, bead: meta.source_issue ?? '', branch: meta.branch ?? '', result: 'rejected', reason, ...extra };
   single(await ledger.update([mr.id], { setMetadata: { rejected: reason, rejected_at: town.ports.now(), ...(output ? { rejected_output: tail(output) } : {}) } }));
   single(await ledger.close([mr.id], { reason: `Rejected: ${reason}`, force: true }));
-  const next = extra.conflict_molecule
-    ? `A resolve-conflict molecule (${extra.conflict_molecule}) re-applies the work; the bead closes when it merges.`
+  const next = extra.conflict_molecule !== undefined
+    ? 'A resolve-conflict molecule re-applies the work on the new target (slung to you, or a free polecat); the bead closes when it merges.'
     : 'Fix it and run gt done again, or re-sling the bead; gt mq retry requeues the request as it is.';
   const body = `${reason}.\n\nBranch ${meta.branch ?? '?'} is kept as it was. ${next}\n\n${tail(output).trim()}`;
   if (outcome.bead) {
