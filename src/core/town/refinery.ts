@@ -573,7 +573,7 @@ export async function retryRejected(town: Town, idText: string): Promise<Issue> 
   const mr = await mergeRequest(town, idText);
   const meta = metaOf(mr);
   if (mr.status !== 'closed') throw conflictError(`${mr.id} is already queued`);
-  if (mr.metadata?.merged_commit) throw conflictError(`${mr.id} was merged in ${String(mr.metadata.merged_commit).slice(0, 12)}; nothing to retry`);
+  if (meta.merged_commit) throw conflictError(`${mr.id} was merged in ${meta.merged_commit.slice(0, 12)}; nothing to retry`);
   const exists = await town.ports.git.probe(town.repoDir(meta.rig ?? ''), ['rev-parse', '--verify', '-q', `refs/heads/${meta.branch ?? ''}`]);
   if (exists.code !== 0) throw notFoundError(`branch ${meta.branch ?? '?'} of ${mr.id} no longer exists`, 'sling the bead again instead');
   single(await town.ledger.reopen([mr.id], `retry by ${town.ledger.actor}`));
