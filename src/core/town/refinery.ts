@@ -169,9 +169,12 @@ class RefineryRun {
 
   /**
    * Lands what it can of `mrs`: builds the candidate, runs the gates, and on
-   * red bisects. `knownRed`: these requests on top of the current target are
-   * known to fail (the whole batch failed and the half before them passed), so
-   * their own test run is skipped.
+   * red bisects along the failing path only. `knownRed`: these requests on
+   * top of the current target are known to fail (their batch failed and the
+   * half before them passed), so their own run is skipped. A half that was
+   * never tested is left in the queue, where the next batch takes it with
+   * whatever arrived since: every call merges or rejects at least one request.
+   * Returns whether every request of `mrs` merged.
    */
   private async land(mrs: Issue[], knownRed?: GateFailure): Promise<boolean> {
     if (knownRed && mrs.length === 1) {
@@ -179,30 +182,26 @@ class RefineryRun {
       return false;
     }
     let failure = knownRed;
-    let included: Included[] = mrs.map((mr) => ({ mr, commit: '' }));
+    let requests = mrs;
     if (!failure) {
       const built = await this.build(mrs);
-      included = built.included;
-      if (included.length === 0) return false;
-      failure = await this.runGates(included);
+      if (built.included.length === 0) return false;
+      failure = await this.runGates(built.included);
       if (!failure) {
-        await this.fastForward(built.candidate, included);
+        await this.fastForward(built.candidate, built.included);
         return built.included.length === mrs.length;
       }
-      if (included.length === 1) {
-        await this.reject((included[0] as Included).mr, failure.reason, failure.output);
+      if (built.included.length === 1) {
+        await this.reject((built.included[0] as Included).mr, failure.reason, failure.output);
         return false;
       }
-      this.progress(`${failure.reason} with ${included.length} requests; bisecting`);
+      this.progress(`${failure.reason} with ${built.included.length} requests; bisecting`);
+      requests = built.included.map((i) => i.mr);
     }
-    const requests = included.map((i) => i.mr);
     const half = Math.ceil(requests.length / 2);
-    const first = requests.slice(0, half);
-    const second = requests.slice(half);
-    const firstLanded = await this.land(first);
-    if (this.stalled) return false;
+    const firstLanded = await this.land(requests.slice(0, half));
     // Deterministic gates: the whole failed and the first half landed whole, so the second fails on top of it.
-    await this.land(second, firstLanded ? failure : undefined);
+    if (firstLanded && !this.stalled) await this.land(requests.slice(half), failure);
     return false;
   }
 
