@@ -96,6 +96,18 @@ describe('the batching merge queue', () => {
     expect(town.json<Array<{ merged_24h: number; rejected_24h: number }>>(['mq', 'status', 'app'])[0]).toMatchObject({ merged_24h: 4, rejected_24h: 2 });
   });
 
+  it('a gate that runs past its timeout rejects the request, and the later gates never run', () => {
+    const town = makeTown({ rig: 'app' });
+    const log = join(town.base, 'gates.log');
+    setMerge(town, 'typecheck', JSON.stringify(`echo typecheck >> ${log}; sleep 30`));
+    setMerge(town, 'typecheck_timeout', '"1s"');
+    setMerge(town, 'test', JSON.stringify(`echo test >> ${log}`));
+    const [request] = queueRequests(town, [{ file: 'slow.txt' }]);
+    expect(run(town)).toMatchObject([{ bead: request?.bead, result: 'rejected', reason: 'typecheck timed out after 1s' }]);
+    expect(readFileSync(log, 'utf8')).toBe('typecheck\n');
+    expectNoIntegration(town);
+  });
+
   it('orders by priority then arrival, and a request that waited merge.aging moves up (no starvation)', async () => {
     const town = makeTown({ rig: 'app' });
     const requests = queueRequests(town, [{ file: 'low.txt', priority: 3 }, { file: 'high.txt', priority: 1 }, { file: 'mid.txt', priority: 2 }]);
@@ -155,6 +167,19 @@ describe('the batching merge queue', () => {
     expect(originFile(town, 'README.md')).toBe('one\ntwo\n');
     expect(town.json<Array<{ status: string }>>(['bd', 'show', worker.bead])[0]?.status).toBe('closed');
     expect(town.json<Array<{ status: string }>>(['bd', 'show', molecule])[0]?.status).toBe('closed');
+  });
+
+  it('a conflict whose worker is busy again goes to another polecat', () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['config', 'set', 'agent', 'shell', '--rig', 'app']).code).toBe(0);
+    const [, second] = queueRequests(town, [{ file: 'README.md', content: 'one\n' }, { file: 'README.md', content: 'two\n' }]);
+    const next = town.bead('Next job', ['true']);
+    expect(town.json<Array<{ agent: string }>>(['sling', next, second?.agent as string, '--no-start'])[0]?.agent).toBe(second?.agent);
+    const conflict = run(town).find((o) => o.bead === second?.bead);
+    const root = town.json<Array<{ metadata: { worker: string; formula: string } }>>(['bd', 'show', conflict?.conflict_molecule as string])[0];
+    expect(root?.metadata.formula).toBe('resolve-conflict');
+    expect(root?.metadata.worker).toMatch(/^app\/polecats\//);
+    expect(root?.metadata.worker).not.toBe(second?.agent);
   });
 
   it('a refinery killed while testing leaves the target unchanged and every request queued; the next run cleans up and merges', async () => {

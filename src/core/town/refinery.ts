@@ -151,11 +151,17 @@ class RefineryRun {
   }
 
   async run(): Promise<void> {
-    await this.recover();
-    if (this.config.merge.merge_via === 'pr') {
-      await this.runPullRequests();
-      return;
+    try {
+      await this.recover();
+      if (this.config.merge.merge_via === 'pr') await this.runPullRequests();
+      else await this.runBatches();
+    } finally {
+      // Whatever happened, no candidate outlives the run.
+      await this.discardIntegration();
     }
+  }
+
+  private async runBatches(): Promise<void> {
     while (!this.stalled && this.remaining() > 0) {
       const queue = (await mergeQueue(this.town, this.rig)).filter((mr) => !mr.metadata?.pr);
       if (queue.length === 0) break;

@@ -19,7 +19,7 @@ export default function register(program: Command, ctx: GtContext): void {
   const formula = program.command('formula').description('Formulas: TOML workflow templates that molecules are poured from')
     .addHelpText('after', `
 Search path (earlier shadows later): <rig>/.beads/formulas/, <town>/formulas/, ~/.gt/formulas/,
-then gt's built-ins (polecat-work, code-review, release, tdd-cycle, shell-demo).
+then gt's built-ins (polecat-work, code-review, release, tdd-cycle, shell-demo, resolve-conflict).
 
 Examples:
   gt formula list
