@@ -75,6 +75,17 @@ describe('the batching merge queue', () => {
     expect(town.json<Array<{ merged_24h: number; queued: number; gates: string[] }>>(['mq', 'status', 'app'])[0]).toMatchObject({ merged_24h: 5, queued: 0, gates: ['setup', 'lint', 'test'] });
   });
 
+  it('merge.strategy = "merge" puts each branch on the candidate with a merge commit', () => {
+    const town = makeTown({ rig: 'app' });
+    setMerge(town, 'strategy', '"merge"');
+    const requests = queueRequests(town, [{ file: 'm1.txt' }, { file: 'm2.txt' }]);
+    expect(run(town).map((o) => [o.bead, o.result, o.batch])).toEqual(requests.map((r) => [r.bead, 'merged', 2]));
+    const origin = join(town.base, 'app.git');
+    expect(town.git(origin, ['rev-list', '--merges', '--count', 'main']).trim()).toBe('2');
+    expect(town.git(origin, ['log', '-1', '--format=%s', 'main']).trim()).toMatch(/^Merge polecat\/.+ \(app-/);
+    for (const r of requests) expect(originFile(town, r.file)).toBe(`${r.file}\n`);
+  });
+
   it('bisects a red batch: the culprits are rejected with the failing output and their workers told, the rest merge', () => {
     const town = makeTown({ rig: 'app' });
     setMerge(town, 'test', JSON.stringify('if ls FAIL* >/dev/null 2>&1; then echo "broken by $(ls FAIL*)"; exit 1; fi'));

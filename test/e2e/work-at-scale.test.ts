@@ -358,6 +358,37 @@ command = "test -f ${town.root}/ci-green"
     await waitFor('the merge request', () => town.json<unknown[]>(['refinery', 'queue', 'app']).length === 1 || undefined, 60_000);
   }, 150_000);
 
+  it('gt gate wait from an agent marks it waiting-gate; approving the gate starts its session at the next step', async () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['config', 'set', 'agent', 'shell', '--rig', 'app']).code).toBe(0);
+    mkdirSync(`${town.root}/formulas`, { recursive: true });
+    writeFileSync(`${town.root}/formulas/review-then-ship.formula.toml`, `formula = "review-then-ship"
+version = 1
+
+[[steps]]
+id = "draft"
+title = "Draft the change"
+
+[[steps]]
+id = "ship"
+title = "Ship it"
+needs = ["draft"]
+run = ["echo shipped > SHIPPED.md", "git add SHIPPED.md", "git commit -qm ship"]
+
+[steps.gate]
+type = "human"
+`);
+    const slung = town.json<FormulaSling>(['sling', 'review-then-ship', 'app', '--no-start']);
+    const draft = town.json<Prime>(['prime', '--agent', slung.agent, '--json']).molecule?.current[0]?.id as string;
+    expect(town.gt(['bd', 'close', draft]).code).toBe(0);
+    const wait = town.json<{ molecule: string; gates: string[] }>(['gate', 'wait', '--agent', slung.agent]);
+    expect(wait).toMatchObject({ molecule: slung.molecule });
+    expect(town.json<Array<{ agent: string; state: string }>>(['agents', '--json']).find((a) => a.agent === slung.agent)?.state).toBe('waiting-gate');
+    expect(town.json<unknown[]>(['gate', 'check'])).toMatchObject([{ result: 'waiting' }]);
+    expect(town.gt(['gate', 'approve', wait.gates[0] as string]).stderr).toContain(`${slung.agent} restarted on ${slung.molecule}`);
+    await waitFor('the merge request', () => town.json<unknown[]>(['refinery', 'queue', 'app']).length === 1 || undefined, 60_000);
+  }, 120_000);
+
   it('gt gate wait refuses when a step is ready, or when nothing is hooked', () => {
     const town = makeTown({ rig: 'app' });
     const slung = town.json<FormulaSling>(['sling', 'tdd-cycle', 'app', '--var', 'behaviour=x', '--no-start']);

@@ -23,7 +23,7 @@ describe('formulas', () => {
   });
 
   it('cooks every built-in formula', () => {
-    const vars: Record<string, Record<string, string>> = { release: { version: '2.0.0' }, 'polecat-work': { bead: 'app-1' }, 'code-review': { target: 'main' }, 'tdd-cycle': { behaviour: 'b' } };
+    const vars: Record<string, Record<string, string>> = { release: { version: '2.0.0' }, 'polecat-work': { bead: 'app-1' }, 'code-review': { target: 'main' }, 'tdd-cycle': { behaviour: 'b' }, 'resolve-conflict': { bead: 'app-1', branch: 'polecat/nux/app-1' } };
     for (const [name, text] of Object.entries(BUILTIN_FORMULAS)) {
       const cooked = cookFormula(parseFormula(text, `builtin:${name}`), vars[name] ?? {}, none);
       expect(cooked.formula).toBe(name);
