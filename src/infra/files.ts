@@ -99,6 +99,10 @@ export const nodeTownFiles: TownFiles = {
     }
   },
   lock: (path, options) => acquireLock(path, options?.waitMs),
+  lockHolder(path) {
+    const pid = holder(path);
+    return pid !== undefined && processAlive(pid) ? pid : undefined;
+  },
   isDirectory(path) {
     try {
       return statSync(path).isDirectory();

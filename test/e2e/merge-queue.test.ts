@@ -201,8 +201,12 @@ describe('the batching merge queue', () => {
     const before = town.git(join(town.base, 'app.git'), ['rev-parse', 'main']).trim();
     const child = spawn(process.execPath, [GT, 'mq', 'run', 'app'], { cwd: town.base, env: town.env, detached: true, stdio: 'ignore' });
     await waitFor('the candidate to be under test', () => existsSync(marker) || undefined, 30_000);
+    expect(town.json<Array<{ running: boolean }>>(['mq', 'status', 'app'])[0]?.running).toBe(true);
+    // Asking never takes the lock: the running refinery keeps it, a second run finds it busy.
+    expect(run(town)).toEqual([]);
     process.kill(-(child.pid as number), 'SIGKILL');
     await new Promise((r) => child.once('exit', r));
+    expect(town.json<Array<{ running: boolean }>>(['mq', 'status', 'app'])[0]?.running).toBe(false);
     expect(town.git(join(town.base, 'app.git'), ['rev-parse', 'main']).trim()).toBe(before);
     expect(town.git(join(town.root, 'app', '.repo.git'), ['rev-parse', 'main']).trim()).toBe(before);
     expect(town.json<Queued[]>(['mq', 'list']).map((q) => q.bead)).toEqual(requests.map((r) => r.bead));

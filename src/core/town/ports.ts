@@ -68,6 +68,8 @@ export interface TownFiles {
   list(dir: string): string[];
   /** An exclusive lock file; a holder that died is detected and replaced. */
   lock(path: string, options?: { waitMs?: number }): Promise<Release>;
+  /** The live process holding a lock, if any; reading never takes the lock. */
+  lockHolder(path: string): number | undefined;
   isDirectory(path: string): boolean;
 }
 

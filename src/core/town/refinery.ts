@@ -618,13 +618,7 @@ export async function queueStatus(town: Town, rig: string): Promise<QueueStatus>
   } catch {
     // A torn journal: the next run reports and discards it.
   }
-  let running = false;
-  try {
-    const release = await town.ports.files.lock(refineryLock(town, rig), { waitMs: 0 });
-    release();
-  } catch {
-    running = true;
-  }
+  const running = town.ports.files.lockHolder(refineryLock(town, rig)) !== undefined;
   return {
     rig, queued: queue.length, oldest_queued_at: queue.map((m) => m.created_at).sort()[0] ?? null,
     in_flight: inFlight, running,

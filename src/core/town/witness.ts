@@ -53,8 +53,9 @@ async function patrolAgent(town: Town, agent: AgentRecord, bead: Issue, idleMs: 
   const wakes = sameBead && typeof meta.gupp_wakes === 'number' ? meta.gupp_wakes : 0;
   if (sameBead && meta.gupp_escalated === true) return undefined;
   const alive = await town.sessionAlive(agent);
-  // A session someone stopped (gt mayor stop, gt down --all…) stays stopped.
+  // A session someone stopped (gt mayor stop, gt down --all…) stays stopped; one that ended at a gate waits for it.
   if (!alive && typeof meta.stopped_at === 'string' && meta.stopped_at >= (agent.started_at ?? '')) return undefined;
+  if (!alive && agent.state === 'waiting-gate') return undefined;
   const idleSince = Date.parse(agent.last_signal_at ?? agent.started_at ?? '');
   const idleTooLong = alive && agent.last_signal !== undefined && agent.state === 'idle' && Date.now() - idleSince >= idleMs;
   if (alive && !idleTooLong) return undefined;
