@@ -1,8 +1,9 @@
 /**
  * The deacon: one daemon per town (`gt up`). Holds `.gt/daemon.pid` as a lock
  * (a dead holder's pidfile is taken over), logs to `.gt/daemon.log` in
- * logfmt, and runs the patrol loops — for now the refinery of every rig. On
- * SIGTERM it finishes the pass it is in, then exits.
+ * logfmt, and runs the patrol loops: each rig's refinery (beside the loop, so a
+ * long batch never delays the others), convoys, gates, the witness. On SIGTERM
+ * it finishes the pass it is in and waits for batches in flight, then exits.
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,17 +51,24 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   for (const landed of await checkConvoys(town)) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });
   let cursor = await latestEventId(town);
   const probe = { exists: (command: string) => commandExists(command, env), version: (command: string) => commandVersion(command, env) };
+  const refineries = new Map<string, Promise<void>>();
   try {
     while (!stopping) {
+      // Each rig's refinery runs beside the loop (a batch's gates can take minutes), one at a time per rig.
       for (const rig of town.rigNames()) {
-        if (stopping) break;
-        try {
-          for (const outcome of await runRefinery(town, rig, { probe })) {
-            log(outcome.result === 'merged' ? 'info' : 'warn', `mr.${outcome.result}`, { rig, mr: outcome.merge_request, bead: outcome.bead, ...(outcome.commit ? { commit: outcome.commit } : {}), ...(outcome.reason ? { reason: outcome.reason } : {}) });
-          }
-        } catch (error) {
-          log('error', 'refinery pass failed', { rig, error: errorMessage(error) });
-        }
+        if (stopping || refineries.has(rig)) continue;
+        const pass = runRefinery(town, rig, { probe })
+          .then((outcomes) => {
+            for (const outcome of outcomes) {
+              log(outcome.result === 'rejected' ? 'warn' : 'info', `mr.${outcome.result}`, {
+                rig, mr: outcome.merge_request, bead: outcome.bead, ...(outcome.commit ? { commit: outcome.commit } : {}), ...(outcome.batch ? { batch: outcome.batch } : {}),
+                ...(outcome.reason ? { reason: outcome.reason } : {}), ...(outcome.pr ? { pr: outcome.pr } : {}),
+              });
+            }
+          })
+          .catch((error: unknown) => log('error', 'refinery pass failed', { rig, error: errorMessage(error) }))
+          .finally(() => refineries.delete(rig));
+        refineries.set(rig, pass);
       }
       if (!stopping) {
         try {
@@ -94,6 +102,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       });
     }
   } finally {
+    // A batch in flight finishes (gt down waits 30 s, then SIGKILL, which the refinery's journal survives).
+    await Promise.allSettled([...refineries.values()]);
     await town.ledger.store.close();
     release();
     log('info', 'stopped', { pid: process.pid });

@@ -241,6 +241,27 @@ describe('the batching merge queue', () => {
     expectNoIntegration(town);
   });
 
+  it('the daemon keeps patrolling while a batch is under test, and its refinery lands the batch', async () => {
+    const town = makeTown({ rig: 'app' });
+    const go = join(town.base, 'go');
+    const testing = join(town.base, 'testing');
+    setMerge(town, 'test', JSON.stringify(`touch ${testing}; while [ ! -f ${go} ]; do sleep 0.1; done`));
+    expect(town.gt(['config', 'set', 'daemon.interval', '"300ms"']).code).toBe(0);
+    const requests = queueRequests(town, [{ file: 'd1.txt' }, { file: 'd2.txt' }]);
+    const loose = town.bead('Unrelated', ['true']);
+    const convoy = town.json<{ id: string }>(['convoy', 'create', 'Side work', loose]);
+    expect(town.gt(['up']).code).toBe(0);
+    await waitFor('the batch to be under test', () => existsSync(testing) || undefined, 30_000);
+    // The refinery is waiting on its test; the daemon's other loops still run.
+    expect(town.gt(['bd', 'close', loose]).code).toBe(0);
+    await waitFor('the convoy to land', () => town.json<{ status: string }>(['convoy', 'show', convoy.id]).status === 'landed' || undefined, 20_000);
+    expect(town.json<Array<{ running: boolean }>>(['mq', 'status', 'app'])[0]?.running).toBe(true);
+    writeFileSync(go, '');
+    await waitFor('the batch to merge', () => requests.every((r) => town.json<Array<{ status: string }>>(['bd', 'show', r.bead])[0]?.status === 'closed') || undefined, 30_000);
+    expect(readFileSync(join(town.root, '.gt', 'daemon.log'), 'utf8')).toMatch(/msg=mr\.merged rig=app mr=\S+ bead=\S+ commit=\w+ batch=2/);
+    expect(town.gt(['down']).code).toBe(0);
+  }, 120_000);
+
   it('PR mode pushes the branch and opens a pull request with gh; a merged PR is a merged request, a closed one a rejected request', () => {
     const town = makeTown({ rig: 'app' });
     setMerge(town, 'merge_via', '"pr"');
