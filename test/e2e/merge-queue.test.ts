@@ -150,6 +150,19 @@ describe('the batching merge queue', () => {
     expect(town.gt(['mq', 'retry', mr]).code).toBe(5);
   });
 
+  it('after a rejection, the same commit re-slung and done again files a new request, not the rejected one', () => {
+    const town = makeTown({ rig: 'app' });
+    const [request] = queueRequests(town, [{ file: 'again.txt' }]);
+    const mr = town.json<Queued[]>(['mq', 'list'])[0]?.id as string;
+    town.json(['mq', 'reject', mr, '--reason', 'not now']);
+    const worker = request as Request;
+    expect(town.json<Array<{ agent: string }>>(['sling', worker.bead, worker.agent, '--no-start'])[0]?.agent).toBe(worker.agent);
+    const first = town.json<{ merge_request: string }>(['done', '--agent', worker.agent]);
+    expect(first.merge_request).not.toBe(mr);
+    expect(town.json<Queued[]>(['mq', 'list']).map((q) => q.id)).toEqual([first.merge_request]);
+    expect(run(town)).toMatchObject([{ merge_request: first.merge_request, result: 'merged' }]);
+  });
+
   it('a conflict rejects only that request and slings a resolve-conflict molecule to its worker; merging that closes the bead', () => {
     const town = makeTown({ rig: 'app' });
     expect(town.gt(['config', 'set', 'agent', 'shell', '--rig', 'app']).code).toBe(0);

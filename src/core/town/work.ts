@@ -445,8 +445,8 @@ async function finishSteps(town: Town, root: Issue, identity: Identity): Promise
 
 async function fileMergeRequest(town: Town, bead: Issue, fields: { branch: string; commit: string; worker: string; rig: string; target: string }): Promise<Issue> {
   const { ledger } = town;
-  // Idempotent per branch and commit: a repeated gt done finds the same request.
-  const [existing] = await ledger.list({ types: ['merge-request'], metadataFields: { branch: fields.branch, commit: fields.commit }, includeEphemeral: true, limit: 1 });
+  // Idempotent per branch and commit: a repeated gt done finds the same queued request (a rejected one is history: a new request).
+  const [existing] = await ledger.list({ types: ['merge-request'], metadataFields: { branch: fields.branch, commit: fields.commit }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 1 });
   if (existing) return existing;
   const prefix = town.rig(fields.rig).prefix;
   return ledger.create({
