@@ -304,6 +304,8 @@ esac
     writeFileSync(join(bin, 'state-1'), '{"state":"MERGED"}');
     writeFileSync(join(bin, 'state-2'), '{"state":"CLOSED"}');
     expect(town.json<Array<{ result: string }>>(['gate', 'check'], { env }).map((g) => g.result).sort()).toEqual(['escalated', 'resolved']);
+    // Switching back to local merging does not strand requests a PR already tracks: their gates still settle them.
+    setMerge(town, 'merge_via', '"local"');
     const finished = run(town, env);
     expect(finished.map((o) => [o.bead, o.result])).toEqual([[good?.bead, 'merged'], [bad?.bead, 'rejected']]);
     expect(finished[1]?.reason).toContain('closed without merging');

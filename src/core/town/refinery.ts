@@ -153,7 +153,9 @@ class RefineryRun {
   async run(): Promise<void> {
     try {
       await this.recover();
-      if (this.config.merge.merge_via === 'pr') await this.runPullRequests();
+      // Requests already tracked by a pull request settle by their gate, whatever the mode is now.
+      await this.settlePullRequests();
+      if (this.config.merge.merge_via === 'pr') await this.openPullRequests();
       else await this.runBatches();
     } finally {
       // Whatever happened, no candidate outlives the run.
@@ -447,23 +449,26 @@ class RefineryRun {
    * resolved) is a merged request, a PR closed unmerged (the gate escalated)
    * a rejected one.
    */
-  private async runPullRequests(): Promise<void> {
+  private async settlePullRequests(): Promise<void> {
     const { ledger } = this.town;
     for (const mr of await mergeQueue(this.town, this.rig)) {
-      if (this.remaining() <= 0) break;
       const meta = metaOf(mr);
-      if (meta.pr_gate) {
-        const gate = (await ledger.show([meta.pr_gate]).catch(() => []))[0];
-        if (gate?.status === 'closed') {
-          await this.cleanTarget();
-          const commit = (await this.town.ports.git.run(this.work, ['rev-parse', 'HEAD'])).trim();
-          await this.closeMerged({ rig: this.rig, target: this.target, before: commit, candidate: commit, commits: { [mr.id]: commit }, size: 1, started_at: this.town.ports.now() });
-        } else if (gate?.metadata?.escalated === true) {
-          await this.reject(mr, `pull request ${meta.pr ?? ''} was closed without merging`, '');
-        }
-        continue;
+      if (!meta.pr_gate || this.remaining() <= 0) continue;
+      const gate = (await ledger.show([meta.pr_gate]).catch(() => []))[0];
+      if (gate?.status === 'closed') {
+        await this.cleanTarget();
+        const commit = (await this.town.ports.git.run(this.work, ['rev-parse', 'HEAD'])).trim();
+        await this.closeMerged({ rig: this.rig, target: this.target, before: commit, candidate: commit, commits: { [mr.id]: commit }, size: 1, started_at: this.town.ports.now() });
+      } else if (gate?.metadata?.escalated === true) {
+        await this.reject(mr, `pull request ${meta.pr ?? ''} was closed without merging`, '');
       }
-      await this.openPullRequest(mr, meta);
+    }
+  }
+
+  private async openPullRequests(): Promise<void> {
+    for (const mr of await mergeQueue(this.town, this.rig)) {
+      if (this.remaining() <= 0) break;
+      if (!mr.metadata?.pr) await this.openPullRequest(mr, metaOf(mr));
     }
   }
 
