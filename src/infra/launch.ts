@@ -7,6 +7,7 @@ import { accessSync, constants, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import type { Detacher } from '../core/town/ports.js';
 import { nodeTownFiles } from './files.js';
+import { shellQuote } from '../shared/shell.js';
 
 /** The node binary and the gt script this process runs from. */
 export function gtLauncher(): string[] {
@@ -14,15 +15,13 @@ export function gtLauncher(): string[] {
   return [process.execPath, script];
 }
 
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /** Writes `.gt/bin/{gt,bd}` when missing or pointing at another install. */
 export function writeLaunchers(root: string): string {
   const [node, script] = gtLauncher() as [string, string];
   const bd = join(dirname(script), 'bd.cjs');
   const bin = join(root, '.gt', 'bin');
   for (const [name, target] of [['gt', script], ['bd', bd]] as const) {
-    const text = `#!/bin/sh\n# written by gt: runs this town's gt\nexec ${quote(node)} ${quote(target)} "$@"\n`;
+    const text = `#!/bin/sh\n# written by gt: runs this town's gt\nexec ${shellQuote(node)} ${shellQuote(target)} "$@"\n`;
     const path = join(bin, name);
     let current: string | undefined;
     try {

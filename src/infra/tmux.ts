@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { GtError } from '../shared/errors.js';
+import { shellQuote } from '../shared/shell.js';
 import type { SessionBackend, SessionSpec } from '../core/town/ports.js';
 import { execCommand, killGroup } from './exec.js';
 import { writeFileAtomic } from './fs.js';
@@ -87,7 +88,7 @@ export class TmuxBackend implements SessionBackend {
       'new-session', '-d', '-s', spec.name, '-c', spec.cwd, '-x', '200', '-y', '50', ...env, '--', ...gate,
       ';', 'set-option', '-t', pane, 'remain-on-exit', 'on',
       ';', 'select-pane', '-t', pane, '-T', spec.name,
-      ';', 'pipe-pane', '-t', pane, '-o', `cat >> '${spec.runDir.replace(/'/g, `'\\''`)}/agent.log'`,
+      ';', 'pipe-pane', '-t', pane, '-o', `cat >> ${shellQuote(`${spec.runDir}/agent.log`)}`,
     ], client);
     writeFileSync(go, '');
   }

@@ -6,6 +6,7 @@
  */
 import { parseDuration } from '../../shared/duration.js';
 import { conflictError, notFoundError } from '../../shared/errors.js';
+import { shellQuote } from '../../shared/shell.js';
 import type { Issue } from '../beads/types.js';
 import { Mailbox } from './mail.js';
 import type { Town } from './town.js';
@@ -71,12 +72,10 @@ export async function approveGate(town: Town, idText: string, by: string, reason
  */
 export type GateRunner = (command: string) => Promise<{ code: number; stdout: string }>;
 
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /** A GitHub gate through the gh CLI: resolved, failed (escalate) or still waiting. */
 async function githubGate(gate: GateView, run: GateRunner): Promise<{ resolved?: string; failed?: string; waiting?: string }> {
   const id = gate.await_id ?? '';
-  const command = gate.type === 'gh:run' ? `gh run view ${quote(id)} --json status,conclusion` : `gh pr view ${quote(id)} --json state`;
+  const command = gate.type === 'gh:run' ? `gh run view ${shellQuote(id)} --json status,conclusion` : `gh pr view ${shellQuote(id)} --json state`;
   const result = await run(command);
   if (result.code === 127) return { waiting: 'gh is not installed' };
   if (result.code !== 0) return { waiting: `\`${command}\` exited ${result.code}` };

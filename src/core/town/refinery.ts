@@ -20,6 +20,7 @@
  */
 import { parseDuration } from '../../shared/duration.js';
 import { conflictError, errorMessage, notFoundError } from '../../shared/errors.js';
+import { shellQuote } from '../../shared/shell.js';
 import { single } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
 import { BUILTIN_FORMULAS } from '../formulas/builtin.js';
@@ -83,14 +84,10 @@ export async function mergeQueue(town: Town, rig: string): Promise<Issue[]> {
 
 /** What a batch in flight wrote before fast-forwarding the target: enough to finish it after a crash. */
 interface Journal {
-  rig: string;
   target: string;
-  before: string;
   candidate: string;
   /** Merge request id → its commit in the candidate. */
   commits: Record<string, string>;
-  size: number;
-  started_at: string;
 }
 
 interface Included {
@@ -137,9 +134,9 @@ class RefineryRun {
     return this.town.path('.gt', 'refinery', `${this.rig}.json`);
   }
 
-  private get committer(): Record<string, string> {
-    // Rebased commits keep their authors; the refinery is their committer.
-    return { GIT_COMMITTER_NAME: `${this.rig}/refinery`, GIT_COMMITTER_EMAIL: `${this.rig}.refinery@gt.local`, GIT_AUTHOR_NAME: `${this.rig}/refinery`, GIT_AUTHOR_EMAIL: `${this.rig}.refinery@gt.local` };
+  /** Rebased commits keep their authors; the refinery is their committer (and the author of a merge commit). */
+  private identity(role: 'COMMITTER' | 'AUTHOR'): Record<string, string> {
+    return { [`GIT_${role}_NAME`]: `${this.rig}/refinery`, [`GIT_${role}_EMAIL`]: `${this.rig}.refinery@gt.local` };
   }
 
   private progress(text: string): void {
@@ -229,7 +226,7 @@ class RefineryRun {
         continue;
       }
       const applied = this.config.merge.strategy === 'merge'
-        ? await git.probe(dir, ['merge', '-q', '--no-ff', '-m', `Merge ${branch} (${mr.id})`, tip.stdout.trim()], { env: this.committer })
+        ? await git.probe(dir, ['merge', '-q', '--no-ff', '-m', `Merge ${branch} (${mr.id})`, tip.stdout.trim()], { env: { ...this.identity('COMMITTER'), ...this.identity('AUTHOR') } })
         : await this.rebaseOnto(dir, tip.stdout.trim(), candidate);
       if (applied.code !== 0) {
         const conflicts = (await git.probe(dir, ['diff', '--name-only', '--diff-filter=U'])).stdout.trim().split('\n').filter(Boolean);
@@ -247,7 +244,7 @@ class RefineryRun {
   private async rebaseOnto(dir: string, tip: string, candidate: string) {
     const { git } = this.town.ports;
     await git.run(dir, ['checkout', '-q', '-f', '--detach', tip]);
-    return git.probe(dir, ['rebase', '-q', candidate], { env: { GIT_COMMITTER_NAME: this.committer.GIT_COMMITTER_NAME as string, GIT_COMMITTER_EMAIL: this.committer.GIT_COMMITTER_EMAIL as string } });
+    return git.probe(dir, ['rebase', '-q', candidate], { env: this.identity('COMMITTER') });
   }
 
   /** The rig's gates on the candidate, in order; the first that fails (or times out) is the answer. */
@@ -270,11 +267,7 @@ class RefineryRun {
   /** Journal, fast-forward, push, then close: a crash anywhere leaves a state `recover` completes. */
   private async fastForward(candidate: string, included: Included[]): Promise<void> {
     const { git, files } = this.town.ports;
-    const before = (await git.run(this.work, ['rev-parse', 'HEAD'])).trim();
-    const journal: Journal = {
-      rig: this.rig, target: this.target, before, candidate, size: included.length, started_at: this.town.ports.now(),
-      commits: Object.fromEntries(included.map((i) => [i.mr.id, i.commit])),
-    };
+    const journal: Journal = { target: this.target, candidate, commits: Object.fromEntries(included.map((i) => [i.mr.id, i.commit])) };
     files.write(this.journalPath, `${JSON.stringify(journal, null, 2)}\n`);
     const ff = await git.probe(this.work, ['merge', '-q', '--ff-only', candidate]);
     if (ff.code !== 0) {
@@ -290,22 +283,23 @@ class RefineryRun {
       pushed = push.code === 0;
       if (!pushed) this.progress(`warning: push to origin failed (merged locally): ${push.stderr.trim().split('\n').pop() ?? ''}`);
     }
-    await this.closeMerged(journal, pushed);
+    await this.closeMerged(journal.commits, pushed);
     files.remove(this.journalPath);
     await this.discardIntegration();
   }
 
   /** Closes every request of a landed batch (idempotent: a recovered journal calls it again). */
-  private async closeMerged(journal: Journal, pushed?: boolean): Promise<void> {
+  private async closeMerged(commits: Record<string, string>, pushed?: boolean): Promise<void> {
     const { ledger } = this.town;
-    for (const [id, commit] of Object.entries(journal.commits)) {
+    const size = Object.keys(commits).length;
+    for (const [id, commit] of Object.entries(commits)) {
       const [mr] = await ledger.show([id]).catch(() => []);
       if (!mr) continue;
       const { branch = '', source_issue: bead = '' } = metaOf(mr);
-      const outcome: MergeOutcome = { merge_request: id, bead, branch, result: 'merged', commit, batch: journal.size, ...(pushed !== undefined ? { pushed } : {}) };
+      const outcome: MergeOutcome = { merge_request: id, bead, branch, result: 'merged', commit, batch: size, ...(pushed !== undefined ? { pushed } : {}) };
       if (mr.status !== 'closed') {
-        const reason = `Merged in ${commit.slice(0, 12)}${journal.size > 1 ? ` (a batch of ${journal.size})` : ''}`;
-        single(await ledger.update([id], { setMetadata: { merged_commit: commit, merged_at: this.town.ports.now(), batch_size: journal.size, ...(pushed === false ? { push_failed: true } : {}) } }));
+        const reason = `Merged in ${commit.slice(0, 12)}${size > 1 ? ` (a batch of ${size})` : ''}`;
+        single(await ledger.update([id], { setMetadata: { merged_commit: commit, merged_at: this.town.ports.now(), batch_size: size, ...(pushed === false ? { push_failed: true } : {}) } }));
         single(await ledger.close([id], { reason, force: true }));
         if (bead) await this.closeWork(bead, reason);
       }
@@ -341,12 +335,13 @@ class RefineryRun {
       }
       if (journal) {
         const landed = (await git.probe(this.repo, ['merge-base', '--is-ancestor', journal.candidate, `refs/heads/${journal.target}`])).code === 0;
-        this.progress(landed ? `finishing batch of ${journal.size} that landed before a crash` : `discarding an unfinished batch of ${journal.size}; its requests stay queued`);
+        const size = Object.keys(journal.commits).length;
+        this.progress(landed ? `finishing batch of ${size} that landed before a crash` : `discarding an unfinished batch of ${size}; its requests stay queued`);
         if (landed) {
           // The crash may have come before the push: push now, then close.
           let pushed: boolean | undefined;
           if (this.config.merge.push) pushed = (await git.probe(this.repo, ['push', '-q', 'origin', `refs/heads/${journal.target}:refs/heads/${journal.target}`])).code === 0;
-          await this.closeMerged(journal, pushed);
+          await this.closeMerged(journal.commits, pushed);
         }
       }
       files.remove(this.journalPath);
@@ -458,7 +453,7 @@ class RefineryRun {
       if (gate?.status === 'closed') {
         await this.cleanTarget();
         const commit = (await this.town.ports.git.run(this.work, ['rev-parse', 'HEAD'])).trim();
-        await this.closeMerged({ rig: this.rig, target: this.target, before: commit, candidate: commit, commits: { [mr.id]: commit }, size: 1, started_at: this.town.ports.now() });
+        await this.closeMerged({ [mr.id]: commit });
       } else if (gate?.metadata?.escalated === true) {
         await this.reject(mr, `pull request ${meta.pr ?? ''} was closed without merging`, '');
       }
@@ -480,10 +475,9 @@ class RefineryRun {
       this.progress(`warning: could not push ${branch} for ${mr.id}: ${push.stderr.trim().split('\n').pop() ?? ''}`);
       return;
     }
-    const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     const title = mr.title.replace(/^Merge /, '');
     const body = `${mr.description ?? ''}\n\nMerge request ${mr.id} of gt rig ${this.rig}.`;
-    const created = await shell.run(`gh pr create --head ${quote(branch)} --base ${quote(this.target)} --title ${quote(title)} --body ${quote(body)}`, {
+    const created = await shell.run(`gh pr create --head ${shellQuote(branch)} --base ${shellQuote(this.target)} --title ${shellQuote(title)} --body ${shellQuote(body)}`, {
       cwd: this.work, env: { ...this.town.ports.baseEnv, GT_ROOT: this.town.root }, timeoutMs: 120_000,
     });
     const url = created.stdout.trim().split('\n').pop() ?? '';
