@@ -21,7 +21,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { claudeSettings, HOOK_URL_PLACEHOLDER } from '../src/core/town/runtimes.js';
+import { claudeSettings, HOOK_URL_PLACEHOLDER } from '../src/core/agents/runtimes.js';
 import { parseModelScript, ScriptedModelServer } from '../src/infra/model-server.js';
 
 const TURNS = Number(process.env.BENCH_TURNS ?? 10);

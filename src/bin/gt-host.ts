@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { SessionSpec } from '../core/town/ports.js';
-import { hostHandlers } from '../core/town/session-host.js';
-import { parseIdentity } from '../core/town/identity.js';
+import { hostHandlers } from '../core/agents/session-host.js';
+import { parseIdentity } from '../core/agents/identity.js';
 import { runSessionHost } from '../infra/headless.js';
 import { configParsers, openTown } from '../infra/town.js';
 import { errorMessage } from '../shared/errors.js';

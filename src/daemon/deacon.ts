@@ -8,12 +8,12 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDuration } from '../shared/duration.js';
-import { runRefinery } from '../core/town/refinery.js';
-import { witnessPatrol } from '../core/town/witness.js';
-import { checkConvoys } from '../core/town/convoys.js';
-import { checkGates } from '../core/town/gates.js';
-import { resumeGatedWork } from '../core/town/molecule-work.js';
-import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/town/stranded.js';
+import { runRefinery } from '../core/merge/refinery.js';
+import { witnessPatrol } from '../core/agents/witness.js';
+import { checkConvoys } from '../core/work/convoys.js';
+import { checkGates } from '../core/work/gates.js';
+import { resumeGatedWork } from '../core/work/molecule-work.js';
+import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
 import { commandExists, commandVersion } from '../infra/launch.js';
 import { acquireLock } from '../infra/files.js';
 import { DAEMON_LOGFILE, DAEMON_PIDFILE, openTown } from '../infra/town.js';

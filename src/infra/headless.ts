@@ -11,7 +11,7 @@ import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSyn
 import { join } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import type { SessionBackend, SessionSpec } from '../core/town/ports.js';
-import { HOOK_URL_PLACEHOLDER } from '../core/town/runtimes.js';
+import { HOOK_URL_PLACEHOLDER } from '../core/agents/runtimes.js';
 import { killGroup, processAlive } from './exec.js';
 import { writeFileAtomic } from './fs.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseTownConfig } from '../../src/core/town/config.js';
-import { anthropicTokens, codexUsage, priceOf, StreamUsageReader } from '../../src/core/town/costs.js';
-import { parseIdentity } from '../../src/core/town/identity.js';
-import { evaluatePolicy, simpleCommands, type PolicyLayer } from '../../src/core/town/permissions.js';
+import { anthropicTokens, codexUsage, priceOf, StreamUsageReader } from '../../src/core/governance/costs.js';
+import { parseIdentity } from '../../src/core/agents/identity.js';
+import { evaluatePolicy, simpleCommands, type PolicyLayer } from '../../src/core/governance/permissions.js';
 
 const WT = '/town/app/polecats/nux';
 const polecat = parseIdentity('app/polecats/nux');

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseRigConfig, parseTownConfig } from '../../src/core/town/config.js';
 import { parseDuration } from '../../src/shared/duration.js';
-import { agentBeadId, identityFromPath, parseIdentity, sessionName } from '../../src/core/town/identity.js';
-import { NAME_POOL, nextPolecatName } from '../../src/core/town/names.js';
-import { renderPrime, runSteps } from '../../src/core/town/prime.js';
-import { HOOK_URL_PLACEHOLDER, launchPlan, resolveRuntime } from '../../src/core/town/runtimes.js';
+import { agentBeadId, identityFromPath, parseIdentity, sessionName } from '../../src/core/agents/identity.js';
+import { NAME_POOL, nextPolecatName } from '../../src/core/agents/names.js';
+import { renderPrime, runSteps } from '../../src/core/work/prime.js';
+import { HOOK_URL_PLACEHOLDER, launchPlan, resolveRuntime } from '../../src/core/agents/runtimes.js';
 import type { Issue } from '../../src/core/beads/types.js';
 
 describe('town.toml and rig.toml', () => {

@@ -4,10 +4,10 @@
  * built here (the composition root of the CLI edge).
  */
 import type { Command } from 'commander';
-import { parseIdentity, type Identity } from '../../core/town/identity.js';
+import { parseIdentity, type Identity } from '../../core/agents/identity.js';
 import type { Town } from '../../core/town/town.js';
 import { commandExists, commandVersion, writeLaunchers } from '../../infra/launch.js';
-import type { RuntimeProbe } from '../../core/town/work.js';
+import type { RuntimeProbe } from '../../core/work/work.js';
 import { findTownRoot } from '../../ledger/locate.js';
 import { GtError } from '../../shared/errors.js';
 import { CliContext } from '../context.js';

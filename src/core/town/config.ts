@@ -5,7 +5,7 @@
 import { parse, stringify, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { GtError } from '../../shared/errors.js';
-import { NAME_PATTERN } from './identity.js';
+import { NAME_PATTERN } from '../agents/identity.js';
 
 import { DURATION } from '../../shared/duration.js';
 

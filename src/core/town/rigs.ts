@@ -5,7 +5,7 @@
 import { GtError, conflictError, validationError } from '../../shared/errors.js';
 import type { Ledger } from '../beads/ledger.js';
 import { parseRigConfig, renderToml, type RigConfig } from './config.js';
-import { crewIdentity, validateName } from './identity.js';
+import { crewIdentity, validateName } from '../agents/identity.js';
 import type { GitPort, TownFiles } from './ports.js';
 import { RIG_FILE, TOWN_FILE, type Town } from './town.js';
 import { CHECKPOINT_PREFIX, describeUnsaved, unmergedCommits, unsavedWork } from './worktree.js';

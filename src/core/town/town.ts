@@ -7,10 +7,10 @@ import { GtError, notFoundError, validationError } from '../../shared/errors.js'
 import { single, type Ledger } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
 import type { RigConfig, TownConfig } from './config.js';
-import { agentBeadId, identityFromPath, parseIdentity, sessionName, workdirOf, type Identity, type Role } from './identity.js';
+import { agentBeadId, identityFromPath, parseIdentity, sessionName, workdirOf, type Identity, type Role } from '../agents/identity.js';
 import type { BackendKind, Detacher, GitPort, SessionBackend, ShellPort, TownFiles } from './ports.js';
-import { launchPlan, resolveRuntime, startupPrompt, type ResolvedRuntime } from './runtimes.js';
-import { permissionTimeoutMs, policyLayers } from './permissions.js';
+import { launchPlan, resolveRuntime, startupPrompt, type ResolvedRuntime } from '../agents/runtimes.js';
+import { permissionTimeoutMs, policyLayers } from '../governance/permissions.js';
 
 export const TOWN_FILE = 'town.toml';
 export const RIG_FILE = 'rig.toml';

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
-import { parseIdentity, type Identity } from '../../../core/town/identity.js';
+import { parseIdentity, type Identity } from '../../../core/agents/identity.js';
 import type { Town } from '../../../core/town/town.js';
-import { agentState, hookedWork } from '../../../core/town/work.js';
+import { agentState, hookedWork } from '../../../core/work/work.js';
 import { GtError, notFoundError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { getKey, parseConfig, parseToml, renderToml, rigSchema, setKey, townSchema } from '../../../core/town/config.js';
-import { PRESETS, resolveRuntime } from '../../../core/town/runtimes.js';
+import { PRESETS, resolveRuntime } from '../../../core/agents/runtimes.js';
 import { RIG_FILE, TOWN_FILE } from '../../../core/town/town.js';
 import { nodeTownFiles } from '../../../infra/files.js';
 import { notFoundError, validationError } from '../../../shared/errors.js';

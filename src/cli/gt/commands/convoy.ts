@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { addToConvoy, checkConvoys, closeConvoy, convoyView, createConvoy, listConvoys, type ConvoyView } from '../../../core/town/convoys.js';
-import { feedStrandedConvoys } from '../../../core/town/stranded.js';
+import { addToConvoy, checkConvoys, closeConvoy, convoyView, createConvoy, listConvoys, type ConvoyView } from '../../../core/work/convoys.js';
+import { feedStrandedConvoys } from '../../../core/work/stranded.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 

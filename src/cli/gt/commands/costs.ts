@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { COST_GROUPS, costReport, type CostGroup } from '../../../core/town/costs.js';
+import { COST_GROUPS, costReport, type CostGroup } from '../../../core/governance/costs.js';
 import { usageError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { crewIdentity } from '../../../core/town/identity.js';
+import { crewIdentity } from '../../../core/agents/identity.js';
 import { addCrew } from '../../../core/town/rigs.js';
-import { checkRuntime, hookedWork } from '../../../core/town/work.js';
+import { checkRuntime, hookedWork } from '../../../core/work/work.js';
 import { GtError, notFoundError } from '../../../shared/errors.js';
 import type { Town } from '../../../core/town/town.js';
 import { table } from '../../output.js';

@@ -2,7 +2,7 @@ import { openSync, closeSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { mergeQueue } from '../../../core/town/refinery.js';
+import { mergeQueue } from '../../../core/merge/refinery.js';
 import { checkpoint } from '../../../core/town/worktree.js';
 import { processAlive } from '../../../infra/exec.js';
 import { nodeTownFiles } from '../../../infra/files.js';

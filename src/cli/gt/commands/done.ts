@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { finishWork, handoff, type DoneStatus } from '../../../core/town/work.js';
+import { finishWork, handoff, type DoneStatus } from '../../../core/work/work.js';
 import { usageError } from '../../../shared/errors.js';
 import { action, type GtContext } from '../context.js';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { approveGate, checkGates, listGates } from '../../../core/town/gates.js';
-import { resumeGatedWork, waitOnGates, type GateResume } from '../../../core/town/molecule-work.js';
+import { approveGate, checkGates, listGates } from '../../../core/work/gates.js';
+import { resumeGatedWork, waitOnGates, type GateResume } from '../../../core/work/molecule-work.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 

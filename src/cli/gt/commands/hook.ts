@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { hookedWork, unslingBead } from '../../../core/town/work.js';
+import { hookedWork, unslingBead } from '../../../core/work/work.js';
 import { action, type GtContext } from '../context.js';
 
 export async function hookCommand(ctx: GtContext, options: { agent?: string }): Promise<void> {

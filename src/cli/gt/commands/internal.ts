@@ -1,8 +1,8 @@
 /** Commands gt runs for itself: the shell runtime and deferred session control. (The session host is dist/gt-host.cjs: src/bin/gt-host.ts.) */
 import type { Command } from 'commander';
-import { parseIdentity } from '../../../core/town/identity.js';
-import { runShellAgent } from '../../../core/town/shell-runner.js';
-import { restartSession } from '../../../core/town/work.js';
+import { parseIdentity } from '../../../core/agents/identity.js';
+import { runShellAgent } from '../../../core/agents/shell-runner.js';
+import { restartSession } from '../../../core/work/work.js';
 import { action, type GtContext } from '../context.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

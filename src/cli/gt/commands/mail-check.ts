@@ -1,6 +1,6 @@
 /** `gt mail check`: what hooks run at a turn boundary (also in the hot bundle). */
 import type { Command } from 'commander';
-import { Mailbox, renderInjected } from '../../../core/town/mail.js';
+import { Mailbox, renderInjected } from '../../../core/comms/mail.js';
 import { action, type GtContext } from '../context.js';
 
 export async function mailCheckCommand(ctx: GtContext, options: { inject?: boolean; agent?: string }): Promise<void> {

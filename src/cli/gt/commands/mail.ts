@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { parseIdentity } from '../../../core/town/identity.js';
-import type { Identity } from '../../../core/town/identity.js';
-import { Mailbox, renderInjected, type MailMessage } from '../../../core/town/mail.js';
-import { stdinMessage } from '../../../core/town/runtimes.js';
+import { parseIdentity } from '../../../core/agents/identity.js';
+import type { Identity } from '../../../core/agents/identity.js';
+import { Mailbox, renderInjected, type MailMessage } from '../../../core/comms/mail.js';
+import { stdinMessage } from '../../../core/agents/runtimes.js';
 import type { Town } from '../../../core/town/town.js';
 import { usageError } from '../../../shared/errors.js';
 import { table } from '../../output.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { Identity } from '../../../core/town/identity.js';
-import { checkRuntime, hookedWork } from '../../../core/town/work.js';
+import type { Identity } from '../../../core/agents/identity.js';
+import { checkRuntime, hookedWork } from '../../../core/work/work.js';
 import { action, type GtContext } from '../context.js';
 import { attachTo } from './agents.js';
 

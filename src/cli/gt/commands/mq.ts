@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { effectivePriority, mergeQueue, queueStatus, rejectQueued, retryRejected, runRefinery, type MergeOutcome } from '../../../core/town/refinery.js';
+import { effectivePriority, mergeQueue, queueStatus, rejectQueued, retryRejected, runRefinery, type MergeOutcome } from '../../../core/merge/refinery.js';
 import { parseDuration } from '../../../shared/duration.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { parseIdentity } from '../../../core/town/identity.js';
-import { Mailbox } from '../../../core/town/mail.js';
-import { stdinMessage } from '../../../core/town/runtimes.js';
+import { parseIdentity } from '../../../core/agents/identity.js';
+import { Mailbox } from '../../../core/comms/mail.js';
+import { stdinMessage } from '../../../core/agents/runtimes.js';
 import type { AgentRecord, Town } from '../../../core/town/town.js';
 import { notFoundError } from '../../../shared/errors.js';
 import { action, type GtContext } from '../context.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { permissionOutput, toolRequest } from '../../../core/town/claude-hooks.js';
-import { answerPermission, brokerPermission, permissionLog, permissionRequests } from '../../../core/town/permissions.js';
+import { permissionOutput, toolRequest } from '../../../core/agents/claude-hooks.js';
+import { answerPermission, brokerPermission, permissionLog, permissionRequests } from '../../../core/governance/permissions.js';
 import { usageError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { parseIdentity, polecatIdentity } from '../../../core/town/identity.js';
-import { listPolecats, nukePolecat } from '../../../core/town/work.js';
+import { parseIdentity, polecatIdentity } from '../../../core/agents/identity.js';
+import { listPolecats, nukePolecat } from '../../../core/work/work.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { Mailbox } from '../../../core/town/mail.js';
+import { Mailbox } from '../../../core/comms/mail.js';
 import { moleculeProgress } from '../../../core/formulas/molecule.js';
-import { renderPrime, runSteps } from '../../../core/town/prime.js';
-import { hookedWork } from '../../../core/town/work.js';
+import { renderPrime, runSteps } from '../../../core/work/prime.js';
+import { hookedWork } from '../../../core/work/work.js';
 import { action, type GtContext } from '../context.js';
-import { recordSignal } from '../../../core/town/signals.js';
+import { recordSignal } from '../../../core/agents/signals.js';
 import { readHookInput } from './signal.js';
 
 export interface PrimeOptions {

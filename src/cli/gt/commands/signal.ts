@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SIGNALS, turnSignal, type Signal } from '../../../core/town/signals.js';
+import { SIGNALS, turnSignal, type Signal } from '../../../core/agents/signals.js';
 import { usageError } from '../../../shared/errors.js';
 import { action, type GtContext } from '../context.js';
 

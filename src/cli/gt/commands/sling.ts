@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../../shared/errors.js';
-import { slingFormula } from '../../../core/town/molecule-work.js';
-import { slingBeads, type SlingOptions } from '../../../core/town/work.js';
+import { slingFormula } from '../../../core/work/molecule-work.js';
+import { slingBeads, type SlingOptions } from '../../../core/work/work.js';
 import { collectVar } from '../../formulas.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';

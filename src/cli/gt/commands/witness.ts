@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { witnessPatrol } from '../../../core/town/witness.js';
+import { witnessPatrol } from '../../../core/agents/witness.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 

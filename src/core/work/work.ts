@@ -6,15 +6,15 @@ import { GtError, conflictError, notFoundError, usageError, validationError } fr
 import { single, type Ledger } from '../beads/ledger.js';
 import { NON_WORK_TYPES } from '../beads/rules.js';
 import type { Issue, IssueDetails } from '../beads/types.js';
-import { agentBeadId, parseIdentity, polecatBranch, polecatIdentity, sessionName, validateName, type Identity } from './identity.js';
-import { Mailbox } from './mail.js';
-import { checkBudgets } from './costs.js';
+import { agentBeadId, parseIdentity, polecatBranch, polecatIdentity, sessionName, validateName, type Identity } from '../agents/identity.js';
+import { Mailbox } from '../comms/mail.js';
+import { checkBudgets } from '../governance/costs.js';
 import { createConvoy } from './convoys.js';
-import { nextPolecatName } from './names.js';
-import type { BackendKind } from './ports.js';
-import type { ResolvedRuntime } from './runtimes.js';
-import type { AgentRecord, Town } from './town.js';
-import { branchExists, checkpoint, currentBranch, describeUnsaved, dirtyFiles, headCommit, unsavedWork } from './worktree.js';
+import { nextPolecatName } from '../agents/names.js';
+import type { BackendKind } from '../town/ports.js';
+import type { ResolvedRuntime } from '../agents/runtimes.js';
+import type { AgentRecord, Town } from '../town/town.js';
+import { branchExists, checkpoint, currentBranch, describeUnsaved, dirtyFiles, headCommit, unsavedWork } from '../town/worktree.js';
 
 export const HOOK_STATUSES = ['hooked', 'in_progress'];
 

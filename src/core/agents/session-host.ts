@@ -4,9 +4,9 @@
  * transcripts, and records usage as it is reported.
  */
 import { answerClaudeHook } from './claude-hooks.js';
-import { appendUsage, attributionOf, codexUsage, collectTranscriptUsage, StreamUsageReader, type Attribution } from './costs.js';
+import { appendUsage, attributionOf, codexUsage, collectTranscriptUsage, StreamUsageReader, type Attribution } from '../governance/costs.js';
 import type { Identity } from './identity.js';
-import type { Town } from './town.js';
+import type { Town } from '../town/town.js';
 
 export interface HostContext {
   run: string;

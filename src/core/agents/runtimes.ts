@@ -6,7 +6,7 @@
  */
 import { parse as parseWords } from 'shell-quote';
 import { GtError } from '../../shared/errors.js';
-import type { TownConfig } from './config.js';
+import type { TownConfig } from '../town/config.js';
 
 export type HookKind = 'claude' | 'gemini' | 'codex' | 'cursor' | 'copilot' | 'none' | 'builtin';
 

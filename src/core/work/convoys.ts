@@ -8,8 +8,8 @@
 import { conflictError, notFoundError, usageError } from '../../shared/errors.js';
 import { single } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
-import { Mailbox } from './mail.js';
-import type { Town } from './town.js';
+import { Mailbox } from '../comms/mail.js';
+import type { Town } from '../town/town.js';
 
 export const CONVOY_LABEL = 'gt:convoy';
 

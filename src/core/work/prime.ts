@@ -6,8 +6,8 @@
  */
 import type { Issue } from '../beads/types.js';
 import type { MoleculeProgress } from '../formulas/molecule.js';
-import type { Identity } from './identity.js';
-import type { MailMessage } from './mail.js';
+import type { Identity } from '../agents/identity.js';
+import type { MailMessage } from '../comms/mail.js';
 
 export interface PrimeInput {
   identity: Identity;

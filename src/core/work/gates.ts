@@ -8,8 +8,8 @@ import { parseDuration } from '../../shared/duration.js';
 import { conflictError, notFoundError } from '../../shared/errors.js';
 import { shellQuote } from '../../shared/shell.js';
 import type { Issue } from '../beads/types.js';
-import { Mailbox } from './mail.js';
-import type { Town } from './town.js';
+import { Mailbox } from '../comms/mail.js';
+import type { Town } from '../town/town.js';
 
 export interface GateView {
   id: string;

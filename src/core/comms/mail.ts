@@ -9,7 +9,7 @@
 import { validationError } from '../../shared/errors.js';
 import { single, type Ledger } from '../beads/ledger.js';
 import type { IssueDetails, IssueWithCounts } from '../beads/types.js';
-import { parseIdentity } from './identity.js';
+import { parseIdentity } from '../agents/identity.js';
 
 export const MAIL_LABEL = 'gt:message';
 export const PENDING_LABEL = 'delivery:pending';

@@ -6,9 +6,9 @@
  * bead, convoy, rig or day. Budgets in town.toml pause new dispatch.
  */
 import { GtError } from '../../shared/errors.js';
-import type { Identity } from './identity.js';
-import { readRunLogs } from './run-logs.js';
-import type { Town } from './town.js';
+import type { Identity } from '../agents/identity.js';
+import { readRunLogs } from '../agents/run-logs.js';
+import type { Town } from '../town/town.js';
 
 export interface Tokens {
   input_tokens: number;

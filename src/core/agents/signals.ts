@@ -3,8 +3,8 @@
  * state. Turn boundaries are where pending mail is delivered.
  */
 import type { Identity } from './identity.js';
-import { Mailbox, renderInjected } from './mail.js';
-import type { AgentState, Town } from './town.js';
+import { Mailbox, renderInjected } from '../comms/mail.js';
+import type { AgentState, Town } from '../town/town.js';
 
 export const SIGNALS = ['session-start', 'prompt-submit', 'pre-tool', 'post-tool', 'stop', 'stop-failure', 'notification', 'pre-compact', 'session-end'] as const;
 export type Signal = (typeof SIGNALS)[number];

@@ -5,9 +5,9 @@
  * `gt permission check --format claude` are the same answers for command hooks.
  */
 import type { Identity } from './identity.js';
-import { brokerPermission, type BrokerOptions, type PermissionOutcome, type ToolRequest } from './permissions.js';
+import { brokerPermission, type BrokerOptions, type PermissionOutcome, type ToolRequest } from '../governance/permissions.js';
 import { recordSignal, turnSignal, type Signal } from './signals.js';
-import type { Town } from './town.js';
+import type { Town } from '../town/town.js';
 
 /** The events gt takes over HTTP and the signal each one is. PermissionRequest is the broker's alone. */
 export const CLAUDE_HTTP_EVENTS: Record<string, Signal | 'permission'> = {

@@ -8,13 +8,13 @@
 import { single } from '../beads/ledger.js';
 import { moleculeProgress } from '../formulas/molecule.js';
 import type { Identity } from './identity.js';
-import { Mailbox, renderInjected } from './mail.js';
-import { renderPrime, runSteps } from './prime.js';
+import { Mailbox, renderInjected } from '../comms/mail.js';
+import { renderPrime, runSteps } from '../work/prime.js';
 import { recordSignal } from './signals.js';
-import type { Town } from './town.js';
-import { waitOnGates } from './molecule-work.js';
-import { finishWork, hookedWork, type DoneResult } from './work.js';
-import { dirtyFiles } from './worktree.js';
+import type { Town } from '../town/town.js';
+import { waitOnGates } from '../work/molecule-work.js';
+import { finishWork, hookedWork, type DoneResult } from '../work/work.js';
+import { dirtyFiles } from '../town/worktree.js';
 
 const STEP_TIMEOUT_MS = 30 * 60_000;
 

@@ -1,4 +1,4 @@
-import type { Town } from './town.js';
+import type { Town } from '../town/town.js';
 
 /** The JSON lines of one log file (`usage.jsonl`, `permissions.jsonl`) across every run folder, ordered by `at`. */
 export function readRunLogs<T extends { at: string }>(town: Town, file: string): T[] {

@@ -26,11 +26,11 @@ import type { Issue } from '../beads/types.js';
 import { BUILTIN_FORMULAS } from '../formulas/builtin.js';
 import { cookFormula, parseFormula } from '../formulas/formula.js';
 import { burnMolecule, pourMolecule } from '../formulas/molecule.js';
-import { checkConvoys } from './convoys.js';
-import { parseIdentity } from './identity.js';
-import { Mailbox } from './mail.js';
-import type { Town } from './town.js';
-import { slingBeads, type RuntimeProbe } from './work.js';
+import { checkConvoys } from '../work/convoys.js';
+import { parseIdentity } from '../agents/identity.js';
+import { Mailbox } from '../comms/mail.js';
+import type { Town } from '../town/town.js';
+import { slingBeads, type RuntimeProbe } from '../work/work.js';
 
 export interface MergeOutcome {
   merge_request: string;

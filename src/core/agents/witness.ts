@@ -12,10 +12,10 @@ import { parseDuration } from '../../shared/duration.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Issue } from '../beads/types.js';
 import { parseIdentity } from './identity.js';
-import { Mailbox } from './mail.js';
+import { Mailbox } from '../comms/mail.js';
 import { stdinMessage } from './runtimes.js';
-import type { AgentRecord, Town } from './town.js';
-import { hookedWork } from './work.js';
+import type { AgentRecord, Town } from '../town/town.js';
+import { hookedWork } from '../work/work.js';
 
 export interface WitnessAction {
   agent: string;

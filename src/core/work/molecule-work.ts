@@ -14,8 +14,8 @@ import { conflictError, notFoundError } from '../../shared/errors.js';
 import type { Issue } from '../beads/types.js';
 import { cookFormula, type FormulaLoader } from '../formulas/formula.js';
 import { burnMolecule, moleculeProgress, pourMolecule } from '../formulas/molecule.js';
-import { parseIdentity, type Identity } from './identity.js';
-import type { Town } from './town.js';
+import { parseIdentity, type Identity } from '../agents/identity.js';
+import type { Town } from '../town/town.js';
 import { hookedWork, slingBeads, type RuntimeProbe, type SlingOptions, type SlingResult } from './work.js';
 
 export interface FormulaSlingResult extends SlingResult {

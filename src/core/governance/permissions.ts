@@ -11,11 +11,11 @@ import { GtError, notFoundError } from '../../shared/errors.js';
 import { single } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
 import { parseDuration } from '../../shared/duration.js';
-import type { Decision, PermissionRule, PermissionsConfig } from './config.js';
-import { workdirOf, type Identity } from './identity.js';
-import { Mailbox } from './mail.js';
-import { readRunLogs } from './run-logs.js';
-import type { Town } from './town.js';
+import type { Decision, PermissionRule, PermissionsConfig } from '../town/config.js';
+import { workdirOf, type Identity } from '../agents/identity.js';
+import { Mailbox } from '../comms/mail.js';
+import { readRunLogs } from '../agents/run-logs.js';
+import type { Town } from '../town/town.js';
 
 export const PERMISSION_LABEL = 'gt:permission';
 const RANK: Record<Decision, number> = { allow: 0, ask: 1, deny: 2 };
