@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
-import type { Detacher } from '../core/town/ports.js';
+import type { DetachedControl } from '../core/town/ports.js';
 import { nodeTownFiles } from './files.js';
 import { shellQuote } from '../shared/shell.js';
 
@@ -40,13 +40,27 @@ export function commandVersion(command: string, env: NodeJS.ProcessEnv): string 
   return /(\d+\.\d+(?:\.\d+)?)/.exec(`${result.stdout ?? ''} ${result.stderr ?? ''}`)?.[1];
 }
 
-export const detacher: Detacher = {
-  gt(args, env) {
+/**
+ * The DetachedControl port: each method starts `gt <internal command>` as a
+ * detached process that outlives this one (the session-control commands in
+ * cli/gt/commands/internal.ts, and gt nudge).
+ */
+export function detachedControl(root: string, env: Record<string, string>): DetachedControl {
+  const gt = (args: string[]) => {
     const [node, script] = gtLauncher() as [string, string];
-    const child = spawn(node, [script, ...args], { detached: true, stdio: 'ignore', env });
+    const child = spawn(node, [script, ...args], { detached: true, stdio: 'ignore', env: { ...env, GT_ROOT: root } });
     child.unref();
-  },
-};
+  };
+  return {
+    stopSession: (agent, afterMs) => gt(['session', 'stop', '--after-ms', String(afterMs), '--', agent]),
+    restartSession: (agent, afterMs) => gt(['session', 'restart', '--after-ms', String(afterMs), '--', agent]),
+    nudge: (agent, text, options) => gt([
+      'nudge', ...(options.afterMs ? ['--after-ms', String(options.afterMs)] : []), ...(options.waitSec !== undefined ? ['--wait', String(options.waitSec)] : []),
+      ...(options.idleWaitSec !== undefined ? ['--idle-wait', String(options.idleWaitSec)] : []), ...(options.raw ? ['--raw'] : []), ...(options.ifIdle ? ['--if-idle'] : []),
+      '--', agent, text,
+    ]),
+  };
+}
 
 /** True when `command` is an executable path, or found on PATH. No process is spawned. */
 export function commandExists(command: string, env: NodeJS.ProcessEnv): boolean {

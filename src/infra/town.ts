@@ -14,7 +14,7 @@ import { nowTime } from '../shared/time.js';
 import { Git, Shell } from './exec.js';
 import { nodeTownFiles } from './files.js';
 import { HeadlessBackend } from './headless.js';
-import { commandExists, detacher, gtLauncher } from './launch.js';
+import { commandExists, detachedControl, gtLauncher } from './launch.js';
 import { TMUX_CONF, TmuxBackend, townSocket } from './tmux.js';
 
 /** The deacon's pidfile (its lock) and log, relative to the town root. */
@@ -49,7 +49,7 @@ export function townPorts(root: string, env: NodeJS.ProcessEnv, progress: (line:
       }
       return backend;
     },
-    detacher,
+    detached: detachedControl(root, baseEnv),
     gtBin: join(root, '.gt', 'bin', 'gt'),
     baseEnv,
     progress,

@@ -9,11 +9,11 @@ import { single } from '../beads/ledger.js';
 import { moleculeProgress } from '../formulas/molecule.js';
 import type { Identity } from './identity.js';
 import { Mailbox, renderInjected } from '../comms/mail.js';
-import { renderPrime, runSteps } from '../work/prime.js';
+import { assemblePrime, runSteps } from '../work/prime.js';
 import { recordSignal } from './signals.js';
 import type { Town } from '../town/town.js';
 import { waitOnGates } from '../work/molecule-work.js';
-import { finishWork, hookedWork, type DoneResult } from '../work/work.js';
+import { finishWork, type DoneResult } from '../work/work.js';
 import { dirtyFiles } from '../town/worktree.js';
 
 const STEP_TIMEOUT_MS = 30 * 60_000;
@@ -24,12 +24,9 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
   await recordSignal(town, identity, 'session-start');
   const agent = await town.agent(identity);
   const dir = town.path(agent?.workdir ?? '.');
-  const hooked = await hookedWork(ledger, identity.address);
-  const bead = hooked[0];
-  const inbox = await mailbox.inbox(identity.address);
-  const handoff = inbox.find((m) => m.kind === 'handoff');
-  const molecule = bead?.issue_type === 'molecule' ? await moleculeProgress(ledger, bead.id) : undefined;
-  out(renderPrime({ identity, hooked, mail: inbox.filter((m) => m.kind !== 'handoff'), ...(handoff ? { handoff } : {}), ...(bead ? { steps: runSteps(bead) } : {}), ...(molecule ? { molecule } : {}) }));
+  const prime = await assemblePrime(town, identity);
+  const bead = prime.input.hooked[0];
+  out(prime.text);
   const deliver = async () => {
     const text = renderInjected(identity.address, await mailbox.takePending(identity.address));
     if (text) out(text);
@@ -37,8 +34,7 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
   await deliver();
   if (!bead) {
     out('gt shell: nothing on the hook; freeing this worker.\n');
-    const done = await finishWork(town, identity, 'DEFERRED', 'nothing was hooked');
-    endSession(town, identity);
+    const done = await finishWork(town, identity, 'DEFERRED', { message: 'nothing was hooked', caller: identity.address });
     return { code: 0, done };
   }
   const run = async (commands: string[], label: (index: number) => string, stepEnv: Record<string, string>): Promise<{ code: number; done?: DoneResult } | undefined> => {
@@ -52,8 +48,7 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
         const why = result.timedOut ? 'timed out' : `exited with ${result.code}`;
         out(`gt shell: ${label(index)} ${why}; escalating ${bead.id}.\n`);
         const tail = (result.stdout + result.stderr).slice(-1500);
-        const done = await finishWork(town, identity, 'ESCALATED', `${label(index)} \`${command}\` ${why}:\n${tail}`);
-        endSession(town, identity);
+        const done = await finishWork(town, identity, 'ESCALATED', { message: `${label(index)} \`${command}\` ${why}:\n${tail}`, caller: identity.address });
         return { code: 1, done };
       }
     }
@@ -69,7 +64,8 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
         if (mol.gates.length > 0) {
           const wait = await waitOnGates(town, identity);
           out(`gt shell: waiting on ${wait.gates.join(', ')}; this session ends and a new one starts at the next step when the gate opens.\n`);
-          endSession(town, identity);
+          // Like gt gate wait: the session ends from outside, a moment after this process exits.
+          ports.detached.stopSession(identity.address, 300);
           return { code: 0 };
         }
         return escalate(town, identity, out, `${bead.id}: no step is ready and none waits on a gate (${mol.next.map((s) => s.id).join(', ')} wait on other beads)`);
@@ -91,20 +87,13 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
     await ports.git.run(dir, ['add', '-A']);
     await ports.git.run(dir, ['commit', '-q', '-m', `${bead.id}: ${bead.title}`], { env });
   }
-  const done = await finishWork(town, identity, 'COMPLETED');
+  const done = await finishWork(town, identity, 'COMPLETED', { caller: identity.address });
   out(`gt shell: done: ${done.commits} commit(s) on ${done.branch}, merge request ${done.merge_request}\n`);
-  endSession(town, identity);
   return { code: 0, done };
 }
 
 async function escalate(town: Town, identity: Identity, out: (text: string) => void, why: string): Promise<{ code: number; done: DoneResult }> {
   out(`gt shell: ${why}; escalating.\n`);
-  const done = await finishWork(town, identity, 'ESCALATED', `the shell runtime stopped: ${why}`);
-  endSession(town, identity);
+  const done = await finishWork(town, identity, 'ESCALATED', { message: `the shell runtime stopped: ${why}`, caller: identity.address });
   return { code: 1, done };
-}
-
-/** Like `gt done`: a polecat's session ends with its work (from outside, a moment after this process exits). */
-function endSession(town: Town, identity: Identity): void {
-  if (identity.role === 'polecat') town.detach(['session', 'stop', identity.address, '--after-ms', '300']);
 }

@@ -53,7 +53,8 @@ export async function recordSignal(town: Town, identity: Identity, signal: Signa
     fields.last_error = `${kind}${details}`.slice(0, 500);
     fields.last_error_at = fields.last_signal_at as string;
   }
-  await town.ledger.update([agent.id], { setMetadata: fields });
+  // Two of these a turn: volatile (no audit row), and the state event is coalesced per agent.
+  await town.saveAgentState(agent, fields);
 }
 
 /**

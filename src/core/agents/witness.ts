@@ -13,22 +13,32 @@ import { errorMessage } from '../../shared/errors.js';
 import type { Issue } from '../beads/types.js';
 import { parseIdentity } from './identity.js';
 import { Mailbox } from '../comms/mail.js';
+import { nudgeAgent } from '../comms/nudge.js';
+import { startSession } from './sessions.js';
 import { stdinMessage } from './runtimes.js';
 import type { AgentRecord, Town } from '../town/town.js';
-import { hookedWork } from '../work/work.js';
+import { hookedWork } from '../work/hooked.js';
 
 export interface WitnessAction {
   agent: string;
   bead: string;
   action: 'woken' | 'restarted' | 'escalated' | 'failed';
   detail: string;
+  /** A wake-up: whether the agent's next hook event confirmed it (null: not awaited). */
+  confirmed?: boolean | null;
+}
+
+export interface WitnessOptions {
+  rig?: string;
+  /** How long a wake-up waits for the confirming hook event (default 10 s). */
+  confirmSec?: number;
 }
 
 export function wakeLine(bead: Issue): string {
   return `[gt] Work is still on your hook: ${bead.id} "${bead.title}". Continue it now; when it is finished, commit and run gt done (or gt done --status ESCALATED -m "why" if you are stuck).`;
 }
 
-export async function witnessPatrol(town: Town, options: { rig?: string } = {}): Promise<WitnessAction[]> {
+export async function witnessPatrol(town: Town, options: WitnessOptions = {}): Promise<WitnessAction[]> {
   const { idle_wake, max_wakes } = town.config.witness;
   const idleMs = parseDuration(idle_wake);
   const actions: WitnessAction[] = [];
@@ -37,7 +47,7 @@ export async function witnessPatrol(town: Town, options: { rig?: string } = {}):
     const [bead] = await hookedWork(town.ledger, agent.address);
     if (!bead) continue;
     try {
-      const action = await patrolAgent(town, agent, bead, idleMs, max_wakes);
+      const action = await patrolAgent(town, agent, bead, idleMs, max_wakes, { confirmSec: options.confirmSec ?? 10 });
       if (action) actions.push(action);
     } catch (error) {
       actions.push({ agent: agent.address, bead: bead.id, action: 'failed', detail: errorMessage(error) });
@@ -46,8 +56,8 @@ export async function witnessPatrol(town: Town, options: { rig?: string } = {}):
   return actions;
 }
 
-async function patrolAgent(town: Town, agent: AgentRecord, bead: Issue, idleMs: number, maxWakes: number): Promise<WitnessAction | undefined> {
-  const issue = await town.ledger.store.read((tx) => tx.getIssue(agent.id));
+async function patrolAgent(town: Town, agent: AgentRecord, bead: Issue, idleMs: number, maxWakes: number, options: { confirmSec: number }): Promise<WitnessAction | undefined> {
+  const issue = await town.ledger.find(agent.id);
   const meta = issue?.metadata ?? {};
   const sameBead = meta.gupp_bead === bead.id;
   const wakes = sameBead && typeof meta.gupp_wakes === 'number' ? meta.gupp_wakes : 0;
@@ -61,7 +71,7 @@ async function patrolAgent(town: Town, agent: AgentRecord, bead: Issue, idleMs: 
   if (alive && !idleTooLong) return undefined;
   const identity = parseIdentity(agent.address);
   if (wakes >= maxWakes) {
-    await town.ledger.update([agent.id], { setMetadata: { state: 'stalled', gupp_escalated: true } });
+    await town.saveAgentState(agent, { state: 'stalled', gupp_escalated: true }, { kind: 'agent.stalled', actor: `${agent.rig ?? 'town'}/witness`, agent: agent.address, bead: bead.id, ...(agent.rig ? { rig: agent.rig } : {}), payload: { wakes } });
     const dispatcher = typeof bead.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : undefined;
     const mail = new Mailbox(town.ledger, `${agent.rig ?? 'town'}/witness`);
     const why = alive ? `idle at its prompt after ${wakes} wake-ups` : `its session died again after ${wakes} restarts`;
@@ -71,24 +81,21 @@ async function patrolAgent(town: Town, agent: AgentRecord, bead: Issue, idleMs: 
     return { agent: agent.address, bead: bead.id, action: 'escalated', detail: why };
   }
   const now = town.ports.now();
-  await town.ledger.update([agent.id], { setMetadata: { gupp_bead: bead.id, gupp_wakes: wakes + 1, gupp_last_wake_at: now } });
+  await town.saveAgentState(agent, { gupp_bead: bead.id, gupp_wakes: wakes + 1, gupp_last_wake_at: now });
   if (!alive) {
     // A crash: the same worker, the same hook, the runtime's own conversation when it can resume one.
     const runtime = town.runtimeFor(identity, agent.runtime);
     const resume = agent.runtime_session;
-    await town.startSession(identity, { runtime, backend: agent.backend as 'tmux' | 'headless', hooked: true, ...(agent.branch ? { branch: agent.branch } : {}), ...(resume ? { resume } : {}) });
+    await town.ledger.emit({ kind: 'session.died', actor: `${agent.rig ?? 'town'}/witness`, agent: agent.address, bead: bead.id, ...(agent.rig ? { rig: agent.rig } : {}), payload: { state: agent.state } });
+    await startSession(town, identity, { runtime, backend: agent.backend as 'tmux' | 'headless', hooked: true, ...(agent.branch ? { branch: agent.branch } : {}), ...(resume ? { resume } : {}) });
+    await town.ledger.emit({ kind: 'agent.restarted', actor: `${agent.rig ?? 'town'}/witness`, agent: agent.address, bead: bead.id, ...(agent.rig ? { rig: agent.rig } : {}), payload: { resumed: resume ?? null } });
     return { agent: agent.address, bead: bead.id, action: 'restarted', detail: resume ? `resumed session ${resume}` : 'fresh session' };
   }
-  const line = wakeLine(bead);
-  const runtime = town.runtimeFor(identity, agent.runtime);
-  const text = agent.backend === 'headless' ? stdinMessage(runtime, line) : line;
-  if (text === undefined) return undefined;
-  // The nudge lock: a wake-up never interleaves with a nudge being typed.
-  const release = await town.ports.files.lock(town.path('.gt', 'locks', `nudge-${agent.session}.lock`), { waitMs: 30_000 });
-  try {
-    await town.ports.backend(agent.backend as 'tmux' | 'headless').send(agent.session, text);
-  } finally {
-    release();
-  }
-  return { agent: agent.address, bead: bead.id, action: 'woken', detail: `idle since ${agent.last_signal_at ?? '?'}` };
+  // A headless agent without a stream protocol cannot be written to: nothing to do until its session ends.
+  if (agent.backend === 'headless' && stdinMessage(town.runtimeFor(identity, agent.runtime), '') === undefined) return undefined;
+  // The same nudge as `gt nudge`: under the agent's nudge lock, confirmed by its next hook event.
+  const nudge = await nudgeAgent(town, `${agent.rig ?? 'town'}/witness`, identity, wakeLine(bead), { raw: true, ifIdle: true, idleWaitSec: 1, waitSec: options.confirmSec });
+  if (nudge.delivery === 'skipped') return undefined;
+  await town.ledger.emit({ kind: 'agent.woken', actor: `${agent.rig ?? 'town'}/witness`, agent: agent.address, bead: bead.id, ...(agent.rig ? { rig: agent.rig } : {}), payload: { wakes: wakes + 1, confirmed: nudge.confirmed } });
+  return { agent: agent.address, bead: bead.id, action: 'woken', detail: `idle since ${agent.last_signal_at ?? '?'}`, confirmed: nudge.confirmed };
 }

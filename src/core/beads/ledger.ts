@@ -12,6 +12,7 @@ import {
   BLOCKING_DEP_TYPES, EMPTY_VOCABULARY, INFRA_TYPES, normalizeType, parseCustomStatuses, parseCustomTypes,
   validateDepType, validateLabel, validateStatus, validateTitle, type Vocabulary,
 } from './rules.js';
+import { COALESCED_KINDS, type TownEvent, type TownEventFilter, type TownEventInput } from '../events/town-events.js';
 import type { BlockerInfo, LedgerReader, LedgerStore, LedgerWriter } from './store.js';
 import type {
   BlockedIssue, Comment, Dependency, Issue, IssueDetails, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats,
@@ -57,6 +58,8 @@ export interface CreateInput {
   idInfix?: string;
   /** Override the issue prefix (e.g. a rig's prefix in a town ledger). */
   prefix?: string;
+  /** A town event reporting this creation, appended in its transaction (`bead` defaults to the new ID). */
+  townEvent?: TownEventInput;
   noInheritLabels?: boolean;
   status?: string;
   extraFields?: Partial<Issue>;
@@ -99,6 +102,13 @@ export interface UpdateInput {
    * checked inside the write transaction. Otherwise it fails with a conflict.
    */
   expect?: { statuses?: string[]; assignee?: string | null };
+  /** A town event reporting this change, appended in its transaction when the update applies. */
+  townEvent?: TownEventInput;
+  /**
+   * Volatile bookkeeping (an agent's state, its last signal): the row changes
+   * but no audit event is written, so state churn never grows the ledger.
+   */
+  volatile?: boolean;
 }
 
 export interface CloseOptions {
@@ -316,7 +326,39 @@ export class Ledger {
   // ---- create ----
 
   async create(input: CreateInput): Promise<IssueDetails> {
-    return this.store.write(async (tx) => this.details(tx, await this.createIn(tx, input)));
+    return this.store.write(async (tx) => {
+      const id = await this.createIn(tx, input);
+      if (input.townEvent) await this.appendTownEvent(tx, { bead: id, ...input.townEvent, payload: { ...input.townEvent.payload, id } });
+      return this.details(tx, id);
+    });
+  }
+
+  /** One issue by its exact ID (no partial matching); undefined when there is none. */
+  async find(id: string): Promise<Issue | undefined> {
+    return this.store.read((tx) => tx.getIssue(id));
+  }
+
+  // ---- the town event stream ----
+
+  /** Appends a town event on its own (a happening with no ledger change of its own); returns its position. */
+  async emit(event: TownEventInput): Promise<number> {
+    return this.store.write((tx) => this.appendTownEvent(tx, event));
+  }
+
+  /** Town events after a position, oldest first. */
+  async townEvents(afterId: number, filter: TownEventFilter = {}, limit = 500): Promise<TownEvent[]> {
+    return this.store.read((tx) => tx.townEvents(afterId, filter, limit));
+  }
+
+  async lastTownEventId(): Promise<number> {
+    return this.store.read((tx) => tx.lastTownEventId());
+  }
+
+  private async appendTownEvent(tx: LedgerWriter, event: TownEventInput): Promise<number> {
+    const { kind, actor, payload, ...subject } = event;
+    const id = await tx.appendTownEvent({ kind, actor: actor ?? this.actor, payload: payload ?? {}, at: this.now(), ...subject });
+    if (COALESCED_KINDS.has(kind) && event.agent !== undefined) await tx.dropTownEvents(kind, event.agent, id);
+    return id;
   }
 
   /**
@@ -644,7 +686,7 @@ export class Ledger {
       patch.updated_at = now;
       await tx.updateIssue(id, patch);
       const fields = changed.filter((f) => f !== 'status');
-      if (fields.length > 0) await this.event(tx, id, 'updated', { comment: fields.join(',') });
+      if (fields.length > 0 && !input.volatile) await this.event(tx, id, 'updated', { comment: fields.join(',') });
       if (statusChanged) {
         await this.event(tx, id, patch.status === 'closed' ? 'closed' : issue.status === 'closed' ? 'reopened' : 'status_changed', {
           old_value: issue.status, new_value: patch.status ?? '',
@@ -679,7 +721,8 @@ export class Ledger {
         await tx.refreshBlocked([id]);
       }
     }
-    await tx.setConfig(CONFIG_KEYS.lastTouched, id);
+    if (!input.volatile) await tx.setConfig(CONFIG_KEYS.lastTouched, id);
+    if (input.townEvent) await this.appendTownEvent(tx, input.townEvent);
     return this.details(tx, id);
   }
 
@@ -965,9 +1008,14 @@ export class Ledger {
     return this.eachLabel(ids, clean, (tx, id) => this.addLabelIn(tx, id, clean));
   }
 
-  async removeLabel(ids: string[], label: string): Promise<BatchResult<{ id: string; label: string; changed: boolean }>> {
+  /** With `townEvent`, the event is appended (in the same transaction) for each issue whose label was removed. */
+  async removeLabel(ids: string[], label: string, options: { townEvent?: (id: string) => TownEventInput } = {}): Promise<BatchResult<{ id: string; label: string; changed: boolean }>> {
     const clean = validateLabel(label);
-    return this.eachLabel(ids, clean, (tx, id) => this.removeLabelIn(tx, id, clean));
+    return this.eachLabel(ids, clean, async (tx, id) => {
+      const changed = await this.removeLabelIn(tx, id, clean);
+      if (changed && options.townEvent) await this.appendTownEvent(tx, options.townEvent(id));
+      return changed;
+    });
   }
 
   private async eachLabel(ids: string[], label: string, fn: (tx: LedgerWriter, id: string) => Promise<boolean>) {

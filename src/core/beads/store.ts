@@ -8,6 +8,7 @@
 import type {
   BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats,
 } from './types.js';
+import type { TownEvent, TownEventFilter } from '../events/town-events.js';
 
 export interface BlockerInfo {
   id: string;
@@ -56,6 +57,10 @@ export interface LedgerReader {
   blocked(filter: IssueFilter): Promise<BlockedIssue[]>;
   stats(now: string): Promise<Stats>;
   events(afterId: number, limit: number, issueId?: string): Promise<LedgerEvent[]>;
+  /** Town events after a position, oldest first, at most `limit`. */
+  townEvents(afterId: number, filter: TownEventFilter, limit: number): Promise<TownEvent[]>;
+  /** The newest town event's position (0 when none): where a follower that wants only new events starts. */
+  lastTownEventId(): Promise<number>;
   /** Every issue chosen for export, sorted by ID. */
   exportIssues(selection: ExportSelection): Promise<Issue[]>;
   /** Labels, outgoing edges and comments for many issues at once. */
@@ -88,6 +93,10 @@ export interface LedgerWriter extends LedgerReader {
   addComment(comment: Comment): Promise<void>;
   setComments(id: string, comments: Comment[]): Promise<void>;
   appendEvent(event: Omit<LedgerEvent, 'id'>): Promise<void>;
+  /** Appends a town event; returns its position. */
+  appendTownEvent(event: Omit<TownEvent, 'id'>): Promise<number>;
+  /** Drops the events of this kind and agent before a position (coalesced kinds only). */
+  dropTownEvents(kind: string, agent: string, beforeId: number): Promise<void>;
   setConfig(key: string, value: string): Promise<void>;
   deleteConfig(key: string): Promise<void>;
   putMemory(memory: Memory): Promise<void>;

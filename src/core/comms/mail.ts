@@ -63,6 +63,7 @@ export class Mailbox {
       labels: [MAIL_LABEL, PENDING_LABEL, `from:${this.sender}`],
       metadata: { kind: options.kind ?? 'message', ...(options.thread ? { thread: options.thread } : {}), ...(options.replyTo ? { reply_to: options.replyTo } : {}) },
       extraFields: { sender: this.sender },
+      townEvent: { kind: 'mail.sent', actor: this.sender, agent: recipient, payload: { from: this.sender, to: recipient, subject, kind: options.kind ?? 'message' } },
     });
     return messageFrom(issue);
   }
@@ -119,7 +120,9 @@ export class Mailbox {
     });
     const taken: MailMessage[] = [];
     for (const issue of pending) {
-      const result = await this.ledger.removeLabel([issue.id], PENDING_LABEL);
+      const result = await this.ledger.removeLabel([issue.id], PENDING_LABEL, {
+        townEvent: (id) => ({ kind: 'mail.delivered', agent: address, bead: id, payload: { from: issue.sender ?? '', subject: issue.title } }),
+      });
       if (result.done[0]?.changed) taken.push({ ...messageFrom(issue), delivered: true });
     }
     return taken;

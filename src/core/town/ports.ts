@@ -73,7 +73,30 @@ export interface TownFiles {
   isDirectory(path: string): boolean;
 }
 
-/** Starts a detached helper (`gt …`) that outlives the calling process. */
-export interface Detacher {
-  gt(args: string[], env: Record<string, string>): void;
+/**
+ * Work that must outlive the calling command, run by a detached process of
+ * gt's own: ending the very session a command runs in (gt done), restarting it
+ * (gt handoff), typing a line once a runtime is up. Typed, so the import graph
+ * and the compiler see every use.
+ */
+export interface DetachedControl {
+  /** Ends the agent's session after `afterMs` (a stream-protocol agent gets time to finish its turn). */
+  stopSession(agent: string, afterMs: number): void;
+  /** Stops and starts the agent's session on the same hook after `afterMs`. */
+  restartSession(agent: string, afterMs: number): void;
+  /** Nudges the agent (see comms/nudge.ts) without making the caller wait for it. */
+  nudge(agent: string, text: string, options: NudgeOptions): void;
+}
+
+export interface NudgeOptions {
+  /** Wait this long first (a session that is starting). */
+  afterMs?: number;
+  /** How long to wait for the confirming hook event; 0 = do not wait. */
+  waitSec?: number;
+  /** How long to wait for a busy agent to go idle before queueing. */
+  idleWaitSec?: number;
+  /** Type the text as is, without the "[nudge from …]" prefix. */
+  raw?: boolean;
+  /** Only wake an idle agent; do nothing when it is busy. */
+  ifIdle?: boolean;
 }

@@ -8,9 +8,9 @@ import { single, type Ledger } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
 import type { RigConfig, TownConfig } from './config.js';
 import { agentBeadId, identityFromPath, parseIdentity, sessionName, workdirOf, type Identity, type Role } from '../agents/identity.js';
-import type { BackendKind, Detacher, GitPort, SessionBackend, ShellPort, TownFiles } from './ports.js';
-import { launchPlan, resolveRuntime, startupPrompt, type ResolvedRuntime } from '../agents/runtimes.js';
-import { permissionTimeoutMs, policyLayers } from '../governance/permissions.js';
+import type { BackendKind, DetachedControl, GitPort, SessionBackend, ShellPort, TownFiles } from './ports.js';
+import { resolveRuntime, type ResolvedRuntime } from '../agents/runtimes.js';
+import type { TownEventInput } from '../events/town-events.js';
 
 export const TOWN_FILE = 'town.toml';
 export const RIG_FILE = 'rig.toml';
@@ -22,7 +22,7 @@ export interface TownPorts {
   /** A backend of the given kind; tmux throws when tmux is missing. */
   backend: (kind: BackendKind) => SessionBackend;
   tmuxAvailable: boolean;
-  detacher: Detacher;
+  detached: DetachedControl;
   /** Absolute path of the gt launcher agents call (`.gt/bin/gt`). */
   gtBin: string;
   /** The environment sessions start from (PATH, HOME, LANG…). */
@@ -168,8 +168,7 @@ export class Town {
   // ---- agents ----
 
   async agent(identity: Identity): Promise<AgentRecord | undefined> {
-    const id = agentBeadId(identity);
-    const issue = await this.ledger.store.read((tx) => tx.getIssue(id));
+    const issue = await this.ledger.find(agentBeadId(identity));
     return issue ? agentFromIssue(issue) : undefined;
   }
 
@@ -182,19 +181,33 @@ export class Town {
   }
 
   /** Creates the identity's agent bead, or reopens and updates it. */
-  async saveAgent(identity: Identity, fields: Partial<Omit<AgentRecord, 'id' | 'address' | 'role' | 'active'>>): Promise<AgentRecord> {
+  async saveAgent(identity: Identity, fields: Partial<Omit<AgentRecord, 'id' | 'address' | 'role' | 'active'>>, options: { event?: TownEventInput } = {}): Promise<AgentRecord> {
     const id = agentBeadId(identity);
-    const existing = await this.ledger.store.read((tx) => tx.getIssue(id));
+    const existing = await this.ledger.find(id);
+    const townEvent = options.event ? { townEvent: options.event } : {};
     const metadata = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
     if (!existing) {
       const issue = await this.ledger.create({
         id, title: identity.address, type: 'agent', prefix: 'hq',
         metadata: { session: sessionName(identity), workdir: workdirOf(identity), state: 'idle', ...metadata },
-        labels: [`role:${identity.role}`, ...(identity.rig ? [`rig:${identity.rig}`] : [])],
+        labels: [`role:${identity.role}`, ...(identity.rig ? [`rig:${identity.rig}`] : [])], ...townEvent,
       });
       return agentFromIssue(issue);
     }
-    return agentFromIssue(single(await this.ledger.update([id], { setMetadata: metadata, ...(existing.status === 'closed' ? { status: 'open' } : {}) })));
+    return agentFromIssue(single(await this.ledger.update([id], { setMetadata: metadata, ...(existing.status === 'closed' ? { status: 'open' } : {}), ...townEvent })));
+  }
+
+  /**
+   * Records an agent's volatile state (its state, last signal, wake-up
+   * counters): no audit event, so two updates a turn never grow the ledger.
+   * A change of state is also an `agent.state` event, coalesced per agent.
+   */
+  async saveAgentState(agent: Pick<AgentRecord, 'id' | 'address' | 'rig' | 'state'>, fields: Record<string, unknown>, event?: TownEventInput): Promise<void> {
+    const state = typeof fields.state === 'string' ? fields.state : undefined;
+    const townEvent = event ?? (state !== undefined && state !== agent.state
+      ? { kind: 'agent.state' as const, agent: agent.address, ...(agent.rig ? { rig: agent.rig } : {}), payload: { state, from: agent.state } }
+      : undefined);
+    single(await this.ledger.update([agent.id], { setMetadata: fields, volatile: true, ...(townEvent ? { townEvent } : {}) }));
   }
 
   /** The identity of the agent running this command: GT_AGENT, else the directory it runs in. */
@@ -240,122 +253,5 @@ export class Town {
     return this.ports.backend(agent.backend).isAlive(agent.session);
   }
 
-  /** The environment every session gets (design §7.1). */
-  sessionEnv(identity: Identity, run: string, runtime: ResolvedRuntime): Record<string, string> {
-    const author = identity.name ?? identity.role;
-    const email = `${identity.address.replace(/\//g, '.')}@gt.local`;
-    return {
-      ...this.ports.baseEnv,
-      PATH: `${this.path('.gt', 'bin')}:${this.ports.baseEnv.PATH ?? '/usr/bin:/bin'}`,
-      GT_ROOT: this.root,
-      GT_ROLE: identity.role,
-      ...(identity.rig ? { GT_RIG: identity.rig } : {}),
-      GT_AGENT: identity.address,
-      GT_RUN: run,
-      GT_RUNTIME: runtime.name,
-      BD_ACTOR: identity.address,
-      GIT_AUTHOR_NAME: author,
-      GIT_AUTHOR_EMAIL: email,
-      GIT_COMMITTER_NAME: author,
-      GIT_COMMITTER_EMAIL: email,
-      ...runtime.env,
-    };
-  }
 
-  /**
-   * Starts the identity's session in its workdir with the runtime's command
-   * line, gt-owned settings and env; records it on the agent bead.
-   */
-  async startSession(identity: Identity, options: { runtime: ResolvedRuntime; backend: BackendKind; hooked: boolean; branch?: string; resume?: string }): Promise<AgentRecord> {
-    const { runtime, backend } = options;
-    const session = sessionName(identity);
-    const now = this.ports.now();
-    const run = `${now.replace(/[-:]/g, '').slice(0, 15)}-${session}-${Math.random().toString(36).slice(2, 6)}`;
-    const runDir = this.path('.gt', 'runs', run);
-    const plan = launchPlan(runtime, {
-      headless: backend === 'headless', prompt: startupPrompt(identity.address, options.hooked, runtime),
-      settingsDir: this.path('.gt', 'settings', session), gtBin: this.ports.gtBin,
-      permissionTimeoutSec: Math.ceil(permissionTimeoutMs(policyLayers(this, identity)) / 1000),
-      ...(options.resume && runtime.hooks === 'claude' ? { resume: options.resume } : {}),
-    });
-    if (runtime.hooks === 'claude' && backend === 'tmux') this.trustClaudeWorkdir(this.path(workdirOf(identity)));
-    for (const [file, content] of Object.entries(plan.files)) this.ports.files.write(file, content);
-    await this.installWorktreeHooks(this.path(workdirOf(identity)), plan.worktreeFiles);
-    this.ports.files.mkdirp(runDir);
-    const bead = (await this.ledger.list({ statuses: ['hooked', 'in_progress'], assignee: identity.address, limit: 1, sort: 'created' }))[0]?.id;
-    this.ports.files.write(`${runDir}/run.json`, `${JSON.stringify({
-      run, agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), ...(bead ? { bead } : {}), runtime: runtime.name, backend,
-      argv: plan.argv, started_at: now, ...(options.resume ? { resumed: options.resume } : {}),
-    }, null, 2)}\n`);
-    const env = { ...this.sessionEnv(identity, run, runtime), ...plan.env };
-    const record = await this.saveAgent(identity, {
-      runtime: runtime.name, backend, session, run, state: 'starting', started_at: now, ...(options.branch ? { branch: options.branch } : {}),
-    });
-    await this.ports.backend(backend).start({
-      name: session, cwd: this.path(record.workdir), argv: plan.argv, env, runDir,
-      ...(plan.stdinLines ? { stdinLines: plan.stdinLines } : {}), ...(plan.hookServer ? { hookServer: plan.hookServer } : {}),
-    });
-    if (plan.typeAfterReady !== undefined && backend === 'tmux') {
-      // Runtimes that take no prompt argument get it typed once they are up.
-      this.detach(['nudge', identity.address, plan.typeAfterReady, '--after-ms', String(runtime.readyDelayMs), '--wait', '5', '--raw']);
-    }
-    return record;
-  }
-
-  /**
-   * Claude Code asks whether to trust a folder it has not seen, and an agent
-   * stuck at that dialog does nothing. gt records the answer for a new
-   * worktree in Claude Code's own config (`$CLAUDE_CONFIG_DIR/.claude.json`,
-   * else `~/.claude.json`), changing nothing else in it.
-   */
-  private trustClaudeWorkdir(dir: string): void {
-    const env = this.ports.baseEnv;
-    const file = env.CLAUDE_CONFIG_DIR ? `${env.CLAUDE_CONFIG_DIR}/.claude.json` : env.HOME ? `${env.HOME}/.claude.json` : undefined;
-    if (!file) return;
-    let config: { projects?: Record<string, Record<string, unknown>> } & Record<string, unknown> = {};
-    const text = this.ports.files.read(file);
-    if (text !== undefined) {
-      try {
-        config = JSON.parse(text) as typeof config;
-      } catch {
-        this.ports.progress(`warning: ${file} is not valid JSON; gt leaves it alone (Claude Code may ask to trust ${dir})`);
-        return;
-      }
-    }
-    if (config.projects?.[dir]?.hasTrustDialogAccepted === true) return;
-    config.projects = { ...config.projects, [dir]: { ...config.projects?.[dir], hasTrustDialogAccepted: true } };
-    this.ports.files.write(file, `${JSON.stringify(config, null, 2)}\n`);
-  }
-
-  /** Writes hook files a runtime reads only from the project; never over the repository's own. */
-  private async installWorktreeHooks(dir: string, files: Record<string, string>): Promise<void> {
-    const entries = Object.entries(files);
-    if (entries.length === 0) return;
-    const common = await this.ports.git.probe(dir, ['rev-parse', '--path-format=absolute', '--git-common-dir']);
-    const exclude = common.code === 0 ? `${common.stdout.trim()}/info/exclude` : undefined;
-    const excluded = exclude ? (this.ports.files.read(exclude) ?? '') : '';
-    const add: string[] = [];
-    for (const [relative, content] of entries) {
-      const path = `${dir}/${relative}`;
-      const current = this.ports.files.read(path);
-      if (current !== undefined && current !== content) {
-        this.ports.progress(`warning: ${path} belongs to the repository; gt's hooks are not installed there (the agent is told to run gt prime instead)`);
-        continue;
-      }
-      this.ports.files.write(path, content);
-      if (!excluded.split('\n').includes(`/${relative}`)) add.push(`/${relative}`);
-    }
-    if (exclude && add.length) this.ports.files.write(exclude, `${excluded}${excluded === '' || excluded.endsWith('\n') ? '' : '\n'}# gt-owned hook files\n${add.join('\n')}\n`);
-  }
-
-  /** Runs `gt <args>` detached, for work that must outlive this command (ending its own session). */
-  detach(args: string[]): void {
-    this.ports.detacher.gt(args, { ...this.ports.baseEnv, GT_ROOT: this.root });
-  }
-
-  async stopSession(agent: AgentRecord, state: AgentState = 'idle', options: { graceMs?: number } = {}): Promise<void> {
-    if (agent.backend && (agent.backend !== 'tmux' || this.ports.tmuxAvailable)) await this.ports.backend(agent.backend).stop(agent.session, options);
-    // Stopped on purpose: the witness restarts only sessions that died on their own.
-    await this.ledger.update([agent.id], { setMetadata: { state, stopped_at: this.ports.now() } });
-  }
 }

@@ -10,6 +10,7 @@
  * close it, because its commits still go through the refinery, which closes
  * it on merge (or `gt done` closes it when there is nothing to merge).
  */
+import { startSession, stopSession } from '../agents/sessions.js';
 import { conflictError, notFoundError } from '../../shared/errors.js';
 import type { Issue } from '../beads/types.js';
 import { cookFormula, type FormulaLoader } from '../formulas/formula.js';
@@ -105,9 +106,9 @@ export async function resumeGatedWork(town: Town): Promise<GateResume[]> {
     const progress = await moleculeProgress(town.ledger, root.id);
     if (progress.current.length === 0 && progress.next.length > 0) continue;
     try {
-      if (await town.sessionAlive(agent)) await town.stopSession(agent);
+      if (await town.sessionAlive(agent)) await stopSession(town, agent);
       const runtime = town.runtimeFor(identity, agent.runtime);
-      const record = await town.startSession(identity, { runtime, backend: agent.backend ?? town.backendKind(), hooked: true, ...(agent.branch ? { branch: agent.branch } : {}) });
+      const record = await startSession(town, identity, { runtime, backend: agent.backend ?? town.backendKind(), hooked: true, ...(agent.branch ? { branch: agent.branch } : {}) });
       await town.ledger.update([agent.id], { setMetadata: { waiting_gates: null } });
       out.push({ agent: agent.address, molecule: root.id, session: record.session });
     } catch (error) {

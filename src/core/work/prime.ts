@@ -5,9 +5,11 @@
  * context is several kilobytes; research/gastown.md §3.5.)
  */
 import type { Issue } from '../beads/types.js';
-import type { MoleculeProgress } from '../formulas/molecule.js';
+import { moleculeProgress, type MoleculeProgress } from '../formulas/molecule.js';
 import type { Identity } from '../agents/identity.js';
-import type { MailMessage } from '../comms/mail.js';
+import { Mailbox, type MailMessage } from '../comms/mail.js';
+import type { Town } from '../town/town.js';
+import { hookedWork } from './hooked.js';
 
 export interface PrimeInput {
   identity: Identity;
@@ -99,4 +101,40 @@ export function runSteps(bead: Pick<Issue, 'metadata' | 'description'>): string[
   const match = /```(?:run|sh|bash|shell)[^\n]*\n([\s\S]*?)```/.exec(bead.description ?? '');
   if (!match?.[1]) return [];
   return match[1].split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+/** What `gt prime` shows, as data: the rendered text plus the parts a machine reads. */
+export interface Prime {
+  input: PrimeInput;
+  text: string;
+  json: Record<string, unknown>;
+}
+
+/**
+ * Assembles an agent's prime (design §7.2) — the one place it is put
+ * together, for `gt prime`, the session host and the shell runtime: the hooked
+ * work with its branch, steps or molecule progress, unread mail, and the
+ * handoff note, which is marked read once shown.
+ */
+export async function assemblePrime(town: Town, identity: Identity): Promise<Prime> {
+  const mailbox = new Mailbox(town.ledger, identity.address);
+  const [hooked, inbox] = await Promise.all([hookedWork(town.ledger, identity.address), mailbox.inbox(identity.address)]);
+  const handoff = inbox.find((m) => m.kind === 'handoff');
+  const first = hooked[0];
+  const molecule = first?.issue_type === 'molecule' ? await moleculeProgress(town.ledger, first.id) : undefined;
+  const input: PrimeInput = {
+    identity, hooked, mail: inbox.filter((m) => m.kind !== 'handoff'), ...(handoff ? { handoff } : {}),
+    ...(typeof first?.metadata?.branch === 'string' ? { branch: first.metadata.branch } : {}),
+    ...(first ? { steps: runSteps(first) } : {}),
+    ...(molecule ? { molecule } : {}),
+  };
+  if (handoff && !handoff.read) await mailbox.markRead(handoff.id);
+  const text = renderPrime(input);
+  const json = {
+    agent: identity.address, role: identity.role, hooked: hooked.map((b) => ({ id: b.id, title: b.title, description: b.description ?? '' })),
+    branch: input.branch, mail: input.mail, handoff: handoff ?? null,
+    ...(molecule ? { molecule: { id: molecule.root.id, closed: molecule.closed, total: molecule.total, current: molecule.current.map((s) => ({ id: s.id, title: s.title })), next: molecule.next.map((s) => ({ id: s.id, title: s.title })), gates: molecule.gates.map((g) => g.id) } } : {}),
+    text,
+  };
+  return { input, text, json };
 }

@@ -11,17 +11,14 @@ import { Mailbox } from '../comms/mail.js';
 import { checkBudgets } from '../governance/costs.js';
 import { createConvoy } from './convoys.js';
 import { nextPolecatName } from '../agents/names.js';
+import { endOwnSession, startSession, stopSession } from '../agents/sessions.js';
 import type { BackendKind } from '../town/ports.js';
 import type { ResolvedRuntime } from '../agents/runtimes.js';
 import type { AgentRecord, Town } from '../town/town.js';
 import { branchExists, checkpoint, currentBranch, describeUnsaved, dirtyFiles, headCommit, unsavedWork } from '../town/worktree.js';
 
-export const HOOK_STATUSES = ['hooked', 'in_progress'];
-
-/** The beads on an identity's hook: hooked (or started) and assigned to it. */
-export async function hookedWork(ledger: Ledger, address: string): Promise<Issue[]> {
-  return ledger.list({ assignee: address, statuses: HOOK_STATUSES, excludeTypes: ['message', 'agent'], includeEphemeral: true, limit: 0, sort: 'priority' });
-}
+export { HOOK_STATUSES, hookedWork } from './hooked.js';
+import { HOOK_STATUSES, hookedWork } from './hooked.js';
 
 export interface SlingOptions {
   runtime?: string;
@@ -236,6 +233,7 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
   single(await ledger.update([bead.id], {
     status: 'hooked', assignee: identity.address, expect: { statuses: [bead.status], assignee: before.assignee },
     setMetadata: { hooked_at: ports.now(), hooked_by: ledger.actor, ...(identity.rig ? { rig: identity.rig } : {}), ...(branch ? { branch } : {}), worker: identity.address },
+    townEvent: { kind: 'bead.slung', bead: bead.id, agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), payload: { title: bead.title, runtime: runtime.name, ...(branch ? { branch } : {}) } },
   }));
   undo.steps.push({ what: `hook of ${bead.id}`, run: () => ledger.update([bead.id], { status: before.status, assignee: before.assignee }) });
 
@@ -250,7 +248,7 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
       undo.steps.push({ what: `session of ${identity.address}`, run: () => ports.backend(backend).stop(sessionName(identity)) });
       // The same worker back on its own bead after its session died: the runtime resumes its conversation.
       const resume = previous?.address === identity.address && existing?.runtime === runtime.name ? existing.runtime_session : undefined;
-      const record = await town.startSession(identity, { runtime, backend, hooked: true, ...(branch ? { branch } : {}), ...(resume ? { resume } : {}) });
+      const record = await startSession(town, identity, { runtime, backend, hooked: true, ...(branch ? { branch } : {}), ...(resume ? { resume } : {}) });
       session = record.session;
       started = true;
     }
@@ -370,7 +368,31 @@ export interface DoneResult {
  * repo: worktrees share its refs) gets a merge request, the bead goes to the
  * refinery, the identity is freed. Nothing is deleted.
  */
-export async function finishWork(town: Town, identity: Identity, status: DoneStatus, message?: string): Promise<DoneResult> {
+export interface FinishOptions {
+  message?: string;
+  /** Leave the session running (by default a polecat's session ends with its work). */
+  keepSession?: boolean;
+  /** The agent whose session runs this command (GT_AGENT): its own session is ended from outside. */
+  caller?: string;
+}
+
+/**
+ * `gt done` (design §7.5): verifies the work, files the merge request (or hands
+ * the bead back, or escalates), frees the identity, and ends a polecat's
+ * session.
+ */
+export async function finishWork(town: Town, identity: Identity, status: DoneStatus, options: FinishOptions = {}): Promise<DoneResult> {
+  const result = await settleWork(town, identity, status, options.message);
+  const agent = await town.agent(identity);
+  await town.ledger.emit({
+    kind: 'work.done', agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), ...(result.bead ? { bead: result.bead } : {}),
+    payload: { status, commits: result.commits, ...(result.merge_request ? { merge_request: result.merge_request } : {}), ...(options.message ? { message: options.message } : {}) },
+  });
+  if (!options.keepSession && identity.role === 'polecat' && agent) await endOwnSession(town, agent, options.caller);
+  return result;
+}
+
+async function settleWork(town: Town, identity: Identity, status: DoneStatus, message?: string): Promise<DoneResult> {
   if (identity.role !== 'polecat' && identity.role !== 'crew') throw usageError(`gt done is for polecats and crew, not ${identity.address}`);
   const { ledger, ports } = town;
   const { git } = ports;
@@ -453,6 +475,7 @@ async function fileMergeRequest(town: Town, bead: Issue, fields: { branch: strin
     title: `Merge ${bead.id}: ${bead.title}`, type: 'merge-request', prefix, priority: bead.priority,
     description: `Branch ${fields.branch} (${fields.commit.slice(0, 12)}) by ${fields.worker} into ${fields.target}.`,
     metadata: { ...fields, source_issue: bead.id }, labels: ['gt:merge-request', `rig:${fields.rig}`],
+    townEvent: { kind: 'mr.queued', bead: bead.id, agent: fields.worker, rig: fields.rig, payload: { branch: fields.branch, commit: fields.commit, target: fields.target } },
   });
 }
 
@@ -473,16 +496,6 @@ export async function handoff(town: Town, identity: Identity, note: string): Pro
     checkpointRef = saved?.ref;
   }
   return { message: sent.id, ...(checkpointRef ? { checkpoint: checkpointRef } : {}) };
-}
-
-/** Stops and starts an identity's session (handoff, crash recovery); the hook is unchanged. */
-export async function restartSession(town: Town, identity: Identity): Promise<AgentRecord> {
-  const agent = await town.agent(identity);
-  if (!agent?.active) throw notFoundError(`no agent ${identity.address}`);
-  if (agent.backend) await town.ports.backend(agent.backend).stop(agent.session);
-  const runtime = town.runtimeFor(identity, agent.runtime);
-  const hooked = (await hookedWork(town.ledger, identity.address)).length > 0;
-  return town.startSession(identity, { runtime, backend: agent.backend ?? town.backendKind(), hooked, ...(agent.branch ? { branch: agent.branch } : {}) });
 }
 
 /** What state to show: a recorded state only means something while the session runs. */
@@ -554,7 +567,7 @@ export async function nukePolecat(town: Town, identity: Identity, options: { for
 async function removePolecat(town: Town, identity: Identity, agent: AgentRecord, dir: string, hooked: Issue[], save: boolean): Promise<{ agent: string; checkpoint?: string; unhooked: string[] }> {
   const { git, files } = town.ports;
   const rig = town.rig(identity.rig as string);
-  if (await town.sessionAlive(agent)) await town.stopSession(agent);
+  if (await town.sessionAlive(agent)) await stopSession(town, agent);
   let saved: { ref: string } | undefined;
   if (files.exists(dir)) {
     if (save) saved = await checkpoint(git, dir, identity.address, town.ports.now(), `gt polecat nuke ${identity.address}`);

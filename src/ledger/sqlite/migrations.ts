@@ -139,6 +139,27 @@ CREATE TABLE child_counters (parent_id TEXT PRIMARY KEY, last_child INTEGER NOT 
 CREATE TABLE memories (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 `,
   },
+  {
+    version: 2,
+    name: 'town event stream',
+    sql: `
+-- The town's typed event stream (design §9). id is the position followers read by. Rows are
+-- appended in the transaction of the change they report; only coalesced kinds (agent.state)
+-- are ever deleted, by the newer event of the same agent that supersedes them.
+CREATE TABLE town_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL DEFAULT '',
+  rig TEXT,
+  bead TEXT,
+  agent TEXT,
+  payload TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(payload)),
+  at TEXT NOT NULL
+);
+CREATE INDEX town_events_kind_agent ON town_events (kind, agent, id);
+CREATE TRIGGER town_events_append_only_update BEFORE UPDATE ON town_events BEGIN SELECT RAISE(ABORT, 'town events are append-only'); END;
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

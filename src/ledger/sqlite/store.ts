@@ -12,6 +12,7 @@ import type {
 import type {
   BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, ReadyFilter, Stats,
 } from '../../core/beads/types.js';
+import type { TownEvent, TownEventFilter, TownEventKind } from '../../core/events/town-events.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
 import { ISSUE_COLUMNS, issueToRow, patchToColumns, rowToIssue, type Params, type Row } from './rows.js';
 import { buildFilter, orderBy, readyConditions } from './queries.js';
@@ -311,6 +312,8 @@ export class SqliteLedgerStore implements LedgerStore {
           : this.all('SELECT * FROM events WHERE id > ? AND issue_id = ? ORDER BY id LIMIT ?', afterId, issueId, limit)
         ).map(rowToEvent),
       ),
+    townEvents: async (afterId, filter, limit) => Promise.resolve(this.selectTownEvents(afterId, filter, limit)),
+    lastTownEventId: async () => Promise.resolve(Number(this.get('SELECT max(id) AS id FROM town_events')?.id ?? 0)),
     exportIssues: async (selection) => Promise.resolve(this.selectForExport(selection)),
     relations: async (ids) => Promise.resolve(this.loadRelations(ids)),
     memories: async () => Promise.resolve(this.all('SELECT key, value FROM memories ORDER BY key').map((r) => ({ key: String(r.key), value: String(r.value) }))),
@@ -393,6 +396,15 @@ export class SqliteLedgerStore implements LedgerStore {
         event.issue_id, event.event_type, event.actor, event.old_value ?? null, event.new_value ?? null, event.comment ?? null, event.created_at);
       return Promise.resolve();
     },
+    appendTownEvent: async (event) => {
+      const result = this.run('INSERT INTO town_events (kind, actor, rig, bead, agent, payload, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        event.kind, event.actor, event.rig ?? null, event.bead ?? null, event.agent ?? null, JSON.stringify(event.payload), event.at);
+      return Promise.resolve(Number(result.lastInsertRowid));
+    },
+    dropTownEvents: async (kind, agent, beforeId) => {
+      this.run('DELETE FROM town_events WHERE kind = ? AND agent = ? AND id < ?', kind, agent, beforeId);
+      return Promise.resolve();
+    },
     setConfig: async (key, value) => {
       this.run('INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, value);
       return Promise.resolve();
@@ -414,6 +426,31 @@ export class SqliteLedgerStore implements LedgerStore {
       return Promise.resolve();
     },
   };
+
+  private selectTownEvents(afterId: number, filter: TownEventFilter, limit: number): TownEvent[] {
+    const where = ['id > ?'];
+    const params: unknown[] = [afterId];
+    for (const key of ['rig', 'agent', 'bead'] as const) {
+      if (filter[key] !== undefined) {
+        where.push(`${key} = ?`);
+        params.push(filter[key]);
+      }
+    }
+    if (filter.since !== undefined) {
+      where.push('at >= ?');
+      params.push(filter.since);
+    }
+    if (filter.kinds?.length) {
+      // `mr` or `mr.*` is every mr.<verb>; anything else is one kind.
+      where.push(`(${filter.kinds.map(() => '(kind = ? OR kind GLOB ?)').join(' OR ')})`);
+      for (const kind of filter.kinds) params.push(kind, `${kind.replace(/\.\*$/, '')}.*`);
+    }
+    return this.all(`SELECT * FROM town_events WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, ...params, limit).map((row) => {
+      const event: TownEvent = { id: Number(row.id), kind: String(row.kind) as TownEventKind, actor: String(row.actor), payload: JSON.parse(String(row.payload)) as Record<string, unknown>, at: String(row.at) };
+      for (const key of ['rig', 'bead', 'agent'] as const) if (row[key] !== null && row[key] !== undefined) event[key] = String(row[key]);
+      return event;
+    });
+  }
 
   // ---- blocked state (materialized, as Beads' is_blocked; research/beads.md §3) ----
 

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { startSession } from '../../../core/agents/sessions.js';
 import { crewIdentity } from '../../../core/agents/identity.js';
 import { addCrew } from '../../../core/town/rigs.js';
 import { checkRuntime, hookedWork } from '../../../core/work/work.js';
@@ -53,7 +54,7 @@ export default function register(program: Command, ctx: GtContext): void {
       if (!(await town.sessionAlive(agent))) {
         const runtime = town.runtimeFor(identity, options.agent ?? agent.runtime);
         checkRuntime(runtime, ctx.runtimeProbe);
-        await town.startSession(identity, { runtime, backend: town.backendKind(options.backend), hooked: (await hookedWork(town.ledger, identity.address)).length > 0 });
+        await startSession(town, identity, { runtime, backend: town.backendKind(options.backend), hooked: (await hookedWork(town.ledger, identity.address)).length > 0 });
         ctx.err(`Started ${identity.address}`);
       }
       if (!options.detached) return attachTo(ctx, town, identity);

@@ -1,4 +1,5 @@
 import { openSync, closeSync } from 'node:fs';
+import { stopSession } from '../../../core/agents/sessions.js';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -88,7 +89,7 @@ export default function register(program: Command, ctx: GtContext): void {
         const town = await ctx.town();
         for (const agent of await town.agents()) {
           if (!(await town.sessionAlive(agent))) continue;
-          await town.stopSession(agent);
+          await stopSession(town, agent);
           sessions.push(agent.address);
           const dir = town.path(agent.workdir);
           if (agent.role !== 'mayor' && nodeTownFiles.exists(join(dir, '.git'))) {

@@ -4,6 +4,7 @@
  * the shell runtime can do, polecats working in parallel in real sessions,
  * the refinery merging, and a summary. Exits non-zero if anything did not land.
  */
+import { stopSession } from '../../../core/agents/sessions.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,7 +148,7 @@ export default function register(program: Command, ctx: GtContext): void {
         return landed ? 0 : 1;
       } finally {
         if (town) {
-          for (const agent of await town.agents().catch(() => [])) await town.stopSession(agent).catch(() => undefined);
+          for (const agent of await town.agents().catch(() => [])) await stopSession(town, agent).catch(() => undefined);
           if (town.ports.tmuxAvailable) await (town.ports.backend('tmux') as TmuxBackend).killServer().catch(() => undefined);
           await town.ledger.store.close();
         }

@@ -19,16 +19,12 @@ export default function register(program: Command, ctx: GtContext): void {
       if (!STATUSES.includes(status)) throw usageError(`unknown status ${JSON.stringify(options.status)}`, `use ${STATUSES.join(', ')}`);
       const identity = await ctx.me(options.agent);
       const town = await ctx.town();
-      const result = await finishWork(town, identity, status as DoneStatus, options.message);
+      const result = await finishWork(town, identity, status as DoneStatus, {
+        ...(options.message !== undefined ? { message: options.message } : {}), ...(options.keepSession ? { keepSession: true } : {}), ...(ctx.io.env.GT_AGENT ? { caller: ctx.io.env.GT_AGENT } : {}),
+      });
       ctx.emit(result, () => status === 'COMPLETED'
         ? `Done: ${result.bead} — ${result.commits} commit(s) on ${result.branch}, merge request ${result.merge_request}`
         : `Done (${status}): ${result.bead ?? 'nothing hooked'}${result.checkpoint ? `; work saved on ${result.checkpoint}` : ''}`);
-      const agent = await town.agent(identity);
-      if (!options.keepSession && identity.role === 'polecat' && agent?.backend) {
-        // This command may run inside the very session it ends: stop it from outside, a moment later.
-        if (ctx.io.env.GT_AGENT === identity.address) town.detach(['session', 'stop', identity.address, '--after-ms', '300']);
-        else await town.stopSession(agent, 'idle');
-      }
     }));
 
   program.command('handoff').description('Hand off to a fresh session: a note to self, a checkpoint of the worktree, a restart that primes with the note')
@@ -43,6 +39,6 @@ export default function register(program: Command, ctx: GtContext): void {
       const town = await ctx.townForSessions();
       const result = await handoff(town, identity, options.message || 'Handoff (no note).');
       ctx.emit(result, () => `Handoff note ${result.message}${result.checkpoint ? `; checkpoint ${result.checkpoint}` : ''}${options.restart === false ? '' : '; restarting the session'}`);
-      if (options.restart !== false) town.detach(['session', 'restart', identity.address, '--after-ms', '300']);
+      if (options.restart !== false) town.ports.detached.restartSession(identity.address, 300);
     }));
 }

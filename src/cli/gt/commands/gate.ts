@@ -52,7 +52,7 @@ Examples:
       const town = await ctx.town();
       const wait = await waitOnGates(town, identity);
       // The session ends from outside, a moment after this command has answered.
-      town.detach(['session', 'stop', identity.address, '--after-ms', '300']);
+      town.ports.detached.stopSession(identity.address, 300);
       ctx.emit(wait, () => `Waiting on ${wait.gates.join(', ')}. This session ends now; a fresh one starts at the next step of ${wait.molecule} when the gate opens.`);
     }));
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { parseIdentity } from '../../../core/agents/identity.js';
 import { runShellAgent } from '../../../core/agents/shell-runner.js';
-import { restartSession } from '../../../core/work/work.js';
+import { restartSession, stopSession } from '../../../core/agents/sessions.js';
 import { action, type GtContext } from '../context.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -25,7 +25,7 @@ export default function register(program: Command, ctx: GtContext): void {
       const town = await ctx.town();
       const agent = await town.agent(parseIdentity(address as string));
       // The agent ended its own work (gt done): a stream-protocol agent may finish its turn and report its usage.
-      if (agent) await town.stopSession(agent, agent.state === 'done' ? 'idle' : agent.state, { graceMs: 10_000 });
+      if (agent) await stopSession(town, agent, agent.state === 'done' ? 'idle' : agent.state, { graceMs: 10_000 });
     }));
   session.command('restart <agent>').option('--after-ms <ms>', 'wait first', '0')
     .action(action(ctx, async (address: unknown, opts: unknown) => {

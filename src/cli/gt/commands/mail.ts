@@ -1,35 +1,13 @@
 import type { Command } from 'commander';
 import { parseIdentity } from '../../../core/agents/identity.js';
 import type { Identity } from '../../../core/agents/identity.js';
-import { Mailbox, renderInjected, type MailMessage } from '../../../core/comms/mail.js';
-import { stdinMessage } from '../../../core/agents/runtimes.js';
+import { Mailbox, type MailMessage } from '../../../core/comms/mail.js';
+import { wakeForMail } from '../../../core/comms/delivery.js';
 import type { Town } from '../../../core/town/town.js';
 import { usageError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 import { registerCheck } from './mail-check.js';
-
-/**
- * After the durable write: a headless agent with a stream protocol gets its
- * pending mail on stdin now (marked delivered as it is written); an agent in
- * tmux that sits idle at its prompt is woken, so its prompt hook delivers the
- * mail. A busy agent gets it at its next turn boundary anyway.
- */
-async function wake(town: Town, recipient: Identity, from: string, subject: string): Promise<'stdin' | 'wake' | 'inbox'> {
-  const agent = await town.agent(recipient);
-  if (!agent?.active || !agent.backend || !(await town.sessionAlive(agent))) return 'inbox';
-  const runtime = town.runtimeFor(recipient, agent.runtime);
-  if (agent.backend === 'headless') {
-    // Only a stream protocol can take a message mid-session; check before taking anything.
-    if (stdinMessage(runtime, '') === undefined) return 'inbox';
-    const taken = await new Mailbox(town.ledger, recipient.address).takePending(recipient.address);
-    if (taken.length === 0) return 'inbox';
-    await town.ports.backend('headless').send(agent.session, stdinMessage(runtime, renderInjected(recipient.address, taken)) as string);
-    return 'stdin';
-  }
-  town.detach(['nudge', recipient.address, `New mail from ${from}: ${subject}`, '--if-idle', '--idle-wait', '2', '--wait', '5']);
-  return 'wake';
-}
 
 function inboxTable(messages: MailMessage[]): string {
   return table([['ID', 'FROM', 'SUBJECT', 'STATE'], ...messages.map((m) => [m.id, m.from, m.subject, m.acked ? 'acked' : m.read ? 'read' : m.delivered ? 'delivered' : 'new'])]);
@@ -52,7 +30,7 @@ export default function register(program: Command, ctx: GtContext): void {
       if (!Number.isInteger(priority) || priority < 0 || priority > 4) throw usageError(`priority must be 0–4, got ${options.priority}`);
       const mailbox = new Mailbox(town.ledger, me.address);
       const sent = await mailbox.send(recipient.address, options.subject, options.message, { priority });
-      const delivery = await wake(town, recipient, me.address, options.subject);
+      const delivery = await wakeForMail(town, recipient, me.address, options.subject);
       ctx.emit({ ...sent, delivery }, () => `Sent ${sent.id} to ${sent.to}${delivery === 'stdin' ? ' (delivered to its stdin)' : ''}`);
     }));
 

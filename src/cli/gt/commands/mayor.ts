@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { startSession, stopSession } from '../../../core/agents/sessions.js';
 import type { Identity } from '../../../core/agents/identity.js';
 import { checkRuntime, hookedWork } from '../../../core/work/work.js';
 import { action, type GtContext } from '../context.js';
@@ -22,7 +23,7 @@ export default function register(program: Command, ctx: GtContext): void {
       }
       const runtime = town.runtimeFor(MAYOR, options.agent);
       checkRuntime(runtime, ctx.runtimeProbe);
-      const record = await town.startSession(MAYOR, { runtime, backend: town.backendKind(options.backend), hooked: (await hookedWork(town.ledger, 'mayor')).length > 0 });
+      const record = await startSession(town, MAYOR, { runtime, backend: town.backendKind(options.backend), hooked: (await hookedWork(town.ledger, 'mayor')).length > 0 });
       ctx.emit({ agent: 'mayor', session: record.session, runtime: runtime.name, backend: record.backend, started: true }, () => `Started the Mayor (${runtime.name}, ${record.backend ?? ''}); gt mayor attach`);
     }));
 
@@ -34,7 +35,7 @@ export default function register(program: Command, ctx: GtContext): void {
       const town = await ctx.town();
       const agent = await town.agent(MAYOR);
       const running = agent ? await town.sessionAlive(agent) : false;
-      if (agent && running) await town.stopSession(agent);
+      if (agent && running) await stopSession(town, agent);
       ctx.emit({ agent: 'mayor', stopped: running }, () => (running ? 'Stopped the Mayor' : 'The Mayor was not running'));
     }));
 }

@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
-import { Mailbox } from '../../../core/comms/mail.js';
-import { moleculeProgress } from '../../../core/formulas/molecule.js';
-import { renderPrime, runSteps } from '../../../core/work/prime.js';
-import { hookedWork } from '../../../core/work/work.js';
-import { action, type GtContext } from '../context.js';
+import { assemblePrime } from '../../../core/work/prime.js';
 import { recordSignal } from '../../../core/agents/signals.js';
+import { action, type GtContext } from '../context.js';
 import { readHookInput } from './signal.js';
 
 export interface PrimeOptions {
@@ -16,19 +13,8 @@ export async function primeCommand(ctx: GtContext, options: PrimeOptions): Promi
   const identity = await ctx.me(options.agent);
   const town = await ctx.town({ light: true });
   if (options.hook) await recordSignal(town, identity, 'session-start', await readHookInput());
-  const mailbox = new Mailbox(town.ledger, identity.address);
-  const [hooked, inbox] = await Promise.all([hookedWork(town.ledger, identity.address), mailbox.inbox(identity.address)]);
-  const handoff = inbox.find((m) => m.kind === 'handoff');
-  const first = hooked[0];
-  const input = {
-    identity, hooked, mail: inbox.filter((m) => m.kind !== 'handoff'), ...(handoff ? { handoff } : {}),
-    ...(typeof first?.metadata?.branch === 'string' ? { branch: first.metadata.branch } : {}),
-    ...(first ? { steps: runSteps(first) } : {}),
-    ...(first?.issue_type === 'molecule' ? { molecule: await moleculeProgress(town.ledger, first.id) } : {}),
-  };
-  if (handoff && !handoff.read) await mailbox.markRead(handoff.id);
-  ctx.emit({ agent: identity.address, role: identity.role, hooked: hooked.map((b) => ({ id: b.id, title: b.title, description: b.description ?? '' })), branch: input.branch, mail: input.mail, handoff: handoff ?? null, ...(input.molecule ? { molecule: { id: input.molecule.root.id, closed: input.molecule.closed, total: input.molecule.total, current: input.molecule.current.map((s) => ({ id: s.id, title: s.title })), next: input.molecule.next.map((s) => ({ id: s.id, title: s.title })), gates: input.molecule.gates.map((g) => g.id) } } : {}), text: renderPrime(input) },
-    () => renderPrime(input));
+  const prime = await assemblePrime(town, identity);
+  ctx.emit(prime.json, () => prime.text);
 }
 
 export default function register(program: Command, ctx: GtContext): void {

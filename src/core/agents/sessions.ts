@@ -1,0 +1,159 @@
+/**
+ * Agent sessions (design §4, §7.1): starting one with the runtime's command
+ * line, gt-owned settings and environment; stopping it on purpose; restarting
+ * it on the same hook. The session backend (tmux, headless) is a port.
+ */
+import { notFoundError } from '../../shared/errors.js';
+import { permissionTimeoutMs, policyLayers } from '../governance/permissions.js';
+import type { BackendKind } from '../town/ports.js';
+import type { AgentRecord, AgentState, Town } from '../town/town.js';
+import { hookedWork } from '../work/hooked.js';
+import { sessionName, workdirOf, type Identity } from './identity.js';
+import { launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
+
+/** The environment every session gets (design §7.1). */
+export function sessionEnv(town: Town, identity: Identity, run: string, runtime: ResolvedRuntime): Record<string, string> {
+  const author = identity.name ?? identity.role;
+  const email = `${identity.address.replace(/\//g, '.')}@gt.local`;
+  return {
+    ...town.ports.baseEnv,
+    PATH: `${town.path('.gt', 'bin')}:${town.ports.baseEnv.PATH ?? '/usr/bin:/bin'}`,
+    GT_ROOT: town.root,
+    GT_ROLE: identity.role,
+    ...(identity.rig ? { GT_RIG: identity.rig } : {}),
+    GT_AGENT: identity.address,
+    GT_RUN: run,
+    GT_RUNTIME: runtime.name,
+    BD_ACTOR: identity.address,
+    GIT_AUTHOR_NAME: author,
+    GIT_AUTHOR_EMAIL: email,
+    GIT_COMMITTER_NAME: author,
+    GIT_COMMITTER_EMAIL: email,
+    ...runtime.env,
+  };
+}
+
+export interface StartOptions {
+  runtime: ResolvedRuntime;
+  backend: BackendKind;
+  hooked: boolean;
+  branch?: string;
+  resume?: string;
+}
+
+/**
+ * Starts the identity's session in its workdir with the runtime's command
+ * line, gt-owned settings and env; records it on the agent bead.
+ */
+export async function startSession(town: Town, identity: Identity, options: StartOptions): Promise<AgentRecord> {
+  const { runtime, backend } = options;
+  const session = sessionName(identity);
+  const now = town.ports.now();
+  const run = `${now.replace(/[-:]/g, '').slice(0, 15)}-${session}-${Math.random().toString(36).slice(2, 6)}`;
+  const runDir = town.path('.gt', 'runs', run);
+  const plan = launchPlan(runtime, {
+    headless: backend === 'headless', prompt: startupPrompt(identity.address, options.hooked, runtime),
+    settingsDir: town.path('.gt', 'settings', session), gtBin: town.ports.gtBin,
+    permissionTimeoutSec: Math.ceil(permissionTimeoutMs(policyLayers(town, identity)) / 1000),
+    ...(options.resume && runtime.hooks === 'claude' ? { resume: options.resume } : {}),
+  });
+  if (runtime.hooks === 'claude' && backend === 'tmux') trustClaudeWorkdir(town, town.path(workdirOf(identity)));
+  for (const [file, content] of Object.entries(plan.files)) town.ports.files.write(file, content);
+  await installWorktreeHooks(town, town.path(workdirOf(identity)), plan.worktreeFiles);
+  town.ports.files.mkdirp(runDir);
+  const bead = (await town.ledger.list({ statuses: ['hooked', 'in_progress'], assignee: identity.address, limit: 1, sort: 'created' }))[0]?.id;
+  town.ports.files.write(`${runDir}/run.json`, `${JSON.stringify({
+    run, agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), ...(bead ? { bead } : {}), runtime: runtime.name, backend,
+    argv: plan.argv, started_at: now, ...(options.resume ? { resumed: options.resume } : {}),
+  }, null, 2)}\n`);
+  const env = { ...sessionEnv(town, identity, run, runtime), ...plan.env };
+  const record = await town.saveAgent(identity, {
+    runtime: runtime.name, backend, session, run, state: 'starting', started_at: now, ...(options.branch ? { branch: options.branch } : {}),
+  }, { event: { kind: 'session.started', agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), ...(bead ? { bead } : {}), payload: { run, runtime: runtime.name, backend, ...(options.resume ? { resumed: options.resume } : {}) } } });
+  await town.ports.backend(backend).start({
+    name: session, cwd: town.path(record.workdir), argv: plan.argv, env, runDir,
+    ...(plan.stdinLines ? { stdinLines: plan.stdinLines } : {}), ...(plan.hookServer ? { hookServer: plan.hookServer } : {}),
+  });
+  if (plan.typeAfterReady !== undefined && backend === 'tmux') {
+    // Runtimes that take no prompt argument get it typed once they are up.
+    town.ports.detached.nudge(identity.address, plan.typeAfterReady, { afterMs: runtime.readyDelayMs, waitSec: 5, raw: true });
+  }
+  return record;
+}
+
+/**
+ * Ends a session on purpose and records it (the witness restarts only sessions
+ * that died on their own).
+ */
+export async function stopSession(town: Town, agent: AgentRecord, state: AgentState = 'idle', options: { graceMs?: number } = {}): Promise<void> {
+  if (agent.backend && (agent.backend !== 'tmux' || town.ports.tmuxAvailable)) await town.ports.backend(agent.backend).stop(agent.session, options);
+  await town.saveAgentState(agent, { state, stopped_at: town.ports.now() }, { kind: 'session.ended', agent: agent.address, ...(agent.rig ? { rig: agent.rig } : {}), payload: { state, reason: 'stopped' } });
+}
+
+/** Stops and starts an identity's session (handoff, crash recovery); the hook is unchanged. */
+export async function restartSession(town: Town, identity: Identity): Promise<AgentRecord> {
+  const agent = await town.agent(identity);
+  if (!agent?.active) throw notFoundError(`no agent ${identity.address}`);
+  if (agent.backend) await town.ports.backend(agent.backend).stop(agent.session);
+  const runtime = town.runtimeFor(identity, agent.runtime);
+  const hooked = (await hookedWork(town.ledger, identity.address)).length > 0;
+  return startSession(town, identity, { runtime, backend: agent.backend ?? town.backendKind(), hooked, ...(agent.branch ? { branch: agent.branch } : {}) });
+}
+
+/**
+ * Ends the session of an agent that finished its work (gt done, gt gate wait).
+ * The command may run inside that very session, so then it is stopped from
+ * outside, a moment later; otherwise at once.
+ */
+export async function endOwnSession(town: Town, agent: AgentRecord, callerAgent: string | undefined): Promise<void> {
+  if (!agent.backend) return;
+  if (callerAgent === agent.address) town.ports.detached.stopSession(agent.address, 300);
+  else await stopSession(town, agent, 'idle');
+}
+
+/**
+ * Claude Code asks whether to trust a folder it has not seen, and an agent
+ * stuck at that dialog does nothing. gt records the answer for a new
+ * worktree in Claude Code's own config (`$CLAUDE_CONFIG_DIR/.claude.json`,
+ * else `~/.claude.json`), changing nothing else in it.
+ */
+function trustClaudeWorkdir(town: Town, dir: string): void {
+  const env = town.ports.baseEnv;
+  const file = env.CLAUDE_CONFIG_DIR ? `${env.CLAUDE_CONFIG_DIR}/.claude.json` : env.HOME ? `${env.HOME}/.claude.json` : undefined;
+  if (!file) return;
+  let config: { projects?: Record<string, Record<string, unknown>> } & Record<string, unknown> = {};
+  const text = town.ports.files.read(file);
+  if (text !== undefined) {
+    try {
+      config = JSON.parse(text) as typeof config;
+    } catch {
+      town.ports.progress(`warning: ${file} is not valid JSON; gt leaves it alone (Claude Code may ask to trust ${dir})`);
+      return;
+    }
+  }
+  if (config.projects?.[dir]?.hasTrustDialogAccepted === true) return;
+  config.projects = { ...config.projects, [dir]: { ...config.projects?.[dir], hasTrustDialogAccepted: true } };
+  town.ports.files.write(file, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** Writes hook files a runtime reads only from the project; never over the repository's own. */
+async function installWorktreeHooks(town: Town, dir: string, files: Record<string, string>): Promise<void> {
+  const entries = Object.entries(files);
+  if (entries.length === 0) return;
+  const common = await town.ports.git.probe(dir, ['rev-parse', '--path-format=absolute', '--git-common-dir']);
+  const exclude = common.code === 0 ? `${common.stdout.trim()}/info/exclude` : undefined;
+  const excluded = exclude ? (town.ports.files.read(exclude) ?? '') : '';
+  const add: string[] = [];
+  for (const [relative, content] of entries) {
+    const path = `${dir}/${relative}`;
+    const current = town.ports.files.read(path);
+    if (current !== undefined && current !== content) {
+      town.ports.progress(`warning: ${path} belongs to the repository; gt's hooks are not installed there (the agent is told to run gt prime instead)`);
+      continue;
+    }
+    town.ports.files.write(path, content);
+    if (!excluded.split('\n').includes(`/${relative}`)) add.push(`/${relative}`);
+  }
+  if (exclude && add.length) town.ports.files.write(exclude, `${excluded}${excluded === '' || excluded.endsWith('\n') ? '' : '\n'}# gt-owned hook files\n${add.join('\n')}\n`);
+}
+
