@@ -1,5 +1,6 @@
 // Lint: type-aware rules for promise safety, plus the dependency direction of
-// design §5: core ← ledger/infra ← cli/daemon/ui, and edges never import each other.
+// design §5 and §9: core ← ledger/infra ← app (the composition root) ← cli/daemon/ui/bin,
+// and edges never import each other.
 import tseslint from 'typescript-eslint';
 
 const layer = (name) => [`**/${name}/*`, `**/${name}/**`, `../${name}`, `../../${name}`];
@@ -40,9 +41,15 @@ export default tseslint.config(
     files: ['src/ledger/**', 'src/infra/**'],
     rules: forbid('ledger/ and infra/ implement core ports; they never import an edge (cli, daemon, ui)', 'cli', 'daemon', 'ui', 'bin'),
   },
-  { files: ['src/cli/**'], rules: forbid('cli/ is an edge: it never imports another edge', 'daemon', 'ui', 'bin') },
-  { files: ['src/daemon/**'], rules: forbid('daemon/ is an edge: it never imports another edge', 'cli', 'ui', 'bin') },
-  { files: ['src/ui/**'], rules: forbid('ui/ is an edge: it never imports another edge', 'cli', 'daemon', 'bin') },
+  {
+    files: ['src/app.ts'],
+    rules: forbid('app.ts is the composition root: edges import it, never the other way round', 'cli', 'daemon', 'ui', 'bin'),
+  },
+  // Edges reach stores and ports only through the composition root (src/app.ts).
+  { files: ['src/cli/**'], rules: forbid('cli/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app.ts', 'daemon', 'ui', 'bin', 'ledger', 'infra') },
+  { files: ['src/daemon/**'], rules: forbid('daemon/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app.ts', 'cli', 'ui', 'bin', 'ledger', 'infra') },
+  { files: ['src/ui/**'], rules: forbid('ui/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app.ts', 'cli', 'daemon', 'bin', 'ledger', 'infra') },
+  { files: ['src/bin/**'], rules: forbid('bin/ starts an edge; ledger/ and infra/ come through src/app.ts', 'ledger', 'infra') },
   { files: ['**/*.js', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
   {
     files: ['test/**', 'bench/**'],

@@ -9,8 +9,7 @@ import { basename, join } from 'node:path';
 import type { SessionSpec } from '../core/town/ports.js';
 import { hostHandlers } from '../core/agents/session-host.js';
 import { parseIdentity } from '../core/agents/identity.js';
-import { runSessionHost } from '../infra/headless.js';
-import { configParsers, openTown } from '../infra/town.js';
+import { configParsers, openTown, sessionHostRuntime } from '../app.js';
 import { errorMessage } from '../shared/errors.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -28,11 +27,12 @@ async function main(argv: string[]): Promise<number> {
   town.useParsers(await configParsers());
   try {
     const handlers = hostHandlers(town, parseIdentity(address), { run: basename(runDir), runDir, cwd: spec.cwd, runtime: spec.env.GT_RUNTIME ?? '', tty });
+    const { runSessionHost } = await sessionHostRuntime();
     const code = await runSessionHost(runDir, { tty, onHook: handlers.onHook, onOutputLine: handlers.onOutputLine });
     await handlers.settle();
     return code;
   } finally {
-    await town.ledger.store.close();
+    await town.ledger.release();
   }
 }
 

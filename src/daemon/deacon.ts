@@ -14,9 +14,8 @@ import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
-import { commandExists, commandVersion } from '../infra/launch.js';
-import { acquireLock } from '../infra/files.js';
-import { DAEMON_LOGFILE, DAEMON_PIDFILE, openTown } from '../infra/town.js';
+import { lockDaemon, openTown, runtimeProbe } from '../app.js';
+import { DAEMON_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
 
 
@@ -30,7 +29,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
     appendFileSync(logPath, logfmt({ time: new Date().toISOString(), level, msg, ...fields }));
   let release: () => void;
   try {
-    release = await acquireLock(join(root, DAEMON_PIDFILE), 0);
+    release = await lockDaemon(root);
   } catch {
     log('info', 'another daemon holds the pidfile; exiting', { pid: process.pid });
     return 0;
@@ -50,7 +49,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   // Convoys: one full check for what closed while no daemon ran, then only close events.
   for (const landed of await checkConvoys(town)) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });
   let cursor = await latestEventId(town);
-  const probe = { exists: (command: string) => commandExists(command, env), version: (command: string) => commandVersion(command, env) };
+  const probe = runtimeProbe(env);
   const refineries = new Map<string, Promise<void>>();
   try {
     while (!stopping) {
@@ -104,7 +103,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   } finally {
     // A batch in flight finishes (gt down waits 30 s, then SIGKILL, which the refinery's journal survives).
     await Promise.allSettled([...refineries.values()]);
-    await town.ledger.store.close();
+    await town.ledger.release();
     release();
     log('info', 'stopped', { pid: process.pid });
   }

@@ -111,6 +111,10 @@ export class HeadlessBackend implements SessionBackend {
   attachCommand(): undefined {
     return undefined;
   }
+
+  async stopAll(): Promise<void> {
+    for (const name of await this.list()) await this.stop(name);
+  }
 }
 
 /** Put in a session's inbox: the agent's stdin is closed once earlier messages are delivered. */

@@ -2,6 +2,7 @@
  * How gt starts itself: the `.gt/bin/gt` and `.gt/bin/bd` launchers agents
  * call, detached helpers that outlive the calling command, and `which`.
  */
+import { BIN_DIR } from '../shared/paths.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
@@ -19,7 +20,7 @@ export function gtLauncher(): string[] {
 export function writeLaunchers(root: string): string {
   const [node, script] = gtLauncher() as [string, string];
   const bd = join(dirname(script), 'bd.cjs');
-  const bin = join(root, '.gt', 'bin');
+  const bin = join(root, BIN_DIR);
   for (const [name, target] of [['gt', script], ['bd', bd]] as const) {
     const text = `#!/bin/sh\n# written by gt: runs this town's gt\nexec ${shellQuote(node)} ${shellQuote(target)} "$@"\n`;
     const path = join(bin, name);

@@ -126,8 +126,8 @@ export class TmuxBackend implements SessionBackend {
     return ['tmux', '-u', '-L', this.socket, '-f', this.confFile, 'attach-session', '-t', `=${name}`];
   }
 
-  /** Stops the town's whole tmux server (gt down --all, tests). */
-  async killServer(): Promise<void> {
+  /** Stops the town's whole tmux server. */
+  async stopAll(): Promise<void> {
     await this.tmux(['kill-server']);
   }
 }

@@ -11,8 +11,9 @@ import { GtError } from '../shared/errors.js';
 
 export const BEADS_DIR_NAME = '.beads';
 export const BEADS_DB_NAME = 'beads.db';
-export const TOWN_CONFIG = 'town.toml';
-export const TOWN_LEDGER = join('.gt', 'ledger.db');
+export { TOWN_FILE as TOWN_CONFIG } from '../shared/paths.js';
+import { TOWN_FILE as TOWN_CONFIG, TOWN_LEDGER } from '../shared/paths.js';
+export { TOWN_LEDGER } from '../shared/paths.js';
 
 export interface LedgerLocation {
   kind: 'beads' | 'town' | 'file';

@@ -3,10 +3,8 @@
  * first use and closed by the wrapper after the command.
  */
 import type { Command } from 'commander';
-import { Ledger } from '../../core/beads/ledger.js';
-import { locateLedger, rigPrefix, type LedgerLocation } from '../../ledger/locate.js';
-import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
-import { gitUserName } from '../../infra/git.js';
+import type { Ledger } from '../../core/beads/ledger.js';
+import { gitUserName, locateLedger, openLedger, rigPrefix, type LedgerLocation } from '../../app.js';
 import { GtError } from '../../shared/errors.js';
 import { CliContext } from '../context.js';
 import { existsSync } from 'node:fs';
@@ -46,9 +44,8 @@ export class BdContext extends CliContext<GlobalOptions> {
           hint: 'create the town with `gt install` (or point BEADS_DIR at a standalone .beads directory)',
         });
       }
-      const store = SqliteLedgerStore.open(location.path, { create: false });
       // Lazy: a read (bd ready, bd list) never asks git who is acting.
-      this.opened = new Ledger(store, { actor: () => this.actor() });
+      this.opened = openLedger(location.path, () => this.actor());
     }
     return Promise.resolve(this.opened);
   }
@@ -60,7 +57,7 @@ export class BdContext extends CliContext<GlobalOptions> {
   async close(): Promise<void> {
     const ledger = this.opened;
     this.opened = undefined;
-    if (ledger) await ledger.store.close();
+    if (ledger) await ledger.release();
   }
 
 }

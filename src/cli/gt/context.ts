@@ -6,9 +6,8 @@
 import type { Command } from 'commander';
 import { parseIdentity, type Identity } from '../../core/agents/identity.js';
 import type { Town } from '../../core/town/town.js';
-import { commandExists, commandVersion, writeLaunchers } from '../../infra/launch.js';
+import { commandExists, findTownRoot, runtimeProbe, writeLaunchers } from '../../app.js';
 import type { RuntimeProbe } from '../../core/work/work.js';
-import { findTownRoot } from '../../ledger/locate.js';
 import { GtError } from '../../shared/errors.js';
 import { CliContext } from '../context.js';
 
@@ -34,7 +33,7 @@ export class GtContext extends CliContext<GtGlobals> {
 
   /** The town; `light` (hot hook commands) skips the config and its schema library. */
   async town(options: { light?: boolean } = {}): Promise<Town> {
-    const { openTown, configParsers } = await import('../../infra/town.js');
+    const { openTown, configParsers } = await import('../../app.js');
     if (!this.opened) {
       this.opened = await openTown(this.townRoot(), this.io.env, this.actor, (line) => this.io.stderr(`${line}\n`), options);
       this.light = options.light === true;
@@ -62,15 +61,14 @@ export class GtContext extends CliContext<GtGlobals> {
 
   commandExists = (command: string): boolean => commandExists(command, this.io.env);
 
-  readonly runtimeProbe: RuntimeProbe = {
-    exists: this.commandExists,
-    version: (command) => commandVersion(command, this.io.env),
-  };
+  get runtimeProbe(): RuntimeProbe {
+    return runtimeProbe(this.io.env);
+  }
 
   async close(): Promise<void> {
     const town = this.opened;
     this.opened = undefined;
-    if (town) await town.ledger.store.close();
+    if (town) await town.ledger.release();
   }
 
 }

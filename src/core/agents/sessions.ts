@@ -3,11 +3,13 @@
  * line, gt-owned settings and environment; stopping it on purpose; restarting
  * it on the same hook. The session backend (tmux, headless) is a port.
  */
+import { BIN_DIR, runDir, settingsDir } from '../../shared/paths.js';
 import { notFoundError } from '../../shared/errors.js';
 import { permissionTimeoutMs, policyLayers } from '../governance/permissions.js';
 import type { BackendKind } from '../town/ports.js';
 import type { AgentRecord, AgentState, Town } from '../town/town.js';
 import { hookedWork } from '../work/hooked.js';
+import { checkpoint } from '../town/worktree.js';
 import { sessionName, workdirOf, type Identity } from './identity.js';
 import { launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
 
@@ -17,7 +19,7 @@ export function sessionEnv(town: Town, identity: Identity, run: string, runtime:
   const email = `${identity.address.replace(/\//g, '.')}@gt.local`;
   return {
     ...town.ports.baseEnv,
-    PATH: `${town.path('.gt', 'bin')}:${town.ports.baseEnv.PATH ?? '/usr/bin:/bin'}`,
+    PATH: `${town.path(BIN_DIR)}:${town.ports.baseEnv.PATH ?? '/usr/bin:/bin'}`,
     GT_ROOT: town.root,
     GT_ROLE: identity.role,
     ...(identity.rig ? { GT_RIG: identity.rig } : {}),
@@ -50,19 +52,19 @@ export async function startSession(town: Town, identity: Identity, options: Star
   const session = sessionName(identity);
   const now = town.ports.now();
   const run = `${now.replace(/[-:]/g, '').slice(0, 15)}-${session}-${Math.random().toString(36).slice(2, 6)}`;
-  const runDir = town.path('.gt', 'runs', run);
+  const dir = town.path(runDir(run));
   const plan = launchPlan(runtime, {
     headless: backend === 'headless', prompt: startupPrompt(identity.address, options.hooked, runtime),
-    settingsDir: town.path('.gt', 'settings', session), gtBin: town.ports.gtBin,
+    settingsDir: town.path(settingsDir(session)), gtBin: town.ports.gtBin,
     permissionTimeoutSec: Math.ceil(permissionTimeoutMs(policyLayers(town, identity)) / 1000),
     ...(options.resume && runtime.hooks === 'claude' ? { resume: options.resume } : {}),
   });
   if (runtime.hooks === 'claude' && backend === 'tmux') trustClaudeWorkdir(town, town.path(workdirOf(identity)));
   for (const [file, content] of Object.entries(plan.files)) town.ports.files.write(file, content);
   await installWorktreeHooks(town, town.path(workdirOf(identity)), plan.worktreeFiles);
-  town.ports.files.mkdirp(runDir);
+  town.ports.files.mkdirp(dir);
   const bead = (await town.ledger.list({ statuses: ['hooked', 'in_progress'], assignee: identity.address, limit: 1, sort: 'created' }))[0]?.id;
-  town.ports.files.write(`${runDir}/run.json`, `${JSON.stringify({
+  town.ports.files.write(`${dir}/run.json`, `${JSON.stringify({
     run, agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), ...(bead ? { bead } : {}), runtime: runtime.name, backend,
     argv: plan.argv, started_at: now, ...(options.resume ? { resumed: options.resume } : {}),
   }, null, 2)}\n`);
@@ -71,7 +73,7 @@ export async function startSession(town: Town, identity: Identity, options: Star
     runtime: runtime.name, backend, session, run, state: 'starting', started_at: now, ...(options.branch ? { branch: options.branch } : {}),
   }, { event: { kind: 'session.started', agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), ...(bead ? { bead } : {}), payload: { run, runtime: runtime.name, backend, ...(options.resume ? { resumed: options.resume } : {}) } } });
   await town.ports.backend(backend).start({
-    name: session, cwd: town.path(record.workdir), argv: plan.argv, env, runDir,
+    name: session, cwd: town.path(record.workdir), argv: plan.argv, env, runDir: dir,
     ...(plan.stdinLines ? { stdinLines: plan.stdinLines } : {}), ...(plan.hookServer ? { hookServer: plan.hookServer } : {}),
   });
   if (plan.typeAfterReady !== undefined && backend === 'tmux') {
@@ -157,3 +159,23 @@ async function installWorktreeHooks(town: Town, dir: string, files: Record<strin
   if (exclude && add.length) town.ports.files.write(exclude, `${excluded}${excluded === '' || excluded.endsWith('\n') ? '' : '\n'}# gt-owned hook files\n${add.join('\n')}\n`);
 }
 
+
+/**
+ * Stops every running session of the town (gt down --all), checkpointing each
+ * worker's worktree first-hand after its session ends, so nothing is lost.
+ */
+export async function stopAllSessions(town: Town, reason: string): Promise<{ sessions: string[]; checkpoints: string[] }> {
+  const sessions: string[] = [];
+  const checkpoints: string[] = [];
+  for (const agent of await town.agents()) {
+    if (!(await town.sessionAlive(agent))) continue;
+    await stopSession(town, agent);
+    sessions.push(agent.address);
+    const dir = town.path(agent.workdir);
+    if (agent.role !== 'mayor' && town.ports.files.exists(`${dir}/.git`)) {
+      const saved = await checkpoint(town.ports.git, dir, agent.address, town.ports.now(), reason).catch(() => undefined);
+      if (saved) checkpoints.push(saved.ref);
+    }
+  }
+  return { sessions, checkpoints };
+}

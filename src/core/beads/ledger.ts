@@ -199,7 +199,7 @@ export const CONFIG_KEYS = {
 } as const;
 
 export class Ledger {
-  readonly store: LedgerStore;
+  private readonly store: LedgerStore;
   private readonly clock: () => string;
   private actorSource: string | (() => string);
 
@@ -207,6 +207,16 @@ export class Ledger {
     this.store = store;
     this.actorSource = options.actor;
     this.clock = options.clock ?? nowTime;
+  }
+
+  /** Closes the store (the connection, not any issue). Idempotent. */
+  async release(): Promise<void> {
+    await this.store.close();
+  }
+
+  /** Where the ledger lives, its schema version, and what a consistency check finds (empty = healthy). */
+  async health(): Promise<{ location: string; schema_version: number; problems: string[] }> {
+    return { location: this.store.location, schema_version: await this.store.schemaVersion(), problems: await this.store.integrityCheck() };
   }
 
   get actor(): string {

@@ -6,6 +6,7 @@
  * next hook event confirms arrival, so two never interleave. The CLI's
  * `gt nudge` and the witness's wake-ups both come through here.
  */
+import { lockFile } from '../../shared/paths.js';
 import { notFoundError } from '../../shared/errors.js';
 import { parseIdentity, type Identity } from '../agents/identity.js';
 import { stdinMessage } from '../agents/runtimes.js';
@@ -26,7 +27,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The lock every line typed into one agent's session takes. */
 export function nudgeLock(town: Town, agent: Pick<AgentRecord, 'session'>, waitMs: number): Promise<() => void> {
-  return town.ports.files.lock(town.path('.gt', 'locks', `nudge-${agent.session}.lock`), { waitMs });
+  return town.ports.files.lock(town.path(lockFile(`nudge-${agent.session}`)), { waitMs });
 }
 
 /** Idle at its prompt? From the last hook signal when the runtime has hooks, else from the screen. */

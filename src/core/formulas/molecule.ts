@@ -76,7 +76,7 @@ export async function moleculeView(ledger: Ledger, idText: string): Promise<Mole
   const id = await ledger.resolve(idText).catch(() => {
     throw notFoundError(`no molecule ${JSON.stringify(idText)}`);
   });
-  const root = await ledger.store.read((tx) => tx.getIssue(id));
+  const root = await ledger.find(id);
   if (!root || (root.issue_type !== 'molecule' && !root.ephemeral)) throw notFoundError(`${idText} is not a molecule`, 'pour one with bd mol pour <formula>');
   const steps = (await ledger.list({ parent: id, includeEphemeral: true, limit: 0, sort: 'id' })).filter((s) => s.issue_type !== 'gate');
   const current = await ledger.ready({ mol: id, includeEphemeral: true, limit: 0 });

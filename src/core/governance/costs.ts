@@ -5,6 +5,7 @@
  * JSONL file per run (`.gt/runs/<run>/usage.jsonl`) and summed by agent,
  * bead, convoy, rig or day. Budgets in town.toml pause new dispatch.
  */
+import { RUNS_DIR, runDir } from '../../shared/paths.js';
 import { GtError } from '../../shared/errors.js';
 import type { Identity } from '../agents/identity.js';
 import { readRunLogs } from '../agents/run-logs.js';
@@ -78,7 +79,7 @@ export async function attributionOf(town: Town, identity: Identity, run: string)
 
 export function appendUsage(town: Town, run: string, records: UsageRecord[]): void {
   if (records.length === 0) return;
-  town.ports.files.append(town.path('.gt', 'runs', run, 'usage.jsonl'), records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  town.ports.files.append(town.path(runDir(run), 'usage.jsonl'), records.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
 
 /**
@@ -135,7 +136,7 @@ export function codexUsage(line: string, now: string, attribution: Attribution, 
  */
 export async function collectTranscriptUsage(town: Town, run: string): Promise<number> {
   const { files } = town.ports;
-  const dir = town.path('.gt', 'runs', run);
+  const dir = town.path(runDir(run));
   const listed = files.read(`${dir}/transcripts`);
   if (!listed) return 0;
   const release = await files.lock(`${dir}/usage.lock`, { waitMs: 10_000 });
@@ -180,7 +181,7 @@ export async function collectTranscriptUsage(town: Town, run: string): Promise<n
 
 /** Every usage record of the town (after collecting new transcript usage), oldest first. */
 export async function usageRecords(town: Town, options: { since?: string } = {}): Promise<UsageRecord[]> {
-  for (const run of town.ports.files.list(town.path('.gt', 'runs'))) await collectTranscriptUsage(town, run);
+  for (const run of town.ports.files.list(town.path(RUNS_DIR))) await collectTranscriptUsage(town, run);
   return readRunLogs<UsageRecord>(town, 'usage.jsonl').filter((r) => !options.since || r.at >= options.since);
 }
 

@@ -222,7 +222,7 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
   if (agent) await ledger.update([agent.id], { setMetadata: { state: 'waiting-permission', permission_request: bead.id, last_signal_at: ports.now() } });
   try {
     for (;;) {
-      const current = await ledger.store.read((tx) => tx.getIssue(bead.id));
+      const current = await ledger.find(bead.id);
       if (!current) return { action: 'deny', rule: verdict.rule, reason: 'the permission request was deleted', request: bead.id, decided_by: 'unknown' };
       if (current.status === 'closed') return outcomeOf(current, verdict);
       if (Date.now() >= deadline) break;
@@ -233,7 +233,7 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
       single(await ledger.update([bead.id], { status: 'closed', closeReason: `denied: ${reason}`, setMetadata: { decision: 'deny', decided_by: 'timeout' }, expect: { statuses: ['open'] } }));
     } catch {
       // Answered in the last instant: that answer stands.
-      const current = await ledger.store.read((tx) => tx.getIssue(bead.id));
+      const current = await ledger.find(bead.id);
       if (current?.status === 'closed') return outcomeOf(current, verdict);
     }
     const mail = new Mailbox(ledger, identity.address);
@@ -295,7 +295,7 @@ export async function answerPermission(town: Town, idText: string, action: 'allo
   } catch {
     throw notFoundError(`no permission request ${JSON.stringify(idText)}`, 'see the waiting ones with gt permission list');
   }
-  const issue = await ledger.store.read((tx) => tx.getIssue(id));
+  const issue = await ledger.find(id);
   if (!issue || issue.issue_type !== 'permission') throw notFoundError(`${idText} is not a permission request`, 'see the waiting ones with gt permission list');
   if (issue.status === 'closed') {
     const view = viewOf(issue);

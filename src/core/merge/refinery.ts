@@ -18,6 +18,7 @@
  * fast-forward lets the next run finish closing a batch that landed just
  * before a crash.
  */
+import { lockFile, refineryJournal } from '../../shared/paths.js';
 import { parseDuration } from '../../shared/duration.js';
 import { conflictError, errorMessage, notFoundError } from '../../shared/errors.js';
 import { shellQuote } from '../../shared/shell.js';
@@ -131,7 +132,7 @@ class RefineryRun {
   }
 
   get journalPath(): string {
-    return this.town.path('.gt', 'refinery', `${this.rig}.json`);
+    return this.town.path(refineryJournal(this.rig));
   }
 
   /** Rebased commits keep their authors; the refinery is their committer (and the author of a merge commit). */
@@ -299,7 +300,10 @@ class RefineryRun {
       const outcome: MergeOutcome = { merge_request: id, bead, branch, result: 'merged', commit, batch: size, ...(pushed !== undefined ? { pushed } : {}) };
       if (mr.status !== 'closed') {
         const reason = `Merged in ${commit.slice(0, 12)}${size > 1 ? ` (a batch of ${size})` : ''}`;
-        single(await ledger.update([id], { setMetadata: { merged_commit: commit, merged_at: this.town.ports.now(), batch_size: size, ...(pushed === false ? { push_failed: true } : {}) } }));
+        single(await ledger.update([id], {
+          setMetadata: { merged_commit: commit, merged_at: this.town.ports.now(), batch_size: size, ...(pushed === false ? { push_failed: true } : {}) },
+          townEvent: { kind: 'mr.merged', rig: this.rig, ...(bead ? { bead } : {}), ...(typeof mr.metadata?.worker === 'string' ? { agent: mr.metadata.worker } : {}), payload: { merge_request: id, commit, branch, batch: size, ...(pushed !== undefined ? { pushed } : {}) } },
+        }));
         single(await ledger.close([id], { reason, force: true }));
         if (bead) await this.closeWork(bead, reason);
       }
@@ -519,14 +523,17 @@ export async function runRefinery(town: Town, rigName: string, options: Refinery
 }
 
 function refineryLock(town: Town, rig: string): string {
-  return town.path('.gt', 'locks', `refinery-${rig}.lock`);
+  return town.path(lockFile(`refinery-${rig}`));
 }
 
 async function rejectMergeRequest(town: Town, mr: Issue, reason: string, output: string, extra: Partial<MergeOutcome>): Promise<MergeOutcome> {
   const { ledger } = town;
   const meta = metaOf(mr);
   const outcome: MergeOutcome = { merge_request: mr.id, bead: meta.source_issue ?? '', branch: meta.branch ?? '', result: 'rejected', reason, ...extra };
-  single(await ledger.update([mr.id], { setMetadata: { rejected: reason, rejected_at: town.ports.now(), ...(output ? { rejected_output: tail(output) } : {}) } }));
+  single(await ledger.update([mr.id], {
+    setMetadata: { rejected: reason, rejected_at: town.ports.now(), ...(output ? { rejected_output: tail(output) } : {}) },
+    townEvent: { kind: 'mr.rejected', ...(meta.rig ? { rig: meta.rig } : {}), ...(meta.source_issue ? { bead: meta.source_issue } : {}), ...(meta.worker ? { agent: meta.worker } : {}), payload: { merge_request: mr.id, reason, branch: meta.branch ?? '' } },
+  }));
   single(await ledger.close([mr.id], { reason: `Rejected: ${reason}`, force: true }));
   const next = extra.conflict_molecule !== undefined
     ? 'A resolve-conflict molecule re-applies the work on the new target (slung to you, or a free polecat); the bead closes when it merges.'
@@ -610,7 +617,7 @@ export async function queueStatus(town: Town, rig: string): Promise<QueueStatus>
   const since = new Date(Date.parse(town.ports.now()) - 24 * 3600_000).toISOString();
   const closed = await town.ledger.list({ types: ['merge-request'], metadataFields: { rig }, statuses: ['closed'], includeEphemeral: true, limit: 0 });
   const recent = closed.filter((m) => (m.closed_at ?? '') >= since);
-  const journal = town.ports.files.read(town.path('.gt', 'refinery', `${rig}.json`));
+  const journal = town.ports.files.read(town.path(refineryJournal(rig)));
   let inFlight: string[] = [];
   try {
     inFlight = journal ? Object.keys((JSON.parse(journal) as Journal).commits) : [];

@@ -52,6 +52,8 @@ export interface SessionBackend {
   list(): Promise<string[]>;
   /** The command a human runs to watch the session live. */
   attachCommand(name: string): string[] | undefined;
+  /** Ends every session of this backend at once (gt demo's clean-up); sessions already gone are fine. */
+  stopAll(): Promise<void>;
 }
 
 export type Release = () => void;
@@ -99,4 +101,21 @@ export interface NudgeOptions {
   raw?: boolean;
   /** Only wake an idle agent; do nothing when it is busy. */
   ifIdle?: boolean;
+}
+
+export interface DaemonStatus {
+  running: boolean;
+  pid?: number;
+  /** A pidfile whose process is gone (a crash); the next start replaces it. */
+  stale_pidfile?: boolean;
+  log: string;
+}
+
+/** The town daemon (the deacon) as a process: started by gt up, stopped by gt down. */
+export interface DaemonControl {
+  status(): DaemonStatus;
+  /** Starts it unless one runs; resolves once it holds its pidfile. */
+  start(): Promise<DaemonStatus & { started: boolean }>;
+  /** Asks it to stop (SIGTERM), waits `graceMs`, then kills it. Resolves whether one was running. */
+  stop(graceMs: number): Promise<boolean>;
 }

@@ -3,6 +3,7 @@
  * the ports through which it reaches git, sessions and files. Every town
  * service (sling, done, mail, the refinery…) works through one Town.
  */
+import { lockFile } from '../../shared/paths.js';
 import { GtError, notFoundError, validationError } from '../../shared/errors.js';
 import { single, type Ledger } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
@@ -12,8 +13,8 @@ import type { BackendKind, DetachedControl, GitPort, SessionBackend, ShellPort, 
 import { resolveRuntime, type ResolvedRuntime } from '../agents/runtimes.js';
 import type { TownEventInput } from '../events/town-events.js';
 
-export const TOWN_FILE = 'town.toml';
-export const RIG_FILE = 'rig.toml';
+export { RIG_FILE, TOWN_FILE } from '../../shared/paths.js';
+import { RIG_FILE, TOWN_FILE } from '../../shared/paths.js';
 
 export interface TownPorts {
   files: TownFiles;
@@ -162,7 +163,7 @@ export class Town {
    * its polecats: `git worktree add` is not safe against a concurrent one.
    */
   lockWorktrees(rig: string): Promise<() => void> {
-    return this.ports.files.lock(this.path('.gt', 'locks', `worktrees-${rig}.lock`));
+    return this.ports.files.lock(this.path(lockFile(`worktrees-${rig}`)));
   }
 
   // ---- agents ----

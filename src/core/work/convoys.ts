@@ -33,7 +33,7 @@ async function convoyIssue(town: Town, idText: string): Promise<Issue> {
   } catch {
     throw notFoundError(`no convoy ${JSON.stringify(idText)}`, 'see gt convoy list --all');
   }
-  const issue = await town.ledger.store.read((tx) => tx.getIssue(id));
+  const issue = await town.ledger.find(id);
   if (!issue || issue.issue_type !== 'convoy') throw notFoundError(`${idText} is not a convoy`, 'see gt convoy list --all');
   return issue;
 }
@@ -122,12 +122,11 @@ export async function checkConvoys(town: Town, options: { bead?: string } = {}):
     const now = town.ports.now();
     try {
       // Compare-and-set: of two checks racing, one lands the convoy and tells its people.
-      single(await town.ledger.update([id], { status: 'closed', closeReason: `landed: all ${view.total} beads closed`, setMetadata: { landed_at: now }, expect: { statuses: ['open'] } }));
+      single(await town.ledger.update([id], { status: 'closed', closeReason: `landed: all ${view.total} beads closed`, setMetadata: { landed_at: now }, expect: { statuses: ['open'] },
+        townEvent: { kind: 'convoy.landed', bead: id, payload: { name: view.name, beads: view.beads.map((b) => b.id), total: view.total } } }));
     } catch {
       continue;
     }
-    // convoy.landed: an event of its own, after the close it reports has committed.
-    await town.ledger.store.write((tx) => tx.appendEvent({ issue_id: id, event_type: 'convoy.landed', actor: town.ledger.actor, created_at: now, comment: `all ${view.total} beads closed` }));
     const mail = new Mailbox(town.ledger, 'deacon');
     for (const to of new Set([view.owner, ...view.notify])) {
       await mail.send(to, `Convoy landed: ${view.name}`, `${view.id} "${view.name}": all ${view.total} beads are closed (${view.beads.map((b) => b.id).join(', ')}).`, { kind: 'protocol' });

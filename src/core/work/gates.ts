@@ -52,7 +52,7 @@ async function gateIssue(town: Town, idText: string): Promise<Issue> {
   const id = await town.ledger.resolve(idText).catch(() => {
     throw notFoundError(`no gate ${JSON.stringify(idText)}`, 'see gt gate list');
   });
-  const issue = await town.ledger.store.read((tx) => tx.getIssue(id));
+  const issue = await town.ledger.find(id);
   if (!issue || issue.issue_type !== 'gate') throw notFoundError(`${idText} is not a gate`, 'see gt gate list');
   return issue;
 }
@@ -62,7 +62,7 @@ export async function approveGate(town: Town, idText: string, by: string, reason
   const issue = await gateIssue(town, idText);
   if (issue.status === 'closed') throw conflictError(`gate ${issue.id} is already resolved`);
   await town.ledger.close([issue.id], { reason: `approved by ${by}${reason ? `: ${reason}` : ''}` });
-  return viewOf((await town.ledger.store.read((tx) => tx.getIssue(issue.id))) as Issue);
+  return viewOf((await town.ledger.find(issue.id)) as Issue);
 }
 
 /**
@@ -115,7 +115,7 @@ export async function checkGates(town: Town, run: GateRunner): Promise<GateOutco
       }
       if (overdue) resolved = `timer of ${gate.timeout} elapsed`;
     } else if (gate.type === 'bead' && gate.await_id) {
-      const other = await town.ledger.store.read((tx) => tx.getIssue(gate.await_id as string));
+      const other = await town.ledger.find(gate.await_id);
       if (other?.status === 'closed') resolved = `${gate.await_id} closed`;
     } else if (gate.type === 'command' && gate.command) {
       if ((await run(gate.command)).code === 0) resolved = `\`${gate.command}\` exited 0`;

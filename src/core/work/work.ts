@@ -3,7 +3,7 @@
  * hook itself, and the never-lose-work rule for polecats.
  */
 import { GtError, conflictError, notFoundError, usageError, validationError } from '../../shared/errors.js';
-import { single, type Ledger } from '../beads/ledger.js';
+import { single } from '../beads/ledger.js';
 import { NON_WORK_TYPES } from '../beads/rules.js';
 import type { Issue, IssueDetails } from '../beads/types.js';
 import { agentBeadId, parseIdentity, polecatBranch, polecatIdentity, sessionName, validateName, type Identity } from '../agents/identity.js';

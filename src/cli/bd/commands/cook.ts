@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { cookFormula, type CookedFormula } from '../../../core/formulas/formula.js';
-import { FormulaLibrary } from '../../../infra/formulas.js';
+import { FormulaLibrary } from '../../../app.js';
 import { notFoundError } from '../../../shared/errors.js';
 import { collectVar, renderCooked } from '../../formulas.js';
 import { action, type BdContext } from '../context.js';

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { formatIssueLine, formatMemoryLine } from '../../../ledger/jsonl.js';
-import { writeFileAtomic } from '../../../infra/fs.js';
+import { formatIssueLine, formatMemoryLine, writeFileAtomic } from '../../../app.js';
 import { GtError } from '../../../shared/errors.js';
 import { action, type BdContext } from '../context.js';
 import { resolve } from 'node:path';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parseJsonl } from '../../../ledger/jsonl.js';
+import { parseJsonl } from '../../../app.js';
 import { GtError } from '../../../shared/errors.js';
 import { action, type BdContext } from '../context.js';
 

@@ -1,10 +1,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { Ledger, CONFIG_KEYS } from '../../../core/beads/ledger.js';
+import { CONFIG_KEYS } from '../../../core/beads/ledger.js';
 import { isValidPrefix, normalizePrefix } from '../../../core/beads/ids.js';
-import { BEADS_DB_NAME, BEADS_DIR_NAME, findTownRoot } from '../../../ledger/locate.js';
-import { SqliteLedgerStore } from '../../../ledger/sqlite/store.js';
+import { BEADS_DB_NAME, BEADS_DIR_NAME, findTownRoot, openLedger } from '../../../app.js';
 import { GtError, validationError } from '../../../shared/errors.js';
 import { action, type BdContext } from '../context.js';
 
@@ -40,11 +39,11 @@ export default function register(program: Command, ctx: BdContext): void {
       if (!isValidPrefix(prefix)) throw validationError(`invalid prefix ${JSON.stringify(rawPrefix ?? prefix)}`, 'use letters, digits, _ and -, starting with a letter (at most 40 characters)');
       mkdirSync(dir, { recursive: true });
       if (!existsSync(join(dir, '.gitignore'))) writeFileSync(join(dir, '.gitignore'), GITIGNORE);
-      const store = SqliteLedgerStore.open(dbPath, { create: true });
-      const ledger = new Ledger(store, { actor: () => ctx.actor() });
+      const ledger = openLedger(dbPath, () => ctx.actor(), { create: true });
       ctx.adopt(ledger);
-      await store.write((tx) => tx.setConfig(CONFIG_KEYS.prefix, prefix));
-      ctx.emit({ path: dbPath, prefix, schema_version_db: await store.schemaVersion() }, () =>
+      await ledger.setConfig(CONFIG_KEYS.prefix, prefix);
+      const { schema_version } = await ledger.health();
+      ctx.emit({ path: dbPath, prefix, schema_version_db: schema_version }, () =>
         `✓ Initialized beads ledger in ${dir}\n  Database: ${dbPath}\n  Issue prefix: ${prefix} (issues will be named ${prefix}-<hash>)\n\nNext: bd create "My first issue"`);
     }));
 }

@@ -1,3 +1,4 @@
+import { runDir } from '../../../shared/paths.js';
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { parseIdentity, type Identity } from '../../../core/agents/identity.js';
@@ -69,7 +70,7 @@ export default function register(program: Command, ctx: GtContext): void {
         text = await town.ports.backend(agent.backend).capture(agent.session, count);
       } catch {
         // The tmux session is gone: the run's log still has its output.
-        text = (agent.run && town.ports.files.read(town.path('.gt', 'runs', agent.run, 'agent.log'))?.split('\n').slice(-count - 1).join('\n')) || '';
+        text = (agent.run && town.ports.files.read(town.path(runDir(agent.run), 'agent.log'))?.split('\n').slice(-count - 1).join('\n')) || '';
       }
       ctx.emit({ agent: identity.address, session: agent.session, text }, () => text.replace(/\n+$/, ''));
     }));

@@ -9,20 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { Ledger } from '../../../core/beads/ledger.js';
+import type { Ledger } from '../../../core/beads/ledger.js';
 import { parseToml, renderToml, setKey } from '../../../core/town/config.js';
 import { runRefinery } from '../../../core/merge/refinery.js';
 import { addRig, installTown } from '../../../core/town/rigs.js';
 import { slingBeads } from '../../../core/work/work.js';
-import { Git } from '../../../infra/exec.js';
-import { nodeTownFiles } from '../../../infra/files.js';
-import { writeLaunchers } from '../../../infra/launch.js';
-import type { TmuxBackend } from '../../../infra/tmux.js';
-import { openTown } from '../../../infra/town.js';
-import { TOWN_LEDGER } from '../../../ledger/locate.js';
-import { SqliteLedgerStore } from '../../../ledger/sqlite/store.js';
+import { gitPort, installPorts, openTown, townFiles as nodeTownFiles } from '../../../app.js';
 import { GtError } from '../../../shared/errors.js';
-import { nowTime } from '../../../shared/time.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
@@ -66,7 +59,7 @@ export default function register(program: Command, ctx: GtContext): void {
       const env: NodeJS.ProcessEnv = { ...ctx.io.env, GT_ROOT: root, GT_TMUX_SOCKET: `gt-demo-${process.pid}` };
       for (const key of ['GT_AGENT', 'BD_ACTOR', 'BEADS_DIR']) delete env[key];
       const say = (line: string) => ctx.err(`${ctx.style.dim('demo')} ${line}`);
-      const git = new Git(env);
+      const git = gitPort(env);
       let town: Awaited<ReturnType<typeof openTown>> | undefined;
       try {
         // 1. A sample project with a bare origin, as a real remote would be.
@@ -81,11 +74,8 @@ export default function register(program: Command, ctx: GtContext): void {
 
         // 2. The town, the rig, the beads.
         let ledger: Ledger | undefined;
-        await installTown(root, 'demo', {
-          files: nodeTownFiles, git, now: nowTime, writeLaunchers: () => void writeLaunchers(root),
-          openLedger: async () => (ledger = new Ledger(SqliteLedgerStore.open(join(root, TOWN_LEDGER), { create: true }), { actor: 'gt' })),
-        }, {});
-        await ledger?.store.close();
+        await installTown(root, 'demo', installPorts(root, env, (opened) => (ledger = opened)), {});
+        await ledger?.release();
         const townFile = join(root, 'town.toml');
         nodeTownFiles.write(townFile, renderToml(setKey(parseToml(nodeTownFiles.read(townFile) ?? '', townFile), 'role_agents.polecat', JSON.stringify(options.agent))));
         town = await openTown(root, env, 'human', say);
@@ -93,7 +83,7 @@ export default function register(program: Command, ctx: GtContext): void {
         const rig = await addRig(town, 'sample', join(base, 'sample.git'), { progress: () => undefined });
         const rigFile = join(root, 'sample', 'rig.toml');
         nodeTownFiles.write(rigFile, renderToml(setKey(parseToml(nodeTownFiles.read(rigFile) ?? '', rigFile), 'merge.test', '"sh test.sh"')));
-        await town.ledger.store.close();
+        await town.ledger.release();
         town = await openTown(root, env, 'human', say);
         const ids = new Map<string, string>();
         for (const bead of BEADS) {
@@ -149,8 +139,8 @@ export default function register(program: Command, ctx: GtContext): void {
       } finally {
         if (town) {
           for (const agent of await town.agents().catch(() => [])) await stopSession(town, agent).catch(() => undefined);
-          if (town.ports.tmuxAvailable) await (town.ports.backend('tmux') as TmuxBackend).killServer().catch(() => undefined);
-          await town.ledger.store.close();
+          if (town.ports.tmuxAvailable) await town.ports.backend('tmux').stopAll().catch(() => undefined);
+          await town.ledger.release();
         }
         if (!options.keep) rmSync(base, { recursive: true, force: true });
       }

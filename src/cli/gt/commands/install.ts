@@ -1,14 +1,9 @@
 import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { Ledger } from '../../../core/beads/ledger.js';
+import type { Ledger } from '../../../core/beads/ledger.js';
+import { installPorts } from '../../../app.js';
 import { installTown } from '../../../core/town/rigs.js';
-import { nodeTownFiles } from '../../../infra/files.js';
-import { writeLaunchers } from '../../../infra/launch.js';
-import { Git } from '../../../infra/exec.js';
-import { TOWN_LEDGER } from '../../../ledger/locate.js';
-import { SqliteLedgerStore } from '../../../ledger/sqlite/store.js';
-import { nowTime } from '../../../shared/time.js';
 import { action, type GtContext } from '../context.js';
 
 export default function register(program: Command, ctx: GtContext): void {
@@ -23,19 +18,12 @@ export default function register(program: Command, ctx: GtContext): void {
       const root = resolve(ctx.cwd, typeof dirArg === 'string' ? dirArg : join(ctx.io.env.HOME ?? homedir(), 'gt'));
       let ledger: Ledger | undefined;
       try {
-        const result = await installTown(root, options.name ?? basename(root), {
-          files: nodeTownFiles, git: new Git(ctx.io.env), now: nowTime,
-          openLedger: async () => {
-            ledger = new Ledger(SqliteLedgerStore.open(join(root, TOWN_LEDGER), { create: true }), { actor: 'gt' });
-            return ledger;
-          },
-          writeLaunchers: () => void writeLaunchers(root),
-        }, options);
+        const result = await installTown(root, options.name ?? basename(root), installPorts(root, ctx.io.env, (opened) => (ledger = opened)), options);
         ctx.emit(result, () => result.existed && result.created.length === 0
           ? `A town already exists at ${root}; nothing changed (gt install --force fills in missing parts).`
           : `${result.existed ? 'Repaired' : 'Created'} town at ${root}${result.created.length ? `:\n${result.created.map((c) => `  + ${c}`).join('\n')}` : ''}\nNext: cd ${root} && gt rig add <name> <git-url-or-path>`);
       } finally {
-        await ledger?.store.close();
+        await ledger?.release();
       }
     }));
 }

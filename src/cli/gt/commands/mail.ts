@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { parseIdentity } from '../../../core/agents/identity.js';
-import type { Identity } from '../../../core/agents/identity.js';
 import { Mailbox, type MailMessage } from '../../../core/comms/mail.js';
 import { wakeForMail } from '../../../core/comms/delivery.js';
-import type { Town } from '../../../core/town/town.js';
 import { usageError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';

@@ -1,6 +1,6 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ScriptedModelServer, scriptFromText } from '../../../infra/model-server.js';
+import { modelServer } from '../../../app.js';
 import { GtError, usageError } from '../../../shared/errors.js';
 import { action, type GtContext } from '../context.js';
 
@@ -23,6 +23,7 @@ async function modelServerCommand(ctx: GtContext, options: ModelServerOptions): 
   } catch (error) {
     throw new GtError('not_found', `cannot read the script ${options.script}: ${(error as Error).message}`);
   }
+  const { ScriptedModelServer, scriptFromText } = await modelServer();
   const server = new ScriptedModelServer(scriptFromText(text, options.script));
   await server.listen(port);
   ctx.err(`Scripted model server on ${server.url()} (ANTHROPIC_BASE_URL=${server.url()}, OPENAI_BASE_URL=${server.url()}/v1). Ctrl-C stops it.`);

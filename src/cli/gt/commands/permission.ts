@@ -1,3 +1,4 @@
+import { runDir } from '../../../shared/paths.js';
 import type { Command } from 'commander';
 import { permissionOutput, toolRequest } from '../../../core/agents/claude-hooks.js';
 import { answerPermission, brokerPermission, permissionLog, permissionRequests } from '../../../core/governance/permissions.js';
@@ -74,7 +75,7 @@ Examples:
       const town = await ctx.town();
       const input = await readHookInput();
       const run = ctx.io.env.GT_RUN;
-      const outcome = await brokerPermission(town, identity, toolRequest(input, ctx.cwd), run ? { runDir: town.path('.gt', 'runs', run) } : {});
+      const outcome = await brokerPermission(town, identity, toolRequest(input, ctx.cwd), run ? { runDir: town.path(runDir(run)) } : {});
       ctx.out(JSON.stringify(permissionOutput(outcome, 'PreToolUse', options.format as (typeof FORMATS)[number])));
     }));
 }

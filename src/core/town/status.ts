@@ -1,0 +1,25 @@
+/** `gt status`: the town at a glance — daemon, agents, rigs with their merge queues, beads. */
+import { mergeQueue } from '../merge/refinery.js';
+import type { DaemonStatus } from './ports.js';
+import type { Town } from './town.js';
+
+export interface TownStatus {
+  town: string;
+  root: string;
+  daemon: DaemonStatus;
+  rigs: Array<{ name: string; prefix: string; merge_queue: number }>;
+  agents: { total: number; running: number };
+  beads: { open: number; in_progress: number; hooked: number; ready: number; closed: number };
+}
+
+export async function townStatus(town: Town, daemon: DaemonStatus): Promise<TownStatus> {
+  const agents = await town.agents();
+  let running = 0;
+  for (const agent of agents) if (await town.sessionAlive(agent)) running++;
+  const rigs = await Promise.all(town.rigNames().map(async (name) => ({ name, prefix: town.rig(name).prefix, merge_queue: (await mergeQueue(town, name)).length })));
+  const stats = await town.ledger.stats();
+  return {
+    town: town.config.name, root: town.root, daemon, rigs, agents: { total: agents.length, running },
+    beads: { open: stats.open_issues, in_progress: stats.in_progress_issues, hooked: stats.hooked_issues, ready: stats.ready_issues, closed: stats.closed_issues },
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * Where things live in a town (design §3), relative to its root. The one
+ * place that knows the layout: nothing else spells `.gt`.
+ */
+export const GT_DIR = '.gt';
+export const TOWN_FILE = 'town.toml';
+export const RIG_FILE = 'rig.toml';
+export const TOWN_LEDGER = `${GT_DIR}/ledger.db`;
+/** The deacon's pidfile (its lock) and log. */
+export const DAEMON_PIDFILE = `${GT_DIR}/daemon.pid`;
+export const DAEMON_LOGFILE = `${GT_DIR}/daemon.log`;
+/** The `gt` and `bd` launchers agents call. */
+export const BIN_DIR = `${GT_DIR}/bin`;
+export const GT_BIN = `${BIN_DIR}/gt`;
+export const RUNS_DIR = `${GT_DIR}/runs`;
+export const SESSIONS_DIR = `${GT_DIR}/sessions`;
+export const TMUX_CONF_FILE = `${GT_DIR}/tmux.conf`;
+/** The user's own formulas and settings, beside (not inside) any town. */
+export const HOME_GT_DIR = GT_DIR;
+
+/** One agent session's folder: agent.log, run.json, usage, permissions. */
+export const runDir = (run: string): string => `${RUNS_DIR}/${run}`;
+/** gt-owned runtime settings of one session (passed by flag, never written into the repository). */
+export const settingsDir = (session: string): string => `${GT_DIR}/settings/${session}`;
+/** A named lock file (worktrees-<rig>, nudge-<session>, refinery-<rig>). */
+export const lockFile = (name: string): string => `${GT_DIR}/locks/${name}.lock`;
+/** The refinery's journal of the batch in flight (crash recovery). */
+export const refineryJournal = (rig: string): string => `${GT_DIR}/refinery/${rig}.json`;
