@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import type { SessionSpec } from '../core/town/ports.js';
 import { hostHandlers } from '../core/agents/session-host.js';
 import { parseIdentity } from '../core/agents/identity.js';
-import { configParsers, openTown, sessionHostRuntime } from '../app.js';
+import { configParsers, openTown, runSessionHost } from '../app/town.js';
 import { errorMessage } from '../shared/errors.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -27,7 +27,6 @@ async function main(argv: string[]): Promise<number> {
   town.useParsers(await configParsers());
   try {
     const handlers = hostHandlers(town, parseIdentity(address), { run: basename(runDir), runDir, cwd: spec.cwd, runtime: spec.env.GT_RUNTIME ?? '', tty });
-    const { runSessionHost } = await sessionHostRuntime();
     const code = await runSessionHost(runDir, { tty, onHook: handlers.onHook, onOutputLine: handlers.onOutputLine });
     await handlers.settle();
     return code;

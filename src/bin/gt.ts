@@ -5,7 +5,7 @@
  * Node must parse a whole bundle before running any of it, so size is time.
  */
 import { join } from 'node:path';
-import { isHot } from '../cli/gt/hot.js';
+import { isHot } from '../cli/gt/hot-argv.js';
 
 const argv = process.argv.slice(2);
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the bundles are separate files chosen at run time

@@ -14,7 +14,7 @@ import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
-import { lockDaemon, openTown, runtimeProbe } from '../app.js';
+import { lockDaemon, openTown, runtimeProbe } from '../app/index.js';
 import { DAEMON_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
 

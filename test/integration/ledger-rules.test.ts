@@ -1,4 +1,4 @@
-import { openLedgerStore } from '../../src/app.js';
+import { openLedgerStore } from '../../src/app/index.js';
 import { describe, expect, it } from 'vitest';
 import type { Ledger } from '../../src/core/beads/ledger.js';
 import { GtError } from '../../src/shared/errors.js';

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { Ledger } from '../../core/beads/ledger.js';
-import { gitUserName, locateLedger, openLedger, rigPrefix, type LedgerLocation } from '../../app.js';
+import { gitUserName, locateLedger, openLedger, rigPrefix, type LedgerLocation } from '../../app/index.js';
 import { GtError } from '../../shared/errors.js';
 import { CliContext } from '../context.js';
 import { existsSync } from 'node:fs';

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { parseIdentity, type Identity } from '../../core/agents/identity.js';
 import type { Town } from '../../core/town/town.js';
-import { commandExists, findTownRoot, runtimeProbe, writeLaunchers } from '../../app.js';
+import { commandExists, findTownRoot, runtimeProbe, writeLaunchers } from '../../app/town.js';
 import type { RuntimeProbe } from '../../core/work/work.js';
 import { GtError } from '../../shared/errors.js';
 import { CliContext } from '../context.js';
@@ -33,7 +33,7 @@ export class GtContext extends CliContext<GtGlobals> {
 
   /** The town; `light` (hot hook commands) skips the config and its schema library. */
   async town(options: { light?: boolean } = {}): Promise<Town> {
-    const { openTown, configParsers } = await import('../../app.js');
+    const { openTown, configParsers } = await import('../../app/town.js');
     if (!this.opened) {
       this.opened = await openTown(this.townRoot(), this.io.env, this.actor, (line) => this.io.stderr(`${line}\n`), options);
       this.light = options.light === true;

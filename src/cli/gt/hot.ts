@@ -23,12 +23,7 @@ const OPTIONS = {
   mail: { ...COMMON, inject: { type: 'boolean' } },
 } satisfies Record<string, ParseArgsConfig['options']>;
 
-/** Which argv the hot path serves: these commands, without --help. */
-export function isHot(argv: string[]): boolean {
-  if (argv.some((a) => a === '--help' || a === '-h')) return false;
-  const [first, second] = argv.filter((a) => !a.startsWith('-'));
-  return first === 'prime' || first === 'signal' || first === 'hook' || (first === 'mail' && second === 'check');
-}
+export { isHot } from './hot-argv.js';
 
 export async function runHot(argv: string[], io: Io): Promise<number> {
   const ctx = new GtContext(io);

@@ -2,13 +2,13 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { cookFormula, type CookedFormula } from '../../../core/formulas/formula.js';
-import { FormulaLibrary } from '../../../app.js';
+import { formulaLibrary, type FormulaLibrary } from '../../../app/index.js';
 import { notFoundError } from '../../../shared/errors.js';
 import { collectVar, renderCooked } from '../../formulas.js';
 import { action, type BdContext } from '../context.js';
 
 /** The ledger's .beads/formulas/, ~/.beads/formulas/, $GT_ROOT/formulas/, then built-ins. */
-export function bdFormulaLibrary(ctx: BdContext): FormulaLibrary {
+export async function bdFormulaLibrary(ctx: BdContext): Promise<FormulaLibrary> {
   const env = ctx.io.env;
   let beadsDir: string | undefined;
   try {
@@ -16,15 +16,15 @@ export function bdFormulaLibrary(ctx: BdContext): FormulaLibrary {
   } catch {
     beadsDir = undefined;
   }
-  return new FormulaLibrary([
+  return formulaLibrary([
     ...(beadsDir ? [join(beadsDir, 'formulas')] : []), join(ctx.cwd, '.beads', 'formulas'),
     join(env.HOME ?? homedir(), '.beads', 'formulas'), ...(env.GT_ROOT ? [join(env.GT_ROOT, 'formulas')] : []),
   ]);
 }
 
 /** A formula of the search path, cooked with `vars`. */
-export function cookByName(ctx: BdContext, name: string, vars: Record<string, string>): CookedFormula {
-  const lib = bdFormulaLibrary(ctx);
+export async function cookByName(ctx: BdContext, name: string, vars: Record<string, string>): Promise<CookedFormula> {
+  const lib = await bdFormulaLibrary(ctx);
   const found = lib.load(name);
   if (!found) throw notFoundError(`no formula named ${JSON.stringify(name)}`, 'formula files are <name>.formula.toml in .beads/formulas/ (bd cook lists built-ins too)');
   return cookFormula(found, vars, lib.load);
@@ -40,7 +40,7 @@ Examples:
   bd cook release --var version=1.2.0
   bd cook quick-check --json`)
     .action(action(ctx, async (name: unknown, opts: unknown) => {
-      const cooked = cookByName(ctx, name as string, (opts as { var: Record<string, string> }).var);
+      const cooked = await cookByName(ctx, name as string, (opts as { var: Record<string, string> }).var);
       ctx.emit(cooked, () => renderCooked(cooked));
     }));
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatIssueLine, formatMemoryLine, writeFileAtomic } from '../../../app.js';
+import { jsonlCodec, writeFileAtomic } from '../../../app/index.js';
 import { GtError } from '../../../shared/errors.js';
 import { action, type BdContext } from '../context.js';
 import { resolve } from 'node:path';
@@ -23,6 +23,7 @@ export default function register(program: Command, ctx: BdContext): void {
         includeTemplates: o.all || o.includeTemplates,
         includeEphemeral: o.all || o.includeEphemeral,
       });
+      const { formatIssueLine, formatMemoryLine } = await jsonlCodec();
       const lines = function* () {
         for (const issue of issues) yield `${formatIssueLine(issue)}\n`;
         if (o.includeMemories || o.all) for (const memory of memories) yield `${formatMemoryLine(memory)}\n`;

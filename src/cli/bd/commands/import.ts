@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parseJsonl } from '../../../app.js';
+import { jsonlCodec } from '../../../app/index.js';
 import { GtError } from '../../../shared/errors.js';
 import { action, type BdContext } from '../context.js';
 
@@ -22,6 +22,7 @@ export default function register(program: Command, ctx: BdContext): void {
       } catch (error) {
         throw new GtError('not_found', `cannot read ${source === '-' ? 'stdin' : source}: ${(error as Error).message}`);
       }
+      const { parseJsonl } = await jsonlCodec();
       const parsed = parseJsonl(text, { skipBadLines: o.skipBadLines });
       for (const bad of parsed.badLines) ctx.err(`skipped ${bad.message}`);
       if (!ctx.json && parsed.records.length > 1000) ctx.err(`Importing ${parsed.records.length} issues from ${source === '-' ? 'stdin' : source}…`);

@@ -3,7 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CONFIG_KEYS } from '../../../core/beads/ledger.js';
 import { isValidPrefix, normalizePrefix } from '../../../core/beads/ids.js';
-import { BEADS_DB_NAME, BEADS_DIR_NAME, findTownRoot, openLedger } from '../../../app.js';
+import { BEADS_DB_NAME, BEADS_DIR_NAME, findTownRoot, openLedger } from '../../../app/index.js';
 import { GtError, validationError } from '../../../shared/errors.js';
 import { action, type BdContext } from '../context.js';
 

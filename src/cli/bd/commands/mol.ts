@@ -31,7 +31,7 @@ Examples:
       .option('--dry-run', 'cook and show what would be created, create nothing').option('--json', 'machine-readable output')
       .action(action(ctx, async (formula: unknown, opts: unknown) => {
         const o = opts as { var: Record<string, string>; assignee?: string; dryRun?: boolean };
-        const cooked = cookByName(ctx, formula as string, o.var);
+        const cooked = await cookByName(ctx, formula as string, o.var);
         if (o.dryRun) {
           ctx.emit({ dry_run: true, formula: cooked.formula, steps: cooked.steps.map((s) => s.id) }, () => `Would pour ${cooked.formula}: ${cooked.steps.length} steps (${cooked.steps.map((s) => s.id).join(', ')})`);
           return;

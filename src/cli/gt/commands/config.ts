@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { getKey, parseConfig, parseToml, renderToml, rigSchema, setKey, townSchema } from '../../../core/town/config.js';
 import { PRESETS, resolveRuntime } from '../../../core/agents/runtimes.js';
 import { RIG_FILE, TOWN_FILE } from '../../../core/town/town.js';
-import { townFiles as nodeTownFiles } from '../../../app.js';
+import { townFiles as nodeTownFiles } from '../../../app/index.js';
 import { notFoundError, validationError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';

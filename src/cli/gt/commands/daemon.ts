@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { townDaemon } from '../../../app.js';
+import { townDaemon } from '../../../app/index.js';
 import { stopAllSessions } from '../../../core/agents/sessions.js';
 import { townStatus } from '../../../core/town/status.js';
 import { table } from '../../output.js';

@@ -14,7 +14,7 @@ import { parseToml, renderToml, setKey } from '../../../core/town/config.js';
 import { runRefinery } from '../../../core/merge/refinery.js';
 import { addRig, installTown } from '../../../core/town/rigs.js';
 import { slingBeads } from '../../../core/work/work.js';
-import { gitPort, installPorts, openTown, townFiles as nodeTownFiles } from '../../../app.js';
+import { gitPort, installPorts, openTown, townFiles as nodeTownFiles } from '../../../app/index.js';
 import { GtError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';

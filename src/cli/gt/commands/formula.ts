@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { cookFormula } from '../../../core/formulas/formula.js';
-import { FormulaLibrary } from '../../../app.js';
+import { formulaLibrary as loadFormulas, type FormulaLibrary } from '../../../app/index.js';
 import { notFoundError } from '../../../shared/errors.js';
 import { HOME_GT_DIR } from '../../../shared/paths.js';
 import { collectVar, renderCooked } from '../../formulas.js';
@@ -13,7 +13,7 @@ import { action, type GtContext } from '../context.js';
 export async function formulaLibrary(ctx: GtContext, rig?: string): Promise<FormulaLibrary> {
   const town = await ctx.town();
   const rigs = rig ? [town.rig(rig).name] : town.rigNames();
-  return new FormulaLibrary([...rigs.map((r) => town.path(r, 'refinery', '.beads', 'formulas')), town.path('formulas'), join(ctx.io.env.HOME ?? homedir(), HOME_GT_DIR, 'formulas')]);
+  return loadFormulas([...rigs.map((r) => town.path(r, 'refinery', '.beads', 'formulas')), town.path('formulas'), join(ctx.io.env.HOME ?? homedir(), HOME_GT_DIR, 'formulas')]);
 }
 
 export default function register(program: Command, ctx: GtContext): void {

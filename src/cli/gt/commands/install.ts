@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Ledger } from '../../../core/beads/ledger.js';
-import { installPorts } from '../../../app.js';
+import { installPorts } from '../../../app/index.js';
 import { installTown } from '../../../core/town/rigs.js';
 import { action, type GtContext } from '../context.js';
 

@@ -1,6 +1,6 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { modelServer } from '../../../app.js';
+import { modelServer } from '../../../app/index.js';
 import { GtError, usageError } from '../../../shared/errors.js';
 import { action, type GtContext } from '../context.js';
 

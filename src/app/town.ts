@@ -1,43 +1,38 @@
 /**
- * The composition root (design §9): the one place that builds gt's ports
- * (git, shell, tmux and headless sessions, files, the clock, detached
- * control), the ledger store, and the town over them. Every edge — `gt`,
- * `bd`, the daemon, the session host, and the feed and dashboard to come —
- * gets its app from here; none constructs a store or reaches into infra/ or
- * ledger/ itself (lint enforces it: see eslint.config.js).
+ * The composition root, part one (design §9): the ports (git, shell, tmux and
+ * headless sessions, files, the clock, detached control), the ledger store,
+ * and the town over them. Every edge — `gt`, `bd`, the daemon, the session
+ * host, and the feed and dashboard to come — gets its app from src/app/; none
+ * constructs a store or reaches into infra/ or ledger/ itself (lint enforces
+ * it: see eslint.config.js).
  *
- * Heavy parts load on demand (`await import`): the hot hook commands bundle
- * this file and must not pay for the config schemas or the model server.
+ * This part is what the hot hook commands (prime, signal, hook, mail check)
+ * bundle, so it imports nothing heavy: the rest of the root is in index.ts.
+ * (esbuild keeps a module whose top level has side effects, such as zod
+ * schemas, even when a bundle never calls it: one file would put 500 KB of
+ * unused code on every agent turn.)
  */
 import { join } from 'node:path';
-import { Ledger } from './core/beads/ledger.js';
-import type { LedgerStore } from './core/beads/store.js';
-import type { RuntimeProbe } from './core/work/work.js';
-import type { InstallPorts } from './core/town/rigs.js';
-import type { BackendKind, DaemonControl, SessionBackend, TownFiles } from './core/town/ports.js';
-import { Town, type ConfigParsers, type TownPorts } from './core/town/town.js';
-import { SqliteLedgerStore } from './ledger/sqlite/store.js';
-import { GtError } from './shared/errors.js';
-import { DAEMON_PIDFILE, GT_BIN, GT_DIR, SESSIONS_DIR, TMUX_CONF_FILE, TOWN_FILE, TOWN_LEDGER } from './shared/paths.js';
-import { nowTime } from './shared/time.js';
-import { daemonControl } from './infra/daemon-control.js';
-import { Git, Shell } from './infra/exec.js';
-import { acquireLock, nodeTownFiles } from './infra/files.js';
-import { HeadlessBackend } from './infra/headless.js';
-import { commandExists, commandVersion, detachedControl, gtLauncher, writeLaunchers } from './infra/launch.js';
-import { TMUX_CONF, TmuxBackend, townSocket } from './infra/tmux.js';
-import type * as SessionHostModuleNs from './infra/headless.js';
-import type * as ModelServerModuleNs from './infra/model-server.js';
+import { Ledger } from '../core/beads/ledger.js';
+import type { LedgerStore } from '../core/beads/store.js';
+import type { RuntimeProbe } from '../core/work/work.js';
+import type { BackendKind, SessionBackend, TownFiles } from '../core/town/ports.js';
+import { Town, type ConfigParsers, type TownPorts } from '../core/town/town.js';
+import { SqliteLedgerStore } from '../ledger/sqlite/store.js';
+import { GtError } from '../shared/errors.js';
+import { GT_BIN, GT_DIR, SESSIONS_DIR, TMUX_CONF_FILE, TOWN_FILE, TOWN_LEDGER } from '../shared/paths.js';
+import { nowTime } from '../shared/time.js';
+import { Git, Shell } from '../infra/exec.js';
+import { nodeTownFiles } from '../infra/files.js';
+import { HeadlessBackend } from '../infra/headless.js';
+import { commandExists, commandVersion, detachedControl, gtLauncher } from '../infra/launch.js';
+import { TMUX_CONF, TmuxBackend, townSocket } from '../infra/tmux.js';
 
-type SessionHostModule = typeof SessionHostModuleNs;
-type ModelServerModule = typeof ModelServerModuleNs;
-
-export { findTownRoot, locateLedger, rigPrefix, BEADS_DB_NAME, BEADS_DIR_NAME, type LedgerLocation } from './ledger/locate.js';
-export { formatIssueLine, formatMemoryLine, parseJsonl } from './ledger/jsonl.js';
-export { FormulaLibrary } from './infra/formulas.js';
-export { writeFileAtomic } from './infra/fs.js';
-export { gitUserName } from './infra/git.js';
-export { commandExists, writeLaunchers } from './infra/launch.js';
+export { findTownRoot, locateLedger, rigPrefix, BEADS_DB_NAME, BEADS_DIR_NAME, type LedgerLocation } from '../ledger/locate.js';
+export { gitUserName } from '../infra/git.js';
+export { commandExists, writeLaunchers } from '../infra/launch.js';
+/** The session host's process side (src/bin/gt-host.ts). */
+export { runSessionHost } from '../infra/headless.js';
 
 /** Files under the town (and the user's own config): the real file system. */
 export const townFiles: TownFiles = nodeTownFiles;
@@ -96,7 +91,7 @@ export function townPorts(root: string, env: NodeJS.ProcessEnv, progress: (line:
 
 /** The zod-backed config parsers, loaded on demand (see ConfigParsers). */
 export async function configParsers(): Promise<ConfigParsers> {
-  const { parseRigConfig, parseTownConfig } = await import('./core/town/config.js');
+  const { parseRigConfig, parseTownConfig } = await import('../core/town/config.js');
   return { town: parseTownConfig, rig: parseRigConfig };
 }
 
@@ -121,45 +116,15 @@ export async function openTown(root: string, env: NodeJS.ProcessEnv, actor: stri
   return town;
 }
 
-/** What `installTown` needs to create a town at `root` (real files, git, a new ledger). */
-export function installPorts(root: string, env: NodeJS.ProcessEnv, opened: (ledger: Ledger) => void): InstallPorts {
-  return {
-    files: nodeTownFiles, git: new Git(env), now: nowTime,
-    openLedger: async (create) => {
-      const ledger = openLedger(join(root, TOWN_LEDGER), 'gt', { create });
-      opened(ledger);
-      return ledger;
-    },
-    writeLaunchers: () => void writeLaunchers(root),
-  };
-}
 
 /** Whether runtimes are installed, and their versions: what sling checks before starting one. */
 export function runtimeProbe(env: NodeJS.ProcessEnv): RuntimeProbe {
   return { exists: (command) => commandExists(command, env), version: (command) => commandVersion(command, env) };
 }
 
-/** The town daemon as a process (gt up, gt down, gt status). */
-export function townDaemon(root: string, env: NodeJS.ProcessEnv): DaemonControl {
-  return daemonControl(root, env);
-}
 
-/** The daemon's own lock: its pidfile. Throws when another live daemon holds it. */
-export function lockDaemon(root: string): Promise<() => void> {
-  return acquireLock(join(root, DAEMON_PIDFILE), 0);
-}
 
-/** git for edges that make repositories of their own (gt demo's sample project). */
-export function gitPort(env: NodeJS.ProcessEnv): Git {
-  return new Git(env);
-}
 
-/** The scripted model server (gt model-server), loaded on demand. */
-export async function modelServer(): Promise<ModelServerModule> {
-  return import('./infra/model-server.js');
-}
 
-/** The session host's process side (src/bin/gt-host.ts). */
-export async function sessionHostRuntime(): Promise<SessionHostModule> {
-  return import('./infra/headless.js');
-}
+
+
