@@ -42,14 +42,14 @@ export default tseslint.config(
     rules: forbid('ledger/ and infra/ implement core ports; they never import an edge (cli, daemon, ui)', 'cli', 'daemon', 'ui', 'bin'),
   },
   {
-    files: ['src/app.ts'],
-    rules: forbid('app.ts is the composition root: edges import it, never the other way round', 'cli', 'daemon', 'ui', 'bin'),
+    files: ['src/app/**'],
+    rules: forbid('src/app/ is the composition root: edges import it, never the other way round', 'cli', 'daemon', 'ui', 'bin'),
   },
-  // Edges reach stores and ports only through the composition root (src/app.ts).
-  { files: ['src/cli/**'], rules: forbid('cli/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app.ts', 'daemon', 'ui', 'bin', 'ledger', 'infra') },
-  { files: ['src/daemon/**'], rules: forbid('daemon/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app.ts', 'cli', 'ui', 'bin', 'ledger', 'infra') },
-  { files: ['src/ui/**'], rules: forbid('ui/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app.ts', 'cli', 'daemon', 'bin', 'ledger', 'infra') },
-  { files: ['src/bin/**'], rules: forbid('bin/ starts an edge; ledger/ and infra/ come through src/app.ts', 'ledger', 'infra') },
+  // Edges reach stores and ports only through the composition root (src/app/).
+  { files: ['src/cli/**'], rules: forbid('cli/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app/', 'daemon', 'ui', 'bin', 'ledger', 'infra') },
+  { files: ['src/daemon/**'], rules: forbid('daemon/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app/', 'cli', 'ui', 'bin', 'ledger', 'infra') },
+  { files: ['src/ui/**'], rules: forbid('ui/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app/', 'cli', 'daemon', 'bin', 'ledger', 'infra') },
+  { files: ['src/bin/**'], rules: forbid('bin/ starts an edge; ledger/ and infra/ come through src/app/', 'ledger', 'infra') },
   { files: ['**/*.js', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
   {
     files: ['test/**', 'bench/**'],
