@@ -116,7 +116,7 @@ describe('agent state churn', () => {
 describe('nudges and the witness', () => {
   it('the witness wakes an idle agent through the nudge lock, and its next hook event confirms the wake', async () => {
     const h = await townHarness();
-    await h.town.reloadConfig();
+    h.town.reloadConfig();
     const { bead, agent } = await slungPolecat(h);
     const identity = parseIdentity(agent);
     await recordSignal(h.town, identity, 'stop'); // idle at its prompt
