@@ -53,7 +53,7 @@ export function detachedControl(root: string, env: Record<string, string>): Deta
     child.unref();
   };
   return {
-    stopSession: (agent, afterMs) => gt(['session', 'stop', '--after-ms', String(afterMs), '--', agent]),
+    stopSession: (agent, afterMs, run) => gt(['session', 'stop', '--after-ms', String(afterMs), ...(run ? ['--run', run] : []), '--', agent]),
     restartSession: (agent, afterMs) => gt(['session', 'restart', '--after-ms', String(afterMs), '--', agent]),
     nudge: (agent, text, options) => gt([
       'nudge', ...(options.afterMs ? ['--after-ms', String(options.afterMs)] : []), ...(options.waitSec !== undefined ? ['--wait', String(options.waitSec)] : []),

@@ -70,10 +70,10 @@ export class RecordingBackend implements SessionBackend {
 
 /** Detached work, recorded instead of spawned. */
 export class RecordingDetached implements DetachedControl {
-  readonly calls: Array<{ what: 'stop' | 'restart' | 'nudge'; agent: string; text?: string; options?: NudgeOptions }> = [];
+  readonly calls: Array<{ what: 'stop' | 'restart' | 'nudge'; agent: string; run?: string; text?: string; options?: NudgeOptions }> = [];
 
-  stopSession(agent: string): void {
-    this.calls.push({ what: 'stop', agent });
+  stopSession(agent: string, _afterMs: number, run?: string): void {
+    this.calls.push({ what: 'stop', agent, ...(run ? { run } : {}) });
   }
 
   restartSession(agent: string): void {

@@ -186,7 +186,8 @@ describe('prime, done and sessions', () => {
     h.git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'work']);
     const done = await finishWork(h.town, identity, 'COMPLETED', { caller: agent });
     expect(done).toMatchObject({ bead, commits: 1 });
-    expect(h.detached.calls).toEqual([{ what: 'stop', agent }]);
+    // Only that run's session: one started meanwhile (a gate opened, a handoff) is not stopped by a late stop.
+    expect(h.detached.calls).toEqual([{ what: 'stop', agent, run: record?.run }]);
     expect(h.backend.stopped).toEqual([]);
     expect((await h.ledger.townEvents(0, { kinds: ['work', 'mr'] })).map((e) => [e.kind, e.bead])).toEqual([['mr.queued', bead], ['work.done', bead]]);
 

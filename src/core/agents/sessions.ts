@@ -109,8 +109,9 @@ export async function restartSession(town: Town, identity: Identity): Promise<Ag
  */
 export async function endOwnSession(town: Town, agent: AgentRecord, callerAgent: string | undefined): Promise<void> {
   if (!agent.backend) return;
-  if (callerAgent === agent.address) town.ports.detached.stopSession(agent.address, 300);
-  else await stopSession(town, agent, 'idle');
+  if (callerAgent === agent.address) town.ports.detached.stopSession(agent.address, 300, agent.run);
+  // Its state says why it stopped (waiting at a gate stays waiting); done work leaves it idle.
+  else await stopSession(town, agent, agent.state === 'done' ? 'idle' : agent.state);
 }
 
 /**

@@ -65,7 +65,7 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
           const wait = await waitOnGates(town, identity);
           out(`gt shell: waiting on ${wait.gates.join(', ')}; this session ends and a new one starts at the next step when the gate opens.\n`);
           // Like gt gate wait: the session ends from outside, a moment after this process exits.
-          ports.detached.stopSession(identity.address, 300);
+          ports.detached.stopSession(identity.address, 300, agent?.run);
           return { code: 0 };
         }
         return escalate(town, identity, out, `${bead.id}: no step is ready and none waits on a gate (${mol.next.map((s) => s.id).join(', ')} wait on other beads)`);

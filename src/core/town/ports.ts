@@ -82,8 +82,12 @@ export interface TownFiles {
  * and the compiler see every use.
  */
 export interface DetachedControl {
-  /** Ends the agent's session after `afterMs` (a stream-protocol agent gets time to finish its turn). */
-  stopSession(agent: string, afterMs: number): void;
+  /**
+   * Ends the agent's session after `afterMs` (a stream-protocol agent gets time
+   * to finish its turn) — only if it is still the session of run `run`: a
+   * session started meanwhile (a gate approved, a handoff) is left running.
+   */
+  stopSession(agent: string, afterMs: number, run?: string): void;
   /** Stops and starts the agent's session on the same hook after `afterMs`. */
   restartSession(agent: string, afterMs: number): void;
   /** Nudges the agent (see comms/nudge.ts) without making the caller wait for it. */

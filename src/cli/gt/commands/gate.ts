@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { endOwnSession } from '../../../core/agents/sessions.js';
 import { approveGate, checkGates, listGates } from '../../../core/work/gates.js';
 import { resumeGatedWork, waitOnGates, type GateResume } from '../../../core/work/molecule-work.js';
 import { table } from '../../output.js';
@@ -51,8 +52,9 @@ Examples:
       const identity = await ctx.me((opts as { agent?: string }).agent);
       const town = await ctx.town();
       const wait = await waitOnGates(town, identity);
-      // The session ends from outside, a moment after this command has answered.
-      town.ports.detached.stopSession(identity.address, 300);
+      // Run in the agent's own session, it ends from outside a moment after this command answered; otherwise now.
+      const agent = await town.agent(identity);
+      if (agent) await endOwnSession(town, agent, ctx.io.env.GT_AGENT);
       ctx.emit(wait, () => `Waiting on ${wait.gates.join(', ')}. This session ends now; a fresh one starts at the next step of ${wait.molecule} when the gate opens.`);
     }));
 }

@@ -19,11 +19,14 @@ export default function register(program: Command, ctx: GtContext): void {
     }));
 
   const session = program.command('session').description('Stop or restart an agent\'s session');
-  session.command('stop <agent>').option('--after-ms <ms>', 'wait first', '0')
+  session.command('stop <agent>').option('--after-ms <ms>', 'wait first', '0').option('--run <run>', 'only if this is still the agent\'s run')
     .action(action(ctx, async (address: unknown, opts: unknown) => {
-      await sleep(Number((opts as { afterMs: string }).afterMs) || 0);
+      const options = opts as { afterMs: string; run?: string };
+      await sleep(Number(options.afterMs) || 0);
       const town = await ctx.town();
       const agent = await town.agent(parseIdentity(address as string));
+      // A session started since this stop was asked for (a gate opened, a handoff) is not the one to end.
+      if (options.run !== undefined && agent?.run !== options.run) return;
       // The agent ended its own work (gt done): a stream-protocol agent may finish its turn and report its usage.
       if (agent) await stopSession(town, agent, agent.state === 'done' ? 'idle' : agent.state, { graceMs: 10_000 });
     }));
