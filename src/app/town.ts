@@ -22,6 +22,7 @@ import { SqliteLedgerStore } from '../ledger/sqlite/store.js';
 import { GtError } from '../shared/errors.js';
 import { GT_BIN, GT_DIR, SESSIONS_DIR, TMUX_CONF_FILE, TOWN_FILE, TOWN_LEDGER } from '../shared/paths.js';
 import { nowTime } from '../shared/time.js';
+import { createLogger, type Logger } from '../shared/log.js';
 import { Git, Shell } from '../infra/exec.js';
 import { nodeTownFiles } from '../infra/files.js';
 import { HeadlessBackend } from '../infra/headless.js';
@@ -33,6 +34,11 @@ export { gitUserName } from '../infra/git.js';
 export { commandExists, writeLaunchers } from '../infra/launch.js';
 /** The session host's process side (src/bin/gt-host.ts). */
 export { runSessionHost } from '../infra/headless.js';
+
+/** A logger appending logfmt lines to a file (created with its folder when missing). */
+export function fileLogger(path: string): Logger {
+  return createLogger((line) => nodeTownFiles.append(path, line));
+}
 
 /** Files under the town (and the user's own config): the real file system. */
 export const townFiles: TownFiles = nodeTownFiles;

@@ -5,7 +5,6 @@
  * long batch never delays the others), convoys, gates, the witness. On SIGTERM
  * it finishes the pass it is in and waits for batches in flight, then exits.
  */
-import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/merge/refinery.js';
@@ -14,19 +13,15 @@ import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
-import { lockDaemon, openTown, runtimeProbe } from '../app/index.js';
+import { fileLogger, lockDaemon, openTown, runtimeProbe } from '../app/index.js';
+import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
 
 
-function logfmt(fields: Record<string, string | number>): string {
-  return `${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'number' || /^[\w./:@-]+$/.test(v) ? v : JSON.stringify(v)}`).join(' ')}\n`;
-}
-
 export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<number> {
-  const logPath = join(root, DAEMON_LOGFILE);
-  const log = (level: string, msg: string, fields: Record<string, string | number> = {}) =>
-    appendFileSync(logPath, logfmt({ time: new Date().toISOString(), level, msg, ...fields }));
+  const logger = fileLogger(join(root, DAEMON_LOGFILE));
+  const log = (level: LogLevel, msg: string, fields: LogFields = {}) => logger.log(level, msg, fields);
   let release: () => void;
   try {
     release = await lockDaemon(root);

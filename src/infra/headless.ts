@@ -13,6 +13,7 @@ import { GtError } from '../shared/errors.js';
 import type { SessionBackend, SessionSpec } from '../core/town/ports.js';
 import { HOOK_URL_PLACEHOLDER } from '../core/agents/runtimes.js';
 import { killGroup, processAlive } from './exec.js';
+import { createLogger } from '../shared/log.js';
 import { writeFileAtomic } from './fs.js';
 
 interface SessionRecord {
@@ -137,6 +138,7 @@ export interface SessionHostOptions {
  * from speaking for the agent.
  */
 async function serveHooks(spec: SessionSpec, runDir: string, onHook: HookHandler): Promise<Server> {
+  const hostLog = createLogger((line) => appendFileSync(join(runDir, 'host.log'), line));
   const token = randomBytes(12).toString('hex');
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -156,7 +158,7 @@ async function serveHooks(spec: SessionSpec, runDir: string, onHook: HookHandler
       onHook(event, body).then((answer) => {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
       }, (error: unknown) => {
-        appendFileSync(join(runDir, 'host.log'), `${new Date().toISOString()} hook ${event} failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+        hostLog.error(`hook ${event} failed`, { error: error instanceof Error ? error.stack ?? error.message : String(error) });
         // Fails closed for permissions (a non-2xx answer leaves the runtime's own prompt in charge), open for signals.
         res.writeHead(event === 'PreToolUse' || event === 'PermissionRequest' ? 500 : 200, { 'content-type': 'application/json' }).end('{}');
       });

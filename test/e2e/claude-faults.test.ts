@@ -56,7 +56,7 @@ describe.skipIf(!claudeInstalled)('Claude Code faults', () => {
     const runs = join(town.root, '.gt', 'runs');
     const run = join(runs, readdirSync(runs)[0] as string);
     expect(existsSync(join(town.root, 'app', 'polecats', agent.split('/')[2] as string, 'SHOULD_NOT_EXIST.txt'))).toBe(false);
-    expect(readFileSync(join(run, 'host.log'), 'utf8')).toMatch(/hook PreToolUse failed: .*town\.toml at line \d+/);
+    expect(readFileSync(join(run, 'host.log'), 'utf8')).toMatch(/msg="hook PreToolUse failed" error=".*town\.toml at line \d+/);
     writeFileSync(townToml, good);
   });
 });
