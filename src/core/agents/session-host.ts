@@ -36,7 +36,7 @@ export function hostHandlers(town: Town, identity: Identity, host: HostContext):
   };
   const noteSession = (id: string) => queue(async () => {
     const agent = await town.agent(identity);
-    if (agent) await town.ledger.update([agent.id], { setMetadata: { runtime_session: id } });
+    if (agent) await town.saveAgentState(agent, { runtime_session: id });
   });
   const stream = new StreamUsageReader(() => attribution);
   return {

@@ -77,7 +77,7 @@ export async function waitOnGates(town: Town, identity: Identity): Promise<GateW
   const agent = await town.agent(identity);
   if (!agent) throw notFoundError(`no agent ${identity.address}`);
   const gates = progress.gates.map((g) => g.id);
-  await town.ledger.update([agent.id], { setMetadata: { state: 'waiting-gate', waiting_gates: gates, waiting_since: town.ports.now() } });
+  await town.saveAgentState(agent, { state: 'waiting-gate', waiting_gates: gates, waiting_since: town.ports.now() });
   return { agent: identity.address, molecule: root.id, gates };
 }
 
@@ -100,7 +100,7 @@ export async function resumeGatedWork(town: Town): Promise<GateResume[]> {
     const identity = parseIdentity(agent.address);
     const root = await hookedMolecule(town, identity);
     if (!root) {
-      await town.ledger.update([agent.id], { setMetadata: { state: 'idle', waiting_gates: null } });
+      await town.saveAgentState(agent, { state: 'idle', waiting_gates: null });
       continue;
     }
     const progress = await moleculeProgress(town.ledger, root.id);
@@ -109,7 +109,7 @@ export async function resumeGatedWork(town: Town): Promise<GateResume[]> {
       if (await town.sessionAlive(agent)) await stopSession(town, agent);
       const runtime = town.runtimeFor(identity, agent.runtime);
       const record = await startSession(town, identity, { runtime, backend: agent.backend ?? town.backendKind(), hooked: true, ...(agent.branch ? { branch: agent.branch } : {}) });
-      await town.ledger.update([agent.id], { setMetadata: { waiting_gates: null } });
+      await town.saveAgentState(agent, { waiting_gates: null }, { kind: 'agent.resumed', agent: agent.address, bead: root.id, ...(agent.rig ? { rig: agent.rig } : {}), payload: { session: record.session } });
       out.push({ agent: agent.address, molecule: root.id, session: record.session });
     } catch (error) {
       out.push({ agent: agent.address, molecule: root.id, error: error instanceof Error ? error.message : String(error) });

@@ -210,6 +210,7 @@ async function checkBudgetsOrEscalate(town: Town, beads: string[]): Promise<void
     if (!(error instanceof GtError) || error.kind !== 'conflict') throw error;
     const subject = `BUDGET REACHED ${town.ports.now().slice(0, 10)}`;
     const mailbox = new Mailbox(town.ledger, 'deacon');
+    await town.ledger.emit({ kind: 'budget.stopped', actor: 'deacon', payload: { reason: error.message, beads } });
     if (!(await mailbox.inbox('mayor', { all: true })).some((m) => m.subject === subject)) {
       await mailbox.send('mayor', subject, `${error.message}\nNew dispatch is paused; running agents finish their turn.`, { kind: 'protocol', priority: 0 });
     }
@@ -347,7 +348,10 @@ export async function unslingBead(town: Town, text: string, options: { force?: b
   if (owner && (await town.sessionAlive(owner)) && !options.force) {
     throw conflictError(`${bead.assignee} is working on ${bead.id} right now`, 'use --force to take it away anyway (its session keeps running)');
   }
-  return single(await town.ledger.update([bead.id], { status: 'open', assignee: null, expect: { statuses: [bead.status], assignee: bead.assignee } }));
+  return single(await town.ledger.update([bead.id], {
+    status: 'open', assignee: null, expect: { statuses: [bead.status], assignee: bead.assignee },
+    townEvent: { kind: 'bead.unslung', bead: bead.id, agent: bead.assignee, ...(typeof bead.metadata?.rig === 'string' ? { rig: bead.metadata.rig } : {}) },
+  }));
 }
 
 export type DoneStatus = 'COMPLETED' | 'ESCALATED' | 'DEFERRED';
@@ -438,7 +442,10 @@ async function settleWork(town: Town, identity: Identity, status: DoneStatus, me
     if (bead && status === 'DEFERRED') {
       single(await ledger.update([bead.id], { status: 'open', assignee: null, ...(message ? { appendNotes: `Deferred by ${identity.address}: ${message}` } : {}) }));
     } else if (bead && status === 'ESCALATED') {
-      single(await ledger.update([bead.id], { status: 'blocked', assignee: null, addLabels: ['gt:escalated'], appendNotes: `Escalated by ${identity.address}: ${message ?? '(no reason given)'}` }));
+      single(await ledger.update([bead.id], {
+        status: 'blocked', assignee: null, addLabels: ['gt:escalated'], appendNotes: `Escalated by ${identity.address}: ${message ?? '(no reason given)'}`,
+        townEvent: { kind: 'escalation.raised', bead: bead.id, agent: identity.address, rig: rig.name, payload: { severity: 'high', reason: message ?? '(no reason given)', source: 'gt done' } },
+      }));
       const dispatcher = typeof bead.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : 'mayor';
       const to = /\//.test(dispatcher) || ['mayor', 'human', 'deacon'].includes(dispatcher) ? dispatcher : 'mayor';
       await new Mailbox(ledger, identity.address).send(to, `ESCALATED ${bead.id}: ${bead.title}`, message ?? 'The worker could not finish this bead.', { kind: 'protocol', priority: 1 });
