@@ -64,6 +64,28 @@ describe('agents', () => {
     expect(town.git(repo, ['show', `${refs[0] ?? ''}:partial.txt`])).toBe('partial\n');
   });
 
+  it('a fenced run block is one script: a heredoc, a multi-line if and a cd work; set -e stops it at the first failing command', async () => {
+    const town = makeTown({ rig: 'app' });
+    const script = town.bead('Script', [
+      'mkdir -p notes', 'cd notes', "cat > greeting.txt <<'EOF'", 'hello (from a heredoc)', 'EOF',
+      'if [ -f greeting.txt ]; then', '  echo found > found.txt', 'fi',
+    ]);
+    const doomed = town.bead('Stops early', ['echo before > before.txt', 'false', 'echo after > after.txt']);
+    const slung = town.json<Array<{ bead: string; agent: string }>>(['sling', script, doomed, 'app', '--agent', 'shell']);
+    await waitFor('the script to finish', () => town.json<unknown[]>(['refinery', 'queue', 'app']).length === 1 || undefined, 30_000);
+    await waitFor('the escalation', () => town.json<Array<{ status: string }>>(['bd', 'show', doomed])[0]?.status === 'blocked' || undefined, 30_000);
+    const repo = join(town.root, 'app', '.repo.git');
+    const branch = `polecat/${slung[0]?.agent.split('/')[2] ?? ''}/${script}`;
+    expect(town.git(repo, ['show', `${branch}:notes/greeting.txt`])).toBe('hello (from a heredoc)\n');
+    expect(town.git(repo, ['show', `${branch}:notes/found.txt`])).toBe('found\n');
+    const [stopped] = town.json<Array<{ notes: string }>>(['bd', 'show', doomed]);
+    expect(stopped?.notes).toContain('exited with 1');
+    const checkpoint = town.git(repo, ['for-each-ref', '--format=%(refname)', `refs/gt/checkpoints/${slung[1]?.agent ?? ''}/`]).trim();
+    const files = town.git(repo, ['ls-tree', '--name-only', checkpoint]).split('\n');
+    expect(files).toContain('before.txt');
+    expect(files).not.toContain('after.txt');
+  });
+
   it('crew members are listed with their worktree; done --status DEFERRED hands the bead back', () => {
     const town = makeTown({ rig: 'app' });
     expect(town.gt(['crew', 'add', 'ada', '--rig', 'app']).code).toBe(0);
