@@ -164,6 +164,26 @@ describe('bad input changes nothing', () => {
     expect(r.stderr).toContain('closed');
   });
 
+  it('sling refuses a bead blocked by an open dependency, naming the blocker; --force slings it anyway', () => {
+    const town = makeTown({ rig: 'app' });
+    const first = town.bead('Schema first', ['true']);
+    const then = town.bead('Then the API', ['true']);
+    expect(town.gt(['bd', 'dep', 'add', then, first]).code).toBe(0);
+    const r = town.gt(['sling', then, 'app', '--no-start']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain(`${then} is blocked by ${first} (Schema first, open)`);
+    const [after] = town.json<Array<{ status: string; assignee?: string }>>(['bd', 'show', then]);
+    expect(after).toMatchObject({ status: 'open' });
+    expect(town.json<unknown[]>(['polecat', 'list'])).toEqual([]);
+    const [forced] = town.json<Array<{ bead: string }>>(['sling', then, 'app', '--no-start', '--force']);
+    expect(forced?.bead).toBe(then);
+    // Once the blocker is closed the bead is ready and slings without --force.
+    expect(town.gt(['bd', 'close', first]).code).toBe(0);
+    const other = town.bead('Also after the schema', ['true']);
+    expect(town.gt(['bd', 'dep', 'add', other, first]).code).toBe(0);
+    expect(town.gt(['sling', other, 'app', '--no-start']).code).toBe(0);
+  });
+
   it('sling rolls back everything it created when the session cannot start', () => {
     const town = makeTown({ rig: 'app' });
     const bead = town.bead('Real work', ['true']);

@@ -3,7 +3,7 @@
  * hook itself, and the never-lose-work rule for polecats.
  */
 import { GtError, conflictError, notFoundError, usageError, validationError } from '../../shared/errors.js';
-import { single, type Ledger } from '../beads/ledger.js';
+import { single } from '../beads/ledger.js';
 import { NON_WORK_TYPES } from '../beads/rules.js';
 import type { Issue, IssueDetails } from '../beads/types.js';
 import { agentBeadId, parseIdentity, polecatBranch, polecatIdentity, sessionName, validateName, type Identity } from '../agents/identity.js';
@@ -118,6 +118,13 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
     // A molecule's root is work: its worker walks the steps (gt sling <formula> pours one).
     if (NON_WORK_TYPES.includes(bead.issue_type) && bead.issue_type !== 'molecule') throw validationError(`${bead.id} is a ${bead.issue_type}, not work that can be slung`);
     if (bead.status === 'closed') throw conflictError(`${bead.id} is closed`, `reopen it first: bd reopen ${bead.id}`);
+    if (!options.force) {
+      // A worker on a blocked bead would build on work that has not landed (bd ready leaves it out for the same reason).
+      const blockers = await town.ledger.openBlockers(bead.id);
+      if (blockers.length > 0) {
+        throw conflictError(`${bead.id} is blocked by ${blockers.map((b) => `${b.id} (${b.title}, ${b.status})`).join(', ')}`, 'sling the blocker first, or use --force to sling it anyway');
+      }
+    }
     beads.push(bead);
   }
   if (!options.noStart) await checkBudgetsOrEscalate(town, beads.map((b) => b.id));
