@@ -184,6 +184,25 @@ describe('bad input changes nothing', () => {
     expect(town.gt(['sling', other, 'app', '--no-start']).code).toBe(0);
   });
 
+  it('a reused polecat gets the runtime of this sling, not the one of its last bead; taking back its own bead keeps it', () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['config', 'set', 'default_agent', 'codex']).code).toBe(0);
+    const first = town.bead('First', ['true']);
+    const [shell] = town.json<Array<{ agent: string; runtime: string }>>(['sling', first, 'app', '--agent', 'shell', '--no-start']);
+    expect(shell?.runtime).toBe('shell');
+    expect(town.gt(['unsling', first]).code).toBe(0);
+    const second = town.bead('Second', ['true']);
+    const [reused] = town.json<Array<{ agent: string; runtime: string; spawned: boolean }>>(['sling', second, 'app', '--no-start']);
+    expect(reused).toMatchObject({ agent: shell?.agent, runtime: 'codex' });
+    const row = town.json<Array<{ agent: string; runtime: string }>>(['agents']).find((a) => a.agent === shell?.agent);
+    expect(row?.runtime).toBe('codex');
+    // The same worker back on the same bead (its session died): the runtime it was slung with, so it can resume.
+    const [again] = town.json<Array<{ agent: string; runtime: string }>>(['sling', second, 'app', '--no-start', '--force']);
+    expect(again).toMatchObject({ agent: shell?.agent, runtime: 'codex' });
+    expect(town.gt(['config', 'set', 'role_agents.polecat', 'shell']).code).toBe(0);
+    expect(town.json<Array<{ runtime: string }>>(['sling', second, 'app', '--no-start', '--force'])[0]?.runtime).toBe('codex');
+  });
+
   it('sling rolls back everything it created when the session cannot start', () => {
     const town = makeTown({ rig: 'app' });
     const bead = town.bead('Real work', ['true']);

@@ -190,7 +190,10 @@ async function planSling(
   const busyWith = (await hookedWork(town.ledger, identity.address)).filter((b) => b.id !== bead.id);
   if (busyWith.length > 0) throw conflictError(`${identity.address} already has ${busyWith.map((b) => b.id).join(', ')} on its hook`, 'sling to the rig, or unsling that first');
   if (identity.role === 'crew' && !existing?.active) throw notFoundError(`no crew member ${identity.address}`, `add it with gt crew add ${identity.name} --rig ${identity.rig}`);
-  const runtime = town.runtimeFor(identity, options.runtime ?? existing?.runtime);
+  // Resolved per sling: a reused polecat does not carry its last bead's runtime over. The same
+  // worker taken back onto its own bead keeps it (its conversation can resume); crew and the Mayor keep theirs.
+  const kept = identity.role !== 'polecat' || previous?.address === identity.address ? existing?.runtime : undefined;
+  const runtime = town.runtimeFor(identity, options.runtime ?? kept);
   if (!options.noStart) checkRuntime(runtime, probe);
   return { bead, identity, existing, previous, runtime };
 }
@@ -235,6 +238,11 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
     // A new identity's bead is written once: here when no session starts, else by startSession.
     if (options.noStart) await town.saveAgent(identity, { state: 'idle', runtime: runtime.name });
     undo.steps.push({ what: `agent ${identity.address}`, run: async () => ((await town.agent(identity)) ? ledger.delete([agentBeadId(identity)]) : undefined) });
+  } else if (options.noStart && existing.runtime !== runtime.name) {
+    // No session records it here, and whatever starts one later reads the agent's runtime.
+    const was = existing.runtime;
+    await town.saveAgent(identity, { runtime: runtime.name });
+    if (was) undo.steps.push({ what: `runtime of ${identity.address}`, run: () => town.saveAgent(identity, { runtime: was }) });
   }
   const before = { status: bead.status, assignee: bead.assignee ?? null };
   single(await ledger.update([bead.id], {
