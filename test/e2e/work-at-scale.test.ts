@@ -43,6 +43,28 @@ describe('convoys', () => {
     expect(town.gt(['convoy', 'show', 'hq-nope']).code).toBe(4);
   });
 
+  it('create refuses an invalid --notify address and writes nothing; one convoy with a bad address stored never stops check from landing the others', () => {
+    const town = makeTown({ rig: 'app' });
+    const a = town.bead('Part A', ['true']);
+    const b = town.bead('Part B', ['true']);
+    const bad = town.gt(['convoy', 'create', 'Typo', a, '--notify', '--human']);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain('invalid agent address "--human"');
+    expect(town.json<Convoy[]>(['convoy', 'list', '--all'])).toEqual([]);
+
+    // One written before validation existed (or by hand): its address is broken.
+    const broken = town.json<Convoy>(['convoy', 'create', 'Broken', a]);
+    expect(town.gt(['bd', 'update', broken.id, '--metadata', '{"owner":"human","notify":["--human"]}']).code).toBe(0);
+    const fine = town.json<Convoy>(['convoy', 'create', 'Fine', b, '--notify', 'mayor']);
+    expect(town.gt(['bd', 'close', a, b]).code).toBe(0);
+    const check = town.gt(['convoy', 'check', '--json']);
+    expect(check.code).toBe(0);
+    expect((JSON.parse(check.stdout) as Convoy[]).map((c) => c.id).sort()).toEqual([broken.id, fine.id].sort());
+    expect(check.stderr).toContain(`could not tell "--human" that ${broken.id} landed`);
+    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).map((m) => m.subject)).toContain('Convoy landed: Fine');
+    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'human']).map((m) => m.subject).sort()).toEqual(['Convoy landed: Broken', 'Convoy landed: Fine']);
+  });
+
   it('lands when the refinery merges the last bead (a close event), and says so to the owner', async () => {
     const town = makeTown({ rig: 'app' });
     const bead = town.bead('Ship it', ['echo shipped > SHIPPED.md', 'git add SHIPPED.md', 'git commit -qm "ship it"']);

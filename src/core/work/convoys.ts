@@ -5,9 +5,10 @@
  * bead. Landing is checked when a bead closes, and the check is idempotent:
  * a landed convoy is closed once, and its requester is told once.
  */
-import { conflictError, notFoundError, usageError } from '../../shared/errors.js';
+import { conflictError, errorMessage, notFoundError, usageError } from '../../shared/errors.js';
 import { single } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
+import { parseIdentity } from '../agents/identity.js';
 import { Mailbox } from '../comms/mail.js';
 import type { Town } from '../town/town.js';
 
@@ -66,13 +67,14 @@ async function checkBeads(town: Town, beads: string[]): Promise<string[]> {
   return found;
 }
 
-/** Creates a convoy tracking `beads` (checked first: nothing is created for an unknown bead). */
+/** Creates a convoy tracking `beads` (checked first, like the notify addresses: nothing is created for an unknown bead or a bad address). */
 export async function createConvoy(town: Town, name: string, beads: string[], options: { owner: string; notify?: string[] }): Promise<ConvoyView> {
   if (name.trim() === '') throw usageError('a convoy needs a name');
+  const notify = [...new Set((options.notify ?? []).map((address) => parseIdentity(address).address))];
   const ids = await checkBeads(town, beads);
   const convoy = await town.ledger.create({
     title: name.trim(), type: 'convoy', prefix: 'hq', idInfix: 'cv', labels: [CONVOY_LABEL],
-    metadata: { owner: options.owner, notify: options.notify ?? [] },
+    metadata: { owner: options.owner, notify },
     deps: ids.map((id) => ({ type: 'tracks', id })),
   });
   return convoyView(town, convoy.id);
@@ -116,23 +118,37 @@ export async function checkConvoys(town: Town, options: { bead?: string } = {}):
     candidates = (await town.ledger.list({ types: ['convoy'], excludeStatuses: ['closed'], limit: 0, includeEphemeral: true })).map((c) => c.id);
   }
   const landed: ConvoyView[] = [];
+  // One convoy that fails (say an address stored before create checked them) is a warning; the others still land.
   for (const id of candidates) {
-    const view = await convoyView(town, id);
-    if (view.status !== 'open' || view.total === 0 || view.closed < view.total) continue;
-    const now = town.ports.now();
     try {
-      // Compare-and-set: of two checks racing, one lands the convoy and tells its people.
-      single(await town.ledger.update([id], { status: 'closed', closeReason: `landed: all ${view.total} beads closed`, setMetadata: { landed_at: now }, expect: { statuses: ['open'] } }));
-    } catch {
-      continue;
+      const view = await landConvoy(town, id);
+      if (view) landed.push(view);
+    } catch (error) {
+      town.ports.progress(`warning: could not check convoy ${id}: ${errorMessage(error)}`);
     }
-    // convoy.landed: an event of its own, after the close it reports has committed.
-    await town.ledger.store.write((tx) => tx.appendEvent({ issue_id: id, event_type: 'convoy.landed', actor: town.ledger.actor, created_at: now, comment: `all ${view.total} beads closed` }));
-    const mail = new Mailbox(town.ledger, 'deacon');
-    for (const to of new Set([view.owner, ...view.notify])) {
-      await mail.send(to, `Convoy landed: ${view.name}`, `${view.id} "${view.name}": all ${view.total} beads are closed (${view.beads.map((b) => b.id).join(', ')}).`, { kind: 'protocol' });
-    }
-    landed.push(await convoyView(town, id));
   }
   return landed;
+}
+
+async function landConvoy(town: Town, id: string): Promise<ConvoyView | undefined> {
+  const view = await convoyView(town, id);
+  if (view.status !== 'open' || view.total === 0 || view.closed < view.total) return undefined;
+  const now = town.ports.now();
+  try {
+    // Compare-and-set: of two checks racing, one lands the convoy and tells its people.
+    single(await town.ledger.update([id], { status: 'closed', closeReason: `landed: all ${view.total} beads closed`, setMetadata: { landed_at: now }, expect: { statuses: ['open'] } }));
+  } catch {
+    return undefined;
+  }
+  // convoy.landed: an event of its own, after the close it reports has committed.
+  await town.ledger.store.write((tx) => tx.appendEvent({ issue_id: id, event_type: 'convoy.landed', actor: town.ledger.actor, created_at: now, comment: `all ${view.total} beads closed` }));
+  const mail = new Mailbox(town.ledger, 'deacon');
+  for (const to of new Set([view.owner, ...view.notify])) {
+    try {
+      await mail.send(to, `Convoy landed: ${view.name}`, `${view.id} "${view.name}": all ${view.total} beads are closed (${view.beads.map((b) => b.id).join(', ')}).`, { kind: 'protocol' });
+    } catch (error) {
+      town.ports.progress(`warning: could not tell ${JSON.stringify(to)} that ${id} landed: ${errorMessage(error)}`);
+    }
+  }
+  return convoyView(town, id);
 }
