@@ -388,4 +388,18 @@ describe('gt formula and bd cook', () => {
     expect(cooked.code, cooked.stderr).toBe(0);
     expect(cooked.stdout).toContain("write          Write a.txt  (run: printf '%s\\n' 'hello from gt' > 'a.txt' && git add 'a.txt')");
   });
+
+  it('a formula folder takes any *.toml file, named by its formula key; other files are left alone', () => {
+    const town = makeTown({ rig: 'app' });
+    mkdirSync(join(town.root, 'formulas'));
+    writeFileSync(join(town.root, 'formulas', 'deploy.toml'), 'formula = "deploy"\ndescription = "Deploy it"\n[[steps]]\nid = "go"\ntitle = "Deploy {{env}}"\n[vars.env]\ndefault = "staging"\n');
+    writeFileSync(join(town.root, 'formulas', 'notes.md'), '# not a formula\n');
+    const list = town.json<Array<{ name: string; source: string }>>(['formula', 'list']);
+    expect(list.find((f) => f.name === 'deploy')).toMatchObject({ source: join(town.root, 'formulas', 'deploy.toml') });
+    expect(list.some((f) => f.source.endsWith('notes.md'))).toBe(false);
+    expect(town.json<{ steps: Array<{ title: string }> }>(['formula', 'cook', 'deploy']).steps[0]?.title).toBe('Deploy staging');
+    const cooked = town.gt(['bd', 'cook', 'deploy', '--var', 'env=prod']);
+    expect(cooked.code, cooked.stderr).toBe(0);
+    expect(cooked.stdout).toContain('Deploy prod');
+  });
 });

@@ -26,7 +26,7 @@ export function bdFormulaLibrary(ctx: BdContext): FormulaLibrary {
 export function cookByName(ctx: BdContext, name: string, vars: Record<string, string>): CookedFormula {
   const lib = bdFormulaLibrary(ctx);
   const found = lib.load(name);
-  if (!found) throw notFoundError(`no formula named ${JSON.stringify(name)}`, 'formula files are <name>.formula.toml in .beads/formulas/ (bd cook lists built-ins too)');
+  if (!found) throw notFoundError(`no formula named ${JSON.stringify(name)}`, 'formula files are <name>.formula.toml (or any *.toml) in .beads/formulas/ (bd cook lists built-ins too)');
   return cookFormula(found, vars, lib.load);
 }
 
