@@ -184,6 +184,24 @@ describe('bad input changes nothing', () => {
     expect(town.gt(['sling', other, 'app', '--no-start']).code).toBe(0);
   });
 
+  it('an ambiguous partial ID is reported as ambiguous, with its matches, by every command that takes one', () => {
+    const town = makeTown({ rig: 'app' });
+    for (const id of ['app-abc1', 'app-abc2']) expect(town.gt(['bd', 'create', `Work ${id}`, '--id', id], { cwd: join(town.root, 'app') }).code).toBe(0);
+    const ambiguous = 'ambiguous ID "app-abc" matches 2 issues: app-abc1, app-abc2';
+    const commands = [
+      ['bd', 'show', 'app-abc'], ['sling', 'app-abc', 'app', '--no-start'], ['unsling', 'app-abc'], ['convoy', 'create', 'X', 'app-abc'],
+      ['convoy', 'show', 'app-abc'], ['gate', 'approve', 'app-abc'], ['mq', 'retry', 'app-abc'], ['permission', 'approve', 'app-abc'], ['bd', 'mol', 'show', 'app-abc'],
+    ];
+    for (const args of commands) {
+      const r = town.gt(args);
+      expect(r.code, args.join(' ')).toBe(args[0] === 'bd' ? 1 : 4); // bd keeps Beads' one exit code
+      expect(r.stderr, args.join(' ')).toContain(ambiguous);
+    }
+    expect(town.json<unknown[]>(['convoy', 'list', '--all'])).toEqual([]);
+    // Unique partial IDs still resolve, and the result names the full ID.
+    expect(town.json<Array<{ bead: string }>>(['sling', 'app-abc1', 'app', '--no-start'])[0]?.bead).toBe('app-abc1');
+  });
+
   it('a reused polecat gets the runtime of this sling, not the one of its last bead; taking back its own bead keeps it', () => {
     const town = makeTown({ rig: 'app' });
     expect(town.gt(['config', 'set', 'default_agent', 'codex']).code).toBe(0);

@@ -304,6 +304,20 @@ export class Ledger {
     return this.store.read((tx) => this.resolveId(tx, text));
   }
 
+  /**
+   * `resolve` for a command that looks for one kind of thing: an ID that
+   * matches nothing is `missing` (in that command's words); an ambiguous one
+   * stays ambiguous and lists its matches, as `bd show` does.
+   */
+  async resolveAs(text: string, missing: GtError): Promise<string> {
+    try {
+      return await this.resolve(text);
+    } catch (error) {
+      if (error instanceof GtError && error.kind === 'not_found') throw missing;
+      throw error;
+    }
+  }
+
   async lastTouched(): Promise<string | undefined> {
     return this.store.read((tx) => tx.getConfig(CONFIG_KEYS.lastTouched));
   }

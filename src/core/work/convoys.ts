@@ -28,12 +28,7 @@ export interface ConvoyView {
 }
 
 async function convoyIssue(town: Town, idText: string): Promise<Issue> {
-  let id: string;
-  try {
-    id = await town.ledger.resolve(idText);
-  } catch {
-    throw notFoundError(`no convoy ${JSON.stringify(idText)}`, 'see gt convoy list --all');
-  }
+  const id = await town.ledger.resolveAs(idText, notFoundError(`no convoy ${JSON.stringify(idText)}`, 'see gt convoy list --all'));
   const issue = await town.ledger.store.read((tx) => tx.getIssue(id));
   if (!issue || issue.issue_type !== 'convoy') throw notFoundError(`${idText} is not a convoy`, 'see gt convoy list --all');
   return issue;
@@ -59,7 +54,7 @@ export async function convoyView(town: Town, idText: string): Promise<ConvoyView
 async function checkBeads(town: Town, beads: string[]): Promise<string[]> {
   const found: string[] = [];
   for (const text of beads) {
-    const [bead] = await town.ledger.show([text]).catch(() => [undefined]);
+    const [bead] = await town.ledger.show([await town.ledger.resolveAs(text, notFoundError(`no bead ${text}`))]);
     if (!bead) throw notFoundError(`no bead ${text}`);
     if (bead.issue_type === 'convoy') throw usageError(`${bead.id} is a convoy; a convoy tracks work beads`);
     found.push(bead.id);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { usageError } from '../../../shared/errors.js';
+import { GtError, usageError } from '../../../shared/errors.js';
 import { slingFormula } from '../../../core/work/molecule-work.js';
 import { slingBeads, type SlingOptions } from '../../../core/work/work.js';
 import { collectVar } from '../../formulas.js';
@@ -33,10 +33,13 @@ export default function register(program: Command, ctx: GtContext): void {
         ...(options.force ? { force: true } : {}), ...(options.start === false ? { noStart: true } : {}), ...(options.convoy === false ? { convoy: false } : {}),
       };
       const first = words[0] as string;
-      const isBead = await town.ledger.resolve(first).then(() => true, () => false);
+      const lookup = await town.ledger.resolve(first).then(() => undefined, (error: unknown) => error);
+      const isBead = lookup === undefined;
       if (words.length === 2 && !isBead) {
         const rig = target.includes('/') ? target.split('/')[0] : target;
         const library = await formulaLibrary(ctx, rig && town.rigNames().includes(rig) ? rig : undefined);
+        // A partial ID matching several beads is reported as such (as bd show does), unless a formula has that name.
+        if (lookup instanceof GtError && lookup.kind === 'ambiguous' && !library.list().some((f) => f.name === first)) throw lookup;
         const result = await slingFormula(town, library.load, first, options.var, target, sling, ctx.runtimeProbe);
         ctx.err(`Poured ${result.formula} as ${result.molecule} (${result.steps} steps); its root is on ${result.agent}'s hook.`);
         ctx.emit(result, () => table([['MOLECULE', 'AGENT', 'RUNTIME', 'BACKEND', 'BRANCH'], [result.molecule, `${result.agent}${result.spawned ? ' (new)' : ''}`, result.runtime, result.backend, result.branch ?? '-']]));
