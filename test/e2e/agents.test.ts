@@ -2,6 +2,7 @@
  * Agents beyond the happy path: the Mayor, crew, a bead hooked to a live
  * worker, unsling, escalation by a failing step, and deferral.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OWN_FIXTURES } from '../support/env.js';
@@ -31,6 +32,21 @@ describe('agents', () => {
     expect(attach.stderr).toContain('needs a terminal');
     expect(town.json<{ stopped: boolean }>(['mayor', 'stop']).stopped).toBe(true);
     expect(town.json<AgentRow[]>(['agents']).find((a) => a.agent === 'mayor')?.session_alive).toBe(false);
+  });
+
+  it('peek on an ended tmux session shows its log as plain text: no escape codes, a redrawn line as it was left', async () => {
+    const town = makeTown();
+    const script = join(town.base, 'painter.sh');
+    writeFileSync(script, "printf '\\033[1;32mgreen words\\033[0m\\n\\033]0;a title\\007\\033[2Kprogress 10%%\\rprogress 100%%\\r\\n\\033[?25lafter\\n'; sleep 30\n");
+    expect(town.gt(['config', 'agent', 'set', 'painter', `sh ${script}`]).code).toBe(0);
+    town.json(['mayor', 'start', '--agent', 'painter', '--backend', 'tmux']);
+    await waitFor('the painted screen', () => town.json<{ text: string }>(['peek', 'mayor']).text.includes('after') || undefined, 20_000);
+    expect(town.json<{ stopped: boolean }>(['mayor', 'stop']).stopped).toBe(true);
+    const peek = town.gt(['peek', 'mayor']);
+    expect(peek.code).toBe(0);
+    expect(peek.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(peek.stdout.split('\n').filter((l) => l.trim() !== '')).toEqual(['green words', 'progress 100%', 'after']);
+    expect(town.json<{ text: string }>(['peek', 'mayor']).text).not.toContain('\u001b');
   });
 
   it('refuses to sling a bead hooked to a running worker; unsling hands it back', async () => {
