@@ -3,6 +3,7 @@
  * input that changes nothing, gt done's refusals, the refinery's rejections,
  * and the daemon's lifecycle.
  */
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -306,7 +307,13 @@ describe('the town daemon', () => {
   it('starts once, merges on its own, reports, and stops on SIGTERM; a stale pidfile is detected', async () => {
     const town = makeTown({ rig: 'app' });
     writeFileSync(join(town.root, 'town.toml'), readFileSync(join(town.root, 'town.toml'), 'utf8').replace('interval = "5s"', 'interval = "200ms"'));
-    const up = town.json<{ running: boolean; pid: number; started: boolean }>(['up']);
+    // A slow machine, made certain: git takes a second to delete a merged branch, after the bead is closed and before mr.merged is logged.
+    const bin = join(town.base, 'slow-git');
+    mkdirSync(bin);
+    const git = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\n[ "$1" = branch ] && [ "$2" = -D ] && sleep 1\nexec ${git} "$@"\n`);
+    chmodSync(join(bin, 'git'), 0o755);
+    const up = town.json<{ running: boolean; pid: number; started: boolean }>(['up'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
     expect(up).toMatchObject({ running: true, started: true });
     const again = town.json<{ pid: number; started: boolean }>(['up']);
     expect(again).toMatchObject({ pid: up.pid, started: false });
@@ -315,7 +322,8 @@ describe('the town daemon', () => {
     const { agent, bead } = polecatWithCommit(town);
     town.json(['done', '--agent', agent]);
     await waitFor('the daemon to merge', () => town.json<Array<{ status: string }>>(['bd', 'show', bead])[0]?.status === 'closed' || undefined, 30_000);
-    expect(readFileSync(join(town.root, '.gt', 'daemon.log'), 'utf8')).toMatch(/msg=mr\.merged rig=app/);
+    // The bead closes inside the refinery's pass; the daemon logs mr.merged when the pass returns, a moment later.
+    await waitFor('mr.merged in the daemon log', () => /msg=mr\.merged rig=app/.test(readFileSync(join(town.root, '.gt', 'daemon.log'), 'utf8')) || undefined, 30_000);
 
     const down = town.json<{ daemon_stopped: boolean }>(['down']);
     expect(down.daemon_stopped).toBe(true);
