@@ -107,7 +107,8 @@ export function stepText(step: RunStep): string {
 
 function renderStep(step: RunStep): string {
   const lines = step.command.split('\n');
-  return `  $ ${lines[0] ?? ''}${lines.length > 1 ? ` … (a ${lines.length}-line script, stops at the first failing command)` : ''}`;
+  const more = step.script ? `a ${lines.length}-line script, stops at the first failing command` : `${lines.length} lines`;
+  return `  $ ${lines[0] ?? ''}${lines.length > 1 ? ` … (${more})` : ''}`;
 }
 
 /**

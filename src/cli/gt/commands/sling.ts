@@ -13,7 +13,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .description('Put beads on workers\' hooks and start their sessions. The last argument is the target: a rig (one polecat per bead) or an agent address. A formula name instead of beads pours a molecule and slings its root')
     .option('--agent <runtime>', 'runtime for the session (claude, codex, gemini, shell, or your own)')
     .option('--backend <backend>', 'tmux or headless (default: town sessions.backend, tmux when installed)')
-    .option('--force', 'take over a bead hooked to a worker whose session is dead (its commits are kept)')
+    .option('--force', 'take over a bead hooked to a worker whose session is dead (its commits are kept), or sling a bead its open dependencies still block')
     .option('--no-start', 'hook only; start no session')
     .option('--no-convoy', 'several beads: do not track them as a convoy')
     .option('--var <key=value>', 'a formula var (repeatable)', collectVar, {})
