@@ -1,6 +1,8 @@
 /**
- * The formula search path: folders of `*.formula.toml` files, earlier ones
- * shadowing later ones by formula name, then gt's built-ins.
+ * The formula search path: folders of formula files, earlier ones shadowing
+ * later ones by formula name, then gt's built-ins. Every `*.toml` in a
+ * formula folder is a formula (`*.formula.toml` is Beads' name for one, and a
+ * file named otherwise was once skipped without a word — issue 13).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,7 +34,7 @@ export class FormulaLibrary {
     for (const dir of this.dirs) {
       let files: string[] = [];
       try {
-        files = readdirSync(dir).filter((f) => f.endsWith('.formula.toml')).sort();
+        files = readdirSync(dir).filter((f) => f.endsWith('.toml')).sort();
       } catch {
         continue;
       }
@@ -40,7 +42,7 @@ export class FormulaLibrary {
         const path = join(dir, file);
         const text = readFileSync(path, 'utf8');
         // The name is the file's `formula` key; a file that does not parse is listed under its file name, and loading it reports the error.
-        const name = /^formula\s*=\s*"([^"]+)"/m.exec(text)?.[1] ?? file.replace(/\.formula\.toml$/, '');
+        const name = /^formula\s*=\s*"([^"]+)"/m.exec(text)?.[1] ?? file.replace(/(\.formula)?\.toml$/, '');
         add(name, path, text);
       }
     }

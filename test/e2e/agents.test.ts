@@ -2,6 +2,7 @@
  * Agents beyond the happy path: the Mayor, crew, a bead hooked to a live
  * worker, unsling, escalation by a failing step, and deferral.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OWN_FIXTURES } from '../support/env.js';
@@ -33,6 +34,21 @@ describe('agents', () => {
     expect(town.json<AgentRow[]>(['agents']).find((a) => a.agent === 'mayor')?.session_alive).toBe(false);
   });
 
+  it('peek on an ended tmux session shows its log as plain text: no escape codes, a redrawn line as it was left', async () => {
+    const town = makeTown();
+    const script = join(town.base, 'painter.sh');
+    writeFileSync(script, "printf '\\033[1;32mgreen words\\033[0m\\n\\033]0;a title\\007\\033[2Kprogress 10%%\\rprogress 100%%\\r\\n\\033[?25lafter\\n'; sleep 30\n");
+    expect(town.gt(['config', 'agent', 'set', 'painter', `sh ${script}`]).code).toBe(0);
+    town.json(['mayor', 'start', '--agent', 'painter', '--backend', 'tmux']);
+    await waitFor('the painted screen', () => town.json<{ text: string }>(['peek', 'mayor']).text.includes('after') || undefined, 20_000);
+    expect(town.json<{ stopped: boolean }>(['mayor', 'stop']).stopped).toBe(true);
+    const peek = town.gt(['peek', 'mayor']);
+    expect(peek.code).toBe(0);
+    expect(peek.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(peek.stdout.split('\n').filter((l) => l.trim() !== '')).toEqual(['green words', 'progress 100%', 'after']);
+    expect(town.json<{ text: string }>(['peek', 'mayor']).text).not.toContain('\u001b');
+  });
+
   it('refuses to sling a bead hooked to a running worker; unsling hands it back', async () => {
     const town = makeTown({ rig: 'app' });
     const bead = town.bead('Long job', ['sleep 30']);
@@ -62,6 +78,28 @@ describe('agents', () => {
     const refs = town.git(repo, ['for-each-ref', '--format=%(refname)', `refs/gt/checkpoints/${slung?.agent ?? ''}/`]).trim().split('\n');
     expect(refs).toHaveLength(1);
     expect(town.git(repo, ['show', `${refs[0] ?? ''}:partial.txt`])).toBe('partial\n');
+  });
+
+  it('a fenced run block is one script: a heredoc, a multi-line if and a cd work; set -e stops it at the first failing command', async () => {
+    const town = makeTown({ rig: 'app' });
+    const script = town.bead('Script', [
+      'mkdir -p notes', 'cd notes', "cat > greeting.txt <<'EOF'", 'hello (from a heredoc)', 'EOF',
+      'if [ -f greeting.txt ]; then', '  echo found > found.txt', 'fi',
+    ]);
+    const doomed = town.bead('Stops early', ['echo before > before.txt', 'false', 'echo after > after.txt']);
+    const slung = town.json<Array<{ bead: string; agent: string }>>(['sling', script, doomed, 'app', '--agent', 'shell']);
+    await waitFor('the script to finish', () => town.json<unknown[]>(['refinery', 'queue', 'app']).length === 1 || undefined, 30_000);
+    await waitFor('the escalation', () => town.json<Array<{ status: string }>>(['bd', 'show', doomed])[0]?.status === 'blocked' || undefined, 30_000);
+    const repo = join(town.root, 'app', '.repo.git');
+    const branch = `polecat/${slung[0]?.agent.split('/')[2] ?? ''}/${script}`;
+    expect(town.git(repo, ['show', `${branch}:notes/greeting.txt`])).toBe('hello (from a heredoc)\n');
+    expect(town.git(repo, ['show', `${branch}:notes/found.txt`])).toBe('found\n');
+    const [stopped] = town.json<Array<{ notes: string }>>(['bd', 'show', doomed]);
+    expect(stopped?.notes).toContain('exited with 1');
+    const checkpoint = town.git(repo, ['for-each-ref', '--format=%(refname)', `refs/gt/checkpoints/${slung[1]?.agent ?? ''}/`]).trim();
+    const files = town.git(repo, ['ls-tree', '--name-only', checkpoint]).split('\n');
+    expect(files).toContain('before.txt');
+    expect(files).not.toContain('after.txt');
   });
 
   it('crew members are listed with their worktree; done --status DEFERRED hands the bead back', () => {

@@ -43,6 +43,28 @@ describe('convoys', () => {
     expect(town.gt(['convoy', 'show', 'hq-nope']).code).toBe(4);
   });
 
+  it('create refuses an invalid --notify address and writes nothing; one convoy with a bad address stored never stops check from landing the others', () => {
+    const town = makeTown({ rig: 'app' });
+    const a = town.bead('Part A', ['true']);
+    const b = town.bead('Part B', ['true']);
+    const bad = town.gt(['convoy', 'create', 'Typo', a, '--notify', '--human']);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain('invalid agent address "--human"');
+    expect(town.json<Convoy[]>(['convoy', 'list', '--all'])).toEqual([]);
+
+    // One written before validation existed (or by hand): its address is broken.
+    const broken = town.json<Convoy>(['convoy', 'create', 'Broken', a]);
+    expect(town.gt(['bd', 'update', broken.id, '--metadata', '{"owner":"human","notify":["--human"]}']).code).toBe(0);
+    const fine = town.json<Convoy>(['convoy', 'create', 'Fine', b, '--notify', 'mayor']);
+    expect(town.gt(['bd', 'close', a, b]).code).toBe(0);
+    const check = town.gt(['convoy', 'check', '--json']);
+    expect(check.code).toBe(0);
+    expect((JSON.parse(check.stdout) as Convoy[]).map((c) => c.id).sort()).toEqual([broken.id, fine.id].sort());
+    expect(check.stderr).toContain(`could not tell "--human" that ${broken.id} landed`);
+    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).map((m) => m.subject)).toContain('Convoy landed: Fine');
+    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'human']).map((m) => m.subject).sort()).toEqual(['Convoy landed: Broken', 'Convoy landed: Fine']);
+  });
+
   it('lands when the refinery merges the last bead (a close event), and says so to the owner', async () => {
     const town = makeTown({ rig: 'app' });
     const bead = town.bead('Ship it', ['echo shipped > SHIPPED.md', 'git add SHIPPED.md', 'git commit -qm "ship it"']);
@@ -158,13 +180,29 @@ type = "human"
     const check = () => Object.fromEntries(town.json<Array<{ gate: string; result: string }>>(['gate', 'check']).map((o) => [o.gate, o.result]));
     expect(ready()).toEqual([]);
     expect(town.json<unknown[]>(['gate', 'list'])).toHaveLength(4);
-    expect(check()).toEqual({ [poured.gates['after-timer'] as string]: 'waiting', [poured.gates['after-command'] as string]: 'waiting', [poured.gates['after-bead'] as string]: 'waiting', [poured.gates['after-person'] as string]: 'waiting' });
-    await new Promise((r) => setTimeout(r, 1200));
-    const second = check();
-    expect(second[poured.gates['after-timer'] as string]).toBe('resolved');
-    expect(second[poured.gates['after-command'] as string]).toBe('escalated');
+    const timer = poured.gates['after-timer'] as string;
+    const command = poured.gates['after-command'] as string;
+    // Every outcome of every check, so the test waits on what the checks report, not on the clock:
+    // on a busy machine the 1 s timeouts can pass before the first check.
+    const seen: Record<string, string[]> = {};
+    const record = (outcomes: Record<string, string>) => {
+      for (const [gate, result] of Object.entries(outcomes)) (seen[gate] ??= []).push(result);
+      return outcomes;
+    };
+    const due = Math.min(...town.json<Array<{ created_at: string }>>(['gate', 'list']).map((g) => Date.parse(g.created_at))) + 1000;
+    const first = record(check());
+    if (Date.now() < due) expect(first).toEqual({ [timer]: 'waiting', [command]: 'waiting', [poured.gates['after-bead'] as string]: 'waiting', [poured.gates['after-person'] as string]: 'waiting' });
+    await waitFor('the timer to open and the command gate to escalate', () => {
+      if (seen[timer]?.includes('resolved') && seen[command]?.includes('escalated')) return true;
+      record(check());
+      return undefined;
+    }, 30_000);
+    // Until then each check left them waiting; the timer opens once, the overdue command gate escalates once.
+    expect(seen[timer]?.filter((r) => r !== 'waiting')).toEqual(['resolved']);
+    expect(seen[command]?.filter((r) => r !== 'waiting')).toEqual(['escalated']);
+    for (const gate of [poured.gates['after-bead'], poured.gates['after-person']]) expect(new Set(seen[gate as string])).toEqual(new Set(['waiting']));
     expect(ready()).toEqual([poured.steps['after-timer']]);
-    expect(check()[poured.gates['after-command'] as string]).toBe('waiting');
+    expect(check()[command]).toBe('waiting');
     expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).filter((m) => m.subject.startsWith('GATE TIMEOUT'))).toHaveLength(1);
     writeFileSync(`${town.root}/READY`, '');
     expect(town.gt(['bd', 'close', other]).code).toBe(0);

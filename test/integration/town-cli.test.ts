@@ -3,6 +3,7 @@
  * input that changes nothing, gt done's refusals, the refinery's rejections,
  * and the daemon's lifecycle.
  */
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -164,6 +165,63 @@ describe('bad input changes nothing', () => {
     expect(r.stderr).toContain('closed');
   });
 
+  it('sling refuses a bead blocked by an open dependency, naming the blocker; --force slings it anyway', () => {
+    const town = makeTown({ rig: 'app' });
+    const first = town.bead('Schema first', ['true']);
+    const then = town.bead('Then the API', ['true']);
+    expect(town.gt(['bd', 'dep', 'add', then, first]).code).toBe(0);
+    const r = town.gt(['sling', then, 'app', '--no-start']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain(`${then} is blocked by ${first} (Schema first, open)`);
+    const [after] = town.json<Array<{ status: string; assignee?: string }>>(['bd', 'show', then]);
+    expect(after).toMatchObject({ status: 'open' });
+    expect(town.json<unknown[]>(['polecat', 'list'])).toEqual([]);
+    const [forced] = town.json<Array<{ bead: string }>>(['sling', then, 'app', '--no-start', '--force']);
+    expect(forced?.bead).toBe(then);
+    // Once the blocker is closed the bead is ready and slings without --force.
+    expect(town.gt(['bd', 'close', first]).code).toBe(0);
+    const other = town.bead('Also after the schema', ['true']);
+    expect(town.gt(['bd', 'dep', 'add', other, first]).code).toBe(0);
+    expect(town.gt(['sling', other, 'app', '--no-start']).code).toBe(0);
+  });
+
+  it('an ambiguous partial ID is reported as ambiguous, with its matches, by every command that takes one', () => {
+    const town = makeTown({ rig: 'app' });
+    for (const id of ['app-abc1', 'app-abc2']) expect(town.gt(['bd', 'create', `Work ${id}`, '--id', id], { cwd: join(town.root, 'app') }).code).toBe(0);
+    const ambiguous = 'ambiguous ID "app-abc" matches 2 issues: app-abc1, app-abc2';
+    const commands = [
+      ['bd', 'show', 'app-abc'], ['sling', 'app-abc', 'app', '--no-start'], ['unsling', 'app-abc'], ['convoy', 'create', 'X', 'app-abc'],
+      ['convoy', 'show', 'app-abc'], ['gate', 'approve', 'app-abc'], ['mq', 'retry', 'app-abc'], ['permission', 'approve', 'app-abc'], ['bd', 'mol', 'show', 'app-abc'],
+    ];
+    for (const args of commands) {
+      const r = town.gt(args);
+      expect(r.code, args.join(' ')).toBe(args[0] === 'bd' ? 1 : 4); // bd keeps Beads' one exit code
+      expect(r.stderr, args.join(' ')).toContain(ambiguous);
+    }
+    expect(town.json<unknown[]>(['convoy', 'list', '--all'])).toEqual([]);
+    // Unique partial IDs still resolve, and the result names the full ID.
+    expect(town.json<Array<{ bead: string }>>(['sling', 'app-abc1', 'app', '--no-start'])[0]?.bead).toBe('app-abc1');
+  });
+
+  it('a reused polecat gets the runtime of this sling, not the one of its last bead; taking back its own bead keeps it', () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['config', 'set', 'default_agent', 'codex']).code).toBe(0);
+    const first = town.bead('First', ['true']);
+    const [shell] = town.json<Array<{ agent: string; runtime: string }>>(['sling', first, 'app', '--agent', 'shell', '--no-start']);
+    expect(shell?.runtime).toBe('shell');
+    expect(town.gt(['unsling', first]).code).toBe(0);
+    const second = town.bead('Second', ['true']);
+    const [reused] = town.json<Array<{ agent: string; runtime: string; spawned: boolean }>>(['sling', second, 'app', '--no-start']);
+    expect(reused).toMatchObject({ agent: shell?.agent, runtime: 'codex' });
+    const row = town.json<Array<{ agent: string; runtime: string }>>(['agents']).find((a) => a.agent === shell?.agent);
+    expect(row?.runtime).toBe('codex');
+    // The same worker back on the same bead (its session died): the runtime it was slung with, so it can resume.
+    const [again] = town.json<Array<{ agent: string; runtime: string }>>(['sling', second, 'app', '--no-start', '--force']);
+    expect(again).toMatchObject({ agent: shell?.agent, runtime: 'codex' });
+    expect(town.gt(['config', 'set', 'role_agents.polecat', 'shell']).code).toBe(0);
+    expect(town.json<Array<{ runtime: string }>>(['sling', second, 'app', '--no-start', '--force'])[0]?.runtime).toBe('codex');
+  });
+
   it('sling rolls back everything it created when the session cannot start', () => {
     const town = makeTown({ rig: 'app' });
     const bead = town.bead('Real work', ['true']);
@@ -249,7 +307,13 @@ describe('the town daemon', () => {
   it('starts once, merges on its own, reports, and stops on SIGTERM; a stale pidfile is detected', async () => {
     const town = makeTown({ rig: 'app' });
     writeFileSync(join(town.root, 'town.toml'), readFileSync(join(town.root, 'town.toml'), 'utf8').replace('interval = "5s"', 'interval = "200ms"'));
-    const up = town.json<{ running: boolean; pid: number; started: boolean }>(['up']);
+    // A slow machine, made certain: git takes a second to delete a merged branch, after the bead is closed and before mr.merged is logged.
+    const bin = join(town.base, 'slow-git');
+    mkdirSync(bin);
+    const git = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\n[ "$1" = branch ] && [ "$2" = -D ] && sleep 1\nexec ${git} "$@"\n`);
+    chmodSync(join(bin, 'git'), 0o755);
+    const up = town.json<{ running: boolean; pid: number; started: boolean }>(['up'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
     expect(up).toMatchObject({ running: true, started: true });
     const again = town.json<{ pid: number; started: boolean }>(['up']);
     expect(again).toMatchObject({ pid: up.pid, started: false });
@@ -258,7 +322,8 @@ describe('the town daemon', () => {
     const { agent, bead } = polecatWithCommit(town);
     town.json(['done', '--agent', agent]);
     await waitFor('the daemon to merge', () => town.json<Array<{ status: string }>>(['bd', 'show', bead])[0]?.status === 'closed' || undefined, 30_000);
-    expect(readFileSync(join(town.root, '.gt', 'daemon.log'), 'utf8')).toMatch(/msg=mr\.merged rig=app/);
+    // The bead closes inside the refinery's pass; the daemon logs mr.merged when the pass returns, a moment later.
+    await waitFor('mr.merged in the daemon log', () => /msg=mr\.merged rig=app/.test(readFileSync(join(town.root, '.gt', 'daemon.log'), 'utf8')) || undefined, 30_000);
 
     const down = town.json<{ daemon_stopped: boolean }>(['down']);
     expect(down.daemon_stopped).toBe(true);
@@ -348,5 +413,19 @@ describe('gt formula and bd cook', () => {
     const cooked = town.gt(['bd', 'cook', 'shell-demo', '--var', 'file=a.txt']);
     expect(cooked.code, cooked.stderr).toBe(0);
     expect(cooked.stdout).toContain("write          Write a.txt  (run: printf '%s\\n' 'hello from gt' > 'a.txt' && git add 'a.txt')");
+  });
+
+  it('a formula folder takes any *.toml file, named by its formula key; other files are left alone', () => {
+    const town = makeTown({ rig: 'app' });
+    mkdirSync(join(town.root, 'formulas'));
+    writeFileSync(join(town.root, 'formulas', 'deploy.toml'), 'formula = "deploy"\ndescription = "Deploy it"\n[[steps]]\nid = "go"\ntitle = "Deploy {{env}}"\n[vars.env]\ndefault = "staging"\n');
+    writeFileSync(join(town.root, 'formulas', 'notes.md'), '# not a formula\n');
+    const list = town.json<Array<{ name: string; source: string }>>(['formula', 'list']);
+    expect(list.find((f) => f.name === 'deploy')).toMatchObject({ source: join(town.root, 'formulas', 'deploy.toml') });
+    expect(list.some((f) => f.source.endsWith('notes.md'))).toBe(false);
+    expect(town.json<{ steps: Array<{ title: string }> }>(['formula', 'cook', 'deploy']).steps[0]?.title).toBe('Deploy staging');
+    const cooked = town.gt(['bd', 'cook', 'deploy', '--var', 'env=prod']);
+    expect(cooked.code, cooked.stderr).toBe(0);
+    expect(cooked.stdout).toContain('Deploy prod');
   });
 });

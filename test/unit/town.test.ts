@@ -76,9 +76,9 @@ describe('gt prime', () => {
     expect(text).toContain('bd show for the rest');
   });
 
-  it('finds run steps in metadata or a fenced block', () => {
-    expect(runSteps({ metadata: { run: ['make', 'make test'] } })).toEqual(['make', 'make test']);
-    expect(runSteps({ description: 'Do it.\n\n```run\necho a > a.txt\n# a comment\n\ngit add a.txt\n```\n' })).toEqual(['echo a > a.txt', 'git add a.txt']);
+  it('finds run steps in metadata (one step each) or a fenced block (one script)', () => {
+    expect(runSteps({ metadata: { run: ['make', 'make test'] } })).toEqual([{ command: 'make', script: false }, { command: 'make test', script: false }]);
+    expect(runSteps({ description: 'Do it.\n\n```run\necho a > a.txt\n# a comment\n\ngit add a.txt\n```\n' })).toEqual([{ command: 'echo a > a.txt\n# a comment\n\ngit add a.txt', script: true }]);
     expect(runSteps({ description: '```js\nnot this\n```' })).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import { single } from '../beads/ledger.js';
 import { moleculeProgress } from '../formulas/molecule.js';
 import type { Identity } from './identity.js';
 import { Mailbox, renderInjected } from '../comms/mail.js';
-import { assemblePrime, runSteps } from '../work/prime.js';
+import { assemblePrime, runSteps, stepText, type RunStep } from '../work/prime.js';
 import { recordSignal } from './signals.js';
 import type { Town } from '../town/town.js';
 import { waitOnGates } from '../work/molecule-work.js';
@@ -37,11 +37,13 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
     const done = await finishWork(town, identity, 'DEFERRED', { message: 'nothing was hooked', caller: identity.address });
     return { code: 0, done };
   }
-  const run = async (commands: string[], label: (index: number) => string, stepEnv: Record<string, string>): Promise<{ code: number; done?: DoneResult } | undefined> => {
-    for (const [index, command] of commands.entries()) {
+  const run = async (steps: RunStep[], label: (index: number) => string, stepEnv: Record<string, string>): Promise<{ code: number; done?: DoneResult } | undefined> => {
+    for (const [index, step] of steps.entries()) {
+      const { command } = step;
       await recordSignal(town, identity, 'prompt-submit');
-      out(`$ ${command}\n`);
-      const result = await ports.shell.run(command, { cwd: dir, env: { ...env, GT_STEP: String(index + 1), ...stepEnv, GT_BEAD: bead.id }, timeoutMs: STEP_TIMEOUT_MS, onOutput: out });
+      // A script is echoed as a shell shows one typed at its prompt: `$ ` then `> ` per continuation line.
+      out(`$ ${command.split('\n').join('\n> ')}\n`);
+      const result = await ports.shell.run(stepText(step), { cwd: dir, env: { ...env, GT_STEP: String(index + 1), ...stepEnv, GT_BEAD: bead.id }, timeoutMs: STEP_TIMEOUT_MS, onOutput: out });
       await recordSignal(town, identity, 'stop');
       await deliver();
       if (result.code !== 0 || result.timedOut) {

@@ -314,6 +314,20 @@ export class Ledger {
     return this.store.read((tx) => this.resolveId(tx, text));
   }
 
+  /**
+   * `resolve` for a command that looks for one kind of thing: an ID that
+   * matches nothing is `missing` (in that command's words); an ambiguous one
+   * stays ambiguous and lists its matches, as `bd show` does.
+   */
+  async resolveAs(text: string, missing: GtError): Promise<string> {
+    try {
+      return await this.resolve(text);
+    } catch (error) {
+      if (error instanceof GtError && error.kind === 'not_found') throw missing;
+      throw error;
+    }
+  }
+
   async lastTouched(): Promise<string | undefined> {
     return this.store.read((tx) => tx.getConfig(CONFIG_KEYS.lastTouched));
   }
@@ -572,16 +586,30 @@ export class Ledger {
       }
       const blocked: ExplainResult['blocked'] = [];
       for (const issue of await tx.blocked(resolved)) {
-        const blockers = await tx.openBlockers(issue.id);
-        if (issue.parent !== undefined && (await tx.isBlocked(issue.parent))) {
-          const parent = await tx.getIssue(issue.parent);
-          if (parent) blockers.push({ id: parent.id, title: parent.title, status: parent.status, priority: parent.priority, type: 'parent-child' });
-        }
+        const blockers = await this.blockersIn(tx, issue.id, issue.parent);
         blocked.push({ ...issue, blocked_by: blockers, blocked_by_count: blockers.length });
       }
       const cycles = findCycles(await tx.blockingEdges());
       return { ready: readyOut, blocked, cycles, summary: { total_ready: readyOut.length, total_blocked: blocked.length, cycle_count: cycles.length } };
     });
+  }
+
+  /** What keeps an issue from being ready: its open blockers, and its parent when that is blocked. */
+  async openBlockers(idText: string): Promise<BlockerInfo[]> {
+    return this.store.read(async (tx) => {
+      const id = await this.resolveId(tx, idText);
+      const parent = (await tx.dependencies(id)).find((d) => d.type === 'parent-child')?.depends_on_id;
+      return this.blockersIn(tx, id, parent);
+    });
+  }
+
+  private async blockersIn(tx: LedgerReader, id: string, parent: string | undefined): Promise<BlockerInfo[]> {
+    const blockers = await tx.openBlockers(id);
+    if (parent !== undefined && (await tx.isBlocked(parent))) {
+      const issue = await tx.getIssue(parent);
+      if (issue) blockers.push({ id: issue.id, title: issue.title, status: issue.status, priority: issue.priority, type: 'parent-child' });
+    }
+    return blockers;
   }
 
   async blocked(filter: IssueFilter): Promise<BlockedIssue[]> {

@@ -73,9 +73,7 @@ export interface MoleculeView {
 }
 
 export async function moleculeView(ledger: Ledger, idText: string): Promise<MoleculeView> {
-  const id = await ledger.resolve(idText).catch(() => {
-    throw notFoundError(`no molecule ${JSON.stringify(idText)}`);
-  });
+  const id = await ledger.resolveAs(idText, notFoundError(`no molecule ${JSON.stringify(idText)}`));
   const root = await ledger.find(id);
   if (!root || (root.issue_type !== 'molecule' && !root.ephemeral)) throw notFoundError(`${idText} is not a molecule`, 'pour one with bd mol pour <formula>');
   const steps = (await ledger.list({ parent: id, includeEphemeral: true, limit: 0, sort: 'id' })).filter((s) => s.issue_type !== 'gate');

@@ -289,12 +289,7 @@ export async function permissionRequests(town: Town, options: { all?: boolean } 
 /** A person's answer to a waiting request. */
 export async function answerPermission(town: Town, idText: string, action: 'allow' | 'deny', by: string, reason?: string): Promise<PermissionRequestView> {
   const { ledger } = town;
-  let id: string;
-  try {
-    id = await ledger.resolve(idText);
-  } catch {
-    throw notFoundError(`no permission request ${JSON.stringify(idText)}`, 'see the waiting ones with gt permission list');
-  }
+  const id = await ledger.resolveAs(idText, notFoundError(`no permission request ${JSON.stringify(idText)}`, 'see the waiting ones with gt permission list'));
   const issue = await ledger.find(id);
   if (!issue || issue.issue_type !== 'permission') throw notFoundError(`${idText} is not a permission request`, 'see the waiting ones with gt permission list');
   if (issue.status === 'closed') {

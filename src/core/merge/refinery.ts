@@ -556,8 +556,9 @@ function isAddress(text: string): boolean {
 }
 
 async function mergeRequest(town: Town, idText: string): Promise<Issue> {
-  const [mr] = await town.ledger.show([idText]).catch(() => []);
-  if (!mr || mr.issue_type !== 'merge-request') throw notFoundError(`no merge request ${JSON.stringify(idText)}`, 'see gt mq list');
+  const missing = notFoundError(`no merge request ${JSON.stringify(idText)}`, 'see gt mq list');
+  const [mr] = await town.ledger.show([await town.ledger.resolveAs(idText, missing)]);
+  if (!mr || mr.issue_type !== 'merge-request') throw missing;
   return mr;
 }
 

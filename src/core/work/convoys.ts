@@ -5,9 +5,10 @@
  * bead. Landing is checked when a bead closes, and the check is idempotent:
  * a landed convoy is closed once, and its requester is told once.
  */
-import { conflictError, notFoundError, usageError } from '../../shared/errors.js';
+import { conflictError, errorMessage, notFoundError, usageError } from '../../shared/errors.js';
 import { single } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
+import { parseIdentity } from '../agents/identity.js';
 import { Mailbox } from '../comms/mail.js';
 import type { Town } from '../town/town.js';
 
@@ -27,12 +28,7 @@ export interface ConvoyView {
 }
 
 async function convoyIssue(town: Town, idText: string): Promise<Issue> {
-  let id: string;
-  try {
-    id = await town.ledger.resolve(idText);
-  } catch {
-    throw notFoundError(`no convoy ${JSON.stringify(idText)}`, 'see gt convoy list --all');
-  }
+  const id = await town.ledger.resolveAs(idText, notFoundError(`no convoy ${JSON.stringify(idText)}`, 'see gt convoy list --all'));
   const issue = await town.ledger.find(id);
   if (!issue || issue.issue_type !== 'convoy') throw notFoundError(`${idText} is not a convoy`, 'see gt convoy list --all');
   return issue;
@@ -58,7 +54,7 @@ export async function convoyView(town: Town, idText: string): Promise<ConvoyView
 async function checkBeads(town: Town, beads: string[]): Promise<string[]> {
   const found: string[] = [];
   for (const text of beads) {
-    const [bead] = await town.ledger.show([text]).catch(() => [undefined]);
+    const [bead] = await town.ledger.show([await town.ledger.resolveAs(text, notFoundError(`no bead ${text}`))]);
     if (!bead) throw notFoundError(`no bead ${text}`);
     if (bead.issue_type === 'convoy') throw usageError(`${bead.id} is a convoy; a convoy tracks work beads`);
     found.push(bead.id);
@@ -66,13 +62,14 @@ async function checkBeads(town: Town, beads: string[]): Promise<string[]> {
   return found;
 }
 
-/** Creates a convoy tracking `beads` (checked first: nothing is created for an unknown bead). */
+/** Creates a convoy tracking `beads` (checked first, like the notify addresses: nothing is created for an unknown bead or a bad address). */
 export async function createConvoy(town: Town, name: string, beads: string[], options: { owner: string; notify?: string[] }): Promise<ConvoyView> {
   if (name.trim() === '') throw usageError('a convoy needs a name');
+  const notify = [...new Set((options.notify ?? []).map((address) => parseIdentity(address).address))];
   const ids = await checkBeads(town, beads);
   const convoy = await town.ledger.create({
     title: name.trim(), type: 'convoy', prefix: 'hq', idInfix: 'cv', labels: [CONVOY_LABEL],
-    metadata: { owner: options.owner, notify: options.notify ?? [] },
+    metadata: { owner: options.owner, notify },
     deps: ids.map((id) => ({ type: 'tracks', id })),
   });
   return convoyView(town, convoy.id);
@@ -116,22 +113,38 @@ export async function checkConvoys(town: Town, options: { bead?: string } = {}):
     candidates = (await town.ledger.list({ types: ['convoy'], excludeStatuses: ['closed'], limit: 0, includeEphemeral: true })).map((c) => c.id);
   }
   const landed: ConvoyView[] = [];
+  // One convoy that fails (say an address stored before create checked them) is a warning; the others still land.
   for (const id of candidates) {
-    const view = await convoyView(town, id);
-    if (view.status !== 'open' || view.total === 0 || view.closed < view.total) continue;
-    const now = town.ports.now();
     try {
-      // Compare-and-set: of two checks racing, one lands the convoy and tells its people.
-      single(await town.ledger.update([id], { status: 'closed', closeReason: `landed: all ${view.total} beads closed`, setMetadata: { landed_at: now }, expect: { statuses: ['open'] },
-        townEvent: { kind: 'convoy.landed', bead: id, payload: { name: view.name, beads: view.beads.map((b) => b.id), total: view.total } } }));
-    } catch {
-      continue;
+      const view = await landConvoy(town, id);
+      if (view) landed.push(view);
+    } catch (error) {
+      town.ports.progress(`warning: could not check convoy ${id}: ${errorMessage(error)}`);
     }
-    const mail = new Mailbox(town.ledger, 'deacon');
-    for (const to of new Set([view.owner, ...view.notify])) {
-      await mail.send(to, `Convoy landed: ${view.name}`, `${view.id} "${view.name}": all ${view.total} beads are closed (${view.beads.map((b) => b.id).join(', ')}).`, { kind: 'protocol' });
-    }
-    landed.push(await convoyView(town, id));
   }
   return landed;
+}
+
+async function landConvoy(town: Town, id: string): Promise<ConvoyView | undefined> {
+  const view = await convoyView(town, id);
+  if (view.status !== 'open' || view.total === 0 || view.closed < view.total) return undefined;
+  const now = town.ports.now();
+  try {
+    // Compare-and-set: of two checks racing, one lands the convoy and tells its people.
+    single(await town.ledger.update([id], {
+      status: 'closed', closeReason: `landed: all ${view.total} beads closed`, setMetadata: { landed_at: now }, expect: { statuses: ['open'] },
+      townEvent: { kind: 'convoy.landed', bead: id, payload: { name: view.name, beads: view.beads.map((b) => b.id), total: view.total } },
+    }));
+  } catch {
+    return undefined;
+  }
+  const mail = new Mailbox(town.ledger, 'deacon');
+  for (const to of new Set([view.owner, ...view.notify])) {
+    try {
+      await mail.send(to, `Convoy landed: ${view.name}`, `${view.id} "${view.name}": all ${view.total} beads are closed (${view.beads.map((b) => b.id).join(', ')}).`, { kind: 'protocol' });
+    } catch (error) {
+      town.ports.progress(`warning: could not tell ${JSON.stringify(to)} that ${id} landed: ${errorMessage(error)}`);
+    }
+  }
+  return convoyView(town, id);
 }

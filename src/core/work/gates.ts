@@ -49,9 +49,7 @@ export async function listGates(town: Town, options: { all?: boolean } = {}): Pr
 }
 
 async function gateIssue(town: Town, idText: string): Promise<Issue> {
-  const id = await town.ledger.resolve(idText).catch(() => {
-    throw notFoundError(`no gate ${JSON.stringify(idText)}`, 'see gt gate list');
-  });
+  const id = await town.ledger.resolveAs(idText, notFoundError(`no gate ${JSON.stringify(idText)}`, 'see gt gate list'));
   const issue = await town.ledger.find(id);
   if (!issue || issue.issue_type !== 'gate') throw notFoundError(`${idText} is not a gate`, 'see gt gate list');
   return issue;

@@ -17,8 +17,8 @@ export interface PrimeInput {
   branch?: string;
   mail: MailMessage[];
   handoff?: MailMessage;
-  /** Commands the shell runner will execute for the hooked bead. */
-  steps?: string[];
+  /** What the shell runner will execute for the hooked bead. */
+  steps?: RunStep[];
   /** The hooked bead is a molecule: where its steps stand. */
   molecule?: MoleculeProgress;
 }
@@ -48,7 +48,7 @@ export function renderPrime(input: PrimeInput): string {
       out.push('', `## Hooked: ${bead.id} — ${bead.title}`, `type ${bead.issue_type}, priority P${bead.priority}${input.branch ? `, branch ${input.branch}` : ''}`);
       if (bead.description?.trim()) out.push(clip(bead.description, MAX_DESCRIPTION));
     }
-    if (input.steps?.length) out.push('', 'Steps the shell runner executes:', ...input.steps.map((s) => `  $ ${s.split('\n')[0]}`));
+    if (input.steps?.length) out.push('', 'Steps the shell runner executes:', ...input.steps.map(renderStep));
     if (input.molecule) out.push('', ...renderMolecule(input.molecule));
     if (identity.role === 'polecat') {
       out.push('', 'Do it now: edit, test, commit in this worktree. Then run `gt done` (it pushes, files the merge request, frees you).',
@@ -90,17 +90,39 @@ function renderMolecule(mol: MoleculeProgress): string[] {
 }
 
 /**
- * The commands a bead asks the shell runner to execute: metadata `run` (a
- * string or a list), else the first fenced block tagged run, sh, bash or shell
- * in the description (each non-empty line one command).
+ * One thing the shell runner executes with `sh -c`. A fenced block is a
+ * script: it runs whole (heredocs, `if`, `cd` and variables span lines) and
+ * stops at the first failing command, as under `set -e` — what CI runners do
+ * with a `run:` step. A `metadata.run` entry is one command, run as written.
  */
-export function runSteps(bead: Pick<Issue, 'metadata' | 'description'>): string[] {
+export interface RunStep {
+  command: string;
+  script: boolean;
+}
+
+/** The text `sh -c` is given for a step: a script gets `set -e` in front. */
+export function stepText(step: RunStep): string {
+  return step.script ? `set -e\n${step.command}` : step.command;
+}
+
+function renderStep(step: RunStep): string {
+  const lines = step.command.split('\n');
+  const more = step.script ? `a ${lines.length}-line script, stops at the first failing command` : `${lines.length} lines`;
+  return `  $ ${lines[0] ?? ''}${lines.length > 1 ? ` … (${more})` : ''}`;
+}
+
+/**
+ * What a bead asks the shell runner to execute: metadata `run` (a string or a
+ * list: each entry its own step), else the first fenced block tagged run, sh,
+ * bash or shell in the description (one script).
+ */
+export function runSteps(bead: Pick<Issue, 'metadata' | 'description'>): RunStep[] {
   const run = bead.metadata?.run;
-  if (typeof run === 'string' && run.trim()) return [run];
-  if (Array.isArray(run)) return run.filter((s): s is string => typeof s === 'string' && s.trim() !== '');
+  if (typeof run === 'string' && run.trim()) return [{ command: run, script: false }];
+  if (Array.isArray(run)) return run.filter((s): s is string => typeof s === 'string' && s.trim() !== '').map((command) => ({ command, script: false }));
   const match = /```(?:run|sh|bash|shell)[^\n]*\n([\s\S]*?)```/.exec(bead.description ?? '');
-  if (!match?.[1]) return [];
-  return match[1].split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const body = match?.[1]?.replace(/^\s*\n/, '').trimEnd();
+  return body ? [{ command: body, script: true }] : [];
 }
 
 /** What `gt prime` shows, as data: the rendered text plus the parts a machine reads. */

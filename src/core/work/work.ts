@@ -118,6 +118,13 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
     // A molecule's root is work: its worker walks the steps (gt sling <formula> pours one).
     if (NON_WORK_TYPES.includes(bead.issue_type) && bead.issue_type !== 'molecule') throw validationError(`${bead.id} is a ${bead.issue_type}, not work that can be slung`);
     if (bead.status === 'closed') throw conflictError(`${bead.id} is closed`, `reopen it first: bd reopen ${bead.id}`);
+    if (!options.force) {
+      // A worker on a blocked bead would build on work that has not landed (bd ready leaves it out for the same reason).
+      const blockers = await town.ledger.openBlockers(bead.id);
+      if (blockers.length > 0) {
+        throw conflictError(`${bead.id} is blocked by ${blockers.map((b) => `${b.id} (${b.title}, ${b.status})`).join(', ')}`, 'sling the blocker first, or use --force to sling it anyway');
+      }
+    }
     beads.push(bead);
   }
   if (!options.noStart) await checkBudgetsOrEscalate(town, beads.map((b) => b.id));
@@ -183,7 +190,10 @@ async function planSling(
   const busyWith = (await hookedWork(town.ledger, identity.address)).filter((b) => b.id !== bead.id);
   if (busyWith.length > 0) throw conflictError(`${identity.address} already has ${busyWith.map((b) => b.id).join(', ')} on its hook`, 'sling to the rig, or unsling that first');
   if (identity.role === 'crew' && !existing?.active) throw notFoundError(`no crew member ${identity.address}`, `add it with gt crew add ${identity.name} --rig ${identity.rig}`);
-  const runtime = town.runtimeFor(identity, options.runtime ?? existing?.runtime);
+  // Resolved per sling: a reused polecat does not carry its last bead's runtime over. The same
+  // worker taken back onto its own bead keeps it (its conversation can resume); crew and the Mayor keep theirs.
+  const kept = identity.role !== 'polecat' || previous?.address === identity.address ? existing?.runtime : undefined;
+  const runtime = town.runtimeFor(identity, options.runtime ?? kept);
   if (!options.noStart) checkRuntime(runtime, probe);
   return { bead, identity, existing, previous, runtime };
 }
@@ -229,6 +239,11 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
     // A new identity's bead is written once: here when no session starts, else by startSession.
     if (options.noStart) await town.saveAgent(identity, { state: 'idle', runtime: runtime.name });
     undo.steps.push({ what: `agent ${identity.address}`, run: async () => ((await town.agent(identity)) ? ledger.delete([agentBeadId(identity)]) : undefined) });
+  } else if (options.noStart && existing.runtime !== runtime.name) {
+    // No session records it here, and whatever starts one later reads the agent's runtime.
+    const was = existing.runtime;
+    await town.saveAgent(identity, { runtime: runtime.name });
+    if (was) undo.steps.push({ what: `runtime of ${identity.address}`, run: () => town.saveAgent(identity, { runtime: was }) });
   }
   const before = { status: bead.status, assignee: bead.assignee ?? null };
   single(await ledger.update([bead.id], {

@@ -26,7 +26,7 @@ export async function bdFormulaLibrary(ctx: BdContext): Promise<FormulaLibrary> 
 export async function cookByName(ctx: BdContext, name: string, vars: Record<string, string>): Promise<CookedFormula> {
   const lib = await bdFormulaLibrary(ctx);
   const found = lib.load(name);
-  if (!found) throw notFoundError(`no formula named ${JSON.stringify(name)}`, 'formula files are <name>.formula.toml in .beads/formulas/ (bd cook lists built-ins too)');
+  if (!found) throw notFoundError(`no formula named ${JSON.stringify(name)}`, 'formula files are <name>.formula.toml (or any *.toml) in .beads/formulas/ (bd cook lists built-ins too)');
   return cookFormula(found, vars, lib.load);
 }
 

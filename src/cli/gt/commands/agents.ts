@@ -5,6 +5,7 @@ import { parseIdentity, type Identity } from '../../../core/agents/identity.js';
 import type { Town } from '../../../core/town/town.js';
 import { agentState, hookedWork } from '../../../core/work/work.js';
 import { GtError, notFoundError } from '../../../shared/errors.js';
+import { plainText } from '../../../shared/terminal.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
@@ -67,10 +68,11 @@ export default function register(program: Command, ctx: GtContext): void {
       const count = lines === undefined ? 40 : Number(lines);
       let text = '';
       try {
-        text = await town.ports.backend(agent.backend).capture(agent.session, count);
+        text = plainText(await town.ports.backend(agent.backend).capture(agent.session, count));
       } catch {
-        // The tmux session is gone: the run's log still has its output.
-        text = (agent.run && town.ports.files.read(town.path(runDir(agent.run), 'agent.log'))?.split('\n').slice(-count - 1).join('\n')) || '';
+        // The tmux session is gone: the run's log still has its output, as the terminal was sent it (escape codes and all).
+        const log = agent.run ? town.ports.files.read(town.path(runDir(agent.run), 'agent.log')) : undefined;
+        text = log ? plainText(log).split('\n').slice(-count - 1).join('\n') : '';
       }
       ctx.emit({ agent: identity.address, session: agent.session, text }, () => text.replace(/\n+$/, ''));
     }));

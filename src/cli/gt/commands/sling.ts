@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { usageError } from '../../../shared/errors.js';
+import { GtError, usageError } from '../../../shared/errors.js';
 import { slingFormula } from '../../../core/work/molecule-work.js';
 import { slingBeads, type SlingOptions } from '../../../core/work/work.js';
 import { collectVar } from '../../formulas.js';
@@ -13,7 +13,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .description('Put beads on workers\' hooks and start their sessions. The last argument is the target: a rig (one polecat per bead) or an agent address. A formula name instead of beads pours a molecule and slings its root')
     .option('--agent <runtime>', 'runtime for the session (claude, codex, gemini, shell, or your own)')
     .option('--backend <backend>', 'tmux or headless (default: town sessions.backend, tmux when installed)')
-    .option('--force', 'take over a bead hooked to a worker whose session is dead (its commits are kept)')
+    .option('--force', 'take over a bead hooked to a worker whose session is dead (its commits are kept), or sling a bead its open dependencies still block')
     .option('--no-start', 'hook only; start no session')
     .option('--no-convoy', 'several beads: do not track them as a convoy')
     .option('--var <key=value>', 'a formula var (repeatable)', collectVar, {})
@@ -33,10 +33,13 @@ export default function register(program: Command, ctx: GtContext): void {
         ...(options.force ? { force: true } : {}), ...(options.start === false ? { noStart: true } : {}), ...(options.convoy === false ? { convoy: false } : {}),
       };
       const first = words[0] as string;
-      const isBead = await town.ledger.resolve(first).then(() => true, () => false);
+      const lookup = await town.ledger.resolve(first).then(() => undefined, (error: unknown) => error);
+      const isBead = lookup === undefined;
       if (words.length === 2 && !isBead) {
         const rig = target.includes('/') ? target.split('/')[0] : target;
         const library = await formulaLibrary(ctx, rig && town.rigNames().includes(rig) ? rig : undefined);
+        // A partial ID matching several beads is reported as such (as bd show does), unless a formula has that name.
+        if (lookup instanceof GtError && lookup.kind === 'ambiguous' && !library.list().some((f) => f.name === first)) throw lookup;
         const result = await slingFormula(town, library.load, first, options.var, target, sling, ctx.runtimeProbe);
         ctx.err(`Poured ${result.formula} as ${result.molecule} (${result.steps} steps); its root is on ${result.agent}'s hook.`);
         ctx.emit(result, () => table([['MOLECULE', 'AGENT', 'RUNTIME', 'BACKEND', 'BRANCH'], [result.molecule, `${result.agent}${result.spawned ? ' (new)' : ''}`, result.runtime, result.backend, result.branch ?? '-']]));
