@@ -1,13 +1,13 @@
 /**
- * The composition root (design §9), part two: what only the full CLI, the
- * daemon and the session host need — creating towns, the daemon process,
+ * The composition root (design §9), part two: what only the full CLI and the
+ * daemon need — creating towns, the daemon process,
  * formulas, Beads' JSONL codec, the model server. Part one (the ports, the
  * ledger store, the town) is ./town.ts, re-exported here.
  */
 import { join } from 'node:path';
 import type { Ledger } from '../core/beads/ledger.js';
 import type { InstallPorts } from '../core/town/rigs.js';
-import type { DaemonControl } from '../core/town/ports.js';
+import type { DaemonControl, GitPort } from '../core/town/ports.js';
 import { DAEMON_PIDFILE, TOWN_LEDGER } from '../shared/paths.js';
 import { nowTime } from '../shared/time.js';
 import { daemonControl } from '../infra/daemon-control.js';
@@ -50,7 +50,7 @@ export function lockDaemon(root: string): Promise<() => void> {
 }
 
 /** git for edges that make repositories of their own (gt demo's sample project). */
-export function gitPort(env: NodeJS.ProcessEnv): Git {
+export function gitPort(env: NodeJS.ProcessEnv): GitPort {
   return new Git(env);
 }
 
@@ -58,7 +58,6 @@ export function gitPort(env: NodeJS.ProcessEnv): Git {
 export async function modelServer(): Promise<ModelServerModule> {
   return import('../infra/model-server.js');
 }
-
 
 /** The formula search path over these folders (then the built-ins); loaded on demand, with its schemas. */
 export async function formulaLibrary(dirs: string[]): Promise<FormulaLibrary> {
