@@ -88,8 +88,12 @@ export async function startSession(town: Town, identity: Identity, options: Star
  * that died on their own).
  */
 export async function stopSession(town: Town, agent: AgentRecord, state: AgentState = 'idle', options: { graceMs?: number } = {}): Promise<void> {
+  const alive = await town.sessionAlive(agent);
+  // Stopped even when not alive: a tmux session keeps its pane (and log) after the agent exits.
   if (agent.backend && (agent.backend !== 'tmux' || town.ports.tmuxAvailable)) await town.ports.backend(agent.backend).stop(agent.session, options);
-  await town.saveAgentState(agent, { state, stopped_at: town.ports.now() }, { kind: 'session.ended', agent: agent.address, ...(agent.rig ? { rig: agent.rig } : {}), payload: { state, reason: 'stopped' } });
+  // Reported only when there was a session to end; the record says it was stopped on purpose either way.
+  const event = alive ? { kind: 'session.ended' as const, agent: agent.address, ...(agent.rig ? { rig: agent.rig } : {}), payload: { state, reason: 'stopped', ...(agent.run ? { run: agent.run } : {}) } } : undefined;
+  await town.saveAgentState(agent, { state, stopped_at: town.ports.now() }, event);
 }
 
 /** Stops and starts an identity's session (handoff, crash recovery); the hook is unchanged. */

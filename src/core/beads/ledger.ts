@@ -58,8 +58,11 @@ export interface CreateInput {
   idInfix?: string;
   /** Override the issue prefix (e.g. a rig's prefix in a town ledger). */
   prefix?: string;
-  /** A town event reporting this creation, appended in its transaction (`bead` defaults to the new ID). */
-  townEvent?: TownEventInput;
+  /**
+   * A town event reporting this creation, appended in its transaction; a
+   * function gets the new ID. `bead` defaults to the new ID.
+   */
+  townEvent?: TownEventInput | ((id: string) => TownEventInput);
   noInheritLabels?: boolean;
   status?: string;
   extraFields?: Partial<Issue>;
@@ -352,7 +355,7 @@ export class Ledger {
   async create(input: CreateInput): Promise<IssueDetails> {
     return this.store.write(async (tx) => {
       const id = await this.createIn(tx, input);
-      if (input.townEvent) await this.appendTownEvent(tx, { bead: id, ...input.townEvent, payload: { ...input.townEvent.payload, id } });
+      if (input.townEvent) await this.appendTownEvent(tx, { bead: id, ...(typeof input.townEvent === 'function' ? input.townEvent(id) : input.townEvent) });
       return this.details(tx, id);
     });
   }

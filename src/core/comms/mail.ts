@@ -63,7 +63,7 @@ export class Mailbox {
       labels: [MAIL_LABEL, PENDING_LABEL, `from:${this.sender}`],
       metadata: { kind: options.kind ?? 'message', ...(options.thread ? { thread: options.thread } : {}), ...(options.replyTo ? { reply_to: options.replyTo } : {}) },
       extraFields: { sender: this.sender },
-      townEvent: { kind: 'mail.sent', actor: this.sender, agent: recipient, payload: { from: this.sender, to: recipient, subject, kind: options.kind ?? 'message' } },
+      townEvent: (id) => ({ kind: 'mail.sent', actor: this.sender, agent: recipient, bead: id, payload: { from: this.sender, to: recipient, subject, kind: options.kind ?? 'message' } }),
     });
     return messageFrom(issue);
   }

@@ -497,7 +497,7 @@ async function fileMergeRequest(town: Town, bead: Issue, fields: { branch: strin
     title: `Merge ${bead.id}: ${bead.title}`, type: 'merge-request', prefix, priority: bead.priority,
     description: `Branch ${fields.branch} (${fields.commit.slice(0, 12)}) by ${fields.worker} into ${fields.target}.`,
     metadata: { ...fields, source_issue: bead.id }, labels: ['gt:merge-request', `rig:${fields.rig}`],
-    townEvent: { kind: 'mr.queued', bead: bead.id, agent: fields.worker, rig: fields.rig, payload: { branch: fields.branch, commit: fields.commit, target: fields.target } },
+    townEvent: (id) => ({ kind: 'mr.queued', bead: bead.id, agent: fields.worker, rig: fields.rig, payload: { merge_request: id, branch: fields.branch, commit: fields.commit, target: fields.target } }),
   });
 }
 
