@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import type { Ledger } from '../core/beads/ledger.js';
 import type { InstallPorts } from '../core/town/rigs.js';
 import type { DaemonControl, GitPort } from '../core/town/ports.js';
-import { DAEMON_PIDFILE, TOWN_LEDGER } from '../shared/paths.js';
+import { CHILDREN_DIR, DAEMON_PIDFILE, TOWN_LEDGER } from '../shared/paths.js';
 import { nowTime } from '../shared/time.js';
 import { daemonControl } from '../infra/daemon-control.js';
-import { Git } from '../infra/exec.js';
+import { Git, reapOrphanGroups } from '../infra/exec.js';
 import { acquireLock, nodeTownFiles } from '../infra/files.js';
 import type { FormulaLibrary } from '../infra/formulas.js';
 import { writeLaunchers } from '../infra/launch.js';
@@ -47,6 +47,14 @@ export function townDaemon(root: string, env: NodeJS.ProcessEnv): DaemonControl 
 /** The daemon's own lock: its pidfile. Throws when another live daemon holds it. */
 export function lockDaemon(root: string): Promise<() => void> {
   return acquireLock(join(root, DAEMON_PIDFILE), 0);
+}
+
+/**
+ * Ends the process groups (gate commands, merge-queue tests) whose owner died
+ * without ending them — a SIGKILLed daemon's test run would otherwise go on.
+ */
+export function reapOrphans(root: string): Promise<Array<{ pgid: number; command: string }>> {
+  return reapOrphanGroups(join(root, CHILDREN_DIR));
 }
 
 /** git for edges that make repositories of their own (gt demo's sample project). */

@@ -20,7 +20,7 @@ import type { BackendKind, SessionBackend, TownFiles } from '../core/town/ports.
 import { Town, type ConfigParsers, type TownPorts } from '../core/town/town.js';
 import { SqliteLedgerStore } from '../ledger/sqlite/store.js';
 import { GtError } from '../shared/errors.js';
-import { GT_BIN, GT_DIR, SESSIONS_DIR, TMUX_CONF_FILE, TOWN_FILE, TOWN_LEDGER } from '../shared/paths.js';
+import { CHILDREN_DIR, GT_BIN, GT_DIR, SESSIONS_DIR, TMUX_CONF_FILE, TOWN_FILE, TOWN_LEDGER } from '../shared/paths.js';
 import { nowTime } from '../shared/time.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { Git, Shell } from '../infra/exec.js';
@@ -70,7 +70,7 @@ export function townPorts(root: string, env: NodeJS.ProcessEnv, progress: (line:
   return {
     files: nodeTownFiles,
     git: new Git(env),
-    shell: new Shell(),
+    shell: new Shell(join(root, CHILDREN_DIR)),
     tmuxAvailable,
     backend: (kind) => {
       let backend = backends.get(kind);

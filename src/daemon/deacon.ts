@@ -13,7 +13,7 @@ import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
-import { fileLogger, lockDaemon, openTown, runtimeProbe } from '../app/index.js';
+import { fileLogger, lockDaemon, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
 import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
@@ -41,6 +41,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   const town = await openTown(root, env, 'deacon', (line) => log('info', line));
   const interval = parseDuration(town.config.daemon.interval);
   log('info', 'started', { pid: process.pid, interval: town.config.daemon.interval });
+  // A daemon killed mid-batch left its test (or gate command) running: end it before starting again.
+  for (const orphan of await reapOrphans(root)) log('warn', 'orphan.reaped', { pgid: orphan.pgid, command: orphan.command });
   // Convoys: one full check for what closed while no daemon ran, then only close events.
   for (const landed of await checkConvoys(town)) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });
   let cursor = await latestEventId(town);

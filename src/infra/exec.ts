@@ -3,6 +3,8 @@
  * tmux.ts and headless.ts) where gt spawns processes.
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import type { CommandResult, GitPort, ShellPort } from '../core/town/ports.js';
 
@@ -13,6 +15,9 @@ export interface ExecOptions {
   timeoutMs?: number;
   onStdout?: (chunk: string) => void;
   onStderr?: (chunk: string) => void;
+  /** Called once the child runs (a timed command leads a process group of its own: its pid is the group id). */
+  onSpawn?: (pid: number) => void;
+  onExit?: (pid: number) => void;
 }
 
 /** Runs a program to completion; never rejects for a non-zero exit (the caller decides). */
@@ -24,6 +29,7 @@ export function execCommand(file: string, args: string[], options: ExecOptions =
     let stdout = '';
     let stderr = '';
     let timedOut = false;
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
       timedOut = true;
       // The command may have started children of its own: stop the whole group.
@@ -48,6 +54,7 @@ export function execCommand(file: string, args: string[], options: ExecOptions =
     });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
+      if (child.pid !== undefined) options.onExit?.(child.pid);
       resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr, timedOut });
     });
     child.stdin.on('error', () => undefined);
@@ -81,23 +88,83 @@ export class Git implements GitPort {
   }
 }
 
+/**
+ * Shell commands (gates, merge-queue tests) run as a process group of their
+ * own. With a registry folder, each running group is recorded there with the
+ * pid of the process that started it, so that when that process dies without
+ * cleaning up (a SIGKILLed daemon), the next one finds the orphaned group
+ * and ends it (`reapOrphanGroups`).
+ */
 export class Shell implements ShellPort {
+  constructor(private readonly registry?: string) {}
+
   async run(command: string, options: { cwd: string; env: Record<string, string>; timeoutMs: number; onOutput?: (chunk: string) => void }) {
     const onOutput = options.onOutput;
+    const registry = this.registry;
     return execCommand('sh', ['-c', command], {
       cwd: options.cwd, env: options.env, timeoutMs: options.timeoutMs,
       ...(onOutput ? { onStdout: onOutput, onStderr: onOutput } : {}),
+      ...(registry ? {
+        onSpawn: (pid: number) => {
+          mkdirSync(registry, { recursive: true, mode: 0o700 });
+          writeFileSync(join(registry, `${pid}.json`), JSON.stringify({ pgid: pid, owner: process.pid, command, started_at: new Date().toISOString() }), { mode: 0o600 });
+        },
+        onExit: (pid: number) => rmSync(join(registry, `${pid}.json`), { force: true }),
+      } : {}),
     });
   }
 }
 
-/** True when a process with this pid exists (signal 0 probes without sending). */
+/** Ends every recorded process group whose owner is gone; returns what it ended. */
+export async function reapOrphanGroups(registry: string): Promise<Array<{ pgid: number; command: string }>> {
+  let names: string[];
+  try {
+    names = readdirSync(registry).filter((n) => n.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const reaped: Array<{ pgid: number; command: string }> = [];
+  for (const name of names) {
+    const path = join(registry, name);
+    let entry: { pgid?: unknown; owner?: unknown; command?: unknown };
+    try {
+      entry = JSON.parse(readFileSync(path, 'utf8')) as typeof entry;
+    } catch {
+      rmSync(path, { force: true });
+      continue;
+    }
+    if (typeof entry.pgid !== 'number' || typeof entry.owner !== 'number') {
+      rmSync(path, { force: true });
+      continue;
+    }
+    if (processAlive(entry.owner)) continue;
+    if (processAlive(entry.pgid)) {
+      await killGroup(entry.pgid, 2000);
+      reaped.push({ pgid: entry.pgid, command: typeof entry.command === 'string' ? entry.command : '' });
+    }
+    rmSync(path, { force: true });
+  }
+  return reaped;
+}
+
+/**
+ * True when a process with this pid exists and runs (signal 0 probes without
+ * sending). A zombie — killed, not yet reaped by its parent (a detached daemon's
+ * parent is init, which may take its time) — is not alive: where /proc exists,
+ * its state is read.
+ */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S …"; comm may hold spaces and parentheses, so read after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 

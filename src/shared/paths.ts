@@ -15,6 +15,8 @@ export const GT_BIN = `${BIN_DIR}/gt`;
 export const RUNS_DIR = `${GT_DIR}/runs`;
 export const SESSIONS_DIR = `${GT_DIR}/sessions`;
 export const TMUX_CONF_FILE = `${GT_DIR}/tmux.conf`;
+/** Process groups gt started (gates, merge-queue tests), each recorded with its owner: the next daemon ends orphans. */
+export const CHILDREN_DIR = `${GT_DIR}/children`;
 /** The user's own formulas and settings, beside (not inside) any town. */
 export const HOME_GT_DIR = GT_DIR;
 
