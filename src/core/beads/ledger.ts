@@ -13,6 +13,7 @@ import {
   validateDepType, validateLabel, validateStatus, validateTitle, type Vocabulary,
 } from './rules.js';
 import { COALESCED_KINDS, type TownEvent, type TownEventFilter, type TownEventInput } from '../events/town-events.js';
+import { guardedStore, type WriteGuard } from './guard.js';
 import type { BlockerInfo, LedgerReader, LedgerStore, LedgerWriter } from './store.js';
 import type {
   BlockedIssue, Comment, Dependency, Issue, IssueDetails, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats,
@@ -199,14 +200,33 @@ export const CONFIG_KEYS = {
 } as const;
 
 export class Ledger {
-  readonly store: LedgerStore;
+  private readonly base: LedgerStore;
+  private guarded: LedgerStore | undefined;
   private readonly clock: () => string;
   private actorSource: string | (() => string);
 
   constructor(store: LedgerStore, options: LedgerOptions) {
-    this.store = store;
+    this.base = store;
     this.actorSource = options.actor;
     this.clock = options.clock ?? nowTime;
+  }
+
+  get store(): LedgerStore {
+    return this.guarded ?? this.base;
+  }
+
+  /** From now on every issue write passes `guard` (the edges install one for an agent's process). */
+  guardWrites(guard: WriteGuard): void {
+    this.guarded = guardedStore(this.base, guard);
+  }
+
+  /**
+   * The same ledger without the write guard: for gt's own code that writes what
+   * the caller itself may not (a command gate of a formula a person installed).
+   */
+  unguarded(): Ledger {
+    if (!this.guarded) return this;
+    return new Ledger(this.base, { actor: () => this.actor, clock: this.clock });
   }
 
   get actor(): string {
