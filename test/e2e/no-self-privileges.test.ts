@@ -4,10 +4,12 @@
  * GT_AGENT=<rig>/polecats/<name> in its environment, as agent sessions have,
  * against a real town (git, SQLite).
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeTown } from '../support/town.js';
+import { GT, type RunResult } from '../support/env.js';
+import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
 const AGENT = { GT_AGENT: 'app/polecats/nux', BD_ACTOR: 'app/polecats/nux' };
 
@@ -59,5 +61,64 @@ describe('command gates (finding 1)', () => {
     // A person may still open the agent's gate by hand; its command never runs.
     expect(town.json<{ status: string }>(['gate', 'approve', gate])).toMatchObject({ status: 'resolved' });
     expect(existsSync(pwned)).toBe(false);
+  });
+});
+
+interface Request { id: string; agent: string; status: string; decided_by?: string; decided_via?: string; input: { command?: string } }
+
+/** The broker as a command hook runs it in an agent's session: `gt permission check` with the hook's JSON on stdin. */
+function askBroker(town: TestTown, command: string, env: Record<string, string>): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const cwd = join(town.root, 'app');
+    const child = spawn(process.execPath, [GT, 'permission', 'check', '--format', 'codex'], { cwd, env: { ...town.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(JSON.stringify({ tool_name: 'Bash', tool_input: { command }, cwd }));
+  });
+}
+
+describe('permission decisions (finding 2)', () => {
+  it('neither the asking agent nor another one answers a request, through gt or bd; a person and a leader do, and the request records how', async () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['config', 'set', 'permissions.rules', '[{action = "ask", tool = "Bash", command = "npm publish*"}]']).code).toBe(0);
+    expect(town.gt(['config', 'set', 'permissions.leaders', '["mayor"]']).code).toBe(0);
+    const asked = askBroker(town, 'npm publish', AGENT);
+    const request = await waitFor('the request', () => town.json<Request[]>(['permission', 'list']).find((r) => r.input.command === 'npm publish'));
+    const other = { GT_AGENT: 'app/polecats/furiosa', BD_ACTOR: 'app/polecats/furiosa' };
+
+    // The repro: gt permission approve from the asking agent and from another, and bd update from the agent.
+    for (const env of [AGENT, other]) {
+      const approve = town.gt(['permission', 'approve', request.id], { env });
+      expect(approve.code, approve.stderr).toBe(5);
+      expect(approve.stderr).toContain('agents do not answer permission requests');
+    }
+    const viaBd = town.gt(['bd', 'update', request.id, '--set-metadata', 'decision=allow', '--set-metadata', 'decided_by=human', '--status', 'closed'], { cwd: join(town.root, 'app'), env: AGENT });
+    expect(viaBd.code).not.toBe(0);
+    expect(viaBd.stderr).toContain('may not decide or change the permission request');
+    const viaClose = town.gt(['bd', 'close', request.id], { env: AGENT });
+    expect(viaClose.code).not.toBe(0);
+    // Nor can it edit what a person is shown.
+    expect(town.gt(['bd', 'update', request.id, '--title', 'Bash: ls'], { env: AGENT }).code).not.toBe(0);
+    expect(town.json<Request[]>(['permission', 'list']).map((r) => r.id)).toEqual([request.id]);
+
+    // The broker denies the same tool calls before they run.
+    for (const command of [`gt permission approve ${request.id}`, `bd update ${request.id} --set-metadata decision=allow --status closed`, `env -u GT_AGENT /usr/local/bin/gt permission approve ${request.id}`, `GT_AGENT= bd close ${request.id}`, 'unset GT_AGENT; bd list']) {
+      const denied = await askBroker(town, command, AGENT);
+      expect(JSON.parse(denied.stdout), command).toMatchObject({ hookSpecificOutput: { permissionDecision: 'deny' } });
+    }
+
+    // A person answers: the agent goes on, and the decision says who and how.
+    expect(town.json<Request>(['permission', 'approve', request.id])).toMatchObject({ status: 'allowed', decided_by: 'human', decided_via: 'person' });
+    const answer = await asked;
+    expect(JSON.parse(answer.stdout)).toMatchObject({ hookSpecificOutput: { permissionDecision: 'allow' } });
+
+    // A configured leader answers too.
+    const second = askBroker(town, 'npm publish --tag next', AGENT);
+    const next = await waitFor('the second request', () => town.json<Request[]>(['permission', 'list']).find((r) => r.input.command === 'npm publish --tag next'));
+    expect(town.json<Request>(['permission', 'deny', next.id], { env: { GT_AGENT: 'mayor' } })).toMatchObject({ status: 'denied', decided_by: 'mayor', decided_via: 'leader' });
+    expect(JSON.parse((await second).stdout)).toMatchObject({ hookSpecificOutput: { permissionDecision: 'deny' } });
   });
 });

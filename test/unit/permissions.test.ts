@@ -37,6 +37,20 @@ describe('the permission policy', () => {
     expect(evaluatePolicy([off], polecat, WT, write('/etc/passwd'))).toMatchObject({ action: 'allow' });
   });
 
+  it('denies an agent\'s commands that answer permission requests, vouch for command gates or drop its identity, even with builtin_rules off', () => {
+    const off = layer('town.toml', '[permissions]\nbuiltin_rules = false');
+    for (const command of ['gt permission approve hq-1', 'gt --json permission deny hq-1', '/usr/local/bin/gt permission approve hq-1', 'env -u GT_AGENT gt permission approve hq-1',
+      'bd update hq-1 --set-metadata decision=allow --status closed', 'gt bd update hq-1 --set-metadata decided_by=human', 'bd create x -t permission', 'command bd update app-1 --set-metadata command_approved_by=human']) {
+      expect(evaluatePolicy([off], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin person-decides' });
+    }
+    for (const command of ['GT_AGENT=mayor gt mail inbox', 'unset GT_AGENT && bd list', 'env -i PATH=/bin bd list']) {
+      expect(evaluatePolicy([off], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin agent-identity' });
+    }
+    for (const command of ['gt permission list', 'bd update app-1 --status in_progress', 'bd create "Record the decision" -t decision', 'echo $GT_AGENT']) {
+      expect(evaluatePolicy([], polecat, WT, bash(command)).action, command).toBe('allow');
+    }
+  });
+
   it('matches rules by tool, command, path and role; the strictest match wins across rig and town', () => {
     const town = layer('town.toml', `[permissions]
 [[permissions.rules]]

@@ -9,6 +9,7 @@ import { VERSION } from '../../shared/version.js';
 import { commandWord, dispatch } from '../dispatch.js';
 import type { Io } from '../output.js';
 import { agentWriteGuard } from '../../core/governance/agent-writes.js';
+import { isLeader } from '../../core/governance/permissions.js';
 import type { Town } from '../../core/town/town.js';
 import { ExitCode, GtContext } from './context.js';
 import type { Entry } from './commands.js';
@@ -57,15 +58,6 @@ class AgentAwareContext extends GtContext {
       town.ledger.guardWrites(agentWriteGuard(agent, () => isLeader(town, agent)));
     }
     return town;
-  }
-}
-
-/** A leader answers permission requests like a person: town.toml `permissions.leaders`. */
-export function isLeader(town: Town, agent: string): boolean {
-  try {
-    return (town.config.permissions.leaders ?? []).includes(agent);
-  } catch {
-    return false;
   }
 }
 

@@ -36,11 +36,15 @@ export interface Verdict {
   reason: string;
 }
 
+/** How a decision was made: by the policy, a person (a caller that is no agent session), a leader, or the timeout. */
+export type DecidedVia = 'policy' | 'person' | 'leader' | 'timeout';
+
 export interface PermissionOutcome extends Verdict {
   /** The request bead, when a person was asked. */
   request?: string;
   /** `policy`, the person who answered, or `timeout`. */
   decided_by: string;
+  decided_via?: DecidedVia;
 }
 
 /** Tools that write the file named in their input (Claude Code's and Gemini CLI's names). */
@@ -84,10 +88,52 @@ function isForcePush(words: string[]): boolean {
   return words.slice(push + 1).some((w) => w.startsWith('--force') || /^-[a-z]*f[a-z]*$/i.test(w) || (w.startsWith('+') && w.length > 1));
 }
 
+/** Runs its arguments as a command: `env -u X FOO=1 cmd`, `command cmd`, `exec cmd`… */
+const WRAPPERS = new Set(['env', 'command', 'exec', 'nohup', 'time', 'sudo', 'nice', 'builtin']);
+const WRAPPER_VALUE_FLAGS = new Set(['-u', '--unset', '-C', '--chdir', '-n', '-g', '-p']);
+
+/** A simple command without its wrappers, the program named by its base name: `env -u X /usr/bin/gt …` → `gt …`. */
+export function unwrapCommand(words: string[]): string[] {
+  let rest = words;
+  while (rest[0] !== undefined && WRAPPERS.has(posix.basename(rest[0]))) {
+    rest = rest.slice(1);
+    while (rest[0] !== undefined && (rest[0].startsWith('-') || /^[A-Za-z_][A-Za-z0-9_]*=/.test(rest[0]))) rest = rest.slice(WRAPPER_VALUE_FLAGS.has(rest[0]) ? 2 : 1);
+  }
+  return rest[0] === undefined ? [] : [posix.basename(rest[0]), ...rest.slice(1)];
+}
+
+/** Metadata only a person writes: decisions on permission requests, and the voucher of a command gate. */
+const PERSON_KEYS = /\b(decision|decided_by|decided_via|decision_reason|command_approved_by|command_approved)\b/;
+
+const METADATA_FLAGS = new Set(['--metadata', '--set-metadata', '--unset-metadata']);
+
+/** `gt permission approve|deny`, or a bd write of a permission request or of the keys a person's decision sets. */
+function decidesForAPerson(words: string[]): boolean {
+  let w = unwrapCommand(words);
+  if (w[0] === 'gt') {
+    const args = w.slice(1).filter((a) => !a.startsWith('-'));
+    if (args[0] === 'permission' && (args[1] === 'approve' || args[1] === 'deny')) return true;
+    if (args[0] !== 'bd') return false;
+    w = w.slice(w.indexOf('bd'));
+  }
+  if (w[0] !== 'bd') return false;
+  const args = w.slice(1);
+  const typed = args.some((a, i) => a === 'permission' && (args[i - 1] === '-t' || args[i - 1] === '--type')) || args.includes('--type=permission');
+  const metadata = args.filter((a, i) => METADATA_FLAGS.has(args[i - 1] ?? '') || [...METADATA_FLAGS].some((f) => a.startsWith(`${f}=`)));
+  return typed || metadata.some((a) => PERSON_KEYS.test(a));
+}
+
+/** A command that drops or changes the agent's identity (GT_AGENT), or its whole environment. */
+function changesIdentity(line: string): boolean {
+  return /\bGT_AGENT\s*=|\bunset\b[^;&|\n]*\bGT_AGENT\b|(-u|--unset)[\s=]+GT_AGENT\b|\benv\s+(-[a-zA-Z]*i\b|--ignore-environment\b)/.test(line);
+}
+
 interface BuiltinRule {
   id: string;
   action: Decision;
   reason: string;
+  /** Part of the trust model (design §9): holds even with builtin_rules = false. */
+  always?: boolean;
   matches: (request: ToolRequest, worktree: string) => boolean;
 }
 
@@ -95,6 +141,14 @@ const BUILTIN_RULES: BuiltinRule[] = [
   {
     id: 'force-push', action: 'deny', reason: 'force pushes rewrite shared history; gt done and the refinery publish work',
     matches: (request) => { const line = commandOf(request); return line !== undefined && simpleCommands(line).some(isForcePush); },
+  },
+  {
+    id: 'person-decides', action: 'deny', always: true, reason: 'only a person (or a leader) answers permission requests and vouches for command gates',
+    matches: (request) => { const line = commandOf(request); return line !== undefined && simpleCommands(line).some(decidesForAPerson); },
+  },
+  {
+    id: 'agent-identity', action: 'deny', always: true, reason: 'an agent\'s commands run as that agent: GT_AGENT stays as gt set it',
+    matches: (request) => { const line = commandOf(request); return line !== undefined && changesIdentity(line); },
   },
   {
     id: 'outside-worktree', action: 'deny', reason: 'an agent writes only inside its own worktree',
@@ -146,8 +200,8 @@ export function evaluatePolicy(layers: PolicyLayer[], identity: Identity, worktr
     });
   }
   const builtins = layers.find((l) => l.config.builtin_rules !== undefined)?.config.builtin_rules ?? true;
-  if (builtins) {
-    for (const rule of BUILTIN_RULES) if (rule.matches(request, worktree)) consider({ action: rule.action, rule: `builtin ${rule.id}`, reason: rule.reason });
+  for (const rule of BUILTIN_RULES) {
+    if ((builtins || rule.always) && rule.matches(request, worktree)) consider({ action: rule.action, rule: `builtin ${rule.id}`, reason: rule.reason });
   }
   if (best) return best;
   const fallback = layers.find((l) => l.config.default !== undefined);
@@ -199,7 +253,7 @@ export async function brokerPermission(town: Town, identity: Identity, request: 
   const layers = policyLayers(town, identity);
   const worktree = town.path(workdirOf(identity));
   const verdict = evaluatePolicy(layers, identity, worktree, request);
-  let outcome: PermissionOutcome = { ...verdict, decided_by: 'policy' };
+  let outcome: PermissionOutcome = { ...verdict, decided_by: 'policy', decided_via: 'policy' };
   if (verdict.action === 'ask') outcome = await askHuman(town, identity, request, verdict, permissionTimeoutMs(layers), options);
   const entry: PermissionLogEntry = { at: town.ports.now(), agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, ...outcome };
   if (options.runDir) town.ports.files.append(`${options.runDir}/permissions.jsonl`, `${JSON.stringify(entry)}\n`);
@@ -230,7 +284,7 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
     }
     const reason = `nobody answered within ${Math.round(timeout / 1000)} s`;
     try {
-      single(await ledger.update([bead.id], { status: 'closed', closeReason: `denied: ${reason}`, setMetadata: { decision: 'deny', decided_by: 'timeout' }, expect: { statuses: ['open'] } }));
+      single(await ledger.update([bead.id], { status: 'closed', closeReason: `denied: ${reason}`, setMetadata: { decision: 'deny', decided_by: 'timeout', decided_via: 'timeout' }, expect: { statuses: ['open'] } }));
     } catch {
       // Answered in the last instant: that answer stands.
       const current = await ledger.store.read((tx) => tx.getIssue(bead.id));
@@ -242,7 +296,7 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
     for (const to of new Set(['mayor', ...(dispatcher && dispatcher !== identity.address ? [dispatcher] : [])])) {
       await mail.send(to, `PERMISSION TIMEOUT ${bead.id}: ${identity.address}`, `${identity.address} asked for ${summary(request)} and nobody answered within ${Math.round(timeout / 1000)} s; it was denied.\nApprove the same request next time with gt permission approve, or add a rule to town.toml [permissions].`, { kind: 'protocol', priority: 1 });
     }
-    return { action: 'deny', rule: verdict.rule, reason, request: bead.id, decided_by: 'timeout' };
+    return { action: 'deny', rule: verdict.rule, reason, request: bead.id, decided_by: 'timeout', decided_via: 'timeout' };
   } finally {
     if (agent) await ledger.update([agent.id], { setMetadata: { state: 'working', last_signal_at: ports.now() }, unsetMetadata: ['permission_request'] });
   }
@@ -253,7 +307,8 @@ function outcomeOf(issue: Issue, verdict: Verdict): PermissionOutcome {
   const action: Decision = m.decision === 'allow' ? 'allow' : 'deny';
   const by = typeof m.decided_by === 'string' ? m.decided_by : 'unknown';
   const why = typeof m.decision_reason === 'string' && m.decision_reason !== '' ? `: ${m.decision_reason}` : '';
-  return { action, rule: verdict.rule, reason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${why}`, request: issue.id, decided_by: by };
+  const via = typeof m.decided_via === 'string' ? { decided_via: m.decided_via as DecidedVia } : {};
+  return { action, rule: verdict.rule, reason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${why}`, request: issue.id, decided_by: by, ...via };
 }
 
 export interface PermissionRequestView {
@@ -265,6 +320,7 @@ export interface PermissionRequestView {
   rule: string;
   status: 'waiting' | 'allowed' | 'denied';
   decided_by?: string;
+  decided_via?: string;
   created_at: string;
   expires_at?: string;
 }
@@ -277,6 +333,7 @@ function viewOf(issue: Issue): PermissionRequestView {
     status: issue.status !== 'closed' ? 'waiting' : m.decision === 'allow' ? 'allowed' : 'denied', created_at: issue.created_at,
   };
   if (s('decided_by')) view.decided_by = s('decided_by');
+  if (s('decided_via')) view.decided_via = s('decided_via');
   if (s('expires_at')) view.expires_at = s('expires_at');
   return view;
 }
@@ -286,9 +343,31 @@ export async function permissionRequests(town: Town, options: { all?: boolean } 
   return issues.map(viewOf);
 }
 
-/** A person's answer to a waiting request. */
-export async function answerPermission(town: Town, idText: string, action: 'allow' | 'deny', by: string, reason?: string): Promise<PermissionRequestView> {
+/** A leader answers permission requests like a person: town.toml `permissions.leaders`. */
+export function isLeader(town: Town, agent: string): boolean {
+  try {
+    return (town.config.permissions.leaders ?? []).includes(agent);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Who may answer a permission request: a person (a caller that is no agent
+ * session: no GT_AGENT) or a leader. An agent, the asking one included, may not.
+ */
+export function decider(town: Town, agent: string | undefined): { by: string; via: 'person' | 'leader' } {
+  if (!agent) return { by: town.ledger.actor, via: 'person' };
+  if (isLeader(town, agent)) return { by: agent, via: 'leader' };
+  throw new GtError('conflict', `${agent} is an agent session, and agents do not answer permission requests`, {
+    hint: 'a person answers from a terminal that is no agent\'s session (or the dashboard); leaders are listed in town.toml permissions.leaders',
+  });
+}
+
+/** A person's (or a leader's) answer to a waiting request. */
+export async function answerPermission(town: Town, idText: string, action: 'allow' | 'deny', who: { by: string; via: 'person' | 'leader' }, reason?: string): Promise<PermissionRequestView> {
   const { ledger } = town;
+  const by = who.by;
   let id: string;
   try {
     id = await ledger.resolve(idText);
@@ -304,7 +383,7 @@ export async function answerPermission(town: Town, idText: string, action: 'allo
   try {
     const updated = single(await ledger.update([id], {
       status: 'closed', closeReason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${reason ? `: ${reason}` : ''}`,
-      setMetadata: { decision: action, decided_by: by, ...(reason ? { decision_reason: reason } : {}) }, expect: { statuses: ['open'] },
+      setMetadata: { decision: action, decided_by: by, decided_via: who.via, ...(reason ? { decision_reason: reason } : {}) }, expect: { statuses: ['open'] },
     }));
     return viewOf(updated);
   } catch (error) {
