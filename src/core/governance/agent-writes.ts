@@ -41,3 +41,12 @@ export function agentWriteGuard(agent: string, isLeader: () => boolean = () => f
     }
   };
 }
+
+/**
+ * Town and rig config are the policy (permissions, runtimes' commands, the
+ * merge test command…): an agent session never changes them through gt, and
+ * the broker's protected-files rule keeps its tools from editing the files.
+ */
+export function agentConfigError(agent: string, file: string): GtError {
+  return refused(agent, `change ${file}: town and rig config are the policy, which a person changes`, 'run gt config from a terminal that is no agent\'s session');
+}

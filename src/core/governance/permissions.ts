@@ -128,13 +128,108 @@ function changesIdentity(line: string): boolean {
   return /\bGT_AGENT\s*=|\bunset\b[^;&|\n]*\bGT_AGENT\b|(-u|--unset)[\s=]+GT_AGENT\b|\benv\s+(-[a-zA-Z]*i\b|--ignore-environment\b)/.test(line);
 }
 
+/**
+ * What no agent writes (design §9): the policy (town.toml, rig.toml), gt's
+ * state (`.gt/`: the ledger, runs, settings), the formulas a person installed,
+ * the rigs' repositories, and every workspace but its own. Undefined: none of
+ * these. `root` is the town root, `worktree` the agent's own workspace.
+ */
+export function protectedArea(path: string, root: string | undefined, worktree: string): string | undefined {
+  if (root === undefined) return undefined;
+  const rel = posix.relative(root, path);
+  if (rel.startsWith('..') || posix.isAbsolute(rel)) return undefined;
+  const parts = rel === '' ? [] : rel.split('/');
+  const [top, second, third] = parts;
+  if (top === 'town.toml') return 'the town config (town.toml)';
+  if (top === '.gt') return 'gt\'s state (.gt/: the ledger, logs, settings)';
+  if (top === 'formulas') return 'the formulas a person installed';
+  if (second === 'rig.toml') return `the rig config (${top}/rig.toml)`;
+  if (second === '.repo.git') return `the repository of ${top}`;
+  // A workspace: its own agent writes in it; nobody else (a witness's workspace, the rig, holds the others).
+  const workspace = top === 'mayor' ? 'mayor' : second === 'refinery' ? `${top}/refinery` : (second === 'polecats' || second === 'crew') && third !== undefined ? `${top}/${second}/${third}` : undefined;
+  if (workspace !== undefined) return `${root}/${workspace}` === worktree ? undefined : `the workspace of another agent (${workspace})`;
+  // The directories that hold workspaces (the town root, a rig, its polecats/ or crew/).
+  if (top === undefined) return 'the town root';
+  if (second === undefined) return `${top} in the town root`;
+  if ((second === 'polecats' || second === 'crew') && third === undefined) return `${top}/${second}`;
+  return undefined;
+}
+
+/** Programs that do not write the files they are given (gt and bd write through their own checks). */
+const READ_ONLY = new Set(['cat', 'less', 'more', 'head', 'tail', 'grep', 'egrep', 'fgrep', 'rg', 'ls', 'stat', 'file', 'wc', 'diff', 'cmp', 'test', '[', 'echo',
+  'printf', 'readlink', 'realpath', 'du', 'sha1sum', 'sha256sum', 'md5sum', 'jq', 'tree', 'which', 'type', 'pwd', 'true', 'false', 'basename', 'dirname', 'gt', 'bd']);
+const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>', '>&']);
+
+/**
+ * The protected area a shell line writes, as far as the line can be read:
+ * a redirection into one, or a path in one given to a program that may write
+ * (anything but READ_ONLY), relative paths taken from the directory the line
+ * has `cd`-ed to. `$GT_ROOT` is the town root.
+ */
+function bashWritesProtected(line: string, cwd: string, root: string | undefined, worktree: string): string | undefined {
+  if (root === undefined) return undefined;
+  const tokens = parseWords(line, (key) => (key === 'GT_ROOT' ? root : `$${key}`));
+  let dir = cwd;
+  let words: string[] = [];
+  let redirect = false;
+  const area = (word: string) => protectedArea(posix.resolve(dir, word.replace(/^~(?=\/|$)/, '/nonexistent-home')), root, worktree);
+  const endCommand = (): string | undefined => {
+    const command = unwrapCommand(words.slice(Math.max(0, words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)))));
+    words = [];
+    if (command[0] === 'cd') {
+      dir = posix.resolve(dir, command[1] ?? dir);
+      return undefined;
+    }
+    if (command[0] === undefined || READ_ONLY.has(command[0])) return undefined;
+    for (const arg of command.slice(1)) {
+      const value = arg.startsWith('-') ? arg.slice(arg.indexOf('=') + 1 || arg.length) : arg;
+      const hit = value === '' ? undefined : area(value);
+      if (hit) return hit;
+    }
+    return undefined;
+  };
+  for (const token of tokens) {
+    if (typeof token === 'string' || ('op' in token && token.op === 'glob')) {
+      const word = typeof token === 'string' ? token : (token as { pattern: string }).pattern;
+      if (redirect) {
+        redirect = false;
+        const hit = area(word);
+        if (hit) return hit;
+        continue;
+      }
+      words.push(word);
+    } else if ('op' in token && WRITE_REDIRECTS.has(token.op)) {
+      redirect = true;
+    } else if ('op' in token) {
+      const hit = endCommand();
+      if (hit) return hit;
+    }
+  }
+  return endCommand();
+}
+
+/** Where a rule looks: the agent's own workspace and the town root. */
+interface Scope {
+  worktree: string;
+  root: string | undefined;
+}
+
 interface BuiltinRule {
   id: string;
   action: Decision;
-  reason: string;
+  reason: string | ((request: ToolRequest, scope: Scope) => string);
   /** Part of the trust model (design §9): holds even with builtin_rules = false. */
   always?: boolean;
-  matches: (request: ToolRequest, worktree: string) => boolean;
+  matches: (request: ToolRequest, scope: Scope) => boolean;
+}
+
+function protectedTarget(request: ToolRequest, scope: Scope): string | undefined {
+  if (WRITE_TOOLS.has(request.tool)) {
+    const path = pathOf(request);
+    return path === undefined ? undefined : protectedArea(path, scope.root, scope.worktree);
+  }
+  const line = commandOf(request);
+  return line === undefined ? undefined : bashWritesProtected(line, request.cwd, scope.root, scope.worktree);
 }
 
 const BUILTIN_RULES: BuiltinRule[] = [
@@ -152,11 +247,17 @@ const BUILTIN_RULES: BuiltinRule[] = [
   },
   {
     id: 'outside-worktree', action: 'deny', reason: 'an agent writes only inside its own worktree',
-    matches: (request, worktree) => {
+    matches: (request, { worktree }) => {
       if (!WRITE_TOOLS.has(request.tool)) return false;
       const path = pathOf(request);
       return path !== undefined && path !== worktree && !path.startsWith(`${worktree}/`);
     },
+  },
+  {
+    // After outside-worktree, which names the simpler reason when both match; this one holds with builtin_rules = false too.
+    id: 'protected-files', action: 'deny', always: true,
+    reason: (request, scope) => `an agent never writes ${protectedTarget(request, scope) ?? 'gt\'s own files'}: a person changes them`,
+    matches: (request, scope) => protectedTarget(request, scope) !== undefined,
   },
 ];
 
@@ -188,6 +289,8 @@ export interface PolicyLayer {
  * town forbids; with no match the first layer that sets `default` decides.
  */
 export function evaluatePolicy(layers: PolicyLayer[], identity: Identity, worktree: string, request: ToolRequest): Verdict {
+  const relative = workdirOf(identity);
+  const scope: Scope = { worktree, root: worktree.endsWith(`/${relative}`) ? worktree.slice(0, -relative.length - 1) : undefined };
   let best: Verdict | undefined;
   const consider = (verdict: Verdict) => {
     if (!best || RANK[verdict.action] > RANK[best.action]) best = verdict;
@@ -201,7 +304,9 @@ export function evaluatePolicy(layers: PolicyLayer[], identity: Identity, worktr
   }
   const builtins = layers.find((l) => l.config.builtin_rules !== undefined)?.config.builtin_rules ?? true;
   for (const rule of BUILTIN_RULES) {
-    if ((builtins || rule.always) && rule.matches(request, worktree)) consider({ action: rule.action, rule: `builtin ${rule.id}`, reason: rule.reason });
+    if ((builtins || rule.always) && rule.matches(request, scope)) {
+      consider({ action: rule.action, rule: `builtin ${rule.id}`, reason: typeof rule.reason === 'string' ? rule.reason : rule.reason(request, scope) });
+    }
   }
   if (best) return best;
   const fallback = layers.find((l) => l.config.default !== undefined);
