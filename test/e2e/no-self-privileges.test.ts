@@ -5,7 +5,7 @@
  * against a real town (git, SQLite).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GT, type RunResult } from '../support/env.js';
@@ -149,5 +149,23 @@ describe('the policy (finding 3)', () => {
     }
     expect((await ask('Write', { file_path: join(town.root, '.gt', 'settings', 'x.json'), content: '{}' })).permissionDecision).toBe('deny');
     expect((await ask('Bash', { command: 'cat ../../../town.toml && npm test' })).permissionDecision).toBe('allow');
+  });
+});
+
+describe('symbolic links (finding 10)', () => {
+  it('a link in the worktree that leads to the town does not get a write past the broker', async () => {
+    const town = makeTown({ rig: 'app' });
+    const worktree = join(town.root, 'app', 'polecats', 'nux');
+    mkdirSync(worktree, { recursive: true });
+    // The repro: a link inside the worktree (committed, or made earlier), pointing at the town; one dangling too.
+    symlinkSync(town.root, join(worktree, 'link'));
+    symlinkSync(join(town.root, 'formulas', 'new.formula.toml'), join(worktree, 'dangling.toml'));
+    const decide = async (tool_name: string, tool_input: Record<string, unknown>) =>
+      (JSON.parse((await brokerHook(town, tool_name, tool_input, AGENT, worktree)).stdout) as { hookSpecificOutput: { permissionDecision: string } }).hookSpecificOutput.permissionDecision;
+    expect(await decide('Write', { file_path: join(worktree, 'link', 'town.toml'), content: 'x' })).toBe('deny');
+    expect(await decide('Edit', { file_path: 'link/app/polecats/furiosa/a.ts', old_string: 'a', new_string: 'b' })).toBe('deny');
+    expect(await decide('Write', { file_path: 'dangling.toml', content: 'x' })).toBe('deny');
+    expect(await decide('Bash', { command: 'echo "builtin_rules = false" >> link/town.toml' })).toBe('deny');
+    expect(await decide('Write', { file_path: join(worktree, 'src', 'a.ts'), content: 'x' })).toBe('allow');
   });
 });

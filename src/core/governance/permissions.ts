@@ -166,13 +166,13 @@ const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>', '>&']);
  * (anything but READ_ONLY), relative paths taken from the directory the line
  * has `cd`-ed to. `$GT_ROOT` is the town root.
  */
-function bashWritesProtected(line: string, cwd: string, root: string | undefined, worktree: string): string | undefined {
+function bashWritesProtected(line: string, cwd: string, root: string | undefined, worktree: string, real: (path: string) => string): string | undefined {
   if (root === undefined) return undefined;
   const tokens = parseWords(line, (key) => (key === 'GT_ROOT' ? root : `$${key}`));
   let dir = cwd;
   let words: string[] = [];
   let redirect = false;
-  const area = (word: string) => protectedArea(posix.resolve(dir, word.replace(/^~(?=\/|$)/, '/nonexistent-home')), root, worktree);
+  const area = (word: string) => protectedArea(real(posix.resolve(dir, word.replace(/^~(?=\/|$)/, '/nonexistent-home'))), root, worktree);
   const endCommand = (): string | undefined => {
     const command = unwrapCommand(words.slice(Math.max(0, words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)))));
     words = [];
@@ -212,6 +212,8 @@ function bashWritesProtected(line: string, cwd: string, root: string | undefined
 interface Scope {
   worktree: string;
   root: string | undefined;
+  /** Resolves symbolic links (finding 10 of issue 12: a link in the worktree must not lead out of it). */
+  real: (path: string) => string;
 }
 
 interface BuiltinRule {
@@ -229,7 +231,7 @@ function protectedTarget(request: ToolRequest, scope: Scope): string | undefined
     return path === undefined ? undefined : protectedArea(path, scope.root, scope.worktree);
   }
   const line = commandOf(request);
-  return line === undefined ? undefined : bashWritesProtected(line, request.cwd, scope.root, scope.worktree);
+  return line === undefined ? undefined : bashWritesProtected(line, request.cwd, scope.root, scope.worktree, scope.real);
 }
 
 const BUILTIN_RULES: BuiltinRule[] = [
@@ -287,10 +289,18 @@ export interface PolicyLayer {
  * The decision of a policy for one request. Every matching rule counts and
  * the strictest wins (deny > ask > allow), so a rig cannot loosen what the
  * town forbids; with no match the first layer that sets `default` decides.
+ * `realpath` resolves symbolic links (the broker passes the file system's).
  */
-export function evaluatePolicy(layers: PolicyLayer[], identity: Identity, worktree: string, request: ToolRequest): Verdict {
+export function evaluatePolicy(layers: PolicyLayer[], identity: Identity, workspace: string, asked: ToolRequest, realpath: (path: string) => string = (path) => path): Verdict {
   const relative = workdirOf(identity);
-  const scope: Scope = { worktree, root: worktree.endsWith(`/${relative}`) ? worktree.slice(0, -relative.length - 1) : undefined };
+  const worktree = realpath(workspace);
+  const scope: Scope = { worktree, root: worktree.endsWith(`/${relative}`) ? worktree.slice(0, -relative.length - 1) : undefined, real: realpath };
+  // Rules match where a path really leads: every symbolic link resolved.
+  const request: ToolRequest = { ...asked, cwd: realpath(asked.cwd), input: { ...asked.input } };
+  for (const key of PATH_KEYS) {
+    const value = asked.input[key];
+    if (typeof value === 'string' && value !== '') request.input[key] = realpath(posix.resolve(asked.cwd, value));
+  }
   let best: Verdict | undefined;
   const consider = (verdict: Verdict) => {
     if (!best || RANK[verdict.action] > RANK[best.action]) best = verdict;
@@ -357,7 +367,7 @@ export interface BrokerOptions {
 export async function brokerPermission(town: Town, identity: Identity, request: ToolRequest, options: BrokerOptions = {}): Promise<PermissionOutcome> {
   const layers = policyLayers(town, identity);
   const worktree = town.path(workdirOf(identity));
-  const verdict = evaluatePolicy(layers, identity, worktree, request);
+  const verdict = evaluatePolicy(layers, identity, worktree, request, (path) => town.ports.files.realpath(path));
   let outcome: PermissionOutcome = { ...verdict, decided_by: 'policy', decided_via: 'policy' };
   if (verdict.action === 'ask') outcome = await askHuman(town, identity, request, verdict, permissionTimeoutMs(layers), options);
   const entry: PermissionLogEntry = { at: town.ports.now(), agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, ...outcome };
