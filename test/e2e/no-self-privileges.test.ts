@@ -169,3 +169,37 @@ describe('symbolic links (finding 10)', () => {
     expect(await decide('Write', { file_path: join(worktree, 'src', 'a.ts'), content: 'x' })).toBe('allow');
   });
 });
+
+describe('terminal escapes (finding 9)', () => {
+  it('bd show, bd list, gt agents and prime show control characters visibly; --json keeps them exact', () => {
+    const town = makeTown({ rig: 'app' });
+    const rigDir = join(town.root, 'app');
+    // OSC 52 writes the clipboard, OSC 0 the window title, CSI 2J clears the screen, CR overwrites the line.
+    const title = 'Fix it\u001b]52;c;cm0gLXJmIH4=\u0007\rLooks harmless';
+    const description = 'Body\u001b[2J\u001b]0;pwned\u0007 end \u202eevil\u009b';
+    const made = town.gt(['bd', 'create', title, '-d', description, '--silent'], { cwd: rigDir, env: AGENT });
+    expect(made.code, made.stderr).toBe(0);
+    const id = made.stdout.trim();
+    const slung = town.json<Array<{ agent: string }>>(['sling', id, 'app', '--no-start']);
+    const agent = slung[0]?.agent as string;
+    const agentBead = `hq-app-polecat-${agent.split('/')[2] as string}`;
+    expect(town.gt(['bd', 'update', agentBead, '--set-metadata', 'last_signal=stop\u001b]0;owned\u0007\rok'], { env: AGENT }).code).toBe(0);
+
+    const outputs = {
+      show: town.gt(['bd', 'show', id]).stdout,
+      list: town.gt(['bd', 'list']).stdout,
+      agents: town.gt(['agents']).stdout,
+      prime: town.gt(['prime', '--agent', agent]).stdout,
+    };
+    for (const [name, text] of Object.entries(outputs)) {
+      expect(text, name).not.toMatch(/[\u001b\u0007\r\u009b\u202e]/);
+      expect(text, name).toContain(name === 'agents' ? 'stop^[]0;owned^G^Mok' : 'Fix it^[]52;c;cm0gLXJmIH4=^G^MLooks harmless');
+    }
+    expect(outputs.show).toContain('Body^[[2J^[]0;pwned^G end <U+202E>evil<U+009B>');
+    expect(outputs.prime).toContain('<U+202E>evil');
+    // JSON is data: exact.
+    const json = JSON.parse(town.gt(['bd', 'show', id, '--json']).stdout) as Array<{ title: string; description: string }>;
+    expect(json[0]).toMatchObject({ title, description });
+    expect(town.json<Array<{ agent: string; last_signal: string }>>(['agents']).find((a) => a.agent === agent)?.last_signal).toBe('stop\u001b]0;owned\u0007\rok');
+  });
+});
