@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GT, type RunResult } from '../support/env.js';
+import { GT, OWN_FIXTURES, type RunResult } from '../support/env.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
 const AGENT = { GT_AGENT: 'app/polecats/nux', BD_ACTOR: 'app/polecats/nux' };
@@ -201,5 +201,24 @@ describe('terminal escapes (finding 9)', () => {
     const json = JSON.parse(town.gt(['bd', 'show', id, '--json']).stdout) as Array<{ title: string; description: string }>;
     expect(json[0]).toMatchObject({ title, description });
     expect(town.json<Array<{ agent: string; last_signal: string }>>(['agents']).find((a) => a.agent === agent)?.last_signal).toBe('stop\u001b]0;owned\u0007\rok');
+  });
+});
+
+describe('tmux quoting (finding 11)', () => {
+  it('an environment value ending in ";" starts the session, and a nudge ending in ";" arrives whole', async () => {
+    const town = makeTown({ rig: 'app' });
+    const log = join(town.base, 'agent.log');
+    expect(town.gt(['config', 'agent', 'set', 'fake', `sh ${join(OWN_FIXTURES, 'fake-agent.sh')} ${log}`]).code).toBe(0);
+    expect(town.gt(['crew', 'add', 'ada', '--rig', 'app']).code).toBe(0);
+    // The repro: a person's shell exports PROMPT_COMMAND='history -a;' and starts a session.
+    const started = town.gt(['crew', 'attach', 'ada', '--agent', 'fake', '--backend', 'tmux', '--detached'], { env: { PROMPT_COMMAND: 'history -a;', OTHER: 'x' } });
+    expect(started.code, started.stderr).toBe(0);
+    const read = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+    await waitFor('the start-up prompt', () => read().includes('turn: [gt] You are app/crew/ada') || undefined, 30_000);
+    await waitFor('the agent to be idle', () => town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === 'app/crew/ada')?.state === 'idle' || undefined, 30_000);
+    const env = town.tmux(['show-environment', '-t', '=gt-app-crew-ada', 'PROMPT_COMMAND']);
+    expect(env.stdout.trim()).toBe('PROMPT_COMMAND=history -a;');
+    expect(town.gt(['nudge', 'app/crew/ada', 'run it; then stop;']).code).toBe(0);
+    await waitFor('the nudge', () => read().includes('turn: [nudge from human] run it; then stop;\n') || undefined, 30_000);
   });
 });
