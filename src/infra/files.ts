@@ -111,6 +111,7 @@ export const nodeTownFiles: TownFiles = {
     }
   },
   realpath: (path) => realPath(path, 0),
+  chmod: (path, mode) => chmodSync(path, mode),
 };
 
 function realPath(path: string, depth: number): string {

@@ -5,7 +5,7 @@
  * against a real town (git, SQLite).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GT, OWN_FIXTURES, type RunResult } from '../support/env.js';
@@ -220,5 +220,25 @@ describe('tmux quoting (finding 11)', () => {
     expect(env.stdout.trim()).toBe('PROMPT_COMMAND=history -a;');
     expect(town.gt(['nudge', 'app/crew/ada', 'run it; then stop;']).code).toBe(0);
     await waitFor('the nudge', () => read().includes('turn: [nudge from human] run it; then stop;\n') || undefined, 30_000);
+  });
+});
+
+describe('file modes and git arguments (finding 12)', () => {
+  it('the town is its owner\'s alone, its config files 0600; a rig URL is never a git option', () => {
+    const town = makeTown({ rig: 'app' });
+    const mode = (...parts: string[]) => (statSync(join(town.root, ...parts)).mode & 0o777).toString(8);
+    expect(mode()).toBe('700');
+    expect(mode('.gt')).toBe('700');
+    expect(mode('.gt', 'ledger.db')).toBe('600');
+    expect(mode('town.toml')).toBe('600');
+    expect(mode('app', 'rig.toml')).toBe('600');
+    expect(town.gt(['config', 'set', 'merge.test', '"true"', '--rig', 'app']).code).toBe(0);
+    expect(mode('app', 'rig.toml')).toBe('600');
+    // The repro: a URL that git would read as an option runs a command.
+    const pwned = join(town.base, 'PWNED');
+    const added = town.gt(['rig', 'add', 'evil', '--', `--upload-pack=touch ${pwned}`]);
+    expect(added.code).not.toBe(0);
+    expect(existsSync(pwned)).toBe(false);
+    expect(existsSync(join(town.root, 'evil'))).toBe(false);
   });
 });

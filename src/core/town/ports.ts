@@ -76,6 +76,8 @@ export interface TownFiles {
    * (yet), its deepest existing ancestor resolved, the rest appended.
    */
   realpath(path: string): string;
+  /** Sets a file's or directory's mode (0o700: the owner alone). */
+  chmod(path: string, mode: number): void;
 }
 
 /**

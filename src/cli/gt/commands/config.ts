@@ -30,7 +30,8 @@ function save(t: Target, raw: Record<string, unknown>): void {
   if (t.agent) throw agentConfigError(t.agent, t.file);
   const text = renderToml(raw);
   t.validate(text);
-  nodeTownFiles.write(t.file, text);
+  // An atomic write makes a new file: give it the owner-only mode install gave the config.
+  nodeTownFiles.write(t.file, text, 0o600);
 }
 
 export default function register(program: Command, ctx: GtContext): void {
