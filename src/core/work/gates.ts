@@ -77,7 +77,8 @@ export async function approveGate(town: Town, idText: string, by: string, reason
 /**
  * Evaluates every waiting gate once: resolved ones are closed (which unblocks
  * their step), the others stay; a non-timer gate past its timeout escalates
- * to the Mayor once. `run` executes a `command` gate's command.
+ * to the Mayor once. `run` executes the gh CLI for GitHub gates; command gates
+ * run here, vouched for, in their rig's worktree with a scrubbed environment.
  */
 export type GateRunner = (command: string) => Promise<{ code: number; stdout: string }>;
 
