@@ -106,7 +106,7 @@ describe('permission decisions (finding 2)', () => {
     expect(town.json<Request[]>(['permission', 'list']).map((r) => r.id)).toEqual([request.id]);
 
     // The broker denies the same tool calls before they run.
-    for (const command of [`gt permission approve ${request.id}`, `bd update ${request.id} --set-metadata decision=allow --status closed`, `env -u GT_AGENT /usr/local/bin/gt permission approve ${request.id}`, `GT_AGENT= bd close ${request.id}`, 'unset GT_AGENT; bd list']) {
+    for (const command of [`gt permission approve ${request.id}`, `bd update ${request.id} --set-metadata decision=allow --status closed`, `env -u GT_AGENT /usr/local/bin/gt permission approve ${request.id}`, `GT_AGENT= bd close ${request.id}`, 'unset GT_AGENT; bd list', `bd close ${request.id}`, `cd /tmp && gt bd update ${request.id} --title "Bash: ls"`]) {
       const denied = await askBroker(town, command, AGENT);
       expect(JSON.parse(denied.stdout), command).toMatchObject({ hookSpecificOutput: { permissionDecision: 'deny' } });
     }

@@ -68,9 +68,11 @@ export function validateTitle(title: string | undefined): string {
  * words, so nothing else (no `/`, `..`, `$`, spaces) is allowed, on create and
  * on import alike.
  */
+export const ISSUE_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)+(\.\d+)*$/;
+
 export function validateIssueId(raw: string): string {
   const id = raw.trim();
-  if (!/^[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)+(\.\d+)*$/.test(id)) {
+  if (!ISSUE_ID_PATTERN.test(id)) {
     throw validationError(`invalid ID ${JSON.stringify(raw)}`, 'an ID is <prefix>-<suffix>, e.g. bd-a3f8 or bd-a3f8.1');
   }
   return id;

@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import { parse as parseWords } from 'shell-quote';
 import { GtError, notFoundError } from '../../shared/errors.js';
 import { single } from '../beads/ledger.js';
+import { ISSUE_ID_PATTERN } from '../beads/rules.js';
 import type { Issue } from '../beads/types.js';
 import { parseDuration } from '../../shared/duration.js';
 import type { Decision, PermissionRule, PermissionsConfig } from '../town/config.js';
@@ -337,6 +338,31 @@ export function permissionTimeoutMs(layers: PolicyLayer[]): number {
   return parseDuration(layers.find((l) => l.config.timeout !== undefined)?.config.timeout ?? DEFAULT_TIMEOUT);
 }
 
+/** bd commands that only read. */
+const BD_READS = new Set(['show', 'view', 'list', 'ready', 'blocked', 'search', 'stats', 'status', 'events', 'history', 'export', 'doctor', 'cook', 'comments']);
+
+/**
+ * The permission requests a shell line's bd commands would write (update,
+ * close, delete, comment…): IDs are looked up, since a request's ID does not
+ * say what it is. An agent's tool call never writes one (issue 12, finding 2).
+ */
+async function requestsWritten(town: Town, request: ToolRequest): Promise<string[]> {
+  const line = commandOf(request);
+  if (line === undefined) return [];
+  const ids = new Set<string>();
+  for (const words of simpleCommands(line)) {
+    let command = unwrapCommand(words);
+    if (command[0] === 'gt' && command.includes('bd')) command = command.slice(command.indexOf('bd'));
+    if (command[0] !== 'bd') continue;
+    const args = command.slice(1).filter((a) => !a.startsWith('-'));
+    if (args[0] === undefined || (BD_READS.has(args[0]) && args[1] !== 'add')) continue;
+    for (const arg of args.slice(1)) if (ISSUE_ID_PATTERN.test(arg)) ids.add(arg);
+  }
+  const found: string[] = [];
+  for (const id of ids) if ((await town.ledger.find(id))?.issue_type === 'permission') found.push(id);
+  return found;
+}
+
 /** One line of a session's permission log (`.gt/runs/<run>/permissions.jsonl`). */
 export interface PermissionLogEntry extends PermissionOutcome {
   at: string;
@@ -367,7 +393,10 @@ export interface BrokerOptions {
 export async function brokerPermission(town: Town, identity: Identity, request: ToolRequest, options: BrokerOptions = {}): Promise<PermissionOutcome> {
   const layers = policyLayers(town, identity);
   const worktree = town.path(workdirOf(identity));
-  const verdict = evaluatePolicy(layers, identity, worktree, request, (path) => town.ports.files.realpath(path));
+  const requests = isLeader(town, identity.address) ? [] : await requestsWritten(town, request);
+  const verdict: Verdict = requests.length > 0
+    ? { action: 'deny', rule: 'builtin person-decides', reason: `${requests.join(', ')} ${requests.length === 1 ? 'is a permission request' : 'are permission requests'}: only a person (or a leader) answers them` }
+    : evaluatePolicy(layers, identity, worktree, request, (path) => town.ports.files.realpath(path));
   let outcome: PermissionOutcome = { ...verdict, decided_by: 'policy', decided_via: 'policy' };
   if (verdict.action === 'ask') outcome = await askHuman(town, identity, request, verdict, permissionTimeoutMs(layers), options);
   const entry: PermissionLogEntry = { at: town.ports.now(), agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, ...outcome };
