@@ -19,8 +19,8 @@ export interface PourResult {
   created: number;
 }
 
-/** Pours a cooked formula: root first, then gates and steps in an order where every reference exists. */
 /**
+ * Pours a cooked formula: root first, then gates and steps in an order where every reference exists.
  * `commandsVouchedBy`: who vouches for the formula's command gates (see
  * work/gates.ts commandGateVoucher); they are stamped with it, written past an
  * agent's write guard, which is why only gt's code, never a bead, sets it.
