@@ -171,7 +171,7 @@ describe('symbolic links (finding 10)', () => {
 });
 
 describe('terminal escapes (finding 9)', () => {
-  it('bd show, bd list, gt agents and prime show control characters visibly; --json keeps them exact', () => {
+  it('bd show, bd list, gt agents, prime and mail show control characters visibly; --json keeps them exact', () => {
     const town = makeTown({ rig: 'app' });
     const rigDir = join(town.root, 'app');
     // OSC 52 writes the clipboard, OSC 0 the window title, CSI 2J clears the screen, CR overwrites the line.
@@ -185,7 +185,10 @@ describe('terminal escapes (finding 9)', () => {
     const agentBead = `hq-app-polecat-${agent.split('/')[2] as string}`;
     expect(town.gt(['bd', 'update', agentBead, '--set-metadata', 'last_signal=stop\u001b]0;owned\u0007\rok'], { env: AGENT }).code).toBe(0);
 
+    const mail = town.json<{ id: string }>(['mail', 'send', 'human', '-s', title, '-m', description], { env: AGENT });
+
     const outputs = {
+      mail: town.gt(['mail', 'read', mail.id]).stdout,
       show: town.gt(['bd', 'show', id]).stdout,
       list: town.gt(['bd', 'list']).stdout,
       agents: town.gt(['agents']).stdout,
