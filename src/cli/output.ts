@@ -3,6 +3,7 @@
  * progress and errors on stderr, colour only on a TTY and never with NO_COLOR.
  */
 import { GtError, errorMessage, type ErrorKind } from '../shared/errors.js';
+import { visibleLine } from '../shared/text.js';
 
 export interface Io {
   cwd: string;
@@ -72,8 +73,15 @@ export function reportError(io: Io, error: unknown, json: boolean): void {
   if ((!known || debug) && error instanceof Error && error.stack) io.stderr(`${debug ? error.stack : 'Run with GT_DEBUG=1 for the stack trace.'}\n`);
 }
 
-/** Pads columns for a plain table; stable widths, no colour codes counted. */
-export function table(rows: string[][]): string {
+/** The colour codes style() writes: the only escape sequences a table cell keeps. */
+const OWN_SGR = /(\u001b\[(?:0|1|2|31|32|33|36)m)/;
+
+/**
+ * Pads columns for a plain table; stable widths, no colour codes counted. Any
+ * other control character in a cell is shown, not sent (shared/text.ts).
+ */
+export function table(cells: string[][]): string {
+  const rows = cells.map((row) => row.map((cell) => cell.split(OWN_SGR).map((part, i) => (i % 2 === 1 ? part : visibleLine(part))).join('')));
   const widths: number[] = [];
   const visible = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '').length;
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(cell))));

@@ -2,8 +2,8 @@
  * The town's files: atomic writes, and lock files that survive their holder's
  * death (the pid inside is checked; a dead holder's lock is taken over).
  */
-import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, lstatSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import type { Release, TownFiles } from '../core/town/ports.js';
 import { writeFileAtomic } from './fs.js';
@@ -110,4 +110,26 @@ export const nodeTownFiles: TownFiles = {
       return false;
     }
   },
+  realpath: (path) => realPath(path, 0),
+  chmod: (path, mode) => chmodSync(path, mode),
 };
+
+function realPath(path: string, depth: number): string {
+  const rest: string[] = [];
+  for (let head = path; ; head = dirname(head)) {
+    try {
+      return join(realpathSync(head), ...rest);
+    } catch {
+      // A dangling link: writing through it creates its target, so follow it (a loop ends at 40 hops).
+      let link: string | undefined;
+      try {
+        if (lstatSync(head).isSymbolicLink() && depth < 40) link = readlinkSync(head);
+      } catch {
+        link = undefined;
+      }
+      if (link !== undefined) return realPath(join(resolve(dirname(head), link), ...rest), depth + 1);
+      if (dirname(head) === head) return path;
+      rest.unshift(basename(head));
+    }
+  }
+}

@@ -36,6 +36,16 @@ set -g pane-border-status top
 set -g pane-border-format " #{pane_title} "
 `;
 
+/**
+ * One argument as tmux's own parser reads it: tmux takes an argument ending in
+ * `;` as the end of a command (tmux(1), COMMANDS), so an env value such as
+ * `history -a;` ended the command before the next `-e`, and a nudge lost its
+ * last `;`. A trailing `\;` is a literal `;` (and keeps what precedes it).
+ */
+export function tmuxWord(word: string): string {
+  return word.endsWith(';') ? `${word.slice(0, -1)}\\;` : word;
+}
+
 export async function tmuxAvailable(env: NodeJS.ProcessEnv): Promise<boolean> {
   try {
     return (await execCommand('tmux', ['-V'], { env })).code === 0;
@@ -61,7 +71,7 @@ export class TmuxBackend implements SessionBackend {
   }
 
   async start(spec: SessionSpec): Promise<void> {
-    const env = Object.entries(spec.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    const env = Object.entries(spec.env).flatMap(([k, v]) => ['-e', tmuxWord(`${k}=${v}`)]);
     const exists = await this.tmux(['has-session', '-t', `=${spec.name}`]);
     if (exists.code === 0) {
       // A dead pane left by remain-on-exit: replace the session, keep nothing running twice.
@@ -85,7 +95,7 @@ export class TmuxBackend implements SessionBackend {
     // One tmux client for the whole set-up (each is a process); the pane's output
     // also goes to the run's log, which outlives the session.
     await this.check([
-      'new-session', '-d', '-s', spec.name, '-c', spec.cwd, '-x', '200', '-y', '50', ...env, '--', ...gate,
+      'new-session', '-d', '-s', spec.name, '-c', tmuxWord(spec.cwd), '-x', '200', '-y', '50', ...env, '--', ...gate.map(tmuxWord),
       ';', 'set-option', '-t', pane, 'remain-on-exit', 'on',
       ';', 'select-pane', '-t', pane, '-T', spec.name,
       ';', 'pipe-pane', '-t', pane, '-o', `cat >> ${shellQuote(`${spec.runDir}/agent.log`)}`,
@@ -100,7 +110,7 @@ export class TmuxBackend implements SessionBackend {
 
   async send(name: string, text: string): Promise<void> {
     // Literal text first, then Enter as its own key: TUIs treat a pasted newline as text.
-    await this.check(['send-keys', '-t', `=${name}:`, '-l', text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').replace(/\t/g, ' ')]);
+    await this.check(['send-keys', '-t', `=${name}:`, '-l', tmuxWord(text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').replace(/\t/g, ' '))]);
     await new Promise((r) => setTimeout(r, 150));
     await this.check(['send-keys', '-t', `=${name}:`, 'Enter']);
   }

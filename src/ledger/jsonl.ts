@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { GtError } from '../shared/errors.js';
+import { validateIssueId, validateLabel } from '../core/beads/rules.js';
 import { canonicalTime, formatTime } from '../shared/time.js';
 import type { ImportRecord } from '../core/beads/ledger.js';
 import type { BondRef, Comment, Dependency, Issue, IssueDetails, Memory } from '../core/beads/types.js';
@@ -80,6 +81,9 @@ export function parseLine(text: string, line: number): ParsedLine {
   if (type !== undefined && type !== 'issue') throw new JsonlLineError(line, `unknown _type ${JSON.stringify(type)}`);
   if (typeof raw.id !== 'string' || raw.id.trim() === '') throw new JsonlLineError(line, 'missing "id"');
   const id = raw.id;
+  // The rules bd create enforces (issue 12, finding 8); the ledger checks the rest (statuses, types, cycles).
+  checked(line, () => validateIssueId(id));
+  if (id !== id.trim()) throw new JsonlLineError(line, `invalid ID ${JSON.stringify(id)}: it has surrounding spaces`);
   if (raw.status === 'tombstone') return { kind: 'tombstone', id };
 
   const issue: Record<string, unknown> = {};
@@ -141,6 +145,8 @@ export function parseLine(text: string, line: number): ParsedLine {
   if (issue.status === 'closed') issue.closed_at ??= issue.updated_at;
   else delete issue.closed_at;
   if (issue.ephemeral && issue.no_history) throw new JsonlLineError(line, `issue ${id} is both ephemeral and no_history`);
+  if (typeof issue.estimated_minutes === 'number' && issue.estimated_minutes < 0) throw new JsonlLineError(line, `issue ${id} estimate ${issue.estimated_minutes} is negative`);
+  if (issue.title.trim() === '') throw new JsonlLineError(line, `issue ${id} has an empty title`);
 
   const labels = parseLabels(raw.labels, line);
   const dependencies = parseDependencies(raw.dependencies, id, issue.created_at as string, line);
@@ -151,7 +157,17 @@ export function parseLine(text: string, line: number): ParsedLine {
 function parseLabels(value: unknown, line: number): string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new JsonlLineError(line, 'labels must be an array of strings');
-  return [...new Set((value as string[]).map((l) => l.trim()).filter(Boolean))];
+  return [...new Set((value as string[]).map((l) => l.trim()).filter(Boolean))].map((label) => checked(line, () => validateLabel(label)));
+}
+
+/** Runs one of bd create's checks, its error naming the line. */
+function checked<T>(line: number, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof GtError) throw new JsonlLineError(line, `${error.message}${error.hint ? ` (${error.hint})` : ''}`);
+    throw error;
+  }
 }
 
 function parseDependencies(value: unknown, id: string, createdAt: string, line: number): Dependency[] {
@@ -162,6 +178,8 @@ function parseDependencies(value: unknown, id: string, createdAt: string, line: 
     if (!isObject(raw)) throw new JsonlLineError(line, 'each dependency must be an object');
     const target = raw.depends_on_id;
     if (typeof target !== 'string' || target === '') throw new JsonlLineError(line, 'a dependency has no depends_on_id');
+    if (!target.startsWith('external:')) checked(line, () => validateIssueId(target));
+    if (target !== target.trim()) throw new JsonlLineError(line, `invalid dependency target ${JSON.stringify(target)}`);
     if (raw.issue_id !== undefined && raw.issue_id !== id) throw new JsonlLineError(line, `dependency issue_id ${JSON.stringify(raw.issue_id)} does not match issue ${id}`);
     const dep: Dependency = {
       issue_id: id,
@@ -274,10 +292,15 @@ export function parseJsonl(text: string, options: { skipBadLines?: boolean } = {
       const parsed = parseLine(content.replace(/\r$/, ''), line);
       switch (parsed.kind) {
         case 'issue': {
-          // A file merged by git may hold one issue twice: the later line wins.
+          // A file holds each issue once. The same record twice (a careless merge) is harmless; two
+          // different ones are a conflict nobody resolved: which one is meant is not for import to guess.
           const previous = byId.get(parsed.record.issue.id);
-          if (previous !== undefined) result.records[previous] = parsed.record;
-          else {
+          const earlier = previous === undefined ? undefined : result.records[previous];
+          if (earlier !== undefined) {
+            if (JSON.stringify({ ...earlier, line: 0 }) !== JSON.stringify({ ...parsed.record, line: 0 })) {
+              throw new JsonlLineError(line, `issue ${parsed.record.issue.id} is also on line ${earlier.line}, with other content (resolve the merge: keep one)`);
+            }
+          } else {
             byId.set(parsed.record.issue.id, result.records.length);
             result.records.push(parsed.record);
           }

@@ -175,7 +175,9 @@ title = "After a person"
 type = "human"
 `);
     const other = town.bead('Something else first', ['true']);
-    const poured = town.json<{ root: string; steps: Record<string, string>; gates: Record<string, string> }>(['bd', 'mol', 'pour', 'gated', '--var', `other=${other}`]);
+    // Poured in the rig: its command gate runs in the rig's worktree.
+    const pour = town.gt(['bd', 'mol', 'pour', 'gated', '--var', `other=${other}`, '--json'], { cwd: `${town.root}/app` });
+    const poured = JSON.parse(pour.stdout) as { root: string; steps: Record<string, string>; gates: Record<string, string> };
     const ready = () => town.json<Array<{ id: string }>>(['bd', 'ready', '--mol', poured.root]).map((i) => i.id).sort();
     const check = () => Object.fromEntries(town.json<Array<{ gate: string; result: string }>>(['gate', 'check']).map((o) => [o.gate, o.result]));
     expect(ready()).toEqual([]);
@@ -204,7 +206,7 @@ type = "human"
     expect(ready()).toEqual([poured.steps['after-timer']]);
     expect(check()[command]).toBe('waiting');
     expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).filter((m) => m.subject.startsWith('GATE TIMEOUT'))).toHaveLength(1);
-    writeFileSync(`${town.root}/READY`, '');
+    writeFileSync(`${town.root}/app/refinery/READY`, '');
     expect(town.gt(['bd', 'close', other]).code).toBe(0);
     const third = check();
     expect(third[poured.gates['after-command'] as string]).toBe('resolved');

@@ -109,14 +109,19 @@ describe('bd queries and filters', () => {
     expect(w.json<Array<{ id: number }>>(['events', '--after', String(events[0]?.id)]).map((e) => e.id)).toEqual([events[1]?.id]);
   });
 
-  it('doctor reports healthy ledgers and cycles that an import brought in', () => {
+  it('doctor reports healthy ledgers and cycles (import refuses one; dep add --no-cycle-check makes it)', () => {
     const w = workspace('c');
     expect(w.json<{ ok: boolean }>(['doctor']).ok).toBe(true);
     const file = join(w.dir, 'cycle.jsonl');
     const line = (id: string, dep: string) =>
       JSON.stringify({ id, title: id, status: 'open', priority: 2, issue_type: 'task', created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z', dependencies: [{ issue_id: id, depends_on_id: dep, type: 'blocks', created_at: '2026-01-01T00:00:00Z' }] });
     writeFileSync(file, `${line('c-a', 'c-b')}\n${line('c-b', 'c-a')}\n`);
+    const refused = w.bd(['import', file]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/blocking cycle among c-a, c-b/);
+    writeFileSync(file, `${line('c-a', 'c-b')}\n${JSON.stringify({ id: 'c-b', title: 'c-b', created_at: '2026-01-01T00:00:00Z' })}\n`);
     expect(w.bd(['import', file]).code).toBe(0);
+    expect(w.bd(['dep', 'add', 'c-b', 'c-a', '--no-cycle-check']).code).toBe(0);
     expect(w.json<string[][]>(['dep', 'cycles'])).toEqual([['c-a', 'c-b']]);
     const doctor = w.bd(['doctor']);
     expect(doctor.code).toBe(1);

@@ -117,6 +117,49 @@ describe('bd import / export', () => {
   });
 });
 
+describe('bd import holds the rules bd create holds (issue 12, finding 8)', () => {
+  const T = '2026-01-01T00:00:00Z';
+  const line = (fields: Record<string, unknown>) => JSON.stringify({ title: 'x', created_at: T, updated_at: T, ...fields });
+  const AGENT = { GT_AGENT: 'app/polecats/nux', BD_ACTOR: 'app/polecats/nux' };
+
+  it('refuses bad IDs, blocking cycles, unknown statuses and types, and conflicting duplicates, naming the line; nothing is applied', () => {
+    const w = workspace('app');
+    const marker = join(w.dir, 'PWNED');
+    const cases: Array<[string, RegExp]> = [
+      [line({ id: '../../x' }), /line 1: invalid ID "\.\.\/\.\.\/x"/],
+      [line({ id: `app-$(touch ${marker})` }), /line 1: invalid ID/],
+      [`${line({ id: 'app-1' })}\n${line({ id: 'app-2', dependencies: [{ depends_on_id: '../etc', type: 'blocks' }] })}`, /line 2: invalid ID "\.\.\/etc"/],
+      [`${line({ id: 'app-a', dependencies: [{ depends_on_id: 'app-b', type: 'blocks' }] })}\n${line({ id: 'app-b', dependencies: [{ depends_on_id: 'app-a', type: 'blocks' }] })}`, /blocking cycle among .*app-a/],
+      [line({ id: 'app-1', status: 'bogus' }), /line 1: invalid status "bogus"/],
+      [line({ id: 'app-1', issue_type: 'weird' }), /line 1: invalid issue type "weird"/],
+      [line({ id: 'app-1', dependencies: [{ depends_on_id: 'app-2', type: 'owns' }] }), /line 1: invalid dependency type "owns"/],
+      [`${line({ id: 'app-1' })}\n${line({ id: 'app-1', title: 'other' })}`, /line 2: issue app-1 is also on line 1, with other content/],
+      [line({ id: 'app-1', labels: ['x'.repeat(300)] }), /line 1: label too long/],
+      [line({ id: 'app-1', estimated_minutes: -5 }), /line 1: .*negative/],
+    ];
+    for (const [text, message] of cases) {
+      const file = join(w.dir, 'bad.jsonl');
+      writeFileSync(file, `${text}\n`);
+      // The repro: an agent's bd import (GT_AGENT in its environment, as sessions have).
+      const r = w.bd(['import', file], { env: AGENT });
+      expect(r.code, text).toBe(1);
+      expect(r.stderr, text).toMatch(message);
+      expect(w.json<unknown[]>(['list', '--all']), text).toEqual([]);
+    }
+    expect(existsSync(marker)).toBe(false);
+    expect(w.json<{ ok: boolean }>(['doctor']).ok).toBe(true);
+  });
+
+  it('still takes Beads\' legacy forms: type aliases (normalised), identical duplicate lines, external edges', () => {
+    const w = workspace('app');
+    const file = join(w.dir, 'ok.jsonl');
+    const same = line({ id: 'app-1', issue_type: 'enhancement' });
+    writeFileSync(file, `${same}\n${same}\n${line({ id: 'app-2', dependencies: [{ depends_on_id: 'external:gh-12', type: 'related' }] })}\n`);
+    expect(w.json<ImportSummary>(['import', file])).toMatchObject({ created: 2 });
+    expect(w.json<Array<{ issue_type: string }>>(['show', 'app-1'])[0]?.issue_type).toBe('feature');
+  });
+});
+
 const eras = ['jsonl-era-2025-10', 'jsonl-era-2025-12', 'dolt-era-2026-01'];
 
 describe('the real Beads files in shared/fixtures', () => {

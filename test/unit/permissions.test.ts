@@ -37,6 +37,42 @@ describe('the permission policy', () => {
     expect(evaluatePolicy([off], polecat, WT, write('/etc/passwd'))).toMatchObject({ action: 'allow' });
   });
 
+  it('denies an agent\'s commands that answer permission requests, vouch for command gates or drop its identity, even with builtin_rules off', () => {
+    const off = layer('town.toml', '[permissions]\nbuiltin_rules = false');
+    for (const command of ['gt permission approve hq-1', 'gt --json permission deny hq-1', '/usr/local/bin/gt permission approve hq-1', 'env -u GT_AGENT gt permission approve hq-1',
+      'bd update hq-1 --set-metadata decision=allow --status closed', 'gt bd update hq-1 --set-metadata decided_by=human', 'bd create x -t permission', 'command bd update app-1 --set-metadata command_approved_by=human']) {
+      expect(evaluatePolicy([off], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin person-decides' });
+    }
+    for (const command of ['GT_AGENT=mayor gt mail inbox', 'unset GT_AGENT && bd list', 'env -i PATH=/bin bd list']) {
+      expect(evaluatePolicy([off], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin agent-identity' });
+    }
+    for (const command of ['gt permission list', 'bd update app-1 --status in_progress', 'bd create "Record the decision" -t decision', 'echo $GT_AGENT']) {
+      expect(evaluatePolicy([], polecat, WT, bash(command)).action, command).toBe('allow');
+    }
+  });
+
+  it('protects the policy, gt\'s state, installed formulas and other workspaces from every write, Bash included, even with builtin_rules off', () => {
+    const off = layer('town.toml', '[permissions]\nbuiltin_rules = false');
+    const denied = (request: { tool: string; input: Record<string, unknown>; cwd: string }, who = polecat, wt = WT) => evaluatePolicy([off], who, wt, request);
+    for (const command of ['sed -i s/true/false/ /town/town.toml', 'sed -i s/x/y/ ../../../town.toml', 'cd ../.. && sed -i s/x/y/ rig.toml', 'echo "builtin_rules = false" >> $GT_ROOT/town.toml',
+      'sqlite3 /town/.gt/ledger.db "update issues set status=\'closed\'"', 'rm -rf ../furiosa', 'cp evil.toml /town/formulas/release.formula.toml', 'git -C /town/app/refinery commit -am x',
+      'FOO=1 tee /town/app/rig.toml < x', 'rm -rf /town/app', 'mv x /town/.gt/bin/gt', 'printf x > ../../../mayor/AGENTS.md', 'env /bin/rm /town/.gt/ledger.db']) {
+      expect(denied(bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    }
+    for (const command of ['cat /town/town.toml', 'grep -r x ../../../.gt/logs', 'ls ..', 'sed -i s/a/b/ src/a.ts', 'git add . && git commit -m "edit /town/town.toml"', 'npm test > out.txt', 'rm -rf node_modules', 'gt config get permissions']) {
+      expect(denied(bash(command)).action, command).toBe('allow');
+    }
+    const write = (file_path: string) => ({ tool: 'Write', input: { file_path, content: 'x' }, cwd: WT });
+    expect(denied(write('/town/town.toml'))).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    expect(denied(write('/town/app/polecats/furiosa/a.ts'))).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    expect(denied(write(`${WT}/src/a.ts`)).action).toBe('allow');
+    // A witness works in its rig's directory, which holds the others' workspaces: those stay closed to it.
+    const witness = parseIdentity('app/witness');
+    expect(denied({ tool: 'Edit', input: { file_path: '/town/app/polecats/nux/a.ts' }, cwd: '/town/app' }, witness, '/town/app')).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    expect(denied({ tool: 'Edit', input: { file_path: '/town/app/rig.toml' }, cwd: '/town/app' }, witness, '/town/app')).toMatchObject({ action: 'deny' });
+    expect(denied({ tool: 'Edit', input: { file_path: '/town/mayor/MEMORY.md' }, cwd: '/town/mayor' }, mayor, '/town/mayor').action).toBe('allow');
+  });
+
   it('matches rules by tool, command, path and role; the strictest match wins across rig and town', () => {
     const town = layer('town.toml', `[permissions]
 [[permissions.rules]]

@@ -3,6 +3,7 @@
  */
 import type { IssueWithCounts, Issue } from '../../core/beads/types.js';
 import type { ShowDetails } from '../../core/beads/ledger.js';
+import { visibleData } from '../../shared/text.js';
 import { formatTime } from '../../shared/time.js';
 import { table, type Style } from '../output.js';
 
@@ -13,7 +14,7 @@ export function statusIcon(status: string): string {
 }
 
 export function issueRows(issues: Array<Issue & Partial<Pick<IssueWithCounts, 'labels'>>>, s: Style): string {
-  return table(issues.map((i) => [
+  return table(visibleData(issues).map((i) => [
     `${statusIcon(i.status)} ${s.bold(i.id)}`,
     `P${i.priority}`,
     i.issue_type,
@@ -22,7 +23,9 @@ export function issueRows(issues: Array<Issue & Partial<Pick<IssueWithCounts, 'l
   ]));
 }
 
-export function showText(d: ShowDetails, s: Style): string {
+export function showText(details: ShowDetails, s: Style): string {
+  // Control characters in the bead show as ^[ and the like, before gt adds its own colours.
+  const d = visibleData(details);
   const lines = [`${statusIcon(d.status)} ${s.bold(d.id)}: ${d.title}`];
   const field = (name: string, value: string | number | undefined) => {
     if (value !== undefined && value !== '') lines.push(`${name}: ${value}`);

@@ -8,6 +8,9 @@ import { EXIT_CODES, GtError } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
 import { commandWord, dispatch } from '../dispatch.js';
 import type { Io } from '../output.js';
+import { agentWriteGuard } from '../../core/governance/agent-writes.js';
+import { isLeader } from '../../core/governance/permissions.js';
+import type { Town } from '../../core/town/town.js';
 import { ExitCode, GtContext } from './context.js';
 import type { Entry } from './commands.js';
 
@@ -40,6 +43,24 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 3 invalid value, 4 not found, 5 conflict
   return program;
 }
 
+/**
+ * An agent session's gt (GT_AGENT set): its ledger refuses the writes only a
+ * person or a configured leader makes (core/governance/agent-writes.ts).
+ */
+class AgentAwareContext extends GtContext {
+  private guarded = false;
+
+  override async town(options: { light?: boolean } = {}): Promise<Town> {
+    const town = await super.town(options);
+    const agent = this.io.env.GT_AGENT;
+    if (agent && !this.guarded) {
+      this.guarded = true;
+      town.ledger.guardWrites(agentWriteGuard(agent, () => isLeader(town, agent)));
+    }
+    return town;
+  }
+}
+
 /** Runs gt with a command table: the full one, or the hot subset agent hooks call (see bin/gt.ts). */
 export async function runGt(argv: string[], io: Io, COMMANDS: Entry[]): Promise<number> {
   const word = commandWord(argv, VALUE_FLAGS);
@@ -48,7 +69,7 @@ export async function runGt(argv: string[], io: Io, COMMANDS: Entry[]): Promise<
     io.stdout(`${VERSION}\n`);
     return 0;
   }
-  const ctx = new GtContext(io);
+  const ctx = new AgentAwareContext(io);
   return dispatch({
     tool: 'gt', argv, io, ctx, program: rootProgram(ctx, COMMANDS), table: COMMANDS, valueFlags: VALUE_FLAGS,
     chosenExit: (error) => (error instanceof ExitCode ? error.code : undefined),

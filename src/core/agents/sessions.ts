@@ -60,7 +60,8 @@ export async function startSession(town: Town, identity: Identity, options: Star
     ...(options.resume && runtime.hooks === 'claude' ? { resume: options.resume } : {}),
   });
   if (runtime.hooks === 'claude' && backend === 'tmux') trustClaudeWorkdir(town, town.path(workdirOf(identity)));
-  for (const [file, content] of Object.entries(plan.files)) town.ports.files.write(file, content);
+  // Runtime settings (hook URLs, the session's wiring) are the owner's alone.
+  for (const [file, content] of Object.entries(plan.files)) town.ports.files.write(file, content, 0o600);
   await installWorktreeHooks(town, town.path(workdirOf(identity)), plan.worktreeFiles);
   town.ports.files.mkdirp(dir);
   const bead = (await town.ledger.list({ statuses: ['hooked', 'in_progress'], assignee: identity.address, limit: 1, sort: 'created' }))[0]?.id;
@@ -140,7 +141,8 @@ function trustClaudeWorkdir(town: Town, dir: string): void {
   }
   if (config.projects?.[dir]?.hasTrustDialogAccepted === true) return;
   config.projects = { ...config.projects, [dir]: { ...config.projects?.[dir], hasTrustDialogAccepted: true } };
-  town.ports.files.write(file, `${JSON.stringify(config, null, 2)}\n`);
+  // ~/.claude.json holds the user's account: rewritten atomically it would otherwise become 0644.
+  town.ports.files.write(file, `${JSON.stringify(config, null, 2)}\n`, 0o600);
 }
 
 /** Writes hook files a runtime reads only from the project; never over the repository's own. */

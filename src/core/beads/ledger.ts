@@ -10,9 +10,10 @@ import { nowTime, unixNanos } from '../../shared/time.js';
 import { adaptiveLength, childDepth, DEFAULT_ID_CONFIG, hashId, MAX_CHILD_DEPTH, NONCES_PER_LENGTH, type AdaptiveIdConfig } from './ids.js';
 import {
   BLOCKING_DEP_TYPES, EMPTY_VOCABULARY, INFRA_TYPES, normalizeType, parseCustomStatuses, parseCustomTypes,
-  validateDepType, validateLabel, validateStatus, validateTitle, type Vocabulary,
+  validateDepType, validateIssueId, validateLabel, validateStatus, validateTitle, type Vocabulary,
 } from './rules.js';
 import { COALESCED_KINDS, type TownEvent, type TownEventFilter, type TownEventInput } from '../events/town-events.js';
+import { guardedStore, type WriteGuard } from './guard.js';
 import type { BlockerInfo, LedgerReader, LedgerStore, LedgerWriter } from './store.js';
 import type {
   BlockedIssue, Comment, Dependency, Issue, IssueDetails, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats,
@@ -167,6 +168,27 @@ export interface ImportResult {
   dry_run: boolean;
 }
 
+/**
+ * The checks of bd create that need the ledger's vocabulary, applied to every
+ * imported record (issue 12, finding 8): statuses and types known here (Beads'
+ * type aliases normalised), dependency types known. Errors name the line.
+ */
+function importChecked(input: ImportInput, vocabulary: Vocabulary): ImportRecord[] {
+  return input.records.map((record) => {
+    const at = <T>(check: () => T): T => {
+      try {
+        return check();
+      } catch (error) {
+        if (error instanceof GtError) throw new GtError(error.kind, `${input.source} line ${record.line}: ${error.message}; nothing was imported`, error.hint ? { hint: error.hint } : {});
+        throw error;
+      }
+    };
+    const issue = { ...record.issue, status: at(() => validateStatus(record.issue.status, vocabulary)), issue_type: at(() => normalizeType(record.issue.issue_type, vocabulary)) };
+    const dependencies = record.dependencies.map((dep) => ({ ...dep, type: at(() => validateDepType(dep.type)) }));
+    return { ...record, issue, dependencies };
+  });
+}
+
 export interface TreeNode extends Issue {
   depth: number;
   parent_id: string;
@@ -202,24 +224,43 @@ export const CONFIG_KEYS = {
 } as const;
 
 export class Ledger {
-  private readonly store: LedgerStore;
+  private readonly base: LedgerStore;
+  private guarded: LedgerStore | undefined;
   private readonly clock: () => string;
   private actorSource: string | (() => string);
 
   constructor(store: LedgerStore, options: LedgerOptions) {
-    this.store = store;
+    this.base = store;
     this.actorSource = options.actor;
     this.clock = options.clock ?? nowTime;
   }
 
   /** Closes the store (the connection, not any issue). Idempotent. */
   async release(): Promise<void> {
-    await this.store.close();
+    await this.base.close();
   }
 
   /** Where the ledger lives, its schema version, and what a consistency check finds (empty = healthy). */
   async health(): Promise<{ location: string; schema_version: number; problems: string[] }> {
     return { location: this.store.location, schema_version: await this.store.schemaVersion(), problems: await this.store.integrityCheck() };
+  }
+
+  private get store(): LedgerStore {
+    return this.guarded ?? this.base;
+  }
+
+  /** From now on every issue write passes `guard` (the edges install one for an agent's process). */
+  guardWrites(guard: WriteGuard): void {
+    this.guarded = guardedStore(this.base, guard);
+  }
+
+  /**
+   * The same ledger without the write guard: for gt's own code that writes what
+   * the caller itself may not (a command gate of a formula a person installed).
+   */
+  unguarded(): Ledger {
+    if (!this.guarded) return this;
+    return new Ledger(this.base, { actor: () => this.actor, clock: this.clock });
   }
 
   get actor(): string {
@@ -431,10 +472,7 @@ export class Ledger {
       }
     }
     if (input.id !== undefined) {
-      id = input.id.trim();
-      if (!/^[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)+(\.\d+)*$/.test(id)) {
-        throw validationError(`invalid ID ${JSON.stringify(id)}`, 'an ID is <prefix>-<suffix>, e.g. bd-a3f8 or bd-a3f8.1');
-      }
+      id = validateIssueId(input.id);
       if (await tx.getIssue(id)) throw conflictError(`issue ${id} already exists`);
     } else if (parentId !== undefined) {
       id = `${parentId}.${await tx.nextChildNumber(parentId)}`;
@@ -1135,9 +1173,10 @@ export class Ledger {
       memories: input.memories.length, ids: [], dangling: [], warnings: [], dry_run: input.dryRun ?? false,
     };
     const work = async (tx: LedgerWriter) => {
-      const incoming = new Set(input.records.map((r) => r.issue.id));
-      const present = await tx.existingIds([...incoming, ...input.records.flatMap((r) => r.dependencies.map((d) => d.depends_on_id))]);
-      for (const record of input.records) {
+      const records = importChecked(input, await this.vocabulary(tx));
+      const incoming = new Set(records.map((r) => r.issue.id));
+      const present = await tx.existingIds([...incoming, ...records.flatMap((r) => r.dependencies.map((d) => d.depends_on_id))]);
+      for (const record of records) {
         const { issue } = record;
         const existing = present.has(issue.id) ? await tx.getIssue(issue.id) : undefined;
         if (existing) {
@@ -1184,6 +1223,10 @@ export class Ledger {
         }
       }
       for (const memory of input.memories) await tx.putMemory(memory);
+      // bd dep add refuses a blocking cycle; so does import (bd doctor would fail on it afterwards).
+      const touched = new Set(result.ids);
+      const cycle = findCycles(await tx.blockingEdges()).find((c) => c.some((id) => touched.has(id)));
+      if (cycle) throw validationError(`${input.source}: the file makes a blocking cycle among ${cycle.join(', ')}; nothing was imported`, 'remove one of these blocks edges from the file, then import again');
       if (result.created + result.updated > 0) await tx.refreshAllBlocked();
       if (input.dryRun) throw new DryRunRollback();
     };

@@ -62,6 +62,22 @@ export function validateTitle(title: string | undefined): string {
   return title;
 }
 
+/**
+ * An issue ID: `<prefix>-<suffix>` with hierarchical `.n` children (bd-a3f8,
+ * bd-a3f8.1, my-app-12). It becomes part of paths, branch names and shell
+ * words, so nothing else (no `/`, `..`, `$`, spaces) is allowed, on create and
+ * on import alike.
+ */
+export const ISSUE_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)+(\.\d+)*$/;
+
+export function validateIssueId(raw: string): string {
+  const id = raw.trim();
+  if (!ISSUE_ID_PATTERN.test(id)) {
+    throw validationError(`invalid ID ${JSON.stringify(raw)}`, 'an ID is <prefix>-<suffix>, e.g. bd-a3f8 or bd-a3f8.1');
+  }
+  return id;
+}
+
 export function parsePriority(value: string | number): number {
   const text = String(value).trim();
   const m = /^[Pp]?([0-9]+)$/.exec(text);

@@ -19,8 +19,13 @@ export interface PourResult {
   created: number;
 }
 
-/** Pours a cooked formula: root first, then gates and steps in an order where every reference exists. */
-export async function pourMolecule(ledger: Ledger, cooked: CookedFormula, options: { ephemeral?: boolean; prefix?: string; assignee?: string; rootMetadata?: Record<string, unknown> } = {}): Promise<PourResult> {
+/**
+ * Pours a cooked formula: root first, then gates and steps in an order where every reference exists.
+ * `commandsVouchedBy`: who vouches for the formula's command gates (see
+ * work/gates.ts commandGateVoucher); they are stamped with it, written past an
+ * agent's write guard, which is why only gt's code, never a bead, sets it.
+ */
+export async function pourMolecule(ledger: Ledger, cooked: CookedFormula, options: { ephemeral?: boolean; prefix?: string; assignee?: string; rootMetadata?: Record<string, unknown>; commandsVouchedBy?: string } = {}): Promise<PourResult> {
   const ephemeral = options.ephemeral === true;
   const common = { ...(ephemeral ? { ephemeral: true } : {}), ...(options.prefix ? { prefix: options.prefix } : {}) };
   const inputs: Array<CreateInput & { ref: string }> = [{
@@ -41,7 +46,8 @@ export async function pourMolecule(ledger: Ledger, cooked: CookedFormula, option
     if (step.gate) {
       inputs.push({
         ref: `@gate-${step.id}`, title: `Gate (${step.gate.type}) before ${step.title}`, type: 'gate', parent: '@root', ...common,
-        metadata: { await_type: step.gate.type, ...(step.gate.await_id ? { await_id: step.gate.await_id } : {}), ...(step.gate.timeout ? { timeout: step.gate.timeout } : {}), ...(step.gate.command ? { command: step.gate.command } : {}), ...(step.gate.interval ? { interval: step.gate.interval } : {}), step: step.id },
+        metadata: { await_type: step.gate.type, ...(step.gate.await_id ? { await_id: step.gate.await_id } : {}), ...(step.gate.timeout ? { timeout: step.gate.timeout } : {}), ...(step.gate.command ? { command: step.gate.command } : {}),
+          ...(step.gate.command && options.commandsVouchedBy ? { command_approved_by: options.commandsVouchedBy, command_approved: step.gate.command } : {}), ...(step.gate.interval ? { interval: step.gate.interval } : {}), step: step.id },
       });
       deps.push({ type: 'blocks', id: `@gate-${step.id}` });
     }
@@ -54,7 +60,7 @@ export async function pourMolecule(ledger: Ledger, cooked: CookedFormula, option
     });
     placed.add(step.id);
   }
-  const created = await ledger.createMany(inputs);
+  const created = await (options.commandsVouchedBy ? ledger.unguarded() : ledger).createMany(inputs);
   const idOf = (ref: string) => created[ref] as string;
   return {
     root: idOf('@root'), ephemeral, created: inputs.length,

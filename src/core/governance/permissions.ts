@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import { parse as parseWords } from 'shell-quote';
 import { GtError, notFoundError } from '../../shared/errors.js';
 import { single } from '../beads/ledger.js';
+import { ISSUE_ID_PATTERN } from '../beads/rules.js';
 import type { Issue } from '../beads/types.js';
 import { parseDuration } from '../../shared/duration.js';
 import type { Decision, PermissionRule, PermissionsConfig } from '../town/config.js';
@@ -36,11 +37,15 @@ export interface Verdict {
   reason: string;
 }
 
+/** How a decision was made: by the policy, a person (a caller that is no agent session), a leader, or the timeout. */
+export type DecidedVia = 'policy' | 'person' | 'leader' | 'timeout';
+
 export interface PermissionOutcome extends Verdict {
   /** The request bead, when a person was asked. */
   request?: string;
   /** `policy`, the person who answered, or `timeout`. */
   decided_by: string;
+  decided_via?: DecidedVia;
 }
 
 /** Tools that write the file named in their input (Claude Code's and Gemini CLI's names). */
@@ -84,11 +89,150 @@ function isForcePush(words: string[]): boolean {
   return words.slice(push + 1).some((w) => w.startsWith('--force') || /^-[a-z]*f[a-z]*$/i.test(w) || (w.startsWith('+') && w.length > 1));
 }
 
+/** Runs its arguments as a command: `env -u X FOO=1 cmd`, `command cmd`, `exec cmd`… */
+const WRAPPERS = new Set(['env', 'command', 'exec', 'nohup', 'time', 'sudo', 'nice', 'builtin']);
+const WRAPPER_VALUE_FLAGS = new Set(['-u', '--unset', '-C', '--chdir', '-n', '-g', '-p']);
+
+/** A simple command without its wrappers, the program named by its base name: `env -u X /usr/bin/gt …` → `gt …`. */
+export function unwrapCommand(words: string[]): string[] {
+  let rest = words;
+  while (rest[0] !== undefined && WRAPPERS.has(posix.basename(rest[0]))) {
+    rest = rest.slice(1);
+    while (rest[0] !== undefined && (rest[0].startsWith('-') || /^[A-Za-z_][A-Za-z0-9_]*=/.test(rest[0]))) rest = rest.slice(WRAPPER_VALUE_FLAGS.has(rest[0]) ? 2 : 1);
+  }
+  return rest[0] === undefined ? [] : [posix.basename(rest[0]), ...rest.slice(1)];
+}
+
+/** Metadata only a person writes: decisions on permission requests, and the voucher of a command gate. */
+const PERSON_KEYS = /\b(decision|decided_by|decided_via|decision_reason|command_approved_by|command_approved)\b/;
+
+const METADATA_FLAGS = new Set(['--metadata', '--set-metadata', '--unset-metadata']);
+
+/** `gt permission approve|deny`, or a bd write of a permission request or of the keys a person's decision sets. */
+function decidesForAPerson(words: string[]): boolean {
+  let w = unwrapCommand(words);
+  if (w[0] === 'gt') {
+    const args = w.slice(1).filter((a) => !a.startsWith('-'));
+    if (args[0] === 'permission' && (args[1] === 'approve' || args[1] === 'deny')) return true;
+    if (args[0] !== 'bd') return false;
+    w = w.slice(w.indexOf('bd'));
+  }
+  if (w[0] !== 'bd') return false;
+  const args = w.slice(1);
+  const typed = args.some((a, i) => a === 'permission' && (args[i - 1] === '-t' || args[i - 1] === '--type')) || args.includes('--type=permission');
+  const metadata = args.filter((a, i) => METADATA_FLAGS.has(args[i - 1] ?? '') || [...METADATA_FLAGS].some((f) => a.startsWith(`${f}=`)));
+  return typed || metadata.some((a) => PERSON_KEYS.test(a));
+}
+
+/** A command that drops or changes the agent's identity (GT_AGENT), or its whole environment. */
+function changesIdentity(line: string): boolean {
+  return /\bGT_AGENT\s*=|\bunset\b[^;&|\n]*\bGT_AGENT\b|(-u|--unset)[\s=]+GT_AGENT\b|\benv\s+(-[a-zA-Z]*i\b|--ignore-environment\b)/.test(line);
+}
+
+/**
+ * What no agent writes (design §9): the policy (town.toml, rig.toml), gt's
+ * state (`.gt/`: the ledger, runs, settings), the formulas a person installed,
+ * the rigs' repositories, and every workspace but its own. Undefined: none of
+ * these. `root` is the town root, `worktree` the agent's own workspace.
+ */
+export function protectedArea(path: string, root: string | undefined, worktree: string): string | undefined {
+  if (root === undefined) return undefined;
+  const rel = posix.relative(root, path);
+  if (rel.startsWith('..') || posix.isAbsolute(rel)) return undefined;
+  const parts = rel === '' ? [] : rel.split('/');
+  const [top, second, third] = parts;
+  if (top === 'town.toml') return 'the town config (town.toml)';
+  if (top === '.gt') return 'gt\'s state (.gt/: the ledger, logs, settings)';
+  if (top === 'formulas') return 'the formulas a person installed';
+  if (second === 'rig.toml') return `the rig config (${top}/rig.toml)`;
+  if (second === '.repo.git') return `the repository of ${top}`;
+  // A workspace: its own agent writes in it; nobody else (a witness's workspace, the rig, holds the others).
+  const workspace = top === 'mayor' ? 'mayor' : second === 'refinery' ? `${top}/refinery` : (second === 'polecats' || second === 'crew') && third !== undefined ? `${top}/${second}/${third}` : undefined;
+  if (workspace !== undefined) return `${root}/${workspace}` === worktree ? undefined : `the workspace of another agent (${workspace})`;
+  // The directories that hold workspaces (the town root, a rig, its polecats/ or crew/).
+  if (top === undefined) return 'the town root';
+  if (second === undefined) return `${top} in the town root`;
+  if ((second === 'polecats' || second === 'crew') && third === undefined) return `${top}/${second}`;
+  return undefined;
+}
+
+/** Programs that do not write the files they are given (gt and bd write through their own checks). */
+const READ_ONLY = new Set(['cat', 'less', 'more', 'head', 'tail', 'grep', 'egrep', 'fgrep', 'rg', 'ls', 'stat', 'file', 'wc', 'diff', 'cmp', 'test', '[', 'echo',
+  'printf', 'readlink', 'realpath', 'du', 'sha1sum', 'sha256sum', 'md5sum', 'jq', 'tree', 'which', 'type', 'pwd', 'true', 'false', 'basename', 'dirname', 'gt', 'bd']);
+const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>', '>&']);
+
+/**
+ * The protected area a shell line writes, as far as the line can be read:
+ * a redirection into one, or a path in one given to a program that may write
+ * (anything but READ_ONLY), relative paths taken from the directory the line
+ * has `cd`-ed to. `$GT_ROOT` is the town root.
+ */
+function bashWritesProtected(line: string, cwd: string, root: string | undefined, worktree: string, real: (path: string) => string): string | undefined {
+  if (root === undefined) return undefined;
+  const tokens = parseWords(line, (key) => (key === 'GT_ROOT' ? root : `$${key}`));
+  let dir = cwd;
+  let words: string[] = [];
+  let redirect = false;
+  const area = (word: string) => protectedArea(real(posix.resolve(dir, word.replace(/^~(?=\/|$)/, '/nonexistent-home'))), root, worktree);
+  const endCommand = (): string | undefined => {
+    const command = unwrapCommand(words.slice(Math.max(0, words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)))));
+    words = [];
+    if (command[0] === 'cd') {
+      dir = posix.resolve(dir, command[1] ?? dir);
+      return undefined;
+    }
+    if (command[0] === undefined || READ_ONLY.has(command[0])) return undefined;
+    for (const arg of command.slice(1)) {
+      const value = arg.startsWith('-') ? arg.slice(arg.indexOf('=') + 1 || arg.length) : arg;
+      const hit = value === '' ? undefined : area(value);
+      if (hit) return hit;
+    }
+    return undefined;
+  };
+  for (const token of tokens) {
+    if (typeof token === 'string' || ('op' in token && token.op === 'glob')) {
+      const word = typeof token === 'string' ? token : (token as { pattern: string }).pattern;
+      if (redirect) {
+        redirect = false;
+        const hit = area(word);
+        if (hit) return hit;
+        continue;
+      }
+      words.push(word);
+    } else if ('op' in token && WRITE_REDIRECTS.has(token.op)) {
+      redirect = true;
+    } else if ('op' in token) {
+      const hit = endCommand();
+      if (hit) return hit;
+    }
+  }
+  return endCommand();
+}
+
+/** Where a rule looks: the agent's own workspace and the town root. */
+interface Scope {
+  worktree: string;
+  root: string | undefined;
+  /** Resolves symbolic links (finding 10 of issue 12: a link in the worktree must not lead out of it). */
+  real: (path: string) => string;
+}
+
 interface BuiltinRule {
   id: string;
   action: Decision;
-  reason: string;
-  matches: (request: ToolRequest, worktree: string) => boolean;
+  reason: string | ((request: ToolRequest, scope: Scope) => string);
+  /** Part of the trust model (design §9): holds even with builtin_rules = false. */
+  always?: boolean;
+  matches: (request: ToolRequest, scope: Scope) => boolean;
+}
+
+function protectedTarget(request: ToolRequest, scope: Scope): string | undefined {
+  if (WRITE_TOOLS.has(request.tool)) {
+    const path = pathOf(request);
+    return path === undefined ? undefined : protectedArea(path, scope.root, scope.worktree);
+  }
+  const line = commandOf(request);
+  return line === undefined ? undefined : bashWritesProtected(line, request.cwd, scope.root, scope.worktree, scope.real);
 }
 
 const BUILTIN_RULES: BuiltinRule[] = [
@@ -97,12 +241,26 @@ const BUILTIN_RULES: BuiltinRule[] = [
     matches: (request) => { const line = commandOf(request); return line !== undefined && simpleCommands(line).some(isForcePush); },
   },
   {
+    id: 'person-decides', action: 'deny', always: true, reason: 'only a person (or a leader) answers permission requests and vouches for command gates',
+    matches: (request) => { const line = commandOf(request); return line !== undefined && simpleCommands(line).some(decidesForAPerson); },
+  },
+  {
+    id: 'agent-identity', action: 'deny', always: true, reason: 'an agent\'s commands run as that agent: GT_AGENT stays as gt set it',
+    matches: (request) => { const line = commandOf(request); return line !== undefined && changesIdentity(line); },
+  },
+  {
     id: 'outside-worktree', action: 'deny', reason: 'an agent writes only inside its own worktree',
-    matches: (request, worktree) => {
+    matches: (request, { worktree }) => {
       if (!WRITE_TOOLS.has(request.tool)) return false;
       const path = pathOf(request);
       return path !== undefined && path !== worktree && !path.startsWith(`${worktree}/`);
     },
+  },
+  {
+    // After outside-worktree, which names the simpler reason when both match; this one holds with builtin_rules = false too.
+    id: 'protected-files', action: 'deny', always: true,
+    reason: (request, scope) => `an agent never writes ${protectedTarget(request, scope) ?? 'gt\'s own files'}: a person changes them`,
+    matches: (request, scope) => protectedTarget(request, scope) !== undefined,
   },
 ];
 
@@ -132,8 +290,18 @@ export interface PolicyLayer {
  * The decision of a policy for one request. Every matching rule counts and
  * the strictest wins (deny > ask > allow), so a rig cannot loosen what the
  * town forbids; with no match the first layer that sets `default` decides.
+ * `realpath` resolves symbolic links (the broker passes the file system's).
  */
-export function evaluatePolicy(layers: PolicyLayer[], identity: Identity, worktree: string, request: ToolRequest): Verdict {
+export function evaluatePolicy(layers: PolicyLayer[], identity: Identity, workspace: string, asked: ToolRequest, realpath: (path: string) => string = (path) => path): Verdict {
+  const relative = workdirOf(identity);
+  const worktree = realpath(workspace);
+  const scope: Scope = { worktree, root: worktree.endsWith(`/${relative}`) ? worktree.slice(0, -relative.length - 1) : undefined, real: realpath };
+  // Rules match where a path really leads: every symbolic link resolved.
+  const request: ToolRequest = { ...asked, cwd: realpath(asked.cwd), input: { ...asked.input } };
+  for (const key of PATH_KEYS) {
+    const value = asked.input[key];
+    if (typeof value === 'string' && value !== '') request.input[key] = realpath(posix.resolve(asked.cwd, value));
+  }
   let best: Verdict | undefined;
   const consider = (verdict: Verdict) => {
     if (!best || RANK[verdict.action] > RANK[best.action]) best = verdict;
@@ -146,8 +314,10 @@ export function evaluatePolicy(layers: PolicyLayer[], identity: Identity, worktr
     });
   }
   const builtins = layers.find((l) => l.config.builtin_rules !== undefined)?.config.builtin_rules ?? true;
-  if (builtins) {
-    for (const rule of BUILTIN_RULES) if (rule.matches(request, worktree)) consider({ action: rule.action, rule: `builtin ${rule.id}`, reason: rule.reason });
+  for (const rule of BUILTIN_RULES) {
+    if ((builtins || rule.always) && rule.matches(request, scope)) {
+      consider({ action: rule.action, rule: `builtin ${rule.id}`, reason: typeof rule.reason === 'string' ? rule.reason : rule.reason(request, scope) });
+    }
   }
   if (best) return best;
   const fallback = layers.find((l) => l.config.default !== undefined);
@@ -166,6 +336,31 @@ export function policyLayers(town: Town, identity: Identity): PolicyLayer[] {
 
 export function permissionTimeoutMs(layers: PolicyLayer[]): number {
   return parseDuration(layers.find((l) => l.config.timeout !== undefined)?.config.timeout ?? DEFAULT_TIMEOUT);
+}
+
+/** bd commands that only read. */
+const BD_READS = new Set(['show', 'view', 'list', 'ready', 'blocked', 'search', 'stats', 'status', 'events', 'history', 'export', 'doctor', 'cook', 'comments']);
+
+/**
+ * The permission requests a shell line's bd commands would write (update,
+ * close, delete, comment…): IDs are looked up, since a request's ID does not
+ * say what it is. An agent's tool call never writes one (issue 12, finding 2).
+ */
+async function requestsWritten(town: Town, request: ToolRequest): Promise<string[]> {
+  const line = commandOf(request);
+  if (line === undefined) return [];
+  const ids = new Set<string>();
+  for (const words of simpleCommands(line)) {
+    let command = unwrapCommand(words);
+    if (command[0] === 'gt' && command.includes('bd')) command = command.slice(command.indexOf('bd'));
+    if (command[0] !== 'bd') continue;
+    const args = command.slice(1).filter((a) => !a.startsWith('-'));
+    if (args[0] === undefined || (BD_READS.has(args[0]) && args[1] !== 'add')) continue;
+    for (const arg of args.slice(1)) if (ISSUE_ID_PATTERN.test(arg)) ids.add(arg);
+  }
+  const found: string[] = [];
+  for (const id of ids) if ((await town.ledger.find(id))?.issue_type === 'permission') found.push(id);
+  return found;
 }
 
 /** One line of a session's permission log (`.gt/runs/<run>/permissions.jsonl`). */
@@ -198,8 +393,11 @@ export interface BrokerOptions {
 export async function brokerPermission(town: Town, identity: Identity, request: ToolRequest, options: BrokerOptions = {}): Promise<PermissionOutcome> {
   const layers = policyLayers(town, identity);
   const worktree = town.path(workdirOf(identity));
-  const verdict = evaluatePolicy(layers, identity, worktree, request);
-  let outcome: PermissionOutcome = { ...verdict, decided_by: 'policy' };
+  const requests = isLeader(town, identity.address) ? [] : await requestsWritten(town, request);
+  const verdict: Verdict = requests.length > 0
+    ? { action: 'deny', rule: 'builtin person-decides', reason: `${requests.join(', ')} ${requests.length === 1 ? 'is a permission request' : 'are permission requests'}: only a person (or a leader) answers them` }
+    : evaluatePolicy(layers, identity, worktree, request, (path) => town.ports.files.realpath(path));
+  let outcome: PermissionOutcome = { ...verdict, decided_by: 'policy', decided_via: 'policy' };
   if (verdict.action === 'ask') outcome = await askHuman(town, identity, request, verdict, permissionTimeoutMs(layers), options);
   const entry: PermissionLogEntry = { at: town.ports.now(), agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, ...outcome };
   if (options.runDir) town.ports.files.append(`${options.runDir}/permissions.jsonl`, `${JSON.stringify(entry)}\n`);
@@ -230,7 +428,7 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
     }
     const reason = `nobody answered within ${Math.round(timeout / 1000)} s`;
     try {
-      single(await ledger.update([bead.id], { status: 'closed', closeReason: `denied: ${reason}`, setMetadata: { decision: 'deny', decided_by: 'timeout' }, expect: { statuses: ['open'] } }));
+      single(await ledger.update([bead.id], { status: 'closed', closeReason: `denied: ${reason}`, setMetadata: { decision: 'deny', decided_by: 'timeout', decided_via: 'timeout' }, expect: { statuses: ['open'] } }));
     } catch {
       // Answered in the last instant: that answer stands.
       const current = await ledger.find(bead.id);
@@ -242,7 +440,7 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
     for (const to of new Set(['mayor', ...(dispatcher && dispatcher !== identity.address ? [dispatcher] : [])])) {
       await mail.send(to, `PERMISSION TIMEOUT ${bead.id}: ${identity.address}`, `${identity.address} asked for ${summary(request)} and nobody answered within ${Math.round(timeout / 1000)} s; it was denied.\nApprove the same request next time with gt permission approve, or add a rule to town.toml [permissions].`, { kind: 'protocol', priority: 1 });
     }
-    return { action: 'deny', rule: verdict.rule, reason, request: bead.id, decided_by: 'timeout' };
+    return { action: 'deny', rule: verdict.rule, reason, request: bead.id, decided_by: 'timeout', decided_via: 'timeout' };
   } finally {
     if (agent) await ledger.update([agent.id], { setMetadata: { state: 'working', last_signal_at: ports.now() }, unsetMetadata: ['permission_request'] });
   }
@@ -253,7 +451,8 @@ function outcomeOf(issue: Issue, verdict: Verdict): PermissionOutcome {
   const action: Decision = m.decision === 'allow' ? 'allow' : 'deny';
   const by = typeof m.decided_by === 'string' ? m.decided_by : 'unknown';
   const why = typeof m.decision_reason === 'string' && m.decision_reason !== '' ? `: ${m.decision_reason}` : '';
-  return { action, rule: verdict.rule, reason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${why}`, request: issue.id, decided_by: by };
+  const via = typeof m.decided_via === 'string' ? { decided_via: m.decided_via as DecidedVia } : {};
+  return { action, rule: verdict.rule, reason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${why}`, request: issue.id, decided_by: by, ...via };
 }
 
 export interface PermissionRequestView {
@@ -265,6 +464,7 @@ export interface PermissionRequestView {
   rule: string;
   status: 'waiting' | 'allowed' | 'denied';
   decided_by?: string;
+  decided_via?: string;
   created_at: string;
   expires_at?: string;
 }
@@ -277,6 +477,7 @@ function viewOf(issue: Issue): PermissionRequestView {
     status: issue.status !== 'closed' ? 'waiting' : m.decision === 'allow' ? 'allowed' : 'denied', created_at: issue.created_at,
   };
   if (s('decided_by')) view.decided_by = s('decided_by');
+  if (s('decided_via')) view.decided_via = s('decided_via');
   if (s('expires_at')) view.expires_at = s('expires_at');
   return view;
 }
@@ -286,9 +487,31 @@ export async function permissionRequests(town: Town, options: { all?: boolean } 
   return issues.map(viewOf);
 }
 
-/** A person's answer to a waiting request. */
-export async function answerPermission(town: Town, idText: string, action: 'allow' | 'deny', by: string, reason?: string): Promise<PermissionRequestView> {
+/** A leader answers permission requests like a person: town.toml `permissions.leaders`. */
+export function isLeader(town: Town, agent: string): boolean {
+  try {
+    return (town.config.permissions.leaders ?? []).includes(agent);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Who may answer a permission request: a person (a caller that is no agent
+ * session: no GT_AGENT) or a leader. An agent, the asking one included, may not.
+ */
+export function decider(town: Town, agent: string | undefined): { by: string; via: 'person' | 'leader' } {
+  if (!agent) return { by: town.ledger.actor, via: 'person' };
+  if (isLeader(town, agent)) return { by: agent, via: 'leader' };
+  throw new GtError('conflict', `${agent} is an agent session, and agents do not answer permission requests`, {
+    hint: 'a person answers from a terminal that is no agent\'s session (or the dashboard); leaders are listed in town.toml permissions.leaders',
+  });
+}
+
+/** A person's (or a leader's) answer to a waiting request. */
+export async function answerPermission(town: Town, idText: string, action: 'allow' | 'deny', who: { by: string; via: 'person' | 'leader' }, reason?: string): Promise<PermissionRequestView> {
   const { ledger } = town;
+  const by = who.by;
   const id = await ledger.resolveAs(idText, notFoundError(`no permission request ${JSON.stringify(idText)}`, 'see the waiting ones with gt permission list'));
   const issue = await ledger.find(id);
   if (!issue || issue.issue_type !== 'permission') throw notFoundError(`${idText} is not a permission request`, 'see the waiting ones with gt permission list');
@@ -299,7 +522,7 @@ export async function answerPermission(town: Town, idText: string, action: 'allo
   try {
     const updated = single(await ledger.update([id], {
       status: 'closed', closeReason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${reason ? `: ${reason}` : ''}`,
-      setMetadata: { decision: action, decided_by: by, ...(reason ? { decision_reason: reason } : {}) }, expect: { statuses: ['open'] },
+      setMetadata: { decision: action, decided_by: by, decided_via: who.via, ...(reason ? { decision_reason: reason } : {}) }, expect: { statuses: ['open'] },
     }));
     return viewOf(updated);
   } catch (error) {

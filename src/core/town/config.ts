@@ -47,6 +47,8 @@ const permissionsShape = {
   /** gt's own rules: deny force pushes and file writes outside the agent's worktree. */
   builtin_rules: z.boolean().optional(),
   rules: z.array(permissionRule).default([]),
+  /** Agents (addresses such as `mayor`) that may answer permission requests like a person; only town.toml's count. */
+  leaders: z.array(z.string().min(1)).optional(),
 };
 
 const budgets = z.strictObject({

@@ -73,6 +73,13 @@ export interface TownFiles {
   /** The live process holding a lock, if any; reading never takes the lock. */
   lockHolder(path: string): number | undefined;
   isDirectory(path: string): boolean;
+  /**
+   * The path with every symbolic link resolved; for a path that does not exist
+   * (yet), its deepest existing ancestor resolved, the rest appended.
+   */
+  realpath(path: string): string;
+  /** Sets a file's or directory's mode (0o700: the owner alone). */
+  chmod(path: string, mode: number): void;
 }
 
 /**

@@ -50,16 +50,22 @@ export async function installTown(root: string, name: string, ports: InstallPort
     throw conflictError(`${root} is not empty and is not a gt town`, 'choose an empty directory, or pass --force to install into it (nothing there is overwritten)');
   }
   const created: string[] = [];
-  const make = (path: string, text: string) => {
+  const make = (path: string, text: string, mode?: number) => {
     if (files.exists(path)) return;
-    files.write(path, text);
+    files.write(path, text, mode);
     created.push(path.slice(root.length + 1));
   };
   files.mkdirp(`${root}/.gt/runs`);
   files.mkdirp(`${root}/.gt/logs`);
-  make(townFile, renderToml({ name, default_agent: 'claude', created_at: ports.now(), role_agents: {}, agents: {}, sessions: { backend: 'auto' }, daemon: { interval: '5s' } }));
+  // The town is its owner's alone (issue 12, finding 12): the ledger, logs, settings, rig.toml and the
+  // agents' worktrees would otherwise be readable by every local user. Re-run with --force, it tightens an old town.
+  files.chmod(root, 0o700);
+  files.chmod(`${root}/.gt`, 0o700);
+  make(townFile, renderToml({ name, default_agent: 'claude', created_at: ports.now(), role_agents: {}, agents: {}, sessions: { backend: 'auto' }, daemon: { interval: '5s' } }), 0o600);
   const ledgerExisted = files.exists(`${root}/.gt/ledger.db`);
   const ledger = await ports.openLedger(true);
+  // SQLite gives its -wal and -shm files the mode of the database file.
+  files.chmod(`${root}/.gt/ledger.db`, 0o600);
   if (!ledgerExisted) {
     await ledger.setConfig('issue_prefix', 'hq');
     created.push('.gt/ledger.db');
@@ -111,7 +117,8 @@ export async function addRig(town: Town, name: string, url: string, options: Add
   try {
     files.mkdirp(dir);
     options.progress(`Cloning ${url} into ${repo}`);
-    await git.run(dir, ['clone', '--bare', '--progress', url, repo], { onProgress: options.progress });
+    // `--`: a URL such as --upload-pack=… is a repository to git, never an option.
+    await git.run(dir, ['clone', '--bare', '--progress', '--', url, repo], { onProgress: options.progress });
     // A bare clone has no remote-tracking refs; add them so the refinery can see upstream moves.
     await git.run(repo, ['config', 'remote.origin.fetch', '+refs/heads/*:refs/remotes/origin/*']);
     await git.probe(repo, ['fetch', '-q', 'origin']);
@@ -130,7 +137,7 @@ export async function addRig(town: Town, name: string, url: string, options: Add
         if (!(error instanceof GtError) || error.kind !== 'conflict') throw error;
         await town.ledger.update([`hq-rig-${name}`], { status: 'open', setMetadata: { prefix, git_url: url, default_branch: branch } });
       });
-    files.write(`${dir}/${RIG_FILE}`, `# gt rig: ${name}. merge.setup, typecheck, lint and test gate every merge (see gt mq --help).\n${renderToml(config)}`);
+    files.write(`${dir}/${RIG_FILE}`, `# gt rig: ${name}. merge.setup, typecheck, lint and test gate every merge (see gt mq --help).\n${renderToml(config)}`, 0o600);
     return config;
   } catch (error) {
     files.remove(dir);

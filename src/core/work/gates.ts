@@ -3,13 +3,22 @@
  * holds — `human` (someone approves), `timer` (its timeout elapsed), `bead`
  * (another bead closed), `command` (a command exits 0, re-checked on every
  * check). A gate past its timeout that is not a timer escalates once.
+ *
+ * A command gate runs code, so the daemon runs it only when someone it may come
+ * from vouched for that exact command (design §9): the person who poured the
+ * formula, or a formula a person installed (the town's formulas/ or gt's
+ * built-ins) whose vars cannot add shell syntax. It runs in its rig's
+ * worktree with a scrubbed environment (no keys, no tokens). Any other command
+ * gate waits for a person to open it with `gt gate approve`.
  */
 import { parseDuration } from '../../shared/duration.js';
 import { conflictError, notFoundError } from '../../shared/errors.js';
-import { shellQuote } from '../../shared/shell.js';
+import { scrubbedEnv, shellQuote } from '../../shared/shell.js';
 import type { Issue } from '../beads/types.js';
 import { Mailbox } from '../comms/mail.js';
+import type { CookedFormula } from '../formulas/formula.js';
 import type { Town } from '../town/town.js';
+import { rigOf } from './stranded.js';
 
 export interface GateView {
   id: string;
@@ -66,7 +75,8 @@ export async function approveGate(town: Town, idText: string, by: string, reason
 /**
  * Evaluates every waiting gate once: resolved ones are closed (which unblocks
  * their step), the others stay; a non-timer gate past its timeout escalates
- * to the Mayor once. `run` executes a `command` gate's command.
+ * to the Mayor once. `run` executes the gh CLI for GitHub gates; command gates
+ * run here, vouched for, in their rig's worktree with a scrubbed environment.
  */
 export type GateRunner = (command: string) => Promise<{ code: number; stdout: string }>;
 
@@ -89,6 +99,25 @@ async function githubGate(gate: GateView, run: GateRunner): Promise<{ resolved?:
   }
   if (answer.state === 'MERGED') return { resolved: `PR ${id} merged` };
   return answer.state === 'CLOSED' ? { failed: `PR ${id} was closed without merging` } : { waiting: `PR ${id} is ${answer.state ?? 'unknown'}` };
+}
+
+/** Who vouched for a command gate's command, when the approval is for the command it has now. */
+function commandApproval(issue: Issue): string | undefined {
+  const m = issue.metadata ?? {};
+  return typeof m.command_approved_by === 'string' && m.command_approved === m.command ? m.command_approved_by : undefined;
+}
+
+/**
+ * Who vouches for the command gates of a formula being poured: a person
+ * pouring it, else a formula a person installed (town `formulas/` or a
+ * built-in) when every var is a plain word, so none can add shell syntax to a
+ * command. Undefined: its command gates wait for a person.
+ */
+export function commandGateVoucher(cooked: CookedFormula, caller: { person: boolean; actor: string }, townRoot: string | undefined): string | undefined {
+  if (caller.person) return caller.actor;
+  const installed = cooked.source.startsWith('builtin:') || (townRoot !== undefined && cooked.source.startsWith(`${townRoot}/formulas/`));
+  const plain = Object.values(cooked.vars).every((value) => /^[\w.,:@%+=/-]*$/.test(value));
+  return installed && plain ? `formula ${cooked.source}` : undefined;
 }
 
 export async function checkGates(town: Town, run: GateRunner): Promise<GateOutcome[]> {
@@ -116,7 +145,14 @@ export async function checkGates(town: Town, run: GateRunner): Promise<GateOutco
       const other = await town.ledger.find(gate.await_id);
       if (other?.status === 'closed') resolved = `${gate.await_id} closed`;
     } else if (gate.type === 'command' && gate.command) {
-      if ((await run(gate.command)).code === 0) resolved = `\`${gate.command}\` exited 0`;
+      const vouched = commandApproval(issue);
+      const rig = rigOf(town, gate.id);
+      if (!vouched) waiting = 'not run: no person and no installed formula vouches for this command (open it with gt gate approve)';
+      else if (!rig) waiting = 'not run: a command gate runs in its rig\'s worktree, and this gate belongs to no rig';
+      else {
+        const result = await town.ports.shell.run(gate.command, { cwd: town.path(rig, 'refinery'), env: scrubbedEnv(town.ports.baseEnv), timeoutMs: 60_000 });
+        if (result.code === 0) resolved = `\`${gate.command}\` exited 0 (vouched for by ${vouched})`;
+      }
     }
     if (resolved) {
       await town.ledger.close([gate.id], { reason: resolved });

@@ -17,6 +17,7 @@ import { cookFormula, type FormulaLoader } from '../formulas/formula.js';
 import { burnMolecule, moleculeProgress, pourMolecule } from '../formulas/molecule.js';
 import { parseIdentity, type Identity } from '../agents/identity.js';
 import type { Town } from '../town/town.js';
+import { commandGateVoucher } from './gates.js';
 import { hookedWork, slingBeads, type RuntimeProbe, type SlingOptions, type SlingResult } from './work.js';
 
 export interface FormulaSlingResult extends SlingResult {
@@ -42,7 +43,9 @@ export async function slingFormula(
   const prefix = rig ? town.rig(rig).prefix : undefined;
   // Work that merges: a polecat's or crew member's root waits for the refinery.
   const merges = !identity || identity.role === 'polecat' || identity.role === 'crew';
-  const poured = await pourMolecule(town.ledger, cooked, { ...(prefix ? { prefix } : {}), ...(merges ? { rootMetadata: { close_with_merge: true } } : {}) });
+  // gt's ledger acts as `human` exactly when no agent session runs the command (GT_AGENT unset).
+  const voucher = commandGateVoucher(cooked, { person: town.ledger.actor === 'human', actor: town.ledger.actor }, town.root);
+  const poured = await pourMolecule(town.ledger, cooked, { ...(prefix ? { prefix } : {}), ...(merges ? { rootMetadata: { close_with_merge: true } } : {}), ...(voucher ? { commandsVouchedBy: voucher } : {}) });
   try {
     const [result] = await slingBeads(town, [poured.root], target, { ...options, convoy: false }, probe);
     return { ...(result as SlingResult), formula: cooked.formula, molecule: poured.root, steps: Object.keys(poured.steps).length };

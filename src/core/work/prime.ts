@@ -4,6 +4,7 @@
  * to run when done, unread mail and your last handoff note. (Gas Town's role
  * context is several kilobytes; research/gastown.md §3.5.)
  */
+import { visible } from '../../shared/text.js';
 import type { Issue } from '../beads/types.js';
 import { moleculeProgress, type MoleculeProgress } from '../formulas/molecule.js';
 import type { Identity } from '../agents/identity.js';
@@ -69,7 +70,8 @@ export function renderPrime(input: PrimeInput): string {
     if (unread.length > 5) out.push(`- … ${unread.length - 5} more`);
     out.push('Read with `gt mail read <id>`.');
   }
-  return `${out.join('\n')}\n`;
+  // Titles, descriptions and mail come from other agents: their control characters are shown, not sent.
+  return visible(`${out.join('\n')}\n`);
 }
 
 /** A hooked molecule: the step to do now (in full), the ones after it (titles), and what a gate means. */

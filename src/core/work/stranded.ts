@@ -21,7 +21,7 @@ export interface StrandedAction {
 }
 
 /** The rig whose prefix a bead's ID carries, if any. */
-function rigOf(town: Town, beadId: string): string | undefined {
+export function rigOf(town: Town, beadId: string): string | undefined {
   const prefix = beadId.slice(0, beadId.indexOf('-'));
   return town.rigNames().find((name) => town.rig(name).prefix === prefix);
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { burnMolecule, moleculeView, pourMolecule, squashMolecule, type MoleculeView } from '../../../core/formulas/molecule.js';
+import { commandGateVoucher } from '../../../core/work/gates.js';
 import { collectVar } from '../../formulas.js';
 import { table } from '../../output.js';
 import { action, type BdContext } from '../context.js';
@@ -36,7 +37,12 @@ Examples:
           ctx.emit({ dry_run: true, formula: cooked.formula, steps: cooked.steps.map((s) => s.id) }, () => `Would pour ${cooked.formula}: ${cooked.steps.length} steps (${cooked.steps.map((s) => s.id).join(', ')})`);
           return;
         }
-        const result = await pourMolecule(await ctx.ledger(), cooked, { ephemeral, ...(o.assignee ? { assignee: o.assignee } : {}) });
+        const env = ctx.io.env;
+        const location = ctx.location();
+        const voucher = commandGateVoucher(cooked, { person: !env.GT_AGENT, actor: ctx.actor() }, location.kind === 'town' ? location.root : undefined);
+        // In a rig, the rig's prefix (as bd create): a command gate runs in its rig's worktree.
+        const prefix = ctx.createPrefix();
+        const result = await pourMolecule(await ctx.ledger(), cooked, { ephemeral, ...(prefix ? { prefix } : {}), ...(o.assignee ? { assignee: o.assignee } : {}), ...(voucher ? { commandsVouchedBy: voucher } : {}) });
         ctx.emit(result, () => `${ephemeral ? 'Wisp' : 'Molecule'} ${result.root}: ${Object.keys(result.steps).length} steps of ${cooked.formula} (${result.created} beads)`);
       }));
   }

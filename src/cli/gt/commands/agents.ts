@@ -6,6 +6,7 @@ import type { Town } from '../../../core/town/town.js';
 import { agentState, hookedWork } from '../../../core/work/work.js';
 import { GtError, notFoundError } from '../../../shared/errors.js';
 import { plainText } from '../../../shared/terminal.js';
+import { visibleLine } from '../../../shared/text.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
@@ -52,7 +53,7 @@ export default function register(program: Command, ctx: GtContext): void {
           r.hooked.join(',') || '-', r.last_signal ? `${r.last_signal} ${age(r.last_signal_at ?? undefined)}` : '-',
         ])]);
         // A model error that ended a turn is worth a line of its own until the agent signals again.
-        const errors = rows.filter((r) => r.last_error && r.last_error_at && r.last_error_at >= (r.last_signal_at ?? '')).map((r) => `${r.agent}: last turn failed: ${r.last_error}`);
+        const errors = rows.filter((r) => r.last_error && r.last_error_at && r.last_error_at >= (r.last_signal_at ?? '')).map((r) => visibleLine(`${r.agent}: last turn failed: ${r.last_error}`));
         return errors.length ? `${lines}\n\n${errors.join('\n')}` : lines;
       });
     }));

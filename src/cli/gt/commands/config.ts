@@ -4,12 +4,15 @@ import { getKey, parseConfig, parseToml, renderToml, rigSchema, setKey, townSche
 import { PRESETS, resolveRuntime } from '../../../core/agents/runtimes.js';
 import { RIG_FILE, TOWN_FILE } from '../../../core/town/town.js';
 import { townFiles as nodeTownFiles } from '../../../app/index.js';
+import { agentConfigError } from '../../../core/governance/agent-writes.js';
 import { notFoundError, validationError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
 interface Target {
   file: string;
+  /** The agent session asking (GT_AGENT), if any: it reads the config and never writes it. */
+  agent: string | undefined;
   raw: Record<string, unknown>;
   validate: (text: string) => unknown;
 }
@@ -19,14 +22,16 @@ function target(ctx: GtContext, rig?: string): Target {
   const file = rig ? join(root, rig, RIG_FILE) : join(root, TOWN_FILE);
   const text = nodeTownFiles.read(file);
   if (text === undefined) throw notFoundError(`${file} does not exist`, rig ? `no rig ${rig}; see gt rig list` : 'create a town with gt install');
-  return { file, raw: parseToml(text, file), validate: (t) => (rig ? parseConfig(rigSchema, t, file) : parseConfig(townSchema, t, file)) };
+  return { file, agent: ctx.io.env.GT_AGENT || undefined, raw: parseToml(text, file), validate: (t) => (rig ? parseConfig(rigSchema, t, file) : parseConfig(townSchema, t, file)) };
 }
 
 /** Validates the whole file as it would be, then writes it atomically: a bad value changes nothing. */
 function save(t: Target, raw: Record<string, unknown>): void {
+  if (t.agent) throw agentConfigError(t.agent, t.file);
   const text = renderToml(raw);
   t.validate(text);
-  nodeTownFiles.write(t.file, text);
+  // An atomic write makes a new file: give it the owner-only mode install gave the config.
+  nodeTownFiles.write(t.file, text, 0o600);
 }
 
 export default function register(program: Command, ctx: GtContext): void {

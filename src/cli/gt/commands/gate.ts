@@ -10,6 +10,9 @@ export default function register(program: Command, ctx: GtContext): void {
     .addHelpText('after', `
 Gates come from formula steps ([steps.gate] type = "human" | "timer" | "bead" | "command" |
 "gh:run" | "gh:pr"; the GitHub ones need the gh CLI, await_id is the run id or PR number).
+A command gate runs only when a person vouched for its command (poured the formula, or installed
+it in the town's formulas/), in its rig's refinery worktree with a scrubbed environment; any
+other waits for gt gate approve.
 The daemon checks them on every pass; a gate past its timeout (other than a timer) is escalated
 to the Mayor once. A worker whose next step waits on a gate runs gt gate wait: its session ends
 (no tokens burn while it waits) and a fresh one starts at the next step when the gate opens.

@@ -3,6 +3,7 @@ import { parseIdentity } from '../../../core/agents/identity.js';
 import { Mailbox, type MailMessage } from '../../../core/comms/mail.js';
 import { wakeForMail } from '../../../core/comms/delivery.js';
 import { usageError } from '../../../shared/errors.js';
+import { visible } from '../../../shared/text.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 import { registerCheck } from './mail-check.js';
@@ -46,7 +47,7 @@ export default function register(program: Command, ctx: GtContext): void {
       const me = await ctx.me((opts as { agent?: string }).agent);
       const town = await ctx.town();
       const message = await new Mailbox(town.ledger, me.address).markRead(id as string);
-      ctx.emit(message, () => `${message.id}  from ${message.from} to ${message.to}  ${message.created_at}\nSubject: ${message.subject}\n\n${message.body}`);
+      ctx.emit(message, () => visible(`${message.id}  from ${message.from} to ${message.to}  ${message.created_at}\nSubject: ${message.subject}\n\n${message.body}`));
     }));
 
   as(mail.command('ack <ids...>').description('Mark messages handled (closes them)').option('--json', 'machine-readable output'))
@@ -73,7 +74,7 @@ export default function register(program: Command, ctx: GtContext): void {
       const mailbox = new Mailbox(town.ledger, me.address);
       const first = await mailbox.get(id as string);
       const messages = await mailbox.thread(first.thread);
-      ctx.emit(messages, () => messages.map((m) => `${m.id} ${m.from} → ${m.to}: ${m.subject}${m.body ? `\n  ${m.body.split('\n').join('\n  ')}` : ''}`).join('\n'));
+      ctx.emit(messages, () => visible(messages.map((m) => `${m.id} ${m.from} → ${m.to}: ${m.subject}${m.body ? `\n  ${m.body.split('\n').join('\n  ')}` : ''}`).join('\n')));
     }));
 
   registerCheck(mail, ctx);

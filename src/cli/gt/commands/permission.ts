@@ -1,7 +1,7 @@
 import { runDir } from '../../../shared/paths.js';
 import type { Command } from 'commander';
 import { permissionOutput, toolRequest } from '../../../core/agents/claude-hooks.js';
-import { answerPermission, brokerPermission, permissionLog, permissionRequests } from '../../../core/governance/permissions.js';
+import { answerPermission, brokerPermission, decider, permissionLog, permissionRequests } from '../../../core/governance/permissions.js';
 import { usageError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
@@ -28,6 +28,8 @@ Policy: [permissions] in town.toml and <rig>/rig.toml, e.g.
   command = "npm publish*"
 The strictest matching rule wins (deny > ask > allow). Built-in rules deny force pushes and
 file writes outside the agent's worktree (builtin_rules = false turns them off).
+Requests are answered by a person (a terminal that is no agent's session) or by a leader
+(permissions.leaders = ["mayor"] in town.toml); an agent never answers one, its own included.
 
 Examples:
   gt permission list
@@ -41,7 +43,7 @@ Examples:
       const town = await ctx.town();
       const rows = await permissionRequests(town, { all: (opts as { all?: boolean }).all === true });
       ctx.emit(rows, () => rows.length === 0 ? 'No permission requests are waiting.'
-        : table([['ID', 'STATUS', 'AGENT', 'TOOL', 'INPUT', 'ASKED'], ...rows.map((r) => [r.id, r.decided_by ? `${r.status} (${r.decided_by})` : r.status, r.agent, r.tool, inputText(r.input), r.created_at])]));
+        : table([['ID', 'STATUS', 'AGENT', 'TOOL', 'INPUT', 'ASKED'], ...rows.map((r) => [r.id, r.decided_by ? `${r.status} (${r.decided_by}${r.decided_via ? `, ${r.decided_via}` : ''})` : r.status, r.agent, r.tool, inputText(r.input), r.created_at])]));
     }));
 
   for (const [name, verb] of [['approve', 'allow'], ['deny', 'deny']] as const) {
@@ -50,7 +52,7 @@ Examples:
       .action(action(ctx, async (id: unknown, opts: unknown) => {
         const town = await ctx.town();
         const reason = (opts as { reason?: string }).reason;
-        const view = await answerPermission(town, id as string, verb, town.ledger.actor, reason);
+        const view = await answerPermission(town, id as string, verb, decider(town, ctx.io.env.GT_AGENT), reason);
         ctx.emit(view, () => `${view.id}: ${view.status} (${view.agent} ${view.tool}: ${inputText(view.input)})`);
       }));
   }
