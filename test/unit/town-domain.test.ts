@@ -14,6 +14,8 @@ import { witnessPatrol } from '../../src/core/agents/witness.js';
 import { Mailbox } from '../../src/core/comms/mail.js';
 import { nudgeAgent } from '../../src/core/comms/nudge.js';
 import { followEvents } from '../../src/core/events/follow.js';
+import { answerPermission, brokerPermission } from '../../src/core/governance/permissions.js';
+import { approveGate } from '../../src/core/work/gates.js';
 import { assemblePrime } from '../../src/core/work/prime.js';
 import { finishWork, slingBeads } from '../../src/core/work/work.js';
 import { TOWN_LEDGER } from '../../src/shared/paths.js';
@@ -211,5 +213,38 @@ describe('prime, done and sessions', () => {
     expect((await h.ledger.townEvents(0, { kinds: ['session', 'agent.restarted'] })).map((e) => e.kind)).toEqual(['session.started', 'session.died', 'session.started', 'agent.restarted']);
     // startSession is the one way a session starts: the record says so.
     await expect(startSession(h.town, parseIdentity(agent), { runtime: h.town.runtimeFor(parseIdentity(agent), 'shell'), backend: 'tmux', hooked: true })).resolves.toMatchObject({ state: 'starting' });
+  });
+});
+
+describe('permissions and gates report to the stream', () => {
+  it('an ask is permission.asked with the agent waiting-permission; a person\'s answer is permission.decided in the same transaction as the decision', async () => {
+    const h = await townHarness();
+    const { agent } = await slungPolecat(h);
+    const identity = parseIdentity(agent);
+    const toml = join(h.root, 'town.toml');
+    h.town.ports.files.write(toml, `${h.town.ports.files.read(toml) ?? ''}\n[permissions]\ndefault = "ask"\ntimeout = "30s"\n`);
+    h.town.reloadConfig();
+    const asking = brokerPermission(h.town, identity, { tool: 'Bash', input: { command: 'make deploy' }, cwd: h.town.path('app') }, { pollMs: 20 });
+    const asked = await (async () => {
+      for (;;) {
+        const [event] = await h.ledger.townEvents(0, { kinds: ['permission.asked'] });
+        if (event) return event;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    expect(asked).toMatchObject({ agent, actor: agent, payload: { tool: 'Bash' } });
+    expect((await h.town.agent(identity))?.state).toBe('waiting-permission');
+    await answerPermission(h.town, asked.bead as string, 'allow', { by: 'human', via: 'person' }, 'fine');
+    await expect(asking).resolves.toMatchObject({ action: 'allow', decided_by: 'human' });
+    const [decided] = await h.ledger.townEvents(asked.id, { kinds: ['permission.decided'] });
+    expect(decided).toMatchObject({ actor: 'human', agent, bead: asked.bead, payload: { decision: 'allow', decided_via: 'person', reason: 'fine' } });
+    expect((await h.town.agent(identity))?.state).toBe('working');
+  });
+
+  it('approving a gate is gate.opened, by whom', async () => {
+    const h = await townHarness();
+    const gate = await h.ledger.create({ title: 'Ship?', type: 'gate', prefix: h.town.rig('app').prefix, metadata: { await_type: 'human' } });
+    await approveGate(h.town, gate.id, 'human', 'ok');
+    expect((await h.ledger.townEvents(0, { kinds: ['gate'] })).map((e) => [e.kind, e.bead, e.actor, e.rig])).toEqual([['gate.opened', gate.id, 'human', 'app']]);
   });
 });

@@ -119,6 +119,8 @@ export interface CloseOptions {
   reason?: string | undefined;
   force?: boolean | undefined;
   session?: string | undefined;
+  /** A town event reporting the close, appended in its transaction (for each issue closed). */
+  townEvent?: (id: string) => TownEventInput;
 }
 
 /** The one result of a one-ID batch call; its failure is thrown. */
@@ -846,7 +848,11 @@ export class Ledger {
   // ---- close / reopen ----
 
   async close(ids: string[], options: CloseOptions = {}): Promise<BatchResult<Issue>> {
-    return this.perIssue(ids, (tx, id) => this.closeIn(tx, id, options));
+    return this.perIssue(ids, async (tx, id) => {
+      const closed = await this.closeIn(tx, id, options);
+      if (options.townEvent) await this.appendTownEvent(tx, options.townEvent(id));
+      return closed;
+    });
   }
 
   private async guardClose(tx: LedgerReader, issue: Issue, force: boolean): Promise<void> {

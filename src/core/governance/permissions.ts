@@ -415,9 +415,10 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
       agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, rule: verdict.rule, reason: verdict.reason,
       expires_at: new Date(deadline).toISOString(), ...(request.session ? { session: request.session } : {}),
     },
+    townEvent: (id) => ({ kind: 'permission.asked', actor: identity.address, agent: identity.address, bead: id, ...(identity.rig ? { rig: identity.rig } : {}), payload: { tool: request.tool, rule: verdict.rule, reason: verdict.reason, summary: summary(request) } }),
   });
   const agent = await town.agent(identity);
-  if (agent) await ledger.update([agent.id], { setMetadata: { state: 'waiting-permission', permission_request: bead.id, last_signal_at: ports.now() } });
+  if (agent) await town.saveAgentState(agent, { state: 'waiting-permission', permission_request: bead.id, last_signal_at: ports.now() });
   try {
     for (;;) {
       const current = await ledger.find(bead.id);
@@ -428,7 +429,10 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
     }
     const reason = `nobody answered within ${Math.round(timeout / 1000)} s`;
     try {
-      single(await ledger.update([bead.id], { status: 'closed', closeReason: `denied: ${reason}`, setMetadata: { decision: 'deny', decided_by: 'timeout', decided_via: 'timeout' }, expect: { statuses: ['open'] } }));
+      single(await ledger.update([bead.id], {
+        status: 'closed', closeReason: `denied: ${reason}`, setMetadata: { decision: 'deny', decided_by: 'timeout', decided_via: 'timeout' }, expect: { statuses: ['open'] },
+        townEvent: { kind: 'permission.decided', actor: 'timeout', agent: identity.address, bead: bead.id, ...(identity.rig ? { rig: identity.rig } : {}), payload: { decision: 'deny', decided_by: 'timeout', decided_via: 'timeout', reason } },
+      }));
     } catch {
       // Answered in the last instant: that answer stands.
       const current = await ledger.find(bead.id);
@@ -442,7 +446,7 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
     }
     return { action: 'deny', rule: verdict.rule, reason, request: bead.id, decided_by: 'timeout', decided_via: 'timeout' };
   } finally {
-    if (agent) await ledger.update([agent.id], { setMetadata: { state: 'working', last_signal_at: ports.now() }, unsetMetadata: ['permission_request'] });
+    if (agent) await town.saveAgentState({ ...agent, state: 'waiting-permission' }, { state: 'working', last_signal_at: ports.now(), permission_request: null });
   }
 }
 
@@ -523,6 +527,10 @@ export async function answerPermission(town: Town, idText: string, action: 'allo
     const updated = single(await ledger.update([id], {
       status: 'closed', closeReason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${reason ? `: ${reason}` : ''}`,
       setMetadata: { decision: action, decided_by: by, decided_via: who.via, ...(reason ? { decision_reason: reason } : {}) }, expect: { statuses: ['open'] },
+      townEvent: {
+        kind: 'permission.decided', actor: by, bead: id, ...(typeof issue.metadata?.agent === 'string' ? { agent: issue.metadata.agent } : {}),
+        payload: { decision: action, decided_by: by, decided_via: who.via, ...(reason ? { reason } : {}) },
+      },
     }));
     return viewOf(updated);
   } catch (error) {

@@ -68,7 +68,10 @@ async function gateIssue(town: Town, idText: string): Promise<Issue> {
 export async function approveGate(town: Town, idText: string, by: string, reason?: string): Promise<GateView> {
   const issue = await gateIssue(town, idText);
   if (issue.status === 'closed') throw conflictError(`gate ${issue.id} is already resolved`);
-  await town.ledger.close([issue.id], { reason: `approved by ${by}${reason ? `: ${reason}` : ''}` });
+  await town.ledger.close([issue.id], {
+    reason: `approved by ${by}${reason ? `: ${reason}` : ''}`,
+    townEvent: (id) => ({ kind: 'gate.opened', actor: by, bead: id, ...rigEvent(town, id), payload: { type: typeof issue.metadata?.await_type === 'string' ? issue.metadata.await_type : 'human', reason: `approved by ${by}` } }),
+  });
   return viewOf((await town.ledger.find(issue.id)) as Issue);
 }
 
@@ -155,11 +158,14 @@ export async function checkGates(town: Town, run: GateRunner): Promise<GateOutco
       }
     }
     if (resolved) {
-      await town.ledger.close([gate.id], { reason: resolved });
+      await town.ledger.close([gate.id], { reason: resolved, townEvent: (id) => ({ kind: 'gate.opened', bead: id, ...rigEvent(town, id), payload: { type: gate.type, reason: resolved } }) });
       outcomes.push({ gate: gate.id, result: 'resolved', detail: resolved });
     } else if ((failed || (overdue && gate.type !== 'timer')) && !gate.escalated) {
       const why = failed ?? `waited past ${gate.timeout}`;
-      await town.ledger.update([gate.id], { setMetadata: { escalated: true } });
+      await town.ledger.update([gate.id], {
+        setMetadata: { escalated: true },
+        townEvent: { kind: 'gate.escalated', bead: gate.id, ...rigEvent(town, gate.id), payload: { type: gate.type, reason: why } },
+      });
       await new Mailbox(town.ledger, 'deacon').send('mayor', `GATE ${failed ? 'FAILED' : 'TIMEOUT'} ${gate.id}: ${gate.title}`, `The ${gate.type} gate ${gate.id}: ${why}.\nOpen it with gt gate approve ${gate.id}, or look at what it waits for.`, { kind: 'protocol', priority: 1 });
       outcomes.push({ gate: gate.id, result: 'escalated', detail: why });
     } else {
@@ -167,4 +173,10 @@ export async function checkGates(town: Town, run: GateRunner): Promise<GateOutco
     }
   }
   return outcomes;
+}
+
+/** The rig of a gate, for its events (from its ID's prefix). */
+function rigEvent(town: Town, id: string): { rig?: string } {
+  const rig = rigOf(town, id);
+  return rig ? { rig } : {};
 }
