@@ -21,7 +21,9 @@ for (const backend of ['tmux', 'headless'] as const) {
     it('slings three beads to three polecats that work in parallel, and the refinery merges all of them', async () => {
       const town = makeTown({ rig: 'app', test: 'sh test.sh' });
       expect(town.gt(['config', 'set', 'role_agents.polecat', 'shell']).code).toBe(0);
-      const ids = ['one', 'two', 'three'].map((n) => town.bead(`Add ${n}`, [`echo ${n} > ${n}.txt`, 'sleep 2']));
+      // Each worker holds until the test has seen all three at work (a file, not a sleep: a busy machine is slow).
+      const go = join(town.base, 'go');
+      const ids = ['one', 'two', 'three'].map((n) => town.bead(`Add ${n}`, [`echo ${n} > ${n}.txt`, `while [ ! -e ${go} ]; do sleep 0.1; done`]));
       expect(ids.every((id) => id.startsWith('app-'))).toBe(true);
 
       const slung = town.json<Array<{ bead: string; agent: string; backend: string; branch: string }>>(['sling', ...ids, 'app', '--backend', backend]);
@@ -29,10 +31,11 @@ for (const backend of ['tmux', 'headless'] as const) {
       expect(new Set(slung.map((s) => s.agent)).size).toBe(3);
       expect(slung.every((s) => s.backend === backend && s.branch === `polecat/${s.agent.split('/')[2]}/${s.bead}`)).toBe(true);
 
-      // All three run at once: each step sleeps 2 s, and all three sessions are alive together.
+      // All three run at once: all three sessions are alive together, their beads on their hooks.
       const running = town.json<AgentRow[]>(['agents']).filter((a) => a.session_alive);
       expect(running.length).toBe(3);
       for (const id of ids) expect(show(town, id).status).toBe('hooked');
+      writeFileSync(go, '');
 
       await waitFor('three merge requests', () => town.json<unknown[]>(['refinery', 'queue', 'app']).length === 3 || undefined, 60_000);
       const merged = town.json<Array<{ result: string; bead: string }>>(['refinery', 'run', 'app']);
