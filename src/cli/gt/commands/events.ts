@@ -12,11 +12,11 @@ interface EventsOptions {
   rig?: string;
   agent?: string;
   bead?: string;
-  type: string[];
+  type?: string[];
   limit: string;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 
 /** `--since 10m` (a duration back from now) or an ISO date/time. */
 function sinceTime(text: string, now: number): string {
@@ -40,7 +40,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .option('--rig <rig>', 'only events of this rig')
     .option('--agent <address>', 'only events of this agent')
     .option('--bead <id>', 'only events about this bead')
-    .option('--type <kinds>', 'only these kinds (comma-separated, repeatable); a noun alone (mr, agent) means all its verbs', collect, [])
+    .option('--type <kinds>', 'only these kinds (comma-separated, repeatable); a noun alone (mr, agent) means all its verbs', collect)
     .option('--limit <n>', 'without --since/--after: the last n events', '50')
     .option('--json', 'machine-readable: a JSON array, or with --follow one JSON object per line')
     .addHelpText('after', `
@@ -58,11 +58,12 @@ Examples:
       if (!Number.isInteger(limit) || limit <= 0) throw usageError(`--limit ${JSON.stringify(options.limit)} is not a positive whole number`);
       const after = options.after === undefined ? undefined : Number(options.after);
       if (after !== undefined && (!Number.isInteger(after) || after < 0)) throw usageError(`--after ${JSON.stringify(options.after)} is not an event position`, 'use the #id gt events printed');
-      const unknown = options.type.filter((t) => !TOWN_EVENT_KINDS.some((k) => k === t || k.startsWith(`${t.replace(/\.\*$/, '')}.`)));
+      const types = options.type ?? [];
+      const unknown = types.filter((t) => !TOWN_EVENT_KINDS.some((k) => k === t || k.startsWith(`${t.replace(/\.\*$/, '')}.`)));
       if (unknown.length) throw usageError(`unknown event kind ${unknown.map((t) => JSON.stringify(t)).join(', ')}`, `kinds: ${TOWN_EVENT_KINDS.join(', ')}`);
       const filter: TownEventFilter = {
         ...(options.rig ? { rig: options.rig } : {}), ...(options.agent ? { agent: options.agent } : {}), ...(options.bead ? { bead: options.bead } : {}),
-        ...(options.type.length ? { kinds: options.type } : {}), ...(options.since ? { since: sinceTime(options.since, Date.now()) } : {}),
+        ...(types.length ? { kinds: types } : {}), ...(options.since ? { since: sinceTime(options.since, Date.now()) } : {}),
       };
       const town = await ctx.town({ light: true });
       const ledger = town.ledger;
