@@ -203,6 +203,20 @@ describe('bad input changes nothing', () => {
     expect(town.json<Array<{ bead: string }>>(['sling', 'app-abc1', 'app', '--no-start'])[0]?.bead).toBe('app-abc1');
   });
 
+  it('a partial ID that is unique is taken, and gt says which bead it resolved to, as bd does', () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['bd', 'create', 'Work', '--id', 'app-8vj'], { cwd: join(town.root, 'app') }).code).toBe(0);
+    const slung = town.gt(['sling', 'app-8v', 'app', '--no-start']);
+    expect(slung.code).toBe(0);
+    expect(slung.stdout).toContain('app-8vj');
+    expect(slung.stderr.match(/Note: .*/g)).toEqual(['Note: "app-8v" resolved to app-8vj']);
+    const unslung = town.gt(['unsling', 'app-8v']);
+    expect(unslung.code).toBe(0);
+    expect(unslung.stderr).toContain('Note: "app-8v" resolved to app-8vj');
+    expect(town.gt(['bd', 'update', 'app-8v', '--priority', '1']).stderr).toContain('Note: "app-8v" resolved to app-8vj');
+    expect(town.gt(['sling', 'app-8vj', 'app', '--no-start']).stderr).not.toContain('Note:');
+  });
+
   it('a reused polecat gets the runtime of this sling, not the one of its last bead; taking back its own bead keeps it', () => {
     const town = makeTown({ rig: 'app' });
     expect(town.gt(['config', 'set', 'default_agent', 'codex']).code).toBe(0);

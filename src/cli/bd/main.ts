@@ -10,6 +10,7 @@ import { GtError } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
 import { dispatch, type CommandEntry } from '../dispatch.js';
 import type { Io } from '../output.js';
+import { partialIdNote, type Ledger } from '../../core/beads/ledger.js';
 import { BdContext, ExitStatus } from './context.js';
 
 /** The command table: one line per command file. */
@@ -72,8 +73,17 @@ Exit codes: 0 ok (also when some of several IDs failed), 1 error, 2 bad usage.`)
 }
 
 
+/** bd's context, whose ledger says on stderr which ID a partial one resolved to (as gt's town does). */
+class BdCliContext extends BdContext {
+  override async ledger(): Promise<Ledger> {
+    const ledger = await super.ledger();
+    ledger.onPartialId((input, id) => this.err(partialIdNote(input, id)));
+    return ledger;
+  }
+}
+
 export async function runBd(argv: string[], io: Io): Promise<number> {
-  const ctx = new BdContext(io);
+  const ctx = new BdCliContext(io);
   return dispatch({
     tool: 'bd', argv, io, ctx, program: rootProgram(ctx), table: COMMANDS, valueFlags: VALUE_FLAGS,
     chosenExit: (error) => (error instanceof ExitStatus ? error.code : undefined),
