@@ -7,7 +7,7 @@ import type { AgentRecord, Town } from '../../../core/town/town.js';
 import { agentState, hookedWork } from '../../../core/work/work.js';
 import { GtError, notFoundError } from '../../../shared/errors.js';
 import { plainText } from '../../../shared/terminal.js';
-import { table } from '../../output.js';
+import { table, type Style } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
 /** Hands the terminal to `tmux attach` until the person detaches. */
@@ -42,6 +42,16 @@ async function lastWords(town: Town, agent: AgentRecord): Promise<string[]> {
 
 const LAST_WORDS = 6;
 
+/** A state's colour on a terminal: red when someone must look, yellow when it waits, green when it works. */
+function stateColour(style: Style): (state: string, text: string) => string {
+  return (state, text) => {
+    if (state === 'dead' || state === 'stalled') return style.red(text);
+    if (state.startsWith('waiting')) return style.yellow(text);
+    if (state === 'working' || state === 'starting') return style.green(text);
+    return style.dim(text);
+  };
+}
+
 function age(iso: string | undefined): string {
   if (!iso) return '-';
   const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
@@ -71,8 +81,9 @@ export default function register(program: Command, ctx: GtContext): void {
       }));
       ctx.emit(rows, () => {
         if (rows.length === 0) return 'No agents yet.';
+        const paint = stateColour(ctx.style);
         const lines = table([['AGENT', 'RUNTIME', 'BACKEND', 'STATE', 'HOOK', 'LAST SIGNAL'], ...rows.map((r) => [
-          r.agent, r.runtime ?? '-', r.backend ?? '-', r.state === 'waiting-permission' && r.permission_request ? `${r.state} (${r.permission_request})` : r.state,
+          ctx.style.bold(r.agent), r.runtime ?? '-', r.backend ?? '-', paint(r.state, r.state === 'waiting-permission' && r.permission_request ? `${r.state} (${r.permission_request})` : r.state),
           r.hooked.join(',') || '-', r.last_signal ? `${r.last_signal} ${age(r.last_signal_at ?? undefined)}` : '-',
         ])]);
         // A model error that ended a turn is worth a line of its own until the agent signals again.
