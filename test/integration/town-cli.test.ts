@@ -3,7 +3,7 @@
  * input that changes nothing, gt done's refusals, the refinery's rejections,
  * and the daemon's lifecycle.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -160,6 +160,28 @@ describe('messages a person acts on', () => {
     expect(receiving.length).toBeLessThanOrEqual(4);
     expect(receiving).toContain('Receiving objects: 100% (500/500), done.');
     expect(r.stderr).toContain('Cloning ');
+  });
+
+  it('rig add interrupted by Ctrl-C removes the unfinished rig (exit 130), so the name is free for the next try', async () => {
+    const town = makeTown();
+    const origin = town.origin('app');
+    // A clone that takes its time after creating the repository, as a big one does.
+    const bin = join(town.base, 'slow-clone');
+    mkdirSync(bin);
+    const real = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\nif [ "$1" = clone ]; then for last; do :; done; mkdir -p "$last/objects"; echo "Cloning into bare repository..." >&2; sleep 30; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const child = spawn(process.execPath, [GT, 'rig', 'add', 'app', origin], { cwd: town.base, env: { ...town.env, PATH: `${bin}:${town.env.PATH ?? ''}` }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.resume();
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await waitFor('the clone to start', () => stderr.includes('Cloning into bare repository') || undefined, 20_000);
+    process.kill(-(child.pid as number), 'SIGINT'); // Ctrl-C: the whole foreground group, git included
+    expect(await exited, stderr).toBe(130);
+    expect(stderr).toContain(`Interrupted (SIGINT): removed the unfinished rig ${join(town.root, 'app')}`);
+    expect(existsSync(join(town.root, 'app'))).toBe(false);
+    const again = town.gt(['rig', 'add', 'app', origin]);
+    expect(again.code, again.stderr).toBe(0);
   });
 });
 
