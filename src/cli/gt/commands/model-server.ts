@@ -90,7 +90,7 @@ each lane can have its own script (tests use this to drive several agents from o
 A turn is {text, tools, usage, match, error, delay_ms}; the README has the whole format.
 
 Examples:
-  export ANTHROPIC_BASE_URL=http://127.0.0.1:8787 ANTHROPIC_API_KEY=\${DRY_RUN_KEY}
+  export ANTHROPIC_BASE_URL=http://127.0.0.1:8787 ANTHROPIC_API_KEY=${DRY_RUN_KEY}
   gt model-server --setup-claude --script dry-run.json --port 8787 &
   claude -p "hello"                         # or: gt sling <bead> <rig> --agent claude`)
     .action(action(ctx, async (opts: unknown) => modelServerCommand(ctx, opts as ModelServerOptions)));
