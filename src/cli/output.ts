@@ -41,7 +41,8 @@ const plain = (s: string) => s;
 const sgr = (code: string) => (s: string) => `\u001b[${code}m${s}\u001b[0m`;
 
 export function style(io: Io): Style {
-  const on = io.stdoutIsTTY && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb';
+  // no-color.org: NO_COLOR set to anything but the empty string turns colour off.
+  const on = io.stdoutIsTTY && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
   if (!on) return { bold: plain, dim: plain, red: plain, green: plain, yellow: plain, cyan: plain };
   return { bold: sgr('1'), dim: sgr('2'), red: sgr('31'), green: sgr('32'), yellow: sgr('33'), cyan: sgr('36') };
 }

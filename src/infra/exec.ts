@@ -78,7 +78,7 @@ export class Git implements GitPort {
     const progress = options.onProgress;
     const result = await execCommand('git', args, {
       cwd, env: this.environment(options.env),
-      ...(progress ? { onStderr: (chunk: string) => chunk.split(/[\r\n]+/).filter((l) => l.trim()).forEach((l) => progress(l)) } : {}),
+      ...(progress ? { onStderr: progressLines(progress) } : {}),
     });
     if (result.code !== 0) {
       const detail = (result.stderr || result.stdout).trim().split('\n').slice(-3).join('\n');
@@ -189,3 +189,28 @@ export async function killGroup(pid: number, graceMs = 3000): Promise<void> {
   }
   signal('SIGKILL');
 }
+
+/**
+ * git's progress output as lines for a person: every finished line (a phase
+ * ends with `, done.`), and a line git redraws in place (ended by \r, such as
+ * `Receiving objects:  41%`) at most once per `everyMs` — a big clone redraws
+ * thousands of times, one stderr line each would bury everything else.
+ */
+export function progressLines(emit: (line: string) => void, everyMs = 2000): (chunk: string) => void {
+  let partial = '';
+  let lastRedrawn = 0;
+  return (chunk) => {
+    const parts = (partial + chunk).split(/(?<=[\r\n])/);
+    partial = /[\r\n]$/.test(parts[parts.length - 1] ?? '') ? '' : (parts.pop() ?? '');
+    for (const part of parts) {
+      const line = part.trim();
+      if (line === '') continue;
+      if (part.endsWith('\r')) {
+        if (Date.now() - lastRedrawn < everyMs) continue;
+        lastRedrawn = Date.now();
+      }
+      emit(line);
+    }
+  };
+}
+

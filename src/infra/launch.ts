@@ -4,7 +4,7 @@
  */
 import { BIN_DIR } from '../shared/paths.js';
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync, realpathSync } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import type { DetachedControl } from '../core/town/ports.js';
 import { nodeTownFiles } from './files.js';
@@ -16,7 +16,27 @@ export function gtLauncher(): string[] {
   return [process.execPath, script];
 }
 
-/** Writes `.gt/bin/{gt,bd}` when missing or pointing at another install. */
+/**
+ * Runtimes gt's own install pins as devDependencies (its tests and dry runs
+ * run them): `npm ci` puts nothing on PATH, and a new town's default agent is
+ * `claude` (issue 13).
+ */
+const PINNED_RUNTIMES = ['claude'];
+const PINNED_MARK = '# written by gt: not on PATH, so the version gt\'s install pins';
+
+/** `<gt install>/node_modules/.bin/<command>` for a runtime gt pins, when it is there. */
+export function pinnedRuntime(command: string): string | undefined {
+  if (!PINNED_RUNTIMES.includes(command)) return undefined;
+  const [, script] = gtLauncher() as [string, string];
+  // dist/gt.cjs when built, src/bin/gt.ts when run from source: the install is a level or two up.
+  for (let dir = dirname(script), up = 0; up < 3; dir = dirname(dir), up++) {
+    const path = join(dir, 'node_modules', '.bin', command);
+    if (executable(path)) return path;
+  }
+  return undefined;
+}
+
+/** Writes `.gt/bin/{gt,bd}` when missing or pointing at another install (and a pinned runtime's launcher: see pinnedRuntime). */
 export function writeLaunchers(root: string): string {
   const [node, script] = gtLauncher() as [string, string];
   const bd = join(dirname(script), 'bd.cjs');
@@ -32,12 +52,22 @@ export function writeLaunchers(root: string): string {
     }
     if (current !== text) nodeTownFiles.write(path, text, 0o755);
   }
+  // Sessions have .gt/bin first on PATH: a pinned runtime missing from the user's PATH is found there.
+  for (const command of PINNED_RUNTIMES) {
+    const path = join(bin, command);
+    const pinned = onPath(command, process.env, bin) ? undefined : pinnedRuntime(command);
+    const text = pinned ? `#!/bin/sh\n${PINNED_MARK}\nexec ${shellQuote(pinned)} "$@"\n` : undefined;
+    const current = nodeTownFiles.read(path);
+    if (text !== undefined && current !== text) nodeTownFiles.write(path, text, 0o755);
+    // Once the user has one on PATH, theirs wins: gt's launcher goes (never a file gt did not write).
+    if (text === undefined && current?.includes(PINNED_MARK)) rmSync(path, { force: true });
+  }
   return join(bin, 'gt');
 }
 
 /** The first version number `<command> --version` prints (5 s limit); undefined when none. */
 export function commandVersion(command: string, env: NodeJS.ProcessEnv): string | undefined {
-  const result = spawnSync(command, ['--version'], { env, encoding: 'utf8', timeout: 5000 });
+  const result = spawnSync(onPath(command, env) ?? pinnedRuntime(command) ?? command, ['--version'], { env, encoding: 'utf8', timeout: 5000 });
   return /(\d+\.\d+(?:\.\d+)?)/.exec(`${result.stdout ?? ''} ${result.stderr ?? ''}`)?.[1];
 }
 
@@ -63,15 +93,25 @@ export function detachedControl(root: string, env: Record<string, string>): Deta
   };
 }
 
-/** True when `command` is an executable path, or found on PATH. No process is spawned. */
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where `command` is: an executable path as given, else the first on PATH (but not in `skip`). */
+function onPath(command: string, env: NodeJS.ProcessEnv, skip?: string): string | undefined {
+  if (command.includes('/')) return executable(command) ? command : undefined;
+  return (env.PATH ?? '').split(delimiter).filter((dir) => dir !== '' && dir !== skip).map((dir) => join(dir, command)).find(executable);
+}
+
+/**
+ * True when `command` is an executable path, found on PATH, or a runtime gt's
+ * install pins (sessions reach it through .gt/bin). No process is spawned.
+ */
 export function commandExists(command: string, env: NodeJS.ProcessEnv): boolean {
-  const candidates = command.includes('/') ? [command] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command));
-  return candidates.some((path) => {
-    try {
-      accessSync(path, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return onPath(command, env) !== undefined || pinnedRuntime(command) !== undefined;
 }

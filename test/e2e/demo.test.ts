@@ -1,6 +1,7 @@
 /** `gt demo` (what `npm run demo` runs): the whole loop lands, and nothing is left running. */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GT, isolatedEnv, tempDir } from '../support/env.js';
 
@@ -23,5 +24,36 @@ describe('gt demo', () => {
     expect(existsSync(summary.town)).toBe(false);
     const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
     expect(ps.split('\n').filter((line) => line.includes(summary.town))).toEqual([]);
+  });
+
+  /** Starts gt demo as a terminal would (its own process group), and presses Ctrl-C once polecats work. */
+  async function interruptedDemo(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; town: string }> {
+    const home = tempDir('gt-demo-home-');
+    const child = spawn(process.execPath, [GT, 'demo', ...args], { cwd: home, env: isolatedEnv(home), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.resume();
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const deadline = Date.now() + 120_000;
+    while (!stderr.includes('slung') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(stderr).toContain('slung');
+    process.kill(-(child.pid as number), 'SIGINT'); // Ctrl-C: the whole foreground group
+    const { code, signal } = await exited;
+    return { code, signal, stderr, town: /town: (\S+)/.exec(stderr)?.[1] as string };
+  }
+
+  it('Ctrl-C stops its sessions and removes its temporary town (exit 130); with --keep it says where the town is and how to remove it', async () => {
+    const run = await interruptedDemo([]);
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 130, signal: null });
+    expect(run.stderr).toContain('interrupted (SIGINT): stopping the sessions and removing the temporary town');
+    expect(existsSync(dirname(run.town))).toBe(false);
+    const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
+    expect(ps.split('\n').filter((line) => line.includes(run.town))).toEqual([]);
+
+    const kept = await interruptedDemo(['--keep', '--backend', 'headless']);
+    expect(kept.code, kept.stderr).toBe(130);
+    expect(kept.stderr).toContain(`the town is kept at ${kept.town}; remove it with: rm -rf ${dirname(kept.town)}`);
+    expect(existsSync(kept.town)).toBe(true);
+    rmSync(dirname(kept.town), { recursive: true, force: true });
   });
 });

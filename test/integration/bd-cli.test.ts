@@ -169,6 +169,21 @@ describe('bd: the protocol Beads scripts rely on', () => {
     expect(w.json<JsonIssue[]>(['show', hash])[0]?.id).toBe(epic.id);
   });
 
+  it('a write through a partial ID needs it unique and says on stderr which ID it took (as git takes a short hash)', () => {
+    const w = workspace('cal');
+    for (const id of ['cal-8vj', 'cal-8vk', 'cal-x1']) expect(w.bd(['create', `Work ${id}`, '--id', id]).code).toBe(0);
+    const typo = w.bd(['update', 'cal-8v', '--priority', '0']);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain('ambiguous ID "cal-8v" matches 2 issues: cal-8vj, cal-8vk');
+    const partial = w.bd(['update', 'cal-x', '--priority', '0']);
+    expect(partial.code).toBe(0);
+    expect(partial.stderr).toBe('Note: "cal-x" resolved to cal-x1\n');
+    expect(w.bd(['close', 'x', '--reason', 'done']).stderr).toBe('Note: "x" resolved to cal-x1\n');
+    // An exact ID, or the hash without the prefix, is no partial ID: nothing is said.
+    expect(w.bd(['reopen', 'cal-x1']).stderr).toBe('');
+    expect(w.bd(['label', 'add', 'x1', 'later']).stderr).toBe('');
+  });
+
   it('actor comes from --actor, then BEADS_ACTOR/BD_ACTOR, then git user.name, then $USER', () => {
     const w = workspace('test');
     const by = (args: string[], env: Record<string, string> = {}) => {

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseModelScript, requestText, ScriptedModelServer } from '../../src/infra/model-server.js';
@@ -79,5 +79,41 @@ describe('the scripted model server', () => {
     const bad = spawn(process.execPath, [GT, 'model-server', '--script', join(dir, 'missing.json')], { env: isolatedEnv(dir) });
     const code = await new Promise<number>((r) => bad.on('exit', (c) => r(c ?? -1)));
     expect(code).toBe(4);
+  });
+
+  it('gt model-server --setup-claude writes exactly the keys Claude Code needs offline, keeps every other, into CLAUDE_CONFIG_DIR or HOME', () => {
+    const dir = tempDir();
+    const project = join(dir, 'project');
+    mkdirSync(project);
+    const gt = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [GT, ...args], { cwd: project, env: isolatedEnv(dir, env), encoding: 'utf8' });
+    const file = join(dir, '.claude.json');
+    writeFileSync(file, JSON.stringify({ theme: 'dark', customApiKeyResponses: { approved: ['older-key-suffix-abcd'], rejected: ['ghijklmnopqrstuvwxyz'] }, projects: { '/elsewhere': { allowedTools: ['Bash'] } } }));
+    const key = 'sk-ant-mine-0123456abcdefghijklmnopqrstuvwxyz';
+    const first = gt(['model-server', '--setup-claude'], { ANTHROPIC_API_KEY: key });
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toContain(`Wrote ${file}: onboarding done`);
+    expect(first.stdout).not.toContain(key); // only its last 20 characters, as Claude Code keeps it
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      theme: 'dark', hasCompletedOnboarding: true,
+      customApiKeyResponses: { approved: ['older-key-suffix-abcd', 'ghijklmnopqrstuvwxyz'], rejected: [] },
+      projects: { '/elsewhere': { allowedTools: ['Bash'] }, [project]: { hasTrustDialogAccepted: true } },
+    });
+    const before = readFileSync(file, 'utf8');
+    expect(gt(['model-server', '--setup-claude'], { ANTHROPIC_API_KEY: key }).stdout).toContain('Already set in');
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    // CLAUDE_CONFIG_DIR wins over HOME; without a key, a dry-run key is approved and named.
+    const configDir = join(dir, 'claude-config');
+    const json = JSON.parse(gt(['model-server', '--setup-claude', '--json'], { CLAUDE_CONFIG_DIR: configDir }).stdout) as { file: string; api_key: string };
+    expect(json.file).toBe(join(configDir, '.claude.json'));
+    const written = JSON.parse(readFileSync(json.file, 'utf8')) as { customApiKeyResponses: { approved: string[] } };
+    expect(written.customApiKeyResponses.approved).toEqual([json.api_key.slice(-20)]);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    // A config that is not JSON is left alone; no --script and no --setup-claude is a usage error.
+    writeFileSync(file, '{ not json');
+    const broken = gt(['model-server', '--setup-claude']);
+    expect(broken.status).toBe(3);
+    expect(broken.stderr).toContain(`${file} is not a JSON object`);
+    expect(readFileSync(file, 'utf8')).toBe('{ not json');
+    expect(gt(['model-server']).status).toBe(2);
   });
 });

@@ -3,10 +3,11 @@
  * input that changes nothing, gt done's refusals, the refinery's rejections,
  * and the daemon's lifecycle.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BD, GT } from '../support/env.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
 function polecatWithCommit(town: TestTown, file = 'work.txt', content = 'work\n'): { agent: string; dir: string; bead: string } {
@@ -99,6 +100,88 @@ describe('config files', () => {
     expect(town.gt(['config', 'default-agent', 'nosuch']).code).toBe(4);
     expect(town.json<{ default_agent: string }>(['config', 'default-agent', 'mybot']).default_agent).toBe('mybot');
     expect(town.gt(['config', 'agent', 'remove', 'mybot']).code).toBe(0);
+  });
+});
+
+describe('messages a person acts on', () => {
+  it('config set with a bad value blames the value, not the file; a file that is already broken is still named', () => {
+    const town = makeTown();
+    const file = join(town.root, 'town.toml');
+    const bad = town.gt(['config', 'set', 'sessions.backend', 'screen']);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/^Error: cannot set sessions.backend: key sessions.backend: /m);
+    expect(bad.stderr).toContain(`Hint: ${file} is unchanged; see gt config --help`);
+    expect(bad.stderr).not.toContain('fix');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\n[daemon]\ninterval = 5\n`);
+    const broken = town.gt(['config', 'set', 'sessions.backend', 'tmux']);
+    expect(broken.code).toBe(3);
+    expect(broken.stderr).toContain(`Hint: fix ${file}`);
+  });
+
+  it('gt handoff and gt done run by a person (no agent session) say to name the agent with --agent', () => {
+    const town = makeTown();
+    for (const command of ['handoff', 'done']) {
+      const r = town.gt([command]);
+      expect(r.code, command).toBe(2);
+      expect(r.stderr).toContain(`gt ${command} acts for an agent, and this is no agent's session (you are human)`);
+      expect(r.stderr).toContain(`Hint: name the agent: gt ${command} --agent <address>`);
+    }
+  });
+
+  it('gt and bd colour their output on a terminal, and neither does with NO_COLOR', () => {
+    const town = makeTown({ rig: 'app' });
+    const bead = town.bead('Colourful', ['true']);
+    expect(town.gt(['sling', bead, 'app', '--no-start']).code).toBe(0);
+    // `script` gives the command a terminal, as a person's shell would.
+    const onTerminal = (tool: string, args: string[], env: Record<string, string>) => {
+      const command = [process.execPath, tool, ...args].map((a) => `'${a}'`).join(' ');
+      return spawnSync('script', ['-qec', command, '/dev/null'], { cwd: town.root, env: { ...town.env, TERM: 'xterm', ...env }, encoding: 'utf8' }).stdout;
+    };
+    const sgr = /\u001b\[[0-9;]*m/;
+    const { NO_COLOR: _unset, ...colourEnv } = town.env;
+    const coloured = { ...(colourEnv as Record<string, string>), NO_COLOR: '' };
+    expect(onTerminal(GT, ['agents'], coloured)).toMatch(sgr);
+    expect(onTerminal(BD, ['list'], coloured)).toMatch(sgr);
+    expect(onTerminal(GT, ['agents'], { NO_COLOR: '1' })).not.toMatch(sgr);
+    expect(onTerminal(BD, ['list'], { NO_COLOR: '1' })).not.toMatch(sgr);
+    expect(town.gt(['agents'], { env: { NO_COLOR: '' } }).stdout).not.toMatch(sgr); // not a terminal
+  });
+
+  it('rig add shows git\'s progress on stderr without a line per redraw', () => {
+    const town = makeTown();
+    // A git that redraws a progress line 500 times before cloning, as a big repository's clone does.
+    const bin = join(town.base, 'slow-git');
+    mkdirSync(bin);
+    const real = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\nif [ "$1" = clone ]; then i=0; while [ $i -lt 500 ]; do printf 'Receiving objects: %d%% (%d/500)\\r' $((i/5)) $i >&2; i=$((i+1)); done; printf 'Receiving objects: 100%% (500/500), done.\\n' >&2; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const r = town.gt(['rig', 'add', 'app', town.origin('app')], { env: { PATH: `${bin}:${town.env.PATH ?? ''}` } });
+    expect(r.code, r.stderr).toBe(0);
+    const receiving = r.stderr.split('\n').filter((l) => l.startsWith('Receiving objects'));
+    expect(receiving.length).toBeLessThanOrEqual(4);
+    expect(receiving).toContain('Receiving objects: 100% (500/500), done.');
+    expect(r.stderr).toContain('Cloning ');
+  });
+
+  it('rig add interrupted by Ctrl-C removes the unfinished rig (exit 130), so the name is free for the next try', async () => {
+    const town = makeTown();
+    const origin = town.origin('app');
+    // A clone that takes its time after creating the repository, as a big one does.
+    const bin = join(town.base, 'slow-clone');
+    mkdirSync(bin);
+    const real = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\nif [ "$1" = clone ]; then for last; do :; done; mkdir -p "$last/objects"; echo "Cloning into bare repository..." >&2; sleep 30; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const child = spawn(process.execPath, [GT, 'rig', 'add', 'app', origin], { cwd: town.base, env: { ...town.env, PATH: `${bin}:${town.env.PATH ?? ''}` }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.resume();
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await waitFor('the clone to start', () => stderr.includes('Cloning into bare repository') || undefined, 20_000);
+    process.kill(-(child.pid as number), 'SIGINT'); // Ctrl-C: the whole foreground group, git included
+    expect(await exited, stderr).toBe(130);
+    expect(stderr).toContain(`Interrupted (SIGINT): removed the unfinished rig ${join(town.root, 'app')}`);
+    expect(existsSync(join(town.root, 'app'))).toBe(false);
+    const again = town.gt(['rig', 'add', 'app', origin]);
+    expect(again.code, again.stderr).toBe(0);
   });
 });
 
@@ -201,6 +284,20 @@ describe('bad input changes nothing', () => {
     expect(town.json<unknown[]>(['convoy', 'list', '--all'])).toEqual([]);
     // Unique partial IDs still resolve, and the result names the full ID.
     expect(town.json<Array<{ bead: string }>>(['sling', 'app-abc1', 'app', '--no-start'])[0]?.bead).toBe('app-abc1');
+  });
+
+  it('a partial ID that is unique is taken, and gt says which bead it resolved to, as bd does', () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['bd', 'create', 'Work', '--id', 'app-8vj'], { cwd: join(town.root, 'app') }).code).toBe(0);
+    const slung = town.gt(['sling', 'app-8v', 'app', '--no-start']);
+    expect(slung.code).toBe(0);
+    expect(slung.stdout).toContain('app-8vj');
+    expect(slung.stderr.match(/Note: .*/g)).toEqual(['Note: "app-8v" resolved to app-8vj']);
+    const unslung = town.gt(['unsling', 'app-8v']);
+    expect(unslung.code).toBe(0);
+    expect(unslung.stderr).toContain('Note: "app-8v" resolved to app-8vj');
+    expect(town.gt(['bd', 'update', 'app-8v', '--priority', '1']).stderr).toContain('Note: "app-8v" resolved to app-8vj');
+    expect(town.gt(['sling', 'app-8vj', 'app', '--no-start']).stderr).not.toContain('Note:');
   });
 
   it('a reused polecat gets the runtime of this sling, not the one of its last bead; taking back its own bead keeps it', () => {

@@ -16,6 +16,8 @@ import { nudgeAgent } from '../../src/core/comms/nudge.js';
 import { followEvents } from '../../src/core/events/follow.js';
 import { answerPermission, brokerPermission } from '../../src/core/governance/permissions.js';
 import { approveGate } from '../../src/core/work/gates.js';
+import { runRefinery } from '../../src/core/merge/refinery.js';
+import { createConvoy } from '../../src/core/work/convoys.js';
 import { assemblePrime } from '../../src/core/work/prime.js';
 import { finishWork, slingBeads } from '../../src/core/work/work.js';
 import { TOWN_LEDGER } from '../../src/shared/paths.js';
@@ -248,3 +250,24 @@ describe('permissions and gates report to the stream', () => {
     expect((await h.ledger.townEvents(0, { kinds: ['gate'] })).map((e) => [e.kind, e.bead, e.actor, e.rig])).toEqual([['gate.opened', gate.id, 'human', 'app']]);
   });
 });
+
+describe('the refinery\'s progress lines', () => {
+  it('name the bead and its merge request, and a convoy lands after the merge that completed it', async () => {
+    const h = await townHarness();
+    const lines: string[] = [];
+    h.town.ports.progress = (line) => lines.push(line);
+    const { bead, agent } = await slungPolecat(h);
+    const convoy = await createConvoy(h.town, 'Greeting', [bead], { owner: 'human' });
+    const identity = parseIdentity(agent);
+    h.git(h.town.path((await h.town.agent(identity))?.workdir ?? ''), ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'work']);
+    await finishWork(h.town, identity, 'COMPLETED', { caller: agent });
+    const [outcome] = await runRefinery(h.town, 'app');
+    expect(outcome).toMatchObject({ result: 'merged', bead });
+    const refinery = lines.filter((l) => l.startsWith('refinery app: '));
+    expect(refinery).toEqual([
+      `refinery app: merged ${bead} (MR ${outcome?.merge_request ?? ''}) as ${outcome?.commit?.slice(0, 12) ?? ''}`,
+      `refinery app: convoy ${convoy.id} "Greeting" landed`,
+    ]);
+  });
+});
+

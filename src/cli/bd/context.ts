@@ -3,7 +3,8 @@
  * first use and closed by the wrapper after the command.
  */
 import type { Command } from 'commander';
-import type { Ledger } from '../../core/beads/ledger.js';
+import { partialIdNote, type Ledger } from '../../core/beads/ledger.js';
+import { agentWriteGuard } from '../../core/governance/agent-writes.js';
 import { gitUserName, locateLedger, openLedger, rigPrefix, type LedgerLocation } from '../../app/index.js';
 import { GtError } from '../../shared/errors.js';
 import { CliContext } from '../context.js';
@@ -45,7 +46,13 @@ export class BdContext extends CliContext<GlobalOptions> {
         });
       }
       // Lazy: a read (bd ready, bd list) never asks git who is acting.
-      this.opened = openLedger(location.path, () => this.actor());
+      const ledger = openLedger(location.path, () => this.actor());
+      // A partial ID says on stderr which one it resolved to (as gt's town does).
+      ledger.onPartialId((input, id) => this.err(partialIdNote(input, id)));
+      // An agent session's bd refuses the writes only a person makes (core/governance/agent-writes.ts).
+      const agent = this.io.env.GT_AGENT;
+      if (agent) ledger.guardWrites(agentWriteGuard(agent));
+      this.opened = ledger;
     }
     return Promise.resolve(this.opened);
   }

@@ -10,8 +10,6 @@ import { GtError } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
 import { dispatch, type CommandEntry } from '../dispatch.js';
 import type { Io } from '../output.js';
-import { agentWriteGuard } from '../../core/governance/agent-writes.js';
-import type { Ledger } from '../../core/beads/ledger.js';
 import { BdContext, ExitStatus } from './context.js';
 
 /** The command table: one line per command file. */
@@ -74,26 +72,8 @@ Exit codes: 0 ok (also when some of several IDs failed), 1 error, 2 bad usage.`)
 }
 
 
-/**
- * An agent session's bd (GT_AGENT set): its ledger refuses the writes only a
- * person makes (core/governance/agent-writes.ts); leaders decide through gt.
- */
-class AgentAwareContext extends BdContext {
-  private guarded = false;
-
-  override async ledger(): Promise<Ledger> {
-    const ledger = await super.ledger();
-    const agent = this.io.env.GT_AGENT;
-    if (agent && !this.guarded) {
-      this.guarded = true;
-      ledger.guardWrites(agentWriteGuard(agent));
-    }
-    return ledger;
-  }
-}
-
 export async function runBd(argv: string[], io: Io): Promise<number> {
-  const ctx = new AgentAwareContext(io);
+  const ctx = new BdContext(io);
   return dispatch({
     tool: 'bd', argv, io, ctx, program: rootProgram(ctx), table: COMMANDS, valueFlags: VALUE_FLAGS,
     chosenExit: (error) => (error instanceof ExitStatus ? error.code : undefined),

@@ -12,6 +12,7 @@ import { hookedWork } from '../work/hooked.js';
 import { checkpoint } from '../town/worktree.js';
 import { sessionName, workdirOf, type Identity } from './identity.js';
 import { launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
+import { claudeConfigFile } from './claude-config.js';
 
 /** The environment every session gets (design §7.1). */
 export function sessionEnv(town: Town, identity: Identity, run: string, runtime: ResolvedRuntime): Record<string, string> {
@@ -127,7 +128,7 @@ export async function endOwnSession(town: Town, agent: AgentRecord, callerAgent:
  */
 function trustClaudeWorkdir(town: Town, dir: string): void {
   const env = town.ports.baseEnv;
-  const file = env.CLAUDE_CONFIG_DIR ? `${env.CLAUDE_CONFIG_DIR}/.claude.json` : env.HOME ? `${env.HOME}/.claude.json` : undefined;
+  const file = claudeConfigFile(env);
   if (!file) return;
   let config: { projects?: Record<string, Record<string, unknown>> } & Record<string, unknown> = {};
   const text = town.ports.files.read(file);

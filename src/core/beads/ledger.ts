@@ -225,11 +225,19 @@ export const CONFIG_KEYS = {
   lastTouched: 'last_touched',
 } as const;
 
+/** What bd and gt print on stderr when a partial ID resolved (see Ledger.onPartialId). */
+export function partialIdNote(input: string, id: string): string {
+  return `Note: ${JSON.stringify(input)} resolved to ${id}`;
+}
+
 export class Ledger {
   private readonly base: LedgerStore;
   private guarded: LedgerStore | undefined;
   private readonly clock: () => string;
   private actorSource: string | (() => string);
+  private partialIdListener: ((input: string, id: string) => void) | undefined;
+  /** Partial IDs already reported: a command that resolves one twice (or a retried transaction) says it once. */
+  private readonly reportedPartialIds = new Set<string>();
 
   constructor(store: LedgerStore, options: LedgerOptions) {
     this.base = store;
@@ -346,7 +354,11 @@ export class Ledger {
     for (const id of await tx.idsStartingWith(input, 11)) matches.add(id);
     for (const candidate of candidates) for (const id of await tx.idsStartingWith(candidate, 11)) matches.add(id);
     if (matches.size === 0 && /^[0-9a-z]+$/.test(input)) for (const id of await tx.idsWithHashPrefix(input, 11)) matches.add(id);
-    if (matches.size === 1) return [...matches][0] as string;
+    if (matches.size === 1) {
+      const id = [...matches][0] as string;
+      this.reportPartialId(input, id);
+      return id;
+    }
     if (matches.size > 1) {
       const list = [...matches].sort();
       throw new GtError('ambiguous', `ambiguous ID ${JSON.stringify(input)} matches ${list.length > 10 ? 'more than 10' : list.length} issues: ${list.slice(0, 10).join(', ')}`, {
@@ -354,6 +366,22 @@ export class Ledger {
       });
     }
     throw notFoundError(`no issue found matching ${JSON.stringify(input)}`, 'check the ID with `bd list` or `bd search`');
+  }
+
+  /**
+   * Who is told when a partial ID resolves to a longer one (a unique prefix
+   * match, as git takes a short hash): the edges print it on stderr, so a
+   * typo such as `cal-8v` for `cal-8vj` never acts on a bead unnoticed.
+   */
+  onPartialId(listener: (input: string, id: string) => void): void {
+    this.partialIdListener = listener;
+  }
+
+  private reportPartialId(input: string, id: string): void {
+    const key = `${input}\n${id}`;
+    if (this.reportedPartialIds.has(key)) return;
+    this.reportedPartialIds.add(key);
+    this.partialIdListener?.(input, id);
   }
 
   async resolve(text: string): Promise<string> {

@@ -68,6 +68,12 @@ function metaOf(mr: Issue): Record<string, string> {
   return out;
 }
 
+/** A request as progress lines name it: its bead (what summaries name) and the request's own ID. */
+function named(mr: Issue): string {
+  const bead = metaOf(mr).source_issue;
+  return bead ? `${bead} (MR ${mr.id})` : mr.id;
+}
+
 /** Priority after aging: each `aging` interval waited moves a request up one level (P0 is the top). */
 export function effectivePriority(mr: Pick<Issue, 'priority' | 'created_at'>, now: number, agingMs: number): number {
   const waited = Math.max(0, now - Date.parse(mr.created_at));
@@ -167,7 +173,7 @@ class RefineryRun {
       if (queue.length === 0) break;
       await this.cleanTarget();
       const batch = queue.slice(0, Math.min(this.config.merge.batch_size, this.remaining()));
-      if (batch.length > 1) this.progress(`batch of ${batch.length}: ${batch.map((m) => m.id).join(', ')}`);
+      if (batch.length > 1) this.progress(`batch of ${batch.length}: ${batch.map(named).join(', ')}`);
       await this.land(batch);
       await this.dispatchConflicts();
     }
@@ -296,6 +302,7 @@ class RefineryRun {
     for (const [id, commit] of Object.entries(commits)) {
       const [mr] = await ledger.show([id]).catch(() => []);
       if (!mr) continue;
+      let landed: string[] = [];
       const { branch = '', source_issue: bead = '' } = metaOf(mr);
       const outcome: MergeOutcome = { merge_request: id, bead, branch, result: 'merged', commit, batch: size, ...(pushed !== undefined ? { pushed } : {}) };
       if (mr.status !== 'closed') {
@@ -305,25 +312,33 @@ class RefineryRun {
           townEvent: { kind: 'mr.merged', rig: this.rig, ...(bead ? { bead } : {}), ...(typeof mr.metadata?.worker === 'string' ? { agent: mr.metadata.worker } : {}), payload: { merge_request: id, commit, branch, batch: size, ...(pushed !== undefined ? { pushed } : {}) } },
         }));
         single(await ledger.close([id], { reason, force: true }));
-        if (bead) await this.closeWork(bead, reason);
+        if (bead) landed = await this.closeWork(bead, reason);
       }
       // Its change is in the target now; a branch still checked out somewhere is left alone.
       await this.town.ports.git.probe(this.repo, ['branch', '-D', branch]);
-      this.progress(`merged ${id} as ${commit.slice(0, 12)}`);
+      // In the order it happened for the reader: the merge, then the convoys it completed.
+      this.progress(`merged ${named(mr)} as ${commit.slice(0, 12)}`);
+      for (const line of landed) this.progress(line);
       this.outcomes.push(outcome);
     }
   }
 
-  /** Merged work is done work: the bead closes (and the bead a resolve-conflict molecule stood in for); its convoys may land. */
-  private async closeWork(beadId: string, reason: string): Promise<void> {
+  /**
+   * Merged work is done work: the bead closes (and the bead a resolve-conflict
+   * molecule stood in for); its convoys may land. Returns the lines saying
+   * which landed, for the caller to print after its "merged" line.
+   */
+  private async closeWork(beadId: string, reason: string): Promise<string[]> {
+    const lines: string[] = [];
     const { ledger } = this.town;
     const [bead] = await ledger.show([beadId]).catch(() => []);
     const ids = [beadId, ...(typeof bead?.metadata?.resolves === 'string' ? [bead.metadata.resolves] : [])];
     for (const id of ids) {
       const closed = await ledger.close([id], { reason, force: true });
       if (closed.failed[0]) this.progress(`warning: could not close ${id}: ${closed.failed[0].error.message}`);
-      else for (const landed of await checkConvoys(this.town, { bead: id })) this.progress(`convoy ${landed.id} "${landed.name}" landed`);
+      else for (const landed of await checkConvoys(this.town, { bead: id })) lines.push(`convoy ${landed.id} "${landed.name}" landed`);
     }
+    return lines;
   }
 
   /** After a crash: finish a batch whose fast-forward happened; forget one whose did not. Then no integration worktree. */
@@ -380,7 +395,7 @@ class RefineryRun {
   /** Rejects one request: closed with the reason, its bead back to open, its worker and dispatcher told. */
   async reject(mr: Issue, reason: string, output: string, extra: Partial<MergeOutcome> = {}): Promise<MergeOutcome> {
     const outcome = await rejectMergeRequest(this.town, mr, reason, output, extra);
-    this.progress(`rejected ${mr.id}: ${reason}`);
+    this.progress(`rejected ${named(mr)}: ${reason}`);
     this.outcomes.push(outcome);
     return outcome;
   }
@@ -408,7 +423,7 @@ class RefineryRun {
         if (bead) await this.town.ledger.addDependency(bead, molecule, 'blocks');
         await this.town.ledger.update([mr.id], { setMetadata: { conflict_molecule: molecule } });
       } catch (error) {
-        this.progress(`warning: could not sling a resolve-conflict molecule for ${mr.id}: ${errorMessage(error)}`);
+        this.progress(`warning: could not sling a resolve-conflict molecule for ${named(mr)}: ${errorMessage(error)}`);
       }
     }
   }
@@ -476,7 +491,7 @@ class RefineryRun {
     const branch = meta.branch ?? '';
     const push = await git.probe(this.repo, ['push', '-q', 'origin', `refs/heads/${branch}:refs/heads/${branch}`]);
     if (push.code !== 0) {
-      this.progress(`warning: could not push ${branch} for ${mr.id}: ${push.stderr.trim().split('\n').pop() ?? ''}`);
+      this.progress(`warning: could not push ${branch} for ${named(mr)}: ${push.stderr.trim().split('\n').pop() ?? ''}`);
       return;
     }
     const title = mr.title.replace(/^Merge /, '');
@@ -487,7 +502,7 @@ class RefineryRun {
     const url = created.stdout.trim().split('\n').pop() ?? '';
     if (created.code !== 0 || !/^https?:\/\//.test(url)) {
       const why = created.code === 127 ? 'gh is not installed' : `gh pr create exited ${created.code}: ${(created.stderr || created.stdout).trim().split('\n').pop() ?? ''}`;
-      this.progress(`warning: no pull request for ${mr.id} (${why}); it stays queued`);
+      this.progress(`warning: no pull request for ${named(mr)} (${why}); it stays queued`);
       await this.town.ledger.update([mr.id], { setMetadata: { pr_error: why } });
       return;
     }
@@ -496,7 +511,7 @@ class RefineryRun {
       metadata: { await_type: 'gh:pr', await_id: url, merge_request: mr.id },
     });
     single(await this.town.ledger.update([mr.id], { setMetadata: { pr: url, pr_gate: gate.id, pr_error: null } }));
-    this.progress(`opened ${url} for ${mr.id}`);
+    this.progress(`opened ${url} for ${named(mr)}`);
     this.outcomes.push({ merge_request: mr.id, bead: meta.source_issue ?? '', branch, result: 'pr-opened', pr: url });
   }
 }

@@ -5,7 +5,7 @@
  */
 import { lockFile } from '../../shared/paths.js';
 import { GtError, notFoundError, validationError } from '../../shared/errors.js';
-import { single, type Ledger } from '../beads/ledger.js';
+import { partialIdNote, single, type Ledger } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
 import type { RigConfig, TownConfig } from './config.js';
 import { agentBeadId, identityFromPath, parseIdentity, sessionName, workdirOf, type Identity, type Role } from '../agents/identity.js';
@@ -101,7 +101,9 @@ export class Town {
     readonly ledger: Ledger,
     readonly ports: TownPorts,
     private parsers?: ConfigParsers,
-  ) {}
+  ) {
+    ledger.onPartialId((input, id) => ports.progress(partialIdNote(input, id)));
+  }
 
   /** Gives a town opened without its config the parsers; the config then loads on first use. */
   useParsers(parsers: ConfigParsers): void {

@@ -1,13 +1,14 @@
 import { runDir } from '../../../shared/paths.js';
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
+import { claudeStartHint } from '../../../core/agents/claude-config.js';
 import { parseIdentity, type Identity } from '../../../core/agents/identity.js';
-import type { Town } from '../../../core/town/town.js';
+import type { AgentRecord, Town } from '../../../core/town/town.js';
 import { agentState, hookedWork } from '../../../core/work/work.js';
 import { GtError, notFoundError } from '../../../shared/errors.js';
 import { plainText } from '../../../shared/terminal.js';
 import { visibleLine } from '../../../shared/text.js';
-import { table } from '../../output.js';
+import { table, type Style } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
 /** Hands the terminal to `tmux attach` until the person detaches. */
@@ -20,6 +21,36 @@ export async function attachTo(ctx: GtContext, town: Town, identity: Identity): 
   if (!process.stdin.isTTY) throw new GtError('usage', 'attaching needs a terminal', { hint: `run it from a terminal, or: ${command.join(' ')}` });
   const [file, ...args] = command;
   return spawnSync(file as string, args, { stdio: 'inherit' }).status ?? 0;
+}
+
+/** The last `count` lines of an agent's session: its screen (tmux keeps a dead pane), else its run's log. */
+async function sessionOutput(town: Town, agent: AgentRecord & { backend: NonNullable<AgentRecord['backend']> }, count: number): Promise<string> {
+  try {
+    return plainText(await town.ports.backend(agent.backend).capture(agent.session, count));
+  } catch {
+    // The tmux session is gone: the run's log still has its output, as the terminal was sent it (escape codes and all).
+    const log = agent.run ? town.ports.files.read(town.path(runDir(agent.run), 'agent.log')) : undefined;
+    return log ? plainText(log).split('\n').slice(-count - 1).join('\n') : '';
+  }
+}
+
+/** Why a session died, as far as its output says: its last non-blank lines. */
+async function lastWords(town: Town, agent: AgentRecord): Promise<string[]> {
+  if (!agent.backend) return [];
+  const text = await sessionOutput(town, { ...agent, backend: agent.backend }, 200);
+  return text.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '').slice(-LAST_WORDS);
+}
+
+const LAST_WORDS = 6;
+
+/** A state's colour on a terminal: red when someone must look, yellow when it waits, green when it works. */
+function stateColour(style: Style): (state: string, text: string) => string {
+  return (state, text) => {
+    if (state === 'dead' || state === 'stalled') return style.red(text);
+    if (state.startsWith('waiting')) return style.yellow(text);
+    if (state === 'working' || state === 'starting') return style.green(text);
+    return style.dim(text);
+  };
 }
 
 function age(iso: string | undefined): string {
@@ -38,23 +69,33 @@ export default function register(program: Command, ctx: GtContext): void {
       const rows = await Promise.all((await town.agents(rig ? { rig } : {})).map(async (agent) => {
         const alive = await town.sessionAlive(agent);
         const hooked = (await hookedWork(town.ledger, agent.address)).map((b) => b.id);
+        const state = agentState(agent, alive, hooked.length > 0);
         return {
           agent: agent.address, role: agent.role, rig: agent.rig ?? null, runtime: agent.runtime ?? null, backend: agent.backend ?? null,
-          session: agent.session, run: agent.run ?? null, session_alive: alive, state: agentState(agent, alive, hooked.length > 0), hooked,
+          session: agent.session, run: agent.run ?? null, session_alive: alive, state, hooked,
           last_signal: agent.last_signal ?? null, last_signal_at: agent.last_signal_at ?? null,
           runtime_session: agent.runtime_session ?? null, permission_request: agent.permission_request ?? null,
           last_error: agent.last_error ?? null, last_error_at: agent.last_error_at ?? null,
+          // A dead session says why in its last lines (a runtime that exits at start leaves no signal).
+          last_output: state === 'dead' ? await lastWords(town, agent) : null,
         };
       }));
       ctx.emit(rows, () => {
         if (rows.length === 0) return 'No agents yet.';
+        const paint = stateColour(ctx.style);
         const lines = table([['AGENT', 'RUNTIME', 'BACKEND', 'STATE', 'HOOK', 'LAST SIGNAL'], ...rows.map((r) => [
-          r.agent, r.runtime ?? '-', r.backend ?? '-', r.state === 'waiting-permission' && r.permission_request ? `${r.state} (${r.permission_request})` : r.state,
+          ctx.style.bold(r.agent), r.runtime ?? '-', r.backend ?? '-', paint(r.state, r.state === 'waiting-permission' && r.permission_request ? `${r.state} (${r.permission_request})` : r.state),
           r.hooked.join(',') || '-', r.last_signal ? `${r.last_signal} ${age(r.last_signal_at ?? undefined)}` : '-',
         ])]);
         // A model error that ended a turn is worth a line of its own until the agent signals again.
         const errors = rows.filter((r) => r.last_error && r.last_error_at && r.last_error_at >= (r.last_signal_at ?? '')).map((r) => visibleLine(`${r.agent}: last turn failed: ${r.last_error}`));
-        return errors.length ? `${lines}\n\n${errors.join('\n')}` : lines;
+        const dead = rows.filter((r) => r.last_output?.length).map((r) => {
+          const output = (r.last_output ?? []).map((l) => visibleLine(l)).join('\n');
+          const hint = claudeStartHint(output);
+          return `${r.agent}: its session ended; its last lines:\n${output.replace(/^/gm, '  | ')}${hint ? `\n  Hint: ${hint}` : ''}`;
+        });
+        const notes = [...errors, ...dead];
+        return notes.length ? `${lines}\n\n${notes.join('\n\n')}` : lines;
       });
     }));
 
@@ -67,13 +108,10 @@ export default function register(program: Command, ctx: GtContext): void {
       const agent = await town.agent(identity);
       if (!agent?.backend) throw notFoundError(`${identity.address} has never had a session`);
       const count = lines === undefined ? 40 : Number(lines);
-      let text = '';
-      try {
-        text = plainText(await town.ports.backend(agent.backend).capture(agent.session, count));
-      } catch {
-        // The tmux session is gone: the run's log still has its output, as the terminal was sent it (escape codes and all).
-        const log = agent.run ? town.ports.files.read(town.path(runDir(agent.run), 'agent.log')) : undefined;
-        text = log ? plainText(log).split('\n').slice(-count - 1).join('\n') : '';
+      const text = await sessionOutput(town, { ...agent, backend: agent.backend }, count);
+      if (!(await town.sessionAlive(agent))) {
+        const hint = agent.runtime === 'claude' ? claudeStartHint(text) : undefined;
+        ctx.err(`${identity.address}: its session is not running; these are the last lines it left${hint ? `\nHint: ${hint}` : ''}`);
       }
       ctx.emit({ agent: identity.address, session: agent.session, text }, () => text.replace(/\n+$/, ''));
     }));

@@ -5,7 +5,7 @@ import { PRESETS, resolveRuntime } from '../../../core/agents/runtimes.js';
 import { RIG_FILE, TOWN_FILE } from '../../../core/town/town.js';
 import { townFiles as nodeTownFiles } from '../../../app/index.js';
 import { agentConfigError } from '../../../core/governance/agent-writes.js';
-import { notFoundError, validationError } from '../../../shared/errors.js';
+import { GtError, notFoundError, validationError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
@@ -25,13 +25,37 @@ function target(ctx: GtContext, rig?: string): Target {
   return { file, agent: ctx.io.env.GT_AGENT || undefined, raw: parseToml(text, file), validate: (t) => (rig ? parseConfig(rigSchema, t, file) : parseConfig(townSchema, t, file)) };
 }
 
+/**
+ * The config as it would be with `raw`. An invalid one names the change that
+ * made it so (`set merge.push`), not the file, which is still as it was —
+ * unless the file already fails as it is: then fixing the file is the advice.
+ */
+function validated(t: Target, raw: Record<string, unknown>, change: string): unknown {
+  try {
+    return t.validate(renderToml(raw));
+  } catch (error) {
+    if (!(error instanceof GtError) || error.kind !== 'validation' || !isValid(t)) throw error;
+    throw new GtError('validation', `cannot ${change}: ${error.message.replace(`${t.file}: `, '')}`, {
+      hint: `${t.file} is unchanged; see gt config --help for the keys and their values`,
+    });
+  }
+}
+
 /** Validates the whole file as it would be, then writes it atomically: a bad value changes nothing. */
-function save(t: Target, raw: Record<string, unknown>): void {
+function save(t: Target, raw: Record<string, unknown>, change: string): void {
   if (t.agent) throw agentConfigError(t.agent, t.file);
-  const text = renderToml(raw);
-  t.validate(text);
+  validated(t, raw, change);
   // An atomic write makes a new file: give it the owner-only mode install gave the config.
-  nodeTownFiles.write(t.file, text, 0o600);
+  nodeTownFiles.write(t.file, renderToml(raw), 0o600);
+}
+
+function isValid(t: Target): boolean {
+  try {
+    t.validate(renderToml(t.raw));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export default function register(program: Command, ctx: GtContext): void {
@@ -70,11 +94,11 @@ Examples:
     .action(action(ctx, async (key: unknown, value: unknown, opts: unknown) => {
       const t = target(ctx, (opts as { rig?: string }).rig);
       try {
-        save(t, setKey(t.raw, key as string, value as string));
+        save(t, setKey(t.raw, key as string, value as string), `set ${key as string}`);
       } catch (error) {
         // `merge.test true` or `name 42` where the key wants a string: take the words as a string.
         try {
-          save(t, setKey(t.raw, key as string, JSON.stringify(value)));
+          save(t, setKey(t.raw, key as string, JSON.stringify(value)), `set ${key as string}`);
         } catch {
           throw error;
         }
@@ -85,7 +109,7 @@ Examples:
   config.command('unset <key>').description('Remove a value (back to its default)').option('--rig <rig>', 'write rig.toml')
     .action(action(ctx, async (key: unknown, opts: unknown) => {
       const t = target(ctx, (opts as { rig?: string }).rig);
-      save(t, setKey(t.raw, key as string, undefined));
+      save(t, setKey(t.raw, key as string, undefined), `unset ${key as string}`);
       ctx.emit({ key }, () => `unset ${key as string}`);
     }));
 
@@ -97,7 +121,7 @@ Examples:
         const town = t.validate(renderToml(raw)) as { agents: Record<string, { command: string }> };
         resolveRuntime(name, { agents: town.agents });
         raw = setKey(raw, 'default_agent', JSON.stringify(name));
-        save(t, raw);
+        save(t, raw, 'set default_agent');
       }
       const effective = t.validate(renderToml(raw)) as { default_agent: string };
       ctx.emit({ default_agent: effective.default_agent }, () => effective.default_agent);
@@ -128,15 +152,15 @@ Examples:
       let raw = setKey(t.raw, `agents.${name as string}.command`, JSON.stringify(command));
       if (like) raw = setKey(raw, `agents.${name as string}.like`, JSON.stringify(like));
       // The command must make a runnable agent before anything is written.
-      resolveRuntime(name as string, (t.validate(renderToml(raw)) as { agents: Parameters<typeof resolveRuntime>[1]['agents'] }));
-      save(t, raw);
+      resolveRuntime(name as string, (validated(t, raw, `set agent ${name as string}`) as { agents: Parameters<typeof resolveRuntime>[1]['agents'] }));
+      save(t, raw, `set agent ${name as string}`);
       ctx.emit({ name, command, like }, () => `agent ${name as string}: ${command as string}`);
     }));
   agent.command('remove <name>').description('Remove a custom agent')
     .action(action(ctx, async (name: unknown) => {
       const t = target(ctx);
       if (getKey(t.raw, `agents.${name as string}`) === undefined) throw notFoundError(`no custom agent ${name as string}`);
-      save(t, setKey(t.raw, `agents.${name as string}`, undefined));
+      save(t, setKey(t.raw, `agents.${name as string}`, undefined), `remove agent ${name as string}`);
       ctx.emit({ name }, () => `removed agent ${name as string}`);
     }));
 }

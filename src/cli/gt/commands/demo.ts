@@ -19,7 +19,58 @@ import { GtError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Ctrl-C (SIGINT) or SIGTERM while the demo runs: the demo stops at its next
+ * step and cleans up as it does at the end (sessions stopped, the temporary
+ * town removed unless --keep). A second signal leaves at once, saying what is
+ * left behind and how to remove it.
+ */
+class Interruption {
+  signal: NodeJS.Signals | undefined;
+  private wake: (() => void) | undefined;
+  private readonly handler = (signal: NodeJS.Signals) => {
+    if (this.signal) {
+      this.onSecond();
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
+    this.signal = signal;
+    this.wake?.();
+  };
+
+  constructor(private readonly onSecond: () => void) {
+    process.on('SIGINT', this.handler);
+    process.on('SIGTERM', this.handler);
+  }
+
+  /** Throws once a signal came: the caller's `finally` cleans up. */
+  check(): void {
+    if (this.signal) throw new DemoInterrupted(this.signal);
+  }
+
+  /** Sleeps, cut short by a signal. */
+  async sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+    this.check();
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.handler);
+    process.off('SIGTERM', this.handler);
+  }
+}
+
+class DemoInterrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+  }
+}
 
 const TEST_SCRIPT = `#!/bin/sh
 # The sample project's tests: every script parses, every test passes.
@@ -61,6 +112,7 @@ export default function register(program: Command, ctx: GtContext): void {
       const say = (line: string) => ctx.err(`${ctx.style.dim('demo')} ${line}`);
       const git = gitPort(env);
       let town: Awaited<ReturnType<typeof openTown>> | undefined;
+      const interruption = new Interruption(() => say(`interrupted again: left behind ${base} (its sessions may still run: tmux -L ${env.GT_TMUX_SOCKET ?? ''} kill-server); remove it with: rm -rf ${base}`));
       try {
         // 1. A sample project with a bare origin, as a real remote would be.
         const seed = join(base, 'sample');
@@ -71,6 +123,7 @@ export default function register(program: Command, ctx: GtContext): void {
         await git.run(seed, ['-c', 'user.name=demo', '-c', 'user.email=demo@gt.local', 'commit', '-q', '-m', 'Sample project']);
         await git.run(base, ['clone', '-q', '--bare', seed, join(base, 'sample.git')]);
         say(`sample repository: ${join(base, 'sample.git')}`);
+        interruption.check();
 
         // 2. The town, the rig, the beads.
         let ledger: Ledger | undefined;
@@ -80,6 +133,7 @@ export default function register(program: Command, ctx: GtContext): void {
         nodeTownFiles.write(townFile, renderToml(setKey(parseToml(nodeTownFiles.read(townFile) ?? '', townFile), 'role_agents.polecat', JSON.stringify(options.agent))));
         town = await openTown(root, env, 'human', say);
         say(`town: ${root}`);
+        interruption.check();
         const rig = await addRig(town, 'sample', join(base, 'sample.git'), { progress: () => undefined });
         const rigFile = join(root, 'sample', 'rig.toml');
         nodeTownFiles.write(rigFile, renderToml(setKey(parseToml(nodeTownFiles.read(rigFile) ?? '', rigFile), 'merge.test', '"sh test.sh"')));
@@ -96,6 +150,7 @@ export default function register(program: Command, ctx: GtContext): void {
           ids.set(bead.key, issue.id);
           say(`bead ${issue.id}: ${bead.title}${after ? ` (after ${after})` : ''}`);
         }
+        interruption.check();
 
         // 3. Sling what is ready; merge what is done; repeat until everything landed.
         const deadline = started + Number(options.timeout) * 1000;
@@ -111,10 +166,11 @@ export default function register(program: Command, ctx: GtContext): void {
             const results = await slingBeads(town, ready.map((b) => b.id), 'sample', { runtime: options.agent, ...(options.backend ? { backend: options.backend } : {}) }, ctx.runtimeProbe);
             for (const r of results) say(`slung ${r.bead} to ${r.agent} (${r.runtime}, ${r.backend})`);
           }
+          interruption.check();
           for (const outcome of await runRefinery(town, 'sample', { probe: ctx.runtimeProbe })) {
             say(outcome.result === 'merged' ? `merged ${outcome.bead} as ${outcome.commit?.slice(0, 10)}` : `rejected ${outcome.bead}: ${outcome.reason}`);
           }
-          await sleep(300);
+          await interruption.sleep(300);
         }
 
         // 4. The summary, from the ledger and the origin's history.
@@ -136,6 +192,12 @@ export default function register(program: Command, ctx: GtContext): void {
           ...(options.keep ? ['', `The town is kept at ${root} (GT_ROOT=${root} gt agents).`] : []),
         ].join('\n'));
         return landed ? 0 : 1;
+      } catch (error) {
+        // Ctrl-C reaches the whole process group: a git or test run of ours may fail of it first.
+        const signal = error instanceof DemoInterrupted ? error.signal : interruption.signal;
+        if (!signal) throw error;
+        say(`interrupted (${signal}): stopping the sessions${options.keep ? '' : ' and removing the temporary town'}`);
+        return 128 + (signal === 'SIGINT' ? 2 : 15);
       } finally {
         if (town) {
           for (const agent of await town.agents().catch(() => [])) await stopSession(town, agent).catch(() => undefined);
@@ -143,6 +205,8 @@ export default function register(program: Command, ctx: GtContext): void {
           await town.ledger.release();
         }
         if (!options.keep) rmSync(base, { recursive: true, force: true });
+        else if (interruption.signal) say(`the town is kept at ${root}; remove it with: rm -rf ${base}`);
+        interruption.dispose();
       }
     }));
 }

@@ -1,9 +1,16 @@
 import type { Command } from 'commander';
+import type { Identity } from '../../../core/agents/identity.js';
 import { finishWork, handoff, type DoneStatus } from '../../../core/work/work.js';
 import { usageError } from '../../../shared/errors.js';
 import { action, type GtContext } from '../context.js';
 
 const STATUSES = ['COMPLETED', 'ESCALATED', 'DEFERRED'];
+
+/** done and handoff act for an agent: run by a person outside any session, they need --agent. */
+function agentFor(identity: Identity, command: string): Identity {
+  if (identity.role !== 'human') return identity;
+  throw usageError(`gt ${command} acts for an agent, and this is no agent's session (you are ${identity.address})`, `name the agent: gt ${command} --agent <address> (see gt agents)`);
+}
 
 export default function register(program: Command, ctx: GtContext): void {
   program.command('done').description('Finish the hooked work: the branch gets a merge request, the bead goes to the refinery, the worker is freed and its session ends')
@@ -17,7 +24,7 @@ export default function register(program: Command, ctx: GtContext): void {
       const options = opts as { status: string; message?: string; agent?: string; keepSession?: boolean };
       const status = options.status.toUpperCase();
       if (!STATUSES.includes(status)) throw usageError(`unknown status ${JSON.stringify(options.status)}`, `use ${STATUSES.join(', ')}`);
-      const identity = await ctx.me(options.agent);
+      const identity = agentFor(await ctx.me(options.agent), 'done');
       const town = await ctx.town();
       const result = await finishWork(town, identity, status as DoneStatus, {
         ...(options.message !== undefined ? { message: options.message } : {}), ...(options.keepSession ? { keepSession: true } : {}), ...(ctx.io.env.GT_AGENT ? { caller: ctx.io.env.GT_AGENT } : {}),
@@ -35,7 +42,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .addHelpText('after', '\nExamples:\n  gt handoff -m "tests pass; next: the docs"')
     .action(action(ctx, async (opts: unknown) => {
       const options = opts as { message: string; agent?: string; restart?: boolean };
-      const identity = await ctx.me(options.agent);
+      const identity = agentFor(await ctx.me(options.agent), 'handoff');
       const town = await ctx.townForSessions();
       const result = await handoff(town, identity, options.message || 'Handoff (no note).');
       ctx.emit(result, () => `Handoff note ${result.message}${result.checkpoint ? `; checkpoint ${result.checkpoint}` : ''}${options.restart === false ? '' : '; restarting the session'}`);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { effectivePriority, mergeQueue, queueStatus, rejectQueued, retryRejected, runRefinery, type MergeOutcome } from '../../../core/merge/refinery.js';
 import { parseDuration } from '../../../shared/duration.js';
-import { table } from '../../output.js';
+import { table, type Style } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
 const HELP = `
@@ -35,9 +35,10 @@ interface QueueRow {
   pr: unknown;
 }
 
-function renderOutcomes(outcomes: MergeOutcome[]): string {
+function renderOutcomes(outcomes: MergeOutcome[], style: Style): string {
   if (outcomes.length === 0) return 'Nothing to merge (or another refinery is at work).';
-  return table([['MR', 'BEAD', 'RESULT', 'BATCH', 'COMMIT / REASON'], ...outcomes.map((o) => [o.merge_request, o.bead, o.result, o.batch ? String(o.batch) : '-', o.commit?.slice(0, 12) ?? o.pr ?? o.reason ?? ''])]);
+  const result = (r: string) => (r === 'merged' ? style.green(r) : r === 'rejected' ? style.red(r) : r);
+  return table([['MR', 'BEAD', 'RESULT', 'BATCH', 'COMMIT / REASON'], ...outcomes.map((o) => [o.merge_request, style.bold(o.bead), result(o.result), o.batch ? String(o.batch) : '-', o.commit?.slice(0, 12) ?? o.pr ?? o.reason ?? ''])]);
 }
 
 function register(group: Command, ctx: GtContext, listName: string): void {
@@ -67,7 +68,7 @@ function register(group: Command, ctx: GtContext, listName: string): void {
     .action(action(ctx, async (rig: unknown) => {
       const town = await ctx.townForSessions();
       const outcomes = await runRefinery(town, rig as string, { probe: ctx.runtimeProbe });
-      ctx.emit(outcomes, () => renderOutcomes(outcomes));
+      ctx.emit(outcomes, () => renderOutcomes(outcomes, ctx.style));
       return outcomes.some((o) => o.result === 'rejected') ? 1 : 0;
     }));
 }

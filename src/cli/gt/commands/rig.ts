@@ -1,9 +1,32 @@
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
-import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { RIG_FILE } from '../../../core/town/town.js';
 import { addRig, removeRig, rigSummary } from '../../../core/town/rigs.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
+
+/**
+ * Ctrl-C (or SIGTERM) while a rig is added — a big clone takes minutes —
+ * removes the unfinished rig directory, as a failure does, so the name stays
+ * free for the next try. Returns what ends the watch.
+ */
+function removeOnInterrupt(ctx: GtContext, dir: string): () => void {
+  if (existsSync(dir)) return () => undefined; // not ours to remove: addRig refuses it
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!existsSync(join(dir, RIG_FILE))) {
+      rmSync(dir, { recursive: true, force: true });
+      ctx.err(`Interrupted (${signal}): removed the unfinished rig ${dir}`);
+    }
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
 
 export default function register(program: Command, ctx: GtContext): void {
   const rig = program.command('rig').description('Rigs: the git repositories of the town')
@@ -18,7 +41,13 @@ export default function register(program: Command, ctx: GtContext): void {
       const town = await ctx.town();
       // A local path is cloned by its absolute path, so the rig does not depend on the cwd.
       const source = existsSync(resolve(ctx.cwd, url as string)) ? resolve(ctx.cwd, url as string) : (url as string);
-      const config = await addRig(town, name as string, source, { ...options, progress: (line) => ctx.err(line) });
+      const stop = removeOnInterrupt(ctx, town.path(name as string));
+      let config;
+      try {
+        config = await addRig(town, name as string, source, { ...options, progress: (line) => ctx.err(line) });
+      } finally {
+        stop();
+      }
       ctx.emit(config, () => `Added rig ${config.name} (prefix ${config.prefix}, branch ${config.default_branch}) at ${town.path(config.name)}`);
     }));
 
