@@ -4,7 +4,10 @@
  * and retry on contention, so "database is locked" never reaches a user; a
  * transaction is all-or-nothing even under SIGKILL.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import DatabaseNapi from 'better-sqlite3-napi';
 import { GtError } from '../../shared/errors.js';
 import type {
   BlockerInfo, ExportSelection, LedgerReader, LedgerStore, LedgerWriter,
@@ -45,13 +48,31 @@ const isBusy = (error: unknown) =>
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * In the bundled CLI (CommonJS), point better-sqlite3 straight at its addon: it
- * skips the `bindings` directory search on every start (measured ~3 ms).
+ * The SQLite driver for this Node. better-sqlite3 12 (Node 20) compiles its
+ * addon at install; on Node 24 that addon aborts the process when the garbage
+ * collector frees a statement (`Assertion failed: (env) != nullptr` in
+ * RemoveEnvironmentCleanupHook: node::ObjectWrap changed in Node 24, see
+ * WiseLibs/better-sqlite3#1515). better-sqlite3 13 is built on Node-API, ships
+ * its addon prebuilt inside the npm package (nothing to compile), and needs
+ * Node 22 — so Node 22 and later use 13, Node 20 uses 12. One JavaScript API.
+ */
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+const NAPI = NODE_MAJOR >= 22;
+const Driver = NAPI ? DatabaseNapi : Database;
+
+/**
+ * In the bundled CLI (CommonJS), point the driver straight at its addon: it
+ * skips the directory search on every start (measured ~3 ms), and a bundle's
+ * own folder is not the package's.
  */
 function nativeBinding(): string | undefined {
   if (typeof require !== 'function') return undefined;
   try {
-    return require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+    if (!NAPI) return require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+    // Its prebuilt addons are named <platform>-<arch>, with linuxmusl for musl's libc (as its own loader tells them apart).
+    const musl = process.platform === 'linux' && /\/ld-musl-[^/\s]*\.so/.test(readFileSync('/proc/self/maps', 'latin1'));
+    // Its package exports no file paths, so the folder comes from its package.json.
+    return join(dirname(require.resolve('better-sqlite3-napi/package.json')), 'prebuilds', `${musl ? 'linuxmusl' : process.platform}-${process.arch}.node`);
   } catch {
     return undefined;
   }
@@ -76,7 +97,7 @@ export class SqliteLedgerStore implements LedgerStore {
     let db: Database.Database;
     try {
       const addon = nativeBinding();
-      db = new Database(path, {
+      db = new Driver(path, {
         ...(addon === undefined ? {} : { nativeBinding: addon }),
         fileMustExist: !options.create,
         readonly: options.readonly ?? false,
