@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { SqliteDatabase as Database } from '../../src/ledger/sqlite/store.js';
 import { BD, GT, isolatedEnv, tempDir, workspace } from '../support/env.js';
 
 interface JsonIssue {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { SqliteDatabase as Database } from '../../src/ledger/sqlite/store.js';
 import { GT, workspace } from '../support/env.js';
 
 interface Item {

@@ -3,7 +3,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { SqliteDatabase as Database } from '../../src/ledger/sqlite/store.js';
 import { BD, ROOT, tempDir, workspace } from '../support/env.js';
 
 const WORKER = join(ROOT, 'test', 'support', 'ledger-worker.ts');

@@ -60,6 +60,9 @@ const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 const NAPI = NODE_MAJOR >= 22;
 const Driver = NAPI ? DatabaseNapi : Database;
 
+/** The driver this Node loads (tests that look into a ledger file use it too). */
+export const SqliteDatabase = Driver;
+
 /**
  * In the bundled CLI (CommonJS), point the driver straight at its addon: it
  * skips the directory search on every start (measured ~3 ms), and a bundle's
