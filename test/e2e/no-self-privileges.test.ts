@@ -4,7 +4,7 @@
  * GT_AGENT=<rig>/polecats/<name> in its environment, as agent sessions have,
  * against a real town (git, SQLite).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -243,5 +243,44 @@ describe('file modes and git arguments (finding 12)', () => {
     expect(added.code).not.toBe(0);
     expect(existsSync(pwned)).toBe(false);
     expect(existsSync(join(town.root, 'evil'))).toBe(false);
+  });
+});
+
+describe('pushes from an agent\'s worktree (finding 4)', () => {
+  it('a force push, a deletion or a direct push to the default branch never reaches the real origin; gt\'s bare repository refuses them', () => {
+    const town = makeTown({ rig: 'app' });
+    const origin = join(town.base, 'app.git');
+    const id = town.bead('Work', ['true']);
+    const [slung] = town.json<Array<{ agent: string; worktree: string }>>(['sling', id, 'app', '--no-start']);
+    const worktree = join(town.root, slung?.worktree as string);
+    const before = town.git(origin, ['rev-parse', 'main']);
+    const repoBefore = town.git(join(town.root, 'app', '.repo.git'), ['rev-parse', 'main']);
+    const agentGit = (args: string[]) => {
+      const r = spawnSync('git', args, { cwd: worktree, env: { ...town.env, ...AGENT, GIT_AUTHOR_NAME: 'nux', GIT_AUTHOR_EMAIL: 'n@x', GIT_COMMITTER_NAME: 'nux', GIT_COMMITTER_EMAIL: 'n@x' }, encoding: 'utf8' });
+      return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+    };
+    // The agent rewrites history: an orphan commit that is no descendant of main.
+    expect(agentGit(['checkout', '-q', '--orphan', 'rewrite']).code).toBe(0);
+    expect(agentGit(['commit', '-q', '-m', 'history rewritten']).code).toBe(0);
+    // The repro: the agent's git, as its Bash tool runs it (the broker's rule is a separate, earlier refusal).
+    const forced = agentGit(['push', '--force', 'origin', 'HEAD:main']);
+    expect(forced.code, forced.out).not.toBe(0);
+    const deleted = agentGit(['push', 'origin', ':main']);
+    expect(deleted.code, deleted.out).not.toBe(0);
+    // `--mirror` and the literal `git push --force origin main` push gt's own refs into gt's own repository: nothing moves.
+    agentGit(['push', '--mirror', 'origin']);
+    agentGit(['push', '--force', 'origin', 'main']);
+    // A fast-forward straight onto main skips the merge queue: refused as well.
+    expect(agentGit(['checkout', '-q', '-B', 'ff', 'main']).code).toBe(0);
+    expect(agentGit(['commit', '-q', '--allow-empty', '-m', 'skip the queue']).code).toBe(0);
+    const ff = agentGit(['push', 'origin', 'HEAD:main']);
+    expect(ff.code, ff.out).not.toBe(0);
+    expect(ff.out).toContain('only the refinery moves it');
+    expect(town.git(origin, ['rev-parse', 'main'])).toBe(before);
+    expect(town.git(join(town.root, 'app', '.repo.git'), ['rev-parse', 'main'])).toBe(repoBefore);
+    expect(town.git(origin, ['for-each-ref', '--format=%(refname)'])).toBe('refs/heads/main\n');
+    // Its own branch still pushes (into gt's repository, where it already is).
+    expect(agentGit(['push', 'origin', 'HEAD:refs/heads/polecat/nux/extra']).code).toBe(0);
+    expect(town.git(origin, ['for-each-ref', '--format=%(refname)'])).toBe('refs/heads/main\n');
   });
 });

@@ -26,6 +26,19 @@ describe('the permission policy', () => {
     }
   });
 
+  it('sees a force push, a deletion or a push around origin through wrappers, shells, blocks and new lines (issue 12, finding 4)', () => {
+    for (const command of ['/usr/bin/git push -f origin main', 'command git push --force', 'env git push -f', 'env -u X FOO=1 git push --force', 'bash -c "git push --force origin main"',
+      'sh -lc \'cd x && git push -f\'', 'eval "git push -f"', 'eval git push -f', 'ls\ngit push -f origin main', 'if true; then git push -f; fi', 'for i in 1; do git push -f; done',
+      '{ git push -f; }', '! git push -f', '(git push -f)', 'git send-pack --force ../../.repo.git main', 'git push --mirror', 'git push origin :main', 'git push --delete origin main',
+      'git push -d origin main', 'git push https://github.com/o/r.git main', 'git push /tmp/origin.git main', 'git -c alias.p=push p -f', 'git config alias.p "push -f"',
+      'git remote set-url --push origin /tmp/x', 'git config --unset remote.origin.pushurl', 'bash -c "bash -c \\"git push -f\\""', 'nohup git push -f &']) {
+      expect(evaluatePolicy([], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin force-push' });
+    }
+    for (const command of ['git push origin polecat/nux/app-1', 'git push', 'git commit -m "git push -f\nmore"', 'bash -c "npm test"', 'git config user.name x', 'git remote -v', 'git fetch origin']) {
+      expect(evaluatePolicy([], polecat, WT, bash(command)).action, command).toBe('allow');
+    }
+  });
+
   it('denies writes outside the worktree, relative paths resolved from the agent\'s directory', () => {
     const write = (file_path: string, cwd = WT) => ({ tool: 'Write', input: { file_path, content: 'x' }, cwd });
     expect(evaluatePolicy([], polecat, WT, write('src/a.ts'))).toMatchObject({ action: 'allow' });

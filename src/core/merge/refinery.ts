@@ -140,6 +140,18 @@ class RefineryRun {
     return { [`GIT_${role}_NAME`]: `${this.rig}/refinery`, [`GIT_${role}_EMAIL`]: `${this.rig}.refinery@gt.local` };
   }
 
+  /**
+   * Pushes to the real origin, by its URL: `origin`'s push URL is gt's bare
+   * repository itself, so agents' pushes never leave it (rigs.ts,
+   * protectRepository). Never forced.
+   */
+  private async pushUpstream(refspec: string) {
+    const { git } = this.town.ports;
+    const url = await git.probe(this.repo, ['config', '--get', 'remote.origin.url']);
+    if (url.code !== 0) return { code: 1, stdout: '', stderr: `${this.repo} has no origin URL` };
+    return git.probe(this.repo, ['push', '-q', '--', url.stdout.trim(), refspec]);
+  }
+
   private progress(text: string): void {
     this.town.ports.progress(`refinery ${this.rig}: ${text}`);
   }
@@ -280,7 +292,7 @@ class RefineryRun {
     }
     let pushed: boolean | undefined;
     if (this.config.merge.push) {
-      const push = await git.probe(this.work, ['push', '-q', 'origin', `${this.target}:${this.target}`]);
+      const push = await this.pushUpstream(`refs/heads/${this.target}:refs/heads/${this.target}`);
       pushed = push.code === 0;
       if (!pushed) this.progress(`warning: push to origin failed (merged locally): ${push.stderr.trim().split('\n').pop() ?? ''}`);
     }
@@ -344,7 +356,7 @@ class RefineryRun {
         if (landed) {
           // The crash may have come before the push: push now, then close.
           let pushed: boolean | undefined;
-          if (this.config.merge.push) pushed = (await git.probe(this.repo, ['push', '-q', 'origin', `refs/heads/${journal.target}:refs/heads/${journal.target}`])).code === 0;
+          if (this.config.merge.push) pushed = (await this.pushUpstream(`refs/heads/${journal.target}:refs/heads/${journal.target}`)).code === 0;
           await this.closeMerged(journal.commits, pushed);
         }
       }
@@ -472,9 +484,9 @@ class RefineryRun {
   }
 
   private async openPullRequest(mr: Issue, meta: Record<string, string>): Promise<void> {
-    const { git, shell } = this.town.ports;
+    const { shell } = this.town.ports;
     const branch = meta.branch ?? '';
-    const push = await git.probe(this.repo, ['push', '-q', 'origin', `refs/heads/${branch}:refs/heads/${branch}`]);
+    const push = await this.pushUpstream(`refs/heads/${branch}:refs/heads/${branch}`);
     if (push.code !== 0) {
       this.progress(`warning: could not push ${branch} for ${mr.id}: ${push.stderr.trim().split('\n').pop() ?? ''}`);
       return;

@@ -15,6 +15,7 @@ import { endOwnSession, startSession, stopSession } from '../agents/sessions.js'
 import type { BackendKind } from '../town/ports.js';
 import type { ResolvedRuntime } from '../agents/runtimes.js';
 import type { AgentRecord, Town } from '../town/town.js';
+import { protectRepository } from '../town/rigs.js';
 import { branchExists, checkpoint, currentBranch, describeUnsaved, dirtyFiles, headCommit, unsavedWork } from '../town/worktree.js';
 
 export { HOOK_STATUSES, hookedWork } from './hooked.js';
@@ -322,6 +323,7 @@ async function createPolecatWorktree(town: Town, identity: Identity, beadId: str
   const repo = town.repoDir(rig.name);
   const dir = town.path(identity.rig as string, 'polecats', identity.name as string);
   const branch = polecatBranch(identity.name as string, beadId);
+  await protectRepository(town, repo, rig.default_branch);
   if (!files.exists(dir)) {
     files.mkdirp(town.path(rig.name, 'polecats'));
     // Usually a new branch; one left by an earlier attempt at this bead is checked out as it is.
