@@ -48,7 +48,8 @@ export class HeadlessBackend implements SessionBackend {
     if (await this.isAlive(spec.name)) throw new GtError('conflict', `session ${spec.name} is already running`);
     mkdirSync(join(spec.runDir, 'inbox'), { recursive: true });
     mkdirSync(this.sessionsDir, { recursive: true });
-    writeFileAtomic(join(spec.runDir, 'session.json'), [JSON.stringify(spec, null, 2)]);
+    // The agent's environment (API keys) is in it: the owner's alone (issue 12, finding 5).
+    writeFileAtomic(join(spec.runDir, 'session.json'), [JSON.stringify(spec, null, 2)], 0o600);
     writeFileAtomic(join(this.sessionsDir, `${spec.name}.json`), [JSON.stringify({ name: spec.name, runDir: spec.runDir })]);
     const [file, ...args] = this.launcher;
     const host = spawn(file as string, [...args, 'session-host', spec.runDir], { detached: true, stdio: 'ignore', env: this.env, cwd: spec.runDir });
@@ -169,7 +170,8 @@ async function serveHooks(spec: SessionSpec, runDir: string, onHook: HookHandler
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook/${token}`;
   for (const file of spec.hookServer?.files ?? []) {
-    writeFileAtomic(file, [readFileSync(file, 'utf8').split(HOOK_URL_PLACEHOLDER).join(url)]);
+    // The URL holds the token: the owner's alone (issue 12, finding 6).
+    writeFileAtomic(file, [readFileSync(file, 'utf8').split(HOOK_URL_PLACEHOLDER).join(url)], 0o600);
   }
   return server;
 }

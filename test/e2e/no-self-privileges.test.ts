@@ -5,7 +5,7 @@
  * against a real town (git, SQLite).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GT, OWN_FIXTURES, type RunResult } from '../support/env.js';
@@ -219,8 +219,9 @@ describe('tmux quoting (finding 11)', () => {
     const read = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
     await waitFor('the start-up prompt', () => read().includes('turn: [gt] You are app/crew/ada') || undefined, 30_000);
     await waitFor('the agent to be idle', () => town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === 'app/crew/ada')?.state === 'idle' || undefined, 30_000);
-    const env = town.tmux(['show-environment', '-t', '=gt-app-crew-ada', 'PROMPT_COMMAND']);
-    expect(env.stdout.trim()).toBe('PROMPT_COMMAND=history -a;');
+    // The agent has it in its own environment (no longer on tmux's command line: finding 5).
+    const pane = town.tmux(['display-message', '-p', '-t', '=gt-app-crew-ada:', '#{pane_pid}']).stdout.trim();
+    expect(readFileSync(`/proc/${pane}/environ`, 'utf8').split('\0')).toContain('PROMPT_COMMAND=history -a;');
     expect(town.gt(['nudge', 'app/crew/ada', 'run it; then stop;']).code).toBe(0);
     await waitFor('the nudge', () => read().includes('turn: [nudge from human] run it; then stop;\n') || undefined, 30_000);
   });
@@ -282,5 +283,72 @@ describe('pushes from an agent\'s worktree (finding 4)', () => {
     // Its own branch still pushes (into gt's repository, where it already is).
     expect(agentGit(['push', 'origin', 'HEAD:refs/heads/polecat/nux/extra']).code).toBe(0);
     expect(town.git(origin, ['for-each-ref', '--format=%(refname)'])).toBe('refs/heads/main\n');
+  });
+});
+
+/** Every regular file under `dir` (symbolic links not followed). */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? filesUnder(path) : entry.isFile() ? [path] : [];
+  });
+}
+
+describe('secrets (finding 5)', () => {
+  it('an API key in the environment reaches the agent, and no argv, no file others may read, no event and no log', async () => {
+    const town = makeTown({ rig: 'app' });
+    const secret = 'sk-ant-test-0123456789abcdefABCDEF';
+    const token = 'ghp_0123456789abcdefghijABCDEFGHIJ';
+    const secrets = { ANTHROPIC_API_KEY: secret, GITHUB_TOKEN: token };
+    const log = join(town.base, 'agent.log');
+    expect(town.gt(['config', 'agent', 'set', 'fake', `sh ${join(OWN_FIXTURES, 'fake-agent.sh')} ${log}`]).code).toBe(0);
+    expect(town.gt(['crew', 'add', 'ada', '--rig', 'app']).code).toBe(0);
+    // The repro: a person's shell holds the keys and starts sessions, on tmux and headless.
+    const started = town.gt(['crew', 'attach', 'ada', '--agent', 'fake', '--backend', 'tmux', '--detached'], { env: secrets });
+    expect(started.code, started.stderr).toBe(0);
+    const bead = town.bead('Work', ['sleep 30']);
+    const slung = town.gt(['sling', bead, 'app', '--backend', 'headless', '--json'], { env: secrets });
+    expect(slung.code, slung.stderr).toBe(0);
+    await waitFor('the tmux agent', () => (existsSync(log) && readFileSync(log, 'utf8').includes('You are app/crew/ada')) || undefined, 30_000);
+    await waitFor('both sessions', () => town.json<Array<{ session_alive: boolean }>>(['agents']).filter((a) => a.session_alive).length === 2 || undefined, 30_000);
+
+    // No command line holds them (tmux's server took them from -e K=V before).
+    const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
+    expect(ps).not.toContain(secret);
+    expect(ps).not.toContain(token);
+    // The agent itself has what it needs.
+    const pane = town.tmux(['display-message', '-p', '-t', '=gt-app-crew-ada:', '#{pane_pid}']).stdout.trim();
+    expect(readFileSync(`/proc/${pane}/environ`, 'utf8').split('\0')).toContain(`ANTHROPIC_API_KEY=${secret}`);
+    // A file that holds one is its owner's alone; the ledger (events), logs and permission logs hold none.
+    const holders = filesUnder(town.root).filter((file) => { const text = readFileSync(file, 'latin1'); return text.includes(secret) || text.includes(token); });
+    expect(holders.length).toBeGreaterThan(0);
+    for (const file of holders) expect((statSync(file).mode & 0o777).toString(8), file).toBe('600');
+    expect(holders.filter((file) => /ledger\.db|\.log$|\.jsonl$|\/logs\//.test(file))).toEqual([]);
+    const events = town.gt(['events', '--json']);
+    expect(events.stdout).not.toContain(secret);
+
+    // Whatever gt prints as JSON, an error or a log line shows the known shapes redacted.
+    const filed = town.gt(['bd', 'create', `Use ${secret} and https://bob:${token}@example.com/r.git`, '--json'], { cwd: join(town.root, 'app') });
+    expect(filed.code, filed.stderr).toBe(0);
+    expect(filed.stdout).not.toContain(secret);
+    expect(filed.stdout).toContain('https://[redacted]@example.com/r.git');
+  });
+
+  it('a credential in a rig URL is kept by git alone: never in rig.toml, the ledger, rig show or an error', () => {
+    const town = makeTown({ rig: 'app' });
+    const token = 'ghp_0123456789abcdefghijABCDEFGHIJ';
+    const url = `https://bob:${token}@example.invalid/other.git`;
+    // git reads the https URL as the local origin, as a credential helper setup would reach a real host.
+    const local = { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: `url.${town.origin('other')}.insteadOf`, GIT_CONFIG_VALUE_0: url };
+    const added = town.gt(['rig', 'add', 'other', url], { env: local });
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stderr).not.toContain(token);
+    expect(readFileSync(join(town.root, 'other', 'rig.toml'), 'utf8')).not.toContain(token);
+    expect(town.gt(['rig', 'show', 'other', '--json']).stdout).toContain('https://example.invalid/other.git');
+    expect(town.gt(['rig', 'list']).stdout).not.toContain(token);
+    expect(readFileSync(join(town.root, '.gt', 'ledger.db'), 'latin1')).not.toContain(token);
+    const failed = town.gt(['rig', 'add', 'gone', `https://bob:${token}@127.0.0.1:9/none.git`]);
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).not.toContain(token);
   });
 });

@@ -8,6 +8,7 @@
 import { posix } from 'node:path';
 import { parse as parseWords } from 'shell-quote';
 import { GtError, notFoundError } from '../../shared/errors.js';
+import { redactData } from '../../shared/secrets.js';
 import { single } from '../beads/ledger.js';
 import { ISSUE_ID_PATTERN } from '../beads/rules.js';
 import type { Issue } from '../beads/types.js';
@@ -481,7 +482,7 @@ export async function brokerPermission(town: Town, identity: Identity, request: 
     : evaluatePolicy(layers, identity, worktree, request, (path) => town.ports.files.realpath(path));
   let outcome: PermissionOutcome = { ...verdict, decided_by: 'policy', decided_via: 'policy' };
   if (verdict.action === 'ask') outcome = await askHuman(town, identity, request, verdict, permissionTimeoutMs(layers), options);
-  const entry: PermissionLogEntry = { at: town.ports.now(), agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, ...outcome };
+  const entry: PermissionLogEntry = redactData({ at: town.ports.now(), agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, ...outcome });
   if (options.runDir) town.ports.files.append(`${options.runDir}/permissions.jsonl`, `${JSON.stringify(entry)}\n`);
   return outcome;
 }
@@ -490,11 +491,13 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const { ledger, ports } = town;
   const deadline = Date.now() + timeout;
+  // What a person is shown holds no secret a command line spelled out.
+  const input = redactData(request.input);
   const bead = await ledger.create({
     title: summary(request), type: 'permission', prefix: 'hq', labels: [PERMISSION_LABEL], priority: 1,
-    description: `${identity.address} asks to run ${request.tool} in ${request.cwd}.\nInput:\n${JSON.stringify(request.input, null, 2)}`,
+    description: `${identity.address} asks to run ${request.tool} in ${request.cwd}.\nInput:\n${JSON.stringify(input, null, 2)}`,
     metadata: {
-      agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, rule: verdict.rule, reason: verdict.reason,
+      agent: identity.address, tool: request.tool, input, cwd: request.cwd, rule: verdict.rule, reason: verdict.reason,
       expires_at: new Date(deadline).toISOString(), ...(request.session ? { session: request.session } : {}),
     },
   });

@@ -3,6 +3,7 @@
  * `gt crew add`. Each either completes or leaves nothing behind.
  */
 import { GtError, conflictError, validationError } from '../../shared/errors.js';
+import { withoutCredentials } from '../../shared/secrets.js';
 import { shellQuote } from '../../shared/shell.js';
 import type { Ledger } from '../beads/ledger.js';
 import { parseRigConfig, renderToml, type RigConfig } from './config.js';
@@ -115,9 +116,12 @@ export async function addRig(town: Town, name: string, url: string, options: Add
   if (!/^[a-z][a-z0-9]{0,15}$/.test(prefix)) throw validationError(`invalid prefix ${JSON.stringify(prefix)}`, 'a prefix is 1–16 lowercase letters and digits, starting with a letter');
   if (taken.has(prefix)) throw conflictError(`prefix ${prefix} is already used in this town`, 'pass another with --prefix');
   const repo = town.repoDir(name);
+  // A credential in the URL stays in the bare repository's git config (git needs it to fetch and the
+  // refinery to push); rig.toml, the rig bead and every message name the URL without it (issue 12, finding 5).
+  const shown = withoutCredentials(url);
   try {
     files.mkdirp(dir);
-    options.progress(`Cloning ${url} into ${repo}`);
+    options.progress(`Cloning ${shown} into ${repo}`);
     // `--`: a URL such as --upload-pack=… is a repository to git, never an option.
     await git.run(dir, ['clone', '--bare', '--progress', '--', url, repo], { onProgress: options.progress });
     // A bare clone has no remote-tracking refs; add them so the refinery can see upstream moves.
@@ -125,19 +129,19 @@ export async function addRig(town: Town, name: string, url: string, options: Add
     await git.probe(repo, ['fetch', '-q', 'origin']);
     const branch = options.branch ?? (await git.run(repo, ['symbolic-ref', '--short', 'HEAD'])).trim();
     if ((await git.probe(repo, ['rev-parse', '--verify', '-q', `refs/heads/${branch}`])).code !== 0) {
-      throw new GtError('not_found', `branch ${branch} does not exist in ${url}`, { hint: 'pass an existing branch with --branch' });
+      throw new GtError('not_found', `branch ${branch} does not exist in ${shown}`, { hint: 'pass an existing branch with --branch' });
     }
     options.progress(`Creating the refinery worktree on ${branch}`);
     await git.run(repo, ['worktree', 'add', '-q', `${dir}/refinery`, branch]);
     await protectRepository(town, repo, branch);
     const config = parseRigConfig(renderToml({
-      name, git_url: url, default_branch: branch, prefix, added_at: town.ports.now(), merge: { test: '', push: true },
+      name, git_url: shown, default_branch: branch, prefix, added_at: town.ports.now(), merge: { test: '', push: true },
     }), `${dir}/${RIG_FILE}`);
-    await town.ledger.create({ id: `hq-rig-${name}`, title: name, type: 'rig', prefix: 'hq', metadata: { prefix, git_url: url, default_branch: branch } })
+    await town.ledger.create({ id: `hq-rig-${name}`, title: name, type: 'rig', prefix: 'hq', metadata: { prefix, git_url: shown, default_branch: branch } })
       .catch(async (error: unknown) => {
         // A rig bead left by an earlier removal: reopen it rather than fail.
         if (!(error instanceof GtError) || error.kind !== 'conflict') throw error;
-        await town.ledger.update([`hq-rig-${name}`], { status: 'open', setMetadata: { prefix, git_url: url, default_branch: branch } });
+        await town.ledger.update([`hq-rig-${name}`], { status: 'open', setMetadata: { prefix, git_url: shown, default_branch: branch } });
       });
     files.write(`${dir}/${RIG_FILE}`, `# gt rig: ${name}. merge.setup, typecheck, lint and test gate every merge (see gt mq --help).\n${renderToml(config)}`, 0o600);
     return config;
@@ -198,7 +202,7 @@ export async function rigSummary(town: Town, name: string): Promise<RigSummary> 
   const agents = await town.agents({ rig: name });
   const mrs = await town.ledger.list({ types: ['merge-request'], metadataFields: { rig: name }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 });
   return {
-    name, prefix: rig.prefix, git_url: rig.git_url, default_branch: rig.default_branch, test: rig.merge.test,
+    name, prefix: rig.prefix, git_url: withoutCredentials(rig.git_url), default_branch: rig.default_branch, test: rig.merge.test,
     polecats: agents.filter((a) => a.role === 'polecat').length, crew: agents.filter((a) => a.role === 'crew').length, open_merge_requests: mrs.length,
   };
 }
