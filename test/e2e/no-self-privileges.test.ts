@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GT, OWN_FIXTURES, type RunResult } from '../support/env.js';
-import { makeTown, waitFor, type TestTown } from '../support/town.js';
+import { makeTown, sh, waitFor, type TestTown } from '../support/town.js';
 
 const AGENT = { GT_AGENT: 'app/polecats/nux', BD_ACTOR: 'app/polecats/nux' };
 
@@ -350,5 +350,64 @@ describe('secrets (finding 5)', () => {
     const failed = town.gt(['rig', 'add', 'gone', `https://bob:${token}@127.0.0.1:9/none.git`]);
     expect(failed.code).not.toBe(0);
     expect(failed.stderr).not.toContain(token);
+  });
+});
+
+describe('work kept by polecat nuke and rig remove (finding 7)', () => {
+  it('nuke stops the session before it looks, counts stash entries and tags as work and saves them with --force, and names the ignored files it drops; rig remove names what it discards', async () => {
+    const town = makeTown({ rig: 'app' });
+    // An agent that writes a file as it is stopped.
+    const writer = join(town.base, 'writer.sh');
+    writeFileSync(writer, 'trap \'echo late > late.txt; exit 0\' TERM\nwhile :; do sleep 0.1; done\n');
+    expect(town.gt(['config', 'agent', 'set', 'writer', `sh ${writer}`]).code).toBe(0);
+    const id = town.bead('Work', ['true']);
+    const [slung] = town.json<Array<{ agent: string; worktree: string }>>(['sling', id, 'app', '--agent', 'writer', '--backend', 'tmux']);
+    const agent = slung?.agent as string;
+    const worktree = join(town.root, slung?.worktree as string);
+    await waitFor('the session', () => town.json<Array<{ agent: string; session_alive: boolean }>>(['agents']).find((a) => a.agent === agent)?.session_alive || undefined, 30_000);
+    expect(town.gt(['unsling', id, '--force']).code).toBe(0);
+
+    // The repro: a clean worktree and no hook when nuke looked; the file written while stopping went with the worktree.
+    const first = town.gt(['polecat', 'nuke', agent]);
+    expect(first.code, first.stdout).not.toBe(0);
+    expect(first.stderr).toContain('1 uncommitted change(s)');
+    expect(readFileSync(join(worktree, 'late.txt'), 'utf8')).toBe('late\n');
+
+    // A stash, a tag on a commit no branch holds, and an ignored directory.
+    const name = agent.split('/')[2] as string;
+    const who = { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: `app.polecats.${name}@gt.local`, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: `app.polecats.${name}@gt.local` };
+    const agentGit = (args: string[]) => sh(worktree, 'git', args, { ...town.env, ...who });
+    agentGit(['stash', 'push', '-u', '-q', '-m', 'half done']);
+    agentGit(['commit', '-q', '--allow-empty', '-m', 'experiment']);
+    agentGit(['tag', 'wip-tag']);
+    agentGit(['reset', '-q', '--hard', 'HEAD~1']);
+    const repo = join(town.root, 'app', '.repo.git');
+    writeFileSync(join(repo, 'info', 'exclude'), 'build/\n');
+    mkdirSync(join(worktree, 'build'));
+    writeFileSync(join(worktree, 'build', 'out.bin'), 'x');
+    const second = town.gt(['polecat', 'nuke', agent]);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toContain('1 stash entry (stash@{0})');
+    expect(second.stderr).toContain('tag on unmerged commits (wip-tag)');
+
+    const nuked = town.json<{ checkpoints_held: string[]; ignored_dropped: string[] }>(['polecat', 'nuke', agent, '--force']);
+    expect(nuked.ignored_dropped).toEqual(['build/']);
+    expect(nuked.checkpoints_held).toHaveLength(2);
+    const [stashRef, tagRef] = nuked.checkpoints_held as [string, string];
+    expect(town.git(repo, ['ls-tree', '-r', '--name-only', `${stashRef}^3`])).toContain('late.txt');
+    expect(town.git(repo, ['log', '-1', '--format=%s', tagRef]).trim()).toBe('experiment');
+
+    // rig remove: the stash and the tag go with the repository; it says so, and does it only with --discard-checkpoints.
+    const refused = town.gt(['rig', 'remove', 'app']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('wip-tag');
+    expect(refused.stderr).toContain('stash@{0}');
+    const removed = town.gt(['rig', 'remove', 'app', '--discard-checkpoints', '--json']);
+    expect(removed.code, removed.stderr).toBe(0);
+    const { discarded } = JSON.parse(removed.stdout) as { discarded: string[] };
+    expect(discarded).toContain('refs/tags/wip-tag');
+    expect(discarded.some((d) => d.startsWith('stash@{0} (On polecat/'))).toBe(true);
+    expect(discarded.filter((d) => d.startsWith('refs/gt/checkpoints/')).length).toBeGreaterThan(0);
+    expect(removed.stderr).toContain('refs/tags/wip-tag');
   });
 });

@@ -10,7 +10,7 @@ import { parseRigConfig, renderToml, type RigConfig } from './config.js';
 import { crewIdentity, validateName } from '../agents/identity.js';
 import type { GitPort, TownFiles } from './ports.js';
 import { RIG_FILE, TOWN_FILE, type Town } from './town.js';
-import { CHECKPOINT_PREFIX, describeUnsaved, unmergedCommits, unsavedWork } from './worktree.js';
+import { CHECKPOINT_PREFIX, describeHeld, describeUnsaved, heldWork, unmergedCommits, unsavedWork } from './worktree.js';
 
 const MAYOR_INSTRUCTIONS = `# Mayor
 
@@ -213,7 +213,7 @@ export async function rigSummary(town: Town, name: string): Promise<RigSummary> 
  * session of the rig runs. Removing the directory removes the bare repo and
  * its checkpoints, so there is no --force for unsaved work.
  */
-export async function removeRig(town: Town, name: string, options: { discardCheckpoints?: boolean } = {}): Promise<{ name: string; agents_closed: number }> {
+export async function removeRig(town: Town, name: string, options: { discardCheckpoints?: boolean } = {}): Promise<{ name: string; agents_closed: number; discarded: string[] }> {
   const rig = town.rig(name);
   const { git, files } = town.ports;
   const repo = town.repoDir(name);
@@ -241,16 +241,21 @@ export async function removeRig(town: Town, name: string, options: { discardChec
     if (commits) unmergedSaved.push(ref);
   }
   if (unmergedSaved.length && !options.discardCheckpoints) problems.push(`${unmergedSaved.length} checkpoint(s) hold unmerged work (${unmergedSaved[0]}${unmergedSaved.length > 1 ? ', …' : ''})`);
+  // Stash entries and tags on unmerged commits go with the repository too (issue 12, finding 7): named, and dropped only with the checkpoints.
+  const held = await heldWork(git, repo, rig.default_branch, { withSaved: true });
+  if ((held.stashes.length || held.tags.length) && !options.discardCheckpoints) problems.push(...describeHeld(held));
+  const discarded = [...unmergedSaved, ...held.stashes.map((s) => `${s.entry} (${s.subject})`), ...held.tags.map((t) => `refs/tags/${t.tag}`)];
   const open = await town.ledger.list({ types: ['merge-request'], metadataFields: { rig: name }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 });
   if (open.length) problems.push(`${open.length} merge request(s) waiting (${open.map((m) => m.id).join(', ')})`);
   if (problems.length) {
     throw conflictError(`rig ${name} still holds work:\n  - ${[...new Set(problems)].join('\n  - ')}`,
-      `merge it or copy it elsewhere first (e.g. git -C ${repo} bundle create app.bundle --all); checkpoints alone can be dropped with --discard-checkpoints`);
+      `merge it or copy it elsewhere first (e.g. git -C ${repo} bundle create app.bundle --all); checkpoints, stashes and tags alone can be dropped with --discard-checkpoints`);
   }
   for (const agent of agents) await town.ledger.close([agent.id], { reason: `rig ${name} removed`, force: true });
   await town.ledger.close([`hq-rig-${name}`], { reason: 'rig removed', force: true });
+  if (discarded.length) town.ports.progress(`Discarding unmerged work of rig ${name}: ${discarded.join(', ')}`);
   files.remove(town.path(name));
-  return { name, agents_closed: agents.length };
+  return { name, agents_closed: agents.length, discarded };
 }
 
 /** `gt crew add`: a long-lived worktree on branch `crew/<name>`, and its identity. */
