@@ -5,7 +5,7 @@
  * against a real town (git, SQLite).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GT, OWN_FIXTURES, type RunResult } from '../support/env.js';
@@ -409,5 +409,44 @@ describe('work kept by polecat nuke and rig remove (finding 7)', () => {
     expect(discarded.some((d) => d.startsWith('stash@{0} (On polecat/'))).toBe(true);
     expect(discarded.filter((d) => d.startsWith('refs/gt/checkpoints/')).length).toBeGreaterThan(0);
     expect(removed.stderr).toContain('refs/tags/wip-tag');
+  });
+});
+
+interface DoctorJson { ok: boolean; checks: Array<{ check: string; status: string; message: string; fix?: string }>; summary: Record<string, number> }
+
+describe('gt doctor (file modes and secret exposure)', () => {
+  it('passes on a fresh town, and names each exposure with a fix; exit 1 when a check fails', () => {
+    const town = makeTown({ rig: 'app' });
+    const clean = town.gt(['doctor', '--json']);
+    expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+    const report = JSON.parse(clean.stdout) as DoctorJson;
+    expect(report.checks.map((c) => c.check)).toEqual(['town-modes', 'file-modes', 'session-secrets', 'tmux-argv', 'rig-urls', 'push-protection']);
+    expect(report.checks.every((c) => c.status === 'ok'), JSON.stringify(report.checks)).toBe(true);
+
+    // Every exposure the issue found, made by hand.
+    const secret = 'sk-ant-test-0123456789abcdefABCDEF';
+    chmodSync(town.root, 0o755);
+    chmodSync(join(town.root, '.gt', 'ledger.db'), 0o644);
+    mkdirSync(join(town.root, '.gt', 'runs', 'old-run'), { recursive: true });
+    writeFileSync(join(town.root, '.gt', 'runs', 'old-run', 'session.json'), JSON.stringify({ env: { ANTHROPIC_API_KEY: secret } }), { mode: 0o644 });
+    const rigToml = join(town.root, 'app', 'rig.toml');
+    writeFileSync(rigToml, readFileSync(rigToml, 'utf8').replace(/git_url = ".*"/, 'git_url = "https://bob:ghp_0123456789abcdefghijABCDEFGHIJ@github.com/o/app.git"'));
+    town.git(join(town.root, 'app', '.repo.git'), ['config', '--unset', 'remote.origin.pushurl']);
+    // A tmux server started the old way: the environment on its command line.
+    expect(town.tmux(['new-session', '-d', '-s', 'old', '-e', `ANTHROPIC_API_KEY=${secret}`, 'sleep', '60']).code).toBe(0);
+
+    const sick = town.gt(['doctor', '--json']);
+    expect(sick.code).toBe(1);
+    expect(sick.stdout).not.toContain(secret);
+    const found = JSON.parse(sick.stdout) as DoctorJson;
+    const status = Object.fromEntries(found.checks.map((c) => [c.check, c.status]));
+    expect(status).toEqual({ 'town-modes': 'fail', 'file-modes': 'fail', 'session-secrets': 'fail', 'tmux-argv': 'fail', 'rig-urls': 'fail', 'push-protection': 'fail' });
+    expect(found.checks.every((c) => c.fix !== undefined && c.message !== '')).toBe(true);
+    expect(found.checks.find((c) => c.check === 'file-modes')?.message).toContain('.gt/ledger.db (644)');
+    const text = town.gt(['doctor']);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('FAIL  tmux-argv');
+    expect(text.stdout).toContain('0 ok, 0 warning(s), 6 failed');
+    chmodSync(town.root, 0o700);
   });
 });
