@@ -34,7 +34,7 @@ describe('the permission policy', () => {
       'git remote set-url --push origin /tmp/x', 'git config --unset remote.origin.pushurl', 'bash -c "bash -c \\"git push -f\\""', 'nohup git push -f &']) {
       expect(evaluatePolicy([], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin force-push' });
     }
-    for (const command of ['git push origin polecat/nux/app-1', 'git push', 'git commit -m "git push -f\nmore"', 'bash -c "npm test"', 'git config user.name x', 'git remote -v', 'git fetch origin']) {
+    for (const command of ['git push origin polecat/nux/app-1', 'git push', 'git commit -m "git push -f\nmore"', 'bash -c "npm test"', 'git config user.name x', 'git config --get remote.origin.url', 'git remote -v', 'git fetch origin']) {
       expect(evaluatePolicy([], polecat, WT, bash(command)).action, command).toBe('allow');
     }
   });

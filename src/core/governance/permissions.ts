@@ -151,7 +151,8 @@ export function gitPushProblem(words: string[]): string | undefined {
   const { options, name, args } = gitSubcommand(command);
   if (options.some((o, i) => options[i - 1] === '-c' && /^(alias\.|url\.|remote\..*url=)/i.test(o))) return 'it changes where git pushes (push URL or alias)';
   if (name === 'send-pack') return 'git send-pack writes refs of another repository directly';
-  if (name === 'config' && args.some((a) => /^(alias\..*|remote\..*\.(push)?url|url\..*\.(push)?insteadof)$/i.test(a))) return 'it changes where git pushes (push URL or alias)';
+  const readsConfig = args.some((a) => /^(--get|--get-all|--get-regexp|--list|-l|--show-origin)$/.test(a));
+  if (name === 'config' && !readsConfig && args.some((a) => /^(alias\..*|remote\..*\.(push)?url|url\..*\.(push)?insteadof)$/i.test(a))) return 'it changes where git pushes (push URL or alias)';
   if (name === 'remote' && ['set-url', 'add', 'rename', 'remove', 'rm'].includes(args[0] ?? '')) return 'it changes where git pushes (remotes)';
   if (name !== 'push') return undefined;
   const positional = args.filter((a) => !a.startsWith('-'));
@@ -494,7 +495,7 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
   // What a person is shown holds no secret a command line spelled out.
   const input = redactData(request.input);
   const bead = await ledger.create({
-    title: summary(request), type: 'permission', prefix: 'hq', labels: [PERMISSION_LABEL], priority: 1,
+    title: summary({ ...request, input }), type: 'permission', prefix: 'hq', labels: [PERMISSION_LABEL], priority: 1,
     description: `${identity.address} asks to run ${request.tool} in ${request.cwd}.\nInput:\n${JSON.stringify(input, null, 2)}`,
     metadata: {
       agent: identity.address, tool: request.tool, input, cwd: request.cwd, rule: verdict.rule, reason: verdict.reason,
