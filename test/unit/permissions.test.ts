@@ -69,7 +69,7 @@ describe('the permission policy', () => {
     const denied = (request: { tool: string; input: Record<string, unknown>; cwd: string }, who = polecat, wt = WT) => evaluatePolicy([off], who, wt, request);
     for (const command of ['sed -i s/true/false/ /town/town.toml', 'sed -i s/x/y/ ../../../town.toml', 'cd ../.. && sed -i s/x/y/ rig.toml', 'echo "builtin_rules = false" >> $GT_ROOT/town.toml',
       'sqlite3 /town/.gt/ledger.db "update issues set status=\'closed\'"', 'rm -rf ../furiosa', 'cp evil.toml /town/formulas/release.formula.toml', 'git -C /town/app/refinery commit -am x',
-      'FOO=1 tee /town/app/rig.toml < x', 'rm -rf /town/app', 'mv x /town/.gt/bin/gt', 'printf x > ../../../mayor/AGENTS.md', 'env /bin/rm /town/.gt/ledger.db']) {
+      'FOO=1 tee /town/app/rig.toml < x', 'rm -rf /town/app', 'mv x /town/.gt/bin/gt', 'printf x > ../../../mayor/AGENTS.md', 'env /bin/rm /town/.gt/ledger.db', 'ls\nrm /town/town.toml', 'if true; then ls\nsed -i x /town/app/rig.toml; fi']) {
       expect(denied(bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
     }
     for (const command of ['cat /town/town.toml', 'grep -r x ../../../.gt/logs', 'ls ..', 'sed -i s/a/b/ src/a.ts', 'git add . && git commit -m "edit /town/town.toml"', 'npm test > out.txt', 'rm -rf node_modules', 'gt config get permissions']) {

@@ -252,13 +252,13 @@ const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>', '>&']);
  */
 function bashWritesProtected(line: string, cwd: string, root: string | undefined, worktree: string, real: (path: string) => string): string | undefined {
   if (root === undefined) return undefined;
-  const tokens = parseWords(line, (key) => (key === 'GT_ROOT' ? root : `$${key}`));
+  const tokens = parseWords(newlinesAsSeparators(line), (key) => (key === 'GT_ROOT' ? root : `$${key}`));
   let dir = cwd;
   let words: string[] = [];
   let redirect = false;
   const area = (word: string) => protectedArea(real(posix.resolve(dir, word.replace(/^~(?=\/|$)/, '/nonexistent-home'))), root, worktree);
   const endCommand = (): string | undefined => {
-    const command = unwrapCommand(words.slice(Math.max(0, words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)))));
+    const command = unwrapCommand(words.slice(Math.max(0, words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && !RESERVED.has(w)))));
     words = [];
     if (command[0] === 'cd') {
       dir = posix.resolve(dir, command[1] ?? dir);
