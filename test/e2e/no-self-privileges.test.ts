@@ -286,6 +286,11 @@ describe('pushes from an agent\'s worktree (finding 4)', () => {
   });
 });
 
+/** The ledger as stored: the database and its write-ahead log. */
+function ledgerBytes(town: TestTown): string {
+  return ['ledger.db', 'ledger.db-wal'].map((f) => join(town.root, '.gt', f)).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'latin1')).join('');
+}
+
 /** Every regular file under `dir` (symbolic links not followed). */
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -346,10 +351,31 @@ describe('secrets (finding 5)', () => {
     expect(readFileSync(join(town.root, 'other', 'rig.toml'), 'utf8')).not.toContain(token);
     expect(town.gt(['rig', 'show', 'other', '--json']).stdout).toContain('https://example.invalid/other.git');
     expect(town.gt(['rig', 'list']).stdout).not.toContain(token);
-    expect(readFileSync(join(town.root, '.gt', 'ledger.db'), 'latin1')).not.toContain(token);
+    expect(ledgerBytes(town)).not.toContain(token);
     const failed = town.gt(['rig', 'add', 'gone', `https://bob:${token}@127.0.0.1:9/none.git`]);
     expect(failed.code).not.toBe(0);
     expect(failed.stderr).not.toContain(token);
+  });
+});
+
+describe('secrets in gate output (finding 5)', () => {
+  it('a merge gate that prints the person\'s key: the rejection in the ledger, the worker\'s mail and gt mq run show it redacted', () => {
+    const town = makeTown({ rig: 'app' });
+    const secret = 'sk-ant-test-0123456789abcdefABCDEF';
+    expect(town.gt(['config', 'set', 'merge.test', '"echo key=$ANTHROPIC_API_KEY; exit 1"', '--rig', 'app']).code).toBe(0);
+    const bead = town.bead('Change', ['true']);
+    const [slung] = town.json<Array<{ agent: string; worktree: string }>>(['sling', bead, 'app', '--no-start', '--no-convoy']);
+    const dir = join(town.root, slung?.worktree as string);
+    writeFileSync(join(dir, 'x.txt'), 'x\n');
+    town.git(dir, ['add', '-A']);
+    town.git(dir, ['-c', 'user.name=w', '-c', 'user.email=w@w', 'commit', '-qm', 'x']);
+    town.json(['done', '--agent', slung?.agent as string]);
+    const run = town.gt(['mq', 'run', 'app', '--json'], { env: { ANTHROPIC_API_KEY: secret } });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stdout + run.stderr).not.toContain(secret);
+    const ledger = ledgerBytes(town);
+    expect(ledger).toContain('key=[redacted]');
+    expect(ledger).not.toContain(secret);
   });
 });
 

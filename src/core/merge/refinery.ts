@@ -21,6 +21,7 @@
 import { lockFile, refineryJournal } from '../../shared/paths.js';
 import { parseDuration } from '../../shared/duration.js';
 import { conflictError, errorMessage, notFoundError } from '../../shared/errors.js';
+import { redactSecrets } from '../../shared/secrets.js';
 import { shellQuote } from '../../shared/shell.js';
 import { single } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
@@ -153,7 +154,8 @@ class RefineryRun {
   }
 
   private progress(text: string): void {
-    this.town.ports.progress(`refinery ${this.rig}: ${text}`);
+    // git's and the gates' output may name a URL with its credential or print a token.
+    this.town.ports.progress(redactSecrets(`refinery ${this.rig}: ${text}`));
   }
 
   private remaining(): number {
@@ -538,8 +540,10 @@ function refineryLock(town: Town, rig: string): string {
   return town.path(lockFile(`refinery-${rig}`));
 }
 
-async function rejectMergeRequest(town: Town, mr: Issue, reason: string, output: string, extra: Partial<MergeOutcome>): Promise<MergeOutcome> {
+async function rejectMergeRequest(town: Town, mr: Issue, reason: string, gateOutput: string, extra: Partial<MergeOutcome>): Promise<MergeOutcome> {
   const { ledger } = town;
+  // The gates run with the person's environment: what they print goes to the ledger and to the worker's mail without its secrets.
+  const output = redactSecrets(gateOutput);
   const meta = metaOf(mr);
   const outcome: MergeOutcome = { merge_request: mr.id, bead: meta.source_issue ?? '', branch: meta.branch ?? '', result: 'rejected', reason, ...extra };
   single(await ledger.update([mr.id], {
