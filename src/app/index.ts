@@ -18,6 +18,9 @@ import { writeLaunchers } from '../infra/launch.js';
 import type * as ModelServerModuleNs from '../infra/model-server.js';
 import type * as JsonlModuleNs from '../ledger/jsonl.js';
 import { openLedger } from './town.js';
+import type { DoctorPorts } from '../core/doctor/doctor.js';
+import { fileMode, processCommandLines } from '../infra/inspect.js';
+import { townSocket } from '../infra/tmux.js';
 
 export * from './town.js';
 export type { FormulaLibrary } from '../infra/formulas.js';
@@ -76,4 +79,9 @@ export async function formulaLibrary(dirs: string[]): Promise<FormulaLibrary> {
 /** Beads' JSONL codec (bd export, bd import), loaded on demand. */
 export async function jsonlCodec(): Promise<JsonlModule> {
   return import('../ledger/jsonl.js');
+}
+
+/** What gt doctor reads besides the town: file modes, other processes' command lines, the town's tmux socket. */
+export function doctorPorts(root: string, env: NodeJS.ProcessEnv): DoctorPorts {
+  return { mode: fileMode, processCommandLines, tmuxSocket: townSocket(root, env) };
 }

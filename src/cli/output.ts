@@ -3,6 +3,7 @@
  * progress and errors on stderr, colour only on a TTY and never with NO_COLOR.
  */
 import { GtError, errorMessage, type ErrorKind } from '../shared/errors.js';
+import { redactSecrets } from '../shared/secrets.js';
 import { visibleLine } from '../shared/text.js';
 
 export interface Io {
@@ -47,10 +48,10 @@ export function style(io: Io): Style {
   return { bold: sgr('1'), dim: sgr('2'), red: sgr('31'), green: sgr('32'), yellow: sgr('33'), cyan: sgr('36') };
 }
 
-/** Beads' JSON conventions: arrays raw, single objects carry schema_version, 2-space indent. */
+/** Beads' JSON conventions: arrays raw, single objects carry schema_version, 2-space indent. Known secrets are redacted (shared/secrets.ts). */
 export function renderJson(data: unknown): string {
   const value = data !== null && typeof data === 'object' && !Array.isArray(data) ? { schema_version: 1, ...data } : data;
-  return `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2)}\n`;
+  return `${redactSecrets(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2))}\n`;
 }
 
 const CODES: Record<ErrorKind, string> = {
@@ -61,17 +62,18 @@ const CODES: Record<ErrorKind, string> = {
 /** Prints an error the way a person (or with --json, a script) can act on. */
 export function reportError(io: Io, error: unknown, json: boolean): void {
   const known = error instanceof GtError;
-  const message = known ? error.message : `unexpected error: ${errorMessage(error)}`;
+  // A failing git command names its URL, a failing gate its output: no secret in either goes to the terminal.
+  const message = redactSecrets(known ? error.message : `unexpected error: ${errorMessage(error)}`);
   if (json) {
     const body: Record<string, unknown> = { schema_version: 1, error: message, code: known ? CODES[error.kind] : 'internal' };
-    if (known && error.hint) body.hint = error.hint;
+    if (known && error.hint) body.hint = redactSecrets(error.hint);
     io.stderr(`${JSON.stringify(body, null, 2)}\n`);
     return;
   }
   io.stderr(`Error: ${message}\n`);
-  if (known && error.hint) io.stderr(`Hint: ${error.hint}\n`);
+  if (known && error.hint) io.stderr(`Hint: ${redactSecrets(error.hint)}\n`);
   const debug = io.env.GT_DEBUG === '1' || io.env.BD_DEBUG === '1';
-  if ((!known || debug) && error instanceof Error && error.stack) io.stderr(`${debug ? error.stack : 'Run with GT_DEBUG=1 for the stack trace.'}\n`);
+  if ((!known || debug) && error instanceof Error && error.stack) io.stderr(`${debug ? redactSecrets(error.stack) : 'Run with GT_DEBUG=1 for the stack trace.'}\n`);
 }
 
 /** The colour codes style() writes: the only escape sequences a table cell keeps. */

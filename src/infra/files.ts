@@ -79,8 +79,8 @@ export const nodeTownFiles: TownFiles = {
   },
   write(path, text, mode) {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileAtomic(path, [text]);
-    // chmod after the rename: the temp file is created 0644.
+    writeFileAtomic(path, [text], mode);
+    // chmod after the rename too: the umask may have taken bits the caller asked for.
     if (mode !== undefined) chmodSync(path, mode);
   },
   append(path, text) {

@@ -4,10 +4,11 @@ import { basename, dirname, join } from 'node:path';
 /**
  * Writes a file so that readers see the old content or the new, never a part:
  * a temp file in the same directory, fsync, rename over, fsync the directory.
+ * `mode` is the temp file's from its creation, so a 0600 file is never readable by others for a moment.
  */
-export function writeFileAtomic(path: string, chunks: Iterable<string>): void {
+export function writeFileAtomic(path: string, chunks: Iterable<string>, mode = 0o644): void {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(temp, 'w', 0o644);
+  const fd = openSync(temp, 'w', mode);
   try {
     for (const chunk of chunks) writeSync(fd, chunk);
     fsyncSync(fd);

@@ -5,8 +5,8 @@
  * `<run>/inbox/` — so a later, short-lived gt command can still talk to it.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, watch, writeFileSync, writeSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { GtError } from '../shared/errors.js';
@@ -48,7 +48,8 @@ export class HeadlessBackend implements SessionBackend {
     if (await this.isAlive(spec.name)) throw new GtError('conflict', `session ${spec.name} is already running`);
     mkdirSync(join(spec.runDir, 'inbox'), { recursive: true });
     mkdirSync(this.sessionsDir, { recursive: true });
-    writeFileAtomic(join(spec.runDir, 'session.json'), [JSON.stringify(spec, null, 2)]);
+    // The agent's environment (API keys) is in it: the owner's alone (issue 12, finding 5).
+    writeFileAtomic(join(spec.runDir, 'session.json'), [JSON.stringify(spec, null, 2)], 0o600);
     writeFileAtomic(join(this.sessionsDir, `${spec.name}.json`), [JSON.stringify({ name: spec.name, runDir: spec.runDir })]);
     const [file, ...args] = this.launcher;
     const host = spawn(file as string, [...args, 'session-host', spec.runDir], { detached: true, stdio: 'ignore', env: this.env, cwd: spec.runDir });
@@ -132,23 +133,58 @@ export interface SessionHostOptions {
   onOutputLine?: (line: string) => void;
 }
 
+/** The largest hook body read (a tool call's input with a whole file in it stays well under it). */
+export const HOOK_BODY_LIMIT = 1024 * 1024;
+/** How long a client may take to send its headers and its body (not how long the answer may take: a permission waits for a person). */
+export const HOOK_REQUEST_TIMEOUT_MS = 10_000;
+
 /**
  * Serves hook events on 127.0.0.1 at `/hook/<token>/<Event>` and writes that
- * URL into the files that stand for it. The token keeps other local processes
- * from speaking for the agent.
+ * URL into the files that stand for it (0600). The token keeps other local
+ * processes from speaking for the agent, so it is checked before a byte of the
+ * body is read; bodies stop at HOOK_BODY_LIMIT (413), and a slow client is
+ * cut off (issue 12, finding 6). HTTP on loopback rather than a Unix socket in
+ * a 0700 directory: Claude Code's HTTP hooks take a URL and have no socket
+ * path option, and the same URL serves every runtime gt wires this way.
  */
 async function serveHooks(spec: SessionSpec, runDir: string, onHook: HookHandler): Promise<Server> {
   const hostLog = createLogger((line) => appendFileSync(join(runDir, 'host.log'), line));
-  const token = randomBytes(12).toString('hex');
-  const server = createServer((req, res) => {
+  const token = randomBytes(16).toString('hex');
+  const expected = Buffer.from(token);
+  const tokenMatches = (given: string | undefined) => {
+    const bytes = Buffer.from(given ?? '');
+    return bytes.length === expected.length && timingSafeEqual(bytes, expected);
+  };
+  const refuse = (res: ServerResponse, status: number) => {
+    // Connection: close, and the request is not read on: its body is never buffered.
+    res.writeHead(status, { connection: 'close' }).end();
+    res.once('finish', () => res.req.destroy());
+  };
+  // Node checks the timeouts every connectionsCheckingInterval (30 s by default): once a second here.
+  const server = createServer({ headersTimeout: HOOK_REQUEST_TIMEOUT_MS, requestTimeout: HOOK_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
+    const [, hook, given, event] = (req.url ?? '').split('/');
+    if (hook !== 'hook' || !tokenMatches(given) || !event) {
+      refuse(res, 404);
+      return;
+    }
+    if (Number(req.headers['content-length'] ?? 0) > HOOK_BODY_LIMIT) {
+      refuse(res, 413);
+      return;
+    }
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const [, hook, given, event] = (req.url ?? '').split('/');
-      if (hook !== 'hook' || given !== token || !event) {
-        res.writeHead(404).end();
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > HOOK_BODY_LIMIT) {
+        if (!tooLarge) refuse(res, 413);
+        tooLarge = true;
         return;
       }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (tooLarge) return;
       let body: Record<string, unknown> = {};
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
@@ -169,7 +205,8 @@ async function serveHooks(spec: SessionSpec, runDir: string, onHook: HookHandler
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook/${token}`;
   for (const file of spec.hookServer?.files ?? []) {
-    writeFileAtomic(file, [readFileSync(file, 'utf8').split(HOOK_URL_PLACEHOLDER).join(url)]);
+    // The URL holds the token: the owner's alone (issue 12, finding 6).
+    writeFileAtomic(file, [readFileSync(file, 'utf8').split(HOOK_URL_PLACEHOLDER).join(url)], 0o600);
   }
   return server;
 }

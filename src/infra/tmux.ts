@@ -46,6 +46,11 @@ export function tmuxWord(word: string): string {
   return word.endsWith(';') ? `${word.slice(0, -1)}\\;` : word;
 }
 
+/** A session's environment as `export K='v'` lines for sh; names sh cannot export are left out. */
+export function paneEnv(env: Record<string, string>): string {
+  return Object.entries(env).filter(([key]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(key)).map(([key, value]) => `export ${key}=${shellQuote(value)}\n`).join('');
+}
+
 export async function tmuxAvailable(env: NodeJS.ProcessEnv): Promise<boolean> {
   try {
     return (await execCommand('tmux', ['-V'], { env })).code === 0;
@@ -71,7 +76,6 @@ export class TmuxBackend implements SessionBackend {
   }
 
   async start(spec: SessionSpec): Promise<void> {
-    const env = Object.entries(spec.env).flatMap(([k, v]) => ['-e', tmuxWord(`${k}=${v}`)]);
     const exists = await this.tmux(['has-session', '-t', `=${spec.name}`]);
     if (exists.code === 0) {
       // A dead pane left by remain-on-exit: replace the session, keep nothing running twice.
@@ -81,21 +85,27 @@ export class TmuxBackend implements SessionBackend {
     // The command waits (up to 5 s) for a go file, so piping the pane to the run's log
     // starts before its first byte of output; then it execs, keeping the pane's TTY.
     const go = `${spec.runDir}/.pane-ready`;
+    mkdirSync(spec.runDir, { recursive: true });
     // An agent whose hooks gt serves over HTTP runs under a session host that stays in the pane.
     let argv = spec.argv;
     if (spec.hookServer) {
-      mkdirSync(spec.runDir, { recursive: true });
-      writeFileAtomic(join(spec.runDir, 'session.json'), [JSON.stringify(spec, null, 2)]);
+      // It holds the agent's environment: the owner's alone (issue 12, finding 5).
+      writeFileAtomic(join(spec.runDir, 'session.json'), [JSON.stringify(spec, null, 2)], 0o600);
       argv = [...this.launcher, 'session-host', spec.runDir, '--tty'];
     }
-    const gate = ['sh', '-c', 'i=0; while [ ! -e "$0" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done; exec "$@"', go, ...argv];
+    // The environment never goes on a command line (issue 12, finding 5): `-e K=V` put every API key in
+    // the tmux server's argv, which any local user reads with ps. The pane's shell reads it from a file
+    // only its owner reads, and removes it.
+    const envFile = `${spec.runDir}/.pane-env`;
+    writeFileAtomic(envFile, [paneEnv(spec.env)], 0o600);
+    const gate = ['sh', '-c', 'i=0; while [ ! -e "$0" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done; . "$1"; rm -f "$1"; shift; exec "$@"', go, envFile, ...argv];
     // tmux gives a new session the PATH of the client that creates it, whatever -e says.
     const client = spec.env.PATH ? { ...this.env, PATH: spec.env.PATH } : this.env;
     const pane = `=${spec.name}:`;
     // One tmux client for the whole set-up (each is a process); the pane's output
     // also goes to the run's log, which outlives the session.
     await this.check([
-      'new-session', '-d', '-s', spec.name, '-c', tmuxWord(spec.cwd), '-x', '200', '-y', '50', ...env, '--', ...gate.map(tmuxWord),
+      'new-session', '-d', '-s', spec.name, '-c', tmuxWord(spec.cwd), '-x', '200', '-y', '50', '--', ...gate.map(tmuxWord),
       ';', 'set-option', '-t', pane, 'remain-on-exit', 'on',
       ';', 'select-pane', '-t', pane, '-T', spec.name,
       ';', 'pipe-pane', '-t', pane, '-o', `cat >> ${shellQuote(`${spec.runDir}/agent.log`)}`,

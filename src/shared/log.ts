@@ -4,6 +4,8 @@
  * `host.log`). Results never go to a log; progress for a person goes to
  * stderr (design §5).
  */
+import { redactSecrets } from './secrets.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, string | number | boolean | undefined>;
 
@@ -26,7 +28,8 @@ export function logfmt(fields: LogFields): string {
 }
 
 export function createLogger(write: (line: string) => void, now: () => string = () => new Date().toISOString()): Logger {
-  const log = (level: LogLevel, msg: string, fields: LogFields = {}) => write(logfmt({ time: now(), level, msg, ...fields }));
+  // No secret in a log (issue 12, finding 5): a gate's output or an error may hold one.
+  const log = (level: LogLevel, msg: string, fields: LogFields = {}) => write(redactSecrets(logfmt({ time: now(), level, msg, ...fields })));
   return {
     log,
     info: (msg, fields) => log('info', msg, fields),

@@ -4,12 +4,12 @@
  * GT_AGENT=<rig>/polecats/<name> in its environment, as agent sessions have,
  * against a real town (git, SQLite).
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GT, OWN_FIXTURES, type RunResult } from '../support/env.js';
-import { makeTown, waitFor, type TestTown } from '../support/town.js';
+import { makeTown, sh, waitFor, type TestTown } from '../support/town.js';
 
 const AGENT = { GT_AGENT: 'app/polecats/nux', BD_ACTOR: 'app/polecats/nux' };
 
@@ -219,8 +219,9 @@ describe('tmux quoting (finding 11)', () => {
     const read = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
     await waitFor('the start-up prompt', () => read().includes('turn: [gt] You are app/crew/ada') || undefined, 30_000);
     await waitFor('the agent to be idle', () => town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === 'app/crew/ada')?.state === 'idle' || undefined, 30_000);
-    const env = town.tmux(['show-environment', '-t', '=gt-app-crew-ada', 'PROMPT_COMMAND']);
-    expect(env.stdout.trim()).toBe('PROMPT_COMMAND=history -a;');
+    // The agent has it in its own environment (no longer on tmux's command line: finding 5).
+    const pane = town.tmux(['display-message', '-p', '-t', '=gt-app-crew-ada:', '#{pane_pid}']).stdout.trim();
+    expect(readFileSync(`/proc/${pane}/environ`, 'utf8').split('\0')).toContain('PROMPT_COMMAND=history -a;');
     expect(town.gt(['nudge', 'app/crew/ada', 'run it; then stop;']).code).toBe(0);
     await waitFor('the nudge', () => read().includes('turn: [nudge from human] run it; then stop;\n') || undefined, 30_000);
   });
@@ -243,5 +244,235 @@ describe('file modes and git arguments (finding 12)', () => {
     expect(added.code).not.toBe(0);
     expect(existsSync(pwned)).toBe(false);
     expect(existsSync(join(town.root, 'evil'))).toBe(false);
+  });
+});
+
+describe('pushes from an agent\'s worktree (finding 4)', () => {
+  it('a force push, a deletion or a direct push to the default branch never reaches the real origin; gt\'s bare repository refuses them', () => {
+    const town = makeTown({ rig: 'app' });
+    const origin = join(town.base, 'app.git');
+    const id = town.bead('Work', ['true']);
+    const [slung] = town.json<Array<{ agent: string; worktree: string }>>(['sling', id, 'app', '--no-start']);
+    const worktree = join(town.root, slung?.worktree as string);
+    const before = town.git(origin, ['rev-parse', 'main']);
+    const repoBefore = town.git(join(town.root, 'app', '.repo.git'), ['rev-parse', 'main']);
+    const agentGit = (args: string[]) => {
+      const r = spawnSync('git', args, { cwd: worktree, env: { ...town.env, ...AGENT, GIT_AUTHOR_NAME: 'nux', GIT_AUTHOR_EMAIL: 'n@x', GIT_COMMITTER_NAME: 'nux', GIT_COMMITTER_EMAIL: 'n@x' }, encoding: 'utf8' });
+      return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+    };
+    // The agent rewrites history: an orphan commit that is no descendant of main.
+    expect(agentGit(['checkout', '-q', '--orphan', 'rewrite']).code).toBe(0);
+    expect(agentGit(['commit', '-q', '-m', 'history rewritten']).code).toBe(0);
+    // The repro: the agent's git, as its Bash tool runs it (the broker's rule is a separate, earlier refusal).
+    const forced = agentGit(['push', '--force', 'origin', 'HEAD:main']);
+    expect(forced.code, forced.out).not.toBe(0);
+    const deleted = agentGit(['push', 'origin', ':main']);
+    expect(deleted.code, deleted.out).not.toBe(0);
+    // `--mirror` and the literal `git push --force origin main` push gt's own refs into gt's own repository: nothing moves.
+    agentGit(['push', '--mirror', 'origin']);
+    agentGit(['push', '--force', 'origin', 'main']);
+    // A fast-forward straight onto main skips the merge queue: refused as well.
+    expect(agentGit(['checkout', '-q', '-B', 'ff', 'main']).code).toBe(0);
+    expect(agentGit(['commit', '-q', '--allow-empty', '-m', 'skip the queue']).code).toBe(0);
+    const ff = agentGit(['push', 'origin', 'HEAD:main']);
+    expect(ff.code, ff.out).not.toBe(0);
+    expect(ff.out).toContain('only the refinery moves it');
+    expect(town.git(origin, ['rev-parse', 'main'])).toBe(before);
+    expect(town.git(join(town.root, 'app', '.repo.git'), ['rev-parse', 'main'])).toBe(repoBefore);
+    expect(town.git(origin, ['for-each-ref', '--format=%(refname)'])).toBe('refs/heads/main\n');
+    // Its own branch still pushes (into gt's repository, where it already is).
+    expect(agentGit(['push', 'origin', 'HEAD:refs/heads/polecat/nux/extra']).code).toBe(0);
+    expect(town.git(origin, ['for-each-ref', '--format=%(refname)'])).toBe('refs/heads/main\n');
+  });
+});
+
+/** The ledger as stored: the database and its write-ahead log. */
+function ledgerBytes(town: TestTown): string {
+  return ['ledger.db', 'ledger.db-wal'].map((f) => join(town.root, '.gt', f)).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'latin1')).join('');
+}
+
+/** Every regular file under `dir` (symbolic links not followed). */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? filesUnder(path) : entry.isFile() ? [path] : [];
+  });
+}
+
+describe('secrets (finding 5)', () => {
+  it('an API key in the environment reaches the agent, and no argv, no file others may read, no event and no log', async () => {
+    const town = makeTown({ rig: 'app' });
+    const secret = 'sk-ant-test-0123456789abcdefABCDEF';
+    const token = 'ghp_0123456789abcdefghijABCDEFGHIJ';
+    const secrets = { ANTHROPIC_API_KEY: secret, GITHUB_TOKEN: token };
+    const log = join(town.base, 'agent.log');
+    expect(town.gt(['config', 'agent', 'set', 'fake', `sh ${join(OWN_FIXTURES, 'fake-agent.sh')} ${log}`]).code).toBe(0);
+    expect(town.gt(['crew', 'add', 'ada', '--rig', 'app']).code).toBe(0);
+    // The repro: a person's shell holds the keys and starts sessions, on tmux and headless.
+    const started = town.gt(['crew', 'attach', 'ada', '--agent', 'fake', '--backend', 'tmux', '--detached'], { env: secrets });
+    expect(started.code, started.stderr).toBe(0);
+    const bead = town.bead('Work', ['sleep 30']);
+    const slung = town.gt(['sling', bead, 'app', '--backend', 'headless', '--json'], { env: secrets });
+    expect(slung.code, slung.stderr).toBe(0);
+    await waitFor('the tmux agent', () => (existsSync(log) && readFileSync(log, 'utf8').includes('You are app/crew/ada')) || undefined, 30_000);
+    await waitFor('both sessions', () => town.json<Array<{ session_alive: boolean }>>(['agents']).filter((a) => a.session_alive).length === 2 || undefined, 30_000);
+
+    // No command line holds them (tmux's server took them from -e K=V before).
+    const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
+    expect(ps).not.toContain(secret);
+    expect(ps).not.toContain(token);
+    // The agent itself has what it needs.
+    const pane = town.tmux(['display-message', '-p', '-t', '=gt-app-crew-ada:', '#{pane_pid}']).stdout.trim();
+    expect(readFileSync(`/proc/${pane}/environ`, 'utf8').split('\0')).toContain(`ANTHROPIC_API_KEY=${secret}`);
+    // A file that holds one is its owner's alone; the ledger (events), logs and permission logs hold none.
+    const holders = filesUnder(town.root).filter((file) => { const text = readFileSync(file, 'latin1'); return text.includes(secret) || text.includes(token); });
+    expect(holders.length).toBeGreaterThan(0);
+    for (const file of holders) expect((statSync(file).mode & 0o777).toString(8), file).toBe('600');
+    expect(holders.filter((file) => /ledger\.db|\.log$|\.jsonl$|\/logs\//.test(file))).toEqual([]);
+    const events = town.gt(['events', '--json']);
+    expect(events.stdout).not.toContain(secret);
+
+    // Whatever gt prints as JSON, an error or a log line shows the known shapes redacted.
+    const filed = town.gt(['bd', 'create', `Use ${secret} and https://bob:${token}@example.com/r.git`, '--json'], { cwd: join(town.root, 'app') });
+    expect(filed.code, filed.stderr).toBe(0);
+    expect(filed.stdout).not.toContain(secret);
+    expect(filed.stdout).toContain('https://[redacted]@example.com/r.git');
+  });
+
+  it('a credential in a rig URL is kept by git alone: never in rig.toml, the ledger, rig show or an error', () => {
+    const town = makeTown({ rig: 'app' });
+    const token = 'ghp_0123456789abcdefghijABCDEFGHIJ';
+    const url = `https://bob:${token}@example.invalid/other.git`;
+    // git reads the https URL as the local origin, as a credential helper setup would reach a real host.
+    const local = { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: `url.${town.origin('other')}.insteadOf`, GIT_CONFIG_VALUE_0: url };
+    const added = town.gt(['rig', 'add', 'other', url], { env: local });
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stderr).not.toContain(token);
+    expect(readFileSync(join(town.root, 'other', 'rig.toml'), 'utf8')).not.toContain(token);
+    expect(town.gt(['rig', 'show', 'other', '--json']).stdout).toContain('https://example.invalid/other.git');
+    expect(town.gt(['rig', 'list']).stdout).not.toContain(token);
+    expect(ledgerBytes(town)).not.toContain(token);
+    const failed = town.gt(['rig', 'add', 'gone', `https://bob:${token}@127.0.0.1:9/none.git`]);
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).not.toContain(token);
+  });
+});
+
+describe('secrets in gate output (finding 5)', () => {
+  it('a merge gate that prints the person\'s key: the rejection in the ledger, the worker\'s mail and gt mq run show it redacted', () => {
+    const town = makeTown({ rig: 'app' });
+    const secret = 'sk-ant-test-0123456789abcdefABCDEF';
+    expect(town.gt(['config', 'set', 'merge.test', '"echo key=$ANTHROPIC_API_KEY; exit 1"', '--rig', 'app']).code).toBe(0);
+    const bead = town.bead('Change', ['true']);
+    const [slung] = town.json<Array<{ agent: string; worktree: string }>>(['sling', bead, 'app', '--no-start', '--no-convoy']);
+    const dir = join(town.root, slung?.worktree as string);
+    writeFileSync(join(dir, 'x.txt'), 'x\n');
+    town.git(dir, ['add', '-A']);
+    town.git(dir, ['-c', 'user.name=w', '-c', 'user.email=w@w', 'commit', '-qm', 'x']);
+    town.json(['done', '--agent', slung?.agent as string]);
+    const run = town.gt(['mq', 'run', 'app', '--json'], { env: { ANTHROPIC_API_KEY: secret } });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stdout + run.stderr).not.toContain(secret);
+    const ledger = ledgerBytes(town);
+    expect(ledger).toContain('key=[redacted]');
+    expect(ledger).not.toContain(secret);
+  });
+});
+
+describe('work kept by polecat nuke and rig remove (finding 7)', () => {
+  it('nuke stops the session before it looks, counts stash entries and tags as work and saves them with --force, and names the ignored files it drops; rig remove names what it discards', async () => {
+    const town = makeTown({ rig: 'app' });
+    // An agent that writes a file as it is stopped.
+    const writer = join(town.base, 'writer.sh');
+    writeFileSync(writer, 'trap \'echo late > late.txt; exit 0\' TERM\nwhile :; do sleep 0.1; done\n');
+    expect(town.gt(['config', 'agent', 'set', 'writer', `sh ${writer}`]).code).toBe(0);
+    const id = town.bead('Work', ['true']);
+    const [slung] = town.json<Array<{ agent: string; worktree: string }>>(['sling', id, 'app', '--agent', 'writer', '--backend', 'tmux']);
+    const agent = slung?.agent as string;
+    const worktree = join(town.root, slung?.worktree as string);
+    await waitFor('the session', () => town.json<Array<{ agent: string; session_alive: boolean }>>(['agents']).find((a) => a.agent === agent)?.session_alive || undefined, 30_000);
+    expect(town.gt(['unsling', id, '--force']).code).toBe(0);
+
+    // The repro: a clean worktree and no hook when nuke looked; the file written while stopping went with the worktree.
+    const first = town.gt(['polecat', 'nuke', agent]);
+    expect(first.code, first.stdout).not.toBe(0);
+    expect(first.stderr).toContain('1 uncommitted change(s)');
+    expect(readFileSync(join(worktree, 'late.txt'), 'utf8')).toBe('late\n');
+
+    // A stash, a tag on a commit no branch holds, and an ignored directory.
+    const name = agent.split('/')[2] as string;
+    const who = { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: `app.polecats.${name}@gt.local`, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: `app.polecats.${name}@gt.local` };
+    const agentGit = (args: string[]) => sh(worktree, 'git', args, { ...town.env, ...who });
+    agentGit(['stash', 'push', '-u', '-q', '-m', 'half done']);
+    agentGit(['commit', '-q', '--allow-empty', '-m', 'experiment']);
+    agentGit(['tag', 'wip-tag']);
+    agentGit(['reset', '-q', '--hard', 'HEAD~1']);
+    const repo = join(town.root, 'app', '.repo.git');
+    writeFileSync(join(repo, 'info', 'exclude'), 'build/\n');
+    mkdirSync(join(worktree, 'build'));
+    writeFileSync(join(worktree, 'build', 'out.bin'), 'x');
+    const second = town.gt(['polecat', 'nuke', agent]);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toContain('1 stash entry (stash@{0})');
+    expect(second.stderr).toContain('tag on unmerged commits (wip-tag)');
+
+    const nuked = town.json<{ checkpoints_held: string[]; ignored_dropped: string[] }>(['polecat', 'nuke', agent, '--force']);
+    expect(nuked.ignored_dropped).toEqual(['build/']);
+    expect(nuked.checkpoints_held).toHaveLength(2);
+    const [stashRef, tagRef] = nuked.checkpoints_held as [string, string];
+    expect(town.git(repo, ['ls-tree', '-r', '--name-only', `${stashRef}^3`])).toContain('late.txt');
+    expect(town.git(repo, ['log', '-1', '--format=%s', tagRef]).trim()).toBe('experiment');
+
+    // rig remove: the stash and the tag go with the repository; it says so, and does it only with --discard-checkpoints.
+    const refused = town.gt(['rig', 'remove', 'app']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('wip-tag');
+    expect(refused.stderr).toContain('stash@{0}');
+    const removed = town.gt(['rig', 'remove', 'app', '--discard-checkpoints', '--json']);
+    expect(removed.code, removed.stderr).toBe(0);
+    const { discarded } = JSON.parse(removed.stdout) as { discarded: string[] };
+    expect(discarded).toContain('refs/tags/wip-tag');
+    expect(discarded.some((d) => d.startsWith('stash@{0} (On polecat/'))).toBe(true);
+    expect(discarded.filter((d) => d.startsWith('refs/gt/checkpoints/')).length).toBeGreaterThan(0);
+    expect(removed.stderr).toContain('refs/tags/wip-tag');
+  });
+});
+
+interface DoctorJson { ok: boolean; checks: Array<{ check: string; status: string; message: string; fix?: string }>; summary: Record<string, number> }
+
+describe('gt doctor (file modes and secret exposure)', () => {
+  it('passes on a fresh town, and names each exposure with a fix; exit 1 when a check fails', () => {
+    const town = makeTown({ rig: 'app' });
+    const clean = town.gt(['doctor', '--json']);
+    expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+    const report = JSON.parse(clean.stdout) as DoctorJson;
+    expect(report.checks.map((c) => c.check)).toEqual(['town-modes', 'file-modes', 'session-secrets', 'tmux-argv', 'rig-urls', 'push-protection']);
+    expect(report.checks.every((c) => c.status === 'ok'), JSON.stringify(report.checks)).toBe(true);
+
+    // Every exposure the issue found, made by hand.
+    const secret = 'sk-ant-test-0123456789abcdefABCDEF';
+    chmodSync(town.root, 0o755);
+    chmodSync(join(town.root, '.gt', 'ledger.db'), 0o644);
+    mkdirSync(join(town.root, '.gt', 'runs', 'old-run'), { recursive: true });
+    writeFileSync(join(town.root, '.gt', 'runs', 'old-run', 'session.json'), JSON.stringify({ env: { ANTHROPIC_API_KEY: secret } }), { mode: 0o644 });
+    const rigToml = join(town.root, 'app', 'rig.toml');
+    writeFileSync(rigToml, readFileSync(rigToml, 'utf8').replace(/git_url = ".*"/, 'git_url = "https://bob:ghp_0123456789abcdefghijABCDEFGHIJ@github.com/o/app.git"'));
+    town.git(join(town.root, 'app', '.repo.git'), ['config', '--unset', 'remote.origin.pushurl']);
+    // A tmux server started the old way: the environment on its command line.
+    expect(town.tmux(['new-session', '-d', '-s', 'old', '-e', `ANTHROPIC_API_KEY=${secret}`, 'sleep', '60']).code).toBe(0);
+
+    const sick = town.gt(['doctor', '--json']);
+    expect(sick.code).toBe(1);
+    expect(sick.stdout).not.toContain(secret);
+    const found = JSON.parse(sick.stdout) as DoctorJson;
+    const status = Object.fromEntries(found.checks.map((c) => [c.check, c.status]));
+    expect(status).toEqual({ 'town-modes': 'fail', 'file-modes': 'fail', 'session-secrets': 'fail', 'tmux-argv': 'fail', 'rig-urls': 'fail', 'push-protection': 'fail' });
+    expect(found.checks.every((c) => c.fix !== undefined && c.message !== '')).toBe(true);
+    expect(found.checks.find((c) => c.check === 'file-modes')?.message).toContain('.gt/ledger.db (644)');
+    const text = town.gt(['doctor']);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('FAIL  tmux-argv');
+    expect(text.stdout).toContain('0 ok, 0 warning(s), 6 failed');
+    chmodSync(town.root, 0o700);
   });
 });

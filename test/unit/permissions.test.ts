@@ -26,6 +26,19 @@ describe('the permission policy', () => {
     }
   });
 
+  it('sees a force push, a deletion or a push around origin through wrappers, shells, blocks and new lines (issue 12, finding 4)', () => {
+    for (const command of ['/usr/bin/git push -f origin main', 'command git push --force', 'env git push -f', 'env -u X FOO=1 git push --force', 'bash -c "git push --force origin main"',
+      'sh -lc \'cd x && git push -f\'', 'eval "git push -f"', 'eval git push -f', 'ls\ngit push -f origin main', 'if true; then git push -f; fi', 'for i in 1; do git push -f; done',
+      '{ git push -f; }', '! git push -f', '(git push -f)', 'git send-pack --force ../../.repo.git main', 'git push --mirror', 'git push origin :main', 'git push --delete origin main',
+      'git push -d origin main', 'git push https://github.com/o/r.git main', 'git push /tmp/origin.git main', 'git -c alias.p=push p -f', 'git config alias.p "push -f"',
+      'git remote set-url --push origin /tmp/x', 'git config --unset remote.origin.pushurl', 'bash -c "bash -c \\"git push -f\\""', 'nohup git push -f &']) {
+      expect(evaluatePolicy([], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin force-push' });
+    }
+    for (const command of ['git push origin polecat/nux/app-1', 'git push', 'git commit -m "git push -f\nmore"', 'bash -c "npm test"', 'git config user.name x', 'git config --get remote.origin.url', 'git remote -v', 'git fetch origin']) {
+      expect(evaluatePolicy([], polecat, WT, bash(command)).action, command).toBe('allow');
+    }
+  });
+
   it('denies writes outside the worktree, relative paths resolved from the agent\'s directory', () => {
     const write = (file_path: string, cwd = WT) => ({ tool: 'Write', input: { file_path, content: 'x' }, cwd });
     expect(evaluatePolicy([], polecat, WT, write('src/a.ts'))).toMatchObject({ action: 'allow' });
@@ -56,7 +69,7 @@ describe('the permission policy', () => {
     const denied = (request: { tool: string; input: Record<string, unknown>; cwd: string }, who = polecat, wt = WT) => evaluatePolicy([off], who, wt, request);
     for (const command of ['sed -i s/true/false/ /town/town.toml', 'sed -i s/x/y/ ../../../town.toml', 'cd ../.. && sed -i s/x/y/ rig.toml', 'echo "builtin_rules = false" >> $GT_ROOT/town.toml',
       'sqlite3 /town/.gt/ledger.db "update issues set status=\'closed\'"', 'rm -rf ../furiosa', 'cp evil.toml /town/formulas/release.formula.toml', 'git -C /town/app/refinery commit -am x',
-      'FOO=1 tee /town/app/rig.toml < x', 'rm -rf /town/app', 'mv x /town/.gt/bin/gt', 'printf x > ../../../mayor/AGENTS.md', 'env /bin/rm /town/.gt/ledger.db']) {
+      'FOO=1 tee /town/app/rig.toml < x', 'rm -rf /town/app', 'mv x /town/.gt/bin/gt', 'printf x > ../../../mayor/AGENTS.md', 'env /bin/rm /town/.gt/ledger.db', 'ls\nrm /town/town.toml', 'if true; then ls\nsed -i x /town/app/rig.toml; fi']) {
       expect(denied(bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
     }
     for (const command of ['cat /town/town.toml', 'grep -r x ../../../.gt/logs', 'ls ..', 'sed -i s/a/b/ src/a.ts', 'git add . && git commit -m "edit /town/town.toml"', 'npm test > out.txt', 'rm -rf node_modules', 'gt config get permissions']) {

@@ -35,6 +35,7 @@ export const COMMANDS: Entry[] = [
   { names: ['witness'], summary: 'GUPP patrol: wake idle agents with hooked work, restart crashed ones', load: () => import('./commands/witness.js') },
   { names: ['permission'], summary: 'Agents\' permission requests: list, approve, deny, log', load: () => import('./commands/permission.js') },
   { names: ['events'], summary: 'The town event stream: what happened, in order (--follow)', load: () => import('./commands/events.js') },
+  { names: ['doctor'], summary: 'Check the town: file modes, secret exposure, push protection', load: () => import('./commands/doctor.js') },
   { names: ['costs'], summary: 'Tokens and USD by agent, bead, convoy, rig or day', load: () => import('./commands/costs.js') },
   { names: ['model-server'], summary: 'A scripted local model server for dry runs and tests', load: () => import('./commands/model-server.js') },
   { names: ['demo'], summary: 'The whole loop in a temporary town, no API key needed', load: () => import('./commands/demo.js') },

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { GtError, conflictError, notFoundError, validationError } from '../../shared/errors.js';
 import { nowTime, unixNanos } from '../../shared/time.js';
+import { redactData } from '../../shared/secrets.js';
 import { adaptiveLength, childDepth, DEFAULT_ID_CONFIG, hashId, MAX_CHILD_DEPTH, NONCES_PER_LENGTH, type AdaptiveIdConfig } from './ids.js';
 import {
   BLOCKING_DEP_TYPES, EMPTY_VOCABULARY, INFRA_TYPES, normalizeType, parseCustomStatuses, parseCustomTypes,
@@ -454,7 +455,8 @@ export class Ledger {
 
   private async appendTownEvent(tx: LedgerWriter, event: TownEventInput): Promise<number> {
     const { kind, actor, payload, ...subject } = event;
-    const id = await tx.appendTownEvent({ kind, actor: actor ?? this.actor, payload: payload ?? {}, at: this.now(), ...subject });
+    // Events are read by every follower (feed, dashboard, notifications): no secret goes in one (issue 12, finding 5).
+    const id = await tx.appendTownEvent({ kind, actor: actor ?? this.actor, payload: redactData(payload ?? {}), at: this.now(), ...subject });
     if (COALESCED_KINDS.has(kind) && event.agent !== undefined) await tx.dropTownEvents(kind, event.agent, id);
     return id;
   }

@@ -8,6 +8,7 @@
 import { posix } from 'node:path';
 import { parse as parseWords } from 'shell-quote';
 import { GtError, notFoundError } from '../../shared/errors.js';
+import { redactData } from '../../shared/secrets.js';
 import { single } from '../beads/ledger.js';
 import { ISSUE_ID_PATTERN } from '../beads/rules.js';
 import type { Issue } from '../beads/types.js';
@@ -56,16 +57,45 @@ function globRegex(pattern: string): RegExp {
   return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
 }
 
-/** The simple commands of a shell line (split at `&&`, `||`, `;`, `|`), each as its words. */
+/**
+ * An unquoted newline ends a command as `;` does; shell-quote reads it as a
+ * space, so `ls\ngit push -f` was one command `ls git push -f`.
+ */
+function newlinesAsSeparators(line: string): string {
+  let out = '';
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] as string;
+    if (c === '\\' && quote !== "'") {
+      out += c + (line[i + 1] ?? '');
+      i++;
+      continue;
+    }
+    if (quote) {
+      if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '\n') {
+      out += ';';
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+/** Words that open a compound command (`if git push -f; then`, `! git push`, `{ git push; }`): the command follows them. */
+const RESERVED = new Set(['if', 'then', 'else', 'elif', 'do', 'while', 'until', '{', '!', 'time']);
+
+/** The simple commands of a shell line (split at `&&`, `||`, `;`, `|`, newlines), each as its words. */
 export function simpleCommands(line: string): string[][] {
   const commands: string[][] = [[]];
-  for (const token of parseWords(line, (key) => `$${key}`)) {
+  for (const token of parseWords(newlinesAsSeparators(line), (key) => `$${key}`)) {
     if (typeof token === 'string') (commands[commands.length - 1] as string[]).push(token);
     else if ('op' in token && token.op === 'glob') (commands[commands.length - 1] as string[]).push(token.pattern);
     else if ('op' in token) commands.push([]);
   }
-  // `FOO=1 git push` runs git: leading assignments are not the command.
-  return commands.map((words) => words.slice(words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)))).filter((words) => words.length > 0 && words[0] !== undefined);
+  // `FOO=1 git push` runs git: leading assignments and reserved words are not the command.
+  return commands.map((words) => words.slice(words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && !RESERVED.has(w)))).filter((words) => words.length > 0 && words[0] !== undefined);
 }
 
 function commandOf(request: ToolRequest): string | undefined {
@@ -81,12 +111,65 @@ function pathOf(request: ToolRequest): string | undefined {
   return undefined;
 }
 
-/** `git push` with --force, -f (alone or among short flags), --force-with-lease or a `+refspec`. */
-function isForcePush(words: string[]): boolean {
-  if (words[0] !== 'git') return false;
-  const push = words.indexOf('push');
-  if (push < 0) return false;
-  return words.slice(push + 1).some((w) => w.startsWith('--force') || /^-[a-z]*f[a-z]*$/i.test(w) || (w.startsWith('+') && w.length > 1));
+/** git's own options that take a value as the next word (`git -C repo push`). */
+const GIT_VALUE_OPTIONS = new Set(['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--exec-path', '--config-env']);
+
+/** The subcommand of a git command line and the words after it, with git's own options before it. */
+function gitSubcommand(words: string[]): { options: string[]; name: string | undefined; args: string[] } {
+  let i = 1;
+  while (i < words.length && (words[i] as string).startsWith('-')) i += GIT_VALUE_OPTIONS.has(words[i] as string) ? 2 : 1;
+  return { options: words.slice(1, i), name: words[i], args: words.slice(i + 1) };
+}
+
+/** Shells and builtins that run a string as commands: `bash -c "…"`, `eval "…"`. */
+const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'busybox']);
+
+/** The command lines a simple command runs in turn: the string of `bash -c` or `eval`. */
+function nestedLines(words: string[]): string[] {
+  const command = unwrapCommand(words);
+  if (command[0] === 'eval') return [command.slice(1).join(' ')];
+  if (command[0] !== undefined && SHELLS.has(command[0])) {
+    const flag = command.findIndex((w, i) => i > 0 && /^-[a-z]*c[a-z]*$/i.test(w));
+    if (flag > 0 && command[flag + 1] !== undefined) return [command[flag + 1] as string];
+  }
+  return [];
+}
+
+/**
+ * Why a git command rewrites or deletes published history, or pushes around
+ * gt's bare repository: force (--force, -f among short flags,
+ * --force-with-lease, `+refspec`), deletion (--delete, -d, `:branch`),
+ * --mirror, --prune, `git send-pack`, a push to a URL or path instead of
+ * origin, a change of the push URL, or an alias that runs push. Undefined:
+ * none. The early, friendly refusal only: the structural guard is the bare
+ * repository the agents' origin pushes to (rigs.ts, protectRepository).
+ */
+export function gitPushProblem(words: string[]): string | undefined {
+  const command = unwrapCommand(words);
+  if (command[0] !== 'git' && command[0] !== 'git-send-pack' && command[0] !== 'git-receive-pack') return undefined;
+  if (command[0] !== 'git') return `${command[0]} writes refs of another repository directly`;
+  const { options, name, args } = gitSubcommand(command);
+  if (options.some((o, i) => options[i - 1] === '-c' && /^(alias\.|url\.|remote\..*url=)/i.test(o))) return 'it changes where git pushes (push URL or alias)';
+  if (name === 'send-pack') return 'git send-pack writes refs of another repository directly';
+  const readsConfig = args.some((a) => /^(--get|--get-all|--get-regexp|--list|-l|--show-origin)$/.test(a));
+  if (name === 'config' && !readsConfig && args.some((a) => /^(alias\..*|remote\..*\.(push)?url|url\..*\.(push)?insteadof)$/i.test(a))) return 'it changes where git pushes (push URL or alias)';
+  if (name === 'remote' && ['set-url', 'add', 'rename', 'remove', 'rm'].includes(args[0] ?? '')) return 'it changes where git pushes (remotes)';
+  if (name !== 'push') return undefined;
+  const positional = args.filter((a) => !a.startsWith('-'));
+  if (args.some((w) => w.startsWith('--force') || w === '--mirror' || w === '--delete' || w === '--prune' || /^-[a-z]*[fd][a-z]*$/i.test(w))) return 'it forces, deletes or mirrors';
+  if (positional.slice(1).some((w) => (w.startsWith('+') && w.length > 1) || w.startsWith(':'))) return 'a +refspec forces and a :refspec deletes';
+  const repository = positional[0];
+  if (repository !== undefined && /[/:@]/.test(repository)) return 'agents push to origin only (gt\'s bare repository)';
+  return undefined;
+}
+
+/** Every git command a shell line runs, `bash -c "…"` and `eval` included, whatever wraps it. */
+function pushProblem(line: string, depth = 0): string | undefined {
+  for (const words of simpleCommands(line)) {
+    const problem = gitPushProblem(words) ?? (depth < 3 ? nestedLines(words).map((nested) => pushProblem(nested, depth + 1)).find((p) => p !== undefined) : undefined);
+    if (problem) return problem;
+  }
+  return undefined;
 }
 
 /** Runs its arguments as a command: `env -u X FOO=1 cmd`, `command cmd`, `exec cmd`… */
@@ -169,13 +252,13 @@ const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>', '>&']);
  */
 function bashWritesProtected(line: string, cwd: string, root: string | undefined, worktree: string, real: (path: string) => string): string | undefined {
   if (root === undefined) return undefined;
-  const tokens = parseWords(line, (key) => (key === 'GT_ROOT' ? root : `$${key}`));
+  const tokens = parseWords(newlinesAsSeparators(line), (key) => (key === 'GT_ROOT' ? root : `$${key}`));
   let dir = cwd;
   let words: string[] = [];
   let redirect = false;
   const area = (word: string) => protectedArea(real(posix.resolve(dir, word.replace(/^~(?=\/|$)/, '/nonexistent-home'))), root, worktree);
   const endCommand = (): string | undefined => {
-    const command = unwrapCommand(words.slice(Math.max(0, words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)))));
+    const command = unwrapCommand(words.slice(Math.max(0, words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && !RESERVED.has(w)))));
     words = [];
     if (command[0] === 'cd') {
       dir = posix.resolve(dir, command[1] ?? dir);
@@ -237,8 +320,9 @@ function protectedTarget(request: ToolRequest, scope: Scope): string | undefined
 
 const BUILTIN_RULES: BuiltinRule[] = [
   {
-    id: 'force-push', action: 'deny', reason: 'force pushes rewrite shared history; gt done and the refinery publish work',
-    matches: (request) => { const line = commandOf(request); return line !== undefined && simpleCommands(line).some(isForcePush); },
+    id: 'force-push', action: 'deny',
+    reason: (request) => `${pushProblem(commandOf(request) ?? '') ?? 'a force push'}: force pushes rewrite shared history; gt done and the refinery publish work`,
+    matches: (request) => { const line = commandOf(request); return line !== undefined && pushProblem(line) !== undefined; },
   },
   {
     id: 'person-decides', action: 'deny', always: true, reason: 'only a person (or a leader) answers permission requests and vouches for command gates',
@@ -399,7 +483,7 @@ export async function brokerPermission(town: Town, identity: Identity, request: 
     : evaluatePolicy(layers, identity, worktree, request, (path) => town.ports.files.realpath(path));
   let outcome: PermissionOutcome = { ...verdict, decided_by: 'policy', decided_via: 'policy' };
   if (verdict.action === 'ask') outcome = await askHuman(town, identity, request, verdict, permissionTimeoutMs(layers), options);
-  const entry: PermissionLogEntry = { at: town.ports.now(), agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, ...outcome };
+  const entry: PermissionLogEntry = redactData({ at: town.ports.now(), agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, ...outcome });
   if (options.runDir) town.ports.files.append(`${options.runDir}/permissions.jsonl`, `${JSON.stringify(entry)}\n`);
   return outcome;
 }
@@ -408,11 +492,13 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const { ledger, ports } = town;
   const deadline = Date.now() + timeout;
+  // What a person is shown holds no secret a command line spelled out.
+  const input = redactData(request.input);
   const bead = await ledger.create({
-    title: summary(request), type: 'permission', prefix: 'hq', labels: [PERMISSION_LABEL], priority: 1,
-    description: `${identity.address} asks to run ${request.tool} in ${request.cwd}.\nInput:\n${JSON.stringify(request.input, null, 2)}`,
+    title: summary({ ...request, input }), type: 'permission', prefix: 'hq', labels: [PERMISSION_LABEL], priority: 1,
+    description: `${identity.address} asks to run ${request.tool} in ${request.cwd}.\nInput:\n${JSON.stringify(input, null, 2)}`,
     metadata: {
-      agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, rule: verdict.rule, reason: verdict.reason,
+      agent: identity.address, tool: request.tool, input, cwd: request.cwd, rule: verdict.rule, reason: verdict.reason,
       expires_at: new Date(deadline).toISOString(), ...(request.session ? { session: request.session } : {}),
     },
     townEvent: (id) => ({ kind: 'permission.asked', actor: identity.address, agent: identity.address, bead: id, ...(identity.rig ? { rig: identity.rig } : {}), payload: { tool: request.tool, rule: verdict.rule, reason: verdict.reason, summary: summary(request) } }),

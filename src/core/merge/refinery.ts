@@ -21,6 +21,7 @@
 import { lockFile, refineryJournal } from '../../shared/paths.js';
 import { parseDuration } from '../../shared/duration.js';
 import { conflictError, errorMessage, notFoundError } from '../../shared/errors.js';
+import { redactSecrets } from '../../shared/secrets.js';
 import { shellQuote } from '../../shared/shell.js';
 import { single } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
@@ -146,8 +147,21 @@ class RefineryRun {
     return { [`GIT_${role}_NAME`]: `${this.rig}/refinery`, [`GIT_${role}_EMAIL`]: `${this.rig}.refinery@gt.local` };
   }
 
+  /**
+   * Pushes to the real origin, by its URL: `origin`'s push URL is gt's bare
+   * repository itself, so agents' pushes never leave it (rigs.ts,
+   * protectRepository). Never forced.
+   */
+  private async pushUpstream(refspec: string) {
+    const { git } = this.town.ports;
+    const url = await git.probe(this.repo, ['config', '--get', 'remote.origin.url']);
+    if (url.code !== 0) return { code: 1, stdout: '', stderr: `${this.repo} has no origin URL` };
+    return git.probe(this.repo, ['push', '-q', '--', url.stdout.trim(), refspec]);
+  }
+
   private progress(text: string): void {
-    this.town.ports.progress(`refinery ${this.rig}: ${text}`);
+    // git's and the gates' output may name a URL with its credential or print a token.
+    this.town.ports.progress(redactSecrets(`refinery ${this.rig}: ${text}`));
   }
 
   private remaining(): number {
@@ -286,7 +300,7 @@ class RefineryRun {
     }
     let pushed: boolean | undefined;
     if (this.config.merge.push) {
-      const push = await git.probe(this.work, ['push', '-q', 'origin', `${this.target}:${this.target}`]);
+      const push = await this.pushUpstream(`refs/heads/${this.target}:refs/heads/${this.target}`);
       pushed = push.code === 0;
       if (!pushed) this.progress(`warning: push to origin failed (merged locally): ${push.stderr.trim().split('\n').pop() ?? ''}`);
     }
@@ -359,7 +373,7 @@ class RefineryRun {
         if (landed) {
           // The crash may have come before the push: push now, then close.
           let pushed: boolean | undefined;
-          if (this.config.merge.push) pushed = (await git.probe(this.repo, ['push', '-q', 'origin', `refs/heads/${journal.target}:refs/heads/${journal.target}`])).code === 0;
+          if (this.config.merge.push) pushed = (await this.pushUpstream(`refs/heads/${journal.target}:refs/heads/${journal.target}`)).code === 0;
           await this.closeMerged(journal.commits, pushed);
         }
       }
@@ -487,9 +501,9 @@ class RefineryRun {
   }
 
   private async openPullRequest(mr: Issue, meta: Record<string, string>): Promise<void> {
-    const { git, shell } = this.town.ports;
+    const { shell } = this.town.ports;
     const branch = meta.branch ?? '';
-    const push = await git.probe(this.repo, ['push', '-q', 'origin', `refs/heads/${branch}:refs/heads/${branch}`]);
+    const push = await this.pushUpstream(`refs/heads/${branch}:refs/heads/${branch}`);
     if (push.code !== 0) {
       this.progress(`warning: could not push ${branch} for ${named(mr)}: ${push.stderr.trim().split('\n').pop() ?? ''}`);
       return;
@@ -541,8 +555,10 @@ function refineryLock(town: Town, rig: string): string {
   return town.path(lockFile(`refinery-${rig}`));
 }
 
-async function rejectMergeRequest(town: Town, mr: Issue, reason: string, output: string, extra: Partial<MergeOutcome>): Promise<MergeOutcome> {
+async function rejectMergeRequest(town: Town, mr: Issue, reason: string, gateOutput: string, extra: Partial<MergeOutcome>): Promise<MergeOutcome> {
   const { ledger } = town;
+  // The gates run with the person's environment: what they print goes to the ledger and to the worker's mail without its secrets.
+  const output = redactSecrets(gateOutput);
   const meta = metaOf(mr);
   const outcome: MergeOutcome = { merge_request: mr.id, bead: meta.source_issue ?? '', branch: meta.branch ?? '', result: 'rejected', reason, ...extra };
   single(await ledger.update([mr.id], {

@@ -3,12 +3,14 @@
  * `gt crew add`. Each either completes or leaves nothing behind.
  */
 import { GtError, conflictError, validationError } from '../../shared/errors.js';
+import { withoutCredentials } from '../../shared/secrets.js';
+import { shellQuote } from '../../shared/shell.js';
 import type { Ledger } from '../beads/ledger.js';
 import { parseRigConfig, renderToml, type RigConfig } from './config.js';
 import { crewIdentity, validateName } from '../agents/identity.js';
 import type { GitPort, TownFiles } from './ports.js';
 import { RIG_FILE, TOWN_FILE, type Town } from './town.js';
-import { CHECKPOINT_PREFIX, describeUnsaved, unmergedCommits, unsavedWork } from './worktree.js';
+import { CHECKPOINT_PREFIX, describeHeld, describeUnsaved, heldWork, unmergedCommits, unsavedWork } from './worktree.js';
 
 const MAYOR_INSTRUCTIONS = `# Mayor
 
@@ -114,9 +116,12 @@ export async function addRig(town: Town, name: string, url: string, options: Add
   if (!/^[a-z][a-z0-9]{0,15}$/.test(prefix)) throw validationError(`invalid prefix ${JSON.stringify(prefix)}`, 'a prefix is 1–16 lowercase letters and digits, starting with a letter');
   if (taken.has(prefix)) throw conflictError(`prefix ${prefix} is already used in this town`, 'pass another with --prefix');
   const repo = town.repoDir(name);
+  // A credential in the URL stays in the bare repository's git config (git needs it to fetch and the
+  // refinery to push); rig.toml, the rig bead and every message name the URL without it (issue 12, finding 5).
+  const shown = withoutCredentials(url);
   try {
     files.mkdirp(dir);
-    options.progress(`Cloning ${url} into ${repo}`);
+    options.progress(`Cloning ${shown} into ${repo}`);
     // `--`: a URL such as --upload-pack=… is a repository to git, never an option.
     await git.run(dir, ['clone', '--bare', '--progress', '--', url, repo], { onProgress: options.progress });
     // A bare clone has no remote-tracking refs; add them so the refinery can see upstream moves.
@@ -124,18 +129,19 @@ export async function addRig(town: Town, name: string, url: string, options: Add
     await git.probe(repo, ['fetch', '-q', 'origin']);
     const branch = options.branch ?? (await git.run(repo, ['symbolic-ref', '--short', 'HEAD'])).trim();
     if ((await git.probe(repo, ['rev-parse', '--verify', '-q', `refs/heads/${branch}`])).code !== 0) {
-      throw new GtError('not_found', `branch ${branch} does not exist in ${url}`, { hint: 'pass an existing branch with --branch' });
+      throw new GtError('not_found', `branch ${branch} does not exist in ${shown}`, { hint: 'pass an existing branch with --branch' });
     }
     options.progress(`Creating the refinery worktree on ${branch}`);
     await git.run(repo, ['worktree', 'add', '-q', `${dir}/refinery`, branch]);
+    await protectRepository(town, repo, branch);
     const config = parseRigConfig(renderToml({
-      name, git_url: url, default_branch: branch, prefix, added_at: town.ports.now(), merge: { test: '', push: true },
+      name, git_url: shown, default_branch: branch, prefix, added_at: town.ports.now(), merge: { test: '', push: true },
     }), `${dir}/${RIG_FILE}`);
-    await town.ledger.create({ id: `hq-rig-${name}`, title: name, type: 'rig', prefix: 'hq', metadata: { prefix, git_url: url, default_branch: branch } })
+    await town.ledger.create({ id: `hq-rig-${name}`, title: name, type: 'rig', prefix: 'hq', metadata: { prefix, git_url: shown, default_branch: branch } })
       .catch(async (error: unknown) => {
         // A rig bead left by an earlier removal: reopen it rather than fail.
         if (!(error instanceof GtError) || error.kind !== 'conflict') throw error;
-        await town.ledger.update([`hq-rig-${name}`], { status: 'open', setMetadata: { prefix, git_url: url, default_branch: branch } });
+        await town.ledger.update([`hq-rig-${name}`], { status: 'open', setMetadata: { prefix, git_url: shown, default_branch: branch } });
       });
     files.write(`${dir}/${RIG_FILE}`, `# gt rig: ${name}. merge.setup, typecheck, lint and test gate every merge (see gt mq --help).\n${renderToml(config)}`, 0o600);
     return config;
@@ -143,6 +149,41 @@ export async function addRig(town: Town, name: string, url: string, options: Add
     files.remove(dir);
     throw error;
   }
+}
+
+/**
+ * The agents' origin pushes into gt's own bare repository, never to the real
+ * origin (issue 12, finding 4; design §9): its push URL is the repository
+ * itself, which refuses non-fast-forward updates, deletions, and any update
+ * of the default branch (a pre-receive hook: only the refinery moves it, by a
+ * fast-forward in its worktree, and only the refinery pushes to the real
+ * origin, by its URL). Idempotent: run on every new worktree, so older rigs
+ * get it too. Pushes from an agent's worktree go to its own repository, so an
+ * ordinary `git push origin <its branch>` is a no-op that succeeds.
+ */
+export async function protectRepository(town: Town, repo: string, defaultBranch: string): Promise<void> {
+  const { git, files } = town.ports;
+  await git.run(repo, ['config', 'remote.origin.pushurl', repo]);
+  await git.run(repo, ['config', 'receive.denyNonFastForwards', 'true']);
+  await git.run(repo, ['config', 'receive.denyDeletes', 'true']);
+  const hook = `${repo}/hooks/pre-receive`;
+  const script = preReceiveHook(defaultBranch);
+  if (files.read(hook) !== script) files.write(hook, script, 0o700);
+}
+
+/** Refuses every push that moves the default branch: agents' work reaches it through the merge queue. */
+export function preReceiveHook(defaultBranch: string): string {
+  return `#!/bin/sh
+# Written by gt (issue 12, finding 4): agents' pushes land here, not on the real origin.
+# ${defaultBranch} moves only by the refinery's fast-forward; gt done queues a merge request.
+while read -r old new ref; do
+  if [ "$ref" = ${shellQuote(`refs/heads/${defaultBranch}`)} ]; then
+    echo "gt: $ref is protected: only the refinery moves it (run gt done to queue a merge request)" >&2
+    exit 1
+  fi
+done
+exit 0
+`;
 }
 
 export interface RigSummary {
@@ -161,7 +202,7 @@ export async function rigSummary(town: Town, name: string): Promise<RigSummary> 
   const agents = await town.agents({ rig: name });
   const mrs = await town.ledger.list({ types: ['merge-request'], metadataFields: { rig: name }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 });
   return {
-    name, prefix: rig.prefix, git_url: rig.git_url, default_branch: rig.default_branch, test: rig.merge.test,
+    name, prefix: rig.prefix, git_url: withoutCredentials(rig.git_url), default_branch: rig.default_branch, test: rig.merge.test,
     polecats: agents.filter((a) => a.role === 'polecat').length, crew: agents.filter((a) => a.role === 'crew').length, open_merge_requests: mrs.length,
   };
 }
@@ -172,7 +213,7 @@ export async function rigSummary(town: Town, name: string): Promise<RigSummary> 
  * session of the rig runs. Removing the directory removes the bare repo and
  * its checkpoints, so there is no --force for unsaved work.
  */
-export async function removeRig(town: Town, name: string, options: { discardCheckpoints?: boolean } = {}): Promise<{ name: string; agents_closed: number }> {
+export async function removeRig(town: Town, name: string, options: { discardCheckpoints?: boolean } = {}): Promise<{ name: string; agents_closed: number; discarded: string[] }> {
   const rig = town.rig(name);
   const { git, files } = town.ports;
   const repo = town.repoDir(name);
@@ -200,16 +241,21 @@ export async function removeRig(town: Town, name: string, options: { discardChec
     if (commits) unmergedSaved.push(ref);
   }
   if (unmergedSaved.length && !options.discardCheckpoints) problems.push(`${unmergedSaved.length} checkpoint(s) hold unmerged work (${unmergedSaved[0]}${unmergedSaved.length > 1 ? ', …' : ''})`);
+  // Stash entries and tags on unmerged commits go with the repository too (issue 12, finding 7): named, and dropped only with the checkpoints.
+  const held = await heldWork(git, repo, rig.default_branch, { withSaved: true });
+  if ((held.stashes.length || held.tags.length) && !options.discardCheckpoints) problems.push(...describeHeld(held));
+  const discarded = [...unmergedSaved, ...held.stashes.map((s) => `${s.entry} (${s.subject})`), ...held.tags.map((t) => `refs/tags/${t.tag}`)];
   const open = await town.ledger.list({ types: ['merge-request'], metadataFields: { rig: name }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 });
   if (open.length) problems.push(`${open.length} merge request(s) waiting (${open.map((m) => m.id).join(', ')})`);
   if (problems.length) {
     throw conflictError(`rig ${name} still holds work:\n  - ${[...new Set(problems)].join('\n  - ')}`,
-      `merge it or copy it elsewhere first (e.g. git -C ${repo} bundle create app.bundle --all); checkpoints alone can be dropped with --discard-checkpoints`);
+      `merge it or copy it elsewhere first (e.g. git -C ${repo} bundle create app.bundle --all); checkpoints, stashes and tags alone can be dropped with --discard-checkpoints`);
   }
   for (const agent of agents) await town.ledger.close([agent.id], { reason: `rig ${name} removed`, force: true });
   await town.ledger.close([`hq-rig-${name}`], { reason: 'rig removed', force: true });
+  if (discarded.length) town.ports.progress(`Discarding unmerged work of rig ${name}: ${discarded.join(', ')}`);
   files.remove(town.path(name));
-  return { name, agents_closed: agents.length };
+  return { name, agents_closed: agents.length, discarded };
 }
 
 /** `gt crew add`: a long-lived worktree on branch `crew/<name>`, and its identity. */
@@ -227,6 +273,7 @@ export async function addCrew(town: Town, rigName: string, name: string): Promis
   town.ports.files.mkdirp(town.path(rigName, 'crew'));
   const release = await town.lockWorktrees(rigName);
   try {
+    await protectRepository(town, repo, rig.default_branch);
     await town.ports.git.run(repo, hasBranch ? ['worktree', 'add', '-q', dir, branch] : ['worktree', 'add', '-q', '-b', branch, dir, rig.default_branch]);
   } finally {
     release();

@@ -93,6 +93,80 @@ export async function checkpoint(git: GitPort, cwd: string, identity: string, ti
   return { ref, commit };
 }
 
+/** Work that lives on refs a removal does not look at (issue 12, finding 7): stash entries and tags on unmerged commits. */
+export interface HeldWork {
+  /** `stash@{n}` with its commit and subject (`WIP on <branch>: …`). */
+  stashes: Array<{ entry: string; commit: string; subject: string }>;
+  /** Tags whose commits are in no target branch and no checkpoint. */
+  tags: Array<{ tag: string; commit: string }>;
+}
+
+/**
+ * Stash entries and unmerged tags in the repository of `cwd`. Stashes and tags
+ * are shared by every worktree of a rig: `owned` picks a polecat's (stashes
+ * made on its branch, tags on commits it committed); without it, all of them
+ * (a whole rig). Work already on a checkpoint is not held, unless `withSaved`
+ * (a removed rig takes its checkpoints along).
+ */
+export async function heldWork(git: GitPort, cwd: string, base: string, options: { owned?: { branch?: string; email: string }; withSaved?: boolean } = {}): Promise<HeldWork> {
+  const { owned } = options;
+  const not = ['--not', base, ...(options.withSaved ? [] : [`--glob=${CHECKPOINT_PREFIX}/*`])];
+  const stashes: HeldWork['stashes'] = [];
+  // `git log -g refs/stash` is `git stash list`, which a bare repository refuses.
+  const list = await git.probe(cwd, ['log', '-g', '--format=%gd%x00%H%x00%gs', 'refs/stash', '--']);
+  for (const line of list.code === 0 ? list.stdout.split('\n') : []) {
+    const [entry, commit, subject] = line.split('\0');
+    if (!entry || !commit || subject === undefined) continue;
+    // `WIP on <branch>: …` (git stash) or `On <branch>: …` (git stash -m).
+    const branch = /^(?:WIP on|On) (.+?): /.exec(subject)?.[1];
+    if (owned && branch !== owned.branch) continue;
+    const unsaved = await git.probe(cwd, ['rev-list', '-n', '1', commit, ...not]);
+    if (unsaved.code === 0 && unsaved.stdout.trim() === '') continue;
+    stashes.push({ entry, commit, subject });
+  }
+  const tags: HeldWork['tags'] = [];
+  const refs = await git.probe(cwd, ['for-each-ref', '--format=%(refname:short)%00%(*objectname)%00%(objectname)%00%(taggeremail)', 'refs/tags/']);
+  for (const line of refs.code === 0 ? refs.stdout.split('\n') : []) {
+    const [tag, peeled, object, tagger] = line.split('\0');
+    if (!tag || !object) continue;
+    const commit = peeled || object;
+    const unmerged = await git.probe(cwd, ['rev-list', '--format=%ce', commit, ...not]);
+    const emails = unmerged.code === 0 ? unmerged.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('commit ')) : [];
+    if (emails.length === 0) continue;
+    if (owned && !emails.includes(owned.email) && tagger !== `<${owned.email}>`) continue;
+    tags.push({ tag, commit });
+  }
+  return { stashes, tags };
+}
+
+export function describeHeld(held: HeldWork): string[] {
+  const parts: string[] = [];
+  if (held.stashes.length) parts.push(`${held.stashes.length} stash entr${held.stashes.length === 1 ? 'y' : 'ies'} (${held.stashes.map((s) => s.entry).join(', ')})`);
+  if (held.tags.length) parts.push(`tag${held.tags.length === 1 ? '' : 's'} on unmerged commits (${held.tags.map((t) => t.tag).join(', ')})`);
+  return parts;
+}
+
+/** Ignored files and directories (`git clean -ndX`'s list): no checkpoint holds them, so a removal drops them. */
+export async function ignoredFiles(git: GitPort, cwd: string): Promise<string[]> {
+  const out = await git.probe(cwd, ['ls-files', '--others', '--ignored', '--exclude-standard', '--directory']);
+  return out.code === 0 ? out.stdout.split('\n').filter((l) => l !== '') : [];
+}
+
+/** Saves stash entries and tags on checkpoint refs beside a worktree's checkpoint: `<time>-stash-<n>`, `<time>-tag-<name>`. */
+export async function checkpointHeld(git: GitPort, cwd: string, identity: string, time: string, held: HeldWork): Promise<string[]> {
+  const saved: string[] = [];
+  const stamp = `${CHECKPOINT_PREFIX}/${identity}/${refTime(time)}`;
+  for (const [i, stash] of held.stashes.entries()) {
+    await git.run(cwd, ['update-ref', `${stamp}-stash-${i}`, stash.commit]);
+    saved.push(`${stamp}-stash-${i}`);
+  }
+  for (const tag of held.tags) {
+    await git.run(cwd, ['update-ref', `${stamp}-tag-${tag.tag}`, tag.commit]);
+    saved.push(`${stamp}-tag-${tag.tag}`);
+  }
+  return saved;
+}
+
 export async function branchExists(git: GitPort, repo: string, branch: string): Promise<boolean> {
   return (await git.probe(repo, ['rev-parse', '--verify', '-q', `refs/heads/${branch}`])).code === 0;
 }

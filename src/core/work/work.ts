@@ -15,7 +15,8 @@ import { endOwnSession, startSession, stopSession } from '../agents/sessions.js'
 import type { BackendKind } from '../town/ports.js';
 import type { ResolvedRuntime } from '../agents/runtimes.js';
 import type { AgentRecord, Town } from '../town/town.js';
-import { branchExists, checkpoint, currentBranch, describeUnsaved, dirtyFiles, headCommit, unsavedWork } from '../town/worktree.js';
+import { protectRepository } from '../town/rigs.js';
+import { branchExists, checkpoint, checkpointHeld, currentBranch, describeHeld, describeUnsaved, dirtyFiles, headCommit, heldWork, ignoredFiles, unsavedWork, type HeldWork } from '../town/worktree.js';
 
 export { HOOK_STATUSES, hookedWork } from './hooked.js';
 import { HOOK_STATUSES, hookedWork } from './hooked.js';
@@ -322,6 +323,7 @@ async function createPolecatWorktree(town: Town, identity: Identity, beadId: str
   const repo = town.repoDir(rig.name);
   const dir = town.path(identity.rig as string, 'polecats', identity.name as string);
   const branch = polecatBranch(identity.name as string, beadId);
+  await protectRepository(town, repo, rig.default_branch);
   if (!files.exists(dir)) {
     files.mkdirp(town.path(rig.name, 'polecats'));
     // Usually a new branch; one left by an earlier attempt at this bead is checked out as it is.
@@ -558,41 +560,69 @@ export async function listPolecats(town: Town, rig?: string): Promise<PolecatInf
   return out;
 }
 
+export interface NukeResult {
+  agent: string;
+  /** The checkpoint of the worktree (commits and changes). */
+  checkpoint?: string;
+  /** Checkpoints of the polecat's stash entries and tags. */
+  checkpoints_held?: string[];
+  unhooked: string[];
+  /** Ignored files and directories the removal dropped (no checkpoint holds them). */
+  ignored_dropped: string[];
+}
+
 /**
- * Removes a polecat: session, worktree, identity. Refuses while it holds
- * uncommitted or unmerged work or a hooked bead; `force` first saves the
- * worktree on a checkpoint ref and hands the bead back.
+ * Removes a polecat: session, worktree, identity. The session is stopped
+ * first, so what the agent writes while it stops is looked at too (issue 12,
+ * finding 7). Refuses while it holds uncommitted or unmerged work, stash
+ * entries or tags on unmerged commits, or a hooked bead; `force` first saves
+ * all of them on checkpoint refs and hands the bead back. Ignored files are
+ * never saved: the result names them.
  */
-export async function nukePolecat(town: Town, identity: Identity, options: { force?: boolean }): Promise<{ agent: string; checkpoint?: string; unhooked: string[] }> {
+export async function nukePolecat(town: Town, identity: Identity, options: { force?: boolean }): Promise<NukeResult> {
   if (identity.role !== 'polecat') throw usageError(`${identity.address} is not a polecat`);
   const { git, files } = town.ports;
   const agent = await town.agent(identity);
   if (!agent?.active) throw notFoundError(`no polecat ${identity.address}`, 'see gt polecat list');
   const rig = town.rig(identity.rig as string);
   const dir = town.path(agent.workdir);
+  // Stop, then look: an agent that writes as it stops would otherwise lose it with the worktree.
+  const wasAlive = await town.sessionAlive(agent);
+  if (wasAlive) await stopSession(town, agent);
   const hooked = await hookedWork(town.ledger, identity.address);
-  const unsaved = files.exists(dir) ? await unsavedWork(git, dir, rig.default_branch) : { dirty: [], unmerged: [] };
+  const exists = files.exists(dir);
+  const unsaved = exists ? await unsavedWork(git, dir, rig.default_branch) : { dirty: [], unmerged: [] };
+  const email = `${identity.address.replace(/\//g, '.')}@gt.local`;
+  const held = exists ? await heldWork(git, dir, rig.default_branch, { owned: { email, ...(agent.branch ? { branch: agent.branch } : {}) } }) : { stashes: [], tags: [] };
   const problems: string[] = [];
   if (unsaved.dirty.length || unsaved.unmerged.length) problems.push(describeUnsaved(unsaved));
+  problems.push(...describeHeld(held));
   if (hooked.length) problems.push(`${hooked.map((b) => b.id).join(', ')} on its hook`);
   if (problems.length && !options.force) {
-    throw conflictError(`${identity.address} holds ${problems.join(' and ')}`, 'merge or hand back the work first, or use --force to save it on a checkpoint ref and remove the polecat');
+    throw conflictError(`${identity.address} holds ${problems.join(' and ')}${wasAlive ? ' (its session is stopped now)' : ''}`,
+      'merge or hand back the work first, or use --force to save it on checkpoint refs and remove the polecat');
   }
   const release = await town.lockWorktrees(rig.name);
   try {
-    return await removePolecat(town, identity, agent, dir, hooked, problems.length > 0);
+    return await removePolecat(town, identity, agent, dir, hooked, problems.length > 0, held);
   } finally {
     release();
   }
 }
 
-async function removePolecat(town: Town, identity: Identity, agent: AgentRecord, dir: string, hooked: Issue[], save: boolean): Promise<{ agent: string; checkpoint?: string; unhooked: string[] }> {
+async function removePolecat(town: Town, identity: Identity, agent: AgentRecord, dir: string, hooked: Issue[], save: boolean, held: HeldWork): Promise<NukeResult> {
   const { git, files } = town.ports;
   const rig = town.rig(identity.rig as string);
   if (await town.sessionAlive(agent)) await stopSession(town, agent);
   let saved: { ref: string } | undefined;
+  let heldSaved: string[] = [];
+  let ignored: string[] = [];
   if (files.exists(dir)) {
-    if (save) saved = await checkpoint(git, dir, identity.address, town.ports.now(), `gt polecat nuke ${identity.address}`);
+    const now = town.ports.now();
+    if (save) saved = await checkpoint(git, dir, identity.address, now, `gt polecat nuke ${identity.address}`);
+    if (save) heldSaved = await checkpointHeld(git, dir, identity.address, now, held);
+    ignored = await ignoredFiles(git, dir);
+    if (ignored.length) town.ports.progress(`${identity.address}: ignored files are not saved and go with the worktree: ${ignored.join(', ')}`);
     const branch = await currentBranch(git, dir);
     await git.run(town.repoDir(rig.name), ['worktree', 'remove', '--force', dir]);
     // The checkpoint holds the commits; the branch name can go.
@@ -600,6 +630,8 @@ async function removePolecat(town: Town, identity: Identity, agent: AgentRecord,
   }
   for (const bead of hooked) single(await town.ledger.update([bead.id], { status: 'open', assignee: null }));
   single(await town.ledger.close([agent.id], { reason: 'nuked', force: true }));
-  return { agent: identity.address, ...(saved ? { checkpoint: saved.ref } : {}), unhooked: hooked.map((b) => b.id) };
+  return {
+    agent: identity.address, ...(saved ? { checkpoint: saved.ref } : {}), ...(heldSaved.length ? { checkpoints_held: heldSaved } : {}),
+    unhooked: hooked.map((b) => b.id), ignored_dropped: ignored,
+  };
 }
-

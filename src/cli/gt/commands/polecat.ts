@@ -33,6 +33,10 @@ export default function register(program: Command, ctx: GtContext): void {
       }
       const town = await ctx.town();
       const result = await nukePolecat(town, identity, options);
-      ctx.emit(result, () => `Nuked ${result.agent}${result.checkpoint ? `; its work is saved on ${result.checkpoint}` : ''}${result.unhooked.length ? `; ${result.unhooked.join(', ')} back to open` : ''}`);
+      ctx.emit(result, () => [
+        `Nuked ${result.agent}${result.checkpoint ? `; its work is saved on ${result.checkpoint}` : ''}${result.unhooked.length ? `; ${result.unhooked.join(', ')} back to open` : ''}`,
+        ...(result.checkpoints_held?.length ? [`Stash entries and tags saved on ${result.checkpoints_held.join(', ')}`] : []),
+        ...(result.ignored_dropped.length ? [`Dropped ignored files (never checkpointed): ${result.ignored_dropped.join(', ')}`] : []),
+      ].join('\n'));
     }));
 }

@@ -72,11 +72,11 @@ export default function register(program: Command, ctx: GtContext): void {
     }));
 
   rig.command('remove <name>').description('Remove a rig; refuses while any worktree, branch or checkpoint holds unmerged work')
-    .option('--discard-checkpoints', 'also remove a rig whose only unmerged work is on refs/gt/checkpoints (they are deleted with it)')
+    .option('--discard-checkpoints', 'also remove a rig whose only unmerged work is on refs/gt/checkpoints, stash entries or tags (they are deleted with it, and named)')
     .option('--json', 'machine-readable output')
     .action(action(ctx, async (name: unknown, opts: unknown) => {
       const town = await ctx.town();
       const result = await removeRig(town, name as string, opts as { discardCheckpoints?: boolean });
-      ctx.emit(result, () => `Removed rig ${result.name}`);
+      ctx.emit(result, () => `Removed rig ${result.name}${result.discarded.length ? `; discarded ${result.discarded.join(', ')}` : ''}`);
     }));
 }

@@ -1,0 +1,65 @@
+/**
+ * Secrets gt never shows or records (issue 12, finding 5; design §9): known
+ * shapes of API keys and tokens, credentials in URLs, and the values of
+ * variables named like secrets. Logs, events, `--json` and errors go through
+ * `redactSecrets`; a rig URL is stored without its credentials.
+ */
+
+const REDACTED = '[redacted]';
+
+/** Known token shapes: Anthropic, OpenAI, GitHub, GitLab, Slack, AWS, Google, Telegram bots. */
+const TOKENS: RegExp[] = [
+  /\bsk-ant-[A-Za-z0-9_-]{6,}/g,
+  /\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}/g,
+  /\bgh[pousr]_[A-Za-z0-9]{16,}/g,
+  /\bgithub_pat_[A-Za-z0-9_]{20,}/g,
+  /\bglpat-[A-Za-z0-9_-]{16,}/g,
+  /\bxox[abposr]-[A-Za-z0-9-]{10,}/g,
+  /\bAKIA[0-9A-Z]{16}\b/g,
+  /\bAIza[0-9A-Za-z_-]{35}\b/g,
+  /\b\d{8,10}:AA[A-Za-z0-9_-]{33}\b/g,
+];
+
+/** `https://user:pass@host`, `https://token@host`: the user part of an http(s) URL, and any URL's password. */
+const HTTP_USERINFO = /\b(https?:\/\/)[^\s/@'"]+@/gi;
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/@:'"]+):[^\s/@'"]+@/gi;
+
+/** `ANTHROPIC_API_KEY=…` and `"GITHUB_TOKEN": "…"`: environment variables named like secrets. */
+const SECRET_NAME = '[A-Z0-9_]*(?:API_KEY|APIKEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|PRIVATE_KEY)[A-Z0-9_]*';
+const ASSIGNMENT = new RegExp(`\\b(${SECRET_NAME})=("[^"]*"|'[^']*'|[^\\s"',;]+)`, 'g');
+const JSON_FIELD = new RegExp(`("${SECRET_NAME}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'g');
+
+/** The text with every known secret replaced by `[redacted]`. */
+export function redactSecrets(text: string): string {
+  let out = text;
+  for (const pattern of TOKENS) out = out.replace(pattern, REDACTED);
+  return out
+    .replace(HTTP_USERINFO, `$1${REDACTED}@`)
+    .replace(URL_PASSWORD, `$1:${REDACTED}@`)
+    .replace(ASSIGNMENT, `$1=${REDACTED}`)
+    .replace(JSON_FIELD, `$1"${REDACTED}"`);
+}
+
+/** True when the text holds something `redactSecrets` would hide. */
+export function holdsSecret(text: string): boolean {
+  return redactSecrets(text) !== text;
+}
+
+/** A value (event payload, log entry) with its strings redacted; its shape stays. */
+export function redactData<T>(value: T): T {
+  const text = JSON.stringify(value);
+  if (text === undefined) return value;
+  const redacted = redactSecrets(text);
+  return redacted === text ? value : (JSON.parse(redacted) as T);
+}
+
+/**
+ * A repository URL without credentials: `https://user:token@host/r.git` →
+ * `https://host/r.git`. An scp-like or ssh URL keeps its user (`git@host:r`),
+ * which is a login name, not a secret; a password in it goes.
+ */
+export function withoutCredentials(url: string): string {
+  const http = /^(https?:\/\/)[^/@]+@/i.exec(url);
+  if (http) return `${http[1] as string}${url.slice(http[0].length)}`;
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]+):[^/@]+@/i, '$1@');
+}
