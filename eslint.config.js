@@ -31,10 +31,21 @@ export default tseslint.config(
   {
     files: ['src/core/**'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['ledger', 'infra', 'cli', 'daemon', 'ui', 'bin'].flatMap(layer), message: 'core/ imports only shared/ and declares ports that ledger/ and infra/ implement (design §5)' }],
-        paths: ['node:fs', 'node:child_process', 'node:net', 'better-sqlite3', 'commander'].map((name) => ({ name, message: 'core/ does no I/O of its own: declare a port' })),
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['ledger', 'infra', 'cli', 'daemon', 'ui', 'bin'].flatMap(layer),
+              message: 'core/ imports only shared/ and declares ports that ledger/ and infra/ implement (design §5)',
+            },
+          ],
+          paths: ['node:fs', 'node:child_process', 'node:net', 'better-sqlite3', 'commander'].map((name) => ({
+            name,
+            message: 'core/ does no I/O of its own: declare a port',
+          })),
+        },
+      ],
     },
   },
   {
@@ -46,9 +57,39 @@ export default tseslint.config(
     rules: forbid('src/app/ is the composition root: edges import it, never the other way round', 'cli', 'daemon', 'ui', 'bin'),
   },
   // Edges reach stores and ports only through the composition root (src/app/).
-  { files: ['src/cli/**'], rules: forbid('cli/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app/', 'daemon', 'ui', 'bin', 'ledger', 'infra') },
-  { files: ['src/daemon/**'], rules: forbid('daemon/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app/', 'cli', 'ui', 'bin', 'ledger', 'infra') },
-  { files: ['src/ui/**'], rules: forbid('ui/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app/', 'cli', 'daemon', 'bin', 'ledger', 'infra') },
+  {
+    files: ['src/cli/**'],
+    rules: forbid(
+      'cli/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app/',
+      'daemon',
+      'ui',
+      'bin',
+      'ledger',
+      'infra',
+    ),
+  },
+  {
+    files: ['src/daemon/**'],
+    rules: forbid(
+      'daemon/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app/',
+      'cli',
+      'ui',
+      'bin',
+      'ledger',
+      'infra',
+    ),
+  },
+  {
+    files: ['src/ui/**'],
+    rules: forbid(
+      'ui/ is an edge: it never imports another edge, and gets ledger/ and infra/ only through src/app/',
+      'cli',
+      'daemon',
+      'bin',
+      'ledger',
+      'infra',
+    ),
+  },
   { files: ['src/bin/**'], rules: forbid('bin/ starts an edge; ledger/ and infra/ come through src/app/', 'ledger', 'infra') },
   { files: ['**/*.js', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
   {

@@ -25,7 +25,13 @@ function formulaText(): string {
   for (let i = 0; i < STEPS; i++) {
     const lane = Math.floor(i / 10);
     const needs = i === STEPS - 1 ? [9, 19, 29, 39, 48].map((n) => `"s${n}"`) : i % 10 === 0 ? [] : [`"s${i - 1}"`];
-    lines.push('[[steps]]', `id = "s${i}"`, `title = "Step ${i} of lane ${lane} for {{name}}"`, `description = "Do part ${i}."`, `needs = [${needs.join(', ')}]`);
+    lines.push(
+      '[[steps]]',
+      `id = "s${i}"`,
+      `title = "Step ${i} of lane ${lane} for {{name}}"`,
+      `description = "Do part ${i}."`,
+      `needs = [${needs.join(', ')}]`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -57,15 +63,17 @@ async function main(): Promise<void> {
     await store.close();
     const p = median(pour);
     const o = median(oneByOne);
-    process.stdout.write([
-      `Pouring a ${STEPS}-step formula in process (${RUNS} runs, interleaved, medians)`,
-      '',
-      '| measure | time | ratio | target |',
-      '|---|---|---|---|',
-      `| ${STEPS + 1} beads created one \`ledger.create\` at a time (baseline) | ${o.toFixed(1)} ms | 1.00× | |`,
-      `| parse + cook + pour (one transaction) | ${p.toFixed(1)} ms | ${(p / o).toFixed(2)}× | < 200 ms |`,
-      '',
-    ].join('\n'));
+    process.stdout.write(
+      [
+        `Pouring a ${STEPS}-step formula in process (${RUNS} runs, interleaved, medians)`,
+        '',
+        '| measure | time | ratio | target |',
+        '|---|---|---|---|',
+        `| ${STEPS + 1} beads created one \`ledger.create\` at a time (baseline) | ${o.toFixed(1)} ms | 1.00× | |`,
+        `| parse + cook + pour (one transaction) | ${p.toFixed(1)} ms | ${(p / o).toFixed(2)}× | < 200 ms |`,
+        '',
+      ].join('\n'),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

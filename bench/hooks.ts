@@ -49,15 +49,19 @@ function settingsFor(mode: Mode, gtBin: string): Record<string, unknown> {
   const command = (c: string) => [{ hooks: [{ type: 'command', command: c, timeout: 30 }] }];
   return {
     hooks: {
-      SessionStart: command(gt.prime), UserPromptSubmit: command(gt.signal('prompt-submit', 'claude')),
-      PreToolUse: command(`${gtBin} permission check --format claude`), Stop: command(gt.signal('stop', 'claude')),
+      SessionStart: command(gt.prime),
+      UserPromptSubmit: command(gt.signal('prompt-submit', 'claude')),
+      PreToolUse: command(`${gtBin} permission check --format claude`),
+      Stop: command(gt.signal('stop', 'claude')),
     },
   };
 }
 
 function resultLines(path: string): number {
   try {
-    return readFileSync(path, 'utf8').split('\n').filter((l) => l.startsWith('{"type":"result"')).length;
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{"type":"result"')).length;
   } catch {
     return 0;
   }
@@ -78,11 +82,21 @@ async function main(): Promise<void> {
   const server = new ScriptedModelServer();
   await server.listen();
   const env: NodeJS.ProcessEnv = {
-    ...process.env, HOME: base, GIT_CONFIG_GLOBAL: '/dev/null', NO_COLOR: '1', GT_ROOT: root,
-    ANTHROPIC_API_KEY: KEY, DISABLE_TELEMETRY: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_AUTOUPDATER: '1',
+    ...process.env,
+    HOME: base,
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    NO_COLOR: '1',
+    GT_ROOT: root,
+    ANTHROPIC_API_KEY: KEY,
+    DISABLE_TELEMETRY: '1',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
   };
   for (const key of ['GT_AGENT', 'BD_ACTOR', 'BEADS_DIR', 'GT_RUN']) delete env[key];
-  writeFileSync(join(base, '.claude.json'), JSON.stringify({ hasCompletedOnboarding: true, customApiKeyResponses: { approved: [KEY.slice(-20)], rejected: [] } }));
+  writeFileSync(
+    join(base, '.claude.json'),
+    JSON.stringify({ hasCompletedOnboarding: true, customApiKeyResponses: { approved: [KEY.slice(-20)], rejected: [] } }),
+  );
   const hosts: ChildProcess[] = [];
   try {
     const seed = join(base, 'seed');
@@ -122,9 +136,19 @@ async function main(): Promise<void> {
         mkdirSync(join(root, '.gt', 'settings'), { recursive: true });
         writeFileSync(settings, JSON.stringify(settingsFor(mode, gtBin), null, 2));
         const spec = {
-          name: `bench-${lane}`, cwd: worktree, runDir,
+          name: `bench-${lane}`,
+          cwd: worktree,
+          runDir,
           argv: [CLAUDE, '-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--settings', settings],
-          env: { ...env, PATH: `${join(root, '.gt', 'bin')}:${env.PATH ?? ''}`, ANTHROPIC_BASE_URL: server.url(lane), GT_AGENT: agent, GT_RUN: `bench-${lane}`, GT_RUNTIME: 'claude', BD_ACTOR: agent } as Record<string, string>,
+          env: {
+            ...env,
+            PATH: `${join(root, '.gt', 'bin')}:${env.PATH ?? ''}`,
+            ANTHROPIC_BASE_URL: server.url(lane),
+            GT_AGENT: agent,
+            GT_RUN: `bench-${lane}`,
+            GT_RUNTIME: 'claude',
+            BD_ACTOR: agent,
+          } as Record<string, string>,
           stdinLines: [JSON.stringify({ type: 'user', message: { role: 'user', content: 'warm up: say hi' } })],
           ...(mode === 'http' ? { hookServer: { files: [settings] } } : {}),
         };
@@ -156,14 +180,16 @@ async function main(): Promise<void> {
       const m = median(perTurn[mode]);
       return `| ${mode} | ${m.toFixed(0)} ms | ${mode === 'off' ? '—' : `${(m - off).toFixed(0)} ms`} | ${(m / off).toFixed(2)}× | ${median(spawned[mode]).toFixed(1)} |`;
     });
-    process.stdout.write([
-      `Claude Code ${sh([CLAUDE, '--version'], base, env).trim()}, one Bash call per turn, ${TURNS} turns × ${ROUNDS} rounds per set-up (medians)`,
-      '',
-      '| hooks | per turn | added by hooks | ratio to off | gt processes per turn |',
-      '|---|---|---|---|---|',
-      ...rows,
-      '',
-    ].join('\n'));
+    process.stdout.write(
+      [
+        `Claude Code ${sh([CLAUDE, '--version'], base, env).trim()}, one Bash call per turn, ${TURNS} turns × ${ROUNDS} rounds per set-up (medians)`,
+        '',
+        '| hooks | per turn | added by hooks | ratio to off | gt processes per turn |',
+        '|---|---|---|---|---|',
+        ...rows,
+        '',
+      ].join('\n'),
+    );
   } finally {
     for (const host of hosts) if (host.exitCode === null) host.kill('SIGKILL');
     await server.close();

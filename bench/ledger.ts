@@ -156,7 +156,9 @@ async function main(): Promise<void> {
       [`bd import of ${ISSUES} lines`, `${(importMs / 1000).toFixed(2)} s`, '', '< 10 s'],
     ];
     const width = rows.reduce((w, r) => Math.max(w, r[0].length), 0);
-    process.stdout.write(`\nLedger: ${stats.total_issues} issues, ${EDGES} dependencies, ${stats.ready_issues} ready, ${stats.blocked_issues} blocked (ready returned ${readyCount}); ${RUNS} runs, medians; node ${process.version}\n\n`);
+    process.stdout.write(
+      `\nLedger: ${stats.total_issues} issues, ${EDGES} dependencies, ${stats.ready_issues} ready, ${stats.blocked_issues} blocked (ready returned ${readyCount}); ${RUNS} runs, medians; node ${process.version}\n\n`,
+    );
     process.stdout.write(`| ${'measure'.padEnd(width)} | time | ratio to node -e 0 | target |\n|${'-'.repeat(width + 2)}|------|------|------|\n`);
     for (const [name, time, ratio, target] of rows) process.stdout.write(`| ${name.padEnd(width)} | ${time} | ${ratio} | ${target} |\n`);
   } finally {

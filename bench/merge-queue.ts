@@ -22,7 +22,10 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 8);
 const GT = resolve(import.meta.dirname, '..', 'dist', 'gt.cjs');
 const log = (text: string) => process.stderr.write(`${text}\n`);
 
-interface Outcome { result: string; bead: string }
+interface Outcome {
+  result: string;
+  bead: string;
+}
 
 function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv, okCodes = [0]): { ms: number; stdout: string } {
   const start = process.hrtime.bigint();
@@ -33,7 +36,12 @@ function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv, okCodes = [0])
 }
 
 /** A fresh town with one rig and MRS queued requests; `failing` indexes add a FAIL file the test rejects. */
-function queuedTown(base: string, name: string, batchSize: number, failing: number[]): { gt: (args: string[], ok?: number[]) => { ms: number; stdout: string } } {
+function queuedTown(
+  base: string,
+  name: string,
+  batchSize: number,
+  failing: number[],
+): { gt: (args: string[], ok?: number[]) => { ms: number; stdout: string } } {
   const dir = join(base, name);
   const root = join(dir, 'town');
   mkdirSync(dir);
@@ -44,7 +52,10 @@ function queuedTown(base: string, name: string, batchSize: number, failing: numb
   const seed = join(dir, 'seed');
   mkdirSync(join(seed, 'src'), { recursive: true });
   for (let f = 0; f < 50; f++) writeFileSync(join(seed, 'src', `module${f}.ts`), `export const m${f} = ${f};\n`.repeat(20));
-  writeFileSync(join(seed, 'test.sh'), `#!/bin/sh\n# The rig's test suite: about ${TEST_SECONDS} s, red when a FAIL file exists.\nsleep ${TEST_SECONDS}\n! ls FAIL* >/dev/null 2>&1\n`);
+  writeFileSync(
+    join(seed, 'test.sh'),
+    `#!/bin/sh\n# The rig's test suite: about ${TEST_SECONDS} s, red when a FAIL file exists.\nsleep ${TEST_SECONDS}\n! ls FAIL* >/dev/null 2>&1\n`,
+  );
   chmodSync(join(seed, 'test.sh'), 0o755);
   git(seed, ['init', '-q', '-b', 'main']);
   git(seed, ['add', '-A']);
@@ -90,7 +101,9 @@ function main(): void {
           const merged = outcomes.filter((o) => o.result === 'merged').length;
           const rejected = outcomes.filter((o) => o.result === 'rejected').length;
           if (merged !== MRS - scenario.failing.length || rejected !== scenario.failing.length) {
-            throw new Error(`${scenario.name}, ${mode}: expected ${MRS - scenario.failing.length} merged and ${scenario.failing.length} rejected, got ${merged} and ${rejected}`);
+            throw new Error(
+              `${scenario.name}, ${mode}: expected ${MRS - scenario.failing.length} merged and ${scenario.failing.length} rejected, got ${merged} and ${rejected}`,
+            );
           }
           log(`  ${scenario.name}, ${mode}: ${(result.ms / 1000).toFixed(1)} s (${merged} merged, ${rejected} rejected)`);
           times[mode].push(result.ms);
@@ -99,7 +112,14 @@ function main(): void {
       const serial = median(times.serial);
       const batched = median(times.batched);
       const ratio = batched / serial;
-      rows.push([scenario.name, `${(serial / 1000).toFixed(1)} s`, `${(batched / 1000).toFixed(1)} s`, `${ratio.toFixed(2)}×`, `≤ ${scenario.target}`, ratio <= scenario.target ? 'yes' : 'NO']);
+      rows.push([
+        scenario.name,
+        `${(serial / 1000).toFixed(1)} s`,
+        `${(batched / 1000).toFixed(1)} s`,
+        `${ratio.toFixed(2)}×`,
+        `≤ ${scenario.target}`,
+        ratio <= scenario.target ? 'yes' : 'NO',
+      ]);
     }
     const header = ['scenario', 'serial (batch 1)', `batched (batch ${BATCH})`, 'ratio', 'target', 'met'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));

@@ -89,8 +89,19 @@ function importLedger(db: Connection): void {
     const status = r < 0.45 ? 'closed' : r < 0.55 ? 'in_progress' : 'open';
     const type = i % 50 === 0 ? 'epic' : random() < 0.3 ? 'bug' : 'task';
     const created = new Date(Date.parse('2025-01-01T00:00:00Z') + i * 600_000).toISOString().replace('Z', '000000Z');
-    insert.run(id(i), `Issue ${i}: ${type} number ${i}`, `Description of issue ${i}, a few sentences long. `.repeat(3), status, Math.floor(random() * 5), type,
-      status === 'in_progress' ? `agent-${i % 40}` : null, created, created, status === 'closed' ? created : null, '{}');
+    insert.run(
+      id(i),
+      `Issue ${i}: ${type} number ${i}`,
+      `Description of issue ${i}, a few sentences long. `.repeat(3),
+      status,
+      Math.floor(random() * 5),
+      type,
+      status === 'in_progress' ? `agent-${i % 40}` : null,
+      created,
+      created,
+      status === 'closed' ? created : null,
+      '{}',
+    );
     if (type === 'epic') epic = i;
     else if (i > 0) edge.run(id(i), id(epic), 'parent-child', created);
     if (i > 10) edge.run(id(i), id(Math.floor(random() * i)), random() < 0.8 ? 'blocks' : 'related', created);
@@ -161,9 +172,10 @@ function child(driver: DriverName, phase: string, path: string): void {
 /** A whole process: load the driver, open, one ready query. Plain CommonJS, so no loader is timed. */
 function startupScript(driver: DriverName, path: string, module?: string): string {
   const { sql, params } = readySql();
-  const load = driver === 'better-sqlite3'
-    ? `const Database = require(${JSON.stringify(module ?? createRequire(join(ROOT, 'package.json')).resolve('better-sqlite3'))}); const db = new Database(${JSON.stringify(path)});`
-    : `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(${JSON.stringify(path)});`;
+  const load =
+    driver === 'better-sqlite3'
+      ? `const Database = require(${JSON.stringify(module ?? createRequire(join(ROOT, 'package.json')).resolve('better-sqlite3'))}); const db = new Database(${JSON.stringify(path)});`
+      : `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(${JSON.stringify(path)});`;
   return `${load}\nconst rows = db.prepare(${JSON.stringify(sql)}).all(${JSON.stringify(params)});\nif (rows.length === 0) process.exit(1);\n`;
 }
 
@@ -209,7 +221,13 @@ function main(): void {
         bare.push(timed(node, ['-e', '0']));
         whole.push(timed(node, [script]));
       }
-      results[i] = { import_ms: imported.ms ?? 0, ready_first_ms: readyTimes.first_ms ?? 0, ready_warm_ms: readyTimes.warm_ms ?? 0, node_e0_ms: median(bare), startup_ms: median(whole) };
+      results[i] = {
+        import_ms: imported.ms ?? 0,
+        ready_first_ms: readyTimes.first_ms ?? 0,
+        ready_warm_ms: readyTimes.warm_ms ?? 0,
+        node_e0_ms: median(bare),
+        startup_ms: median(whole),
+      };
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -223,7 +241,16 @@ function main(): void {
   line('process: load, open, ready', 'startup_ms');
   rows.push(['driver cost over node -e 0', ...drivers.map((_, i) => `${((results[i]?.startup_ms ?? 0) - (results[i]?.node_e0_ms ?? 0)).toFixed(1)} ms`)]);
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  process.stdout.write(`${rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()).join('\n')}\n`);
+  process.stdout.write(
+    `${rows
+      .map((r) =>
+        r
+          .map((cell, c) => cell.padEnd(widths[c] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n')}\n`,
+  );
 }
 
 const childAt = process.argv.indexOf('--child');

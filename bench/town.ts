@@ -33,7 +33,14 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 function main(): void {
   const base = mkdtempSync(join(tmpdir(), 'gt-bench-town-'));
   const root = join(base, 'town');
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: base, GIT_CONFIG_GLOBAL: '/dev/null', NO_COLOR: '1', GT_ROOT: root, GT_TMUX_SOCKET: `gt-bench-${process.pid}` };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: base,
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    NO_COLOR: '1',
+    GT_ROOT: root,
+    GT_TMUX_SOCKET: `gt-bench-${process.pid}`,
+  };
   for (const key of ['GT_AGENT', 'BD_ACTOR', 'BEADS_DIR']) delete env[key];
   const gt = (args: string[], extra: NodeJS.ProcessEnv = {}) => run(['node', GT, ...args], base, { ...env, ...extra });
   const git = (cwd: string, args: string[]) => run(['git', ...args], cwd, env);
@@ -55,7 +62,11 @@ function main(): void {
 
     log('hot commands: one hooked bead for a polecat…');
     gt(['rig', 'add', 'app', join(base, 'origin.git')]);
-    const bead = run(['node', GT, 'bd', 'create', 'A bead to prime with', '-d', 'Make the login form remember the last user name. Keep the tests green.', '--silent'], join(root, 'app'), env).stdout.trim();
+    const bead = run(
+      ['node', GT, 'bd', 'create', 'A bead to prime with', '-d', 'Make the login form remember the last user name. Keep the tests green.', '--silent'],
+      join(root, 'app'),
+      env,
+    ).stdout.trim();
     const agent = (JSON.parse(gt(['sling', bead, 'app', '--no-start', '--json']).stdout) as Array<{ agent: string }>)[0]?.agent as string;
     const as = { GT_AGENT: agent };
     const primeBytes = Buffer.byteLength(gt(['prime'], as).stdout);
@@ -94,7 +105,12 @@ function main(): void {
       ['gt hook', `${median(samples.hook).toFixed(1)} ms`, ratio(median(samples.hook)), '≤ 1.8×'],
       ['gt prime output, one hooked bead', `${primeBytes} bytes`, '', '< 2048 bytes'],
       ['10 × git worktree add (baseline)', `${median(worktrees).toFixed(0)} ms`, '1.00×', ''],
-      [`gt sling of 10 beads: 10 polecats, worktrees + ${backend} sessions`, `${median(slings).toFixed(0)} ms`, `${(median(slings) / median(worktrees)).toFixed(2)}× worktree add`, '≤ 3×'],
+      [
+        `gt sling of 10 beads: 10 polecats, worktrees + ${backend} sessions`,
+        `${median(slings).toFixed(0)} ms`,
+        `${(median(slings) / median(worktrees)).toFixed(2)}× worktree add`,
+        '≤ 3×',
+      ],
     ];
     const width = rows.reduce((w, r) => Math.max(w, r[0].length), 0);
     process.stdout.write(`\nTown: ${RUNS} runs for the hot commands, ${SPAWNS} for spawning; medians; node ${process.version}\n\n`);

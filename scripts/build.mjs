@@ -27,8 +27,12 @@ const lazyConfig = {
 };
 rmSync('dist', { recursive: true, force: true });
 for (const [entry, out, plugins] of [
-  ['src/bin/bd.ts', 'bd', []], ['src/bin/gt.ts', 'gt', []], ['src/bin/gt-full.ts', 'gt-full', []], ['src/bin/gt-hot.ts', 'gt-hot', [stubConfig]],
-  ['src/bin/gt-host.ts', 'gt-host', [lazyConfig]], ['src/core/town/config.ts', 'gt-config', []],
+  ['src/bin/bd.ts', 'bd', []],
+  ['src/bin/gt.ts', 'gt', []],
+  ['src/bin/gt-full.ts', 'gt-full', []],
+  ['src/bin/gt-hot.ts', 'gt-hot', [stubConfig]],
+  ['src/bin/gt-host.ts', 'gt-host', [lazyConfig]],
+  ['src/core/town/config.ts', 'gt-config', []],
 ]) {
   await build({
     entryPoints: [entry],

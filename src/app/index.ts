@@ -32,7 +32,9 @@ type JsonlModule = typeof JsonlModuleNs;
 /** What `installTown` needs to create a town at `root` (real files, git, a new ledger). */
 export function installPorts(root: string, env: NodeJS.ProcessEnv, opened: (ledger: Ledger) => void): InstallPorts {
   return {
-    files: nodeTownFiles, git: new Git(env), now: nowTime,
+    files: nodeTownFiles,
+    git: new Git(env),
+    now: nowTime,
     openLedger: async (create) => {
       const ledger = openLedger(join(root, TOWN_LEDGER), 'gt', { create });
       opened(ledger);

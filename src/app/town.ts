@@ -49,7 +49,9 @@ export const townFiles: TownFiles = nodeTownFiles;
  */
 export function openLedgerStore(location: string, options: { create?: boolean } = {}): LedgerStore {
   if (/^postgres(ql)?:\/\//.test(location)) {
-    throw new GtError('usage', `the PostgreSQL ledger backend is not built yet (${location.replace(/:[^:@/]*@/, ':***@')})`, { hint: 'use the embedded SQLite ledger (the default) for now' });
+    throw new GtError('usage', `the PostgreSQL ledger backend is not built yet (${location.replace(/:[^:@/]*@/, ':***@')})`, {
+      hint: 'use the embedded SQLite ledger (the default) for now',
+    });
   }
   return SqliteLedgerStore.open(location, { create: options.create ?? false });
 }
@@ -105,9 +107,16 @@ export async function configParsers(): Promise<ConfigParsers> {
  * Opens a town. `light` skips loading and validating the config: for the
  * commands hooks run on every turn, which only read and write the ledger.
  */
-export async function openTown(root: string, env: NodeJS.ProcessEnv, actor: string, progress: (line: string) => void, options: { light?: boolean } = {}): Promise<Town> {
+export async function openTown(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  actor: string,
+  progress: (line: string) => void,
+  options: { light?: boolean } = {},
+): Promise<Town> {
   const ports = townPorts(root, env, progress);
-  if (!nodeTownFiles.exists(join(root, TOWN_FILE))) throw new GtError('not_found', `no town at ${root} (${TOWN_FILE} is missing)`, { hint: 'create one with gt install, or set GT_ROOT' });
+  if (!nodeTownFiles.exists(join(root, TOWN_FILE)))
+    throw new GtError('not_found', `no town at ${root} (${TOWN_FILE} is missing)`, { hint: 'create one with gt install, or set GT_ROOT' });
   const parsers = options.light ? undefined : await configParsers();
   const path = join(root, TOWN_LEDGER);
   if (!nodeTownFiles.exists(path)) throw new GtError('not_found', `the town ledger ${path} is missing`, { hint: 'repair the town with gt install --force' });
@@ -122,15 +131,7 @@ export async function openTown(root: string, env: NodeJS.ProcessEnv, actor: stri
   return town;
 }
 
-
 /** Whether runtimes are installed, and their versions: what sling checks before starting one. */
 export function runtimeProbe(env: NodeJS.ProcessEnv): RuntimeProbe {
   return { exists: (command) => commandExists(command, env), version: (command) => commandVersion(command, env) };
 }
-
-
-
-
-
-
-

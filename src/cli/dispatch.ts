@@ -48,8 +48,13 @@ export async function dispatch<C>(d: Dispatch<C>): Promise<number> {
   try {
     const entry = word === undefined ? undefined : table.find((c) => c.names.includes(word));
     if (word !== undefined && word !== 'help' && entry === undefined) {
-      const close = table.filter((c) => !c.hidden).flatMap((c) => c.names).filter((n) => n.startsWith(word.slice(0, 2)));
-      throw new GtError('usage', `unknown command ${JSON.stringify(word)}`, { hint: close.length ? `did you mean ${close.join(' or ')}? See ${tool} --help` : `see ${tool} --help` });
+      const close = table
+        .filter((c) => !c.hidden)
+        .flatMap((c) => c.names)
+        .filter((n) => n.startsWith(word.slice(0, 2)));
+      throw new GtError('usage', `unknown command ${JSON.stringify(word)}`, {
+        hint: close.length ? `did you mean ${close.join(' or ')}? See ${tool} --help` : `see ${tool} --help`,
+      });
     }
     if (word === 'help') {
       const target = argv[argv.indexOf('help') + 1];

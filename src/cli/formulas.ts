@@ -10,13 +10,19 @@ export function collectVar(value: string, previous: Record<string, string> = {})
 }
 
 export function renderCooked(cooked: CookedFormula): string {
-  const vars = Object.entries(cooked.vars).map(([k, v]) => `${k}=${v}`).join(' ');
+  const vars = Object.entries(cooked.vars)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   const lines = [`${cooked.formula} v${cooked.version} (${cooked.type})${vars ? `  ${vars}` : ''}`, cooked.description, ''];
   for (const step of cooked.steps) {
     const extras = [
-      step.needs.length ? `needs ${step.needs.join(', ')}` : '', step.parent ? `in ${step.parent}` : '',
-      step.gate ? `gate ${step.gate.type}` : '', step.run ? `run: ${step.run.join(' && ')}` : '',
-    ].filter(Boolean).join('; ');
+      step.needs.length ? `needs ${step.needs.join(', ')}` : '',
+      step.parent ? `in ${step.parent}` : '',
+      step.gate ? `gate ${step.gate.type}` : '',
+      step.run ? `run: ${step.run.join(' && ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
     lines.push(`${step.id.padEnd(14)} ${step.title}${extras ? `  (${extras})` : ''}`);
   }
   return lines.join('\n');

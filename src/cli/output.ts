@@ -55,8 +55,15 @@ export function renderJson(data: unknown): string {
 }
 
 const CODES: Record<ErrorKind, string> = {
-  usage: 'usage', validation: 'validation', not_found: 'not_found', ambiguous: 'ambiguous', conflict: 'conflict',
-  schema: 'schema', external: 'external', io: 'io', internal: 'internal',
+  usage: 'usage',
+  validation: 'validation',
+  not_found: 'not_found',
+  ambiguous: 'ambiguous',
+  conflict: 'conflict',
+  schema: 'schema',
+  external: 'external',
+  io: 'io',
+  internal: 'internal',
 };
 
 /** Prints an error the way a person (or with --json, a script) can act on. */
@@ -73,7 +80,8 @@ export function reportError(io: Io, error: unknown, json: boolean): void {
   io.stderr(`Error: ${message}\n`);
   if (known && error.hint) io.stderr(`Hint: ${redactSecrets(error.hint)}\n`);
   const debug = io.env.GT_DEBUG === '1' || io.env.BD_DEBUG === '1';
-  if ((!known || debug) && error instanceof Error && error.stack) io.stderr(`${debug ? redactSecrets(error.stack) : 'Run with GT_DEBUG=1 for the stack trace.'}\n`);
+  if ((!known || debug) && error instanceof Error && error.stack)
+    io.stderr(`${debug ? redactSecrets(error.stack) : 'Run with GT_DEBUG=1 for the stack trace.'}\n`);
 }
 
 /** The colour codes style() writes: the only escape sequences a table cell keeps. */
@@ -84,9 +92,23 @@ const OWN_SGR = /(\u001b\[(?:0|1|2|31|32|33|36)m)/;
  * other control character in a cell is shown, not sent (shared/text.ts).
  */
 export function table(cells: string[][]): string {
-  const rows = cells.map((row) => row.map((cell) => cell.split(OWN_SGR).map((part, i) => (i % 2 === 1 ? part : visibleLine(part))).join('')));
+  const rows = cells.map((row) =>
+    row.map((cell) =>
+      cell
+        .split(OWN_SGR)
+        .map((part, i) => (i % 2 === 1 ? part : visibleLine(part)))
+        .join(''),
+    ),
+  );
   const widths: number[] = [];
   const visible = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '').length;
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(cell))));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visible(cell)))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visible(cell))))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

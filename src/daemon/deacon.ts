@@ -18,7 +18,6 @@ import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
 
-
 export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<number> {
   const logger = fileLogger(join(root, DAEMON_LOGFILE));
   const log = (level: LogLevel, msg: string, fields: LogFields = {}) => logger.log(level, msg, fields);
@@ -57,8 +56,13 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           .then((outcomes) => {
             for (const outcome of outcomes) {
               log(outcome.result === 'rejected' ? 'warn' : 'info', `mr.${outcome.result}`, {
-                rig, mr: outcome.merge_request, bead: outcome.bead, ...(outcome.commit ? { commit: outcome.commit } : {}), ...(outcome.batch ? { batch: outcome.batch } : {}),
-                ...(outcome.reason ? { reason: outcome.reason } : {}), ...(outcome.pr ? { pr: outcome.pr } : {}),
+                rig,
+                mr: outcome.merge_request,
+                bead: outcome.bead,
+                ...(outcome.commit ? { commit: outcome.commit } : {}),
+                ...(outcome.batch ? { batch: outcome.batch } : {}),
+                ...(outcome.reason ? { reason: outcome.reason } : {}),
+                ...(outcome.pr ? { pr: outcome.pr } : {}),
               });
             }
           })
@@ -73,17 +77,30 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           cursor = events.cursor;
           for (const landed of events.landed) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });
           for (const fed of await feedStrandedConvoys(town, probe)) {
-            log(fed.action === 'failed' || fed.action === 'skipped' ? 'warn' : 'info', `convoy.${fed.action}`, { convoy: fed.convoy, ...(fed.bead ? { bead: fed.bead } : {}), detail: fed.detail });
+            log(fed.action === 'failed' || fed.action === 'skipped' ? 'warn' : 'info', `convoy.${fed.action}`, {
+              convoy: fed.convoy,
+              ...(fed.bead ? { bead: fed.bead } : {}),
+              detail: fed.detail,
+            });
           }
           const runGate = (command: string) => town.ports.shell.run(command, { cwd: root, env: town.ports.baseEnv, timeoutMs: 60_000 });
           for (const outcome of await checkGates(town, runGate)) {
-            if (outcome.result !== 'waiting') log(outcome.result === 'resolved' ? 'info' : 'warn', `gate.${outcome.result}`, { gate: outcome.gate, detail: outcome.detail });
+            if (outcome.result !== 'waiting')
+              log(outcome.result === 'resolved' ? 'info' : 'warn', `gate.${outcome.result}`, { gate: outcome.gate, detail: outcome.detail });
           }
           for (const resumed of await resumeGatedWork(town)) {
-            log(resumed.error ? 'warn' : 'info', resumed.error ? 'agent.resume_failed' : 'agent.resumed', { agent: resumed.agent, molecule: resumed.molecule, ...(resumed.error ? { error: resumed.error } : {}) });
+            log(resumed.error ? 'warn' : 'info', resumed.error ? 'agent.resume_failed' : 'agent.resumed', {
+              agent: resumed.agent,
+              molecule: resumed.molecule,
+              ...(resumed.error ? { error: resumed.error } : {}),
+            });
           }
           for (const action of await witnessPatrol(town)) {
-            log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, { agent: action.agent, bead: action.bead, detail: action.detail });
+            log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
+              agent: action.agent,
+              bead: action.bead,
+              detail: action.detail,
+            });
           }
         } catch (error) {
           log('error', 'witness pass failed', { error: errorMessage(error) });

@@ -24,21 +24,27 @@ export interface ExecOptions {
 export function execCommand(file: string, args: string[], options: ExecOptions = {}): Promise<CommandResult & { timedOut: boolean }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(file, args, {
-      cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: options.timeoutMs !== undefined,
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: options.timeoutMs !== undefined,
     });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
     if (child.pid !== undefined) options.onSpawn?.(child.pid);
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
-      timedOut = true;
-      // The command may have started children of its own: stop the whole group.
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, options.timeoutMs);
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            // The command may have started children of its own: stop the whole group.
+            try {
+              if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+            } catch {
+              child.kill('SIGKILL');
+            }
+          }, options.timeoutMs);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
       options.onStdout?.(chunk);
@@ -77,7 +83,8 @@ export class Git implements GitPort {
   async run(cwd: string, args: string[], options: { env?: Record<string, string>; onProgress?: (line: string) => void } = {}): Promise<string> {
     const progress = options.onProgress;
     const result = await execCommand('git', args, {
-      cwd, env: this.environment(options.env),
+      cwd,
+      env: this.environment(options.env),
       ...(progress ? { onStderr: progressLines(progress) } : {}),
     });
     if (result.code !== 0) {
@@ -102,15 +109,21 @@ export class Shell implements ShellPort {
     const onOutput = options.onOutput;
     const registry = this.registry;
     return execCommand('sh', ['-c', command], {
-      cwd: options.cwd, env: options.env, timeoutMs: options.timeoutMs,
+      cwd: options.cwd,
+      env: options.env,
+      timeoutMs: options.timeoutMs,
       ...(onOutput ? { onStdout: onOutput, onStderr: onOutput } : {}),
-      ...(registry ? {
-        onSpawn: (pid: number) => {
-          mkdirSync(registry, { recursive: true, mode: 0o700 });
-          writeFileSync(join(registry, `${pid}.json`), JSON.stringify({ pgid: pid, owner: process.pid, command, started_at: new Date().toISOString() }), { mode: 0o600 });
-        },
-        onExit: (pid: number) => rmSync(join(registry, `${pid}.json`), { force: true }),
-      } : {}),
+      ...(registry
+        ? {
+            onSpawn: (pid: number) => {
+              mkdirSync(registry, { recursive: true, mode: 0o700 });
+              writeFileSync(join(registry, `${pid}.json`), JSON.stringify({ pgid: pid, owner: process.pid, command, started_at: new Date().toISOString() }), {
+                mode: 0o600,
+              });
+            },
+            onExit: (pid: number) => rmSync(join(registry, `${pid}.json`), { force: true }),
+          }
+        : {}),
     });
   }
 }
@@ -213,4 +226,3 @@ export function progressLines(emit: (line: string) => void, everyMs = 2000): (ch
     }
   };
 }
-

@@ -2,7 +2,22 @@
  * The town's files: atomic writes, and lock files that survive their holder's
  * death (the pid inside is checked; a dead holder's lock is taken over).
  */
-import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, lstatSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  lstatSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import type { Release, TownFiles } from '../core/town/ports.js';

@@ -34,7 +34,9 @@ export class FormulaLibrary {
     for (const dir of this.dirs) {
       let files: string[] = [];
       try {
-        files = readdirSync(dir).filter((f) => f.endsWith('.toml')).sort();
+        files = readdirSync(dir)
+          .filter((f) => f.endsWith('.toml'))
+          .sort();
       } catch {
         continue;
       }
@@ -52,7 +54,8 @@ export class FormulaLibrary {
   }
 
   list(): FormulaEntry[] {
-    return [...this.scan()].map(([name, e]) => ({ name, source: e.source, description: /^description\s*=\s*"([^"]*)"/m.exec(e.text)?.[1] ?? '', shadows: e.shadows }))
+    return [...this.scan()]
+      .map(([name, e]) => ({ name, source: e.source, description: /^description\s*=\s*"([^"]*)"/m.exec(e.text)?.[1] ?? '', shadows: e.shadows }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 

@@ -6,7 +6,13 @@ import { execFileSync } from 'node:child_process';
 /** `git config user.name` as seen from cwd, or undefined when git or the setting is missing. */
 export function gitUserName(cwd: string, env: NodeJS.ProcessEnv): string | undefined {
   try {
-    const name = execFileSync('git', ['config', '--get', 'user.name'], { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }).trim();
+    const name = execFileSync('git', ['config', '--get', 'user.name'], {
+      cwd,
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 2000,
+    }).trim();
     return name === '' ? undefined : name;
   } catch {
     return undefined;

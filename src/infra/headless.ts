@@ -7,7 +7,21 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, watch, writeFileSync, writeSync, type FSWatcher } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  watch,
+  writeFileSync,
+  writeSync,
+  type FSWatcher,
+} from 'node:fs';
 import { join } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import type { SessionBackend, SessionSpec } from '../core/town/ports.js';
@@ -25,7 +39,11 @@ export class HeadlessBackend implements SessionBackend {
   readonly kind = 'headless' as const;
 
   /** `launcher`: argv that runs gt (node + script). */
-  constructor(private readonly sessionsDir: string, private readonly launcher: string[], private readonly env: NodeJS.ProcessEnv) {}
+  constructor(
+    private readonly sessionsDir: string,
+    private readonly launcher: string[],
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
 
   private record(name: string): SessionRecord | undefined {
     try {
@@ -83,7 +101,10 @@ export class HeadlessBackend implements SessionBackend {
     const record = this.record(name);
     if (!record) throw new GtError('not_found', `no headless session ${name}`);
     try {
-      return `${readFileSync(join(record.runDir, 'agent.log'), 'utf8').split('\n').slice(-lines - 1).join('\n')}`;
+      return `${readFileSync(join(record.runDir, 'agent.log'), 'utf8')
+        .split('\n')
+        .slice(-lines - 1)
+        .join('\n')}`;
     } catch {
       return '';
     }
@@ -104,7 +125,10 @@ export class HeadlessBackend implements SessionBackend {
 
   async list(): Promise<string[]> {
     try {
-      return readdirSync(this.sessionsDir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+      return readdirSync(this.sessionsDir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => f.slice(0, -5))
+        .sort();
     } catch {
       return [];
     }
@@ -161,45 +185,51 @@ async function serveHooks(spec: SessionSpec, runDir: string, onHook: HookHandler
     res.once('finish', () => res.req.destroy());
   };
   // Node checks the timeouts every connectionsCheckingInterval (30 s by default): once a second here.
-  const server = createServer({ headersTimeout: HOOK_REQUEST_TIMEOUT_MS, requestTimeout: HOOK_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
-    const [, hook, given, event] = (req.url ?? '').split('/');
-    if (hook !== 'hook' || !tokenMatches(given) || !event) {
-      refuse(res, 404);
-      return;
-    }
-    if (Number(req.headers['content-length'] ?? 0) > HOOK_BODY_LIMIT) {
-      refuse(res, 413);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > HOOK_BODY_LIMIT) {
-        if (!tooLarge) refuse(res, 413);
-        tooLarge = true;
+  const server = createServer(
+    { headersTimeout: HOOK_REQUEST_TIMEOUT_MS, requestTimeout: HOOK_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
+    (req, res) => {
+      const [, hook, given, event] = (req.url ?? '').split('/');
+      if (hook !== 'hook' || !tokenMatches(given) || !event) {
+        refuse(res, 404);
         return;
       }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (tooLarge) return;
-      let body: Record<string, unknown> = {};
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
-      } catch {
-        // An unreadable body is still an event.
+      if (Number(req.headers['content-length'] ?? 0) > HOOK_BODY_LIMIT) {
+        refuse(res, 413);
+        return;
       }
-      onHook(event, body).then((answer) => {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
-      }, (error: unknown) => {
-        hostLog.error(`hook ${event} failed`, { error: error instanceof Error ? error.stack ?? error.message : String(error) });
-        // Fails closed for permissions (a non-2xx answer leaves the runtime's own prompt in charge), open for signals.
-        res.writeHead(event === 'PreToolUse' || event === 'PermissionRequest' ? 500 : 200, { 'content-type': 'application/json' }).end('{}');
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let tooLarge = false;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > HOOK_BODY_LIMIT) {
+          if (!tooLarge) refuse(res, 413);
+          tooLarge = true;
+          return;
+        }
+        chunks.push(chunk);
       });
-    });
-  });
+      req.on('end', () => {
+        if (tooLarge) return;
+        let body: Record<string, unknown> = {};
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+        } catch {
+          // An unreadable body is still an event.
+        }
+        onHook(event, body).then(
+          (answer) => {
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+          },
+          (error: unknown) => {
+            hostLog.error(`hook ${event} failed`, { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+            // Fails closed for permissions (a non-2xx answer leaves the runtime's own prompt in charge), open for signals.
+            res.writeHead(event === 'PreToolUse' || event === 'PermissionRequest' ? 500 : 200, { 'content-type': 'application/json' }).end('{}');
+          },
+        );
+      });
+    },
+  );
   await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', () => resolvePromise()));
   server.unref();
   const address = server.address();
@@ -264,7 +294,9 @@ export async function runSessionHost(runDir: string, options: SessionHostOptions
       const deliver = () => {
         let names: string[] = [];
         try {
-          names = readdirSync(inbox).filter((f) => f.endsWith('.msg')).sort();
+          names = readdirSync(inbox)
+            .filter((f) => f.endsWith('.msg'))
+            .sort();
         } catch {
           return;
         }

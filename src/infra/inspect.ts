@@ -26,7 +26,10 @@ export function processCommandLines(): string[] {
   const lines: string[] = [];
   for (const pid of pids) {
     try {
-      const line = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((w) => w !== '').join(' ');
+      const line = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((w) => w !== '')
+        .join(' ');
       if (line) lines.push(line);
     } catch {
       // exited meanwhile

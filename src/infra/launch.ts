@@ -22,7 +22,7 @@ export function gtLauncher(): string[] {
  * `claude` (issue 13).
  */
 const PINNED_RUNTIMES = ['claude'];
-const PINNED_MARK = '# written by gt: not on PATH, so the version gt\'s install pins';
+const PINNED_MARK = "# written by gt: not on PATH, so the version gt's install pins";
 
 /** `<gt install>/node_modules/.bin/<command>` for a runtime gt pins, when it is there. */
 export function pinnedRuntime(command: string): string | undefined {
@@ -41,7 +41,10 @@ export function writeLaunchers(root: string): string {
   const [node, script] = gtLauncher() as [string, string];
   const bd = join(dirname(script), 'bd.cjs');
   const bin = join(root, BIN_DIR);
-  for (const [name, target] of [['gt', script], ['bd', bd]] as const) {
+  for (const [name, target] of [
+    ['gt', script],
+    ['bd', bd],
+  ] as const) {
     const text = `#!/bin/sh\n# written by gt: runs this town's gt\nexec ${shellQuote(node)} ${shellQuote(target)} "$@"\n`;
     const path = join(bin, name);
     let current: string | undefined;
@@ -85,11 +88,18 @@ export function detachedControl(root: string, env: Record<string, string>): Deta
   return {
     stopSession: (agent, afterMs, run) => gt(['session', 'stop', '--after-ms', String(afterMs), ...(run ? ['--run', run] : []), '--', agent]),
     restartSession: (agent, afterMs) => gt(['session', 'restart', '--after-ms', String(afterMs), '--', agent]),
-    nudge: (agent, text, options) => gt([
-      'nudge', ...(options.afterMs ? ['--after-ms', String(options.afterMs)] : []), ...(options.waitSec !== undefined ? ['--wait', String(options.waitSec)] : []),
-      ...(options.idleWaitSec !== undefined ? ['--idle-wait', String(options.idleWaitSec)] : []), ...(options.raw ? ['--raw'] : []), ...(options.ifIdle ? ['--if-idle'] : []),
-      '--', agent, text,
-    ]),
+    nudge: (agent, text, options) =>
+      gt([
+        'nudge',
+        ...(options.afterMs ? ['--after-ms', String(options.afterMs)] : []),
+        ...(options.waitSec !== undefined ? ['--wait', String(options.waitSec)] : []),
+        ...(options.idleWaitSec !== undefined ? ['--idle-wait', String(options.idleWaitSec)] : []),
+        ...(options.raw ? ['--raw'] : []),
+        ...(options.ifIdle ? ['--if-idle'] : []),
+        '--',
+        agent,
+        text,
+      ]),
   };
 }
 
@@ -105,7 +115,11 @@ function executable(path: string): boolean {
 /** Where `command` is: an executable path as given, else the first on PATH (but not in `skip`). */
 function onPath(command: string, env: NodeJS.ProcessEnv, skip?: string): string | undefined {
   if (command.includes('/')) return executable(command) ? command : undefined;
-  return (env.PATH ?? '').split(delimiter).filter((dir) => dir !== '' && dir !== skip).map((dir) => join(dir, command)).find(executable);
+  return (env.PATH ?? '')
+    .split(delimiter)
+    .filter((dir) => dir !== '' && dir !== skip)
+    .map((dir) => join(dir, command))
+    .find(executable);
 }
 
 /**

@@ -65,12 +65,18 @@ export function parseModelScript(input: unknown, source = 'script'): ModelScript
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const where = issue?.path.length ? issue.path.join('.') : '(top level)';
-  throw new GtError('validation', `${source}: key ${where}: ${issue?.message ?? 'invalid'}`, { hint: 'a script is {"turns": [{"text": "...", "tools": [{"name": "Bash", "input": {"command": "..."}}]}]}' });
+  throw new GtError('validation', `${source}: key ${where}: ${issue?.message ?? 'invalid'}`, {
+    hint: 'a script is {"turns": [{"text": "...", "tools": [{"name": "Bash", "input": {"command": "..."}}]}]}',
+  });
 }
 
 /** Text of the newest user message, tool results included: what a `match` is tested against. */
 function newestUserText(body: Record<string, unknown>): string {
-  const messages = Array.isArray(body.messages) ? (body.messages as { role?: string; content?: unknown }[]) : Array.isArray(body.input) ? (body.input as { role?: string; content?: unknown }[]) : [];
+  const messages = Array.isArray(body.messages)
+    ? (body.messages as { role?: string; content?: unknown }[])
+    : Array.isArray(body.input)
+      ? (body.input as { role?: string; content?: unknown }[])
+      : [];
   const last = [...messages].reverse().find((m) => m.role === 'user' || m.role === undefined);
   return last ? flatten(last.content ?? last) : typeof body.input === 'string' ? body.input : '';
 }
@@ -80,7 +86,10 @@ function flatten(content: unknown): string {
   if (Array.isArray(content)) return content.map(flatten).join('\n');
   if (content && typeof content === 'object') {
     const c = content as Record<string, unknown>;
-    return ['text', 'content', 'output'].map((k) => (k in c ? flatten(c[k]) : '')).filter(Boolean).join('\n');
+    return ['text', 'content', 'output']
+      .map((k) => (k in c ? flatten(c[k]) : ''))
+      .filter(Boolean)
+      .join('\n');
   }
   return '';
 }
@@ -126,10 +135,13 @@ export class ScriptedModelServer {
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<void> {
-    this.server = createServer((req, res) => void this.handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: String(error) } }));
-    }));
+    this.server = createServer(
+      (req, res) =>
+        void this.handle(req, res).catch((error: unknown) => {
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: String(error) } }));
+        }),
+    );
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
       this.server?.listen(port, host, () => resolve());
@@ -233,7 +245,9 @@ export class ScriptedModelServer {
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const send = (event: string, data: Record<string, unknown>) => res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
-    send('message_start', { message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } });
+    send('message_start', {
+      message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
+    });
     blocks.forEach((block, index) => {
       if (block.type === 'text') {
         send('content_block_start', { index, content_block: { type: 'text', text: '' } });
@@ -253,15 +267,36 @@ export class ScriptedModelServer {
   private replyResponses(res: ServerResponse, turn: ScriptTurn, model: string, stream: boolean): void {
     const usage = fullUsage(turn);
     const output: Record<string, unknown>[] = [];
-    if (turn.text) output.push({ type: 'message', id: this.nextId('msg'), role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: turn.text, annotations: [] }] });
+    if (turn.text)
+      output.push({
+        type: 'message',
+        id: this.nextId('msg'),
+        role: 'assistant',
+        status: 'completed',
+        content: [{ type: 'output_text', text: turn.text, annotations: [] }],
+      });
     for (const tool of turn.tools) {
-      output.push({ type: 'function_call', id: this.nextId('fc'), call_id: tool.id ?? this.nextId('call'), name: tool.name, arguments: JSON.stringify(tool.input), status: 'completed' });
+      output.push({
+        type: 'function_call',
+        id: this.nextId('fc'),
+        call_id: tool.id ?? this.nextId('call'),
+        name: tool.name,
+        arguments: JSON.stringify(tool.input),
+        status: 'completed',
+      });
     }
     const response = {
-      id: this.nextId('resp'), object: 'response', created_at: Math.floor(Date.now() / 1000), model, status: 'completed', output,
+      id: this.nextId('resp'),
+      object: 'response',
+      created_at: Math.floor(Date.now() / 1000),
+      model,
+      status: 'completed',
+      output,
       usage: {
-        input_tokens: usage.input_tokens + usage.cache_read_input_tokens, input_tokens_details: { cached_tokens: usage.cache_read_input_tokens },
-        output_tokens: usage.output_tokens, output_tokens_details: { reasoning_tokens: 0 },
+        input_tokens: usage.input_tokens + usage.cache_read_input_tokens,
+        input_tokens_details: { cached_tokens: usage.cache_read_input_tokens },
+        output_tokens: usage.output_tokens,
+        output_tokens_details: { reasoning_tokens: 0 },
         total_tokens: usage.input_tokens + usage.cache_read_input_tokens + usage.output_tokens,
       },
     };
@@ -272,7 +307,8 @@ export class ScriptedModelServer {
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     let sequence = 0;
-    const send = (type: string, data: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...data })}\n\n`);
+    const send = (type: string, data: Record<string, unknown>) =>
+      res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...data })}\n\n`);
     send('response.created', { response: { ...response, status: 'in_progress', output: [] } });
     output.forEach((item, output_index) => {
       send('response.output_item.added', { output_index, item });

@@ -21,7 +21,11 @@ export function townSocket(root: string, env: NodeJS.ProcessEnv): string {
   } catch {
     // not created yet
   }
-  const name = basename(real).toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 20) || 'town';
+  const name =
+    basename(real)
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, '-')
+      .slice(0, 20) || 'town';
   return `gt-${name}-${createHash('sha256').update(real).digest('hex').slice(0, 6)}`;
 }
 
@@ -48,7 +52,10 @@ export function tmuxWord(word: string): string {
 
 /** A session's environment as `export K='v'` lines for sh; names sh cannot export are left out. */
 export function paneEnv(env: Record<string, string>): string {
-  return Object.entries(env).filter(([key]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(key)).map(([key, value]) => `export ${key}=${shellQuote(value)}\n`).join('');
+  return Object.entries(env)
+    .filter(([key]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+    .map(([key, value]) => `export ${key}=${shellQuote(value)}\n`)
+    .join('');
 }
 
 export async function tmuxAvailable(env: NodeJS.ProcessEnv): Promise<boolean> {
@@ -63,7 +70,12 @@ export class TmuxBackend implements SessionBackend {
   readonly kind = 'tmux' as const;
 
   /** `launcher`: argv that runs gt (node + script), for agents that run under a session host. */
-  constructor(readonly socket: string, private readonly confFile: string, private readonly env: NodeJS.ProcessEnv, private readonly launcher: string[] = []) {}
+  constructor(
+    readonly socket: string,
+    private readonly confFile: string,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly launcher: string[] = [],
+  ) {}
 
   private async tmux(args: string[], env: NodeJS.ProcessEnv = this.env): Promise<{ code: number; stdout: string; stderr: string }> {
     return execCommand('tmux', ['-u', '-L', this.socket, '-f', this.confFile, ...args], { env });
@@ -79,7 +91,8 @@ export class TmuxBackend implements SessionBackend {
     const exists = await this.tmux(['has-session', '-t', `=${spec.name}`]);
     if (exists.code === 0) {
       // A dead pane left by remain-on-exit: replace the session, keep nothing running twice.
-      if (await this.isAlive(spec.name)) throw new GtError('conflict', `tmux session ${spec.name} is already running`, { hint: `stop it first, or attach with gt attach` });
+      if (await this.isAlive(spec.name))
+        throw new GtError('conflict', `tmux session ${spec.name} is already running`, { hint: `stop it first, or attach with gt attach` });
       await this.tmux(['kill-session', '-t', `=${spec.name}`]);
     }
     // The command waits (up to 5 s) for a go file, so piping the pane to the run's log
@@ -98,18 +111,54 @@ export class TmuxBackend implements SessionBackend {
     // only its owner reads, and removes it.
     const envFile = `${spec.runDir}/.pane-env`;
     writeFileAtomic(envFile, [paneEnv(spec.env)], 0o600);
-    const gate = ['sh', '-c', 'i=0; while [ ! -e "$0" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done; . "$1"; rm -f "$1"; shift; exec "$@"', go, envFile, ...argv];
+    const gate = [
+      'sh',
+      '-c',
+      'i=0; while [ ! -e "$0" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done; . "$1"; rm -f "$1"; shift; exec "$@"',
+      go,
+      envFile,
+      ...argv,
+    ];
     // tmux gives a new session the PATH of the client that creates it, whatever -e says.
     const client = spec.env.PATH ? { ...this.env, PATH: spec.env.PATH } : this.env;
     const pane = `=${spec.name}:`;
     // One tmux client for the whole set-up (each is a process); the pane's output
     // also goes to the run's log, which outlives the session.
-    await this.check([
-      'new-session', '-d', '-s', spec.name, '-c', tmuxWord(spec.cwd), '-x', '200', '-y', '50', '--', ...gate.map(tmuxWord),
-      ';', 'set-option', '-t', pane, 'remain-on-exit', 'on',
-      ';', 'select-pane', '-t', pane, '-T', spec.name,
-      ';', 'pipe-pane', '-t', pane, '-o', `cat >> ${shellQuote(`${spec.runDir}/agent.log`)}`,
-    ], client);
+    await this.check(
+      [
+        'new-session',
+        '-d',
+        '-s',
+        spec.name,
+        '-c',
+        tmuxWord(spec.cwd),
+        '-x',
+        '200',
+        '-y',
+        '50',
+        '--',
+        ...gate.map(tmuxWord),
+        ';',
+        'set-option',
+        '-t',
+        pane,
+        'remain-on-exit',
+        'on',
+        ';',
+        'select-pane',
+        '-t',
+        pane,
+        '-T',
+        spec.name,
+        ';',
+        'pipe-pane',
+        '-t',
+        pane,
+        '-o',
+        `cat >> ${shellQuote(`${spec.runDir}/agent.log`)}`,
+      ],
+      client,
+    );
     writeFileSync(go, '');
   }
 

@@ -17,25 +17,76 @@ type Kind = 'string' | 'time' | 'int' | 'bool' | 'object' | 'strings' | 'bonds';
 
 /** The record's keys in Beads' export order. */
 const FIELD_ORDER: ReadonlyArray<readonly [key: string, kind: Kind]> = [
-  ['id', 'string'], ['title', 'string'], ['description', 'string'], ['design', 'string'], ['acceptance_criteria', 'string'],
-  ['notes', 'string'], ['spec_id', 'string'], ['status', 'string'], ['priority', 'int'], ['issue_type', 'string'],
-  ['assignee', 'string'], ['owner', 'string'], ['estimated_minutes', 'int'], ['created_at', 'time'], ['created_by', 'string'],
-  ['updated_at', 'time'], ['started_at', 'time'], ['closed_at', 'time'], ['close_reason', 'string'], ['closed_by_session', 'string'],
-  ['due_at', 'time'], ['defer_until', 'time'], ['external_ref', 'string'], ['source_system', 'string'], ['metadata', 'object'],
-  ['compaction_level', 'int'], ['compacted_at', 'time'], ['compacted_at_commit', 'string'], ['original_size', 'int'],
+  ['id', 'string'],
+  ['title', 'string'],
+  ['description', 'string'],
+  ['design', 'string'],
+  ['acceptance_criteria', 'string'],
+  ['notes', 'string'],
+  ['spec_id', 'string'],
+  ['status', 'string'],
+  ['priority', 'int'],
+  ['issue_type', 'string'],
+  ['assignee', 'string'],
+  ['owner', 'string'],
+  ['estimated_minutes', 'int'],
+  ['created_at', 'time'],
+  ['created_by', 'string'],
+  ['updated_at', 'time'],
+  ['started_at', 'time'],
+  ['closed_at', 'time'],
+  ['close_reason', 'string'],
+  ['closed_by_session', 'string'],
+  ['due_at', 'time'],
+  ['defer_until', 'time'],
+  ['external_ref', 'string'],
+  ['source_system', 'string'],
+  ['metadata', 'object'],
+  ['compaction_level', 'int'],
+  ['compacted_at', 'time'],
+  ['compacted_at_commit', 'string'],
+  ['original_size', 'int'],
   // labels, dependencies and comments are written here
-  ['sender', 'string'], ['ephemeral', 'bool'], ['no_history', 'bool'], ['wisp_type', 'string'], ['pinned', 'bool'],
-  ['is_template', 'bool'], ['bonded_from', 'bonds'], ['await_type', 'string'], ['await_id', 'string'], ['timeout', 'int'],
-  ['waiters', 'strings'], ['source_formula', 'string'], ['source_location', 'string'], ['mol_type', 'string'],
-  ['work_type', 'string'], ['event_kind', 'string'], ['actor', 'string'], ['target', 'string'], ['payload', 'string'],
+  ['sender', 'string'],
+  ['ephemeral', 'bool'],
+  ['no_history', 'bool'],
+  ['wisp_type', 'string'],
+  ['pinned', 'bool'],
+  ['is_template', 'bool'],
+  ['bonded_from', 'bonds'],
+  ['await_type', 'string'],
+  ['await_id', 'string'],
+  ['timeout', 'int'],
+  ['waiters', 'strings'],
+  ['source_formula', 'string'],
+  ['source_location', 'string'],
+  ['mol_type', 'string'],
+  ['work_type', 'string'],
+  ['event_kind', 'string'],
+  ['actor', 'string'],
+  ['target', 'string'],
+  ['payload', 'string'],
 ];
 const RELATIONS_AFTER = 'original_size';
 const KIND_OF = new Map(FIELD_ORDER);
 
 /** Output-only keys that `bd list/show --json` add; never stored. */
 const COMPUTED_KEYS = new Set([
-  '_type', 'dependency_count', 'dependent_count', 'comment_count', 'parent', 'dependents', 'epic_total_children',
-  'epic_closed_children', 'epic_closeable', 'is_blocked', 'blocked_by', 'blocked_by_count', 'labels', 'dependencies', 'comments',
+  '_type',
+  'dependency_count',
+  'dependent_count',
+  'comment_count',
+  'parent',
+  'dependents',
+  'epic_total_children',
+  'epic_closed_children',
+  'epic_closeable',
+  'is_blocked',
+  'blocked_by',
+  'blocked_by_count',
+  'labels',
+  'dependencies',
+  'comments',
 ]);
 
 /** A line the reader could not accept. */
@@ -47,11 +98,7 @@ export class JsonlLineError extends GtError {
   }
 }
 
-export type ParsedLine =
-  | { kind: 'issue'; record: ImportRecord }
-  | { kind: 'memory'; memory: Memory }
-  | { kind: 'tombstone'; id: string }
-  | { kind: 'blank' };
+export type ParsedLine = { kind: 'issue'; record: ImportRecord } | { kind: 'memory'; memory: Memory } | { kind: 'tombstone'; id: string } | { kind: 'blank' };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
@@ -126,7 +173,8 @@ export function parseLine(text: string, line: number): ParsedLine {
         break;
       case 'bonds':
         if (!Array.isArray(value) || !value.every(isObject)) throw new JsonlLineError(line, `${key} must be an array of objects`);
-        if (value.length > 0) issue[key] = value.map((b: Record<string, unknown>): BondRef => ({ ...b, source_id: str(b.source_id ?? b.proto_id), bond_type: str(b.bond_type) }));
+        if (value.length > 0)
+          issue[key] = value.map((b: Record<string, unknown>): BondRef => ({ ...b, source_id: str(b.source_id ?? b.proto_id), bond_type: str(b.bond_type) }));
         break;
     }
   }
@@ -135,7 +183,8 @@ export function parseLine(text: string, line: number): ParsedLine {
   if (typeof issue.title !== 'string') throw new JsonlLineError(line, `issue ${id} has no title`);
   if ([...issue.title].length > 500) throw new JsonlLineError(line, `issue ${id} title is longer than 500 characters`);
   issue.priority ??= 0; // Dec-2025 exports omitted P0 (omitempty)
-  if ((issue.priority as number) < 0 || (issue.priority as number) > 4) throw new JsonlLineError(line, `issue ${id} priority ${String(issue.priority)} is not 0-4`);
+  if ((issue.priority as number) < 0 || (issue.priority as number) > 4)
+    throw new JsonlLineError(line, `issue ${id} priority ${String(issue.priority)} is not 0-4`);
   issue.status ??= 'open';
   issue.issue_type ??= 'task';
   issue.created_at ??= issue.updated_at;
@@ -145,7 +194,8 @@ export function parseLine(text: string, line: number): ParsedLine {
   if (issue.status === 'closed') issue.closed_at ??= issue.updated_at;
   else delete issue.closed_at;
   if (issue.ephemeral && issue.no_history) throw new JsonlLineError(line, `issue ${id} is both ephemeral and no_history`);
-  if (typeof issue.estimated_minutes === 'number' && issue.estimated_minutes < 0) throw new JsonlLineError(line, `issue ${id} estimate ${issue.estimated_minutes} is negative`);
+  if (typeof issue.estimated_minutes === 'number' && issue.estimated_minutes < 0)
+    throw new JsonlLineError(line, `issue ${id} estimate ${issue.estimated_minutes} is negative`);
   if (issue.title.trim() === '') throw new JsonlLineError(line, `issue ${id} has an empty title`);
 
   const labels = parseLabels(raw.labels, line);
@@ -180,7 +230,8 @@ function parseDependencies(value: unknown, id: string, createdAt: string, line: 
     if (typeof target !== 'string' || target === '') throw new JsonlLineError(line, 'a dependency has no depends_on_id');
     if (!target.startsWith('external:')) checked(line, () => validateIssueId(target));
     if (target !== target.trim()) throw new JsonlLineError(line, `invalid dependency target ${JSON.stringify(target)}`);
-    if (raw.issue_id !== undefined && raw.issue_id !== id) throw new JsonlLineError(line, `dependency issue_id ${JSON.stringify(raw.issue_id)} does not match issue ${id}`);
+    if (raw.issue_id !== undefined && raw.issue_id !== id)
+      throw new JsonlLineError(line, `dependency issue_id ${JSON.stringify(raw.issue_id)} does not match issue ${id}`);
     const dep: Dependency = {
       issue_id: id,
       depends_on_id: target,
@@ -207,7 +258,13 @@ function parseComments(value: unknown, id: string, line: number): Comment[] {
     let commentId: string | number;
     if (typeof raw.id === 'number' || (typeof raw.id === 'string' && raw.id !== '')) commentId = raw.id;
     else commentId = stableUuid(`${id}|${index}|${String(raw.author)}|${raw.text}|${createdAt ?? ''}`);
-    return { id: commentId, issue_id: id, author: typeof raw.author === 'string' ? raw.author : '', text: raw.text, created_at: createdAt ?? '1970-01-01T00:00:00.000000000Z' };
+    return {
+      id: commentId,
+      issue_id: id,
+      author: typeof raw.author === 'string' ? raw.author : '',
+      text: raw.text,
+      created_at: createdAt ?? '1970-01-01T00:00:00.000000000Z',
+    };
   });
 }
 
@@ -238,7 +295,10 @@ export function formatIssueLine(issue: IssueDetails): string {
   for (const [key, kind] of FIELD_ORDER) {
     const value = source[key];
     const omit =
-      value === undefined || value === null || value === '' || value === false ||
+      value === undefined ||
+      value === null ||
+      value === '' ||
+      value === false ||
       (kind === 'int' && value === 0 && key !== 'priority' && key !== 'estimated_minutes') ||
       (Array.isArray(value) && value.length === 0) ||
       (kind === 'object' && isObject(value) && Object.keys(value).length === 0);
@@ -298,7 +358,10 @@ export function parseJsonl(text: string, options: { skipBadLines?: boolean } = {
           const earlier = previous === undefined ? undefined : result.records[previous];
           if (earlier !== undefined) {
             if (JSON.stringify({ ...earlier, line: 0 }) !== JSON.stringify({ ...parsed.record, line: 0 })) {
-              throw new JsonlLineError(line, `issue ${parsed.record.issue.id} is also on line ${earlier.line}, with other content (resolve the merge: keep one)`);
+              throw new JsonlLineError(
+                line,
+                `issue ${parsed.record.issue.id} is also on line ${earlier.line}, with other content (resolve the merge: keep one)`,
+              );
             }
           } else {
             byId.set(parsed.record.issue.id, result.records.length);
@@ -321,7 +384,10 @@ export function parseJsonl(text: string, options: { skipBadLines?: boolean } = {
     }
   });
   if (result.badLines.length > 0 && !options.skipBadLines) {
-    const shown = result.badLines.slice(0, 10).map((e) => `  ${e.message}`).join('\n');
+    const shown = result.badLines
+      .slice(0, 10)
+      .map((e) => `  ${e.message}`)
+      .join('\n');
     const more = result.badLines.length > 10 ? `\n  … and ${result.badLines.length - 10} more` : '';
     throw new GtError('validation', `${result.badLines.length} bad line(s); nothing was imported:\n${shown}${more}`, {
       hint: 'fix the lines, or pass --skip-bad-lines to import the rest',

@@ -67,7 +67,13 @@ export function locateLedger(cwd: string, env: NodeJS.ProcessEnv, dbFlag?: strin
  * create` in a polecat's worktree stays fast. Undefined outside any rig.
  */
 export function rigPrefix(town: string, cwd: string, rigName?: string): string | undefined {
-  const relative = rigName ?? (resolve(cwd).startsWith(`${town}/`) ? resolve(cwd).slice(town.length + 1).split('/')[0] : undefined);
+  const relative =
+    rigName ??
+    (resolve(cwd).startsWith(`${town}/`)
+      ? resolve(cwd)
+          .slice(town.length + 1)
+          .split('/')[0]
+      : undefined);
   if (!relative) return undefined;
   let text: string;
   try {

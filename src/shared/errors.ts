@@ -39,8 +39,7 @@ export class GtError extends Error {
 }
 
 export const usageError = (message: string, hint?: string) => new GtError('usage', message, hint === undefined ? {} : { hint });
-export const validationError = (message: string, hint?: string) =>
-  new GtError('validation', message, hint === undefined ? {} : { hint });
+export const validationError = (message: string, hint?: string) => new GtError('validation', message, hint === undefined ? {} : { hint });
 export const notFoundError = (message: string, hint?: string) => new GtError('not_found', message, hint === undefined ? {} : { hint });
 export const conflictError = (message: string, hint?: string) => new GtError('conflict', message, hint === undefined ? {} : { hint });
 

@@ -14,13 +14,17 @@ const ERASE_LINE = /^\u001b\[[02]?K/;
  * the order it was written.
  */
 export function plainText(raw: string): string {
-  return raw.replace(TERMINAL_STRINGS, '').split('\n').map((line) => {
-    let shown = '';
-    for (const part of line.split('\r')) {
-      if (ERASE_LINE.test(part)) shown = '';
-      const visible = part.replace(ESCAPES, '').replace(CONTROLS, '');
-      shown = visible + shown.slice(visible.length);
-    }
-    return shown.trimEnd();
-  }).join('\n');
+  return raw
+    .replace(TERMINAL_STRINGS, '')
+    .split('\n')
+    .map((line) => {
+      let shown = '';
+      for (const part of line.split('\r')) {
+        if (ERASE_LINE.test(part)) shown = '';
+        const visible = part.replace(ESCAPES, '').replace(CONTROLS, '');
+        shown = visible + shown.slice(visible.length);
+      }
+      return shown.trimEnd();
+    })
+    .join('\n');
 }

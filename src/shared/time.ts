@@ -120,4 +120,3 @@ export function parseWhen(text: string, now: Date = new Date()): string | undefi
   }
   return canonicalTime(text);
 }
-

@@ -8,7 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { OWN_FIXTURES } from '../support/env.js';
 import { makeTown, waitFor } from '../support/town.js';
 
-interface AgentRow { agent: string; role: string; session_alive: boolean; state: string; hooked: string[]; runtime: string }
+interface AgentRow {
+  agent: string;
+  role: string;
+  session_alive: boolean;
+  state: string;
+  hooked: string[];
+  runtime: string;
+}
 
 describe('agents', () => {
   it('the Mayor starts in mayor/ with the chosen runtime, once, and stops', () => {
@@ -37,7 +44,10 @@ describe('agents', () => {
   it('peek on an ended tmux session shows its log as plain text: no escape codes, a redrawn line as it was left', async () => {
     const town = makeTown();
     const script = join(town.base, 'painter.sh');
-    writeFileSync(script, "printf '\\033[1;32mgreen words\\033[0m\\n\\033]0;a title\\007\\033[2Kprogress 10%%\\rprogress 100%%\\r\\n\\033[?25lafter\\n'; sleep 30\n");
+    writeFileSync(
+      script,
+      "printf '\\033[1;32mgreen words\\033[0m\\n\\033]0;a title\\007\\033[2Kprogress 10%%\\rprogress 100%%\\r\\n\\033[?25lafter\\n'; sleep 30\n",
+    );
     expect(town.gt(['config', 'agent', 'set', 'painter', `sh ${script}`]).code).toBe(0);
     town.json(['mayor', 'start', '--agent', 'painter', '--backend', 'tmux']);
     await waitFor('the painted screen', () => town.json<{ text: string }>(['peek', 'mayor']).text.includes('after') || undefined, 20_000);
@@ -75,7 +85,10 @@ describe('agents', () => {
     const inbox = town.json<Array<{ subject: string; body: string; from: string }>>(['mail', 'inbox']);
     expect(inbox[0]).toMatchObject({ from: slung?.agent, subject: `ESCALATED ${bead}: Doomed` });
     const repo = join(town.root, 'app', '.repo.git');
-    const refs = town.git(repo, ['for-each-ref', '--format=%(refname)', `refs/gt/checkpoints/${slung?.agent ?? ''}/`]).trim().split('\n');
+    const refs = town
+      .git(repo, ['for-each-ref', '--format=%(refname)', `refs/gt/checkpoints/${slung?.agent ?? ''}/`])
+      .trim()
+      .split('\n');
     expect(refs).toHaveLength(1);
     expect(town.git(repo, ['show', `${refs[0] ?? ''}:partial.txt`])).toBe('partial\n');
   });
@@ -83,8 +96,14 @@ describe('agents', () => {
   it('a fenced run block is one script: a heredoc, a multi-line if and a cd work; set -e stops it at the first failing command', async () => {
     const town = makeTown({ rig: 'app' });
     const script = town.bead('Script', [
-      'mkdir -p notes', 'cd notes', "cat > greeting.txt <<'EOF'", 'hello (from a heredoc)', 'EOF',
-      'if [ -f greeting.txt ]; then', '  echo found > found.txt', 'fi',
+      'mkdir -p notes',
+      'cd notes',
+      "cat > greeting.txt <<'EOF'",
+      'hello (from a heredoc)',
+      'EOF',
+      'if [ -f greeting.txt ]; then',
+      '  echo found > found.txt',
+      'fi',
     ]);
     const doomed = town.bead('Stops early', ['echo before > before.txt', 'false', 'echo after > after.txt']);
     const slung = town.json<Array<{ bead: string; agent: string }>>(['sling', script, doomed, 'app', '--agent', 'shell']);

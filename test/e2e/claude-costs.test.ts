@@ -9,8 +9,20 @@ import { describe, expect, it } from 'vitest';
 import { bash, claudeInstalled, say, useScriptedClaude } from '../support/claude.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
-interface CostRow { key: string; input_tokens: number; output_tokens: number; cache_read_tokens: number; cache_write_tokens: number; usd: number; sessions: number }
-interface Report { by: string; rows: CostRow[]; total: CostRow }
+interface CostRow {
+  key: string;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  usd: number;
+  sessions: number;
+}
+interface Report {
+  by: string;
+  rows: CostRow[];
+  total: CostRow;
+}
 
 const TURNS = [
   bash('echo working', { input_tokens: 1000, output_tokens: 200, cache_read_input_tokens: 5000, cache_creation_input_tokens: 300 }),
@@ -26,12 +38,16 @@ async function runOnce(town: TestTown, backend: 'tmux' | 'headless'): Promise<{ 
   const [slung] = town.json<Array<{ agent: string }>>(['sling', bead, 'app', '--agent', 'claude', '--backend', backend]);
   const agent = slung?.agent as string;
   await waitFor('the script to be used', () => server.turnsUsed() >= 2 || undefined, 60_000);
-  await waitFor('the agent to go idle', () => town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === agent)?.state === 'idle' || undefined, 30_000);
+  await waitFor(
+    'the agent to go idle',
+    () => town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === agent)?.state === 'idle' || undefined,
+    30_000,
+  );
   return { bead, agent };
 }
 
-describe.skipIf(!claudeInstalled)('costs from Claude Code\'s own usage reports', () => {
-  it('interactive (transcripts): tokens and USD per agent, bead, convoy, rig and day match the model\'s figures', async () => {
+describe.skipIf(!claudeInstalled)("costs from Claude Code's own usage reports", () => {
+  it("interactive (transcripts): tokens and USD per agent, bead, convoy, rig and day match the model's figures", async () => {
     const town = makeTown({ rig: 'app' });
     const { bead, agent } = await runOnce(town, 'tmux');
     const convoy = town.gt(['bd', 'create', 'Batch one', '--type', 'convoy', '--silent'], { cwd: join(town.root, 'app') }).stdout.trim();
@@ -59,7 +75,10 @@ describe.skipIf(!claudeInstalled)('costs from Claude Code\'s own usage reports',
     expect(report.total).toMatchObject(TOKENS);
     const runs = join(town.root, '.gt', 'runs');
     const log = readFileSync(join(runs, readdirSync(runs)[0] as string, 'agent.log'), 'utf8');
-    const results = log.split('\n').filter((l) => l.startsWith('{"type":"result"')).map((l) => JSON.parse(l) as { total_cost_usd: number });
+    const results = log
+      .split('\n')
+      .filter((l) => l.startsWith('{"type":"result"'))
+      .map((l) => JSON.parse(l) as { total_cost_usd: number });
     expect(report.total.usd).toBeCloseTo(results.at(-1)?.total_cost_usd as number, 9);
     expect(report.total.usd).toBeCloseTo(USD, 9);
 

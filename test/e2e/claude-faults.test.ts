@@ -8,7 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { bash, claudeInstalled, say, useScriptedClaude } from '../support/claude.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
-interface AgentBead { status: string; metadata?: { state?: string; last_error?: string } }
+interface AgentBead {
+  status: string;
+  metadata?: { state?: string; last_error?: string };
+}
 
 function agentBead(town: TestTown, agent: string): AgentBead | undefined {
   return town.json<AgentBead[]>(['bd', 'show', `hq-app-polecat-${agent.split('/')[2]}`])[0];
@@ -26,10 +29,14 @@ describe.skipIf(!claudeInstalled)('Claude Code faults', () => {
     ]);
     const [slung] = town.json<Array<{ agent: string }>>(['sling', bead, 'app', '--agent', 'claude', '--backend', 'tmux']);
     const agent = slung?.agent as string;
-    const failed = await waitFor('the failure to be recorded', () => {
-      const record = agentBead(town, agent);
-      return record?.metadata?.last_error ? record : undefined;
-    }, 60_000);
+    const failed = await waitFor(
+      'the failure to be recorded',
+      () => {
+        const record = agentBead(town, agent);
+        return record?.metadata?.last_error ? record : undefined;
+      },
+      60_000,
+    );
     expect(failed.metadata).toMatchObject({ state: 'idle' });
     expect(failed.metadata?.last_error).toContain('scripted failure: overloaded model');
     expect(town.json<Array<{ agent: string; last_error: string }>>(['agents']).find((a) => a.agent === agent)?.last_error).toContain('overloaded model');

@@ -9,9 +9,24 @@ import { describe, expect, it } from 'vitest';
 import { bash, claudeInstalled, lastUserText, say, useScriptedClaude } from '../support/claude.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
-interface Waiting { id: string; agent: string; tool: string; status: string; input: { command?: string } }
-interface LogEntry { tool: string; action: string; rule: string; decided_by: string; input: { command?: string; file_path?: string } }
-interface Slung { agent: string; bead: string }
+interface Waiting {
+  id: string;
+  agent: string;
+  tool: string;
+  status: string;
+  input: { command?: string };
+}
+interface LogEntry {
+  tool: string;
+  action: string;
+  rule: string;
+  decided_by: string;
+  input: { command?: string; file_path?: string };
+}
+interface Slung {
+  agent: string;
+  bead: string;
+}
 
 async function nextRequest(town: TestTown, command: string): Promise<Waiting> {
   return waitFor(`a permission request for ${command}`, () => town.json<Waiting[]>(['permission', 'list']).find((r) => r.input.command === command), 60_000);
@@ -37,7 +52,10 @@ describe.skipIf(!claudeInstalled)('the permission broker with Claude Code', () =
     // 1. Waits for a person: nothing runs, and the agent shows waiting-permission.
     const first = await nextRequest(town, 'touch APPROVED.txt');
     expect(first).toMatchObject({ agent, tool: 'Bash', status: 'waiting' });
-    expect(town.json<Array<{ agent: string; state: string; permission_request: string }>>(['agents']).find((a) => a.agent === agent)).toMatchObject({ state: 'waiting-permission', permission_request: first.id });
+    expect(town.json<Array<{ agent: string; state: string; permission_request: string }>>(['agents']).find((a) => a.agent === agent)).toMatchObject({
+      state: 'waiting-permission',
+      permission_request: first.id,
+    });
     await new Promise((r) => setTimeout(r, 500));
     expect(existsSync(join(worktree, 'APPROVED.txt'))).toBe(false);
     expect(town.json<{ status: string }>(['permission', 'approve', first.id, '--reason', 'fine'])).toMatchObject({ status: 'allowed' });
@@ -48,7 +66,11 @@ describe.skipIf(!claudeInstalled)('the permission broker with Claude Code', () =
     expect(town.json<{ status: string }>(['permission', 'deny', second.id, '--reason', 'not today'])).toMatchObject({ status: 'denied' });
     // 3 and 4 are denied by gt's built-in rules without asking anyone; then the turn ends.
     await waitFor('the end of the script', () => server.turnsUsed() >= 5 || undefined, 60_000);
-    await waitFor('the agent to go idle', () => town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === agent)?.state === 'idle' || undefined, 30_000);
+    await waitFor(
+      'the agent to go idle',
+      () => town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === agent)?.state === 'idle' || undefined,
+      30_000,
+    );
     expect(existsSync(join(worktree, 'DENIED.txt'))).toBe(false);
     expect(existsSync(outside)).toBe(false);
     expect(town.git(town.base, ['--git-dir', `${town.base}/app.git`, 'log', '--format=%s', 'main']).trim()).toBe('initial');
@@ -58,7 +80,12 @@ describe.skipIf(!claudeInstalled)('the permission broker with Claude Code', () =
     expect(toldWhy.some((t) => t.includes('builtin outside-worktree'))).toBe(true);
 
     // Only the two asks became requests; every decision is in the log with its rule and who decided.
-    expect(town.json<Waiting[]>(['permission', 'list', '--all']).map((r) => r.status).sort()).toEqual(['allowed', 'denied']);
+    expect(
+      town
+        .json<Waiting[]>(['permission', 'list', '--all'])
+        .map((r) => r.status)
+        .sort(),
+    ).toEqual(['allowed', 'denied']);
     const log = town.json<LogEntry[]>(['permission', 'log', '--agent', agent]);
     expect(log.map((e) => [e.action, e.rule, e.decided_by])).toEqual([
       ['allow', 'town.toml permissions.rules[0]', 'human'],
@@ -78,7 +105,9 @@ describe.skipIf(!claudeInstalled)('the permission broker with Claude Code', () =
     await waitFor('the end of the script', () => server.turnsUsed() >= 2 || undefined, 60_000);
     const worktree = join(town.root, 'app', 'polecats', (slung?.agent as string).split('/')[2] as string);
     expect(existsSync(join(worktree, 'LATE.txt'))).toBe(false);
-    expect(town.json<Array<{ status: string; decided_by: string }>>(['permission', 'list', '--all'])).toMatchObject([{ status: 'denied', decided_by: 'timeout' }]);
+    expect(town.json<Array<{ status: string; decided_by: string }>>(['permission', 'list', '--all'])).toMatchObject([
+      { status: 'denied', decided_by: 'timeout' },
+    ]);
     const mail = town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']);
     expect(mail.some((m) => m.subject.startsWith('PERMISSION TIMEOUT'))).toBe(true);
     // Answering it now is refused with a clear message, and so is an unknown id.

@@ -11,7 +11,12 @@ import { claudeInstalled } from '../support/claude.js';
 import { onCleanup, ROOT } from '../support/env.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
-interface AgentRow { agent: string; state: string; session_alive: boolean; last_output: string[] | null }
+interface AgentRow {
+  agent: string;
+  state: string;
+  session_alive: boolean;
+  last_output: string[] | null;
+}
 
 /** Points the town's sessions at a scripted server, with a PATH of `path`. */
 async function scripted(town: TestTown, path: string): Promise<ScriptedModelServer> {
@@ -21,8 +26,13 @@ async function scripted(town: TestTown, path: string): Promise<ScriptedModelServ
   const tmp = join(town.base, 'tmp');
   mkdirSync(tmp, { recursive: true });
   Object.assign(town.env, {
-    TMPDIR: tmp, ANTHROPIC_BASE_URL: server.url(), ANTHROPIC_API_KEY: 'sk-ant-gt-test-0123456789abcdefghijklmnop',
-    DISABLE_TELEMETRY: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_AUTOUPDATER: '1', PATH: path,
+    TMPDIR: tmp,
+    ANTHROPIC_BASE_URL: server.url(),
+    ANTHROPIC_API_KEY: 'sk-ant-gt-test-0123456789abcdefghijklmnop',
+    DISABLE_TELEMETRY: '1',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
+    PATH: path,
   });
   return server;
 }
@@ -31,7 +41,10 @@ describe.skipIf(!claudeInstalled)('Claude Code on a fresh HOME', () => {
   it('with no claude on PATH (after npm ci), gt runs the Claude Code its own install pins, through .gt/bin/claude', async () => {
     const town = makeTown({ rig: 'app' });
     // npx puts node_modules/.bin on PATH: take out every folder that has a claude, as a fresh shell has none.
-    const path = (town.env.PATH ?? '').split(':').filter((dir) => dir !== '' && !existsSync(join(dir, 'claude'))).join(':');
+    const path = (town.env.PATH ?? '')
+      .split(':')
+      .filter((dir) => dir !== '' && !existsSync(join(dir, 'claude')))
+      .join(':');
     const server = await scripted(town, path);
     expect(town.gt(['model-server', '--setup-claude']).code).toBe(0);
     const agents = town.json<Array<{ name: string; installed: boolean }>>(['config', 'agent', 'list']);
@@ -46,7 +59,6 @@ describe.skipIf(!claudeInstalled)('Claude Code on a fresh HOME', () => {
     expect(town.gt(['sling', town.bead('Again', []), 'app', '--agent', 'claude', '--backend', 'tmux']).code).toBe(0);
     expect(existsSync(join(town.root, '.gt', 'bin', 'claude'))).toBe(false);
   }, 150_000);
-
 
   it('dies at start without its first-run keys, and gt agents and gt peek say why; after gt model-server --setup-claude it answers', async () => {
     const town = makeTown({ rig: 'app' });

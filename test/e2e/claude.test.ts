@@ -9,8 +9,18 @@ import { describe, expect, it } from 'vitest';
 import { bash, claudeInstalled, lastUserText, requestsContaining, say, useScriptedClaude } from '../support/claude.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
-interface AgentRow { agent: string; state: string; session_alive: boolean; hooked: string[]; last_signal?: string; last_signal_at?: string }
-interface Slung { agent: string; bead: string }
+interface AgentRow {
+  agent: string;
+  state: string;
+  session_alive: boolean;
+  hooked: string[];
+  last_signal?: string;
+  last_signal_at?: string;
+}
+interface Slung {
+  agent: string;
+  bead: string;
+}
 
 const COMMIT_AND_DONE = [
   bash('printf "hello from claude\\n" > GREETING.md && git add GREETING.md && git commit -qm "Add a greeting" && echo committed'),
@@ -24,7 +34,9 @@ function agentRow(town: TestTown, address: string): AgentRow | undefined {
 
 function runDirs(town: TestTown): string[] {
   const runs = join(town.root, '.gt', 'runs');
-  return readdirSync(runs).sort().map((r) => join(runs, r));
+  return readdirSync(runs)
+    .sort()
+    .map((r) => join(runs, r));
 }
 
 async function mergedAndClosed(town: TestTown, bead: string): Promise<void> {
@@ -38,7 +50,9 @@ describe.skipIf(!claudeInstalled)('Claude Code under gt', () => {
     const town = makeTown({ rig: 'app' });
     const bead = town.bead('Add a greeting', []);
     const server = await useScriptedClaude(town, [
-      bash('gt hook --json | grep -q "Add a greeting" && printf "hello from claude\\n" > GREETING.md && git add GREETING.md && git commit -qm "Add a greeting" && echo committed'),
+      bash(
+        'gt hook --json | grep -q "Add a greeting" && printf "hello from claude\\n" > GREETING.md && git add GREETING.md && git commit -qm "Add a greeting" && echo committed',
+      ),
       bash('gt done'),
       say('Finished.'),
     ]);
@@ -50,7 +64,9 @@ describe.skipIf(!claudeInstalled)('Claude Code under gt', () => {
     expect(town.git(town.base, ['--git-dir', `${town.base}/app.git`, 'show', 'main:GREETING.md'])).toBe('hello from claude\n');
     await waitFor('the session to end', () => town.json<AgentRow[]>(['agents']).every((a) => !a.session_alive) || undefined, 30_000);
     // The worktree was trusted through Claude Code's config, not by keystrokes.
-    const config = JSON.parse(readFileSync(join(town.env.HOME as string, '.claude.json'), 'utf8')) as { projects: Record<string, { hasTrustDialogAccepted?: boolean }> };
+    const config = JSON.parse(readFileSync(join(town.env.HOME as string, '.claude.json'), 'utf8')) as {
+      projects: Record<string, { hasTrustDialogAccepted?: boolean }>;
+    };
     expect(Object.entries(config.projects).some(([dir, p]) => dir.endsWith('/app/polecats/furiosa') && p.hasTrustDialogAccepted)).toBe(true);
   });
 
@@ -74,7 +90,11 @@ describe.skipIf(!claudeInstalled)('Claude Code under gt', () => {
     const town = makeTown({ rig: 'app' });
     expect(town.gt(['config', 'set', 'witness.idle_wake', '"1s"']).code).toBe(0);
     const bead = town.bead('Finish what you start', []);
-    const server = await useScriptedClaude(town, [say('I will wait for instructions.'), { match: 'Work is still on your hook', ...COMMIT_AND_DONE[0] }, ...COMMIT_AND_DONE.slice(1)]);
+    const server = await useScriptedClaude(town, [
+      say('I will wait for instructions.'),
+      { match: 'Work is still on your hook', ...COMMIT_AND_DONE[0] },
+      ...COMMIT_AND_DONE.slice(1),
+    ]);
     const [slung] = town.json<Slung[]>(['sling', bead, 'app', '--agent', 'claude', '--backend', 'tmux']);
     const agent = slung?.agent as string;
     await waitFor('the agent to go idle', () => (server.turnsUsed() >= 1 && agentRow(town, agent)?.state === 'idle') || undefined, 60_000);
@@ -100,7 +120,13 @@ describe.skipIf(!claudeInstalled)('Claude Code under gt', () => {
     const worktree = join(town.root, 'app', 'polecats', agent.split('/')[2] as string);
     await waitFor('the first commit', () => town.git(worktree, ['log', '--format=%s', '-1']).trim() === 'part one' || undefined, 60_000);
     const [firstRun] = runDirs(town);
-    const sessionId = await waitFor('the runtime session id', () => town.json<Array<{ id: string; metadata?: { runtime_session?: string } }>>(['bd', 'show', `hq-app-polecat-${agent.split('/')[2]}`])[0]?.metadata?.runtime_session, 30_000);
+    const sessionId = await waitFor(
+      'the runtime session id',
+      () =>
+        town.json<Array<{ id: string; metadata?: { runtime_session?: string } }>>(['bd', 'show', `hq-app-polecat-${agent.split('/')[2]}`])[0]?.metadata
+          ?.runtime_session,
+      30_000,
+    );
     // The crash: the agent process dies mid-turn.
     process.kill(Number(readFileSync(join(firstRun as string, 'agent.pid'), 'utf8')), 'SIGKILL');
     await waitFor('the session to be dead', () => agentRow(town, agent)?.session_alive === false || undefined, 20_000);
@@ -113,6 +139,8 @@ describe.skipIf(!claudeInstalled)('Claude Code under gt', () => {
     const resumed = server.mainRequests().find((r) => r.turn === 1);
     expect(JSON.stringify(resumed?.body)).toContain('part one');
     await mergedAndClosed(town, bead);
-    expect(town.git(town.base, ['--git-dir', `${town.base}/app.git`, 'log', '--format=%s', 'main']).split('\n')).toEqual(expect.arrayContaining(['part one', 'part two']));
+    expect(town.git(town.base, ['--git-dir', `${town.base}/app.git`, 'log', '--format=%s', 'main']).split('\n')).toEqual(
+      expect.arrayContaining(['part one', 'part two']),
+    );
   });
 });

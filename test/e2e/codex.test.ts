@@ -16,19 +16,34 @@ describe.skipIf(!existsSync(CODEX_BIN))('Codex under gt', () => {
   it('slings a bead to Codex headless: it runs its commands, commits, gt done, merged; usage from turn.completed', async () => {
     const town = makeTown({ rig: 'app' });
     const bead = town.bead('Codex work', []);
-    const server = new ScriptedModelServer(parseModelScript({
-      model: 'gpt-5',
-      turns: [
-        { tools: [{ name: 'exec_command', input: { cmd: 'gt hook --json | grep -q "Codex work" && printf "from codex\\n" > CODEX.md && git add CODEX.md && git commit -qm "Codex work" && gt done' } }], usage: { input_tokens: 1000, output_tokens: 100 } },
-        { text: 'Finished.', usage: { input_tokens: 500, output_tokens: 50 } },
-      ],
-    }));
+    const server = new ScriptedModelServer(
+      parseModelScript({
+        model: 'gpt-5',
+        turns: [
+          {
+            tools: [
+              {
+                name: 'exec_command',
+                input: {
+                  cmd: 'gt hook --json | grep -q "Codex work" && printf "from codex\\n" > CODEX.md && git add CODEX.md && git commit -qm "Codex work" && gt done',
+                },
+              },
+            ],
+            usage: { input_tokens: 1000, output_tokens: 100 },
+          },
+          { text: 'Finished.', usage: { input_tokens: 500, output_tokens: 50 } },
+        ],
+      }),
+    );
     await server.listen();
     onCleanup(() => server.close());
     // Codex reads its model provider from its own config; this is the user's side, not gt's.
     const codexHome = join(town.env.HOME as string, '.codex');
     mkdirSync(codexHome, { recursive: true });
-    writeFileSync(join(codexHome, 'config.toml'), `model = "gpt-5"\nmodel_provider = "scripted"\n[model_providers.scripted]\nname = "scripted"\nbase_url = "${server.url()}/v1"\nenv_key = "OPENAI_API_KEY"\nwire_api = "responses"\nsupports_websockets = false\n`);
+    writeFileSync(
+      join(codexHome, 'config.toml'),
+      `model = "gpt-5"\nmodel_provider = "scripted"\n[model_providers.scripted]\nname = "scripted"\nbase_url = "${server.url()}/v1"\nenv_key = "OPENAI_API_KEY"\nwire_api = "responses"\nsupports_websockets = false\n`,
+    );
     Object.assign(town.env, { OPENAI_API_KEY: 'sk-gt-test', PATH: `${join(ROOT, 'node_modules', '.bin')}:${town.env.PATH ?? ''}` });
     const slung = town.gt(['sling', bead, 'app', '--agent', 'codex', '--backend', 'headless']);
     expect(slung.code, slung.stderr).toBe(0);

@@ -10,7 +10,12 @@ describe('gt demo', () => {
     const home = tempDir('gt-demo-home-');
     const r = spawnSync(process.execPath, [GT, 'demo', '--json'], { cwd: home, env: isolatedEnv(home), encoding: 'utf8', timeout: 240_000 });
     expect(r.status, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as { landed: boolean; town: string; beads: Array<{ status: string; worker: string; commit: string }>; origin_log: string[] };
+    const summary = JSON.parse(r.stdout) as {
+      landed: boolean;
+      town: string;
+      beads: Array<{ status: string; worker: string; commit: string }>;
+      origin_log: string[];
+    };
     expect(summary.landed).toBe(true);
     expect(summary.beads).toHaveLength(4);
     for (const bead of summary.beads) {
@@ -33,7 +38,9 @@ describe('gt demo', () => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdout.resume();
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
     const deadline = Date.now() + 120_000;
     while (!stderr.includes('slung') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(stderr).toContain('slung');

@@ -8,7 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { GT } from '../support/env.js';
 import { makeTown, waitFor } from '../support/town.js';
 
-interface Event { id: number; kind: string; actor: string; rig?: string; bead?: string; agent?: string; payload: Record<string, unknown>; at: string }
+interface Event {
+  id: number;
+  kind: string;
+  actor: string;
+  rig?: string;
+  bead?: string;
+  agent?: string;
+  payload: Record<string, unknown>;
+  at: string;
+}
 
 describe('gt events', () => {
   it('follows a whole run in order and without gaps: sling, sessions, done, merge requests, merges, the convoy landing', async () => {
@@ -20,14 +29,18 @@ describe('gt events', () => {
     let out = '';
     follower.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => follower.on('exit', (code) => resolve(code)));
-    const seen = () => out.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Event);
+    const seen = () =>
+      out
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Event);
 
     const slung = town.json<Array<{ bead: string; agent: string; convoy?: string }>>(['sling', ...ids, 'app']);
     const convoy = slung[0]?.convoy as string;
     expect(convoy).toBeTruthy();
     await waitFor('two merge requests', () => town.json<unknown[]>(['mq', 'list', 'app']).length === 2 || undefined, 60_000);
     expect(town.gt(['up']).code).toBe(0);
-    await waitFor('the convoy to land in the follower\'s output', () => seen().some((e) => e.kind === 'convoy.landed') || undefined, 60_000);
+    await waitFor("the convoy to land in the follower's output", () => seen().some((e) => e.kind === 'convoy.landed') || undefined, 60_000);
     follower.kill('SIGTERM');
     expect(await exited).toBe(0);
 
@@ -44,7 +57,10 @@ describe('gt events', () => {
     for (const { bead, agent } of slung) {
       const of = (kind: string) => live.findIndex((e) => e.kind === kind && e.bead === bead);
       const order = ['bead.slung', 'session.started', 'mr.queued', 'work.done', 'mr.merged'].map(of);
-      expect(order.every((i) => i >= 0), `every step of ${bead} is reported`).toBe(true);
+      expect(
+        order.every((i) => i >= 0),
+        `every step of ${bead} is reported`,
+      ).toBe(true);
       expect(order).toEqual([...order].sort((a, b) => a - b));
       expect(live[of('bead.slung')]).toMatchObject({ agent, rig: 'app', actor: 'human' });
       expect(live[of('work.done')]).toMatchObject({ agent, payload: { status: 'COMPLETED', commits: 1 } });
@@ -57,7 +73,9 @@ describe('gt events', () => {
     expect(live.findLastIndex((e) => e.kind === 'mr.merged')).toBeLessThan(live.indexOf(landed[0] as Event));
 
     // Filters and the human format.
-    expect(town.json<Event[]>(['events', '--type', 'mr', '--after', '0']).map((e) => e.kind)).toEqual(stored.filter((e) => e.kind.startsWith('mr.')).map((e) => e.kind));
+    expect(town.json<Event[]>(['events', '--type', 'mr', '--after', '0']).map((e) => e.kind)).toEqual(
+      stored.filter((e) => e.kind.startsWith('mr.')).map((e) => e.kind),
+    );
     const text = town.gt(['events', '--type', 'convoy.landed']);
     expect(text.stdout).toContain(`convoy.landed`);
     expect(text.stdout).toContain(convoy);

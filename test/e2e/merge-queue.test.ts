@@ -11,9 +11,30 @@ import { describe, expect, it } from 'vitest';
 import { GT } from '../support/env.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
-interface Outcome { merge_request: string; bead: string; result: string; reason?: string; batch?: number; commit?: string; pr?: string; conflict_molecule?: string }
-interface Queued { id: string; bead: string; position: number; priority: number; effective_priority: number; pr: string | null }
-interface Request { bead: string; agent: string; dir: string; file: string }
+interface Outcome {
+  merge_request: string;
+  bead: string;
+  result: string;
+  reason?: string;
+  batch?: number;
+  commit?: string;
+  pr?: string;
+  conflict_molecule?: string;
+}
+interface Queued {
+  id: string;
+  bead: string;
+  position: number;
+  priority: number;
+  effective_priority: number;
+  pr: string | null;
+}
+interface Request {
+  bead: string;
+  agent: string;
+  dir: string;
+  file: string;
+}
 
 /** One merge request per change: a polecat (no session) commits `file` and runs gt done. */
 function queueRequests(town: TestTown, changes: Array<{ file: string; content?: string; priority?: number }>): Request[] {
@@ -60,7 +81,10 @@ describe('the batching merge queue', () => {
     const town = makeTown({ rig: 'app' });
     const log = join(town.base, 'gates.log');
     for (const gate of ['setup', 'lint', 'test']) setMerge(town, gate, JSON.stringify(`echo ${gate} >> ${log} && ./test.sh`));
-    const requests = queueRequests(town, ['a', 'b', 'c', 'd', 'e'].map((f) => ({ file: `${f}.txt` })));
+    const requests = queueRequests(
+      town,
+      ['a', 'b', 'c', 'd', 'e'].map((f) => ({ file: `${f}.txt` })),
+    );
     expect(town.json<Queued[]>(['mq', 'list']).map((q) => q.bead)).toEqual(requests.map((r) => r.bead));
     const outcomes = run(town);
     expect(outcomes.map((o) => [o.bead, o.result, o.batch])).toEqual(requests.map((r) => [r.bead, 'merged', 5]));
@@ -72,7 +96,11 @@ describe('the batching merge queue', () => {
     for (const r of requests) expect(town.json<Array<{ status: string }>>(['bd', 'show', r.bead])[0]?.status).toBe('closed');
     expectNoIntegration(town);
     expect(town.json<Queued[]>(['mq', 'list'])).toEqual([]);
-    expect(town.json<Array<{ merged_24h: number; queued: number; gates: string[] }>>(['mq', 'status', 'app'])[0]).toMatchObject({ merged_24h: 5, queued: 0, gates: ['setup', 'lint', 'test'] });
+    expect(town.json<Array<{ merged_24h: number; queued: number; gates: string[] }>>(['mq', 'status', 'app'])[0]).toMatchObject({
+      merged_24h: 5,
+      queued: 0,
+      gates: ['setup', 'lint', 'test'],
+    });
   });
 
   it('merge.strategy = "merge" puts each branch on the candidate with a merge commit', () => {
@@ -90,7 +118,10 @@ describe('the batching merge queue', () => {
     const town = makeTown({ rig: 'app' });
     setMerge(town, 'test', JSON.stringify('if ls FAIL* >/dev/null 2>&1; then echo "broken by $(ls FAIL*)"; exit 1; fi'));
     const files = ['a.txt', 'FAIL-b', 'c.txt', 'd.txt', 'FAIL-e', 'f.txt'];
-    const requests = queueRequests(town, files.map((file) => ({ file })));
+    const requests = queueRequests(
+      town,
+      files.map((file) => ({ file })),
+    );
     const outcomes = run(town);
     const byBead = Object.fromEntries(outcomes.map((o) => [o.bead, o]));
     for (const r of requests) expect(byBead[r.bead]?.result, r.file).toBe(r.file.startsWith('FAIL') ? 'rejected' : 'merged');
@@ -99,7 +130,9 @@ describe('the batching merge queue', () => {
       const mr = town.json<Array<{ metadata: { rejected_output?: string } }>>(['bd', 'show', byBead[r.bead]?.merge_request as string])[0];
       expect(mr?.metadata.rejected_output).toContain(`broken by ${r.file}`);
       expect(town.json<Array<{ status: string }>>(['bd', 'show', r.bead])[0]?.status).toBe('open');
-      expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', r.agent]).some((m) => m.subject.startsWith(`MERGE_FAILED ${r.bead}`))).toBe(true);
+      expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', r.agent]).some((m) => m.subject.startsWith(`MERGE_FAILED ${r.bead}`))).toBe(
+        true,
+      );
       expect(originFile(town, r.file)).toBeUndefined();
     }
     for (const r of requests.filter((q) => !q.file.startsWith('FAIL'))) expect(originFile(town, r.file)).toBe(`${r.file}\n`);
@@ -121,7 +154,11 @@ describe('the batching merge queue', () => {
 
   it('orders by priority then arrival, and a request that waited merge.aging moves up (no starvation)', async () => {
     const town = makeTown({ rig: 'app' });
-    const requests = queueRequests(town, [{ file: 'low.txt', priority: 3 }, { file: 'high.txt', priority: 1 }, { file: 'mid.txt', priority: 2 }]);
+    const requests = queueRequests(town, [
+      { file: 'low.txt', priority: 3 },
+      { file: 'high.txt', priority: 1 },
+      { file: 'mid.txt', priority: 2 },
+    ]);
     const [low, high, mid] = requests.map((r) => r.bead);
     expect(town.json<Queued[]>(['mq', 'list', 'app']).map((q) => q.bead)).toEqual([high, mid, low]);
     setMerge(town, 'aging', '"1s"');
@@ -145,7 +182,10 @@ describe('the batching merge queue', () => {
 
     expect(town.json<{ id: string; status: string }>(['mq', 'retry', mr])).toMatchObject({ id: mr, status: 'open' });
     expect(town.gt(['mq', 'retry', mr]).code).toBe(5);
-    expect(town.json<Array<{ status: string; assignee: string }>>(['bd', 'show', request?.bead as string])[0]).toMatchObject({ status: 'in_progress', assignee: 'app/refinery' });
+    expect(town.json<Array<{ status: string; assignee: string }>>(['bd', 'show', request?.bead as string])[0]).toMatchObject({
+      status: 'in_progress',
+      assignee: 'app/refinery',
+    });
     expect(run(town)).toMatchObject([{ merge_request: mr, result: 'merged' }]);
     expect(town.gt(['mq', 'retry', mr]).code).toBe(5);
   });
@@ -166,15 +206,28 @@ describe('the batching merge queue', () => {
   it('a conflict rejects only that request and slings a resolve-conflict molecule to its worker; merging that closes the bead', () => {
     const town = makeTown({ rig: 'app' });
     expect(town.gt(['config', 'set', 'agent', 'shell', '--rig', 'app']).code).toBe(0);
-    const [first, second, third] = queueRequests(town, [{ file: 'README.md', content: 'one\n' }, { file: 'README.md', content: 'two\n' }, { file: 'other.txt' }]);
+    const [first, second, third] = queueRequests(town, [
+      { file: 'README.md', content: 'one\n' },
+      { file: 'README.md', content: 'two\n' },
+      { file: 'other.txt' },
+    ]);
     const outcomes = run(town);
     const conflict = outcomes.find((o) => o.bead === second?.bead);
     expect(conflict).toMatchObject({ result: 'rejected' });
     expect(conflict?.reason).toContain('conflict applying');
     expect(conflict?.reason).toContain('README.md');
-    expect(outcomes.filter((o) => o.result === 'merged').map((o) => o.bead).sort()).toEqual([first?.bead, third?.bead].sort());
+    expect(
+      outcomes
+        .filter((o) => o.result === 'merged')
+        .map((o) => o.bead)
+        .sort(),
+    ).toEqual([first?.bead, third?.bead].sort());
     const molecule = conflict?.conflict_molecule as string;
-    const root = town.json<Array<{ metadata: { formula: string; worker: string; resolves: string; vars: Record<string, string> } }>>(['bd', 'show', molecule])[0];
+    const root = town.json<Array<{ metadata: { formula: string; worker: string; resolves: string; vars: Record<string, string> } }>>([
+      'bd',
+      'show',
+      molecule,
+    ])[0];
     expect(root?.metadata).toMatchObject({ formula: 'resolve-conflict', worker: second?.agent, resolves: second?.bead });
     expect(root?.metadata.vars.files).toBe('README.md');
     // The bead waits for the molecule, so nobody re-slings the old branch meanwhile.
@@ -196,7 +249,10 @@ describe('the batching merge queue', () => {
   it('a conflict whose worker is busy again goes to another polecat', () => {
     const town = makeTown({ rig: 'app' });
     expect(town.gt(['config', 'set', 'agent', 'shell', '--rig', 'app']).code).toBe(0);
-    const [, second] = queueRequests(town, [{ file: 'README.md', content: 'one\n' }, { file: 'README.md', content: 'two\n' }]);
+    const [, second] = queueRequests(town, [
+      { file: 'README.md', content: 'one\n' },
+      { file: 'README.md', content: 'two\n' },
+    ]);
     const next = town.bead('Next job', ['true']);
     expect(town.json<Array<{ agent: string }>>(['sling', next, second?.agent as string, '--no-start'])[0]?.agent).toBe(second?.agent);
     const conflict = run(town).find((o) => o.bead === second?.bead);
@@ -270,7 +326,11 @@ describe('the batching merge queue', () => {
     await waitFor('the convoy to land', () => town.json<{ status: string }>(['convoy', 'show', convoy.id]).status === 'landed' || undefined, 20_000);
     expect(town.json<Array<{ running: boolean }>>(['mq', 'status', 'app'])[0]?.running).toBe(true);
     writeFileSync(go, '');
-    await waitFor('the batch to merge', () => requests.every((r) => town.json<Array<{ status: string }>>(['bd', 'show', r.bead])[0]?.status === 'closed') || undefined, 30_000);
+    await waitFor(
+      'the batch to merge',
+      () => requests.every((r) => town.json<Array<{ status: string }>>(['bd', 'show', r.bead])[0]?.status === 'closed') || undefined,
+      30_000,
+    );
     expect(readFileSync(join(town.root, '.gt', 'daemon.log'), 'utf8')).toMatch(/msg=mr\.merged rig=app mr=\S+ bead=\S+ commit=\w+ batch=2/);
     expect(town.gt(['down']).code).toBe(0);
   }, 120_000);
@@ -281,19 +341,23 @@ describe('the batching merge queue', () => {
     // A stand-in gh (GitHub cannot be reached from tests): numbered PRs, states from files.
     const bin = join(town.base, 'fake-gh');
     mkdirSync(bin);
-    writeFileSync(join(bin, 'gh'), `#!/bin/sh
+    writeFileSync(
+      join(bin, 'gh'),
+      `#!/bin/sh
 case "$1 $2" in
   "pr create") n=$(( $(cat ${bin}/count 2>/dev/null || echo 0) + 1 )); echo $n > ${bin}/count; echo "$*" > ${bin}/create-$n.args; echo "https://github.com/acme/app/pull/$n" ;;
   "pr view") cat "${bin}/state-$(basename "$3")" 2>/dev/null || echo '{"state":"OPEN"}' ;;
   *) exit 2 ;;
 esac
-`);
+`,
+    );
     chmodSync(join(bin, 'gh'), 0o755);
     const env = { PATH: `${bin}:${town.env.PATH ?? ''}` };
     const [good, bad] = queueRequests(town, [{ file: 'good.txt' }, { file: 'bad.txt' }]);
     const opened = run(town, env);
     expect(opened.map((o) => [o.bead, o.result, o.pr])).toEqual([
-      [good?.bead, 'pr-opened', 'https://github.com/acme/app/pull/1'], [bad?.bead, 'pr-opened', 'https://github.com/acme/app/pull/2'],
+      [good?.bead, 'pr-opened', 'https://github.com/acme/app/pull/1'],
+      [bad?.bead, 'pr-opened', 'https://github.com/acme/app/pull/2'],
     ]);
     const branch = town.json<Array<{ metadata: { branch: string } }>>(['bd', 'show', opened[0]?.merge_request as string])[0]?.metadata.branch as string;
     expect(town.git(join(town.base, 'app.git'), ['rev-parse', '--verify', `refs/heads/${branch}`]).trim()).toMatch(/^[0-9a-f]{40}$/);
@@ -303,11 +367,19 @@ esac
 
     writeFileSync(join(bin, 'state-1'), '{"state":"MERGED"}');
     writeFileSync(join(bin, 'state-2'), '{"state":"CLOSED"}');
-    expect(town.json<Array<{ result: string }>>(['gate', 'check'], { env }).map((g) => g.result).sort()).toEqual(['escalated', 'resolved']);
+    expect(
+      town
+        .json<Array<{ result: string }>>(['gate', 'check'], { env })
+        .map((g) => g.result)
+        .sort(),
+    ).toEqual(['escalated', 'resolved']);
     // Switching back to local merging does not strand requests a PR already tracks: their gates still settle them.
     setMerge(town, 'merge_via', '"local"');
     const finished = run(town, env);
-    expect(finished.map((o) => [o.bead, o.result])).toEqual([[good?.bead, 'merged'], [bad?.bead, 'rejected']]);
+    expect(finished.map((o) => [o.bead, o.result])).toEqual([
+      [good?.bead, 'merged'],
+      [bad?.bead, 'rejected'],
+    ]);
     expect(finished[1]?.reason).toContain('closed without merging');
     expect(town.json<Array<{ status: string }>>(['bd', 'show', good?.bead as string])[0]?.status).toBe('closed');
     expect(town.json<Array<{ status: string }>>(['bd', 'show', bad?.bead as string])[0]?.status).toBe('open');

@@ -73,10 +73,14 @@ describe('never lose work', () => {
     const result = town.json<{ message: string; checkpoint: string }>(['handoff', '-m', 'next: finish draft.md'], { env: { GT_AGENT: 'app/crew/ada' } });
     expect(town.git(join(town.root, 'app', '.repo.git'), ['show', `${result.checkpoint}:draft.md`])).toBe('half a thought\n');
     expect(town.git(dir, ['status', '--porcelain'])).toContain('draft.md'); // the worktree itself is untouched
-    const after = await waitFor('a fresh session', () => {
-      const [agent] = town.json<Array<{ run: string; session_alive: boolean }>>(['agents']);
-      return agent && agent.run !== before?.run && agent.session_alive ? agent : undefined;
-    }, 30_000);
+    const after = await waitFor(
+      'a fresh session',
+      () => {
+        const [agent] = town.json<Array<{ run: string; session_alive: boolean }>>(['agents']);
+        return agent && agent.run !== before?.run && agent.session_alive ? agent : undefined;
+      },
+      30_000,
+    );
     expect(after.run).not.toBe(before?.run);
     // Its SessionStart prime carried the note.
     await waitFor('the second prime', () => readFileSync(log, 'utf8').includes('next: finish draft.md') || undefined, 30_000);

@@ -27,10 +27,14 @@ const count = (text: string, needle: string) => text.split(needle).length - 1;
 async function idle(town: TestTown, log: string): Promise<void> {
   // A runtime without a prompt argument gets its start-up prompt typed: that is its first turn.
   await waitFor('the start-up prompt', () => read(log).includes('turn: [gt] You are app/crew/ada') || undefined, 30_000);
-  await waitFor('the agent to be idle', () => {
-    const agent = town.json<Array<{ agent: string; state: string; last_signal: string | null }>>(['agents']).find((a) => a.agent === AGENT);
-    return agent?.state === 'idle' && agent.last_signal !== null ? true : undefined;
-  }, 30_000);
+  await waitFor(
+    'the agent to be idle',
+    () => {
+      const agent = town.json<Array<{ agent: string; state: string; last_signal: string | null }>>(['agents']).find((a) => a.agent === AGENT);
+      return agent?.state === 'idle' && agent.last_signal !== null ? true : undefined;
+    },
+    30_000,
+  );
 }
 
 describe('nudges and mail', () => {
@@ -47,7 +51,10 @@ describe('nudges and mail', () => {
       expect(JSON.parse(r?.stdout ?? '{}')).toMatchObject({ agent: AGENT, delivery: 'typed', confirmed: true });
     }
     await waitFor('both turns', () => count(read(log), 'turn: [nudge') === 2 || undefined);
-    const turns = read(log).split('\n').filter((l) => l.startsWith('turn: [nudge')).sort();
+    const turns = read(log)
+      .split('\n')
+      .filter((l) => l.startsWith('turn: [nudge'))
+      .sort();
     expect(turns).toEqual(['turn: [nudge from human] first message alpha', 'turn: [nudge from human] second message beta']);
   });
 
@@ -67,7 +74,10 @@ describe('nudges and mail', () => {
     await idle(town, log);
     expect(town.json<{ confirmed: boolean }>(['nudge', AGENT, 'another task']).confirmed).toBe(true);
     await waitFor('the third turn', () => read(log).includes('turn: [nudge from human] another task') || undefined);
-    await waitFor('its stop hook', () => town.json<Array<{ agent: string; last_signal: string }>>(['agents']).find((x) => x.agent === AGENT)?.last_signal === 'stop' || undefined);
+    await waitFor(
+      'its stop hook',
+      () => town.json<Array<{ agent: string; last_signal: string }>>(['agents']).find((x) => x.agent === AGENT)?.last_signal === 'stop' || undefined,
+    );
     const text = read(log);
     expect(count(text, '] Heads up')).toBe(1); // the injected form: [mail <id> from human] Heads up
     expect(count(text, 'the API moved to v2')).toBe(1);
@@ -103,7 +113,11 @@ describe('nudges and mail', () => {
     expect(town.gt(['config', 'agent', 'set', 'streamy', `sh ${join(OWN_FIXTURES, 'fake-stream-agent.sh')} ${log}`, '--like', 'claude']).code).toBe(0);
     expect(town.gt(['crew', 'add', 'ada', '--rig', 'app']).code).toBe(0);
     expect(town.gt(['crew', 'attach', 'ada', '--rig', 'app', '--agent', 'streamy', '--backend', 'headless', '--detached']).code).toBe(0);
-    const lines = () => read(log).split('\n').filter((l) => l).map((l) => JSON.parse(l) as { type: string; message: { role: string; content: string } });
+    const lines = () =>
+      read(log)
+        .split('\n')
+        .filter((l) => l)
+        .map((l) => JSON.parse(l) as { type: string; message: { role: string; content: string } });
     await waitFor('the start-up prompt', () => lines().length === 1 || undefined);
     expect(lines()[0]).toMatchObject({ type: 'user', message: { role: 'user' } });
     expect(lines()[0]?.message.content).toContain('You are app/crew/ada');
@@ -129,4 +143,3 @@ describe('nudges and mail', () => {
     expect(town.git(dir, ['status', '--porcelain'])).toBe('');
   });
 });
-

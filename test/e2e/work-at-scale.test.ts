@@ -6,7 +6,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { makeTown, waitFor } from '../support/town.js';
 
-interface Convoy { id: string; name: string; status: string; closed: number; total: number; owner: string; notify: string[] }
+interface Convoy {
+  id: string;
+  name: string;
+  status: string;
+  closed: number;
+  total: number;
+  owner: string;
+  notify: string[];
+}
 
 describe('convoys', () => {
   it('lands once every tracked bead is closed: never when empty, idempotently, and reopens when work is added', () => {
@@ -30,7 +38,10 @@ describe('convoys', () => {
     expect(town.json<Convoy[]>(['convoy', 'check'])).toMatchObject([{ id: convoy.id, status: 'landed', closed: 2 }]);
     expect(town.json<Convoy[]>(['convoy', 'check'])).toEqual([]);
     for (const who of ['human', 'mayor']) {
-      expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', who]).filter((m) => m.subject === 'Convoy landed: Login rework'), who).toHaveLength(1);
+      expect(
+        town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', who]).filter((m) => m.subject === 'Convoy landed: Login rework'),
+        who,
+      ).toHaveLength(1);
     }
     expect(town.json<Convoy>(['convoy', 'show', empty.id]).status).toBe('open');
     expect(town.json<Convoy[]>(['convoy', 'list']).map((c) => c.id)).toEqual([empty.id]);
@@ -62,7 +73,12 @@ describe('convoys', () => {
     expect((JSON.parse(check.stdout) as Convoy[]).map((c) => c.id).sort()).toEqual([broken.id, fine.id].sort());
     expect(check.stderr).toContain(`could not tell "--human" that ${broken.id} landed`);
     expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).map((m) => m.subject)).toContain('Convoy landed: Fine');
-    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'human']).map((m) => m.subject).sort()).toEqual(['Convoy landed: Broken', 'Convoy landed: Fine']);
+    expect(
+      town
+        .json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'human'])
+        .map((m) => m.subject)
+        .sort(),
+    ).toEqual(['Convoy landed: Broken', 'Convoy landed: Fine']);
   });
 
   it('lands when the refinery merges the last bead (a close event), and says so to the owner', async () => {
@@ -86,7 +102,9 @@ describe('convoys and dispatch', () => {
     expect(convoy).toMatch(/^hq-cv-/);
     expect(slung.every((r) => r.convoy === convoy)).toBe(true);
     expect(town.json<Convoy>(['convoy', 'show', convoy])).toMatchObject({ name: 'Work: Part A (+1)', total: 2, owner: 'human' });
-    expect(town.json<Array<{ convoy?: string }>>(['sling', c as string, d as string, 'app', '--no-start', '--no-convoy']).every((r) => r.convoy === undefined)).toBe(true);
+    expect(
+      town.json<Array<{ convoy?: string }>>(['sling', c as string, d as string, 'app', '--no-start', '--no-convoy']).every((r) => r.convoy === undefined),
+    ).toBe(true);
     expect(town.json<Convoy[]>(['convoy', 'list'])).toHaveLength(1);
   });
 
@@ -134,7 +152,11 @@ describe('convoys and dispatch', () => {
     expect(town.json<Convoy>(['convoy', 'show', convoy.id]).status).toBe('open');
     expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor'])).toEqual([]);
     expect(town.gt(['bd', 'close', b as string]).code).toBe(0);
-    await waitFor('the landing mail', () => town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).some((m) => m.subject === 'Convoy landed: Watched') || undefined, 20_000);
+    await waitFor(
+      'the landing mail',
+      () => town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).some((m) => m.subject === 'Convoy landed: Watched') || undefined,
+      20_000,
+    );
     expect(town.json<Convoy>(['convoy', 'show', convoy.id]).status).toBe('landed');
     expect(town.gt(['down']).code).toBe(0);
     expect(town.gt(['down']).code).toBe(0);
@@ -146,7 +168,9 @@ describe('gates', () => {
     const town = makeTown({ rig: 'app' });
     const { mkdirSync, writeFileSync } = await import('node:fs');
     mkdirSync(`${town.root}/formulas`);
-    writeFileSync(`${town.root}/formulas/gated.formula.toml`, `formula = "gated"
+    writeFileSync(
+      `${town.root}/formulas/gated.formula.toml`,
+      `formula = "gated"
 [vars.other]
 required = true
 [[steps]]
@@ -173,12 +197,17 @@ id = "after-person"
 title = "After a person"
 [steps.gate]
 type = "human"
-`);
+`,
+    );
     const other = town.bead('Something else first', ['true']);
     // Poured in the rig: its command gate runs in the rig's worktree.
     const pour = town.gt(['bd', 'mol', 'pour', 'gated', '--var', `other=${other}`, '--json'], { cwd: `${town.root}/app` });
     const poured = JSON.parse(pour.stdout) as { root: string; steps: Record<string, string>; gates: Record<string, string> };
-    const ready = () => town.json<Array<{ id: string }>>(['bd', 'ready', '--mol', poured.root]).map((i) => i.id).sort();
+    const ready = () =>
+      town
+        .json<Array<{ id: string }>>(['bd', 'ready', '--mol', poured.root])
+        .map((i) => i.id)
+        .sort();
     const check = () => Object.fromEntries(town.json<Array<{ gate: string; result: string }>>(['gate', 'check']).map((o) => [o.gate, o.result]));
     expect(ready()).toEqual([]);
     expect(town.json<unknown[]>(['gate', 'list'])).toHaveLength(4);
@@ -193,12 +222,22 @@ type = "human"
     };
     const due = Math.min(...town.json<Array<{ created_at: string }>>(['gate', 'list']).map((g) => Date.parse(g.created_at))) + 1000;
     const first = record(check());
-    if (Date.now() < due) expect(first).toEqual({ [timer]: 'waiting', [command]: 'waiting', [poured.gates['after-bead'] as string]: 'waiting', [poured.gates['after-person'] as string]: 'waiting' });
-    await waitFor('the timer to open and the command gate to escalate', () => {
-      if (seen[timer]?.includes('resolved') && seen[command]?.includes('escalated')) return true;
-      record(check());
-      return undefined;
-    }, 30_000);
+    if (Date.now() < due)
+      expect(first).toEqual({
+        [timer]: 'waiting',
+        [command]: 'waiting',
+        [poured.gates['after-bead'] as string]: 'waiting',
+        [poured.gates['after-person'] as string]: 'waiting',
+      });
+    await waitFor(
+      'the timer to open and the command gate to escalate',
+      () => {
+        if (seen[timer]?.includes('resolved') && seen[command]?.includes('escalated')) return true;
+        record(check());
+        return undefined;
+      },
+      30_000,
+    );
     // Until then each check left them waiting; the timer opens once, the overdue command gate escalates once.
     expect(seen[timer]?.filter((r) => r !== 'waiting')).toEqual(['resolved']);
     expect(seen[command]?.filter((r) => r !== 'waiting')).toEqual(['escalated']);
@@ -211,7 +250,9 @@ type = "human"
     const third = check();
     expect(third[poured.gates['after-command'] as string]).toBe('resolved');
     expect(third[poured.gates['after-bead'] as string]).toBe('resolved');
-    expect(town.json<{ status: string }>(['gate', 'approve', poured.gates['after-person'] as string, '--reason', 'fine'])).toMatchObject({ status: 'resolved' });
+    expect(town.json<{ status: string }>(['gate', 'approve', poured.gates['after-person'] as string, '--reason', 'fine'])).toMatchObject({
+      status: 'resolved',
+    });
     expect(ready()).toEqual(Object.values(poured.steps).sort());
     expect(town.gt(['gate', 'approve', poured.gates['after-person'] as string]).code).toBe(5);
     expect(town.gt(['gate', 'approve', 'hq-nope']).code).toBe(4);
@@ -223,7 +264,9 @@ describe('GitHub gates', () => {
     const town = makeTown({ rig: 'app' });
     const { chmodSync, mkdirSync, writeFileSync } = await import('node:fs');
     mkdirSync(`${town.root}/formulas`);
-    writeFileSync(`${town.root}/formulas/ci.formula.toml`, `formula = "ci"
+    writeFileSync(
+      `${town.root}/formulas/ci.formula.toml`,
+      `formula = "ci"
 [[steps]]
 id = "after-run"
 title = "After CI run 42"
@@ -236,9 +279,15 @@ title = "After PR 7"
 [steps.gate]
 type = "gh:pr"
 await_id = "7"
-`);
+`,
+    );
     const poured = town.json<{ root: string; gates: Record<string, string> }>(['bd', 'mol', 'pour', 'ci']);
-    const check = (env?: Record<string, string>) => Object.fromEntries(town.json<Array<{ gate: string; result: string; detail: string }>>(['gate', 'check'], env ? { env } : {}).map((o) => [o.gate, `${o.result}: ${o.detail}`]));
+    const check = (env?: Record<string, string>) =>
+      Object.fromEntries(
+        town
+          .json<Array<{ gate: string; result: string; detail: string }>>(['gate', 'check'], env ? { env } : {})
+          .map((o) => [o.gate, `${o.result}: ${o.detail}`]),
+      );
     const runGate = poured.gates['after-run'] as string;
     const prGate = poured.gates['after-pr'] as string;
     // Without gh: both wait, and say why.
@@ -246,7 +295,10 @@ await_id = "7"
     // A stand-in gh (GitHub cannot be reached from tests) answers from files.
     const bin = `${town.base}/fake-gh`;
     mkdirSync(bin);
-    writeFileSync(`${bin}/gh`, `#!/bin/sh\ncase "$1 $2" in\n  "run view") cat "${bin}/run.json" ;;\n  "pr view") cat "${bin}/pr.json" ;;\n  *) exit 2 ;;\nesac\n`);
+    writeFileSync(
+      `${bin}/gh`,
+      `#!/bin/sh\ncase "$1 $2" in\n  "run view") cat "${bin}/run.json" ;;\n  "pr view") cat "${bin}/pr.json" ;;\n  *) exit 2 ;;\nesac\n`,
+    );
     chmodSync(`${bin}/gh`, 0o755);
     const env = { PATH: `${bin}:${town.env.PATH ?? ''}` };
     writeFileSync(`${bin}/run.json`, '{"status":"in_progress","conclusion":""}');
@@ -255,15 +307,26 @@ await_id = "7"
     writeFileSync(`${bin}/run.json`, '{"status":"completed","conclusion":"failure"}');
     writeFileSync(`${bin}/pr.json`, '{"state":"MERGED"}');
     expect(check(env)).toEqual({ [runGate]: 'escalated: run 42 ended failure', [prGate]: 'resolved: PR 7 merged' });
-    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).filter((m) => m.subject.startsWith(`GATE FAILED ${runGate}`))).toHaveLength(1);
+    expect(
+      town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).filter((m) => m.subject.startsWith(`GATE FAILED ${runGate}`)),
+    ).toHaveLength(1);
     writeFileSync(`${bin}/run.json`, '{"status":"completed","conclusion":"success"}');
     expect(check(env)).toEqual({ [runGate]: 'resolved: run 42 succeeded' });
     expect(town.json<Array<{ status: string }>>(['bd', 'show', poured.root])[0]?.status).toBe('open');
   });
 });
 
-interface Prime { text: string; molecule?: { id: string; closed: number; total: number; current: Array<{ id: string; title: string }>; next: Array<{ title: string }>; gates: string[] } }
-interface FormulaSling { molecule: string; agent: string; bead: string; formula: string; steps: number }
+interface Prime {
+  text: string;
+  molecule?: { id: string; closed: number; total: number; current: Array<{ id: string; title: string }>; next: Array<{ title: string }>; gates: string[] };
+}
+interface FormulaSling {
+  molecule: string;
+  agent: string;
+  bead: string;
+  formula: string;
+  steps: number;
+}
 
 describe('formulas on the work loop', () => {
   it('gt sling <formula> pours and hooks the root; prime shows the step now and the ones after; closing steps advances; gt done finishes', () => {
@@ -322,7 +385,9 @@ describe('formulas on the work loop', () => {
   it('the shell runner walks the steps, ends its session at a gate (waiting-gate, left alone by the witness) and a fresh one finishes after approval', async () => {
     const town = makeTown({ rig: 'app' });
     mkdirSync(`${town.root}/formulas`, { recursive: true });
-    writeFileSync(`${town.root}/formulas/gated-note.formula.toml`, `formula = "gated-note"
+    writeFileSync(
+      `${town.root}/formulas/gated-note.formula.toml`,
+      `formula = "gated-note"
 description = "Write a note, wait for a person, commit it"
 version = 1
 
@@ -344,10 +409,15 @@ run = ["git add {{name}}.md", "git commit -qm 'note {{name}}'"]
 [steps.gate]
 type = "human"
 timeout = "1h"
-`);
+`,
+    );
     const slung = town.json<FormulaSling>(['sling', 'gated-note', 'app', '--var', 'name=memo', '--agent', 'shell']);
     const agents = () => town.json<Array<{ agent: string; state: string; session_alive: boolean }>>(['agents', '--json']);
-    await waitFor('the worker to wait at the gate', () => agents().find((a) => a.agent === slung.agent && a.state === 'waiting-gate' && !a.session_alive), 60_000);
+    await waitFor(
+      'the worker to wait at the gate',
+      () => agents().find((a) => a.agent === slung.agent && a.state === 'waiting-gate' && !a.session_alive),
+      60_000,
+    );
     const prime = town.json<Prime>(['prime', '--agent', slung.agent, '--json']);
     expect(prime.molecule).toMatchObject({ closed: 1, total: 2, current: [] });
     expect(prime.molecule?.gates).toHaveLength(1);
@@ -368,7 +438,9 @@ timeout = "1h"
   it('gt gate check opens a command gate and starts a fresh session at the next step', async () => {
     const town = makeTown({ rig: 'app' });
     mkdirSync(`${town.root}/formulas`, { recursive: true });
-    writeFileSync(`${town.root}/formulas/ci-wait.formula.toml`, `formula = "ci-wait"
+    writeFileSync(
+      `${town.root}/formulas/ci-wait.formula.toml`,
+      `formula = "ci-wait"
 version = 1
 
 [[steps]]
@@ -385,7 +457,8 @@ run = ["git add BUILD.md", "git commit -qm build"]
 [steps.gate]
 type = "command"
 command = "test -f ${town.root}/ci-green"
-`);
+`,
+    );
     const slung = town.json<FormulaSling>(['sling', 'ci-wait', 'app', '--agent', 'shell']);
     const state = () => town.json<Array<{ agent: string; state: string; session_alive: boolean }>>(['agents', '--json']).find((a) => a.agent === slung.agent);
     await waitFor('the worker to wait at the gate', () => (state()?.state === 'waiting-gate' && state()?.session_alive === false) || undefined, 60_000);
@@ -402,7 +475,9 @@ command = "test -f ${town.root}/ci-green"
     const town = makeTown({ rig: 'app' });
     expect(town.gt(['config', 'set', 'agent', 'shell', '--rig', 'app']).code).toBe(0);
     mkdirSync(`${town.root}/formulas`, { recursive: true });
-    writeFileSync(`${town.root}/formulas/review-then-ship.formula.toml`, `formula = "review-then-ship"
+    writeFileSync(
+      `${town.root}/formulas/review-then-ship.formula.toml`,
+      `formula = "review-then-ship"
 version = 1
 
 [[steps]]
@@ -417,7 +492,8 @@ run = ["echo shipped > SHIPPED.md", "git add SHIPPED.md", "git commit -qm ship"]
 
 [steps.gate]
 type = "human"
-`);
+`,
+    );
     const slung = town.json<FormulaSling>(['sling', 'review-then-ship', 'app', '--no-start']);
     const draft = town.json<Prime>(['prime', '--agent', slung.agent, '--json']).molecule?.current[0]?.id as string;
     expect(town.gt(['bd', 'close', draft]).code).toBe(0);

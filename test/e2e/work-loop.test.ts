@@ -8,8 +8,19 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
-interface AgentRow { agent: string; session_alive: boolean; hooked: string[]; backend: string; runtime: string }
-interface Bead { id: string; status: string; assignee?: string; metadata?: Record<string, unknown> }
+interface AgentRow {
+  agent: string;
+  session_alive: boolean;
+  hooked: string[];
+  backend: string;
+  runtime: string;
+}
+interface Bead {
+  id: string;
+  status: string;
+  assignee?: string;
+  metadata?: Record<string, unknown>;
+}
 
 function show(town: TestTown, id: string): Bead {
   const [bead] = town.json<Bead[]>(['bd', 'show', id]);
@@ -109,7 +120,10 @@ describe('a polecat session that dies mid-work', () => {
     const log = town.git(worktree, ['log', '--format=%s', 'main..HEAD']).trim().split('\n');
     expect(log).toEqual([`${id}: Two-part job`, 'part one']);
     const runsDir = join(town.root, '.gt', 'runs');
-    const logs = readdirSync(runsDir).map((r) => join(runsDir, r, 'agent.log')).filter((p) => existsSync(p)).map((p) => readFileSync(p, 'utf8'));
+    const logs = readdirSync(runsDir)
+      .map((r) => join(runsDir, r, 'agent.log'))
+      .filter((p) => existsSync(p))
+      .map((p) => readFileSync(p, 'utf8'));
     expect(logs.filter((text) => text.includes(`Hooked: ${id}`)).length).toBe(2);
     expect(town.json<Array<{ result: string }>>(['refinery', 'run', 'app'])[0]?.result).toBe('merged');
   });

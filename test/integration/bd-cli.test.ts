@@ -75,9 +75,17 @@ describe('bd: the protocol Beads scripts rely on', () => {
     expect(cycle.stderr).toMatch(/would create a dependency cycle/);
     expect(w.bd(['dep', a, '--blocks', c]).stdout).toMatch(`${c} depends on ${a}`);
     const blocked = w.json<JsonIssue[]>(['blocked']);
-    expect(blocked.map((i) => [i.id, i.blocked_by])).toEqual(expect.arrayContaining([[b, [a]], [c, [a]]]));
+    expect(blocked.map((i) => [i.id, i.blocked_by])).toEqual(
+      expect.arrayContaining([
+        [b, [a]],
+        [c, [a]],
+      ]),
+    );
     const tree = w.json<Array<{ id: string; depth: number }>>(['dep', 'tree', b]);
-    expect(tree.map((n) => [n.id, n.depth])).toEqual([[b, 0], [a, 1]]);
+    expect(tree.map((n) => [n.id, n.depth])).toEqual([
+      [b, 0],
+      [a, 1],
+    ]);
     expect(w.json<unknown[]>(['dep', 'cycles'])).toEqual([]);
   });
 
@@ -92,7 +100,11 @@ describe('bd: the protocol Beads scripts rely on', () => {
     expect(w.bd(['update', id, '--due', 'not-a-date']).stderr).toMatch(/invalid --due format/);
     expect(w.bd(['update', id, '--title', '  ']).stderr).toMatch(/title is required/);
     expect(w.bd(['update', id, '--status', 'garbage']).stderr).toMatch(/invalid status "garbage"/);
-    for (const args of [['show', 'test-zzzz'], ['update', 'test-zzzz', '-p', '1'], ['close', 'test-zzzz']]) {
+    for (const args of [
+      ['show', 'test-zzzz'],
+      ['update', 'test-zzzz', '-p', '1'],
+      ['close', 'test-zzzz'],
+    ]) {
       const r = w.bd(args);
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr).toMatch(/no issue found matching "test-zzzz"/);
@@ -126,7 +138,9 @@ describe('bd: the protocol Beads scripts rely on', () => {
     expect(w.json<string[]>(['label', 'list', id])).toEqual(['perf']);
     expect(w.bd(['label', 'add', id, ' ']).stderr).toMatch(/label cannot be empty/);
     expect(w.bd(['comments', 'add', id, 'Repro: log in twice', '--author', 'alice']).stdout).toMatch(/Comment added/);
-    expect(w.json<Array<{ author: string; text: string }>>(['comments', id])).toEqual([expect.objectContaining({ author: 'alice', text: 'Repro: log in twice' })]);
+    expect(w.json<Array<{ author: string; text: string }>>(['comments', id])).toEqual([
+      expect.objectContaining({ author: 'alice', text: 'Repro: log in twice' }),
+    ]);
     expect(w.bd(['comments', 'add', id, '']).stderr).toMatch(/comment text cannot be empty/);
     expect(w.bd(['search']).stderr).toMatch(/search query is required/);
     expect(w.json<JsonIssue[]>(['search', 'slow']).map((i) => i.id)).toEqual([id]);

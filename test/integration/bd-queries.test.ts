@@ -19,7 +19,11 @@ describe('bd queries and filters', () => {
     const bug = w.json<Item>(['create', 'Login bug', '-t', 'bug', '-p', '0', '-l', 'area:auth,urgent', '--parent', epic.id, '-a', 'alice']);
     const task = w.json<Item>(['create', 'Docs', '-p', '3', '-l', 'docs', '--metadata', '{"team":"core","size":3}']);
     w.bd(['close', task.id]);
-    const ids = (args: string[]) => w.json<Item[]>(['list', ...args]).map((i) => i.id).sort();
+    const ids = (args: string[]) =>
+      w
+        .json<Item[]>(['list', ...args])
+        .map((i) => i.id)
+        .sort();
     expect(ids([])).toEqual([epic.id, bug.id].sort());
     expect(ids(['--all'])).toEqual([epic.id, bug.id, task.id].sort());
     expect(ids(['--status', 'closed'])).toEqual([task.id]);
@@ -74,9 +78,19 @@ describe('bd queries and filters', () => {
     expect(w.json<Item[]>(['ready'])).toEqual([]);
     expect(w.json<Item[]>(['show', parked])[0]?.status).toBe('deferred');
     expect(w.json<Item[]>(['show', later])[0]).toMatchObject({ status: 'open', defer_until: expect.stringMatching(/Z$/) as string });
-    expect(w.json<Item[]>(['ready', '--include-deferred']).map((i) => i.id).sort()).toEqual([later].sort());
+    expect(
+      w
+        .json<Item[]>(['ready', '--include-deferred'])
+        .map((i) => i.id)
+        .sort(),
+    ).toEqual([later].sort());
     w.bd(['undefer', later, parked]);
-    expect(w.json<Item[]>(['ready']).map((i) => i.id).sort()).toEqual([later, parked].sort());
+    expect(
+      w
+        .json<Item[]>(['ready'])
+        .map((i) => i.id)
+        .sort(),
+    ).toEqual([later, parked].sort());
     const again = w.bd(['undefer', later]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/is not deferred \(status: open\)/);
@@ -114,7 +128,16 @@ describe('bd queries and filters', () => {
     expect(w.json<{ ok: boolean }>(['doctor']).ok).toBe(true);
     const file = join(w.dir, 'cycle.jsonl');
     const line = (id: string, dep: string) =>
-      JSON.stringify({ id, title: id, status: 'open', priority: 2, issue_type: 'task', created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z', dependencies: [{ issue_id: id, depends_on_id: dep, type: 'blocks', created_at: '2026-01-01T00:00:00Z' }] });
+      JSON.stringify({
+        id,
+        title: id,
+        status: 'open',
+        priority: 2,
+        issue_type: 'task',
+        created_at: '2026-01-01T00:00:00Z',
+        updated_at: '2026-01-01T00:00:00Z',
+        dependencies: [{ issue_id: id, depends_on_id: dep, type: 'blocks', created_at: '2026-01-01T00:00:00Z' }],
+      });
     writeFileSync(file, `${line('c-a', 'c-b')}\n${line('c-b', 'c-a')}\n`);
     const refused = w.bd(['import', file]);
     expect(refused.code).toBe(1);
@@ -138,7 +161,11 @@ describe('bd flags scripts written for Beads use', () => {
     const later = w.bd(['q', 'later', '--defer', '+3d']).stdout.trim();
     const pin = w.json<{ id: string }>(['create', 'pin']).id;
     w.bd(['update', pin, '--status', 'pinned']);
-    const ids = (args: string[]) => w.json<Item[]>(['list', ...args]).map((i) => i.id).sort();
+    const ids = (args: string[]) =>
+      w
+        .json<Item[]>(['list', ...args])
+        .map((i) => i.id)
+        .sort();
     expect(ids(['--ready'])).toEqual([a, late].sort());
     expect(ids(['--deferred'])).toEqual([later]);
     expect(ids(['--overdue'])).toEqual([late]);
@@ -180,10 +207,42 @@ describe('bd round trips and odd files', () => {
     const parent = w.bd(['q', 'Parent']).stdout.trim();
     const other = w.bd(['q', 'Other']).stdout.trim();
     const full = w.json<{ id: string }>([
-      'create', 'Everything set', '-t', 'feature', '-p', 'P1', '-d', 'desc <b>', '--design', 'design', '--acceptance', 'accept',
-      '--notes', 'notes', '-a', 'alice', '--owner', 'owner@example.com', '-l', 'x,y', '--parent', parent,
-      '--deps', `discovered-from:${other}`, '--external-ref', 'gh-9', '--spec-id', 'SPEC-1', '--metadata', '{"k":"v"}',
-      '-e', '30', '--due', '2027-01-15T10:00:00Z', '--defer', '2027-01-01T00:00:00Z',
+      'create',
+      'Everything set',
+      '-t',
+      'feature',
+      '-p',
+      'P1',
+      '-d',
+      'desc <b>',
+      '--design',
+      'design',
+      '--acceptance',
+      'accept',
+      '--notes',
+      'notes',
+      '-a',
+      'alice',
+      '--owner',
+      'owner@example.com',
+      '-l',
+      'x,y',
+      '--parent',
+      parent,
+      '--deps',
+      `discovered-from:${other}`,
+      '--external-ref',
+      'gh-9',
+      '--spec-id',
+      'SPEC-1',
+      '--metadata',
+      '{"k":"v"}',
+      '-e',
+      '30',
+      '--due',
+      '2027-01-15T10:00:00Z',
+      '--defer',
+      '2027-01-01T00:00:00Z',
     ]);
     w.bd(['comments', 'add', full.id, 'a comment']);
     w.bd(['close', other, '-r', 'wontfix: out of scope']);
@@ -201,8 +260,15 @@ describe('bd round trips and odd files', () => {
       );
     }
     expect(fresh.json<Array<Record<string, unknown>>>(['show', full.id])[0]).toMatchObject({
-      design: 'design', acceptance_criteria: 'accept', owner: 'owner@example.com', external_ref: 'gh-9', spec_id: 'SPEC-1',
-      metadata: { k: 'v' }, estimated_minutes: 30, due_at: '2027-01-15T10:00:00Z', labels: ['x', 'y'],
+      design: 'design',
+      acceptance_criteria: 'accept',
+      owner: 'owner@example.com',
+      external_ref: 'gh-9',
+      spec_id: 'SPEC-1',
+      metadata: { k: 'v' },
+      estimated_minutes: 30,
+      due_at: '2027-01-15T10:00:00Z',
+      labels: ['x', 'y'],
     });
   });
 

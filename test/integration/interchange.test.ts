@@ -27,9 +27,15 @@ function expectNoLoss(source: Record<string, unknown>, exported: Record<string, 
     else if (key === 'dependencies' || key === 'comments') {
       const norm = (list: unknown) =>
         (list as Array<Record<string, unknown>>).map((item) =>
-          Object.fromEntries(Object.entries(item).map(([k, v]) => [k, isTime(k) ? canonicalTime(String(v)) : v]).filter(([k, v]) => !(k === 'metadata' && v === '{}'))));
+          Object.fromEntries(
+            Object.entries(item)
+              .map(([k, v]) => [k, isTime(k) ? canonicalTime(String(v)) : v])
+              .filter(([k, v]) => !(k === 'metadata' && v === '{}')),
+          ),
+        );
       // Edges are a set (export sorts them); comments keep their order.
-      const order = (list: Array<Record<string, unknown>>) => (key === 'dependencies' ? [...list].sort((x, y) => String(x.depends_on_id).localeCompare(String(y.depends_on_id))) : list);
+      const order = (list: Array<Record<string, unknown>>) =>
+        key === 'dependencies' ? [...list].sort((x, y) => String(x.depends_on_id).localeCompare(String(y.depends_on_id))) : list;
       expect(order(norm(out)), `${String(source.id)} ${key}`).toEqual(order(norm(value)));
     } else expect(sameValue(key, value, out), `${String(source.id)}.${key}: ${JSON.stringify(value)} vs ${JSON.stringify(out)}`).toBe(true);
   }
@@ -37,7 +43,10 @@ function expectNoLoss(source: Record<string, unknown>, exported: Record<string, 
 }
 
 function lines(text: string): Array<Record<string, unknown>> {
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('bd import / export', () => {
@@ -129,7 +138,10 @@ describe('bd import holds the rules bd create holds (issue 12, finding 8)', () =
       [line({ id: '../../x' }), /line 1: invalid ID "\.\.\/\.\.\/x"/],
       [line({ id: `app-$(touch ${marker})` }), /line 1: invalid ID/],
       [`${line({ id: 'app-1' })}\n${line({ id: 'app-2', dependencies: [{ depends_on_id: '../etc', type: 'blocks' }] })}`, /line 2: invalid ID "\.\.\/etc"/],
-      [`${line({ id: 'app-a', dependencies: [{ depends_on_id: 'app-b', type: 'blocks' }] })}\n${line({ id: 'app-b', dependencies: [{ depends_on_id: 'app-a', type: 'blocks' }] })}`, /blocking cycle among .*app-a/],
+      [
+        `${line({ id: 'app-a', dependencies: [{ depends_on_id: 'app-b', type: 'blocks' }] })}\n${line({ id: 'app-b', dependencies: [{ depends_on_id: 'app-a', type: 'blocks' }] })}`,
+        /blocking cycle among .*app-a/,
+      ],
       [line({ id: 'app-1', status: 'bogus' }), /line 1: invalid status "bogus"/],
       [line({ id: 'app-1', issue_type: 'weird' }), /line 1: invalid issue type "weird"/],
       [line({ id: 'app-1', dependencies: [{ depends_on_id: 'app-2', type: 'owns' }] }), /line 1: invalid dependency type "owns"/],
@@ -150,7 +162,7 @@ describe('bd import holds the rules bd create holds (issue 12, finding 8)', () =
     expect(w.json<{ ok: boolean }>(['doctor']).ok).toBe(true);
   });
 
-  it('still takes Beads\' legacy forms: type aliases (normalised), identical duplicate lines, external edges', () => {
+  it("still takes Beads' legacy forms: type aliases (normalised), identical duplicate lines, external edges", () => {
     const w = workspace('app');
     const file = join(w.dir, 'ok.jsonl');
     const same = line({ id: 'app-1', issue_type: 'enhancement' });

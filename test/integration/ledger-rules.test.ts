@@ -14,7 +14,10 @@ async function make(ledger: Ledger, title: string, extra: Parameters<Ledger['cre
 }
 
 async function rejects(promise: Promise<unknown>, kind: GtError['kind'], text: RegExp): Promise<void> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(GtError);
   expect((error as GtError).kind).toBe(kind);
   expect((error as GtError).message).toMatch(text);
@@ -234,7 +237,7 @@ describe.each(LEDGER_BACKENDS)('ledger conformance: $name', ({ open: openLedger 
       await ledger.close([s1]);
       expect((await ledger.get(mol)).status).toBe('open');
       await ledger.close([s2]);
-      expect((await ledger.get(mol))).toMatchObject({ status: 'closed', close_reason: 'all steps complete' });
+      expect(await ledger.get(mol)).toMatchObject({ status: 'closed', close_reason: 'all steps complete' });
     });
 
     it('hierarchical child IDs P.n with a persistent counter, depth at most 3', async () => {
@@ -274,8 +277,26 @@ describe.each(LEDGER_BACKENDS)('ledger conformance: $name', ({ open: openLedger 
       await make(ledger, 'child', { parent: a });
       await make(ledger, 'wisp', { ephemeral: true });
       await ledger.importRecords({
-        records: [{ issue: { id: 'bd-imp1', title: 'i', status: 'open', priority: 2, issue_type: 'task', created_at: '2026-01-01T00:00:00.000000000Z', updated_at: '2026-01-01T00:00:00.000000000Z' }, labels: [], dependencies: [], comments: [], line: 1 }],
-        memories: [], tombstones: [], source: 'test',
+        records: [
+          {
+            issue: {
+              id: 'bd-imp1',
+              title: 'i',
+              status: 'open',
+              priority: 2,
+              issue_type: 'task',
+              created_at: '2026-01-01T00:00:00.000000000Z',
+              updated_at: '2026-01-01T00:00:00.000000000Z',
+            },
+            labels: [],
+            dependencies: [],
+            comments: [],
+            line: 1,
+          },
+        ],
+        memories: [],
+        tombstones: [],
+        source: 'test',
       });
       await ledger.delete([a]);
       // A second connection reads the counters the triggers keep (a store detail, not on the Ledger's surface).
@@ -368,14 +389,26 @@ describe.each(LEDGER_BACKENDS)('ledger conformance: $name', ({ open: openLedger 
       await rejects(ledger.create({ title: 'x'.repeat(501) }), 'validation', /500 characters or less \(got 501\)/);
       await rejects(ledger.create({ title: 'ok', type: 'invalid-type' }), 'validation', /invalid issue type "invalid-type"/);
       const id = await make(ledger, 'fine');
-      await rejects(ledger.update([id], { status: 'garbage' }).then((r) => { if (r.failed[0]) throw r.failed[0].error; }), 'validation', /invalid status "garbage"/);
+      await rejects(
+        ledger.update([id], { status: 'garbage' }).then((r) => {
+          if (r.failed[0]) throw r.failed[0].error;
+        }),
+        'validation',
+        /invalid status "garbage"/,
+      );
       await rejects(ledger.update([id], { title: '' }), 'validation', /title is required/);
-      await rejects(ledger.update([id], { estimated_minutes: -5 }).then((r) => { if (r.failed[0]) throw r.failed[0].error; }), 'validation', /estimate must be a non-negative/);
+      await rejects(
+        ledger.update([id], { estimated_minutes: -5 }).then((r) => {
+          if (r.failed[0]) throw r.failed[0].error;
+        }),
+        'validation',
+        /estimate must be a non-negative/,
+      );
       await rejects(ledger.addLabel([id], ' '), 'validation', /label cannot be empty/);
       await rejects(ledger.addComment(id, ''), 'validation', /comment text cannot be empty/);
       await rejects(ledger.setConfig('status.custom', 'Bad Name'), 'validation', /invalid custom status name/);
       expect((await ledger.list({})).map((i) => i.title)).toEqual(['fine']);
-      expect((await ledger.get(id))).toMatchObject({ title: 'fine', status: 'open' });
+      expect(await ledger.get(id)).toMatchObject({ title: 'fine', status: 'open' });
     });
 
     it('a failed multi-step write leaves no trace (transaction rolled back)', async () => {

@@ -6,8 +6,18 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { workspace } from '../support/env.js';
 
-interface Pour { root: string; steps: Record<string, string>; gates: Record<string, string>; created: number }
-interface Issue { id: string; status: string; title: string; ephemeral?: boolean }
+interface Pour {
+  root: string;
+  steps: Record<string, string>;
+  gates: Record<string, string>;
+  created: number;
+}
+interface Issue {
+  id: string;
+  status: string;
+  title: string;
+  ephemeral?: boolean;
+}
 
 describe('molecules', () => {
   it('pours a formula in one go; steps follow their needs, a gate holds its step, and the last close closes the root', () => {
@@ -29,13 +39,21 @@ describe('molecules', () => {
     expect(ws.bd(['close', poured.gates.publish as string]).code).toBe(0);
     expect(current()).toEqual([poured.steps.publish]);
     expect(ws.bd(['close', poured.steps.publish as string]).code).toBe(0);
-    expect(ws.json<{ closed: number; total: number; status: string }>(['mol', 'progress', poured.root])).toMatchObject({ molecule: poured.root, closed: 5, total: 5, status: 'closed' });
+    expect(ws.json<{ closed: number; total: number; status: string }>(['mol', 'progress', poured.root])).toMatchObject({
+      molecule: poured.root,
+      closed: 5,
+      total: 5,
+      status: 'closed',
+    });
   });
 
   it('pours nothing from a formula with an error or a missing var', () => {
     const ws = workspace('t');
     mkdirSync(join(ws.dir, '.beads', 'formulas'), { recursive: true });
-    writeFileSync(join(ws.dir, '.beads', 'formulas', 'loop.formula.toml'), 'formula = "loop"\n[[steps]]\nid = "a"\ntitle = "A"\nneeds = ["b"]\n[[steps]]\nid = "b"\ntitle = "B"\nneeds = ["a"]\n');
+    writeFileSync(
+      join(ws.dir, '.beads', 'formulas', 'loop.formula.toml'),
+      'formula = "loop"\n[[steps]]\nid = "a"\ntitle = "A"\nneeds = ["b"]\n[[steps]]\nid = "b"\ntitle = "B"\nneeds = ["a"]\n',
+    );
     const before = ws.json<{ total_issues: number }>(['stats']).total_issues;
     const cycle = ws.bd(['mol', 'pour', 'loop']);
     expect(cycle.code).not.toBe(0);

@@ -71,10 +71,19 @@ describe('reliability under concurrency and crashes', () => {
     const file = join(w.dir, 'bulk.jsonl');
     const lines: string[] = [];
     for (let i = 0; i < 40_000; i++) {
-      lines.push(JSON.stringify({
-        id: `bulk-${i}`, title: `bulk issue ${i} ${'x'.repeat(200)}`, description: 'y'.repeat(500), status: 'open', priority: i % 5,
-        issue_type: 'task', created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z', labels: ['bulk', `l${i % 7}`],
-      }));
+      lines.push(
+        JSON.stringify({
+          id: `bulk-${i}`,
+          title: `bulk issue ${i} ${'x'.repeat(200)}`,
+          description: 'y'.repeat(500),
+          status: 'open',
+          priority: i % 5,
+          issue_type: 'task',
+          created_at: '2026-01-01T00:00:00Z',
+          updated_at: '2026-01-01T00:00:00Z',
+          labels: ['bulk', `l${i % 7}`],
+        }),
+      );
     }
     writeFileSync(file, `${lines.join('\n')}\n`);
     const db = join(w.dir, '.beads', 'beads.db');

@@ -16,9 +16,17 @@ async function startHost(): Promise<{ url: string; settings: string; heard: stri
   const runDir = tempDir('gt-host-');
   const settings = join(runDir, 'settings.json');
   writeFileSync(settings, JSON.stringify({ hooks: { url: HOOK_URL_PLACEHOLDER } }));
-  writeFileSync(join(runDir, 'session.json'), JSON.stringify({ name: 's', cwd: runDir, argv: ['sleep', '60'], env: { PATH: process.env.PATH ?? '/bin' }, runDir, hookServer: { files: [settings] } }));
+  writeFileSync(
+    join(runDir, 'session.json'),
+    JSON.stringify({ name: 's', cwd: runDir, argv: ['sleep', '60'], env: { PATH: process.env.PATH ?? '/bin' }, runDir, hookServer: { files: [settings] } }),
+  );
   const heard: string[] = [];
-  const host = runSessionHost(runDir, { onHook: async (event, body) => { heard.push(`${event}:${JSON.stringify(body).length}`); return { ok: true }; } });
+  const host = runSessionHost(runDir, {
+    onHook: async (event, body) => {
+      heard.push(`${event}:${JSON.stringify(body).length}`);
+      return { ok: true };
+    },
+  });
   onCleanup(async () => {
     try {
       process.kill(Number(readFileSync(join(runDir, 'agent.pid'), 'utf8')), 'SIGKILL');
@@ -67,7 +75,7 @@ function post(url: string, megabytes: number, withLength = false): Promise<{ sta
   });
 }
 
-describe('the session host\'s hook endpoint (issue 12, finding 6)', () => {
+describe("the session host's hook endpoint (issue 12, finding 6)", () => {
   it('refuses a request without the token before reading its body, and its memory does not grow', async () => {
     const { url, settings, heard } = await startHost();
     expect((statSync(settings).mode & 0o777).toString(8)).toBe('600');
@@ -95,16 +103,20 @@ describe('the session host\'s hook endpoint (issue 12, finding 6)', () => {
     expect(heard).toEqual([]);
   });
 
-  it('cuts off a client that never finishes its request', async () => {
-    const { url } = await startHost();
-    const { port } = new URL(url);
-    const socket = connect(Number(port), '127.0.0.1');
-    socket.write(`POST ${new URL(url).pathname}/Stop HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"a":`);
-    const started = Date.now();
-    let answer = '';
-    socket.on('data', (d: Buffer) => (answer += d.toString()));
-    await new Promise((r) => socket.on('close', r));
-    expect(Date.now() - started).toBeLessThan(HOOK_REQUEST_TIMEOUT_MS + 3000);
-    expect(answer).toMatch(/^HTTP\/1\.1 408/);
-  }, HOOK_REQUEST_TIMEOUT_MS + 10_000);
+  it(
+    'cuts off a client that never finishes its request',
+    async () => {
+      const { url } = await startHost();
+      const { port } = new URL(url);
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.write(`POST ${new URL(url).pathname}/Stop HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"a":`);
+      const started = Date.now();
+      let answer = '';
+      socket.on('data', (d: Buffer) => (answer += d.toString()));
+      await new Promise((r) => socket.on('close', r));
+      expect(Date.now() - started).toBeLessThan(HOOK_REQUEST_TIMEOUT_MS + 3000);
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    },
+    HOOK_REQUEST_TIMEOUT_MS + 10_000,
+  );
 });

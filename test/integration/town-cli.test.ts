@@ -24,7 +24,8 @@ function polecatWithCommit(town: TestTown, file = 'work.txt', content = 'work\n'
 describe('gt install', () => {
   it('creates the town layout, and re-running it changes nothing', () => {
     const town = makeTown();
-    for (const path of ['town.toml', '.gt/ledger.db', '.gt/bin/gt', '.gt/bin/bd', 'mayor/AGENTS.md', 'mayor/.git']) expect(existsSync(join(town.root, path)), path).toBe(true);
+    for (const path of ['town.toml', '.gt/ledger.db', '.gt/bin/gt', '.gt/bin/bd', 'mayor/AGENTS.md', 'mayor/.git'])
+      expect(existsSync(join(town.root, path)), path).toBe(true);
     expect(town.gt(['bd', 'config', 'get', 'issue_prefix']).stdout.trim()).toContain('hq');
     const edited = `${readFileSync(join(town.root, 'town.toml'), 'utf8')}# my note\n`;
     writeFileSync(join(town.root, 'town.toml'), edited);
@@ -147,13 +148,17 @@ describe('messages a person acts on', () => {
     expect(town.gt(['agents'], { env: { NO_COLOR: '' } }).stdout).not.toMatch(sgr); // not a terminal
   });
 
-  it('rig add shows git\'s progress on stderr without a line per redraw', () => {
+  it("rig add shows git's progress on stderr without a line per redraw", () => {
     const town = makeTown();
     // A git that redraws a progress line 500 times before cloning, as a big repository's clone does.
     const bin = join(town.base, 'slow-git');
     mkdirSync(bin);
     const real = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
-    writeFileSync(join(bin, 'git'), `#!/bin/sh\nif [ "$1" = clone ]; then i=0; while [ $i -lt 500 ]; do printf 'Receiving objects: %d%% (%d/500)\\r' $((i/5)) $i >&2; i=$((i+1)); done; printf 'Receiving objects: 100%% (500/500), done.\\n' >&2; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh\nif [ "$1" = clone ]; then i=0; while [ $i -lt 500 ]; do printf 'Receiving objects: %d%% (%d/500)\\r' $((i/5)) $i >&2; i=$((i+1)); done; printf 'Receiving objects: 100%% (500/500), done.\\n' >&2; fi\nexec ${real} "$@"\n`,
+      { mode: 0o755 },
+    );
     const r = town.gt(['rig', 'add', 'app', town.origin('app')], { env: { PATH: `${bin}:${town.env.PATH ?? ''}` } });
     expect(r.code, r.stderr).toBe(0);
     const receiving = r.stderr.split('\n').filter((l) => l.startsWith('Receiving objects'));
@@ -169,8 +174,17 @@ describe('messages a person acts on', () => {
     const bin = join(town.base, 'slow-clone');
     mkdirSync(bin);
     const real = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
-    writeFileSync(join(bin, 'git'), `#!/bin/sh\nif [ "$1" = clone ]; then for last; do :; done; mkdir -p "$last/objects"; echo "Cloning into bare repository..." >&2; sleep 30; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
-    const child = spawn(process.execPath, [GT, 'rig', 'add', 'app', origin], { cwd: town.base, env: { ...town.env, PATH: `${bin}:${town.env.PATH ?? ''}` }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh\nif [ "$1" = clone ]; then for last; do :; done; mkdir -p "$last/objects"; echo "Cloning into bare repository..." >&2; sleep 30; fi\nexec ${real} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const child = spawn(process.execPath, [GT, 'rig', 'add', 'app', origin], {
+      cwd: town.base,
+      env: { ...town.env, PATH: `${bin}:${town.env.PATH ?? ''}` },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdout.resume();
@@ -273,8 +287,15 @@ describe('bad input changes nothing', () => {
     for (const id of ['app-abc1', 'app-abc2']) expect(town.gt(['bd', 'create', `Work ${id}`, '--id', id], { cwd: join(town.root, 'app') }).code).toBe(0);
     const ambiguous = 'ambiguous ID "app-abc" matches 2 issues: app-abc1, app-abc2';
     const commands = [
-      ['bd', 'show', 'app-abc'], ['sling', 'app-abc', 'app', '--no-start'], ['unsling', 'app-abc'], ['convoy', 'create', 'X', 'app-abc'],
-      ['convoy', 'show', 'app-abc'], ['gate', 'approve', 'app-abc'], ['mq', 'retry', 'app-abc'], ['permission', 'approve', 'app-abc'], ['bd', 'mol', 'show', 'app-abc'],
+      ['bd', 'show', 'app-abc'],
+      ['sling', 'app-abc', 'app', '--no-start'],
+      ['unsling', 'app-abc'],
+      ['convoy', 'create', 'X', 'app-abc'],
+      ['convoy', 'show', 'app-abc'],
+      ['gate', 'approve', 'app-abc'],
+      ['mq', 'retry', 'app-abc'],
+      ['permission', 'approve', 'app-abc'],
+      ['bd', 'mol', 'show', 'app-abc'],
     ];
     for (const args of commands) {
       const r = town.gt(args);
@@ -420,7 +441,11 @@ describe('the town daemon', () => {
     town.json(['done', '--agent', agent]);
     await waitFor('the daemon to merge', () => town.json<Array<{ status: string }>>(['bd', 'show', bead])[0]?.status === 'closed' || undefined, 30_000);
     // The bead closes inside the refinery's pass; the daemon logs mr.merged when the pass returns, a moment later.
-    await waitFor('mr.merged in the daemon log', () => /msg=mr\.merged rig=app/.test(readFileSync(join(town.root, '.gt', 'daemon.log'), 'utf8')) || undefined, 30_000);
+    await waitFor(
+      'mr.merged in the daemon log',
+      () => /msg=mr\.merged rig=app/.test(readFileSync(join(town.root, '.gt', 'daemon.log'), 'utf8')) || undefined,
+      30_000,
+    );
 
     const down = town.json<{ daemon_stopped: boolean }>(['down']);
     expect(down.daemon_stopped).toBe(true);
@@ -436,19 +461,25 @@ describe('the town daemon', () => {
 });
 
 describe('gt permission check (command hooks: Gemini BeforeTool, Codex PreToolUse)', () => {
-  it('answers a hook\'s JSON on stdin in each runtime\'s format, logs the decision, and refuses an unknown format', () => {
+  it("answers a hook's JSON on stdin in each runtime's format, logs the decision, and refuses an unknown format", () => {
     const town = makeTown({ rig: 'app' });
     const bead = town.bead('Ask first', ['true']);
     const [slung] = town.json<Array<{ agent: string }>>(['sling', bead, 'app', '--no-start']);
     const agent = slung?.agent as string;
     const dir = join(town.root, 'app', 'polecats', agent.split('/')[2] as string);
-    const check = (format: string, input: unknown) => town.gt(['permission', 'check', '--format', format, '--agent', agent], { cwd: dir, input: JSON.stringify(input), env: { GT_RUN: 'manual' } });
+    const check = (format: string, input: unknown) =>
+      town.gt(['permission', 'check', '--format', format, '--agent', agent], { cwd: dir, input: JSON.stringify(input), env: { GT_RUN: 'manual' } });
     const gemini = check('gemini', { tool_name: 'run_shell_command', tool_input: { command: 'git push --force origin main' }, cwd: dir });
     expect(gemini.code, gemini.stderr).toBe(0);
     expect(JSON.parse(gemini.stdout)).toMatchObject({ decision: 'deny', reason: expect.stringContaining('builtin force-push') });
     const claude = check('claude', { tool_name: 'Bash', tool_input: { command: 'npm test' }, cwd: dir });
-    expect(JSON.parse(claude.stdout)).toEqual({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'allow', permissionDecisionReason: expect.stringContaining('gt allowed this') } });
-    expect(town.json<Array<{ action: string; rule: string }>>(['permission', 'log']).map((e) => [e.action, e.rule])).toEqual([['deny', 'builtin force-push'], ['allow', 'default']]);
+    expect(JSON.parse(claude.stdout)).toEqual({
+      hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'allow', permissionDecisionReason: expect.stringContaining('gt allowed this') },
+    });
+    expect(town.json<Array<{ action: string; rule: string }>>(['permission', 'log']).map((e) => [e.action, e.rule])).toEqual([
+      ['deny', 'builtin force-push'],
+      ['allow', 'default'],
+    ]);
     const bad = check('cursor', {});
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('unknown hook format "cursor"');
@@ -470,7 +501,9 @@ describe('gt witness patrol', () => {
     // A crash: restarted on the same hook (a fresh session: this runtime has no conversation to resume).
     crash();
     await waitFor('the session to die', () => alive() === false || undefined, 20_000);
-    expect(town.json<Array<{ agent: string; bead: string; action: string; detail: string }>>(['witness', 'patrol'])).toEqual([{ agent, bead, action: 'restarted', detail: 'fresh session' }]);
+    expect(town.json<Array<{ agent: string; bead: string; action: string; detail: string }>>(['witness', 'patrol'])).toEqual([
+      { agent, bead, action: 'restarted', detail: 'fresh session' },
+    ]);
     expect(alive()).toBe(true);
     // A second death of the same bead is over max_wakes = 1: stalled, the Mayor is told, no restart.
     crash();
@@ -492,13 +525,19 @@ describe('gt formula and bd cook', () => {
   it('lists the search path with shadowing, shows and cooks formulas, and names file, line and key of a broken one', () => {
     const town = makeTown({ rig: 'app' });
     mkdirSync(join(town.root, 'formulas'));
-    writeFileSync(join(town.root, 'formulas', 'release.formula.toml'), 'formula = "release"\ndescription = "Our own release"\n[[steps]]\nid = "ship"\ntitle = "Ship {{what}}"\n[vars.what]\ndefault = "it"\n');
+    writeFileSync(
+      join(town.root, 'formulas', 'release.formula.toml'),
+      'formula = "release"\ndescription = "Our own release"\n[[steps]]\nid = "ship"\ntitle = "Ship {{what}}"\n[vars.what]\ndefault = "it"\n',
+    );
     writeFileSync(join(town.root, 'formulas', 'broken.formula.toml'), 'formula = "broken"\n[[steps]]\nid = "a"\ntitle = "A"\nneeds = ["ghost"]\n');
     const list = town.json<Array<{ name: string; source: string; shadows: string[] }>>(['formula', 'list']);
     expect(list.map((f) => f.name)).toEqual(expect.arrayContaining(['broken', 'code-review', 'polecat-work', 'release', 'shell-demo', 'tdd-cycle']));
     expect(list.find((f) => f.name === 'release')).toMatchObject({ source: join(town.root, 'formulas', 'release.formula.toml'), shadows: ['builtin:release'] });
     expect(town.json<{ steps: Array<{ title: string }> }>(['formula', 'cook', 'release', '--var', 'what=v2']).steps[0]?.title).toBe('Ship v2');
-    expect(town.json<{ name: string; vars: object }>(['formula', 'show', 'tdd-cycle'])).toMatchObject({ name: 'tdd-cycle', vars: { behaviour: { required: true } } });
+    expect(town.json<{ name: string; vars: object }>(['formula', 'show', 'tdd-cycle'])).toMatchObject({
+      name: 'tdd-cycle',
+      vars: { behaviour: { required: true } },
+    });
     const broken = town.gt(['formula', 'show', 'broken']);
     expect(broken.code).toBe(3);
     expect(broken.stderr).toContain(`${join(town.root, 'formulas', 'broken.formula.toml')}:5: key steps.0.needs: step "a" needs "ghost"`);
@@ -515,7 +554,10 @@ describe('gt formula and bd cook', () => {
   it('a formula folder takes any *.toml file, named by its formula key; other files are left alone', () => {
     const town = makeTown({ rig: 'app' });
     mkdirSync(join(town.root, 'formulas'));
-    writeFileSync(join(town.root, 'formulas', 'deploy.toml'), 'formula = "deploy"\ndescription = "Deploy it"\n[[steps]]\nid = "go"\ntitle = "Deploy {{env}}"\n[vars.env]\ndefault = "staging"\n');
+    writeFileSync(
+      join(town.root, 'formulas', 'deploy.toml'),
+      'formula = "deploy"\ndescription = "Deploy it"\n[[steps]]\nid = "go"\ntitle = "Deploy {{env}}"\n[vars.env]\ndefault = "staging"\n',
+    );
     writeFileSync(join(town.root, 'formulas', 'notes.md'), '# not a formula\n');
     const list = town.json<Array<{ name: string; source: string }>>(['formula', 'list']);
     expect(list.find((f) => f.name === 'deploy')).toMatchObject({ source: join(town.root, 'formulas', 'deploy.toml') });

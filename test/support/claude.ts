@@ -19,23 +19,33 @@ export async function useScriptedClaude(town: TestTown, turns: unknown[]): Promi
   const server = new ScriptedModelServer(parseModelScript({ turns }));
   await server.listen();
   onCleanup(() => server.close());
-  writeFileSync(join(town.env.HOME as string, '.claude.json'), JSON.stringify({
-    hasCompletedOnboarding: true,
-    customApiKeyResponses: { approved: [API_KEY.slice(-20)], rejected: [] },
-  }));
+  writeFileSync(
+    join(town.env.HOME as string, '.claude.json'),
+    JSON.stringify({
+      hasCompletedOnboarding: true,
+      customApiKeyResponses: { approved: [API_KEY.slice(-20)], rejected: [] },
+    }),
+  );
   // Claude Code keeps scratch files in TMPDIR: inside the test's directory, they go with it.
   const tmp = join(town.base, 'tmp');
   mkdirSync(tmp, { recursive: true });
   Object.assign(town.env, {
-    TMPDIR: tmp, ANTHROPIC_BASE_URL: server.url(), ANTHROPIC_API_KEY: API_KEY,
-    DISABLE_TELEMETRY: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_AUTOUPDATER: '1',
+    TMPDIR: tmp,
+    ANTHROPIC_BASE_URL: server.url(),
+    ANTHROPIC_API_KEY: API_KEY,
+    DISABLE_TELEMETRY: '1',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
     PATH: `${join(ROOT, 'node_modules', '.bin')}:${town.env.PATH ?? ''}`,
   });
   return server;
 }
 
 /** A Bash tool call turn. */
-export const bash = (command: string, usage?: Record<string, number>) => ({ tools: [{ name: 'Bash', input: { command, description: command.slice(0, 40) } }], ...(usage ? { usage } : {}) });
+export const bash = (command: string, usage?: Record<string, number>) => ({
+  tools: [{ name: 'Bash', input: { command, description: command.slice(0, 40) } }],
+  ...(usage ? { usage } : {}),
+});
 export const say = (text: string, usage?: Record<string, number>) => ({ text, ...(usage ? { usage } : {}) });
 
 /** How many of the agent loop's requests contain `text`. */

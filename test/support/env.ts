@@ -91,7 +91,9 @@ export function workspace(prefix = 'test', init = true): Workspace {
 }
 
 /** An in-process ledger on a fresh SQLite file, closed after the test. */
-export async function openLedger(options: { actor?: string; prefix?: string; clock?: () => string; path?: string } = {}): Promise<{ ledger: Ledger; path: string }> {
+export async function openLedger(
+  options: { actor?: string; prefix?: string; clock?: () => string; path?: string } = {},
+): Promise<{ ledger: Ledger; path: string }> {
   const path = options.path ?? join(tempDir(), 'ledger.db');
   const store = SqliteLedgerStore.open(path, { create: true });
   const ledger = new Ledger(store, { actor: options.actor ?? 'tester', ...(options.clock ? { clock: options.clock } : {}) });

@@ -113,7 +113,12 @@ export async function townHarness(options: { rig?: string; actor?: string } = {}
   git(base, ['clone', '-q', '--bare', seed, join(base, 'origin.git')]);
 
   let installed: Ledger | undefined;
-  await installTown(root, 'test', installPorts(root, env, (ledger) => (installed = ledger)), {});
+  await installTown(
+    root,
+    'test',
+    installPorts(root, env, (ledger) => (installed = ledger)),
+    {},
+  );
   await installed?.release();
   const backend = new RecordingBackend();
   const detached = new RecordingDetached();

@@ -41,7 +41,13 @@ export function makeTown(options: { install?: boolean; rig?: string; test?: stri
   const env = isolatedEnv(base, { GT_TMUX_SOCKET: socket, GT_ROOT: root });
   delete env.BD_ACTOR;
   const gt: TestTown['gt'] = (args, o = {}) => {
-    const r = spawnSync(process.execPath, [GT, ...args], { cwd: o.cwd ?? base, env: { ...env, ...o.env }, input: o.input ?? '', encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [GT, ...args], {
+      cwd: o.cwd ?? base,
+      env: { ...env, ...o.env },
+      input: o.input ?? '',
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   };
   const gtAsync: TestTown['gtAsync'] = (args, o = {}) => runAsync(GT, args, { cwd: base, env: { ...env, ...o.env } });
@@ -106,7 +112,10 @@ export function stopEverything(town: TestTown): void {
   const runs = join(town.root, '.gt', 'runs');
   if (existsSync(runs)) {
     for (const run of readdirSync(runs)) {
-      for (const [file, group] of [['host.pid', false], ['agent.pid', true]] as const) {
+      for (const [file, group] of [
+        ['host.pid', false],
+        ['agent.pid', true],
+      ] as const) {
         const path = join(runs, run, file);
         if (!existsSync(path)) continue;
         const pid = Number(readFileSync(path, 'utf8'));

@@ -15,15 +15,28 @@ describe('formulas', () => {
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
       const formula = parseFormula(readFileSync(join(FORMULAS, file), 'utf8'), file);
-      const vars = Object.fromEntries(Object.entries(formula.vars).filter(([, v]) => v.required).map(([k, v]) => [k, v.pattern ? '1.2.3' : 'x']));
+      const vars = Object.fromEntries(
+        Object.entries(formula.vars)
+          .filter(([, v]) => v.required)
+          .map(([k, v]) => [k, v.pattern ? '1.2.3' : 'x']),
+      );
       const cooked = cookFormula(formula, vars, none);
       expect(cooked.steps.length, file).toBeGreaterThan(0);
-      expect(cooked.steps.every((s) => !s.title.includes('{{')), file).toBe(true);
+      expect(
+        cooked.steps.every((s) => !s.title.includes('{{')),
+        file,
+      ).toBe(true);
     }
   });
 
   it('cooks every built-in formula', () => {
-    const vars: Record<string, Record<string, string>> = { release: { version: '2.0.0' }, 'polecat-work': { bead: 'app-1' }, 'code-review': { target: 'main' }, 'tdd-cycle': { behaviour: 'b' }, 'resolve-conflict': { bead: 'app-1', branch: 'polecat/nux/app-1' } };
+    const vars: Record<string, Record<string, string>> = {
+      release: { version: '2.0.0' },
+      'polecat-work': { bead: 'app-1' },
+      'code-review': { target: 'main' },
+      'tdd-cycle': { behaviour: 'b' },
+      'resolve-conflict': { bead: 'app-1', branch: 'polecat/nux/app-1' },
+    };
     for (const [name, text] of Object.entries(BUILTIN_FORMULAS)) {
       const cooked = cookFormula(parseFormula(text, `builtin:${name}`), vars[name] ?? {}, none);
       expect(cooked.formula).toBe(name);
@@ -34,7 +47,8 @@ describe('formulas', () => {
   });
 
   it('substitutes vars, applies defaults, enums, patterns and conditions, flattens children and maps step types', () => {
-    const formula = parseFormula(`formula = "f"
+    const formula = parseFormula(
+      `formula = "f"
 [vars]
 who = "world"
 [vars.mode]
@@ -56,10 +70,14 @@ needs = ["a", "b"]
 [[steps.children]]
 id = "c1"
 title = "Child of {{who}}"
-`, 'f.formula.toml');
+`,
+      'f.formula.toml',
+    );
     const fast = cookFormula(formula, {}, none);
     expect(fast.steps.map((s) => [s.id, s.title, s.type, s.needs, s.parent ?? null])).toEqual([
-      ['a', 'Hello world', 'task', [], null], ['c', 'Parent', 'epic', ['a'], null], ['c1', 'Child of world', 'task', [], 'c'],
+      ['a', 'Hello world', 'task', [], null],
+      ['c', 'Parent', 'epic', ['a'], null],
+      ['c1', 'Child of world', 'task', [], 'c'],
     ]);
     expect(fast.steps[0]?.labels).toEqual(['step:human']);
     expect(cookFormula(formula, { mode: 'full', who: 'gt' }, none).steps.map((s) => s.id)).toEqual(['a', 'b', 'c', 'c1']);
@@ -70,9 +88,13 @@ title = "Child of {{who}}"
   it('reports a malformed formula with file, line and key', () => {
     const bad = (text: string) => () => parseFormula(`formula = "f"\n${text}`, 'bad.formula.toml');
     expect(bad('[[steps]]\nid = "a"\ntitle = "A"\ncolour = "red"\n')).toThrow(/bad\.formula\.toml:5: key steps\.0\.colour: unknown key/);
-    expect(bad('[[steps]]\nid = "a"\ntitle = "A"\n[[steps]]\nid = "b"\ntitle = "B"\nneeds = ["zzz"]\n')).toThrow(/bad\.formula\.toml:8: key steps\.1\.needs: step "b" needs "zzz", which is no step/);
+    expect(bad('[[steps]]\nid = "a"\ntitle = "A"\n[[steps]]\nid = "b"\ntitle = "B"\nneeds = ["zzz"]\n')).toThrow(
+      /bad\.formula\.toml:8: key steps\.1\.needs: step "b" needs "zzz", which is no step/,
+    );
     expect(bad('[[steps]]\nid = "a"\ntitle = "A"\nneeds = ["b"]\n[[steps]]\nid = "b"\ntitle = "B"\nneeds = ["a"]\n')).toThrow(/form a cycle/);
-    expect(bad('[[steps]]\nid = "a"\ntitle = "A"\n[[steps]]\nid = "a"\ntitle = "again"\n')).toThrow(/bad\.formula\.toml:6: key steps\.1\.id: step id "a" is used twice/);
+    expect(bad('[[steps]]\nid = "a"\ntitle = "A"\n[[steps]]\nid = "a"\ntitle = "again"\n')).toThrow(
+      /bad\.formula\.toml:6: key steps\.1\.id: step id "a" is used twice/,
+    );
     expect(bad('[vars.v]\nrequired = true\ndefault = "x"\n')).toThrow(/bad\.formula\.toml:3: key vars\.v\.required: a required var cannot also have a default/);
     expect(bad('version = "one"\n')).toThrow(/bad\.formula\.toml:2: key version/);
     expect(() => parseFormula('formula = "f"\n[[steps]\n', 'broken.formula.toml')).toThrow(/broken\.formula\.toml:2:\d+: not valid TOML/);
@@ -83,8 +105,14 @@ title = "Child of {{who}}"
 
   it('extends: a child inherits vars and steps, overrides the same ids, and a cycle is an error', () => {
     const formulas: Record<string, Formula> = {
-      base: parseFormula('formula = "base"\n[vars]\nx = "1"\n[[steps]]\nid = "a"\ntitle = "A {{x}}"\n[[steps]]\nid = "b"\ntitle = "B"\nneeds = ["a"]\n', 'base'),
-      child: parseFormula('formula = "child"\nextends = "base"\n[[steps]]\nid = "b"\ntitle = "B, mine"\nneeds = ["a"]\n[[steps]]\nid = "c"\ntitle = "C"\nneeds = ["b"]\n', 'child'),
+      base: parseFormula(
+        'formula = "base"\n[vars]\nx = "1"\n[[steps]]\nid = "a"\ntitle = "A {{x}}"\n[[steps]]\nid = "b"\ntitle = "B"\nneeds = ["a"]\n',
+        'base',
+      ),
+      child: parseFormula(
+        'formula = "child"\nextends = "base"\n[[steps]]\nid = "b"\ntitle = "B, mine"\nneeds = ["a"]\n[[steps]]\nid = "c"\ntitle = "C"\nneeds = ["b"]\n',
+        'child',
+      ),
       loop1: parseFormula('formula = "loop1"\nextends = "loop2"\n', 'loop1'),
       loop2: parseFormula('formula = "loop2"\nextends = "loop1"\n', 'loop2'),
     };

@@ -18,7 +18,17 @@ describe('hash IDs (Beads internal/idgen/hash_test.go vectors)', () => {
 
 describe('adaptive ID length', () => {
   it.each([
-    [0, 3], [163, 3], [164, 4], [983, 4], [984, 5], [5898, 5], [5899, 6], [35389, 6], [35390, 7], [212_339, 7], [212_340, 8],
+    [0, 3],
+    [163, 3],
+    [164, 4],
+    [983, 4],
+    [984, 5],
+    [5898, 5],
+    [5899, 6],
+    [35389, 6],
+    [35390, 7],
+    [212_339, 7],
+    [212_340, 8],
   ])('%i existing IDs → length %i', (existing, length) => {
     expect(adaptiveLength(existing)).toBe(length);
   });

@@ -64,9 +64,17 @@ describe('reading every era of Beads JSONL', () => {
 
 describe('writing bd export lines', () => {
   const base: IssueDetails = {
-    id: 'bd-a1', title: 'Angle <b> & co', status: 'open', priority: 0, issue_type: 'task',
-    created_at: '2026-01-17T17:38:21.000000000Z', updated_at: '2026-01-17T17:38:21.500000000Z',
-    labels: ['z', 'a'], dependencies: [], comments: [], extra: { work_type_legacy: 'x' },
+    id: 'bd-a1',
+    title: 'Angle <b> & co',
+    status: 'open',
+    priority: 0,
+    issue_type: 'task',
+    created_at: '2026-01-17T17:38:21.000000000Z',
+    updated_at: '2026-01-17T17:38:21.500000000Z',
+    labels: ['z', 'a'],
+    dependencies: [],
+    comments: [],
+    extra: { work_type_legacy: 'x' },
   };
 
   it('writes _type first, Go field order, priority even when 0, RFC3339Nano UTC, Go HTML escaping, unknown keys last', () => {
@@ -78,9 +86,29 @@ describe('writing bd export lines', () => {
 
   it('omits empty optionals but keeps set ones in order', () => {
     const line = formatIssueLine({
-      ...base, extra: undefined, labels: [], description: 'd', assignee: 'me', metadata: {}, ephemeral: false, pinned: true,
+      ...base,
+      extra: undefined,
+      labels: [],
+      description: 'd',
+      assignee: 'me',
+      metadata: {},
+      ephemeral: false,
+      pinned: true,
       dependencies: [{ issue_id: 'bd-a1', depends_on_id: 'bd-b2', type: 'blocks', created_at: '2026-01-17T17:38:21.000000000Z', created_by: 'me' }],
     });
-    expect(Object.keys(JSON.parse(line) as object)).toEqual(['_type', 'id', 'title', 'description', 'status', 'priority', 'issue_type', 'assignee', 'created_at', 'updated_at', 'dependencies', 'pinned']);
+    expect(Object.keys(JSON.parse(line) as object)).toEqual([
+      '_type',
+      'id',
+      'title',
+      'description',
+      'status',
+      'priority',
+      'issue_type',
+      'assignee',
+      'created_at',
+      'updated_at',
+      'dependencies',
+      'pinned',
+    ]);
   });
 });

@@ -18,7 +18,14 @@ describe('the permission policy', () => {
   });
 
   it('denies force pushes in every spelling, and not ordinary pushes', () => {
-    for (const command of ['git push --force', 'git push -f origin main', 'cd x && git push origin +main', 'git push --force-with-lease', 'FOO=1 git push -uf origin x', 'git -C repo push --force']) {
+    for (const command of [
+      'git push --force',
+      'git push -f origin main',
+      'cd x && git push origin +main',
+      'git push --force-with-lease',
+      'FOO=1 git push -uf origin x',
+      'git -C repo push --force',
+    ]) {
       expect(evaluatePolicy([], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin force-push' });
     }
     for (const command of ['git push origin main', 'git push --follow-tags', 'echo "git push --force"', 'git commit -m "force"']) {
@@ -27,19 +34,52 @@ describe('the permission policy', () => {
   });
 
   it('sees a force push, a deletion or a push around origin through wrappers, shells, blocks and new lines (issue 12, finding 4)', () => {
-    for (const command of ['/usr/bin/git push -f origin main', 'command git push --force', 'env git push -f', 'env -u X FOO=1 git push --force', 'bash -c "git push --force origin main"',
-      'sh -lc \'cd x && git push -f\'', 'eval "git push -f"', 'eval git push -f', 'ls\ngit push -f origin main', 'if true; then git push -f; fi', 'for i in 1; do git push -f; done',
-      '{ git push -f; }', '! git push -f', '(git push -f)', 'git send-pack --force ../../.repo.git main', 'git push --mirror', 'git push origin :main', 'git push --delete origin main',
-      'git push -d origin main', 'git push https://github.com/o/r.git main', 'git push /tmp/origin.git main', 'git -c alias.p=push p -f', 'git config alias.p "push -f"',
-      'git remote set-url --push origin /tmp/x', 'git config --unset remote.origin.pushurl', 'bash -c "bash -c \\"git push -f\\""', 'nohup git push -f &']) {
+    for (const command of [
+      '/usr/bin/git push -f origin main',
+      'command git push --force',
+      'env git push -f',
+      'env -u X FOO=1 git push --force',
+      'bash -c "git push --force origin main"',
+      "sh -lc 'cd x && git push -f'",
+      'eval "git push -f"',
+      'eval git push -f',
+      'ls\ngit push -f origin main',
+      'if true; then git push -f; fi',
+      'for i in 1; do git push -f; done',
+      '{ git push -f; }',
+      '! git push -f',
+      '(git push -f)',
+      'git send-pack --force ../../.repo.git main',
+      'git push --mirror',
+      'git push origin :main',
+      'git push --delete origin main',
+      'git push -d origin main',
+      'git push https://github.com/o/r.git main',
+      'git push /tmp/origin.git main',
+      'git -c alias.p=push p -f',
+      'git config alias.p "push -f"',
+      'git remote set-url --push origin /tmp/x',
+      'git config --unset remote.origin.pushurl',
+      'bash -c "bash -c \\"git push -f\\""',
+      'nohup git push -f &',
+    ]) {
       expect(evaluatePolicy([], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin force-push' });
     }
-    for (const command of ['git push origin polecat/nux/app-1', 'git push', 'git commit -m "git push -f\nmore"', 'bash -c "npm test"', 'git config user.name x', 'git config --get remote.origin.url', 'git remote -v', 'git fetch origin']) {
+    for (const command of [
+      'git push origin polecat/nux/app-1',
+      'git push',
+      'git commit -m "git push -f\nmore"',
+      'bash -c "npm test"',
+      'git config user.name x',
+      'git config --get remote.origin.url',
+      'git remote -v',
+      'git fetch origin',
+    ]) {
       expect(evaluatePolicy([], polecat, WT, bash(command)).action, command).toBe('allow');
     }
   });
 
-  it('denies writes outside the worktree, relative paths resolved from the agent\'s directory', () => {
+  it("denies writes outside the worktree, relative paths resolved from the agent's directory", () => {
     const write = (file_path: string, cwd = WT) => ({ tool: 'Write', input: { file_path, content: 'x' }, cwd });
     expect(evaluatePolicy([], polecat, WT, write('src/a.ts'))).toMatchObject({ action: 'allow' });
     expect(evaluatePolicy([], polecat, WT, write(`${WT}/deep/b.ts`))).toMatchObject({ action: 'allow' });
@@ -50,10 +90,18 @@ describe('the permission policy', () => {
     expect(evaluatePolicy([off], polecat, WT, write('/etc/passwd'))).toMatchObject({ action: 'allow' });
   });
 
-  it('denies an agent\'s commands that answer permission requests, vouch for command gates or drop its identity, even with builtin_rules off', () => {
+  it("denies an agent's commands that answer permission requests, vouch for command gates or drop its identity, even with builtin_rules off", () => {
     const off = layer('town.toml', '[permissions]\nbuiltin_rules = false');
-    for (const command of ['gt permission approve hq-1', 'gt --json permission deny hq-1', '/usr/local/bin/gt permission approve hq-1', 'env -u GT_AGENT gt permission approve hq-1',
-      'bd update hq-1 --set-metadata decision=allow --status closed', 'gt bd update hq-1 --set-metadata decided_by=human', 'bd create x -t permission', 'command bd update app-1 --set-metadata command_approved_by=human']) {
+    for (const command of [
+      'gt permission approve hq-1',
+      'gt --json permission deny hq-1',
+      '/usr/local/bin/gt permission approve hq-1',
+      'env -u GT_AGENT gt permission approve hq-1',
+      'bd update hq-1 --set-metadata decision=allow --status closed',
+      'gt bd update hq-1 --set-metadata decided_by=human',
+      'bd create x -t permission',
+      'command bd update app-1 --set-metadata command_approved_by=human',
+    ]) {
       expect(evaluatePolicy([off], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin person-decides' });
     }
     for (const command of ['GT_AGENT=mayor gt mail inbox', 'unset GT_AGENT && bd list', 'env -i PATH=/bin bd list']) {
@@ -64,15 +112,38 @@ describe('the permission policy', () => {
     }
   });
 
-  it('protects the policy, gt\'s state, installed formulas and other workspaces from every write, Bash included, even with builtin_rules off', () => {
+  it("protects the policy, gt's state, installed formulas and other workspaces from every write, Bash included, even with builtin_rules off", () => {
     const off = layer('town.toml', '[permissions]\nbuiltin_rules = false');
     const denied = (request: { tool: string; input: Record<string, unknown>; cwd: string }, who = polecat, wt = WT) => evaluatePolicy([off], who, wt, request);
-    for (const command of ['sed -i s/true/false/ /town/town.toml', 'sed -i s/x/y/ ../../../town.toml', 'cd ../.. && sed -i s/x/y/ rig.toml', 'echo "builtin_rules = false" >> $GT_ROOT/town.toml',
-      'sqlite3 /town/.gt/ledger.db "update issues set status=\'closed\'"', 'rm -rf ../furiosa', 'cp evil.toml /town/formulas/release.formula.toml', 'git -C /town/app/refinery commit -am x',
-      'FOO=1 tee /town/app/rig.toml < x', 'rm -rf /town/app', 'mv x /town/.gt/bin/gt', 'printf x > ../../../mayor/AGENTS.md', 'env /bin/rm /town/.gt/ledger.db', 'ls\nrm /town/town.toml', 'if true; then ls\nsed -i x /town/app/rig.toml; fi']) {
+    for (const command of [
+      'sed -i s/true/false/ /town/town.toml',
+      'sed -i s/x/y/ ../../../town.toml',
+      'cd ../.. && sed -i s/x/y/ rig.toml',
+      'echo "builtin_rules = false" >> $GT_ROOT/town.toml',
+      'sqlite3 /town/.gt/ledger.db "update issues set status=\'closed\'"',
+      'rm -rf ../furiosa',
+      'cp evil.toml /town/formulas/release.formula.toml',
+      'git -C /town/app/refinery commit -am x',
+      'FOO=1 tee /town/app/rig.toml < x',
+      'rm -rf /town/app',
+      'mv x /town/.gt/bin/gt',
+      'printf x > ../../../mayor/AGENTS.md',
+      'env /bin/rm /town/.gt/ledger.db',
+      'ls\nrm /town/town.toml',
+      'if true; then ls\nsed -i x /town/app/rig.toml; fi',
+    ]) {
       expect(denied(bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
     }
-    for (const command of ['cat /town/town.toml', 'grep -r x ../../../.gt/logs', 'ls ..', 'sed -i s/a/b/ src/a.ts', 'git add . && git commit -m "edit /town/town.toml"', 'npm test > out.txt', 'rm -rf node_modules', 'gt config get permissions']) {
+    for (const command of [
+      'cat /town/town.toml',
+      'grep -r x ../../../.gt/logs',
+      'ls ..',
+      'sed -i s/a/b/ src/a.ts',
+      'git add . && git commit -m "edit /town/town.toml"',
+      'npm test > out.txt',
+      'rm -rf node_modules',
+      'gt config get permissions',
+    ]) {
       expect(denied(bash(command)).action, command).toBe('allow');
     }
     const write = (file_path: string) => ({ tool: 'Write', input: { file_path, content: 'x' }, cwd: WT });
@@ -81,13 +152,18 @@ describe('the permission policy', () => {
     expect(denied(write(`${WT}/src/a.ts`)).action).toBe('allow');
     // A witness works in its rig's directory, which holds the others' workspaces: those stay closed to it.
     const witness = parseIdentity('app/witness');
-    expect(denied({ tool: 'Edit', input: { file_path: '/town/app/polecats/nux/a.ts' }, cwd: '/town/app' }, witness, '/town/app')).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    expect(denied({ tool: 'Edit', input: { file_path: '/town/app/polecats/nux/a.ts' }, cwd: '/town/app' }, witness, '/town/app')).toMatchObject({
+      action: 'deny',
+      rule: 'builtin protected-files',
+    });
     expect(denied({ tool: 'Edit', input: { file_path: '/town/app/rig.toml' }, cwd: '/town/app' }, witness, '/town/app')).toMatchObject({ action: 'deny' });
     expect(denied({ tool: 'Edit', input: { file_path: '/town/mayor/MEMORY.md' }, cwd: '/town/mayor' }, mayor, '/town/mayor').action).toBe('allow');
   });
 
   it('matches rules by tool, command, path and role; the strictest match wins across rig and town', () => {
-    const town = layer('town.toml', `[permissions]
+    const town = layer(
+      'town.toml',
+      `[permissions]
 [[permissions.rules]]
 action = "ask"
 tool = "Bash"
@@ -99,24 +175,45 @@ path = "migrations/*"
 role = "polecat"
 [[permissions.rules]]
 action = "allow"
-tool = "mcp__*"`);
-    const rig = layer('app/rig.toml', `[permissions]
+tool = "mcp__*"`,
+    );
+    const rig = layer(
+      'app/rig.toml',
+      `[permissions]
 default = "deny"
 [[permissions.rules]]
 action = "allow"
 tool = "Bash"
-command = "npm *"`);
+command = "npm *"`,
+    );
     const layers = [rig, town];
     expect(evaluatePolicy(layers, polecat, WT, bash('npm test'))).toMatchObject({ action: 'allow', rule: 'app/rig.toml permissions.rules[0]' });
-    expect(evaluatePolicy(layers, polecat, WT, bash('npm run build && npm publish --tag next'))).toMatchObject({ action: 'ask', rule: 'town.toml permissions.rules[0]' });
-    expect(evaluatePolicy(layers, polecat, WT, { tool: 'Edit', input: { file_path: 'migrations/001.sql' }, cwd: WT })).toMatchObject({ action: 'deny', rule: 'town.toml permissions.rules[1]' });
-    expect(evaluatePolicy(layers, mayor, '/town/mayor', { tool: 'Edit', input: { file_path: '/town/mayor/migrations/001.sql' }, cwd: '/town/mayor' })).toMatchObject({ action: 'deny', rule: 'app/rig.toml permissions.default' });
-    expect(evaluatePolicy(layers, polecat, WT, { tool: 'mcp__github__create_issue', input: {}, cwd: WT })).toMatchObject({ action: 'allow', rule: 'town.toml permissions.rules[2]' });
+    expect(evaluatePolicy(layers, polecat, WT, bash('npm run build && npm publish --tag next'))).toMatchObject({
+      action: 'ask',
+      rule: 'town.toml permissions.rules[0]',
+    });
+    expect(evaluatePolicy(layers, polecat, WT, { tool: 'Edit', input: { file_path: 'migrations/001.sql' }, cwd: WT })).toMatchObject({
+      action: 'deny',
+      rule: 'town.toml permissions.rules[1]',
+    });
+    expect(
+      evaluatePolicy(layers, mayor, '/town/mayor', { tool: 'Edit', input: { file_path: '/town/mayor/migrations/001.sql' }, cwd: '/town/mayor' }),
+    ).toMatchObject({ action: 'deny', rule: 'app/rig.toml permissions.default' });
+    expect(evaluatePolicy(layers, polecat, WT, { tool: 'mcp__github__create_issue', input: {}, cwd: WT })).toMatchObject({
+      action: 'allow',
+      rule: 'town.toml permissions.rules[2]',
+    });
     expect(evaluatePolicy(layers, polecat, WT, bash('ls'))).toMatchObject({ action: 'deny', rule: 'app/rig.toml permissions.default' });
   });
 
   it('splits a shell line into simple commands, keeping quoted words whole', () => {
-    expect(simpleCommands('cd a && FOO=1 git push -f || echo "a && b" ; ls | wc -l')).toEqual([['cd', 'a'], ['git', 'push', '-f'], ['echo', 'a && b'], ['ls'], ['wc', '-l']]);
+    expect(simpleCommands('cd a && FOO=1 git push -f || echo "a && b" ; ls | wc -l')).toEqual([
+      ['cd', 'a'],
+      ['git', 'push', '-f'],
+      ['echo', 'a && b'],
+      ['ls'],
+      ['wc', '-l'],
+    ]);
   });
 
   it('rejects a malformed rule with the file and key', () => {
@@ -136,21 +233,42 @@ describe('usage and prices', () => {
     expect(priceOf(undefined, tokens).priced).toBe(false);
   });
 
-  it('turns Claude Code\'s running total_cost_usd into per-turn USD, and reads the session id', () => {
+  it("turns Claude Code's running total_cost_usd into per-turn USD, and reads the session id", () => {
     const reader = new StreamUsageReader(() => ({ run: 'r', agent: 'a' }));
     const sessions: string[] = [];
     expect(reader.read('{"type":"system","subtype":"init","session_id":"s-1"}', 't0', (id) => sessions.push(id))).toBeUndefined();
-    const first = reader.read(JSON.stringify({ type: 'result', total_cost_usd: 0.25, usage: { input_tokens: 10, output_tokens: 2, cache_read_input_tokens: 3, cache_creation_input_tokens: 4 }, modelUsage: { 'claude-opus-4-8[1m]': {} } }), 't1');
+    const first = reader.read(
+      JSON.stringify({
+        type: 'result',
+        total_cost_usd: 0.25,
+        usage: { input_tokens: 10, output_tokens: 2, cache_read_input_tokens: 3, cache_creation_input_tokens: 4 },
+        modelUsage: { 'claude-opus-4-8[1m]': {} },
+      }),
+      't1',
+    );
     const second = reader.read(JSON.stringify({ type: 'result', total_cost_usd: 0.75, usage: { input_tokens: 1, output_tokens: 1 } }), 't2');
     expect(sessions).toEqual(['s-1']);
-    expect(first).toMatchObject({ usd: 0.25, input_tokens: 10, output_tokens: 2, cache_read_tokens: 3, cache_write_tokens: 4, model: 'claude-opus-4-8', source: 'stream-json' });
+    expect(first).toMatchObject({
+      usd: 0.25,
+      input_tokens: 10,
+      output_tokens: 2,
+      cache_read_tokens: 3,
+      cache_write_tokens: 4,
+      model: 'claude-opus-4-8',
+      source: 'stream-json',
+    });
     expect(second?.usd).toBeCloseTo(0.5, 12);
     expect(reader.read('not json', 't3')).toBeUndefined();
     expect(anthropicTokens({ input_tokens: 'x' })).toEqual({ input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0 });
   });
 
   it('reads Codex turn.completed usage, cached input counted as cache reads', () => {
-    const record = codexUsage('{"type":"turn.completed","usage":{"input_tokens":1500,"cached_input_tokens":500,"output_tokens":150}}', 't', { run: 'r', agent: 'a' }, 'gpt-5');
+    const record = codexUsage(
+      '{"type":"turn.completed","usage":{"input_tokens":1500,"cached_input_tokens":500,"output_tokens":150}}',
+      't',
+      { run: 'r', agent: 'a' },
+      'gpt-5',
+    );
     expect(record).toMatchObject({ input_tokens: 1000, cache_read_tokens: 500, output_tokens: 150, source: 'codex', priced: true });
     expect(codexUsage('{"type":"turn.started"}', 't', { run: 'r', agent: 'a' })).toBeUndefined();
   });

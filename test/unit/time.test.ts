@@ -29,5 +29,4 @@ describe('timestamps', () => {
     expect(parseWhen('2026-03-05T10:00:00Z', now)).toBe('2026-03-05T10:00:00.000000000Z');
     expect(parseWhen('not-a-date', now)).toBeUndefined();
   });
-
 });

@@ -53,7 +53,7 @@ describe('the town event stream', () => {
     const c = await h.ledger.emit({ kind: 'mr.merged', rig: 'app', bead: 'app-1', agent: 'app/polecats/nux' });
     expect((await h.ledger.townEvents(a)).map((e) => e.kind)).toEqual(['convoy.landed', 'mr.merged']);
     expect((await h.ledger.townEvents(0, { kinds: ['mr'] })).map((e) => e.id)).toEqual([a, c]);
-    expect((await h.ledger.townEvents(0, { kinds: ['mr.*', 'convoy.landed'] }))).toHaveLength(3);
+    expect(await h.ledger.townEvents(0, { kinds: ['mr.*', 'convoy.landed'] })).toHaveLength(3);
     expect((await h.ledger.townEvents(0, { agent: 'app/polecats/nux' })).map((e) => e.id)).toEqual([c]);
     expect(await h.ledger.townEvents(0, { rig: 'other' })).toEqual([]);
   });
@@ -77,7 +77,9 @@ describe('the town event stream', () => {
   it('an event is written in the transaction of its change: a failed update leaves no event', async () => {
     const h = await townHarness();
     const bead = await h.bead('x');
-    await expect(h.ledger.update([bead], { status: 'hooked', expect: { statuses: ['closed'] }, townEvent: { kind: 'bead.slung', bead } })).resolves.toMatchObject({ failed: [{ id: bead }] });
+    await expect(
+      h.ledger.update([bead], { status: 'hooked', expect: { statuses: ['closed'] }, townEvent: { kind: 'bead.slung', bead } }),
+    ).resolves.toMatchObject({ failed: [{ id: bead }] });
     expect(await kinds(h)).toEqual([]);
   });
 });
@@ -193,7 +195,10 @@ describe('prime, done and sessions', () => {
     // Only that run's session: one started meanwhile (a gate opened, a handoff) is not stopped by a late stop.
     expect(h.detached.calls).toEqual([{ what: 'stop', agent, run: record?.run }]);
     expect(h.backend.stopped).toEqual([]);
-    expect((await h.ledger.townEvents(0, { kinds: ['work', 'mr'] })).map((e) => [e.kind, e.bead])).toEqual([['mr.queued', bead], ['work.done', bead]]);
+    expect((await h.ledger.townEvents(0, { kinds: ['work', 'mr'] })).map((e) => [e.kind, e.bead])).toEqual([
+      ['mr.queued', bead],
+      ['work.done', bead],
+    ]);
 
     // The detached stop ran (a moment later, from outside); slung again and finished by a person, it is stopped here and now.
     h.backend.kill(record?.session ?? '');
@@ -212,14 +217,21 @@ describe('prime, done and sessions', () => {
     const [action] = await witnessPatrol(h.town);
     expect(action).toMatchObject({ agent, bead, action: 'restarted' });
     expect(h.backend.started).toHaveLength(2);
-    expect((await h.ledger.townEvents(0, { kinds: ['session', 'agent.restarted'] })).map((e) => e.kind)).toEqual(['session.started', 'session.died', 'session.started', 'agent.restarted']);
+    expect((await h.ledger.townEvents(0, { kinds: ['session', 'agent.restarted'] })).map((e) => e.kind)).toEqual([
+      'session.started',
+      'session.died',
+      'session.started',
+      'agent.restarted',
+    ]);
     // startSession is the one way a session starts: the record says so.
-    await expect(startSession(h.town, parseIdentity(agent), { runtime: h.town.runtimeFor(parseIdentity(agent), 'shell'), backend: 'tmux', hooked: true })).resolves.toMatchObject({ state: 'starting' });
+    await expect(
+      startSession(h.town, parseIdentity(agent), { runtime: h.town.runtimeFor(parseIdentity(agent), 'shell'), backend: 'tmux', hooked: true }),
+    ).resolves.toMatchObject({ state: 'starting' });
   });
 });
 
 describe('permissions and gates report to the stream', () => {
-  it('an ask is permission.asked with the agent waiting-permission; a person\'s answer is permission.decided in the same transaction as the decision', async () => {
+  it("an ask is permission.asked with the agent waiting-permission; a person's answer is permission.decided in the same transaction as the decision", async () => {
     const h = await townHarness();
     const { agent } = await slungPolecat(h);
     const identity = parseIdentity(agent);
@@ -247,11 +259,13 @@ describe('permissions and gates report to the stream', () => {
     const h = await townHarness();
     const gate = await h.ledger.create({ title: 'Ship?', type: 'gate', prefix: h.town.rig('app').prefix, metadata: { await_type: 'human' } });
     await approveGate(h.town, gate.id, 'human', 'ok');
-    expect((await h.ledger.townEvents(0, { kinds: ['gate'] })).map((e) => [e.kind, e.bead, e.actor, e.rig])).toEqual([['gate.opened', gate.id, 'human', 'app']]);
+    expect((await h.ledger.townEvents(0, { kinds: ['gate'] })).map((e) => [e.kind, e.bead, e.actor, e.rig])).toEqual([
+      ['gate.opened', gate.id, 'human', 'app'],
+    ]);
   });
 });
 
-describe('the refinery\'s progress lines', () => {
+describe("the refinery's progress lines", () => {
   it('name the bead and its merge request, and a convoy lands after the merge that completed it', async () => {
     const h = await townHarness();
     const lines: string[] = [];
@@ -259,7 +273,17 @@ describe('the refinery\'s progress lines', () => {
     const { bead, agent } = await slungPolecat(h);
     const convoy = await createConvoy(h.town, 'Greeting', [bead], { owner: 'human' });
     const identity = parseIdentity(agent);
-    h.git(h.town.path((await h.town.agent(identity))?.workdir ?? ''), ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'work']);
+    h.git(h.town.path((await h.town.agent(identity))?.workdir ?? ''), [
+      '-c',
+      'user.name=t',
+      '-c',
+      'user.email=t@t',
+      'commit',
+      '-q',
+      '--allow-empty',
+      '-m',
+      'work',
+    ]);
     await finishWork(h.town, identity, 'COMPLETED', { caller: agent });
     const [outcome] = await runRefinery(h.town, 'app');
     expect(outcome).toMatchObject({ result: 'merged', bead });
@@ -270,4 +294,3 @@ describe('the refinery\'s progress lines', () => {
     ]);
   });
 });
-

@@ -19,7 +19,9 @@ describe('town.toml and rig.toml', () => {
     expect(() => parseTownConfig('name = "w"\n[agents.x]\ncommand = ""\n', 'town.toml')).toThrow(/key agents\.x\.command/);
     expect(() => parseTownConfig('name = "w"\ndaemon = { interval = "soon" }\n', 'town.toml')).toThrow(/key daemon\.interval: .*"30s"/);
     expect(() => parseTownConfig('name = \n', 'town.toml')).toThrow(/town\.toml at line 1, column \d+: not valid TOML/);
-    expect(() => parseRigConfig('name = "app"\ngit_url = "u"\ndefault_branch = "main"\nprefix = "App"\n', 'app/rig.toml')).toThrow(/app\/rig\.toml: key prefix/);
+    expect(() => parseRigConfig('name = "app"\ngit_url = "u"\ndefault_branch = "main"\nprefix = "App"\n', 'app/rig.toml')).toThrow(
+      /app\/rig\.toml: key prefix/,
+    );
   });
 
   it('reads durations', () => {
@@ -34,7 +36,8 @@ describe('identities', () => {
     expect(parseIdentity('app/crew/ada/')).toMatchObject({ address: 'app/crew/ada', role: 'crew' });
     expect(parseIdentity('app/refinery')).toMatchObject({ role: 'refinery', rig: 'app' });
     expect(parseIdentity('mayor')).toEqual({ address: 'mayor', role: 'mayor' });
-    for (const bad of ['app', 'app/polecats', 'App/polecats/nux', 'app/dogs/x', 'app/polecats/a b']) expect(() => parseIdentity(bad)).toThrow(/invalid agent address/);
+    for (const bad of ['app', 'app/polecats', 'App/polecats/nux', 'app/dogs/x', 'app/polecats/a b'])
+      expect(() => parseIdentity(bad)).toThrow(/invalid agent address/);
   });
 
   it('derives bead IDs, session names and identities from paths', () => {
@@ -55,14 +58,38 @@ describe('identities', () => {
 });
 
 const bead = (extra: Partial<Issue> = {}): Issue => ({
-  id: 'app-a3f8', title: 'Fix the login timeout', status: 'hooked', priority: 1, issue_type: 'bug', created_at: '', updated_at: '', ...extra,
+  id: 'app-a3f8',
+  title: 'Fix the login timeout',
+  status: 'hooked',
+  priority: 1,
+  issue_type: 'bug',
+  created_at: '',
+  updated_at: '',
+  ...extra,
 });
 
 describe('gt prime', () => {
   it('stays under 2 KB for a polecat with one hooked bead, and says what to do', () => {
     const text = renderPrime({
-      identity: parseIdentity('app/polecats/nux'), hooked: [bead({ description: 'Users are logged out after 5 minutes. '.repeat(8) })], branch: 'polecat/nux/app-a3f8',
-      mail: [{ id: 'hq-1', from: 'mayor', to: 'app/polecats/nux', subject: 'Use the v2 API', body: '', kind: 'message', thread: 'hq-1', priority: 2, created_at: '', delivered: true, read: false, acked: false }],
+      identity: parseIdentity('app/polecats/nux'),
+      hooked: [bead({ description: 'Users are logged out after 5 minutes. '.repeat(8) })],
+      branch: 'polecat/nux/app-a3f8',
+      mail: [
+        {
+          id: 'hq-1',
+          from: 'mayor',
+          to: 'app/polecats/nux',
+          subject: 'Use the v2 API',
+          body: '',
+          kind: 'message',
+          thread: 'hq-1',
+          priority: 2,
+          created_at: '',
+          delivered: true,
+          read: false,
+          acked: false,
+        },
+      ],
     });
     expect(Buffer.byteLength(text)).toBeLessThan(2048);
     expect(text).toContain('## Hooked: app-a3f8 — Fix the login timeout');
@@ -77,8 +104,13 @@ describe('gt prime', () => {
   });
 
   it('finds run steps in metadata (one step each) or a fenced block (one script)', () => {
-    expect(runSteps({ metadata: { run: ['make', 'make test'] } })).toEqual([{ command: 'make', script: false }, { command: 'make test', script: false }]);
-    expect(runSteps({ description: 'Do it.\n\n```run\necho a > a.txt\n# a comment\n\ngit add a.txt\n```\n' })).toEqual([{ command: 'echo a > a.txt\n# a comment\n\ngit add a.txt', script: true }]);
+    expect(runSteps({ metadata: { run: ['make', 'make test'] } })).toEqual([
+      { command: 'make', script: false },
+      { command: 'make test', script: false },
+    ]);
+    expect(runSteps({ description: 'Do it.\n\n```run\necho a > a.txt\n# a comment\n\ngit add a.txt\n```\n' })).toEqual([
+      { command: 'echo a > a.txt\n# a comment\n\ngit add a.txt', script: true },
+    ]);
     expect(runSteps({ description: '```js\nnot this\n```' })).toEqual([]);
   });
 });
@@ -87,7 +119,14 @@ describe('runtime presets', () => {
   const town = { agents: { mybot: { command: 'mybot --yes "two words"', like: 'claude' } } };
 
   it('starts Claude Code with gt-owned settings: prime on start, every per-turn hook to the session host over HTTP, each with a time limit', () => {
-    const plan = launchPlan(resolveRuntime('claude', town), { headless: false, prompt: 'go', settingsDir: '/t/.gt/settings/s', gtBin: '/t/.gt/bin/gt', permissionTimeoutSec: 120, resume: 'abc-123' });
+    const plan = launchPlan(resolveRuntime('claude', town), {
+      headless: false,
+      prompt: 'go',
+      settingsDir: '/t/.gt/settings/s',
+      gtBin: '/t/.gt/bin/gt',
+      permissionTimeoutSec: 120,
+      resume: 'abc-123',
+    });
     // No --dangerously-skip-permissions: gt's broker answers every tool call (and root may not use that flag).
     expect(plan.argv).toEqual(['claude', '--settings', '/t/.gt/settings/s/claude-settings.json', '--resume', 'abc-123', 'go']);
     expect(plan.hookServer).toEqual({ files: ['/t/.gt/settings/s/claude-settings.json'] });
@@ -100,7 +139,8 @@ describe('runtime presets', () => {
       expect(hook(event)).toEqual({ type: 'http', url: `${HOOK_URL_PLACEHOLDER}/${event}`, timeout: 30 });
     }
     // A permission may wait for a person: the hook outlives the broker's own timeout, which answers first.
-    for (const event of ['PreToolUse', 'PermissionRequest']) expect(hook(event)).toEqual({ type: 'http', url: `${HOOK_URL_PLACEHOLDER}/${event}`, timeout: 180 });
+    for (const event of ['PreToolUse', 'PermissionRequest'])
+      expect(hook(event)).toEqual({ type: 'http', url: `${HOOK_URL_PLACEHOLDER}/${event}`, timeout: 180 });
   });
 
   it('runs Claude Code headless on its stream-json protocol, the prompt on stdin', () => {
@@ -111,11 +151,19 @@ describe('runtime presets', () => {
 
   it('wires Codex and Gemini to their own hook mechanisms, and types the prompt for Codex', () => {
     const codex = launchPlan(resolveRuntime('codex', town), { headless: false, prompt: 'go', settingsDir: '/s', gtBin: '/gt' });
-    expect(codex.argv).toEqual(['codex', '-c', 'notify=["/gt","signal","stop","--format","codex"]', '-c', 'allow_login_shell=false', '--dangerously-bypass-approvals-and-sandbox']);
+    expect(codex.argv).toEqual([
+      'codex',
+      '-c',
+      'notify=["/gt","signal","stop","--format","codex"]',
+      '-c',
+      'allow_login_shell=false',
+      '--dangerously-bypass-approvals-and-sandbox',
+    ]);
     expect(codex.typeAfterReady).toBe('go');
     const gemini = launchPlan(resolveRuntime('gemini', town), { headless: false, prompt: 'go', settingsDir: '/s', gtBin: '/gt' });
     expect(gemini.env.GEMINI_CLI_SYSTEM_SETTINGS_PATH).toBe('/s/gemini-settings.json');
-    const geminiHooks = (JSON.parse(gemini.files['/s/gemini-settings.json'] ?? '{}') as { hooks: Record<string, Array<{ hooks: Array<{ command: string }> }>> }).hooks;
+    const geminiHooks = (JSON.parse(gemini.files['/s/gemini-settings.json'] ?? '{}') as { hooks: Record<string, Array<{ hooks: Array<{ command: string }> }>> })
+      .hooks;
     expect(Object.keys(geminiHooks)).toEqual(expect.arrayContaining(['SessionStart', 'BeforeAgent', 'AfterAgent', 'BeforeTool']));
     expect(geminiHooks.BeforeTool?.[0]?.hooks[0]?.command).toBe('/gt permission check --format gemini');
   });
@@ -129,7 +177,9 @@ describe('runtime presets', () => {
   });
 
   it('refuses a custom command with shell operators instead of dropping them', () => {
-    expect(() => resolveRuntime('piped', { agents: { piped: { command: 'mybot | tee log' } } })).toThrow(/agents\.piped\.command: shell operators are not supported/);
+    expect(() => resolveRuntime('piped', { agents: { piped: { command: 'mybot | tee log' } } })).toThrow(
+      /agents\.piped\.command: shell operators are not supported/,
+    );
   });
 
   it('refuses headless for a runtime without a headless mode', () => {

@@ -66,14 +66,12 @@ export class BdContext extends CliContext<GlobalOptions> {
     this.opened = undefined;
     if (ledger) await ledger.release();
   }
-
 }
 
 /** Exit status a command asks for without throwing (partial failures). */
 export class ExitStatus {
   constructor(readonly code: number) {}
 }
-
 
 /** Commander glue: reads global flags, then runs the command body. */
 export function action(ctx: BdContext, body: (...args: unknown[]) => Promise<ExitStatus | void>): (...args: unknown[]) => Promise<void> {
@@ -85,4 +83,3 @@ export function action(ctx: BdContext, body: (...args: unknown[]) => Promise<Exi
     if (status instanceof ExitStatus) throw status;
   };
 }
-

@@ -55,7 +55,9 @@ export function rootProgram(ctx: BdContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s), outputError: () => undefined })
     .showSuggestionAfterError(true);
-  program.addHelpText('after', () => `
+  program.addHelpText(
+    'after',
+    () => `
 Commands:
 ${COMMANDS.map((c) => `  ${c.names.join(', ').padEnd(18)} ${c.summary}`).join('\n')}
 
@@ -67,15 +69,21 @@ Examples:
   bd close app-a3f -r "fixed in 4c1d2e"
 
 Run 'bd <command> --help' for a command's flags.
-Exit codes: 0 ok (also when some of several IDs failed), 1 error, 2 bad usage.`);
+Exit codes: 0 ok (also when some of several IDs failed), 1 error, 2 bad usage.`,
+  );
   return program;
 }
-
 
 export async function runBd(argv: string[], io: Io): Promise<number> {
   const ctx = new BdContext(io);
   return dispatch({
-    tool: 'bd', argv, io, ctx, program: rootProgram(ctx), table: COMMANDS, valueFlags: VALUE_FLAGS,
+    tool: 'bd',
+    argv,
+    io,
+    ctx,
+    program: rootProgram(ctx),
+    table: COMMANDS,
+    valueFlags: VALUE_FLAGS,
     chosenExit: (error) => (error instanceof ExitStatus ? error.code : undefined),
     // Beads' codes: 2 for bad usage, 1 for every other error.
     errorExit: (error) => (error instanceof GtError && error.kind === 'usage' ? 2 : 1),

@@ -5,7 +5,13 @@ import { parsePriority, parseMetadata } from '../../core/beads/rules.js';
 import { validationError } from '../../shared/errors.js';
 import { parseWhen } from '../../shared/time.js';
 
-export const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+export const collect = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+];
 
 export function priorityOption(value: string | undefined): number | undefined {
   return value === undefined ? undefined : parsePriority(value);
@@ -19,7 +25,8 @@ export function whenOption(value: string | undefined, flag: string): string | un
   if (value === undefined) return undefined;
   if (value.trim() === '') return null;
   const t = parseWhen(value);
-  if (t === undefined) throw validationError(`invalid ${flag} format: ${JSON.stringify(value)}`, `use +6h, +2d, tomorrow, 2025-01-15, 2025-01-15 14:00 or RFC3339`);
+  if (t === undefined)
+    throw validationError(`invalid ${flag} format: ${JSON.stringify(value)}`, `use +6h, +2d, tomorrow, 2025-01-15, 2025-01-15 14:00 or RFC3339`);
   return t;
 }
 

@@ -14,13 +14,15 @@ export function statusIcon(status: string): string {
 }
 
 export function issueRows(issues: Array<Issue & Partial<Pick<IssueWithCounts, 'labels'>>>, s: Style): string {
-  return table(visibleData(issues).map((i) => [
-    `${statusIcon(i.status)} ${s.bold(i.id)}`,
-    `P${i.priority}`,
-    i.issue_type,
-    i.status,
-    `${i.title}${i.assignee ? s.dim(` @${i.assignee}`) : ''}${i.labels?.length ? s.cyan(` [${i.labels.join(', ')}]`) : ''}`,
-  ]));
+  return table(
+    visibleData(issues).map((i) => [
+      `${statusIcon(i.status)} ${s.bold(i.id)}`,
+      `P${i.priority}`,
+      i.issue_type,
+      i.status,
+      `${i.title}${i.assignee ? s.dim(` @${i.assignee}`) : ''}${i.labels?.length ? s.cyan(` [${i.labels.join(', ')}]`) : ''}`,
+    ]),
+  );
 }
 
 export function showText(details: ShowDetails, s: Style): string {
@@ -47,7 +49,8 @@ export function showText(details: ShowDetails, s: Style): string {
   if (d.parent) field('Parent', d.parent);
   if (d.labels.length) field('Labels', d.labels.join(', '));
   if (d.metadata && Object.keys(d.metadata).length) field('Metadata', JSON.stringify(d.metadata));
-  if (d.epic_total_children !== undefined) field('Children', `${d.epic_closed_children}/${d.epic_total_children} closed${d.epic_closeable ? ' (ready to close)' : ''}`);
+  if (d.epic_total_children !== undefined)
+    field('Children', `${d.epic_closed_children}/${d.epic_total_children} closed${d.epic_closeable ? ' (ready to close)' : ''}`);
   const section = (title: string, text: string | undefined) => {
     if (text) lines.push('', s.bold(title), text);
   };
@@ -79,7 +82,12 @@ export function jsonIssue<T extends object>(issue: T): T {
       Object.assign(out, value as object);
       continue;
     }
-    out[key] = typeof value === 'string' && /_at$|^defer_until$/.test(key) ? formatTime(value) : Array.isArray(value) ? value.map((v: unknown) => (v && typeof v === 'object' ? jsonIssue(v) : v)) : value;
+    out[key] =
+      typeof value === 'string' && /_at$|^defer_until$/.test(key)
+        ? formatTime(value)
+        : Array.isArray(value)
+          ? value.map((v: unknown) => (v && typeof v === 'object' ? jsonIssue(v) : v))
+          : value;
   }
   return out as T;
 }

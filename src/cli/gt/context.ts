@@ -27,7 +27,10 @@ export class GtContext extends CliContext<GtGlobals> {
 
   townRoot(): string {
     const root = findTownRoot(this.cwd, this.io.env);
-    if (!root) throw new GtError('not_found', `no gt town here (no town.toml in ${this.cwd} or above, and GT_ROOT is not set)`, { hint: 'create one with gt install <dir>, then cd into it or set GT_ROOT' });
+    if (!root)
+      throw new GtError('not_found', `no gt town here (no town.toml in ${this.cwd} or above, and GT_ROOT is not set)`, {
+        hint: 'create one with gt install <dir>, then cd into it or set GT_ROOT',
+      });
     return root;
   }
 
@@ -70,7 +73,6 @@ export class GtContext extends CliContext<GtGlobals> {
     this.opened = undefined;
     if (town) await town.ledger.release();
   }
-
 }
 
 /** Commander glue: reads global flags, then runs the command body. */

@@ -25,9 +25,13 @@ function rootProgram(ctx: GtContext, COMMANDS: Entry[]): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s), outputError: () => undefined })
     .showSuggestionAfterError(true);
-  program.addHelpText('after', () => `
+  program.addHelpText(
+    'after',
+    () => `
 Commands:
-${COMMANDS.filter((c) => !c.hidden).map((c) => `  ${c.names.join(', ').padEnd(12)} ${c.summary}`).join('\n')}
+${COMMANDS.filter((c) => !c.hidden)
+  .map((c) => `  ${c.names.join(', ').padEnd(12)} ${c.summary}`)
+  .join('\n')}
   bd           The ledger (same as the bd command)
 
 Examples:
@@ -39,7 +43,8 @@ Examples:
   gt up                                          # the daemon merges finished work
 
 Run 'gt <command> --help' for a command's flags and examples.
-Exit codes: 0 ok, 1 error, 2 bad usage, 3 invalid value, 4 not found, 5 conflict, 6 external tool failed, 7 schema, 8 file system.`);
+Exit codes: 0 ok, 1 error, 2 bad usage, 3 invalid value, 4 not found, 5 conflict, 6 external tool failed, 7 schema, 8 file system.`,
+  );
   return program;
 }
 
@@ -71,7 +76,13 @@ export async function runGt(argv: string[], io: Io, COMMANDS: Entry[]): Promise<
   }
   const ctx = new AgentAwareContext(io);
   return dispatch({
-    tool: 'gt', argv, io, ctx, program: rootProgram(ctx, COMMANDS), table: COMMANDS, valueFlags: VALUE_FLAGS,
+    tool: 'gt',
+    argv,
+    io,
+    ctx,
+    program: rootProgram(ctx, COMMANDS),
+    table: COMMANDS,
+    valueFlags: VALUE_FLAGS,
     chosenExit: (error) => (error instanceof ExitCode ? error.code : undefined),
     errorExit: (error) => (error instanceof GtError ? EXIT_CODES[error.kind] : EXIT_CODES.internal),
   });

@@ -11,8 +11,13 @@ import type { Town } from '../town/town.js';
 
 /** The events gt takes over HTTP and the signal each one is. PermissionRequest is the broker's alone. */
 export const CLAUDE_HTTP_EVENTS: Record<string, Signal | 'permission'> = {
-  UserPromptSubmit: 'prompt-submit', PreToolUse: 'pre-tool', PermissionRequest: 'permission', Stop: 'stop',
-  StopFailure: 'stop-failure', Notification: 'notification', SessionEnd: 'session-end',
+  UserPromptSubmit: 'prompt-submit',
+  PreToolUse: 'pre-tool',
+  PermissionRequest: 'permission',
+  Stop: 'stop',
+  StopFailure: 'stop-failure',
+  Notification: 'notification',
+  SessionEnd: 'session-end',
 };
 
 export function toolRequest(input: Record<string, unknown>, fallbackCwd: string): ToolRequest {
@@ -26,16 +31,27 @@ export function toolRequest(input: Record<string, unknown>, fallbackCwd: string)
 }
 
 /** A broker outcome in the output format of a runtime's pre-tool hook. */
-export function permissionOutput(outcome: PermissionOutcome, event: 'PreToolUse' | 'PermissionRequest', format: 'claude' | 'gemini' | 'codex'): Record<string, unknown> {
+export function permissionOutput(
+  outcome: PermissionOutcome,
+  event: 'PreToolUse' | 'PermissionRequest',
+  format: 'claude' | 'gemini' | 'codex',
+): Record<string, unknown> {
   const allow = outcome.action === 'allow';
   const reason = `gt ${allow ? 'allowed' : 'denied'} this (${outcome.rule}): ${outcome.reason}`;
   if (format === 'gemini') return { decision: allow ? 'allow' : 'deny', reason };
-  if (event === 'PermissionRequest') return { hookSpecificOutput: { hookEventName: event, decision: allow ? { behavior: 'allow' } : { behavior: 'deny', message: reason } } };
+  if (event === 'PermissionRequest')
+    return { hookSpecificOutput: { hookEventName: event, decision: allow ? { behavior: 'allow' } : { behavior: 'deny', message: reason } } };
   return { hookSpecificOutput: { hookEventName: event, permissionDecision: allow ? 'allow' : 'deny', permissionDecisionReason: reason } };
 }
 
 /** The answer to one Claude Code hook event. Unknown events are recorded nowhere and answered with {}. */
-export async function answerClaudeHook(town: Town, identity: Identity, event: string, input: Record<string, unknown>, options: BrokerOptions & { cwd: string }): Promise<Record<string, unknown>> {
+export async function answerClaudeHook(
+  town: Town,
+  identity: Identity,
+  event: string,
+  input: Record<string, unknown>,
+  options: BrokerOptions & { cwd: string },
+): Promise<Record<string, unknown>> {
   const what = CLAUDE_HTTP_EVENTS[event];
   if (what === undefined) return {};
   if (what === 'pre-tool' || what === 'permission') {

@@ -35,31 +35,101 @@ export const PRESETS: Record<string, RuntimePreset> = {
   // No --dangerously-skip-permissions: gt's PreToolUse hook answers every tool call from the
   // permission policy (and root may not use that flag at all).
   claude: {
-    name: 'claude', command: 'claude', args: [], prompt: 'arg', hooks: 'claude',
-    readyPrompt: '❯', readyDelayMs: 10_000, processNames: ['claude', 'node'], resume: '--resume <session-id>',
-    minVersion: '2.1.0', package: '@anthropic-ai/claude-code',
+    name: 'claude',
+    command: 'claude',
+    args: [],
+    prompt: 'arg',
+    hooks: 'claude',
+    readyPrompt: '❯',
+    readyDelayMs: 10_000,
+    processNames: ['claude', 'node'],
+    resume: '--resume <session-id>',
+    minVersion: '2.1.0',
+    package: '@anthropic-ai/claude-code',
     headless: { args: ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose'], stdin: 'stream-json' },
   },
   codex: {
-    name: 'codex', command: 'codex', args: ['--dangerously-bypass-approvals-and-sandbox'], prompt: 'none', hooks: 'codex',
-    readyPrompt: '›', readyDelayMs: 3000, processNames: ['codex'], resume: 'codex resume <session-id>',
+    name: 'codex',
+    command: 'codex',
+    args: ['--dangerously-bypass-approvals-and-sandbox'],
+    prompt: 'none',
+    hooks: 'codex',
+    readyPrompt: '›',
+    readyDelayMs: 3000,
+    processNames: ['codex'],
+    resume: 'codex resume <session-id>',
     headless: { args: ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox'], stdin: 'none' },
   },
   gemini: {
-    name: 'gemini', command: 'gemini', args: ['--approval-mode', 'yolo'], prompt: 'arg', hooks: 'gemini',
-    readyDelayMs: 5000, processNames: ['gemini', 'node'], resume: '--resume',
+    name: 'gemini',
+    command: 'gemini',
+    args: ['--approval-mode', 'yolo'],
+    prompt: 'arg',
+    hooks: 'gemini',
+    readyDelayMs: 5000,
+    processNames: ['gemini', 'node'],
+    resume: '--resume',
     headless: { args: ['--approval-mode', 'yolo', '--output-format', 'stream-json', '-p'], stdin: 'none' },
   },
-  cursor: { name: 'cursor', command: 'cursor-agent', args: ['-f'], prompt: 'arg', hooks: 'cursor', readyDelayMs: 5000, processNames: ['cursor-agent', 'agent'], resume: '--resume' },
-  amp: { name: 'amp', command: 'amp', args: ['--dangerously-allow-all', '--no-ide'], prompt: 'arg', hooks: 'none', readyDelayMs: 5000, processNames: ['amp', 'node'], resume: 'amp threads continue <id>' },
-  auggie: { name: 'auggie', command: 'auggie', args: ['--allow-indexing'], prompt: 'arg', hooks: 'none', readyDelayMs: 5000, processNames: ['auggie', 'node'], resume: '--resume' },
-  opencode: {
-    name: 'opencode', command: 'opencode', args: [], env: { OPENCODE_PERMISSION: '{"*":"allow"}' }, prompt: 'arg', hooks: 'none',
-    readyDelayMs: 8000, processNames: ['opencode', 'node', 'bun'], resume: 'opencode acp',
+  cursor: {
+    name: 'cursor',
+    command: 'cursor-agent',
+    args: ['-f'],
+    prompt: 'arg',
+    hooks: 'cursor',
+    readyDelayMs: 5000,
+    processNames: ['cursor-agent', 'agent'],
+    resume: '--resume',
   },
-  copilot: { name: 'copilot', command: 'copilot', args: ['--yolo'], prompt: 'arg', hooks: 'copilot', readyDelayMs: 5000, processNames: ['copilot', 'node'], resume: '--resume' },
+  amp: {
+    name: 'amp',
+    command: 'amp',
+    args: ['--dangerously-allow-all', '--no-ide'],
+    prompt: 'arg',
+    hooks: 'none',
+    readyDelayMs: 5000,
+    processNames: ['amp', 'node'],
+    resume: 'amp threads continue <id>',
+  },
+  auggie: {
+    name: 'auggie',
+    command: 'auggie',
+    args: ['--allow-indexing'],
+    prompt: 'arg',
+    hooks: 'none',
+    readyDelayMs: 5000,
+    processNames: ['auggie', 'node'],
+    resume: '--resume',
+  },
+  opencode: {
+    name: 'opencode',
+    command: 'opencode',
+    args: [],
+    env: { OPENCODE_PERMISSION: '{"*":"allow"}' },
+    prompt: 'arg',
+    hooks: 'none',
+    readyDelayMs: 8000,
+    processNames: ['opencode', 'node', 'bun'],
+    resume: 'opencode acp',
+  },
+  copilot: {
+    name: 'copilot',
+    command: 'copilot',
+    args: ['--yolo'],
+    prompt: 'arg',
+    hooks: 'copilot',
+    readyDelayMs: 5000,
+    processNames: ['copilot', 'node'],
+    resume: '--resume',
+  },
   shell: {
-    name: 'shell', command: 'gt', args: ['run-shell'], prompt: 'none', hooks: 'builtin', readyDelayMs: 0, processNames: ['node'],
+    name: 'shell',
+    command: 'gt',
+    args: ['run-shell'],
+    prompt: 'none',
+    hooks: 'builtin',
+    readyDelayMs: 0,
+    processNames: ['node'],
     headless: { args: ['run-shell'], stdin: 'none' },
   },
 };
@@ -90,9 +160,16 @@ export function resolveRuntime(name: string, town: Pick<TownConfig, 'agents'>): 
     const base = PRESETS[custom.like ?? basename(command)];
     const like = base && base.name !== 'shell' ? base : undefined;
     return {
-      name, command, args, env: { ...like?.env, ...custom.env }, prompt: like?.prompt ?? 'none', hooks: like?.hooks ?? 'none',
+      name,
+      command,
+      args,
+      env: { ...like?.env, ...custom.env },
+      prompt: like?.prompt ?? 'none',
+      hooks: like?.hooks ?? 'none',
       ...(like?.readyPrompt !== undefined ? { readyPrompt: like.readyPrompt } : {}),
-      readyDelayMs: like?.readyDelayMs ?? 2000, processNames: like?.processNames ?? [basename(command)], custom: true,
+      readyDelayMs: like?.readyDelayMs ?? 2000,
+      processNames: like?.processNames ?? [basename(command)],
+      custom: true,
       // Headless: the agent's own arguments, then the preset's headless flags.
       ...(like?.headless ? { headless: { args: [...args, ...like.headless.args.filter((a) => !like.args.includes(a))], stdin: like.headless.stdin } } : {}),
     };
@@ -124,15 +201,36 @@ export interface HookCommands {
  * turn boundaries where mail is delivered.
  */
 const HOOK_EVENTS = {
-  claude: { SessionStart: 'prime', PreCompact: 'prime', UserPromptSubmit: 'prompt-submit', Stop: 'stop', Notification: 'notification', SessionEnd: 'session-end' },
-  gemini: { SessionStart: 'prime', PreCompress: 'prime', BeforeAgent: 'prompt-submit', AfterAgent: 'stop', Notification: 'notification', SessionEnd: 'session-end' },
+  claude: {
+    SessionStart: 'prime',
+    PreCompact: 'prime',
+    UserPromptSubmit: 'prompt-submit',
+    Stop: 'stop',
+    Notification: 'notification',
+    SessionEnd: 'session-end',
+  },
+  gemini: {
+    SessionStart: 'prime',
+    PreCompress: 'prime',
+    BeforeAgent: 'prompt-submit',
+    AfterAgent: 'stop',
+    Notification: 'notification',
+    SessionEnd: 'session-end',
+  },
   cursor: { sessionStart: 'prime', preCompact: 'prime', beforeSubmitPrompt: 'prompt-submit', stop: 'stop', sessionEnd: 'session-end' },
   copilot: { sessionStart: 'prime', userPromptSubmitted: 'prompt-submit', sessionEnd: 'session-end' },
 } as const;
 
 /** A runtime's hook file: its events, each with gt's command in the runtime's entry format. */
-function hookFile(kind: keyof typeof HOOK_EVENTS, gt: HookCommands, entry: (command: string) => unknown, top: Record<string, unknown> = {}): Record<string, unknown> {
-  const hooks = Object.fromEntries(Object.entries(HOOK_EVENTS[kind]).map(([event, what]) => [event, [entry(what === 'prime' ? gt.prime : gt.signal(what, kind))]]));
+function hookFile(
+  kind: keyof typeof HOOK_EVENTS,
+  gt: HookCommands,
+  entry: (command: string) => unknown,
+  top: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const hooks = Object.fromEntries(
+    Object.entries(HOOK_EVENTS[kind]).map(([event, what]) => [event, [entry(what === 'prime' ? gt.prime : gt.signal(what, kind))]]),
+  );
   return { ...top, hooks };
 }
 
@@ -141,7 +239,13 @@ export const HOOK_URL_PLACEHOLDER = '__GT_HOOK_URL__';
 
 /** Claude Code events gt answers over HTTP from the session host (no process per event), with time limits in seconds. */
 const CLAUDE_HTTP_HOOKS: Record<string, 'permission' | 'signal'> = {
-  UserPromptSubmit: 'signal', PreToolUse: 'permission', PermissionRequest: 'permission', Stop: 'signal', StopFailure: 'signal', Notification: 'signal', SessionEnd: 'signal',
+  UserPromptSubmit: 'signal',
+  PreToolUse: 'permission',
+  PermissionRequest: 'permission',
+  Stop: 'signal',
+  StopFailure: 'signal',
+  Notification: 'signal',
+  SessionEnd: 'signal',
 };
 
 /**
@@ -165,7 +269,9 @@ export function claudeSettings(gt: HookCommands, http?: { url: string; permissio
 export function geminiSettings(gt: HookCommands, gtBin: string): Record<string, unknown> {
   const settings = hookFile('gemini', gt, (command) => ({ hooks: [{ type: 'command', command }] }));
   // Gemini CLI's BeforeTool hook: the permission broker decides every tool call (time limit in ms, past the broker's default 10 min).
-  (settings.hooks as Record<string, unknown>).BeforeTool = [{ hooks: [{ type: 'command', command: `${gtBin} permission check --format gemini`, timeout: 660_000 }] }];
+  (settings.hooks as Record<string, unknown>).BeforeTool = [
+    { hooks: [{ type: 'command', command: `${gtBin} permission check --format gemini`, timeout: 660_000 }] },
+  ];
   return settings;
 }
 
@@ -195,7 +301,10 @@ export interface LaunchPlan {
  * The command line and files for one session. `settingsDir` is gt-owned
  * (`.gt/settings/<session>`), `gtBin` the absolute gt launcher.
  */
-export function launchPlan(runtime: ResolvedRuntime, options: { headless: boolean; prompt: string; settingsDir: string; gtBin: string; permissionTimeoutSec?: number; resume?: string }): LaunchPlan {
+export function launchPlan(
+  runtime: ResolvedRuntime,
+  options: { headless: boolean; prompt: string; settingsDir: string; gtBin: string; permissionTimeoutSec?: number; resume?: string },
+): LaunchPlan {
   const { headless, prompt, settingsDir, gtBin } = options;
   const hookCommands: HookCommands = {
     prime: `${gtBin} prime --hook`,
@@ -206,13 +315,16 @@ export function launchPlan(runtime: ResolvedRuntime, options: { headless: boolea
   const env: Record<string, string> = { ...runtime.env };
   const command = runtime.hooks === 'builtin' ? gtBin : runtime.command;
   if (headless && !runtime.headless) {
-    throw new GtError('usage', `the ${runtime.name} runtime has no headless mode`, { hint: 'use --backend tmux, or a runtime with a headless mode (claude, codex, gemini, shell)' });
+    throw new GtError('usage', `the ${runtime.name} runtime has no headless mode`, {
+      hint: 'use --backend tmux, or a runtime with a headless mode (claude, codex, gemini, shell)',
+    });
   }
   const args = [...(headless && runtime.headless ? runtime.headless.args : runtime.args)];
   let hookServer: LaunchPlan['hookServer'];
   if (runtime.hooks === 'claude') {
     const file = `${settingsDir}/claude-settings.json`;
-    files[file] = `${JSON.stringify(claudeSettings(hookCommands, { url: HOOK_URL_PLACEHOLDER, permissionTimeoutSec: options.permissionTimeoutSec ?? 600 }), null, 2)}\n`;
+    files[file] =
+      `${JSON.stringify(claudeSettings(hookCommands, { url: HOOK_URL_PLACEHOLDER, permissionTimeoutSec: options.permissionTimeoutSec ?? 600 }), null, 2)}\n`;
     args.push('--settings', file);
     hookServer = { files: [file] };
     if (options.resume) args.push('--resume', options.resume);

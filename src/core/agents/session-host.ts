@@ -27,17 +27,21 @@ export interface HostHandlers {
 export function hostHandlers(town: Town, identity: Identity, host: HostContext): HostHandlers {
   const transcripts = new Set((town.ports.files.read(`${host.runDir}/transcripts`) ?? '').split('\n').filter(Boolean));
   let attribution: Attribution = { run: host.run, agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}) };
-  let pending: Promise<void> = attributionOf(town, identity, host.run).then((a) => void (attribution = a), () => undefined);
+  let pending: Promise<void> = attributionOf(town, identity, host.run).then(
+    (a) => void (attribution = a),
+    () => undefined,
+  );
   // Output lines arrive in order and must be written in order: one chain.
   const queue = (work: () => Promise<void>) => {
     pending = pending.then(work).catch((error: unknown) => {
       town.ports.files.append(`${host.runDir}/host.log`, `${town.ports.now()} ${error instanceof Error ? error.message : String(error)}\n`);
     });
   };
-  const noteSession = (id: string) => queue(async () => {
-    const agent = await town.agent(identity);
-    if (agent) await town.saveAgentState(agent, { runtime_session: id });
-  });
+  const noteSession = (id: string) =>
+    queue(async () => {
+      const agent = await town.agent(identity);
+      if (agent) await town.saveAgentState(agent, { runtime_session: id });
+    });
   const stream = new StreamUsageReader(() => attribution);
   return {
     async onHook(event, body) {

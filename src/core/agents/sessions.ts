@@ -55,8 +55,10 @@ export async function startSession(town: Town, identity: Identity, options: Star
   const run = `${now.replace(/[-:]/g, '').slice(0, 15)}-${session}-${Math.random().toString(36).slice(2, 6)}`;
   const dir = town.path(runDir(run));
   const plan = launchPlan(runtime, {
-    headless: backend === 'headless', prompt: startupPrompt(identity.address, options.hooked, runtime),
-    settingsDir: town.path(settingsDir(session)), gtBin: town.ports.gtBin,
+    headless: backend === 'headless',
+    prompt: startupPrompt(identity.address, options.hooked, runtime),
+    settingsDir: town.path(settingsDir(session)),
+    gtBin: town.ports.gtBin,
     permissionTimeoutSec: Math.ceil(permissionTimeoutMs(policyLayers(town, identity)) / 1000),
     ...(options.resume && runtime.hooks === 'claude' ? { resume: options.resume } : {}),
   });
@@ -66,17 +68,54 @@ export async function startSession(town: Town, identity: Identity, options: Star
   await installWorktreeHooks(town, town.path(workdirOf(identity)), plan.worktreeFiles);
   town.ports.files.mkdirp(dir);
   const bead = (await town.ledger.list({ statuses: ['hooked', 'in_progress'], assignee: identity.address, limit: 1, sort: 'created' }))[0]?.id;
-  town.ports.files.write(`${dir}/run.json`, `${JSON.stringify({
-    run, agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), ...(bead ? { bead } : {}), runtime: runtime.name, backend,
-    argv: plan.argv, started_at: now, ...(options.resume ? { resumed: options.resume } : {}),
-  }, null, 2)}\n`);
+  town.ports.files.write(
+    `${dir}/run.json`,
+    `${JSON.stringify(
+      {
+        run,
+        agent: identity.address,
+        ...(identity.rig ? { rig: identity.rig } : {}),
+        ...(bead ? { bead } : {}),
+        runtime: runtime.name,
+        backend,
+        argv: plan.argv,
+        started_at: now,
+        ...(options.resume ? { resumed: options.resume } : {}),
+      },
+      null,
+      2,
+    )}\n`,
+  );
   const env = { ...sessionEnv(town, identity, run, runtime), ...plan.env };
-  const record = await town.saveAgent(identity, {
-    runtime: runtime.name, backend, session, run, state: 'starting', started_at: now, ...(options.branch ? { branch: options.branch } : {}),
-  }, { event: { kind: 'session.started', agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), ...(bead ? { bead } : {}), payload: { run, runtime: runtime.name, backend, ...(options.resume ? { resumed: options.resume } : {}) } } });
+  const record = await town.saveAgent(
+    identity,
+    {
+      runtime: runtime.name,
+      backend,
+      session,
+      run,
+      state: 'starting',
+      started_at: now,
+      ...(options.branch ? { branch: options.branch } : {}),
+    },
+    {
+      event: {
+        kind: 'session.started',
+        agent: identity.address,
+        ...(identity.rig ? { rig: identity.rig } : {}),
+        ...(bead ? { bead } : {}),
+        payload: { run, runtime: runtime.name, backend, ...(options.resume ? { resumed: options.resume } : {}) },
+      },
+    },
+  );
   await town.ports.backend(backend).start({
-    name: session, cwd: town.path(record.workdir), argv: plan.argv, env, runDir: dir,
-    ...(plan.stdinLines ? { stdinLines: plan.stdinLines } : {}), ...(plan.hookServer ? { hookServer: plan.hookServer } : {}),
+    name: session,
+    cwd: town.path(record.workdir),
+    argv: plan.argv,
+    env,
+    runDir: dir,
+    ...(plan.stdinLines ? { stdinLines: plan.stdinLines } : {}),
+    ...(plan.hookServer ? { hookServer: plan.hookServer } : {}),
   });
   if (plan.typeAfterReady !== undefined && backend === 'tmux') {
     // Runtimes that take no prompt argument get it typed once they are up.
@@ -94,7 +133,14 @@ export async function stopSession(town: Town, agent: AgentRecord, state: AgentSt
   // Stopped even when not alive: a tmux session keeps its pane (and log) after the agent exits.
   if (agent.backend && (agent.backend !== 'tmux' || town.ports.tmuxAvailable)) await town.ports.backend(agent.backend).stop(agent.session, options);
   // Reported only when there was a session to end; the record says it was stopped on purpose either way.
-  const event = alive ? { kind: 'session.ended' as const, agent: agent.address, ...(agent.rig ? { rig: agent.rig } : {}), payload: { state, reason: 'stopped', ...(agent.run ? { run: agent.run } : {}) } } : undefined;
+  const event = alive
+    ? {
+        kind: 'session.ended' as const,
+        agent: agent.address,
+        ...(agent.rig ? { rig: agent.rig } : {}),
+        payload: { state, reason: 'stopped', ...(agent.run ? { run: agent.run } : {}) },
+      }
+    : undefined;
   await town.saveAgentState(agent, { state, stopped_at: town.ports.now() }, event);
 }
 
@@ -164,9 +210,9 @@ async function installWorktreeHooks(town: Town, dir: string, files: Record<strin
     town.ports.files.write(path, content);
     if (!excluded.split('\n').includes(`/${relative}`)) add.push(`/${relative}`);
   }
-  if (exclude && add.length) town.ports.files.write(exclude, `${excluded}${excluded === '' || excluded.endsWith('\n') ? '' : '\n'}# gt-owned hook files\n${add.join('\n')}\n`);
+  if (exclude && add.length)
+    town.ports.files.write(exclude, `${excluded}${excluded === '' || excluded.endsWith('\n') ? '' : '\n'}# gt-owned hook files\n${add.join('\n')}\n`);
 }
-
 
 /**
  * Stops every running session of the town (gt down --all), checkpointing each

@@ -18,7 +18,12 @@ import { dirtyFiles } from '../town/worktree.js';
 
 const STEP_TIMEOUT_MS = 30 * 60_000;
 
-export async function runShellAgent(town: Town, identity: Identity, env: Record<string, string>, out: (text: string) => void): Promise<{ code: number; done?: DoneResult }> {
+export async function runShellAgent(
+  town: Town,
+  identity: Identity,
+  env: Record<string, string>,
+  out: (text: string) => void,
+): Promise<{ code: number; done?: DoneResult }> {
   const { ledger, ports } = town;
   const mailbox = new Mailbox(ledger, identity.address);
   await recordSignal(town, identity, 'session-start');
@@ -37,13 +42,22 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
     const done = await finishWork(town, identity, 'DEFERRED', { message: 'nothing was hooked', caller: identity.address });
     return { code: 0, done };
   }
-  const run = async (steps: RunStep[], label: (index: number) => string, stepEnv: Record<string, string>): Promise<{ code: number; done?: DoneResult } | undefined> => {
+  const run = async (
+    steps: RunStep[],
+    label: (index: number) => string,
+    stepEnv: Record<string, string>,
+  ): Promise<{ code: number; done?: DoneResult } | undefined> => {
     for (const [index, step] of steps.entries()) {
       const { command } = step;
       await recordSignal(town, identity, 'prompt-submit');
       // A script is echoed as a shell shows one typed at its prompt: `$ ` then `> ` per continuation line.
       out(`$ ${command.split('\n').join('\n> ')}\n`);
-      const result = await ports.shell.run(stepText(step), { cwd: dir, env: { ...env, GT_STEP: String(index + 1), ...stepEnv, GT_BEAD: bead.id }, timeoutMs: STEP_TIMEOUT_MS, onOutput: out });
+      const result = await ports.shell.run(stepText(step), {
+        cwd: dir,
+        env: { ...env, GT_STEP: String(index + 1), ...stepEnv, GT_BEAD: bead.id },
+        timeoutMs: STEP_TIMEOUT_MS,
+        onOutput: out,
+      });
       await recordSignal(town, identity, 'stop');
       await deliver();
       if (result.code !== 0 || result.timedOut) {
@@ -70,7 +84,12 @@ export async function runShellAgent(town: Town, identity: Identity, env: Record<
           ports.detached.stopSession(identity.address, 300, agent?.run);
           return { code: 0 };
         }
-        return escalate(town, identity, out, `${bead.id}: no step is ready and none waits on a gate (${mol.next.map((s) => s.id).join(', ')} wait on other beads)`);
+        return escalate(
+          town,
+          identity,
+          out,
+          `${bead.id}: no step is ready and none waits on a gate (${mol.next.map((s) => s.id).join(', ')} wait on other beads)`,
+        );
       }
       const commands = runSteps(step);
       if (commands.length === 0) return escalate(town, identity, out, `step ${step.id} "${step.title}" has no run commands for the shell runtime`);

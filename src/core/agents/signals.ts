@@ -6,7 +6,17 @@ import type { Identity } from './identity.js';
 import { Mailbox, renderInjected } from '../comms/mail.js';
 import type { AgentState, Town } from '../town/town.js';
 
-export const SIGNALS = ['session-start', 'prompt-submit', 'pre-tool', 'post-tool', 'stop', 'stop-failure', 'notification', 'pre-compact', 'session-end'] as const;
+export const SIGNALS = [
+  'session-start',
+  'prompt-submit',
+  'pre-tool',
+  'post-tool',
+  'stop',
+  'stop-failure',
+  'notification',
+  'pre-compact',
+  'session-end',
+] as const;
 export type Signal = (typeof SIGNALS)[number];
 
 export const TURN_BOUNDARIES: ReadonlySet<Signal> = new Set(['session-start', 'prompt-submit', 'stop']);

@@ -56,7 +56,14 @@ export async function witnessPatrol(town: Town, options: WitnessOptions = {}): P
   return actions;
 }
 
-async function patrolAgent(town: Town, agent: AgentRecord, bead: Issue, idleMs: number, maxWakes: number, options: { confirmSec: number }): Promise<WitnessAction | undefined> {
+async function patrolAgent(
+  town: Town,
+  agent: AgentRecord,
+  bead: Issue,
+  idleMs: number,
+  maxWakes: number,
+  options: { confirmSec: number },
+): Promise<WitnessAction | undefined> {
   const issue = await town.ledger.find(agent.id);
   const meta = issue?.metadata ?? {};
   const sameBead = meta.gupp_bead === bead.id;
@@ -71,12 +78,28 @@ async function patrolAgent(town: Town, agent: AgentRecord, bead: Issue, idleMs: 
   if (alive && !idleTooLong) return undefined;
   const identity = parseIdentity(agent.address);
   if (wakes >= maxWakes) {
-    await town.saveAgentState(agent, { state: 'stalled', gupp_escalated: true }, { kind: 'agent.stalled', actor: `${agent.rig ?? 'town'}/witness`, agent: agent.address, bead: bead.id, ...(agent.rig ? { rig: agent.rig } : {}), payload: { wakes } });
+    await town.saveAgentState(
+      agent,
+      { state: 'stalled', gupp_escalated: true },
+      {
+        kind: 'agent.stalled',
+        actor: `${agent.rig ?? 'town'}/witness`,
+        agent: agent.address,
+        bead: bead.id,
+        ...(agent.rig ? { rig: agent.rig } : {}),
+        payload: { wakes },
+      },
+    );
     const dispatcher = typeof bead.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : undefined;
     const mail = new Mailbox(town.ledger, `${agent.rig ?? 'town'}/witness`);
     const why = alive ? `idle at its prompt after ${wakes} wake-ups` : `its session died again after ${wakes} restarts`;
     for (const to of new Set(['mayor', ...(dispatcher && dispatcher !== agent.address && dispatcher !== 'deacon' ? [dispatcher] : [])])) {
-      await mail.send(to, `STALLED ${agent.address}: ${bead.id}`, `${agent.address} is ${why} with ${bead.id} "${bead.title}" on its hook.\nLook with gt peek ${agent.address}; take the bead back with gt unsling ${bead.id}, or restart it with gt sling ${bead.id} ${agent.address} --force.`, { kind: 'protocol', priority: 1 });
+      await mail.send(
+        to,
+        `STALLED ${agent.address}: ${bead.id}`,
+        `${agent.address} is ${why} with ${bead.id} "${bead.title}" on its hook.\nLook with gt peek ${agent.address}; take the bead back with gt unsling ${bead.id}, or restart it with gt sling ${bead.id} ${agent.address} --force.`,
+        { kind: 'protocol', priority: 1 },
+      );
     }
     return { agent: agent.address, bead: bead.id, action: 'escalated', detail: why };
   }
@@ -86,16 +109,48 @@ async function patrolAgent(town: Town, agent: AgentRecord, bead: Issue, idleMs: 
     // A crash: the same worker, the same hook, the runtime's own conversation when it can resume one.
     const runtime = town.runtimeFor(identity, agent.runtime);
     const resume = agent.runtime_session;
-    await town.ledger.emit({ kind: 'session.died', actor: `${agent.rig ?? 'town'}/witness`, agent: agent.address, bead: bead.id, ...(agent.rig ? { rig: agent.rig } : {}), payload: { state: agent.state } });
-    await startSession(town, identity, { runtime, backend: agent.backend as 'tmux' | 'headless', hooked: true, ...(agent.branch ? { branch: agent.branch } : {}), ...(resume ? { resume } : {}) });
-    await town.ledger.emit({ kind: 'agent.restarted', actor: `${agent.rig ?? 'town'}/witness`, agent: agent.address, bead: bead.id, ...(agent.rig ? { rig: agent.rig } : {}), payload: { resumed: resume ?? null } });
+    await town.ledger.emit({
+      kind: 'session.died',
+      actor: `${agent.rig ?? 'town'}/witness`,
+      agent: agent.address,
+      bead: bead.id,
+      ...(agent.rig ? { rig: agent.rig } : {}),
+      payload: { state: agent.state },
+    });
+    await startSession(town, identity, {
+      runtime,
+      backend: agent.backend as 'tmux' | 'headless',
+      hooked: true,
+      ...(agent.branch ? { branch: agent.branch } : {}),
+      ...(resume ? { resume } : {}),
+    });
+    await town.ledger.emit({
+      kind: 'agent.restarted',
+      actor: `${agent.rig ?? 'town'}/witness`,
+      agent: agent.address,
+      bead: bead.id,
+      ...(agent.rig ? { rig: agent.rig } : {}),
+      payload: { resumed: resume ?? null },
+    });
     return { agent: agent.address, bead: bead.id, action: 'restarted', detail: resume ? `resumed session ${resume}` : 'fresh session' };
   }
   // A headless agent without a stream protocol cannot be written to: nothing to do until its session ends.
   if (agent.backend === 'headless' && stdinMessage(town.runtimeFor(identity, agent.runtime), '') === undefined) return undefined;
   // The same nudge as `gt nudge`: under the agent's nudge lock, confirmed by its next hook event.
-  const nudge = await nudgeAgent(town, `${agent.rig ?? 'town'}/witness`, identity, wakeLine(bead), { raw: true, ifIdle: true, idleWaitSec: 1, waitSec: options.confirmSec });
+  const nudge = await nudgeAgent(town, `${agent.rig ?? 'town'}/witness`, identity, wakeLine(bead), {
+    raw: true,
+    ifIdle: true,
+    idleWaitSec: 1,
+    waitSec: options.confirmSec,
+  });
   if (nudge.delivery === 'skipped') return undefined;
-  await town.ledger.emit({ kind: 'agent.woken', actor: `${agent.rig ?? 'town'}/witness`, agent: agent.address, bead: bead.id, ...(agent.rig ? { rig: agent.rig } : {}), payload: { wakes: wakes + 1, confirmed: nudge.confirmed } });
+  await town.ledger.emit({
+    kind: 'agent.woken',
+    actor: `${agent.rig ?? 'town'}/witness`,
+    agent: agent.address,
+    bead: bead.id,
+    ...(agent.rig ? { rig: agent.rig } : {}),
+    payload: { wakes: wakes + 1, confirmed: nudge.confirmed },
+  });
   return { agent: agent.address, bead: bead.id, action: 'woken', detail: `idle since ${agent.last_signal_at ?? '?'}`, confirmed: nudge.confirmed };
 }

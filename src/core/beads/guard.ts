@@ -11,20 +11,21 @@ import type { Issue } from './types.js';
 export type WriteGuard = (before: Issue | undefined, after: Issue) => void;
 
 export function guardedStore(store: LedgerStore, guard: WriteGuard): LedgerStore {
-  const wrap = (tx: LedgerWriter): LedgerWriter => Object.assign(Object.create(tx) as LedgerWriter, {
-    insertIssue: async (issue: Issue) => {
-      guard(undefined, issue);
-      return tx.insertIssue(issue);
-    },
-    updateIssue: async (id: string, patch: Partial<Issue>) => {
-      const before = await tx.getIssue(id);
-      const after = { ...before, ...patch } as Issue;
-      // A field given as undefined is cleared.
-      for (const [key, value] of Object.entries(patch)) if (value === undefined) delete (after as unknown as Record<string, unknown>)[key];
-      guard(before, after);
-      return tx.updateIssue(id, patch);
-    },
-  });
+  const wrap = (tx: LedgerWriter): LedgerWriter =>
+    Object.assign(Object.create(tx) as LedgerWriter, {
+      insertIssue: async (issue: Issue) => {
+        guard(undefined, issue);
+        return tx.insertIssue(issue);
+      },
+      updateIssue: async (id: string, patch: Partial<Issue>) => {
+        const before = await tx.getIssue(id);
+        const after = { ...before, ...patch } as Issue;
+        // A field given as undefined is cleared.
+        for (const [key, value] of Object.entries(patch)) if (value === undefined) delete (after as unknown as Record<string, unknown>)[key];
+        guard(before, after);
+        return tx.updateIssue(id, patch);
+      },
+    });
   return {
     get location() {
       return store.location;

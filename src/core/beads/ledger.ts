@@ -10,15 +10,23 @@ import { nowTime, unixNanos } from '../../shared/time.js';
 import { redactData } from '../../shared/secrets.js';
 import { adaptiveLength, childDepth, DEFAULT_ID_CONFIG, hashId, MAX_CHILD_DEPTH, NONCES_PER_LENGTH, type AdaptiveIdConfig } from './ids.js';
 import {
-  BLOCKING_DEP_TYPES, EMPTY_VOCABULARY, INFRA_TYPES, normalizeType, parseCustomStatuses, parseCustomTypes,
-  validateDepType, validateIssueId, validateLabel, validateStatus, validateTitle, type Vocabulary,
+  BLOCKING_DEP_TYPES,
+  EMPTY_VOCABULARY,
+  INFRA_TYPES,
+  normalizeType,
+  parseCustomStatuses,
+  parseCustomTypes,
+  validateDepType,
+  validateIssueId,
+  validateLabel,
+  validateStatus,
+  validateTitle,
+  type Vocabulary,
 } from './rules.js';
 import { COALESCED_KINDS, type TownEvent, type TownEventFilter, type TownEventInput } from '../events/town-events.js';
 import { guardedStore, type WriteGuard } from './guard.js';
 import type { BlockerInfo, LedgerReader, LedgerStore, LedgerWriter } from './store.js';
-import type {
-  BlockedIssue, Comment, Dependency, Issue, IssueDetails, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats,
-} from './types.js';
+import type { BlockedIssue, Comment, Dependency, Issue, IssueDetails, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats } from './types.js';
 
 export interface LedgerOptions {
   /** Who acts; a function is called once, on the first write (reads never need it). */
@@ -182,11 +190,16 @@ function importChecked(input: ImportInput, vocabulary: Vocabulary): ImportRecord
       try {
         return check();
       } catch (error) {
-        if (error instanceof GtError) throw new GtError(error.kind, `${input.source} line ${record.line}: ${error.message}; nothing was imported`, error.hint ? { hint: error.hint } : {});
+        if (error instanceof GtError)
+          throw new GtError(error.kind, `${input.source} line ${record.line}: ${error.message}; nothing was imported`, error.hint ? { hint: error.hint } : {});
         throw error;
       }
     };
-    const issue = { ...record.issue, status: at(() => validateStatus(record.issue.status, vocabulary)), issue_type: at(() => normalizeType(record.issue.issue_type, vocabulary)) };
+    const issue = {
+      ...record.issue,
+      status: at(() => validateStatus(record.issue.status, vocabulary)),
+      issue_type: at(() => normalizeType(record.issue.issue_type, vocabulary)),
+    };
     const dependencies = record.dependencies.map((dep) => ({ ...dep, type: at(() => validateDepType(dep.type)) }));
     return { ...record, issue, dependencies };
   });
@@ -298,7 +311,9 @@ export class Ledger {
 
   private async idConfig(tx: LedgerReader): Promise<AdaptiveIdConfig> {
     const [min, max, prob] = await Promise.all([
-      tx.getConfig(CONFIG_KEYS.minHashLength), tx.getConfig(CONFIG_KEYS.maxHashLength), tx.getConfig(CONFIG_KEYS.maxCollisionProb),
+      tx.getConfig(CONFIG_KEYS.minHashLength),
+      tx.getConfig(CONFIG_KEYS.maxHashLength),
+      tx.getConfig(CONFIG_KEYS.maxCollisionProb),
     ]);
     return {
       minLength: min ? Number(min) : DEFAULT_ID_CONFIG.minLength,
@@ -362,9 +377,13 @@ export class Ledger {
     }
     if (matches.size > 1) {
       const list = [...matches].sort();
-      throw new GtError('ambiguous', `ambiguous ID ${JSON.stringify(input)} matches ${list.length > 10 ? 'more than 10' : list.length} issues: ${list.slice(0, 10).join(', ')}`, {
-        hint: 'type more characters of the ID',
-      });
+      throw new GtError(
+        'ambiguous',
+        `ambiguous ID ${JSON.stringify(input)} matches ${list.length > 10 ? 'more than 10' : list.length} issues: ${list.slice(0, 10).join(', ')}`,
+        {
+          hint: 'type more characters of the ID',
+        },
+      );
     }
     throw notFoundError(`no issue found matching ${JSON.stringify(input)}`, 'check the ID with `bd list` or `bd search`');
   }
@@ -525,8 +544,24 @@ export class Ledger {
       updated_at: now,
     };
     const optional: Array<keyof CreateInput & keyof Issue> = [
-      'description', 'design', 'acceptance_criteria', 'notes', 'assignee', 'owner', 'external_ref', 'spec_id', 'metadata',
-      'estimated_minutes', 'due_at', 'defer_until', 'ephemeral', 'no_history', 'wisp_type', 'mol_type', 'pinned', 'is_template',
+      'description',
+      'design',
+      'acceptance_criteria',
+      'notes',
+      'assignee',
+      'owner',
+      'external_ref',
+      'spec_id',
+      'metadata',
+      'estimated_minutes',
+      'due_at',
+      'defer_until',
+      'ephemeral',
+      'no_history',
+      'wisp_type',
+      'mol_type',
+      'pinned',
+      'is_template',
     ];
     for (const key of optional) {
       const value = input[key];
@@ -560,7 +595,11 @@ export class Ledger {
     if (input.waitsFor) {
       const spawner = await this.resolveId(tx, input.waitsFor.spawner);
       await this.checkedPutEdge(tx, {
-        issue_id: id, depends_on_id: spawner, type: 'waits-for', created_at: now, created_by: this.actor,
+        issue_id: id,
+        depends_on_id: spawner,
+        type: 'waits-for',
+        created_at: now,
+        created_by: this.actor,
         metadata: JSON.stringify({ gate: input.waitsFor.gate }),
       });
     }
@@ -742,7 +781,7 @@ export class Ledger {
     const changed: string[] = [];
     const set = <K extends keyof Issue>(key: K, value: Issue[K] | undefined) => {
       const before = issue[key];
-      const same = JSON.stringify(before ?? null) === JSON.stringify(value === '' ? null : value ?? null);
+      const same = JSON.stringify(before ?? null) === JSON.stringify(value === '' ? null : (value ?? null));
       if (same) return;
       patch[key] = value;
       changed.push(key);
@@ -800,7 +839,8 @@ export class Ledger {
       if (fields.length > 0 && !input.volatile) await this.event(tx, id, 'updated', { comment: fields.join(',') });
       if (statusChanged) {
         await this.event(tx, id, patch.status === 'closed' ? 'closed' : issue.status === 'closed' ? 'reopened' : 'status_changed', {
-          old_value: issue.status, new_value: patch.status ?? '',
+          old_value: issue.status,
+          new_value: patch.status ?? '',
         });
         await tx.refreshBlocked([id]);
         if (patch.status === 'closed') await this.closeFinishedMolecules(tx, id, now);
@@ -871,7 +911,8 @@ export class Ledger {
     const issue = await tx.getIssue(id);
     if (!issue) throw notFoundError(`no issue found matching ${JSON.stringify(id)}`);
     if (issue.status === 'in_progress' && issue.assignee === this.actor) return; // idempotent for the same actor
-    if (issue.assignee && issue.assignee !== this.actor) throw conflictError(`issue ${id} already claimed by ${issue.assignee}`, 'pick another with `bd ready`');
+    if (issue.assignee && issue.assignee !== this.actor)
+      throw conflictError(`issue ${id} already claimed by ${issue.assignee}`, 'pick another with `bd ready`');
     throw conflictError(`cannot claim ${id}: its status is ${issue.status} (only open issues can be claimed)`);
   }
 
@@ -889,12 +930,18 @@ export class Ledger {
     if (force) return;
     const blockers = await tx.openBlockers(issue.id);
     if (blockers.length > 0) {
-      throw conflictError(`cannot close ${issue.id}: blocked by open issues [${blockers.map((b) => b.id).join(', ')}]`, 'close the blockers first, or use --force');
+      throw conflictError(
+        `cannot close ${issue.id}: blocked by open issues [${blockers.map((b) => b.id).join(', ')}]`,
+        'close the blockers first, or use --force',
+      );
     }
     if (issue.issue_type === 'epic') {
       const children = await tx.openChildren(issue.id);
       if (children.length > 0) {
-        throw conflictError(`cannot close epic ${issue.id}: ${children.length} open child issue(s) [${children.map((c) => c.id).join(', ')}]`, 'close the children first, or use --force');
+        throw conflictError(
+          `cannot close epic ${issue.id}: ${children.length} open child issue(s) [${children.map((c) => c.id).join(', ')}]`,
+          'close the children first, or use --force',
+        );
       }
     }
   }
@@ -956,7 +1003,8 @@ export class Ledger {
       if (issue.status === 'closed') throw conflictError(`${id} is closed; reopen it before deferring`);
       const now = this.now();
       // With a time the issue stays open and comes back by itself; without one it is parked as `deferred`.
-      const patch: Partial<Issue> = until !== undefined ? { defer_until: until, updated_at: now } : { ...this.statusPatch(issue, 'deferred', now), updated_at: now };
+      const patch: Partial<Issue> =
+        until !== undefined ? { defer_until: until, updated_at: now } : { ...this.statusPatch(issue, 'deferred', now), updated_at: now };
       await tx.updateIssue(id, patch);
       if (patch.status) await this.event(tx, id, 'status_changed', { old_value: issue.status, new_value: 'deferred' });
       else await this.event(tx, id, 'updated', { comment: 'defer_until', new_value: until ?? '' });
@@ -971,7 +1019,12 @@ export class Ledger {
       const patch: Partial<Issue> = { defer_until: undefined, updated_at: now };
       if (issue.status === 'deferred') patch.status = 'open';
       await tx.updateIssue(id, patch);
-      await this.event(tx, id, patch.status ? 'status_changed' : 'updated', patch.status ? { old_value: 'deferred', new_value: 'open' } : { comment: 'defer_until' });
+      await this.event(
+        tx,
+        id,
+        patch.status ? 'status_changed' : 'updated',
+        patch.status ? { old_value: 'deferred', new_value: 'open' } : { comment: 'defer_until' },
+      );
       await tx.refreshBlocked([id]);
     });
   }
@@ -1008,7 +1061,11 @@ export class Ledger {
     if (reverse && dep.type === 'parent-child' && reverse.type === 'parent-child') {
       throw conflictError(`${dep.depends_on_id} is already a child of ${dep.issue_id}; an issue cannot be its own ancestor`);
     }
-    if (!options.noCycleCheck && (BLOCKING_DEP_TYPES as readonly string[]).includes(dep.type) && (await tx.blockingPathExists(dep.issue_id, dep.depends_on_id))) {
+    if (
+      !options.noCycleCheck &&
+      (BLOCKING_DEP_TYPES as readonly string[]).includes(dep.type) &&
+      (await tx.blockingPathExists(dep.issue_id, dep.depends_on_id))
+    ) {
       throw conflictError(
         `adding ${dep.issue_id} → ${dep.depends_on_id} (${dep.type}) would create a dependency cycle`,
         `${dep.depends_on_id} already depends on ${dep.issue_id}, directly or through other issues; see bd dep tree ${dep.depends_on_id}`,
@@ -1018,7 +1075,12 @@ export class Ledger {
     return 'added';
   }
 
-  async addDependency(from: string, to: string, type = 'blocks', options: { metadata?: string; threadId?: string; noCycleCheck?: boolean } = {}): Promise<Dependency & { result: 'added' | 'unchanged' }> {
+  async addDependency(
+    from: string,
+    to: string,
+    type = 'blocks',
+    options: { metadata?: string; threadId?: string; noCycleCheck?: boolean } = {},
+  ): Promise<Dependency & { result: 'added' | 'unchanged' }> {
     const depType = validateDepType(type);
     if (options.metadata !== undefined) {
       try {
@@ -1060,7 +1122,11 @@ export class Ledger {
     return this.resolveId(tx, to);
   }
 
-  async listDependencies(idText: string, direction: 'down' | 'up' | 'both' = 'down', type?: string): Promise<Array<Dependency & { title?: string; status?: string; priority?: number; direction: 'down' | 'up' }>> {
+  async listDependencies(
+    idText: string,
+    direction: 'down' | 'up' | 'both' = 'down',
+    type?: string,
+  ): Promise<Array<Dependency & { title?: string; status?: string; priority?: number; direction: 'down' | 'up' }>> {
     return this.store.read(async (tx) => {
       const id = await this.resolveId(tx, idText);
       const out: Array<Dependency & { title?: string; status?: string; priority?: number; direction: 'down' | 'up' }> = [];
@@ -1124,7 +1190,11 @@ export class Ledger {
   }
 
   /** With `townEvent`, the event is appended (in the same transaction) for each issue whose label was removed. */
-  async removeLabel(ids: string[], label: string, options: { townEvent?: (id: string) => TownEventInput } = {}): Promise<BatchResult<{ id: string; label: string; changed: boolean }>> {
+  async removeLabel(
+    ids: string[],
+    label: string,
+    options: { townEvent?: (id: string) => TownEventInput } = {},
+  ): Promise<BatchResult<{ id: string; label: string; changed: boolean }>> {
     const clean = validateLabel(label);
     return this.eachLabel(ids, clean, async (tx, id) => {
       const changed = await this.removeLabelIn(tx, id, clean);
@@ -1205,8 +1275,17 @@ export class Ledger {
    */
   async importRecords(input: ImportInput): Promise<ImportResult> {
     const result: ImportResult = {
-      source: input.source, created: 0, updated: 0, unchanged: 0, skipped: 0, tombstones_skipped: input.tombstones.length,
-      memories: input.memories.length, ids: [], dangling: [], warnings: [], dry_run: input.dryRun ?? false,
+      source: input.source,
+      created: 0,
+      updated: 0,
+      unchanged: 0,
+      skipped: 0,
+      tombstones_skipped: input.tombstones.length,
+      memories: input.memories.length,
+      ids: [],
+      dangling: [],
+      warnings: [],
+      dry_run: input.dryRun ?? false,
     };
     const work = async (tx: LedgerWriter) => {
       const records = importChecked(input, await this.vocabulary(tx));
@@ -1262,7 +1341,11 @@ export class Ledger {
       // bd dep add refuses a blocking cycle; so does import (bd doctor would fail on it afterwards).
       const touched = new Set(result.ids);
       const cycle = findCycles(await tx.blockingEdges()).find((c) => c.some((id) => touched.has(id)));
-      if (cycle) throw validationError(`${input.source}: the file makes a blocking cycle among ${cycle.join(', ')}; nothing was imported`, 'remove one of these blocks edges from the file, then import again');
+      if (cycle)
+        throw validationError(
+          `${input.source}: the file makes a blocking cycle among ${cycle.join(', ')}; nothing was imported`,
+          'remove one of these blocks edges from the file, then import again',
+        );
       if (result.created + result.updated > 0) await tx.refreshAllBlocked();
       if (input.dryRun) throw new DryRunRollback();
     };
@@ -1275,7 +1358,9 @@ export class Ledger {
   }
 
   /** Issues with their relations, for `bd export`, sorted by ID. */
-  async exportRecords(options: { includeInfra?: boolean; includeEphemeral?: boolean; includeTemplates?: boolean } = {}): Promise<{ issues: IssueDetails[]; memories: Memory[] }> {
+  async exportRecords(
+    options: { includeInfra?: boolean; includeEphemeral?: boolean; includeTemplates?: boolean } = {},
+  ): Promise<{ issues: IssueDetails[]; memories: Memory[] }> {
     return this.store.read(async (tx) => {
       const issues = await tx.exportIssues({
         includeEphemeral: options.includeEphemeral ?? false,
@@ -1308,7 +1393,9 @@ class DryRunRollback extends Error {}
 function sameRecord(a: { issue: Issue; labels: string[]; dependencies: Dependency[]; comments: Comment[] }, b: ImportRecord): boolean {
   const norm = (r: { issue: Issue; labels: string[]; dependencies: Dependency[]; comments: Comment[] }) =>
     JSON.stringify([
-      Object.entries(r.issue).filter(([, v]) => v !== undefined).sort(([x], [y]) => x.localeCompare(y)),
+      Object.entries(r.issue)
+        .filter(([, v]) => v !== undefined)
+        .sort(([x], [y]) => x.localeCompare(y)),
       [...r.labels].sort(),
       r.dependencies.map((d) => [d.depends_on_id, d.type, d.created_at, d.created_by ?? '', d.metadata ?? '', d.thread_id ?? '']).sort(),
       r.comments.map((c) => [String(c.id), c.author, c.text, c.created_at]),
@@ -1370,4 +1457,3 @@ export function findCycles(edges: Array<{ from: string; to: string }>): string[]
   }
   return cycles.sort((a, b) => (a[0] ?? '').localeCompare(b[0] ?? ''));
 }
-

@@ -11,14 +11,41 @@ export const BUILTIN_STATUSES = ['open', 'in_progress', 'blocked', 'deferred', '
 export const RESOLVED_STATUSES = ['closed', 'pinned'] as const;
 
 export const BUILTIN_TYPES = [
-  'bug', 'feature', 'task', 'epic', 'chore', 'decision', 'message', 'molecule', 'gate', 'spike', 'story', 'milestone', 'event',
+  'bug',
+  'feature',
+  'task',
+  'epic',
+  'chore',
+  'decision',
+  'message',
+  'molecule',
+  'gate',
+  'spike',
+  'story',
+  'milestone',
+  'event',
   // gt's own bead kinds (Gas Town registers these as custom types; gt has them built in).
-  'merge-request', 'agent', 'role', 'rig', 'convoy', 'slot', 'permission',
+  'merge-request',
+  'agent',
+  'role',
+  'rig',
+  'convoy',
+  'slot',
+  'permission',
 ] as const;
 
 export const TYPE_ALIASES: Record<string, string> = {
-  enhancement: 'feature', feat: 'feature', dec: 'decision', adr: 'decision', investigation: 'spike', timebox: 'spike',
-  'user-story': 'story', user_story: 'story', ms: 'milestone', mol: 'molecule', mr: 'merge-request',
+  enhancement: 'feature',
+  feat: 'feature',
+  dec: 'decision',
+  adr: 'decision',
+  investigation: 'spike',
+  timebox: 'spike',
+  'user-story': 'story',
+  user_story: 'story',
+  ms: 'milestone',
+  mol: 'molecule',
+  mr: 'merge-request',
 };
 
 /** Types that `bd ready` never offers as work unless asked for by --type. */
@@ -30,9 +57,25 @@ export const INFRA_TYPES = ['agent', 'rig', 'role', 'message', 'permission'];
 export const BLOCKING_DEP_TYPES = ['blocks', 'conditional-blocks'] as const;
 
 export const KNOWN_DEP_TYPES = [
-  'blocks', 'parent-child', 'conditional-blocks', 'waits-for', 'related', 'relates-to', 'discovered-from', 'replies-to',
-  'duplicates', 'supersedes', 'tracks', 'until', 'caused-by', 'validates', 'delegated-from', 'authored-by', 'assigned-to',
-  'approved-by', 'attests',
+  'blocks',
+  'parent-child',
+  'conditional-blocks',
+  'waits-for',
+  'related',
+  'relates-to',
+  'discovered-from',
+  'replies-to',
+  'duplicates',
+  'supersedes',
+  'tracks',
+  'until',
+  'caused-by',
+  'validates',
+  'delegated-from',
+  'authored-by',
+  'assigned-to',
+  'approved-by',
+  'attests',
 ] as const;
 
 export const MAX_TITLE_LENGTH = 500;
@@ -138,7 +181,10 @@ export function parseMetadata(text: string, where = '--metadata'): Record<string
 export function parseCustomStatuses(value: string | undefined): CustomStatus[] {
   if (!value) return [];
   const statuses: CustomStatus[] = [];
-  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [name = '', category = ''] = part.split(':').map((s) => s.trim());
     if (!/^[a-z][a-z0-9_-]*$/.test(name) || name.length > 50) {
       throw validationError(`invalid custom status name ${JSON.stringify(name)}`, 'names match ^[a-z][a-z0-9_-]*$ (at most 50 characters)');
@@ -155,10 +201,12 @@ export function parseCustomStatuses(value: string | undefined): CustomStatus[] {
 
 export function parseCustomTypes(value: string | undefined): string[] {
   if (!value) return [];
-  const types = value.split(',').map((p) => p.trim()).filter(Boolean);
+  const types = value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   for (const type of types) {
     if (!/^[a-z][a-z0-9_-]*$/.test(type) || type.length > 50) throw validationError(`invalid custom type name ${JSON.stringify(type)}`);
   }
   return types;
 }
-

@@ -5,9 +5,7 @@
  * the store on contention, never half-applied. Events appended inside a write
  * become visible only when it commits.
  */
-import type {
-  BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats,
-} from './types.js';
+import type { BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats } from './types.js';
 import type { TownEvent, TownEventFilter } from '../events/town-events.js';
 
 export interface BlockerInfo {

@@ -24,4 +24,3 @@ export async function wakeForMail(town: Town, recipient: Identity, from: string,
   town.ports.detached.nudge(recipient.address, `New mail from ${from}: ${subject}`, { ifIdle: true, idleWaitSec: 2, waitSec: 5 });
   return 'wake';
 }
-

@@ -34,12 +34,20 @@ export interface MailMessage {
 }
 
 export function messageFrom(issue: IssueDetails | IssueWithCounts): MailMessage {
-  const m = (issue.metadata ?? {});
+  const m = issue.metadata ?? {};
   const message: MailMessage = {
-    id: issue.id, from: issue.sender ?? issue.created_by ?? 'unknown', to: issue.assignee ?? '', subject: issue.title, body: issue.description ?? '',
-    kind: (typeof m.kind === 'string' ? m.kind : 'message') as MailKind, thread: typeof m.thread === 'string' ? m.thread : issue.id,
-    priority: issue.priority, created_at: issue.created_at, delivered: !issue.labels.includes(PENDING_LABEL),
-    read: issue.labels.includes(READ_LABEL), acked: issue.status === 'closed',
+    id: issue.id,
+    from: issue.sender ?? issue.created_by ?? 'unknown',
+    to: issue.assignee ?? '',
+    subject: issue.title,
+    body: issue.description ?? '',
+    kind: (typeof m.kind === 'string' ? m.kind : 'message') as MailKind,
+    thread: typeof m.thread === 'string' ? m.thread : issue.id,
+    priority: issue.priority,
+    created_at: issue.created_at,
+    delivered: !issue.labels.includes(PENDING_LABEL),
+    read: issue.labels.includes(READ_LABEL),
+    acked: issue.status === 'closed',
   };
   if (typeof m.reply_to === 'string') message.reply_to = m.reply_to;
   return message;
@@ -53,24 +61,48 @@ export interface SendOptions {
 }
 
 export class Mailbox {
-  constructor(private readonly ledger: Ledger, private readonly sender: string) {}
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly sender: string,
+  ) {}
 
   async send(to: string, subject: string, body: string, options: SendOptions = {}): Promise<MailMessage> {
     const recipient = parseIdentity(to).address;
     if (subject.trim() === '') throw validationError('a message needs a subject', 'pass -s "<subject>"');
     const issue = await this.ledger.create({
-      title: subject, description: body, type: 'message', prefix: 'hq', assignee: recipient, priority: options.priority ?? 2,
+      title: subject,
+      description: body,
+      type: 'message',
+      prefix: 'hq',
+      assignee: recipient,
+      priority: options.priority ?? 2,
       labels: [MAIL_LABEL, PENDING_LABEL, `from:${this.sender}`],
-      metadata: { kind: options.kind ?? 'message', ...(options.thread ? { thread: options.thread } : {}), ...(options.replyTo ? { reply_to: options.replyTo } : {}) },
+      metadata: {
+        kind: options.kind ?? 'message',
+        ...(options.thread ? { thread: options.thread } : {}),
+        ...(options.replyTo ? { reply_to: options.replyTo } : {}),
+      },
       extraFields: { sender: this.sender },
-      townEvent: (id) => ({ kind: 'mail.sent', actor: this.sender, agent: recipient, bead: id, payload: { from: this.sender, to: recipient, subject, kind: options.kind ?? 'message' } }),
+      townEvent: (id) => ({
+        kind: 'mail.sent',
+        actor: this.sender,
+        agent: recipient,
+        bead: id,
+        payload: { from: this.sender, to: recipient, subject, kind: options.kind ?? 'message' },
+      }),
     });
     return messageFrom(issue);
   }
 
   async inbox(address: string, options: { all?: boolean; kinds?: MailKind[] } = {}): Promise<MailMessage[]> {
     const issues = await this.ledger.list({
-      types: ['message'], assignee: address, labelsAll: [MAIL_LABEL], includeEphemeral: true, limit: 0, sort: 'created', reverse: true,
+      types: ['message'],
+      assignee: address,
+      labelsAll: [MAIL_LABEL],
+      includeEphemeral: true,
+      limit: 0,
+      sort: 'created',
+      reverse: true,
       ...(options.all ? {} : { excludeStatuses: ['closed'] }),
     });
     const messages = issues.map(messageFrom);
@@ -108,7 +140,14 @@ export class Mailbox {
   }
 
   async thread(thread: string): Promise<MailMessage[]> {
-    const issues = await this.ledger.list({ types: ['message'], labelsAll: [MAIL_LABEL], includeEphemeral: true, limit: 0, sort: 'created', metadataFields: { thread } });
+    const issues = await this.ledger.list({
+      types: ['message'],
+      labelsAll: [MAIL_LABEL],
+      includeEphemeral: true,
+      limit: 0,
+      sort: 'created',
+      metadataFields: { thread },
+    });
     const root = await this.ledger.list({ ids: [thread], types: ['message'], limit: 0 });
     return [...root, ...issues].map(messageFrom).sort((a, b) => a.created_at.localeCompare(b.created_at));
   }
@@ -116,7 +155,14 @@ export class Mailbox {
   /** Undelivered messages for `address`, each marked delivered by exactly one caller. */
   async takePending(address: string): Promise<MailMessage[]> {
     const pending = await this.ledger.list({
-      types: ['message'], assignee: address, labelsAll: [MAIL_LABEL, PENDING_LABEL], excludeStatuses: ['closed'], includeEphemeral: true, limit: 0, sort: 'created', reverse: true,
+      types: ['message'],
+      assignee: address,
+      labelsAll: [MAIL_LABEL, PENDING_LABEL],
+      excludeStatuses: ['closed'],
+      includeEphemeral: true,
+      limit: 0,
+      sort: 'created',
+      reverse: true,
     });
     const taken: MailMessage[] = [];
     for (const issue of pending) {

@@ -28,33 +28,43 @@ function privateFiles(context: DoctorContext): string[] {
 }
 
 export const townModesCheck: DoctorCheck = {
-  name: 'town-modes', title: 'the town and .gt/ are the owner\'s alone (0700)',
+  name: 'town-modes',
+  title: "the town and .gt/ are the owner's alone (0700)",
   async run(context) {
     const { town, ports } = context;
     const open = [town.root, town.path(GT_DIR)].filter((dir) => ((ports.mode(dir) ?? 0) & 0o077) !== 0);
     if (open.length === 0) return { status: 'ok', message: 'the town root and .gt/ are 0700' };
     return {
-      status: 'fail', message: `other local users can enter ${open.map((d) => `${relative(context, d) || '.'} (${octal(ports.mode(d) ?? 0)})`).join(', ')}`,
-      fix: `chmod 700 ${open.map(shellQuote).join(' ')} (or gt install --force ${shellQuote(town.root)})`, details: open,
+      status: 'fail',
+      message: `other local users can enter ${open.map((d) => `${relative(context, d) || '.'} (${octal(ports.mode(d) ?? 0)})`).join(', ')}`,
+      fix: `chmod 700 ${open.map(shellQuote).join(' ')} (or gt install --force ${shellQuote(town.root)})`,
+      details: open,
     };
   },
 };
 
 export const fileModesCheck: DoctorCheck = {
-  name: 'file-modes', title: 'ledger, config, settings and session files are 0600',
+  name: 'file-modes',
+  title: 'ledger, config, settings and session files are 0600',
   async run(context) {
     const files = privateFiles(context);
     const open = files.filter((file) => ((context.ports.mode(file) ?? 0) & 0o077) !== 0);
     if (open.length === 0) return { status: 'ok', message: `${files.length} private file(s) are the owner's alone` };
     return {
-      status: 'fail', message: `${open.length} private file(s) other users may read: ${open.slice(0, 5).map((f) => `${relative(context, f)} (${octal(context.ports.mode(f) ?? 0)})`).join(', ')}${open.length > 5 ? ', …' : ''}`,
-      fix: `chmod 600 ${open.map(shellQuote).join(' ')}`, details: open.map((f) => relative(context, f)),
+      status: 'fail',
+      message: `${open.length} private file(s) other users may read: ${open
+        .slice(0, 5)
+        .map((f) => `${relative(context, f)} (${octal(context.ports.mode(f) ?? 0)})`)
+        .join(', ')}${open.length > 5 ? ', …' : ''}`,
+      fix: `chmod 600 ${open.map(shellQuote).join(' ')}`,
+      details: open.map((f) => relative(context, f)),
     };
   },
 };
 
 export const sessionSecretsCheck: DoctorCheck = {
-  name: 'session-secrets', title: 'secrets in session files are readable by the owner alone',
+  name: 'session-secrets',
+  title: 'secrets in session files are readable by the owner alone',
   async run(context) {
     const { town, ports } = context;
     const holders: string[] = [];
@@ -68,8 +78,13 @@ export const sessionSecretsCheck: DoctorCheck = {
     const exposed = holders.filter((path) => ((ports.mode(path) ?? 0) & 0o077) !== 0);
     if (exposed.length) {
       return {
-        status: 'fail', message: `${exposed.length} session file(s) hold API keys or tokens that other users may read: ${exposed.slice(0, 3).map((p) => relative(context, p)).join(', ')}`,
-        fix: `chmod 600 ${exposed.map(shellQuote).join(' ')} (sessions started by this gt write them 0600)`, details: exposed.map((p) => relative(context, p)),
+        status: 'fail',
+        message: `${exposed.length} session file(s) hold API keys or tokens that other users may read: ${exposed
+          .slice(0, 3)
+          .map((p) => relative(context, p))
+          .join(', ')}`,
+        fix: `chmod 600 ${exposed.map(shellQuote).join(' ')} (sessions started by this gt write them 0600)`,
+        details: exposed.map((p) => relative(context, p)),
       };
     }
     return { status: 'ok', message: holders.length ? `${holders.length} session file(s) hold the agents' keys, 0600` : 'no session file holds a secret' };
@@ -77,14 +92,18 @@ export const sessionSecretsCheck: DoctorCheck = {
 };
 
 export const tmuxArgvCheck: DoctorCheck = {
-  name: 'tmux-argv', title: 'no secret on the tmux server\'s command line',
+  name: 'tmux-argv',
+  title: "no secret on the tmux server's command line",
   async run(context) {
     const socket = context.ports.tmuxSocket;
-    const servers = context.ports.processCommandLines().filter((line) => /(^|\/)tmux\b/.test(line) && line.split(' ').some((word, i, words) => word === socket && words[i - 1] === '-L'));
+    const servers = context.ports
+      .processCommandLines()
+      .filter((line) => /(^|\/)tmux\b/.test(line) && line.split(' ').some((word, i, words) => word === socket && words[i - 1] === '-L'));
     const leaking = servers.filter((line) => holdsSecret(line));
     if (leaking.length) {
       return {
-        status: 'fail', message: `the town's tmux server (-L ${socket}) has secrets on its command line, which every local user reads with ps`,
+        status: 'fail',
+        message: `the town's tmux server (-L ${socket}) has secrets on its command line, which every local user reads with ps`,
         fix: `gt down --all, then tmux -L ${shellQuote(socket)} kill-server; sessions started again by this gt pass their environment through a 0600 file`,
       };
     }
@@ -93,7 +112,8 @@ export const tmuxArgvCheck: DoctorCheck = {
 };
 
 export const rigUrlCheck: DoctorCheck = {
-  name: 'rig-urls', title: 'no credential in a rig URL gt stores or prints',
+  name: 'rig-urls',
+  title: 'no credential in a rig URL gt stores or prints',
   async run(context) {
     const { town } = context;
     const found: string[] = [];
@@ -106,8 +126,10 @@ export const rigUrlCheck: DoctorCheck = {
     }
     if (found.length) {
       return {
-        status: 'fail', message: `a credential is stored in ${found.join(', ')}`,
-        fix: 'remove the user:token@ part from git_url in rig.toml (git keeps the URL it fetches from in <rig>/.repo.git/config; prefer a credential helper)', details: found,
+        status: 'fail',
+        message: `a credential is stored in ${found.join(', ')}`,
+        fix: 'remove the user:token@ part from git_url in rig.toml (git keeps the URL it fetches from in <rig>/.repo.git/config; prefer a credential helper)',
+        details: found,
       };
     }
     return { status: 'ok', message: `${town.rigNames().length} rig URL(s) without credentials` };
@@ -115,7 +137,8 @@ export const rigUrlCheck: DoctorCheck = {
 };
 
 export const pushProtectionCheck: DoctorCheck = {
-  name: 'push-protection', title: 'agents\' pushes land in gt\'s bare repository, which guards the default branch',
+  name: 'push-protection',
+  title: "agents' pushes land in gt's bare repository, which guards the default branch",
   async run(context) {
     const { town } = context;
     const { git, files } = town.ports;
@@ -124,16 +147,19 @@ export const pushProtectionCheck: DoctorCheck = {
       const repo = town.repoDir(rig);
       const get = async (key: string) => (await git.probe(repo, ['config', '--get', key])).stdout.trim();
       const missing: string[] = [];
-      if ((await get('remote.origin.pushurl')) !== repo) missing.push('origin\'s push URL is not the bare repository');
+      if ((await get('remote.origin.pushurl')) !== repo) missing.push("origin's push URL is not the bare repository");
       if ((await get('receive.denyNonFastForwards')) !== 'true') missing.push('receive.denyNonFastForwards');
       if ((await get('receive.denyDeletes')) !== 'true') missing.push('receive.denyDeletes');
-      if (files.read(`${repo}/hooks/pre-receive`) !== preReceiveHook(town.rig(rig).default_branch)) missing.push(`the pre-receive hook guarding ${town.rig(rig).default_branch}`);
+      if (files.read(`${repo}/hooks/pre-receive`) !== preReceiveHook(town.rig(rig).default_branch))
+        missing.push(`the pre-receive hook guarding ${town.rig(rig).default_branch}`);
       if (missing.length) problems.push(`${rig}: ${missing.join(', ')}`);
     }
     if (problems.length) {
       return {
-        status: 'fail', message: `an agent's git push could reach the real origin or move the default branch (${problems.join('; ')})`,
-        fix: 'gt sets this up on every new polecat or crew worktree: sling a bead to the rig, or add a crew member', details: problems,
+        status: 'fail',
+        message: `an agent's git push could reach the real origin or move the default branch (${problems.join('; ')})`,
+        fix: 'gt sets this up on every new polecat or crew worktree: sling a bead to the rig, or add a crew member',
+        details: problems,
       };
     }
     return { status: 'ok', message: `${town.rigNames().length} rig(s) guarded` };

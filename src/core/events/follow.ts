@@ -9,13 +9,18 @@
 import type { Ledger } from '../beads/ledger.js';
 import type { TownEvent, TownEventFilter } from './town-events.js';
 
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-  const timer = setTimeout(resolve, ms);
-  signal?.addEventListener('abort', () => {
-    clearTimeout(timer);
-    resolve();
-  }, { once: true });
-});
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 
 /** The newest `limit` events matching `filter`, oldest first (what `gt events` shows without a cursor). */
 export async function recentEvents(ledger: Ledger, filter: TownEventFilter, limit: number): Promise<TownEvent[]> {

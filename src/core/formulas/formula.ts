@@ -37,24 +37,26 @@ interface StepInput {
   run?: string | string[] | undefined;
 }
 
-const stepSchema: z.ZodType<StepInput> = z.lazy(() => z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a step id: letters, digits, ".", "_", "-"'),
-  title: z.string().optional(),
-  description: z.string().optional(),
-  notes: z.string().optional(),
-  type: z.string().optional(),
-  priority: z.number().int().min(0).max(4).optional(),
-  labels: z.array(z.string()).optional(),
-  assignee: z.string().optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  needs: z.array(z.string()).optional(),
-  depends_on: z.array(z.string()).optional(),
-  waits_for: z.enum(['all-children', 'any-children']).optional(),
-  condition: z.string().optional(),
-  children: z.array(stepSchema).optional(),
-  gate: gateSchema.optional(),
-  run: z.union([z.string(), z.array(z.string())]).optional(),
-}));
+const stepSchema: z.ZodType<StepInput> = z.lazy(() =>
+  z.strictObject({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a step id: letters, digits, ".", "_", "-"'),
+    title: z.string().optional(),
+    description: z.string().optional(),
+    notes: z.string().optional(),
+    type: z.string().optional(),
+    priority: z.number().int().min(0).max(4).optional(),
+    labels: z.array(z.string()).optional(),
+    assignee: z.string().optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    needs: z.array(z.string()).optional(),
+    depends_on: z.array(z.string()).optional(),
+    waits_for: z.enum(['all-children', 'any-children']).optional(),
+    condition: z.string().optional(),
+    children: z.array(stepSchema).optional(),
+    gate: gateSchema.optional(),
+    run: z.union([z.string(), z.array(z.string())]).optional(),
+  }),
+);
 
 const varSchema = z.union([
   z.string(),
@@ -129,7 +131,10 @@ export function lineOf(text: string, path: ReadonlyArray<PropertyKey>): number |
   if (first === 'vars' && typeof second === 'string') {
     const header = lines.findIndex((l) => l.trim() === `[vars.${second}]`);
     if (header >= 0) return typeof third === 'string' ? (keyLine(header, third) ?? header + 1) : header + 1;
-    return keyLine(lines.findIndex((l) => l.trim() === '[vars]'), second);
+    return keyLine(
+      lines.findIndex((l) => l.trim() === '[vars]'),
+      second,
+    );
   }
   return typeof first === 'string' ? keyLine(0, first) : undefined;
 }
@@ -137,7 +142,9 @@ export function lineOf(text: string, path: ReadonlyArray<PropertyKey>): number |
 function formulaError(source: string, text: string | undefined, path: ReadonlyArray<PropertyKey>, what: string): GtError {
   const line = text ? lineOf(text, path) : undefined;
   const key = path.length ? path.map(String).join('.') : '(top level)';
-  return new GtError('validation', `${source}${line ? `:${line}` : ''}: key ${key}: ${what}`, { hint: `fix ${source}; see gt formula show <name> for a working example` });
+  return new GtError('validation', `${source}${line ? `:${line}` : ''}: key ${key}: ${what}`, {
+    hint: `fix ${source}; see gt formula show <name> for a working example`,
+  });
 }
 
 /** Parses and validates a formula file's text. */
@@ -178,14 +185,22 @@ export function parseFormula(text: string, source: string): Formula {
     }
     vars[name] = {
       required: spec.required === true,
-      ...(spec.description !== undefined ? { description: spec.description } : {}), ...(spec.default !== undefined ? { default: spec.default } : {}),
-      ...(spec.enum ? { enum: spec.enum } : {}), ...(spec.pattern !== undefined ? { pattern: spec.pattern } : {}),
+      ...(spec.description !== undefined ? { description: spec.description } : {}),
+      ...(spec.default !== undefined ? { default: spec.default } : {}),
+      ...(spec.enum ? { enum: spec.enum } : {}),
+      ...(spec.pattern !== undefined ? { pattern: spec.pattern } : {}),
     };
   }
   const formula: Formula = {
-    name: file.formula, description: file.description, version: file.version, type: file.type,
+    name: file.formula,
+    description: file.description,
+    version: file.version,
+    type: file.type,
     extends: file.extends === undefined ? [] : Array.isArray(file.extends) ? file.extends : [file.extends],
-    ...(file.phase ? { phase: file.phase } : {}), vars, steps: file.steps, source,
+    ...(file.phase ? { phase: file.phase } : {}),
+    vars,
+    steps: file.steps,
+    source,
   };
   checkSteps(formula, text);
   return formula;
@@ -216,7 +231,13 @@ function checkGraph(formula: Formula, all: Array<{ step: StepInput; path: Proper
   for (const { step, path } of all) {
     for (const key of ['needs', 'depends_on'] as const) {
       for (const need of step[key] ?? []) {
-        if (!ids.has(need)) throw formulaError(formula.source, text, [...path, key], `step ${JSON.stringify(step.id)} needs ${JSON.stringify(need)}, which is no step of this formula`);
+        if (!ids.has(need))
+          throw formulaError(
+            formula.source,
+            text,
+            [...path, key],
+            `step ${JSON.stringify(step.id)} needs ${JSON.stringify(need)}, which is no step of this formula`,
+          );
       }
     }
   }
@@ -236,7 +257,12 @@ function checkGraph(formula: Formula, all: Array<{ step: StepInput; path: Proper
   const stuck = [...needs.keys()].filter((id) => !done.has(id));
   if (stuck.length > 0) {
     const first = all.find((s) => s.step.id === stuck[0]);
-    throw formulaError(formula.source, text, [...(first?.path ?? ['steps']), 'needs'], `the needs of steps ${stuck.map((s) => JSON.stringify(s)).join(', ')} form a cycle`);
+    throw formulaError(
+      formula.source,
+      text,
+      [...(first?.path ?? ['steps']), 'needs'],
+      `the needs of steps ${stuck.map((s) => JSON.stringify(s)).join(', ')} form a cycle`,
+    );
   }
 }
 
@@ -246,17 +272,24 @@ export type FormulaLoader = (name: string) => Formula | undefined;
 /** Applies `extends`: parents' vars and steps first, the child's override the same names and ids. */
 export function resolveExtends(formula: Formula, load: FormulaLoader, seen: string[] = []): Formula {
   if (formula.extends.length === 0) return formula;
-  if (seen.includes(formula.name)) throw new GtError('validation', `${formula.source}: key extends: formulas extend each other in a cycle: ${[...seen, formula.name].join(' → ')}`);
+  if (seen.includes(formula.name))
+    throw new GtError('validation', `${formula.source}: key extends: formulas extend each other in a cycle: ${[...seen, formula.name].join(' → ')}`);
   let vars: Record<string, VarSpec> = {};
   let steps: StepInput[] = [];
   for (const name of formula.extends) {
     const parentFormula = load(name);
-    if (!parentFormula) throw new GtError('not_found', `${formula.source}: key extends: no formula named ${JSON.stringify(name)}`, { hint: 'see gt formula list' });
+    if (!parentFormula)
+      throw new GtError('not_found', `${formula.source}: key extends: no formula named ${JSON.stringify(name)}`, { hint: 'see gt formula list' });
     const parent = resolveExtends(parentFormula, load, [...seen, formula.name]);
     vars = { ...vars, ...parent.vars };
     steps = [...steps.filter((s) => !parent.steps.some((p) => p.id === s.id)), ...parent.steps];
   }
-  const merged: Formula = { ...formula, extends: [], vars: { ...vars, ...formula.vars }, steps: [...steps.map((s) => formula.steps.find((o) => o.id === s.id) ?? s), ...formula.steps.filter((s) => !steps.some((p) => p.id === s.id))] };
+  const merged: Formula = {
+    ...formula,
+    extends: [],
+    vars: { ...vars, ...formula.vars },
+    steps: [...steps.map((s) => formula.steps.find((o) => o.id === s.id) ?? s), ...formula.steps.filter((s) => !steps.some((p) => p.id === s.id))],
+  };
   checkGraph(merged, flatten(merged.steps));
   return merged;
 }
@@ -318,18 +351,25 @@ function conditionHolds(condition: string, vars: Record<string, string>): boolea
 export function resolveVars(formula: Formula, given: Record<string, string>): Record<string, string> {
   for (const name of Object.keys(given)) {
     if (!(name in formula.vars) && name !== 'title' && name !== 'desc') {
-      throw new GtError('usage', `${formula.name} has no var ${JSON.stringify(name)}`, { hint: `its vars: ${Object.keys(formula.vars).join(', ') || '(none)'}` });
+      throw new GtError('usage', `${formula.name} has no var ${JSON.stringify(name)}`, {
+        hint: `its vars: ${Object.keys(formula.vars).join(', ') || '(none)'}`,
+      });
     }
   }
   const vars: Record<string, string> = {};
   for (const [name, spec] of Object.entries(formula.vars)) {
     const value = given[name] ?? spec.default;
     if (value === undefined) {
-      if (spec.required) throw new GtError('usage', `${formula.source}: key vars.${name}: required, and no value was given`, { hint: `pass --var ${name}=<value>${spec.description ? ` (${spec.description})` : ''}` });
+      if (spec.required)
+        throw new GtError('usage', `${formula.source}: key vars.${name}: required, and no value was given`, {
+          hint: `pass --var ${name}=<value>${spec.description ? ` (${spec.description})` : ''}`,
+        });
       continue;
     }
-    if (spec.enum && !spec.enum.includes(value)) throw new GtError('validation', `${formula.source}: key vars.${name}: ${JSON.stringify(value)} is not one of ${spec.enum.join(', ')}`);
-    if (spec.pattern !== undefined && !new RegExp(spec.pattern).test(value)) throw new GtError('validation', `${formula.source}: key vars.${name}: ${JSON.stringify(value)} does not match ${spec.pattern}`);
+    if (spec.enum && !spec.enum.includes(value))
+      throw new GtError('validation', `${formula.source}: key vars.${name}: ${JSON.stringify(value)} is not one of ${spec.enum.join(', ')}`);
+    if (spec.pattern !== undefined && !new RegExp(spec.pattern).test(value))
+      throw new GtError('validation', `${formula.source}: key vars.${name}: ${JSON.stringify(value)} does not match ${spec.pattern}`);
     vars[name] = value;
   }
   for (const name of ['title', 'desc']) if (given[name] !== undefined) vars[name] = given[name];
@@ -350,20 +390,37 @@ export function cookFormula(formula: Formula, given: Record<string, string>, loa
     const type = step.children?.length ? 'epic' : step.type && STANDARD_TYPES.has(step.type) ? step.type : 'task';
     const labels = [...(step.labels ?? []), ...(step.type && !STANDARD_TYPES.has(step.type) ? [`step:${step.type}`] : [])];
     const cooked: CookedStep = {
-      id: step.id, title: substitute(step.title ?? step.id, vars), description: substitute(step.description ?? '', vars), type,
-      priority: step.priority ?? 2, labels, needs: [...new Set([...(step.needs ?? []), ...(step.depends_on ?? [])])].filter((n) => keptIds.has(n)),
+      id: step.id,
+      title: substitute(step.title ?? step.id, vars),
+      description: substitute(step.description ?? '', vars),
+      type,
+      priority: step.priority ?? 2,
+      labels,
+      needs: [...new Set([...(step.needs ?? []), ...(step.depends_on ?? [])])].filter((n) => keptIds.has(n)),
     };
     if (step.notes !== undefined) cooked.notes = substitute(step.notes, vars);
     if (step.assignee !== undefined) cooked.assignee = substitute(step.assignee, vars);
     if (step.metadata) cooked.metadata = step.metadata;
     if (parent && keptIds.has(parent)) cooked.parent = parent;
     if (step.waits_for) cooked.waits_for = step.waits_for;
-    if (step.gate) cooked.gate = { ...step.gate, ...(step.gate.command ? { command: substitute(step.gate.command, vars) } : {}), ...(step.gate.await_id ? { await_id: substitute(step.gate.await_id, vars) } : {}) };
-    if (step.run !== undefined) cooked.run = (Array.isArray(step.run) ? step.run : step.run.split('\n')).map((c) => substitute(c, vars)).filter((c) => c.trim() !== '');
+    if (step.gate)
+      cooked.gate = {
+        ...step.gate,
+        ...(step.gate.command ? { command: substitute(step.gate.command, vars) } : {}),
+        ...(step.gate.await_id ? { await_id: substitute(step.gate.await_id, vars) } : {}),
+      };
+    if (step.run !== undefined)
+      cooked.run = (Array.isArray(step.run) ? step.run : step.run.split('\n')).map((c) => substitute(c, vars)).filter((c) => c.trim() !== '');
     return cooked;
   });
   return {
-    formula: resolved.name, description: substitute(resolved.description, vars), version: resolved.version, type: resolved.type,
-    ...(resolved.phase ? { phase: resolved.phase } : {}), vars, steps, source: resolved.source,
+    formula: resolved.name,
+    description: substitute(resolved.description, vars),
+    version: resolved.version,
+    type: resolved.type,
+    ...(resolved.phase ? { phase: resolved.phase } : {}),
+    vars,
+    steps,
+    source: resolved.source,
   };
 }

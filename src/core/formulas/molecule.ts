@@ -25,15 +25,27 @@ export interface PourResult {
  * work/gates.ts commandGateVoucher); they are stamped with it, written past an
  * agent's write guard, which is why only gt's code, never a bead, sets it.
  */
-export async function pourMolecule(ledger: Ledger, cooked: CookedFormula, options: { ephemeral?: boolean; prefix?: string; assignee?: string; rootMetadata?: Record<string, unknown>; commandsVouchedBy?: string } = {}): Promise<PourResult> {
+export async function pourMolecule(
+  ledger: Ledger,
+  cooked: CookedFormula,
+  options: { ephemeral?: boolean; prefix?: string; assignee?: string; rootMetadata?: Record<string, unknown>; commandsVouchedBy?: string } = {},
+): Promise<PourResult> {
   const ephemeral = options.ephemeral === true;
   const common = { ...(ephemeral ? { ephemeral: true } : {}), ...(options.prefix ? { prefix: options.prefix } : {}) };
-  const inputs: Array<CreateInput & { ref: string }> = [{
-    ref: '@root', title: cooked.vars.title ?? cooked.formula, description: cooked.vars.desc ?? cooked.description, type: 'molecule', ...common,
-    ...(ephemeral ? {} : { idInfix: 'mol' }), ...(options.assignee ? { assignee: options.assignee } : {}),
-    metadata: { formula: cooked.formula, version: cooked.version, vars: cooked.vars, source: cooked.source, ...options.rootMetadata }, labels: [`formula:${cooked.formula}`],
-    ...(ephemeral ? { wisp_type: cooked.formula } : { mol_type: cooked.formula }),
-  }];
+  const inputs: Array<CreateInput & { ref: string }> = [
+    {
+      ref: '@root',
+      title: cooked.vars.title ?? cooked.formula,
+      description: cooked.vars.desc ?? cooked.description,
+      type: 'molecule',
+      ...common,
+      ...(ephemeral ? {} : { idInfix: 'mol' }),
+      ...(options.assignee ? { assignee: options.assignee } : {}),
+      metadata: { formula: cooked.formula, version: cooked.version, vars: cooked.vars, source: cooked.source, ...options.rootMetadata },
+      labels: [`formula:${cooked.formula}`],
+      ...(ephemeral ? { wisp_type: cooked.formula } : { mol_type: cooked.formula }),
+    },
+  ];
   // Parents before children, and each step after what it needs: the order the ledger can resolve references in.
   const placed = new Set<string>();
   const pending = [...cooked.steps];
@@ -45,16 +57,36 @@ export async function pourMolecule(ledger: Ledger, cooked: CookedFormula, option
     const deps: CreateInput['deps'] = step.needs.map((n) => ({ type: 'blocks', id: `@${n}` }));
     if (step.gate) {
       inputs.push({
-        ref: `@gate-${step.id}`, title: `Gate (${step.gate.type}) before ${step.title}`, type: 'gate', parent: '@root', ...common,
-        metadata: { await_type: step.gate.type, ...(step.gate.await_id ? { await_id: step.gate.await_id } : {}), ...(step.gate.timeout ? { timeout: step.gate.timeout } : {}), ...(step.gate.command ? { command: step.gate.command } : {}),
-          ...(step.gate.command && options.commandsVouchedBy ? { command_approved_by: options.commandsVouchedBy, command_approved: step.gate.command } : {}), ...(step.gate.interval ? { interval: step.gate.interval } : {}), step: step.id },
+        ref: `@gate-${step.id}`,
+        title: `Gate (${step.gate.type}) before ${step.title}`,
+        type: 'gate',
+        parent: '@root',
+        ...common,
+        metadata: {
+          await_type: step.gate.type,
+          ...(step.gate.await_id ? { await_id: step.gate.await_id } : {}),
+          ...(step.gate.timeout ? { timeout: step.gate.timeout } : {}),
+          ...(step.gate.command ? { command: step.gate.command } : {}),
+          ...(step.gate.command && options.commandsVouchedBy ? { command_approved_by: options.commandsVouchedBy, command_approved: step.gate.command } : {}),
+          ...(step.gate.interval ? { interval: step.gate.interval } : {}),
+          step: step.id,
+        },
       });
       deps.push({ type: 'blocks', id: `@gate-${step.id}` });
     }
     inputs.push({
-      ref: `@${step.id}`, title: step.title, description: step.description, type: step.type, priority: step.priority, labels: step.labels,
-      parent: step.parent ? `@${step.parent}` : '@root', deps, ...common, noInheritLabels: true,
-      ...(step.notes ? { notes: step.notes } : {}), ...(step.assignee ? { assignee: step.assignee } : {}),
+      ref: `@${step.id}`,
+      title: step.title,
+      description: step.description,
+      type: step.type,
+      priority: step.priority,
+      labels: step.labels,
+      parent: step.parent ? `@${step.parent}` : '@root',
+      deps,
+      ...common,
+      noInheritLabels: true,
+      ...(step.notes ? { notes: step.notes } : {}),
+      ...(step.assignee ? { assignee: step.assignee } : {}),
       metadata: { ...step.metadata, formula: cooked.formula, step: step.id, ...(step.run ? { run: step.run } : {}) },
       ...(step.waits_for ? { waitsFor: { spawner: `@${step.needs[0] ?? step.parent ?? 'root'}`, gate: step.waits_for } } : {}),
     });
@@ -63,7 +95,9 @@ export async function pourMolecule(ledger: Ledger, cooked: CookedFormula, option
   const created = await (options.commandsVouchedBy ? ledger.unguarded() : ledger).createMany(inputs);
   const idOf = (ref: string) => created[ref] as string;
   return {
-    root: idOf('@root'), ephemeral, created: inputs.length,
+    root: idOf('@root'),
+    ephemeral,
+    created: inputs.length,
     steps: Object.fromEntries(cooked.steps.map((s) => [s.id, idOf(`@${s.id}`)])),
     gates: Object.fromEntries(cooked.steps.filter((s) => s.gate).map((s) => [s.id, idOf(`@gate-${s.id}`)])),
   };
@@ -118,10 +152,20 @@ export async function burnMolecule(ledger: Ledger, idText: string): Promise<stri
  * Squashes a molecule into one permanent digest bead: a summary (given, or the
  * steps' titles and close reasons), then the steps are deleted unless kept.
  */
-export async function squashMolecule(ledger: Ledger, idText: string, options: { summary?: string; keepChildren?: boolean } = {}): Promise<{ molecule: string; digest: string; squashed: string[]; deleted: number }> {
+export async function squashMolecule(
+  ledger: Ledger,
+  idText: string,
+  options: { summary?: string; keepChildren?: boolean } = {},
+): Promise<{ molecule: string; digest: string; squashed: string[]; deleted: number }> {
   const view = await moleculeView(ledger, idText);
   const summary = options.summary ?? view.steps.map((s) => `- ${s.title}: ${s.status}${s.close_reason ? ` (${s.close_reason})` : ''}`).join('\n');
-  const digest = await ledger.create({ title: `Digest: ${view.root.title}`, description: summary, type: 'task', status: 'closed', metadata: { squashed_from: view.root.id, formula: view.root.metadata?.formula ?? null } });
+  const digest = await ledger.create({
+    title: `Digest: ${view.root.title}`,
+    description: summary,
+    type: 'task',
+    status: 'closed',
+    metadata: { squashed_from: view.root.id, formula: view.root.metadata?.formula ?? null },
+  });
   let deleted = 0;
   if (!options.keepChildren) {
     const all = await ledger.list({ parent: view.root.id, includeEphemeral: true, limit: 0 });

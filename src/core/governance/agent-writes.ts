@@ -25,7 +25,11 @@ function changed(before: Issue | undefined, after: Issue, key: string): boolean 
 export function agentWriteGuard(agent: string, isLeader: () => boolean = () => false): WriteGuard {
   return (before, after) => {
     if (GATE_APPROVAL_KEYS.some((key) => changed(before, after, key))) {
-      throw refused(agent, `approve the command of a gate (${after.id})`, 'command gates come from formulas a person installed, or a person opens them with gt gate approve');
+      throw refused(
+        agent,
+        `approve the command of a gate (${after.id})`,
+        'command gates come from formulas a person installed, or a person opens them with gt gate approve',
+      );
     }
     const wasRequest = before?.issue_type === 'permission';
     const isRequest = after.issue_type === 'permission';
@@ -37,7 +41,11 @@ export function agentWriteGuard(agent: string, isLeader: () => boolean = () => f
     const fresh = before === undefined && after.status !== 'closed' && DECISION_KEYS.every((key) => after.metadata?.[key] === undefined);
     const withdrawn = wasRequest && before.status !== 'closed' && isRequest && after.status === 'closed' && after.metadata?.decision === 'deny';
     if (!fresh && !withdrawn) {
-      throw refused(agent, `decide or change the permission request ${after.id}`, 'a person answers it with gt permission approve|deny (or a leader listed in town.toml permissions.leaders)');
+      throw refused(
+        agent,
+        `decide or change the permission request ${after.id}`,
+        'a person answers it with gt permission approve|deny (or a leader listed in town.toml permissions.leaders)',
+      );
     }
   };
 }
@@ -48,5 +56,9 @@ export function agentWriteGuard(agent: string, isLeader: () => boolean = () => f
  * the broker's protected-files rule keeps its tools from editing the files.
  */
 export function agentConfigError(agent: string, file: string): GtError {
-  return refused(agent, `change ${file}: town and rig config are the policy, which a person changes`, 'run gt config from a terminal that is no agent\'s session');
+  return refused(
+    agent,
+    `change ${file}: town and rig config are the policy, which a person changes`,
+    "run gt config from a terminal that is no agent's session",
+  );
 }

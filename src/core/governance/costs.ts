@@ -48,7 +48,8 @@ export function priceOf(model: string | undefined, tokens: Tokens): { usd: numbe
   const price = model ? PRICES.find(([pattern]) => pattern.test(model)) : undefined;
   if (!price) return { usd: 0, priced: false };
   const [, input, output] = price;
-  const usd = (tokens.input_tokens * input + tokens.output_tokens * output + tokens.cache_read_tokens * input * 0.1 + tokens.cache_write_tokens * input * 1.25) / 1e6;
+  const usd =
+    (tokens.input_tokens * input + tokens.output_tokens * output + tokens.cache_read_tokens * input * 0.1 + tokens.cache_write_tokens * input * 1.25) / 1e6;
   return { usd, priced: true };
 }
 
@@ -59,8 +60,10 @@ function num(value: unknown): number {
 /** Anthropic's usage object in gt's names. */
 export function anthropicTokens(usage: Record<string, unknown>): Tokens {
   return {
-    input_tokens: num(usage.input_tokens), output_tokens: num(usage.output_tokens),
-    cache_read_tokens: num(usage.cache_read_input_tokens), cache_write_tokens: num(usage.cache_creation_input_tokens),
+    input_tokens: num(usage.input_tokens),
+    output_tokens: num(usage.output_tokens),
+    cache_read_tokens: num(usage.cache_read_input_tokens),
+    cache_write_tokens: num(usage.cache_creation_input_tokens),
   };
 }
 
@@ -108,7 +111,12 @@ export class StreamUsageReader {
     this.costSoFar = total;
     const models = event.modelUsage && typeof event.modelUsage === 'object' ? Object.keys(event.modelUsage) : [];
     return {
-      at: now, ...this.attribution(), ...anthropicTokens(event.usage as Record<string, unknown>), usd, priced: true, source: 'stream-json',
+      at: now,
+      ...this.attribution(),
+      ...anthropicTokens(event.usage as Record<string, unknown>),
+      usd,
+      priced: true,
+      source: 'stream-json',
       ...(models[0] ? { model: models[0].replace(/\[.*\]$/, '') } : {}),
     };
   }
@@ -125,7 +133,12 @@ export function codexUsage(line: string, now: string, attribution: Attribution, 
   if (event.type !== 'turn.completed' || event.usage === null || typeof event.usage !== 'object') return undefined;
   const usage = event.usage as Record<string, unknown>;
   const cached = num(usage.cached_input_tokens);
-  const tokens = { input_tokens: Math.max(0, num(usage.input_tokens) - cached), output_tokens: num(usage.output_tokens), cache_read_tokens: cached, cache_write_tokens: 0 };
+  const tokens = {
+    input_tokens: Math.max(0, num(usage.input_tokens) - cached),
+    output_tokens: num(usage.output_tokens),
+    cache_read_tokens: cached,
+    cache_write_tokens: 0,
+  };
   return { at: now, ...attribution, ...tokens, ...priceOf(model, tokens), source: 'codex', ...(model ? { model } : {}) };
 }
 
@@ -165,8 +178,16 @@ export async function collectTranscriptUsage(town: Town, run: string): Promise<n
         seen.add(message.id);
         const tokens = anthropicTokens(message.usage);
         records.push({
-          at: entry.timestamp ?? town.ports.now(), run, agent: runInfo.agent ?? 'unknown', ...(runInfo.rig ? { rig: runInfo.rig } : {}), ...(runInfo.bead ? { bead: runInfo.bead } : {}),
-          ...tokens, ...priceOf(message.model, tokens), source: 'transcript', message: message.id, ...(message.model ? { model: message.model } : {}),
+          at: entry.timestamp ?? town.ports.now(),
+          run,
+          agent: runInfo.agent ?? 'unknown',
+          ...(runInfo.rig ? { rig: runInfo.rig } : {}),
+          ...(runInfo.bead ? { bead: runInfo.bead } : {}),
+          ...tokens,
+          ...priceOf(message.model, tokens),
+          source: 'transcript',
+          message: message.id,
+          ...(message.model ? { model: message.model } : {}),
         });
       }
       state.offsets[path] = end;
@@ -220,12 +241,27 @@ export async function costReport(town: Town, by: CostGroup, options: { since?: s
   const records = await usageRecords(town, options);
   const convoys = by === 'convoy' ? await convoysOf(town) : new Map<string, string[]>();
   const rows = new Map<string, CostRow & { runs: Set<string> }>();
-  const empty = (key: string) => ({ key, input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, usd: 0, sessions: 0, unpriced: 0, runs: new Set<string>() });
+  const empty = (key: string) => ({
+    key,
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_read_tokens: 0,
+    cache_write_tokens: 0,
+    usd: 0,
+    sessions: 0,
+    unpriced: 0,
+    runs: new Set<string>(),
+  });
   const total = empty('total');
   for (const record of records) {
-    const keys = by === 'day' ? [record.at.slice(0, 10)]
-      : by === 'convoy' ? (record.bead ? convoys.get(record.bead) ?? ['(none)'] : ['(none)'])
-      : [record[by] ?? '(none)'];
+    const keys =
+      by === 'day'
+        ? [record.at.slice(0, 10)]
+        : by === 'convoy'
+          ? record.bead
+            ? (convoys.get(record.bead) ?? ['(none)'])
+            : ['(none)']
+          : [record[by] ?? '(none)'];
     for (const key of keys) {
       const row = rows.get(key) ?? empty(key);
       addTokens(row, record);
@@ -254,8 +290,10 @@ export async function checkBudgets(town: Town, beads: string[]): Promise<void> {
   const over: string[] = [];
   if (budgets.daily_usd !== undefined || budgets.daily_tokens !== undefined) {
     const { total } = await costReport(town, 'day', { since: today });
-    if (budgets.daily_usd !== undefined && total.usd >= budgets.daily_usd) over.push(`today's spend $${total.usd.toFixed(2)} has reached budgets.daily_usd = ${budgets.daily_usd}`);
-    if (budgets.daily_tokens !== undefined && tokens(total) >= budgets.daily_tokens) over.push(`today's ${tokens(total)} tokens have reached budgets.daily_tokens = ${budgets.daily_tokens}`);
+    if (budgets.daily_usd !== undefined && total.usd >= budgets.daily_usd)
+      over.push(`today's spend $${total.usd.toFixed(2)} has reached budgets.daily_usd = ${budgets.daily_usd}`);
+    if (budgets.daily_tokens !== undefined && tokens(total) >= budgets.daily_tokens)
+      over.push(`today's ${tokens(total)} tokens have reached budgets.daily_tokens = ${budgets.daily_tokens}`);
   }
   if (budgets.convoy_usd !== undefined || budgets.convoy_tokens !== undefined) {
     const convoys = await convoysOf(town);
@@ -263,12 +301,16 @@ export async function checkBudgets(town: Town, beads: string[]): Promise<void> {
     if (wanted.size > 0) {
       const { rows } = await costReport(town, 'convoy');
       for (const row of rows.filter((r) => wanted.has(r.key))) {
-        if (budgets.convoy_usd !== undefined && row.usd >= budgets.convoy_usd) over.push(`convoy ${row.key} has spent $${row.usd.toFixed(2)} of budgets.convoy_usd = ${budgets.convoy_usd}`);
-        if (budgets.convoy_tokens !== undefined && tokens(row) >= budgets.convoy_tokens) over.push(`convoy ${row.key} has used ${tokens(row)} tokens of budgets.convoy_tokens = ${budgets.convoy_tokens}`);
+        if (budgets.convoy_usd !== undefined && row.usd >= budgets.convoy_usd)
+          over.push(`convoy ${row.key} has spent $${row.usd.toFixed(2)} of budgets.convoy_usd = ${budgets.convoy_usd}`);
+        if (budgets.convoy_tokens !== undefined && tokens(row) >= budgets.convoy_tokens)
+          over.push(`convoy ${row.key} has used ${tokens(row)} tokens of budgets.convoy_tokens = ${budgets.convoy_tokens}`);
       }
     }
   }
   if (over.length > 0) {
-    throw new GtError('conflict', `dispatch is paused: ${over.join('; ')}`, { hint: 'running agents finish their turn; raise the budget in town.toml [budgets] (gt config set budgets.daily_usd 100) or wait for tomorrow' });
+    throw new GtError('conflict', `dispatch is paused: ${over.join('; ')}`, {
+      hint: 'running agents finish their turn; raise the budget in town.toml [budgets] (gt config set budgets.daily_usd 100) or wait for tomorrow',
+    });
   }
 }

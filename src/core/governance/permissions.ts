@@ -54,7 +54,13 @@ const WRITE_TOOLS = new Set(['Edit', 'Write', 'MultiEdit', 'NotebookEdit', 'writ
 const PATH_KEYS = ['file_path', 'notebook_path', 'path', 'absolute_path'];
 
 function globRegex(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+    's',
+  );
 }
 
 /**
@@ -95,7 +101,9 @@ export function simpleCommands(line: string): string[][] {
     else if ('op' in token) commands.push([]);
   }
   // `FOO=1 git push` runs git: leading assignments and reserved words are not the command.
-  return commands.map((words) => words.slice(words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && !RESERVED.has(w)))).filter((words) => words.length > 0 && words[0] !== undefined);
+  return commands
+    .map((words) => words.slice(words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && !RESERVED.has(w))))
+    .filter((words) => words.length > 0 && words[0] !== undefined);
 }
 
 function commandOf(request: ToolRequest): string | undefined {
@@ -152,21 +160,29 @@ export function gitPushProblem(words: string[]): string | undefined {
   if (options.some((o, i) => options[i - 1] === '-c' && /^(alias\.|url\.|remote\..*url=)/i.test(o))) return 'it changes where git pushes (push URL or alias)';
   if (name === 'send-pack') return 'git send-pack writes refs of another repository directly';
   const readsConfig = args.some((a) => /^(--get|--get-all|--get-regexp|--list|-l|--show-origin)$/.test(a));
-  if (name === 'config' && !readsConfig && args.some((a) => /^(alias\..*|remote\..*\.(push)?url|url\..*\.(push)?insteadof)$/i.test(a))) return 'it changes where git pushes (push URL or alias)';
+  if (name === 'config' && !readsConfig && args.some((a) => /^(alias\..*|remote\..*\.(push)?url|url\..*\.(push)?insteadof)$/i.test(a)))
+    return 'it changes where git pushes (push URL or alias)';
   if (name === 'remote' && ['set-url', 'add', 'rename', 'remove', 'rm'].includes(args[0] ?? '')) return 'it changes where git pushes (remotes)';
   if (name !== 'push') return undefined;
   const positional = args.filter((a) => !a.startsWith('-'));
-  if (args.some((w) => w.startsWith('--force') || w === '--mirror' || w === '--delete' || w === '--prune' || /^-[a-z]*[fd][a-z]*$/i.test(w))) return 'it forces, deletes or mirrors';
+  if (args.some((w) => w.startsWith('--force') || w === '--mirror' || w === '--delete' || w === '--prune' || /^-[a-z]*[fd][a-z]*$/i.test(w)))
+    return 'it forces, deletes or mirrors';
   if (positional.slice(1).some((w) => (w.startsWith('+') && w.length > 1) || w.startsWith(':'))) return 'a +refspec forces and a :refspec deletes';
   const repository = positional[0];
-  if (repository !== undefined && /[/:@]/.test(repository)) return 'agents push to origin only (gt\'s bare repository)';
+  if (repository !== undefined && /[/:@]/.test(repository)) return "agents push to origin only (gt's bare repository)";
   return undefined;
 }
 
 /** Every git command a shell line runs, `bash -c "…"` and `eval` included, whatever wraps it. */
 function pushProblem(line: string, depth = 0): string | undefined {
   for (const words of simpleCommands(line)) {
-    const problem = gitPushProblem(words) ?? (depth < 3 ? nestedLines(words).map((nested) => pushProblem(nested, depth + 1)).find((p) => p !== undefined) : undefined);
+    const problem =
+      gitPushProblem(words) ??
+      (depth < 3
+        ? nestedLines(words)
+            .map((nested) => pushProblem(nested, depth + 1))
+            .find((p) => p !== undefined)
+        : undefined);
     if (problem) return problem;
   }
   return undefined;
@@ -181,7 +197,8 @@ export function unwrapCommand(words: string[]): string[] {
   let rest = words;
   while (rest[0] !== undefined && WRAPPERS.has(posix.basename(rest[0]))) {
     rest = rest.slice(1);
-    while (rest[0] !== undefined && (rest[0].startsWith('-') || /^[A-Za-z_][A-Za-z0-9_]*=/.test(rest[0]))) rest = rest.slice(WRAPPER_VALUE_FLAGS.has(rest[0]) ? 2 : 1);
+    while (rest[0] !== undefined && (rest[0].startsWith('-') || /^[A-Za-z_][A-Za-z0-9_]*=/.test(rest[0])))
+      rest = rest.slice(WRAPPER_VALUE_FLAGS.has(rest[0]) ? 2 : 1);
   }
   return rest[0] === undefined ? [] : [posix.basename(rest[0]), ...rest.slice(1)];
 }
@@ -225,12 +242,19 @@ export function protectedArea(path: string, root: string | undefined, worktree: 
   const parts = rel === '' ? [] : rel.split('/');
   const [top, second, third] = parts;
   if (top === 'town.toml') return 'the town config (town.toml)';
-  if (top === '.gt') return 'gt\'s state (.gt/: the ledger, logs, settings)';
+  if (top === '.gt') return "gt's state (.gt/: the ledger, logs, settings)";
   if (top === 'formulas') return 'the formulas a person installed';
   if (second === 'rig.toml') return `the rig config (${top}/rig.toml)`;
   if (second === '.repo.git') return `the repository of ${top}`;
   // A workspace: its own agent writes in it; nobody else (a witness's workspace, the rig, holds the others).
-  const workspace = top === 'mayor' ? 'mayor' : second === 'refinery' ? `${top}/refinery` : (second === 'polecats' || second === 'crew') && third !== undefined ? `${top}/${second}/${third}` : undefined;
+  const workspace =
+    top === 'mayor'
+      ? 'mayor'
+      : second === 'refinery'
+        ? `${top}/refinery`
+        : (second === 'polecats' || second === 'crew') && third !== undefined
+          ? `${top}/${second}/${third}`
+          : undefined;
   if (workspace !== undefined) return `${root}/${workspace}` === worktree ? undefined : `the workspace of another agent (${workspace})`;
   // The directories that hold workspaces (the town root, a rig, its polecats/ or crew/).
   if (top === undefined) return 'the town root';
@@ -240,8 +264,44 @@ export function protectedArea(path: string, root: string | undefined, worktree: 
 }
 
 /** Programs that do not write the files they are given (gt and bd write through their own checks). */
-const READ_ONLY = new Set(['cat', 'less', 'more', 'head', 'tail', 'grep', 'egrep', 'fgrep', 'rg', 'ls', 'stat', 'file', 'wc', 'diff', 'cmp', 'test', '[', 'echo',
-  'printf', 'readlink', 'realpath', 'du', 'sha1sum', 'sha256sum', 'md5sum', 'jq', 'tree', 'which', 'type', 'pwd', 'true', 'false', 'basename', 'dirname', 'gt', 'bd']);
+const READ_ONLY = new Set([
+  'cat',
+  'less',
+  'more',
+  'head',
+  'tail',
+  'grep',
+  'egrep',
+  'fgrep',
+  'rg',
+  'ls',
+  'stat',
+  'file',
+  'wc',
+  'diff',
+  'cmp',
+  'test',
+  '[',
+  'echo',
+  'printf',
+  'readlink',
+  'realpath',
+  'du',
+  'sha1sum',
+  'sha256sum',
+  'md5sum',
+  'jq',
+  'tree',
+  'which',
+  'type',
+  'pwd',
+  'true',
+  'false',
+  'basename',
+  'dirname',
+  'gt',
+  'bd',
+]);
 const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>', '>&']);
 
 /**
@@ -258,7 +318,14 @@ function bashWritesProtected(line: string, cwd: string, root: string | undefined
   let redirect = false;
   const area = (word: string) => protectedArea(real(posix.resolve(dir, word.replace(/^~(?=\/|$)/, '/nonexistent-home'))), root, worktree);
   const endCommand = (): string | undefined => {
-    const command = unwrapCommand(words.slice(Math.max(0, words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && !RESERVED.has(w)))));
+    const command = unwrapCommand(
+      words.slice(
+        Math.max(
+          0,
+          words.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && !RESERVED.has(w)),
+        ),
+      ),
+    );
     words = [];
     if (command[0] === 'cd') {
       dir = posix.resolve(dir, command[1] ?? dir);
@@ -320,20 +387,39 @@ function protectedTarget(request: ToolRequest, scope: Scope): string | undefined
 
 const BUILTIN_RULES: BuiltinRule[] = [
   {
-    id: 'force-push', action: 'deny',
-    reason: (request) => `${pushProblem(commandOf(request) ?? '') ?? 'a force push'}: force pushes rewrite shared history; gt done and the refinery publish work`,
-    matches: (request) => { const line = commandOf(request); return line !== undefined && pushProblem(line) !== undefined; },
+    id: 'force-push',
+    action: 'deny',
+    reason: (request) =>
+      `${pushProblem(commandOf(request) ?? '') ?? 'a force push'}: force pushes rewrite shared history; gt done and the refinery publish work`,
+    matches: (request) => {
+      const line = commandOf(request);
+      return line !== undefined && pushProblem(line) !== undefined;
+    },
   },
   {
-    id: 'person-decides', action: 'deny', always: true, reason: 'only a person (or a leader) answers permission requests and vouches for command gates',
-    matches: (request) => { const line = commandOf(request); return line !== undefined && simpleCommands(line).some(decidesForAPerson); },
+    id: 'person-decides',
+    action: 'deny',
+    always: true,
+    reason: 'only a person (or a leader) answers permission requests and vouches for command gates',
+    matches: (request) => {
+      const line = commandOf(request);
+      return line !== undefined && simpleCommands(line).some(decidesForAPerson);
+    },
   },
   {
-    id: 'agent-identity', action: 'deny', always: true, reason: 'an agent\'s commands run as that agent: GT_AGENT stays as gt set it',
-    matches: (request) => { const line = commandOf(request); return line !== undefined && changesIdentity(line); },
+    id: 'agent-identity',
+    action: 'deny',
+    always: true,
+    reason: "an agent's commands run as that agent: GT_AGENT stays as gt set it",
+    matches: (request) => {
+      const line = commandOf(request);
+      return line !== undefined && changesIdentity(line);
+    },
   },
   {
-    id: 'outside-worktree', action: 'deny', reason: 'an agent writes only inside its own worktree',
+    id: 'outside-worktree',
+    action: 'deny',
+    reason: 'an agent writes only inside its own worktree',
     matches: (request, { worktree }) => {
       if (!WRITE_TOOLS.has(request.tool)) return false;
       const path = pathOf(request);
@@ -342,8 +428,10 @@ const BUILTIN_RULES: BuiltinRule[] = [
   },
   {
     // After outside-worktree, which names the simpler reason when both match; this one holds with builtin_rules = false too.
-    id: 'protected-files', action: 'deny', always: true,
-    reason: (request, scope) => `an agent never writes ${protectedTarget(request, scope) ?? 'gt\'s own files'}: a person changes them`,
+    id: 'protected-files',
+    action: 'deny',
+    always: true,
+    reason: (request, scope) => `an agent never writes ${protectedTarget(request, scope) ?? "gt's own files"}: a person changes them`,
     matches: (request, scope) => protectedTarget(request, scope) !== undefined,
   },
 ];
@@ -376,7 +464,13 @@ export interface PolicyLayer {
  * town forbids; with no match the first layer that sets `default` decides.
  * `realpath` resolves symbolic links (the broker passes the file system's).
  */
-export function evaluatePolicy(layers: PolicyLayer[], identity: Identity, workspace: string, asked: ToolRequest, realpath: (path: string) => string = (path) => path): Verdict {
+export function evaluatePolicy(
+  layers: PolicyLayer[],
+  identity: Identity,
+  workspace: string,
+  asked: ToolRequest,
+  realpath: (path: string) => string = (path) => path,
+): Verdict {
   const relative = workdirOf(identity);
   const worktree = realpath(workspace);
   const scope: Scope = { worktree, root: worktree.endsWith(`/${relative}`) ? worktree.slice(0, -relative.length - 1) : undefined, real: realpath };
@@ -393,7 +487,11 @@ export function evaluatePolicy(layers: PolicyLayer[], identity: Identity, worksp
   for (const layer of layers) {
     layer.config.rules.forEach((rule, index) => {
       if (ruleMatches(rule, request, identity.role, worktree)) {
-        consider({ action: rule.action, rule: `${layer.source} permissions.rules[${index}]`, reason: rule.reason ?? `${rule.action} ${rule.tool}${rule.command ? ` ${rule.command}` : ''}${rule.path ? ` ${rule.path}` : ''}` });
+        consider({
+          action: rule.action,
+          rule: `${layer.source} permissions.rules[${index}]`,
+          reason: rule.reason ?? `${rule.action} ${rule.tool}${rule.command ? ` ${rule.command}` : ''}${rule.path ? ` ${rule.path}` : ''}`,
+        });
       }
     });
   }
@@ -406,7 +504,11 @@ export function evaluatePolicy(layers: PolicyLayer[], identity: Identity, worksp
   if (best) return best;
   const fallback = layers.find((l) => l.config.default !== undefined);
   return fallback
-    ? { action: fallback.config.default as Decision, rule: `${fallback.source} permissions.default`, reason: `no rule matched; the default is ${fallback.config.default}` }
+    ? {
+        action: fallback.config.default as Decision,
+        rule: `${fallback.source} permissions.default`,
+        reason: `no rule matched; the default is ${fallback.config.default}`,
+      }
     : { action: 'allow', rule: 'default', reason: 'no rule matched; gt allows by default' };
 }
 
@@ -423,7 +525,22 @@ export function permissionTimeoutMs(layers: PolicyLayer[]): number {
 }
 
 /** bd commands that only read. */
-const BD_READS = new Set(['show', 'view', 'list', 'ready', 'blocked', 'search', 'stats', 'status', 'events', 'history', 'export', 'doctor', 'cook', 'comments']);
+const BD_READS = new Set([
+  'show',
+  'view',
+  'list',
+  'ready',
+  'blocked',
+  'search',
+  'stats',
+  'status',
+  'events',
+  'history',
+  'export',
+  'doctor',
+  'cook',
+  'comments',
+]);
 
 /**
  * The permission requests a shell line's bd commands would write (update,
@@ -478,30 +595,66 @@ export async function brokerPermission(town: Town, identity: Identity, request: 
   const layers = policyLayers(town, identity);
   const worktree = town.path(workdirOf(identity));
   const requests = isLeader(town, identity.address) ? [] : await requestsWritten(town, request);
-  const verdict: Verdict = requests.length > 0
-    ? { action: 'deny', rule: 'builtin person-decides', reason: `${requests.join(', ')} ${requests.length === 1 ? 'is a permission request' : 'are permission requests'}: only a person (or a leader) answers them` }
-    : evaluatePolicy(layers, identity, worktree, request, (path) => town.ports.files.realpath(path));
+  const verdict: Verdict =
+    requests.length > 0
+      ? {
+          action: 'deny',
+          rule: 'builtin person-decides',
+          reason: `${requests.join(', ')} ${requests.length === 1 ? 'is a permission request' : 'are permission requests'}: only a person (or a leader) answers them`,
+        }
+      : evaluatePolicy(layers, identity, worktree, request, (path) => town.ports.files.realpath(path));
   let outcome: PermissionOutcome = { ...verdict, decided_by: 'policy', decided_via: 'policy' };
   if (verdict.action === 'ask') outcome = await askHuman(town, identity, request, verdict, permissionTimeoutMs(layers), options);
-  const entry: PermissionLogEntry = redactData({ at: town.ports.now(), agent: identity.address, tool: request.tool, input: request.input, cwd: request.cwd, ...outcome });
+  const entry: PermissionLogEntry = redactData({
+    at: town.ports.now(),
+    agent: identity.address,
+    tool: request.tool,
+    input: request.input,
+    cwd: request.cwd,
+    ...outcome,
+  });
   if (options.runDir) town.ports.files.append(`${options.runDir}/permissions.jsonl`, `${JSON.stringify(entry)}\n`);
   return outcome;
 }
 
-async function askHuman(town: Town, identity: Identity, request: ToolRequest, verdict: Verdict, timeout: number, options: BrokerOptions): Promise<PermissionOutcome> {
+async function askHuman(
+  town: Town,
+  identity: Identity,
+  request: ToolRequest,
+  verdict: Verdict,
+  timeout: number,
+  options: BrokerOptions,
+): Promise<PermissionOutcome> {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const { ledger, ports } = town;
   const deadline = Date.now() + timeout;
   // What a person is shown holds no secret a command line spelled out.
   const input = redactData(request.input);
   const bead = await ledger.create({
-    title: summary({ ...request, input }), type: 'permission', prefix: 'hq', labels: [PERMISSION_LABEL], priority: 1,
+    title: summary({ ...request, input }),
+    type: 'permission',
+    prefix: 'hq',
+    labels: [PERMISSION_LABEL],
+    priority: 1,
     description: `${identity.address} asks to run ${request.tool} in ${request.cwd}.\nInput:\n${JSON.stringify(input, null, 2)}`,
     metadata: {
-      agent: identity.address, tool: request.tool, input, cwd: request.cwd, rule: verdict.rule, reason: verdict.reason,
-      expires_at: new Date(deadline).toISOString(), ...(request.session ? { session: request.session } : {}),
+      agent: identity.address,
+      tool: request.tool,
+      input,
+      cwd: request.cwd,
+      rule: verdict.rule,
+      reason: verdict.reason,
+      expires_at: new Date(deadline).toISOString(),
+      ...(request.session ? { session: request.session } : {}),
     },
-    townEvent: (id) => ({ kind: 'permission.asked', actor: identity.address, agent: identity.address, bead: id, ...(identity.rig ? { rig: identity.rig } : {}), payload: { tool: request.tool, rule: verdict.rule, reason: verdict.reason, summary: summary(request) } }),
+    townEvent: (id) => ({
+      kind: 'permission.asked',
+      actor: identity.address,
+      agent: identity.address,
+      bead: id,
+      ...(identity.rig ? { rig: identity.rig } : {}),
+      payload: { tool: request.tool, rule: verdict.rule, reason: verdict.reason, summary: summary(request) },
+    }),
   });
   const agent = await town.agent(identity);
   if (agent) await town.saveAgentState(agent, { state: 'waiting-permission', permission_request: bead.id, last_signal_at: ports.now() });
@@ -515,10 +668,22 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
     }
     const reason = `nobody answered within ${Math.round(timeout / 1000)} s`;
     try {
-      single(await ledger.update([bead.id], {
-        status: 'closed', closeReason: `denied: ${reason}`, setMetadata: { decision: 'deny', decided_by: 'timeout', decided_via: 'timeout' }, expect: { statuses: ['open'] },
-        townEvent: { kind: 'permission.decided', actor: 'timeout', agent: identity.address, bead: bead.id, ...(identity.rig ? { rig: identity.rig } : {}), payload: { decision: 'deny', decided_by: 'timeout', decided_via: 'timeout', reason } },
-      }));
+      single(
+        await ledger.update([bead.id], {
+          status: 'closed',
+          closeReason: `denied: ${reason}`,
+          setMetadata: { decision: 'deny', decided_by: 'timeout', decided_via: 'timeout' },
+          expect: { statuses: ['open'] },
+          townEvent: {
+            kind: 'permission.decided',
+            actor: 'timeout',
+            agent: identity.address,
+            bead: bead.id,
+            ...(identity.rig ? { rig: identity.rig } : {}),
+            payload: { decision: 'deny', decided_by: 'timeout', decided_via: 'timeout', reason },
+          },
+        }),
+      );
     } catch {
       // Answered in the last instant: that answer stands.
       const current = await ledger.find(bead.id);
@@ -528,11 +693,17 @@ async function askHuman(town: Town, identity: Identity, request: ToolRequest, ve
     const hooked = await ledger.list({ statuses: ['hooked', 'in_progress'], assignee: identity.address, limit: 1 });
     const dispatcher = typeof hooked[0]?.metadata?.hooked_by === 'string' ? hooked[0].metadata.hooked_by : undefined;
     for (const to of new Set(['mayor', ...(dispatcher && dispatcher !== identity.address ? [dispatcher] : [])])) {
-      await mail.send(to, `PERMISSION TIMEOUT ${bead.id}: ${identity.address}`, `${identity.address} asked for ${summary(request)} and nobody answered within ${Math.round(timeout / 1000)} s; it was denied.\nApprove the same request next time with gt permission approve, or add a rule to town.toml [permissions].`, { kind: 'protocol', priority: 1 });
+      await mail.send(
+        to,
+        `PERMISSION TIMEOUT ${bead.id}: ${identity.address}`,
+        `${identity.address} asked for ${summary(request)} and nobody answered within ${Math.round(timeout / 1000)} s; it was denied.\nApprove the same request next time with gt permission approve, or add a rule to town.toml [permissions].`,
+        { kind: 'protocol', priority: 1 },
+      );
     }
     return { action: 'deny', rule: verdict.rule, reason, request: bead.id, decided_by: 'timeout', decided_via: 'timeout' };
   } finally {
-    if (agent) await town.saveAgentState({ ...agent, state: 'waiting-permission' }, { state: 'working', last_signal_at: ports.now(), permission_request: null });
+    if (agent)
+      await town.saveAgentState({ ...agent, state: 'waiting-permission' }, { state: 'working', last_signal_at: ports.now(), permission_request: null });
   }
 }
 
@@ -563,8 +734,14 @@ function viewOf(issue: Issue): PermissionRequestView {
   const m = issue.metadata ?? {};
   const s = (k: string) => (typeof m[k] === 'string' ? m[k] : '');
   const view: PermissionRequestView = {
-    id: issue.id, agent: s('agent'), tool: s('tool'), input: m.input ?? {}, cwd: s('cwd'), rule: s('rule'),
-    status: issue.status !== 'closed' ? 'waiting' : m.decision === 'allow' ? 'allowed' : 'denied', created_at: issue.created_at,
+    id: issue.id,
+    agent: s('agent'),
+    tool: s('tool'),
+    input: m.input ?? {},
+    cwd: s('cwd'),
+    rule: s('rule'),
+    status: issue.status !== 'closed' ? 'waiting' : m.decision === 'allow' ? 'allowed' : 'denied',
+    created_at: issue.created_at,
   };
   if (s('decided_by')) view.decided_by = s('decided_by');
   if (s('decided_via')) view.decided_via = s('decided_via');
@@ -573,7 +750,14 @@ function viewOf(issue: Issue): PermissionRequestView {
 }
 
 export async function permissionRequests(town: Town, options: { all?: boolean } = {}): Promise<PermissionRequestView[]> {
-  const issues = await town.ledger.list({ types: ['permission'], labelsAll: [PERMISSION_LABEL], limit: 0, sort: 'created', includeEphemeral: true, ...(options.all ? {} : { statuses: ['open'] }) });
+  const issues = await town.ledger.list({
+    types: ['permission'],
+    labelsAll: [PERMISSION_LABEL],
+    limit: 0,
+    sort: 'created',
+    includeEphemeral: true,
+    ...(options.all ? {} : { statuses: ['open'] }),
+  });
   return issues.map(viewOf);
 }
 
@@ -594,12 +778,18 @@ export function decider(town: Town, agent: string | undefined): { by: string; vi
   if (!agent) return { by: town.ledger.actor, via: 'person' };
   if (isLeader(town, agent)) return { by: agent, via: 'leader' };
   throw new GtError('conflict', `${agent} is an agent session, and agents do not answer permission requests`, {
-    hint: 'a person answers from a terminal that is no agent\'s session (or the dashboard); leaders are listed in town.toml permissions.leaders',
+    hint: "a person answers from a terminal that is no agent's session (or the dashboard); leaders are listed in town.toml permissions.leaders",
   });
 }
 
 /** A person's (or a leader's) answer to a waiting request. */
-export async function answerPermission(town: Town, idText: string, action: 'allow' | 'deny', who: { by: string; via: 'person' | 'leader' }, reason?: string): Promise<PermissionRequestView> {
+export async function answerPermission(
+  town: Town,
+  idText: string,
+  action: 'allow' | 'deny',
+  who: { by: string; via: 'person' | 'leader' },
+  reason?: string,
+): Promise<PermissionRequestView> {
   const { ledger } = town;
   const by = who.by;
   const id = await ledger.resolveAs(idText, notFoundError(`no permission request ${JSON.stringify(idText)}`, 'see the waiting ones with gt permission list'));
@@ -610,23 +800,32 @@ export async function answerPermission(town: Town, idText: string, action: 'allo
     throw new GtError('conflict', `permission request ${id} was already ${view.status}${view.decided_by ? ` by ${view.decided_by}` : ''}`);
   }
   try {
-    const updated = single(await ledger.update([id], {
-      status: 'closed', closeReason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${reason ? `: ${reason}` : ''}`,
-      setMetadata: { decision: action, decided_by: by, decided_via: who.via, ...(reason ? { decision_reason: reason } : {}) }, expect: { statuses: ['open'] },
-      townEvent: {
-        kind: 'permission.decided', actor: by, bead: id, ...(typeof issue.metadata?.agent === 'string' ? { agent: issue.metadata.agent } : {}),
-        payload: { decision: action, decided_by: by, decided_via: who.via, ...(reason ? { reason } : {}) },
-      },
-    }));
+    const updated = single(
+      await ledger.update([id], {
+        status: 'closed',
+        closeReason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${reason ? `: ${reason}` : ''}`,
+        setMetadata: { decision: action, decided_by: by, decided_via: who.via, ...(reason ? { decision_reason: reason } : {}) },
+        expect: { statuses: ['open'] },
+        townEvent: {
+          kind: 'permission.decided',
+          actor: by,
+          bead: id,
+          ...(typeof issue.metadata?.agent === 'string' ? { agent: issue.metadata.agent } : {}),
+          payload: { decision: action, decided_by: by, decided_via: who.via, ...(reason ? { reason } : {}) },
+        },
+      }),
+    );
     return viewOf(updated);
   } catch (error) {
-    if (error instanceof GtError && error.kind === 'conflict') throw new GtError('conflict', `permission request ${id} was answered by someone else a moment ago`, { hint: `see it with gt permission list --all` });
+    if (error instanceof GtError && error.kind === 'conflict')
+      throw new GtError('conflict', `permission request ${id} was answered by someone else a moment ago`, { hint: `see it with gt permission list --all` });
     throw error;
   }
 }
 
 /** Every logged decision of the town's sessions, oldest first. */
 export function permissionLog(town: Town, options: { agent?: string; since?: string } = {}): PermissionLogEntry[] {
-  return readRunLogs<PermissionLogEntry>(town, 'permissions.jsonl')
-    .filter((e) => (!options.agent || e.agent === options.agent) && (!options.since || e.at >= options.since));
+  return readRunLogs<PermissionLogEntry>(town, 'permissions.jsonl').filter(
+    (e) => (!options.agent || e.agent === options.agent) && (!options.since || e.at >= options.since),
+  );
 }

@@ -114,7 +114,11 @@ class RefineryRun {
   private stalled = false;
   private readonly conflicts: Array<{ mr: Issue; files: string[]; outcome: MergeOutcome }> = [];
 
-  constructor(private readonly town: Town, private readonly rig: string, private readonly options: RefineryOptions) {}
+  constructor(
+    private readonly town: Town,
+    private readonly rig: string,
+    private readonly options: RefineryOptions,
+  ) {}
 
   private get config() {
     return this.town.rig(this.rig);
@@ -246,9 +250,12 @@ class RefineryRun {
         await this.reject(mr, `branch ${branch} no longer exists`, '');
         continue;
       }
-      const applied = this.config.merge.strategy === 'merge'
-        ? await git.probe(dir, ['merge', '-q', '--no-ff', '-m', `Merge ${branch} (${mr.id})`, tip.stdout.trim()], { env: { ...this.identity('COMMITTER'), ...this.identity('AUTHOR') } })
-        : await this.rebaseOnto(dir, tip.stdout.trim(), candidate);
+      const applied =
+        this.config.merge.strategy === 'merge'
+          ? await git.probe(dir, ['merge', '-q', '--no-ff', '-m', `Merge ${branch} (${mr.id})`, tip.stdout.trim()], {
+              env: { ...this.identity('COMMITTER'), ...this.identity('AUTHOR') },
+            })
+          : await this.rebaseOnto(dir, tip.stdout.trim(), candidate);
       if (applied.code !== 0) {
         const conflicts = (await git.probe(dir, ['diff', '--name-only', '--diff-filter=U'])).stdout.trim().split('\n').filter(Boolean);
         await git.probe(dir, [this.config.merge.strategy === 'merge' ? 'merge' : 'rebase', '--abort']);
@@ -271,7 +278,13 @@ class RefineryRun {
   /** The rig's gates on the candidate, in order; the first that fails (or times out) is the answer. */
   private async runGates(included: Included[]): Promise<GateFailure | undefined> {
     const merge = this.config.merge;
-    const env = { ...this.town.ports.baseEnv, GT_ROOT: this.town.root, GT_RIG: this.rig, GT_ROLE: 'refinery', GT_MERGE_REQUESTS: included.map((i) => i.mr.id).join(' ') };
+    const env = {
+      ...this.town.ports.baseEnv,
+      GT_ROOT: this.town.root,
+      GT_RIG: this.rig,
+      GT_ROLE: 'refinery',
+      GT_MERGE_REQUESTS: included.map((i) => i.mr.id).join(' '),
+    };
     for (const gate of GATES) {
       const command = merge[gate].trim();
       if (!command) continue;
@@ -279,7 +292,10 @@ class RefineryRun {
       this.progress(`${gate} on ${included.length} request(s): ${command}`);
       const result = await this.town.ports.shell.run(command, { cwd: this.integration, env, timeoutMs: parseDuration(timeout) });
       if (result.code !== 0 || result.timedOut) {
-        return { reason: result.timedOut ? `${gate} timed out after ${timeout}` : `${gate} failed (exit ${result.code})`, output: result.stdout + result.stderr };
+        return {
+          reason: result.timedOut ? `${gate} timed out after ${timeout}` : `${gate} failed (exit ${result.code})`,
+          output: result.stdout + result.stderr,
+        };
       }
     }
     return undefined;
@@ -321,10 +337,18 @@ class RefineryRun {
       const outcome: MergeOutcome = { merge_request: id, bead, branch, result: 'merged', commit, batch: size, ...(pushed !== undefined ? { pushed } : {}) };
       if (mr.status !== 'closed') {
         const reason = `Merged in ${commit.slice(0, 12)}${size > 1 ? ` (a batch of ${size})` : ''}`;
-        single(await ledger.update([id], {
-          setMetadata: { merged_commit: commit, merged_at: this.town.ports.now(), batch_size: size, ...(pushed === false ? { push_failed: true } : {}) },
-          townEvent: { kind: 'mr.merged', rig: this.rig, ...(bead ? { bead } : {}), ...(typeof mr.metadata?.worker === 'string' ? { agent: mr.metadata.worker } : {}), payload: { merge_request: id, commit, branch, batch: size, ...(pushed !== undefined ? { pushed } : {}) } },
-        }));
+        single(
+          await ledger.update([id], {
+            setMetadata: { merged_commit: commit, merged_at: this.town.ports.now(), batch_size: size, ...(pushed === false ? { push_failed: true } : {}) },
+            townEvent: {
+              kind: 'mr.merged',
+              rig: this.rig,
+              ...(bead ? { bead } : {}),
+              ...(typeof mr.metadata?.worker === 'string' ? { agent: mr.metadata.worker } : {}),
+              payload: { merge_request: id, commit, branch, batch: size, ...(pushed !== undefined ? { pushed } : {}) },
+            },
+          }),
+        );
         single(await ledger.close([id], { reason, force: true }));
         if (bead) landed = await this.closeWork(bead, reason);
       }
@@ -445,8 +469,15 @@ class RefineryRun {
   private async dispatchConflict(mr: Issue, files: string[]): Promise<string> {
     const meta = metaOf(mr);
     const formula = parseFormula(BUILTIN_FORMULAS['resolve-conflict'] as string, 'builtin:resolve-conflict');
-    const cooked = cookFormula(formula, { bead: meta.source_issue ?? mr.id, branch: meta.branch ?? '', target: this.target, files: files.join(', ') || 'the files git reports' }, () => undefined);
-    const poured = await pourMolecule(this.town.ledger, cooked, { prefix: this.config.prefix, rootMetadata: { close_with_merge: true, resolves: meta.source_issue ?? null, merge_request: mr.id } });
+    const cooked = cookFormula(
+      formula,
+      { bead: meta.source_issue ?? mr.id, branch: meta.branch ?? '', target: this.target, files: files.join(', ') || 'the files git reports' },
+      () => undefined,
+    );
+    const poured = await pourMolecule(this.town.ledger, cooked, {
+      prefix: this.config.prefix,
+      rootMetadata: { close_with_merge: true, resolves: meta.source_issue ?? null, merge_request: mr.id },
+    });
     const worker = meta.worker && meta.worker.startsWith(`${this.rig}/polecats/`) ? meta.worker : undefined;
     const runtime = worker ? (await this.town.agent(parseIdentity(worker)).catch(() => undefined))?.runtime : undefined;
     const sling = { ...(runtime ? { runtime } : {}), ...(this.options.probe ? {} : { noStart: true }), convoy: false };
@@ -510,18 +541,28 @@ class RefineryRun {
     }
     const title = mr.title.replace(/^Merge /, '');
     const body = `${mr.description ?? ''}\n\nMerge request ${mr.id} of gt rig ${this.rig}.`;
-    const created = await shell.run(`gh pr create --head ${shellQuote(branch)} --base ${shellQuote(this.target)} --title ${shellQuote(title)} --body ${shellQuote(body)}`, {
-      cwd: this.work, env: { ...this.town.ports.baseEnv, GT_ROOT: this.town.root }, timeoutMs: 120_000,
-    });
+    const created = await shell.run(
+      `gh pr create --head ${shellQuote(branch)} --base ${shellQuote(this.target)} --title ${shellQuote(title)} --body ${shellQuote(body)}`,
+      {
+        cwd: this.work,
+        env: { ...this.town.ports.baseEnv, GT_ROOT: this.town.root },
+        timeoutMs: 120_000,
+      },
+    );
     const url = created.stdout.trim().split('\n').pop() ?? '';
     if (created.code !== 0 || !/^https?:\/\//.test(url)) {
-      const why = created.code === 127 ? 'gh is not installed' : `gh pr create exited ${created.code}: ${(created.stderr || created.stdout).trim().split('\n').pop() ?? ''}`;
+      const why =
+        created.code === 127
+          ? 'gh is not installed'
+          : `gh pr create exited ${created.code}: ${(created.stderr || created.stdout).trim().split('\n').pop() ?? ''}`;
       this.progress(`warning: no pull request for ${named(mr)} (${why}); it stays queued`);
       await this.town.ledger.update([mr.id], { setMetadata: { pr_error: why } });
       return;
     }
     const gate = await this.town.ledger.create({
-      title: `Gate (gh:pr) for ${mr.id}`, type: 'gate', prefix: this.config.prefix,
+      title: `Gate (gh:pr) for ${mr.id}`,
+      type: 'gate',
+      prefix: this.config.prefix,
       metadata: { await_type: 'gh:pr', await_id: url, merge_request: mr.id },
     });
     single(await this.town.ledger.update([mr.id], { setMetadata: { pr: url, pr_gate: gate.id, pr_error: null } }));
@@ -561,14 +602,23 @@ async function rejectMergeRequest(town: Town, mr: Issue, reason: string, gateOut
   const output = redactSecrets(gateOutput);
   const meta = metaOf(mr);
   const outcome: MergeOutcome = { merge_request: mr.id, bead: meta.source_issue ?? '', branch: meta.branch ?? '', result: 'rejected', reason, ...extra };
-  single(await ledger.update([mr.id], {
-    setMetadata: { rejected: reason, rejected_at: town.ports.now(), ...(output ? { rejected_output: tail(output) } : {}) },
-    townEvent: { kind: 'mr.rejected', ...(meta.rig ? { rig: meta.rig } : {}), ...(meta.source_issue ? { bead: meta.source_issue } : {}), ...(meta.worker ? { agent: meta.worker } : {}), payload: { merge_request: mr.id, reason, branch: meta.branch ?? '' } },
-  }));
+  single(
+    await ledger.update([mr.id], {
+      setMetadata: { rejected: reason, rejected_at: town.ports.now(), ...(output ? { rejected_output: tail(output) } : {}) },
+      townEvent: {
+        kind: 'mr.rejected',
+        ...(meta.rig ? { rig: meta.rig } : {}),
+        ...(meta.source_issue ? { bead: meta.source_issue } : {}),
+        ...(meta.worker ? { agent: meta.worker } : {}),
+        payload: { merge_request: mr.id, reason, branch: meta.branch ?? '' },
+      },
+    }),
+  );
   single(await ledger.close([mr.id], { reason: `Rejected: ${reason}`, force: true }));
-  const next = extra.conflict_molecule !== undefined
-    ? 'A resolve-conflict molecule re-applies the work on the new target (slung to you, or a free polecat); the bead closes when it merges.'
-    : 'Fix it and run gt done again, or re-sling the bead; gt mq retry requeues the request as it is.';
+  const next =
+    extra.conflict_molecule !== undefined
+      ? 'A resolve-conflict molecule re-applies the work on the new target (slung to you, or a free polecat); the bead closes when it merges.'
+      : 'Fix it and run gt done again, or re-sling the bead; gt mq retry requeues the request as it is.';
   const body = `${reason}.\n\nBranch ${meta.branch ?? '?'} is kept as it was. ${next}\n\n${tail(output).trim()}`;
   if (outcome.bead) {
     const [bead] = await ledger.show([outcome.bead]).catch(() => []);
@@ -576,7 +626,9 @@ async function rejectMergeRequest(town: Town, mr: Issue, reason: string, gateOut
       single(await ledger.update([bead.id], { status: 'open', assignee: null, appendNotes: `Merge rejected (${mr.id}): ${reason}` }));
     }
     const mailbox = new Mailbox(ledger, `${meta.rig ?? 'unknown'}/refinery`);
-    const to = new Set([meta.worker, typeof bead?.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : undefined].filter((a): a is string => !!a && isAddress(a)));
+    const to = new Set(
+      [meta.worker, typeof bead?.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : undefined].filter((a): a is string => !!a && isAddress(a)),
+    );
     for (const address of to) await mailbox.send(address, `MERGE_FAILED ${outcome.bead}: ${reason}`, body, { kind: 'protocol', priority: 1 });
   }
   return outcome;
@@ -658,10 +710,16 @@ export async function queueStatus(town: Town, rig: string): Promise<QueueStatus>
   }
   const running = town.ports.files.lockHolder(refineryLock(town, rig)) !== undefined;
   return {
-    rig, queued: queue.length, oldest_queued_at: queue.map((m) => m.created_at).sort()[0] ?? null,
-    in_flight: inFlight, running,
-    merged_24h: recent.filter((m) => m.metadata?.merged_commit).length, rejected_24h: recent.filter((m) => m.metadata?.rejected).length,
-    batch_size: config.merge.batch_size, strategy: config.merge.strategy, merge_via: config.merge.merge_via,
+    rig,
+    queued: queue.length,
+    oldest_queued_at: queue.map((m) => m.created_at).sort()[0] ?? null,
+    in_flight: inFlight,
+    running,
+    merged_24h: recent.filter((m) => m.metadata?.merged_commit).length,
+    rejected_24h: recent.filter((m) => m.metadata?.rejected).length,
+    batch_size: config.merge.batch_size,
+    strategy: config.merge.strategy,
+    merge_via: config.merge.merge_via,
     gates: GATES.filter((g) => config.merge[g].trim() !== ''),
   };
 }

@@ -22,7 +22,9 @@ const agentEntry = z.strictObject({
   like: z.string().optional(),
 });
 
-const roleAgents = z.strictObject(Object.fromEntries(ROLE_KEYS.map((k) => [k, agentName.optional()])) as Record<(typeof ROLE_KEYS)[number], z.ZodOptional<typeof agentName>>);
+const roleAgents = z.strictObject(
+  Object.fromEntries(ROLE_KEYS.map((k) => [k, agentName.optional()])) as Record<(typeof ROLE_KEYS)[number], z.ZodOptional<typeof agentName>>,
+);
 
 const decision = z.enum(['allow', 'ask', 'deny']);
 
@@ -82,27 +84,29 @@ export const rigSchema = z.strictObject({
   prefix: z.string().regex(/^[a-z][a-z0-9]{0,15}$/, 'a short lowercase prefix, e.g. "app"'),
   agent: agentName.optional(),
   role_agents: roleAgents.default({}),
-  merge: z.strictObject({
-    /** The rig's gates, run in this order on every candidate in the integration worktree; empty = skipped. */
-    setup: z.string().default(''),
-    setup_timeout: duration.default('10m'),
-    typecheck: z.string().default(''),
-    typecheck_timeout: duration.default('10m'),
-    lint: z.string().default(''),
-    lint_timeout: duration.default('10m'),
-    test: z.string().default(''),
-    test_timeout: duration.default('10m'),
-    /** Push the merged target branch to the rig's origin. */
-    push: z.boolean().default(true),
-    /** How many ready requests one candidate takes (1 = one at a time). */
-    batch_size: z.number().int().min(1).max(100).default(8),
-    /** Each branch goes onto the candidate by rebase (linear history) or by a merge commit. */
-    strategy: z.enum(['rebase', 'merge']).default('rebase'),
-    /** Anti-starvation: a request waiting this long moves up one priority level, again for each further interval. */
-    aging: duration.default('1h'),
-    /** "local": the refinery merges; "pr": it pushes the branch and opens a pull request with gh, and a merged PR is a merged request. */
-    merge_via: z.enum(['local', 'pr']).default('local'),
-  }).prefault({}),
+  merge: z
+    .strictObject({
+      /** The rig's gates, run in this order on every candidate in the integration worktree; empty = skipped. */
+      setup: z.string().default(''),
+      setup_timeout: duration.default('10m'),
+      typecheck: z.string().default(''),
+      typecheck_timeout: duration.default('10m'),
+      lint: z.string().default(''),
+      lint_timeout: duration.default('10m'),
+      test: z.string().default(''),
+      test_timeout: duration.default('10m'),
+      /** Push the merged target branch to the rig's origin. */
+      push: z.boolean().default(true),
+      /** How many ready requests one candidate takes (1 = one at a time). */
+      batch_size: z.number().int().min(1).max(100).default(8),
+      /** Each branch goes onto the candidate by rebase (linear history) or by a merge commit. */
+      strategy: z.enum(['rebase', 'merge']).default('rebase'),
+      /** Anti-starvation: a request waiting this long moves up one priority level, again for each further interval. */
+      aging: duration.default('1h'),
+      /** "local": the refinery merges; "pr": it pushes the branch and opens a pull request with gh, and a merged PR is a merged request. */
+      merge_via: z.enum(['local', 'pr']).default('local'),
+    })
+    .prefault({}),
   /** Rules checked before the town's; `default` and `timeout` override the town's for this rig. */
   permissions: z.strictObject(permissionsShape).default({ rules: [] }),
   added_at: z.string().optional(),

@@ -17,7 +17,10 @@ export interface GitPort {
 
 /** A shell command with a time limit, output captured (and optionally streamed). */
 export interface ShellPort {
-  run(command: string, options: { cwd: string; env: Record<string, string>; timeoutMs: number; onOutput?: (chunk: string) => void }): Promise<CommandResult & { timedOut: boolean }>;
+  run(
+    command: string,
+    options: { cwd: string; env: Record<string, string>; timeoutMs: number; onOutput?: (chunk: string) => void },
+  ): Promise<CommandResult & { timedOut: boolean }>;
 }
 
 export interface SessionSpec {

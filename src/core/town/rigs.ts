@@ -49,7 +49,10 @@ export async function installTown(root: string, name: string, ports: InstallPort
   const existed = files.exists(townFile);
   if (existed && !options.force) return { root, created: [], existed: true };
   if (!existed && files.list(root).length > 0 && !options.force) {
-    throw conflictError(`${root} is not empty and is not a gt town`, 'choose an empty directory, or pass --force to install into it (nothing there is overwritten)');
+    throw conflictError(
+      `${root} is not empty and is not a gt town`,
+      'choose an empty directory, or pass --force to install into it (nothing there is overwritten)',
+    );
   }
   const created: string[] = [];
   const make = (path: string, text: string, mode?: number) => {
@@ -63,7 +66,19 @@ export async function installTown(root: string, name: string, ports: InstallPort
   // agents' worktrees would otherwise be readable by every local user. Re-run with --force, it tightens an old town.
   files.chmod(root, 0o700);
   files.chmod(`${root}/.gt`, 0o700);
-  make(townFile, renderToml({ name, default_agent: 'claude', created_at: ports.now(), role_agents: {}, agents: {}, sessions: { backend: 'auto' }, daemon: { interval: '5s' } }), 0o600);
+  make(
+    townFile,
+    renderToml({
+      name,
+      default_agent: 'claude',
+      created_at: ports.now(),
+      role_agents: {},
+      agents: {},
+      sessions: { backend: 'auto' },
+      daemon: { interval: '5s' },
+    }),
+    0o600,
+  );
   const ledgerExisted = files.exists(`${root}/.gt/ledger.db`);
   const ledger = await ports.openLedger(true);
   // SQLite gives its -wal and -shm files the mode of the database file.
@@ -110,10 +125,15 @@ export async function addRig(town: Town, name: string, url: string, options: Add
   validateName('rig', name);
   const { files, git } = town.ports;
   const dir = town.path(name);
-  if (files.exists(dir)) throw conflictError(`${dir} already exists`, files.exists(`${dir}/${RIG_FILE}`) ? `rig ${name} is already in this town (gt rig show ${name})` : 'choose another rig name');
+  if (files.exists(dir))
+    throw conflictError(
+      `${dir} already exists`,
+      files.exists(`${dir}/${RIG_FILE}`) ? `rig ${name} is already in this town (gt rig show ${name})` : 'choose another rig name',
+    );
   const taken = new Set(['hq', ...town.rigNames().map((r) => town.rig(r).prefix)]);
   const prefix = options.prefix ?? derivePrefix(name, taken);
-  if (!/^[a-z][a-z0-9]{0,15}$/.test(prefix)) throw validationError(`invalid prefix ${JSON.stringify(prefix)}`, 'a prefix is 1–16 lowercase letters and digits, starting with a letter');
+  if (!/^[a-z][a-z0-9]{0,15}$/.test(prefix))
+    throw validationError(`invalid prefix ${JSON.stringify(prefix)}`, 'a prefix is 1–16 lowercase letters and digits, starting with a letter');
   if (taken.has(prefix)) throw conflictError(`prefix ${prefix} is already used in this town`, 'pass another with --prefix');
   const repo = town.repoDir(name);
   // A credential in the URL stays in the bare repository's git config (git needs it to fetch and the
@@ -134,16 +154,29 @@ export async function addRig(town: Town, name: string, url: string, options: Add
     options.progress(`Creating the refinery worktree on ${branch}`);
     await git.run(repo, ['worktree', 'add', '-q', `${dir}/refinery`, branch]);
     await protectRepository(town, repo, branch);
-    const config = parseRigConfig(renderToml({
-      name, git_url: shown, default_branch: branch, prefix, added_at: town.ports.now(), merge: { test: '', push: true },
-    }), `${dir}/${RIG_FILE}`);
-    await town.ledger.create({ id: `hq-rig-${name}`, title: name, type: 'rig', prefix: 'hq', metadata: { prefix, git_url: shown, default_branch: branch } })
+    const config = parseRigConfig(
+      renderToml({
+        name,
+        git_url: shown,
+        default_branch: branch,
+        prefix,
+        added_at: town.ports.now(),
+        merge: { test: '', push: true },
+      }),
+      `${dir}/${RIG_FILE}`,
+    );
+    await town.ledger
+      .create({ id: `hq-rig-${name}`, title: name, type: 'rig', prefix: 'hq', metadata: { prefix, git_url: shown, default_branch: branch } })
       .catch(async (error: unknown) => {
         // A rig bead left by an earlier removal: reopen it rather than fail.
         if (!(error instanceof GtError) || error.kind !== 'conflict') throw error;
         await town.ledger.update([`hq-rig-${name}`], { status: 'open', setMetadata: { prefix, git_url: shown, default_branch: branch } });
       });
-    files.write(`${dir}/${RIG_FILE}`, `# gt rig: ${name}. merge.setup, typecheck, lint and test gate every merge (see gt mq --help).\n${renderToml(config)}`, 0o600);
+    files.write(
+      `${dir}/${RIG_FILE}`,
+      `# gt rig: ${name}. merge.setup, typecheck, lint and test gate every merge (see gt mq --help).\n${renderToml(config)}`,
+      0o600,
+    );
     return config;
   } catch (error) {
     files.remove(dir);
@@ -200,10 +233,22 @@ export interface RigSummary {
 export async function rigSummary(town: Town, name: string): Promise<RigSummary> {
   const rig = town.rig(name);
   const agents = await town.agents({ rig: name });
-  const mrs = await town.ledger.list({ types: ['merge-request'], metadataFields: { rig: name }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 });
+  const mrs = await town.ledger.list({
+    types: ['merge-request'],
+    metadataFields: { rig: name },
+    excludeStatuses: ['closed'],
+    includeEphemeral: true,
+    limit: 0,
+  });
   return {
-    name, prefix: rig.prefix, git_url: withoutCredentials(rig.git_url), default_branch: rig.default_branch, test: rig.merge.test,
-    polecats: agents.filter((a) => a.role === 'polecat').length, crew: agents.filter((a) => a.role === 'crew').length, open_merge_requests: mrs.length,
+    name,
+    prefix: rig.prefix,
+    git_url: withoutCredentials(rig.git_url),
+    default_branch: rig.default_branch,
+    test: rig.merge.test,
+    polecats: agents.filter((a) => a.role === 'polecat').length,
+    crew: agents.filter((a) => a.role === 'crew').length,
+    open_merge_requests: mrs.length,
   };
 }
 
@@ -213,7 +258,11 @@ export async function rigSummary(town: Town, name: string): Promise<RigSummary> 
  * session of the rig runs. Removing the directory removes the bare repo and
  * its checkpoints, so there is no --force for unsaved work.
  */
-export async function removeRig(town: Town, name: string, options: { discardCheckpoints?: boolean } = {}): Promise<{ name: string; agents_closed: number; discarded: string[] }> {
+export async function removeRig(
+  town: Town,
+  name: string,
+  options: { discardCheckpoints?: boolean } = {},
+): Promise<{ name: string; agents_closed: number; discarded: string[] }> {
   const rig = town.rig(name);
   const { git, files } = town.ports;
   const repo = town.repoDir(name);
@@ -240,16 +289,25 @@ export async function removeRig(town: Town, name: string, options: { discardChec
     const commits = (await git.run(repo, ['rev-list', ref, '--not', rig.default_branch])).trim();
     if (commits) unmergedSaved.push(ref);
   }
-  if (unmergedSaved.length && !options.discardCheckpoints) problems.push(`${unmergedSaved.length} checkpoint(s) hold unmerged work (${unmergedSaved[0]}${unmergedSaved.length > 1 ? ', …' : ''})`);
+  if (unmergedSaved.length && !options.discardCheckpoints)
+    problems.push(`${unmergedSaved.length} checkpoint(s) hold unmerged work (${unmergedSaved[0]}${unmergedSaved.length > 1 ? ', …' : ''})`);
   // Stash entries and tags on unmerged commits go with the repository too (issue 12, finding 7): named, and dropped only with the checkpoints.
   const held = await heldWork(git, repo, rig.default_branch, { withSaved: true });
   if ((held.stashes.length || held.tags.length) && !options.discardCheckpoints) problems.push(...describeHeld(held));
   const discarded = [...unmergedSaved, ...held.stashes.map((s) => `${s.entry} (${s.subject})`), ...held.tags.map((t) => `refs/tags/${t.tag}`)];
-  const open = await town.ledger.list({ types: ['merge-request'], metadataFields: { rig: name }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 });
+  const open = await town.ledger.list({
+    types: ['merge-request'],
+    metadataFields: { rig: name },
+    excludeStatuses: ['closed'],
+    includeEphemeral: true,
+    limit: 0,
+  });
   if (open.length) problems.push(`${open.length} merge request(s) waiting (${open.map((m) => m.id).join(', ')})`);
   if (problems.length) {
-    throw conflictError(`rig ${name} still holds work:\n  - ${[...new Set(problems)].join('\n  - ')}`,
-      `merge it or copy it elsewhere first (e.g. git -C ${repo} bundle create app.bundle --all); checkpoints, stashes and tags alone can be dropped with --discard-checkpoints`);
+    throw conflictError(
+      `rig ${name} still holds work:\n  - ${[...new Set(problems)].join('\n  - ')}`,
+      `merge it or copy it elsewhere first (e.g. git -C ${repo} bundle create app.bundle --all); checkpoints, stashes and tags alone can be dropped with --discard-checkpoints`,
+    );
   }
   for (const agent of agents) await town.ledger.close([agent.id], { reason: `rig ${name} removed`, force: true });
   await town.ledger.close([`hq-rig-${name}`], { reason: 'rig removed', force: true });

@@ -16,10 +16,22 @@ export async function townStatus(town: Town, daemon: DaemonStatus): Promise<Town
   const agents = await town.agents();
   let running = 0;
   for (const agent of agents) if (await town.sessionAlive(agent)) running++;
-  const rigs = await Promise.all(town.rigNames().map(async (name) => ({ name, prefix: town.rig(name).prefix, merge_queue: (await mergeQueue(town, name)).length })));
+  const rigs = await Promise.all(
+    town.rigNames().map(async (name) => ({ name, prefix: town.rig(name).prefix, merge_queue: (await mergeQueue(town, name)).length })),
+  );
   const stats = await town.ledger.stats();
   return {
-    town: town.config.name, root: town.root, daemon, rigs, agents: { total: agents.length, running },
-    beads: { open: stats.open_issues, in_progress: stats.in_progress_issues, hooked: stats.hooked_issues, ready: stats.ready_issues, closed: stats.closed_issues },
+    town: town.config.name,
+    root: town.root,
+    daemon,
+    rigs,
+    agents: { total: agents.length, running },
+    beads: {
+      open: stats.open_issues,
+      in_progress: stats.in_progress_issues,
+      hooked: stats.hooked_issues,
+      ready: stats.ready_issues,
+      closed: stats.closed_issues,
+    },
   };
 }

@@ -66,16 +66,33 @@ export interface AgentRecord {
 }
 
 export function agentFromIssue(issue: Issue): AgentRecord {
-  const m = (issue.metadata ?? {});
-  const str = (k: string) => (typeof m[k] === 'string' ? (m[k]) : undefined);
+  const m = issue.metadata ?? {};
+  const str = (k: string) => (typeof m[k] === 'string' ? m[k] : undefined);
   const identity = parseIdentity(issue.title);
   const record: AgentRecord = {
-    id: issue.id, address: identity.address, role: identity.role, session: str('session') ?? sessionName(identity),
-    workdir: str('workdir') ?? workdirOf(identity), state: (str('state') as AgentState | undefined) ?? 'idle', active: issue.status !== 'closed',
+    id: issue.id,
+    address: identity.address,
+    role: identity.role,
+    session: str('session') ?? sessionName(identity),
+    workdir: str('workdir') ?? workdirOf(identity),
+    state: (str('state') as AgentState | undefined) ?? 'idle',
+    active: issue.status !== 'closed',
   };
   if (identity.rig) record.rig = identity.rig;
   if (identity.name) record.name = identity.name;
-  for (const key of ['runtime', 'backend', 'branch', 'run', 'last_signal', 'last_signal_at', 'started_at', 'runtime_session', 'last_error', 'last_error_at', 'permission_request'] as const) {
+  for (const key of [
+    'runtime',
+    'backend',
+    'branch',
+    'run',
+    'last_signal',
+    'last_signal_at',
+    'started_at',
+    'runtime_session',
+    'last_error',
+    'last_error_at',
+    'permission_request',
+  ] as const) {
     const value = str(key);
     if (value !== undefined) (record as unknown as Record<string, string>)[key] = value;
   }
@@ -149,7 +166,10 @@ export class Town {
     const text = this.ports.files.read(file);
     if (text === undefined) {
       const known = this.rigNames();
-      throw notFoundError(`no rig named ${JSON.stringify(name)}`, known.length ? `rigs in this town: ${known.join(', ')}` : 'add one with gt rig add <name> <git-url-or-path>');
+      throw notFoundError(
+        `no rig named ${JSON.stringify(name)}`,
+        known.length ? `rigs in this town: ${known.join(', ')}` : 'add one with gt rig add <name> <git-url-or-path>',
+      );
     }
     const config = this.parse().rig(text, file);
     this.rigCache.set(name, config);
@@ -177,27 +197,40 @@ export class Town {
 
   async agents(options: { rig?: string; includeInactive?: boolean } = {}): Promise<AgentRecord[]> {
     const issues = await this.ledger.list({
-      types: ['agent'], includeEphemeral: true, limit: 0, sort: 'id',
+      types: ['agent'],
+      includeEphemeral: true,
+      limit: 0,
+      sort: 'id',
       ...(options.includeInactive ? {} : { excludeStatuses: ['closed'] }),
     });
     return issues.map(agentFromIssue).filter((a) => options.rig === undefined || a.rig === options.rig);
   }
 
   /** Creates the identity's agent bead, or reopens and updates it. */
-  async saveAgent(identity: Identity, fields: Partial<Omit<AgentRecord, 'id' | 'address' | 'role' | 'active'>>, options: { event?: TownEventInput } = {}): Promise<AgentRecord> {
+  async saveAgent(
+    identity: Identity,
+    fields: Partial<Omit<AgentRecord, 'id' | 'address' | 'role' | 'active'>>,
+    options: { event?: TownEventInput } = {},
+  ): Promise<AgentRecord> {
     const id = agentBeadId(identity);
     const existing = await this.ledger.find(id);
     const townEvent = options.event ? { townEvent: options.event } : {};
     const metadata = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
     if (!existing) {
       const issue = await this.ledger.create({
-        id, title: identity.address, type: 'agent', prefix: 'hq',
+        id,
+        title: identity.address,
+        type: 'agent',
+        prefix: 'hq',
         metadata: { session: sessionName(identity), workdir: workdirOf(identity), state: 'idle', ...metadata },
-        labels: [`role:${identity.role}`, ...(identity.rig ? [`rig:${identity.rig}`] : [])], ...townEvent,
+        labels: [`role:${identity.role}`, ...(identity.rig ? [`rig:${identity.rig}`] : [])],
+        ...townEvent,
       });
       return agentFromIssue(issue);
     }
-    return agentFromIssue(single(await this.ledger.update([id], { setMetadata: metadata, ...(existing.status === 'closed' ? { status: 'open' } : {}), ...townEvent })));
+    return agentFromIssue(
+      single(await this.ledger.update([id], { setMetadata: metadata, ...(existing.status === 'closed' ? { status: 'open' } : {}), ...townEvent })),
+    );
   }
 
   /**
@@ -207,9 +240,11 @@ export class Town {
    */
   async saveAgentState(agent: Pick<AgentRecord, 'id' | 'address' | 'rig' | 'state'>, fields: Record<string, unknown>, event?: TownEventInput): Promise<void> {
     const state = typeof fields.state === 'string' ? fields.state : undefined;
-    const townEvent = event ?? (state !== undefined && state !== agent.state
-      ? { kind: 'agent.state' as const, agent: agent.address, ...(agent.rig ? { rig: agent.rig } : {}), payload: { state, from: agent.state } }
-      : undefined);
+    const townEvent =
+      event ??
+      (state !== undefined && state !== agent.state
+        ? { kind: 'agent.state' as const, agent: agent.address, ...(agent.rig ? { rig: agent.rig } : {}), payload: { state, from: agent.state } }
+        : undefined);
     single(await this.ledger.update([agent.id], { setMetadata: fields, volatile: true, ...(townEvent ? { townEvent } : {}) }));
   }
 
@@ -220,7 +255,7 @@ export class Town {
     const found = relative === undefined ? undefined : identityFromPath(relative);
     if (found) return found;
     if (fallback) return fallback;
-    throw new GtError('usage', 'cannot tell which agent you are: GT_AGENT is not set and this directory is no agent\'s workspace', {
+    throw new GtError('usage', "cannot tell which agent you are: GT_AGENT is not set and this directory is no agent's workspace", {
       hint: 'run this inside an agent session, or pass --agent <address>',
     });
   }
@@ -242,11 +277,12 @@ export class Town {
   runtimeFor(identity: Identity, explicit?: string): ResolvedRuntime {
     const roleKey = identity.role === 'human' ? undefined : identity.role;
     const rig = identity.rig ? this.rig(identity.rig) : undefined;
-    const name = explicit
-      ?? (roleKey && rig ? (rig.role_agents as Record<string, string | undefined>)[roleKey] : undefined)
-      ?? rig?.agent
-      ?? (roleKey ? (this.config.role_agents as Record<string, string | undefined>)[roleKey] : undefined)
-      ?? this.config.default_agent;
+    const name =
+      explicit ??
+      (roleKey && rig ? (rig.role_agents as Record<string, string | undefined>)[roleKey] : undefined) ??
+      rig?.agent ??
+      (roleKey ? (this.config.role_agents as Record<string, string | undefined>)[roleKey] : undefined) ??
+      this.config.default_agent;
     return resolveRuntime(name, this.config);
   }
 
@@ -255,6 +291,4 @@ export class Town {
     if (agent.backend === 'tmux' && !this.ports.tmuxAvailable) return false;
     return this.ports.backend(agent.backend).isAlive(agent.session);
   }
-
-
 }

@@ -41,7 +41,12 @@ export async function unmergedCommits(git: GitPort, cwd: string, rev: string, ba
   // `git cherry` marks with "-" the commits whose change is already in base (rebased merges).
   const cherry = await git.probe(cwd, ['cherry', base, rev]);
   if (cherry.code !== 0) return commits;
-  const landed = new Set(cherry.stdout.split('\n').filter((l) => l.startsWith('- ')).map((l) => l.slice(2)));
+  const landed = new Set(
+    cherry.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('- '))
+      .map((l) => l.slice(2)),
+  );
   return commits.filter((c) => !landed.has(c));
 }
 
@@ -70,7 +75,13 @@ export function refTime(iso: string): string {
  * are left exactly as they were. Returns the ref, or undefined when there was
  * nothing to save (no commits and a clean tree).
  */
-export async function checkpoint(git: GitPort, cwd: string, identity: string, time: string, message: string): Promise<{ ref: string; commit: string } | undefined> {
+export async function checkpoint(
+  git: GitPort,
+  cwd: string,
+  identity: string,
+  time: string,
+  message: string,
+): Promise<{ ref: string; commit: string } | undefined> {
   const head = await headCommit(git, cwd);
   const gitDir = (await git.run(cwd, ['rev-parse', '--absolute-git-dir'])).trim();
   const index = `${gitDir}/gt-checkpoint-index`;
@@ -85,7 +96,12 @@ export async function checkpoint(git: GitPort, cwd: string, identity: string, ti
   if (head && tree === headTree) commit = head;
   else if (!head && tree === '4b825dc642cb6eb9a060e54bf8d69288fbee4904') return undefined;
   else {
-    const who = { GIT_AUTHOR_NAME: identity, GIT_AUTHOR_EMAIL: 'checkpoint@gt.local', GIT_COMMITTER_NAME: identity, GIT_COMMITTER_EMAIL: 'checkpoint@gt.local' };
+    const who = {
+      GIT_AUTHOR_NAME: identity,
+      GIT_AUTHOR_EMAIL: 'checkpoint@gt.local',
+      GIT_COMMITTER_NAME: identity,
+      GIT_COMMITTER_EMAIL: 'checkpoint@gt.local',
+    };
     commit = (await git.run(cwd, ['commit-tree', tree, ...(head ? ['-p', head] : []), '-m', message], { env: who })).trim();
   }
   const ref = `${CHECKPOINT_PREFIX}/${identity}/${refTime(time)}`;
@@ -108,7 +124,12 @@ export interface HeldWork {
  * (a whole rig). Work already on a checkpoint is not held, unless `withSaved`
  * (a removed rig takes its checkpoints along).
  */
-export async function heldWork(git: GitPort, cwd: string, base: string, options: { owned?: { branch?: string; email: string }; withSaved?: boolean } = {}): Promise<HeldWork> {
+export async function heldWork(
+  git: GitPort,
+  cwd: string,
+  base: string,
+  options: { owned?: { branch?: string; email: string }; withSaved?: boolean } = {},
+): Promise<HeldWork> {
   const { owned } = options;
   const not = ['--not', base, ...(options.withSaved ? [] : [`--glob=${CHECKPOINT_PREFIX}/*`])];
   const stashes: HeldWork['stashes'] = [];
@@ -141,7 +162,8 @@ export async function heldWork(git: GitPort, cwd: string, base: string, options:
 
 export function describeHeld(held: HeldWork): string[] {
   const parts: string[] = [];
-  if (held.stashes.length) parts.push(`${held.stashes.length} stash entr${held.stashes.length === 1 ? 'y' : 'ies'} (${held.stashes.map((s) => s.entry).join(', ')})`);
+  if (held.stashes.length)
+    parts.push(`${held.stashes.length} stash entr${held.stashes.length === 1 ? 'y' : 'ies'} (${held.stashes.map((s) => s.entry).join(', ')})`);
   if (held.tags.length) parts.push(`tag${held.tags.length === 1 ? '' : 's'} on unmerged commits (${held.tags.map((t) => t.tag).join(', ')})`);
   return parts;
 }

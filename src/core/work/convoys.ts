@@ -41,13 +41,25 @@ async function trackedIds(town: Town, convoy: string): Promise<string[]> {
 export async function convoyView(town: Town, idText: string): Promise<ConvoyView> {
   const issue = await convoyIssue(town, idText);
   const ids = await trackedIds(town, issue.id);
-  const beads = (ids.length ? await town.ledger.show(ids) : []).map((b) => ({ id: b.id, title: b.title, status: b.status, ...(b.assignee ? { assignee: b.assignee } : {}) }));
+  const beads = (ids.length ? await town.ledger.show(ids) : []).map((b) => ({
+    id: b.id,
+    title: b.title,
+    status: b.status,
+    ...(b.assignee ? { assignee: b.assignee } : {}),
+  }));
   const m = issue.metadata ?? {};
   const landedAt = typeof m.landed_at === 'string' ? m.landed_at : undefined;
   return {
-    id: issue.id, name: issue.title, status: issue.status !== 'closed' ? 'open' : landedAt ? 'landed' : 'closed',
-    owner: typeof m.owner === 'string' ? m.owner : 'human', notify: Array.isArray(m.notify) ? m.notify.filter((n): n is string => typeof n === 'string') : [],
-    beads, closed: beads.filter((b) => b.status === 'closed').length, total: beads.length, created_at: issue.created_at, ...(landedAt ? { landed_at: landedAt } : {}),
+    id: issue.id,
+    name: issue.title,
+    status: issue.status !== 'closed' ? 'open' : landedAt ? 'landed' : 'closed',
+    owner: typeof m.owner === 'string' ? m.owner : 'human',
+    notify: Array.isArray(m.notify) ? m.notify.filter((n): n is string => typeof n === 'string') : [],
+    beads,
+    closed: beads.filter((b) => b.status === 'closed').length,
+    total: beads.length,
+    created_at: issue.created_at,
+    ...(landedAt ? { landed_at: landedAt } : {}),
   };
 }
 
@@ -68,7 +80,11 @@ export async function createConvoy(town: Town, name: string, beads: string[], op
   const notify = [...new Set((options.notify ?? []).map((address) => parseIdentity(address).address))];
   const ids = await checkBeads(town, beads);
   const convoy = await town.ledger.create({
-    title: name.trim(), type: 'convoy', prefix: 'hq', idInfix: 'cv', labels: [CONVOY_LABEL],
+    title: name.trim(),
+    type: 'convoy',
+    prefix: 'hq',
+    idInfix: 'cv',
+    labels: [CONVOY_LABEL],
     metadata: { owner: options.owner, notify },
     deps: ids.map((id) => ({ type: 'tracks', id })),
   });
@@ -88,7 +104,13 @@ export async function addToConvoy(town: Town, idText: string, beads: string[]): 
 }
 
 export async function listConvoys(town: Town, options: { all?: boolean } = {}): Promise<ConvoyView[]> {
-  const issues = await town.ledger.list({ types: ['convoy'], limit: 0, sort: 'created', includeEphemeral: true, ...(options.all ? {} : { excludeStatuses: ['closed'] }) });
+  const issues = await town.ledger.list({
+    types: ['convoy'],
+    limit: 0,
+    sort: 'created',
+    includeEphemeral: true,
+    ...(options.all ? {} : { excludeStatuses: ['closed'] }),
+  });
   return Promise.all(issues.map((i) => convoyView(town, i.id)));
 }
 
@@ -131,17 +153,27 @@ async function landConvoy(town: Town, id: string): Promise<ConvoyView | undefine
   const now = town.ports.now();
   try {
     // Compare-and-set: of two checks racing, one lands the convoy and tells its people.
-    single(await town.ledger.update([id], {
-      status: 'closed', closeReason: `landed: all ${view.total} beads closed`, setMetadata: { landed_at: now }, expect: { statuses: ['open'] },
-      townEvent: { kind: 'convoy.landed', bead: id, payload: { name: view.name, beads: view.beads.map((b) => b.id), total: view.total } },
-    }));
+    single(
+      await town.ledger.update([id], {
+        status: 'closed',
+        closeReason: `landed: all ${view.total} beads closed`,
+        setMetadata: { landed_at: now },
+        expect: { statuses: ['open'] },
+        townEvent: { kind: 'convoy.landed', bead: id, payload: { name: view.name, beads: view.beads.map((b) => b.id), total: view.total } },
+      }),
+    );
   } catch {
     return undefined;
   }
   const mail = new Mailbox(town.ledger, 'deacon');
   for (const to of new Set([view.owner, ...view.notify])) {
     try {
-      await mail.send(to, `Convoy landed: ${view.name}`, `${view.id} "${view.name}": all ${view.total} beads are closed (${view.beads.map((b) => b.id).join(', ')}).`, { kind: 'protocol' });
+      await mail.send(
+        to,
+        `Convoy landed: ${view.name}`,
+        `${view.id} "${view.name}": all ${view.total} beads are closed (${view.beads.map((b) => b.id).join(', ')}).`,
+        { kind: 'protocol' },
+      );
     } catch (error) {
       town.ports.progress(`warning: could not tell ${JSON.stringify(to)} that ${id} landed: ${errorMessage(error)}`);
     }

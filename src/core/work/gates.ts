@@ -42,8 +42,12 @@ function viewOf(issue: Issue): GateView {
   const m = issue.metadata ?? {};
   const s = (k: string) => (typeof m[k] === 'string' ? m[k] : undefined);
   const view: GateView = {
-    id: issue.id, title: issue.title, type: s('await_type') ?? 'human', status: issue.status === 'closed' ? 'resolved' : 'waiting',
-    created_at: issue.created_at, escalated: m.escalated === true,
+    id: issue.id,
+    title: issue.title,
+    type: s('await_type') ?? 'human',
+    status: issue.status === 'closed' ? 'resolved' : 'waiting',
+    created_at: issue.created_at,
+    escalated: m.escalated === true,
   };
   for (const key of ['await_id', 'command', 'timeout'] as const) {
     const value = s(key);
@@ -53,7 +57,13 @@ function viewOf(issue: Issue): GateView {
 }
 
 export async function listGates(town: Town, options: { all?: boolean } = {}): Promise<GateView[]> {
-  const issues = await town.ledger.list({ types: ['gate'], limit: 0, sort: 'created', includeEphemeral: true, ...(options.all ? {} : { excludeStatuses: ['closed'] }) });
+  const issues = await town.ledger.list({
+    types: ['gate'],
+    limit: 0,
+    sort: 'created',
+    includeEphemeral: true,
+    ...(options.all ? {} : { excludeStatuses: ['closed'] }),
+  });
   return issues.map(viewOf);
 }
 
@@ -70,7 +80,13 @@ export async function approveGate(town: Town, idText: string, by: string, reason
   if (issue.status === 'closed') throw conflictError(`gate ${issue.id} is already resolved`);
   await town.ledger.close([issue.id], {
     reason: `approved by ${by}${reason ? `: ${reason}` : ''}`,
-    townEvent: (id) => ({ kind: 'gate.opened', actor: by, bead: id, ...rigEvent(town, id), payload: { type: typeof issue.metadata?.await_type === 'string' ? issue.metadata.await_type : 'human', reason: `approved by ${by}` } }),
+    townEvent: (id) => ({
+      kind: 'gate.opened',
+      actor: by,
+      bead: id,
+      ...rigEvent(town, id),
+      payload: { type: typeof issue.metadata?.await_type === 'string' ? issue.metadata.await_type : 'human', reason: `approved by ${by}` },
+    }),
   });
   return viewOf((await town.ledger.find(issue.id)) as Issue);
 }
@@ -151,14 +167,17 @@ export async function checkGates(town: Town, run: GateRunner): Promise<GateOutco
       const vouched = commandApproval(issue);
       const rig = rigOf(town, gate.id);
       if (!vouched) waiting = 'not run: no person and no installed formula vouches for this command (open it with gt gate approve)';
-      else if (!rig) waiting = 'not run: a command gate runs in its rig\'s worktree, and this gate belongs to no rig';
+      else if (!rig) waiting = "not run: a command gate runs in its rig's worktree, and this gate belongs to no rig";
       else {
         const result = await town.ports.shell.run(gate.command, { cwd: town.path(rig, 'refinery'), env: scrubbedEnv(town.ports.baseEnv), timeoutMs: 60_000 });
         if (result.code === 0) resolved = `\`${gate.command}\` exited 0 (vouched for by ${vouched})`;
       }
     }
     if (resolved) {
-      await town.ledger.close([gate.id], { reason: resolved, townEvent: (id) => ({ kind: 'gate.opened', bead: id, ...rigEvent(town, id), payload: { type: gate.type, reason: resolved } }) });
+      await town.ledger.close([gate.id], {
+        reason: resolved,
+        townEvent: (id) => ({ kind: 'gate.opened', bead: id, ...rigEvent(town, id), payload: { type: gate.type, reason: resolved } }),
+      });
       outcomes.push({ gate: gate.id, result: 'resolved', detail: resolved });
     } else if ((failed || (overdue && gate.type !== 'timer')) && !gate.escalated) {
       const why = failed ?? `waited past ${gate.timeout}`;
@@ -166,7 +185,12 @@ export async function checkGates(town: Town, run: GateRunner): Promise<GateOutco
         setMetadata: { escalated: true },
         townEvent: { kind: 'gate.escalated', bead: gate.id, ...rigEvent(town, gate.id), payload: { type: gate.type, reason: why } },
       });
-      await new Mailbox(town.ledger, 'deacon').send('mayor', `GATE ${failed ? 'FAILED' : 'TIMEOUT'} ${gate.id}: ${gate.title}`, `The ${gate.type} gate ${gate.id}: ${why}.\nOpen it with gt gate approve ${gate.id}, or look at what it waits for.`, { kind: 'protocol', priority: 1 });
+      await new Mailbox(town.ledger, 'deacon').send(
+        'mayor',
+        `GATE ${failed ? 'FAILED' : 'TIMEOUT'} ${gate.id}: ${gate.title}`,
+        `The ${gate.type} gate ${gate.id}: ${why}.\nOpen it with gt gate approve ${gate.id}, or look at what it waits for.`,
+        { kind: 'protocol', priority: 1 },
+      );
       outcomes.push({ gate: gate.id, result: 'escalated', detail: why });
     } else {
       outcomes.push({ gate: gate.id, result: 'waiting', detail: waiting ?? gate.type });

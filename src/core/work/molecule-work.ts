@@ -32,7 +32,13 @@ export interface FormulaSlingResult extends SlingResult {
  * is poured; a failed sling burns the molecule it poured.
  */
 export async function slingFormula(
-  town: Town, load: FormulaLoader, name: string, vars: Record<string, string>, target: string, options: SlingOptions, probe: RuntimeProbe,
+  town: Town,
+  load: FormulaLoader,
+  name: string,
+  vars: Record<string, string>,
+  target: string,
+  options: SlingOptions,
+  probe: RuntimeProbe,
 ): Promise<FormulaSlingResult> {
   const formula = load(name);
   if (!formula) throw notFoundError(`no bead or formula named ${JSON.stringify(name)}`, 'see bd list or gt formula list');
@@ -45,7 +51,11 @@ export async function slingFormula(
   const merges = !identity || identity.role === 'polecat' || identity.role === 'crew';
   // gt's ledger acts as `human` exactly when no agent session runs the command (GT_AGENT unset).
   const voucher = commandGateVoucher(cooked, { person: town.ledger.actor === 'human', actor: town.ledger.actor }, town.root);
-  const poured = await pourMolecule(town.ledger, cooked, { ...(prefix ? { prefix } : {}), ...(merges ? { rootMetadata: { close_with_merge: true } } : {}), ...(voucher ? { commandsVouchedBy: voucher } : {}) });
+  const poured = await pourMolecule(town.ledger, cooked, {
+    ...(prefix ? { prefix } : {}),
+    ...(merges ? { rootMetadata: { close_with_merge: true } } : {}),
+    ...(voucher ? { commandsVouchedBy: voucher } : {}),
+  });
   try {
     const [result] = await slingBeads(town, [poured.root], target, { ...options, convoy: false }, probe);
     return { ...(result as SlingResult), formula: cooked.formula, molecule: poured.root, steps: Object.keys(poured.steps).length };
@@ -75,8 +85,16 @@ export async function waitOnGates(town: Town, identity: Identity): Promise<GateW
   const root = await hookedMolecule(town, identity);
   if (!root) throw conflictError(`${identity.address} has no molecule on its hook`, 'gt gate wait is for a worker whose formula step waits on a gate');
   const progress = await moleculeProgress(town.ledger, root.id);
-  if (progress.current.length > 0) throw conflictError(`step ${progress.current[0]?.id} "${progress.current[0]?.title}" is ready; there is nothing to wait for`, 'work on it (gt prime shows it)');
-  if (progress.gates.length === 0) throw conflictError(`${root.id} has no open gate`, progress.next.length ? 'its remaining steps wait on other beads; finish or escalate (gt done --status ESCALATED)' : 'every step is closed: run gt done');
+  if (progress.current.length > 0)
+    throw conflictError(
+      `step ${progress.current[0]?.id} "${progress.current[0]?.title}" is ready; there is nothing to wait for`,
+      'work on it (gt prime shows it)',
+    );
+  if (progress.gates.length === 0)
+    throw conflictError(
+      `${root.id} has no open gate`,
+      progress.next.length ? 'its remaining steps wait on other beads; finish or escalate (gt done --status ESCALATED)' : 'every step is closed: run gt done',
+    );
   const agent = await town.agent(identity);
   if (!agent) throw notFoundError(`no agent ${identity.address}`);
   const gates = progress.gates.map((g) => g.id);
@@ -111,8 +129,17 @@ export async function resumeGatedWork(town: Town): Promise<GateResume[]> {
     try {
       if (await town.sessionAlive(agent)) await stopSession(town, agent);
       const runtime = town.runtimeFor(identity, agent.runtime);
-      const record = await startSession(town, identity, { runtime, backend: agent.backend ?? town.backendKind(), hooked: true, ...(agent.branch ? { branch: agent.branch } : {}) });
-      await town.saveAgentState(agent, { waiting_gates: null }, { kind: 'agent.resumed', agent: agent.address, bead: root.id, ...(agent.rig ? { rig: agent.rig } : {}), payload: { session: record.session } });
+      const record = await startSession(town, identity, {
+        runtime,
+        backend: agent.backend ?? town.backendKind(),
+        hooked: true,
+        ...(agent.branch ? { branch: agent.branch } : {}),
+      });
+      await town.saveAgentState(
+        agent,
+        { waiting_gates: null },
+        { kind: 'agent.resumed', agent: agent.address, bead: root.id, ...(agent.rig ? { rig: agent.rig } : {}), payload: { session: record.session } },
+      );
       out.push({ agent: agent.address, molecule: root.id, session: record.session });
     } catch (error) {
       out.push({ agent: agent.address, molecule: root.id, error: error instanceof Error ? error.message : String(error) });

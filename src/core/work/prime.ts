@@ -27,7 +27,8 @@ export interface PrimeInput {
 const ROLE_LINES: Record<Identity['role'], string> = {
   polecat: 'You are a polecat: a worker with one bead on your hook and your own git worktree. If work is on your hook, you do it now; no one will ask twice.',
   crew: 'You are crew: a long-lived worker a person directs. Work on your hook first; otherwise wait for instructions.',
-  mayor: 'You are the Mayor: you plan work as beads (`bd create`, `bd dep add`), hand it out (`gt sling <bead> <rig>`), and watch it land (`gt agents`, `gt mail inbox`). You do not write code yourself.',
+  mayor:
+    'You are the Mayor: you plan work as beads (`bd create`, `bd dep add`), hand it out (`gt sling <bead> <rig>`), and watch it land (`gt agents`, `gt mail inbox`). You do not write code yourself.',
   witness: 'You are the witness of this rig.',
   refinery: 'You are the refinery of this rig.',
   deacon: 'You are the deacon of this town.',
@@ -46,14 +47,21 @@ export function renderPrime(input: PrimeInput): string {
   const out: string[] = [`# gt: you are ${identity.address}`, ROLE_LINES[identity.role]];
   if (hooked.length > 0) {
     for (const bead of hooked) {
-      out.push('', `## Hooked: ${bead.id} — ${bead.title}`, `type ${bead.issue_type}, priority P${bead.priority}${input.branch ? `, branch ${input.branch}` : ''}`);
+      out.push(
+        '',
+        `## Hooked: ${bead.id} — ${bead.title}`,
+        `type ${bead.issue_type}, priority P${bead.priority}${input.branch ? `, branch ${input.branch}` : ''}`,
+      );
       if (bead.description?.trim()) out.push(clip(bead.description, MAX_DESCRIPTION));
     }
     if (input.steps?.length) out.push('', 'Steps the shell runner executes:', ...input.steps.map(renderStep));
     if (input.molecule) out.push('', ...renderMolecule(input.molecule));
     if (identity.role === 'polecat') {
-      out.push('', 'Do it now: edit, test, commit in this worktree. Then run `gt done` (it pushes, files the merge request, frees you).',
-        'Blocked: `gt done --status ESCALATED -m "why"`. Context full: `gt handoff -m "where I am"`.');
+      out.push(
+        '',
+        'Do it now: edit, test, commit in this worktree. Then run `gt done` (it pushes, files the merge request, frees you).',
+        'Blocked: `gt done --status ESCALATED -m "why"`. Context full: `gt handoff -m "where I am"`.',
+      );
     } else {
       out.push('', 'Work on it now; `bd close <id>` when it is finished.');
     }
@@ -82,11 +90,19 @@ function renderMolecule(mol: MoleculeProgress): string[] {
     out.push(`Now: ${step.id} — ${step.title}`);
     if (step.description?.trim()) out.push(clip(step.description, MAX_DESCRIPTION));
   }
-  if (mol.next.length) out.push(`Then: ${mol.next.slice(0, 6).map((s) => s.title).join(' → ')}${mol.next.length > 6 ? ` → … ${mol.next.length - 6} more` : ''}`);
+  if (mol.next.length)
+    out.push(
+      `Then: ${mol.next
+        .slice(0, 6)
+        .map((s) => s.title)
+        .join(' → ')}${mol.next.length > 6 ? ` → … ${mol.next.length - 6} more` : ''}`,
+    );
   if (mol.current.length) out.push('Close each step when it is finished (`bd close <step>`); the next one becomes ready.');
   else if (mol.gates.length) {
-    out.push(`Waiting on ${mol.gates.map((g) => `${g.id} (${typeof g.metadata?.await_type === 'string' ? g.metadata.await_type : 'gate'})`).join(', ')}.`,
-      'Run `gt gate wait` now: your session ends, and a fresh one starts at the next step when the gate opens.');
+    out.push(
+      `Waiting on ${mol.gates.map((g) => `${g.id} (${typeof g.metadata?.await_type === 'string' ? g.metadata.await_type : 'gate'})`).join(', ')}.`,
+      'Run `gt gate wait` now: your session ends, and a fresh one starts at the next step when the gate opens.',
+    );
   } else if (mol.next.length === 0) out.push('Every step is closed.');
   return out;
 }
@@ -147,7 +163,10 @@ export async function assemblePrime(town: Town, identity: Identity): Promise<Pri
   const first = hooked[0];
   const molecule = first?.issue_type === 'molecule' ? await moleculeProgress(town.ledger, first.id) : undefined;
   const input: PrimeInput = {
-    identity, hooked, mail: inbox.filter((m) => m.kind !== 'handoff'), ...(handoff ? { handoff } : {}),
+    identity,
+    hooked,
+    mail: inbox.filter((m) => m.kind !== 'handoff'),
+    ...(handoff ? { handoff } : {}),
     ...(typeof first?.metadata?.branch === 'string' ? { branch: first.metadata.branch } : {}),
     ...(first ? { steps: runSteps(first) } : {}),
     ...(molecule ? { molecule } : {}),
@@ -155,9 +174,24 @@ export async function assemblePrime(town: Town, identity: Identity): Promise<Pri
   if (handoff && !handoff.read) await mailbox.markRead(handoff.id);
   const text = renderPrime(input);
   const json = {
-    agent: identity.address, role: identity.role, hooked: hooked.map((b) => ({ id: b.id, title: b.title, description: b.description ?? '' })),
-    branch: input.branch, mail: input.mail, handoff: handoff ?? null,
-    ...(molecule ? { molecule: { id: molecule.root.id, closed: molecule.closed, total: molecule.total, current: molecule.current.map((s) => ({ id: s.id, title: s.title })), next: molecule.next.map((s) => ({ id: s.id, title: s.title })), gates: molecule.gates.map((g) => g.id) } } : {}),
+    agent: identity.address,
+    role: identity.role,
+    hooked: hooked.map((b) => ({ id: b.id, title: b.title, description: b.description ?? '' })),
+    branch: input.branch,
+    mail: input.mail,
+    handoff: handoff ?? null,
+    ...(molecule
+      ? {
+          molecule: {
+            id: molecule.root.id,
+            closed: molecule.closed,
+            total: molecule.total,
+            current: molecule.current.map((s) => ({ id: s.id, title: s.title })),
+            next: molecule.next.map((s) => ({ id: s.id, title: s.title })),
+            gates: molecule.gates.map((g) => g.id),
+          },
+        }
+      : {}),
     text,
   };
   return { input, text, json };

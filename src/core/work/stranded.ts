@@ -34,7 +34,11 @@ export async function feedStrandedConvoys(town: Town, probe: RuntimeProbe): Prom
   const convoys = await town.ledger.list({ types: ['convoy'], excludeStatuses: ['closed'], limit: 0, sort: 'created', includeEphemeral: true });
   for (const convoy of convoys) {
     if (now - Date.parse(convoy.created_at) < grace) continue;
-    const action = await feedOne(town, await convoyView(town, convoy.id), probe).catch((error: unknown) => ({ convoy: convoy.id, action: 'failed' as const, detail: errorMessage(error) }));
+    const action = await feedOne(town, await convoyView(town, convoy.id), probe).catch((error: unknown) => ({
+      convoy: convoy.id,
+      action: 'failed' as const,
+      detail: errorMessage(error),
+    }));
     if (action) actions.push(action);
   }
   return actions;

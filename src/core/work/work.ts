@@ -16,7 +16,20 @@ import type { BackendKind } from '../town/ports.js';
 import type { ResolvedRuntime } from '../agents/runtimes.js';
 import type { AgentRecord, Town } from '../town/town.js';
 import { protectRepository } from '../town/rigs.js';
-import { branchExists, checkpoint, checkpointHeld, currentBranch, describeHeld, describeUnsaved, dirtyFiles, headCommit, heldWork, ignoredFiles, unsavedWork, type HeldWork } from '../town/worktree.js';
+import {
+  branchExists,
+  checkpoint,
+  checkpointHeld,
+  currentBranch,
+  describeHeld,
+  describeUnsaved,
+  dirtyFiles,
+  headCommit,
+  heldWork,
+  ignoredFiles,
+  unsavedWork,
+  type HeldWork,
+} from '../town/worktree.js';
 
 export { HOOK_STATUSES, hookedWork } from './hooked.js';
 import { HOOK_STATUSES, hookedWork } from './hooked.js';
@@ -83,15 +96,21 @@ export function checkRuntime(runtime: ResolvedRuntime, probe: RuntimeProbe): voi
   if (runtime.hooks === 'builtin') return;
   if (!probe.exists(runtime.command)) {
     throw new GtError('external', `the ${runtime.name} runtime needs \`${runtime.command}\`, which is not installed (not found on PATH)`, {
-      hint: runtime.custom ? `fix its command with gt config agent set ${runtime.name} "<command>"` : `install it, or pick another runtime with --agent (e.g. --agent shell)`,
+      hint: runtime.custom
+        ? `fix its command with gt config agent set ${runtime.name} "<command>"`
+        : `install it, or pick another runtime with --agent (e.g. --agent shell)`,
     });
   }
   if (runtime.minVersion) {
     const found = probe.version(runtime.command);
     if (found === undefined || !versionAtLeast(found, runtime.minVersion)) {
-      throw new GtError('external', `the ${runtime.name} runtime needs \`${runtime.command}\` ${runtime.minVersion} or later; ${found === undefined ? `\`${runtime.command} --version\` printed no version` : `found ${found}`}`, {
-        hint: `update it (e.g. npm install -g ${runtime.package ?? runtime.command}@latest), or pick another runtime with --agent`,
-      });
+      throw new GtError(
+        'external',
+        `the ${runtime.name} runtime needs \`${runtime.command}\` ${runtime.minVersion} or later; ${found === undefined ? `\`${runtime.command} --version\` printed no version` : `found ${found}`}`,
+        {
+          hint: `update it (e.g. npm install -g ${runtime.package ?? runtime.command}@latest), or pick another runtime with --agent`,
+        },
+      );
     }
   }
 }
@@ -104,7 +123,8 @@ export function checkRuntime(runtime: ResolvedRuntime, probe: RuntimeProbe): voi
 export async function slingBeads(town: Town, beadTexts: string[], target: string, options: SlingOptions, probe: RuntimeProbe): Promise<SlingResult[]> {
   if (beadTexts.length === 0) throw usageError('name at least one bead to sling');
   const toAgent = target.includes('/') || target === 'mayor';
-  if (toAgent && beadTexts.length > 1) throw usageError(`an agent takes one bead at a time; got ${beadTexts.length}`, 'sling them to the rig to spread them over polecats');
+  if (toAgent && beadTexts.length > 1)
+    throw usageError(`an agent takes one bead at a time; got ${beadTexts.length}`, 'sling them to the rig to spread them over polecats');
   const identity = toAgent ? parseIdentity(target) : undefined;
   const rigName = identity ? identity.rig : validateName('rig', target);
   if (rigName) town.rig(rigName);
@@ -117,18 +137,26 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
     const [bead] = await town.ledger.show([text]);
     if (!bead) throw notFoundError(`no bead ${text}`);
     // A molecule's root is work: its worker walks the steps (gt sling <formula> pours one).
-    if (NON_WORK_TYPES.includes(bead.issue_type) && bead.issue_type !== 'molecule') throw validationError(`${bead.id} is a ${bead.issue_type}, not work that can be slung`);
+    if (NON_WORK_TYPES.includes(bead.issue_type) && bead.issue_type !== 'molecule')
+      throw validationError(`${bead.id} is a ${bead.issue_type}, not work that can be slung`);
     if (bead.status === 'closed') throw conflictError(`${bead.id} is closed`, `reopen it first: bd reopen ${bead.id}`);
     if (!options.force) {
       // A worker on a blocked bead would build on work that has not landed (bd ready leaves it out for the same reason).
       const blockers = await town.ledger.openBlockers(bead.id);
       if (blockers.length > 0) {
-        throw conflictError(`${bead.id} is blocked by ${blockers.map((b) => `${b.id} (${b.title}, ${b.status})`).join(', ')}`, 'sling the blocker first, or use --force to sling it anyway');
+        throw conflictError(
+          `${bead.id} is blocked by ${blockers.map((b) => `${b.id} (${b.title}, ${b.status})`).join(', ')}`,
+          'sling the blocker first, or use --force to sling it anyway',
+        );
       }
     }
     beads.push(bead);
   }
-  if (!options.noStart) await checkBudgetsOrEscalate(town, beads.map((b) => b.id));
+  if (!options.noStart)
+    await checkBudgetsOrEscalate(
+      town,
+      beads.map((b) => b.id),
+    );
   const backend = town.backendKind(options.backend);
   // One batch at a time per rig, so two slings never hand out the same polecat.
   const release = rigName ? await town.lockWorktrees(rigName) : () => undefined;
@@ -143,11 +171,13 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
       plans.push(plan);
     }
     // 2. Worktrees, hooks and sessions for all of them at once: git and tmux work in parallel.
-    const settled = await Promise.allSettled(plans.map((plan) => {
-      const undo: Undo = { steps: [] };
-      undos.push(undo);
-      return slingOne(town, plan, backend, options, undo);
-    }));
+    const settled = await Promise.allSettled(
+      plans.map((plan) => {
+        const undo: Undo = { steps: [] };
+        undos.push(undo);
+        return slingOne(town, plan, backend, options, undo);
+      }),
+    );
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       // All or nothing: what the other beads of the batch created goes too.
@@ -171,14 +201,25 @@ interface SlingPlan {
 }
 
 async function planSling(
-  town: Town, bead: IssueDetails, target: Identity | undefined, rigName: string | undefined, reserved: ReadonlySet<string>, options: SlingOptions, probe: RuntimeProbe,
+  town: Town,
+  bead: IssueDetails,
+  target: Identity | undefined,
+  rigName: string | undefined,
+  reserved: ReadonlySet<string>,
+  options: SlingOptions,
+  probe: RuntimeProbe,
 ): Promise<SlingPlan> {
   let previous: AgentRecord | undefined;
   if (HOOK_STATUSES.includes(bead.status) && bead.assignee) {
     const owner = await town.agent(parseIdentity(bead.assignee)).catch(() => undefined);
     const alive = owner ? await town.sessionAlive(owner) : false;
-    if (alive) throw conflictError(`${bead.id} is on the hook of ${bead.assignee}, whose session is running`, `unsling it first (gt unsling ${bead.id}) or let it finish`);
-    if (!options.force) throw conflictError(`${bead.id} is on the hook of ${bead.assignee} (session not running)`, `take it over with --force; the worker's commits are kept`);
+    if (alive)
+      throw conflictError(
+        `${bead.id} is on the hook of ${bead.assignee}, whose session is running`,
+        `unsling it first (gt unsling ${bead.id}) or let it finish`,
+      );
+    if (!options.force)
+      throw conflictError(`${bead.id} is on the hook of ${bead.assignee} (session not running)`, `take it over with --force; the worker's commits are kept`);
     previous = owner;
   } else if (bead.status !== 'open' && bead.status !== 'blocked' && bead.status !== 'deferred') {
     if (!options.force) throw conflictError(`${bead.id} has status ${bead.status}`, 'use --force to sling it anyway');
@@ -189,8 +230,10 @@ async function planSling(
     throw conflictError(`${identity.address} is busy: its session is running`, 'sling to the rig to get a free polecat');
   }
   const busyWith = (await hookedWork(town.ledger, identity.address)).filter((b) => b.id !== bead.id);
-  if (busyWith.length > 0) throw conflictError(`${identity.address} already has ${busyWith.map((b) => b.id).join(', ')} on its hook`, 'sling to the rig, or unsling that first');
-  if (identity.role === 'crew' && !existing?.active) throw notFoundError(`no crew member ${identity.address}`, `add it with gt crew add ${identity.name} --rig ${identity.rig}`);
+  if (busyWith.length > 0)
+    throw conflictError(`${identity.address} already has ${busyWith.map((b) => b.id).join(', ')} on its hook`, 'sling to the rig, or unsling that first');
+  if (identity.role === 'crew' && !existing?.active)
+    throw notFoundError(`no crew member ${identity.address}`, `add it with gt crew add ${identity.name} --rig ${identity.rig}`);
   // Resolved per sling: a reused polecat does not carry its last bead's runtime over. The same
   // worker taken back onto its own bead keeps it (its conversation can resume); crew and the Mayor keep theirs.
   const kept = identity.role !== 'polecat' || previous?.address === identity.address ? existing?.runtime : undefined;
@@ -210,7 +253,14 @@ async function autoConvoy(town: Town, beads: IssueDetails[]): Promise<string | u
   }
   const first = beads[0] as IssueDetails;
   const name = `Work: ${first.title}${beads.length > 1 ? ` (+${beads.length - 1})` : ''}`;
-  return (await createConvoy(town, name, beads.map((b) => b.id), { owner: town.ledger.actor })).id;
+  return (
+    await createConvoy(
+      town,
+      name,
+      beads.map((b) => b.id),
+      { owner: town.ledger.actor },
+    )
+  ).id;
 }
 
 /** Budgets (town.toml) stop new sessions; the Mayor hears of it once a day. */
@@ -239,7 +289,10 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
   if (!existing) {
     // A new identity's bead is written once: here when no session starts, else by startSession.
     if (options.noStart) await town.saveAgent(identity, { state: 'idle', runtime: runtime.name });
-    undo.steps.push({ what: `agent ${identity.address}`, run: async () => ((await town.agent(identity)) ? ledger.delete([agentBeadId(identity)]) : undefined) });
+    undo.steps.push({
+      what: `agent ${identity.address}`,
+      run: async () => ((await town.agent(identity)) ? ledger.delete([agentBeadId(identity)]) : undefined),
+    });
   } else if (options.noStart && existing.runtime !== runtime.name) {
     // No session records it here, and whatever starts one later reads the agent's runtime.
     const was = existing.runtime;
@@ -247,11 +300,27 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
     if (was) undo.steps.push({ what: `runtime of ${identity.address}`, run: () => town.saveAgent(identity, { runtime: was }) });
   }
   const before = { status: bead.status, assignee: bead.assignee ?? null };
-  single(await ledger.update([bead.id], {
-    status: 'hooked', assignee: identity.address, expect: { statuses: [bead.status], assignee: before.assignee },
-    setMetadata: { hooked_at: ports.now(), hooked_by: ledger.actor, ...(identity.rig ? { rig: identity.rig } : {}), ...(branch ? { branch } : {}), worker: identity.address },
-    townEvent: { kind: 'bead.slung', bead: bead.id, agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), payload: { title: bead.title, runtime: runtime.name, ...(branch ? { branch } : {}) } },
-  }));
+  single(
+    await ledger.update([bead.id], {
+      status: 'hooked',
+      assignee: identity.address,
+      expect: { statuses: [bead.status], assignee: before.assignee },
+      setMetadata: {
+        hooked_at: ports.now(),
+        hooked_by: ledger.actor,
+        ...(identity.rig ? { rig: identity.rig } : {}),
+        ...(branch ? { branch } : {}),
+        worker: identity.address,
+      },
+      townEvent: {
+        kind: 'bead.slung',
+        bead: bead.id,
+        agent: identity.address,
+        ...(identity.rig ? { rig: identity.rig } : {}),
+        payload: { title: bead.title, runtime: runtime.name, ...(branch ? { branch } : {}) },
+      },
+    }),
+  );
   undo.steps.push({ what: `hook of ${bead.id}`, run: () => ledger.update([bead.id], { status: before.status, assignee: before.assignee }) });
 
   let session = existing?.session ?? sessionName(identity);
@@ -260,7 +329,9 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
     const alive = existing ? await town.sessionAlive(existing) : false;
     if (alive) {
       // A running crew member or mayor: tell it, at its next turn boundary.
-      await new Mailbox(ledger, ledger.actor).send(identity.address, `Work on your hook: ${bead.id} ${bead.title}`, 'Run `gt hook` and start on it.', { kind: 'nudge' });
+      await new Mailbox(ledger, ledger.actor).send(identity.address, `Work on your hook: ${bead.id} ${bead.title}`, 'Run `gt hook` and start on it.', {
+        kind: 'nudge',
+      });
     } else {
       undo.steps.push({ what: `session of ${identity.address}`, run: () => ports.backend(backend).stop(sessionName(identity)) });
       // The same worker back on its own bead after its session died: the runtime resumes its conversation.
@@ -271,8 +342,16 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
     }
   }
   return {
-    bead: bead.id, title: bead.title, agent: identity.address, runtime: runtime.name, backend: options.noStart ? 'none' : backend, session,
-    worktree, ...(branch ? { branch } : {}), spawned: started && !existing, ...(previous ? { took_over_from: previous.address } : {}),
+    bead: bead.id,
+    title: bead.title,
+    agent: identity.address,
+    runtime: runtime.name,
+    backend: options.noStart ? 'none' : backend,
+    session,
+    worktree,
+    ...(branch ? { branch } : {}),
+    spawned: started && !existing,
+    ...(previous ? { took_over_from: previous.address } : {}),
   };
 }
 
@@ -295,7 +374,11 @@ async function choosePolecat(town: Town, rig: string, bead: Issue, previous: Age
     }
     return polecatIdentity(rig, agent.name);
   }
-  const taken = new Set([...agents.map((a) => a.name ?? ''), ...town.ports.files.list(town.path(rig, 'polecats')), ...[...reserved].map((a) => a.split('/')[2] ?? '')]);
+  const taken = new Set([
+    ...agents.map((a) => a.name ?? ''),
+    ...town.ports.files.list(town.path(rig, 'polecats')),
+    ...[...reserved].map((a) => a.split('/')[2] ?? ''),
+  ]);
   return polecatIdentity(rig, nextPolecatName(taken));
 }
 
@@ -308,7 +391,10 @@ const worktreeQueues = new Map<string, Promise<unknown>>();
 function inWorktreeQueue<T>(repo: string, fn: () => Promise<T>): Promise<T> {
   const previous = worktreeQueues.get(repo) ?? Promise.resolve();
   const next = previous.then(fn, fn);
-  worktreeQueues.set(repo, next.catch(() => undefined));
+  worktreeQueues.set(
+    repo,
+    next.catch(() => undefined),
+  );
   return next;
 }
 
@@ -343,7 +429,11 @@ async function createPolecatWorktree(town: Town, identity: Identity, beadId: str
   if ((await currentBranch(git, dir)) === branch) return branch; // resuming the same bead: keep every commit
   const hadBranch = await branchExists(git, repo, branch);
   const dirty = await dirtyFiles(git, dir);
-  if (dirty.length > 0) throw conflictError(`${dir} has ${dirty.length} uncommitted change(s)`, `look with git -C ${dir} status; gt polecat nuke --force saves them on a checkpoint`);
+  if (dirty.length > 0)
+    throw conflictError(
+      `${dir} has ${dirty.length} uncommitted change(s)`,
+      `look with git -C ${dir} status; gt polecat nuke --force saves them on a checkpoint`,
+    );
   const before = await headCommit(git, dir);
   await git.run(dir, hadBranch ? ['checkout', '-q', branch] : ['checkout', '-q', '-b', branch, rig.default_branch]);
   undo.steps.push({
@@ -365,10 +455,14 @@ export async function unslingBead(town: Town, text: string, options: { force?: b
   if (owner && (await town.sessionAlive(owner)) && !options.force) {
     throw conflictError(`${bead.assignee} is working on ${bead.id} right now`, 'use --force to take it away anyway (its session keeps running)');
   }
-  return single(await town.ledger.update([bead.id], {
-    status: 'open', assignee: null, expect: { statuses: [bead.status], assignee: bead.assignee },
-    townEvent: { kind: 'bead.unslung', bead: bead.id, agent: bead.assignee, ...(typeof bead.metadata?.rig === 'string' ? { rig: bead.metadata.rig } : {}) },
-  }));
+  return single(
+    await town.ledger.update([bead.id], {
+      status: 'open',
+      assignee: null,
+      expect: { statuses: [bead.status], assignee: bead.assignee },
+      townEvent: { kind: 'bead.unslung', bead: bead.id, agent: bead.assignee, ...(typeof bead.metadata?.rig === 'string' ? { rig: bead.metadata.rig } : {}) },
+    }),
+  );
 }
 
 export type DoneStatus = 'COMPLETED' | 'ESCALATED' | 'DEFERRED';
@@ -406,8 +500,16 @@ export async function finishWork(town: Town, identity: Identity, status: DoneSta
   const result = await settleWork(town, identity, status, options.message);
   const agent = await town.agent(identity);
   await town.ledger.emit({
-    kind: 'work.done', agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), ...(result.bead ? { bead: result.bead } : {}),
-    payload: { status, commits: result.commits, ...(result.merge_request ? { merge_request: result.merge_request } : {}), ...(options.message ? { message: options.message } : {}) },
+    kind: 'work.done',
+    agent: identity.address,
+    ...(identity.rig ? { rig: identity.rig } : {}),
+    ...(result.bead ? { bead: result.bead } : {}),
+    payload: {
+      status,
+      commits: result.commits,
+      ...(result.merge_request ? { merge_request: result.merge_request } : {}),
+      ...(options.message ? { message: options.message } : {}),
+    },
   });
   if (!options.keepSession && identity.role === 'polecat' && agent) await endOwnSession(town, agent, options.caller);
   return result;
@@ -422,7 +524,8 @@ async function settleWork(town: Town, identity: Identity, status: DoneStatus, me
   if (!agent?.active) throw notFoundError(`no agent ${identity.address}`);
   const dir = town.path(agent.workdir);
   const [bead] = await hookedWork(ledger, identity.address);
-  if (!bead && status === 'COMPLETED') throw conflictError(`nothing is on the hook of ${identity.address}`, 'use gt done --status DEFERRED to just free this worker');
+  if (!bead && status === 'COMPLETED')
+    throw conflictError(`nothing is on the hook of ${identity.address}`, 'use gt done --status DEFERRED to just free this worker');
   const result: DoneResult = { agent: identity.address, status, commits: 0, ...(bead ? { bead: bead.id } : {}) };
   const branch = await currentBranch(git, dir);
   if (branch) result.branch = branch;
@@ -441,7 +544,11 @@ async function settleWork(town: Town, identity: Identity, status: DoneStatus, me
       await town.saveAgent(identity, { state: 'done' });
       return result;
     }
-    if (commits.length === 0) throw conflictError(`branch ${branch} has no commits beyond ${rig.default_branch}`, 'commit your work first; or gt done --status DEFERRED to hand the bead back');
+    if (commits.length === 0)
+      throw conflictError(
+        `branch ${branch} has no commits beyond ${rig.default_branch}`,
+        'commit your work first; or gt done --status DEFERRED to hand the bead back',
+      );
     const head = (await headCommit(git, dir)) as string;
     result.commit = head;
     result.commits = commits.length;
@@ -449,23 +556,43 @@ async function settleWork(town: Town, identity: Identity, status: DoneStatus, me
     await git.run(town.repoDir(rig.name), ['update-ref', `refs/heads/${branch}`, head]);
     const mr = await fileMergeRequest(town, bead, { branch, commit: head, worker: identity.address, rig: rig.name, target: rig.default_branch });
     result.merge_request = mr.id;
-    single(await ledger.update([bead.id], {
-      status: 'in_progress', assignee: `${rig.name}/refinery`, setMetadata: { merge_request: mr.id, completed_by: identity.address, completed_at: ports.now() },
-      expect: { statuses: HOOK_STATUSES, assignee: identity.address },
-    }));
+    single(
+      await ledger.update([bead.id], {
+        status: 'in_progress',
+        assignee: `${rig.name}/refinery`,
+        setMetadata: { merge_request: mr.id, completed_by: identity.address, completed_at: ports.now() },
+        expect: { statuses: HOOK_STATUSES, assignee: identity.address },
+      }),
+    );
   } else {
     const saved = await checkpoint(git, dir, identity.address, ports.now(), `gt done ${status}${bead ? ` ${bead.id}` : ''}`).catch(() => undefined);
     if (saved) result.checkpoint = saved.ref;
     if (bead && status === 'DEFERRED') {
-      single(await ledger.update([bead.id], { status: 'open', assignee: null, ...(message ? { appendNotes: `Deferred by ${identity.address}: ${message}` } : {}) }));
+      single(
+        await ledger.update([bead.id], { status: 'open', assignee: null, ...(message ? { appendNotes: `Deferred by ${identity.address}: ${message}` } : {}) }),
+      );
     } else if (bead && status === 'ESCALATED') {
-      single(await ledger.update([bead.id], {
-        status: 'blocked', assignee: null, addLabels: ['gt:escalated'], appendNotes: `Escalated by ${identity.address}: ${message ?? '(no reason given)'}`,
-        townEvent: { kind: 'escalation.raised', bead: bead.id, agent: identity.address, rig: rig.name, payload: { severity: 'high', reason: message ?? '(no reason given)', source: 'gt done' } },
-      }));
+      single(
+        await ledger.update([bead.id], {
+          status: 'blocked',
+          assignee: null,
+          addLabels: ['gt:escalated'],
+          appendNotes: `Escalated by ${identity.address}: ${message ?? '(no reason given)'}`,
+          townEvent: {
+            kind: 'escalation.raised',
+            bead: bead.id,
+            agent: identity.address,
+            rig: rig.name,
+            payload: { severity: 'high', reason: message ?? '(no reason given)', source: 'gt done' },
+          },
+        }),
+      );
       const dispatcher = typeof bead.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : 'mayor';
       const to = /\//.test(dispatcher) || ['mayor', 'human', 'deacon'].includes(dispatcher) ? dispatcher : 'mayor';
-      await new Mailbox(ledger, identity.address).send(to, `ESCALATED ${bead.id}: ${bead.title}`, message ?? 'The worker could not finish this bead.', { kind: 'protocol', priority: 1 });
+      await new Mailbox(ledger, identity.address).send(to, `ESCALATED ${bead.id}: ${bead.title}`, message ?? 'The worker could not finish this bead.', {
+        kind: 'protocol',
+        priority: 1,
+      });
     }
   }
   // Free the identity: a crew member keeps its branch; a polecat's worktree lets go of its branch.
@@ -482,24 +609,45 @@ async function settleWork(town: Town, identity: Identity, status: DoneStatus, me
 async function finishSteps(town: Town, root: Issue, identity: Identity): Promise<void> {
   const children = await town.ledger.list({ parent: root.id, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0, sort: 'id' });
   const gate = children.find((c) => c.issue_type === 'gate');
-  if (gate) throw conflictError(`${root.id} still waits on gate ${gate.id} (${gate.title})`, 'run gt gate wait: your session ends and restarts when the gate opens');
+  if (gate)
+    throw conflictError(`${root.id} still waits on gate ${gate.id} (${gate.title})`, 'run gt gate wait: your session ends and restarts when the gate opens');
   for (const step of children.reverse()) {
     const closed = await town.ledger.close([step.id], { reason: `Completed with gt done by ${identity.address}`, force: true });
     if (closed.failed[0]) throw closed.failed[0].error;
   }
 }
 
-async function fileMergeRequest(town: Town, bead: Issue, fields: { branch: string; commit: string; worker: string; rig: string; target: string }): Promise<Issue> {
+async function fileMergeRequest(
+  town: Town,
+  bead: Issue,
+  fields: { branch: string; commit: string; worker: string; rig: string; target: string },
+): Promise<Issue> {
   const { ledger } = town;
   // Idempotent per branch and commit: a repeated gt done finds the same queued request (a rejected one is history: a new request).
-  const [existing] = await ledger.list({ types: ['merge-request'], metadataFields: { branch: fields.branch, commit: fields.commit }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 1 });
+  const [existing] = await ledger.list({
+    types: ['merge-request'],
+    metadataFields: { branch: fields.branch, commit: fields.commit },
+    excludeStatuses: ['closed'],
+    includeEphemeral: true,
+    limit: 1,
+  });
   if (existing) return existing;
   const prefix = town.rig(fields.rig).prefix;
   return ledger.create({
-    title: `Merge ${bead.id}: ${bead.title}`, type: 'merge-request', prefix, priority: bead.priority,
+    title: `Merge ${bead.id}: ${bead.title}`,
+    type: 'merge-request',
+    prefix,
+    priority: bead.priority,
     description: `Branch ${fields.branch} (${fields.commit.slice(0, 12)}) by ${fields.worker} into ${fields.target}.`,
-    metadata: { ...fields, source_issue: bead.id }, labels: ['gt:merge-request', `rig:${fields.rig}`],
-    townEvent: (id) => ({ kind: 'mr.queued', bead: bead.id, agent: fields.worker, rig: fields.rig, payload: { merge_request: id, branch: fields.branch, commit: fields.commit, target: fields.target } }),
+    metadata: { ...fields, source_issue: bead.id },
+    labels: ['gt:merge-request', `rig:${fields.rig}`],
+    townEvent: (id) => ({
+      kind: 'mr.queued',
+      bead: bead.id,
+      agent: fields.worker,
+      rig: fields.rig,
+      payload: { merge_request: id, branch: fields.branch, commit: fields.commit, target: fields.target },
+    }),
   });
 }
 
@@ -552,9 +700,15 @@ export async function listPolecats(town: Town, rig?: string): Promise<PolecatInf
     const branch = town.ports.files.exists(dir) ? await currentBranch(town.ports.git, dir) : undefined;
     const hooked = (await hookedWork(town.ledger, agent.address)).map((b) => b.id);
     out.push({
-      agent: agent.address, name: agent.name, rig: agent.rig, state: agentState(agent, alive, hooked.length > 0),
-      session_alive: alive, hooked, ...(branch ? { branch } : {}),
-      dirty: unsaved.dirty.length, unmerged: unsaved.unmerged.length,
+      agent: agent.address,
+      name: agent.name,
+      rig: agent.rig,
+      state: agentState(agent, alive, hooked.length > 0),
+      session_alive: alive,
+      hooked,
+      ...(branch ? { branch } : {}),
+      dirty: unsaved.dirty.length,
+      unmerged: unsaved.unmerged.length,
     });
   }
   return out;
@@ -593,14 +747,18 @@ export async function nukePolecat(town: Town, identity: Identity, options: { for
   const exists = files.exists(dir);
   const unsaved = exists ? await unsavedWork(git, dir, rig.default_branch) : { dirty: [], unmerged: [] };
   const email = `${identity.address.replace(/\//g, '.')}@gt.local`;
-  const held = exists ? await heldWork(git, dir, rig.default_branch, { owned: { email, ...(agent.branch ? { branch: agent.branch } : {}) } }) : { stashes: [], tags: [] };
+  const held = exists
+    ? await heldWork(git, dir, rig.default_branch, { owned: { email, ...(agent.branch ? { branch: agent.branch } : {}) } })
+    : { stashes: [], tags: [] };
   const problems: string[] = [];
   if (unsaved.dirty.length || unsaved.unmerged.length) problems.push(describeUnsaved(unsaved));
   problems.push(...describeHeld(held));
   if (hooked.length) problems.push(`${hooked.map((b) => b.id).join(', ')} on its hook`);
   if (problems.length && !options.force) {
-    throw conflictError(`${identity.address} holds ${problems.join(' and ')}${wasAlive ? ' (its session is stopped now)' : ''}`,
-      'merge or hand back the work first, or use --force to save it on checkpoint refs and remove the polecat');
+    throw conflictError(
+      `${identity.address} holds ${problems.join(' and ')}${wasAlive ? ' (its session is stopped now)' : ''}`,
+      'merge or hand back the work first, or use --force to save it on checkpoint refs and remove the polecat',
+    );
   }
   const release = await town.lockWorktrees(rig.name);
   try {
@@ -610,7 +768,15 @@ export async function nukePolecat(town: Town, identity: Identity, options: { for
   }
 }
 
-async function removePolecat(town: Town, identity: Identity, agent: AgentRecord, dir: string, hooked: Issue[], save: boolean, held: HeldWork): Promise<NukeResult> {
+async function removePolecat(
+  town: Town,
+  identity: Identity,
+  agent: AgentRecord,
+  dir: string,
+  hooked: Issue[],
+  save: boolean,
+  held: HeldWork,
+): Promise<NukeResult> {
   const { git, files } = town.ports;
   const rig = town.rig(identity.rig as string);
   if (await town.sessionAlive(agent)) await stopSession(town, agent);
@@ -631,7 +797,10 @@ async function removePolecat(town: Town, identity: Identity, agent: AgentRecord,
   for (const bead of hooked) single(await town.ledger.update([bead.id], { status: 'open', assignee: null }));
   single(await town.ledger.close([agent.id], { reason: 'nuked', force: true }));
   return {
-    agent: identity.address, ...(saved ? { checkpoint: saved.ref } : {}), ...(heldSaved.length ? { checkpoints_held: heldSaved } : {}),
-    unhooked: hooked.map((b) => b.id), ignored_dropped: ignored,
+    agent: identity.address,
+    ...(saved ? { checkpoint: saved.ref } : {}),
+    ...(heldSaved.length ? { checkpoints_held: heldSaved } : {}),
+    unhooked: hooked.map((b) => b.id),
+    ignored_dropped: ignored,
   };
 }

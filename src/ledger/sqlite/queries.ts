@@ -78,7 +78,10 @@ export function buildFilter(filter: IssueFilter): SqlPart {
 }
 
 function jsonPath(key: string): string {
-  return `$.${key.split('.').map((part) => JSON.stringify(part)).join('.')}`;
+  return `$.${key
+    .split('.')
+    .map((part) => JSON.stringify(part))
+    .join('.')}`;
 }
 
 /**
@@ -86,7 +89,9 @@ function jsonPath(key: string): string {
  * non-work type, not deferred, not the child of a deferred parent
  * (research/beads.md §3, "Ready algorithm at HEAD").
  */
-export function readyConditions(filter: Pick<ReadyFilter, 'now' | 'readyStatuses' | 'types' | 'excludeTypes' | 'includeDeferred' | 'mol' | 'includeEphemeral'>): {
+export function readyConditions(
+  filter: Pick<ReadyFilter, 'now' | 'readyStatuses' | 'types' | 'excludeTypes' | 'includeDeferred' | 'mol' | 'includeEphemeral'>,
+): {
   conditions: string[];
   params: Record<string, unknown>;
   recentCutoff: string;

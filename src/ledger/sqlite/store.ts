@@ -9,12 +9,8 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import DatabaseNapi from 'better-sqlite3-napi';
 import { GtError } from '../../shared/errors.js';
-import type {
-  BlockerInfo, ExportSelection, LedgerReader, LedgerStore, LedgerWriter,
-} from '../../core/beads/store.js';
-import type {
-  BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, ReadyFilter, Stats,
-} from '../../core/beads/types.js';
+import type { BlockerInfo, ExportSelection, LedgerReader, LedgerStore, LedgerWriter } from '../../core/beads/store.js';
+import type { BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, ReadyFilter, Stats } from '../../core/beads/types.js';
 import type { TownEvent, TownEventFilter, TownEventKind } from '../../core/events/town-events.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
 import { ISSUE_COLUMNS, issueToRow, patchToColumns, rowToIssue, type Params, type Row } from './rows.js';
@@ -42,8 +38,7 @@ const WAITS_FOR_UNSATISFIED = `(EXISTS (SELECT 1 FROM dependencies cd JOIN issue
       WHERE cd.depends_on_id = d.depends_on_id AND cd.type = 'parent-child' AND c.status = 'closed')))`;
 const INSERT_ISSUE = `INSERT INTO issues (${ISSUE_COLUMNS.join(', ')}) VALUES (${ISSUE_COLUMNS.map(() => '?').join(', ')})`;
 
-const isBusy = (error: unknown) =>
-  error instanceof Error && 'code' in error && typeof error.code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(error.code);
+const isBusy = (error: unknown) => error instanceof Error && 'code' in error && typeof error.code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(error.code);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -130,11 +125,9 @@ export class SqliteLedgerStore implements LedgerStore {
       throw new GtError('schema', `${this.location} is not a gt ledger: ${(error as Error).message}`, { cause: error });
     }
     if (version > LATEST_SCHEMA_VERSION) {
-      throw new GtError(
-        'schema',
-        `ledger ${this.location} has schema version ${version}, newer than this gt understands (${LATEST_SCHEMA_VERSION})`,
-        { hint: 'upgrade gt (npm install -g gt@latest); nothing was changed' },
-      );
+      throw new GtError('schema', `ledger ${this.location} has schema version ${version}, newer than this gt understands (${LATEST_SCHEMA_VERSION})`, {
+        hint: 'upgrade gt (npm install -g gt@latest); nothing was changed',
+      });
     }
     this.db.pragma('foreign_keys = ON');
     if (options.readonly) {
@@ -265,25 +258,31 @@ export class SqliteLedgerStore implements LedgerStore {
     existingIds: async (ids) => {
       const found = new Set<string>();
       for (let i = 0; i < ids.length; i += 10_000) {
-        for (const r of this.all('SELECT id FROM issues WHERE id IN (SELECT value FROM json_each(?))', JSON.stringify(ids.slice(i, i + 10_000)))) found.add(String(r.id));
+        for (const r of this.all('SELECT id FROM issues WHERE id IN (SELECT value FROM json_each(?))', JSON.stringify(ids.slice(i, i + 10_000))))
+          found.add(String(r.id));
       }
       return Promise.resolve(found);
     },
     idsStartingWith: async (text, limit) =>
-      Promise.resolve(
-        this.all(`SELECT id FROM issues WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`, text, `${text}\uffff`, limit).map((r) => String(r.id)),
-      ),
+      Promise.resolve(this.all(`SELECT id FROM issues WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`, text, `${text}\uffff`, limit).map((r) => String(r.id))),
     idsWithHashPrefix: async (text, limit) =>
       Promise.resolve(
-        this.all(`SELECT id FROM issues WHERE instr(id, '-') > 0 AND substr(id, instr(id, '-') + 1) LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?`,
-          `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`, limit).map((r) => String(r.id)),
+        this.all(
+          `SELECT id FROM issues WHERE instr(id, '-') > 0 AND substr(id, instr(id, '-') + 1) LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?`,
+          `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+          limit,
+        ).map((r) => String(r.id)),
       ),
     countTopLevel: async (base) => Promise.resolve(Number(this.get('SELECT n FROM id_counts WHERE base = ?', base)?.n ?? 0)),
     labelCounts: async () =>
-      Promise.resolve(this.all('SELECT label, COUNT(*) AS n FROM labels GROUP BY label ORDER BY label').map((r) => ({ label: String(r.label), count: Number(r.n) }))),
+      Promise.resolve(
+        this.all('SELECT label, COUNT(*) AS n FROM labels GROUP BY label ORDER BY label').map((r) => ({ label: String(r.label), count: Number(r.n) })),
+      ),
     labels: async (id) => Promise.resolve(this.all('SELECT label FROM labels WHERE issue_id = ? ORDER BY label', id).map((r) => String(r.label))),
-    dependencies: async (id) => Promise.resolve(this.all('SELECT * FROM dependencies WHERE issue_id = ? ORDER BY created_at, depends_on_id', id).map(rowToDependency)),
-    dependents: async (id) => Promise.resolve(this.all('SELECT * FROM dependencies WHERE depends_on_id = ? ORDER BY created_at, issue_id', id).map(rowToDependency)),
+    dependencies: async (id) =>
+      Promise.resolve(this.all('SELECT * FROM dependencies WHERE issue_id = ? ORDER BY created_at, depends_on_id', id).map(rowToDependency)),
+    dependents: async (id) =>
+      Promise.resolve(this.all('SELECT * FROM dependencies WHERE depends_on_id = ? ORDER BY created_at, issue_id', id).map(rowToDependency)),
     getDependency: async (from, to) => {
       const row = this.get('SELECT * FROM dependencies WHERE issue_id = ? AND depends_on_id = ?', from, to);
       return Promise.resolve(row ? rowToDependency(row) : undefined);
@@ -296,12 +295,15 @@ export class SqliteLedgerStore implements LedgerStore {
            SELECT d.depends_on_id FROM dependencies d JOIN reach r ON d.issue_id = r.id
             WHERE d.type IN ('blocks','conditional-blocks'))
          SELECT 1 AS found FROM reach WHERE id = ? LIMIT 1`,
-        to, from);
+        to,
+        from,
+      );
       return Promise.resolve(row !== undefined);
     },
     openBlockers: async (id) =>
-      Promise.resolve(this.all(
-        `SELECT t.id, t.title, t.status, t.priority, d.type FROM dependencies d JOIN issues t ON t.id = d.depends_on_id
+      Promise.resolve(
+        this.all(
+          `SELECT t.id, t.title, t.status, t.priority, d.type FROM dependencies d JOIN issues t ON t.id = d.depends_on_id
           WHERE d.issue_id = ? AND d.type IN ('blocks','conditional-blocks') AND t.status NOT IN ${RESOLVED}
          UNION ALL
          SELECT c.id, c.title, c.status, c.priority, 'waits-for' FROM dependencies d
@@ -312,19 +314,26 @@ export class SqliteLedgerStore implements LedgerStore {
                      AND EXISTS (SELECT 1 FROM dependencies cd2 JOIN issues c2 ON c2.id = cd2.issue_id
                                   WHERE cd2.depends_on_id = d.depends_on_id AND cd2.type = 'parent-child' AND c2.status = 'closed'))
          ORDER BY 4, 1`,
-        id, id).map(rowToBlocker)),
+          id,
+          id,
+        ).map(rowToBlocker),
+      ),
     openChildren: async (id) =>
-      Promise.resolve(this.all(
-        `SELECT c.id, c.title, c.status, c.priority, 'parent-child' AS type FROM dependencies d JOIN issues c ON c.id = d.issue_id
+      Promise.resolve(
+        this.all(
+          `SELECT c.id, c.title, c.status, c.priority, 'parent-child' AS type FROM dependencies d JOIN issues c ON c.id = d.issue_id
           WHERE d.depends_on_id = ? AND d.type = 'parent-child' AND c.status NOT IN ${RESOLVED} ORDER BY c.id`,
-        id).map(rowToBlocker)),
+          id,
+        ).map(rowToBlocker),
+      ),
     comments: async (id) => Promise.resolve(this.all('SELECT * FROM comments WHERE issue_id = ? ORDER BY created_at, seq', id).map(rowToComment)),
     isBlocked: async (id) => Promise.resolve(Number(this.get('SELECT is_blocked FROM issues WHERE id = ?', id)?.is_blocked ?? 0) === 1),
     getConfig: async (key) => {
       const row = this.get('SELECT value FROM config WHERE key = ?', key);
       return Promise.resolve(row === undefined ? undefined : String(row.value));
     },
-    listConfig: async () => Promise.resolve(Object.fromEntries(this.all('SELECT key, value FROM config ORDER BY key').map((r) => [String(r.key), String(r.value)]))),
+    listConfig: async () =>
+      Promise.resolve(Object.fromEntries(this.all('SELECT key, value FROM config ORDER BY key').map((r) => [String(r.key), String(r.value)]))),
     list: async (filter) => Promise.resolve(this.listIssues(filter)),
     ready: async (filter) => Promise.resolve(this.readyIssues(filter)),
     blocked: async (filter) => Promise.resolve(this.blockedIssues(filter)),
@@ -340,14 +349,23 @@ export class SqliteLedgerStore implements LedgerStore {
     lastTownEventId: async () => Promise.resolve(Number(this.get('SELECT max(id) AS id FROM town_events')?.id ?? 0)),
     exportIssues: async (selection) => Promise.resolve(this.selectForExport(selection)),
     relations: async (ids) => Promise.resolve(this.loadRelations(ids)),
-    memories: async () => Promise.resolve(this.all('SELECT key, value FROM memories ORDER BY key').map((r) => ({ key: String(r.key), value: String(r.value) }))),
+    memories: async () =>
+      Promise.resolve(this.all('SELECT key, value FROM memories ORDER BY key').map((r) => ({ key: String(r.key), value: String(r.value) }))),
     blockingEdges: async () =>
-      Promise.resolve(this.all(`SELECT issue_id, depends_on_id FROM dependencies WHERE type IN ('blocks','conditional-blocks')`).map((r) => ({ from: String(r.issue_id), to: String(r.depends_on_id) }))),
+      Promise.resolve(
+        this.all(`SELECT issue_id, depends_on_id FROM dependencies WHERE type IN ('blocks','conditional-blocks')`).map((r) => ({
+          from: String(r.issue_id),
+          to: String(r.depends_on_id),
+        })),
+      ),
 
     insertIssue: async (issue) => {
       // Positional binding: measurably cheaper than 50 named parameters on bulk imports.
       const row = issueToRow(issue);
-      this.run(INSERT_ISSUE, ISSUE_COLUMNS.map((c) => row[c]));
+      this.run(
+        INSERT_ISSUE,
+        ISSUE_COLUMNS.map((c) => row[c]),
+      );
       return Promise.resolve();
     },
     updateIssue: async (id, patch) => {
@@ -363,10 +381,17 @@ export class SqliteLedgerStore implements LedgerStore {
       return Promise.resolve();
     },
     claimIssue: async (id, actor, now) =>
-      Promise.resolve(this.run(
-        `UPDATE issues SET assignee = ?, status = 'in_progress', started_at = COALESCE(started_at, ?), updated_at = ?
+      Promise.resolve(
+        this.run(
+          `UPDATE issues SET assignee = ?, status = 'in_progress', started_at = COALESCE(started_at, ?), updated_at = ?
           WHERE id = ? AND status = 'open' AND (assignee IS NULL OR assignee = ?)`,
-        actor, now, now, id, actor).changes === 1),
+          actor,
+          now,
+          now,
+          id,
+          actor,
+        ).changes === 1,
+      ),
     nextChildNumber: async (parentId) => {
       const counter = Number(this.get('SELECT last_child FROM child_counters WHERE parent_id = ?', parentId)?.last_child ?? 0);
       // Children imported or created elsewhere also count, so a number is never reused.
@@ -376,7 +401,11 @@ export class SqliteLedgerStore implements LedgerStore {
         if (/^\d+$/.test(rest)) highest = Math.max(highest, Number(rest));
       }
       const next = Math.max(counter, highest) + 1;
-      this.run('INSERT INTO child_counters (parent_id, last_child) VALUES (?, ?) ON CONFLICT (parent_id) DO UPDATE SET last_child = excluded.last_child', parentId, next);
+      this.run(
+        'INSERT INTO child_counters (parent_id, last_child) VALUES (?, ?) ON CONFLICT (parent_id) DO UPDATE SET last_child = excluded.last_child',
+        parentId,
+        next,
+      );
       return Promise.resolve(next);
     },
     addLabel: async (id, label) => Promise.resolve(this.run('INSERT OR IGNORE INTO labels (issue_id, label) VALUES (?, ?)', id, label).changes === 1),
@@ -391,38 +420,64 @@ export class SqliteLedgerStore implements LedgerStore {
         `INSERT INTO dependencies (issue_id, depends_on_id, type, created_at, created_by, metadata, thread_id)
          VALUES (@issue_id, @depends_on_id, @type, @created_at, @created_by, @metadata, @thread_id)
          ON CONFLICT (issue_id, depends_on_id) DO UPDATE SET type = excluded.type, metadata = excluded.metadata, thread_id = excluded.thread_id`,
-        dependencyToRow(dep));
+        dependencyToRow(dep),
+      );
       return Promise.resolve();
     },
-    removeDependency: async (from, to) => Promise.resolve(this.run('DELETE FROM dependencies WHERE issue_id = ? AND depends_on_id = ?', from, to).changes === 1),
+    removeDependency: async (from, to) =>
+      Promise.resolve(this.run('DELETE FROM dependencies WHERE issue_id = ? AND depends_on_id = ?', from, to).changes === 1),
     setDependencies: async (id, deps) => {
       this.run('DELETE FROM dependencies WHERE issue_id = ?', id);
       for (const dep of deps) {
         this.run(
           `INSERT OR REPLACE INTO dependencies (issue_id, depends_on_id, type, created_at, created_by, metadata, thread_id)
            VALUES (@issue_id, @depends_on_id, @type, @created_at, @created_by, @metadata, @thread_id)`,
-          dependencyToRow(dep));
+          dependencyToRow(dep),
+        );
       }
       return Promise.resolve();
     },
     addComment: async (comment) => {
-      this.run('INSERT INTO comments (id, issue_id, author, text, created_at) VALUES (?, ?, ?, ?, ?)', comment.id, comment.issue_id, comment.author, comment.text, comment.created_at);
+      this.run(
+        'INSERT INTO comments (id, issue_id, author, text, created_at) VALUES (?, ?, ?, ?, ?)',
+        comment.id,
+        comment.issue_id,
+        comment.author,
+        comment.text,
+        comment.created_at,
+      );
       return Promise.resolve();
     },
     setComments: async (id, comments) => {
       this.run('DELETE FROM comments WHERE issue_id = ?', id);
-      for (const c of comments) this.run('INSERT INTO comments (id, issue_id, author, text, created_at) VALUES (?, ?, ?, ?, ?)', c.id, id, c.author, c.text, c.created_at);
+      for (const c of comments)
+        this.run('INSERT INTO comments (id, issue_id, author, text, created_at) VALUES (?, ?, ?, ?, ?)', c.id, id, c.author, c.text, c.created_at);
       return Promise.resolve();
     },
     appendEvent: async (event) => {
       this.run(
         'INSERT INTO events (issue_id, event_type, actor, old_value, new_value, comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        event.issue_id, event.event_type, event.actor, event.old_value ?? null, event.new_value ?? null, event.comment ?? null, event.created_at);
+        event.issue_id,
+        event.event_type,
+        event.actor,
+        event.old_value ?? null,
+        event.new_value ?? null,
+        event.comment ?? null,
+        event.created_at,
+      );
       return Promise.resolve();
     },
     appendTownEvent: async (event) => {
-      const result = this.run('INSERT INTO town_events (kind, actor, rig, bead, agent, payload, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        event.kind, event.actor, event.rig ?? null, event.bead ?? null, event.agent ?? null, JSON.stringify(event.payload), event.at);
+      const result = this.run(
+        'INSERT INTO town_events (kind, actor, rig, bead, agent, payload, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        event.kind,
+        event.actor,
+        event.rig ?? null,
+        event.bead ?? null,
+        event.agent ?? null,
+        JSON.stringify(event.payload),
+        event.at,
+      );
       return Promise.resolve(Number(result.lastInsertRowid));
     },
     dropTownEvents: async (kind, agent, beforeId) => {
@@ -470,7 +525,13 @@ export class SqliteLedgerStore implements LedgerStore {
       for (const kind of filter.kinds) params.push(kind, `${kind.replace(/\.\*$/, '')}.*`);
     }
     return this.all(`SELECT * FROM town_events WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, ...params, limit).map((row) => {
-      const event: TownEvent = { id: Number(row.id), kind: String(row.kind) as TownEventKind, actor: String(row.actor), payload: JSON.parse(String(row.payload)) as Record<string, unknown>, at: String(row.at) };
+      const event: TownEvent = {
+        id: Number(row.id),
+        kind: String(row.kind) as TownEventKind,
+        actor: String(row.actor),
+        payload: JSON.parse(String(row.payload)) as Record<string, unknown>,
+        at: String(row.at),
+      };
       for (const key of ['rig', 'bead', 'agent'] as const) if (row[key] !== null && row[key] !== undefined) event[key] = String(row[key]);
       return event;
     });
@@ -494,10 +555,14 @@ export class SqliteLedgerStore implements LedgerStore {
     const pending: string[] = [];
     for (const id of seeds) {
       pending.push(id);
-      for (const r of this.all(`SELECT issue_id FROM dependencies WHERE depends_on_id = ? AND type IN ('blocks','conditional-blocks')`, id)) pending.push(String(r.issue_id));
+      for (const r of this.all(`SELECT issue_id FROM dependencies WHERE depends_on_id = ? AND type IN ('blocks','conditional-blocks')`, id))
+        pending.push(String(r.issue_id));
       for (const r of this.all(
         `SELECT w.issue_id FROM dependencies pc JOIN dependencies w ON w.depends_on_id = pc.depends_on_id AND w.type = 'waits-for'
-          WHERE pc.issue_id = ? AND pc.type = 'parent-child'`, id)) pending.push(String(r.issue_id));
+          WHERE pc.issue_id = ? AND pc.type = 'parent-child'`,
+        id,
+      ))
+        pending.push(String(r.issue_id));
     }
     // Worklist to a fixpoint: a changed flag re-evaluates the children under it.
     let budget = 1_000_000;
@@ -521,7 +586,8 @@ export class SqliteLedgerStore implements LedgerStore {
          SELECT d.issue_id FROM dependencies d JOIN down ON d.depends_on_id = down.id
            JOIN issues c ON c.id = d.issue_id
           WHERE d.type = 'parent-child' AND c.status NOT IN ${RESOLVED})
-       UPDATE issues SET is_blocked = 1 WHERE is_blocked = 0 AND id IN (SELECT id FROM down)`);
+       UPDATE issues SET is_blocked = 1 WHERE is_blocked = 0 AND id IN (SELECT id FROM down)`,
+    );
   }
 
   // ---- queries ----
@@ -544,7 +610,10 @@ export class SqliteLedgerStore implements LedgerStore {
          (SELECT COUNT(*) FROM dependencies d WHERE d.depends_on_id = j.value) AS dependent_count,
          (SELECT COUNT(*) FROM comments c WHERE c.issue_id = j.value) AS comment_count,
          (SELECT d.depends_on_id FROM dependencies d WHERE d.issue_id = j.value AND d.type = 'parent-child' LIMIT 1) AS parent
-       FROM json_each(?) j`, json)) counts.set(String(r.id), r);
+       FROM json_each(?) j`,
+      json,
+    ))
+      counts.set(String(r.id), r);
     return rows.map((row) => {
       const issue = rowToIssue(row);
       const c = counts.get(issue.id);
@@ -563,7 +632,9 @@ export class SqliteLedgerStore implements LedgerStore {
   private listIssues(filter: IssueFilter): IssueWithCounts[] {
     const where = buildFilter(filter);
     const limit = filter.limit && filter.limit > 0 ? `LIMIT ${Math.floor(filter.limit)}` : '';
-    const rows = this.db.prepare(`SELECT i.* FROM issues i ${where.sql} ORDER BY ${orderBy(filter.sort ?? 'priority', filter.reverse ?? false)} ${limit}`).all(where.params) as Row[];
+    const rows = this.db
+      .prepare(`SELECT i.* FROM issues i ${where.sql} ORDER BY ${orderBy(filter.sort ?? 'priority', filter.reverse ?? false)} ${limit}`)
+      .all(where.params) as Row[];
     return this.hydrate(rows);
   }
 
@@ -594,7 +665,11 @@ export class SqliteLedgerStore implements LedgerStore {
   private blockedIssues(filter: IssueFilter): BlockedIssue[] {
     const base = buildFilter({ ...filter, excludeStatuses: [...(filter.excludeStatuses ?? []), 'closed', 'pinned'] });
     const conditions = [base.sql.replace(/^WHERE /, ''), 'i.is_blocked = 1'].filter(Boolean);
-    const rows = this.db.prepare(`SELECT i.* FROM issues i WHERE ${conditions.join(' AND ')} ORDER BY i.priority ASC, i.created_at DESC, i.id ASC ${filter.limit ? `LIMIT ${Math.floor(filter.limit)}` : ''}`).all(base.params) as Row[];
+    const rows = this.db
+      .prepare(
+        `SELECT i.* FROM issues i WHERE ${conditions.join(' AND ')} ORDER BY i.priority ASC, i.created_at DESC, i.id ASC ${filter.limit ? `LIMIT ${Math.floor(filter.limit)}` : ''}`,
+      )
+      .all(base.params) as Row[];
     return this.hydrate(rows).map((issue) => {
       const blockers = this.all(
         `SELECT d.depends_on_id AS id FROM dependencies d JOIN issues t ON t.id = d.depends_on_id
@@ -604,7 +679,11 @@ export class SqliteLedgerStore implements LedgerStore {
           WHERE d.issue_id = ? AND d.type = 'parent-child' AND p.is_blocked = 1
          UNION
          SELECT d.depends_on_id FROM dependencies d WHERE d.issue_id = ? AND d.type = 'waits-for' AND ${WAITS_FOR_UNSATISFIED}
-         ORDER BY 1`, issue.id, issue.id, issue.id).map((r) => String(r.id));
+         ORDER BY 1`,
+        issue.id,
+        issue.id,
+        issue.id,
+      ).map((r) => String(r.id));
       return { ...issue, blocked_by_count: blockers.length, blocked_by: blockers };
     });
   }
@@ -616,11 +695,14 @@ export class SqliteLedgerStore implements LedgerStore {
     const ready = readyConditions({ now });
     const readyCount = Number((this.stmt(`SELECT COUNT(*) AS n FROM issues i WHERE ${ready.conditions.join(' AND ')}`).get(ready.params) as Row).n);
     const blocked = Number(this.get(`SELECT COUNT(*) AS n FROM issues WHERE is_blocked = 1 AND status NOT IN ${RESOLVED} AND ephemeral = 0`)?.n ?? 0);
-    const eligible = Number(this.get(
-      `SELECT COUNT(*) AS n FROM issues e WHERE e.issue_type = 'epic' AND e.status <> 'closed'
+    const eligible = Number(
+      this.get(
+        `SELECT COUNT(*) AS n FROM issues e WHERE e.issue_type = 'epic' AND e.status <> 'closed'
          AND EXISTS (SELECT 1 FROM dependencies d WHERE d.depends_on_id = e.id AND d.type = 'parent-child')
          AND NOT EXISTS (SELECT 1 FROM dependencies d JOIN issues c ON c.id = d.issue_id
-                          WHERE d.depends_on_id = e.id AND d.type = 'parent-child' AND c.status <> 'closed')`)?.n ?? 0);
+                          WHERE d.depends_on_id = e.id AND d.type = 'parent-child' AND c.status <> 'closed')`,
+      )?.n ?? 0,
+    );
     const lead = this.get(`SELECT AVG((julianday(closed_at) - julianday(created_at)) * 24) AS h FROM issues WHERE status = 'closed' AND closed_at IS NOT NULL`);
     return {
       total_issues: total,
@@ -653,7 +735,10 @@ export class SqliteLedgerStore implements LedgerStore {
     for (const r of this.all('SELECT issue_id, label FROM labels WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY issue_id, label', json)) {
       result.get(String(r.issue_id))?.labels.push(String(r.label));
     }
-    for (const r of this.all('SELECT * FROM dependencies WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY issue_id, created_at, depends_on_id', json)) {
+    for (const r of this.all(
+      'SELECT * FROM dependencies WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY issue_id, created_at, depends_on_id',
+      json,
+    )) {
       result.get(String(r.issue_id))?.dependencies.push(rowToDependency(r));
     }
     for (const r of this.all('SELECT * FROM comments WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY issue_id, created_at, seq', json)) {
@@ -715,4 +800,3 @@ function rowToEvent(row: Row): LedgerEvent {
 function rowToBlocker(row: Row): BlockerInfo {
   return { id: String(row.id), title: String(row.title), status: String(row.status), priority: Number(row.priority), type: String(row.type) };
 }
-

@@ -17,8 +17,10 @@ export async function bdFormulaLibrary(ctx: BdContext): Promise<FormulaLibrary> 
     beadsDir = undefined;
   }
   return formulaLibrary([
-    ...(beadsDir ? [join(beadsDir, 'formulas')] : []), join(ctx.cwd, '.beads', 'formulas'),
-    join(env.HOME ?? homedir(), '.beads', 'formulas'), ...(env.GT_ROOT ? [join(env.GT_ROOT, 'formulas')] : []),
+    ...(beadsDir ? [join(beadsDir, 'formulas')] : []),
+    join(ctx.cwd, '.beads', 'formulas'),
+    join(env.HOME ?? homedir(), '.beads', 'formulas'),
+    ...(env.GT_ROOT ? [join(env.GT_ROOT, 'formulas')] : []),
   ]);
 }
 
@@ -26,21 +28,33 @@ export async function bdFormulaLibrary(ctx: BdContext): Promise<FormulaLibrary> 
 export async function cookByName(ctx: BdContext, name: string, vars: Record<string, string>): Promise<CookedFormula> {
   const lib = await bdFormulaLibrary(ctx);
   const found = lib.load(name);
-  if (!found) throw notFoundError(`no formula named ${JSON.stringify(name)}`, 'formula files are <name>.formula.toml (or any *.toml) in .beads/formulas/ (bd cook lists built-ins too)');
+  if (!found)
+    throw notFoundError(
+      `no formula named ${JSON.stringify(name)}`,
+      'formula files are <name>.formula.toml (or any *.toml) in .beads/formulas/ (bd cook lists built-ins too)',
+    );
   return cookFormula(found, vars, lib.load);
 }
 
 export default function register(program: Command, ctx: BdContext): void {
-  program.command('cook <formula>').description('Resolve a formula with its vars and print the step graph (creates nothing)')
-    .option('--var <key=value>', 'a var (repeatable)', collectVar, {}).option('--json', 'machine-readable output')
-    .addHelpText('after', `
+  program
+    .command('cook <formula>')
+    .description('Resolve a formula with its vars and print the step graph (creates nothing)')
+    .option('--var <key=value>', 'a var (repeatable)', collectVar, {})
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      `
 Search path: the ledger's .beads/formulas/, ~/.beads/formulas/, $GT_ROOT/formulas/, then built-ins.
 
 Examples:
   bd cook release --var version=1.2.0
-  bd cook quick-check --json`)
-    .action(action(ctx, async (name: unknown, opts: unknown) => {
-      const cooked = await cookByName(ctx, name as string, (opts as { var: Record<string, string> }).var);
-      ctx.emit(cooked, () => renderCooked(cooked));
-    }));
+  bd cook quick-check --json`,
+    )
+    .action(
+      action(ctx, async (name: unknown, opts: unknown) => {
+        const cooked = await cookByName(ctx, name as string, (opts as { var: Record<string, string> }).var);
+        ctx.emit(cooked, () => renderCooked(cooked));
+      }),
+    );
 }

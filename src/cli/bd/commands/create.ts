@@ -93,7 +93,7 @@ function addCreateOptions(cmd: Command): Command {
     .option('--mol-type <type>', 'molecule type: swarm|patrol|work')
     .option('--no-inherit-labels', "don't copy the parent's labels")
     .option('--silent', 'print only the new ID')
-    .option('--rig <rig>', 'in a gt town: use this rig\'s prefix (default: the rig of the current directory)');
+    .option('--rig <rig>', "in a gt town: use this rig's prefix (default: the rig of the current directory)");
 }
 
 function toInput(title: string | undefined, o: CreateOptions): CreateInput {
@@ -146,26 +146,35 @@ function withPrefix(ctx: BdContext, input: CreateInput, rig: string | undefined)
 
 export default function register(program: Command, ctx: BdContext): void {
   addCreateOptions(program.command('create').alias('new').argument('[title]', 'the issue title').description('Create an issue'))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   bd create "Fix login timeout" -t bug -p 1
   bd create "Write docs" --parent bd-a3f -l docs
-  bd create "Found while testing" --deps discovered-from:bd-a3f --json`)
-    .action(action(ctx, async (title, opts) => {
-      const o = opts as CreateOptions;
-      const ledger = await ctx.ledger();
-      const issue = await ledger.create(withPrefix(ctx, toInput((title as string | undefined) ?? o.title, o), o.rig));
-      if (o.silent) return ctx.out(issue.id);
-      ctx.emit(jsonIssue(issue), () =>
-        `✓ Created issue: ${ctx.style.bold(issue.id)}\n  Title: ${issue.title}\n  Priority: P${issue.priority}\n  Status: ${issue.status}`);
-    }));
+  bd create "Found while testing" --deps discovered-from:bd-a3f --json`,
+    )
+    .action(
+      action(ctx, async (title, opts) => {
+        const o = opts as CreateOptions;
+        const ledger = await ctx.ledger();
+        const issue = await ledger.create(withPrefix(ctx, toInput((title as string | undefined) ?? o.title, o), o.rig));
+        if (o.silent) return ctx.out(issue.id);
+        ctx.emit(
+          jsonIssue(issue),
+          () => `✓ Created issue: ${ctx.style.bold(issue.id)}\n  Title: ${issue.title}\n  Priority: P${issue.priority}\n  Status: ${issue.status}`,
+        );
+      }),
+    );
 
   addCreateOptions(program.command('q').argument('[title]', 'the issue title').description('Quick create: print only the new ID'))
     .addHelpText('after', '\nExample:\n  id=$(bd q "Flaky test in auth" -t bug)')
-    .action(action(ctx, async (title, opts) => {
-      const o = opts as CreateOptions;
-      const ledger = await ctx.ledger();
-      const issue = await ledger.create(withPrefix(ctx, toInput((title as string | undefined) ?? o.title, o), o.rig));
-      ctx.out(issue.id);
-    }));
+    .action(
+      action(ctx, async (title, opts) => {
+        const o = opts as CreateOptions;
+        const ledger = await ctx.ledger();
+        const issue = await ledger.create(withPrefix(ctx, toInput((title as string | undefined) ?? o.title, o), o.rig));
+        ctx.out(issue.id);
+      }),
+    );
 }

@@ -65,9 +65,12 @@ export function addFilterOptions(cmd: Command): Command {
     .option('--desc-contains <text>', 'description contains')
     .option('--notes-contains <text>', 'notes contain')
     .option('--id <ids>', 'only these IDs', collect)
-    .option('--created-after <when>').option('--created-before <when>')
-    .option('--updated-after <when>').option('--updated-before <when>')
-    .option('--closed-after <when>').option('--closed-before <when>')
+    .option('--created-after <when>')
+    .option('--created-before <when>')
+    .option('--updated-after <when>')
+    .option('--updated-before <when>')
+    .option('--closed-after <when>')
+    .option('--closed-before <when>')
     .option('--metadata-field <k=v>', 'metadata key equals value (repeatable)', collect)
     .option('--has-metadata-key <key>', 'metadata has this key', collect)
     .option('--include-templates', 'include template (proto) issues')
@@ -147,13 +150,15 @@ export default function register(program: Command, ctx: BdContext): void {
     .option('--sort <field>', `sort by ${SORTS.join('|')} (default priority)`)
     .option('-r, --reverse', 'reverse the sort')
     .addHelpText('after', '\nExamples:\n  bd list\n  bd list --status in_progress -a alice\n  bd list --all -l backend --json\n  bd list --parent bd-a3f')
-    .action(action(ctx, async (opts) => {
-      const o = opts as FilterOptions & { ready?: boolean };
-      const limit = limitOption(o.limit, 50);
-      const filter = await filterFrom(o, ctx, true);
-      const ledger = await ctx.ledger();
-      const query = { ...filter, limit: limit > 0 ? limit + 1 : 0 };
-      const issues = o.ready ? await ledger.ready({ ...query, excludeStatuses: undefined, policy: 'priority' }) : await ledger.list(query);
-      printIssues(ctx, issues, limit, 'No issues found.');
-    }));
+    .action(
+      action(ctx, async (opts) => {
+        const o = opts as FilterOptions & { ready?: boolean };
+        const limit = limitOption(o.limit, 50);
+        const filter = await filterFrom(o, ctx, true);
+        const ledger = await ctx.ledger();
+        const query = { ...filter, limit: limit > 0 ? limit + 1 : 0 };
+        const issues = o.ready ? await ledger.ready({ ...query, excludeStatuses: undefined, policy: 'priority' }) : await ledger.list(query);
+        printIssues(ctx, issues, limit, 'No issues found.');
+      }),
+    );
 }

@@ -52,45 +52,52 @@ export default function register(program: Command, ctx: BdContext): void {
     .option('--has-metadata-key <key>', 'metadata has this key', collect)
     .option('--claim', 'atomically claim the first ready issue')
     .option('--explain', 'say why each issue is ready or blocked')
-    .addHelpText('after', '\nExamples:\n  bd ready\n  bd ready --json -n 5\n  bd ready --claim --json     # take the next one, atomically\n  bd ready --explain')
-    .action(action(ctx, async (opts) => {
-      const o = opts as ReadyOptions;
-      if (o.sort !== undefined && !POLICIES.includes(o.sort as SortPolicy)) throw usageError(`invalid --sort ${JSON.stringify(o.sort)}`, 'use priority, hybrid or oldest');
-      const limit = limitOption(o.limit, 100);
-      const ledger = await ctx.ledger();
-      const filter = {
-        priorities: prioritiesOption(o.priority),
-        assignee: o.assignee,
-        unassigned: o.unassigned,
-        policy: o.sort as SortPolicy | undefined,
-        labelsAll: o.label,
-        labelsAny: o.labelAny,
-        excludeLabels: o.excludeLabel,
-        types: o.type,
-        excludeTypes: o.excludeType,
-        parent: o.parent,
-        mol: o.mol,
-        includeDeferred: o.includeDeferred,
-        includeEphemeral: o.includeEphemeral,
-        metadataFields: keyValues(o.metadataField, '--metadata-field'),
-        hasMetadataKeys: o.hasMetadataKey,
-      };
-      if (o.claim) {
-        const claimed = await ledger.claimNextReady(filter);
-        if (ctx.json) return ctx.io.stdout(renderJson(claimed ? jsonIssue(claimed) : { claimed: null }));
-        return ctx.out(claimed ? `✓ Claimed ${ctx.style.bold(claimed.id)}: ${claimed.title}` : 'No ready work to claim.');
-      }
-      if (o.explain) {
-        const explained = await ledger.explainReady({ ...filter, limit });
-        if (ctx.json) return ctx.io.stdout(renderJson({ ...explained, ready: explained.ready.map(jsonIssue), blocked: explained.blocked.map(jsonIssue) }));
-        const lines = [`Ready (${explained.summary.total_ready}):`];
-        for (const r of explained.ready) lines.push(`  ${r.id} P${r.priority} ${r.title} — ${r.reason}`);
-        lines.push(`Blocked (${explained.summary.total_blocked}):`);
-        for (const b of explained.blocked) lines.push(`  ${b.id} P${b.priority} ${b.title} — waiting on ${b.blocked_by.map((x) => `${x.id} [${x.status}]`).join(', ') || 'a blocked parent'}`);
-        if (explained.cycles.length) lines.push(`Cycles (${explained.cycles.length}):`, ...explained.cycles.map((c) => `  ${c.join(' → ')}`));
-        return ctx.out(lines.join('\n'));
-      }
-      const issues = await ledger.ready({ ...filter, limit: limit > 0 ? limit + 1 : 0 });
-      printIssues(ctx, issues, limit, 'No ready work. (bd blocked shows what is waiting.)');
-    }));
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bd ready\n  bd ready --json -n 5\n  bd ready --claim --json     # take the next one, atomically\n  bd ready --explain',
+    )
+    .action(
+      action(ctx, async (opts) => {
+        const o = opts as ReadyOptions;
+        if (o.sort !== undefined && !POLICIES.includes(o.sort as SortPolicy))
+          throw usageError(`invalid --sort ${JSON.stringify(o.sort)}`, 'use priority, hybrid or oldest');
+        const limit = limitOption(o.limit, 100);
+        const ledger = await ctx.ledger();
+        const filter = {
+          priorities: prioritiesOption(o.priority),
+          assignee: o.assignee,
+          unassigned: o.unassigned,
+          policy: o.sort as SortPolicy | undefined,
+          labelsAll: o.label,
+          labelsAny: o.labelAny,
+          excludeLabels: o.excludeLabel,
+          types: o.type,
+          excludeTypes: o.excludeType,
+          parent: o.parent,
+          mol: o.mol,
+          includeDeferred: o.includeDeferred,
+          includeEphemeral: o.includeEphemeral,
+          metadataFields: keyValues(o.metadataField, '--metadata-field'),
+          hasMetadataKeys: o.hasMetadataKey,
+        };
+        if (o.claim) {
+          const claimed = await ledger.claimNextReady(filter);
+          if (ctx.json) return ctx.io.stdout(renderJson(claimed ? jsonIssue(claimed) : { claimed: null }));
+          return ctx.out(claimed ? `✓ Claimed ${ctx.style.bold(claimed.id)}: ${claimed.title}` : 'No ready work to claim.');
+        }
+        if (o.explain) {
+          const explained = await ledger.explainReady({ ...filter, limit });
+          if (ctx.json) return ctx.io.stdout(renderJson({ ...explained, ready: explained.ready.map(jsonIssue), blocked: explained.blocked.map(jsonIssue) }));
+          const lines = [`Ready (${explained.summary.total_ready}):`];
+          for (const r of explained.ready) lines.push(`  ${r.id} P${r.priority} ${r.title} — ${r.reason}`);
+          lines.push(`Blocked (${explained.summary.total_blocked}):`);
+          for (const b of explained.blocked)
+            lines.push(`  ${b.id} P${b.priority} ${b.title} — waiting on ${b.blocked_by.map((x) => `${x.id} [${x.status}]`).join(', ') || 'a blocked parent'}`);
+          if (explained.cycles.length) lines.push(`Cycles (${explained.cycles.length}):`, ...explained.cycles.map((c) => `  ${c.join(' → ')}`));
+          return ctx.out(lines.join('\n'));
+        }
+        const issues = await ledger.ready({ ...filter, limit: limit > 0 ? limit + 1 : 0 });
+        printIssues(ctx, issues, limit, 'No ready work. (bd blocked shows what is waiting.)');
+      }),
+    );
 }

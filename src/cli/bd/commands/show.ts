@@ -12,17 +12,19 @@ export default function register(program: Command, ctx: BdContext): void {
     .description('Show issues in full: fields, dependencies, dependents, comments')
     .option('--short', 'one line per issue')
     .addHelpText('after', '\nExamples:\n  bd show bd-a3f\n  bd show a3f 9x2 --json   # always a JSON array\n  bd show bd-a3f --short')
-    .action(action(ctx, async (ids, opts) => {
-      let list = ids as string[];
-      const ledger = await ctx.ledger();
-      if (list.length === 0) {
-        const last = await ledger.lastTouched();
-        if (!last) throw usageError('no issue ID provided', 'e.g. bd show bd-a3f');
-        list = [last];
-      }
-      const details = await ledger.show(list);
-      if (ctx.json) ctx.io.stdout(renderJson(details.map(jsonIssue)));
-      else if ((opts as { short?: boolean }).short) ctx.out(issueRows(details, ctx.style));
-      else ctx.out(details.map((d) => showText(d, ctx.style)).join('\n\n'));
-    }));
+    .action(
+      action(ctx, async (ids, opts) => {
+        let list = ids as string[];
+        const ledger = await ctx.ledger();
+        if (list.length === 0) {
+          const last = await ledger.lastTouched();
+          if (!last) throw usageError('no issue ID provided', 'e.g. bd show bd-a3f');
+          list = [last];
+        }
+        const details = await ledger.show(list);
+        if (ctx.json) ctx.io.stdout(renderJson(details.map(jsonIssue)));
+        else if ((opts as { short?: boolean }).short) ctx.out(issueRows(details, ctx.style));
+        else ctx.out(details.map((d) => showText(d, ctx.style)).join('\n\n'));
+      }),
+    );
 }

@@ -73,57 +73,62 @@ export default function register(program: Command, ctx: BdContext): void {
     .option('--no-history', 'keep it durable but out of history')
     .option('--history', 'undo --no-history')
     .option('-r, --reason <text>', 'close reason when --status closed')
-    .addHelpText('after', '\nExamples:\n  bd update bd-a3f --claim\n  bd update bd-a3f -p P0 --add-label urgent\n  bd update bd-a3f --append-notes "tried X, failed"')
-    .action(action(ctx, async (ids, opts) => {
-      const o = opts as UpdateOptions;
-      const ledger = await ctx.ledger();
-      let list = ids as string[];
-      if (list.length === 0) {
-        const last = await ledger.lastTouched();
-        if (!last) throw usageError('no issue ID provided', 'e.g. bd update bd-a3f --claim');
-        list = [last];
-      }
-      if (o.ephemeral && o.persistent) throw usageError('--ephemeral and --persistent contradict each other');
-      let metadata: Record<string, unknown> | undefined;
-      if (o.metadata !== undefined) {
-        const text = o.metadata.startsWith('@') ? readFileSync(o.metadata.slice(1), 'utf8') : o.metadata;
-        metadata = parseMetadata(text);
-      }
-      const setMetadata = keyValues(o.setMetadata, '--set-metadata');
-      const input: UpdateInput = {
-        title: o.title,
-        description: o.description,
-        design: o.design,
-        acceptance_criteria: o.acceptance,
-        notes: o.notes,
-        appendNotes: o.appendNotes,
-        status: o.status,
-        priority: priorityOption(o.priority),
-        type: o.type,
-        assignee: o.assignee === undefined ? undefined : o.assignee === '' ? null : o.assignee,
-        owner: o.owner === undefined ? undefined : o.owner === '' ? null : o.owner,
-        claim: o.claim,
-        addLabels: o.addLabel,
-        removeLabels: o.removeLabel,
-        setLabels: o.setLabels,
-        parent: o.parent === undefined ? undefined : o.parent === '' ? null : o.parent,
-        defer_until: whenOption(o.defer, '--defer'),
-        due_at: whenOption(o.due, '--due'),
-        estimated_minutes: estimateOption(o.estimate),
-        external_ref: o.externalRef === undefined ? undefined : o.externalRef || null,
-        spec_id: o.specId === undefined ? undefined : o.specId || null,
-        metadata,
-        setMetadata,
-        unsetMetadata: o.unsetMetadata,
-        await_id: o.awaitId,
-        ephemeral: o.ephemeral ? true : o.persistent ? false : undefined,
-        no_history: (o as { history?: boolean }).history === undefined ? undefined : !(o as { history?: boolean }).history,
-        closeReason: o.reason,
-      };
-      if (Object.values(input).every((v) => v === undefined)) {
-        throw validationError('nothing to update', 'give at least one field flag, e.g. --status in_progress; see bd update --help');
-      }
-      const result = await ledger.update(list, input);
-      return finishBatch(ctx, list, result, (issue) => `✓ Updated issue: ${ctx.style.bold(issue.id)}`);
-    }));
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bd update bd-a3f --claim\n  bd update bd-a3f -p P0 --add-label urgent\n  bd update bd-a3f --append-notes "tried X, failed"',
+    )
+    .action(
+      action(ctx, async (ids, opts) => {
+        const o = opts as UpdateOptions;
+        const ledger = await ctx.ledger();
+        let list = ids as string[];
+        if (list.length === 0) {
+          const last = await ledger.lastTouched();
+          if (!last) throw usageError('no issue ID provided', 'e.g. bd update bd-a3f --claim');
+          list = [last];
+        }
+        if (o.ephemeral && o.persistent) throw usageError('--ephemeral and --persistent contradict each other');
+        let metadata: Record<string, unknown> | undefined;
+        if (o.metadata !== undefined) {
+          const text = o.metadata.startsWith('@') ? readFileSync(o.metadata.slice(1), 'utf8') : o.metadata;
+          metadata = parseMetadata(text);
+        }
+        const setMetadata = keyValues(o.setMetadata, '--set-metadata');
+        const input: UpdateInput = {
+          title: o.title,
+          description: o.description,
+          design: o.design,
+          acceptance_criteria: o.acceptance,
+          notes: o.notes,
+          appendNotes: o.appendNotes,
+          status: o.status,
+          priority: priorityOption(o.priority),
+          type: o.type,
+          assignee: o.assignee === undefined ? undefined : o.assignee === '' ? null : o.assignee,
+          owner: o.owner === undefined ? undefined : o.owner === '' ? null : o.owner,
+          claim: o.claim,
+          addLabels: o.addLabel,
+          removeLabels: o.removeLabel,
+          setLabels: o.setLabels,
+          parent: o.parent === undefined ? undefined : o.parent === '' ? null : o.parent,
+          defer_until: whenOption(o.defer, '--defer'),
+          due_at: whenOption(o.due, '--due'),
+          estimated_minutes: estimateOption(o.estimate),
+          external_ref: o.externalRef === undefined ? undefined : o.externalRef || null,
+          spec_id: o.specId === undefined ? undefined : o.specId || null,
+          metadata,
+          setMetadata,
+          unsetMetadata: o.unsetMetadata,
+          await_id: o.awaitId,
+          ephemeral: o.ephemeral ? true : o.persistent ? false : undefined,
+          no_history: (o as { history?: boolean }).history === undefined ? undefined : !(o as { history?: boolean }).history,
+          closeReason: o.reason,
+        };
+        if (Object.values(input).every((v) => v === undefined)) {
+          throw validationError('nothing to update', 'give at least one field flag, e.g. --status in_progress; see bd update --help');
+        }
+        const result = await ledger.update(list, input);
+        return finishBatch(ctx, list, result, (issue) => `✓ Updated issue: ${ctx.style.bold(issue.id)}`);
+      }),
+    );
 }

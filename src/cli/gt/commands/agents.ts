@@ -15,9 +15,13 @@ import { action, type GtContext } from '../context.js';
 export async function attachTo(ctx: GtContext, town: Town, identity: Identity): Promise<number> {
   const agent = await town.agent(identity);
   if (!agent?.active) throw notFoundError(`no agent ${identity.address}`, 'see gt agents');
-  if (!(await town.sessionAlive(agent))) throw new GtError('conflict', `${identity.address} has no running session`, { hint: 'start one with gt sling, gt crew attach or gt mayor start' });
+  if (!(await town.sessionAlive(agent)))
+    throw new GtError('conflict', `${identity.address} has no running session`, { hint: 'start one with gt sling, gt crew attach or gt mayor start' });
   const command = agent.backend ? town.ports.backend(agent.backend).attachCommand(agent.session) : undefined;
-  if (!command) throw new GtError('usage', `${identity.address} runs headless: there is no terminal to attach to`, { hint: `read its output with gt peek ${identity.address}` });
+  if (!command)
+    throw new GtError('usage', `${identity.address} runs headless: there is no terminal to attach to`, {
+      hint: `read its output with gt peek ${identity.address}`,
+    });
   if (!process.stdin.isTTY) throw new GtError('usage', 'attaching needs a terminal', { hint: `run it from a terminal, or: ${command.join(' ')}` });
   const [file, ...args] = command;
   return spawnSync(file as string, args, { stdio: 'inherit' }).status ?? 0;
@@ -30,7 +34,12 @@ async function sessionOutput(town: Town, agent: AgentRecord & { backend: NonNull
   } catch {
     // The tmux session is gone: the run's log still has its output, as the terminal was sent it (escape codes and all).
     const log = agent.run ? town.ports.files.read(town.path(runDir(agent.run), 'agent.log')) : undefined;
-    return log ? plainText(log).split('\n').slice(-count - 1).join('\n') : '';
+    return log
+      ? plainText(log)
+          .split('\n')
+          .slice(-count - 1)
+          .join('\n')
+      : '';
   }
 }
 
@@ -38,7 +47,11 @@ async function sessionOutput(town: Town, agent: AgentRecord & { backend: NonNull
 async function lastWords(town: Town, agent: AgentRecord): Promise<string[]> {
   if (!agent.backend) return [];
   const text = await sessionOutput(town, { ...agent, backend: agent.backend }, 200);
-  return text.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '').slice(-LAST_WORDS);
+  return text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== '')
+    .slice(-LAST_WORDS);
 }
 
 const LAST_WORDS = 6;
@@ -60,63 +73,98 @@ function age(iso: string | undefined): string {
 }
 
 export default function register(program: Command, ctx: GtContext): void {
-  program.command('agents').description('Every agent: identity, role, rig, runtime, backend, session, hooked bead, last signal')
-    .option('--rig <rig>', 'only this rig').option('--json', 'machine-readable output')
+  program
+    .command('agents')
+    .description('Every agent: identity, role, rig, runtime, backend, session, hooked bead, last signal')
+    .option('--rig <rig>', 'only this rig')
+    .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  gt agents\n  gt agents --rig app --json')
-    .action(action(ctx, async (opts: unknown) => {
-      const town = await ctx.town();
-      const rig = (opts as { rig?: string }).rig;
-      const rows = await Promise.all((await town.agents(rig ? { rig } : {})).map(async (agent) => {
-        const alive = await town.sessionAlive(agent);
-        const hooked = (await hookedWork(town.ledger, agent.address)).map((b) => b.id);
-        const state = agentState(agent, alive, hooked.length > 0);
-        return {
-          agent: agent.address, role: agent.role, rig: agent.rig ?? null, runtime: agent.runtime ?? null, backend: agent.backend ?? null,
-          session: agent.session, run: agent.run ?? null, session_alive: alive, state, hooked,
-          last_signal: agent.last_signal ?? null, last_signal_at: agent.last_signal_at ?? null,
-          runtime_session: agent.runtime_session ?? null, permission_request: agent.permission_request ?? null,
-          last_error: agent.last_error ?? null, last_error_at: agent.last_error_at ?? null,
-          // A dead session says why in its last lines (a runtime that exits at start leaves no signal).
-          last_output: state === 'dead' ? await lastWords(town, agent) : null,
-        };
-      }));
-      ctx.emit(rows, () => {
-        if (rows.length === 0) return 'No agents yet.';
-        const paint = stateColour(ctx.style);
-        const lines = table([['AGENT', 'RUNTIME', 'BACKEND', 'STATE', 'HOOK', 'LAST SIGNAL'], ...rows.map((r) => [
-          ctx.style.bold(r.agent), r.runtime ?? '-', r.backend ?? '-', paint(r.state, r.state === 'waiting-permission' && r.permission_request ? `${r.state} (${r.permission_request})` : r.state),
-          r.hooked.join(',') || '-', r.last_signal ? `${r.last_signal} ${age(r.last_signal_at ?? undefined)}` : '-',
-        ])]);
-        // A model error that ended a turn is worth a line of its own until the agent signals again.
-        const errors = rows.filter((r) => r.last_error && r.last_error_at && r.last_error_at >= (r.last_signal_at ?? '')).map((r) => visibleLine(`${r.agent}: last turn failed: ${r.last_error}`));
-        const dead = rows.filter((r) => r.last_output?.length).map((r) => {
-          const output = (r.last_output ?? []).map((l) => visibleLine(l)).join('\n');
-          const hint = claudeStartHint(output);
-          return `${r.agent}: its session ended; its last lines:\n${output.replace(/^/gm, '  | ')}${hint ? `\n  Hint: ${hint}` : ''}`;
+    .action(
+      action(ctx, async (opts: unknown) => {
+        const town = await ctx.town();
+        const rig = (opts as { rig?: string }).rig;
+        const rows = await Promise.all(
+          (await town.agents(rig ? { rig } : {})).map(async (agent) => {
+            const alive = await town.sessionAlive(agent);
+            const hooked = (await hookedWork(town.ledger, agent.address)).map((b) => b.id);
+            const state = agentState(agent, alive, hooked.length > 0);
+            return {
+              agent: agent.address,
+              role: agent.role,
+              rig: agent.rig ?? null,
+              runtime: agent.runtime ?? null,
+              backend: agent.backend ?? null,
+              session: agent.session,
+              run: agent.run ?? null,
+              session_alive: alive,
+              state,
+              hooked,
+              last_signal: agent.last_signal ?? null,
+              last_signal_at: agent.last_signal_at ?? null,
+              runtime_session: agent.runtime_session ?? null,
+              permission_request: agent.permission_request ?? null,
+              last_error: agent.last_error ?? null,
+              last_error_at: agent.last_error_at ?? null,
+              // A dead session says why in its last lines (a runtime that exits at start leaves no signal).
+              last_output: state === 'dead' ? await lastWords(town, agent) : null,
+            };
+          }),
+        );
+        ctx.emit(rows, () => {
+          if (rows.length === 0) return 'No agents yet.';
+          const paint = stateColour(ctx.style);
+          const lines = table([
+            ['AGENT', 'RUNTIME', 'BACKEND', 'STATE', 'HOOK', 'LAST SIGNAL'],
+            ...rows.map((r) => [
+              ctx.style.bold(r.agent),
+              r.runtime ?? '-',
+              r.backend ?? '-',
+              paint(r.state, r.state === 'waiting-permission' && r.permission_request ? `${r.state} (${r.permission_request})` : r.state),
+              r.hooked.join(',') || '-',
+              r.last_signal ? `${r.last_signal} ${age(r.last_signal_at ?? undefined)}` : '-',
+            ]),
+          ]);
+          // A model error that ended a turn is worth a line of its own until the agent signals again.
+          const errors = rows
+            .filter((r) => r.last_error && r.last_error_at && r.last_error_at >= (r.last_signal_at ?? ''))
+            .map((r) => visibleLine(`${r.agent}: last turn failed: ${r.last_error}`));
+          const dead = rows
+            .filter((r) => r.last_output?.length)
+            .map((r) => {
+              const output = (r.last_output ?? []).map((l) => visibleLine(l)).join('\n');
+              const hint = claudeStartHint(output);
+              return `${r.agent}: its session ended; its last lines:\n${output.replace(/^/gm, '  | ')}${hint ? `\n  Hint: ${hint}` : ''}`;
+            });
+          const notes = [...errors, ...dead];
+          return notes.length ? `${lines}\n\n${notes.join('\n\n')}` : lines;
         });
-        const notes = [...errors, ...dead];
-        return notes.length ? `${lines}\n\n${notes.join('\n\n')}` : lines;
-      });
-    }));
+      }),
+    );
 
-  program.command('peek <agent> [lines]').description('The last lines of an agent\'s session (screen for tmux, log for headless)')
+  program
+    .command('peek <agent> [lines]')
+    .description("The last lines of an agent's session (screen for tmux, log for headless)")
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  gt peek app/polecats/nux\n  gt peek mayor 100')
-    .action(action(ctx, async (address: unknown, lines: unknown, _opts: unknown) => {
-      const identity = parseIdentity(address as string);
-      const town = await ctx.town();
-      const agent = await town.agent(identity);
-      if (!agent?.backend) throw notFoundError(`${identity.address} has never had a session`);
-      const count = lines === undefined ? 40 : Number(lines);
-      const text = await sessionOutput(town, { ...agent, backend: agent.backend }, count);
-      if (!(await town.sessionAlive(agent))) {
-        const hint = agent.runtime === 'claude' ? claudeStartHint(text) : undefined;
-        ctx.err(`${identity.address}: its session is not running; these are the last lines it left${hint ? `\nHint: ${hint}` : ''}`);
-      }
-      ctx.emit({ agent: identity.address, session: agent.session, text }, () => text.replace(/\n+$/, ''));
-    }));
+    .action(
+      action(ctx, async (address: unknown, lines: unknown, _opts: unknown) => {
+        const identity = parseIdentity(address as string);
+        const town = await ctx.town();
+        const agent = await town.agent(identity);
+        if (!agent?.backend) throw notFoundError(`${identity.address} has never had a session`);
+        const count = lines === undefined ? 40 : Number(lines);
+        const text = await sessionOutput(town, { ...agent, backend: agent.backend }, count);
+        if (!(await town.sessionAlive(agent))) {
+          const hint = agent.runtime === 'claude' ? claudeStartHint(text) : undefined;
+          ctx.err(`${identity.address}: its session is not running; these are the last lines it left${hint ? `\nHint: ${hint}` : ''}`);
+        }
+        ctx.emit({ agent: identity.address, session: agent.session, text }, () => text.replace(/\n+$/, ''));
+      }),
+    );
 
-  program.command('attach <agent>').description('Attach your terminal to an agent\'s tmux session (detach with C-b d)')
+  program
+    .command('attach <agent>')
+    .description("Attach your terminal to an agent's tmux session (detach with C-b d)")
     .addHelpText('after', '\nExamples:\n  gt attach app/crew/ada')
     .action(action(ctx, async (address: unknown) => attachTo(ctx, await ctx.town(), parseIdentity(address as string))));
 }

@@ -22,7 +22,12 @@ function target(ctx: GtContext, rig?: string): Target {
   const file = rig ? join(root, rig, RIG_FILE) : join(root, TOWN_FILE);
   const text = nodeTownFiles.read(file);
   if (text === undefined) throw notFoundError(`${file} does not exist`, rig ? `no rig ${rig}; see gt rig list` : 'create a town with gt install');
-  return { file, agent: ctx.io.env.GT_AGENT || undefined, raw: parseToml(text, file), validate: (t) => (rig ? parseConfig(rigSchema, t, file) : parseConfig(townSchema, t, file)) };
+  return {
+    file,
+    agent: ctx.io.env.GT_AGENT || undefined,
+    raw: parseToml(text, file),
+    validate: (t) => (rig ? parseConfig(rigSchema, t, file) : parseConfig(townSchema, t, file)),
+  };
 }
 
 /**
@@ -59,8 +64,12 @@ function isValid(t: Target): boolean {
 }
 
 export default function register(program: Command, ctx: GtContext): void {
-  const config = program.command('config').description('Town (town.toml) and rig (rig.toml) settings; agent runtimes')
-    .addHelpText('after', `
+  const config = program
+    .command('config')
+    .description('Town (town.toml) and rig (rig.toml) settings; agent runtimes')
+    .addHelpText(
+      'after',
+      `
 Keys (town.toml): name, default_agent, role_agents.<mayor|crew|polecat|witness|refinery|deacon>,
   agents.<name>.command|env|like, sessions.backend (auto|tmux|headless), daemon.interval ("5s").
 Keys (rig.toml, with --rig): default_branch, prefix, agent, role_agents.<role>, merge.test,
@@ -72,95 +81,161 @@ Examples:
   gt config set role_agents.polecat shell
   gt config set merge.test "npm test" --rig app
   gt config agent set mybot "mybot --yes" --like claude
-  gt config default-agent codex`);
+  gt config default-agent codex`,
+    );
 
-  config.command('show').description('The effective town config (defaults filled in)').option('--rig <rig>', 'show rig.toml instead').option('--json', 'machine-readable output')
-    .action(action(ctx, async (opts: unknown) => {
-      const t = target(ctx, (opts as { rig?: string }).rig);
-      const effective = t.validate(renderToml(t.raw)) as Record<string, unknown>;
-      ctx.emit(effective, () => renderToml(effective).trimEnd());
-    }));
+  config
+    .command('show')
+    .description('The effective town config (defaults filled in)')
+    .option('--rig <rig>', 'show rig.toml instead')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(ctx, async (opts: unknown) => {
+        const t = target(ctx, (opts as { rig?: string }).rig);
+        const effective = t.validate(renderToml(t.raw)) as Record<string, unknown>;
+        ctx.emit(effective, () => renderToml(effective).trimEnd());
+      }),
+    );
 
-  config.command('get <key>').description('One value (dotted key)').option('--rig <rig>', 'read rig.toml').option('--json', 'machine-readable output')
-    .action(action(ctx, async (key: unknown, opts: unknown) => {
-      const t = target(ctx, (opts as { rig?: string }).rig);
-      const effective = t.validate(renderToml(t.raw)) as Record<string, unknown>;
-      const value = getKey(effective, key as string);
-      if (value === undefined) throw notFoundError(`${t.file}: key ${key as string} is not set`);
-      ctx.emit({ key, value }, () => (typeof value === 'string' ? value : JSON.stringify(value)));
-    }));
+  config
+    .command('get <key>')
+    .description('One value (dotted key)')
+    .option('--rig <rig>', 'read rig.toml')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(ctx, async (key: unknown, opts: unknown) => {
+        const t = target(ctx, (opts as { rig?: string }).rig);
+        const effective = t.validate(renderToml(t.raw)) as Record<string, unknown>;
+        const value = getKey(effective, key as string);
+        if (value === undefined) throw notFoundError(`${t.file}: key ${key as string} is not set`);
+        ctx.emit({ key, value }, () => (typeof value === 'string' ? value : JSON.stringify(value)));
+      }),
+    );
 
-  config.command('set <key> <value>').description('Set a value (TOML syntax, or a plain string)').option('--rig <rig>', 'write rig.toml')
-    .action(action(ctx, async (key: unknown, value: unknown, opts: unknown) => {
-      const t = target(ctx, (opts as { rig?: string }).rig);
-      try {
-        save(t, setKey(t.raw, key as string, value as string), `set ${key as string}`);
-      } catch (error) {
-        // `merge.test true` or `name 42` where the key wants a string: take the words as a string.
+  config
+    .command('set <key> <value>')
+    .description('Set a value (TOML syntax, or a plain string)')
+    .option('--rig <rig>', 'write rig.toml')
+    .action(
+      action(ctx, async (key: unknown, value: unknown, opts: unknown) => {
+        const t = target(ctx, (opts as { rig?: string }).rig);
         try {
-          save(t, setKey(t.raw, key as string, JSON.stringify(value)), `set ${key as string}`);
-        } catch {
-          throw error;
+          save(t, setKey(t.raw, key as string, value as string), `set ${key as string}`);
+        } catch (error) {
+          // `merge.test true` or `name 42` where the key wants a string: take the words as a string.
+          try {
+            save(t, setKey(t.raw, key as string, JSON.stringify(value)), `set ${key as string}`);
+          } catch {
+            throw error;
+          }
         }
-      }
-      ctx.emit({ key, value }, () => `${key as string} = ${value as string}`);
-    }));
+        ctx.emit({ key, value }, () => `${key as string} = ${value as string}`);
+      }),
+    );
 
-  config.command('unset <key>').description('Remove a value (back to its default)').option('--rig <rig>', 'write rig.toml')
-    .action(action(ctx, async (key: unknown, opts: unknown) => {
-      const t = target(ctx, (opts as { rig?: string }).rig);
-      save(t, setKey(t.raw, key as string, undefined), `unset ${key as string}`);
-      ctx.emit({ key }, () => `unset ${key as string}`);
-    }));
+  config
+    .command('unset <key>')
+    .description('Remove a value (back to its default)')
+    .option('--rig <rig>', 'write rig.toml')
+    .action(
+      action(ctx, async (key: unknown, opts: unknown) => {
+        const t = target(ctx, (opts as { rig?: string }).rig);
+        save(t, setKey(t.raw, key as string, undefined), `unset ${key as string}`);
+        ctx.emit({ key }, () => `unset ${key as string}`);
+      }),
+    );
 
-  config.command('default-agent [name]').description('Show or set the default runtime').option('--json', 'machine-readable output')
-    .action(action(ctx, async (name: unknown) => {
-      const t = target(ctx);
-      let raw = t.raw;
-      if (typeof name === 'string') {
-        const town = t.validate(renderToml(raw)) as { agents: Record<string, { command: string }> };
-        resolveRuntime(name, { agents: town.agents });
-        raw = setKey(raw, 'default_agent', JSON.stringify(name));
-        save(t, raw, 'set default_agent');
-      }
-      const effective = t.validate(renderToml(raw)) as { default_agent: string };
-      ctx.emit({ default_agent: effective.default_agent }, () => effective.default_agent);
-    }));
+  config
+    .command('default-agent [name]')
+    .description('Show or set the default runtime')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(ctx, async (name: unknown) => {
+        const t = target(ctx);
+        let raw = t.raw;
+        if (typeof name === 'string') {
+          const town = t.validate(renderToml(raw)) as { agents: Record<string, { command: string }> };
+          resolveRuntime(name, { agents: town.agents });
+          raw = setKey(raw, 'default_agent', JSON.stringify(name));
+          save(t, raw, 'set default_agent');
+        }
+        const effective = t.validate(renderToml(raw)) as { default_agent: string };
+        ctx.emit({ default_agent: effective.default_agent }, () => effective.default_agent);
+      }),
+    );
 
   const agent = config.command('agent').description('Agent runtimes: the presets and your own');
-  agent.command('list').description('Presets and custom agents').option('--json', 'machine-readable output')
-    .action(action(ctx, async () => {
-      const t = target(ctx);
-      const town = t.validate(renderToml(t.raw)) as { agents: Record<string, { command: string; like?: string }>; default_agent: string };
-      const rows = [
-        ...Object.values(PRESETS).map((p) => ({ name: p.name, command: [p.command, ...p.args].join(' '), custom: false, hooks: p.hooks, headless: p.headless !== undefined, installed: p.hooks === 'builtin' || ctx.commandExists(p.command) })),
-        ...Object.entries(town.agents).map(([name]) => {
-          const r = resolveRuntime(name, { agents: town.agents });
-          return { name, command: [r.command, ...r.args].join(' '), custom: true, hooks: r.hooks, headless: r.headless !== undefined, installed: ctx.commandExists(r.command) };
-        }),
-      ];
-      ctx.emit(rows, () => table([['AGENT', 'COMMAND', 'HOOKS', 'HEADLESS', 'INSTALLED'], ...rows.map((r) => [
-        `${r.name}${r.name === town.default_agent ? ' (default)' : ''}`, r.command, r.hooks, r.headless ? 'yes' : 'no', r.installed ? 'yes' : 'no',
-      ])]));
-    }));
-  agent.command('set <name> <command>').description('Define or change a custom agent').option('--like <preset>', 'behave like this preset (prompt, hooks, readiness)')
-    .action(action(ctx, async (name: unknown, command: unknown, opts: unknown) => {
-      const like = (opts as { like?: string }).like;
-      if (like !== undefined && !PRESETS[like]) throw validationError(`unknown preset ${JSON.stringify(like)}`, `use one of ${Object.keys(PRESETS).join(', ')}`);
-      if (PRESETS[name as string]) throw validationError(`${name as string} is a built-in preset`, 'give your agent another name');
-      const t = target(ctx);
-      let raw = setKey(t.raw, `agents.${name as string}.command`, JSON.stringify(command));
-      if (like) raw = setKey(raw, `agents.${name as string}.like`, JSON.stringify(like));
-      // The command must make a runnable agent before anything is written.
-      resolveRuntime(name as string, (validated(t, raw, `set agent ${name as string}`) as { agents: Parameters<typeof resolveRuntime>[1]['agents'] }));
-      save(t, raw, `set agent ${name as string}`);
-      ctx.emit({ name, command, like }, () => `agent ${name as string}: ${command as string}`);
-    }));
-  agent.command('remove <name>').description('Remove a custom agent')
-    .action(action(ctx, async (name: unknown) => {
-      const t = target(ctx);
-      if (getKey(t.raw, `agents.${name as string}`) === undefined) throw notFoundError(`no custom agent ${name as string}`);
-      save(t, setKey(t.raw, `agents.${name as string}`, undefined), `remove agent ${name as string}`);
-      ctx.emit({ name }, () => `removed agent ${name as string}`);
-    }));
+  agent
+    .command('list')
+    .description('Presets and custom agents')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(ctx, async () => {
+        const t = target(ctx);
+        const town = t.validate(renderToml(t.raw)) as { agents: Record<string, { command: string; like?: string }>; default_agent: string };
+        const rows = [
+          ...Object.values(PRESETS).map((p) => ({
+            name: p.name,
+            command: [p.command, ...p.args].join(' '),
+            custom: false,
+            hooks: p.hooks,
+            headless: p.headless !== undefined,
+            installed: p.hooks === 'builtin' || ctx.commandExists(p.command),
+          })),
+          ...Object.entries(town.agents).map(([name]) => {
+            const r = resolveRuntime(name, { agents: town.agents });
+            return {
+              name,
+              command: [r.command, ...r.args].join(' '),
+              custom: true,
+              hooks: r.hooks,
+              headless: r.headless !== undefined,
+              installed: ctx.commandExists(r.command),
+            };
+          }),
+        ];
+        ctx.emit(rows, () =>
+          table([
+            ['AGENT', 'COMMAND', 'HOOKS', 'HEADLESS', 'INSTALLED'],
+            ...rows.map((r) => [
+              `${r.name}${r.name === town.default_agent ? ' (default)' : ''}`,
+              r.command,
+              r.hooks,
+              r.headless ? 'yes' : 'no',
+              r.installed ? 'yes' : 'no',
+            ]),
+          ]),
+        );
+      }),
+    );
+  agent
+    .command('set <name> <command>')
+    .description('Define or change a custom agent')
+    .option('--like <preset>', 'behave like this preset (prompt, hooks, readiness)')
+    .action(
+      action(ctx, async (name: unknown, command: unknown, opts: unknown) => {
+        const like = (opts as { like?: string }).like;
+        if (like !== undefined && !PRESETS[like])
+          throw validationError(`unknown preset ${JSON.stringify(like)}`, `use one of ${Object.keys(PRESETS).join(', ')}`);
+        if (PRESETS[name as string]) throw validationError(`${name as string} is a built-in preset`, 'give your agent another name');
+        const t = target(ctx);
+        let raw = setKey(t.raw, `agents.${name as string}.command`, JSON.stringify(command));
+        if (like) raw = setKey(raw, `agents.${name as string}.like`, JSON.stringify(like));
+        // The command must make a runnable agent before anything is written.
+        resolveRuntime(name as string, validated(t, raw, `set agent ${name as string}`) as { agents: Parameters<typeof resolveRuntime>[1]['agents'] });
+        save(t, raw, `set agent ${name as string}`);
+        ctx.emit({ name, command, like }, () => `agent ${name as string}: ${command as string}`);
+      }),
+    );
+  agent
+    .command('remove <name>')
+    .description('Remove a custom agent')
+    .action(
+      action(ctx, async (name: unknown) => {
+        const t = target(ctx);
+        if (getKey(t.raw, `agents.${name as string}`) === undefined) throw notFoundError(`no custom agent ${name as string}`);
+        save(t, setKey(t.raw, `agents.${name as string}`, undefined), `remove agent ${name as string}`);
+        ctx.emit({ name }, () => `removed agent ${name as string}`);
+      }),
+    );
 }

@@ -7,8 +7,12 @@ import { action, type GtContext } from '../context.js';
 const MARK: Record<CheckStatus, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' };
 
 export default function register(program: Command, ctx: GtContext): void {
-  program.command('doctor').description('Check the town: file modes, secret exposure, push protection; exit 1 when a check fails')
-    .addHelpText('after', `
+  program
+    .command('doctor')
+    .description('Check the town: file modes, secret exposure, push protection; exit 1 when a check fails')
+    .addHelpText(
+      'after',
+      `
 Each check answers ok, warn or fail, with what it found and how to fix it. Checks only look.
   town-modes       the town root and .gt/ are 0700
   file-modes       ledger, town.toml, rig.toml, runtime settings (hook tokens), session files are 0600
@@ -19,16 +23,21 @@ Each check answers ok, warn or fail, with what it found and how to fix it. Check
 
 Examples:
   gt doctor
-  gt doctor --json`)
+  gt doctor --json`,
+    )
     .option('--json', 'machine-readable output')
-    .action(action(ctx, async () => {
-      const town = await ctx.town();
-      const report = await runDoctor(town, doctorPorts(town.root, ctx.io.env), DOCTOR_CHECKS);
-      ctx.emit(report, () => [
-        ...report.checks.flatMap((c) => [`${MARK[c.status]}  ${c.check}: ${c.message}`, ...(c.status !== 'ok' && c.fix ? [`      fix: ${c.fix}`] : [])]),
-        '',
-        `${report.summary.ok} ok, ${report.summary.warn} warning(s), ${report.summary.fail} failed`,
-      ].join('\n'));
-      return report.ok ? 0 : 1;
-    }));
+    .action(
+      action(ctx, async () => {
+        const town = await ctx.town();
+        const report = await runDoctor(town, doctorPorts(town.root, ctx.io.env), DOCTOR_CHECKS);
+        ctx.emit(report, () =>
+          [
+            ...report.checks.flatMap((c) => [`${MARK[c.status]}  ${c.check}: ${c.message}`, ...(c.status !== 'ok' && c.fix ? [`      fix: ${c.fix}`] : [])]),
+            '',
+            `${report.summary.ok} ok, ${report.summary.warn} warning(s), ${report.summary.fail} failed`,
+          ].join('\n'),
+        );
+        return report.ok ? 0 : 1;
+      }),
+    );
 }

@@ -17,9 +17,15 @@ export async function mailCheckCommand(ctx: GtContext, options: { inject?: boole
 }
 
 export function registerCheck(mail: Command, ctx: GtContext): void {
-  mail.command('check').option('--agent <address>', 'act as this agent (default: this session\'s agent, else human)').description('Undelivered messages; with --inject, print them for the agent and mark them delivered')
-    .option('--inject', 'deliver: print as a <system-reminder> block, mark delivered (exactly once)').option('--json', 'machine-readable output')
-    .action(action(ctx, async (opts: unknown) => {
-      await mailCheckCommand(ctx, opts as { inject?: boolean; agent?: string });
-    }));
+  mail
+    .command('check')
+    .option('--agent <address>', "act as this agent (default: this session's agent, else human)")
+    .description('Undelivered messages; with --inject, print them for the agent and mark them delivered')
+    .option('--inject', 'deliver: print as a <system-reminder> block, mark delivered (exactly once)')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(ctx, async (opts: unknown) => {
+        await mailCheckCommand(ctx, opts as { inject?: boolean; agent?: string });
+      }),
+    );
 }

@@ -9,17 +9,32 @@ import { action, type GtContext } from '../context.js';
 import { registerCheck } from './mail-check.js';
 
 function inboxTable(messages: MailMessage[]): string {
-  return table([['ID', 'FROM', 'SUBJECT', 'STATE'], ...messages.map((m) => [m.id, m.from, m.subject, m.acked ? 'acked' : m.read ? 'read' : m.delivered ? 'delivered' : 'new'])]);
+  return table([
+    ['ID', 'FROM', 'SUBJECT', 'STATE'],
+    ...messages.map((m) => [m.id, m.from, m.subject, m.acked ? 'acked' : m.read ? 'read' : m.delivered ? 'delivered' : 'new']),
+  ]);
 }
 
 export default function register(program: Command, ctx: GtContext): void {
-  const mail = program.command('mail').description('Durable messages between agents and people, kept in the ledger')
-    .addHelpText('after', '\nExamples:\n  gt mail send app/polecats/nux -s "Use the v2 API" -m "See docs/api.md"\n  gt mail inbox --json\n  gt mail read hq-4f2a\n  gt mail reply hq-4f2a -m "done"\n  gt mail ack hq-4f2a\n  gt mail check --inject     # what hooks run at a turn boundary');
-  const as = (cmd: Command) => cmd.option('--agent <address>', 'act as this agent (default: this session\'s agent, else human)');
+  const mail = program
+    .command('mail')
+    .description('Durable messages between agents and people, kept in the ledger')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gt mail send app/polecats/nux -s "Use the v2 API" -m "See docs/api.md"\n  gt mail inbox --json\n  gt mail read hq-4f2a\n  gt mail reply hq-4f2a -m "done"\n  gt mail ack hq-4f2a\n  gt mail check --inject     # what hooks run at a turn boundary',
+    );
+  const as = (cmd: Command) => cmd.option('--agent <address>', "act as this agent (default: this session's agent, else human)");
 
-  as(mail.command('send <to>').description('Send a message (to: mayor, human, <rig>/polecats/<name>, <rig>/crew/<name>…)')
-    .requiredOption('-s, --subject <subject>', 'subject').option('-m, --message <body>', 'body', '').option('--priority <n>', '0 urgent … 4 low', '2').option('--json', 'machine-readable output'))
-    .action(action(ctx, async (to: unknown, opts: unknown) => {
+  as(
+    mail
+      .command('send <to>')
+      .description('Send a message (to: mayor, human, <rig>/polecats/<name>, <rig>/crew/<name>…)')
+      .requiredOption('-s, --subject <subject>', 'subject')
+      .option('-m, --message <body>', 'body', '')
+      .option('--priority <n>', '0 urgent … 4 low', '2')
+      .option('--json', 'machine-readable output'),
+  ).action(
+    action(ctx, async (to: unknown, opts: unknown) => {
       const options = opts as { subject: string; message: string; priority: string; agent?: string };
       const me = await ctx.me(options.agent);
       const town = await ctx.town();
@@ -31,51 +46,73 @@ export default function register(program: Command, ctx: GtContext): void {
       const sent = await mailbox.send(recipient.address, options.subject, options.message, { priority });
       const delivery = await wakeForMail(town, recipient, me.address, options.subject);
       ctx.emit({ ...sent, delivery }, () => `Sent ${sent.id} to ${sent.to}${delivery === 'stdin' ? ' (delivered to its stdin)' : ''}`);
-    }));
+    }),
+  );
 
-  as(mail.command('inbox').description('Your messages (unacknowledged; --all for every one)').option('--all', 'include acknowledged').option('--json', 'machine-readable output'))
-    .action(action(ctx, async (opts: unknown) => {
+  as(
+    mail
+      .command('inbox')
+      .description('Your messages (unacknowledged; --all for every one)')
+      .option('--all', 'include acknowledged')
+      .option('--json', 'machine-readable output'),
+  ).action(
+    action(ctx, async (opts: unknown) => {
       const options = opts as { all?: boolean; agent?: string };
       const me = await ctx.me(options.agent);
       const town = await ctx.town();
       const messages = await new Mailbox(town.ledger, me.address).inbox(me.address, { all: options.all === true });
-      ctx.emit(messages, () => messages.length === 0 ? `No mail for ${me.address}.` : inboxTable(messages));
-    }));
+      ctx.emit(messages, () => (messages.length === 0 ? `No mail for ${me.address}.` : inboxTable(messages)));
+    }),
+  );
 
-  as(mail.command('read <id>').description('Show a message and mark it read').option('--json', 'machine-readable output'))
-    .action(action(ctx, async (id: unknown, opts: unknown) => {
+  as(mail.command('read <id>').description('Show a message and mark it read').option('--json', 'machine-readable output')).action(
+    action(ctx, async (id: unknown, opts: unknown) => {
       const me = await ctx.me((opts as { agent?: string }).agent);
       const town = await ctx.town();
       const message = await new Mailbox(town.ledger, me.address).markRead(id as string);
-      ctx.emit(message, () => visible(`${message.id}  from ${message.from} to ${message.to}  ${message.created_at}\nSubject: ${message.subject}\n\n${message.body}`));
-    }));
+      ctx.emit(message, () =>
+        visible(`${message.id}  from ${message.from} to ${message.to}  ${message.created_at}\nSubject: ${message.subject}\n\n${message.body}`),
+      );
+    }),
+  );
 
-  as(mail.command('ack <ids...>').description('Mark messages handled (closes them)').option('--json', 'machine-readable output'))
-    .action(action(ctx, async (ids: unknown, opts: unknown) => {
+  as(mail.command('ack <ids...>').description('Mark messages handled (closes them)').option('--json', 'machine-readable output')).action(
+    action(ctx, async (ids: unknown, opts: unknown) => {
       const me = await ctx.me((opts as { agent?: string }).agent);
       const town = await ctx.town();
       const done = await new Mailbox(town.ledger, me.address).ack(ids as string[]);
       ctx.emit({ acked: done }, () => `Acked ${done.join(', ')}`);
-    }));
+    }),
+  );
 
-  as(mail.command('reply <id>').description('Reply in the same thread').requiredOption('-m, --message <body>', 'body').option('--json', 'machine-readable output'))
-    .action(action(ctx, async (id: unknown, opts: unknown) => {
+  as(
+    mail
+      .command('reply <id>')
+      .description('Reply in the same thread')
+      .requiredOption('-m, --message <body>', 'body')
+      .option('--json', 'machine-readable output'),
+  ).action(
+    action(ctx, async (id: unknown, opts: unknown) => {
       const options = opts as { message: string; agent?: string };
       const me = await ctx.me(options.agent);
       const town = await ctx.town();
       const sent = await new Mailbox(town.ledger, me.address).reply(id as string, options.message);
       ctx.emit(sent, () => `Sent ${sent.id} to ${sent.to}`);
-    }));
+    }),
+  );
 
-  as(mail.command('thread <id>').description('Every message of a thread, oldest first').option('--json', 'machine-readable output'))
-    .action(action(ctx, async (id: unknown, opts: unknown) => {
+  as(mail.command('thread <id>').description('Every message of a thread, oldest first').option('--json', 'machine-readable output')).action(
+    action(ctx, async (id: unknown, opts: unknown) => {
       const me = await ctx.me((opts as { agent?: string }).agent);
       const town = await ctx.town();
       const mailbox = new Mailbox(town.ledger, me.address);
       const first = await mailbox.get(id as string);
       const messages = await mailbox.thread(first.thread);
-      ctx.emit(messages, () => visible(messages.map((m) => `${m.id} ${m.from} → ${m.to}: ${m.subject}${m.body ? `\n  ${m.body.split('\n').join('\n  ')}` : ''}`).join('\n')));
-    }));
+      ctx.emit(messages, () =>
+        visible(messages.map((m) => `${m.id} ${m.from} → ${m.to}: ${m.subject}${m.body ? `\n  ${m.body.split('\n').join('\n  ')}` : ''}`).join('\n')),
+      );
+    }),
+  );
 
   registerCheck(mail, ctx);
 }

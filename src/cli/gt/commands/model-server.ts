@@ -21,13 +21,26 @@ const DRY_RUN_KEY = 'sk-ant-gt-dry-run-0000000000000000000000';
  * keys it needs to start with no network, and nothing else: onboarding done,
  * the API key approved, the current directory trusted.
  */
-function setupClaude(ctx: GtContext, options: ModelServerOptions): { file: string; changed: boolean; api_key: string; api_key_suffix: string; trusted: string } {
+function setupClaude(
+  ctx: GtContext,
+  options: ModelServerOptions,
+): { file: string; changed: boolean; api_key: string; api_key_suffix: string; trusted: string } {
   const file = claudeConfigFile(ctx.io.env);
-  if (!file) throw usageError('neither HOME nor CLAUDE_CONFIG_DIR is set: there is no Claude Code config to write', 'set HOME (or CLAUDE_CONFIG_DIR) as the town\'s sessions see it');
+  if (!file)
+    throw usageError(
+      'neither HOME nor CLAUDE_CONFIG_DIR is set: there is no Claude Code config to write',
+      "set HOME (or CLAUDE_CONFIG_DIR) as the town's sessions see it",
+    );
   const apiKey = options.apiKey ?? ctx.io.env.ANTHROPIC_API_KEY ?? DRY_RUN_KEY;
   const text = configuredForDryRun(file, townFiles.read(file), apiKey, [ctx.cwd]);
   if (text !== undefined) townFiles.write(file, text);
-  return { file, changed: text !== undefined, api_key: apiKey === DRY_RUN_KEY ? apiKey : `…${apiKeySuffix(apiKey)}`, api_key_suffix: apiKeySuffix(apiKey), trusted: ctx.cwd };
+  return {
+    file,
+    changed: text !== undefined,
+    api_key: apiKey === DRY_RUN_KEY ? apiKey : `…${apiKeySuffix(apiKey)}`,
+    api_key_suffix: apiKeySuffix(apiKey),
+    trusted: ctx.cwd,
+  };
 }
 
 /**
@@ -36,15 +49,23 @@ function setupClaude(ctx: GtContext, options: ModelServerOptions): { file: strin
  */
 async function modelServerCommand(ctx: GtContext, options: ModelServerOptions): Promise<void> {
   const port = Number(options.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--port ${JSON.stringify(options.port)} is not a port number`, 'use 0 for any free port, or 1–65535');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw usageError(`--port ${JSON.stringify(options.port)} is not a port number`, 'use 0 for any free port, or 1–65535');
   if (options.setupClaude) {
     const setup = setupClaude(ctx, options);
-    const keyNote = options.apiKey === undefined && ctx.io.env.ANTHROPIC_API_KEY === undefined ? ` (set ANTHROPIC_API_KEY=${DRY_RUN_KEY} for the sessions)` : '';
+    const keyNote =
+      options.apiKey === undefined && ctx.io.env.ANTHROPIC_API_KEY === undefined ? ` (set ANTHROPIC_API_KEY=${DRY_RUN_KEY} for the sessions)` : '';
     if (options.script === undefined) {
-      ctx.emit(setup, () => `${setup.changed ? 'Wrote' : 'Already set in'} ${setup.file}: onboarding done, API key ${setup.api_key} approved${keyNote}, ${setup.trusted} trusted.`);
+      ctx.emit(
+        setup,
+        () =>
+          `${setup.changed ? 'Wrote' : 'Already set in'} ${setup.file}: onboarding done, API key ${setup.api_key} approved${keyNote}, ${setup.trusted} trusted.`,
+      );
       return;
     }
-    ctx.err(`${setup.changed ? 'Wrote' : 'Already set in'} ${setup.file}: onboarding done, API key ${setup.api_key} approved${keyNote}, ${setup.trusted} trusted.`);
+    ctx.err(
+      `${setup.changed ? 'Wrote' : 'Already set in'} ${setup.file}: onboarding done, API key ${setup.api_key} approved${keyNote}, ${setup.trusted} trusted.`,
+    );
   }
   if (options.script === undefined) throw usageError('--script <file> is required (or --setup-claude alone)', 'see gt model-server --help');
   let text: string;
@@ -77,13 +98,20 @@ async function modelServerCommand(ctx: GtContext, options: ModelServerOptions): 
 }
 
 export default function register(program: Command, ctx: GtContext): void {
-  program.command('model-server').description('A local model server that answers agents from a script (Anthropic Messages and OpenAI Responses APIs): dry runs without an API key')
+  program
+    .command('model-server')
+    .description('A local model server that answers agents from a script (Anthropic Messages and OpenAI Responses APIs): dry runs without an API key')
     .option('--script <file>', 'JSON script: {"turns": [{"text": "…", "tools": [{"name": "Bash", "input": {"command": "…"}}], "usage": {…}}]} (see the README)')
     .option('--port <n>', 'port to listen on (0: any free port)', '0')
     .option('--record <file>', 'append every request, whole, to this JSONL file')
-    .option('--setup-claude', 'first write the keys Claude Code needs to start offline into $CLAUDE_CONFIG_DIR/.claude.json or ~/.claude.json (onboarding done, the API key approved, this directory trusted), no other key; alone, only that')
+    .option(
+      '--setup-claude',
+      'first write the keys Claude Code needs to start offline into $CLAUDE_CONFIG_DIR/.claude.json or ~/.claude.json (onboarding done, the API key approved, this directory trusted), no other key; alone, only that',
+    )
     .option('--api-key <key>', 'the key --setup-claude approves (default: ANTHROPIC_API_KEY, else a dry-run key it prints)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Each line on stdout is one request: {at, lane, path, main, turn}. A base URL may end in /<lane>;
 each lane can have its own script (tests use this to drive several agents from one server).
 
@@ -92,6 +120,7 @@ A turn is {text, tools, usage, match, error, delay_ms}; the README has the whole
 Examples:
   export ANTHROPIC_BASE_URL=http://127.0.0.1:8787 ANTHROPIC_API_KEY=${DRY_RUN_KEY}
   gt model-server --setup-claude --script dry-run.json --port 8787 &
-  claude -p "hello"                         # or: gt sling <bead> <rig> --agent claude`)
+  claude -p "hello"                         # or: gt sling <bead> <rig> --agent claude`,
+    )
     .action(action(ctx, async (opts: unknown) => modelServerCommand(ctx, opts as ModelServerOptions)));
 }

@@ -18,9 +18,11 @@ export async function primeCommand(ctx: GtContext, options: PrimeOptions): Promi
 }
 
 export default function register(program: Command, ctx: GtContext): void {
-  program.command('prime').description('Role, hooked work, unread mail and handoff note: what an agent reads at session start')
+  program
+    .command('prime')
+    .description('Role, hooked work, unread mail and handoff note: what an agent reads at session start')
     .option('--hook', 'called by a runtime hook (reads its JSON from stdin, records session start)')
-    .option('--agent <address>', 'prime as this agent (default: this session\'s agent)')
+    .option('--agent <address>', "prime as this agent (default: this session's agent)")
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  gt prime\n  gt prime --json\n  gt prime --agent app/polecats/nux')
     .action(action(ctx, async (opts: unknown) => primeCommand(ctx, opts as PrimeOptions)));

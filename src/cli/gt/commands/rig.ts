@@ -29,54 +29,87 @@ function removeOnInterrupt(ctx: GtContext, dir: string): () => void {
 }
 
 export default function register(program: Command, ctx: GtContext): void {
-  const rig = program.command('rig').description('Rigs: the git repositories of the town')
-    .addHelpText('after', '\nExamples:\n  gt rig add app https://github.com/me/app.git\n  gt rig add lib ../lib --prefix lib --branch develop\n  gt rig list --json\n  gt rig remove app');
+  const rig = program
+    .command('rig')
+    .description('Rigs: the git repositories of the town')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gt rig add app https://github.com/me/app.git\n  gt rig add lib ../lib --prefix lib --branch develop\n  gt rig list --json\n  gt rig remove app',
+    );
 
-  rig.command('add <name> <url>')
+  rig
+    .command('add <name> <url>')
     .description('Add a repository: bare clone, refinery worktree, rig.toml, ledger prefix')
     .option('--prefix <prefix>', 'bead ID prefix for this rig (default: from the name)')
-    .option('--branch <branch>', 'default branch (default: the remote\'s HEAD)')
-    .action(action(ctx, async (name: unknown, url: unknown, opts: unknown) => {
-      const options = opts as { prefix?: string; branch?: string };
-      const town = await ctx.town();
-      // A local path is cloned by its absolute path, so the rig does not depend on the cwd.
-      const source = existsSync(resolve(ctx.cwd, url as string)) ? resolve(ctx.cwd, url as string) : (url as string);
-      const stop = removeOnInterrupt(ctx, town.path(name as string));
-      let config;
-      try {
-        config = await addRig(town, name as string, source, { ...options, progress: (line) => ctx.err(line) });
-      } finally {
-        stop();
-      }
-      ctx.emit(config, () => `Added rig ${config.name} (prefix ${config.prefix}, branch ${config.default_branch}) at ${town.path(config.name)}`);
-    }));
+    .option('--branch <branch>', "default branch (default: the remote's HEAD)")
+    .action(
+      action(ctx, async (name: unknown, url: unknown, opts: unknown) => {
+        const options = opts as { prefix?: string; branch?: string };
+        const town = await ctx.town();
+        // A local path is cloned by its absolute path, so the rig does not depend on the cwd.
+        const source = existsSync(resolve(ctx.cwd, url as string)) ? resolve(ctx.cwd, url as string) : (url as string);
+        const stop = removeOnInterrupt(ctx, town.path(name as string));
+        let config;
+        try {
+          config = await addRig(town, name as string, source, { ...options, progress: (line) => ctx.err(line) });
+        } finally {
+          stop();
+        }
+        ctx.emit(config, () => `Added rig ${config.name} (prefix ${config.prefix}, branch ${config.default_branch}) at ${town.path(config.name)}`);
+      }),
+    );
 
-  rig.command('list').description('List rigs').option('--json', 'machine-readable output')
-    .action(action(ctx, async () => {
-      const town = await ctx.town();
-      const rigs = await Promise.all(town.rigNames().map((name) => rigSummary(town, name)));
-      ctx.emit(rigs, () => rigs.length === 0 ? 'No rigs yet: gt rig add <name> <git-url-or-path>'
-        : table([['RIG', 'PREFIX', 'BRANCH', 'POLECATS', 'CREW', 'MRS', 'URL'], ...rigs.map((r) => [r.name, r.prefix, r.default_branch, String(r.polecats), String(r.crew), String(r.open_merge_requests), r.git_url])]));
-    }));
-
-  rig.command('show <name>').description('Show one rig').option('--json', 'machine-readable output')
-    .action(action(ctx, async (name: unknown) => {
-      const town = await ctx.town();
-      const summary = await rigSummary(town, name as string);
-      ctx.emit({ ...summary, config: town.rig(name as string) }, () => [
-        `${summary.name}  prefix ${summary.prefix}  branch ${summary.default_branch}`,
-        `url       ${summary.git_url}`,
-        `test      ${summary.test || '(none: set merge.test in rig.toml)'}`,
-        `polecats  ${summary.polecats}   crew ${summary.crew}   open merge requests ${summary.open_merge_requests}`,
-      ].join('\n'));
-    }));
-
-  rig.command('remove <name>').description('Remove a rig; refuses while any worktree, branch or checkpoint holds unmerged work')
-    .option('--discard-checkpoints', 'also remove a rig whose only unmerged work is on refs/gt/checkpoints, stash entries or tags (they are deleted with it, and named)')
+  rig
+    .command('list')
+    .description('List rigs')
     .option('--json', 'machine-readable output')
-    .action(action(ctx, async (name: unknown, opts: unknown) => {
-      const town = await ctx.town();
-      const result = await removeRig(town, name as string, opts as { discardCheckpoints?: boolean });
-      ctx.emit(result, () => `Removed rig ${result.name}${result.discarded.length ? `; discarded ${result.discarded.join(', ')}` : ''}`);
-    }));
+    .action(
+      action(ctx, async () => {
+        const town = await ctx.town();
+        const rigs = await Promise.all(town.rigNames().map((name) => rigSummary(town, name)));
+        ctx.emit(rigs, () =>
+          rigs.length === 0
+            ? 'No rigs yet: gt rig add <name> <git-url-or-path>'
+            : table([
+                ['RIG', 'PREFIX', 'BRANCH', 'POLECATS', 'CREW', 'MRS', 'URL'],
+                ...rigs.map((r) => [r.name, r.prefix, r.default_branch, String(r.polecats), String(r.crew), String(r.open_merge_requests), r.git_url]),
+              ]),
+        );
+      }),
+    );
+
+  rig
+    .command('show <name>')
+    .description('Show one rig')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(ctx, async (name: unknown) => {
+        const town = await ctx.town();
+        const summary = await rigSummary(town, name as string);
+        ctx.emit({ ...summary, config: town.rig(name as string) }, () =>
+          [
+            `${summary.name}  prefix ${summary.prefix}  branch ${summary.default_branch}`,
+            `url       ${summary.git_url}`,
+            `test      ${summary.test || '(none: set merge.test in rig.toml)'}`,
+            `polecats  ${summary.polecats}   crew ${summary.crew}   open merge requests ${summary.open_merge_requests}`,
+          ].join('\n'),
+        );
+      }),
+    );
+
+  rig
+    .command('remove <name>')
+    .description('Remove a rig; refuses while any worktree, branch or checkpoint holds unmerged work')
+    .option(
+      '--discard-checkpoints',
+      'also remove a rig whose only unmerged work is on refs/gt/checkpoints, stash entries or tags (they are deleted with it, and named)',
+    )
+    .option('--json', 'machine-readable output')
+    .action(
+      action(ctx, async (name: unknown, opts: unknown) => {
+        const town = await ctx.town();
+        const result = await removeRig(town, name as string, opts as { discardCheckpoints?: boolean });
+        ctx.emit(result, () => `Removed rig ${result.name}${result.discarded.length ? `; discarded ${result.discarded.join(', ')}` : ''}`);
+      }),
+    );
 }

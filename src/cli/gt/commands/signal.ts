@@ -15,7 +15,11 @@ export async function readHookInput(): Promise<Record<string, unknown>> {
       resolvePromise(data);
     };
     const timer = setTimeout(done, 1000);
-    process.stdin.setEncoding('utf8').on('data', (chunk: string) => (data += chunk)).on('end', done).on('error', done);
+    process.stdin
+      .setEncoding('utf8')
+      .on('data', (chunk: string) => (data += chunk))
+      .on('end', done)
+      .on('error', done);
   });
   try {
     const parsed: unknown = JSON.parse(text);
@@ -44,10 +48,11 @@ export async function signalCommand(ctx: GtContext, event: string, options: Sign
 }
 
 export default function register(program: Command, ctx: GtContext): void {
-  program.command('signal <event> [payload...]')
+  program
+    .command('signal <event> [payload...]')
     .description(`A runtime hook event: ${SIGNALS.join(', ')}. Records it on the agent; at turn boundaries prints undelivered mail`)
-    .option('--format <format>', 'output for this runtime\'s hook protocol: text (default), claude, gemini, codex, cursor, copilot', 'text')
-    .option('--agent <address>', 'as this agent (default: this session\'s agent)')
+    .option('--format <format>', "output for this runtime's hook protocol: text (default), claude, gemini, codex, cursor, copilot", 'text')
+    .option('--agent <address>', "as this agent (default: this session's agent)")
     .addHelpText('after', '\nExamples (normally run by the hooks gt installs):\n  gt signal prompt-submit --format claude\n  gt signal stop')
     .action(action(ctx, async (event: unknown, _payload: unknown, opts: unknown) => signalCommand(ctx, event as string, opts as SignalOptions)));
 }

@@ -10,7 +10,9 @@ import { formulaLibrary } from './formula.js';
 export default function register(program: Command, ctx: GtContext): void {
   program
     .command('sling <beads...>')
-    .description('Put beads on workers\' hooks and start their sessions. The last argument is the target: a rig (one polecat per bead) or an agent address. A formula name instead of beads pours a molecule and slings its root')
+    .description(
+      "Put beads on workers' hooks and start their sessions. The last argument is the target: a rig (one polecat per bead) or an agent address. A formula name instead of beads pours a molecule and slings its root",
+    )
     .option('--agent <runtime>', 'runtime for the session (claude, codex, gemini, shell, or your own)')
     .option('--backend <backend>', 'tmux or headless (default: town sessions.backend, tmux when installed)')
     .option('--force', 'take over a bead hooked to a worker whose session is dead (its commits are kept), or sling a bead its open dependencies still block')
@@ -18,36 +20,58 @@ export default function register(program: Command, ctx: GtContext): void {
     .option('--no-convoy', 'several beads: do not track them as a convoy')
     .option('--var <key=value>', 'a formula var (repeatable)', collectVar, {})
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  gt sling app-a3f8 app                     # a polecat of rig app\n  gt sling app-a3f8 app-b71c app --agent shell\n  gt sling app-a3f8 app/crew/ada\n  gt sling app-a3f8 app --force             # restart work whose session died\n  gt sling release app --var version=1.2.0  # pour the formula, hook its root\n  gt sling tdd-cycle app/crew/ada --var behaviour="empty input is refused"')
-    .action(action(ctx, async (args: unknown, opts: unknown) => {
-      const words = args as string[];
-      const options = opts as { agent?: string; backend?: string; force?: boolean; start?: boolean; convoy?: boolean; var: Record<string, string> };
-      const target = words[words.length - 1];
-      if (words.length < 2 || target === undefined) {
-        ctx.err('Error: name the bead(s) and a target: gt sling <bead…> <rig|agent>, or gt sling <formula> <rig|agent> --var k=v');
-        return 2;
-      }
-      const town = await ctx.townForSessions();
-      const sling: SlingOptions = {
-        ...(options.agent ? { runtime: options.agent } : {}), ...(options.backend ? { backend: options.backend } : {}),
-        ...(options.force ? { force: true } : {}), ...(options.start === false ? { noStart: true } : {}), ...(options.convoy === false ? { convoy: false } : {}),
-      };
-      const first = words[0] as string;
-      const lookup = await town.ledger.resolve(first).then(() => undefined, (error: unknown) => error);
-      const isBead = lookup === undefined;
-      if (words.length === 2 && !isBead) {
-        const rig = target.includes('/') ? target.split('/')[0] : target;
-        const library = await formulaLibrary(ctx, rig && town.rigNames().includes(rig) ? rig : undefined);
-        // A partial ID matching several beads is reported as such (as bd show does), unless a formula has that name.
-        if (lookup instanceof GtError && lookup.kind === 'ambiguous' && !library.list().some((f) => f.name === first)) throw lookup;
-        const result = await slingFormula(town, library.load, first, options.var, target, sling, ctx.runtimeProbe);
-        ctx.err(`Poured ${result.formula} as ${result.molecule} (${result.steps} steps); its root is on ${result.agent}'s hook.`);
-        ctx.emit(result, () => table([['MOLECULE', 'AGENT', 'RUNTIME', 'BACKEND', 'BRANCH'], [result.molecule, `${result.agent}${result.spawned ? ' (new)' : ''}`, result.runtime, result.backend, result.branch ?? '-']]));
-        return;
-      }
-      if (Object.keys(options.var).length > 0) throw usageError('--var is for slinging a formula', `${first} is a bead; gt sling <formula> <target> --var k=v pours a formula`);
-      const results = await slingBeads(town, words.slice(0, -1), target, sling, ctx.runtimeProbe);
-      if (results[0]?.convoy) ctx.err(`Convoy ${results[0].convoy} tracks these ${results.length} beads (gt convoy show ${results[0].convoy}).`);
-      ctx.emit(results, () => table([['BEAD', 'AGENT', 'RUNTIME', 'BACKEND', 'BRANCH'], ...results.map((r) => [r.bead, `${r.agent}${r.spawned ? ' (new)' : ''}`, r.runtime, r.backend, r.branch ?? '-'])]));
-    }));
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gt sling app-a3f8 app                     # a polecat of rig app\n  gt sling app-a3f8 app-b71c app --agent shell\n  gt sling app-a3f8 app/crew/ada\n  gt sling app-a3f8 app --force             # restart work whose session died\n  gt sling release app --var version=1.2.0  # pour the formula, hook its root\n  gt sling tdd-cycle app/crew/ada --var behaviour="empty input is refused"',
+    )
+    .action(
+      action(ctx, async (args: unknown, opts: unknown) => {
+        const words = args as string[];
+        const options = opts as { agent?: string; backend?: string; force?: boolean; start?: boolean; convoy?: boolean; var: Record<string, string> };
+        const target = words[words.length - 1];
+        if (words.length < 2 || target === undefined) {
+          ctx.err('Error: name the bead(s) and a target: gt sling <bead…> <rig|agent>, or gt sling <formula> <rig|agent> --var k=v');
+          return 2;
+        }
+        const town = await ctx.townForSessions();
+        const sling: SlingOptions = {
+          ...(options.agent ? { runtime: options.agent } : {}),
+          ...(options.backend ? { backend: options.backend } : {}),
+          ...(options.force ? { force: true } : {}),
+          ...(options.start === false ? { noStart: true } : {}),
+          ...(options.convoy === false ? { convoy: false } : {}),
+        };
+        const first = words[0] as string;
+        const lookup = await town.ledger.resolve(first).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        const isBead = lookup === undefined;
+        if (words.length === 2 && !isBead) {
+          const rig = target.includes('/') ? target.split('/')[0] : target;
+          const library = await formulaLibrary(ctx, rig && town.rigNames().includes(rig) ? rig : undefined);
+          // A partial ID matching several beads is reported as such (as bd show does), unless a formula has that name.
+          if (lookup instanceof GtError && lookup.kind === 'ambiguous' && !library.list().some((f) => f.name === first)) throw lookup;
+          const result = await slingFormula(town, library.load, first, options.var, target, sling, ctx.runtimeProbe);
+          ctx.err(`Poured ${result.formula} as ${result.molecule} (${result.steps} steps); its root is on ${result.agent}'s hook.`);
+          ctx.emit(result, () =>
+            table([
+              ['MOLECULE', 'AGENT', 'RUNTIME', 'BACKEND', 'BRANCH'],
+              [result.molecule, `${result.agent}${result.spawned ? ' (new)' : ''}`, result.runtime, result.backend, result.branch ?? '-'],
+            ]),
+          );
+          return;
+        }
+        if (Object.keys(options.var).length > 0)
+          throw usageError('--var is for slinging a formula', `${first} is a bead; gt sling <formula> <target> --var k=v pours a formula`);
+        const results = await slingBeads(town, words.slice(0, -1), target, sling, ctx.runtimeProbe);
+        if (results[0]?.convoy) ctx.err(`Convoy ${results[0].convoy} tracks these ${results.length} beads (gt convoy show ${results[0].convoy}).`);
+        ctx.emit(results, () =>
+          table([
+            ['BEAD', 'AGENT', 'RUNTIME', 'BACKEND', 'BRANCH'],
+            ...results.map((r) => [r.bead, `${r.agent}${r.spawned ? ' (new)' : ''}`, r.runtime, r.backend, r.branch ?? '-']),
+          ]),
+        );
+      }),
+    );
 }
