@@ -141,10 +141,17 @@ describe('the scripted model server', () => {
     expect(readFileSync(file, 'utf8')).toBe(before);
     // CLAUDE_CONFIG_DIR wins over HOME; without a key, a dry-run key is approved and named.
     const configDir = join(dir, 'claude-config');
-    const json = JSON.parse(gt(['model-server', '--setup-claude', '--json'], { CLAUDE_CONFIG_DIR: configDir }).stdout) as { file: string; api_key: string };
+    const json = JSON.parse(gt(['model-server', '--setup-claude', '--json'], { CLAUDE_CONFIG_DIR: configDir }).stdout) as {
+      file: string;
+      api_key: string;
+      api_key_suffix: string;
+    };
     expect(json.file).toBe(join(configDir, '.claude.json'));
     const written = JSON.parse(readFileSync(json.file, 'utf8')) as { customApiKeyResponses: { approved: string[] } };
-    expect(written.customApiKeyResponses.approved).toEqual([json.api_key.slice(-20)]);
+    // --json output never shows a key (the dry-run one is shaped like a real one); the suffix Claude Code keeps is given.
+    expect(json.api_key).toBe('[redacted]');
+    expect(written.customApiKeyResponses.approved).toEqual([json.api_key_suffix]);
+    expect(json.api_key_suffix).toHaveLength(20);
     expect(readFileSync(file, 'utf8')).toBe(before);
     // A config that is not JSON is left alone; no --script and no --setup-claude is a usage error.
     writeFileSync(file, '{ not json');
