@@ -5,19 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import type { TownEvent } from '../../src/core/events/town-events.js';
 import { GT } from '../support/env.js';
 import { makeTown, waitFor } from '../support/town.js';
 
-interface Event {
-  id: number;
-  kind: string;
-  actor: string;
-  rig?: string;
-  bead?: string;
-  agent?: string;
-  payload: Record<string, unknown>;
-  at: string;
-}
+type Event = TownEvent;
 
 describe('gt events', () => {
   it('follows a whole run in order and without gaps: sling, sessions, done, merge requests, merges, the convoy landing', async () => {

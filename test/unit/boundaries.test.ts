@@ -3,6 +3,7 @@ import { ESLint } from 'eslint';
 import tseslint from 'typescript-eslint';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { findCycles } from '../../src/core/beads/ledger.js';
 import { ROOT } from '../support/env.js';
 
 /** Lint with the project's config a piece of code placed at a path, and return the rules it breaks. */
@@ -82,39 +83,9 @@ function importGraph(root: string): Map<string, string[]> {
   return graph;
 }
 
-/** Import circles: strongly connected components of more than one file. */
+/** Import circles: strongly connected components of more than one file (the ledger's own Tarjan, over import edges). */
 function circles(graph: Map<string, string[]>): string[][] {
-  let index = 0;
-  const indices = new Map<string, number>();
-  const low = new Map<string, number>();
-  const stack: string[] = [];
-  const onStack = new Set<string>();
-  const found: string[][] = [];
-  const visit = (node: string): void => {
-    indices.set(node, index);
-    low.set(node, index++);
-    stack.push(node);
-    onStack.add(node);
-    for (const next of graph.get(node) ?? []) {
-      if (!graph.has(next)) continue;
-      if (!indices.has(next)) {
-        visit(next);
-        low.set(node, Math.min(low.get(node) as number, low.get(next) as number));
-      } else if (onStack.has(next)) low.set(node, Math.min(low.get(node) as number, indices.get(next) as number));
-    }
-    if (low.get(node) === indices.get(node)) {
-      const component: string[] = [];
-      let member: string;
-      do {
-        member = stack.pop() as string;
-        onStack.delete(member);
-        component.push(member);
-      } while (member !== node);
-      if (component.length > 1) found.push(component);
-    }
-  };
-  for (const node of graph.keys()) if (!indices.has(node)) visit(node);
-  return found;
+  return findCycles([...graph].flatMap(([from, targets]) => targets.filter((to) => graph.has(to)).map((to) => ({ from, to }))));
 }
 
 describe('the source layout', () => {
@@ -130,7 +101,7 @@ describe('the source layout', () => {
       ['c', ['a']],
       ['d', ['a']],
     ]);
-    expect(circles(graph).map((c) => c.sort())).toEqual([['a', 'b', 'c']]);
+    expect(circles(graph)).toEqual([['a', 'b', 'c']]);
   });
 
   it('keeps every folder under src/core small enough to read: at most 15 files', () => {
