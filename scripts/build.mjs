@@ -12,19 +12,17 @@ import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 const version = JSON.parse(readFileSync('package.json', 'utf8')).version;
-const stubConfig = {
-  name: 'stub-config',
+// Replaces src/core/town/config.ts, however it is imported ('./config.js' from core/town too), with `stand-in`.
+const CONFIG = resolve('src/core/town/config.js');
+const replaceConfig = (name, standIn) => ({
+  name,
   setup(b) {
-    b.onResolve({ filter: /core\/town\/config\.js$/ }, () => ({ path: resolve('scripts/hot-config-stub.ts') }));
+    b.onResolve({ filter: /(^|\/)config\.js$/ }, (args) => (resolve(args.resolveDir, args.path) === CONFIG ? { path: resolve(standIn) } : undefined));
   },
-};
+});
+const stubConfig = replaceConfig('stub-config', 'scripts/hot-config-stub.ts');
 // The session host loads the config schemas on first use, from a bundle of their own.
-const lazyConfig = {
-  name: 'lazy-config',
-  setup(b) {
-    b.onResolve({ filter: /core\/town\/config\.js$/ }, () => ({ path: resolve('scripts/lazy-config.ts') }));
-  },
-};
+const lazyConfig = replaceConfig('lazy-config', 'scripts/lazy-config.ts');
 rmSync('dist', { recursive: true, force: true });
 for (const [entry, out, plugins] of [
   ['src/bin/bd.ts', 'bd', []],

@@ -6,7 +6,7 @@
 import { GT_DIR, RIG_FILE, RUNS_DIR, TOWN_FILE, TOWN_LEDGER } from '../../shared/paths.js';
 import { holdsSecret, withoutCredentials } from '../../shared/secrets.js';
 import { shellQuote } from '../../shared/shell.js';
-import { preReceiveHook } from '../town/rigs.js';
+import { preReceiveHook } from '../town/push-guard.js';
 import { filesUnder, type DoctorCheck, type DoctorContext } from './doctor.js';
 
 const octal = (mode: number) => mode.toString(8).padStart(3, '0');

@@ -15,7 +15,7 @@ import { endOwnSession, startSession, stopSession } from '../agents/sessions.js'
 import type { BackendKind } from '../town/ports.js';
 import type { ResolvedRuntime } from '../agents/runtimes.js';
 import type { AgentRecord, Town } from '../town/town.js';
-import { protectRepository } from '../town/rigs.js';
+import { protectRepository } from '../town/push-guard.js';
 import {
   branchExists,
   checkpoint,

@@ -1,0 +1,37 @@
+import { shellQuote } from '../../shared/shell.js';
+import type { Town } from './town.js';
+
+/**
+ * The agents' origin pushes into gt's own bare repository, never to the real
+ * origin (issue 12, finding 4; design §9): its push URL is the repository
+ * itself, which refuses non-fast-forward updates, deletions, and any update
+ * of the default branch (a pre-receive hook: only the refinery moves it, by a
+ * fast-forward in its worktree, and only the refinery pushes to the real
+ * origin, by its URL). Idempotent: run on every new worktree, so older rigs
+ * get it too. Pushes from an agent's worktree go to its own repository, so an
+ * ordinary `git push origin <its branch>` is a no-op that succeeds.
+ */
+export async function protectRepository(town: Town, repo: string, defaultBranch: string): Promise<void> {
+  const { git, files } = town.ports;
+  await git.run(repo, ['config', 'remote.origin.pushurl', repo]);
+  await git.run(repo, ['config', 'receive.denyNonFastForwards', 'true']);
+  await git.run(repo, ['config', 'receive.denyDeletes', 'true']);
+  const hook = `${repo}/hooks/pre-receive`;
+  const script = preReceiveHook(defaultBranch);
+  if (files.read(hook) !== script) files.write(hook, script, 0o700);
+}
+
+/** Refuses every push that moves the default branch: agents' work reaches it through the merge queue. */
+export function preReceiveHook(defaultBranch: string): string {
+  return `#!/bin/sh
+# Written by gt (issue 12, finding 4): agents' pushes land here, not on the real origin.
+# ${defaultBranch} moves only by the refinery's fast-forward; gt done queues a merge request.
+while read -r old new ref; do
+  if [ "$ref" = ${shellQuote(`refs/heads/${defaultBranch}`)} ]; then
+    echo "gt: $ref is protected: only the refinery moves it (run gt done to queue a merge request)" >&2
+    exit 1
+  fi
+done
+exit 0
+`;
+}
