@@ -593,3 +593,35 @@ describe('gt doctor (file modes and secret exposure)', () => {
     chmodSync(town.root, 0o700);
   });
 });
+
+describe("another agent's mail (the trust model's mail guarantee)", () => {
+  it('an agent reads its own mail only: not through gt mail --agent, bd show or list, nor the event stream; a person reads everything', () => {
+    const town = makeTown({ rig: 'app' });
+    const rigDir = join(town.root, 'app');
+    const other = 'app/polecats/slit';
+    for (const address of [AGENT.GT_AGENT, other]) expect(town.gt(['sling', town.bead(`Work of ${address}`, ['true']), address, '--no-start']).code).toBe(0);
+    const secret = town.json<{ id: string }>(['mail', 'send', other, '-s', 'the deploy key rotates tonight', '-m', 'details']);
+    const mine = town.json<{ id: string }>(['mail', 'send', AGENT.GT_AGENT, '-s', 'for nux', '-m', 'hello']);
+
+    // Impersonation: --agent is the caller itself, or refused.
+    const inbox = town.gt(['mail', 'inbox', '--agent', other, '--json'], { env: AGENT });
+    expect(inbox.code).toBe(5);
+    expect(inbox.stderr).toContain(`acts only as itself, not as ${other}`);
+    expect(town.gt(['done', '--agent', other], { env: AGENT }).code).toBe(5);
+    // bd and the stream: the other agent's message is absent, its own is there.
+    const shown = town.gt(['bd', 'show', secret.id], { cwd: rigDir, env: AGENT });
+    expect(shown.code).not.toBe(0);
+    expect(shown.stdout).not.toContain('deploy key');
+    const listed = town.gt(['bd', 'list', '--type', 'message', '--all', '--json'], { cwd: rigDir, env: AGENT });
+    expect(listed.stdout).not.toContain('deploy key');
+    expect(listed.stdout).toContain(mine.id);
+    const events = town.gt(['events', '--type', 'mail', '--json'], { env: AGENT });
+    expect(events.stdout).not.toContain('deploy key');
+    expect(events.stdout).toContain('for nux');
+    expect(town.gt(['bd', 'export'], { cwd: rigDir, env: AGENT }).stdout).not.toContain('deploy key');
+    // Its own inbox works as before; a person (no GT_AGENT) sees both.
+    expect(town.json<Array<{ id: string }>>(['mail', 'inbox'], { env: AGENT }).map((m) => m.id)).toEqual([mine.id]);
+    expect(town.gt(['bd', 'show', secret.id], { cwd: rigDir }).stdout).toContain('deploy key');
+    expect(town.json<unknown[]>(['mail', 'inbox', '--agent', other])).toHaveLength(1);
+  });
+});

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { partialIdNote, type Ledger } from '../../core/beads/ledger.js';
-import { agentWriteGuard } from '../../core/governance/agent-writes.js';
+import { agentReadGuard, agentWriteGuard } from '../../core/governance/agent-writes.js';
 import { gitUserName, locateLedger, openLedger, rigPrefix, type LedgerLocation } from '../../app/index.js';
 import { GtError } from '../../shared/errors.js';
 import { CliContext } from '../context.js';
@@ -49,9 +49,9 @@ export class BdContext extends CliContext<GlobalOptions> {
       const ledger = openLedger(location.path, () => this.actor());
       // A partial ID says on stderr which one it resolved to (as gt's town does).
       ledger.onPartialId((input, id) => this.err(partialIdNote(input, id)));
-      // An agent session's bd refuses the writes only a person makes (core/governance/agent-writes.ts).
+      // An agent session's bd refuses the writes only a person makes, and sees no one else's mail (core/governance/agent-writes.ts).
       const agent = this.io.env.GT_AGENT;
-      if (agent) ledger.guardWrites(agentWriteGuard(agent));
+      if (agent) ledger.guard({ write: agentWriteGuard(agent), read: agentReadGuard(agent) });
       this.opened = ledger;
     }
     return Promise.resolve(this.opened);

@@ -57,7 +57,17 @@ export class GtContext extends CliContext<GtGlobals> {
 
   /** The agent running this command (GT_AGENT or its workspace); `human` when neither. */
   async me(explicit?: string): Promise<Identity> {
-    if (explicit) return parseIdentity(explicit);
+    if (explicit) {
+      const identity = parseIdentity(explicit);
+      // An agent session acts as itself only: `--agent` would otherwise read another's mail or finish its work.
+      const self = this.io.env.GT_AGENT;
+      if (self && identity.address !== parseIdentity(self).address) {
+        throw new GtError('conflict', `${self} is an agent session and acts only as itself, not as ${identity.address}`, {
+          hint: "run this from a terminal that is no agent's session",
+        });
+      }
+      return identity;
+    }
     const town = await this.town({ light: true });
     return town.identityFrom(this.io.env, this.cwd, { address: 'human', role: 'human' });
   }

@@ -8,7 +8,7 @@ import { EXIT_CODES, GtError } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
 import { commandWord, dispatch } from '../dispatch.js';
 import type { Io } from '../output.js';
-import { agentWriteGuard } from '../../core/governance/agent-writes.js';
+import { agentReadGuard, agentWriteGuard } from '../../core/governance/agent-writes.js';
 import { isLeader } from '../../core/governance/permissions.js';
 import type { Town } from '../../core/town/town.js';
 import { ExitCode, GtContext } from './context.js';
@@ -60,7 +60,7 @@ class AgentAwareContext extends GtContext {
     const agent = this.io.env.GT_AGENT;
     if (agent && !this.guarded) {
       this.guarded = true;
-      town.ledger.guardWrites(agentWriteGuard(agent, () => isLeader(town, agent)));
+      town.ledger.guard({ write: agentWriteGuard(agent, () => isLeader(town, agent)), read: agentReadGuard(agent) });
     }
     return town;
   }

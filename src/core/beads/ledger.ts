@@ -24,7 +24,7 @@ import {
   type Vocabulary,
 } from './rules.js';
 import { COALESCED_KINDS, type TownEvent, type TownEventFilter, type TownEventInput } from '../events/town-events.js';
-import { guardedStore, type WriteGuard } from './guard.js';
+import { guardedStore, type LedgerGuard } from './guard.js';
 import type { BlockerInfo, LedgerReader, LedgerStore, LedgerWriter } from './store.js';
 import type { BlockedIssue, Comment, Dependency, Issue, IssueDetails, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats } from './types.js';
 
@@ -273,9 +273,12 @@ export class Ledger {
     return this.guarded ?? this.base;
   }
 
-  /** From now on every issue write passes `guard` (the edges install one for an agent's process). */
-  guardWrites(guard: WriteGuard): void {
-    this.guarded = guardedStore(this.base, guard);
+  /**
+   * From now on every issue write passes `write`, and reads see only what
+   * `read` lets through (the edges install both for an agent's process).
+   */
+  guard(guards: LedgerGuard): void {
+    this.guarded = guardedStore(this.base, guards);
   }
 
   /**

@@ -6,7 +6,7 @@
  * the ledger of every `gt`/`bd` process that runs with GT_AGENT set.
  */
 import { GtError } from '../../shared/errors.js';
-import type { WriteGuard } from '../beads/guard.js';
+import type { ReadGuard, WriteGuard } from '../beads/guard.js';
 import type { Issue } from '../beads/types.js';
 
 /** The keys that record a person's decision on a permission request. */
@@ -61,4 +61,18 @@ export function agentConfigError(agent: string, file: string): GtError {
     `change ${file}: town and rig config are the policy, which a person changes`,
     "run gt config from a terminal that is no agent's session",
   );
+}
+
+/**
+ * What an agent's own process sees of the ledger: mail addressed to it or
+ * sent by it, and no one else's (design §9: no agent reads another agent's
+ * mail). Other agents' messages, and the mail events that name their
+ * subjects, read as absent — through gt, bd and the event stream alike.
+ */
+export function agentReadGuard(agent: string): ReadGuard {
+  const mine = (address: string | undefined) => address === agent;
+  return {
+    issue: (issue) => issue.issue_type !== 'message' || mine(issue.assignee) || mine(issue.sender) || mine(issue.created_by),
+    event: (event) => !event.kind.startsWith('mail.') || mine(event.agent) || mine(event.actor),
+  };
 }
