@@ -26,6 +26,13 @@ const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/@:'"]+):[^\s/@'"]+@/gi;
 
 /** `ANTHROPIC_API_KEY=…` and `"GITHUB_TOKEN": "…"`: environment variables named like secrets. */
 const SECRET_NAME = '[A-Z0-9_]*(?:API_KEY|APIKEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|PRIVATE_KEY)[A-Z0-9_]*';
+const SECRET_VARIABLE = new RegExp(`^${SECRET_NAME}$`);
+
+/** A variable named like a secret (`GITHUB_TOKEN`, `ANTHROPIC_API_KEY`, `DB_PASSWORD`…). */
+export function isSecretName(name: string): boolean {
+  return SECRET_VARIABLE.test(name);
+}
+
 const ASSIGNMENT = new RegExp(`\\b(${SECRET_NAME})=("[^"]*"|'[^']*'|[^\\s"',;]+)`, 'g');
 const JSON_FIELD = new RegExp(`("${SECRET_NAME}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'g');
 

@@ -98,10 +98,10 @@ export interface Harness {
 }
 
 /** A town with one rig (`app`, a real bare origin with one commit), opened in this process as `actor`. */
-export async function townHarness(options: { rig?: string; actor?: string } = {}): Promise<Harness> {
+export async function townHarness(options: { rig?: string; actor?: string; env?: Record<string, string> } = {}): Promise<Harness> {
   const base = tempDir('gt-harness-');
   const root = join(base, 'town');
-  const env = isolatedEnv(base, { GT_ROOT: root });
+  const env = isolatedEnv(base, { GT_ROOT: root, ...options.env });
   const git = (cwd: string, args: string[]) => sh(cwd, 'git', args, env);
   const rigName = options.rig ?? 'app';
   const seed = join(base, 'seed');

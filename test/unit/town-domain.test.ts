@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runtimeProbe } from '../../src/app/index.js';
+import { parseToml, renderToml, setKey } from '../../src/core/town/config.js';
 import { parseIdentity } from '../../src/core/agents/identity.js';
 import { startSession } from '../../src/core/agents/sessions.js';
 import { recordSignal } from '../../src/core/agents/signals.js';
@@ -292,5 +293,38 @@ describe("the refinery's progress lines", () => {
       `refinery app: merged ${bead} (MR ${outcome?.merge_request ?? ''}) as ${outcome?.commit?.slice(0, 12) ?? ''}`,
       `refinery app: convoy ${convoy.id} "Greeting" landed`,
     ]);
+  });
+});
+
+describe('what a session is given', () => {
+  it("an agent gets the secrets its runtime needs and those town.toml passes, never the rest of the person's", async () => {
+    const h = await townHarness({
+      env: { ANTHROPIC_API_KEY: 'sk-ant-test-key', GITHUB_TOKEN: 'ghp_person', AWS_SECRET_ACCESS_KEY: 'aws', NPM_TOKEN: 'npm', LANG: 'C.UTF-8' },
+    });
+    const claude = await h.bead('Claude work');
+    await slingBeads(h.town, [claude], 'app', { runtime: 'claude', noStart: true }, runtimeProbe(h.env));
+    const agent = (await h.town.agents()).find((a) => a.role === 'polecat');
+    await startSession(h.town, parseIdentity(agent?.address ?? ''), {
+      runtime: h.town.runtimeFor(parseIdentity(agent?.address ?? ''), 'claude'),
+      backend: 'tmux',
+      hooked: true,
+    });
+    const env = h.backend.started.at(-1)?.env ?? {};
+    expect(env.ANTHROPIC_API_KEY).toBe('sk-ant-test-key');
+    expect(env.LANG).toBe('C.UTF-8');
+    expect(Object.keys(env).filter((k) => ['GITHUB_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'NPM_TOKEN'].includes(k))).toEqual([]);
+    // A person passes one on purpose.
+    const toml = join(h.root, 'town.toml');
+    h.town.ports.files.write(toml, renderToml(setKey(parseToml(h.town.ports.files.read(toml) ?? '', toml), 'sessions.pass_env', '["NPM_TOKEN"]')));
+    h.town.reloadConfig();
+    await startSession(h.town, parseIdentity(agent?.address ?? ''), {
+      runtime: h.town.runtimeFor(parseIdentity(agent?.address ?? ''), 'shell'),
+      backend: 'tmux',
+      hooked: true,
+    });
+    const shell = h.backend.started.at(-1)?.env ?? {};
+    expect(shell.NPM_TOKEN).toBe('npm');
+    expect(shell.ANTHROPIC_API_KEY).toBeUndefined();
+    expect(shell.GITHUB_TOKEN).toBeUndefined();
   });
 });

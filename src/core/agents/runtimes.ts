@@ -29,6 +29,12 @@ export interface RuntimePreset {
   package?: string;
   /** How to run without a terminal; absent when the runtime has no such mode. */
   headless?: { args: string[]; stdin: 'stream-json' | 'none' };
+  /**
+   * The secret-named variables (…_API_KEY, …_TOKEN) this runtime needs to reach
+   * its model; a session gets these and no other secret of the caller's
+   * environment (town.toml `sessions.pass_env` adds more).
+   */
+  secretEnv?: string[];
 }
 
 export const PRESETS: Record<string, RuntimePreset> = {
@@ -36,6 +42,7 @@ export const PRESETS: Record<string, RuntimePreset> = {
   // permission policy (and root may not use that flag at all).
   claude: {
     name: 'claude',
+    secretEnv: ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN', 'AWS_BEARER_TOKEN_BEDROCK'],
     command: 'claude',
     args: [],
     prompt: 'arg',
@@ -50,6 +57,7 @@ export const PRESETS: Record<string, RuntimePreset> = {
   },
   codex: {
     name: 'codex',
+    secretEnv: ['OPENAI_API_KEY', 'CODEX_API_KEY', 'AZURE_OPENAI_API_KEY'],
     command: 'codex',
     args: ['--dangerously-bypass-approvals-and-sandbox'],
     prompt: 'none',
@@ -62,6 +70,7 @@ export const PRESETS: Record<string, RuntimePreset> = {
   },
   gemini: {
     name: 'gemini',
+    secretEnv: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'],
     command: 'gemini',
     args: ['--approval-mode', 'yolo'],
     prompt: 'arg',
@@ -73,6 +82,7 @@ export const PRESETS: Record<string, RuntimePreset> = {
   },
   cursor: {
     name: 'cursor',
+    secretEnv: ['CURSOR_API_KEY'],
     command: 'cursor-agent',
     args: ['-f'],
     prompt: 'arg',
@@ -83,6 +93,7 @@ export const PRESETS: Record<string, RuntimePreset> = {
   },
   amp: {
     name: 'amp',
+    secretEnv: ['AMP_API_KEY'],
     command: 'amp',
     args: ['--dangerously-allow-all', '--no-ide'],
     prompt: 'arg',
@@ -93,6 +104,7 @@ export const PRESETS: Record<string, RuntimePreset> = {
   },
   auggie: {
     name: 'auggie',
+    secretEnv: ['AUGMENT_SESSION_AUTH', 'AUGMENT_API_TOKEN'],
     command: 'auggie',
     args: ['--allow-indexing'],
     prompt: 'arg',
@@ -103,6 +115,7 @@ export const PRESETS: Record<string, RuntimePreset> = {
   },
   opencode: {
     name: 'opencode',
+    secretEnv: ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'GEMINI_API_KEY', 'GOOGLE_API_KEY', 'OPENROUTER_API_KEY', 'GROQ_API_KEY'],
     command: 'opencode',
     args: [],
     env: { OPENCODE_PERMISSION: '{"*":"allow"}' },
@@ -114,6 +127,7 @@ export const PRESETS: Record<string, RuntimePreset> = {
   },
   copilot: {
     name: 'copilot',
+    secretEnv: ['COPILOT_GITHUB_TOKEN', 'GH_TOKEN', 'GITHUB_TOKEN'],
     command: 'copilot',
     args: ['--yolo'],
     prompt: 'arg',
@@ -169,6 +183,7 @@ export function resolveRuntime(name: string, town: Pick<TownConfig, 'agents'>): 
       ...(like?.readyPrompt !== undefined ? { readyPrompt: like.readyPrompt } : {}),
       readyDelayMs: like?.readyDelayMs ?? 2000,
       processNames: like?.processNames ?? [basename(command)],
+      ...(like?.secretEnv ? { secretEnv: like.secretEnv } : {}),
       custom: true,
       // Headless: the agent's own arguments, then the preset's headless flags.
       ...(like?.headless ? { headless: { args: [...args, ...like.headless.args.filter((a) => !like.args.includes(a))], stdin: like.headless.stdin } } : {}),

@@ -5,6 +5,7 @@
  */
 import { BIN_DIR, runDir, settingsDir } from '../../shared/paths.js';
 import { notFoundError } from '../../shared/errors.js';
+import { isSecretName } from '../../shared/secrets.js';
 import { permissionTimeoutMs, policyLayers } from '../governance/permissions.js';
 import type { BackendKind } from '../town/ports.js';
 import type { AgentRecord, AgentState, Town } from '../town/town.js';
@@ -14,12 +15,23 @@ import { sessionName, workdirOf, type Identity } from './identity.js';
 import { launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
 import { claudeConfigFile } from './claude-config.js';
 
+/**
+ * The caller's environment less its secrets: a session gets the secret-named
+ * variables (…_API_KEY, …_TOKEN, …_PASSWORD) its runtime needs to reach its
+ * model and those town.toml `sessions.pass_env` names, and no others — an
+ * agent has no use for the person's GITHUB_TOKEN or cloud keys (design §9).
+ */
+export function agentBaseEnv(baseEnv: Record<string, string>, runtime: Pick<ResolvedRuntime, 'secretEnv'>, passEnv: readonly string[]): Record<string, string> {
+  const allowed = new Set([...(runtime.secretEnv ?? []), ...passEnv]);
+  return Object.fromEntries(Object.entries(baseEnv).filter(([key]) => !isSecretName(key) || allowed.has(key)));
+}
+
 /** The environment every session gets (design §7.1). */
 export function sessionEnv(town: Town, identity: Identity, run: string, runtime: ResolvedRuntime): Record<string, string> {
   const author = identity.name ?? identity.role;
   const email = `${identity.address.replace(/\//g, '.')}@gt.local`;
   return {
-    ...town.ports.baseEnv,
+    ...agentBaseEnv(town.ports.baseEnv, runtime, town.config.sessions.pass_env),
     PATH: `${town.path(BIN_DIR)}:${town.ports.baseEnv.PATH ?? '/usr/bin:/bin'}`,
     GT_ROOT: town.root,
     GT_ROLE: identity.role,

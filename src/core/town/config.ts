@@ -65,7 +65,13 @@ export const townSchema = z.strictObject({
   default_agent: agentName.default('claude'),
   agents: z.record(agentName, agentEntry).default({}),
   role_agents: roleAgents.default({}),
-  sessions: z.strictObject({ backend: backend.default('auto') }).default({ backend: 'auto' }),
+  /** `pass_env`: secret-named variables every session gets besides what its runtime needs (e.g. GITHUB_TOKEN for gh in agents' work). */
+  sessions: z
+    .strictObject({
+      backend: backend.default('auto'),
+      pass_env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
+    })
+    .default({ backend: 'auto', pass_env: [] }),
   daemon: z.strictObject({ interval: duration.default('5s') }).default({ interval: '5s' }),
   permissions: z.strictObject(permissionsShape).default({ rules: [] }),
   budgets: budgets.default({}),

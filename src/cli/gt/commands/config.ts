@@ -71,7 +71,8 @@ export default function register(program: Command, ctx: GtContext): void {
       'after',
       `
 Keys (town.toml): name, default_agent, role_agents.<mayor|crew|polecat|witness|refinery|deacon>,
-  agents.<name>.command|env|like, sessions.backend (auto|tmux|headless), daemon.interval ("5s").
+  agents.<name>.command|env|like, sessions.backend (auto|tmux|headless), sessions.pass_env (["GITHUB_TOKEN"]: secrets every
+  session gets besides its runtime's own), daemon.interval ("5s").
 Keys (rig.toml, with --rig): default_branch, prefix, agent, role_agents.<role>, merge.test,
   merge.test_timeout ("10m"), merge.push (true|false).
 
