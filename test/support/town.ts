@@ -124,14 +124,36 @@ export function stopEverything(town: TestTown): void {
       }
     }
   }
+  // And every other process of this town: detached helpers (a delayed session stop, a nudge), shell
+  // commands in groups of their own. They carry GT_ROOT; one still opening the ledger would race the
+  // removal of the directory (ENOTEMPTY on .gt).
+  const marker = `GT_ROOT=${town.root}\0`;
+  for (const entry of existsSync('/proc') ? readdirSync('/proc') : []) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'latin1').includes(marker)) {
+        kill(pid, false);
+        pids.push(pid);
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
   // Wait for them to be gone: a dying agent still writing would race the removal of its directory.
   const deadline = Date.now() + 3000;
+  // A killed process its parent has not reaped yet (a zombie) is gone for this purpose.
   const alive = (pid: number) => {
     try {
-      process.kill(pid, 0);
-      return true;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat[stat.lastIndexOf(')') + 2] !== 'Z';
     } catch {
-      return false;
+      try {
+        process.kill(pid, 0);
+        return existsSync(`/proc/${pid}`) || !existsSync('/proc');
+      } catch {
+        return false;
+      }
     }
   };
   while (Date.now() < deadline && pids.some(alive)) spawnSync('sleep', ['0.05']);
