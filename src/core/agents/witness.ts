@@ -130,7 +130,7 @@ async function patrolAgent(
       agent: agent.address,
       bead: bead.id,
       ...(agent.rig ? { rig: agent.rig } : {}),
-      payload: { resumed: resume ?? null },
+      payload: resume ? { resumed: resume } : {},
     });
     return { agent: agent.address, bead: bead.id, action: 'restarted', detail: resume ? `resumed session ${resume}` : 'fresh session' };
   }

@@ -675,6 +675,8 @@ export function agentState(agent: AgentRecord, alive: boolean, hooked: boolean):
   if (alive) return agent.state === 'done' ? 'idle' : agent.state;
   // Its session ended on purpose at a gate: the hook waits, nothing died.
   if (hooked && agent.state === 'waiting-gate') return 'waiting-gate';
+  // The witness gave up on it (it crashed or idled through every restart and wake): a person is needed.
+  if (hooked && agent.state === 'stalled') return 'stalled';
   return hooked ? 'dead' : 'idle';
 }
 
