@@ -77,21 +77,20 @@ async function patrolAgent(
   const idleTooLong = alive && agent.last_signal !== undefined && agent.state === 'idle' && Date.now() - idleSince >= idleMs;
   if (alive && !idleTooLong) return undefined;
   const identity = parseIdentity(agent.address);
+  const witness = `${agent.rig ?? 'town'}/witness`;
+  // What the witness did to this agent over this bead, for the event stream.
+  const event = (kind: 'agent.stalled' | 'session.died' | 'agent.restarted' | 'agent.woken', payload: Record<string, unknown>) => ({
+    kind,
+    actor: witness,
+    agent: agent.address,
+    bead: bead.id,
+    ...(agent.rig ? { rig: agent.rig } : {}),
+    payload,
+  });
   if (wakes >= maxWakes) {
-    await town.saveAgentState(
-      agent,
-      { state: 'stalled', gupp_escalated: true },
-      {
-        kind: 'agent.stalled',
-        actor: `${agent.rig ?? 'town'}/witness`,
-        agent: agent.address,
-        bead: bead.id,
-        ...(agent.rig ? { rig: agent.rig } : {}),
-        payload: { wakes },
-      },
-    );
+    await town.saveAgentState(agent, { state: 'stalled', gupp_escalated: true }, event('agent.stalled', { wakes }));
     const dispatcher = typeof bead.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : undefined;
-    const mail = new Mailbox(town.ledger, `${agent.rig ?? 'town'}/witness`);
+    const mail = new Mailbox(town.ledger, witness);
     const why = alive ? `idle at its prompt after ${wakes} wake-ups` : `its session died again after ${wakes} restarts`;
     for (const to of new Set(['mayor', ...(dispatcher && dispatcher !== agent.address && dispatcher !== 'deacon' ? [dispatcher] : [])])) {
       await mail.send(
@@ -109,14 +108,7 @@ async function patrolAgent(
     // A crash: the same worker, the same hook, the runtime's own conversation when it can resume one.
     const runtime = town.runtimeFor(identity, agent.runtime);
     const resume = agent.runtime_session;
-    await town.ledger.emit({
-      kind: 'session.died',
-      actor: `${agent.rig ?? 'town'}/witness`,
-      agent: agent.address,
-      bead: bead.id,
-      ...(agent.rig ? { rig: agent.rig } : {}),
-      payload: { state: agent.state },
-    });
+    await town.ledger.emit(event('session.died', { state: agent.state }));
     await startSession(town, identity, {
       runtime,
       backend: agent.backend as 'tmux' | 'headless',
@@ -124,33 +116,19 @@ async function patrolAgent(
       ...(agent.branch ? { branch: agent.branch } : {}),
       ...(resume ? { resume } : {}),
     });
-    await town.ledger.emit({
-      kind: 'agent.restarted',
-      actor: `${agent.rig ?? 'town'}/witness`,
-      agent: agent.address,
-      bead: bead.id,
-      ...(agent.rig ? { rig: agent.rig } : {}),
-      payload: resume ? { resumed: resume } : {},
-    });
+    await town.ledger.emit(event('agent.restarted', resume ? { resumed: resume } : {}));
     return { agent: agent.address, bead: bead.id, action: 'restarted', detail: resume ? `resumed session ${resume}` : 'fresh session' };
   }
   // A headless agent without a stream protocol cannot be written to: nothing to do until its session ends.
   if (agent.backend === 'headless' && stdinMessage(town.runtimeFor(identity, agent.runtime), '') === undefined) return undefined;
   // The same nudge as `gt nudge`: under the agent's nudge lock, confirmed by its next hook event.
-  const nudge = await nudgeAgent(town, `${agent.rig ?? 'town'}/witness`, identity, wakeLine(bead), {
+  const nudge = await nudgeAgent(town, witness, identity, wakeLine(bead), {
     raw: true,
     ifIdle: true,
     idleWaitSec: 1,
     waitSec: options.confirmSec,
   });
   if (nudge.delivery === 'skipped') return undefined;
-  await town.ledger.emit({
-    kind: 'agent.woken',
-    actor: `${agent.rig ?? 'town'}/witness`,
-    agent: agent.address,
-    bead: bead.id,
-    ...(agent.rig ? { rig: agent.rig } : {}),
-    payload: { wakes: wakes + 1, confirmed: nudge.confirmed },
-  });
+  await town.ledger.emit(event('agent.woken', { wakes: wakes + 1, confirmed: nudge.confirmed }));
   return { agent: agent.address, bead: bead.id, action: 'woken', detail: `idle since ${agent.last_signal_at ?? '?'}`, confirmed: nudge.confirmed };
 }
