@@ -25,6 +25,7 @@ import { nowTime } from '../shared/time.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { Git, Shell } from '../infra/exec.js';
 import { nodeTownFiles } from '../infra/files.js';
+import { inheritedAgent } from '../infra/inspect.js';
 import { HeadlessBackend } from '../infra/headless.js';
 import { commandExists, commandVersion, detachedControl, gtLauncher } from '../infra/launch.js';
 import { TMUX_CONF, TmuxBackend, townSocket } from '../infra/tmux.js';
@@ -134,4 +135,15 @@ export async function openTown(
 /** Whether runtimes are installed, and their versions: what sling checks before starting one. */
 export function runtimeProbe(env: NodeJS.ProcessEnv): RuntimeProbe {
   return { exists: (command) => commandExists(command, env), version: (command) => commandVersion(command, env) };
+}
+
+/**
+ * The environment a gt or bd process acts in: an agent's shell that dropped
+ * GT_AGENT (unset, env -i, export -n) is still that agent, found from the
+ * process's ancestors (design §9: no agent acts as a person).
+ */
+export function actingEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (env.GT_AGENT) return env;
+  const agent = inheritedAgent();
+  return agent ? { ...env, GT_AGENT: agent, BD_ACTOR: agent } : env;
 }

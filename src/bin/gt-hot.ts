@@ -1,6 +1,6 @@
 import { runHot } from '../cli/gt/hot.js';
-import { processIo } from '../cli/output.js';
+import { agentAwareIo } from './io.js';
 
-void runHot(process.argv.slice(2), processIo()).then((code) => {
+void runHot(process.argv.slice(2), agentAwareIo()).then((code) => {
   process.exitCode = code;
 });

@@ -37,3 +37,30 @@ export function processCommandLines(): string[] {
   }
   return lines;
 }
+
+/**
+ * The agent this process works for, found from its ancestors: the nearest one
+ * started with a non-empty GT_AGENT (an agent's session host, its runtime).
+ * A process's starting environment (/proc/<pid>/environ) cannot be changed by
+ * its children, so `unset GT_AGENT`, `env -i` or `export -n` in an agent's
+ * shell do not make its commands a person's. Undefined for a person's
+ * terminal, and where /proc does not exist.
+ */
+export function inheritedAgent(): string | undefined {
+  let pid = process.ppid;
+  for (let depth = 0; depth < 64 && pid > 1; depth++) {
+    let environ: string;
+    let stat: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+      stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    } catch {
+      return undefined;
+    }
+    const agent = environ.split('\0').find((entry) => entry.startsWith('GT_AGENT='));
+    if (agent && agent.length > 'GT_AGENT='.length) return agent.slice('GT_AGENT='.length);
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
+    pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  }
+  return undefined;
+}

@@ -625,3 +625,32 @@ describe("another agent's mail (the trust model's mail guarantee)", () => {
     expect(town.json<unknown[]>(['mail', 'inbox', '--agent', other])).toHaveLength(1);
   });
 });
+
+describe('an agent that drops its identity (GT_AGENT) is still that agent', () => {
+  it('unset, export -n and env -i in its shell do not make its gt and bd a person: the identity comes from the process that started the shell', () => {
+    const town = makeTown({ rig: 'app' });
+    const other = 'app/polecats/slit';
+    for (const address of [AGENT.GT_AGENT, other]) expect(town.gt(['sling', town.bead(`Work of ${address}`, ['true']), address, '--no-start']).code).toBe(0);
+    const secret = town.json<{ id: string }>(['mail', 'send', other, '-s', 'for slit only', '-m', 'private']);
+    const before = readFileSync(join(town.root, 'town.toml'), 'utf8');
+    // The agent's shell (started with GT_AGENT, as every agent's tools are) runs gt after shedding it.
+    const inAgentShell = (script: string) =>
+      spawnSync('sh', ['-c', script], {
+        cwd: join(town.root, 'app', 'polecats', 'nux'),
+        env: { ...town.env, ...AGENT, GT: GT, NODE: process.execPath },
+        encoding: 'utf8',
+      });
+    const config = inAgentShell('unset GT_AGENT BD_ACTOR; "$NODE" "$GT" config set permissions.builtin_rules false');
+    expect(config.status, config.stderr).toBe(5);
+    expect(config.stderr).toContain('app/polecats/nux');
+    const envI = inAgentShell('env -i PATH="$PATH" HOME="$HOME" GT_ROOT="$GT_ROOT" "$NODE" "$GT" config set permissions.default deny');
+    expect(envI.status, envI.stderr).toBe(5);
+    expect(readFileSync(join(town.root, 'town.toml'), 'utf8')).toBe(before);
+    const mail = inAgentShell(`unset GT_AGENT BD_ACTOR; "$NODE" "$GT" mail inbox --agent ${other} --json`);
+    expect(mail.status).toBe(5);
+    const bd = inAgentShell(`unset GT_AGENT BD_ACTOR; "$NODE" "$GT" bd show ${secret.id}`);
+    expect(bd.stdout).not.toContain('private');
+    // A person's own terminal (no agent among its ancestors) is a person.
+    expect(town.json<unknown[]>(['mail', 'inbox', '--agent', other])).toHaveLength(1);
+  });
+});
