@@ -178,6 +178,17 @@ describe('permission decisions (finding 2)', () => {
       decided_via: 'leader',
     });
     expect(JSON.parse((await second).stdout)).toMatchObject({ hookSpecificOutput: { permissionDecision: 'deny' } });
+
+    // A leader never approves its own request.
+    const own = askBroker(town, 'npm publish --tag own', { GT_AGENT: 'mayor', BD_ACTOR: 'mayor' });
+    const mine = await waitFor("the leader's own request", () =>
+      town.json<Request[]>(['permission', 'list']).find((r) => r.input.command === 'npm publish --tag own'),
+    );
+    const self = town.gt(['permission', 'approve', mine.id], { env: { GT_AGENT: 'mayor' } });
+    expect(self.code).toBe(5);
+    expect(self.stderr).toContain('no agent approves its own request');
+    expect(town.json<Request>(['permission', 'approve', mine.id])).toMatchObject({ status: 'allowed', decided_via: 'person' });
+    await own;
   });
 });
 

@@ -795,6 +795,10 @@ export async function answerPermission(
   const id = await ledger.resolveAs(idText, notFoundError(`no permission request ${JSON.stringify(idText)}`, 'see the waiting ones with gt permission list'));
   const issue = await ledger.find(id);
   if (!issue || issue.issue_type !== 'permission') throw notFoundError(`${idText} is not a permission request`, 'see the waiting ones with gt permission list');
+  // A leader decides others' requests, never its own: no agent approves what it asked for.
+  if (who.via === 'leader' && issue.metadata?.agent === by && action === 'allow') {
+    throw new GtError('conflict', `${by} asked for ${id} itself, and no agent approves its own request`, { hint: 'a person (or another leader) answers it' });
+  }
   if (issue.status === 'closed') {
     const view = viewOf(issue);
     throw new GtError('conflict', `permission request ${id} was already ${view.status}${view.decided_by ? ` by ${view.decided_by}` : ''}`);
