@@ -630,6 +630,11 @@ describe("another agent's mail (the trust model's mail guarantee)", () => {
     expect(events.stdout).not.toContain('deploy key');
     expect(events.stdout).toContain('for nux');
     expect(town.gt(['bd', 'export'], { cwd: rigDir, env: AGENT }).stdout).not.toContain('deploy key');
+    // Nor through the audit trail, a partial ID, or deleting it.
+    expect(town.gt(['bd', 'events', '--json'], { cwd: rigDir, env: AGENT }).stdout).not.toContain(secret.id);
+    expect(town.gt(['bd', 'show', secret.id.slice(0, -1)], { cwd: rigDir, env: AGENT }).stderr).not.toContain(secret.id);
+    expect(town.gt(['bd', 'delete', secret.id, '--force'], { cwd: rigDir, env: AGENT }).code).not.toBe(0);
+    expect(town.gt(['bd', 'show', secret.id], { cwd: rigDir }).stdout).toContain('deploy key');
     // Its own inbox works as before; a person (no GT_AGENT) sees both.
     expect(town.json<Array<{ id: string }>>(['mail', 'inbox'], { env: AGENT }).map((m) => m.id)).toEqual([mine.id]);
     expect(town.gt(['bd', 'show', secret.id], { cwd: rigDir }).stdout).toContain('deploy key');

@@ -6,6 +6,7 @@
  */
 import type { TownEvent } from '../events/town-events.js';
 import type { LedgerReader, LedgerStore, LedgerWriter } from './store.js';
+import { notFoundError } from '../../shared/errors.js';
 import type { Issue } from './types.js';
 
 /** Throws when `after` (the issue as the write would leave it; `before` is undefined for a new one) is not allowed. */
@@ -29,6 +30,15 @@ export interface LedgerGuard {
 /** The reader with `read`'s hidden issues and events taken out. */
 function filtered<T extends LedgerReader>(tx: T, read: ReadGuard): T {
   const keep = <I extends Pick<Issue, 'issue_type' | 'assignee' | 'sender' | 'created_by'>>(issues: I[]) => issues.filter((i) => read.issue(i));
+  // An ID no issue has (a dangling edge's target) stays: only issues are hidden.
+  const visibleIds = async (ids: string[]) => {
+    const out: string[] = [];
+    for (const id of ids) {
+      const issue = await tx.getIssue(id);
+      if (!issue || read.issue(issue)) out.push(id);
+    }
+    return out;
+  };
   return Object.assign(Object.create(tx) as T, {
     getIssue: async (id: string) => {
       const issue = await tx.getIssue(id);
@@ -39,13 +49,32 @@ function filtered<T extends LedgerReader>(tx: T, read: ReadGuard): T {
     blocked: async (...args: Parameters<LedgerReader['blocked']>) => keep(await tx.blocked(...args)),
     exportIssues: async (...args: Parameters<LedgerReader['exportIssues']>) => keep(await tx.exportIssues(...args)),
     townEvents: async (...args: Parameters<LedgerReader['townEvents']>) => (await tx.townEvents(...args)).filter((e) => read.event(e)),
+    // IDs and the audit trail: a hidden issue is not there, by partial ID or by its history.
+    idsStartingWith: async (...args: Parameters<LedgerReader['idsStartingWith']>) => visibleIds(await tx.idsStartingWith(...args)),
+    idsWithHashPrefix: async (...args: Parameters<LedgerReader['idsWithHashPrefix']>) => visibleIds(await tx.idsWithHashPrefix(...args)),
+    existingIds: async (ids: string[]) => new Set(await visibleIds([...(await tx.existingIds(ids))])),
+    events: async (...args: Parameters<LedgerReader['events']>) => {
+      const events = await tx.events(...args);
+      const shown = new Set(await visibleIds([...new Set(events.map((e) => e.issue_id))]));
+      return events.filter((e) => shown.has(e.issue_id));
+    },
   });
 }
 
 export function guardedStore(store: LedgerStore, guards: LedgerGuard): LedgerStore {
   const { write: guard, read } = guards;
   const wrap = (raw: LedgerWriter): LedgerWriter => {
-    const tx = read ? filtered(raw, read) : raw;
+    const seen = read ? filtered(raw, read) : raw;
+    // A hidden issue cannot be deleted either (it reads as absent, so this is its "not found").
+    const tx = read
+      ? Object.assign(Object.create(seen) as LedgerWriter, {
+          deleteIssue: async (id: string) => {
+            const issue = await raw.getIssue(id);
+            if (issue && !read.issue(issue)) throw notFoundError(`no issue found matching ${JSON.stringify(id)}`);
+            return raw.deleteIssue(id);
+          },
+        })
+      : seen;
     if (!guard) return tx;
     return Object.assign(Object.create(tx) as LedgerWriter, {
       insertIssue: async (issue: Issue) => {
