@@ -62,6 +62,20 @@ describe('the permission policy', () => {
       'git config --unset remote.origin.pushurl',
       'bash -c "bash -c \\"git push -f\\""',
       'nohup git push -f &',
+      // Found by an adversarial probe: configuration from the environment, variables as the target,
+      // the shared repository's refs, protections and hooks, and wrappers with an operand.
+      'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=remote.origin.pushurl GIT_CONFIG_VALUE_0=/tmp/origin.git git push origin HEAD:main',
+      'X=/tmp/o.git git --config-env=remote.origin.pushurl=X push origin main',
+      'U=/tmp/origin.git; git push -f $U aa9814d:main',
+      'git push $U main',
+      'timeout 60 git push -f origin main',
+      'git update-ref refs/heads/main HEAD',
+      'git update-ref -d refs/heads/polecat/nux/app-1',
+      'git config receive.denyNonFastForwards false',
+      'git config core.hooksPath /tmp/hooks',
+      'git -c core.hooksPath=/tmp/hooks commit -m x',
+      'git branch -D polecat/slit/app-2',
+      'git branch -f main HEAD',
     ]) {
       expect(evaluatePolicy([], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin force-push' });
     }

@@ -157,9 +157,22 @@ export function gitPushProblem(words: string[]): string | undefined {
   if (command[0] !== 'git' && command[0] !== 'git-send-pack' && command[0] !== 'git-receive-pack') return undefined;
   if (command[0] !== 'git') return `${command[0]} writes refs of another repository directly`;
   const { options, name, args } = gitSubcommand(command);
-  if (options.some((o, i) => options[i - 1] === '-c' && /^(alias\.|url\.|remote\..*url=)/i.test(o))) return 'it changes where git pushes (push URL or alias)';
+  // Configuration through --config-env reaches git where -c is not seen (GIT_CONFIG_* variables: see pushProblem).
+  if (options.some((o) => o.startsWith('--config-env'))) return "it configures git from the environment (push URLs, hooks and aliases are gt's to set)";
+  if (options.some((o, i) => options[i - 1] === '-c' && /^(alias\.|url\.|remote\..*url=|core\.hookspath=)/i.test(o)))
+    return 'it changes where git pushes (push URL or alias)';
+  // The worktree shares refs and config with gt's bare repository: its protections, hooks and branches are gt's.
+  if (name === 'update-ref' || name === 'symbolic-ref') return "it moves a ref of gt's repository directly (commits and gt done move your branch)";
+  if (name === 'branch' && args.some((a) => /^(-[a-zA-Z]*[DdfMmCc][a-zA-Z]*|--delete|--force|--move|--copy)$/.test(a)))
+    return "it deletes, moves or forces a branch of gt's repository";
+  if (
+    name === 'config' &&
+    !readsConfigArgs(args) &&
+    args.some((a) => /^(receive\.|core\.hookspath|include\.|includeif\.|transfer\.|uploadpack\.|gc\.)/i.test(a))
+  )
+    return "it changes the protections or hooks of gt's repository";
   if (name === 'send-pack') return 'git send-pack writes refs of another repository directly';
-  const readsConfig = args.some((a) => /^(--get|--get-all|--get-regexp|--list|-l|--show-origin)$/.test(a));
+  const readsConfig = readsConfigArgs(args);
   if (name === 'config' && !readsConfig && args.some((a) => /^(alias\..*|remote\..*\.(push)?url|url\..*\.(push)?insteadof)$/i.test(a)))
     return 'it changes where git pushes (push URL or alias)';
   if (name === 'remote' && ['set-url', 'add', 'rename', 'remove', 'rm'].includes(args[0] ?? '')) return 'it changes where git pushes (remotes)';
@@ -169,12 +182,24 @@ export function gitPushProblem(words: string[]): string | undefined {
     return 'it forces, deletes or mirrors';
   if (positional.slice(1).some((w) => (w.startsWith('+') && w.length > 1) || w.startsWith(':'))) return 'a +refspec forces and a :refspec deletes';
   const repository = positional[0];
-  if (repository !== undefined && /[/:@]/.test(repository)) return "agents push to origin only (gt's bare repository)";
+  // Only origin, by name: a URL, a path or a variable ($U) could be any repository.
+  if (repository !== undefined && repository !== 'origin') return "agents push to origin only (gt's bare repository)";
+  if (args.some((a) => a.startsWith('--repo'))) return "agents push to origin only (gt's bare repository)";
   return undefined;
+}
+
+/** `git config` reading, not writing. */
+function readsConfigArgs(args: string[]): boolean {
+  return (
+    args.some((a) => /^(--get|--get-all|--get-regexp|--get-urlmatch|--list|-l|--show-origin|--show-scope)$/.test(a)) || args[0] === 'get' || args[0] === 'list'
+  );
 }
 
 /** Every git command a shell line runs, `bash -c "…"` and `eval` included, whatever wraps it. */
 function pushProblem(line: string, depth = 0): string | undefined {
+  // Configuration from the environment (GIT_CONFIG_COUNT/KEY_n/VALUE_n…) reaches every git the line runs.
+  if (/\bGIT_CONFIG_(COUNT|KEY_\d+|VALUE_\d+|PARAMETERS|GLOBAL|SYSTEM)\s*=/.test(line) && /\bgit\b/.test(line))
+    return "it configures git from the environment (push URLs, hooks and aliases are gt's to set)";
   for (const words of simpleCommands(line)) {
     const problem =
       gitPushProblem(words) ??
@@ -189,16 +214,40 @@ function pushProblem(line: string, depth = 0): string | undefined {
 }
 
 /** Runs its arguments as a command: `env -u X FOO=1 cmd`, `command cmd`, `exec cmd`… */
-const WRAPPERS = new Set(['env', 'command', 'exec', 'nohup', 'time', 'sudo', 'nice', 'builtin']);
-const WRAPPER_VALUE_FLAGS = new Set(['-u', '--unset', '-C', '--chdir', '-n', '-g', '-p']);
+const WRAPPERS = new Set([
+  'env',
+  'command',
+  'exec',
+  'nohup',
+  'time',
+  'sudo',
+  'nice',
+  'builtin',
+  'timeout',
+  'setsid',
+  'stdbuf',
+  'ionice',
+  'chrt',
+  'taskset',
+  'xargs',
+  'doas',
+  'flock',
+]);
+const WRAPPER_OPERAND = new Set(['timeout', 'flock', 'taskset', 'chrt']);
+const WRAPPER_VALUE_FLAGS = new Set(['-u', '--unset', '-C', '--chdir', '-n', '-g', '-p', '-k', '--kill-after', '-s', '--signal', '-I', '-L', '-P', '-E', '-d']);
 
 /** A simple command without its wrappers, the program named by its base name: `env -u X /usr/bin/gt …` → `gt …`. */
 export function unwrapCommand(words: string[]): string[] {
   let rest = words;
+  // `FOO=1 git …`: assignments before a command are its environment, not the command.
+  while (rest[0] !== undefined && /^[A-Za-z_][A-Za-z0-9_]*=/.test(rest[0])) rest = rest.slice(1);
   while (rest[0] !== undefined && WRAPPERS.has(posix.basename(rest[0]))) {
+    const wrapper = posix.basename(rest[0]);
     rest = rest.slice(1);
     while (rest[0] !== undefined && (rest[0].startsWith('-') || /^[A-Za-z_][A-Za-z0-9_]*=/.test(rest[0])))
       rest = rest.slice(WRAPPER_VALUE_FLAGS.has(rest[0]) ? 2 : 1);
+    // Wrappers whose first operand is not the command: `timeout 30 cmd`, `flock FILE cmd`, `taskset MASK cmd`, `chrt PRIO cmd`.
+    if (WRAPPER_OPERAND.has(wrapper)) rest = rest.slice(1);
   }
   return rest[0] === undefined ? [] : [posix.basename(rest[0]), ...rest.slice(1)];
 }
