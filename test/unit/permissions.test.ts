@@ -128,7 +128,8 @@ describe('the permission policy', () => {
 
   it("protects the policy, gt's state, installed formulas and other workspaces from every write, Bash included, even with builtin_rules off", () => {
     const off = layer('town.toml', '[permissions]\nbuiltin_rules = false');
-    const denied = (request: { tool: string; input: Record<string, unknown>; cwd: string }, who = polecat, wt = WT) => evaluatePolicy([off], who, wt, request);
+    const denied = (request: { tool: string; input: Record<string, unknown>; cwd: string }, who = polecat, wt = WT) =>
+      evaluatePolicy([off], who, wt, request, (path) => path, '/home/me');
     for (const command of [
       'sed -i s/true/false/ /town/town.toml',
       'sed -i s/x/y/ ../../../town.toml',
@@ -145,6 +146,16 @@ describe('the permission policy', () => {
       'env /bin/rm /town/.gt/ledger.db',
       'ls\nrm /town/town.toml',
       'if true; then ls\nsed -i x /town/app/rig.toml; fi',
+      // Found by an adversarial probe: variables the line sets or knows, ~, and programs that write by a flag.
+      'printf "\\n[permissions]\\nleaders = [1]" >> $PWD/../../../town.toml',
+      'R=../../rig.toml; sed -i "s|^test = .*|test = \\"touch x\\"|" $R',
+      'F=../../../town.toml; echo x >> $F',
+      'echo x > ~/../town/town.toml',
+      'echo x > ~/gt/town.toml',
+      'echo x > $HOME/gt/rig.toml',
+      'tree -o ../../rig.toml',
+      'printf "#!/bin/sh" > $PWD/../../../.gt/bin/gt',
+      'timeout 5 sed -i x /town/town.toml',
     ]) {
       expect(denied(bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
     }

@@ -340,7 +340,6 @@ const READ_ONLY = new Set([
   'sha256sum',
   'md5sum',
   'jq',
-  'tree',
   'which',
   'type',
   'pwd',
@@ -359,13 +358,26 @@ const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>', '>&']);
  * (anything but READ_ONLY), relative paths taken from the directory the line
  * has `cd`-ed to. `$GT_ROOT` is the town root.
  */
-function bashWritesProtected(line: string, cwd: string, root: string | undefined, worktree: string, real: (path: string) => string): string | undefined {
+function bashWritesProtected(line: string, cwd: string, scope: Scope): string | undefined {
+  const { root, worktree, real } = scope;
   if (root === undefined) return undefined;
-  const tokens = parseWords(newlinesAsSeparators(line), (key) => (key === 'GT_ROOT' ? root : `$${key}`));
+  // Variables the line can tell: $GT_ROOT, $PWD, $HOME, and those the line itself assigns (`R=../../rig.toml; sed -i … $R`).
+  const assigned = new Map<string, string>();
+  for (const match of line.matchAll(/(?:^|[\s;&|(])([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|[^\s;&|)]+)/g)) {
+    assigned.set(match[1] as string, (match[2] as string).replace(/^["']|["']$/g, ''));
+  }
+  const home = scope.home ?? '/nonexistent-home';
+  const known = (key: string) =>
+    key === 'GT_ROOT' ? root : key === 'PWD' ? cwd : key === 'HOME' ? home : (assigned.get(key)?.replace(/^~(?=\/|$)/, home) ?? `$${key}`);
+  const tokens = parseWords(newlinesAsSeparators(line), known);
   let dir = cwd;
   let words: string[] = [];
   let redirect = false;
-  const area = (word: string) => protectedArea(real(posix.resolve(dir, word.replace(/^~(?=\/|$)/, '/nonexistent-home'))), root, worktree);
+  const area = (word: string) =>
+    protectedArea(real(posix.resolve(dir, word.replace(/^~(?=\/|$)/, home))), root, worktree) ??
+    // Names no agent has reason to write, wherever the line says they are (a path it cannot resolve;
+    // a word with spaces is text, like a commit message, not a path).
+    (!/\s/.test(word) && /(^|\/)(town\.toml|rig\.toml|ledger\.db)$|(^|\/)\.gt(\/|$)|\.repo\.git(\/|$)/.test(word) ? `gt's own files (${word})` : undefined);
   const endCommand = (): string | undefined => {
     const command = unwrapCommand(
       words.slice(
@@ -414,6 +426,8 @@ interface Scope {
   root: string | undefined;
   /** Resolves symbolic links (finding 10 of issue 12: a link in the worktree must not lead out of it). */
   real: (path: string) => string;
+  /** The agent's HOME, for `~` and `$HOME` in a shell line. */
+  home?: string;
 }
 
 interface BuiltinRule {
@@ -431,7 +445,7 @@ function protectedTarget(request: ToolRequest, scope: Scope): string | undefined
     return path === undefined ? undefined : protectedArea(path, scope.root, scope.worktree);
   }
   const line = commandOf(request);
-  return line === undefined ? undefined : bashWritesProtected(line, request.cwd, scope.root, scope.worktree, scope.real);
+  return line === undefined ? undefined : bashWritesProtected(line, request.cwd, scope);
 }
 
 const BUILTIN_RULES: BuiltinRule[] = [
@@ -519,10 +533,16 @@ export function evaluatePolicy(
   workspace: string,
   asked: ToolRequest,
   realpath: (path: string) => string = (path) => path,
+  home?: string,
 ): Verdict {
   const relative = workdirOf(identity);
   const worktree = realpath(workspace);
-  const scope: Scope = { worktree, root: worktree.endsWith(`/${relative}`) ? worktree.slice(0, -relative.length - 1) : undefined, real: realpath };
+  const scope: Scope = {
+    worktree,
+    root: worktree.endsWith(`/${relative}`) ? worktree.slice(0, -relative.length - 1) : undefined,
+    real: realpath,
+    ...(home ? { home } : {}),
+  };
   // Rules match where a path really leads: every symbolic link resolved.
   const request: ToolRequest = { ...asked, cwd: realpath(asked.cwd), input: { ...asked.input } };
   for (const key of PATH_KEYS) {
@@ -651,7 +671,7 @@ export async function brokerPermission(town: Town, identity: Identity, request: 
           rule: 'builtin person-decides',
           reason: `${requests.join(', ')} ${requests.length === 1 ? 'is a permission request' : 'are permission requests'}: only a person (or a leader) answers them`,
         }
-      : evaluatePolicy(layers, identity, worktree, request, (path) => town.ports.files.realpath(path));
+      : evaluatePolicy(layers, identity, worktree, request, (path) => town.ports.files.realpath(path), town.ports.baseEnv.HOME);
   let outcome: PermissionOutcome = { ...verdict, decided_by: 'policy', decided_via: 'policy' };
   if (verdict.action === 'ask') outcome = await askHuman(town, identity, request, verdict, permissionTimeoutMs(layers), options);
   const entry: PermissionLogEntry = redactData({
