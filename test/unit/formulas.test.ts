@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_FORMULAS } from '../../src/core/formulas/builtin.js';
 import { cookFormula, parseFormula, type Formula } from '../../src/core/formulas/formula.js';
+import { commandGateVoucher } from '../../src/core/work/gates.js';
 import { SHARED_FIXTURES } from '../support/env.js';
 
 const none = () => undefined;
@@ -119,5 +120,25 @@ title = "Child of {{who}}"
     const load = (name: string) => formulas[name];
     expect(cookFormula(formulas.child as Formula, {}, load).steps.map((s) => s.title)).toEqual(['A 1', 'B, mine', 'C']);
     expect(() => cookFormula(formulas.loop1 as Formula, {}, load)).toThrow(/extend each other in a cycle/);
+  });
+});
+
+describe('who vouches for a command gate', () => {
+  const child = parseFormula(
+    'formula = "deploy"\nextends = ["base-checks"]\n[[steps]]\nid = "ship"\ntitle = "Ship"\nneeds = ["check"]\n',
+    '/town/formulas/deploy.formula.toml',
+  );
+  const parent = (source: string) =>
+    parseFormula('formula = "base-checks"\n[[steps]]\nid = "check"\ntitle = "Check"\n[steps.gate]\ntype = "command"\ncommand = "make check"\n', source);
+  const agent = { person: false, actor: 'app/polecats/nux' };
+
+  it('an installed formula vouches only when every formula it extends is installed too (an agent can write ~/.gt/formulas)', () => {
+    const fromHome = cookFormula(child, {}, (name) => (name === 'base-checks' ? parent('/home/me/.gt/formulas/base-checks.formula.toml') : undefined));
+    expect(fromHome.sources).toEqual(['/town/formulas/deploy.formula.toml', '/home/me/.gt/formulas/base-checks.formula.toml']);
+    expect(commandGateVoucher(fromHome, agent, '/town')).toBeUndefined();
+    const installed = cookFormula(child, {}, (name) => (name === 'base-checks' ? parent('/town/formulas/base-checks.formula.toml') : undefined));
+    expect(commandGateVoucher(installed, agent, '/town')).toBe('formula /town/formulas/deploy.formula.toml');
+    // A person pouring it vouches whatever it extends.
+    expect(commandGateVoucher(fromHome, { person: true, actor: 'human' }, '/town')).toBe('human');
   });
 });

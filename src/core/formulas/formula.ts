@@ -103,6 +103,8 @@ export interface Formula {
   steps: StepInput[];
   /** Where it was read from (a path, or `builtin:<name>`). */
   source: string;
+  /** Every file it is made of: itself, then the formulas it extends (set when extends is resolved). */
+  sources?: string[];
 }
 
 const STANDARD_TYPES = new Set(['task', 'bug', 'feature', 'epic', 'chore']);
@@ -276,16 +278,19 @@ export function resolveExtends(formula: Formula, load: FormulaLoader, seen: stri
     throw new GtError('validation', `${formula.source}: key extends: formulas extend each other in a cycle: ${[...seen, formula.name].join(' → ')}`);
   let vars: Record<string, VarSpec> = {};
   let steps: StepInput[] = [];
+  const sources = [formula.source];
   for (const name of formula.extends) {
     const parentFormula = load(name);
     if (!parentFormula)
       throw new GtError('not_found', `${formula.source}: key extends: no formula named ${JSON.stringify(name)}`, { hint: 'see gt formula list' });
     const parent = resolveExtends(parentFormula, load, [...seen, formula.name]);
+    sources.push(...(parent.sources ?? [parent.source]));
     vars = { ...vars, ...parent.vars };
     steps = [...steps.filter((s) => !parent.steps.some((p) => p.id === s.id)), ...parent.steps];
   }
   const merged: Formula = {
     ...formula,
+    sources,
     extends: [],
     vars: { ...vars, ...formula.vars },
     steps: [...steps.map((s) => formula.steps.find((o) => o.id === s.id) ?? s), ...formula.steps.filter((s) => !steps.some((p) => p.id === s.id))],
@@ -323,6 +328,8 @@ export interface CookedFormula {
   vars: Record<string, string>;
   steps: CookedStep[];
   source: string;
+  /** Every file the cooked formula is made of (itself and what it extends). */
+  sources: string[];
 }
 
 const VAR = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
@@ -422,5 +429,6 @@ export function cookFormula(formula: Formula, given: Record<string, string>, loa
     vars,
     steps,
     source: resolved.source,
+    sources: resolved.sources ?? [resolved.source],
   };
 }

@@ -134,7 +134,8 @@ function commandApproval(issue: Issue): string | undefined {
  */
 export function commandGateVoucher(cooked: CookedFormula, caller: { person: boolean; actor: string }, townRoot: string | undefined): string | undefined {
   if (caller.person) return caller.actor;
-  const installed = cooked.source.startsWith('builtin:') || (townRoot !== undefined && cooked.source.startsWith(`${townRoot}/formulas/`));
+  // Every file it is made of: a parent from anywhere else (an agent's ~/.gt/formulas, a rig's repository) vouches for nothing.
+  const installed = cooked.sources.every((source) => source.startsWith('builtin:') || (townRoot !== undefined && source.startsWith(`${townRoot}/formulas/`)));
   const plain = Object.values(cooked.vars).every((value) => /^[\w.,:@%+=/-]*$/.test(value));
   return installed && plain ? `formula ${cooked.source}` : undefined;
 }
