@@ -328,3 +328,25 @@ describe('what a session is given', () => {
     expect(shell.GITHUB_TOKEN).toBeUndefined();
   });
 });
+
+describe('the merge queue and the repository it shares with agents', () => {
+  it('runs no repository hook, even one an agent pointed the shared config at (core.hooksPath)', async () => {
+    const h = await townHarness();
+    const { agent } = await slungPolecat(h);
+    const identity = parseIdentity(agent);
+    const dir = h.town.path((await h.town.agent(identity))?.workdir ?? '');
+    const hooks = join(h.root, 'evil-hooks');
+    const marker = join(h.root, 'HOOK_RAN');
+    for (const name of ['pre-rebase', 'post-rewrite', 'post-checkout', 'post-merge', 'reference-transaction']) {
+      h.town.ports.files.write(join(hooks, name), `#!/bin/sh\ntouch ${marker}\n`, 0o755);
+    }
+    h.git(dir, ['config', 'core.hooksPath', hooks]);
+    h.git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'work', '--no-verify']);
+    h.town.ports.files.remove(marker);
+    await finishWork(h.town, identity, 'COMPLETED', { caller: agent });
+    h.town.ports.files.remove(marker);
+    const [outcome] = await runRefinery(h.town, 'app');
+    expect(outcome).toMatchObject({ result: 'merged' });
+    expect(h.town.ports.files.exists(marker)).toBe(false);
+  });
+});

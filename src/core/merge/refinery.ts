@@ -24,6 +24,7 @@ import { conflictError, errorMessage, notFoundError } from '../../shared/errors.
 import { redactSecrets } from '../../shared/secrets.js';
 import { shellQuote } from '../../shared/shell.js';
 import { single } from '../beads/ledger.js';
+import type { GitPort } from '../town/ports.js';
 import type { Issue } from '../beads/types.js';
 import { BUILTIN_FORMULAS } from '../formulas/builtin.js';
 import { cookFormula, parseFormula } from '../formulas/formula.js';
@@ -114,11 +115,21 @@ class RefineryRun {
   private stalled = false;
   private readonly conflicts: Array<{ mr: Issue; files: string[]; outcome: MergeOutcome }> = [];
 
+  /**
+   * git for the merge queue, with the repository's hooks off: the shared
+   * repository's config is within an agent's reach (its worktree shares it),
+   * and hooks run with the person's environment here. The merge gates are the
+   * rig's, from rig.toml.
+   */
+  private readonly git: GitPort;
+
   constructor(
     private readonly town: Town,
     private readonly rig: string,
     private readonly options: RefineryOptions,
-  ) {}
+  ) {
+    this.git = withoutHooks(town.ports.git);
+  }
 
   private get config() {
     return this.town.rig(this.rig);
@@ -157,7 +168,7 @@ class RefineryRun {
    * protectRepository). Never forced.
    */
   private async pushUpstream(refspec: string) {
-    const { git } = this.town.ports;
+    const { git } = this;
     const url = await git.probe(this.repo, ['config', '--get', 'remote.origin.url']);
     if (url.code !== 0) return { code: 1, stdout: '', stderr: `${this.repo} has no origin URL` };
     return git.probe(this.repo, ['push', '-q', '--', url.stdout.trim(), refspec]);
@@ -237,7 +248,7 @@ class RefineryRun {
 
   /** A fresh integration worktree at the target with each request applied in order; the ones that do not apply are rejected. */
   private async build(mrs: Issue[]): Promise<{ candidate: string; included: Included[] }> {
-    const { git } = this.town.ports;
+    const { git } = this;
     await this.discardIntegration();
     await git.run(this.repo, ['worktree', 'add', '-q', '--detach', this.integration, this.target]);
     const dir = this.integration;
@@ -270,7 +281,7 @@ class RefineryRun {
   }
 
   private async rebaseOnto(dir: string, tip: string, candidate: string) {
-    const { git } = this.town.ports;
+    const { git } = this;
     await git.run(dir, ['checkout', '-q', '-f', '--detach', tip]);
     return git.probe(dir, ['rebase', '-q', candidate], { env: this.identity('COMMITTER') });
   }
@@ -303,7 +314,8 @@ class RefineryRun {
 
   /** Journal, fast-forward, push, then close: a crash anywhere leaves a state `recover` completes. */
   private async fastForward(candidate: string, included: Included[]): Promise<void> {
-    const { git, files } = this.town.ports;
+    const { git } = this;
+    const { files } = this.town.ports;
     const journal: Journal = { target: this.target, candidate, commits: Object.fromEntries(included.map((i) => [i.mr.id, i.commit])) };
     files.write(this.journalPath, `${JSON.stringify(journal, null, 2)}\n`);
     const ff = await git.probe(this.work, ['merge', '-q', '--ff-only', candidate]);
@@ -353,7 +365,7 @@ class RefineryRun {
         if (bead) landed = await this.closeWork(bead, reason);
       }
       // Its change is in the target now; a branch still checked out somewhere is left alone.
-      await this.town.ports.git.probe(this.repo, ['branch', '-D', branch]);
+      await this.git.probe(this.repo, ['branch', '-D', branch]);
       // In the order it happened for the reader: the merge, then the convoys it completed.
       this.progress(`merged ${named(mr)} as ${commit.slice(0, 12)}`);
       for (const line of landed) this.progress(line);
@@ -381,7 +393,8 @@ class RefineryRun {
 
   /** After a crash: finish a batch whose fast-forward happened; forget one whose did not. Then no integration worktree. */
   private async recover(): Promise<void> {
-    const { git, files } = this.town.ports;
+    const { git } = this;
+    const { files } = this.town.ports;
     const text = files.read(this.journalPath);
     if (text !== undefined) {
       let journal: Journal | undefined;
@@ -407,7 +420,8 @@ class RefineryRun {
   }
 
   private async discardIntegration(): Promise<void> {
-    const { git, files } = this.town.ports;
+    const { git } = this;
+    const { files } = this.town.ports;
     if (files.exists(this.integration)) {
       const removed = await git.probe(this.repo, ['worktree', 'remove', '--force', this.integration]);
       if (removed.code !== 0) files.remove(this.integration);
@@ -417,7 +431,7 @@ class RefineryRun {
 
   /** The refinery worktree on the target, clean, caught up with origin. */
   private async cleanTarget(): Promise<void> {
-    const { git } = this.town.ports;
+    const { git } = this;
     await git.probe(this.work, ['rebase', '--abort']);
     await git.probe(this.work, ['merge', '--abort']);
     await git.run(this.work, ['checkout', '-q', '-f', this.target]);
@@ -516,7 +530,7 @@ class RefineryRun {
       const gate = (await ledger.show([meta.pr_gate]).catch(() => []))[0];
       if (gate?.status === 'closed') {
         await this.cleanTarget();
-        const commit = (await this.town.ports.git.run(this.work, ['rev-parse', 'HEAD'])).trim();
+        const commit = (await this.git.run(this.work, ['rev-parse', 'HEAD'])).trim();
         await this.closeMerged({ [mr.id]: commit });
       } else if (gate?.metadata?.escalated === true) {
         await this.reject(mr, `pull request ${meta.pr ?? ''} was closed without merging`, '');
@@ -721,5 +735,14 @@ export async function queueStatus(town: Town, rig: string): Promise<QueueStatus>
     strategy: config.merge.strategy,
     merge_via: config.merge.merge_via,
     gates: GATES.filter((g) => config.merge[g].trim() !== ''),
+  };
+}
+
+/** A git port that runs no repository hooks (`-c core.hooksPath=/dev/null` before every command). */
+function withoutHooks(git: GitPort): GitPort {
+  const off = ['-c', 'core.hooksPath=/dev/null'];
+  return {
+    run: (cwd, args, options) => git.run(cwd, [...off, ...args], options),
+    probe: (cwd, args, options) => git.probe(cwd, [...off, ...args], options),
   };
 }
