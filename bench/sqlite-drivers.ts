@@ -25,7 +25,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MIGRATIONS } from '../src/ledger/sqlite/migrations.js';
-import { readyConditions } from '../src/ledger/sqlite/queries.js';
+import { HYDRATE_COUNTS_SQL, HYDRATE_LABELS_SQL, readyConditions } from '../src/ledger/sqlite/queries.js';
 
 const ISSUES = Number(process.env.BENCH_ISSUES ?? 50_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 21);
@@ -123,15 +123,7 @@ function readySql(): { sql: string; params: Params; hydrate: string[] } {
   return {
     sql: `SELECT i.* FROM issues i WHERE ${ready.conditions.join(' AND ')} ORDER BY i.priority ASC, i.created_at DESC, i.id ASC LIMIT 100`,
     params: ready.params,
-    hydrate: [
-      'SELECT issue_id, label FROM labels WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY label',
-      `SELECT j.value AS id,
-         (SELECT COUNT(*) FROM dependencies d WHERE d.issue_id = j.value) AS dependency_count,
-         (SELECT COUNT(*) FROM dependencies d WHERE d.depends_on_id = j.value) AS dependent_count,
-         (SELECT COUNT(*) FROM comments c WHERE c.issue_id = j.value) AS comment_count,
-         (SELECT d.depends_on_id FROM dependencies d WHERE d.issue_id = j.value AND d.type = 'parent-child' LIMIT 1) AS parent
-       FROM json_each(?) j`,
-    ],
+    hydrate: [HYDRATE_LABELS_SQL, HYDRATE_COUNTS_SQL],
   };
 }
 

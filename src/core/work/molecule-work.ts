@@ -18,7 +18,8 @@ import { burnMolecule, moleculeProgress, pourMolecule } from '../formulas/molecu
 import { parseIdentity, type Identity } from '../agents/identity.js';
 import type { Town } from '../town/town.js';
 import { commandGateVoucher } from './gates.js';
-import { hookedWork, slingBeads, type RuntimeProbe, type SlingOptions, type SlingResult } from './work.js';
+import { hookedWork } from './hooked.js';
+import { slingBeads, type RuntimeProbe, type SlingOptions, type SlingResult } from './work.js';
 
 export interface FormulaSlingResult extends SlingResult {
   formula: string;

@@ -10,7 +10,8 @@ import { parseDuration } from '../../shared/duration.js';
 import { errorMessage } from '../../shared/errors.js';
 import { checkConvoys, convoyView, type ConvoyView } from './convoys.js';
 import type { Town } from '../town/town.js';
-import { HOOK_STATUSES, slingBeads, type RuntimeProbe } from './work.js';
+import { HOOK_STATUSES } from './hooked.js';
+import { slingBeads, type RuntimeProbe } from './work.js';
 
 export interface StrandedAction {
   convoy: string;

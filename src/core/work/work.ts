@@ -31,7 +31,6 @@ import {
   type HeldWork,
 } from '../town/worktree.js';
 
-export { HOOK_STATUSES, hookedWork } from './hooked.js';
 import { HOOK_STATUSES, hookedWork } from './hooked.js';
 
 export interface SlingOptions {

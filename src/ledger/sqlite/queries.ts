@@ -140,3 +140,12 @@ export function orderBy(sort: ListSort, reverse: boolean): string {
   if (!reverse) return base;
   return base.replace(/\b(ASC|DESC)\b/g, (dir) => (dir === 'ASC' ? 'DESC' : 'ASC'));
 }
+
+/** Hydrating listed issues (ids as one JSON array parameter): their labels, then their counts and parent. */
+export const HYDRATE_LABELS_SQL = 'SELECT issue_id, label FROM labels WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY label';
+export const HYDRATE_COUNTS_SQL = `SELECT j.value AS id,
+   (SELECT COUNT(*) FROM dependencies d WHERE d.issue_id = j.value) AS dependency_count,
+   (SELECT COUNT(*) FROM dependencies d WHERE d.depends_on_id = j.value) AS dependent_count,
+   (SELECT COUNT(*) FROM comments c WHERE c.issue_id = j.value) AS comment_count,
+   (SELECT d.depends_on_id FROM dependencies d WHERE d.issue_id = j.value AND d.type = 'parent-child' LIMIT 1) AS parent
+ FROM json_each(?) j`;

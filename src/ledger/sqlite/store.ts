@@ -14,7 +14,7 @@ import type { BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCo
 import type { TownEvent, TownEventFilter, TownEventKind } from '../../core/events/town-events.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
 import { ISSUE_COLUMNS, issueToRow, patchToColumns, rowToIssue, type Params, type Row } from './rows.js';
-import { buildFilter, orderBy, readyConditions } from './queries.js';
+import { buildFilter, HYDRATE_COUNTS_SQL, HYDRATE_LABELS_SQL, orderBy, readyConditions } from './queries.js';
 
 export interface SqliteOptions {
   /** Create the file (and schema) when missing. Otherwise a missing file is an error. */
@@ -597,23 +597,14 @@ export class SqliteLedgerStore implements LedgerStore {
     const ids = rows.map((r) => String(r.id));
     const json = JSON.stringify(ids);
     const labels = new Map<string, string[]>();
-    for (const r of this.all('SELECT issue_id, label FROM labels WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY label', json)) {
+    for (const r of this.all(HYDRATE_LABELS_SQL, json)) {
       const key = String(r.issue_id);
       const list = labels.get(key) ?? [];
       list.push(String(r.label));
       labels.set(key, list);
     }
     const counts = new Map<string, Row>();
-    for (const r of this.all(
-      `SELECT j.value AS id,
-         (SELECT COUNT(*) FROM dependencies d WHERE d.issue_id = j.value) AS dependency_count,
-         (SELECT COUNT(*) FROM dependencies d WHERE d.depends_on_id = j.value) AS dependent_count,
-         (SELECT COUNT(*) FROM comments c WHERE c.issue_id = j.value) AS comment_count,
-         (SELECT d.depends_on_id FROM dependencies d WHERE d.issue_id = j.value AND d.type = 'parent-child' LIMIT 1) AS parent
-       FROM json_each(?) j`,
-      json,
-    ))
-      counts.set(String(r.id), r);
+    for (const r of this.all(HYDRATE_COUNTS_SQL, json)) counts.set(String(r.id), r);
     return rows.map((row) => {
       const issue = rowToIssue(row);
       const c = counts.get(issue.id);

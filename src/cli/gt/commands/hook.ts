@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { hookedWork, unslingBead } from '../../../core/work/work.js';
+import { hookedWork } from '../../../core/work/hooked.js';
+import { unslingBead } from '../../../core/work/work.js';
 import { action, type GtContext } from '../context.js';
 
 export async function hookCommand(ctx: GtContext, options: { agent?: string }): Promise<void> {

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { startSession, stopSession } from '../../../core/agents/sessions.js';
 import type { Identity } from '../../../core/agents/identity.js';
-import { checkRuntime, hookedWork } from '../../../core/work/work.js';
+import { hookedWork } from '../../../core/work/hooked.js';
+import { checkRuntime } from '../../../core/work/work.js';
 import { action, type GtContext } from '../context.js';
 import { attachTo } from './agents.js';
 
