@@ -487,10 +487,11 @@ describe('gt permission check (command hooks: Gemini BeforeTool, Codex PreToolUs
 });
 
 describe('gt witness patrol', () => {
-  it('restarts a session that died with work on its hook, leaves one that was stopped on purpose, and escalates after max_wakes', async () => {
+  it('restarts a session that died with work on its hook, leaves one that was stopped on purpose, and escalates a crash loop', async () => {
     const town = makeTown({ rig: 'app' });
     expect(town.gt(['config', 'agent', 'set', 'sleeper', 'sleep 600']).code).toBe(0);
-    expect(town.gt(['config', 'set', 'witness.max_wakes', '1']).code).toBe(0);
+    expect(town.gt(['config', 'set', 'witness.crash_loop_restarts', '1']).code).toBe(0);
+    expect(town.gt(['config', 'set', 'witness.restart_backoff', '"0s"']).code).toBe(0);
     const bead = town.bead('Keep going', ['true']);
     const [slung] = town.json<Array<{ agent: string }>>(['sling', bead, 'app', '--agent', 'sleeper', '--backend', 'tmux']);
     const agent = slung?.agent as string;
@@ -502,14 +503,15 @@ describe('gt witness patrol', () => {
     crash();
     await waitFor('the session to die', () => alive() === false || undefined, 20_000);
     expect(town.json<Array<{ agent: string; bead: string; action: string; detail: string }>>(['witness', 'patrol'])).toEqual([
-      { agent, bead, action: 'restarted', detail: 'fresh session' },
+      { agent, bead, action: 'restarted', detail: 'fresh session', state: 'dead' },
     ]);
     expect(alive()).toBe(true);
-    // A second death of the same bead is over max_wakes = 1: stalled, the Mayor is told, no restart.
+    // A second death of the same bead within the window is a crash loop (crash_loop_restarts = 1): the Mayor is told, no restart.
     crash();
     await waitFor('the session to die again', () => alive() === false || undefined, 20_000);
-    expect(town.json<Array<{ action: string }>>(['witness', 'patrol'])).toMatchObject([{ action: 'escalated' }]);
-    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).some((m) => m.subject === `STALLED ${agent}: ${bead}`)).toBe(true);
+    expect(town.json<Array<{ action: string; state: string }>>(['witness', 'patrol'])).toMatchObject([{ action: 'escalated', state: 'dead' }]);
+    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).some((m) => m.subject === `CRASH LOOP ${agent}: ${bead}`)).toBe(true);
+    expect(town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === agent)?.state).toBe('dead');
     expect(town.json<unknown[]>(['witness', 'patrol'])).toEqual([]);
     expect(alive()).toBe(false);
 
