@@ -154,7 +154,7 @@ export class TmuxBackend implements SessionBackend {
         // Where the session host records its agent's pid: probe() reads it back.
         'set-option',
         '-t',
-        `=${spec.name}`,
+        pane,
         '@gt_run',
         tmuxWord(spec.runDir),
         ';',

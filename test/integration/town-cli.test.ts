@@ -523,6 +523,50 @@ describe('gt witness patrol', () => {
   });
 });
 
+describe('gt daemon install-service', () => {
+  it("writes a systemd user unit that runs this town's daemon (checked by systemd-analyze where a user manager runs), and a launchd plist; --print writes nothing", () => {
+    const town = makeTown();
+    const home = town.env.HOME as string;
+    const unit = town.json<{ file: string; name: string; content: string; written: boolean; enable: string[] }>([
+      'daemon',
+      'install-service',
+      '--platform',
+      'systemd',
+    ]);
+    expect(unit.file).toBe(join(home, '.config', 'systemd', 'user', unit.name));
+    expect(unit.written).toBe(true);
+    const text = readFileSync(unit.file, 'utf8');
+    expect(text).toBe(unit.content);
+    expect(text).toContain(`Environment=GT_ROOT=${town.root}`);
+    expect(text).toMatch(/^ExecStart=\S*node\S* \S+ daemon run$/m);
+    expect(text).toContain('Restart=on-failure');
+    expect(unit.enable).toEqual(['systemctl --user daemon-reload', `systemctl --user enable --now ${unit.name}`]);
+    // systemd's own parser, where this machine has it.
+    const verify = spawnSync('systemd-analyze', ['verify', '--user', unit.file], { encoding: 'utf8', env: town.env });
+    if (!verify.error) expect(verify.stderr).not.toMatch(/Unknown (key|section)|Failed to parse|Invalid/i);
+    // A second run changes nothing; a file someone edited is not overwritten without --force.
+    expect(town.json<{ written: boolean }>(['daemon', 'install-service', '--platform', 'systemd']).written).toBe(false);
+    writeFileSync(unit.file, `${text}# mine\n`);
+    const refused = town.gt(['daemon', 'install-service', '--platform', 'systemd']);
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain('--force');
+    expect(town.gt(['daemon', 'install-service', '--platform', 'systemd', '--force']).code).toBe(0);
+    expect(readFileSync(unit.file, 'utf8')).toBe(text);
+
+    const printed = town.gt(['daemon', 'install-service', '--platform', 'launchd', '--print']);
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain('<key>RunAtLoad</key>');
+    expect(printed.stdout).toContain(`<string>${town.root}</string>`);
+    expect(existsSync(join(home, 'Library'))).toBe(false);
+    const plist = town.json<{ file: string; name: string }>(['daemon', 'install-service', '--platform', 'launchd']);
+    expect(plist.file).toBe(join(home, 'Library', 'LaunchAgents', `${plist.name}.plist`));
+    expect(readFileSync(plist.file, 'utf8')).toMatch(
+      /<key>ProgramArguments<\/key>\s*<array>\s*<string>[^<]*node[^<]*<\/string>\s*<string>[^<]+<\/string>\s*<string>daemon<\/string>\s*<string>run<\/string>/,
+    );
+    expect(town.gt(['daemon', 'install-service', '--platform', 'windows']).code).toBe(2);
+  });
+});
+
 describe('gt formula and bd cook', () => {
   it('lists the search path with shadowing, shows and cooks formulas, and names file, line and key of a broken one', () => {
     const town = makeTown({ rig: 'app' });

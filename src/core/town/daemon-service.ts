@@ -72,7 +72,6 @@ export function serviceFile(spec: ServiceSpec): ServiceFile {
       '# optional EnvironmentFile below (mode 0600), never in this file.',
       '[Unit]',
       `Description=gt daemon for the town ${spec.town} (${spec.root})`,
-      'After=default.target',
       '',
       '[Service]',
       'Type=simple',
