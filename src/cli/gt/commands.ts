@@ -38,6 +38,7 @@ export const COMMANDS: Entry[] = [
   { names: ['events'], summary: 'The town event stream: what happened, in order (--follow)', load: () => import('./commands/events.js') },
   { names: ['doctor'], summary: 'Check the town: file modes, secret exposure, push protection', load: () => import('./commands/doctor.js') },
   { names: ['costs'], summary: 'Tokens and USD by agent, bead, convoy, rig or day', load: () => import('./commands/costs.js') },
+  { names: ['metrics'], summary: 'Outcome metrics: merges per hour, MQ wait, rework, cost per merged bead', load: () => import('./commands/metrics.js') },
   { names: ['model-server'], summary: 'A scripted local model server for dry runs and tests', load: () => import('./commands/model-server.js') },
   { names: ['demo'], summary: 'The whole loop in a temporary town, no API key needed', load: () => import('./commands/demo.js') },
   { names: ['run-shell'], summary: 'The shell runtime', hidden: true, load: () => import('./commands/internal.js') },
