@@ -29,6 +29,7 @@ export const COMMANDS: Entry[] = [
   { names: ['up'], summary: 'Start the town daemon', load: () => import('./commands/daemon.js') },
   { names: ['down'], summary: 'Stop the town daemon (and with --all, every session)', load: () => import('./commands/daemon.js') },
   { names: ['status'], summary: 'The town at a glance', load: () => import('./commands/daemon.js') },
+  { names: ['daemon'], summary: 'The town daemon as a systemd or launchd service: install-service', load: () => import('./commands/daemon.js') },
   { names: ['formula'], summary: 'Formulas (workflow templates): list, show, cook', load: () => import('./commands/formula.js') },
   { names: ['gate'], summary: 'Gates: list, approve, check, wait', load: () => import('./commands/gate.js') },
   { names: ['convoy'], summary: 'Convoys: beads tracked together until all are closed', load: () => import('./commands/convoy.js') },

@@ -10,6 +10,7 @@ import { redactSecrets } from '../../shared/secrets.js';
 import { plainText } from '../../shared/terminal.js';
 import { runDir } from '../../shared/paths.js';
 import type { Issue } from '../beads/types.js';
+import { readAgents } from '../agents/supervision.js';
 import { messageFrom, type MailMessage } from '../comms/mail.js';
 import { costReport } from '../governance/costs.js';
 import { permissionRequests, type PermissionRequestView } from '../governance/permissions.js';
@@ -18,8 +19,6 @@ import type { DaemonStatus } from '../town/ports.js';
 import type { AgentRecord, Town } from '../town/town.js';
 import { listConvoys, type ConvoyView } from '../work/convoys.js';
 import { listGates, type GateView } from '../work/gates.js';
-import { HOOK_STATUSES } from '../work/hooked.js';
-import { agentState } from '../work/work.js';
 
 export interface AgentView {
   address: string;
@@ -28,6 +27,8 @@ export interface AgentView {
   runtime?: string;
   backend?: string;
   state: string;
+  /** Why it is in that state, as the state machine puts it. */
+  reason: string;
   alive: boolean;
   hooked: Array<{ id: string; title: string }>;
   /** The last thing it did (its last signal), and when. */
@@ -100,25 +101,12 @@ const URGENCY: Record<string, number> = {
 const DAY_MS = 24 * 3600_000;
 const meta = (issue: Issue, key: string) => (typeof issue.metadata?.[key] === 'string' ? issue.metadata[key] : '');
 
-/** Sessions alive per backend: one listing each, then a check of the listed ones only. */
-async function aliveSessions(town: Town, agents: AgentRecord[]): Promise<Set<string>> {
-  const alive = new Set<string>();
-  for (const kind of ['tmux', 'headless'] as const) {
-    const mine = agents.filter((a) => a.backend === kind);
-    if (mine.length === 0 || (kind === 'tmux' && !town.ports.tmuxAvailable)) continue;
-    const backend = town.ports.backend(kind);
-    const listed = new Set(await backend.list().catch(() => [] as string[]));
-    await Promise.all(mine.filter((a) => listed.has(a.session)).map(async (a) => ((await town.sessionAlive(a)) ? alive.add(a.session) : undefined)));
-  }
-  return alive;
-}
-
 export async function townSnapshot(town: Town, daemon: DaemonStatus, now = Date.now()): Promise<TownSnapshot> {
   const { ledger } = town;
   const today = new Date(now).toISOString().slice(0, 10);
-  const [records, hookedBeads, convoys, permissions, gates, mailIssues, escalated, costs] = await Promise.all([
-    town.agents(),
-    ledger.list({ statuses: HOOK_STATUSES, excludeTypes: ['message', 'agent'], includeEphemeral: true, limit: 0, sort: 'priority' }),
+  // Agents are read through the one state machine (core/agents/agent-state.ts), as gt agents and the witness read them.
+  const [readings, convoys, permissions, gates, mailIssues, escalated, costs] = await Promise.all([
+    readAgents(town),
     listConvoys(town, { all: true }),
     permissionRequests(town),
     listGates(town),
@@ -126,19 +114,17 @@ export async function townSnapshot(town: Town, daemon: DaemonStatus, now = Date.
     ledger.list({ labelsAll: ['gt:escalated'], excludeStatuses: ['closed'], includeEphemeral: true, limit: 0, sort: 'created' }),
     costReport(town, 'agent', { since: today }),
   ]);
-  const alive = await aliveSessions(town, records);
-  const hookedBy = new Map<string, Array<{ id: string; title: string }>>();
-  for (const bead of hookedBeads) if (bead.assignee) hookedBy.set(bead.assignee, [...(hookedBy.get(bead.assignee) ?? []), { id: bead.id, title: bead.title }]);
   const usdBy = new Map(costs.rows.map((r) => [r.key, r.usd]));
 
-  const agents: AgentView[] = records.map((a) => {
-    const hooked = hookedBy.get(a.address) ?? [];
+  const agents: AgentView[] = readings.map((r) => {
+    const a = r.agent;
     const view: AgentView = {
       address: a.address,
       role: a.role,
-      state: agentState(a, alive.has(a.session), hooked.length > 0),
-      alive: alive.has(a.session),
-      hooked,
+      state: r.state,
+      reason: r.reason,
+      alive: r.probe.session && r.probe.process,
+      hooked: r.hooked.map((b) => ({ id: b.id, title: b.title })),
       usd_today: usdBy.get(a.address) ?? 0,
     };
     if (a.rig) view.rig = a.rig;
@@ -196,21 +182,13 @@ export async function townSnapshot(town: Town, daemon: DaemonStatus, now = Date.
 
   const problems: Problem[] = [];
   for (const agent of agents) {
-    const kind =
-      agent.state === 'dead'
-        ? 'zombie'
-        : ['stalled', 'gupp-violation', 'zombie', 'waiting-permission', 'waiting-gate'].includes(agent.state)
-          ? agent.state
-          : undefined;
+    const kind = agent.state in URGENCY ? agent.state : undefined;
     if (kind) {
+      const bead = agent.hooked[0]?.id;
       const detail =
-        kind === 'zombie'
-          ? `its session is gone with ${agent.hooked[0]?.id ?? 'work'} on its hook`
-          : kind === 'waiting-permission'
-            ? `waits for an answer to ${agent.permission_request ?? 'a permission request'}`
-            : kind === 'waiting-gate'
-              ? `waits at a gate on ${agent.hooked[0]?.id ?? 'its work'}`
-              : `${agent.hooked[0]?.id ?? 'its work'} has not moved`;
+        kind === 'waiting-permission' && agent.permission_request
+          ? `${agent.permission_request}: ${agent.reason}`
+          : `${bead ? `${bead}: ` : ''}${agent.reason}`;
       problems.push({ agent: agent.address, kind, urgency: URGENCY[kind] ?? 9, ...(agent.last_activity ? { since: agent.last_activity } : {}), detail });
     }
   }
