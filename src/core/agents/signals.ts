@@ -5,6 +5,7 @@
 import type { Identity } from './identity.js';
 import { Mailbox, renderInjected } from '../comms/mail.js';
 import type { AgentState, Town } from '../town/town.js';
+import { takeHeartbeatDelivery } from '../heartbeat/state.js';
 
 export const SIGNALS = [
   'session-start',
@@ -74,6 +75,9 @@ export async function recordSignal(town: Town, identity: Identity, signal: Signa
 export async function turnSignal(town: Town, identity: Identity, signal: Signal, input: Record<string, unknown>, format: string): Promise<string> {
   await recordSignal(town, identity, signal, input);
   if (!TURN_BOUNDARIES.has(signal) || SILENT_FORMATS.has(format)) return '';
+  // A heartbeat's wake line was typed: its message (prompt, time, events, HEARTBEAT.md) comes with this turn.
+  const heartbeat = signal === 'prompt-submit' ? takeHeartbeatDelivery(town, input.prompt) : '';
   const messages = await new Mailbox(town.ledger, identity.address).takePending(identity.address);
-  return renderInjected(identity.address, messages);
+  return `${heartbeat}${heartbeat && messages.length ? '
+' : ''}${renderInjected(identity.address, messages)}`;
 }
