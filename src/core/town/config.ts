@@ -8,6 +8,7 @@ import { GtError } from '../../shared/errors.js';
 import { NAME_PATTERN } from '../agents/identity.js';
 
 import { DURATION } from '../../shared/duration.js';
+import { activeHoursProblems } from '../../shared/active-hours.js';
 import { DEFAULT_HEARTBEAT_PROMPT } from '../heartbeat/contract.js';
 
 const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m" or "1h"');
@@ -26,6 +27,17 @@ const agentEntry = z.strictObject({
 const roleAgents = z.strictObject(
   Object.fromEntries(ROLE_KEYS.map((k) => [k, agentName.optional()])) as Record<(typeof ROLE_KEYS)[number], z.ZodOptional<typeof agentName>>,
 );
+
+/**
+ * A daily window (`shared/active-hours.ts`) as town.toml writes it: `{ start = "08:00",
+ * end = "24:00", timezone = "local" }`. Its problems carry their key, so the message names
+ * e.g. `heartbeat.active_hours.timezone`. Kept as written (rendered back by `gt config`);
+ * `parseActiveHours` turns it into a window where it is used.
+ */
+export const activeHoursSchema = z.strictObject({ start: z.string(), end: z.string(), timezone: z.string().default('local') }).superRefine((value, ctx) => {
+  for (const problem of activeHoursProblems(value)) ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
+});
+export type ActiveHoursConfig = z.infer<typeof activeHoursSchema>;
 
 const decision = z.enum(['allow', 'ask', 'deny']);
 
