@@ -68,7 +68,12 @@ export function renderHeartbeat(message: HeartbeatMessage): string {
   if (message.checklist !== undefined) {
     const text = message.checklist.trim();
     const cut = text.length > MAX_HEARTBEAT_FILE_CHARS;
-    lines.push('', `<${HEARTBEAT_FILE}>`, cut ? `${text.slice(0, MAX_HEARTBEAT_FILE_CHARS)}\n… (cut: read the file for the rest)` : text, `</${HEARTBEAT_FILE}>`);
+    lines.push(
+      '',
+      `<${HEARTBEAT_FILE}>`,
+      cut ? `${text.slice(0, MAX_HEARTBEAT_FILE_CHARS)}\n… (cut: read the file for the rest)` : text,
+      `</${HEARTBEAT_FILE}>`,
+    );
   }
   lines.push(
     '',

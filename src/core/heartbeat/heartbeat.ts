@@ -25,16 +25,7 @@ import type { AgentRecord, AgentState, Town } from '../town/town.js';
 import { hookedWork } from '../work/hooked.js';
 import { classifyReply, HEARTBEAT_FILE, isEffectivelyEmpty, marker, renderHeartbeat, wakeLine } from './contract.js';
 import { replyFromStream, replyFromTranscript, type TurnReply } from './reply.js';
-import {
-  deliveryPath,
-  readState,
-  requeueEvents,
-  takeEvents,
-  updateState,
-  type HeartbeatOutcome,
-  type HeartbeatResult,
-  type PendingTurn,
-} from './state.js';
+import { deliveryPath, readState, requeueEvents, takeEvents, updateState, type HeartbeatOutcome, type HeartbeatResult, type PendingTurn } from './state.js';
 
 export type { HeartbeatOutcome } from './state.js';
 
@@ -53,7 +44,7 @@ export function requireHeartbeatConfig(town: Town): HeartbeatConfig {
   const config = heartbeatConfig(town);
   if (!config)
     throw new GtError('usage', town.config.heartbeat ? 'the heartbeat is off (heartbeat.every = "0m" in town.toml)' : 'no [heartbeat] in town.toml', {
-      hint: 'gt config set heartbeat.every \'"30m"\' (and write the agent\'s tasks in mayor/HEARTBEAT.md)',
+      hint: "gt config set heartbeat.every '\"30m\"' (and write the agent's tasks in mayor/HEARTBEAT.md)",
     });
   return config;
 }
@@ -265,7 +256,7 @@ async function recordOutcome(
   const at = town.ports.now();
   let outcome: HeartbeatOutcome = { ...partial, agent: identity.address, at };
   try {
-    const entry = await appendMemoryLog(town, identity, memoryLine(outcome), { at, zone: config.active_hours?.timezone ?? 'local' });
+    const entry = await appendMemoryLog(town, identity, memoryLine(outcome), { at });
     outcome = { ...outcome, memory: { file: entry.file, ...(entry.commit ? { commit: entry.commit } : {}) } };
   } catch (error) {
     // The event still records it; a home that cannot be written is for gt doctor, not a reason to lose the outcome.

@@ -30,7 +30,7 @@ export function replyFromStream(output: string): TurnReply | undefined {
   for (const line of parseLines(output)) {
     if (line.type !== 'result') continue;
     if (line.is_error === true || (typeof line.subtype === 'string' && line.subtype !== 'success'))
-      return { error: typeof line.result === 'string' && line.result ? line.result : String(line.subtype ?? 'error') };
+      return { error: typeof line.result === 'string' && line.result ? line.result : typeof line.subtype === 'string' ? line.subtype : 'error' };
     return { text: typeof line.result === 'string' ? line.result : '' };
   }
   return undefined;
@@ -40,7 +40,10 @@ function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
   return content
-    .map((part: unknown) => (part && typeof part === 'object' && (part as Json).type === 'text' ? String((part as Json).text ?? '') : ''))
+    .map((part: unknown) => {
+      const p = part && typeof part === 'object' ? (part as Json) : undefined;
+      return p?.type === 'text' && typeof p.text === 'string' ? p.text : '';
+    })
     .filter(Boolean)
     .join('\n');
 }

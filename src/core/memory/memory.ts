@@ -50,10 +50,15 @@ export function dayBefore(date: string): string {
 
 export const logFile = (date: string): string => `${LOG_DIR}/${date}.md`;
 
-/** The zone memory dates are kept in: the heartbeat's, else the machine's. */
-export function memoryZone(town: Town): string {
-  return town.config.heartbeat?.active_hours?.timezone ?? 'local';
-}
+/**
+ * Memory dates are the machine's local dates (TZ), everywhere: prime runs on
+ * every session start without loading town.toml, and a log's name must not
+ * depend on which command wrote it.
+ */
+export const MEMORY_ZONE = 'local';
+
+/** What prime shows of an agent's memory, in bytes (README: "Heartbeat, memory and notifications"). */
+export const PRIME_MEMORY_BUDGET = 8000;
 
 /** The identity's home, created (a git repository with MEMORY.md) when missing; absolute path. */
 export async function ensureHome(town: Town, identity: Identity): Promise<string> {
@@ -98,11 +103,11 @@ export interface MemoryEntry {
  * Appends one entry to today's log (`- HH:MM text`; further lines indented)
  * and commits it. Append-only: nothing before it is rewritten.
  */
-export async function appendMemoryLog(town: Town, identity: Identity, text: string, options: { at?: string; zone?: string } = {}): Promise<MemoryEntry> {
+export async function appendMemoryLog(town: Town, identity: Identity, text: string, options: { at?: string } = {}): Promise<MemoryEntry> {
   const body = text.trim();
   if (body === '') throw validationError('a memory entry needs text', 'gt memory add "what to remember"');
   const home = await ensureHome(town, identity);
-  const { date, time } = wallClock(options.at ?? town.ports.now(), options.zone ?? memoryZone(town));
+  const { date, time } = wallClock(options.at ?? town.ports.now(), MEMORY_ZONE);
   const file = logFile(date);
   const path = `${home}/${file}`;
   const [first, ...rest] = body.split('\n');
@@ -154,7 +159,7 @@ export function showMemory(town: Town, identity: Identity, options: { days?: num
   const out: MemoryView['files'] = [];
   const longTerm = read(MEMORY_FILE);
   if (longTerm !== undefined && !options.date) out.push({ file: MEMORY_FILE, text: longTerm });
-  let date = options.date ?? wallClock(town.ports.now(), memoryZone(town)).date;
+  let date = options.date ?? wallClock(town.ports.now(), MEMORY_ZONE).date;
   for (let i = 0; i < (options.date ? 1 : (options.days ?? 2)); i++, date = dayBefore(date)) {
     const text = read(logFile(date));
     if (text !== undefined) out.push({ file: logFile(date), text });
@@ -164,10 +169,10 @@ export function showMemory(town: Town, identity: Identity, options: { days?: num
 
 /**
  * What prime shows: MEMORY.md, then today's and yesterday's logs, within
- * `budget` bytes in all (config memory.prime_budget, 8,000 by default). A log
+ * `budget` bytes in all (8,000). A log
  * that does not fit keeps its newest lines: they matter most.
  */
-export function primeMemory(town: Town, identity: Identity, budget: number): string {
+export function primeMemory(town: Town, identity: Identity, budget = PRIME_MEMORY_BUDGET): string {
   if (budget <= 0) return '';
   const view = showMemory(town, identity, { days: 2 });
   const parts: string[] = [];
@@ -230,11 +235,10 @@ export function searchMemory(town: Town, identity: Identity, query: string, opti
 
 /** The ISO week of a date: `2026-W48`. */
 export function isoWeek(date: string): string {
-  const d = new Date(`${date}T12:00:00Z`);
-  const day = (d.getUTCDay() + 6) % 7;
-  d.setUTCDate(d.getUTCDate() - day + 3);
-  const firstThursday = new Date(Date.UTC(d.getUTCFullYear(), 0, 4));
-  const week = 1 + Math.round((d.getTime() - firstThursday.getTime()) / 86_400_000 / 7 - ((firstThursday.getUTCDay() + 6) % 7) / 7 + 3 / 7);
+  const d = new Date(`${date}T00:00:00Z`);
+  // The Thursday of this date's week decides its year (ISO 8601).
+  d.setUTCDate(d.getUTCDate() + 4 - (d.getUTCDay() || 7));
+  const week = Math.ceil(((d.getTime() - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000 + 1) / 7);
   return `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
 }
 
@@ -256,7 +260,7 @@ export async function rollupMemory(town: Town, identity: Identity, afterDays: nu
   if (afterDays <= 0) return result;
   const home = town.path(memoryHome(identity));
   const files = town.ports.files;
-  let cutoff = wallClock(town.ports.now(), memoryZone(town)).date;
+  let cutoff = wallClock(town.ports.now(), MEMORY_ZONE).date;
   for (let i = 0; i < afterDays; i++) cutoff = dayBefore(cutoff);
   const old = files
     .list(`${home}/${LOG_DIR}`)

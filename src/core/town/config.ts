@@ -93,8 +93,6 @@ const heartbeat = z.strictObject({
 /** Memory kept in git (MEMORY.md, memory/YYYY-MM-DD.md) in the homes of the Mayor and crew. */
 const memory = z
   .strictObject({
-    /** What prime loads: MEMORY.md, then today's and yesterday's logs, cut to this many bytes. */
-    prime_budget: z.number().int().min(0).default(8000),
     /** Daily logs older than this many days are rolled into weekly summaries (0 = never). */
     rollup_after_days: z.number().int().min(0).default(14),
   })
