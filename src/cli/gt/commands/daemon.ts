@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { townDaemon } from '../../../app/index.js';
 import { stopAllSessions } from '../../../core/agents/sessions.js';
-import { townStatus } from '../../../core/town/status.js';
-import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
 export default function register(program: Command, ctx: GtContext): void {
@@ -38,27 +36,6 @@ export default function register(program: Command, ctx: GtContext): void {
           [
             stopped ? 'Stopped the daemon.' : 'The daemon was not running.',
             ...(all.sessions.length ? [`Stopped ${all.sessions.length} session(s): ${all.sessions.join(', ')}`] : []),
-          ].join('\n'),
-        );
-      }),
-    );
-
-  program
-    .command('status')
-    .description('The town at a glance: daemon, rigs, agents, merge queues')
-    .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  gt status\n  gt status --json')
-    .action(
-      action(ctx, async () => {
-        const town = await ctx.town();
-        const result = await townStatus(town, townDaemon(town.root, ctx.io.env).status());
-        const { daemon, beads, agents, rigs } = result;
-        ctx.emit(result, () =>
-          [
-            `Town ${result.town} at ${result.root}`,
-            `Daemon: ${daemon.running ? `running (pid ${daemon.pid})` : daemon.stale_pidfile ? 'not running (stale pidfile: gt up replaces it)' : 'not running (gt up)'}`,
-            `Agents: ${agents.total} (${agents.running} running)   Beads: ${beads.ready} ready, ${beads.hooked} hooked, ${beads.in_progress} in progress, ${beads.closed} closed`,
-            rigs.length ? table([['RIG', 'PREFIX', 'MERGE QUEUE'], ...rigs.map((r) => [r.name, r.prefix, String(r.merge_queue)])]) : 'No rigs yet.',
           ].join('\n'),
         );
       }),
