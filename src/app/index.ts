@@ -26,6 +26,8 @@ import { townSocket, tmuxServerProbe } from '../infra/tmux.js';
 import { checkpointSqliteWal, inspectSqliteLedger } from '../ledger/sqlite/store.js';
 
 export * from './town.js';
+/** argv that runs this gt (node and its script): what a service file starts. */
+export { gtLauncher } from '../infra/launch.js';
 export type { FormulaLibrary } from '../infra/formulas.js';
 export { writeFileAtomic } from '../infra/fs.js';
 

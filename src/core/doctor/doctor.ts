@@ -15,7 +15,7 @@
  */
 import type { ConfigParsers, Town } from '../town/town.js';
 import type { RigConfig, TownConfig } from '../town/config.js';
-import type { DaemonStatus, TownFiles } from '../town/ports.js';
+import type { DaemonControl, TownFiles } from '../town/ports.js';
 
 /** `skip`: the check could not look (what it needs is broken; another check says why). Only `fail` fails doctor. */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -76,10 +76,7 @@ export interface DoctorPorts {
   migrateLedger(): Promise<void>;
   /** Folds the write-ahead log into the database and truncates it (PRAGMA wal_checkpoint(TRUNCATE)). */
   checkpointLedgerWal(): void;
-  daemon: {
-    status(): DaemonStatus;
-    start(): Promise<DaemonStatus & { started: boolean }>;
-  };
+  daemon: DaemonControl;
   tmuxServer(): Promise<TmuxServerProbe>;
   /** Where `command` is found on PATH (not counting gt's pinned runtimes); undefined when not. */
   which(command: string): string | undefined;

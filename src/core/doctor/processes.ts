@@ -5,37 +5,58 @@
  */
 import { DAEMON_PIDFILE, GT_DIR } from '../../shared/paths.js';
 import { shellQuote } from '../../shared/shell.js';
-import { hookedWork } from '../work/hooked.js';
+import { PROBLEM_STATES } from '../agents/agent-state.js';
+import { readAgents } from '../agents/supervision.js';
+import { daemonHealth, judgeDaemon, readLease, type DaemonHealth } from '../town/daemon-health.js';
 import { listed, relativeTo, townConfigOf, townOf, type DoctorCheck, type DoctorContext } from './doctor.js';
 
 export const daemonCheck: DoctorCheck = {
   name: 'daemon',
-  title: 'the town daemon (the deacon) is running',
+  title: 'the town daemon (the deacon) is running and its loop turns',
   async run(context) {
-    const status = context.ports.daemon.status();
-    if (status.running) return { status: 'ok', message: `running (pid ${status.pid})` };
-    if (status.stale_pidfile) {
-      return {
-        status: 'fail',
-        message: `the daemon died: ${DAEMON_PIDFILE} names a process that is gone, so nothing merges finished work, wakes idle agents or restarts crashed ones`,
-        fix: `gt doctor --fix (or gt up) starts it again; why it died is at the end of ${relativeTo(context.root, status.log)}`,
-      };
+    const health = daemonHealthOf(context);
+    const log = relativeTo(context.root, health.log);
+    switch (health.state) {
+      case 'running':
+      case 'starting':
+        return { status: 'ok', message: `${health.state} (pid ${health.pid ?? '?'}): ${health.detail}` };
+      case 'stale':
+        return {
+          status: 'fail',
+          message: `the daemon (pid ${health.pid ?? '?'}) is hung: ${health.detail}; nothing merges, wakes or restarts agents`,
+          fix: `gt doctor --fix (or gt up) replaces it; what it was doing is at the end of ${log}`,
+        };
+      case 'dead':
+        return {
+          status: 'fail',
+          message: `the daemon died: ${DAEMON_PIDFILE} names a process that is gone, so nothing merges finished work, wakes idle agents or restarts crashed ones`,
+          fix: `gt doctor --fix (or gt up) starts it again; why it died is at the end of ${log}`,
+        };
+      default:
+        return {
+          status: 'warn',
+          message: 'the daemon is not running: finished work is not merged and crashed agents are not restarted until it is',
+          fix: 'gt up',
+          fixable: false,
+        };
     }
-    return {
-      status: 'warn',
-      message: 'the daemon is not running: finished work is not merged and crashed agents are not restarted until it is',
-      fix: 'gt up',
-      fixable: false,
-    };
   },
-  /** Only a daemon that died is started again: one the person stopped (gt down, no pidfile) stays stopped. */
+  /** Only a daemon that died or hung is replaced: one the person stopped (gt down, no pidfile) stays stopped. */
   async repair(context) {
-    const before = context.ports.daemon.status();
-    if (before.running || !before.stale_pidfile) return [];
+    const health = daemonHealthOf(context);
+    if (health.state !== 'dead' && health.state !== 'stale') return [];
+    // A hung process may never handle SIGTERM: stop() ends with SIGKILL, as gt up does.
+    if (health.state === 'stale') await context.ports.daemon.stop(10_000);
     const now = await context.ports.daemon.start();
-    return [`started the daemon again (pid ${now.pid}), replacing the stale pidfile`];
+    return [`started the daemon again (pid ${now.pid}), replacing a ${health.state === 'stale' ? 'hung' : 'dead'} one`];
   },
 };
+
+/** The daemon's health through its lease (daemon-health.ts); a town that cannot be opened gets the default stale_after. */
+function daemonHealthOf(context: DoctorContext): DaemonHealth {
+  const status = context.ports.daemon.status();
+  return context.town ? daemonHealth(context.town, status) : judgeDaemon(status, readLease(context.ports.files, context.root), 120_000, Date.now());
+}
 
 /** Lock files whose holder is gone (a killed gt); the next taker replaces them, but they mislead anyone looking. */
 function staleLocks(context: DoctorContext): string[] {
@@ -135,29 +156,41 @@ export const orphanSessionsCheck: DoctorCheck = {
 
 export const hookedWorkCheck: DoctorCheck = {
   name: 'hooked-work',
-  title: 'work on a hook has a live agent',
+  title: 'every hooked bead belongs to an active agent',
   async run(context) {
     const town = townOf(context);
-    const agents = new Map((await town.agents()).map((a) => [a.address, a]));
-    const problems: string[] = [];
+    const agents = new Set((await town.agents()).map((a) => a.address));
     const hooked = await town.ledger.list({ statuses: ['hooked'], includeEphemeral: true, limit: 0 });
-    for (const bead of hooked) {
-      const owner = bead.assignee ? agents.get(bead.assignee) : undefined;
-      if (!bead.assignee || !owner) problems.push(`${bead.id} is hooked to ${bead.assignee ?? 'nobody'}, which is no active agent (gt unsling ${bead.id})`);
-    }
-    for (const agent of agents.values()) {
-      if (agent.role === 'human' || !agent.backend) continue;
-      const work = await hookedWork(town.ledger, agent.address);
-      if (work.length === 0 || agent.state === 'waiting-gate') continue;
-      if (!(await town.sessionAlive(agent))) {
-        problems.push(
-          `${agent.address} holds ${work.map((b) => b.id).join(', ')} but its session is not running (the daemon's witness restarts it; or gt sling ${work[0]?.id ?? ''} ${agent.address} --force)`,
-        );
-      }
-    }
-    if (problems.length === 0) return { status: 'ok', message: `${hooked.length} hooked bead(s), every one with a live agent` };
-    return { status: 'warn', message: listed(problems, 3), fix: 'gt up runs the witness, which restarts dead agents with hooked work', details: problems };
+    const orphans = hooked.filter((bead) => !bead.assignee || !agents.has(bead.assignee));
+    if (orphans.length === 0) return { status: 'ok', message: `${hooked.length} hooked bead(s), each on an active agent's hook` };
+    const lines = orphans.map((b) => `${b.id} (hooked to ${b.assignee ?? 'nobody'})`);
+    return {
+      status: 'warn',
+      message: `${orphans.length} bead(s) on the hook of no active agent, so nobody works on them: ${listed(lines)}`,
+      fix: `gt unsling <bead> puts it back to ready; gt sling <bead> <rig> gives it a worker`,
+      details: lines,
+    };
   },
 };
 
-export const PROCESS_CHECKS: readonly DoctorCheck[] = [daemonCheck, staleLocksCheck, tmuxServerCheck, orphanSessionsCheck, hookedWorkCheck];
+export const agentProblemsCheck: DoctorCheck = {
+  name: 'agent-problems',
+  title: 'no agent is dead, a zombie, stalled or idling past its work (GUPP)',
+  async run(context) {
+    const town = townOf(context);
+    const readings = await readAgents(town);
+    const problems = readings.filter((r) => PROBLEM_STATES.has(r.state)).map((r) => `${r.agent.address} is ${r.state}: ${r.reason}`);
+    if (problems.length === 0) return { status: 'ok', message: `${readings.length} agent(s), none in a problem state` };
+    const daemon = context.ports.daemon.status().running;
+    return {
+      status: 'warn',
+      message: listed(problems, 3),
+      fix: daemon
+        ? "the daemon's witness acts on these (restart, interrupt, escalate); gt agents shows them, gt peek <agent> their screen"
+        : 'gt up: the witness in the daemon restarts dead and zombie agents and wakes idle ones',
+      details: problems,
+    };
+  },
+};
+
+export const PROCESS_CHECKS: readonly DoctorCheck[] = [daemonCheck, staleLocksCheck, tmuxServerCheck, orphanSessionsCheck, hookedWorkCheck, agentProblemsCheck];

@@ -10,9 +10,10 @@
  */
 import { costReport } from '../governance/costs.js';
 import { mergeQueue } from '../merge/refinery.js';
+import { readAgents } from '../agents/supervision.js';
 import { HOOK_STATUSES } from '../work/hooked.js';
 import { listConvoys } from '../work/convoys.js';
-import { agentState } from '../work/work.js';
+import { daemonHealth, type DaemonHealth } from './daemon-health.js';
 import type { DaemonStatus } from './ports.js';
 import type { Town } from './town.js';
 
@@ -48,20 +49,24 @@ function more(count: number, shown: number, what: string): StatusLine[] {
 
 // ---- daemon ----
 
-export type DaemonState = 'running' | 'dead' | 'stopped';
+/** The process status with its health (daemon-health.ts): `state` is running, starting, stale (hung), dead or stopped. */
 export interface DaemonSection extends DaemonStatus {
-  /** running; dead: its pidfile outlived it (a crash, a kill); stopped: not started, or gt down. */
-  state: DaemonState;
+  state: DaemonHealth['state'];
+  health: DaemonHealth;
 }
 
 export const daemonSection: StatusSection<DaemonSection> = {
   key: 'daemon',
   label: 'Daemon',
-  async collect({ daemon }) {
-    return { ...daemon, state: daemon.running ? 'running' : daemon.stale_pidfile ? 'dead' : 'stopped' };
+  async collect({ town, daemon }) {
+    const health = daemonHealth(town, daemon);
+    return { ...daemon, state: health.state, health };
   },
   lines(d) {
-    if (d.state === 'running') return [[span('running', 'ok'), span(` (pid ${d.pid})`)]];
+    const pid = d.pid ? ` (pid ${d.pid})` : '';
+    if (d.state === 'running') return [[span('running', 'ok'), span(`${pid} · ${d.health.detail}`)]];
+    if (d.state === 'starting') return [[span('starting', 'ok'), span(`${pid} · ${d.health.detail}`)]];
+    if (d.state === 'stale') return [[span('hung', 'bad'), span(`${pid}: ${d.health.detail}`)]];
     if (d.state === 'dead') return [[span('dead', 'bad'), span(': its pidfile outlived it; nothing merges or restarts agents — gt up')]];
     return [[span('stopped', 'warn'), span(': finished work is not merged — gt up')]];
   },
@@ -113,17 +118,17 @@ export const rigsSection: StatusSection<RigRow[]> = {
 
 // ---- agents ----
 
-/** States that need a person, worst first. */
-const ATTENTION = ['dead', 'stalled', 'gupp-violation', 'zombie', 'waiting-permission'];
-const STATE_ORDER = ['working', 'starting', 'waiting-permission', 'waiting-gate', 'idle', 'stalled', 'dead'];
+/** States that need a person, worst first: the state machine's problem states (agent-state.ts) and a permission waiting for an answer. */
+const ATTENTION = ['dead', 'zombie', 'gupp-violation', 'stalled', 'waiting-permission'];
+const STATE_ORDER = ['working', 'starting', 'waiting-permission', 'waiting-gate', 'idle', 'done', 'stalled', 'gupp-violation', 'zombie', 'dead'];
 
 export interface AgentsSection {
   total: number;
   /** Agents whose session runs. */
   running: number;
   by_state: Record<string, number>;
-  /** Agents that need a person (dead or stalled with work, waiting for a permission). */
-  attention: Array<{ agent: string; state: string; hooked: string[] }>;
+  /** Agents that need a person (dead, zombie, stalled, GUPP violation, waiting for a permission), with why. */
+  attention: Array<{ agent: string; state: string; reason: string; hooked: string[] }>;
 }
 
 export const agentsSection: StatusSection<AgentsSection> = {
@@ -132,15 +137,12 @@ export const agentsSection: StatusSection<AgentsSection> = {
   async collect({ town }) {
     const by_state: Record<string, number> = {};
     const attention: AgentsSection['attention'] = [];
-    let running = 0;
-    const agents = await town.agents();
-    for (const agent of agents) {
-      const alive = await town.sessionAlive(agent);
-      if (alive) running++;
-      const hooked = (await town.ledger.list({ statuses: HOOK_STATUSES, assignee: agent.address, includeEphemeral: true, limit: 0 })).map((b) => b.id);
-      const state = agentState(agent, alive, hooked.length > 0);
+    // The one state machine (agents/agent-state.ts), as gt agents and the witness read it.
+    const agents = await readAgents(town);
+    const running = agents.filter((a) => a.probe.session && a.probe.process).length;
+    for (const { agent, state, reason, hooked } of agents) {
       by_state[state] = (by_state[state] ?? 0) + 1;
-      if (ATTENTION.includes(state)) attention.push({ agent: agent.address, state, hooked });
+      if (ATTENTION.includes(state)) attention.push({ agent: agent.address, state, reason, hooked: hooked.map((b) => b.id) });
     }
     attention.sort((a, b) => ATTENTION.indexOf(a.state) - ATTENTION.indexOf(b.state) || a.agent.localeCompare(b.agent));
     return { total: agents.length, running, by_state, attention };
