@@ -200,7 +200,7 @@ async function restart(
   const fresh = (await town.agent(parseIdentity(agent.address))) ?? agent;
   await saveSupervision(town, fresh, { ...supervision, restarts });
   await town.ledger.emit(
-    witnessEvent(agent, bead, 'agent.restarted', { reason: reading.state, restarts: decision.recent + 1, ...(resumed ? { resumed } : {}) }),
+    witnessEvent(agent, bead, 'agent.restarted', { reason: reading.state, restarts: decision.recent + 1, ...(resumed ? { resumed } : {}) }, pass),
   );
   return {
     agent: agent.address,
