@@ -80,7 +80,11 @@ describe('supervision', () => {
     up(town);
     await waitFor('the daemon to turn', () => passes(town) >= 1 || undefined, 60_000);
     process.kill(Number(town.tmux(['display-message', '-p', '-t', `=${session}:`, '#{pane_pid}']).stdout.trim()), 'SIGKILL');
-    await waitFor('the pane to die', () => town.tmux(['display-message', '-p', '-t', `=${session}:`, '#{pane_dead}']).stdout.trim() === '1' || undefined, 20_000);
+    await waitFor(
+      'the pane to die',
+      () => town.tmux(['display-message', '-p', '-t', `=${session}:`, '#{pane_dead}']).stdout.trim() === '1' || undefined,
+      20_000,
+    );
     const killedAt = passes(town);
     const problem = await firstEvent(town, agent, 'agent.problem dead', (e) => e.kind === 'agent.problem' && e.payload.state === 'dead');
     const restarted = await firstEvent(town, agent, 'agent.restarted', (e) => e.kind === 'agent.restarted');
@@ -182,7 +186,11 @@ describe('supervision', () => {
     expect(pass(zombie)).toBeLessThanOrEqual(killedAt + 2);
     const restarted = await firstEvent(town, agent, 'agent.restarted', (e) => e.kind === 'agent.restarted');
     expect(restarted.payload).toMatchObject({ reason: 'zombie' });
-    await waitFor('the orphan to be ended', () => !existsSync(`/proc/${orphan}`) || readFileSync(`/proc/${orphan}/stat`, 'utf8').includes(') Z') || undefined, 20_000);
+    await waitFor(
+      'the orphan to be ended',
+      () => !existsSync(`/proc/${orphan}`) || readFileSync(`/proc/${orphan}/stat`, 'utf8').includes(') Z') || undefined,
+      20_000,
+    );
     await waitFor('the new session to work', () => row(town, agent)?.state === 'working' || undefined, 60_000);
     expect(runDirs(town)).toHaveLength(2);
   });
@@ -206,7 +214,11 @@ describe('supervision', () => {
     const replaced = town.json<{ started: boolean; pid: number; recovered?: string; previous_pid?: number }>(['up']);
     expect(replaced).toMatchObject({ started: true, recovered: 'stale', previous_pid: second });
     expect(replaced.pid).not.toBe(second);
-    await waitFor('the hung daemon to be gone', () => !existsSync(`/proc/${second}`) || readFileSync(`/proc/${second}/stat`, 'utf8').includes(') Z') || undefined, 20_000);
+    await waitFor(
+      'the hung daemon to be gone',
+      () => !existsSync(`/proc/${second}`) || readFileSync(`/proc/${second}/stat`, 'utf8').includes(') Z') || undefined,
+      20_000,
+    );
     await waitFor('the replacement to run', () => health().health.state === 'running' || undefined, 60_000);
     // A second gt up does nothing.
     expect(town.json<{ started: boolean; recovered?: string }>(['up'])).toEqual(expect.objectContaining({ started: false }));
