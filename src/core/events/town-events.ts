@@ -36,6 +36,12 @@ export const TOWN_EVENT_KINDS = [
   'permission.decided',
   'escalation.raised',
   'budget.stopped',
+  'heartbeat.sent',
+  'heartbeat.skipped',
+  'heartbeat.ok',
+  'heartbeat.alert',
+  'heartbeat.failed',
+  'memory.flush_requested',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];

@@ -9,6 +9,7 @@ import { NAME_PATTERN } from '../agents/identity.js';
 
 import { DURATION, parseDuration } from '../../shared/duration.js';
 import { activeHoursProblems } from '../../shared/active-hours.js';
+import { DEFAULT_HEARTBEAT_PROMPT } from '../heartbeat/contract.js';
 
 const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m" or "1h"');
 const agentName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'an agent name: lowercase letters, digits, - and _');
@@ -72,6 +73,31 @@ const budgets = z.strictObject({
   convoy_tokens: z.number().int().positive().optional(),
 });
 
+/** OpenClaw's heartbeat contract (research/peers.md §3); present = on (unless every = "0m"). */
+const heartbeat = z.strictObject({
+  every: duration.default('30m'),
+  /** Who runs the heartbeat turn: the Mayor or a crew member (`<rig>/crew/<name>`). */
+  agent: z
+    .string()
+    .regex(/^(?:mayor|[a-z][a-z0-9_-]{0,39}\/crew\/[a-z][a-z0-9_-]{0,39})$/, 'an agent with a home: "mayor" or "<rig>/crew/<name>"')
+    .default('mayor'),
+  /** Outside this daily window ticks are skipped (`quiet-hours`). */
+  active_hours: activeHoursSchema.optional(),
+  /** At most this many characters beside HEARTBEAT_OK and the reply is still an ack. */
+  ack_max_chars: z.number().int().min(0).default(300),
+  /** Notification routes an alert goes to. */
+  notify: z.array(z.string().min(1)).default(['default']),
+  prompt: z.string().min(1).default(DEFAULT_HEARTBEAT_PROMPT),
+});
+
+/** Memory kept in git (MEMORY.md, memory/YYYY-MM-DD.md) in the homes of the Mayor and crew. */
+const memory = z
+  .strictObject({
+    /** Daily logs older than this many days are rolled into weekly summaries (0 = never). */
+    rollup_after_days: z.number().int().min(0).default(14),
+  })
+  .prefault({});
+
 export const townSchema = z.strictObject({
   name: z.string().min(1),
   default_agent: agentName.default('claude'),
@@ -117,6 +143,8 @@ export const townSchema = z.strictObject({
     .default({ idle_wake: '60s', max_wakes: 3, stall_after: '15m', restart_backoff: '10s', crash_loop_restarts: 3, crash_loop_window: '10m' }),
   /** A convoy younger than `stranded_grace` is not fed or closed by the stranded scan (its work may still be on its way). */
   convoys: z.strictObject({ stranded_grace: duration.default('5m') }).default({ stranded_grace: '5m' }),
+  heartbeat: heartbeat.optional(),
+  memory,
   /** Created by `gt install`; informational. */
   created_at: z.string().optional(),
 });
@@ -161,6 +189,8 @@ export type RigConfig = z.infer<typeof rigSchema>;
 export type PermissionRule = z.infer<typeof permissionRule>;
 export type PermissionsConfig = TownConfig['permissions'];
 export type Decision = z.infer<typeof decision>;
+export type HeartbeatConfig = z.infer<typeof heartbeat>;
+export type MemoryConfig = z.infer<typeof memory>;
 
 function keyPath(path: ReadonlyArray<PropertyKey>): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');
