@@ -34,6 +34,7 @@ export const COMMANDS: Entry[] = [
   { names: ['convoy'], summary: 'Convoys: beads tracked together until all are closed', load: () => import('./commands/convoy.js') },
   { names: ['witness'], summary: 'GUPP patrol: wake idle agents with hooked work, restart crashed ones', load: () => import('./commands/witness.js') },
   { names: ['permission'], summary: "Agents' permission requests: list, approve, deny, log", load: () => import('./commands/permission.js') },
+  { names: ['notify'], summary: 'Notifications (Telegram, email, desktop, webhook): channels, test, send, log', load: () => import('./commands/notify.js') },
   { names: ['events'], summary: 'The town event stream: what happened, in order (--follow)', load: () => import('./commands/events.js') },
   { names: ['doctor'], summary: 'Check the town: file modes, secret exposure, push protection', load: () => import('./commands/doctor.js') },
   { names: ['costs'], summary: 'Tokens and USD by agent, bead, convoy, rig or day', load: () => import('./commands/costs.js') },

@@ -34,6 +34,10 @@ export const TOWN_EVENT_KINDS = [
   'permission.decided',
   'escalation.raised',
   'budget.stopped',
+  'notification.sent',
+  'notification.failed',
+  'notification.answered',
+  'notification.refused',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];
