@@ -34,6 +34,10 @@ export function retryAfterMs(header: string | null): number | undefined {
 /** A non-2xx reply as a DeliveryError (429 and 503 say when to try again). */
 export function replyError(reply: HttpReply, what: string): DeliveryError {
   const after = reply.status === 429 || reply.status === 503 ? retryAfterMs(reply.headers.get('retry-after')) : undefined;
-  const detail = reply.text.trim().slice(0, 200);
+  const detail = reply.text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200);
   return new DeliveryError(`${what} answered HTTP ${reply.status}${detail ? `: ${detail}` : ''}`, after === undefined ? {} : { retryAfterMs: after });
 }
