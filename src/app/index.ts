@@ -25,6 +25,8 @@ import type { NotifyPort } from '../core/notify/types.js';
 import { channelPort } from '../infra/notify/index.js';
 
 export * from './town.js';
+/** argv that runs this gt (node and its script): what a service file starts. */
+export { gtLauncher } from '../infra/launch.js';
 export type { FormulaLibrary } from '../infra/formulas.js';
 export { writeFileAtomic } from '../infra/fs.js';
 

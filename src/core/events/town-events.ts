@@ -19,6 +19,8 @@ export const TOWN_EVENT_KINDS = [
   'agent.restarted',
   'agent.stalled',
   'agent.resumed',
+  'agent.problem',
+  'agent.interrupted',
   'mail.sent',
   'mail.delivered',
   'nudge.sent',
@@ -38,6 +40,12 @@ export const TOWN_EVENT_KINDS = [
   'notification.failed',
   'notification.answered',
   'notification.refused',
+  'heartbeat.sent',
+  'heartbeat.skipped',
+  'heartbeat.ok',
+  'heartbeat.alert',
+  'heartbeat.failed',
+  'memory.flush_requested',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];
