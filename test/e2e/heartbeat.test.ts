@@ -231,3 +231,30 @@ describe.skipIf(!claudeInstalled)('gt demo --heartbeat', () => {
     expect(existsSync(summary.town)).toBe(false);
   });
 });
+
+describe('heartbeat settings', () => {
+  it('bad every, active_hours or zone: an error naming town.toml and the key, and no tick', () => {
+    const town = makeTown();
+    const toml = readFileSync(join(town.root, 'town.toml'), 'utf8');
+    for (const [table, key] of [
+      ['every = "half an hour"', 'heartbeat.every'],
+      ['active_hours = { start = "8", end = "24:00" }', 'heartbeat.active_hours.start'],
+      ['active_hours = { start = "08:00", end = "22:00", timezone = "Europe/Atlantis" }', 'heartbeat.active_hours.timezone'],
+    ] as const) {
+      writeFileSync(join(town.root, 'town.toml'), `${toml}\n[heartbeat]\n${table}\n`);
+      for (const args of [
+        ['heartbeat', 'run', '--now'],
+        ['heartbeat', 'status'],
+      ]) {
+        const r = town.gt(args);
+        expect(r.code, r.stderr).toBe(3);
+        expect(r.stderr).toContain(`${join(town.root, 'town.toml')}: key ${key}:`);
+      }
+    }
+    expect(existsSync(join(town.root, '.gt', 'heartbeat'))).toBe(false);
+    writeFileSync(join(town.root, 'town.toml'), toml);
+    const r = town.gt(['heartbeat', 'status']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no [heartbeat] in town.toml');
+  });
+});
