@@ -21,6 +21,7 @@ import { openLedger } from './town.js';
 import type { DoctorPorts } from '../core/doctor/doctor.js';
 import { fileMode, processCommandLines } from '../infra/inspect.js';
 import { townSocket } from '../infra/tmux.js';
+import type { DogPorts } from '../core/dogs/dogs.js';
 
 export * from './town.js';
 export type { FormulaLibrary } from '../infra/formulas.js';
@@ -81,6 +82,20 @@ export async function formulaLibrary(dirs: string[]): Promise<FormulaLibrary> {
 /** Beads' JSONL codec (bd export, bd import), loaded on demand. */
 export async function jsonlCodec(): Promise<JsonlModule> {
   return import('../ledger/jsonl.js');
+}
+
+/** What the daemon's dogs need beyond the town: the JSONL export (bd export's codec and selection). */
+export function dogPorts(): DogPorts {
+  return {
+    async exportLedger(town, path, options) {
+      const { issues } = await town.ledger.exportRecords({});
+      const { formatIssueLine } = await jsonlCodec();
+      const text = issues.map((issue) => `${formatIssueLine(issue)}\n`).join('');
+      const changed = nodeTownFiles.read(path) !== text;
+      if (changed && options.write) nodeTownFiles.write(path, text);
+      return { issues: issues.length, changed };
+    },
+  };
 }
 
 /** What gt doctor reads besides the town: file modes, other processes' command lines, the town's tmux socket. */

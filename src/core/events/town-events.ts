@@ -34,6 +34,9 @@ export const TOWN_EVENT_KINDS = [
   'permission.decided',
   'escalation.raised',
   'budget.stopped',
+  'dog.ran',
+  'polecat.reclaimed',
+  'polecat.removed',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];
