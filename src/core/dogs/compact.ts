@@ -12,7 +12,7 @@
  */
 import { parseDuration } from '../../shared/duration.js';
 import type { Issue } from '../beads/types.js';
-import type { Dog, DogAction, DogContext } from './dogs.js';
+import type { Dog, DogAction, DogContext } from './types.js';
 
 /** gt's bookkeeping types that compaction removes once closed and old. */
 export const COMPACTED_TYPES = ['message', 'merge-request', 'gate', 'permission', 'agent'];

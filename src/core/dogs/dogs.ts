@@ -15,6 +15,9 @@ import { parseDuration } from '../../shared/duration.js';
 import { GtError, errorMessage, notFoundError } from '../../shared/errors.js';
 import { lockFile } from '../../shared/paths.js';
 import type { Town } from '../town/town.js';
+import type { Dog, DogAction, DogPorts } from './types.js';
+
+export type { Dog, DogAction, DogContext, DogName, DogPorts } from './types.js';
 import { compactDog } from './compact.js';
 import { exportDog } from './export.js';
 import { logsDog } from './logs.js';
@@ -22,38 +25,6 @@ import { mailDog } from './mail.js';
 import { orphansDog } from './orphans.js';
 import { polecatsDog } from './polecats.js';
 import { runsDog } from './runs.js';
-
-/** One thing a dog did (or, in a dry run, would do). */
-export interface DogAction {
-  /** A verb: rotated, removed, pruned, reclaimed, checkpointed, acked, compacted, exported, stopped… */
-  action: string;
-  /** What it acted on: a file, a run, an agent, a branch, a bead. */
-  target: string;
-  detail?: string;
-}
-
-/** What a dog needs beyond the town: the parts only the composition root can build. */
-export interface DogPorts {
-  /** The ledger as Beads JSONL for `path`: whether the file differs from it, and (with `write`) the file rewritten atomically when it does. */
-  exportLedger(town: Town, path: string, options: { write: boolean }): Promise<{ issues: number; changed: boolean }>;
-}
-
-export interface DogContext {
-  town: Town;
-  ports: DogPorts;
-  /** Say what would be done, change nothing. */
-  dryRun: boolean;
-}
-
-export interface Dog {
-  name: DogName;
-  description: string;
-  /** Why it is off even when enabled (the export dog without `export.auto`), or undefined. */
-  idleReason?: (town: Town) => string | undefined;
-  run(ctx: DogContext): Promise<DogAction[]>;
-}
-
-export type DogName = 'logs' | 'runs' | 'polecats' | 'orphans' | 'mail' | 'compact' | 'export';
 
 export const DOGS: readonly Dog[] = [logsDog, runsDog, polecatsDog, orphansDog, mailDog, compactDog, exportDog];
 
@@ -116,7 +87,7 @@ interface DogRecord {
 
 async function readRecord(town: Town, name: string): Promise<DogRecord> {
   const bead = await town.ledger.find(dogBeadId(name));
-  return (bead?.metadata ?? {});
+  return bead?.metadata ?? {};
 }
 
 async function writeRecord(town: Town, dog: Dog, run: DogRun, previous: DogRecord): Promise<void> {

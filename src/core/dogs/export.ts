@@ -4,7 +4,7 @@
  * `export.auto = true`. The file is rewritten (atomically) only when the
  * ledger's export differs from it, so an unchanged ledger costs no write.
  */
-import type { Dog, DogAction, DogContext } from './dogs.js';
+import type { Dog, DogAction, DogContext } from './types.js';
 
 async function run(ctx: DogContext): Promise<DogAction[]> {
   const { town } = ctx;

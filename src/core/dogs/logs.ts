@@ -6,7 +6,7 @@
  */
 import { DAEMON_LOGFILE, LOGS_DIR } from '../../shared/paths.js';
 import type { Town } from '../town/town.js';
-import type { Dog, DogAction, DogContext } from './dogs.js';
+import type { Dog, DogAction, DogContext } from './types.js';
 
 const DAY_FILE = /^(.+)-(\d{4}-\d{2}-\d{2})\.log$/;
 const TIME = /(?:^|\s)time=(\d{4}-\d{2}-\d{2})T/;

@@ -7,7 +7,7 @@
  */
 import type { IssueWithCounts } from '../beads/types.js';
 import { MAIL_LABEL } from '../comms/mail.js';
-import type { Dog, DogAction, DogContext } from './dogs.js';
+import type { Dog, DogAction, DogContext } from './types.js';
 
 /** Subjects gt writes, each with the bead it is about in group 1. */
 const SUBJECTS = [/^ESCALATED (\S+?):/, /^STALLED \S+: (\S+)$/, /^MERGE_FAILED (\S+?):/, /^GATE (?:FAILED|TIMEOUT) (\S+?):/, /^Work on your hook: (\S+)/];

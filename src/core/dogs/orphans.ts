@@ -11,7 +11,7 @@ import { parseIdentity, polecatIdentity, crewIdentity, type Identity } from '../
 import type { BackendKind } from '../town/ports.js';
 import type { Town } from '../town/town.js';
 import { CHECKPOINT_PREFIX, checkpoint, refTime, unmergedCommits, unsavedWork, describeUnsaved } from '../town/worktree.js';
-import type { Dog, DogAction, DogContext } from './dogs.js';
+import type { Dog, DogAction, DogContext } from './types.js';
 
 const GRACE_MS = 10 * 60_000;
 
@@ -20,8 +20,12 @@ async function sessions(ctx: DogContext, owned: Set<string>, closed: Set<string>
   const rigs = town.rigNames();
   const kinds: BackendKind[] = town.ports.tmuxAvailable ? ['tmux', 'headless'] : ['headless'];
   const actions: DogAction[] = [];
+  const seen = new Set<unknown>();
   for (const kind of kinds) {
     const backend = town.ports.backend(kind);
+    // One backend serving both kinds (a test's recording one) is asked once.
+    if (seen.has(backend)) continue;
+    seen.add(backend);
     for (const name of await backend.list()) {
       if (owned.has(`${kind}:${name}`)) continue;
       // gt's own names only: a rig's workers, or an identity that was removed.

@@ -11,7 +11,7 @@ import type { AgentRecord, Town } from '../town/town.js';
 import { heldWork } from '../town/worktree.js';
 import { polecatFitness, reclaimPolecat } from '../work/polecats.js';
 import { removePolecat } from '../work/work.js';
-import type { Dog, DogAction, DogContext } from './dogs.js';
+import type { Dog, DogAction, DogContext } from './types.js';
 
 export function keepIdle(town: Town, rig: string): number {
   return town.rig(rig).polecats.keep_idle ?? town.config.dogs.polecats.keep_idle;

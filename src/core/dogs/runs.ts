@@ -8,7 +8,7 @@
  * lose nothing.
  */
 import { RUNS_ARCHIVE, RUNS_DIR } from '../../shared/paths.js';
-import type { Dog, DogAction, DogContext } from './dogs.js';
+import type { Dog, DogAction, DogContext } from './types.js';
 
 /** Records that outlive their run folder. */
 const KEPT_RECORDS = ['usage.jsonl', 'permissions.jsonl'];

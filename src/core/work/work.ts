@@ -29,6 +29,7 @@ import {
   ignoredFiles,
   unsavedWork,
   type HeldWork,
+  type UnsavedWork,
 } from '../town/worktree.js';
 
 import { HOOK_STATUSES, hookedWork } from './hooked.js';
@@ -701,9 +702,17 @@ export async function listPolecats(town: Town, rig?: string): Promise<PolecatInf
   for (const agent of await town.agents(rig ? { rig } : {})) {
     if (agent.role !== 'polecat' || !agent.rig || !agent.name) continue;
     const dir = town.path(agent.workdir);
-    const unsaved = town.ports.files.exists(dir) ? await unsavedWork(town.ports.git, dir, town.rig(agent.rig).default_branch) : { dirty: [], unmerged: [] };
+    let unsaved: UnsavedWork;
+    let branch: string | undefined;
+    try {
+      unsaved = town.ports.files.exists(dir) ? await unsavedWork(town.ports.git, dir, town.rig(agent.rig).default_branch) : { dirty: [], unmerged: [] };
+      branch = town.ports.files.exists(dir) ? await currentBranch(town.ports.git, dir) : undefined;
+    } catch (error) {
+      // Removed while we looked (gt polecat nuke, the polecats dog): it is not a polecat any more.
+      if (!(await town.agent(polecatIdentity(agent.rig, agent.name)))?.active) continue;
+      throw error;
+    }
     const alive = await town.sessionAlive(agent);
-    const branch = town.ports.files.exists(dir) ? await currentBranch(town.ports.git, dir) : undefined;
     const hooked = (await hookedWork(town.ledger, agent.address)).map((b) => b.id);
     out.push({
       agent: agent.address,
