@@ -702,15 +702,15 @@ export async function listPolecats(town: Town, rig?: string): Promise<PolecatInf
   for (const agent of await town.agents(rig ? { rig } : {})) {
     if (agent.role !== 'polecat' || !agent.rig || !agent.name) continue;
     const dir = town.path(agent.workdir);
-    let unsaved: UnsavedWork;
+    // A worktree being removed (gt polecat nuke, the polecats dog) loses its .git first: then there is nothing to look at.
+    const worktree = () => town.ports.files.exists(`${dir}/.git`);
+    let unsaved: UnsavedWork = { dirty: [], unmerged: [] };
     let branch: string | undefined;
     try {
-      unsaved = town.ports.files.exists(dir) ? await unsavedWork(town.ports.git, dir, town.rig(agent.rig).default_branch) : { dirty: [], unmerged: [] };
-      branch = town.ports.files.exists(dir) ? await currentBranch(town.ports.git, dir) : undefined;
+      if (worktree()) unsaved = await unsavedWork(town.ports.git, dir, town.rig(agent.rig).default_branch);
+      if (worktree()) branch = await currentBranch(town.ports.git, dir);
     } catch (error) {
-      // Removed while we looked (gt polecat nuke, the polecats dog): it is not a polecat any more.
-      if (!(await town.agent(polecatIdentity(agent.rig, agent.name)))?.active) continue;
-      throw error;
+      if (worktree()) throw error;
     }
     const alive = await town.sessionAlive(agent);
     const hooked = (await hookedWork(town.ledger, agent.address)).map((b) => b.id);
