@@ -24,6 +24,8 @@ import { townSocket } from '../infra/tmux.js';
 import type { DogPorts } from '../core/dogs/dogs.js';
 
 export * from './town.js';
+/** argv that runs this gt (node and its script): what a service file starts. */
+export { gtLauncher } from '../infra/launch.js';
 export type { FormulaLibrary } from '../infra/formulas.js';
 export { writeFileAtomic } from '../infra/fs.js';
 

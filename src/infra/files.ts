@@ -114,13 +114,6 @@ export const nodeTownFiles: TownFiles = {
       closeSync(fd);
     }
   },
-  modifiedAt(path) {
-    try {
-      return statSync(path).mtimeMs;
-    } catch {
-      return undefined;
-    }
-  },
   exists: (path) => existsSync(path),
   mkdirp: (path) => void mkdirSync(path, { recursive: true }),
   remove: (path) => rmSync(path, { recursive: true, force: true }),
@@ -135,6 +128,13 @@ export const nodeTownFiles: TownFiles = {
   lockHolder(path) {
     const pid = holder(path);
     return pid !== undefined && processAlive(pid) ? pid : undefined;
+  },
+  modifiedAt(path) {
+    try {
+      return statSync(path).mtimeMs;
+    } catch {
+      return undefined;
+    }
   },
   isDirectory(path) {
     try {

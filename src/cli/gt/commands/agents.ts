@@ -1,13 +1,11 @@
-import { runDir } from '../../../shared/paths.js';
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { claudeStartHint } from '../../../core/agents/claude-config.js';
 import { parseIdentity, type Identity } from '../../../core/agents/identity.js';
 import type { AgentRecord, Town } from '../../../core/town/town.js';
-import { hookedWork } from '../../../core/work/hooked.js';
-import { agentState } from '../../../core/work/work.js';
+import { readAgents } from '../../../core/agents/supervision.js';
+import { peekAgent } from '../../../core/watch/snapshot.js';
 import { GtError, notFoundError } from '../../../shared/errors.js';
-import { plainText } from '../../../shared/terminal.js';
 import { visibleLine } from '../../../shared/text.js';
 import { table, type Style } from '../../output.js';
 import { action, type GtContext } from '../context.js';
@@ -28,26 +26,10 @@ export async function attachTo(ctx: GtContext, town: Town, identity: Identity): 
   return spawnSync(file as string, args, { stdio: 'inherit' }).status ?? 0;
 }
 
-/** The last `count` lines of an agent's session: its screen (tmux keeps a dead pane), else its run's log. */
-async function sessionOutput(town: Town, agent: AgentRecord & { backend: NonNullable<AgentRecord['backend']> }, count: number): Promise<string> {
-  try {
-    return plainText(await town.ports.backend(agent.backend).capture(agent.session, count));
-  } catch {
-    // The tmux session is gone: the run's log still has its output, as the terminal was sent it (escape codes and all).
-    const log = agent.run ? town.ports.files.read(town.path(runDir(agent.run), 'agent.log')) : undefined;
-    return log
-      ? plainText(log)
-          .split('\n')
-          .slice(-count - 1)
-          .join('\n')
-      : '';
-  }
-}
-
 /** Why a session died, as far as its output says: its last non-blank lines. */
 async function lastWords(town: Town, agent: AgentRecord): Promise<string[]> {
   if (!agent.backend) return [];
-  const text = await sessionOutput(town, { ...agent, backend: agent.backend }, 200);
+  const text = await peekAgent(town, agent, 200);
   return text
     .split('\n')
     .map((l) => l.trimEnd())
@@ -60,7 +42,7 @@ const LAST_WORDS = 6;
 /** A state's colour on a terminal: red when someone must look, yellow when it waits, green when it works. */
 function stateColour(style: Style): (state: string, text: string) => string {
   return (state, text) => {
-    if (state === 'dead' || state === 'stalled') return style.red(text);
+    if (state === 'dead' || state === 'stalled' || state === 'zombie' || state === 'gupp-violation') return style.red(text);
     if (state.startsWith('waiting')) return style.yellow(text);
     if (state === 'working' || state === 'starting') return style.green(text);
     return style.dim(text);
@@ -85,10 +67,9 @@ export default function register(program: Command, ctx: GtContext): void {
         const town = await ctx.town();
         const rig = (opts as { rig?: string }).rig;
         const rows = await Promise.all(
-          (await town.agents(rig ? { rig } : {})).map(async (agent) => {
-            const alive = await town.sessionAlive(agent);
-            const hooked = (await hookedWork(town.ledger, agent.address)).map((b) => b.id);
-            const state = agentState(agent, alive, hooked.length > 0);
+          (await readAgents(town, rig ? { rig } : {})).map(async (reading) => {
+            const { agent, state } = reading;
+            const hooked = reading.hooked.map((b) => b.id);
             return {
               agent: agent.address,
               role: agent.role,
@@ -97,9 +78,12 @@ export default function register(program: Command, ctx: GtContext): void {
               backend: agent.backend ?? null,
               session: agent.session,
               run: agent.run ?? null,
-              session_alive: alive,
+              session_alive: reading.probe.session && reading.probe.process,
+              process_alive: reading.probe.process,
               state,
+              state_reason: reading.reason,
               hooked,
+              supervision: agent.supervision.bead && hooked.includes(agent.supervision.bead) ? agent.supervision : null,
               last_signal: agent.last_signal ?? null,
               last_signal_at: agent.last_signal_at ?? null,
               runtime_session: agent.runtime_session ?? null,
@@ -107,7 +91,7 @@ export default function register(program: Command, ctx: GtContext): void {
               last_error: agent.last_error ?? null,
               last_error_at: agent.last_error_at ?? null,
               // A dead session says why in its last lines (a runtime that exits at start leaves no signal).
-              last_output: state === 'dead' ? await lastWords(town, agent) : null,
+              last_output: state === 'dead' || state === 'zombie' ? await lastWords(town, agent) : null,
             };
           }),
         );
@@ -120,7 +104,14 @@ export default function register(program: Command, ctx: GtContext): void {
               ctx.style.bold(r.agent),
               r.runtime ?? '-',
               r.backend ?? '-',
-              paint(r.state, r.state === 'waiting-permission' && r.permission_request ? `${r.state} (${r.permission_request})` : r.state),
+              paint(
+                r.state,
+                r.state === 'waiting-permission' && r.permission_request
+                  ? `${r.state} (${r.permission_request})`
+                  : r.supervision?.escalated
+                    ? `${r.state} (escalated: ${r.supervision.escalated})`
+                    : r.state,
+              ),
               r.hooked.join(',') || '-',
               r.last_signal ? `${r.last_signal} ${age(r.last_signal_at ?? undefined)}` : '-',
             ]),
@@ -154,7 +145,7 @@ export default function register(program: Command, ctx: GtContext): void {
         const agent = await town.agent(identity);
         if (!agent?.backend) throw notFoundError(`${identity.address} has never had a session`);
         const count = lines === undefined ? 40 : Number(lines);
-        const text = await sessionOutput(town, { ...agent, backend: agent.backend }, count);
+        const text = await peekAgent(town, agent, count);
         if (!(await town.sessionAlive(agent))) {
           const hint = agent.runtime === 'claude' ? claudeStartHint(text) : undefined;
           ctx.err(`${identity.address}: its session is not running; these are the last lines it left${hint ? `\nHint: ${hint}` : ''}`);
