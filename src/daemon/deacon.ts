@@ -11,6 +11,7 @@ import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/merge/refinery.js';
 import { witnessPatrol } from '../core/agents/witness.js';
 import { heartbeatPass } from '../core/heartbeat/heartbeat.js';
+import { memoryRollupPass } from '../core/memory/memory.js';
 import { checkRuntime } from '../core/work/work.js';
 import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
@@ -95,13 +96,15 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       }
       if (!stopping && !heartbeat) {
         heartbeat = heartbeatPass(town, { checkRuntime: (runtime) => checkRuntime(runtime, probe) })
-          .then((outcomes) => {
+          .then(async (outcomes) => {
             for (const o of outcomes)
               log(o.result === 'failed' ? 'warn' : 'info', `heartbeat.${o.result}`, {
                 agent: o.agent,
                 id: o.id,
                 ...(o.reason ? { reason: o.reason } : {}),
               });
+            for (const rolled of await memoryRollupPass(town))
+              log('info', 'memory.rolled', { agent: rolled.agent, weeks: rolled.weeks.map((w) => w.week).join(',') });
           })
           .catch((error: unknown) => log('error', 'heartbeat pass failed', { error: errorMessage(error) }))
           .finally(() => (heartbeat = undefined));
@@ -134,7 +137,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           renew();
           // The witness, rig by rig (then the town's own agents: the Mayor).
           for (const rig of [...town.rigNames(), undefined]) {
-            for (const action of await witnessPatrol(town, rig === undefined ? { townOnly: true } : { rig })) {
+            for (const action of await witnessPatrol(town, { ...(rig === undefined ? { townOnly: true } : { rig }), pass: passes + 1 })) {
               log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
                 agent: action.agent,
                 bead: action.bead,
