@@ -19,10 +19,23 @@ import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
 import { runDueDogs } from '../core/dogs/dogs.js';
 import { leasePath, writeLease } from '../core/town/daemon-health.js';
-import { dogPorts, fileLogger, lockDaemon, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
+import { dogPorts, fileLogger, lockDaemon, notifyPort, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
+import { drainOutbox, notifyChannels } from '../core/notify/outbox.js';
+import { notifyOnEvents, sendDigestIfDue } from '../core/notify/subscriptions.js';
+import { pollAnswers } from '../core/notify/answers.js';
+import type { Town } from '../core/town/town.js';
 import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
+
+/** The town's notification channels; none while town.toml is broken (the loop logs that elsewhere). */
+function safeChannels(town: Town) {
+  try {
+    return notifyChannels(town.config);
+  } catch {
+    return new Map<string, never>();
+  }
+}
 
 export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<number> {
   const logger = fileLogger(join(root, DAEMON_LOGFILE));
@@ -67,6 +80,39 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   renew();
   const probe = runtimeProbe(env);
   const refineries = new Map<string, Promise<void>>();
+  const notifier = notifyPort(env);
+  let notifying: Promise<void> | undefined;
+  const pollers = new Map<string, Promise<void>>();
+  const polling = new AbortController();
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  // One long poll per Telegram channel with buttons, beside the loop: a press is applied within seconds, whatever a pass is doing.
+  const startPollers = () => {
+    for (const [name, channel] of safeChannels(town)) {
+      if (channel.type !== 'telegram' || !channel.buttons || pollers.has(name)) continue;
+      const poll = (async () => {
+        while (!stopping) {
+          const current = safeChannels(town).get(name);
+          if (current?.type !== 'telegram' || !current.buttons) return;
+          try {
+            for (const answer of await pollAnswers(town, notifier, name, current, { waitSec: 25, signal: polling.signal })) {
+              log(answer.accepted ? 'info' : 'warn', answer.accepted ? 'notification.answered' : 'notification.refused', {
+                channel: name,
+                chat: answer.chat,
+                from: answer.from,
+                data: answer.data,
+                result: answer.text,
+              });
+            }
+          } catch (error) {
+            if (stopping) return;
+            log('warn', 'notify answers poll failed', { channel: name, error: errorMessage(error) });
+            await sleep(Math.max(interval, 5000));
+          }
+        }
+      })().finally(() => pollers.delete(name));
+      pollers.set(name, poll);
+    }
+  };
   // The heartbeat runs beside the loop too: starting its agent or waiting for it at its prompt takes seconds.
   let heartbeat: Promise<void> | undefined;
   const dogs = dogPorts();
@@ -153,6 +199,26 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
         passes++;
         renew();
       }
+      // Notifications beside the loop too: a channel that hangs until its time-out never delays supervision.
+      if (!stopping && notifying === undefined) {
+        notifying = (async () => {
+          await notifyOnEvents(town);
+          const digest = await sendDigestIfDue(town);
+          if (digest) log('info', 'notify.digest', { day: digest });
+          for (const d of await drainOutbox(town, notifier)) {
+            if (d.outcome === 'busy') continue;
+            log(d.outcome === 'sent' || d.outcome === 'held' || d.outcome === 'rate-limited' ? 'info' : 'warn', `notification.${d.outcome}`, {
+              id: d.id,
+              channel: d.channel,
+              ...(d.next_at ? { next_at: d.next_at } : {}),
+              ...(d.error ? { error: d.error } : {}),
+            });
+          }
+        })()
+          .catch((error: unknown) => log('error', 'notify pass failed', { error: errorMessage(error) }))
+          .finally(() => (notifying = undefined));
+      }
+      if (!stopping) startPollers();
       // Dogs (maintenance jobs) run beside the loop too, one pass at a time, each dog when it is due.
       if (!stopping && !dogPass) {
         dogPass = runDueDogs(town, dogs)
@@ -181,7 +247,14 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
     }
   } finally {
     // A batch in flight finishes (gt down waits 30 s, then SIGKILL, which the refinery's journal survives).
-    await Promise.allSettled([...refineries.values(), ...(heartbeat ? [heartbeat] : []), ...(dogPass ? [dogPass] : [])]);
+    polling.abort();
+    await Promise.allSettled([
+      ...refineries.values(),
+      ...pollers.values(),
+      ...(notifying ? [notifying] : []),
+      ...(heartbeat ? [heartbeat] : []),
+      ...(dogPass ? [dogPass] : []),
+    ]);
     await town.ledger.release();
     town.ports.files.remove(leasePath(root));
     release();
