@@ -13,6 +13,7 @@ import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
+import { dispatchQueue, resumeAfterBackoff } from '../core/scheduler/dispatch.js';
 import { fileLogger, lockDaemon, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
 import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE } from '../shared/paths.js';
@@ -47,6 +48,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   let cursor = await latestEventId(town);
   const probe = runtimeProbe(env);
   const refineries = new Map<string, Promise<void>>();
+  // The dispatch queue runs beside the loop too: with a start spacing one pass can take a while.
+  let dispatching: Promise<void> | undefined;
   try {
     while (!stopping) {
       // Each rig's refinery runs beside the loop (a batch's gates can take minutes), one at a time per rig.
@@ -95,6 +98,13 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
               ...(resumed.error ? { error: resumed.error } : {}),
             });
           }
+          for (const resumed of await resumeAfterBackoff(town)) {
+            log(resumed.result === 'resumed' ? 'info' : 'warn', `runtime.${resumed.result}`, {
+              runtime: resumed.runtime,
+              agent: resumed.agent,
+              detail: resumed.detail,
+            });
+          }
           for (const action of await witnessPatrol(town)) {
             log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
               agent: action.agent,
@@ -105,6 +115,19 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
         } catch (error) {
           log('error', 'witness pass failed', { error: errorMessage(error) });
         }
+        dispatching ??= dispatchQueue(town, probe, { stopping: () => stopping })
+          .then((outcomes) => {
+            for (const o of outcomes) {
+              log(o.result === 'dispatched' ? 'info' : 'warn', `queue.${o.result}`, {
+                bead: o.bead,
+                target: o.target,
+                ...(o.agent ? { agent: o.agent } : {}),
+                ...(o.detail ? { detail: o.detail } : {}),
+              });
+            }
+          })
+          .catch((error: unknown) => log('error', 'dispatch pass failed', { error: errorMessage(error) }))
+          .finally(() => (dispatching = undefined));
       }
       await new Promise<void>((resolvePromise) => {
         const timer = setTimeout(resolvePromise, interval);
@@ -116,7 +139,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
     }
   } finally {
     // A batch in flight finishes (gt down waits 30 s, then SIGKILL, which the refinery's journal survives).
-    await Promise.allSettled([...refineries.values()]);
+    await Promise.allSettled([...refineries.values(), ...(dispatching ? [dispatching] : [])]);
     await town.ledger.release();
     release();
     log('info', 'stopped', { pid: process.pid });

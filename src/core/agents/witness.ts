@@ -18,6 +18,7 @@ import { startSession } from './sessions.js';
 import { stdinMessage } from './runtimes.js';
 import type { AgentRecord, Town } from '../town/town.js';
 import { hookedWork } from '../work/hooked.js';
+import { pausedRuntimes, readBackoffs } from '../scheduler/backoff.js';
 
 export interface WitnessAction {
   agent: string;
@@ -42,8 +43,11 @@ export async function witnessPatrol(town: Town, options: WitnessOptions = {}): P
   const { idle_wake, max_wakes } = town.config.witness;
   const idleMs = parseDuration(idle_wake);
   const actions: WitnessAction[] = [];
+  // A runtime backed off after a rate limit is left alone until its window ends: a wake or a restart would only hit the limit again.
+  const paused = pausedRuntimes(await readBackoffs(town), Date.parse(town.ports.now()));
   for (const agent of await town.agents(options.rig ? { rig: options.rig } : {})) {
     if (!agent.backend || agent.role === 'refinery' || agent.role === 'witness') continue;
+    if (agent.runtime && paused[agent.runtime] !== undefined) continue;
     const [bead] = await hookedWork(town.ledger, agent.address);
     if (!bead) continue;
     try {

@@ -34,6 +34,11 @@ export const TOWN_EVENT_KINDS = [
   'permission.decided',
   'escalation.raised',
   'budget.stopped',
+  'bead.queued',
+  'bead.dispatched',
+  'bead.dequeued',
+  'runtime.backoff',
+  'runtime.resumed',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];

@@ -2,6 +2,7 @@
 import { mergeQueue } from '../merge/refinery.js';
 import type { DaemonStatus } from './ports.js';
 import type { Town } from './town.js';
+import { schedulerStatus, type SchedulerStatus } from '../scheduler/dispatch.js';
 
 export interface TownStatus {
   town: string;
@@ -10,6 +11,8 @@ export interface TownStatus {
   rigs: Array<{ name: string; prefix: string; merge_queue: number }>;
   agents: { total: number; running: number };
   beads: { open: number; in_progress: number; hooked: number; ready: number; closed: number };
+  /** Capacity: limits, what runs, the dispatch queue, runtimes backed off after rate limits. */
+  scheduler: SchedulerStatus;
 }
 
 export async function townStatus(town: Town, daemon: DaemonStatus): Promise<TownStatus> {
@@ -33,5 +36,6 @@ export async function townStatus(town: Town, daemon: DaemonStatus): Promise<Town
       ready: stats.ready_issues,
       closed: stats.closed_issues,
     },
+    scheduler: await schedulerStatus(town),
   };
 }

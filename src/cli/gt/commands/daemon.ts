@@ -2,8 +2,27 @@ import type { Command } from 'commander';
 import { townDaemon } from '../../../app/index.js';
 import { stopAllSessions } from '../../../core/agents/sessions.js';
 import { townStatus } from '../../../core/town/status.js';
+import type { SchedulerStatus } from '../../../core/scheduler/dispatch.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
+
+/** The scheduler section of gt status: limits and load, the queue's head, runtimes backed off. */
+function schedulerLines(s: SchedulerStatus): string[] {
+  const caps = Object.entries(s.max_per_runtime).map(([runtime, n]) => `${runtime} ${s.running_by_runtime[runtime] ?? 0}/${n}`);
+  const lines = [
+    `Scheduler: ${s.running} running${s.max_agents !== undefined ? ` of max ${s.max_agents}` : ''}${caps.length ? ` (${caps.join(', ')})` : ''}, ${s.queued} queued${s.start_spacing !== '0s' ? `, starts ${s.start_spacing} apart` : ''}`,
+  ];
+  for (const e of s.next) lines.push(`  next: ${e.id} P${e.priority} → ${e.target} (${e.runtime})${e.reason ? `: ${e.reason}` : ''}`);
+  if (s.queued > s.next.length) lines.push(`  … ${s.queued - s.next.length} more (gt queue)`);
+  for (const b of s.backoffs) {
+    lines.push(
+      b.active
+        ? `  ${b.runtime}: backed off (rate limited, level ${b.level}) until ${b.until.slice(11, 19)}Z; no new starts; ${b.agents.length} agent(s) to resume: ${b.reason}`
+        : `  ${b.runtime}: rate limit window over; resuming ${b.agents.join(', ') || 'no agents'} on the daemon's next pass`,
+    );
+  }
+  return lines;
+}
 
 export default function register(program: Command, ctx: GtContext): void {
   program
@@ -45,7 +64,7 @@ export default function register(program: Command, ctx: GtContext): void {
 
   program
     .command('status')
-    .description('The town at a glance: daemon, rigs, agents, merge queues')
+    .description('The town at a glance: daemon, rigs, agents, merge queues, the scheduler (queue, rate-limit back-offs)')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  gt status\n  gt status --json')
     .action(
@@ -59,6 +78,7 @@ export default function register(program: Command, ctx: GtContext): void {
             `Daemon: ${daemon.running ? `running (pid ${daemon.pid})` : daemon.stale_pidfile ? 'not running (stale pidfile: gt up replaces it)' : 'not running (gt up)'}`,
             `Agents: ${agents.total} (${agents.running} running)   Beads: ${beads.ready} ready, ${beads.hooked} hooked, ${beads.in_progress} in progress, ${beads.closed} closed`,
             rigs.length ? table([['RIG', 'PREFIX', 'MERGE QUEUE'], ...rigs.map((r) => [r.name, r.prefix, String(r.merge_queue)])]) : 'No rigs yet.',
+            ...schedulerLines(result.scheduler),
           ].join('\n'),
         );
       }),
