@@ -190,7 +190,7 @@ describe('the dispatch queue', () => {
   it('a sling past max_agents queues the rest with their places; dispatch starts them in priority order as agents finish', async () => {
     const h = await townHarness();
     configure(h, '[scheduler]\nmax_agents = 2');
-    const beads = [];
+    const beads: string[] = [];
     for (const [i, p] of [2, 2, 3, 1, 2].entries()) beads.push(await h.bead(`Work ${i}`, { run: ['true'], priority: p }));
     const results = await slingBeads(h.town, beads, 'app', { runtime: 'shell' }, probe);
     // The P1 bead (4th given) and the first P2 start; the rest wait: P2, P2, then P3.
@@ -223,7 +223,7 @@ describe('the dispatch queue', () => {
   it('remove and move change the queue; a move across priorities is refused with the positions allowed', async () => {
     const h = await townHarness();
     configure(h, '[scheduler]\nmax_agents = 1');
-    const ids = [];
+    const ids: string[] = [];
     for (const p of [2, 2, 2, 2, 3]) ids.push(await h.bead(`W${ids.length}`, { run: ['true'], priority: p }));
     await slingBeads(h.town, ids, 'app', { runtime: 'shell' }, probe);
     const order = async () => (await listQueue(h.town)).map((e) => e.id);

@@ -54,6 +54,8 @@ export interface StartOptions {
   hooked: boolean;
   branch?: string;
   resume?: string;
+  /** Awaited right before the session is recorded and started: the scheduler's spacing and last back-off check; throwing starts nothing. */
+  beforeStart?: () => Promise<void>;
 }
 
 /**
@@ -99,6 +101,7 @@ export async function startSession(town: Town, identity: Identity, options: Star
     )}\n`,
   );
   const env = { ...sessionEnv(town, identity, run, runtime), ...plan.env };
+  await options.beforeStart?.();
   const record = await town.saveAgent(
     identity,
     {

@@ -8,6 +8,7 @@
 import { parseDuration } from '../../shared/duration.js';
 import type { IssueDetails } from '../beads/types.js';
 import type { Town } from '../town/town.js';
+import { ensureNotBackedOff } from './backoff.js';
 import { decideStarts, startSlots, type Candidate } from './decide.js';
 import { lastStart, limitsConfigured, listQueue, lockScheduler, rigOfTarget, runtimeForTarget, schedulerView } from './queue.js';
 
@@ -61,6 +62,7 @@ export async function admit(town: Town, beads: IssueDetails[], target: string, r
     const waitTurn = async () => {
       const slot = slots[next++];
       if (slot !== undefined && slot > Date.now()) await sleep(slot - Date.now());
+      await ensureNotBackedOff(town, ownRuntime);
     };
     return { start, queued, waitTurn, release };
   } catch (error) {

@@ -7,6 +7,7 @@
  * daemon restart keeps it.
  */
 import { parseDuration } from '../../shared/duration.js';
+import { GtError } from '../../shared/errors.js';
 import type { Town } from '../town/town.js';
 import { nextBackoff, type BackoffPolicy, type BackoffState } from './decide.js';
 
@@ -50,6 +51,25 @@ export async function readBackoffs(town: Town): Promise<RuntimeBackoff[]> {
     const backoff = runtime ? fromMetadata(runtime, b.metadata ?? {}) : undefined;
     return backoff ? [backoff] : [];
   });
+}
+
+/** A start refused at the last moment: the runtime was backed off after the decision to start it. */
+export class RuntimeBackedOff extends GtError {
+  constructor(
+    readonly runtime: string,
+    until: number,
+  ) {
+    super('conflict', `${runtime} is backed off (rate limited) until ${new Date(until).toISOString()}`, { hint: 'it starts after the window (gt queue)' });
+  }
+}
+
+/**
+ * Checked right before a session starts: a rate limit another agent of the
+ * runtime reported while this start was being prepared stops it.
+ */
+export async function ensureNotBackedOff(town: Town, runtime: string): Promise<void> {
+  const until = pausedRuntimes(await readBackoffs(town), Date.parse(town.ports.now()))[runtime];
+  if (until !== undefined) throw new RuntimeBackedOff(runtime, until);
 }
 
 /** Runtimes whose window has not ended at `now`, with its end (ms). */

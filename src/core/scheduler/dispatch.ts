@@ -13,7 +13,7 @@ import { checkBudgets } from '../governance/costs.js';
 import type { Town } from '../town/town.js';
 import { hookedWork } from '../work/hooked.js';
 import { slingBeads, type RuntimeProbe } from '../work/work.js';
-import { markResumed, readBackoffs } from './backoff.js';
+import { markResumed, readBackoffs, RuntimeBackedOff } from './backoff.js';
 import { decideStarts, startSlots } from './decide.js';
 import { lastStart, listQueue, lockScheduler, noteDispatchFailure, runningAgents, schedulerView, type QueueEntry } from './queue.js';
 
@@ -108,6 +108,8 @@ async function dispatchOne(town: Town, entry: QueueEntry, probe: RuntimeProbe, m
     return { bead: entry.id, target: entry.target, result: 'dispatched', agent };
   } catch (error) {
     const message = errorMessage(error);
+    // Backed off while it was being started: it waits in its place, no attempt counted.
+    if (error instanceof RuntimeBackedOff) return { bead: entry.id, target: entry.target, result: 'paused', detail: message };
     const dropped = await noteDispatchFailure(town, entry, message, maxAttempts);
     if (dropped) {
       const to = entry.queued_by === 'deacon' ? 'mayor' : entry.queued_by;

@@ -33,6 +33,7 @@ import {
 
 import { HOOK_STATUSES, hookedWork } from './hooked.js';
 import { admit, type Admission } from '../scheduler/admission.js';
+import { ensureNotBackedOff, RuntimeBackedOff } from '../scheduler/backoff.js';
 import { QUEUE_KEYS, QUEUE_LABEL, enqueue, listQueue, placeIn, runtimeForTarget, type QueuePlace } from '../scheduler/queue.js';
 
 export interface SlingOptions {
@@ -166,13 +167,21 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
   // Capacity (issue 14 §5): beads past the limits, or for a runtime backed off, wait in the queue.
   const admission = await admitSling(town, beads, target, identity, options);
   try {
-    const started = admission.start.length > 0 ? await startBeads(town, admission.start, identity, rigName, backend, options, probe, admission.waitTurn) : [];
+    let started: SlingResult[] = [];
+    const toQueue = [...admission.queued];
+    try {
+      if (admission.start.length > 0) started = await startBeads(town, admission.start, identity, rigName, backend, options, probe, admission.waitTurn);
+    } catch (error) {
+      // A rate limit reported while these starts were prepared: everything was undone; they wait for the window instead.
+      if (!(error instanceof RuntimeBackedOff) || options.scheduled) throw error;
+      toQueue.push(...admission.start.map((bead) => ({ bead: bead, reason: error.message })));
+    }
     const queued: SlingResult[] = [];
-    for (const { bead, reason } of admission.queued) {
+    for (const { bead, reason } of toQueue) {
       await enqueue(town, bead, { target, runtime: options.runtime, backend: options.backend, force: options.force, reason });
     }
-    const queue = admission.queued.length > 0 ? await listQueue(town) : [];
-    for (const { bead, reason } of admission.queued) {
+    const queue = toQueue.length > 0 ? await listQueue(town) : [];
+    for (const { bead, reason } of toQueue) {
       const place = placeIn(queue, bead.id) ?? { position: queue.length, of: queue.length };
       queued.push({
         bead: bead.id,
@@ -198,7 +207,9 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
 /** Asks the scheduler, unless this sling starts nothing or the dispatcher already decided. */
 async function admitSling(town: Town, beads: IssueDetails[], target: string, identity: Identity | undefined, options: SlingOptions): Promise<Admission> {
   const all: Admission = { start: beads, queued: [], waitTurn: async () => undefined, release: () => undefined };
-  if (options.noStart || options.scheduled) return all;
+  if (options.noStart) return all;
+  // The dispatcher decided under the scheduler lock; a back-off that began since still stops the start.
+  if (options.scheduled) return { ...all, waitTurn: () => ensureNotBackedOff(town, runtimeForTarget(town, target, options.runtime)) };
   // A running crew member or the Mayor gets its work as mail: no new session, nothing to schedule.
   if (identity) {
     const existing = await town.agent(identity);
@@ -412,8 +423,14 @@ async function slingOne(
       undo.steps.push({ what: `session of ${identity.address}`, run: () => ports.backend(backend).stop(sessionName(identity)) });
       // The same worker back on its own bead after its session died: the runtime resumes its conversation.
       const resume = previous?.address === identity.address && existing?.runtime === runtime.name ? existing.runtime_session : undefined;
-      await waitTurn();
-      const record = await startSession(town, identity, { runtime, backend, hooked: true, ...(branch ? { branch } : {}), ...(resume ? { resume } : {}) });
+      const record = await startSession(town, identity, {
+        runtime,
+        backend,
+        hooked: true,
+        ...(branch ? { branch } : {}),
+        ...(resume ? { resume } : {}),
+        beforeStart: waitTurn,
+      });
       session = record.session;
       started = true;
     }
