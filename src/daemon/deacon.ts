@@ -14,6 +14,7 @@ import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
 import { dispatchQueue, resumeAfterBackoff } from '../core/scheduler/dispatch.js';
+import { leasePath, writeLease } from '../core/town/daemon-health.js';
 import { fileLogger, lockDaemon, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
 import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE } from '../shared/paths.js';
@@ -41,11 +42,25 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   const town = await openTown(root, env, 'deacon', (line) => log('info', line));
   const interval = parseDuration(town.config.daemon.interval);
   log('info', 'started', { pid: process.pid, interval: town.config.daemon.interval });
+  // The lease: renewed as the loop turns, so gt status and gt doctor tell a hung daemon from a busy one.
+  const startedAt = town.ports.now();
+  let passes = 0;
+  const renew = () => {
+    writeLease(town.ports.files, root, {
+      pid: process.pid,
+      started_at: startedAt,
+      renewed_at: town.ports.now(),
+      passes,
+      interval_ms: parseDuration(town.config.daemon.interval),
+      stale_after_ms: parseDuration(town.config.daemon.stale_after),
+    });
+  };
   // A daemon killed mid-batch left its test (or gate command) running: end it before starting again.
   for (const orphan of await reapOrphans(root)) log('warn', 'orphan.reaped', { pgid: orphan.pgid, command: orphan.command });
   // Convoys: one full check for what closed while no daemon ran, then only close events.
   for (const landed of await checkConvoys(town)) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });
   let cursor = await latestEventId(town);
+  renew();
   const probe = runtimeProbe(env);
   const refineries = new Map<string, Promise<void>>();
   // The dispatch queue runs beside the loop too: with a start spacing one pass can take a while.
@@ -105,12 +120,18 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
               detail: resumed.detail,
             });
           }
-          for (const action of await witnessPatrol(town)) {
-            log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
-              agent: action.agent,
-              bead: action.bead,
-              detail: action.detail,
-            });
+          renew();
+          // The witness, rig by rig (then the town's own agents: the Mayor).
+          for (const rig of [...town.rigNames(), undefined]) {
+            for (const action of await witnessPatrol(town, rig === undefined ? { townOnly: true } : { rig })) {
+              log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
+                agent: action.agent,
+                bead: action.bead,
+                ...(action.state ? { state: action.state } : {}),
+                detail: action.detail,
+              });
+            }
+            renew();
           }
         } catch (error) {
           log('error', 'witness pass failed', { error: errorMessage(error) });
@@ -128,6 +149,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           })
           .catch((error: unknown) => log('error', 'dispatch pass failed', { error: errorMessage(error) }))
           .finally(() => (dispatching = undefined));
+        passes++;
+        renew();
       }
       await new Promise<void>((resolvePromise) => {
         const timer = setTimeout(resolvePromise, interval);
@@ -141,6 +164,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
     // A batch in flight finishes (gt down waits 30 s, then SIGKILL, which the refinery's journal survives).
     await Promise.allSettled([...refineries.values(), ...(dispatching ? [dispatching] : [])]);
     await town.ledger.release();
+    town.ports.files.remove(leasePath(root));
     release();
     log('info', 'stopped', { pid: process.pid });
   }

@@ -9,6 +9,8 @@ export const TOWN_LEDGER = `${GT_DIR}/ledger.db`;
 /** The deacon's pidfile (its lock) and log. */
 export const DAEMON_PIDFILE = `${GT_DIR}/daemon.pid`;
 export const DAEMON_LOGFILE = `${GT_DIR}/daemon.log`;
+/** The deacon's lease: renewed every pass, so a hung daemon is told apart from a busy one (core/town/daemon-health.ts). */
+export const DAEMON_LEASE = `${GT_DIR}/daemon.lease`;
 /** The `gt` and `bd` launchers agents call. */
 export const BIN_DIR = `${GT_DIR}/bin`;
 export const GT_BIN = `${BIN_DIR}/gt`;

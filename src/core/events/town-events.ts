@@ -19,6 +19,8 @@ export const TOWN_EVENT_KINDS = [
   'agent.restarted',
   'agent.stalled',
   'agent.resumed',
+  'agent.problem',
+  'agent.interrupted',
   'mail.sent',
   'mail.delivered',
   'nudge.sent',

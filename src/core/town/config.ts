@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { GtError } from '../../shared/errors.js';
 import { NAME_PATTERN } from '../agents/identity.js';
 
-import { DURATION } from '../../shared/duration.js';
+import { DURATION, parseDuration } from '../../shared/duration.js';
+import { activeHoursProblems } from '../../shared/active-hours.js';
 
 const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m" or "1h"');
 const agentName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'an agent name: lowercase letters, digits, - and _');
@@ -25,6 +26,17 @@ const agentEntry = z.strictObject({
 const roleAgents = z.strictObject(
   Object.fromEntries(ROLE_KEYS.map((k) => [k, agentName.optional()])) as Record<(typeof ROLE_KEYS)[number], z.ZodOptional<typeof agentName>>,
 );
+
+/**
+ * A daily window (`shared/active-hours.ts`) as town.toml writes it: `{ start = "08:00",
+ * end = "24:00", timezone = "local" }`. Its problems carry their key, so the message names
+ * e.g. `heartbeat.active_hours.timezone`. Kept as written (rendered back by `gt config`);
+ * `parseActiveHours` turns it into a window where it is used.
+ */
+export const activeHoursSchema = z.strictObject({ start: z.string(), end: z.string(), timezone: z.string().default('local') }).superRefine((value, ctx) => {
+  for (const problem of activeHoursProblems(value)) ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
+});
+export type ActiveHoursConfig = z.infer<typeof activeHoursSchema>;
 
 const decision = z.enum(['allow', 'ask', 'deny']);
 
@@ -95,11 +107,37 @@ export const townSchema = z.strictObject({
       pass_env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
     })
     .default({ backend: 'auto', pass_env: [] }),
-  daemon: z.strictObject({ interval: duration.default('5s') }).default({ interval: '5s' }),
+  /**
+   * `interval`: one pass of the deacon's loops. `stale_after`: a daemon whose lease (renewed every pass) is older is hung;
+   * `gt status` and `gt doctor` say so and `gt up` replaces it.
+   */
+  daemon: z
+    .strictObject({ interval: duration.default('5s'), stale_after: duration.default('2m') })
+    .default({ interval: '5s', stale_after: '2m' })
+    .superRefine((daemon, context) => {
+      // Only between two valid durations: a malformed one has its own error.
+      if (DURATION.test(daemon.stale_after) && DURATION.test(daemon.interval) && parseDuration(daemon.stale_after) < 2 * parseDuration(daemon.interval))
+        context.addIssue({ code: 'custom', path: ['stale_after'], message: `at least two passes (2 × daemon.interval = 2 × ${daemon.interval})` });
+    }),
   permissions: z.strictObject(permissionsShape).default({ rules: [] }),
   budgets: budgets.default({}),
-  /** GUPP: an idle agent with work on its hook is woken after `idle_wake`, at most `max_wakes` times in a row, then escalated. */
-  witness: z.strictObject({ idle_wake: duration.default('60s'), max_wakes: z.number().int().min(0).default(3) }).default({ idle_wake: '60s', max_wakes: 3 }),
+  /**
+   * Supervision (README "Supervision"). GUPP: an idle agent with work on its hook is woken after `idle_wake`, at most
+   * `max_wakes` times, then escalated. `stall_after`: working with no hook event, commit or file change this long is
+   * stalled (interrupted and re-primed once, then escalated). A dead or zombie session is restarted after
+   * `restart_backoff` (doubled for each further restart); `crash_loop_restarts` restarts within `crash_loop_window`
+   * is a crash loop: escalated, no more restarts.
+   */
+  witness: z
+    .strictObject({
+      idle_wake: duration.default('60s'),
+      max_wakes: z.number().int().min(0).default(3),
+      stall_after: duration.default('15m'),
+      restart_backoff: duration.default('10s'),
+      crash_loop_restarts: z.number().int().min(1, 'at least 1 restart').default(3),
+      crash_loop_window: duration.default('10m'),
+    })
+    .default({ idle_wake: '60s', max_wakes: 3, stall_after: '15m', restart_backoff: '10s', crash_loop_restarts: 3, crash_loop_window: '10m' }),
   /** A convoy younger than `stranded_grace` is not fed or closed by the stranded scan (its work may still be on its way). */
   convoys: z.strictObject({ stranded_grace: duration.default('5m') }).default({ stranded_grace: '5m' }),
   scheduler: townScheduler.prefault({}),
