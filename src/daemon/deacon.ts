@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/merge/refinery.js';
 import { witnessPatrol } from '../core/agents/witness.js';
+import { heartbeatPass } from '../core/heartbeat/heartbeat.js';
+import { checkRuntime } from '../core/work/work.js';
 import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
@@ -65,6 +67,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   const refineries = new Map<string, Promise<void>>();
   // The dispatch queue runs beside the loop too: with a start spacing one pass can take a while.
   let dispatching: Promise<void> | undefined;
+  // The heartbeat runs beside the loop too: starting its agent or waiting for it at its prompt takes seconds.
+  let heartbeat: Promise<void> | undefined;
   try {
     while (!stopping) {
       // Each rig's refinery runs beside the loop (a batch's gates can take minutes), one at a time per rig.
@@ -87,6 +91,19 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           .catch((error: unknown) => log('error', 'refinery pass failed', { rig, error: errorMessage(error) }))
           .finally(() => refineries.delete(rig));
         refineries.set(rig, pass);
+      }
+      if (!stopping && !heartbeat) {
+        heartbeat = heartbeatPass(town, { checkRuntime: (runtime) => checkRuntime(runtime, probe) })
+          .then((outcomes) => {
+            for (const o of outcomes)
+              log(o.result === 'failed' ? 'warn' : 'info', `heartbeat.${o.result}`, {
+                agent: o.agent,
+                id: o.id,
+                ...(o.reason ? { reason: o.reason } : {}),
+              });
+          })
+          .catch((error: unknown) => log('error', 'heartbeat pass failed', { error: errorMessage(error) }))
+          .finally(() => (heartbeat = undefined));
       }
       if (!stopping) {
         try {
@@ -162,7 +179,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
     }
   } finally {
     // A batch in flight finishes (gt down waits 30 s, then SIGKILL, which the refinery's journal survives).
-    await Promise.allSettled([...refineries.values(), ...(dispatching ? [dispatching] : [])]);
+    await Promise.allSettled([...refineries.values(), ...(dispatching ? [dispatching] : []), ...(heartbeat ? [heartbeat] : [])]);
     await town.ledger.release();
     town.ports.files.remove(leasePath(root));
     release();

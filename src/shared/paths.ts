@@ -30,3 +30,7 @@ export const settingsDir = (session: string): string => `${GT_DIR}/settings/${se
 export const lockFile = (name: string): string => `${GT_DIR}/locks/${name}.lock`;
 /** The refinery's journal of the batch in flight (crash recovery). */
 export const refineryJournal = (rig: string): string => `${GT_DIR}/refinery/${rig}.json`;
+/** The heartbeat's state per agent (last tick, the turn in flight, queued system events). */
+export const HEARTBEAT_DIR = `${GT_DIR}/heartbeat`;
+/** A crew member's home (MEMORY.md, memory/): a git repository of its own, beside its worktree of the rig's code. */
+export const crewHome = (rig: string, name: string): string => `${GT_DIR}/homes/${rig}/crew/${name}`;

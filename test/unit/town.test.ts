@@ -134,7 +134,8 @@ describe('runtime presets', () => {
     const settings = JSON.parse(plan.files['/t/.gt/settings/s/claude-settings.json'] ?? '{}') as { hooks: Record<string, Array<{ hooks: Hook[] }>> };
     const hook = (event: string) => settings.hooks[event]?.[0]?.hooks[0] as Hook;
     expect(hook('SessionStart')).toEqual({ type: 'command', command: '/t/.gt/bin/gt prime --hook', timeout: 30 });
-    expect(hook('PreCompact')).toMatchObject({ type: 'command', command: '/t/.gt/bin/gt prime --hook' });
+    // PreCompact holds a compaction once for the memory flush turn (gt signal pre-compact exits 2), then prints the prime.
+    expect(hook('PreCompact')).toMatchObject({ type: 'command', command: '/t/.gt/bin/gt signal pre-compact --format claude' });
     for (const event of ['UserPromptSubmit', 'Stop', 'StopFailure', 'Notification', 'SessionEnd']) {
       expect(hook(event)).toEqual({ type: 'http', url: `${HOOK_URL_PLACEHOLDER}/${event}`, timeout: 30 });
     }

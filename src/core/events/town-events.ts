@@ -41,6 +41,12 @@ export const TOWN_EVENT_KINDS = [
   'bead.dequeued',
   'runtime.backoff',
   'runtime.resumed',
+  'heartbeat.sent',
+  'heartbeat.skipped',
+  'heartbeat.ok',
+  'heartbeat.alert',
+  'heartbeat.failed',
+  'memory.flush_requested',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];

@@ -9,6 +9,7 @@ import { NAME_PATTERN } from '../agents/identity.js';
 
 import { DURATION, parseDuration } from '../../shared/duration.js';
 import { activeHoursProblems } from '../../shared/active-hours.js';
+import { DEFAULT_HEARTBEAT_PROMPT } from '../heartbeat/contract.js';
 
 const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m" or "1h"');
 const agentName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'an agent name: lowercase letters, digits, - and _');
@@ -95,6 +96,31 @@ const townScheduler = z.strictObject({
   backoff_jitter: z.number().min(0, 'a fraction from 0 to 1').max(1, 'a fraction from 0 to 1').default(0.5),
 });
 
+/** OpenClaw's heartbeat contract (research/peers.md §3); present = on (unless every = "0m"). */
+const heartbeat = z.strictObject({
+  every: duration.default('30m'),
+  /** Who runs the heartbeat turn: the Mayor or a crew member (`<rig>/crew/<name>`). */
+  agent: z
+    .string()
+    .regex(/^(?:mayor|[a-z][a-z0-9_-]{0,39}\/crew\/[a-z][a-z0-9_-]{0,39})$/, 'an agent with a home: "mayor" or "<rig>/crew/<name>"')
+    .default('mayor'),
+  /** Outside this daily window ticks are skipped (`quiet-hours`). */
+  active_hours: activeHoursSchema.optional(),
+  /** At most this many characters beside HEARTBEAT_OK and the reply is still an ack. */
+  ack_max_chars: z.number().int().min(0).default(300),
+  /** Notification routes an alert goes to. */
+  notify: z.array(z.string().min(1)).default(['default']),
+  prompt: z.string().min(1).default(DEFAULT_HEARTBEAT_PROMPT),
+});
+
+/** Memory kept in git (MEMORY.md, memory/YYYY-MM-DD.md) in the homes of the Mayor and crew. */
+const memory = z
+  .strictObject({
+    /** Daily logs older than this many days are rolled into weekly summaries (0 = never). */
+    rollup_after_days: z.number().int().min(0).default(14),
+  })
+  .prefault({});
+
 export const townSchema = z.strictObject({
   name: z.string().min(1),
   default_agent: agentName.default('claude'),
@@ -141,6 +167,8 @@ export const townSchema = z.strictObject({
   /** A convoy younger than `stranded_grace` is not fed or closed by the stranded scan (its work may still be on its way). */
   convoys: z.strictObject({ stranded_grace: duration.default('5m') }).default({ stranded_grace: '5m' }),
   scheduler: townScheduler.prefault({}),
+  heartbeat: heartbeat.optional(),
+  memory,
   /** Created by `gt install`; informational. */
   created_at: z.string().optional(),
 });
@@ -188,6 +216,8 @@ export type PermissionsConfig = TownConfig['permissions'];
 export type Decision = z.infer<typeof decision>;
 export type TownSchedulerConfig = TownConfig['scheduler'];
 export type RigSchedulerConfig = RigConfig['scheduler'];
+export type HeartbeatConfig = z.infer<typeof heartbeat>;
+export type MemoryConfig = z.infer<typeof memory>;
 
 function keyPath(path: ReadonlyArray<PropertyKey>): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');
