@@ -10,6 +10,7 @@ import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/merge/refinery.js';
 import { witnessPatrol } from '../core/agents/witness.js';
 import { heartbeatPass } from '../core/heartbeat/heartbeat.js';
+import { memoryRollupPass } from '../core/memory/memory.js';
 import { checkRuntime } from '../core/work/work.js';
 import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
@@ -17,10 +18,23 @@ import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
 import { dispatchQueue, resumeAfterBackoff } from '../core/scheduler/dispatch.js';
 import { leasePath, writeLease } from '../core/town/daemon-health.js';
-import { fileLogger, lockDaemon, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
+import { fileLogger, lockDaemon, notifyPort, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
+import { drainOutbox, notifyChannels } from '../core/notify/outbox.js';
+import { notifyOnEvents, sendDigestIfDue } from '../core/notify/subscriptions.js';
+import { pollAnswers } from '../core/notify/answers.js';
+import type { Town } from '../core/town/town.js';
 import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
+
+/** The town's notification channels; none while town.toml is broken (the loop logs that elsewhere). */
+function safeChannels(town: Town) {
+  try {
+    return notifyChannels(town.config);
+  } catch {
+    return new Map<string, never>();
+  }
+}
 
 export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<number> {
   const logger = fileLogger(join(root, DAEMON_LOGFILE));
@@ -67,6 +81,39 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   const refineries = new Map<string, Promise<void>>();
   // The dispatch queue runs beside the loop too: with a start spacing one pass can take a while.
   let dispatching: Promise<void> | undefined;
+  const notifier = notifyPort(env);
+  let notifying: Promise<void> | undefined;
+  const pollers = new Map<string, Promise<void>>();
+  const polling = new AbortController();
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  // One long poll per Telegram channel with buttons, beside the loop: a press is applied within seconds, whatever a pass is doing.
+  const startPollers = () => {
+    for (const [name, channel] of safeChannels(town)) {
+      if (channel.type !== 'telegram' || !channel.buttons || pollers.has(name)) continue;
+      const poll = (async () => {
+        while (!stopping) {
+          const current = safeChannels(town).get(name);
+          if (current?.type !== 'telegram' || !current.buttons) return;
+          try {
+            for (const answer of await pollAnswers(town, notifier, name, current, { waitSec: 25, signal: polling.signal })) {
+              log(answer.accepted ? 'info' : 'warn', answer.accepted ? 'notification.answered' : 'notification.refused', {
+                channel: name,
+                chat: answer.chat,
+                from: answer.from,
+                data: answer.data,
+                result: answer.text,
+              });
+            }
+          } catch (error) {
+            if (stopping) return;
+            log('warn', 'notify answers poll failed', { channel: name, error: errorMessage(error) });
+            await sleep(Math.max(interval, 5000));
+          }
+        }
+      })().finally(() => pollers.delete(name));
+      pollers.set(name, poll);
+    }
+  };
   // The heartbeat runs beside the loop too: starting its agent or waiting for it at its prompt takes seconds.
   let heartbeat: Promise<void> | undefined;
   try {
@@ -94,13 +141,15 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       }
       if (!stopping && !heartbeat) {
         heartbeat = heartbeatPass(town, { checkRuntime: (runtime) => checkRuntime(runtime, probe) })
-          .then((outcomes) => {
+          .then(async (outcomes) => {
             for (const o of outcomes)
               log(o.result === 'failed' ? 'warn' : 'info', `heartbeat.${o.result}`, {
                 agent: o.agent,
                 id: o.id,
                 ...(o.reason ? { reason: o.reason } : {}),
               });
+            for (const rolled of await memoryRollupPass(town))
+              log('info', 'memory.rolled', { agent: rolled.agent, weeks: rolled.weeks.map((w) => w.week).join(',') });
           })
           .catch((error: unknown) => log('error', 'heartbeat pass failed', { error: errorMessage(error) }))
           .finally(() => (heartbeat = undefined));
@@ -140,7 +189,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           renew();
           // The witness, rig by rig (then the town's own agents: the Mayor).
           for (const rig of [...town.rigNames(), undefined]) {
-            for (const action of await witnessPatrol(town, rig === undefined ? { townOnly: true } : { rig })) {
+            for (const action of await witnessPatrol(town, { ...(rig === undefined ? { townOnly: true } : { rig }), pass: passes + 1 })) {
               log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
                 agent: action.agent,
                 bead: action.bead,
@@ -169,6 +218,26 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
         passes++;
         renew();
       }
+      // Notifications beside the loop too: a channel that hangs until its time-out never delays supervision.
+      if (!stopping && notifying === undefined) {
+        notifying = (async () => {
+          await notifyOnEvents(town);
+          const digest = await sendDigestIfDue(town);
+          if (digest) log('info', 'notify.digest', { day: digest });
+          for (const d of await drainOutbox(town, notifier)) {
+            if (d.outcome === 'busy') continue;
+            log(d.outcome === 'sent' || d.outcome === 'held' || d.outcome === 'rate-limited' ? 'info' : 'warn', `notification.${d.outcome}`, {
+              id: d.id,
+              channel: d.channel,
+              ...(d.next_at ? { next_at: d.next_at } : {}),
+              ...(d.error ? { error: d.error } : {}),
+            });
+          }
+        })()
+          .catch((error: unknown) => log('error', 'notify pass failed', { error: errorMessage(error) }))
+          .finally(() => (notifying = undefined));
+      }
+      if (!stopping) startPollers();
       await new Promise<void>((resolvePromise) => {
         const timer = setTimeout(resolvePromise, interval);
         wake = () => {
@@ -179,7 +248,14 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
     }
   } finally {
     // A batch in flight finishes (gt down waits 30 s, then SIGKILL, which the refinery's journal survives).
-    await Promise.allSettled([...refineries.values(), ...(dispatching ? [dispatching] : []), ...(heartbeat ? [heartbeat] : [])]);
+    polling.abort();
+    await Promise.allSettled([
+      ...refineries.values(),
+      ...pollers.values(),
+      ...(notifying ? [notifying] : []),
+      ...(heartbeat ? [heartbeat] : []),
+      ...(dispatching ? [dispatching] : []),
+    ]);
     await town.ledger.release();
     town.ports.files.remove(leasePath(root));
     release();

@@ -36,6 +36,7 @@ export const COMMANDS: Entry[] = [
   { names: ['convoy'], summary: 'Convoys: beads tracked together until all are closed', load: () => import('./commands/convoy.js') },
   { names: ['witness'], summary: 'GUPP patrol: wake idle agents with hooked work, restart crashed ones', load: () => import('./commands/witness.js') },
   { names: ['permission'], summary: "Agents' permission requests: list, approve, deny, log", load: () => import('./commands/permission.js') },
+  { names: ['notify'], summary: 'Notifications (Telegram, email, desktop, webhook): channels, test, send, log', load: () => import('./commands/notify.js') },
   { names: ['heartbeat'], summary: 'Periodic turns of the Mayor: status, run, last, enable, disable, event', load: () => import('./commands/heartbeat.js') },
   { names: ['memory'], summary: "An agent's memory in git: show, add, search, rollup", load: () => import('./commands/memory.js') },
   { names: ['events'], summary: 'The town event stream: what happened, in order (--follow)', load: () => import('./commands/events.js') },
