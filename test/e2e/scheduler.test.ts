@@ -79,7 +79,7 @@ describe('the dispatch scheduler', () => {
     expect(queue.map((q) => q.position)).toEqual(queued.map((q) => q.queued?.position).sort((a = 0, b = 0) => a - b));
     expect(town.gt(['bd', 'show', beads[3] as string]).stdout).toContain('Status: open (queued, 2nd of 16, for app)');
     expect(town.gt(['queue']).stdout).toMatch(/^#\s+BEAD\s+P\s+TARGET/);
-    expect(town.gt(['status']).stdout).toMatch(/Scheduler: \d running of max 4, 16 queued/);
+    expect(town.gt(['status']).stdout).toMatch(/Scheduler +\d running of max 4 · 16 queued/);
 
     expect(town.gt(['up']).code).toBe(0);
     // Sample the live sessions while the work runs: never more than 4.
@@ -173,7 +173,7 @@ describe('the dispatch scheduler', () => {
       const [queuedB] = JSON.parse(second.stdout) as SlingRow[];
       expect(queuedB?.queued).toMatchObject({ position: 1, of: 1, reason: expect.stringMatching(/^claude is backed off \(rate limited\) until /) });
       const status = town.gt(['status']);
-      if (Date.now() < until) expect(status.stdout).toMatch(/claude: backed off \(rate limited, level 1\) until .*1 agent\(s\) to resume/);
+      if (Date.now() < until) expect(status.stdout).toMatch(/claude backed off \(rate limited, level 1\) until .*1 agent\(s\) to resume/);
       expect(town.json<{ scheduler: { queued: number; backoffs: Array<{ runtime: string }> } }>(['status']).scheduler).toMatchObject({
         queued: 1,
         backoffs: [{ runtime: 'claude' }],

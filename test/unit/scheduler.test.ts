@@ -216,7 +216,7 @@ describe('the dispatch queue', () => {
     expect((await listQueue(h.town)).map((e) => e.id)).toEqual([beads[4], beads[2]]);
     const dispatched = await h.ledger.townEvents(0, { kinds: ['bead.dispatched'] });
     expect(dispatched[0]).toMatchObject({ bead: beads[1], actor: 'deacon', payload: { target: 'app', runtime: 'shell' } });
-    const status = await townStatus(h.town, { running: false, stale_pidfile: false } as never);
+    const status = await townStatus({ town: h.town, daemon: { running: false, log: '' } });
     expect(status.scheduler).toMatchObject({ max_agents: 2, running: 2, queued: 2, next: [{ id: beads[4] }, { id: beads[2] }] });
   });
 

@@ -5,28 +5,7 @@ import { daemonHealth } from '../../../core/town/daemon-health.js';
 import { serviceFile } from '../../../core/town/daemon-service.js';
 import { GtError } from '../../../shared/errors.js';
 import { stopAllSessions } from '../../../core/agents/sessions.js';
-import { townStatus } from '../../../core/town/status.js';
-import type { SchedulerStatus } from '../../../core/scheduler/dispatch.js';
-import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
-
-/** The scheduler section of gt status: limits and load, the queue's head, runtimes backed off. */
-function schedulerLines(s: SchedulerStatus): string[] {
-  const caps = Object.entries(s.max_per_runtime).map(([runtime, n]) => `${runtime} ${s.running_by_runtime[runtime] ?? 0}/${n}`);
-  const lines = [
-    `Scheduler: ${s.running} running${s.max_agents !== undefined ? ` of max ${s.max_agents}` : ''}${caps.length ? ` (${caps.join(', ')})` : ''}, ${s.queued} queued${s.start_spacing !== '0s' ? `, starts ${s.start_spacing} apart` : ''}`,
-  ];
-  for (const e of s.next) lines.push(`  next: ${e.id} P${e.priority} → ${e.target} (${e.runtime})${e.reason ? `: ${e.reason}` : ''}`);
-  if (s.queued > s.next.length) lines.push(`  … ${s.queued - s.next.length} more (gt queue)`);
-  for (const b of s.backoffs) {
-    lines.push(
-      b.active
-        ? `  ${b.runtime}: backed off (rate limited, level ${b.level}) until ${b.until.slice(11, 19)}Z; no new starts; ${b.agents.length} agent(s) to resume: ${b.reason}`
-        : `  ${b.runtime}: rate limit window over; resuming ${b.agents.join(', ') || 'no agents'} on the daemon's next pass`,
-    );
-  }
-  return lines;
-}
 
 export default function register(program: Command, ctx: GtContext): void {
   program
@@ -145,31 +124,6 @@ Examples:
           [
             stopped ? 'Stopped the daemon.' : 'The daemon was not running.',
             ...(all.sessions.length ? [`Stopped ${all.sessions.length} session(s): ${all.sessions.join(', ')}`] : []),
-          ].join('\n'),
-        );
-      }),
-    );
-
-  program
-    .command('status')
-    .description('The town at a glance: daemon, rigs, agents, merge queues, the scheduler (queue, rate-limit back-offs)')
-    .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  gt status\n  gt status --json')
-    .action(
-      action(ctx, async () => {
-        const town = await ctx.town();
-        const result = await townStatus(town, townDaemon(town.root, ctx.io.env).status());
-        const { daemon, beads, agents, rigs } = result;
-        const states = Object.entries(agents.by_state)
-          .map(([state, count]) => `${count} ${state}`)
-          .join(', ');
-        ctx.emit(result, () =>
-          [
-            `Town ${result.town} at ${result.root}`,
-            `Daemon: ${daemon.health.state}${daemon.pid ? ` (pid ${daemon.pid})` : ''}: ${daemon.health.detail}`,
-            `Agents: ${agents.total} (${agents.running} running${states ? `; ${states}` : ''})   Beads: ${beads.ready} ready, ${beads.hooked} hooked, ${beads.in_progress} in progress, ${beads.closed} closed`,
-            rigs.length ? table([['RIG', 'PREFIX', 'MERGE QUEUE'], ...rigs.map((r) => [r.name, r.prefix, String(r.merge_queue)])]) : 'No rigs yet.',
-            ...schedulerLines(result.scheduler),
           ].join('\n'),
         );
       }),
