@@ -173,7 +173,7 @@ describe('the dispatch scheduler', () => {
       const [queuedB] = JSON.parse(second.stdout) as SlingRow[];
       expect(queuedB?.queued).toMatchObject({ position: 1, of: 1, reason: expect.stringMatching(/^claude is backed off \(rate limited\) until /) });
       const status = town.gt(['status']);
-      if (Date.now() < until) expect(status.stdout).toMatch(/claude backed off \(rate limited, level 1\) until .*1 agent\(s\) to resume/);
+      if (Date.now() < until) expect(status.stdout).toMatch(/claude backed off until \d\d:\d\d:\d\dZ \(rate limited, level 1\) · 1 to resume/);
       expect(town.json<{ scheduler: { queued: number; backoffs: Array<{ runtime: string }> } }>(['status']).scheduler).toMatchObject({
         queued: 1,
         backoffs: [{ runtime: 'claude' }],

@@ -353,9 +353,9 @@ export const schedulerSection: StatusSection<SchedulerStatus> = {
         b.active
           ? [
               span(`${b.runtime} backed off`, 'bad'),
-              span(` (rate limited, level ${b.level}) until ${b.until.slice(11, 19)}Z; no new starts; ${b.agents.length} agent(s) to resume: ${b.reason}`),
+              span(` until ${b.until.slice(11, 19)}Z (rate limited, level ${b.level}) · ${b.agents.length} to resume · ${b.reason}`),
             ]
-          : [span(`${b.runtime} rate limit window over`, 'warn'), span(`; resuming ${b.agents.join(', ') || 'no agents'} on the daemon's next pass`)],
+          : [span(`${b.runtime} window over`, 'warn'), span(` · resuming ${b.agents.join(', ') || 'no agents'} on the daemon's next pass`)],
       );
     }
     return lines;
