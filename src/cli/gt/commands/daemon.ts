@@ -30,6 +30,17 @@ export default function register(program: Command, ctx: GtContext): void {
           recovered = 'stale';
         }
         const now = await daemon.start();
+        if (recovered)
+          await town.ledger.emit({
+            kind: 'daemon.recovered',
+            actor: 'deacon',
+            payload: {
+              was: recovered,
+              ...(before.pid ? { previous_pid: before.pid } : {}),
+              pid: now.pid,
+              ...(before.last_pass_at ? { last_pass_at: before.last_pass_at } : {}),
+            },
+          });
         const result = { ...now, ...(recovered ? { recovered, previous_pid: before.pid ?? null } : {}) };
         ctx.emit(result, () =>
           now.started
