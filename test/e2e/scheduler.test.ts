@@ -173,7 +173,8 @@ describe('the dispatch scheduler', () => {
       const [queuedB] = JSON.parse(second.stdout) as SlingRow[];
       expect(queuedB?.queued).toMatchObject({ position: 1, of: 1, reason: expect.stringMatching(/^claude is backed off \(rate limited\) until /) });
       const status = town.gt(['status']);
-      if (Date.now() < until) expect(status.stdout).toMatch(/claude backed off until \d\d:\d\d:\d\dZ \(rate limited, level 1\) · 1 to resume/);
+      // (The screen is cut at 80 columns; on a machine so slow the window already ended, the line says so instead.)
+      if (Date.now() < until) expect(status.stdout).toMatch(/claude backed off until \d\d:\d\d:\d\dZ \(rate limited, level 1\)/);
       expect(town.json<{ scheduler: { queued: number; backoffs: Array<{ runtime: string }> } }>(['status']).scheduler).toMatchObject({
         queued: 1,
         backoffs: [{ runtime: 'claude' }],
