@@ -104,7 +104,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           } catch (error) {
             if (stopping) return;
             log('warn', 'notify answers poll failed', { channel: name, error: errorMessage(error) });
-            await sleep(Math.max(interval, 5000));
+            // A bot that is down or misconfigured is asked again in a while, not every pass (each failure is a log line).
+            await sleep(Math.max(interval, 15_000));
           }
         }
       })().finally(() => pollers.delete(name));
