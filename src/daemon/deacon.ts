@@ -87,7 +87,12 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   let notifying: Promise<void> | undefined;
   const pollers = new Map<string, Promise<void>>();
   const polling = new AbortController();
-  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  // A pause that shutdown cuts short.
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const timer = setTimeout(r, ms);
+      polling.signal.addEventListener('abort', () => (clearTimeout(timer), r()), { once: true });
+    });
   // One long poll per Telegram channel with buttons, beside the loop: a press is applied within seconds, whatever a pass is doing.
   const startPollers = () => {
     for (const [name, channel] of safeChannels(town)) {
@@ -109,7 +114,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           } catch (error) {
             if (stopping) return;
             log('warn', 'notify answers poll failed', { channel: name, error: errorMessage(error) });
-            await sleep(Math.max(interval, 5000));
+            // A bot that is down or misconfigured is asked again in a while, not every pass (each failure is a log line).
+            await sleep(Math.max(interval, 15_000));
           }
         }
       })().finally(() => pollers.delete(name));
