@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyReply, isEffectivelyEmpty, renderHeartbeat } from '../../src/core/heartbeat/contract.js';
 import { replyFromStream, replyFromTranscript } from '../../src/core/heartbeat/reply.js';
 import { takeHeartbeatDelivery, deliveryPath } from '../../src/core/heartbeat/state.js';
+import { heartbeatTick } from '../../src/core/heartbeat/heartbeat.js';
 import {
   appendLongTermMemory,
   appendMemoryLog,
@@ -16,6 +17,7 @@ import {
   primeMemory,
   rollupMemory,
   searchMemory,
+  showMemory,
   wallClock,
 } from '../../src/core/memory/memory.js';
 import { afterFlushTurn, noteFlushPrompt, preCompact } from '../../src/core/memory/flush.js';
@@ -178,5 +180,48 @@ describe('memory kept in git', () => {
     expect(takeHeartbeatDelivery(h.town, 'an ordinary prompt')).toBe('');
     expect(takeHeartbeatDelivery(h.town, '[gt heartbeat hb-1-ab] Heartbeat: follow…')).toBe('the whole message');
     expect(takeHeartbeatDelivery(h.town, '[gt heartbeat hb-1-ab] Heartbeat: follow…')).toBe('');
+  });
+});
+
+describe('a heartbeat tick (in-process town, recorded sessions)', () => {
+  it('skips in order with no session touched, starts a stopped Mayor with the message, and records a start that fails', async () => {
+    const h = await townHarness();
+    const toml = join(h.root, 'town.toml');
+    const hour = new Date().getUTCHours();
+    const quiet = `active_hours = { start = "${String((hour + 2) % 24).padStart(2, '0')}:00", end = "${String((hour + 3) % 24).padStart(2, '0')}:00", timezone = "UTC" }`;
+    const base = readFileSync(toml, 'utf8');
+    writeFileSync(toml, `${base}\n[heartbeat]\nevery = "1h"\n${quiet}\n`);
+    h.town.reloadConfig();
+    expect(await heartbeatTick(h.town)).toMatchObject({ result: 'skipped', reason: 'quiet-hours' });
+    writeFileSync(toml, `${base}\n[heartbeat]\nevery = "1h"\n`);
+    h.town.reloadConfig();
+    // What gt install writes is effectively empty.
+    expect(await heartbeatTick(h.town)).toMatchObject({ result: 'skipped', reason: 'empty-heartbeat-file' });
+    expect(h.backend.started).toEqual([]);
+
+    writeFileSync(join(h.root, 'mayor', 'HEARTBEAT.md'), '# Heartbeat\n- check the merge queue\n');
+    const failed = await heartbeatTick(h.town, {
+      checkRuntime: () => {
+        throw new Error('the claude runtime needs `claude`, which is not installed');
+      },
+    });
+    expect(failed).toMatchObject({ result: 'failed', reason: 'not-delivered', text: expect.stringContaining('not installed') });
+    const sent = await heartbeatTick(h.town);
+    expect(sent).toMatchObject({ result: 'sent', reason: 'started' });
+    const argv = h.backend.started[0]?.argv ?? [];
+    expect(argv.at(-1)).toContain(`[gt heartbeat ${sent.id}]`);
+    expect(argv.at(-1)).toContain('- check the merge queue');
+    // Its reply has not come: the next tick finds it busy.
+    expect(await heartbeatTick(h.town)).toMatchObject({ result: 'skipped', reason: 'busy' });
+    const kinds = (await h.ledger.townEvents(0, { kinds: ['heartbeat'] })).map((e) => `${e.kind}:${String(e.payload.reason ?? '')}`);
+    expect(kinds).toEqual([
+      'heartbeat.skipped:quiet-hours',
+      'heartbeat.skipped:empty-heartbeat-file',
+      'heartbeat.failed:not-delivered',
+      'heartbeat.sent:',
+      'heartbeat.skipped:busy',
+    ]);
+    const log = showMemory(h.town, MAYOR, { days: 1 }).files.find((f) => f.file.startsWith('memory/'))?.text ?? '';
+    expect(log.match(/^- \d{2}:\d{2} heartbeat /gm)).toHaveLength(4);
   });
 });
