@@ -13,7 +13,6 @@ import {
   appendLongTermMemory,
   appendMemoryLog,
   isoWeek,
-  memoryRollupPass,
   primeMemory,
   rollupMemory,
   searchMemory,
@@ -22,9 +21,14 @@ import {
 } from '../../src/core/memory/memory.js';
 import { afterFlushTurn, noteFlushPrompt, preCompact } from '../../src/core/memory/flush.js';
 import { parseTownConfig } from '../../src/core/town/config.js';
+import { runDog, type DogPorts } from '../../src/core/dogs/dogs.js';
 import { townHarness } from '../support/harness.js';
 
 const MAYOR = { address: 'mayor', role: 'mayor' } as const;
+/** The memory dog needs no port of its own. */
+const dogPorts: DogPorts = {
+  exportLedger: () => Promise.reject(new Error('not used by the memory dog')),
+};
 
 describe('the heartbeat contract', () => {
   it('HEARTBEAT.md with only headings, blank lines and comments is empty; a missing file is not', () => {
@@ -140,14 +144,15 @@ describe('memory kept in git', () => {
       h.git(home, ['add', `memory/${date}.md`]);
     }
     h.git(home, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'old logs']);
-    // The daemon's daily job (memory.rollup_after_days = 14 by default); a second pass the same day does nothing.
-    const [rolled] = await memoryRollupPass(h.town);
-    expect(await memoryRollupPass(h.town)).toEqual([]);
+    // The daemon's memory dog (daily; memory.rollup_after_days = 14 by default): a dry run changes nothing, a second run finds nothing.
+    const dry = await runDog(h.town, 'memory', dogPorts, { dryRun: true });
+    expect(dry.actions.map((a) => a.target)).toEqual(['mayor: memory/weekly/2026-W02.md', 'mayor: memory/weekly/2026-W03.md']);
+    expect(h.git(home, ['ls-files', 'memory']).trim().split('\n')).toHaveLength(4);
+    expect((await runDog(h.town, 'memory', dogPorts)).actions).toHaveLength(2);
+    expect((await runDog(h.town, 'memory', dogPorts)).result).toBe('nothing');
     expect(await rollupMemory(h.town, MAYOR, 14)).toMatchObject({ weeks: [] });
-    expect(rolled?.weeks).toEqual([
-      { week: '2026-W02', file: 'memory/weekly/2026-W02.md', days: ['2026-01-05', '2026-01-07'] },
-      { week: '2026-W03', file: 'memory/weekly/2026-W03.md', days: ['2026-01-12'] },
-    ]);
+    expect(dry.actions.map((a) => a.detail)).toEqual(['2 daily log(s): 2026-01-05, 2026-01-07', '1 daily log(s): 2026-01-12']);
+    expect(h.git(home, ['log', '-1', '--format=%an %s']).trim()).toBe('mayor memory: roll 3 daily log(s) into 2 week(s)');
     expect(readFileSync(join(home, 'memory/weekly/2026-W02.md'), 'utf8')).toBe(
       '# Week 2026-W02\n\n## 2026-01-05\n\n- 09:00 monday note\n\n## 2026-01-07\n\n- 09:00 wednesday note\n',
     );
@@ -213,7 +218,9 @@ describe('a heartbeat tick (in-process town, recorded sessions)', () => {
     expect(argv.at(-1)).toContain('- check the merge queue');
     // Its reply has not come: the next tick finds it busy.
     expect(await heartbeatTick(h.town)).toMatchObject({ result: 'skipped', reason: 'busy' });
-    const kinds = (await h.ledger.townEvents(0, { kinds: ['heartbeat'] })).map((e) => `${e.kind}:${String(e.payload.reason ?? '')}`);
+    const kinds = (await h.ledger.townEvents(0, { kinds: ['heartbeat'] })).map(
+      (e) => `${e.kind}:${typeof e.payload.reason === 'string' ? e.payload.reason : ''}`,
+    );
     expect(kinds).toEqual([
       'heartbeat.skipped:quiet-hours',
       'heartbeat.skipped:empty-heartbeat-file',
