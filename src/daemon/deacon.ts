@@ -16,6 +16,7 @@ import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
+import { dispatchQueue, resumeAfterBackoff } from '../core/scheduler/dispatch.js';
 import { runDueDogs } from '../core/dogs/dogs.js';
 import { leasePath, writeLease } from '../core/town/daemon-health.js';
 import { dogPorts, fileLogger, lockDaemon, notifyPort, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
@@ -24,7 +25,7 @@ import { notifyOnEvents, sendDigestIfDue } from '../core/notify/subscriptions.js
 import { pollAnswers } from '../core/notify/answers.js';
 import type { Town } from '../core/town/town.js';
 import type { LogFields, LogLevel } from '../shared/log.js';
-import { DAEMON_LOGFILE } from '../shared/paths.js';
+import { DAEMON_LOGFILE, DOGS_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
 
 /** The town's notification channels; none while town.toml is broken (the loop logs that elsewhere). */
@@ -79,6 +80,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   renew();
   const probe = runtimeProbe(env);
   const refineries = new Map<string, Promise<void>>();
+  // The dispatch queue runs beside the loop too: with a start spacing one pass can take a while.
+  let dispatching: Promise<void> | undefined;
   const notifier = notifyPort(env);
   let notifying: Promise<void> | undefined;
   const pollers = new Map<string, Promise<void>>();
@@ -165,11 +168,13 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
               detail: fed.detail,
             });
           }
+          renew();
           const runGate = (command: string) => town.ports.shell.run(command, { cwd: root, env: town.ports.baseEnv, timeoutMs: 60_000 });
           for (const outcome of await checkGates(town, runGate)) {
             if (outcome.result !== 'waiting')
               log(outcome.result === 'resolved' ? 'info' : 'warn', `gate.${outcome.result}`, { gate: outcome.gate, detail: outcome.detail });
           }
+          renew();
           for (const resumed of await resumeGatedWork(town)) {
             log(resumed.error ? 'warn' : 'info', resumed.error ? 'agent.resume_failed' : 'agent.resumed', {
               agent: resumed.agent,
@@ -177,10 +182,17 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
               ...(resumed.error ? { error: resumed.error } : {}),
             });
           }
+          for (const resumed of await resumeAfterBackoff(town)) {
+            log(resumed.result === 'resumed' ? 'info' : 'warn', `runtime.${resumed.result}`, {
+              runtime: resumed.runtime,
+              agent: resumed.agent,
+              detail: resumed.detail,
+            });
+          }
           renew();
           // The witness, rig by rig (then the town's own agents: the Mayor).
           for (const rig of [...town.rigNames(), undefined]) {
-            for (const action of await witnessPatrol(town, { ...(rig === undefined ? { townOnly: true } : { rig }), pass: passes + 1 })) {
+            for (const action of await witnessPatrol(town, { ...(rig === undefined ? { townOnly: true } : { rig }), pass: passes + 1, progress: renew })) {
               log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
                 agent: action.agent,
                 bead: action.bead,
@@ -193,6 +205,19 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
         } catch (error) {
           log('error', 'witness pass failed', { error: errorMessage(error) });
         }
+        dispatching ??= dispatchQueue(town, probe, { stopping: () => stopping })
+          .then((outcomes) => {
+            for (const o of outcomes) {
+              log(o.result === 'dispatched' ? 'info' : 'warn', `queue.${o.result}`, {
+                bead: o.bead,
+                target: o.target,
+                ...(o.agent ? { agent: o.agent } : {}),
+                ...(o.detail ? { detail: o.detail } : {}),
+              });
+            }
+          })
+          .catch((error: unknown) => log('error', 'dispatch pass failed', { error: errorMessage(error) }))
+          .finally(() => (dispatching = undefined));
         passes++;
         renew();
       }
@@ -227,8 +252,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
                 actions: run.actions.length,
                 duration_ms: run.duration_ms,
                 ...(run.error ? { error: run.error } : {}),
+                details: DOGS_LOGFILE,
               });
-              for (const action of run.actions) log('info', `dog.${run.dog}.${action.action}`, { target: action.target, detail: action.detail });
             }
           })
           .catch((error: unknown) => log('error', 'dog pass failed', { error: errorMessage(error) }))
@@ -250,6 +275,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       ...pollers.values(),
       ...(notifying ? [notifying] : []),
       ...(heartbeat ? [heartbeat] : []),
+      ...(dispatching ? [dispatching] : []),
       ...(dogPass ? [dogPass] : []),
     ]);
     await town.ledger.release();

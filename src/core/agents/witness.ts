@@ -28,6 +28,7 @@ import { stdinMessage } from './runtimes.js';
 import type { AgentRecord, Town } from '../town/town.js';
 import { restartDecision, type SupervisionRecord } from './agent-state.js';
 import { readAgent, restartRules, stateRules, type AgentReading } from './supervision.js';
+import { pausedRuntimes, readBackoffs } from '../scheduler/backoff.js';
 
 export interface WitnessAction {
   agent: string;
@@ -46,6 +47,8 @@ export interface WitnessOptions {
   townOnly?: boolean;
   /** The daemon's pass number, recorded in the events of this patrol (supervision is judged in passes). */
   pass?: number;
+  /** Called after each agent: the daemon renews its lease (a wake waits up to confirmSec, and a town has many agents). */
+  progress?: () => void;
   /** How long a wake-up waits for the confirming hook event (default 10 s). */
   confirmSec?: number;
 }
@@ -57,6 +60,8 @@ export function wakeLine(bead: Issue): string {
 export async function witnessPatrol(town: Town, options: WitnessOptions = {}): Promise<WitnessAction[]> {
   const rules = stateRules(town);
   const actions: WitnessAction[] = [];
+  // A runtime backed off after a rate limit is left alone until its window ends: a wake or a restart would only hit the limit again.
+  const paused = pausedRuntimes(await readBackoffs(town), Date.parse(town.ports.now()));
   for (const agent of await town.agents(options.rig ? { rig: options.rig } : {})) {
     if (options.townOnly && agent.rig !== undefined) continue;
     if (!agent.backend || agent.role === 'refinery' || agent.role === 'witness') continue;
@@ -64,12 +69,14 @@ export async function witnessPatrol(town: Town, options: WitnessOptions = {}): P
     try {
       reading = await readAgent(town, agent, rules);
       await recordReading(town, reading, options.pass);
+      if (agent.runtime && paused[agent.runtime] !== undefined) continue;
       const action = await actOn(town, reading, { confirmSec: options.confirmSec ?? 10, pass: options.pass });
       if (action) actions.push({ ...action, state: reading.state });
     } catch (error) {
       const bead = reading?.hooked[0]?.id;
       if (bead) actions.push({ agent: agent.address, bead, action: 'failed', detail: errorMessage(error), ...(reading ? { state: reading.state } : {}) });
     }
+    options.progress?.();
   }
   return actions;
 }
