@@ -248,6 +248,8 @@ const dogs = z
     compact: z.strictObject({ ...schedule('1h'), wisps_after: duration.default('1h'), closed_after: duration.default('7d') }).prefault({}),
     /** The ledger as Beads JSONL at `export.path`, when `export.auto` is set. */
     export: z.strictObject(schedule('15m')).prefault({}),
+    /** Daily memory logs older than `memory.rollup_after_days` rolled into weekly files. */
+    memory: z.strictObject(schedule('24h')).prefault({}),
   })
   .prefault({});
 
