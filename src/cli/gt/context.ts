@@ -72,6 +72,23 @@ export class GtContext extends CliContext<GtGlobals> {
     return town.identityFrom(this.io.env, this.cwd, { address: 'human', role: 'human' });
   }
 
+  /**
+   * Refuses an agent session what only a person may do (with `leaders`, also an
+   * agent town.toml lists in permissions.leaders). The permission broker lets
+   * every `gt` line through, so each command that changes the town's daemon,
+   * policy, queue or a person's attention says here who may run it.
+   */
+  async forPeople(what: string, options: { leaders?: boolean } = {}): Promise<void> {
+    const self = this.io.env.GT_AGENT;
+    if (!self) return;
+    if (options.leaders && ((await this.town()).config.permissions.leaders ?? []).includes(parseIdentity(self).address)) return;
+    throw new GtError('conflict', `${self} is an agent session; ${what} is a person's to do${options.leaders ? " (or a leader's)" : ''}`, {
+      hint: options.leaders
+        ? "run it from a terminal that is no agent's session; leaders are listed in town.toml permissions.leaders"
+        : "run it from a terminal that is no agent's session",
+    });
+  }
+
   commandExists = (command: string): boolean => commandExists(command, this.io.env);
 
   get runtimeProbe(): RuntimeProbe {

@@ -4,14 +4,14 @@
  * it on the same hook. The session backend (tmux, headless) is a port.
  */
 import { BIN_DIR, runDir, settingsDir } from '../../shared/paths.js';
-import { notFoundError } from '../../shared/errors.js';
+import { GtError, notFoundError } from '../../shared/errors.js';
 import { isSecretName } from '../../shared/secrets.js';
-import { permissionTimeoutMs, policyLayers } from '../governance/permissions.js';
+import { isLeader, permissionTimeoutMs, policyLayers } from '../governance/permissions.js';
 import type { BackendKind } from '../town/ports.js';
 import type { AgentRecord, AgentState, Town } from '../town/town.js';
 import { hookedWork } from '../work/hooked.js';
 import { checkpoint } from '../town/worktree.js';
-import { gitIdentityEnv, sessionName, workdirOf, type Identity } from './identity.js';
+import { gitIdentityEnv, parseIdentity, sessionName, workdirOf, type Identity } from './identity.js';
 import { launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
 import { claudeConfigFile } from './claude-config.js';
 
@@ -59,7 +59,29 @@ export interface StartOptions {
  * Starts the identity's session in its workdir with the runtime's command
  * line, gt-owned settings and env; records it on the agent bead.
  */
+/**
+ * A session takes its environment (PATH, the runtime found on it) from the
+ * process that starts it. The Mayor and the leaders answer permission requests,
+ * so an agent that is none of them may not start one: it would run a program
+ * of its choosing with a leader's identity.
+ */
+function refuseLeaderStartByAgent(town: Town, identity: Identity): void {
+  const caller = town.ledger.actor;
+  if (caller === identity.address || !(identity.role === 'mayor' || isLeader(town, identity.address))) return;
+  let role: string;
+  try {
+    role = parseIdentity(caller).role;
+  } catch {
+    return;
+  }
+  if ((role === 'polecat' || role === 'crew') && !isLeader(town, caller))
+    throw new GtError('conflict', `${caller} is an agent session and may not start ${identity.address}'s session (it answers permission requests)`, {
+      hint: "a person starts it from a terminal that is no agent's session, or the daemon does",
+    });
+}
+
 export async function startSession(town: Town, identity: Identity, options: StartOptions): Promise<AgentRecord> {
+  refuseLeaderStartByAgent(town, identity);
   const { runtime, backend } = options;
   const session = sessionName(identity);
   const now = town.ports.now();

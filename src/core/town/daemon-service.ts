@@ -5,6 +5,8 @@
  * writes the file this returns.
  */
 
+import { GtError } from '../../shared/errors.js';
+
 export type ServicePlatform = 'systemd' | 'launchd';
 
 export interface ServiceSpec {
@@ -62,6 +64,18 @@ function xml(text: string): string {
 }
 
 export function serviceFile(spec: ServiceSpec): ServiceFile {
+  // A line break in a value would end the unit's line and start another directive (EnvironmentFile=, ExecStartPre=…).
+  for (const [key, value] of Object.entries({
+    'the town directory': spec.root,
+    PATH: spec.path,
+    HOME: spec.home,
+    'the gt launcher': spec.launcher.join(' '),
+  })) {
+    if (/[\u0000-\u001f\u007f]/.test(value))
+      throw new GtError('usage', `${key} holds a control character (${JSON.stringify(value)}): it cannot go into a service file`, {
+        hint: 'run gt daemon install-service from a shell whose PATH and HOME are plain paths',
+      });
+  }
   const name = serviceName(spec.town, spec.root);
   const argv = [...spec.launcher, 'daemon', 'run'];
   if (spec.platform === 'systemd') {

@@ -15,6 +15,8 @@ export default function register(program: Command, ctx: GtContext): void {
     .addHelpText('after', '\nExamples:\n  gt up\n  gt status\n  gt down')
     .action(
       action(ctx, async () => {
+        // The daemon takes this process's environment (PATH, git, runtimes) and acts as a person: never an agent's.
+        await ctx.forPeople('starting the town daemon');
         // Validate town.toml here, where the error can be shown, not only in the daemon's log.
         const town = await ctx.town();
         const daemon = townDaemon(town.root, ctx.io.env);
@@ -79,6 +81,8 @@ Examples:
     .action(
       action(ctx, async (opts: unknown) => {
         const o = opts as { platform?: string; print?: boolean; force?: boolean };
+        // The unit runs the daemon with this process's PATH and HOME after the next reboot: a person's only.
+        if (!o.print) await ctx.forPeople('installing the daemon as a service');
         const platform = o.platform ?? (process.platform === 'darwin' ? 'launchd' : 'systemd');
         if (platform !== 'systemd' && platform !== 'launchd')
           throw new GtError('usage', `unknown platform ${JSON.stringify(platform)}`, { hint: 'use systemd or launchd' });
@@ -127,6 +131,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  gt down\n  gt down --all    # and every agent session, worktrees checkpointed first')
     .action(
       action(ctx, async (opts: unknown) => {
+        await ctx.forPeople('stopping the town daemon');
         // gt down waits 30 s for a batch in flight, then kills (the refinery's journal survives that).
         const stopped = await townDaemon(ctx.townRoot(), ctx.io.env).stop(30_000);
         const all = (opts as { all?: boolean }).all ? await stopAllSessions(await ctx.town(), 'gt down --all') : { sessions: [], checkpoints: [] };

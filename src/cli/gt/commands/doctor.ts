@@ -55,6 +55,8 @@ Examples:
     .action(
       action(ctx, async (opts: unknown) => {
         const fix = (opts as { fix?: boolean }).fix === true;
+        // Repairs restart the daemon and rewrite modes, launchers and settings with this process's environment.
+        if (fix) await ctx.forPeople('repairing the town (gt doctor without --fix looks)');
         const context = await openDoctorContext(ctx.townRoot(), ctx.io.env, (line) => ctx.err(line));
         try {
           const report = await runDoctor(context, DOCTOR_CHECKS, { fix });

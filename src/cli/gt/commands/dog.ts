@@ -99,9 +99,7 @@ Examples:
         if (!name && !o.all) throw new GtError('usage', 'name a dog, or pass --all', { hint: `dogs: ${DOGS.map((d) => d.name).join(', ')}` });
         if (name && o.all) throw new GtError('usage', 'name a dog or pass --all, not both');
         // The deacon's jobs are a person's to run by hand: an agent would reach past its own worktree.
-        const self = ctx.io.env.GT_AGENT;
-        if (self && !o.dryRun)
-          throw new GtError('conflict', `${self} is an agent session; dogs are run by the daemon or a person`, { hint: 'use --dry-run to look' });
+        if (!o.dryRun) await ctx.forPeople('running a dog (the daemon runs them; --dry-run looks)');
         const town = await ctx.townForSessions();
         const ports = dogPorts();
         const names = o.all ? DOGS.filter((d) => town.config.dogs[d.name].enabled && !d.idleReason?.(town)).map((d) => d.name) : [(name as string).trim()];

@@ -96,6 +96,8 @@ Examples:
     .action(
       action(ctx, async (opts: unknown) => {
         const options = opts as { now?: boolean; timeout: string };
+        // A tick starts the heartbeat agent (often a leader) with the caller's environment: never an agent's.
+        await ctx.forPeople('running a heartbeat');
         const town = await ctx.townForSessions();
         const config = requireHeartbeatConfig(town);
         const identity = heartbeatAgent(config);
@@ -140,6 +142,7 @@ Examples:
       .option('--json', 'machine-readable output')
       .action(
         action(ctx, async () => {
+          await ctx.forPeople(`${name === 'enable' ? 'enabling' : 'disabling'} the heartbeat`);
           const town = await ctx.town();
           const identity = heartbeatAgent(requireHeartbeatConfig(town));
           updateState(town, identity, (s) => ({ ...s, enabled }));
@@ -157,6 +160,8 @@ Examples:
       action(ctx, async (words: unknown, opts: unknown) => {
         const text = (words as string[]).join(' ').trim();
         if (text === '') throw usageError('an event needs text', 'gt heartbeat event "The nightly build failed"');
+        // Its text reaches the heartbeat agent as a "System:" line: an agent's words must not pass for the system's.
+        await ctx.forPeople('queueing a heartbeat event');
         const town = await ctx.town();
         const identity = heartbeatAgent(requireHeartbeatConfig(town));
         const event = queueEvent(town, identity, text);

@@ -23,6 +23,8 @@ export default function register(program: Command, ctx: GtContext): void {
     .action(
       action(ctx, async (opts: unknown) => {
         const options = opts as { agent?: string; backend?: string };
+        // The Mayor is often a leader (it answers permission requests): it never starts with an agent's environment.
+        await ctx.forPeople("starting the Mayor's session");
         const town = await ctx.townForSessions();
         const existing = await town.agent(MAYOR);
         if (existing && (await town.sessionAlive(existing))) {

@@ -107,6 +107,7 @@ Examples:
     .option('--json', 'machine-readable output')
     .action(
       action(ctx, async (name: unknown) => {
+        await ctx.forPeople('testing a notification channel');
         const town = await ctx.town();
         const channel = channelOf(town, name as string);
         const [queued] = await enqueueNotification(town, {
@@ -142,6 +143,8 @@ Examples:
           throw usageError(`unknown severity ${JSON.stringify(options.severity)}`, `use one of ${SEVERITIES.join(', ')}`);
         const text = (words as string[]).join(' ').trim();
         if (text === '') throw usageError('nothing to send', 'gt notify send "text"');
+        // An agent reaches the person with gt escalate (its source named, deduplicated); free text to the phone is a person's.
+        await ctx.forPeople('sending a notification (an agent uses gt escalate)');
         const town = await ctx.town();
         if (options.channel !== undefined) channelOf(town, options.channel);
         const [title = text, ...rest] = text.split('\n');
@@ -181,6 +184,8 @@ Examples:
           throw usageError(`unknown status ${JSON.stringify(options.status)}`, 'use pending, sent or failed');
         const limit = Number(options.limit);
         if (!Number.isInteger(limit) || limit < 1) throw usageError(`--limit ${options.limit} is not a positive number`);
+        // What was sent to the person (permission asks, escalations, delivery errors) is the person's to read.
+        await ctx.forPeople('reading the notification log');
         const town = await ctx.town();
         const rows = await notificationLog(town, {
           limit,

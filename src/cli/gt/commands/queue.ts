@@ -91,6 +91,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .addHelpText('after', '\nExamples:\n  gt queue remove app-a3f8 app-b71c')
     .action(
       action(ctx, async (beads: unknown) => {
+        await ctx.forPeople('taking work out of the queue', { leaders: true });
         const removed = await removeFromQueue(await ctx.town(), beads as string[]);
         ctx.emit(
           removed.map((e) => ({ id: e.id, target: e.target })),
@@ -111,6 +112,7 @@ export default function register(program: Command, ctx: GtContext): void {
       action(ctx, async (bead: unknown, position: unknown) => {
         const n = Number(position);
         if (!Number.isInteger(n)) throw usageError(`position must be a whole number, got ${String(position)}`);
+        await ctx.forPeople('reordering the queue', { leaders: true });
         const list = rows(await moveInQueue(await ctx.town(), bead as string, n));
         ctx.emit(list, () => render(list));
       }),
@@ -123,6 +125,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .addHelpText('after', '\nExamples:\n  gt queue dispatch')
     .action(
       action(ctx, async () => {
+        await ctx.forPeople('dispatching the queue by hand', { leaders: true });
         const town = await ctx.townForSessions();
         const outcomes = await dispatchQueue(town, ctx.runtimeProbe);
         ctx.emit(outcomes, () =>
