@@ -2,13 +2,15 @@
  * The deacon: one daemon per town (`gt up`). Holds `.gt/daemon.pid` as a lock
  * (a dead holder's pidfile is taken over), logs to `.gt/daemon.log` in
  * logfmt, and runs the patrol loops: each rig's refinery (beside the loop, so a
- * long batch never delays the others), convoys, gates, the witness. On SIGTERM
+ * long batch never delays the others), convoys, gates, the witness, escalations
+ * (closed with their subject, raised again when nobody acked them). On SIGTERM
  * it finishes the pass it is in and waits for batches in flight, then exits.
  */
 import { join } from 'node:path';
 import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/merge/refinery.js';
 import { witnessPatrol } from '../core/agents/witness.js';
+import { reescalateStale, settleEscalations } from '../core/comms/escalations.js';
 import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
@@ -102,6 +104,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
               detail: action.detail,
             });
           }
+          for (const closed of await settleEscalations(town)) log('info', 'escalation.closed', { escalation: closed, why: 'its subject closed' });
+          for (const again of await reescalateStale(town)) log('warn', 'escalation.reescalated', { ...again });
         } catch (error) {
           log('error', 'witness pass failed', { error: errorMessage(error) });
         }

@@ -6,13 +6,13 @@
  * - it sits idle at its prompt longer than `witness.idle_wake` → it is woken
  *   with a line that names its bead; the next hook event confirms the wake;
  * - after `witness.max_wakes` wakes or restarts for the same bead → it is
- *   marked stalled and the Mayor and the dispatcher get mail. Never a loop.
+ *   marked stalled and escalated (comms/escalations.ts). Never a loop.
  */
 import { parseDuration } from '../../shared/duration.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Issue } from '../beads/types.js';
 import { parseIdentity } from './identity.js';
-import { Mailbox } from '../comms/mail.js';
+import { raiseEscalation } from '../comms/escalations.js';
 import { nudgeAgent } from '../comms/nudge.js';
 import { startSession } from './sessions.js';
 import { stdinMessage } from './runtimes.js';
@@ -89,17 +89,18 @@ async function patrolAgent(
   });
   if (wakes >= maxWakes) {
     await town.saveAgentState(agent, { state: 'stalled', gupp_escalated: true }, event('agent.stalled', { wakes }));
-    const dispatcher = typeof bead.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : undefined;
-    const mail = new Mailbox(town.ledger, witness);
     const why = alive ? `idle at its prompt after ${wakes} wake-ups` : `its session died again after ${wakes} restarts`;
-    for (const to of new Set(['mayor', ...(dispatcher && dispatcher !== agent.address && dispatcher !== 'deacon' ? [dispatcher] : [])])) {
-      await mail.send(
-        to,
-        `STALLED ${agent.address}: ${bead.id}`,
-        `${agent.address} is ${why} with ${bead.id} "${bead.title}" on its hook.\nLook with gt peek ${agent.address}; take the bead back with gt unsling ${bead.id}, or restart it with gt sling ${bead.id} ${agent.address} --force.`,
-        { kind: 'protocol', priority: 1 },
-      );
-    }
+    await raiseEscalation(town, {
+      message: `${agent.address} is ${why} with ${bead.id} "${bead.title}" on its hook.\nLook with gt peek ${agent.address}; take the bead back with gt unsling ${bead.id}, or restart it with gt sling ${bead.id} ${agent.address} --force.`,
+      headline: `STALLED ${agent.address}: ${bead.id}`,
+      severity: 'high',
+      source: 'witness',
+      reason: 'stalled',
+      subject: bead.id,
+      raisedBy: witness,
+      agent: agent.address,
+      ...(agent.rig ? { rig: agent.rig } : {}),
+    });
     return { agent: agent.address, bead: bead.id, action: 'escalated', detail: why };
   }
   const now = town.ports.now();

@@ -33,6 +33,9 @@ export const TOWN_EVENT_KINDS = [
   'permission.asked',
   'permission.decided',
   'escalation.raised',
+  'escalation.acked',
+  'escalation.closed',
+  'escalation.reescalated',
   'budget.stopped',
 ] as const;
 

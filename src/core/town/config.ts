@@ -8,6 +8,7 @@ import { GtError } from '../../shared/errors.js';
 import { NAME_PATTERN } from '../agents/identity.js';
 
 import { DURATION } from '../../shared/duration.js';
+import { ROUTE_HINT, ROUTE_PATTERN, SEVERITIES, type Severity } from '../comms/routes.js';
 
 const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m" or "1h"');
 const agentName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'an agent name: lowercase letters, digits, - and _');
@@ -60,6 +61,18 @@ const budgets = z.strictObject({
   convoy_tokens: z.number().int().positive().optional(),
 });
 
+const route = z.string().regex(ROUTE_PATTERN, ROUTE_HINT);
+
+const escalation = z
+  .strictObject({
+    /** An escalation nobody acked for this long is raised again (one severity up, to that severity's routes). */
+    stale_after: duration.default('30m'),
+    /** How often an unacked escalation is raised again before gt leaves it to the person's inbox. */
+    max_reescalations: z.number().int().min(0).max(20).default(2),
+    routes: z.strictObject(Object.fromEntries(SEVERITIES.map((s) => [s, z.array(route).optional()])) as Record<Severity, z.ZodOptional<z.ZodArray<typeof route>>>).default({}),
+  })
+  .prefault({});
+
 export const townSchema = z.strictObject({
   name: z.string().min(1),
   default_agent: agentName.default('claude'),
@@ -79,6 +92,8 @@ export const townSchema = z.strictObject({
   witness: z.strictObject({ idle_wake: duration.default('60s'), max_wakes: z.number().int().min(0).default(3) }).default({ idle_wake: '60s', max_wakes: 3 }),
   /** A convoy younger than `stranded_grace` is not fed or closed by the stranded scan (its work may still be on its way). */
   convoys: z.strictObject({ stranded_grace: duration.default('5m') }).default({ stranded_grace: '5m' }),
+  /** Escalations: routes per severity, re-escalation of unacked ones (comms/escalations.ts). */
+  escalation,
   /** Created by `gt install`; informational. */
   created_at: z.string().optional(),
 });
@@ -123,6 +138,7 @@ export type RigConfig = z.infer<typeof rigSchema>;
 export type PermissionRule = z.infer<typeof permissionRule>;
 export type PermissionsConfig = TownConfig['permissions'];
 export type Decision = z.infer<typeof decision>;
+export type EscalationConfig = TownConfig['escalation'];
 
 function keyPath(path: ReadonlyArray<PropertyKey>): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');
