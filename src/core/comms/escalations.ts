@@ -362,7 +362,11 @@ export async function closeEscalation(town: Town, idText: string, by: string, re
   if (escalation.subject && escalation.blocks) {
     const subject = await town.ledger.find(escalation.subject);
     if (subject?.status === 'blocked' && !(await town.ledger.openBlockers(subject.id)).length) {
-      await town.ledger.update([subject.id], { status: 'open', removeLabels: ['gt:escalated'], appendNotes: `Escalation ${escalation.id} closed by ${by}: ${why}` });
+      await town.ledger.update([subject.id], {
+        status: 'open',
+        removeLabels: ['gt:escalated'],
+        appendNotes: `Escalation ${escalation.id} closed by ${by}: ${why}`,
+      });
     }
   }
   return { ...(await getEscalation(town, escalation.id)) };
@@ -386,7 +390,13 @@ function eventOf(
 
 /** Closes (acks) the escalation's mail — every copy, or only those addressed to `to`. */
 async function ackMailOf(town: Town, id: string, to?: string[]): Promise<void> {
-  const mails = await town.ledger.list({ types: ['message'], metadataFields: { escalation: id }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 });
+  const mails = await town.ledger.list({
+    types: ['message'],
+    metadataFields: { escalation: id },
+    excludeStatuses: ['closed'],
+    includeEphemeral: true,
+    limit: 0,
+  });
   for (const mail of mails) {
     if (to && !to.includes(mail.assignee ?? '')) continue;
     await town.ledger.close([mail.id], { reason: `escalation ${id} handled`, force: true });

@@ -11,7 +11,8 @@ export type Severity = (typeof SEVERITIES)[number];
  * `mail:<address>` (`mail:dispatcher` is whoever slung the subject bead) or
  * `notify:<channel>` (an outside channel of the notifications engine).
  */
-export const ROUTE_PATTERN = /^(mail:(mayor|deacon|human|dispatcher|[a-z][a-z0-9_-]*\/(witness|refinery|(crew|polecats)\/[a-z][a-z0-9_-]*))|notify:[a-z0-9][a-z0-9_-]*)$/;
+export const ROUTE_PATTERN =
+  /^(mail:(mayor|deacon|human|dispatcher|[a-z][a-z0-9_-]*\/(witness|refinery|(crew|polecats)\/[a-z][a-z0-9_-]*))|notify:[a-z0-9][a-z0-9_-]*)$/;
 
 export const ROUTE_HINT = 'a route: "mail:<address>" (mail:mayor, mail:human, mail:dispatcher, mail:<rig>/crew/<name>…) or "notify:<channel>"';
 

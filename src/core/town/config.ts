@@ -69,7 +69,9 @@ const escalation = z
     stale_after: duration.default('30m'),
     /** How often an unacked escalation is raised again before gt leaves it to the person's inbox. */
     max_reescalations: z.number().int().min(0).max(20).default(2),
-    routes: z.strictObject(Object.fromEntries(SEVERITIES.map((s) => [s, z.array(route).optional()])) as Record<Severity, z.ZodOptional<z.ZodArray<typeof route>>>).default({}),
+    routes: z
+      .strictObject(Object.fromEntries(SEVERITIES.map((s) => [s, z.array(route).optional()])) as Record<Severity, z.ZodOptional<z.ZodArray<typeof route>>>)
+      .default({}),
   })
   .prefault({});
 

@@ -1,4 +1,5 @@
 /** `gt status`: the town at a glance — daemon, agents, rigs with their merge queues, beads. */
+import { listEscalations, type Escalation } from '../comms/escalations.js';
 import { mergeQueue } from '../merge/refinery.js';
 import type { DaemonStatus } from './ports.js';
 import type { Town } from './town.js';
@@ -10,6 +11,8 @@ export interface TownStatus {
   rigs: Array<{ name: string; prefix: string; merge_queue: number }>;
   agents: { total: number; running: number };
   beads: { open: number; in_progress: number; hooked: number; ready: number; closed: number };
+  /** Open and acked escalations, most severe first: what a person must look at. */
+  escalations: Escalation[];
 }
 
 export async function townStatus(town: Town, daemon: DaemonStatus): Promise<TownStatus> {
@@ -33,5 +36,6 @@ export async function townStatus(town: Town, daemon: DaemonStatus): Promise<Town
       ready: stats.ready_issues,
       closed: stats.closed_issues,
     },
+    escalations: await listEscalations(town),
   };
 }

@@ -142,7 +142,9 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
       throw validationError(`${bead.id} is a ${bead.issue_type}, not work that can be slung`);
     if (bead.status === 'closed') throw conflictError(`${bead.id} is closed`, `reopen it first: bd reopen ${bead.id}`);
     // Slinging an escalated bead again is the answer to its escalation: it is closed once the sling succeeded.
-    const escalations = (await town.ledger.list({ types: ['escalation'], metadataFields: { subject: bead.id }, excludeStatuses: ['closed'], limit: 0 })).map((e) => e.id);
+    const escalations = (await town.ledger.list({ types: ['escalation'], metadataFields: { subject: bead.id }, excludeStatuses: ['closed'], limit: 0 })).map(
+      (e) => e.id,
+    );
     answered.push(...escalations.map((id) => ({ id, bead: bead.id })));
     if (!options.force) {
       // A worker on a blocked bead would build on work that has not landed (bd ready leaves it out for the same reason).

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { townDaemon } from '../../../app/index.js';
 import { stopAllSessions } from '../../../core/agents/sessions.js';
 import { townStatus } from '../../../core/town/status.js';
+import { escalationsTable } from './escalate.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
@@ -45,7 +46,7 @@ export default function register(program: Command, ctx: GtContext): void {
 
   program
     .command('status')
-    .description('The town at a glance: daemon, rigs, agents, merge queues')
+    .description('The town at a glance: daemon, rigs, agents, merge queues, open escalations')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  gt status\n  gt status --json')
     .action(
@@ -59,6 +60,15 @@ export default function register(program: Command, ctx: GtContext): void {
             `Daemon: ${daemon.running ? `running (pid ${daemon.pid})` : daemon.stale_pidfile ? 'not running (stale pidfile: gt up replaces it)' : 'not running (gt up)'}`,
             `Agents: ${agents.total} (${agents.running} running)   Beads: ${beads.ready} ready, ${beads.hooked} hooked, ${beads.in_progress} in progress, ${beads.closed} closed`,
             rigs.length ? table([['RIG', 'PREFIX', 'MERGE QUEUE'], ...rigs.map((r) => [r.name, r.prefix, String(r.merge_queue)])]) : 'No rigs yet.',
+            ...(result.escalations.length
+              ? [
+                  '',
+                  ctx.style.bold(
+                    `Escalations: ${result.escalations.filter((e) => e.state === 'open').length} open, ${result.escalations.filter((e) => e.state === 'acked').length} acked (gt escalations)`,
+                  ),
+                  escalationsTable(ctx.style, result.escalations),
+                ]
+              : ['Escalations: none open']),
           ].join('\n'),
         );
       }),

@@ -31,7 +31,13 @@ function listOf<T extends string>(text: string | undefined, allowed: readonly T[
 
 function age(iso: string): string {
   const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  return seconds < 60 ? `${seconds}s` : seconds < 3600 ? `${Math.round(seconds / 60)}m` : seconds < 86400 ? `${Math.round(seconds / 3600)}h` : `${Math.round(seconds / 86400)}d`;
+  return seconds < 60
+    ? `${seconds}s`
+    : seconds < 3600
+      ? `${Math.round(seconds / 60)}m`
+      : seconds < 86400
+        ? `${Math.round(seconds / 3600)}h`
+        : `${Math.round(seconds / 86400)}d`;
 }
 
 export function severityColour(style: Style, severity: Severity, text: string = severity): string {
