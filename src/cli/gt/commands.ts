@@ -41,6 +41,8 @@ export const COMMANDS: Entry[] = [
   { names: ['costs'], summary: 'Tokens and USD by agent, bead, convoy, rig or day', load: () => import('./commands/costs.js') },
   { names: ['model-server'], summary: 'A scripted local model server for dry runs and tests', load: () => import('./commands/model-server.js') },
   { names: ['demo'], summary: 'The whole loop in a temporary town, no API key needed', load: () => import('./commands/demo.js') },
+  { names: ['completion'], summary: 'Shell completion script: bash, zsh, fish', load: () => import('./commands/completion.js') },
+  { names: ['__complete'], summary: 'Values for shell completion', hidden: true, load: () => import('./commands/completion.js') },
   { names: ['run-shell'], summary: 'The shell runtime', hidden: true, load: () => import('./commands/internal.js') },
   { names: ['session'], summary: 'Session control', hidden: true, load: () => import('./commands/internal.js') },
 ];

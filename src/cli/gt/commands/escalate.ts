@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import {
   ackEscalation,
   closeEscalation,
@@ -87,7 +87,7 @@ export default function register(program: Command, ctx: GtContext): void {
   program
     .command('escalate <message...>')
     .description('Raise a problem to a person: an escalation bead, mailed along the routes of its severity')
-    .option('-s, --severity <level>', `${SEVERITIES.join(' | ')}`, 'medium')
+    .addOption(new Option('-s, --severity <level>', 'how urgent: routes and re-escalation follow it').choices(SEVERITIES).default('medium'))
     .option('--bead <id>', "the bead it is about (default: an agent's hooked bead)")
     .option('--json', 'machine-readable output')
     .addHelpText(
@@ -125,7 +125,7 @@ Examples:
           raisedBy: ctx.actor,
           ...(subject ? { subject } : {}),
           ...(agent ? { agent } : {}),
-          ...(agent && agent.includes('/') ? { rig: agent.split('/')[0] as string } : {}),
+          ...(agent && agent.includes('/') ? { rig: agent.split('/')[0] } : {}),
         });
         const escalation = result.escalation;
         for (const line of undelivered(escalation)) ctx.err(`warning: ${line}`);
