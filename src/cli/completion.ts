@@ -245,7 +245,10 @@ export function fishScript(tool: string, specs: CommandSpec[]): string {
     `# Install: ${tool} completion fish > ~/.config/fish/completions/${tool}.fish`,
     `function ${f}_subs --argument-names path`,
     '  switch $path',
-    ...specs.map((s) => `    case ${[s.path.join(' '), ...aliasesOf(specs, s.path).map((p) => p.join(' '))].map(q).join(' ')}\n      echo ${q(s.subcommands.flatMap((c) => [c.name, ...c.aliases]).join(' '))}`),
+    ...specs.map(
+      (s) =>
+        `    case ${[s.path.join(' '), ...aliasesOf(specs, s.path).map((p) => p.join(' '))].map(q).join(' ')}\n      echo ${q(s.subcommands.flatMap((c) => [c.name, ...c.aliases]).join(' '))}`,
+    ),
     '  end',
     'end',
     `function ${f}_valued --argument-names path`,
@@ -294,7 +297,8 @@ export function fishScript(tool: string, specs: CommandSpec[]): string {
   ];
   for (const s of specs) {
     const cond = `-n ${q(`${f}_is ${q(s.path.join(' '))}`)}`;
-    for (const sub of s.subcommands) for (const name of [sub.name, ...sub.aliases]) lines.push(`complete -c ${tool} ${cond} -a ${q(name)} -d ${q(sub.description)}`);
+    for (const sub of s.subcommands)
+      for (const name of [sub.name, ...sub.aliases]) lines.push(`complete -c ${tool} ${cond} -a ${q(name)} -d ${q(sub.description)}`);
     for (const flag of s.flags) {
       const names = flag.names.map((n) => (n.startsWith('--') ? `-l ${q(n.slice(2))}` : `-s ${q(n.slice(1))}`)).join(' ');
       const value = flag.value

@@ -61,7 +61,9 @@ export function rootProgram(ctx: BdContext): Command {
     'after',
     () => `
 Commands:
-${COMMANDS.filter((c) => !c.hidden).map((c) => `  ${c.names.join(', ').padEnd(18)} ${c.summary}`).join('\n')}
+${COMMANDS.filter((c) => !c.hidden)
+  .map((c) => `  ${c.names.join(', ').padEnd(18)} ${c.summary}`)
+  .join('\n')}
 
 Examples:
   bd init --prefix app

@@ -22,7 +22,8 @@ Examples:
     )
     .action(
       action(ctx, async (shell) => {
-        if (!(SHELLS as readonly string[]).includes(shell as string)) throw usageError(`no completion for ${JSON.stringify(shell)}`, `one of: ${SHELLS.join(', ')}`);
+        if (!(SHELLS as readonly string[]).includes(shell as string))
+          throw usageError(`no completion for ${JSON.stringify(shell)}`, `one of: ${SHELLS.join(', ')}`);
         await registerAll(program, COMMANDS, ctx);
         const hidden = new Set(COMMANDS.filter((c) => c.hidden).flatMap((c) => c.names));
         ctx.io.stdout(completionScript(shell as Shell, 'bd', completionSpec(program, hidden)));

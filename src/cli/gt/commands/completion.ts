@@ -28,7 +28,8 @@ Examples:
     )
     .action(
       action(ctx, async (shell: unknown) => {
-        if (!(SHELLS as readonly string[]).includes(shell as string)) throw usageError(`no completion for ${JSON.stringify(shell)}`, `one of: ${SHELLS.join(', ')}`);
+        if (!(SHELLS as readonly string[]).includes(shell as string))
+          throw usageError(`no completion for ${JSON.stringify(shell)}`, `one of: ${SHELLS.join(', ')}`);
         const root = program;
         await registerAll(root, COMMANDS, ctx);
         const hidden = new Set(COMMANDS.filter((c) => c.hidden).flatMap((c) => c.names));
