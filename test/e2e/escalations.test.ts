@@ -71,12 +71,19 @@ describe('escalations', () => {
       expect(town.gt(['config', 'set', key as string, value as string]).code).toBe(0);
     const raised = town.json<EscalationRow>(['escalate', '-s', 'high', 'the build machine is out of disk']);
     expect(town.gt(['up']).code).toBe(0);
-    const again = await waitFor('the re-escalation', () => {
-      const row = town.json<EscalationRow>(['escalations', 'show', raised.id]);
-      return row.reescalations === 1 ? row : undefined;
-    }, 60_000);
+    const again = await waitFor(
+      'the re-escalation',
+      () => {
+        const row = town.json<EscalationRow>(['escalations', 'show', raised.id]);
+        return row.reescalations === 1 ? row : undefined;
+      },
+      60_000,
+    );
     expect(again).toMatchObject({ severity: 'critical', state: 'open' });
-    const subjects = town.json<MailRow[]>(['mail', 'inbox']).filter((m) => m.escalation === raised.id).map((m) => m.subject);
+    const subjects = town
+      .json<MailRow[]>(['mail', 'inbox'])
+      .filter((m) => m.escalation === raised.id)
+      .map((m) => m.subject);
     expect(subjects.sort()).toEqual(['RE-ESCALATED (1) the build machine is out of disk', 'the build machine is out of disk']);
     const events = town.json<Array<{ kind: string }>>(['events', '--type', 'escalation']).map((e) => e.kind);
     expect(events).toEqual(['escalation.raised', 'escalation.reescalated']);

@@ -13,7 +13,7 @@ import type { Io } from '../output.js';
 import { BdContext, ExitStatus } from './context.js';
 
 /** The command table: one line per command file. */
-export const COMMANDS: Array<CommandEntry<BdContext>> = [
+const COMMANDS: Array<CommandEntry<BdContext>> = [
   { names: ['init'], summary: 'Create a ledger (.beads/) in this directory', load: () => import('./commands/init.js') },
   { names: ['create', 'new'], summary: 'Create an issue', load: () => import('./commands/create.js') },
   { names: ['q'], summary: 'Quick create: print only the new ID', load: () => import('./commands/create.js') },

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { usageError } from '../../../shared/errors.js';
 import { completionScript, completionSpec, registerAll, SHELLS, type Shell } from '../../completion.js';
 import { action, type BdContext } from '../context.js';
-import { COMMANDS } from '../main.js';
 
 export default function register(program: Command, ctx: BdContext): void {
   program
@@ -24,6 +23,7 @@ Examples:
       action(ctx, async (shell) => {
         if (!(SHELLS as readonly string[]).includes(shell as string))
           throw usageError(`no completion for ${JSON.stringify(shell)}`, `one of: ${SHELLS.join(', ')}`);
+        const COMMANDS = ctx.commands ?? [];
         await registerAll(program, COMMANDS, ctx);
         const hidden = new Set(COMMANDS.filter((c) => c.hidden).flatMap((c) => c.names));
         ctx.io.stdout(completionScript(shell as Shell, 'bd', completionSpec(program, hidden)));

@@ -3,7 +3,6 @@ import { listEscalations } from '../../../core/comms/escalations.js';
 import { Mailbox } from '../../../core/comms/mail.js';
 import { usageError } from '../../../shared/errors.js';
 import { completionScript, completionSpec, DYNAMIC_KINDS, registerAll, SHELLS, type DynamicKind, type Shell } from '../../completion.js';
-import { COMMANDS } from '../commands.js';
 import { action, type GtContext } from '../context.js';
 
 /** The fixed addresses every town has, besides its agents. */
@@ -31,6 +30,7 @@ Examples:
         if (!(SHELLS as readonly string[]).includes(shell as string))
           throw usageError(`no completion for ${JSON.stringify(shell)}`, `one of: ${SHELLS.join(', ')}`);
         const root = program;
+        const COMMANDS = ctx.commands ?? [];
         await registerAll(root, COMMANDS, ctx);
         const hidden = new Set(COMMANDS.filter((c) => c.hidden).flatMap((c) => c.names));
         hidden.add('bd');
