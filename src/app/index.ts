@@ -23,6 +23,8 @@ import { fileMode, processCommandLines } from '../infra/inspect.js';
 import { townSocket } from '../infra/tmux.js';
 
 export * from './town.js';
+/** argv that runs this gt (node and its script): what a service file starts. */
+export { gtLauncher } from '../infra/launch.js';
 export type { FormulaLibrary } from '../infra/formulas.js';
 export { writeFileAtomic } from '../infra/fs.js';
 

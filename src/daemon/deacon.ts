@@ -11,10 +11,13 @@ import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/merge/refinery.js';
 import { witnessPatrol } from '../core/agents/witness.js';
 import { reescalateStale, settleEscalations } from '../core/comms/escalations.js';
+import { heartbeatPass } from '../core/heartbeat/heartbeat.js';
+import { checkRuntime } from '../core/work/work.js';
 import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
+import { leasePath, writeLease } from '../core/town/daemon-health.js';
 import { fileLogger, lockDaemon, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
 import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE } from '../shared/paths.js';
@@ -42,13 +45,29 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   const town = await openTown(root, env, 'deacon', (line) => log('info', line));
   const interval = parseDuration(town.config.daemon.interval);
   log('info', 'started', { pid: process.pid, interval: town.config.daemon.interval });
+  // The lease: renewed as the loop turns, so gt status and gt doctor tell a hung daemon from a busy one.
+  const startedAt = town.ports.now();
+  let passes = 0;
+  const renew = () => {
+    writeLease(town.ports.files, root, {
+      pid: process.pid,
+      started_at: startedAt,
+      renewed_at: town.ports.now(),
+      passes,
+      interval_ms: parseDuration(town.config.daemon.interval),
+      stale_after_ms: parseDuration(town.config.daemon.stale_after),
+    });
+  };
   // A daemon killed mid-batch left its test (or gate command) running: end it before starting again.
   for (const orphan of await reapOrphans(root)) log('warn', 'orphan.reaped', { pgid: orphan.pgid, command: orphan.command });
   // Convoys: one full check for what closed while no daemon ran, then only close events.
   for (const landed of await checkConvoys(town)) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });
   let cursor = await latestEventId(town);
+  renew();
   const probe = runtimeProbe(env);
   const refineries = new Map<string, Promise<void>>();
+  // The heartbeat runs beside the loop too: starting its agent or waiting for it at its prompt takes seconds.
+  let heartbeat: Promise<void> | undefined;
   try {
     while (!stopping) {
       // Each rig's refinery runs beside the loop (a batch's gates can take minutes), one at a time per rig.
@@ -71,6 +90,19 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           .catch((error: unknown) => log('error', 'refinery pass failed', { rig, error: errorMessage(error) }))
           .finally(() => refineries.delete(rig));
         refineries.set(rig, pass);
+      }
+      if (!stopping && !heartbeat) {
+        heartbeat = heartbeatPass(town, { checkRuntime: (runtime) => checkRuntime(runtime, probe) })
+          .then((outcomes) => {
+            for (const o of outcomes)
+              log(o.result === 'failed' ? 'warn' : 'info', `heartbeat.${o.result}`, {
+                agent: o.agent,
+                id: o.id,
+                ...(o.reason ? { reason: o.reason } : {}),
+              });
+          })
+          .catch((error: unknown) => log('error', 'heartbeat pass failed', { error: errorMessage(error) }))
+          .finally(() => (heartbeat = undefined));
       }
       if (!stopping) {
         try {
@@ -97,18 +129,26 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
               ...(resumed.error ? { error: resumed.error } : {}),
             });
           }
-          for (const action of await witnessPatrol(town)) {
-            log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
-              agent: action.agent,
-              bead: action.bead,
-              detail: action.detail,
-            });
+          renew();
+          // The witness, rig by rig (then the town's own agents: the Mayor).
+          for (const rig of [...town.rigNames(), undefined]) {
+            for (const action of await witnessPatrol(town, rig === undefined ? { townOnly: true } : { rig })) {
+              log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
+                agent: action.agent,
+                bead: action.bead,
+                ...(action.state ? { state: action.state } : {}),
+                detail: action.detail,
+              });
+            }
+            renew();
           }
           for (const closed of await settleEscalations(town)) log('info', 'escalation.closed', { escalation: closed, why: 'its subject closed' });
           for (const again of await reescalateStale(town)) log('warn', 'escalation.reescalated', { ...again });
         } catch (error) {
           log('error', 'witness pass failed', { error: errorMessage(error) });
         }
+        passes++;
+        renew();
       }
       await new Promise<void>((resolvePromise) => {
         const timer = setTimeout(resolvePromise, interval);
@@ -120,8 +160,9 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
     }
   } finally {
     // A batch in flight finishes (gt down waits 30 s, then SIGKILL, which the refinery's journal survives).
-    await Promise.allSettled([...refineries.values()]);
+    await Promise.allSettled([...refineries.values(), ...(heartbeat ? [heartbeat] : [])]);
     await town.ledger.release();
+    town.ports.files.remove(leasePath(root));
     release();
     log('info', 'stopped', { pid: process.pid });
   }

@@ -181,6 +181,16 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** The pid a file holds (a pidfile), or undefined when there is none or it is not a pid. */
+export function readPid(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** SIGTERM to a process group, then SIGKILL if it is still there after `graceMs`. */
 export async function killGroup(pid: number, graceMs = 3000): Promise<void> {
   const signal = (sig: NodeJS.Signals) => {

@@ -118,6 +118,13 @@ export const nodeTownFiles: TownFiles = {
     const pid = holder(path);
     return pid !== undefined && processAlive(pid) ? pid : undefined;
   },
+  modifiedAt(path) {
+    try {
+      return statSync(path).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  },
   isDirectory(path) {
     try {
       return statSync(path).isDirectory();

@@ -24,9 +24,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { GtError } from '../shared/errors.js';
-import type { SessionBackend, SessionSpec } from '../core/town/ports.js';
+import type { SessionBackend, SessionProbe, SessionSpec } from '../core/town/ports.js';
 import { HOOK_URL_PLACEHOLDER } from '../core/agents/runtimes.js';
-import { killGroup, processAlive } from './exec.js';
+import { killGroup, processAlive, readPid } from './exec.js';
 import { createLogger } from '../shared/log.js';
 import { writeFileAtomic } from './fs.js';
 
@@ -54,12 +54,7 @@ export class HeadlessBackend implements SessionBackend {
   }
 
   private agentPid(record: SessionRecord): number | undefined {
-    try {
-      const pid = Number(readFileSync(join(record.runDir, 'agent.pid'), 'utf8'));
-      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-    } catch {
-      return undefined;
-    }
+    return readPid(join(record.runDir, 'agent.pid'));
   }
 
   async start(spec: SessionSpec): Promise<void> {
@@ -86,6 +81,16 @@ export class HeadlessBackend implements SessionBackend {
     if (!record || existsSync(join(record.runDir, 'exit.json'))) return false;
     const pid = this.agentPid(record);
     return pid !== undefined && processAlive(pid);
+  }
+
+  /** The host is the session; its child, the agent, the process. A host killed alone leaves the agent running: a zombie. */
+  async probe(name: string): Promise<SessionProbe> {
+    const record = this.record(name);
+    if (!record) return { session: false, process: false };
+    const host = readPid(join(record.runDir, 'host.pid'));
+    const agent = this.agentPid(record);
+    const exited = existsSync(join(record.runDir, 'exit.json'));
+    return { session: !exited && host !== undefined && processAlive(host), process: agent !== undefined && processAlive(agent) };
   }
 
   async send(name: string, text: string): Promise<void> {

@@ -8,8 +8,8 @@ import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import { shellQuote } from '../shared/shell.js';
-import type { SessionBackend, SessionSpec } from '../core/town/ports.js';
-import { execCommand, killGroup } from './exec.js';
+import type { SessionBackend, SessionProbe, SessionSpec } from '../core/town/ports.js';
+import { execCommand, killGroup, processAlive, readPid } from './exec.js';
 import { writeFileAtomic } from './fs.js';
 
 /** `<town name>-<6 hex of sha256(realpath)>`, as Gas Town does; GT_TMUX_SOCKET overrides. */
@@ -151,6 +151,13 @@ export class TmuxBackend implements SessionBackend {
         '-T',
         spec.name,
         ';',
+        // Where the session host records its agent's pid: probe() reads it back.
+        'set-option',
+        '-t',
+        pane,
+        '@gt_run',
+        tmuxWord(spec.runDir),
+        ';',
         'pipe-pane',
         '-t',
         pane,
@@ -167,6 +174,17 @@ export class TmuxBackend implements SessionBackend {
     return result.code === 0 && result.stdout.trim() === '0';
   }
 
+  async probe(name: string): Promise<SessionProbe> {
+    const result = await this.tmux(['display-message', '-p', '-t', `=${name}:`, '#{pane_dead} #{pane_pid} #{@gt_run}']);
+    const [dead, pid, ...rest] = result.stdout.trim().split(' ');
+    const session = result.code === 0 && dead === '0';
+    const runDir = rest.join(' ');
+    // Under a session host (Claude Code) the pane runs the host and the agent is its child; else the pane runs the agent.
+    const agentPid = result.code === 0 && runDir ? readPid(join(runDir, 'agent.pid')) : undefined;
+    if (agentPid !== undefined) return { session, process: processAlive(agentPid) };
+    return { session, process: session && pid !== undefined && processAlive(Number(pid)) };
+  }
+
   async send(name: string, text: string): Promise<void> {
     // Literal text first, then Enter as its own key: TUIs treat a pasted newline as text.
     await this.check(['send-keys', '-t', `=${name}:`, '-l', tmuxWord(text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').replace(/\t/g, ' '))]);
@@ -179,10 +197,13 @@ export class TmuxBackend implements SessionBackend {
   }
 
   async stop(name: string): Promise<void> {
-    const pid = await this.tmux(['display-message', '-p', '-t', `=${name}:`, '#{pane_pid} #{pane_dead}']);
-    const [pidText, dead] = pid.stdout.trim().split(' ');
+    const pid = await this.tmux(['display-message', '-p', '-t', `=${name}:`, '#{pane_pid} #{pane_dead} #{@gt_run}']);
+    const [pidText, dead, ...rest] = pid.stdout.trim().split(' ');
     // The pane's process leads its own process group: stop the agent and everything it started.
     if (pid.code === 0 && dead === '0' && pidText) await killGroup(Number(pidText));
+    // A session host that died alone leaves its agent running (a zombie): it goes too.
+    const agentPid = pid.code === 0 && rest.length ? readPid(join(rest.join(' '), 'agent.pid')) : undefined;
+    if (agentPid !== undefined && processAlive(agentPid)) await killGroup(agentPid);
     await this.tmux(['kill-session', '-t', `=${name}`]);
   }
 

@@ -9,6 +9,8 @@ export const TOWN_LEDGER = `${GT_DIR}/ledger.db`;
 /** The deacon's pidfile (its lock) and log. */
 export const DAEMON_PIDFILE = `${GT_DIR}/daemon.pid`;
 export const DAEMON_LOGFILE = `${GT_DIR}/daemon.log`;
+/** The deacon's lease: renewed every pass, so a hung daemon is told apart from a busy one (core/town/daemon-health.ts). */
+export const DAEMON_LEASE = `${GT_DIR}/daemon.lease`;
 /** The `gt` and `bd` launchers agents call. */
 export const BIN_DIR = `${GT_DIR}/bin`;
 export const GT_BIN = `${BIN_DIR}/gt`;
@@ -28,3 +30,7 @@ export const settingsDir = (session: string): string => `${GT_DIR}/settings/${se
 export const lockFile = (name: string): string => `${GT_DIR}/locks/${name}.lock`;
 /** The refinery's journal of the batch in flight (crash recovery). */
 export const refineryJournal = (rig: string): string => `${GT_DIR}/refinery/${rig}.json`;
+/** The heartbeat's state per agent (last tick, the turn in flight, queued system events). */
+export const HEARTBEAT_DIR = `${GT_DIR}/heartbeat`;
+/** A crew member's home (MEMORY.md, memory/): a git repository of its own, beside its worktree of the rig's code. */
+export const crewHome = (rig: string, name: string): string => `${GT_DIR}/homes/${rig}/crew/${name}`;

@@ -487,10 +487,11 @@ describe('gt permission check (command hooks: Gemini BeforeTool, Codex PreToolUs
 });
 
 describe('gt witness patrol', () => {
-  it('restarts a session that died with work on its hook, leaves one that was stopped on purpose, and escalates after max_wakes', async () => {
+  it('restarts a session that died with work on its hook, leaves one that was stopped on purpose, and escalates a crash loop', async () => {
     const town = makeTown({ rig: 'app' });
     expect(town.gt(['config', 'agent', 'set', 'sleeper', 'sleep 600']).code).toBe(0);
-    expect(town.gt(['config', 'set', 'witness.max_wakes', '1']).code).toBe(0);
+    expect(town.gt(['config', 'set', 'witness.crash_loop_restarts', '1']).code).toBe(0);
+    expect(town.gt(['config', 'set', 'witness.restart_backoff', '"0s"']).code).toBe(0);
     const bead = town.bead('Keep going', ['true']);
     const [slung] = town.json<Array<{ agent: string }>>(['sling', bead, 'app', '--agent', 'sleeper', '--backend', 'tmux']);
     const agent = slung?.agent as string;
@@ -502,14 +503,15 @@ describe('gt witness patrol', () => {
     crash();
     await waitFor('the session to die', () => alive() === false || undefined, 20_000);
     expect(town.json<Array<{ agent: string; bead: string; action: string; detail: string }>>(['witness', 'patrol'])).toEqual([
-      { agent, bead, action: 'restarted', detail: 'fresh session' },
+      { agent, bead, action: 'restarted', detail: 'fresh session', state: 'dead' },
     ]);
     expect(alive()).toBe(true);
-    // A second death of the same bead is over max_wakes = 1: stalled, the Mayor is told, no restart.
+    // A second death of the same bead within the window is a crash loop (crash_loop_restarts = 1): the Mayor is told, no restart.
     crash();
     await waitFor('the session to die again', () => alive() === false || undefined, 20_000);
-    expect(town.json<Array<{ action: string }>>(['witness', 'patrol'])).toMatchObject([{ action: 'escalated' }]);
-    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).some((m) => m.subject === `STALLED ${agent}: ${bead}`)).toBe(true);
+    expect(town.json<Array<{ action: string; state: string }>>(['witness', 'patrol'])).toMatchObject([{ action: 'escalated', state: 'dead' }]);
+    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']).some((m) => m.subject === `CRASH LOOP ${agent}: ${bead}`)).toBe(true);
+    expect(town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === agent)?.state).toBe('dead');
     expect(town.json<unknown[]>(['witness', 'patrol'])).toEqual([]);
     expect(alive()).toBe(false);
 
@@ -518,6 +520,50 @@ describe('gt witness patrol', () => {
     town.json(['sling', other, 'app', '--agent', 'sleeper', '--backend', 'tmux']);
     expect(town.gt(['down', '--all']).code).toBe(0);
     expect(town.json<unknown[]>(['witness', 'patrol']).filter((a) => (a as { bead: string }).bead === other)).toEqual([]);
+  });
+});
+
+describe('gt daemon install-service', () => {
+  it("writes a systemd user unit that runs this town's daemon (checked by systemd-analyze where a user manager runs), and a launchd plist; --print writes nothing", () => {
+    const town = makeTown();
+    const home = town.env.HOME as string;
+    const unit = town.json<{ file: string; name: string; content: string; written: boolean; enable: string[] }>([
+      'daemon',
+      'install-service',
+      '--platform',
+      'systemd',
+    ]);
+    expect(unit.file).toBe(join(home, '.config', 'systemd', 'user', unit.name));
+    expect(unit.written).toBe(true);
+    const text = readFileSync(unit.file, 'utf8');
+    expect(text).toBe(unit.content);
+    expect(text).toContain(`Environment=GT_ROOT=${town.root}`);
+    expect(text).toMatch(/^ExecStart=\S*node\S* \S+ daemon run$/m);
+    expect(text).toContain('Restart=on-failure');
+    expect(unit.enable).toEqual(['systemctl --user daemon-reload', `systemctl --user enable --now ${unit.name}`]);
+    // systemd's own parser, where this machine has it.
+    const verify = spawnSync('systemd-analyze', ['verify', '--user', unit.file], { encoding: 'utf8', env: town.env });
+    if (!verify.error) expect(verify.stderr).not.toMatch(/Unknown (key|section)|Failed to parse|Invalid/i);
+    // A second run changes nothing; a file someone edited is not overwritten without --force.
+    expect(town.json<{ written: boolean }>(['daemon', 'install-service', '--platform', 'systemd']).written).toBe(false);
+    writeFileSync(unit.file, `${text}# mine\n`);
+    const refused = town.gt(['daemon', 'install-service', '--platform', 'systemd']);
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain('--force');
+    expect(town.gt(['daemon', 'install-service', '--platform', 'systemd', '--force']).code).toBe(0);
+    expect(readFileSync(unit.file, 'utf8')).toBe(text);
+
+    const printed = town.gt(['daemon', 'install-service', '--platform', 'launchd', '--print']);
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain('<key>RunAtLoad</key>');
+    expect(printed.stdout).toContain(`<string>${town.root}</string>`);
+    expect(existsSync(join(home, 'Library'))).toBe(false);
+    const plist = town.json<{ file: string; name: string }>(['daemon', 'install-service', '--platform', 'launchd']);
+    expect(plist.file).toBe(join(home, 'Library', 'LaunchAgents', `${plist.name}.plist`));
+    expect(readFileSync(plist.file, 'utf8')).toMatch(
+      /<key>ProgramArguments<\/key>\s*<array>\s*<string>[^<]*node[^<]*<\/string>\s*<string>[^<]+<\/string>\s*<string>daemon<\/string>\s*<string>run<\/string>/,
+    );
+    expect(town.gt(['daemon', 'install-service', '--platform', 'windows']).code).toBe(2);
   });
 });
 

@@ -24,16 +24,24 @@ export class RecordingBackend implements SessionBackend {
   readonly sent: Array<{ name: string; text: string }> = [];
   readonly stopped: string[] = [];
   private readonly alive = new Set<string>();
+  /** Sessions whose agent process is gone while the session stays (or the reverse): zombies. */
+  readonly zombies = new Map<string, { session: boolean; process: boolean }>();
   /** Called after each send: a test makes the "runtime" react (e.g. fire its prompt-submit hook). */
   onSend: (name: string, text: string) => void | Promise<void> = () => undefined;
 
   async start(spec: SessionSpec): Promise<void> {
     this.started.push(spec);
     this.alive.add(spec.name);
+    this.zombies.delete(spec.name);
   }
 
   async isAlive(name: string): Promise<boolean> {
     return this.alive.has(name);
+  }
+
+  async probe(name: string): Promise<{ session: boolean; process: boolean }> {
+    const alive = this.alive.has(name);
+    return this.zombies.get(name) ?? { session: alive, process: alive };
   }
 
   async send(name: string, text: string): Promise<void> {
@@ -48,6 +56,7 @@ export class RecordingBackend implements SessionBackend {
   async stop(name: string): Promise<void> {
     this.stopped.push(name);
     this.alive.delete(name);
+    this.zombies.delete(name);
   }
 
   /** The session died on its own (a crash). */

@@ -112,6 +112,13 @@ export function identityFromPath(relative: string): Identity | undefined {
   return undefined;
 }
 
+/** The git author and committer an identity's commits carry (design §1: every commit carries the actor). */
+export function gitIdentityEnv(identity: Identity): Record<string, string> {
+  const name = identity.name ?? identity.role;
+  const email = `${identity.address.replace(/\//g, '.')}@gt.local`;
+  return { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: email };
+}
+
 /** The git branch a polecat works on for a bead. */
 export function polecatBranch(name: string, beadId: string): string {
   return `polecat/${name}/${beadId}`;

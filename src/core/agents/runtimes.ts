@@ -218,7 +218,8 @@ export interface HookCommands {
 const HOOK_EVENTS = {
   claude: {
     SessionStart: 'prime',
-    PreCompact: 'prime',
+    // Holds the compaction once for a memory flush turn (core/memory/flush.ts), then prints the prime.
+    PreCompact: 'pre-compact',
     UserPromptSubmit: 'prompt-submit',
     Stop: 'stop',
     Notification: 'notification',
@@ -265,8 +266,8 @@ const CLAUDE_HTTP_HOOKS: Record<string, 'permission' | 'signal'> = {
 
 /**
  * The settings file gt passes to Claude Code with `--settings` (never written into
- * the customer's repository). SessionStart and PreCompact run `gt prime` (Claude
- * Code takes only commands there); with a hook URL the per-turn events go to the
+ * the customer's repository). SessionStart runs `gt prime` and PreCompact `gt signal
+ * pre-compact` (Claude Code takes only commands there); with a hook URL the per-turn events go to the
  * session host over HTTP, else each runs `gt signal`.
  */
 export function claudeSettings(gt: HookCommands, http?: { url: string; permissionTimeoutSec: number }): Record<string, unknown> {

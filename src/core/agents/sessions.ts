@@ -11,7 +11,7 @@ import type { BackendKind } from '../town/ports.js';
 import type { AgentRecord, AgentState, Town } from '../town/town.js';
 import { hookedWork } from '../work/hooked.js';
 import { checkpoint } from '../town/worktree.js';
-import { sessionName, workdirOf, type Identity } from './identity.js';
+import { gitIdentityEnv, sessionName, workdirOf, type Identity } from './identity.js';
 import { launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
 import { claudeConfigFile } from './claude-config.js';
 
@@ -28,8 +28,6 @@ export function agentBaseEnv(baseEnv: Record<string, string>, runtime: Pick<Reso
 
 /** The environment every session gets (design §7.1). */
 export function sessionEnv(town: Town, identity: Identity, run: string, runtime: ResolvedRuntime): Record<string, string> {
-  const author = identity.name ?? identity.role;
-  const email = `${identity.address.replace(/\//g, '.')}@gt.local`;
   return {
     ...agentBaseEnv(town.ports.baseEnv, runtime, town.config.sessions.pass_env),
     PATH: `${town.path(BIN_DIR)}:${town.ports.baseEnv.PATH ?? '/usr/bin:/bin'}`,
@@ -40,10 +38,7 @@ export function sessionEnv(town: Town, identity: Identity, run: string, runtime:
     GT_RUN: run,
     GT_RUNTIME: runtime.name,
     BD_ACTOR: identity.address,
-    GIT_AUTHOR_NAME: author,
-    GIT_AUTHOR_EMAIL: email,
-    GIT_COMMITTER_NAME: author,
-    GIT_COMMITTER_EMAIL: email,
+    ...gitIdentityEnv(identity),
     ...runtime.env,
   };
 }
@@ -54,6 +49,8 @@ export interface StartOptions {
   hooked: boolean;
   branch?: string;
   resume?: string;
+  /** The first prompt instead of the usual start-up line (a heartbeat that starts its agent). */
+  prompt?: string;
 }
 
 /**
@@ -68,7 +65,7 @@ export async function startSession(town: Town, identity: Identity, options: Star
   const dir = town.path(runDir(run));
   const plan = launchPlan(runtime, {
     headless: backend === 'headless',
-    prompt: startupPrompt(identity.address, options.hooked, runtime),
+    prompt: options.prompt ?? startupPrompt(identity.address, options.hooked, runtime),
     settingsDir: town.path(settingsDir(session)),
     gtBin: town.ports.gtBin,
     permissionTimeoutSec: Math.ceil(permissionTimeoutMs(policyLayers(town, identity)) / 1000),

@@ -5,6 +5,8 @@
 import type { Identity } from './identity.js';
 import { Mailbox, renderInjected } from '../comms/mail.js';
 import type { AgentState, Town } from '../town/town.js';
+import { takeHeartbeatDelivery } from '../heartbeat/state.js';
+import { afterFlushTurn, noteFlushPrompt } from '../memory/flush.js';
 
 export const SIGNALS = [
   'session-start',
@@ -49,7 +51,8 @@ export function stateAfter(signal: Signal, input: Record<string, unknown>): Agen
 export async function recordSignal(town: Town, identity: Identity, signal: Signal, input: Record<string, unknown> = {}): Promise<void> {
   const agent = await town.agent(identity);
   if (!agent) return;
-  const state = stateAfter(signal, input);
+  // Compaction happens at the prompt (/compact) or inside a turn: it says nothing new about the state.
+  const state = signal === 'pre-compact' ? agent.state : stateAfter(signal, input);
   if ((signal === 'pre-tool' || signal === 'post-tool') && agent.state === state) return;
   const fields: Record<string, string> = { last_signal: signal, last_signal_at: town.ports.now(), state };
   if (typeof input.session_id === 'string') fields.runtime_session = input.session_id;
@@ -74,6 +77,12 @@ export async function recordSignal(town: Town, identity: Identity, signal: Signa
 export async function turnSignal(town: Town, identity: Identity, signal: Signal, input: Record<string, unknown>, format: string): Promise<string> {
   await recordSignal(town, identity, signal, input);
   if (!TURN_BOUNDARIES.has(signal) || SILENT_FORMATS.has(format)) return '';
+  // A heartbeat's wake line was typed: its message (prompt, time, events, HEARTBEAT.md) comes with this turn.
+  const heartbeat = signal === 'prompt-submit' ? takeHeartbeatDelivery(town, input.prompt) : '';
+  if (identity.role === 'mayor' || identity.role === 'crew') {
+    if (signal === 'prompt-submit') noteFlushPrompt(town, identity, input.prompt);
+    else if (signal === 'stop') afterFlushTurn(town, identity);
+  }
   const messages = await new Mailbox(town.ledger, identity.address).takePending(identity.address);
-  return renderInjected(identity.address, messages);
+  return `${heartbeat}${heartbeat && messages.length ? '\n' : ''}${renderInjected(identity.address, messages)}`;
 }

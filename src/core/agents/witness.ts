@@ -1,35 +1,49 @@
 /**
- * The witness patrol (design §2.3): GUPP enforced by code, not by an LLM
- * reading a checklist. For every agent with work on its hook:
- * - its session died (a crash) → a new session on the same hook, resuming the
- *   runtime's conversation when it has one;
- * - it sits idle at its prompt longer than `witness.idle_wake` → it is woken
- *   with a line that names its bead; the next hook event confirms the wake;
- * - after `witness.max_wakes` wakes or restarts for the same bead → it is
- *   marked stalled and escalated (comms/escalations.ts). Never a loop.
+ * The witness patrol (design §2.3, issue 14 §2): supervision in code, for zero
+ * tokens. Each pass reads every agent through the state machine
+ * (agent-state.ts), records each change of state as an event, and acts on the
+ * agents with work on their hook:
+ * - idle past `witness.idle_wake` → woken with a line that names its bead
+ *   (the next hook event confirms it); after `max_wakes` it violates GUPP →
+ *   escalated;
+ * - dead (its session ended on its own) or zombie (a session without its
+ *   agent process, or the reverse) → what is left is stopped and a new
+ *   session starts on the same hook, resuming the runtime's conversation
+ *   when it has one; restarts back off, and `crash_loop_restarts` within
+ *   `crash_loop_window` is a crash loop → escalated, no more restarts;
+ * - stalled (working, no signal or worktree activity for `stall_after`) →
+ *   interrupted and re-primed once (its session restarted, resumed); stalled
+ *   again → escalated.
+ * An escalation is made in one place (`escalate`) and stops all action on
+ * that bead until a new bead is hooked.
  */
-import { parseDuration } from '../../shared/duration.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Issue } from '../beads/types.js';
+import type { TownEventInput } from '../events/town-events.js';
 import { parseIdentity } from './identity.js';
 import { raiseEscalation } from '../comms/escalations.js';
 import { nudgeAgent } from '../comms/nudge.js';
 import { startSession } from './sessions.js';
 import { stdinMessage } from './runtimes.js';
 import type { AgentRecord, Town } from '../town/town.js';
-import { hookedWork } from '../work/hooked.js';
+import { restartDecision, type SupervisionRecord } from './agent-state.js';
+import { readAgent, restartRules, stateRules, type AgentReading } from './supervision.js';
 
 export interface WitnessAction {
   agent: string;
   bead: string;
-  action: 'woken' | 'restarted' | 'escalated' | 'failed';
+  action: 'woken' | 'restarted' | 'interrupted' | 'escalated' | 'failed';
   detail: string;
+  /** The state the agent was read in when the witness acted. */
+  state?: string;
   /** A wake-up: whether the agent's next hook event confirmed it (null: not awaited). */
   confirmed?: boolean | null;
 }
 
 export interface WitnessOptions {
   rig?: string;
+  /** Only the town's own agents (the Mayor), not any rig's. */
+  townOnly?: boolean;
   /** How long a wake-up waits for the confirming hook event (default 10 s). */
   confirmSec?: number;
 }
@@ -39,97 +53,201 @@ export function wakeLine(bead: Issue): string {
 }
 
 export async function witnessPatrol(town: Town, options: WitnessOptions = {}): Promise<WitnessAction[]> {
-  const { idle_wake, max_wakes } = town.config.witness;
-  const idleMs = parseDuration(idle_wake);
+  const rules = stateRules(town);
   const actions: WitnessAction[] = [];
   for (const agent of await town.agents(options.rig ? { rig: options.rig } : {})) {
+    if (options.townOnly && agent.rig !== undefined) continue;
     if (!agent.backend || agent.role === 'refinery' || agent.role === 'witness') continue;
-    const [bead] = await hookedWork(town.ledger, agent.address);
-    if (!bead) continue;
+    let reading: AgentReading | undefined;
     try {
-      const action = await patrolAgent(town, agent, bead, idleMs, max_wakes, { confirmSec: options.confirmSec ?? 10 });
-      if (action) actions.push(action);
+      reading = await readAgent(town, agent, rules);
+      await recordReading(town, reading);
+      const action = await actOn(town, reading, { confirmSec: options.confirmSec ?? 10 });
+      if (action) actions.push({ ...action, state: reading.state });
     } catch (error) {
-      actions.push({ agent: agent.address, bead: bead.id, action: 'failed', detail: errorMessage(error) });
+      const bead = reading?.hooked[0]?.id;
+      if (bead) actions.push({ agent: agent.address, bead, action: 'failed', detail: errorMessage(error), ...(reading ? { state: reading.state } : {}) });
     }
   }
   return actions;
 }
 
-async function patrolAgent(
+/** A state the machine reads that differs from the recorded one is a transition: recorded, with its event. */
+async function recordReading(town: Town, reading: AgentReading): Promise<void> {
+  if (reading.state === reading.agent.state) return;
+  await town.saveAgentState(reading.agent, { state: reading.state, state_reason: reading.reason });
+  reading.agent = { ...reading.agent, state: reading.state };
+}
+
+function witnessOf(agent: AgentRecord): string {
+  return `${agent.rig ?? 'town'}/witness`;
+}
+
+/** What the witness did to this agent over this bead, for the event stream. */
+function witnessEvent(agent: AgentRecord, bead: Issue, kind: TownEventInput['kind'], payload: Record<string, unknown>): TownEventInput {
+  return { kind, actor: witnessOf(agent), agent: agent.address, bead: bead.id, ...(agent.rig ? { rig: agent.rig } : {}), payload };
+}
+
+async function saveSupervision(town: Town, agent: AgentRecord, supervision: SupervisionRecord, event?: TownEventInput | TownEventInput[]): Promise<void> {
+  await town.saveAgentState(agent, { supervision }, event);
+}
+
+async function actOn(town: Town, reading: AgentReading, options: { confirmSec: number }): Promise<Omit<WitnessAction, 'state'> | undefined> {
+  const { agent, observation } = reading;
+  const bead = reading.hooked[0];
+  if (!bead) return undefined;
+  // Counters belong to the bead on the hook: a new bead starts them again.
+  const supervision: SupervisionRecord = agent.supervision.bead === bead.id ? agent.supervision : { bead: bead.id, wakes: 0, restarts: [] };
+  if (supervision.escalated) return undefined;
+  switch (reading.state) {
+    case 'dead':
+      // A session someone stopped (gt mayor stop, gt down --all…) stays stopped.
+      if (observation.stoppedAt !== undefined && observation.stoppedAt >= (observation.startedAt ?? 0)) return undefined;
+      return restart(town, reading, bead, supervision);
+    case 'zombie':
+      return restart(town, reading, bead, supervision);
+    case 'stalled':
+      if (supervision.interrupted_at)
+        return escalate(town, agent, bead, supervision, 'stall', `stalled again after being interrupted and re-primed (${reading.reason})`);
+      return interrupt(town, reading, bead, supervision);
+    case 'gupp-violation':
+      return escalate(town, agent, bead, supervision, 'gupp-violation', `idle at its prompt after ${supervision.wakes} wake-up(s)`);
+    case 'idle':
+      return wake(town, reading, bead, supervision, options);
+    default:
+      return undefined;
+  }
+}
+
+async function wake(
   town: Town,
-  agent: AgentRecord,
+  reading: AgentReading,
   bead: Issue,
-  idleMs: number,
-  maxWakes: number,
+  supervision: SupervisionRecord,
   options: { confirmSec: number },
-): Promise<WitnessAction | undefined> {
-  const issue = await town.ledger.find(agent.id);
-  const meta = issue?.metadata ?? {};
-  const sameBead = meta.gupp_bead === bead.id;
-  const wakes = sameBead && typeof meta.gupp_wakes === 'number' ? meta.gupp_wakes : 0;
-  if (sameBead && meta.gupp_escalated === true) return undefined;
-  const alive = await town.sessionAlive(agent);
-  // A session someone stopped (gt mayor stop, gt down --all…) stays stopped; one that ended at a gate waits for it.
-  if (!alive && typeof meta.stopped_at === 'string' && meta.stopped_at >= (agent.started_at ?? '')) return undefined;
-  if (!alive && agent.state === 'waiting-gate') return undefined;
-  const idleSince = Date.parse(agent.last_signal_at ?? agent.started_at ?? '');
-  const idleTooLong = alive && agent.last_signal !== undefined && agent.state === 'idle' && Date.now() - idleSince >= idleMs;
-  if (alive && !idleTooLong) return undefined;
+): Promise<Omit<WitnessAction, 'state'> | undefined> {
+  const { agent, observation } = reading;
+  const { idleWakeMs } = stateRules(town);
+  const since = Math.max(observation.lastSignalAt ?? observation.startedAt ?? 0, Date.parse(supervision.last_wake_at ?? '') || 0);
+  if (observation.lastSignalAt === undefined || observation.now - since < idleWakeMs) return undefined;
   const identity = parseIdentity(agent.address);
-  const witness = `${agent.rig ?? 'town'}/witness`;
-  // What the witness did to this agent over this bead, for the event stream.
-  const event = (kind: 'agent.stalled' | 'session.died' | 'agent.restarted' | 'agent.woken', payload: Record<string, unknown>) => ({
-    kind,
-    actor: witness,
-    agent: agent.address,
-    bead: bead.id,
-    ...(agent.rig ? { rig: agent.rig } : {}),
-    payload,
-  });
-  if (wakes >= maxWakes) {
-    await town.saveAgentState(agent, { state: 'stalled', gupp_escalated: true }, event('agent.stalled', { wakes }));
-    const why = alive ? `idle at its prompt after ${wakes} wake-ups` : `its session died again after ${wakes} restarts`;
-    await raiseEscalation(town, {
-      message: `${agent.address} is ${why} with ${bead.id} "${bead.title}" on its hook.\nLook with gt peek ${agent.address}; take the bead back with gt unsling ${bead.id}, or restart it with gt sling ${bead.id} ${agent.address} --force.`,
-      headline: `STALLED ${agent.address}: ${bead.id}`,
-      severity: 'high',
-      source: 'witness',
-      reason: 'stalled',
-      subject: bead.id,
-      raisedBy: witness,
-      agent: agent.address,
-      ...(agent.rig ? { rig: agent.rig } : {}),
-    });
-    return { agent: agent.address, bead: bead.id, action: 'escalated', detail: why };
-  }
-  const now = town.ports.now();
-  await town.saveAgentState(agent, { gupp_bead: bead.id, gupp_wakes: wakes + 1, gupp_last_wake_at: now });
-  if (!alive) {
-    // A crash: the same worker, the same hook, the runtime's own conversation when it can resume one.
-    const runtime = town.runtimeFor(identity, agent.runtime);
-    const resume = agent.runtime_session;
-    await town.ledger.emit(event('session.died', { state: agent.state }));
-    await startSession(town, identity, {
-      runtime,
-      backend: agent.backend as 'tmux' | 'headless',
-      hooked: true,
-      ...(agent.branch ? { branch: agent.branch } : {}),
-      ...(resume ? { resume } : {}),
-    });
-    await town.ledger.emit(event('agent.restarted', resume ? { resumed: resume } : {}));
-    return { agent: agent.address, bead: bead.id, action: 'restarted', detail: resume ? `resumed session ${resume}` : 'fresh session' };
-  }
   // A headless agent without a stream protocol cannot be written to: nothing to do until its session ends.
   if (agent.backend === 'headless' && stdinMessage(town.runtimeFor(identity, agent.runtime), '') === undefined) return undefined;
   // The same nudge as `gt nudge`: under the agent's nudge lock, confirmed by its next hook event.
-  const nudge = await nudgeAgent(town, witness, identity, wakeLine(bead), {
-    raw: true,
-    ifIdle: true,
-    idleWaitSec: 1,
-    waitSec: options.confirmSec,
-  });
+  const nudge = await nudgeAgent(town, witnessOf(agent), identity, wakeLine(bead), { raw: true, ifIdle: true, idleWaitSec: 1, waitSec: options.confirmSec });
   if (nudge.delivery === 'skipped') return undefined;
-  await town.ledger.emit(event('agent.woken', { wakes: wakes + 1, confirmed: nudge.confirmed }));
+  const wakes = supervision.wakes + 1;
+  const fresh = (await town.agent(identity)) ?? agent;
+  await saveSupervision(
+    town,
+    fresh,
+    { ...supervision, wakes, last_wake_at: town.ports.now() },
+    witnessEvent(agent, bead, 'agent.woken', { wakes, confirmed: nudge.confirmed }),
+  );
   return { agent: agent.address, bead: bead.id, action: 'woken', detail: `idle since ${agent.last_signal_at ?? '?'}`, confirmed: nudge.confirmed };
+}
+
+/** A dead or zombie session: what is left of it stopped, a new one on the same hook — unless it crash-loops. */
+async function restart(town: Town, reading: AgentReading, bead: Issue, supervision: SupervisionRecord): Promise<Omit<WitnessAction, 'state'> | undefined> {
+  const { agent } = reading;
+  const decision = restartDecision(supervision.restarts, reading.observation.now, restartRules(town));
+  if (decision.action === 'crash-loop')
+    return escalate(
+      town,
+      agent,
+      bead,
+      supervision,
+      'crash-loop',
+      `its session died ${decision.recent} times within witness.crash_loop_window; not restarted again`,
+    );
+  if (decision.action === 'wait') return undefined;
+  const resumed = await newSession(town, agent, bead, reading.state === 'zombie');
+  const restarts = [...supervision.restarts, town.ports.now()].slice(-20);
+  const fresh = (await town.agent(parseIdentity(agent.address))) ?? agent;
+  await saveSupervision(town, fresh, { ...supervision, restarts });
+  await town.ledger.emit(
+    witnessEvent(agent, bead, 'agent.restarted', { reason: reading.state, restarts: decision.recent + 1, ...(resumed ? { resumed } : {}) }),
+  );
+  return {
+    agent: agent.address,
+    bead: bead.id,
+    action: 'restarted',
+    detail: `${reading.state === 'zombie' ? `zombie (${reading.reason}); ` : ''}${resumed ? `resumed session ${resumed}` : 'fresh session'}`,
+  };
+}
+
+/** Stalled mid-turn: its session is ended (the turn with it) and a new one primed on the same hook, once. */
+async function interrupt(town: Town, reading: AgentReading, bead: Issue, supervision: SupervisionRecord): Promise<Omit<WitnessAction, 'state'>> {
+  const { agent } = reading;
+  const resumed = await newSession(town, agent, bead, true);
+  const fresh = (await town.agent(parseIdentity(agent.address))) ?? agent;
+  await saveSupervision(
+    town,
+    fresh,
+    { ...supervision, interrupted_at: town.ports.now() },
+    witnessEvent(agent, bead, 'agent.interrupted', { reason: reading.reason, ...(resumed ? { resumed } : {}) }),
+  );
+  return {
+    agent: agent.address,
+    bead: bead.id,
+    action: 'interrupted',
+    detail: `${reading.reason}; ${resumed ? `resumed session ${resumed}` : 'fresh session'}, re-primed`,
+  };
+}
+
+/**
+ * Ends what runs of the agent's session (a hung turn, a zombie's leftover
+ * process) and starts a new one on the same hook, resuming the runtime's
+ * conversation when it has one. Returns the resumed session id.
+ */
+async function newSession(town: Town, agent: AgentRecord, bead: Issue, stopFirst: boolean): Promise<string | undefined> {
+  const identity = parseIdentity(agent.address);
+  const backend = agent.backend as 'tmux' | 'headless';
+  if (stopFirst) await town.ports.backend(backend).stop(agent.session);
+  else await town.ledger.emit(witnessEvent(agent, bead, 'session.died', { state: agent.state }));
+  const runtime = town.runtimeFor(identity, agent.runtime);
+  const resume = agent.runtime_session;
+  await startSession(town, identity, {
+    runtime,
+    backend,
+    hooked: true,
+    ...(agent.branch ? { branch: agent.branch } : {}),
+    ...(resume ? { resume } : {}),
+  });
+  return resume;
+}
+
+/**
+ * Supervision gives up on this bead and tells a person: the one place the
+ * witness escalates, through raiseEscalation (the person's inbox, the routes
+ * of its severity, `escalation.raised`). Nothing more is done for the bead.
+ */
+async function escalate(
+  town: Town,
+  agent: AgentRecord,
+  bead: Issue,
+  supervision: SupervisionRecord,
+  reason: NonNullable<SupervisionRecord['escalated']>,
+  why: string,
+): Promise<Omit<WitnessAction, 'state'>> {
+  const witness = witnessOf(agent);
+  await saveSupervision(
+    town,
+    agent,
+    { ...supervision, escalated: reason },
+    reason === 'crash-loop' ? undefined : witnessEvent(agent, bead, 'agent.stalled', { reason, wakes: supervision.wakes }),
+  );
+  // escalation.raised, the person's mail and the routes: comms/escalations.ts, the one way gt escalates.
+  await raiseEscalation(town, {
+    message: `${agent.address} ${why}, with ${bead.id} "${bead.title}" on its hook.\nLook with gt peek ${agent.address}; take the bead back with gt unsling ${bead.id}, or restart it with gt sling ${bead.id} ${agent.address} --force.`,
+    headline: `${reason === 'crash-loop' ? 'CRASH LOOP' : 'STALLED'} ${agent.address}: ${bead.id}`,
+    severity: reason === 'crash-loop' ? 'critical' : 'high',
+    source: 'witness',
+    reason,
+    subject: bead.id,
+    raisedBy: witness,
+    agent: agent.address,
+    ...(agent.rig ? { rig: agent.rig } : {}),
+  });
+  return { agent: agent.address, bead: bead.id, action: 'escalated', detail: why };
 }

@@ -115,8 +115,8 @@ export interface UpdateInput {
    * checked inside the write transaction. Otherwise it fails with a conflict.
    */
   expect?: { statuses?: string[]; assignee?: string | null };
-  /** A town event reporting this change, appended in its transaction when the update applies. */
-  townEvent?: TownEventInput;
+  /** Town events reporting this change, appended in its transaction when the update applies. */
+  townEvent?: TownEventInput | TownEventInput[];
   /**
    * Volatile bookkeeping (an agent's state, its last signal): the row changes
    * but no audit event is written, so state churn never grows the ledger.
@@ -876,7 +876,8 @@ export class Ledger {
       }
     }
     if (!input.volatile) await tx.setConfig(CONFIG_KEYS.lastTouched, id);
-    if (input.townEvent) await this.appendTownEvent(tx, input.townEvent);
+    for (const event of input.townEvent === undefined ? [] : Array.isArray(input.townEvent) ? input.townEvent : [input.townEvent])
+      await this.appendTownEvent(tx, event);
     return this.details(tx, id);
   }
 

@@ -19,6 +19,8 @@ export const TOWN_EVENT_KINDS = [
   'agent.restarted',
   'agent.stalled',
   'agent.resumed',
+  'agent.problem',
+  'agent.interrupted',
   'mail.sent',
   'mail.delivered',
   'nudge.sent',
@@ -37,6 +39,12 @@ export const TOWN_EVENT_KINDS = [
   'escalation.closed',
   'escalation.reescalated',
   'budget.stopped',
+  'heartbeat.sent',
+  'heartbeat.skipped',
+  'heartbeat.ok',
+  'heartbeat.alert',
+  'heartbeat.failed',
+  'memory.flush_requested',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];

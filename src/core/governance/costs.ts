@@ -218,7 +218,7 @@ export interface CostRow extends Tokens {
 }
 
 /** The convoys that track each bead (a convoy bead's `tracks` edges). */
-async function convoysOf(town: Town): Promise<Map<string, string[]>> {
+export async function convoysOf(town: Town): Promise<Map<string, string[]>> {
   const map = new Map<string, string[]>();
   const convoys = await town.ledger.list({ types: ['convoy'], limit: 0, includeEphemeral: true });
   for (const convoy of convoys) {

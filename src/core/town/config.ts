@@ -7,7 +7,9 @@ import { z } from 'zod';
 import { GtError } from '../../shared/errors.js';
 import { NAME_PATTERN } from '../agents/identity.js';
 
-import { DURATION } from '../../shared/duration.js';
+import { DURATION, parseDuration } from '../../shared/duration.js';
+import { activeHoursProblems } from '../../shared/active-hours.js';
+import { DEFAULT_HEARTBEAT_PROMPT } from '../heartbeat/contract.js';
 import { ROUTE_HINT, ROUTE_PATTERN, SEVERITIES, type Severity } from '../comms/routes.js';
 
 const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m" or "1h"');
@@ -26,6 +28,17 @@ const agentEntry = z.strictObject({
 const roleAgents = z.strictObject(
   Object.fromEntries(ROLE_KEYS.map((k) => [k, agentName.optional()])) as Record<(typeof ROLE_KEYS)[number], z.ZodOptional<typeof agentName>>,
 );
+
+/**
+ * A daily window (`shared/active-hours.ts`) as town.toml writes it: `{ start = "08:00",
+ * end = "24:00", timezone = "local" }`. Its problems carry their key, so the message names
+ * e.g. `heartbeat.active_hours.timezone`. Kept as written (rendered back by `gt config`);
+ * `parseActiveHours` turns it into a window where it is used.
+ */
+export const activeHoursSchema = z.strictObject({ start: z.string(), end: z.string(), timezone: z.string().default('local') }).superRefine((value, ctx) => {
+  for (const problem of activeHoursProblems(value)) ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
+});
+export type ActiveHoursConfig = z.infer<typeof activeHoursSchema>;
 
 const decision = z.enum(['allow', 'ask', 'deny']);
 
@@ -75,6 +88,31 @@ const escalation = z
   })
   .prefault({});
 
+/** OpenClaw's heartbeat contract (research/peers.md §3); present = on (unless every = "0m"). */
+const heartbeat = z.strictObject({
+  every: duration.default('30m'),
+  /** Who runs the heartbeat turn: the Mayor or a crew member (`<rig>/crew/<name>`). */
+  agent: z
+    .string()
+    .regex(/^(?:mayor|[a-z][a-z0-9_-]{0,39}\/crew\/[a-z][a-z0-9_-]{0,39})$/, 'an agent with a home: "mayor" or "<rig>/crew/<name>"')
+    .default('mayor'),
+  /** Outside this daily window ticks are skipped (`quiet-hours`). */
+  active_hours: activeHoursSchema.optional(),
+  /** At most this many characters beside HEARTBEAT_OK and the reply is still an ack. */
+  ack_max_chars: z.number().int().min(0).default(300),
+  /** Notification routes an alert goes to. */
+  notify: z.array(z.string().min(1)).default(['default']),
+  prompt: z.string().min(1).default(DEFAULT_HEARTBEAT_PROMPT),
+});
+
+/** Memory kept in git (MEMORY.md, memory/YYYY-MM-DD.md) in the homes of the Mayor and crew. */
+const memory = z
+  .strictObject({
+    /** Daily logs older than this many days are rolled into weekly summaries (0 = never). */
+    rollup_after_days: z.number().int().min(0).default(14),
+  })
+  .prefault({});
+
 export const townSchema = z.strictObject({
   name: z.string().min(1),
   default_agent: agentName.default('claude'),
@@ -87,15 +125,43 @@ export const townSchema = z.strictObject({
       pass_env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
     })
     .default({ backend: 'auto', pass_env: [] }),
-  daemon: z.strictObject({ interval: duration.default('5s') }).default({ interval: '5s' }),
+  /**
+   * `interval`: one pass of the deacon's loops. `stale_after`: a daemon whose lease (renewed every pass) is older is hung;
+   * `gt status` and `gt doctor` say so and `gt up` replaces it.
+   */
+  daemon: z
+    .strictObject({ interval: duration.default('5s'), stale_after: duration.default('2m') })
+    .default({ interval: '5s', stale_after: '2m' })
+    .superRefine((daemon, context) => {
+      // Only between two valid durations: a malformed one has its own error.
+      if (DURATION.test(daemon.stale_after) && DURATION.test(daemon.interval) && parseDuration(daemon.stale_after) < 2 * parseDuration(daemon.interval))
+        context.addIssue({ code: 'custom', path: ['stale_after'], message: `at least two passes (2 × daemon.interval = 2 × ${daemon.interval})` });
+    }),
   permissions: z.strictObject(permissionsShape).default({ rules: [] }),
   budgets: budgets.default({}),
-  /** GUPP: an idle agent with work on its hook is woken after `idle_wake`, at most `max_wakes` times in a row, then escalated. */
-  witness: z.strictObject({ idle_wake: duration.default('60s'), max_wakes: z.number().int().min(0).default(3) }).default({ idle_wake: '60s', max_wakes: 3 }),
+  /**
+   * Supervision (README "Supervision"). GUPP: an idle agent with work on its hook is woken after `idle_wake`, at most
+   * `max_wakes` times, then escalated. `stall_after`: working with no hook event, commit or file change this long is
+   * stalled (interrupted and re-primed once, then escalated). A dead or zombie session is restarted after
+   * `restart_backoff` (doubled for each further restart); `crash_loop_restarts` restarts within `crash_loop_window`
+   * is a crash loop: escalated, no more restarts.
+   */
+  witness: z
+    .strictObject({
+      idle_wake: duration.default('60s'),
+      max_wakes: z.number().int().min(0).default(3),
+      stall_after: duration.default('15m'),
+      restart_backoff: duration.default('10s'),
+      crash_loop_restarts: z.number().int().min(1, 'at least 1 restart').default(3),
+      crash_loop_window: duration.default('10m'),
+    })
+    .default({ idle_wake: '60s', max_wakes: 3, stall_after: '15m', restart_backoff: '10s', crash_loop_restarts: 3, crash_loop_window: '10m' }),
   /** A convoy younger than `stranded_grace` is not fed or closed by the stranded scan (its work may still be on its way). */
   convoys: z.strictObject({ stranded_grace: duration.default('5m') }).default({ stranded_grace: '5m' }),
   /** Escalations: routes per severity, re-escalation of unacked ones (comms/escalations.ts). */
   escalation,
+  heartbeat: heartbeat.optional(),
+  memory,
   /** Created by `gt install`; informational. */
   created_at: z.string().optional(),
 });
@@ -141,6 +207,8 @@ export type PermissionRule = z.infer<typeof permissionRule>;
 export type PermissionsConfig = TownConfig['permissions'];
 export type Decision = z.infer<typeof decision>;
 export type EscalationConfig = TownConfig['escalation'];
+export type HeartbeatConfig = z.infer<typeof heartbeat>;
+export type MemoryConfig = z.infer<typeof memory>;
 
 function keyPath(path: ReadonlyArray<PropertyKey>): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');

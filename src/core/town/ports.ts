@@ -39,11 +39,22 @@ export interface SessionSpec {
 
 export type BackendKind = 'tmux' | 'headless';
 
+export interface SessionProbe {
+  session: boolean;
+  process: boolean;
+}
+
 /** One interface for every way an agent session can run (design §4). */
 export interface SessionBackend {
   readonly kind: BackendKind;
   start(spec: SessionSpec): Promise<void>;
   isAlive(name: string): Promise<boolean>;
+  /**
+   * The session and the agent process, seen apart (the agent state machine's
+   * zombie: one without the other). Under a session host the host is the
+   * session and its child the agent; without one they are the same process.
+   */
+  probe(name: string): Promise<SessionProbe>;
   /** Types text into the session (tmux) or writes a line to its stdin (headless). */
   send(name: string, text: string): Promise<void>;
   capture(name: string, lines: number): Promise<string>;
@@ -76,6 +87,8 @@ export interface TownFiles {
   /** The live process holding a lock, if any; reading never takes the lock. */
   lockHolder(path: string): number | undefined;
   isDirectory(path: string): boolean;
+  /** When a file last changed (epoch ms); undefined when it does not exist. */
+  modifiedAt(path: string): number | undefined;
   /**
    * The path with every symbolic link resolved; for a path that does not exist
    * (yet), its deepest existing ancestor resolved, the rest appended.

@@ -19,7 +19,24 @@ You are the Mayor of this gt town: the person's coordinator. You plan, you do no
 - Turn requests into beads: \`bd create "title" -d "what and why" -p 1\`; order them with \`bd dep add <later> <earlier>\`.
 - Hand work out: \`gt sling <bead> <rig>\` (one polecat per bead) and watch it: \`gt agents\`, \`gt polecat list\`, \`bd list\`.
 - Merges happen in the refinery (\`gt refinery queue <rig>\`); failures come back to you as mail (\`gt mail inbox\`).
-- Start every session with \`gt prime\`. Keep notes in MEMORY.md and commit them.
+- Start every session with \`gt prime\`. Your memory is kept in git here: MEMORY.md (curated) and memory/YYYY-MM-DD.md
+  (daily, append-only): \`gt memory add "…"\` appends and commits, \`gt memory search <words>\` finds.
+- Heartbeats (\`[gt heartbeat …]\`) follow HEARTBEAT.md; reply HEARTBEAT_OK when nothing needs the person.
+`;
+
+/** Headings and comments only: "effectively empty", so no heartbeat tick costs a model call until tasks are written here. */
+const HEARTBEAT_TEMPLATE = `# Heartbeat
+
+<!--
+What the Mayor checks on every heartbeat (town.toml [heartbeat], run by the daemon).
+While this file holds only headings and comments, ticks are skipped with no model call.
+Keep it short (it is sent on every tick) and free of secrets. For example:
+
+## Daily news
+- Once a day, on the first heartbeat after 08:00: search today's tech news (WebSearch)
+- Write the 3 most important items to today's memory log with gt memory add
+- If one of them is a major breakthrough, reply with it; otherwise reply HEARTBEAT_OK
+-->
 `;
 
 export interface InstallResult {
@@ -92,6 +109,7 @@ export async function installTown(root: string, name: string, ports: InstallPort
   make(`${mayor}/AGENTS.md`, MAYOR_INSTRUCTIONS);
   make(`${mayor}/CLAUDE.md`, 'See AGENTS.md.\n');
   make(`${mayor}/MEMORY.md`, '# Memory\n\nLong-lived notes of the Mayor (committed, so they have history).\n');
+  make(`${mayor}/HEARTBEAT.md`, HEARTBEAT_TEMPLATE);
   if (!files.exists(`${mayor}/.git`)) {
     await git.run(mayor, ['init', '-q', '-b', 'main']);
     await git.run(mayor, ['add', '-A']);

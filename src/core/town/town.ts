@@ -9,9 +9,10 @@ import { partialIdNote, single, type Ledger } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
 import type { RigConfig, TownConfig } from './config.js';
 import { agentBeadId, identityFromPath, parseIdentity, sessionName, workdirOf, type Identity, type Role } from '../agents/identity.js';
-import type { BackendKind, DetachedControl, GitPort, SessionBackend, ShellPort, TownFiles } from './ports.js';
+import type { BackendKind, DetachedControl, GitPort, SessionBackend, SessionProbe, ShellPort, TownFiles } from './ports.js';
 import { resolveRuntime, type ResolvedRuntime } from '../agents/runtimes.js';
 import type { TownEventInput } from '../events/town-events.js';
+import { PROBLEM_STATES, supervisionRecord, type AgentState, type SupervisionRecord } from '../agents/agent-state.js';
 
 export { RIG_FILE, TOWN_FILE } from '../../shared/paths.js';
 import { RIG_FILE, TOWN_FILE } from '../../shared/paths.js';
@@ -33,8 +34,8 @@ export interface TownPorts {
   now: () => string;
 }
 
-/** Agent states (design §2.5). */
-export type AgentState = 'starting' | 'working' | 'idle' | 'waiting-permission' | 'waiting-gate' | 'stalled' | 'dead' | 'done';
+/** Agent states (design §2.5): see agents/agent-state.ts. */
+export type { AgentState } from '../agents/agent-state.js';
 
 /** What the agent bead of an identity records (typed metadata, never parsed text). */
 export interface AgentRecord {
@@ -61,6 +62,10 @@ export interface AgentRecord {
   last_error_at?: string;
   /** The permission request the agent waits on (state waiting-permission). */
   permission_request?: string;
+  /** When its session was stopped on purpose (the witness leaves such a session stopped). */
+  stopped_at?: string;
+  /** What the witness did about the bead on its hook. */
+  supervision: SupervisionRecord;
   /** Open agent bead = the identity exists; closed = nuked. */
   active: boolean;
 }
@@ -76,6 +81,7 @@ export function agentFromIssue(issue: Issue): AgentRecord {
     session: str('session') ?? sessionName(identity),
     workdir: str('workdir') ?? workdirOf(identity),
     state: (str('state') as AgentState | undefined) ?? 'idle',
+    supervision: supervisionRecord(m.supervision),
     active: issue.status !== 'closed',
   };
   if (identity.rig) record.rig = identity.rig;
@@ -92,6 +98,7 @@ export function agentFromIssue(issue: Issue): AgentRecord {
     'last_error',
     'last_error_at',
     'permission_request',
+    'stopped_at',
   ] as const) {
     const value = str(key);
     if (value !== undefined) (record as unknown as Record<string, string>)[key] = value;
@@ -214,7 +221,12 @@ export class Town {
   ): Promise<AgentRecord> {
     const id = agentBeadId(identity);
     const existing = await this.ledger.find(id);
-    const townEvent = options.event ? { townEvent: options.event } : {};
+    const events = options.event ? [options.event] : [];
+    const from = existing ? agentFromIssue(existing).state : undefined;
+    // A change of state is a transition like any other (agent-state.ts): its event goes with it.
+    if (from !== undefined && fields.state !== undefined && fields.state !== from)
+      events.unshift({ kind: 'agent.state', agent: identity.address, ...(identity.rig ? { rig: identity.rig } : {}), payload: { state: fields.state, from } });
+    const townEvent = events.length ? { townEvent: events } : {};
     const metadata = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
     if (!existing) {
       const issue = await this.ledger.create({
@@ -224,7 +236,7 @@ export class Town {
         prefix: 'hq',
         metadata: { session: sessionName(identity), workdir: workdirOf(identity), state: 'idle', ...metadata },
         labels: [`role:${identity.role}`, ...(identity.rig ? [`rig:${identity.rig}`] : [])],
-        ...townEvent,
+        ...(options.event ? { townEvent: options.event } : {}),
       });
       return agentFromIssue(issue);
     }
@@ -236,16 +248,24 @@ export class Town {
   /**
    * Records an agent's volatile state (its state, last signal, wake-up
    * counters): no audit event, so two updates a turn never grow the ledger.
-   * A change of state is also an `agent.state` event, coalesced per agent.
+   * Every change of state is an `agent.state` event (from, to, why), coalesced
+   * per agent; entering a problem state (stalled, gupp-violation, zombie,
+   * dead) is also an `agent.problem` event, which is kept.
    */
-  async saveAgentState(agent: Pick<AgentRecord, 'id' | 'address' | 'rig' | 'state'>, fields: Record<string, unknown>, event?: TownEventInput): Promise<void> {
+  async saveAgentState(
+    agent: Pick<AgentRecord, 'id' | 'address' | 'rig' | 'state'>,
+    fields: Record<string, unknown>,
+    event?: TownEventInput | TownEventInput[],
+  ): Promise<void> {
     const state = typeof fields.state === 'string' ? fields.state : undefined;
-    const townEvent =
-      event ??
-      (state !== undefined && state !== agent.state
-        ? { kind: 'agent.state' as const, agent: agent.address, ...(agent.rig ? { rig: agent.rig } : {}), payload: { state, from: agent.state } }
-        : undefined);
-    single(await this.ledger.update([agent.id], { setMetadata: fields, volatile: true, ...(townEvent ? { townEvent } : {}) }));
+    const events = event === undefined ? [] : Array.isArray(event) ? [...event] : [event];
+    if (state !== undefined && state !== agent.state) {
+      const subject = { agent: agent.address, ...(agent.rig ? { rig: agent.rig } : {}) };
+      const reason = typeof fields.state_reason === 'string' ? { reason: fields.state_reason } : {};
+      events.unshift({ kind: 'agent.state', ...subject, payload: { state, from: agent.state, ...reason } });
+      if (PROBLEM_STATES.has(state as AgentState)) events.splice(1, 0, { kind: 'agent.problem', ...subject, payload: { state, from: agent.state, ...reason } });
+    }
+    single(await this.ledger.update([agent.id], { setMetadata: fields, volatile: true, ...(events.length ? { townEvent: events } : {}) }));
   }
 
   /** The identity of the agent running this command: GT_AGENT, else the directory it runs in. */
@@ -284,6 +304,12 @@ export class Town {
       (roleKey ? (this.config.role_agents as Record<string, string | undefined>)[roleKey] : undefined) ??
       this.config.default_agent;
     return resolveRuntime(name, this.config);
+  }
+
+  /** The agent's session and its process, seen apart (both false when it never had a session). */
+  async sessionProbe(agent: Pick<AgentRecord, 'backend' | 'session'>): Promise<SessionProbe> {
+    if (!agent.backend || (agent.backend === 'tmux' && !this.ports.tmuxAvailable)) return { session: false, process: false };
+    return this.ports.backend(agent.backend).probe(agent.session);
   }
 
   async sessionAlive(agent: Pick<AgentRecord, 'backend' | 'session'>): Promise<boolean> {

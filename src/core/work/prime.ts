@@ -11,6 +11,7 @@ import type { Identity } from '../agents/identity.js';
 import { Mailbox, type MailMessage } from '../comms/mail.js';
 import type { Town } from '../town/town.js';
 import { hookedWork } from './hooked.js';
+import { memoryHome, primeMemory } from '../memory/memory.js';
 
 export interface PrimeInput {
   identity: Identity;
@@ -22,6 +23,8 @@ export interface PrimeInput {
   steps?: RunStep[];
   /** The hooked bead is a molecule: where its steps stand. */
   molecule?: MoleculeProgress;
+  /** The Mayor's and crew's memory: MEMORY.md, today's and yesterday's logs, within the prime budget. */
+  memory?: { home: string; text: string };
 }
 
 const ROLE_LINES: Record<Identity['role'], string> = {
@@ -69,6 +72,10 @@ export function renderPrime(input: PrimeInput): string {
     out.push('', 'Nothing is on your hook. Run `gt done --status DEFERRED` to free yourself.');
   } else {
     out.push('', 'Nothing is on your hook.');
+  }
+  if (input.memory) {
+    out.push('', `## Memory (${input.memory.home}/, kept in git; add to today's log with \`gt memory add "…"\`, search with \`gt memory search\`)`);
+    if (input.memory.text) out.push(input.memory.text);
   }
   if (handoff) out.push('', `## Handoff note (${handoff.created_at.slice(0, 16)}Z)`, clip(handoff.body || handoff.subject, MAX_DESCRIPTION));
   const unread = mail.filter((m) => !m.read && m.kind !== 'handoff');
@@ -170,6 +177,7 @@ export async function assemblePrime(town: Town, identity: Identity): Promise<Pri
     ...(typeof first?.metadata?.branch === 'string' ? { branch: first.metadata.branch } : {}),
     ...(first ? { steps: runSteps(first) } : {}),
     ...(molecule ? { molecule } : {}),
+    ...(identity.role === 'mayor' || identity.role === 'crew' ? { memory: { home: memoryHome(identity), text: primeMemory(town, identity) } } : {}),
   };
   if (handoff && !handoff.read) await mailbox.markRead(handoff.id);
   const text = renderPrime(input);
@@ -180,6 +188,7 @@ export async function assemblePrime(town: Town, identity: Identity): Promise<Pri
     branch: input.branch,
     mail: input.mail,
     handoff: handoff ?? null,
+    ...(input.memory ? { memory: input.memory } : {}),
     ...(molecule
       ? {
           molecule: {

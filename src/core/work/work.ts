@@ -33,6 +33,7 @@ import {
 } from '../town/worktree.js';
 
 import { HOOK_STATUSES, hookedWork } from './hooked.js';
+import { readAgents } from '../agents/supervision.js';
 
 export interface SlingOptions {
   runtime?: string;
@@ -680,16 +681,6 @@ export async function handoff(town: Town, identity: Identity, note: string): Pro
   return { message: sent.id, ...(checkpointRef ? { checkpoint: checkpointRef } : {}) };
 }
 
-/** What state to show: a recorded state only means something while the session runs. */
-export function agentState(agent: AgentRecord, alive: boolean, hooked: boolean): string {
-  if (alive) return agent.state === 'done' ? 'idle' : agent.state;
-  // Its session ended on purpose at a gate: the hook waits, nothing died.
-  if (hooked && agent.state === 'waiting-gate') return 'waiting-gate';
-  // The witness gave up on it (it crashed or idled through every restart and wake): a person is needed.
-  if (hooked && agent.state === 'stalled') return 'stalled';
-  return hooked ? 'dead' : 'idle';
-}
-
 export interface PolecatInfo {
   agent: string;
   name: string;
@@ -704,19 +695,19 @@ export interface PolecatInfo {
 
 export async function listPolecats(town: Town, rig?: string): Promise<PolecatInfo[]> {
   const out: PolecatInfo[] = [];
-  for (const agent of await town.agents(rig ? { rig } : {})) {
+  for (const reading of await readAgents(town, rig ? { rig } : {})) {
+    const { agent } = reading;
     if (agent.role !== 'polecat' || !agent.rig || !agent.name) continue;
     const dir = town.path(agent.workdir);
     const unsaved = town.ports.files.exists(dir) ? await unsavedWork(town.ports.git, dir, town.rig(agent.rig).default_branch) : { dirty: [], unmerged: [] };
-    const alive = await town.sessionAlive(agent);
     const branch = town.ports.files.exists(dir) ? await currentBranch(town.ports.git, dir) : undefined;
-    const hooked = (await hookedWork(town.ledger, agent.address)).map((b) => b.id);
+    const hooked = reading.hooked.map((b) => b.id);
     out.push({
       agent: agent.address,
       name: agent.name,
       rig: agent.rig,
-      state: agentState(agent, alive, hooked.length > 0),
-      session_alive: alive,
+      state: reading.state,
+      session_alive: reading.probe.session && reading.probe.process,
       hooked,
       ...(branch ? { branch } : {}),
       dirty: unsaved.dirty.length,

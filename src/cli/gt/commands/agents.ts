@@ -5,8 +5,7 @@ import { claudeStartHint } from '../../../core/agents/claude-config.js';
 import { parseIdentity, type Identity } from '../../../core/agents/identity.js';
 import type { AgentRecord, Town } from '../../../core/town/town.js';
 import { escalationsByAgent } from '../../../core/comms/escalations.js';
-import { hookedWork } from '../../../core/work/hooked.js';
-import { agentState } from '../../../core/work/work.js';
+import { readAgents } from '../../../core/agents/supervision.js';
 import { GtError, notFoundError } from '../../../shared/errors.js';
 import { plainText } from '../../../shared/terminal.js';
 import { visibleLine } from '../../../shared/text.js';
@@ -61,7 +60,7 @@ const LAST_WORDS = 6;
 /** A state's colour on a terminal: red when someone must look, yellow when it waits, green when it works. */
 function stateColour(style: Style): (state: string, text: string) => string {
   return (state, text) => {
-    if (state === 'dead' || state === 'stalled') return style.red(text);
+    if (state === 'dead' || state === 'stalled' || state === 'zombie' || state === 'gupp-violation') return style.red(text);
     if (state.startsWith('waiting')) return style.yellow(text);
     if (state === 'working' || state === 'starting') return style.green(text);
     return style.dim(text);
@@ -87,10 +86,9 @@ export default function register(program: Command, ctx: GtContext): void {
         const rig = (opts as { rig?: string }).rig;
         const escalated = await escalationsByAgent(town);
         const rows = await Promise.all(
-          (await town.agents(rig ? { rig } : {})).map(async (agent) => {
-            const alive = await town.sessionAlive(agent);
-            const hooked = (await hookedWork(town.ledger, agent.address)).map((b) => b.id);
-            const state = agentState(agent, alive, hooked.length > 0);
+          (await readAgents(town, rig ? { rig } : {})).map(async (reading) => {
+            const { agent, state } = reading;
+            const hooked = reading.hooked.map((b) => b.id);
             return {
               agent: agent.address,
               role: agent.role,
@@ -99,9 +97,12 @@ export default function register(program: Command, ctx: GtContext): void {
               backend: agent.backend ?? null,
               session: agent.session,
               run: agent.run ?? null,
-              session_alive: alive,
+              session_alive: reading.probe.session && reading.probe.process,
+              process_alive: reading.probe.process,
               state,
+              state_reason: reading.reason,
               hooked,
+              supervision: agent.supervision.bead && hooked.includes(agent.supervision.bead) ? agent.supervision : null,
               last_signal: agent.last_signal ?? null,
               last_signal_at: agent.last_signal_at ?? null,
               runtime_session: agent.runtime_session ?? null,
@@ -117,7 +118,7 @@ export default function register(program: Command, ctx: GtContext): void {
               last_error: agent.last_error ?? null,
               last_error_at: agent.last_error_at ?? null,
               // A dead session says why in its last lines (a runtime that exits at start leaves no signal).
-              last_output: state === 'dead' ? await lastWords(town, agent) : null,
+              last_output: state === 'dead' || state === 'zombie' ? await lastWords(town, agent) : null,
             };
           }),
         );

@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
-import { townDaemon } from '../../../app/index.js';
+import { dirname } from 'node:path';
+import { gtLauncher, townDaemon, townFiles } from '../../../app/index.js';
+import { daemonHealth } from '../../../core/town/daemon-health.js';
+import { serviceFile } from '../../../core/town/daemon-service.js';
+import { GtError } from '../../../shared/errors.js';
 import { stopAllSessions } from '../../../core/agents/sessions.js';
 import { townStatus } from '../../../core/town/status.js';
 import { escalationsTable } from './escalate.js';
@@ -9,17 +13,101 @@ import { action, type GtContext } from '../context.js';
 export default function register(program: Command, ctx: GtContext): void {
   program
     .command('up')
-    .description("Start the town daemon (the deacon): it runs every rig's refinery. A second gt up does nothing")
+    .description("Start the town daemon (the deacon): it runs every rig's refinery and witness. A second gt up does nothing; a hung or dead daemon is replaced")
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  gt up\n  gt status\n  gt down')
     .action(
       action(ctx, async () => {
         // Validate town.toml here, where the error can be shown, not only in the daemon's log.
-        const root = (await ctx.town()).root;
-        const daemon = townDaemon(root, ctx.io.env);
-        if (daemon.status().stale_pidfile) ctx.err(`Removing a stale pidfile (its process is gone).`);
+        const town = await ctx.town();
+        const daemon = townDaemon(town.root, ctx.io.env);
+        const before = daemonHealth(town, daemon.status());
+        let recovered: string | undefined;
+        if (before.state === 'dead') {
+          ctx.err(`The daemon died (pid file left behind): starting a new one.`);
+          recovered = 'dead';
+        } else if (before.state === 'stale') {
+          // Hung: its loop has not turned for stale_after. SIGTERM may never be handled by a stopped process: stop() ends with SIGKILL.
+          ctx.err(`The daemon (pid ${before.pid}) is hung: ${before.detail}. Replacing it.`);
+          await daemon.stop(10_000);
+          recovered = 'stale';
+        }
         const now = await daemon.start();
-        ctx.emit(now, () => (now.started ? `Started the daemon (pid ${now.pid}); log: ${now.log}` : `The daemon is already running (pid ${now.pid}).`));
+        const result = { ...now, ...(recovered ? { recovered, previous_pid: before.pid ?? null } : {}) };
+        ctx.emit(result, () =>
+          now.started
+            ? `Started the daemon (pid ${now.pid}); log: ${now.log}${recovered ? ` (replacing a ${recovered === 'stale' ? 'hung' : 'dead'} one)` : ''}`
+            : `The daemon is already running (pid ${now.pid}).`,
+        );
+      }),
+    );
+
+  const daemonGroup = program
+    .command('daemon')
+    .description('The town daemon as a service of your session manager (systemd or launchd), so it survives reboots')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gt daemon install-service\n  gt daemon install-service --print\n  gt daemon install-service --platform launchd --json',
+    );
+  daemonGroup
+    .command('install-service')
+    .description("Write a systemd user unit (Linux) or a launchd agent (macOS) that runs this town's daemon; prints how to enable it")
+    .option('--platform <platform>', "systemd or launchd (default: this machine's)")
+    .option('--print', 'print the file instead of writing it')
+    .option('--force', 'overwrite a file that differs')
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      `
+The service runs "gt daemon run" with this town's GT_ROOT and your current PATH; on systemd,
+secrets the agents' runtimes need (ANTHROPIC_API_KEY…) go in <town>/.gt/daemon.env (mode 0600).
+gt does not enable it: run the commands it prints.
+
+Examples:
+  gt daemon install-service
+  gt daemon install-service --print
+  gt daemon install-service --platform launchd --json`,
+    )
+    .action(
+      action(ctx, async (opts: unknown) => {
+        const o = opts as { platform?: string; print?: boolean; force?: boolean };
+        const platform = o.platform ?? (process.platform === 'darwin' ? 'launchd' : 'systemd');
+        if (platform !== 'systemd' && platform !== 'launchd')
+          throw new GtError('usage', `unknown platform ${JSON.stringify(platform)}`, { hint: 'use systemd or launchd' });
+        const town = await ctx.town();
+        const home = ctx.io.env.HOME;
+        if (!home) throw new GtError('usage', 'HOME is not set: cannot tell where your user services live');
+        const service = serviceFile({
+          platform,
+          root: town.root,
+          town: town.config.name,
+          launcher: gtLauncher(),
+          path: ctx.io.env.PATH ?? '/usr/bin:/bin',
+          home,
+        });
+        const existing = townFiles.read(service.file);
+        let written = false;
+        if (!o.print) {
+          if (existing !== undefined && existing !== service.content && !o.force)
+            throw new GtError('conflict', `${service.file} exists and differs`, { hint: 'see it with --print; replace it with --force' });
+          if (existing !== service.content) {
+            townFiles.mkdirp(dirname(service.file));
+            townFiles.write(service.file, service.content, 0o644);
+            written = true;
+          }
+        }
+        const result = { ...service, written, printed: o.print === true };
+        ctx.emit(result, () =>
+          o.print
+            ? service.content.replace(/\n$/, '')
+            : [
+                written ? `Wrote ${service.file}` : `${service.file} is up to date.`,
+                'Enable and start it with:',
+                ...service.enable.map((c) => `  ${c}`),
+                'Remove it later with:',
+                ...service.disable.map((c) => `  ${c}`),
+              ].join('\n'),
+        );
       }),
     );
 
@@ -54,11 +142,14 @@ export default function register(program: Command, ctx: GtContext): void {
         const town = await ctx.town();
         const result = await townStatus(town, townDaemon(town.root, ctx.io.env).status());
         const { daemon, beads, agents, rigs } = result;
+        const states = Object.entries(agents.by_state)
+          .map(([state, count]) => `${count} ${state}`)
+          .join(', ');
         ctx.emit(result, () =>
           [
             `Town ${result.town} at ${result.root}`,
-            `Daemon: ${daemon.running ? `running (pid ${daemon.pid})` : daemon.stale_pidfile ? 'not running (stale pidfile: gt up replaces it)' : 'not running (gt up)'}`,
-            `Agents: ${agents.total} (${agents.running} running)   Beads: ${beads.ready} ready, ${beads.hooked} hooked, ${beads.in_progress} in progress, ${beads.closed} closed`,
+            `Daemon: ${daemon.health.state}${daemon.pid ? ` (pid ${daemon.pid})` : ''}: ${daemon.health.detail}`,
+            `Agents: ${agents.total} (${agents.running} running${states ? `; ${states}` : ''})   Beads: ${beads.ready} ready, ${beads.hooked} hooked, ${beads.in_progress} in progress, ${beads.closed} closed`,
             rigs.length ? table([['RIG', 'PREFIX', 'MERGE QUEUE'], ...rigs.map((r) => [r.name, r.prefix, String(r.merge_queue)])]) : 'No rigs yet.',
             ...(result.escalations.length
               ? [

@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
-import { SIGNALS, turnSignal, type Signal } from '../../../core/agents/signals.js';
+import { recordSignal, SIGNALS, turnSignal, type Signal } from '../../../core/agents/signals.js';
+import type { Identity } from '../../../core/agents/identity.js';
+import { preCompact } from '../../../core/memory/flush.js';
+import { assemblePrime } from '../../../core/work/prime.js';
 import { usageError } from '../../../shared/errors.js';
 import { action, type GtContext } from '../context.js';
 
@@ -34,17 +37,36 @@ export interface SignalOptions {
   agent?: string;
 }
 
-export async function signalCommand(ctx: GtContext, event: string, options: SignalOptions): Promise<void> {
+export async function signalCommand(ctx: GtContext, event: string, options: SignalOptions): Promise<number> {
   if (!(SIGNALS as readonly string[]).includes(event)) throw usageError(`unknown signal ${JSON.stringify(event)}`, `use one of ${SIGNALS.join(', ')}`);
   const signal = event as Signal;
   const identity = await ctx.me(options.agent);
   const town = await ctx.town({ light: true });
   const input = options.format === 'claude' || options.format === 'gemini' ? await readHookInput() : {};
+  if (signal === 'pre-compact') return preCompactSignal(ctx, identity, input);
   const text = await turnSignal(town, identity, signal, input, options.format);
-  if (text === '') return;
+  if (text === '') return 0;
   // Claude's Stop hook: "block" makes the agent continue its turn with the mail as its reason.
   if (signal === 'stop' && options.format === 'claude') ctx.out(JSON.stringify({ decision: 'block', reason: text }));
   else ctx.out(text);
+  return 0;
+}
+
+/**
+ * Claude Code's PreCompact: the Mayor and crew first get one memory flush
+ * turn (exit 2 holds the compaction, its stderr says why); otherwise the
+ * compaction goes on, with the agent's prime as what the summary keeps.
+ */
+async function preCompactSignal(ctx: GtContext, identity: Identity, input: Record<string, unknown>): Promise<number> {
+  const town = await ctx.town({ light: true });
+  await recordSignal(town, identity, 'pre-compact', input);
+  const answer = await preCompact(town, identity, typeof input.trigger === 'string' ? input.trigger : 'unknown');
+  if ('hold' in answer) {
+    ctx.io.stderr(`${answer.hold}\n`);
+    return 2;
+  }
+  ctx.out((await assemblePrime(town, identity)).text);
+  return 0;
 }
 
 export default function register(program: Command, ctx: GtContext): void {

@@ -6,14 +6,18 @@ import { action, type GtContext } from '../context.js';
 export default function register(program: Command, ctx: GtContext): void {
   const witness = program
     .command('witness')
-    .description('GUPP, enforced: wake idle agents that have work on their hook, restart crashed ones, escalate stalled ones')
+    .description('Supervision: wake idle agents with hooked work, restart dead and zombie sessions, interrupt stalled ones, escalate')
     .addHelpText(
       'after',
       `
-The daemon (gt up) runs a patrol on every pass. Settings in town.toml:
+The daemon (gt up) runs a patrol on every pass, rig by rig. Settings in town.toml:
   [witness]
-  idle_wake = "60s"   # an idle agent with hooked work is woken after this
-  max_wakes = 3       # wakes or restarts for one bead before it is escalated as stalled
+  idle_wake = "60s"          # an idle agent with hooked work is woken after this
+  max_wakes = 3              # wakes before it is a GUPP violation (escalated)
+  stall_after = "15m"        # working with no hook event, commit or file change: stalled
+  restart_backoff = "10s"    # before a second restart, doubled for each further one
+  crash_loop_restarts = 3    # restarts within crash_loop_window: a crash loop (escalated)
+  crash_loop_window = "10m"
 
 Examples:
   gt witness patrol
