@@ -85,8 +85,24 @@ describe('each automatic source raises exactly one escalation', () => {
     await witnessPatrol(h.town);
     const escalations = await listEscalations(h.town);
     expect(escalations).toHaveLength(1);
-    expect(escalations[0]).toMatchObject({ source: 'witness', reason: 'stalled', subject: bead, agent, raised_by: 'app/witness' });
+    expect(escalations[0]).toMatchObject({ source: 'witness', reason: 'gupp-violation', subject: bead, agent, raised_by: 'app/witness' });
     expect((await inbox(h, 'mayor')).map((m) => m.subject)).toEqual([`STALLED ${agent}: ${bead}`]);
+  });
+
+  it('the witness: a crash loop is escalated once, critical, and the restarts stop', async () => {
+    const h = await townHarness();
+    configure(h, '[witness]\nrestart_backoff = "0s"\ncrash_loop_restarts = 1\ncrash_loop_window = "10m"');
+    const { bead, agent } = await slungPolecat(h);
+    const actions: string[] = [];
+    for (let pass = 0; pass < 4; pass++) {
+      h.backend.kill((await h.town.agent(parseIdentity(agent)))?.session ?? '');
+      actions.push(...(await witnessPatrol(h.town)).map((a) => a.action));
+    }
+    expect(actions.filter((a) => a === 'escalated')).toHaveLength(1);
+    const escalations = await listEscalations(h.town);
+    expect(escalations).toHaveLength(1);
+    expect(escalations[0]).toMatchObject({ source: 'witness', reason: 'crash-loop', severity: 'critical', subject: bead, agent });
+    expect((await inbox(h, 'human')).map((m) => m.subject)).toEqual([`CRASH LOOP ${agent}: ${bead}`]);
   });
 
   it('a permission timeout: one escalation per piece of work, however often the agent asks again', async () => {
