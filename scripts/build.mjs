@@ -45,6 +45,8 @@ for (const [entry, out, plugins] of [
     define: { __GT_VERSION__: JSON.stringify(version) },
     sourcemap: 'linked',
     logLevel: 'warning',
+    // The dashboard resolves htmx from its own file: __filename in a bundle, import.meta.url from source (never both).
+    logOverride: { 'empty-import-meta': 'silent' },
     plugins,
   });
   chmodSync(`dist/${out}.cjs`, 0o755);

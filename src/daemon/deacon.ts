@@ -12,6 +12,7 @@ import { runRefinery } from '../core/merge/refinery.js';
 import { witnessPatrol } from '../core/agents/witness.js';
 import { reescalateStale, settleEscalations } from '../core/comms/escalations.js';
 import { heartbeatPass } from '../core/heartbeat/heartbeat.js';
+import { memoryRollupPass } from '../core/memory/memory.js';
 import { checkRuntime } from '../core/work/work.js';
 import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
@@ -93,13 +94,15 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       }
       if (!stopping && !heartbeat) {
         heartbeat = heartbeatPass(town, { checkRuntime: (runtime) => checkRuntime(runtime, probe) })
-          .then((outcomes) => {
+          .then(async (outcomes) => {
             for (const o of outcomes)
               log(o.result === 'failed' ? 'warn' : 'info', `heartbeat.${o.result}`, {
                 agent: o.agent,
                 id: o.id,
                 ...(o.reason ? { reason: o.reason } : {}),
               });
+            for (const rolled of await memoryRollupPass(town))
+              log('info', 'memory.rolled', { agent: rolled.agent, weeks: rolled.weeks.map((w) => w.week).join(',') });
           })
           .catch((error: unknown) => log('error', 'heartbeat pass failed', { error: errorMessage(error) }))
           .finally(() => (heartbeat = undefined));

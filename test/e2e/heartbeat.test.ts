@@ -4,11 +4,13 @@
  * hooks, gt's session host, the daemon, git — is real. The model server's
  * request log is the proof that skipped ticks cost nothing.
  */
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requestText } from '../../src/infra/model-server.js';
 import { bash, claudeInstalled, lastUserText, requestsContaining, say, useScriptedClaude } from '../support/claude.js';
+import { GT, isolatedEnv, tempDir } from '../support/env.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
 interface Outcome {
@@ -163,5 +165,69 @@ describe.skipIf(!claudeInstalled)('the heartbeat, with the real Claude Code as t
     expect(requestText(delivered[0] as never)).toContain('- Write the 3 most important items to today');
     expect(todayLog(town).text).toContain('heartbeat alert: Alert: the news site is down.');
     expect(town.gt(['heartbeat', 'disable']).code).toBe(0);
+  });
+});
+
+/** What a person typing `/compact` does, for a headless session: a user line on its stdin (the run's inbox). */
+function typeCompact(town: TestTown): string {
+  const runs = join(town.root, '.gt', 'runs');
+  const run = join(runs, readdirSync(runs).sort().at(-1) as string);
+  writeFileSync(join(run, 'inbox', '.compact.tmp'), `${JSON.stringify({ type: 'user', message: { role: 'user', content: '/compact' } })}\n`);
+  renameSync(join(run, 'inbox', '.compact.tmp'), join(run, 'inbox', `${Date.now()}-compact.msg`));
+  return run;
+}
+
+const compactions = (run: string) => readFileSync(join(run, 'agent.log'), 'utf8').split('"subtype":"compact_boundary"').length - 1;
+
+describe.skipIf(!claudeInstalled)('extraction before compaction', () => {
+  it("a real Claude Code compaction first gets one flush turn, which writes to today's log; once per cycle", async () => {
+    const town = makeTown();
+    expect(town.gt(['config', 'set', 'sessions.backend', 'headless']).code).toBe(0);
+    const server = await useScriptedClaude(town, [
+      say('Ready.'),
+      { match: '[gt memory flush]', ...bash('gt memory add "survives: the deploy key rotates on Fridays"') },
+      say('NO_REPLY'),
+      { match: '[gt memory flush]', ...say('NO_REPLY') },
+    ]);
+    expect(town.gt(['mayor', 'start']).code).toBe(0);
+    const idle = () => town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === 'mayor')?.state === 'idle';
+    await waitFor('the Mayor to be ready', () => (server.turnsUsed() >= 1 && idle()) || undefined, 60_000);
+    // Flush turns the model answered (the compaction's own summary request repeats the prompt, but is no turn of the script).
+    const flushes = () => server.mainRequests().filter((r) => r.turn !== undefined && lastUserText(r).includes('[gt memory flush]')).length;
+
+    const run = typeCompact(town);
+    await waitFor('the compaction', () => compactions(run) >= 1 || undefined, 90_000);
+    expect(flushes()).toBe(1);
+    const log = todayLog(town);
+    expect(log.text).toContain('survives: the deploy key rotates on Fridays');
+    expect(commitAdding(town, log.file, 'survives: the deploy key')).toMatch(/^mayor <mayor@gt.local>/);
+    expect(town.json<unknown[]>(['events', '--type', 'memory.flush_requested'])).toHaveLength(1);
+
+    // The next compaction is a new cycle: one more flush turn, then the compaction.
+    await waitFor('the Mayor to be idle', () => idle() || undefined, 30_000);
+    typeCompact(town);
+    await waitFor('the second compaction', () => compactions(run) >= 2 || undefined, 90_000);
+    expect(flushes()).toBe(2);
+    expect(town.json<unknown[]>(['events', '--type', 'memory.flush_requested'])).toHaveLength(2);
+  });
+});
+
+describe.skipIf(!claudeInstalled)('gt demo --heartbeat', () => {
+  it('shows a round trip with no API key: an ack, an alert, a skipped tick with no request, the memory log in git; nothing left behind', () => {
+    const home = tempDir('gt-demo-home-');
+    const r = spawnSync(process.execPath, [GT, 'demo', '--heartbeat', '--json'], { cwd: home, env: isolatedEnv(home), encoding: 'utf8', timeout: 240_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as {
+      ok: boolean;
+      town: string;
+      ticks: Array<Outcome & { requests: number }>;
+      memory_log: { text: string };
+      mayor_history: string[];
+    };
+    expect(summary.ticks.map((t) => t.result)).toEqual(['ok', 'alert', 'skipped']);
+    expect(summary.ticks[2]).toMatchObject({ reason: 'empty-heartbeat-file', requests: 0 });
+    expect(summary.memory_log.text).toContain('News: 1) a new open-weights model');
+    expect(summary.mayor_history.filter((l) => l.includes(' mayor memory '))).toHaveLength(4);
+    expect(existsSync(summary.town)).toBe(false);
   });
 });

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyReply, isEffectivelyEmpty, renderHeartbeat } from '../../src/core/heartbeat/contract.js';
 import { replyFromStream, replyFromTranscript } from '../../src/core/heartbeat/reply.js';
 import { takeHeartbeatDelivery, deliveryPath } from '../../src/core/heartbeat/state.js';
-import { appendMemoryLog, isoWeek, primeMemory, rollupMemory, searchMemory, wallClock } from '../../src/core/memory/memory.js';
+import { appendMemoryLog, isoWeek, memoryRollupPass, primeMemory, rollupMemory, searchMemory, wallClock } from '../../src/core/memory/memory.js';
 import { afterFlushTurn, noteFlushPrompt, preCompact } from '../../src/core/memory/flush.js';
 import { parseTownConfig } from '../../src/core/town/config.js';
 import { townHarness } from '../support/harness.js';
@@ -124,8 +124,11 @@ describe('memory kept in git', () => {
       h.git(home, ['add', `memory/${date}.md`]);
     }
     h.git(home, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'old logs']);
-    const rolled = await rollupMemory(h.town, MAYOR, 14);
-    expect(rolled.weeks).toEqual([
+    // The daemon's daily job (memory.rollup_after_days = 14 by default); a second pass the same day does nothing.
+    const [rolled] = await memoryRollupPass(h.town);
+    expect(await memoryRollupPass(h.town)).toEqual([]);
+    expect(await rollupMemory(h.town, MAYOR, 14)).toMatchObject({ weeks: [] });
+    expect(rolled?.weeks).toEqual([
       { week: '2026-W02', file: 'memory/weekly/2026-W02.md', days: ['2026-01-05', '2026-01-07'] },
       { week: '2026-W03', file: 'memory/weekly/2026-W03.md', days: ['2026-01-12'] },
     ]);

@@ -5,7 +5,7 @@
  * change gt makes there is a commit by the agent's identity, so history and
  * rollback are git's.
  */
-import { crewHome, lockFile } from '../../shared/paths.js';
+import { crewHome, GT_DIR, lockFile } from '../../shared/paths.js';
 import { validationError } from '../../shared/errors.js';
 import { gitIdentityEnv, sessionName, type Identity } from '../agents/identity.js';
 import type { Town } from '../town/town.js';
@@ -289,4 +289,36 @@ export async function rollupMemory(town: Town, identity: Identity, afterDays: nu
   }
   const commit = await commitPaths(town, identity, home, touched, `memory: roll ${old.length} daily log(s) into ${byWeek.size} week(s)`);
   return commit ? { ...result, commit } : result;
+}
+
+/** Every identity with a memory home on disk: the Mayor, and each crew member whose home exists. */
+export async function memoryOwners(town: Town): Promise<Identity[]> {
+  const owners: Identity[] = [{ address: 'mayor', role: 'mayor' }];
+  for (const agent of await town.agents()) {
+    if (agent.role !== 'crew' || !agent.rig || !agent.name) continue;
+    const identity: Identity = { address: agent.address, role: 'crew', rig: agent.rig, name: agent.name };
+    if (town.ports.files.exists(town.path(memoryHome(identity), '.git'))) owners.push(identity);
+  }
+  return owners;
+}
+
+/**
+ * The daemon's memory job: once a day (the first pass after local midnight),
+ * every home's daily logs older than `memory.rollup_after_days` are rolled
+ * into weekly files. Returns the roll-ups that did something.
+ */
+export async function memoryRollupPass(town: Town): Promise<Rollup[]> {
+  const days = town.config.memory.rollup_after_days;
+  if (days <= 0) return [];
+  const marker = town.path(GT_DIR, 'memory-rollup.json');
+  const today = wallClock(town.ports.now(), MEMORY_ZONE).date;
+  if (town.ports.files.read(marker)?.includes(today)) return [];
+  const done: Rollup[] = [];
+  for (const identity of await memoryOwners(town)) {
+    if (!town.ports.files.exists(town.path(memoryHome(identity), '.git'))) continue;
+    const rolled = await rollupMemory(town, identity, days);
+    if (rolled.weeks.length) done.push(rolled);
+  }
+  town.ports.files.write(marker, JSON.stringify({ date: today }));
+  return done;
 }

@@ -1,4 +1,3 @@
-import { runDir } from '../../../shared/paths.js';
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { claudeStartHint } from '../../../core/agents/claude-config.js';
@@ -6,8 +5,8 @@ import { parseIdentity, type Identity } from '../../../core/agents/identity.js';
 import type { AgentRecord, Town } from '../../../core/town/town.js';
 import { escalationsByAgent } from '../../../core/comms/escalations.js';
 import { readAgents } from '../../../core/agents/supervision.js';
+import { peekAgent } from '../../../core/watch/snapshot.js';
 import { GtError, notFoundError } from '../../../shared/errors.js';
-import { plainText } from '../../../shared/terminal.js';
 import { visibleLine } from '../../../shared/text.js';
 import { table, type Style } from '../../output.js';
 import { action, type GtContext } from '../context.js';
@@ -28,26 +27,10 @@ export async function attachTo(ctx: GtContext, town: Town, identity: Identity): 
   return spawnSync(file as string, args, { stdio: 'inherit' }).status ?? 0;
 }
 
-/** The last `count` lines of an agent's session: its screen (tmux keeps a dead pane), else its run's log. */
-async function sessionOutput(town: Town, agent: AgentRecord & { backend: NonNullable<AgentRecord['backend']> }, count: number): Promise<string> {
-  try {
-    return plainText(await town.ports.backend(agent.backend).capture(agent.session, count));
-  } catch {
-    // The tmux session is gone: the run's log still has its output, as the terminal was sent it (escape codes and all).
-    const log = agent.run ? town.ports.files.read(town.path(runDir(agent.run), 'agent.log')) : undefined;
-    return log
-      ? plainText(log)
-          .split('\n')
-          .slice(-count - 1)
-          .join('\n')
-      : '';
-  }
-}
-
 /** Why a session died, as far as its output says: its last non-blank lines. */
 async function lastWords(town: Town, agent: AgentRecord): Promise<string[]> {
   if (!agent.backend) return [];
-  const text = await sessionOutput(town, { ...agent, backend: agent.backend }, 200);
+  const text = await peekAgent(town, agent, 200);
   return text
     .split('\n')
     .map((l) => l.trimEnd())
@@ -175,7 +158,7 @@ export default function register(program: Command, ctx: GtContext): void {
         const agent = await town.agent(identity);
         if (!agent?.backend) throw notFoundError(`${identity.address} has never had a session`);
         const count = lines === undefined ? 40 : Number(lines);
-        const text = await sessionOutput(town, { ...agent, backend: agent.backend }, count);
+        const text = await peekAgent(town, agent, count);
         if (!(await town.sessionAlive(agent))) {
           const hint = agent.runtime === 'claude' ? claudeStartHint(text) : undefined;
           ctx.err(`${identity.address}: its session is not running; these are the last lines it left${hint ? `\nHint: ${hint}` : ''}`);

@@ -18,6 +18,7 @@ import { gitPort, installPorts, openTown, townFiles as nodeTownFiles } from '../
 import { GtError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
+import { heartbeatDemo } from '../demo-heartbeat.js';
 
 /**
  * Ctrl-C (SIGINT) or SIGTERM while the demo runs: the demo stops at its next
@@ -115,11 +116,19 @@ export default function register(program: Command, ctx: GtContext): void {
     .option('--backend <backend>', 'tmux or headless (default: tmux when installed)')
     .option('--timeout <seconds>', 'give up after this long', '300')
     .option('--keep', 'keep the temporary town (its path is printed)')
+    .option(
+      '--heartbeat',
+      "instead: a heartbeat round trip — Claude Code as the Mayor against a scripted model (no API key), the seed's daily-news HEARTBEAT.md",
+    )
     .option('--json', 'machine-readable summary')
-    .addHelpText('after', '\nExamples:\n  gt demo\n  gt demo --backend headless --json\n  gt demo --agent claude      # needs Claude Code and an API key')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gt demo\n  gt demo --backend headless --json\n  gt demo --agent claude      # needs Claude Code and an API key\n  gt demo --heartbeat         # ack, alert, skipped tick; memory log in git',
+    )
     .action(
       action(ctx, async (opts: unknown) => {
-        const options = opts as { agent: string; backend?: string; timeout: string; keep?: boolean };
+        const options = opts as { agent: string; backend?: string; timeout: string; keep?: boolean; heartbeat?: boolean };
+        if (options.heartbeat) return heartbeatDemo(ctx, { ...(options.backend ? { backend: options.backend } : {}), ...(options.keep ? { keep: true } : {}) });
         const started = Date.now();
         const base = mkdtempSync(join(tmpdir(), 'gt-demo-'));
         const root = join(base, 'town');

@@ -6,6 +6,7 @@ import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
 /** Whose memory: `--agent`, else the agent of this session, else (a person at a terminal) the Mayor's. */
+// show, add and search read no town.toml (memory dates are local, the budget fixed): the config's schemas are not loaded.
 async function whose(ctx: GtContext, agent: string | undefined): Promise<Identity> {
   const identity = await ctx.me(agent);
   return identity.role === 'human' ? { address: 'mayor', role: 'mayor' } : identity;
@@ -47,7 +48,7 @@ Examples:
         const options = opts as { agent?: string; days: string; date?: string };
         if (options.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(options.date)) throw usageError(`--date ${JSON.stringify(options.date)}: use YYYY-MM-DD`);
         const identity = await whose(ctx, options.agent);
-        const town = await ctx.town();
+        const town = await ctx.town({ light: true });
         const view = showMemory(town, identity, { days: positiveInt(options.days, '--days'), ...(options.date ? { date: options.date } : {}) });
         ctx.emit(view, () =>
           view.files.length ? view.files.map((f) => `==> ${f.file} <==\n${f.text.trimEnd()}`).join('\n\n') : `No memory yet in ${view.home}.`,
@@ -63,7 +64,7 @@ Examples:
     .action(
       action(ctx, async (words: unknown, opts: unknown) => {
         const identity = await whose(ctx, (opts as { agent?: string }).agent);
-        const town = await ctx.town();
+        const town = await ctx.town({ light: true });
         const entry = await appendMemoryLog(town, identity, (words as string[]).join(' '));
         ctx.emit(entry, () => `${entry.file}: ${entry.line}${entry.commit ? ` (${entry.commit.slice(0, 8)})` : ''}`);
       }),
@@ -79,7 +80,7 @@ Examples:
       action(ctx, async (words: unknown, opts: unknown) => {
         const options = opts as { agent?: string; limit: string };
         const identity = await whose(ctx, options.agent);
-        const town = await ctx.town();
+        const town = await ctx.town({ light: true });
         const hits = searchMemory(town, identity, (words as string[]).join(' '), { limit: positiveInt(options.limit, '--limit') });
         ctx.emit(hits, () => (hits.length ? table([['FILE', 'LINE', 'TEXT'], ...hits.map((h) => [h.file, String(h.line), h.text])]) : 'No match.'));
       }),
