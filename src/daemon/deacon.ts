@@ -135,7 +135,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           renew();
           // The witness, rig by rig (then the town's own agents: the Mayor).
           for (const rig of [...town.rigNames(), undefined]) {
-            for (const action of await witnessPatrol(town, rig === undefined ? { townOnly: true } : { rig })) {
+            for (const action of await witnessPatrol(town, { ...(rig === undefined ? { townOnly: true } : { rig }), pass: passes + 1 })) {
               log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
                 agent: action.agent,
                 bead: action.bead,

@@ -51,7 +51,12 @@ export function daemonControl(root: string, env: NodeJS.ProcessEnv): DaemonContr
       process.kill(now.pid, 'SIGTERM');
       const deadline = Date.now() + graceMs;
       while (processAlive(now.pid) && Date.now() < deadline) await sleep(50);
-      if (processAlive(now.pid)) process.kill(now.pid, 'SIGKILL');
+      if (processAlive(now.pid)) {
+        process.kill(now.pid, 'SIGKILL');
+        // SIGKILL is delivered asynchronously: a start right after must not find it still there.
+        const killed = Date.now() + 5000;
+        while (processAlive(now.pid) && Date.now() < killed) await sleep(20);
+      }
       return true;
     },
   };

@@ -89,7 +89,7 @@ describe('each automatic source raises exactly one escalation', () => {
     expect((await inbox(h, 'mayor')).map((m) => m.subject)).toEqual([`STALLED ${agent}: ${bead}`]);
   });
 
-  it('the witness: a crash loop is escalated once, critical, and the restarts stop', async () => {
+  it('the witness: a crash loop is escalated once, and the restarts stop', async () => {
     const h = await townHarness();
     configure(h, '[witness]\nrestart_backoff = "0s"\ncrash_loop_restarts = 1\ncrash_loop_window = "10m"');
     const { bead, agent } = await slungPolecat(h);
@@ -101,7 +101,7 @@ describe('each automatic source raises exactly one escalation', () => {
     expect(actions.filter((a) => a === 'escalated')).toHaveLength(1);
     const escalations = await listEscalations(h.town);
     expect(escalations).toHaveLength(1);
-    expect(escalations[0]).toMatchObject({ source: 'witness', reason: 'crash-loop', severity: 'critical', subject: bead, agent });
+    expect(escalations[0]).toMatchObject({ source: 'witness', reason: 'crash-loop', severity: 'high', subject: bead, agent });
     expect((await inbox(h, 'human')).map((m) => m.subject)).toEqual([`CRASH LOOP ${agent}: ${bead}`]);
   });
 

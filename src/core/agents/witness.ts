@@ -44,6 +44,8 @@ export interface WitnessOptions {
   rig?: string;
   /** Only the town's own agents (the Mayor), not any rig's. */
   townOnly?: boolean;
+  /** The daemon's pass number, recorded in the events of this patrol (supervision is judged in passes). */
+  pass?: number;
   /** How long a wake-up waits for the confirming hook event (default 10 s). */
   confirmSec?: number;
 }
@@ -61,8 +63,8 @@ export async function witnessPatrol(town: Town, options: WitnessOptions = {}): P
     let reading: AgentReading | undefined;
     try {
       reading = await readAgent(town, agent, rules);
-      await recordReading(town, reading);
-      const action = await actOn(town, reading, { confirmSec: options.confirmSec ?? 10 });
+      await recordReading(town, reading, options.pass);
+      const action = await actOn(town, reading, { confirmSec: options.confirmSec ?? 10, pass: options.pass });
       if (action) actions.push({ ...action, state: reading.state });
     } catch (error) {
       const bead = reading?.hooked[0]?.id;
@@ -73,9 +75,12 @@ export async function witnessPatrol(town: Town, options: WitnessOptions = {}): P
 }
 
 /** A state the machine reads that differs from the recorded one is a transition: recorded, with its event. */
-async function recordReading(town: Town, reading: AgentReading): Promise<void> {
+async function recordReading(town: Town, reading: AgentReading, pass: number | undefined): Promise<void> {
   if (reading.state === reading.agent.state) return;
-  await town.saveAgentState(reading.agent, { state: reading.state, state_reason: reading.reason });
+  await town.saveAgentState(reading.agent, { state: reading.state, state_reason: reading.reason }, undefined, {
+    actor: witnessOf(reading.agent),
+    ...(pass !== undefined ? { payload: { pass } } : {}),
+  });
   reading.agent = { ...reading.agent, state: reading.state };
 }
 
@@ -84,15 +89,28 @@ function witnessOf(agent: AgentRecord): string {
 }
 
 /** What the witness did to this agent over this bead, for the event stream. */
-function witnessEvent(agent: AgentRecord, bead: Issue, kind: TownEventInput['kind'], payload: Record<string, unknown>): TownEventInput {
-  return { kind, actor: witnessOf(agent), agent: agent.address, bead: bead.id, ...(agent.rig ? { rig: agent.rig } : {}), payload };
+function witnessEvent(agent: AgentRecord, bead: Issue, kind: TownEventInput['kind'], payload: Record<string, unknown>, pass?: number): TownEventInput {
+  return {
+    kind,
+    actor: witnessOf(agent),
+    agent: agent.address,
+    bead: bead.id,
+    ...(agent.rig ? { rig: agent.rig } : {}),
+    payload: pass === undefined ? payload : { ...payload, pass },
+  };
 }
 
 async function saveSupervision(town: Town, agent: AgentRecord, supervision: SupervisionRecord, event?: TownEventInput | TownEventInput[]): Promise<void> {
   await town.saveAgentState(agent, { supervision }, event);
 }
 
-async function actOn(town: Town, reading: AgentReading, options: { confirmSec: number }): Promise<Omit<WitnessAction, 'state'> | undefined> {
+/** What one patrol's actions share: how long a wake waits for its confirmation, and the daemon's pass. */
+interface PatrolContext {
+  confirmSec: number;
+  pass?: number | undefined;
+}
+
+async function actOn(town: Town, reading: AgentReading, options: PatrolContext): Promise<Omit<WitnessAction, 'state'> | undefined> {
   const { agent, observation } = reading;
   const bead = reading.hooked[0];
   if (!bead) return undefined;
@@ -103,15 +121,16 @@ async function actOn(town: Town, reading: AgentReading, options: { confirmSec: n
     case 'dead':
       // A session someone stopped (gt mayor stop, gt down --all…) stays stopped.
       if (observation.stoppedAt !== undefined && observation.stoppedAt >= (observation.startedAt ?? 0)) return undefined;
-      return restart(town, reading, bead, supervision);
+      if (beingSlung(bead, observation.startedAt, observation.now)) return undefined;
+      return restart(town, reading, bead, supervision, options.pass);
     case 'zombie':
-      return restart(town, reading, bead, supervision);
+      return restart(town, reading, bead, supervision, options.pass);
     case 'stalled':
       if (supervision.interrupted_at)
-        return escalate(town, agent, bead, supervision, 'stall', `stalled again after being interrupted and re-primed (${reading.reason})`);
-      return interrupt(town, reading, bead, supervision);
+        return escalate(town, agent, bead, supervision, 'stall', `stalled again after being interrupted and re-primed (${reading.reason})`, options.pass);
+      return interrupt(town, reading, bead, supervision, options.pass);
     case 'gupp-violation':
-      return escalate(town, agent, bead, supervision, 'gupp-violation', `idle at its prompt after ${supervision.wakes} wake-up(s)`);
+      return escalate(town, agent, bead, supervision, 'gupp-violation', `idle at its prompt after ${supervision.wakes} wake-up(s)`, options.pass);
     case 'idle':
       return wake(town, reading, bead, supervision, options);
     default:
@@ -119,12 +138,20 @@ async function actOn(town: Town, reading: AgentReading, options: { confirmSec: n
   }
 }
 
+/** Hooked after its last session started, a moment ago: gt sling is starting its session right now. */
+function beingSlung(bead: Issue, startedAt: number | undefined, now: number): boolean {
+  const hookedAt = typeof bead.metadata?.hooked_at === 'string' ? Date.parse(bead.metadata.hooked_at) : NaN;
+  return Number.isFinite(hookedAt) && hookedAt > (startedAt ?? 0) && now - hookedAt < SLING_GRACE_MS;
+}
+
+const SLING_GRACE_MS = 60_000;
+
 async function wake(
   town: Town,
   reading: AgentReading,
   bead: Issue,
   supervision: SupervisionRecord,
-  options: { confirmSec: number },
+  options: PatrolContext,
 ): Promise<Omit<WitnessAction, 'state'> | undefined> {
   const { agent, observation } = reading;
   const { idleWakeMs } = stateRules(town);
@@ -142,13 +169,19 @@ async function wake(
     town,
     fresh,
     { ...supervision, wakes, last_wake_at: town.ports.now() },
-    witnessEvent(agent, bead, 'agent.woken', { wakes, confirmed: nudge.confirmed }),
+    witnessEvent(agent, bead, 'agent.woken', { wakes, confirmed: nudge.confirmed }, options.pass),
   );
   return { agent: agent.address, bead: bead.id, action: 'woken', detail: `idle since ${agent.last_signal_at ?? '?'}`, confirmed: nudge.confirmed };
 }
 
 /** A dead or zombie session: what is left of it stopped, a new one on the same hook — unless it crash-loops. */
-async function restart(town: Town, reading: AgentReading, bead: Issue, supervision: SupervisionRecord): Promise<Omit<WitnessAction, 'state'> | undefined> {
+async function restart(
+  town: Town,
+  reading: AgentReading,
+  bead: Issue,
+  supervision: SupervisionRecord,
+  pass: number | undefined,
+): Promise<Omit<WitnessAction, 'state'> | undefined> {
   const { agent } = reading;
   const decision = restartDecision(supervision.restarts, reading.observation.now, restartRules(town));
   if (decision.action === 'crash-loop')
@@ -158,15 +191,16 @@ async function restart(town: Town, reading: AgentReading, bead: Issue, supervisi
       bead,
       supervision,
       'crash-loop',
-      `its session died ${decision.recent} times within witness.crash_loop_window; not restarted again`,
+      `its session died again after ${decision.recent} restart(s) within witness.crash_loop_window: a crash loop, not restarted again`,
+      pass,
     );
   if (decision.action === 'wait') return undefined;
-  const resumed = await newSession(town, agent, bead, reading.state === 'zombie');
+  const resumed = await newSession(town, agent, bead, reading.state === 'zombie', pass);
   const restarts = [...supervision.restarts, town.ports.now()].slice(-20);
   const fresh = (await town.agent(parseIdentity(agent.address))) ?? agent;
   await saveSupervision(town, fresh, { ...supervision, restarts });
   await town.ledger.emit(
-    witnessEvent(agent, bead, 'agent.restarted', { reason: reading.state, restarts: decision.recent + 1, ...(resumed ? { resumed } : {}) }),
+    witnessEvent(agent, bead, 'agent.restarted', { reason: reading.state, restarts: decision.recent + 1, ...(resumed ? { resumed } : {}) }, pass),
   );
   return {
     agent: agent.address,
@@ -177,15 +211,21 @@ async function restart(town: Town, reading: AgentReading, bead: Issue, supervisi
 }
 
 /** Stalled mid-turn: its session is ended (the turn with it) and a new one primed on the same hook, once. */
-async function interrupt(town: Town, reading: AgentReading, bead: Issue, supervision: SupervisionRecord): Promise<Omit<WitnessAction, 'state'>> {
+async function interrupt(
+  town: Town,
+  reading: AgentReading,
+  bead: Issue,
+  supervision: SupervisionRecord,
+  pass: number | undefined,
+): Promise<Omit<WitnessAction, 'state'>> {
   const { agent } = reading;
-  const resumed = await newSession(town, agent, bead, true);
+  const resumed = await newSession(town, agent, bead, true, pass);
   const fresh = (await town.agent(parseIdentity(agent.address))) ?? agent;
   await saveSupervision(
     town,
     fresh,
     { ...supervision, interrupted_at: town.ports.now() },
-    witnessEvent(agent, bead, 'agent.interrupted', { reason: reading.reason, ...(resumed ? { resumed } : {}) }),
+    witnessEvent(agent, bead, 'agent.interrupted', { reason: reading.reason, ...(resumed ? { resumed } : {}) }, pass),
   );
   return {
     agent: agent.address,
@@ -200,11 +240,11 @@ async function interrupt(town: Town, reading: AgentReading, bead: Issue, supervi
  * process) and starts a new one on the same hook, resuming the runtime's
  * conversation when it has one. Returns the resumed session id.
  */
-async function newSession(town: Town, agent: AgentRecord, bead: Issue, stopFirst: boolean): Promise<string | undefined> {
+async function newSession(town: Town, agent: AgentRecord, bead: Issue, stopFirst: boolean, pass: number | undefined): Promise<string | undefined> {
   const identity = parseIdentity(agent.address);
   const backend = agent.backend as 'tmux' | 'headless';
   if (stopFirst) await town.ports.backend(backend).stop(agent.session);
-  else await town.ledger.emit(witnessEvent(agent, bead, 'session.died', { state: agent.state }));
+  else await town.ledger.emit(witnessEvent(agent, bead, 'session.died', { state: agent.state }, pass));
   const runtime = town.runtimeFor(identity, agent.runtime);
   const resume = agent.runtime_session;
   await startSession(town, identity, {
@@ -229,25 +269,28 @@ async function escalate(
   supervision: SupervisionRecord,
   reason: NonNullable<SupervisionRecord['escalated']>,
   why: string,
+  pass: number | undefined,
 ): Promise<Omit<WitnessAction, 'state'>> {
   const witness = witnessOf(agent);
   await saveSupervision(
     town,
     agent,
     { ...supervision, escalated: reason },
-    reason === 'crash-loop' ? undefined : witnessEvent(agent, bead, 'agent.stalled', { reason, wakes: supervision.wakes }),
+    reason === 'crash-loop' ? undefined : witnessEvent(agent, bead, 'agent.stalled', { reason, wakes: supervision.wakes }, pass),
   );
   // escalation.raised, the person's mail and the routes: comms/escalations.ts, the one way gt escalates.
   await raiseEscalation(town, {
     message: `${agent.address} ${why}, with ${bead.id} "${bead.title}" on its hook.\nLook with gt peek ${agent.address}; take the bead back with gt unsling ${bead.id}, or restart it with gt sling ${bead.id} ${agent.address} --force.`,
     headline: `${reason === 'crash-loop' ? 'CRASH LOOP' : 'STALLED'} ${agent.address}: ${bead.id}`,
-    severity: reason === 'crash-loop' ? 'critical' : 'high',
+    severity: 'high',
     source: 'witness',
     reason,
     subject: bead.id,
     raisedBy: witness,
     agent: agent.address,
     ...(agent.rig ? { rig: agent.rig } : {}),
+    // The daemon pass that decided it: supervision is measured in passes.
+    ...(pass !== undefined ? { eventPayload: { pass } } : {}),
   });
   return { agent: agent.address, bead: bead.id, action: 'escalated', detail: why };
 }

@@ -123,6 +123,8 @@ export interface RaiseInput {
   headline?: string;
   /** Whether the subject bead waits for the escalation (stuck work): default true when there is a subject. */
   blocks?: boolean;
+  /** More for the `escalation.raised` event's payload (the witness's pass). */
+  eventPayload?: Record<string, unknown>;
 }
 
 export interface RaiseResult {
@@ -197,7 +199,7 @@ export async function raiseEscalation(town: Town, input: RaiseInput): Promise<Ra
         bead: input.subject ?? id,
         ...(input.agent ? { agent: input.agent } : {}),
         ...(input.rig ? { rig: input.rig } : {}),
-        payload: { escalation: id, severity: input.severity, source: input.source, reason: input.reason, message: headline },
+        payload: { ...input.eventPayload, escalation: id, severity: input.severity, source: input.source, reason: input.reason, message: headline },
       }),
     });
     created = escalationFrom(issue);

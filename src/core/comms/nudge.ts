@@ -32,7 +32,8 @@ export function nudgeLock(town: Town, agent: Pick<AgentRecord, 'session'>, waitM
 
 /** Idle at its prompt? From the last hook signal when the runtime has hooks, else from the screen. */
 async function isIdle(town: Town, agent: AgentRecord): Promise<boolean> {
-  if (agent.last_signal) return agent.state === 'idle';
+  // A GUPP violation is an agent idle at its prompt too (the witness's reading of it).
+  if (agent.last_signal) return agent.state === 'idle' || agent.state === 'gupp-violation';
   const runtime = town.runtimeFor(parseIdentity(agent.address), agent.runtime);
   if (!runtime.readyPrompt || !agent.backend) return true;
   const prompt = runtime.readyPrompt;

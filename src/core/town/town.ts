@@ -256,14 +256,16 @@ export class Town {
     agent: Pick<AgentRecord, 'id' | 'address' | 'rig' | 'state'>,
     fields: Record<string, unknown>,
     event?: TownEventInput | TownEventInput[],
+    transition: { actor?: string; payload?: Record<string, unknown> } = {},
   ): Promise<void> {
     const state = typeof fields.state === 'string' ? fields.state : undefined;
     const events = event === undefined ? [] : Array.isArray(event) ? [...event] : [event];
     if (state !== undefined && state !== agent.state) {
-      const subject = { agent: agent.address, ...(agent.rig ? { rig: agent.rig } : {}) };
+      const subject = { agent: agent.address, ...(agent.rig ? { rig: agent.rig } : {}), ...(transition.actor ? { actor: transition.actor } : {}) };
       const reason = typeof fields.state_reason === 'string' ? { reason: fields.state_reason } : {};
-      events.unshift({ kind: 'agent.state', ...subject, payload: { state, from: agent.state, ...reason } });
-      if (PROBLEM_STATES.has(state as AgentState)) events.splice(1, 0, { kind: 'agent.problem', ...subject, payload: { state, from: agent.state, ...reason } });
+      const payload = { state, from: agent.state, ...reason, ...transition.payload };
+      events.unshift({ kind: 'agent.state', ...subject, payload });
+      if (PROBLEM_STATES.has(state as AgentState)) events.splice(1, 0, { kind: 'agent.problem', ...subject, payload });
     }
     single(await this.ledger.update([agent.id], { setMetadata: fields, volatile: true, ...(events.length ? { townEvent: events } : {}) }));
   }
