@@ -21,6 +21,8 @@ import { openLedger } from './town.js';
 import type { DoctorPorts } from '../core/doctor/doctor.js';
 import { fileMode, processCommandLines } from '../infra/inspect.js';
 import { townSocket } from '../infra/tmux.js';
+import type { NotifyPort } from '../core/notify/types.js';
+import { channelPort } from '../infra/notify/index.js';
 
 export * from './town.js';
 /** argv that runs this gt (node and its script): what a service file starts. */
@@ -49,6 +51,11 @@ export function installPorts(root: string, env: NodeJS.ProcessEnv, opened: (ledg
 /** The town daemon as a process (gt up, gt down, gt status). */
 export function townDaemon(root: string, env: NodeJS.ProcessEnv): DaemonControl {
   return daemonControl(root, env);
+}
+
+/** The notification channels (Telegram, email, desktop, webhooks), reading secrets from `env`. */
+export function notifyPort(env: NodeJS.ProcessEnv): NotifyPort {
+  return channelPort(env);
 }
 
 /** The daemon's own lock: its pidfile. Throws when another live daemon holds it. */

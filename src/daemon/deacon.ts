@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/merge/refinery.js';
 import { witnessPatrol } from '../core/agents/witness.js';
-import { reescalateStale, settleEscalations } from '../core/comms/escalations.js';
+import { ackFromChannel, reescalateStale, settleEscalations } from '../core/comms/escalations.js';
 import { heartbeatPass } from '../core/heartbeat/heartbeat.js';
 import { memoryRollupPass } from '../core/memory/memory.js';
 import { checkRuntime } from '../core/work/work.js';
@@ -19,10 +19,23 @@ import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
 import { leasePath, writeLease } from '../core/town/daemon-health.js';
-import { fileLogger, lockDaemon, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
+import { fileLogger, lockDaemon, notifyPort, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
+import { drainOutbox, notifyChannels } from '../core/notify/outbox.js';
+import { notifyOnEvents, sendDigestIfDue } from '../core/notify/subscriptions.js';
+import { pollAnswers } from '../core/notify/answers.js';
+import type { Town } from '../core/town/town.js';
 import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
+
+/** The town's notification channels; none while town.toml is broken (the loop logs that elsewhere). */
+function safeChannels(town: Town) {
+  try {
+    return notifyChannels(town.config);
+  } catch {
+    return new Map<string, never>();
+  }
+}
 
 export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<number> {
   const logger = fileLogger(join(root, DAEMON_LOGFILE));
@@ -67,6 +80,39 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   renew();
   const probe = runtimeProbe(env);
   const refineries = new Map<string, Promise<void>>();
+  const notifier = notifyPort(env);
+  let notifying: Promise<void> | undefined;
+  const pollers = new Map<string, Promise<void>>();
+  const polling = new AbortController();
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  // One long poll per Telegram channel with buttons, beside the loop: a press is applied within seconds, whatever a pass is doing.
+  const startPollers = () => {
+    for (const [name, channel] of safeChannels(town)) {
+      if (channel.type !== 'telegram' || !channel.buttons || pollers.has(name)) continue;
+      const poll = (async () => {
+        while (!stopping) {
+          const current = safeChannels(town).get(name);
+          if (current?.type !== 'telegram' || !current.buttons) return;
+          try {
+            for (const answer of await pollAnswers(town, notifier, name, current, { waitSec: 25, signal: polling.signal, ack: ackFromChannel })) {
+              log(answer.accepted ? 'info' : 'warn', answer.accepted ? 'notification.answered' : 'notification.refused', {
+                channel: name,
+                chat: answer.chat,
+                from: answer.from,
+                data: answer.data,
+                result: answer.text,
+              });
+            }
+          } catch (error) {
+            if (stopping) return;
+            log('warn', 'notify answers poll failed', { channel: name, error: errorMessage(error) });
+            await sleep(Math.max(interval, 5000));
+          }
+        }
+      })().finally(() => pollers.delete(name));
+      pollers.set(name, poll);
+    }
+  };
   // The heartbeat runs beside the loop too: starting its agent or waiting for it at its prompt takes seconds.
   let heartbeat: Promise<void> | undefined;
   try {
@@ -153,6 +199,26 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
         passes++;
         renew();
       }
+      // Notifications beside the loop too: a channel that hangs until its time-out never delays supervision.
+      if (!stopping && notifying === undefined) {
+        notifying = (async () => {
+          await notifyOnEvents(town);
+          const digest = await sendDigestIfDue(town);
+          if (digest) log('info', 'notify.digest', { day: digest });
+          for (const d of await drainOutbox(town, notifier)) {
+            if (d.outcome === 'busy') continue;
+            log(d.outcome === 'sent' || d.outcome === 'held' || d.outcome === 'rate-limited' ? 'info' : 'warn', `notification.${d.outcome}`, {
+              id: d.id,
+              channel: d.channel,
+              ...(d.next_at ? { next_at: d.next_at } : {}),
+              ...(d.error ? { error: d.error } : {}),
+            });
+          }
+        })()
+          .catch((error: unknown) => log('error', 'notify pass failed', { error: errorMessage(error) }))
+          .finally(() => (notifying = undefined));
+      }
+      if (!stopping) startPollers();
       await new Promise<void>((resolvePromise) => {
         const timer = setTimeout(resolvePromise, interval);
         wake = () => {
@@ -163,7 +229,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
     }
   } finally {
     // A batch in flight finishes (gt down waits 30 s, then SIGKILL, which the refinery's journal survives).
-    await Promise.allSettled([...refineries.values(), ...(heartbeat ? [heartbeat] : [])]);
+    polling.abort();
+    await Promise.allSettled([...refineries.values(), ...pollers.values(), ...(notifying ? [notifying] : []), ...(heartbeat ? [heartbeat] : [])]);
     await town.ledger.release();
     town.ports.files.remove(leasePath(root));
     release();

@@ -143,3 +143,16 @@ function clock(minutes: number): string {
 export function describeWindow(window: DailyWindow): string {
   return `${clock(window.start)}–${clock(window.end)} ${window.timezone}`;
 }
+
+/**
+ * The first instant at or after `from` outside the window (`from` itself when it is
+ * outside): when something held for quiet hours may go. A window that covers the whole
+ * day never ends; a day from `from` is returned, so a caller looks again then.
+ */
+export function nextWindowEnd(window: DailyWindow, from: Date = new Date()): Date {
+  if (!isWithinWindow(window, from)) return from;
+  if (window.start === 0 && window.end === MINUTES_PER_DAY) return new Date(from.getTime() + MINUTES_PER_DAY * MINUTE_MS);
+  // The complement is a window too: from this one's end to its start.
+  const outside: DailyWindow = { start: window.end % MINUTES_PER_DAY, end: window.start === 0 ? MINUTES_PER_DAY : window.start, timezone: window.timezone };
+  return nextWindowStart(outside, from);
+}

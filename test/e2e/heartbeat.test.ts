@@ -12,6 +12,7 @@ import { requestText } from '../../src/infra/model-server.js';
 import { bash, claudeInstalled, lastUserText, requestsContaining, say, useScriptedClaude } from '../support/claude.js';
 import { GT, isolatedEnv, tempDir } from '../support/env.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
+import { TelegramStandIn } from '../support/notify-servers.js';
 
 interface Outcome {
   id: string;
@@ -135,9 +136,12 @@ describe.skipIf(!claudeInstalled)('the heartbeat, with the real Claude Code as t
     for (const reason of ['quiet-hours', 'empty-heartbeat-file', 'busy']) expect(log.text).toContain(`heartbeat skipped (${reason})`);
   });
 
-  it('tmux, driven by the daemon: the wake line is typed, the message arrives through the prompt hook, the reply is read from the transcript', async () => {
+  it('tmux, driven by the daemon: the wake line is typed, the message arrives through the prompt hook, the reply is read from the transcript, the alert reaches Telegram', async () => {
     const town = makeTown();
     configure(town, 'every = "2s"', 'tmux');
+    // heartbeat.notify defaults to ["default"]: every channel, here one Telegram chat (a Bot API stand-in on loopback).
+    const bot = await TelegramStandIn.start('hb-test-token');
+    appendFileSync(join(town.root, 'town.toml'), `\n[notify.phone]\ntype = "telegram"\ntoken = "hb-test-token"\nchat_id = "4242"\napi_base = "${bot.url}"\n`);
     const server = await useScriptedClaude(town, [
       say('Ready.'),
       // The typed line is the newest user message; HEARTBEAT.md arrives beside it as the prompt hook's context.
@@ -164,6 +168,9 @@ describe.skipIf(!claudeInstalled)('the heartbeat, with the real Claude Code as t
     expect(lastUserText(delivered[0] as never)).not.toContain('Daily news');
     expect(requestText(delivered[0] as never)).toContain('- Write the 3 most important items to today');
     expect(todayLog(town).text).toContain('heartbeat alert: Alert: the news site is down.');
+    const message = await waitFor('the alert on Telegram', () => bot.messages().find((m) => m.text.includes('Alert: the news site is down.')), 60_000);
+    expect(message).toMatchObject({ chat_id: '4242', parse_mode: 'HTML' });
+    expect(bot.messages().filter((m) => m.text.includes('HEARTBEAT_OK'))).toEqual([]);
     expect(town.gt(['heartbeat', 'disable']).code).toBe(0);
   });
 });

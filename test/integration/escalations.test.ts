@@ -12,6 +12,7 @@ import { recordSignal } from '../../src/core/agents/signals.js';
 import { witnessPatrol } from '../../src/core/agents/witness.js';
 import {
   ackEscalation,
+  ackFromChannel,
   ackEscalationMail,
   closeEscalation,
   listEscalations,
@@ -21,6 +22,7 @@ import {
 } from '../../src/core/comms/escalations.js';
 import { Mailbox } from '../../src/core/comms/mail.js';
 import { brokerPermission } from '../../src/core/governance/permissions.js';
+import { notificationLog } from '../../src/core/notify/outbox.js';
 import { runRefinery } from '../../src/core/merge/refinery.js';
 import { parseToml, parseTownConfig, renderToml, setKey } from '../../src/core/town/config.js';
 import { checkGates } from '../../src/core/work/gates.js';
@@ -180,9 +182,9 @@ describe('each automatic source raises exactly one escalation', () => {
 });
 
 describe('routes, re-escalation, acking and closing', () => {
-  it('the person always gets it; routes add the rest; a notify route is recorded as pending, never dropped', async () => {
+  it('the person always gets it; routes add the rest; a notify route goes to the notifications outbox, an unknown channel is recorded as failed', async () => {
     const h = await townHarness();
-    configure(h, '[escalation.routes]\nlow = []\ncritical = ["mail:app/crew/ada", "notify:phone"]');
+    configure(h, '[escalation.routes]\nlow = []\ncritical = ["mail:app/crew/ada", "notify:phone", "notify:pager"]\n[notify.phone]\ntype = "desktop"');
     const { escalation } = await raiseEscalation(h.town, {
       message: 'the disk is full',
       severity: 'critical',
@@ -193,10 +195,18 @@ describe('routes, re-escalation, acking and closing', () => {
     expect(escalation.deliveries.map((d) => [d.route, d.result])).toEqual([
       ['mail:human', 'delivered'],
       ['mail:app/crew/ada', 'delivered'],
-      ['notify:phone', 'pending'],
+      ['notify:phone', 'delivered'],
+      ['notify:pager', 'failed'],
     ]);
-    expect(escalation.deliveries[2]?.detail).toContain('no notifications engine');
+    expect(escalation.deliveries[3]?.detail).toContain('no notification channel "pager"');
     expect((await inbox(h, 'app/crew/ada')).map((m) => m.subject)).toEqual(['the disk is full']);
+    const [queued, ...others] = await notificationLog(h.town);
+    expect(others).toEqual([]);
+    expect(queued).toMatchObject({ channel: 'phone', severity: 'critical', kind: 'escalation', bead: escalation.id, status: 'pending' });
+    expect(queued?.actions.map((a) => a.verb)).toEqual(['ack']);
+    // The Ack button, pressed on the phone, acks it as gt escalations ack does.
+    expect(await ackFromChannel(h.town, escalation.id, 'telegram:42')).toBe(`acked ${escalation.id}`);
+    expect((await listEscalations(h.town))[0]).toMatchObject({ state: 'acked', acked_by: 'telegram:42' });
     const low = await raiseEscalation(h.town, { message: 'fyi', severity: 'low', source: 'person', reason: 'fyi', raisedBy: 'human' });
     expect(low.escalation.deliveries.map((d) => d.to)).toEqual(['human']);
   });

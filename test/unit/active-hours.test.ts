@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { activeHoursProblems, describeWindow, isWithinWindow, nextWindowStart, parseActiveHours } from '../../src/shared/active-hours.js';
+import { activeHoursProblems, describeWindow, isWithinWindow, nextWindowEnd, nextWindowStart, parseActiveHours } from '../../src/shared/active-hours.js';
 import { activeHoursSchema, parseConfig } from '../../src/core/town/config.js';
 import { GtError } from '../../src/shared/errors.js';
 
@@ -67,6 +67,14 @@ describe('active hours: a daily window of wall-clock time', () => {
     // New York falls back on 2026-11-01 at 02:00 → 01:00: 09:00 EST is 14:00Z.
     const ny = parseActiveHours({ start: '09:00', end: '17:00', timezone: 'America/New_York' });
     expect(nextWindowStart(ny, at('2026-11-01T03:00:00Z')).toISOString()).toBe('2026-11-01T14:00:00.000Z');
+  });
+
+  it('finds when a window (quiet hours) next ends', () => {
+    const quiet = parseActiveHours({ start: '22:00', end: '07:00', timezone: 'UTC' });
+    expect(nextWindowEnd(quiet, at('2026-06-01T23:10:00Z')).toISOString()).toBe('2026-06-02T07:00:00.000Z');
+    expect(nextWindowEnd(quiet, at('2026-06-02T12:00:00Z')).toISOString()).toBe('2026-06-02T12:00:00.000Z');
+    const evening = parseActiveHours({ start: '18:00', end: '24:00', timezone: 'UTC' });
+    expect(nextWindowEnd(evening, at('2026-06-01T19:00:00Z')).toISOString()).toBe('2026-06-02T00:00:00.000Z');
   });
 
   it('describes itself for status lines', () => {

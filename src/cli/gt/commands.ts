@@ -37,6 +37,7 @@ export const COMMANDS: Entry[] = [
   { names: ['permission'], summary: "Agents' permission requests: list, approve, deny, log", load: () => import('./commands/permission.js') },
   { names: ['escalate'], summary: 'Raise a problem to a person (severity, routes, re-escalation)', load: () => import('./commands/escalate.js') },
   { names: ['escalations'], summary: 'Escalations: list, show, ack, close', load: () => import('./commands/escalate.js') },
+  { names: ['notify'], summary: 'Notifications (Telegram, email, desktop, webhook): channels, test, send, log', load: () => import('./commands/notify.js') },
   { names: ['heartbeat'], summary: 'Periodic turns of the Mayor: status, run, last, enable, disable, event', load: () => import('./commands/heartbeat.js') },
   { names: ['memory'], summary: "An agent's memory in git: show, add, search, rollup", load: () => import('./commands/memory.js') },
   { names: ['events'], summary: 'The town event stream: what happened, in order (--follow)', load: () => import('./commands/events.js') },

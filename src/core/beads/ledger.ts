@@ -24,6 +24,7 @@ import {
   type Vocabulary,
 } from './rules.js';
 import { COALESCED_KINDS, type TownEvent, type TownEventFilter, type TownEventInput } from '../events/town-events.js';
+import type { NotificationFilter, NotificationInsert, NotificationPatch, NotificationRecord } from '../notify/types.js';
 import { guardedStore, type LedgerGuard } from './guard.js';
 import type { BlockerInfo, LedgerReader, LedgerStore, LedgerWriter } from './store.js';
 import type { BlockedIssue, Comment, Dependency, Issue, IssueDetails, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats } from './types.js';
@@ -473,6 +474,41 @@ export class Ledger {
 
   async lastTownEventId(): Promise<number> {
     return this.store.read((tx) => tx.lastTownEventId());
+  }
+
+  // ---- the notification outbox (core/notify) ----
+
+  /** Adds messages to the outbox in one transaction; each entry is its new ID, or undefined when deduplicated. */
+  async enqueueNotifications(rows: NotificationInsert[]): Promise<Array<number | undefined>> {
+    return this.store.write(async (tx) => {
+      const ids: Array<number | undefined> = [];
+      for (const row of rows) ids.push(await tx.insertNotification(row));
+      return ids;
+    });
+  }
+
+  async notifications(filter: NotificationFilter): Promise<NotificationRecord[]> {
+    return this.store.read((tx) => tx.notifications(filter));
+  }
+
+  /** Records a delivery attempt's outcome, and its event in the same transaction. */
+  async updateNotification(id: number, patch: NotificationPatch, townEvent?: TownEventInput): Promise<void> {
+    await this.store.write(async (tx) => {
+      await tx.updateNotification(id, patch);
+      if (townEvent) await this.appendTownEvent(tx, townEvent);
+    });
+  }
+
+  async claimNotification(id: number, dueBy: string, until: string): Promise<boolean> {
+    return this.store.write((tx) => tx.claimNotification(id, dueBy, until));
+  }
+
+  async notifyCursor(name: string): Promise<string | undefined> {
+    return this.store.read((tx) => tx.notifyCursor(name));
+  }
+
+  async setNotifyCursor(name: string, value: string): Promise<void> {
+    await this.store.write((tx) => tx.setNotifyCursor(name, value));
   }
 
   private async appendTownEvent(tx: LedgerWriter, event: TownEventInput): Promise<number> {

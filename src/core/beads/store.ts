@@ -7,6 +7,7 @@
  */
 import type { BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, Memory, ReadyFilter, Stats } from './types.js';
 import type { TownEvent, TownEventFilter } from '../events/town-events.js';
+import type { NotificationFilter, NotificationInsert, NotificationPatch, NotificationRecord } from '../notify/types.js';
 
 export interface BlockerInfo {
   id: string;
@@ -66,6 +67,10 @@ export interface LedgerReader {
   memories(): Promise<Memory[]>;
   /** All edges over blocking types (for cycle reports). */
   blockingEdges(): Promise<Array<{ from: string; to: string }>>;
+  /** The notification outbox (core/notify), oldest first unless the filter says newest. */
+  notifications(filter: NotificationFilter): Promise<NotificationRecord[]>;
+  /** A position the notifier keeps (its place in the events, a bot's update offset). */
+  notifyCursor(name: string): Promise<string | undefined>;
 }
 
 export interface LedgerWriter extends LedgerReader {
@@ -101,6 +106,12 @@ export interface LedgerWriter extends LedgerReader {
   /** Recomputes the materialized blocked flag for these issues and everything it propagates to. */
   refreshBlocked(ids: string[]): Promise<void>;
   refreshAllBlocked(): Promise<void>;
+  /** Adds a message to the outbox; undefined when its channel already has one with the same dedupe key. */
+  insertNotification(notification: NotificationInsert): Promise<number | undefined>;
+  updateNotification(id: number, patch: NotificationPatch): Promise<void>;
+  /** Takes a due, pending message for one sender until `until` (a lease: a sender that dies lets it go); false when another has it. */
+  claimNotification(id: number, dueBy: string, until: string): Promise<boolean>;
+  setNotifyCursor(name: string, value: string): Promise<void>;
 }
 
 export interface LedgerStore {

@@ -25,6 +25,7 @@ import { DEFAULT_ROUTES, ROUTE_PATTERN, SEVERITIES, type Severity } from './rout
 import type { Town } from '../town/town.js';
 import { Mailbox } from './mail.js';
 import { wakeForMail } from './delivery.js';
+import { enqueueNotification } from '../notify/outbox.js';
 
 export { SEVERITIES, type Severity };
 export const ESCALATION_LABEL = 'gt:escalation';
@@ -37,12 +38,12 @@ export type EscalationSource = (typeof SOURCES)[number];
 
 const PRIORITY: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
-/** What happened to one route on one round: delivered, pending (its channel is not there yet), skipped (nobody to send to) or failed. */
+/** What happened to one route on one round: delivered (mailed, or queued in the notifications outbox), skipped (nobody to send to) or failed. */
 export interface Delivery {
   route: string;
   round: number;
   at: string;
-  result: 'delivered' | 'pending' | 'skipped' | 'failed';
+  result: 'delivered' | 'skipped' | 'failed';
   detail: string;
   to?: string;
   mail?: string;
@@ -239,9 +240,9 @@ async function dispatcherOf(town: Town, escalation: Escalation): Promise<string 
 }
 
 /**
- * Delivers one escalation along one route: `mail:<address>` now;
- * `notify:<channel>` through the notifications engine once it is part of gt,
- * until then recorded as pending (never dropped: the person's inbox has it).
+ * Delivers one escalation along one route: `mail:<address>` to an inbox,
+ * `notify:<channel>` to the notifications outbox (a channel that is not
+ * configured is recorded as failed, never dropped: the person's inbox has it).
  * `reached` holds the addresses mailed this round (one mail per recipient).
  */
 export async function deliverRoute(town: Town, escalation: Escalation, route: string, round: number, reached: Set<string> = new Set()): Promise<Delivery> {
@@ -250,7 +251,25 @@ export async function deliverRoute(town: Town, escalation: Escalation, route: st
   if (!ROUTE_PATTERN.test(route)) return outcome('failed', `not a route (expected mail:<address> or notify:<channel>)`);
   const [kind, target = ''] = [route.slice(0, route.indexOf(':')), route.slice(route.indexOf(':') + 1)];
   if (kind === 'notify') {
-    return outcome('pending', `notify:${target} is not delivered: this gt has no notifications engine yet; the escalation waits in the human inbox`);
+    // The notifications outbox delivers (retries, quiet hours for all but critical); its Ack button comes back to ackFromChannel.
+    try {
+      const queued = await enqueueNotification(town, {
+        routes: [route],
+        severity: escalation.severity,
+        kind: 'escalation',
+        title:
+          round === 0 ? `Escalation (${escalation.severity}): ${escalation.title}` : `Re-escalated (${round}, ${escalation.severity}): ${escalation.title}`,
+        body: mailBody(escalation, round),
+        bead: escalation.id,
+        dedupeKey: `escalation:${escalation.id}:${round}`,
+        actions: [{ verb: 'ack', label: 'Ack' }],
+      });
+      // notify:default in a town with no channel: nowhere to send, and nothing wrong (the defaults name it).
+      if (queued.length === 0) return outcome('skipped', 'no notification channel is configured ([notify.<name>] in town.toml)');
+      return outcome('delivered', `queued for ${queued.map((q) => q.channel).join(', ')}`, { to: queued.map((q) => `notify:${q.channel}`).join(',') });
+    } catch (error) {
+      return outcome('failed', `${errorMessage(error)}; the human inbox has it`);
+    }
   }
   const address = target === 'dispatcher' ? await dispatcherOf(town, escalation) : target;
   if (!address) return outcome('skipped', 'the subject bead has no dispatcher who reads mail');
@@ -486,4 +505,17 @@ export async function escalationsByAgent(town: Town): Promise<Map<string, Escala
     byAgent.set(escalation.agent, [...(byAgent.get(escalation.agent) ?? []), escalation]);
   }
   return byAgent;
+}
+
+/**
+ * The Ack button under a notification (notify/answers.ts): the button names
+ * the escalation, or — from the escalation.raised event subscription — its
+ * subject bead, whose open escalations are then acked.
+ */
+export async function ackFromChannel(town: Town, bead: string, by: string): Promise<string> {
+  const issue = await town.ledger.find(bead);
+  const targets = issue?.issue_type === 'escalation' ? [issue.id] : (await listEscalations(town, { states: ['open'], subject: bead })).map((e) => e.id);
+  if (targets.length === 0) throw conflictError(`no open escalation about ${bead}`);
+  for (const id of targets) await ackEscalation(town, id, by);
+  return `acked ${targets.join(', ')}`;
 }

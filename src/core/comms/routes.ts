@@ -9,7 +9,7 @@ export type Severity = (typeof SEVERITIES)[number];
 /**
  * Where an escalation goes besides the person's inbox (which always gets it):
  * `mail:<address>` (`mail:dispatcher` is whoever slung the subject bead) or
- * `notify:<channel>` (an outside channel of the notifications engine).
+ * `notify:<channel>` (a channel of `[notify.<name>]`; `notify:default` = the default ones, none when there is none).
  */
 export const ROUTE_PATTERN =
   /^(mail:(mayor|deacon|human|dispatcher|[a-z][a-z0-9_-]*\/(witness|refinery|(crew|polecats)\/[a-z][a-z0-9_-]*))|notify:[a-z0-9][a-z0-9_-]*)$/;
@@ -20,6 +20,6 @@ export const ROUTE_HINT = 'a route: "mail:<address>" (mail:mayor, mail:human, ma
 export const DEFAULT_ROUTES: Record<Severity, string[]> = {
   low: [],
   medium: ['mail:dispatcher'],
-  high: ['mail:mayor', 'mail:dispatcher'],
-  critical: ['mail:mayor', 'mail:dispatcher'],
+  high: ['mail:mayor', 'mail:dispatcher', 'notify:default'],
+  critical: ['mail:mayor', 'mail:dispatcher', 'notify:default'],
 };

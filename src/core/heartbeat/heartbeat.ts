@@ -23,6 +23,7 @@ import { appendMemoryLog, logFile, memoryHome, wallClock } from '../memory/memor
 import type { HeartbeatConfig } from '../town/config.js';
 import type { AgentRecord, AgentState, Town } from '../town/town.js';
 import { hookedWork } from '../work/hooked.js';
+import { enqueueNotification } from '../notify/outbox.js';
 import { classifyReply, HEARTBEAT_FILE, isEffectivelyEmpty, marker, renderHeartbeat, wakeLine } from './contract.js';
 import { replyFromStream, replyFromTranscript, type TurnReply } from './reply.js';
 import { deliveryPath, readState, requeueEvents, takeEvents, updateState, type HeartbeatOutcome, type HeartbeatResult, type PendingTurn } from './state.js';
@@ -227,11 +228,27 @@ export async function settleHeartbeat(town: Town): Promise<HeartbeatOutcome | un
 }
 
 /**
- * Where an alert goes: the notification routes named by `heartbeat.notify`.
- * The one place alerts leave the heartbeat.
+ * Where an alert goes: the notification routes named by `heartbeat.notify`,
+ * through the outbox (core/notify), which the daemon delivers. The one place
+ * alerts leave the heartbeat. Routes that name no channel are reported, never
+ * a reason to lose the outcome (the event and the memory log keep it).
  */
-async function deliverAlert(_town: Town, config: HeartbeatConfig, _outcome: HeartbeatOutcome): Promise<{ routes: string[] }> {
-  return { routes: config.notify };
+async function deliverAlert(town: Town, config: HeartbeatConfig, outcome: HeartbeatOutcome): Promise<{ routes: string[]; channels?: string[] }> {
+  const [first = '', ...rest] = (outcome.text ?? '').trim().split('\n');
+  try {
+    const queued = await enqueueNotification(town, {
+      routes: config.notify,
+      severity: 'high',
+      kind: 'heartbeat.alert',
+      title: first.length > 200 ? `${first.slice(0, 199)}…` : first || 'Heartbeat alert',
+      body: [first.length > 200 ? first : '', ...rest].join('\n').trim(),
+      dedupeKey: `heartbeat:${outcome.id}`,
+    });
+    return { routes: config.notify, channels: queued.map((q) => q.channel) };
+  } catch (error) {
+    town.ports.progress(`warning: the heartbeat alert was not queued for ${config.notify.join(', ')}: ${errorMessage(error)}`);
+    return { routes: config.notify };
+  }
 }
 
 function memoryLine(outcome: Pick<HeartbeatOutcome, 'id' | 'result' | 'reason' | 'text'>): string {
@@ -271,7 +288,7 @@ async function recordOutcome(
       ...(outcome.reason ? { reason: outcome.reason } : {}),
       ...(outcome.text ? { text: outcome.text.slice(0, 4000) } : {}),
       ...(outcome.memory ? { memory: outcome.memory } : {}),
-      ...(routed ? { routes: routed.routes } : {}),
+      ...(routed ? { routes: routed.routes, ...(routed.channels ? { channels: routed.channels } : {}) } : {}),
     },
   });
   const replied = outcome.result === 'ok' || outcome.result === 'alert';

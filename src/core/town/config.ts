@@ -8,9 +8,10 @@ import { GtError } from '../../shared/errors.js';
 import { NAME_PATTERN } from '../agents/identity.js';
 
 import { DURATION, parseDuration } from '../../shared/duration.js';
-import { activeHoursProblems } from '../../shared/active-hours.js';
+import { activeHoursProblems, isKnownTimezone } from '../../shared/active-hours.js';
+import { NOTIFY_EVENTS, NOTIFY_SETTINGS, SEVERITIES } from '../notify/vocabulary.js';
 import { DEFAULT_HEARTBEAT_PROMPT } from '../heartbeat/contract.js';
-import { ROUTE_HINT, ROUTE_PATTERN, SEVERITIES, type Severity } from '../comms/routes.js';
+import { ROUTE_HINT, ROUTE_PATTERN, SEVERITIES as ESCALATION_SEVERITIES, type Severity as EscalationSeverity } from '../comms/routes.js';
 
 const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m" or "1h"');
 const agentName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'an agent name: lowercase letters, digits, - and _');
@@ -39,6 +40,112 @@ export const activeHoursSchema = z.strictObject({ start: z.string(), end: z.stri
   for (const problem of activeHoursProblems(value)) ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message });
 });
 export type ActiveHoursConfig = z.infer<typeof activeHoursSchema>;
+
+const severity = z.enum(SEVERITIES);
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day "HH:MM"');
+
+const channelCommon = {
+  /** Town events this channel gets (see NOTIFY_EVENTS); [] for none. */
+  events: z.array(z.enum(NOTIFY_EVENTS)).optional(),
+  /** Subscribed events below this severity are not sent here (routed notifications always are). */
+  min_severity: severity.default('info'),
+  /** The route "default" (heartbeat.notify, escalation routes "notify:default") means the channels marked so, or every channel when none is. */
+  default: z.boolean().default(false),
+  /** At most `count` messages per `per` (more wait, in order). */
+  rate_limit: z.strictObject({ count: z.number().int().positive(), per: duration }).default({ count: 20, per: '1m' }),
+};
+
+/** A secret is given by value or, better, by the name of the variable holding it (`*_env`); never both. */
+function oneSecret<T extends Record<string, unknown>>(value: T, ctx: z.RefinementCtx, key: string, required: boolean): void {
+  const given = value[key] !== undefined;
+  const byEnv = value[`${key}_env`] !== undefined;
+  if (given && byEnv) ctx.addIssue({ code: 'custom', path: [`${key}_env`], message: `give ${key} or ${key}_env, not both` });
+  else if (required && !given && !byEnv)
+    ctx.addIssue({ code: 'custom', path: [key], message: `missing: set ${key}_env to the variable holding it (or ${key})` });
+}
+
+const telegramChannel = z
+  .strictObject({
+    type: z.literal('telegram'),
+    token: z.string().min(1).optional(),
+    token_env: envName.optional(),
+    chat_id: z.union([z.string().regex(/^(-?\d+|@\w+)$/, 'a chat id (digits, or @channelname)'), z.number().int()]),
+    api_base: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).default('https://api.telegram.org'),
+    /** Permission asks and escalations arrive with Approve / Deny / Ack buttons, answered by the daemon's getUpdates poll. */
+    buttons: z.boolean().default(true),
+    ...channelCommon,
+  })
+  .superRefine((v, ctx) => oneSecret(v, ctx, 'token', true));
+
+const emailChannel = z
+  .strictObject({
+    type: z.literal('email'),
+    /** `smtp://user:pass@host:587` or `smtps://…`; or host/port/secure/user/password(_env). */
+    smtp_url: z
+      .string()
+      .regex(/^smtps?:\/\//, 'an smtp:// or smtps:// URL')
+      .optional(),
+    smtp_url_env: envName.optional(),
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    secure: z.boolean().optional(),
+    user: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    password_env: envName.optional(),
+    from: z.string().min(3, 'a sender address'),
+    to: z.union([z.string().min(3), z.array(z.string().min(3)).min(1)]),
+    ...channelCommon,
+  })
+  .superRefine((v, ctx) => {
+    oneSecret(v, ctx, 'smtp_url', false);
+    oneSecret(v, ctx, 'password', false);
+    const url = v.smtp_url !== undefined || v.smtp_url_env !== undefined;
+    if (!url && v.host === undefined) ctx.addIssue({ code: 'custom', path: ['host'], message: 'missing: set smtp_url (or smtp_url_env), or host' });
+    if (url && v.host !== undefined) ctx.addIssue({ code: 'custom', path: ['host'], message: 'give smtp_url or host, not both' });
+  });
+
+const desktopChannel = z.strictObject({ type: z.literal('desktop'), ...channelCommon });
+
+const webhookChannel = z
+  .strictObject({
+    type: z.literal('webhook'),
+    /** The URL often is the secret (Slack, Discord): url_env keeps it out of town.toml. */
+    url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).optional(),
+    url_env: envName.optional(),
+    /** The JSON's shape: gt's own (plain), Slack's or Discord's incoming webhook, or an ntfy topic URL. */
+    format: z.enum(['plain', 'slack', 'discord', 'ntfy']).default('plain'),
+    /** Extra headers, e.g. ntfy's { Title = "gt" }; a header holding a secret goes in headers_env (header → variable name). */
+    headers: z.record(z.string(), z.string()).default({}),
+    headers_env: z.record(z.string(), envName).default({}),
+    ...channelCommon,
+  })
+  .superRefine((v, ctx) => oneSecret(v, ctx, 'url', true));
+
+export const notifyChannelSchema = z.discriminatedUnion('type', [telegramChannel, emailChannel, desktopChannel, webhookChannel]);
+export type NotifyChannelConfig = z.infer<typeof notifyChannelSchema>;
+
+const notifySchema = z
+  .object({
+    /** Held until it ends (all but critical). */
+    quiet_hours: activeHoursSchema.optional(),
+    /** A failed delivery is tried again after `first`, doubling up to `max`; after `give_up_after` it is marked failed. */
+    retry: z
+      .strictObject({ first: duration.default('30s'), max: duration.default('30m'), give_up_after: duration.default('24h') })
+      .default({ first: '30s', max: '30m', give_up_after: '24h' }),
+    /** The daily digest (merged, open, cost) to channels subscribed to "digest". */
+    digest: z.strictObject({ at: clockTime.default('18:00'), timezone: z.string().default('local') }).optional(),
+  })
+  .catchall(notifyChannelSchema)
+  .superRefine((value, ctx) => {
+    const zone = value.digest?.timezone;
+    if (zone !== undefined && !isKnownTimezone(zone))
+      ctx.addIssue({ code: 'custom', path: ['digest', 'timezone'], message: `unknown time zone ${JSON.stringify(zone)}` });
+    for (const name of Object.keys(value)) {
+      if (!(NOTIFY_SETTINGS as readonly string[]).includes(name) && !/^[a-z][a-z0-9_-]*$/.test(name))
+        ctx.addIssue({ code: 'custom', path: [name], message: 'a channel name: lowercase letters, digits, - and _' });
+    }
+  });
 
 const decision = z.enum(['allow', 'ask', 'deny']);
 
@@ -83,7 +190,12 @@ const escalation = z
     /** How often an unacked escalation is raised again before gt leaves it to the person's inbox. */
     max_reescalations: z.number().int().min(0).max(20).default(2),
     routes: z
-      .strictObject(Object.fromEntries(SEVERITIES.map((s) => [s, z.array(route).optional()])) as Record<Severity, z.ZodOptional<z.ZodArray<typeof route>>>)
+      .strictObject(
+        Object.fromEntries(ESCALATION_SEVERITIES.map((s) => [s, z.array(route).optional()])) as Record<
+          EscalationSeverity,
+          z.ZodOptional<z.ZodArray<typeof route>>
+        >,
+      )
       .default({}),
   })
   .prefault({});
@@ -139,6 +251,8 @@ export const townSchema = z.strictObject({
     }),
   permissions: z.strictObject(permissionsShape).default({ rules: [] }),
   budgets: budgets.default({}),
+  /** Notification channels `[notify.<name>]` and their settings (core/notify). */
+  notify: notifySchema.prefault({}),
   /**
    * Supervision (README "Supervision"). GUPP: an idle agent with work on its hook is woken after `idle_wake`, at most
    * `max_wakes` times, then escalated. `stall_after`: working with no hook event, commit or file change this long is

@@ -160,6 +160,39 @@ CREATE INDEX town_events_kind_agent ON town_events (kind, agent, id);
 CREATE TRIGGER town_events_append_only_update BEFORE UPDATE ON town_events BEGIN SELECT RAISE(ABORT, 'town events are append-only'); END;
 `,
   },
+  {
+    version: 3,
+    name: 'notification outbox',
+    sql: `
+-- The notification outbox (core/notify): one row per message and channel, written in the
+-- transaction that decides to notify, sent by the daemon, retried until delivered. A dedupe key
+-- is unique per channel, so the same happening never notifies one channel twice.
+CREATE TABLE notifications (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  channel TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  title TEXT NOT NULL,
+  body TEXT NOT NULL DEFAULT '',
+  bead TEXT,
+  dedupe_key TEXT,
+  actions TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(actions)),
+  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at TEXT NOT NULL,
+  last_error TEXT,
+  receipt TEXT,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL DEFAULT '',
+  sent_at TEXT,
+  UNIQUE (channel, dedupe_key)
+);
+CREATE INDEX notifications_due ON notifications (status, next_at);
+CREATE INDEX notifications_sent ON notifications (channel, sent_at) WHERE sent_at IS NOT NULL;
+-- Positions the notifier keeps: its place in the town events, each Telegram bot's update offset, the last digest.
+CREATE TABLE notify_cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -12,6 +12,7 @@ import { GtError } from '../../shared/errors.js';
 import type { BlockerInfo, ExportSelection, LedgerReader, LedgerStore, LedgerWriter } from '../../core/beads/store.js';
 import type { BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, ReadyFilter, Stats } from '../../core/beads/types.js';
 import type { TownEvent, TownEventFilter, TownEventKind } from '../../core/events/town-events.js';
+import type { NotificationFilter, NotificationRecord } from '../../core/notify/types.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
 import { ISSUE_COLUMNS, issueToRow, patchToColumns, rowToIssue, type Params, type Row } from './rows.js';
 import { buildFilter, HYDRATE_COUNTS_SQL, HYDRATE_LABELS_SQL, orderBy, readyConditions } from './queries.js';
@@ -351,6 +352,11 @@ export class SqliteLedgerStore implements LedgerStore {
     relations: async (ids) => Promise.resolve(this.loadRelations(ids)),
     memories: async () =>
       Promise.resolve(this.all('SELECT key, value FROM memories ORDER BY key').map((r) => ({ key: String(r.key), value: String(r.value) }))),
+    notifications: async (filter) => Promise.resolve(this.selectNotifications(filter)),
+    notifyCursor: async (name) => {
+      const row = this.get('SELECT value FROM notify_cursors WHERE name = ?', name);
+      return Promise.resolve(row ? String(row.value) : undefined);
+    },
     blockingEdges: async () =>
       Promise.resolve(
         this.all(`SELECT issue_id, depends_on_id FROM dependencies WHERE type IN ('blocks','conditional-blocks')`).map((r) => ({
@@ -467,6 +473,36 @@ export class SqliteLedgerStore implements LedgerStore {
       );
       return Promise.resolve();
     },
+    insertNotification: async (n) => {
+      const result = this.run(
+        `INSERT INTO notifications (channel, severity, kind, title, body, bead, dedupe_key, actions, next_at, created_at, created_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, dedupe_key) DO NOTHING`,
+        n.channel,
+        n.severity,
+        n.kind,
+        n.title,
+        n.body,
+        n.bead ?? null,
+        n.dedupe_key ?? null,
+        JSON.stringify(n.actions),
+        n.next_at,
+        n.created_at,
+        n.created_by,
+      );
+      return Promise.resolve(result.changes === 0 ? undefined : Number(result.lastInsertRowid));
+    },
+    updateNotification: async (id, patch) => {
+      const entries = Object.entries(patch);
+      if (entries.length > 0)
+        this.run(`UPDATE notifications SET ${entries.map(([k]) => `${k} = ?`).join(', ')} WHERE id = ?`, ...entries.map(([, v]) => v ?? null), id);
+      return Promise.resolve();
+    },
+    claimNotification: async (id, dueBy, until) =>
+      Promise.resolve(this.run(`UPDATE notifications SET next_at = ? WHERE id = ? AND status = 'pending' AND next_at <= ?`, until, id, dueBy).changes === 1),
+    setNotifyCursor: async (name, value) => {
+      this.run('INSERT INTO notify_cursors (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', name, value);
+      return Promise.resolve();
+    },
     appendTownEvent: async (event) => {
       const result = this.run(
         'INSERT INTO town_events (kind, actor, rig, bead, agent, payload, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -505,6 +541,32 @@ export class SqliteLedgerStore implements LedgerStore {
       return Promise.resolve();
     },
   };
+
+  private selectNotifications(filter: NotificationFilter): NotificationRecord[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.channel !== undefined) {
+      where.push('channel = ?');
+      params.push(filter.channel);
+    }
+    if (filter.statuses && filter.statuses.length > 0) {
+      where.push(`status IN (${filter.statuses.map(() => '?').join(', ')})`);
+      params.push(...filter.statuses);
+    }
+    if (filter.dueBy !== undefined) {
+      where.push('next_at <= ?');
+      params.push(filter.dueBy);
+    }
+    if (filter.sentSince !== undefined) {
+      where.push('sent_at >= ?');
+      params.push(filter.sentSince);
+    }
+    const sql = `SELECT * FROM notifications${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${filter.newestFirst ? 'DESC' : 'ASC'}${
+      filter.limit ? ' LIMIT ?' : ''
+    }`;
+    if (filter.limit) params.push(filter.limit);
+    return this.all(sql, ...params).map(rowToNotification);
+  }
 
   private selectTownEvents(afterId: number, filter: TownEventFilter, limit: number): TownEvent[] {
     const where = ['id > ?'];
@@ -737,6 +799,26 @@ export class SqliteLedgerStore implements LedgerStore {
     }
     return result;
   }
+}
+
+function rowToNotification(row: Row): NotificationRecord {
+  const record: NotificationRecord = {
+    id: Number(row.id),
+    channel: String(row.channel),
+    severity: String(row.severity) as NotificationRecord['severity'],
+    kind: String(row.kind),
+    title: String(row.title),
+    body: String(row.body),
+    actions: JSON.parse(String(row.actions)) as NotificationRecord['actions'],
+    status: String(row.status) as NotificationRecord['status'],
+    attempts: Number(row.attempts),
+    next_at: String(row.next_at),
+    created_at: String(row.created_at),
+    created_by: String(row.created_by),
+  };
+  for (const key of ['bead', 'dedupe_key', 'last_error', 'receipt', 'sent_at'] as const)
+    if (row[key] !== null && row[key] !== undefined) record[key] = String(row[key]);
+  return record;
 }
 
 function rowToDependency(row: Row): Dependency {

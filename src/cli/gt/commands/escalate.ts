@@ -47,7 +47,7 @@ export function severityColour(style: Style, severity: Severity, text: string = 
 /** Routes that did not reach anyone on the escalation's last round, for a warning line. */
 function undelivered(escalation: Escalation): string[] {
   const last = Math.max(0, ...escalation.deliveries.map((d) => d.round));
-  return escalation.deliveries.filter((d) => d.round === last && (d.result === 'pending' || d.result === 'failed')).map((d) => `${d.route}: ${d.detail}`);
+  return escalation.deliveries.filter((d) => d.round === last && d.result === 'failed').map((d) => `${d.route}: ${d.detail}`);
 }
 
 export function escalationsTable(style: Style, rows: Escalation[]): string {

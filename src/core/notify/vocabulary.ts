@@ -1,0 +1,38 @@
+/**
+ * The words of notifications, free of the config schemas: the hot and session-host
+ * bundles replace config.ts with a stand-in, and code there (an escalation raised
+ * by a permission time-out) may still enqueue a notification.
+ */
+
+/** How much a notification matters; quiet hours hold all but `critical`. Escalations use the same words. */
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/**
+ * What a channel gets besides what is routed to it by name (heartbeat.notify, escalation routes,
+ * gt notify send): town events it subscribes to, and the daily digest (notify/subscriptions.ts).
+ */
+export const NOTIFY_EVENTS = [
+  'permission.asked',
+  'escalation.raised',
+  'budget.stopped',
+  'convoy.landed',
+  'mr.rejected',
+  'agent.stalled',
+  'gate.escalated',
+  'digest',
+] as const;
+export type NotifyEventName = (typeof NOTIFY_EVENTS)[number];
+
+/** A channel with no `events` key gets these: what needs a person's answer or marks the end of work. */
+export const DEFAULT_NOTIFY_EVENTS: readonly NotifyEventName[] = ['permission.asked', 'budget.stopped', 'convoy.landed'];
+
+/** The keys of [notify] that are settings; every other key is a channel `[notify.<name>]`. */
+export const NOTIFY_SETTINGS = ['quiet_hours', 'retry', 'digest'] as const;
+
+export const severityRank = (severity: Severity): number => SEVERITIES.indexOf(severity);
+
+/** What a button under a message carries: `gt:<verb>:<bead>` (Telegram allows 64 bytes); notify/answers.ts reads it back. */
+export function buttonData(verb: 'approve' | 'deny' | 'ack', bead: string): string {
+  return `gt:${verb}:${bead}`;
+}
