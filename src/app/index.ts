@@ -17,10 +17,13 @@ import type { FormulaLibrary } from '../infra/formulas.js';
 import { writeLaunchers } from '../infra/launch.js';
 import type * as ModelServerModuleNs from '../infra/model-server.js';
 import type * as JsonlModuleNs from '../ledger/jsonl.js';
-import { openLedger } from './town.js';
-import type { DoctorPorts } from '../core/doctor/doctor.js';
-import { fileMode, processCommandLines } from '../infra/inspect.js';
-import { townSocket } from '../infra/tmux.js';
+import { configParsers, openLedger, openLedgerStore, openTown } from './town.js';
+import type { DoctorContext, DoctorPorts } from '../core/doctor/doctor.js';
+import type { Town } from '../core/town/town.js';
+import { diskSpace, fileMode, processCommandLines } from '../infra/inspect.js';
+import { commandExists, commandVersion, onPath, staleLaunchers } from '../infra/launch.js';
+import { townSocket, tmuxServerProbe } from '../infra/tmux.js';
+import { checkpointSqliteWal, inspectSqliteLedger } from '../ledger/sqlite/store.js';
 import type { NotifyPort } from '../core/notify/types.js';
 import { channelPort } from '../infra/notify/index.js';
 
@@ -92,7 +95,66 @@ export async function jsonlCodec(): Promise<JsonlModule> {
   return import('../ledger/jsonl.js');
 }
 
-/** What gt doctor reads besides the town: file modes, other processes' command lines, the town's tmux socket. */
-export function doctorPorts(root: string, env: NodeJS.ProcessEnv): DoctorPorts {
-  return { mode: fileMode, processCommandLines, tmuxSocket: townSocket(root, env) };
+/** What gt doctor reads besides the town: file modes, processes, the ledger file, tmux, commands on PATH, the disk. */
+export async function doctorPorts(root: string, env: NodeJS.ProcessEnv): Promise<DoctorPorts> {
+  const ledger = join(root, TOWN_LEDGER);
+  const socket = townSocket(root, env);
+  const git = new Git(env);
+  return {
+    mode: fileMode,
+    processCommandLines,
+    tmuxSocket: socket,
+    env,
+    files: nodeTownFiles,
+    configParsers: await configParsers(),
+    inspectLedger: () => inspectSqliteLedger(ledger),
+    migrateLedger: async () => openLedgerStore(ledger).close(),
+    checkpointLedgerWal: () => checkpointSqliteWal(ledger),
+    daemon: daemonControl(root, env),
+    tmuxServer: () => tmuxServerProbe(socket, env),
+    which: (command) => onPath(command, env),
+    commandExists: (command) => commandExists(command, env),
+    commandVersion: (command) => commandVersion(command, env),
+    gitConfig: async (key) => (await git.probe(root, ['config', '--get', key])).stdout.trim() || undefined,
+    diskSpace: (path) => diskSpace(path),
+    staleLaunchers: () => staleLaunchers(root),
+    writeLaunchers: () => void writeLaunchers(root),
+    nodeVersion: process.versions.node,
+  };
+}
+
+/**
+ * What gt doctor looks at: the ports, and the town when it opens. A ledger
+ * that is missing, damaged or of another schema is not opened (the store would
+ * refuse it, or migrate it, and doctor only looks), and town.toml is validated
+ * by the checks, not at open: doctor must report a broken town, not stop on it.
+ */
+export async function openDoctorContext(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  progress: (line: string) => void,
+): Promise<DoctorContext & { close(): Promise<void> }> {
+  const ports = await doctorPorts(root, env);
+  const ledger = ports.inspectLedger();
+  let town: Town | undefined;
+  let townError: string | undefined;
+  if (!ledger.exists) townError = `${TOWN_LEDGER} is missing`;
+  else if (ledger.schema_version === undefined) townError = `${TOWN_LEDGER} cannot be read`;
+  else if (ledger.schema_version !== ledger.latest) townError = `${TOWN_LEDGER} has schema ${ledger.schema_version}, this gt ${ledger.latest}`;
+  else {
+    try {
+      town = await openTown(root, env, env.GT_AGENT || 'human', progress, { lazyConfig: true });
+    } catch (error) {
+      townError = error instanceof Error ? error.message : String(error);
+    }
+  }
+  return {
+    root,
+    town,
+    ...(townError ? { townError } : {}),
+    ports,
+    close: async () => {
+      await town?.ledger.release();
+    },
+  };
 }

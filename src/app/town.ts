@@ -107,13 +107,14 @@ export async function configParsers(): Promise<ConfigParsers> {
 /**
  * Opens a town. `light` skips loading and validating the config: for the
  * commands hooks run on every turn, which only read and write the ledger.
+ * `lazyConfig` loads the parsers but validates on first use (gt doctor).
  */
 export async function openTown(
   root: string,
   env: NodeJS.ProcessEnv,
   actor: string,
   progress: (line: string) => void,
-  options: { light?: boolean } = {},
+  options: { light?: boolean; lazyConfig?: boolean } = {},
 ): Promise<Town> {
   const ports = townPorts(root, env, progress);
   if (!nodeTownFiles.exists(join(root, TOWN_FILE)))
@@ -124,7 +125,8 @@ export async function openTown(
   const ledger = openLedger(path, actor);
   const town = new Town(root, ledger, ports, parsers);
   try {
-    if (parsers) void town.config; // validated at load: a broken town.toml stops the command here
+    // Validated at load: a broken town.toml stops the command here (gt doctor asks later, to report it).
+    if (parsers && !options.lazyConfig) void town.config;
   } catch (error) {
     await ledger.release();
     throw error;

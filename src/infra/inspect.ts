@@ -1,6 +1,6 @@
 /** What `gt doctor` reads of the machine: file modes and the command lines of processes. */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 
 /** Permission bits, or undefined when the path does not exist. */
 export function fileMode(path: string): number | undefined {
@@ -63,4 +63,14 @@ export function inheritedAgent(): string | undefined {
     pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   }
   return undefined;
+}
+
+/** Free and total bytes of the file system holding `path` (statfs); undefined where it cannot be read. */
+export function diskSpace(path: string): { free: number; total: number } | undefined {
+  try {
+    const stats = statfsSync(path);
+    return { free: stats.bavail * stats.bsize, total: stats.blocks * stats.bsize };
+  } catch {
+    return undefined;
+  }
 }

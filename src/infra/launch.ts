@@ -36,16 +36,33 @@ export function pinnedRuntime(command: string): string | undefined {
   return undefined;
 }
 
-/** Writes `.gt/bin/{gt,bd}` when missing or pointing at another install (and a pinned runtime's launcher: see pinnedRuntime). */
-export function writeLaunchers(root: string): string {
+/** The text of `.gt/bin/gt` and `.gt/bin/bd` for this install. */
+function launcherTexts(): Array<{ name: string; text: string }> {
   const [node, script] = gtLauncher() as [string, string];
   const bd = join(dirname(script), 'bd.cjs');
+  return [
+    { name: 'gt', target: script },
+    { name: 'bd', target: bd },
+  ].map(({ name, target }) => ({ name, text: `#!/bin/sh\n# written by gt: runs this town's gt\nexec ${shellQuote(node)} ${shellQuote(target)} "$@"\n` }));
+}
+
+/** Launchers that are missing, not executable or running another install (what writeLaunchers would change). */
+export function staleLaunchers(root: string): Array<{ name: string; reason: 'missing' | 'not executable' | 'runs another gt' }> {
+  const stale: Array<{ name: string; reason: 'missing' | 'not executable' | 'runs another gt' }> = [];
+  for (const { name, text } of launcherTexts()) {
+    const path = join(root, BIN_DIR, name);
+    const current = nodeTownFiles.read(path);
+    if (current === undefined) stale.push({ name, reason: 'missing' });
+    else if (current !== text) stale.push({ name, reason: 'runs another gt' });
+    else if (!executable(path)) stale.push({ name, reason: 'not executable' });
+  }
+  return stale;
+}
+
+/** Writes `.gt/bin/{gt,bd}` when missing or pointing at another install (and a pinned runtime's launcher: see pinnedRuntime). */
+export function writeLaunchers(root: string): string {
   const bin = join(root, BIN_DIR);
-  for (const [name, target] of [
-    ['gt', script],
-    ['bd', bd],
-  ] as const) {
-    const text = `#!/bin/sh\n# written by gt: runs this town's gt\nexec ${shellQuote(node)} ${shellQuote(target)} "$@"\n`;
+  for (const { name, text } of launcherTexts()) {
     const path = join(bin, name);
     let current: string | undefined;
     try {
@@ -53,7 +70,7 @@ export function writeLaunchers(root: string): string {
     } catch {
       current = undefined;
     }
-    if (current !== text) nodeTownFiles.write(path, text, 0o755);
+    if (current !== text || !executable(path)) nodeTownFiles.write(path, text, 0o755);
   }
   // Sessions have .gt/bin first on PATH: a pinned runtime missing from the user's PATH is found there.
   for (const command of PINNED_RUNTIMES) {
@@ -113,7 +130,7 @@ function executable(path: string): boolean {
 }
 
 /** Where `command` is: an executable path as given, else the first on PATH (but not in `skip`). */
-function onPath(command: string, env: NodeJS.ProcessEnv, skip?: string): string | undefined {
+export function onPath(command: string, env: NodeJS.ProcessEnv, skip?: string): string | undefined {
   if (command.includes('/')) return executable(command) ? command : undefined;
   return (env.PATH ?? '')
     .split(delimiter)

@@ -4,7 +4,7 @@
  * process exits (remain-on-exit), so a crash leaves its last screen to read.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import { shellQuote } from '../shared/shell.js';
@@ -220,4 +220,25 @@ export class TmuxBackend implements SessionBackend {
   async stopAll(): Promise<void> {
     await this.tmux(['kill-server']);
   }
+}
+
+/** The town's tmux server as `gt doctor` sees it: tmux installed, its socket file, and whether a server answers there. */
+export async function tmuxServerProbe(
+  socket: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ installed: boolean; version?: string; socketPath: string; socketExists: boolean; running: boolean }> {
+  // tmux(1): sockets live in $TMUX_TMPDIR (else /tmp)/tmux-<uid>/<name>.
+  const socketPath = join(env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, socket);
+  const socketExists = existsSync(socketPath);
+  let version: string | undefined;
+  try {
+    const result = await execCommand('tmux', ['-V'], { env });
+    if (result.code !== 0) return { installed: false, socketPath, socketExists, running: false };
+    version = /(\d+\.\d+[a-z]?)/.exec(result.stdout)?.[1];
+  } catch {
+    return { installed: false, socketPath, socketExists, running: false };
+  }
+  // list-sessions never starts a server: it fails with "no server running" or "error connecting" when none answers.
+  const running = socketExists && (await execCommand('tmux', ['-L', socket, 'list-sessions'], { env })).code === 0;
+  return { installed: true, ...(version ? { version } : {}), socketPath, socketExists, running };
 }

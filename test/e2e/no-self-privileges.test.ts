@@ -561,9 +561,11 @@ describe('gt doctor (file modes and secret exposure)', () => {
     const clean = town.gt(['doctor', '--json']);
     expect(clean.code, clean.stdout + clean.stderr).toBe(0);
     const report = JSON.parse(clean.stdout) as DoctorJson;
-    expect(report.checks.map((c) => c.check)).toEqual(['town-modes', 'file-modes', 'session-secrets', 'tmux-argv', 'rig-urls', 'push-protection']);
+    const security = ['town-modes', 'file-modes', 'session-secrets', 'tmux-argv', 'rig-urls', 'push-protection'];
+    expect(report.checks.map((c) => c.check)).toEqual(expect.arrayContaining(security));
+    const mine = (r: DoctorJson) => r.checks.filter((c) => security.includes(c.check));
     expect(
-      report.checks.every((c) => c.status === 'ok'),
+      mine(report).every((c) => c.status === 'ok'),
       JSON.stringify(report.checks),
     ).toBe(true);
 
@@ -586,7 +588,7 @@ describe('gt doctor (file modes and secret exposure)', () => {
     expect(sick.code).toBe(1);
     expect(sick.stdout).not.toContain(secret);
     const found = JSON.parse(sick.stdout) as DoctorJson;
-    const status = Object.fromEntries(found.checks.map((c) => [c.check, c.status]));
+    const status = Object.fromEntries(mine(found).map((c) => [c.check, c.status]));
     expect(status).toEqual({
       'town-modes': 'fail',
       'file-modes': 'fail',
@@ -595,12 +597,12 @@ describe('gt doctor (file modes and secret exposure)', () => {
       'rig-urls': 'fail',
       'push-protection': 'fail',
     });
-    expect(found.checks.every((c) => c.fix !== undefined && c.message !== '')).toBe(true);
+    expect(mine(found).every((c) => c.fix !== undefined && c.message !== '')).toBe(true);
     expect(found.checks.find((c) => c.check === 'file-modes')?.message).toContain('.gt/ledger.db (644)');
     const text = town.gt(['doctor']);
     expect(text.code).toBe(1);
-    expect(text.stdout).toContain('FAIL  tmux-argv');
-    expect(text.stdout).toContain('0 ok, 0 warning(s), 6 failed');
+    expect(text.stdout).toMatch(/FAIL {2}tmux-argv /);
+    expect(text.stdout).toMatch(/\d+ ok, \d+ warning\(s\), 6 failed/);
     chmodSync(town.root, 0o700);
   });
 });

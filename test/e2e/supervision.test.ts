@@ -220,6 +220,10 @@ describe('supervision', () => {
       20_000,
     );
     await waitFor('the replacement to run', () => health().health.state === 'running' || undefined, 60_000);
+    expect(town.json<Event[]>(['events', '--type', 'daemon', '--after', '0']).map((e) => [e.kind, e.payload.was])).toEqual([
+      ['daemon.recovered', 'dead'],
+      ['daemon.recovered', 'stale'],
+    ]);
     // A second gt up does nothing.
     expect(town.json<{ started: boolean; recovered?: string }>(['up'])).toEqual(expect.objectContaining({ started: false }));
   });

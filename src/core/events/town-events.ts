@@ -21,6 +21,7 @@ export const TOWN_EVENT_KINDS = [
   'agent.resumed',
   'agent.problem',
   'agent.interrupted',
+  'daemon.recovered',
   'mail.sent',
   'mail.delivered',
   'nudge.sent',

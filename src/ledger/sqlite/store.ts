@@ -4,7 +4,7 @@
  * and retry on contention, so "database is locked" never reaches a user; a
  * transaction is all-or-nothing even under SIGKILL.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import DatabaseNapi from 'better-sqlite3-napi';
@@ -872,4 +872,54 @@ function rowToEvent(row: Row): LedgerEvent {
 
 function rowToBlocker(row: Row): BlockerInfo {
   return { id: String(row.id), title: String(row.title), status: String(row.status), priority: Number(row.priority), type: String(row.type) };
+}
+
+/** What `gt doctor` learns of a ledger file without the store: opened read-only, so a newer or damaged file is only looked at. */
+export interface SqliteInspection {
+  exists: boolean;
+  schema_version?: number;
+  latest: number;
+  problems: string[];
+  error?: string;
+  wal_bytes: number;
+}
+
+function openRaw(path: string, readonly: boolean): Database.Database {
+  const addon = nativeBinding();
+  return new Driver(path, { fileMustExist: true, readonly, timeout: 10_000, ...(addon ? { nativeBinding: addon } : {}) });
+}
+
+/** quick_check (O(N), not integrity_check's O(N log N)) and foreign keys; the schema version as written, even one newer than this gt. */
+export function inspectSqliteLedger(path: string): SqliteInspection {
+  let wal_bytes = 0;
+  try {
+    wal_bytes = statSync(`${path}-wal`).size;
+  } catch {
+    // no write-ahead log
+  }
+  const base = { latest: LATEST_SCHEMA_VERSION, wal_bytes };
+  if (!existsSync(path)) return { exists: false, problems: [], ...base };
+  let db: Database.Database | undefined;
+  try {
+    db = openRaw(path, true);
+    const version = db.pragma('user_version', { simple: true }) as number;
+    const problems = (db.pragma('quick_check') as Array<{ quick_check: string }>).map((r) => r.quick_check).filter((r) => r !== 'ok');
+    const fk = db.pragma('foreign_key_check') as unknown[];
+    if (fk.length > 0) problems.push(`${fk.length} foreign key violation(s)`);
+    return { exists: true, schema_version: version, problems, ...base };
+  } catch (error) {
+    return { exists: true, problems: [], error: (error as Error).message, ...base };
+  } finally {
+    db?.close();
+  }
+}
+
+/** Folds the write-ahead log into the database and truncates it; readers in the middle of a snapshot keep what they need. */
+export function checkpointSqliteWal(path: string): void {
+  const db = openRaw(path, false);
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
 }

@@ -5,9 +5,6 @@ import { daemonHealth } from '../../../core/town/daemon-health.js';
 import { serviceFile } from '../../../core/town/daemon-service.js';
 import { GtError } from '../../../shared/errors.js';
 import { stopAllSessions } from '../../../core/agents/sessions.js';
-import { townStatus } from '../../../core/town/status.js';
-import { escalationsTable } from './escalate.js';
-import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
 export default function register(program: Command, ctx: GtContext): void {
@@ -33,6 +30,17 @@ export default function register(program: Command, ctx: GtContext): void {
           recovered = 'stale';
         }
         const now = await daemon.start();
+        if (recovered)
+          await town.ledger.emit({
+            kind: 'daemon.recovered',
+            actor: 'deacon',
+            payload: {
+              was: recovered,
+              ...(before.pid ? { previous_pid: before.pid } : {}),
+              pid: now.pid,
+              ...(before.last_pass_at ? { last_pass_at: before.last_pass_at } : {}),
+            },
+          });
         const result = { ...now, ...(recovered ? { recovered, previous_pid: before.pid ?? null } : {}) };
         ctx.emit(result, () =>
           now.started
@@ -127,39 +135,6 @@ Examples:
           [
             stopped ? 'Stopped the daemon.' : 'The daemon was not running.',
             ...(all.sessions.length ? [`Stopped ${all.sessions.length} session(s): ${all.sessions.join(', ')}`] : []),
-          ].join('\n'),
-        );
-      }),
-    );
-
-  program
-    .command('status')
-    .description('The town at a glance: daemon, rigs, agents, merge queues, open escalations')
-    .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  gt status\n  gt status --json')
-    .action(
-      action(ctx, async () => {
-        const town = await ctx.town();
-        const result = await townStatus(town, townDaemon(town.root, ctx.io.env).status());
-        const { daemon, beads, agents, rigs } = result;
-        const states = Object.entries(agents.by_state)
-          .map(([state, count]) => `${count} ${state}`)
-          .join(', ');
-        ctx.emit(result, () =>
-          [
-            `Town ${result.town} at ${result.root}`,
-            `Daemon: ${daemon.health.state}${daemon.pid ? ` (pid ${daemon.pid})` : ''}: ${daemon.health.detail}`,
-            `Agents: ${agents.total} (${agents.running} running${states ? `; ${states}` : ''})   Beads: ${beads.ready} ready, ${beads.hooked} hooked, ${beads.in_progress} in progress, ${beads.closed} closed`,
-            rigs.length ? table([['RIG', 'PREFIX', 'MERGE QUEUE'], ...rigs.map((r) => [r.name, r.prefix, String(r.merge_queue)])]) : 'No rigs yet.',
-            ...(result.escalations.length
-              ? [
-                  '',
-                  ctx.style.bold(
-                    `Escalations: ${result.escalations.filter((e) => e.state === 'open').length} open, ${result.escalations.filter((e) => e.state === 'acked').length} acked (gt escalations)`,
-                  ),
-                  escalationsTable(ctx.style, result.escalations),
-                ]
-              : ['Escalations: none open']),
           ].join('\n'),
         );
       }),

@@ -1,43 +1,68 @@
 import type { Command } from 'commander';
-import { doctorPorts } from '../../../app/index.js';
+import { openDoctorContext } from '../../../app/index.js';
 import { DOCTOR_CHECKS } from '../../../core/doctor/checks.js';
-import { runDoctor, type CheckStatus } from '../../../core/doctor/doctor.js';
+import { runDoctor, type CheckStatus, type DoctorReport } from '../../../core/doctor/doctor.js';
+import { style, type Style } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
-const MARK: Record<CheckStatus, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' };
+const MARK: Record<CheckStatus, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
+
+function render(report: DoctorReport, fix: boolean, s: Style): string {
+  const tone: Record<CheckStatus, (text: string) => string> = { ok: s.green, warn: s.yellow, fail: s.red, skip: s.dim };
+  const width = Math.max(...report.checks.map((c) => c.check.length));
+  const lines = report.checks.flatMap((c) => [
+    `${tone[c.status](MARK[c.status])}  ${c.check.padEnd(width)}  ${c.message}`,
+    ...(c.fixed ?? []).map((what) => `      ${s.cyan('fixed:')} ${what}`),
+    ...(c.status === 'warn' || c.status === 'fail' ? (c.fix ? [`      ${s.dim('fix:')} ${c.fix}`] : []) : []),
+  ]);
+  const { summary } = report;
+  const tail = [
+    `${summary.ok} ok, ${summary.warn} warning(s), ${summary.fail} failed`,
+    ...(summary.skip ? [`${summary.skip} not checked`] : []),
+    ...(fix ? [`${summary.fixed} change(s) made`] : []),
+  ].join(', ');
+  const fixable = report.checks.filter((c) => c.fixable && (c.status === 'warn' || c.status === 'fail')).length;
+  const hint = !fix && fixable ? [s.dim(`gt doctor --fix repairs what it safely can (${fixable} check(s) here); it never removes work.`)] : [];
+  return [...lines, '', tail, ...hint].join('\n');
+}
 
 export default function register(program: Command, ctx: GtContext): void {
   program
     .command('doctor')
-    .description('Check the town: file modes, secret exposure, push protection; exit 1 when a check fails')
+    .description(
+      'Check the whole town (ledger, config, daemon, sessions, worktrees, runtimes, security); --fix repairs what is safe; exit 1 when a check fails',
+    )
     .addHelpText(
       'after',
       `
-Each check answers ok, warn or fail, with what it found and how to fix it. Checks only look.
-  town-modes       the town root and .gt/ are 0700
-  file-modes       ledger, town.toml, rig.toml, runtime settings (hook tokens), session files are 0600
-  session-secrets  session files holding API keys are the owner's alone
-  tmux-argv        no secret on the town's tmux server command line (visible to ps)
-  rig-urls         no credential in a rig URL in rig.toml or the ledger
-  push-protection  agents' origin pushes into gt's bare repository, which guards the default branch
+Each check answers ok, warn, fail or skip (it could not look: another check says why),
+with what it found and how to fix it. Only a failed check makes the exit status 1.
+--fix repairs what is safe and idempotent — file modes, launchers, a dead daemon, a
+stale socket or lock, a deleted worktree whose branch survives, stale hook settings,
+push protection, pending migrations — then checks again; it never deletes a worktree,
+branch, commit or bead. A second --fix changes nothing.
+
+Checks: ${DOCTOR_CHECKS.map((c) => c.name).join(', ')}
+(gt doctor --json lists each with its title, status, message, fix and details.)
 
 Examples:
   gt doctor
-  gt doctor --json`,
+  gt doctor --fix
+  gt doctor --json | jq '.checks[] | select(.status != "ok")'`,
     )
-    .option('--json', 'machine-readable output')
+    .option('--fix', 'repair what can be repaired safely, then check again')
+    .option('--json', 'machine-readable output: every check')
     .action(
-      action(ctx, async () => {
-        const town = await ctx.town();
-        const report = await runDoctor(town, doctorPorts(town.root, ctx.io.env), DOCTOR_CHECKS);
-        ctx.emit(report, () =>
-          [
-            ...report.checks.flatMap((c) => [`${MARK[c.status]}  ${c.check}: ${c.message}`, ...(c.status !== 'ok' && c.fix ? [`      fix: ${c.fix}`] : [])]),
-            '',
-            `${report.summary.ok} ok, ${report.summary.warn} warning(s), ${report.summary.fail} failed`,
-          ].join('\n'),
-        );
-        return report.ok ? 0 : 1;
+      action(ctx, async (opts: unknown) => {
+        const fix = (opts as { fix?: boolean }).fix === true;
+        const context = await openDoctorContext(ctx.townRoot(), ctx.io.env, (line) => ctx.err(line));
+        try {
+          const report = await runDoctor(context, DOCTOR_CHECKS, { fix });
+          ctx.emit(report, () => render(report, fix, style(ctx.io)));
+          return report.ok ? 0 : 1;
+        } finally {
+          await context.close();
+        }
       }),
     );
 }

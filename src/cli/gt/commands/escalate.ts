@@ -50,7 +50,7 @@ function undelivered(escalation: Escalation): string[] {
   return escalation.deliveries.filter((d) => d.round === last && d.result === 'failed').map((d) => `${d.route}: ${d.detail}`);
 }
 
-export function escalationsTable(style: Style, rows: Escalation[]): string {
+function escalationsTable(style: Style, rows: Escalation[]): string {
   return table([
     ['ID', 'SEVERITY', 'STATE', 'SOURCE', 'SUBJECT', 'AGE', 'TITLE'],
     ...rows.map((e) => [
