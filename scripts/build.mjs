@@ -51,3 +51,30 @@ for (const [entry, out, plugins] of [
   });
   chmodSync(`dist/${out}.cjs`, 0o755);
 }
+// gt feed's terminal UI (Ink and React) is an ES module bundle of its own: Ink's layout engine
+// needs top-level await, and no other command should parse it. dist/gt-full.cjs imports it
+// only when `gt feed` runs; the core calls it makes stay in gt-full (src/ui/feed/run.ts).
+await build({
+  entryPoints: ['src/ui/feed/app.ts'],
+  outfile: 'dist/gt-feed.mjs',
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  // Ink connects to React's devtools only when DEV=true (a package gt does not ship): a stand-in.
+  plugins: [
+    {
+      name: 'no-devtools',
+      setup(b) {
+        b.onResolve({ filter: /^react-devtools-core$/ }, () => ({ path: 'react-devtools-core', namespace: 'stand-in' }));
+        b.onLoad({ filter: /.*/, namespace: 'stand-in' }, () => ({ contents: 'export default { initialize() {}, connectToDevTools() {} };', loader: 'js' }));
+      },
+    },
+  ],
+  // The CommonJS packages inside (React) need a require.
+  banner: { js: "import { createRequire as __gtRequire } from 'node:module'; const require = __gtRequire(import.meta.url);" },
+  define: { 'process.env.NODE_ENV': '"production"' },
+});

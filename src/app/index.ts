@@ -24,6 +24,7 @@ import { diskSpace, fileMode, processCommandLines } from '../infra/inspect.js';
 import { commandExists, commandVersion, onPath, staleLaunchers } from '../infra/launch.js';
 import { townSocket, tmuxServerProbe } from '../infra/tmux.js';
 import { checkpointSqliteWal, inspectSqliteLedger } from '../ledger/sqlite/store.js';
+import type { DogPorts } from '../core/dogs/dogs.js';
 import type { NotifyPort } from '../core/notify/types.js';
 import { channelPort } from '../infra/notify/index.js';
 
@@ -93,6 +94,20 @@ export async function formulaLibrary(dirs: string[]): Promise<FormulaLibrary> {
 /** Beads' JSONL codec (bd export, bd import), loaded on demand. */
 export async function jsonlCodec(): Promise<JsonlModule> {
   return import('../ledger/jsonl.js');
+}
+
+/** What the daemon's dogs need beyond the town: the JSONL export (bd export's codec and selection). */
+export function dogPorts(): DogPorts {
+  return {
+    async exportLedger(town, path, options) {
+      const { issues } = await town.ledger.exportRecords({});
+      const { formatIssueLine } = await jsonlCodec();
+      const text = issues.map((issue) => `${formatIssueLine(issue)}\n`).join('');
+      const changed = nodeTownFiles.read(path) !== text;
+      if (changed && options.write) nodeTownFiles.write(path, text);
+      return { issues: issues.length, changed };
+    },
+  };
 }
 
 /** What gt doctor reads besides the town: file modes, processes, the ledger file, tmux, commands on PATH, the disk. */

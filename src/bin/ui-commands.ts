@@ -17,4 +17,12 @@ export const UI_COMMANDS: Entry[] = [
       };
     },
   },
+  {
+    names: ['feed'],
+    summary: 'The town in the terminal: agents, convoys, events, problems (--plain for pipes)',
+    load: async () => {
+      const { registerFeed } = await import('../cli/gt/commands/feed.js');
+      return { default: (program, ctx) => registerFeed(program, ctx, async (town, options) => (await import('../ui/feed/run.js')).runFeed(town, options)) };
+    },
+  },
 ];

@@ -3,7 +3,8 @@
  * (a dead holder's pidfile is taken over), logs to `.gt/daemon.log` in
  * logfmt, and runs the patrol loops: each rig's refinery (beside the loop, so a
  * long batch never delays the others), convoys, gates, the witness, escalations
- * (closed with their subject, raised again when nobody acked them). On SIGTERM
+ * (closed with their subject, raised again when nobody acked them), and the
+ * dogs (maintenance jobs, beside the loop too). On SIGTERM
  * it finishes the pass it is in and waits for batches in flight, then exits.
  */
 import { join } from 'node:path';
@@ -18,8 +19,9 @@ import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
+import { runDueDogs } from '../core/dogs/dogs.js';
 import { leasePath, writeLease } from '../core/town/daemon-health.js';
-import { fileLogger, lockDaemon, notifyPort, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
+import { dogPorts, fileLogger, lockDaemon, notifyPort, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
 import { drainOutbox, notifyChannels } from '../core/notify/outbox.js';
 import { notifyOnEvents, sendDigestIfDue } from '../core/notify/subscriptions.js';
 import { pollAnswers } from '../core/notify/answers.js';
@@ -115,6 +117,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   };
   // The heartbeat runs beside the loop too: starting its agent or waiting for it at its prompt takes seconds.
   let heartbeat: Promise<void> | undefined;
+  const dogs = dogPorts();
+  let dogPass: Promise<void> | undefined;
   try {
     while (!stopping) {
       // Each rig's refinery runs beside the loop (a batch's gates can take minutes), one at a time per rig.
@@ -219,6 +223,24 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           .finally(() => (notifying = undefined));
       }
       if (!stopping) startPollers();
+      // Dogs (maintenance jobs) run beside the loop too, one pass at a time, each dog when it is due.
+      if (!stopping && !dogPass) {
+        dogPass = runDueDogs(town, dogs)
+          .then((runs) => {
+            for (const run of runs) {
+              if (run.result === 'nothing') continue;
+              log(run.result === 'failed' ? 'warn' : 'info', `dog.${run.result === 'failed' ? 'failed' : 'ran'}`, {
+                dog: run.dog,
+                actions: run.actions.length,
+                duration_ms: run.duration_ms,
+                ...(run.error ? { error: run.error } : {}),
+              });
+              for (const action of run.actions) log('info', `dog.${run.dog}.${action.action}`, { target: action.target, detail: action.detail });
+            }
+          })
+          .catch((error: unknown) => log('error', 'dog pass failed', { error: errorMessage(error) }))
+          .finally(() => (dogPass = undefined));
+      }
       await new Promise<void>((resolvePromise) => {
         const timer = setTimeout(resolvePromise, interval);
         wake = () => {
@@ -230,7 +252,13 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   } finally {
     // A batch in flight finishes (gt down waits 30 s, then SIGKILL, which the refinery's journal survives).
     polling.abort();
-    await Promise.allSettled([...refineries.values(), ...pollers.values(), ...(notifying ? [notifying] : []), ...(heartbeat ? [heartbeat] : [])]);
+    await Promise.allSettled([
+      ...refineries.values(),
+      ...pollers.values(),
+      ...(notifying ? [notifying] : []),
+      ...(heartbeat ? [heartbeat] : []),
+      ...(dogPass ? [dogPass] : []),
+    ]);
     await town.ledger.release();
     town.ports.files.remove(leasePath(root));
     release();

@@ -7,6 +7,7 @@ import {
   chmodSync,
   closeSync,
   existsSync,
+  ftruncateSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -102,6 +103,16 @@ export const nodeTownFiles: TownFiles = {
     mkdirSync(dirname(path), { recursive: true });
     // One write(2) of a whole line with O_APPEND: concurrent writers never interleave within it.
     appendFileSync(path, text);
+  },
+  overwrite(path, text) {
+    // r+ then truncate: the inode stays, unlike write()'s rename.
+    const fd = openSync(path, 'r+');
+    try {
+      ftruncateSync(fd, 0);
+      writeSync(fd, text, 0);
+    } finally {
+      closeSync(fd);
+    }
   },
   exists: (path) => existsSync(path),
   mkdirp: (path) => void mkdirSync(path, { recursive: true }),

@@ -15,6 +15,10 @@ export const DAEMON_LEASE = `${GT_DIR}/daemon.lease`;
 export const BIN_DIR = `${GT_DIR}/bin`;
 export const GT_BIN = `${BIN_DIR}/gt`;
 export const RUNS_DIR = `${GT_DIR}/runs`;
+/** Where a pruned run's records (usage, permission decisions) go, so costs and the permission log keep them. */
+export const RUNS_ARCHIVE = `${RUNS_DIR}/archive`;
+/** gt's own logs besides the daemon's live one: one file per day (the logs dog rotates them). */
+export const LOGS_DIR = `${GT_DIR}/logs`;
 export const SESSIONS_DIR = `${GT_DIR}/sessions`;
 export const TMUX_CONF_FILE = `${GT_DIR}/tmux.conf`;
 /** Process groups gt started (gates, merge-queue tests), each recorded with its owner: the next daemon ends orphans. */

@@ -184,39 +184,56 @@ function typeCompact(town: TestTown): string {
   return run;
 }
 
-const compactions = (run: string) => readFileSync(join(run, 'agent.log'), 'utf8').split('"subtype":"compact_boundary"').length - 1;
-
 describe.skipIf(!claudeInstalled)('extraction before compaction', () => {
-  it("a real Claude Code compaction first gets one flush turn, which writes to today's log; once per cycle", async () => {
-    const town = makeTown();
-    expect(town.gt(['config', 'set', 'sessions.backend', 'headless']).code).toBe(0);
-    const server = await useScriptedClaude(town, [
-      say('Ready.'),
-      { match: '[gt memory flush]', ...bash('gt memory add "survives: the deploy key rotates on Fridays"') },
-      say('NO_REPLY'),
-      { match: '[gt memory flush]', ...say('NO_REPLY') },
-    ]);
-    expect(town.gt(['mayor', 'start']).code).toBe(0);
-    const idle = () => town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === 'mayor')?.state === 'idle';
-    await waitFor('the Mayor to be ready', () => (server.turnsUsed() >= 1 && idle()) || undefined, 60_000);
-    // Flush turns the model answered (the compaction's own summary request repeats the prompt, but is no turn of the script).
-    const flushes = () => server.mainRequests().filter((r) => r.turn !== undefined && lastUserText(r).includes('[gt memory flush]')).length;
+  it.each(['headless', 'tmux'] as const)(
+    "%s: a real Claude Code compaction first gets one flush turn, which writes to today's log; once per cycle",
+    async (backend) => {
+      const town = makeTown();
+      expect(town.gt(['config', 'set', 'sessions.backend', backend]).code).toBe(0);
+      const server = await useScriptedClaude(town, [
+        say('Ready.'),
+        { match: '[gt memory flush]', ...bash('gt memory add "survives: the deploy key rotates on Fridays"') },
+        say('NO_REPLY'),
+        { match: '[gt memory flush]', ...say('NO_REPLY') },
+      ]);
+      expect(town.gt(['mayor', 'start']).code).toBe(0);
+      const idle = () => town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === 'mayor')?.state === 'idle';
+      await waitFor('the Mayor to be ready', () => (server.turnsUsed() >= 1 && idle()) || undefined, 60_000);
+      // Flush turns the model answered (the compaction's own summary request repeats the prompt, but is no turn of the script).
+      const flushes = () => server.mainRequests().filter((r) => r.turn !== undefined && lastUserText(r).includes('[gt memory flush]')).length;
+      // What Claude Code writes when it compacts: a compact_boundary in its stream (headless) or its transcript (tmux).
+      const transcript = () => town.json<Array<{ metadata?: { transcript?: string } }>>(['bd', 'show', 'hq-mayor'])[0]?.metadata?.transcript ?? '/nonexistent';
+      let run = '';
+      const compactions = () => {
+        const text = backend === 'headless' ? readFileSync(join(run, 'agent.log'), 'utf8') : existsSync(transcript()) ? readFileSync(transcript(), 'utf8') : '';
+        return text.split('"compact_boundary"').length - 1;
+      };
+      const compact = () => {
+        if (backend === 'headless') {
+          run = typeCompact(town);
+          return;
+        }
+        // A person typing /compact at the Mayor's prompt.
+        expect(town.tmux(['send-keys', '-t', '=gt-mayor:', '-l', '/compact']).code).toBe(0);
+        expect(town.tmux(['send-keys', '-t', '=gt-mayor:', 'Enter']).code).toBe(0);
+      };
 
-    const run = typeCompact(town);
-    await waitFor('the compaction', () => compactions(run) >= 1 || undefined, 90_000);
-    expect(flushes()).toBe(1);
-    const log = todayLog(town);
-    expect(log.text).toContain('survives: the deploy key rotates on Fridays');
-    expect(commitAdding(town, log.file, 'survives: the deploy key')).toMatch(/^mayor <mayor@gt.local>/);
-    expect(town.json<unknown[]>(['events', '--type', 'memory.flush_requested'])).toHaveLength(1);
+      compact();
+      await waitFor('the compaction', () => compactions() >= 1 || undefined, 90_000);
+      expect(flushes()).toBe(1);
+      const log = todayLog(town);
+      expect(log.text).toContain('survives: the deploy key rotates on Fridays');
+      expect(commitAdding(town, log.file, 'survives: the deploy key')).toMatch(/^mayor <mayor@gt.local>/);
+      expect(town.json<unknown[]>(['events', '--type', 'memory.flush_requested'])).toHaveLength(1);
 
-    // The next compaction is a new cycle: one more flush turn, then the compaction.
-    await waitFor('the Mayor to be idle', () => idle() || undefined, 30_000);
-    typeCompact(town);
-    await waitFor('the second compaction', () => compactions(run) >= 2 || undefined, 90_000);
-    expect(flushes()).toBe(2);
-    expect(town.json<unknown[]>(['events', '--type', 'memory.flush_requested'])).toHaveLength(2);
-  });
+      // The next compaction is a new cycle: one more flush turn, then the compaction.
+      await waitFor('the Mayor to be idle', () => idle() || undefined, 30_000);
+      compact();
+      await waitFor('the second compaction', () => compactions() >= 2 || undefined, 90_000);
+      expect(flushes()).toBe(2);
+      expect(town.json<unknown[]>(['events', '--type', 'memory.flush_requested'])).toHaveLength(2);
+    },
+  );
 });
 
 describe.skipIf(!claudeInstalled)('gt demo --heartbeat', () => {
@@ -236,5 +253,32 @@ describe.skipIf(!claudeInstalled)('gt demo --heartbeat', () => {
     expect(summary.memory_log.text).toContain('News: 1) a new open-weights model');
     expect(summary.mayor_history.filter((l) => l.includes(' mayor memory '))).toHaveLength(4);
     expect(existsSync(summary.town)).toBe(false);
+  });
+});
+
+describe('heartbeat settings', () => {
+  it('bad every, active_hours or zone: an error naming town.toml and the key, and no tick', () => {
+    const town = makeTown();
+    const toml = readFileSync(join(town.root, 'town.toml'), 'utf8');
+    for (const [table, key] of [
+      ['every = "half an hour"', 'heartbeat.every'],
+      ['active_hours = { start = "8", end = "24:00" }', 'heartbeat.active_hours.start'],
+      ['active_hours = { start = "08:00", end = "22:00", timezone = "Europe/Atlantis" }', 'heartbeat.active_hours.timezone'],
+    ] as const) {
+      writeFileSync(join(town.root, 'town.toml'), `${toml}\n[heartbeat]\n${table}\n`);
+      for (const args of [
+        ['heartbeat', 'run', '--now'],
+        ['heartbeat', 'status'],
+      ]) {
+        const r = town.gt(args);
+        expect(r.code, r.stderr).toBe(3);
+        expect(r.stderr).toContain(`${join(town.root, 'town.toml')}: key ${key}:`);
+      }
+    }
+    expect(existsSync(join(town.root, '.gt', 'heartbeat'))).toBe(false);
+    writeFileSync(join(town.root, 'town.toml'), toml);
+    const r = town.gt(['heartbeat', 'status']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no [heartbeat] in town.toml');
   });
 });

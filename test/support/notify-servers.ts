@@ -80,6 +80,14 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(JSON.stringify(body));
 }
 
+export interface SentMessage {
+  message_id: number;
+  chat_id: unknown;
+  text: string;
+  parse_mode?: string;
+  reply_markup?: { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> };
+}
+
 export interface CallbackPress {
   chatId: number;
   fromId: number;
@@ -92,6 +100,7 @@ export interface CallbackPress {
 export class TelegramStandIn {
   private readonly http: Loopback;
   private nextMessageId = 100;
+  private readonly sent: SentMessage[] = [];
   private nextUpdateId = 1;
   private readonly updates: Array<{ update_id: number; callback_query: Record<string, unknown> }> = [];
   private waiters: Array<() => void> = [];
@@ -121,13 +130,9 @@ export class TelegramStandIn {
     return this.http.received.filter((r) => r.path.endsWith(`/${method}`)).map((r) => r.body);
   }
 
-  messages(): Array<{
-    chat_id: unknown;
-    text: string;
-    parse_mode?: string;
-    reply_markup?: { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> };
-  }> {
-    return this.calls('sendMessage') as never;
+  /** The messages it accepted (a 429 or a too-long text is no message), with the message_id it gave each. */
+  messages(): SentMessage[] {
+    return this.sent;
   }
 
   /** A person presses a button (a callback_query update for getUpdates). */
@@ -166,7 +171,9 @@ export class TelegramStandIn {
         }
         const text = typeof r.body.text === 'string' ? r.body.text : '';
         if (text.length > 4096) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message is too long' });
-        return json(res, 200, { ok: true, result: { message_id: this.nextMessageId++, chat: { id: r.body.chat_id }, date: 0, text } });
+        const sent = { ...(r.body as Omit<SentMessage, 'message_id'>), message_id: this.nextMessageId++ };
+        this.sent.push(sent);
+        return json(res, 200, { ok: true, result: { message_id: sent.message_id, chat: { id: r.body.chat_id }, date: 0, text } });
       }
       case 'getUpdates': {
         const offset = Number(r.body.offset ?? 0);

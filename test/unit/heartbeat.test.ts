@@ -8,7 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { classifyReply, isEffectivelyEmpty, renderHeartbeat } from '../../src/core/heartbeat/contract.js';
 import { replyFromStream, replyFromTranscript } from '../../src/core/heartbeat/reply.js';
 import { takeHeartbeatDelivery, deliveryPath } from '../../src/core/heartbeat/state.js';
-import { appendMemoryLog, isoWeek, memoryRollupPass, primeMemory, rollupMemory, searchMemory, wallClock } from '../../src/core/memory/memory.js';
+import {
+  appendLongTermMemory,
+  appendMemoryLog,
+  isoWeek,
+  memoryRollupPass,
+  primeMemory,
+  rollupMemory,
+  searchMemory,
+  wallClock,
+} from '../../src/core/memory/memory.js';
 import { afterFlushTurn, noteFlushPrompt, preCompact } from '../../src/core/memory/flush.js';
 import { parseTownConfig } from '../../src/core/town/config.js';
 import { townHarness } from '../support/harness.js';
@@ -103,6 +112,11 @@ describe('memory kept in git', () => {
       { file: first.file, line: 3, text: expect.stringContaining('The release moved to Friday') },
     ]);
     expect(searchMemory(h.town, MAYOR, 'release monday')).toEqual([]);
+    expect(await appendLongTermMemory(h.town, MAYOR, 'Releases are on Fridays')).toMatchObject({
+      file: 'MEMORY.md',
+      commit: expect.stringMatching(/^[0-9a-f]{40}$/),
+    });
+    expect(readFileSync(join(home, 'MEMORY.md'), 'utf8')).toMatch(/\n- Releases are on Fridays\n$/);
     const prime = primeMemory(h.town, MAYOR, 8000);
     expect(prime).toContain('### MEMORY.md');
     expect(prime).toContain(`### ${first.file}`);

@@ -15,6 +15,7 @@ import { PERMISSION_LABEL } from '../../src/core/governance/permissions.js';
 import type { OutgoingMessage } from '../../src/core/notify/types.js';
 import { telegramParts, TELEGRAM_LIMIT } from '../../src/infra/notify/telegram.js';
 import { webhookRequest } from '../../src/infra/notify/webhook.js';
+import { SqliteDatabase } from '../../src/ledger/sqlite/store.js';
 import { townHarness, type Harness } from '../support/harness.js';
 import { WebhookSink } from '../support/notify-servers.js';
 
@@ -230,22 +231,33 @@ describe('the outbox', () => {
     expect(sink.received.map((r) => r.body.title)).toEqual(['production down', 'can wait']);
   });
 
-  it('subscribed town events become notifications once, from the newest event on', async () => {
+  it('subscribed town events become notifications once; the first pass looks back ten minutes, no further', async () => {
     const h = await townHarness();
     const sink = await WebhookSink.start();
-    await h.ledger.emit({ kind: 'convoy.landed', bead: 'hq-old', payload: { name: 'history' } });
+    // An event from last week (written as an older gt would have), and one from a minute ago.
+    const db = new SqliteDatabase(join(h.root, '.gt', 'ledger.db'));
+    db.prepare(`INSERT INTO town_events (kind, actor, bead, payload, at) VALUES ('convoy.landed', 'deacon', 'hq-old', '{"name":"last week"}', ?)`).run(
+      new Date(Date.now() - 7 * 86_400_000).toISOString().replace('Z', '000000Z'),
+    );
+    db.close();
+    await h.ledger.emit({ kind: 'convoy.landed', bead: 'hq-recent', payload: { name: 'just now' } });
     await withChannels(
       h,
       `[notify.hook]\ntype = "webhook"\nurl = "${sink.url}/in"\n[notify.quiet]\ntype = "webhook"\nurl = "${sink.url}/quiet"\nevents = ["convoy.landed"]\nmin_severity = "high"\n`,
     );
-    expect(await notifyOnEvents(h.town)).toBe(0); // history is not news
+    expect(await notifyOnEvents(h.town)).toBe(1);
     await h.ledger.emit({ kind: 'convoy.landed', bead: 'hq-c1', payload: { name: 'release', total: 3 } });
     await h.ledger.emit({ kind: 'budget.stopped', payload: { reason: 'daily_usd 5 reached' } });
     await h.ledger.emit({ kind: 'mr.merged', bead: 'hq-m1' });
+    // A permission request answered before the notifier saw it is not sent.
+    const answered = await h.ledger.create({ title: 'Bash: ls', type: 'permission', prefix: 'hq', labels: [PERMISSION_LABEL] });
+    await h.ledger.emit({ kind: 'permission.asked', bead: answered.id, agent: 'app/polecats/nux', payload: { tool: 'Bash' } });
+    await h.ledger.close([answered.id], { reason: 'approved by human' });
     expect(await notifyOnEvents(h.town)).toBe(2);
     expect(await notifyOnEvents(h.town)).toBe(0);
     await drainOutbox(h.town, notifyPort(h.env));
     expect(sink.received.map((r) => [r.path, r.body.kind, r.body.title])).toEqual([
+      ['/in', 'convoy.landed', 'Convoy landed: just now'],
       ['/in', 'convoy.landed', 'Convoy landed: release'],
       ['/in', 'budget.stopped', 'Budget reached: dispatch paused'],
     ]);

@@ -33,6 +33,7 @@ export const COMMANDS: Entry[] = [
   { names: ['formula'], summary: 'Formulas (workflow templates): list, show, cook', load: () => import('./commands/formula.js') },
   { names: ['gate'], summary: 'Gates: list, approve, check, wait', load: () => import('./commands/gate.js') },
   { names: ['convoy'], summary: 'Convoys: beads tracked together until all are closed', load: () => import('./commands/convoy.js') },
+  { names: ['dog'], summary: "Dogs, the daemon's maintenance jobs: list, run", load: () => import('./commands/dog.js') },
   { names: ['witness'], summary: 'GUPP patrol: wake idle agents with hooked work, restart crashed ones', load: () => import('./commands/witness.js') },
   { names: ['permission'], summary: "Agents' permission requests: list, approve, deny, log", load: () => import('./commands/permission.js') },
   { names: ['escalate'], summary: 'Raise a problem to a person (severity, routes, re-escalation)', load: () => import('./commands/escalate.js') },

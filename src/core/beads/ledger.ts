@@ -770,8 +770,8 @@ export class Ledger {
     });
   }
 
-  async stats(): Promise<Stats> {
-    return this.store.read((tx) => tx.stats(this.now()));
+  async stats(options: { excludeTypes?: string[] } = {}): Promise<Stats> {
+    return this.store.read((tx) => tx.stats(this.now(), options.excludeTypes));
   }
 
   async events(afterId = 0, limit = 100, issue?: string): Promise<LedgerEvent[]> {

@@ -52,6 +52,15 @@ export const TYPE_ALIASES: Record<string, string> = {
 /** Types that `bd ready` never offers as work unless asked for by --type. */
 export const NON_WORK_TYPES = ['merge-request', 'gate', 'molecule', 'message', 'agent', 'role', 'rig', 'convoy', 'event', 'slot', 'permission', 'escalation'];
 
+/**
+ * gt's own bookkeeping (agents, mail, merge requests, gates, convoys, permission
+ * requests, escalations, dog records…): plain `bd list`, `bd search` and
+ * `bd stats` leave these out, as Beads does its infra types, unless
+ * `--include-infra` or a `--type` names them (issue 14: 16 of 19 open items in a
+ * new user's `bd list` were gt's own).
+ */
+export const BOOKKEEPING_TYPES = ['agent', 'rig', 'role', 'message', 'permission', 'merge-request', 'gate', 'convoy', 'slot', 'event', 'escalation'];
+
 /** Types `bd export` leaves out unless --include-infra (or --all). */
 export const INFRA_TYPES = ['agent', 'rig', 'role', 'message', 'permission'];
 

@@ -54,7 +54,8 @@ export interface LedgerReader {
   list(filter: IssueFilter): Promise<IssueWithCounts[]>;
   ready(filter: ReadyFilter): Promise<IssueWithCounts[]>;
   blocked(filter: IssueFilter): Promise<BlockedIssue[]>;
-  stats(now: string): Promise<Stats>;
+  /** Counts; issues of `excludeTypes` are left out of every one. */
+  stats(now: string, excludeTypes?: string[]): Promise<Stats>;
   events(afterId: number, limit: number, issueId?: string): Promise<LedgerEvent[]>;
   /** Town events after a position, oldest first, at most `limit`. */
   townEvents(afterId: number, filter: TownEventFilter, limit: number): Promise<TownEvent[]>;

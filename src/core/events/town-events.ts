@@ -50,6 +50,9 @@ export const TOWN_EVENT_KINDS = [
   'heartbeat.alert',
   'heartbeat.failed',
   'memory.flush_requested',
+  'dog.ran',
+  'polecat.reclaimed',
+  'polecat.removed',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];

@@ -119,12 +119,17 @@ export async function appendMemoryLog(town: Town, identity: Identity, text: stri
   return { agent: identity.address, file, line, ...(commit ? { commit } : {}) };
 }
 
-/** Replaces MEMORY.md's text (curated memory) and commits it. */
-export async function writeLongTermMemory(town: Town, identity: Identity, text: string): Promise<MemoryEntry> {
+/** Appends a line to MEMORY.md (curated, long-term memory) and commits it. */
+export async function appendLongTermMemory(town: Town, identity: Identity, text: string): Promise<MemoryEntry> {
+  const body = text.trim();
+  if (body === '') throw validationError('a memory entry needs text', 'gt memory add --long-term "what to keep"');
   const home = await ensureHome(town, identity);
-  town.ports.files.write(`${home}/${MEMORY_FILE}`, text.endsWith('\n') ? text : `${text}\n`);
-  const commit = await commitPaths(town, identity, home, [MEMORY_FILE], 'MEMORY.md updated');
-  return { agent: identity.address, file: MEMORY_FILE, line: '', ...(commit ? { commit } : {}) };
+  const path = `${home}/${MEMORY_FILE}`;
+  const current = town.ports.files.read(path) ?? '';
+  const line = `- ${body.replace(/\n/g, '\n  ')}`;
+  town.ports.files.write(path, `${current}${current === '' || current.endsWith('\n') ? '' : '\n'}${line}\n`);
+  const commit = await commitPaths(town, identity, home, [MEMORY_FILE], `MEMORY.md: ${body.split('\n')[0]?.slice(0, 60) ?? ''}`);
+  return { agent: identity.address, file: MEMORY_FILE, line, ...(commit ? { commit } : {}) };
 }
 
 /** The memory files of a home, newest log first: MEMORY.md, daily logs, weekly roll-ups. */

@@ -112,16 +112,27 @@ function subscribes(channel: NotifyChannelConfig, name: NotifyEventName): boolea
   return (channel.events ?? DEFAULT_NOTIFY_EVENTS).includes(name);
 }
 
+/** How far back a town's first notifier pass looks: what happened just before the daemon first started is still news. */
+const FIRST_LOOK_BACK_MS = 10 * 60_000;
+
+async function firstCursor(town: Town): Promise<number> {
+  const since = fromDate(new Date(Date.now() - FIRST_LOOK_BACK_MS));
+  const [first] = await town.ledger.townEvents(0, { since }, 1);
+  return first !== undefined ? first.id - 1 : await town.ledger.lastTownEventId();
+}
+
 /**
  * Enqueues a notification for each new subscribed event on each channel that
- * wants it (at or above its min_severity). The first pass of a town starts at
- * the newest event: history is not news. Returns how many rows were queued.
+ * wants it (at or above its min_severity). The first pass of a town looks back
+ * ten minutes, no further: older history is not news. A permission request
+ * answered before its notification was queued is not sent (its buttons would
+ * only say "already answered"). Returns how many rows were queued.
  */
 export async function notifyOnEvents(town: Town): Promise<number> {
   const { ledger } = town;
   const channels = notifyChannels(town.config);
   const stored = await ledger.notifyCursor(EVENTS_CURSOR);
-  let cursor = stored === undefined ? await ledger.lastTownEventId() : Number(stored);
+  let cursor = stored === undefined ? await firstCursor(town) : Number(stored);
   if (stored === undefined) await ledger.setNotifyCursor(EVENTS_CURSOR, String(cursor));
   if (channels.size === 0) {
     const last = await ledger.lastTownEventId();
@@ -135,6 +146,7 @@ export async function notifyOnEvents(town: Town): Promise<number> {
     for (const event of events) {
       const notification = notificationOfEvent(event);
       if (notification === undefined) continue;
+      if (event.kind === 'permission.asked' && event.bead !== undefined && (await ledger.find(event.bead))?.status === 'closed') continue;
       const wanted = [...channels]
         .filter(([, c]) => subscribes(c, event.kind as NotifyEventName) && severityRank(notification.severity) >= severityRank(c.min_severity))
         .map(([n]) => n);

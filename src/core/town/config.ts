@@ -13,7 +13,7 @@ import { NOTIFY_EVENTS, NOTIFY_SETTINGS, SEVERITIES } from '../notify/vocabulary
 import { DEFAULT_HEARTBEAT_PROMPT } from '../heartbeat/contract.js';
 import { ROUTE_HINT, ROUTE_PATTERN, SEVERITIES as ESCALATION_SEVERITIES, type Severity as EscalationSeverity } from '../comms/routes.js';
 
-const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m" or "1h"');
+const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m", "1h" or "7d"');
 const agentName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'an agent name: lowercase letters, digits, - and _');
 const backend = z.enum(['auto', 'tmux', 'headless']);
 
@@ -225,6 +225,29 @@ const memory = z
   })
   .prefault({});
 
+/** One dog (a maintenance job of the daemon): how often it runs, whether at all, and its own settings. */
+const schedule = (every: string) => ({ every: duration.default(every), enabled: z.boolean().default(true) });
+
+/** The daemon's dogs (`gt dog list`); every key has a default, so `[dogs]` is only for changing one. */
+const dogs = z
+  .strictObject({
+    /** Daily log files: `.gt/daemon.log` and `.gt/logs/<name>.log` rotate into `.gt/logs/<name>-YYYY-MM-DD.log`, kept `keep_days`. */
+    logs: z.strictObject({ ...schedule('1h'), keep_days: z.number().int().min(1).default(14) }).prefault({}),
+    /** Run folders (`.gt/runs/<run>`): older than `keep_days`, or beyond the newest `keep_count`, are removed (never a live agent's). */
+    runs: z.strictObject({ ...schedule('1h'), keep_days: z.number().int().min(1).default(7), keep_count: z.number().int().min(1).default(200) }).prefault({}),
+    /** Idle polecats: dirty ones are checkpointed and reset for reuse; idle clean ones beyond `keep_idle` per rig are removed. */
+    polecats: z.strictObject({ ...schedule('5m'), keep_idle: z.number().int().min(0).default(4) }).prefault({}),
+    /** Worktrees, polecat branches and sessions that no agent owns: checkpointed, then removed. */
+    orphans: z.strictObject(schedule('10m')).prefault({}),
+    /** Protocol mail (ESCALATED, STALLED, MERGE_FAILED, GATE…) whose subject bead closed is acked. */
+    mail: z.strictObject(schedule('5m')).prefault({}),
+    /** Closed wisps after `wisps_after`; closed mail, merge requests, gates, permission requests and nuked agents after `closed_after`. */
+    compact: z.strictObject({ ...schedule('1h'), wisps_after: duration.default('1h'), closed_after: duration.default('7d') }).prefault({}),
+    /** The ledger as Beads JSONL at `export.path`, when `export.auto` is set. */
+    export: z.strictObject(schedule('15m')).prefault({}),
+  })
+  .prefault({});
+
 export const townSchema = z.strictObject({
   name: z.string().min(1),
   default_agent: agentName.default('claude'),
@@ -274,6 +297,9 @@ export const townSchema = z.strictObject({
   convoys: z.strictObject({ stranded_grace: duration.default('5m') }).default({ stranded_grace: '5m' }),
   /** Escalations: routes per severity, re-escalation of unacked ones (comms/escalations.ts). */
   escalation,
+  dogs,
+  /** `auto`: the export dog keeps a Beads JSONL copy of the ledger at `path` (relative to the town). */
+  export: z.strictObject({ auto: z.boolean().default(false), path: z.string().min(1).default('.gt/export/issues.jsonl') }).prefault({}),
   heartbeat: heartbeat.optional(),
   memory,
   /** Created by `gt install`; informational. */
@@ -312,6 +338,8 @@ export const rigSchema = z.strictObject({
     .prefault({}),
   /** Rules checked before the town's; `default` and `timeout` override the town's for this rig. */
   permissions: z.strictObject(permissionsShape).default({ rules: [] }),
+  /** `keep_idle`: idle polecats this rig keeps (the town's `dogs.polecats.keep_idle` when unset). */
+  polecats: z.strictObject({ keep_idle: z.number().int().min(0).optional() }).prefault({}),
   added_at: z.string().optional(),
 });
 

@@ -78,6 +78,12 @@ export interface TownFiles {
   write(path: string, text: string, mode?: number): void;
   /** Appends whole lines (a log); the file and its folder are created when missing. */
   append(path: string, text: string): void;
+  /**
+   * Replaces a file's content in place: the same file, so a process appending
+   * to it through an open descriptor (the daemon's stderr) keeps writing into it.
+   * Not atomic; for logs only.
+   */
+  overwrite(path: string, text: string): void;
   exists(path: string): boolean;
   mkdirp(path: string): void;
   remove(path: string): void;

@@ -33,8 +33,9 @@ export async function dirtyFiles(git: GitPort, cwd: string): Promise<string[]> {
  * Commits reachable from `rev` that `base` does not contain, ignoring commits
  * whose patch already landed (a rebased merge) and commits saved on a checkpoint.
  */
-export async function unmergedCommits(git: GitPort, cwd: string, rev: string, base: string): Promise<string[]> {
-  const out = await git.probe(cwd, ['rev-list', rev, '--not', base, `--glob=${CHECKPOINT_PREFIX}/*`]);
+export async function unmergedCommits(git: GitPort, cwd: string, rev: string, base: string, options: { exceptBranches?: boolean } = {}): Promise<string[]> {
+  // `exceptBranches`: commits some branch holds count as kept (a detached worktree whose branch waits in the merge queue).
+  const out = await git.probe(cwd, ['rev-list', rev, '--not', base, ...(options.exceptBranches ? ['--branches'] : []), `--glob=${CHECKPOINT_PREFIX}/*`]);
   if (out.code !== 0) return [];
   const commits = out.stdout.split('\n').filter((l) => l !== '');
   if (commits.length === 0) return [];

@@ -1,6 +1,7 @@
 /**
  * One line per town event for people: a symbol, a tone (what colour it gets)
  * and a sentence. The feed and the dashboard show events the same way.
+ * Symbols are one terminal cell wide (no emoji), so columns line up over SSH.
  */
 import { redactSecrets } from '../../shared/secrets.js';
 import type { TownEvent } from '../events/town-events.js';
@@ -20,7 +21,7 @@ const SYMBOLS: Record<string, [string, Tone]> = {
   'session.ended': ['■', 'dim'],
   'session.died': ['✗', 'bad'],
   'agent.state': ['·', 'dim'],
-  'agent.woken': ['⏰', 'warn'],
+  'agent.woken': ['↺', 'warn'],
   'agent.restarted': ['↻', 'warn'],
   'agent.stalled': ['⚠', 'bad'],
   'agent.resumed': ['↻', 'info'],
@@ -32,12 +33,12 @@ const SYMBOLS: Record<string, [string, Tone]> = {
   'mr.queued': ['⇢', 'info'],
   'mr.merged': ['✓', 'good'],
   'mr.rejected': ['✗', 'bad'],
-  'convoy.landed': ['🚚', 'good'],
+  'convoy.landed': ['◆', 'good'],
   'gate.opened': ['⊙', 'good'],
   'gate.escalated': ['⚠', 'bad'],
   'permission.asked': ['?', 'warn'],
   'permission.decided': ['✓', 'info'],
-  'escalation.raised': ['🔔', 'bad'],
+  'escalation.raised': ['!', 'bad'],
   'budget.stopped': ['$', 'bad'],
 };
 

@@ -30,9 +30,11 @@ import {
   ignoredFiles,
   unsavedWork,
   type HeldWork,
+  type UnsavedWork,
 } from '../town/worktree.js';
 
 import { HOOK_STATUSES, hookedWork } from './hooked.js';
+import { polecatFitness, reclaimPolecat } from './polecats.js';
 import { readAgents } from '../agents/supervision.js';
 
 export interface SlingOptions {
@@ -367,24 +369,28 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
   };
 }
 
-/** A free polecat of the rig: the bead's previous worker, else an idle one, else a new name. */
+/**
+ * A free polecat of the rig: the bead's previous worker, else an idle clean
+ * one, else an idle one whose leftovers are checkpointed and reset (issue 14),
+ * else a new name.
+ */
 async function choosePolecat(town: Town, rig: string, bead: Issue, previous: AgentRecord | undefined, reserved: ReadonlySet<string>): Promise<Identity> {
   if (previous?.role === 'polecat' && previous.rig === rig && previous.name) return polecatIdentity(rig, previous.name);
   const agents = (await town.agents({ rig, includeInactive: true })).filter((a) => a.role === 'polecat');
   const worker = typeof bead.metadata?.worker === 'string' ? bead.metadata.worker : undefined;
   const ordered = [...agents].sort((a, b) => Number(b.address === worker) - Number(a.address === worker));
-  const { default_branch } = town.rig(rig);
+  const leftovers: AgentRecord[] = [];
   for (const agent of ordered) {
     if (!agent.active || !agent.name || reserved.has(agent.address)) continue;
-    // Cheapest first: a ledger read, then a session probe, then git.
-    if ((await hookedWork(town.ledger, agent.address)).length > 0) continue;
-    if (await town.sessionAlive(agent)) continue;
-    const dir = town.path(agent.workdir);
-    if (town.ports.files.exists(dir)) {
-      const unsaved = await unsavedWork(town.ports.git, dir, default_branch);
-      if (unsaved.dirty.length || unsaved.unmerged.length) continue;
-    }
-    return polecatIdentity(rig, agent.name);
+    const fitness = await polecatFitness(town, agent);
+    if (fitness.kind === 'free') return polecatIdentity(rig, agent.name);
+    if (fitness.kind === 'dirty') leftovers.push(agent);
+  }
+  const reclaimable = leftovers[0];
+  if (reclaimable?.name) {
+    const reclaimed = await reclaimPolecat(town, reclaimable, `sling ${bead.id}`);
+    town.ports.progress(`${reclaimed.agent}: its leftovers are saved on ${reclaimed.checkpoint ?? '(nothing to save)'}; reusing it`);
+    return polecatIdentity(rig, reclaimable.name);
   }
   const taken = new Set([
     ...agents.map((a) => a.name ?? ''),
@@ -699,8 +705,16 @@ export async function listPolecats(town: Town, rig?: string): Promise<PolecatInf
     const { agent } = reading;
     if (agent.role !== 'polecat' || !agent.rig || !agent.name) continue;
     const dir = town.path(agent.workdir);
-    const unsaved = town.ports.files.exists(dir) ? await unsavedWork(town.ports.git, dir, town.rig(agent.rig).default_branch) : { dirty: [], unmerged: [] };
-    const branch = town.ports.files.exists(dir) ? await currentBranch(town.ports.git, dir) : undefined;
+    // A worktree being removed (gt polecat nuke, the polecats dog) loses its .git first: then there is nothing to look at.
+    const worktree = () => town.ports.files.exists(`${dir}/.git`);
+    let unsaved: UnsavedWork = { dirty: [], unmerged: [] };
+    let branch: string | undefined;
+    try {
+      if (worktree()) unsaved = await unsavedWork(town.ports.git, dir, town.rig(agent.rig).default_branch);
+      if (worktree()) branch = await currentBranch(town.ports.git, dir);
+    } catch (error) {
+      if (worktree()) throw error;
+    }
     const hooked = reading.hooked.map((b) => b.id);
     out.push({
       agent: agent.address,
@@ -771,7 +785,7 @@ export async function nukePolecat(town: Town, identity: Identity, options: { for
   }
 }
 
-async function removePolecat(
+export async function removePolecat(
   town: Town,
   identity: Identity,
   agent: AgentRecord,

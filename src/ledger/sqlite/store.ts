@@ -338,7 +338,7 @@ export class SqliteLedgerStore implements LedgerStore {
     list: async (filter) => Promise.resolve(this.listIssues(filter)),
     ready: async (filter) => Promise.resolve(this.readyIssues(filter)),
     blocked: async (filter) => Promise.resolve(this.blockedIssues(filter)),
-    stats: async (now) => Promise.resolve(this.computeStats(now)),
+    stats: async (now, excludeTypes) => Promise.resolve(this.computeStats(now, excludeTypes ?? [])),
     events: async (afterId, limit, issueId) =>
       Promise.resolve(
         (issueId === undefined
@@ -741,13 +741,23 @@ export class SqliteLedgerStore implements LedgerStore {
     });
   }
 
-  private computeStats(now: string): Stats {
+  private computeStats(now: string, excludeTypes: string[]): Stats {
+    // Types left out of every count (gt's bookkeeping for bd stats), as a json_each list so one statement serves any list.
+    const types = JSON.stringify(excludeTypes);
+    const notExcluded = `issue_type NOT IN (SELECT value FROM json_each(@types))`;
     const byStatus = new Map<string, number>();
-    for (const r of this.all('SELECT status, COUNT(*) AS n FROM issues WHERE ephemeral = 0 GROUP BY status')) byStatus.set(String(r.status), Number(r.n));
+    for (const r of this.stmt(`SELECT status, COUNT(*) AS n FROM issues WHERE ephemeral = 0 AND ${notExcluded} GROUP BY status`).all({ types }) as Row[])
+      byStatus.set(String(r.status), Number(r.n));
     const total = [...byStatus.values()].reduce((a, b) => a + b, 0);
     const ready = readyConditions({ now });
     const readyCount = Number((this.stmt(`SELECT COUNT(*) AS n FROM issues i WHERE ${ready.conditions.join(' AND ')}`).get(ready.params) as Row).n);
-    const blocked = Number(this.get(`SELECT COUNT(*) AS n FROM issues WHERE is_blocked = 1 AND status NOT IN ${RESOLVED} AND ephemeral = 0`)?.n ?? 0);
+    const blocked = Number(
+      (
+        this.stmt(`SELECT COUNT(*) AS n FROM issues WHERE is_blocked = 1 AND status NOT IN ${RESOLVED} AND ephemeral = 0 AND ${notExcluded}`).get({
+          types,
+        }) as Row
+      ).n,
+    );
     const eligible = Number(
       this.get(
         `SELECT COUNT(*) AS n FROM issues e WHERE e.issue_type = 'epic' AND e.status <> 'closed'
@@ -756,7 +766,9 @@ export class SqliteLedgerStore implements LedgerStore {
                           WHERE d.depends_on_id = e.id AND d.type = 'parent-child' AND c.status <> 'closed')`,
       )?.n ?? 0,
     );
-    const lead = this.get(`SELECT AVG((julianday(closed_at) - julianday(created_at)) * 24) AS h FROM issues WHERE status = 'closed' AND closed_at IS NOT NULL`);
+    const lead = this.stmt(
+      `SELECT AVG((julianday(closed_at) - julianday(created_at)) * 24) AS h FROM issues WHERE status = 'closed' AND closed_at IS NOT NULL AND ${notExcluded}`,
+    ).get({ types }) as Row | undefined;
     return {
       total_issues: total,
       open_issues: byStatus.get('open') ?? 0,

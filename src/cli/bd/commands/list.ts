@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { IssueFilter, ListSort } from '../../../core/beads/types.js';
+import { BOOKKEEPING_TYPES } from '../../../core/beads/rules.js';
 import { usageError } from '../../../shared/errors.js';
 import { action, type BdContext } from '../context.js';
 import { collect, keyValues, limitOption, prioritiesOption, whenOption } from '../options.js';
@@ -35,6 +36,7 @@ export interface FilterOptions {
   hasMetadataKey?: string[];
   includeTemplates?: boolean;
   includeEphemeral?: boolean;
+  includeInfra?: boolean;
   pinned?: boolean;
   deferred?: boolean;
   overdue?: boolean;
@@ -75,6 +77,7 @@ export function addFilterOptions(cmd: Command): Command {
     .option('--has-metadata-key <key>', 'metadata has this key', collect)
     .option('--include-templates', 'include template (proto) issues')
     .option('--include-ephemeral', 'include wisps')
+    .option('--include-infra', "include gt's bookkeeping: agents, mail, merge requests, gates, convoys… (a --type naming one shows it too)")
     .option('--pinned', 'pinned issues only')
     .option('--no-pinned', 'leave out pinned issues')
     .option('--deferred', 'deferred issues only (status deferred or a future defer time)')
@@ -91,6 +94,8 @@ export async function filterFrom(o: FilterOptions, ctx: BdContext, defaultOpen: 
     statuses,
     excludeStatuses: !statuses && !o.all && !o.status?.includes('all') && defaultOpen ? ['closed'] : undefined,
     types: o.type,
+    // gt's bookkeeping stays out of plain lists, as Beads' infra types do; asking for a type or IDs shows them.
+    excludeTypes: o.type?.length || o.id?.length || o.includeInfra ? undefined : BOOKKEEPING_TYPES,
     priorities: prioritiesOption(o.priority),
     priorityMin: prioritiesOption(o.priorityMin ? [o.priorityMin] : undefined)?.[0],
     priorityMax: prioritiesOption(o.priorityMax ? [o.priorityMax] : undefined)?.[0],
@@ -149,7 +154,10 @@ export default function register(program: Command, ctx: BdContext): void {
     .option('-n, --limit <n>', 'at most n (0 = all; default 50)')
     .option('--sort <field>', `sort by ${SORTS.join('|')} (default priority)`)
     .option('-r, --reverse', 'reverse the sort')
-    .addHelpText('after', '\nExamples:\n  bd list\n  bd list --status in_progress -a alice\n  bd list --all -l backend --json\n  bd list --parent bd-a3f')
+    .addHelpText(
+      'after',
+      "\nExamples:\n  bd list\n  bd list --status in_progress -a alice\n  bd list --all -l backend --json\n  bd list --parent bd-a3f\n  bd list --include-infra         # also gt's bookkeeping (agents, mail, merge requests, gates…)\n  bd list --type message          # only mail",
+    )
     .action(
       action(ctx, async (opts) => {
         const o = opts as FilterOptions & { ready?: boolean };

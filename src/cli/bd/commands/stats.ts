@@ -1,17 +1,19 @@
 import type { Command } from 'commander';
 import { action, type BdContext } from '../context.js';
 import { table } from '../../output.js';
+import { BOOKKEEPING_TYPES } from '../../../core/beads/rules.js';
 
 export default function register(program: Command, ctx: BdContext): void {
   program
     .command('stats')
     .alias('status')
     .description('Counts: total, by status, ready, blocked, lead time')
-    .addHelpText('after', '\nExamples:\n  bd stats\n  bd stats --json')
+    .option('--include-infra', "count gt's bookkeeping too (agents, mail, merge requests, gates, convoys…)")
+    .addHelpText('after', '\nExamples:\n  bd stats\n  bd stats --json\n  bd stats --include-infra')
     .action(
-      action(ctx, async () => {
+      action(ctx, async (opts) => {
         const ledger = await ctx.ledger();
-        const s = await ledger.stats();
+        const s = await ledger.stats({ excludeTypes: (opts as { includeInfra?: boolean }).includeInfra ? [] : BOOKKEEPING_TYPES });
         ctx.emit(s, () =>
           [
             ctx.style.bold('Issue Statistics'),

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Identity } from '../../../core/agents/identity.js';
-import { appendMemoryLog, rollupMemory, searchMemory, showMemory } from '../../../core/memory/memory.js';
+import { appendLongTermMemory, appendMemoryLog, rollupMemory, searchMemory, showMemory } from '../../../core/memory/memory.js';
 import { usageError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
@@ -31,6 +31,7 @@ repository; every change gt makes there is a commit by the agent's identity.
 Examples:
   gt memory show                     # MEMORY.md, today's and yesterday's logs (the Mayor's, from a terminal)
   gt memory add "The release moved to Friday"
+  gt memory add --long-term "Ada owns the billing rig"
   gt memory search release friday --json
   gt memory show --agent app/crew/max --days 7
   gt memory rollup --after-days 14   # daily logs older than 14 days into weekly files`,
@@ -58,14 +59,17 @@ Examples:
 
   memory
     .command('add <text...>')
-    .description("Append to today's log (memory/YYYY-MM-DD.md) and commit it")
+    .description("Append to today's log (memory/YYYY-MM-DD.md), or with --long-term to MEMORY.md, and commit it")
     .option('--agent <address>', 'whose memory (default: this session, else the Mayor)')
+    .option('--long-term', 'to MEMORY.md (curated, loaded by every prime) instead of the daily log')
     .option('--json', 'machine-readable output')
     .action(
       action(ctx, async (words: unknown, opts: unknown) => {
-        const identity = await whose(ctx, (opts as { agent?: string }).agent);
+        const options = opts as { agent?: string; longTerm?: boolean };
+        const identity = await whose(ctx, options.agent);
         const town = await ctx.town({ light: true });
-        const entry = await appendMemoryLog(town, identity, (words as string[]).join(' '));
+        const text = (words as string[]).join(' ');
+        const entry = options.longTerm ? await appendLongTermMemory(town, identity, text) : await appendMemoryLog(town, identity, text);
         ctx.emit(entry, () => `${entry.file}: ${entry.line}${entry.commit ? ` (${entry.commit.slice(0, 8)})` : ''}`);
       }),
     );
