@@ -190,7 +190,7 @@ describe('gt doctor', () => {
     expect(town.gt(['config', 'unset', 'role_agents.crew']).code).toBe(0);
     const well = doctor(town, [], withIdentity);
     expect(well.code, JSON.stringify(well.report.checks.filter((c) => c.status === 'fail'))).toBe(0);
-  });
+  }, 300_000); // eight doctor runs and a daemon on a busy 2-core machine
 
   it('reports a config that does not parse and a ledger of an unknown schema, and the checks that cannot look say why', () => {
     const town = makeTown({ rig: 'app' });
@@ -229,5 +229,5 @@ describe('gt doctor', () => {
     check.pragma(`user_version = ${version}`);
     check.close();
     expect(doctor(town).code).toBe(0);
-  });
+  }, 150_000);
 });

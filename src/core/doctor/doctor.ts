@@ -188,7 +188,7 @@ export async function runDoctor(context: DoctorContext, checks: readonly DoctorC
   for (const check of checks) {
     let outcome = await outcomeOf(check, context);
     let fixed: string[] | undefined;
-    if (options.fix && check.repair && (outcome.status === 'warn' || outcome.status === 'fail')) {
+    if (options.fix && check.repair && (outcome.status === 'warn' || outcome.status === 'fail') && outcome.fixable !== false) {
       try {
         fixed = await check.repair(context);
       } catch (error) {

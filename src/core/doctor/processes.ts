@@ -193,4 +193,5 @@ export const agentProblemsCheck: DoctorCheck = {
   },
 };
 
-export const PROCESS_CHECKS: readonly DoctorCheck[] = [daemonCheck, staleLocksCheck, tmuxServerCheck, orphanSessionsCheck, hookedWorkCheck, agentProblemsCheck];
+/** The daemon's check is not here: checks.ts runs it last, so --fix starts a daemon only on a town already repaired. */
+export const PROCESS_CHECKS: readonly DoctorCheck[] = [staleLocksCheck, tmuxServerCheck, orphanSessionsCheck, hookedWorkCheck, agentProblemsCheck];

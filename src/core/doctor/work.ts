@@ -6,6 +6,7 @@
 import { parseDuration } from '../../shared/duration.js';
 import { costReport, type Tokens } from '../governance/costs.js';
 import { mergeQueue, queueStatus } from '../merge/refinery.js';
+import { notifyChannels } from '../notify/outbox.js';
 import { listed, rigsOf, townConfigOf, townOf, type DoctorCheck } from './doctor.js';
 
 /** A request queued this long while the queue runs is stuck, not waiting its turn. */
@@ -88,4 +89,36 @@ export const mergeQueueCheck: DoctorCheck = {
   },
 };
 
-export const WORK_CHECKS: readonly DoctorCheck[] = [budgetsCheck, mergeQueueCheck];
+/** A notification due this long ago and still pending means nothing drains the outbox. */
+const OVERDUE_MS = 10 * 60_000;
+
+export const notificationsCheck: DoctorCheck = {
+  name: 'notifications',
+  title: 'notifications reach their channels (no failures, nothing overdue in the outbox)',
+  async run(context) {
+    const town = townOf(context);
+    const channels = notifyChannels(townConfigOf(context));
+    if (channels.size === 0) return { status: 'ok', message: 'no notification channel configured ([notify.<name>] in town.toml)' };
+    const now = Date.parse(town.ports.now());
+    const since = new Date(now - 24 * 3600_000).toISOString();
+    const failed = (await town.ledger.notifications({ statuses: ['failed'], newestFirst: true, limit: 100 })).filter((n) => n.created_at >= since);
+    const overdue = await town.ledger.notifications({ statuses: ['pending'], dueBy: new Date(now - OVERDUE_MS).toISOString(), limit: 100 });
+    const problems = [
+      ...failed.map((n) => `#${n.id} to ${n.channel} failed (${n.title}): ${n.last_error ?? 'no error recorded'}`),
+      ...overdue.map((n) => `#${n.id} to ${n.channel} has been due since ${n.next_at}`),
+    ];
+    if (problems.length === 0)
+      return { status: 'ok', message: `${channels.size} channel(s): ${[...channels.keys()].join(', ')}; nothing failed in 24 h, nothing overdue` };
+    return {
+      status: 'warn',
+      message: `${failed.length} failed in 24 h, ${overdue.length} overdue: ${listed(problems, 2)}`,
+      fix:
+        overdue.length && !context.ports.daemon.status().running
+          ? 'gt up: the daemon drains the outbox'
+          : 'gt notify log shows them; gt notify test <channel> checks a channel',
+      details: problems,
+    };
+  },
+};
+
+export const WORK_CHECKS: readonly DoctorCheck[] = [budgetsCheck, mergeQueueCheck, notificationsCheck];
