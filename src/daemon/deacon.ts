@@ -27,7 +27,7 @@ import { notifyOnEvents, sendDigestIfDue } from '../core/notify/subscriptions.js
 import { pollAnswers } from '../core/notify/answers.js';
 import type { Town } from '../core/town/town.js';
 import type { LogFields, LogLevel } from '../shared/log.js';
-import { DAEMON_LOGFILE } from '../shared/paths.js';
+import { DAEMON_LOGFILE, DOGS_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
 
 /** The town's notification channels; none while town.toml is broken (the loop logs that elsewhere). */
@@ -234,8 +234,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
                 actions: run.actions.length,
                 duration_ms: run.duration_ms,
                 ...(run.error ? { error: run.error } : {}),
+                details: DOGS_LOGFILE,
               });
-              for (const action of run.actions) log('info', `dog.${run.dog}.${action.action}`, { target: action.target, detail: action.detail });
             }
           })
           .catch((error: unknown) => log('error', 'dog pass failed', { error: errorMessage(error) }))

@@ -19,6 +19,8 @@ export const RUNS_DIR = `${GT_DIR}/runs`;
 export const RUNS_ARCHIVE = `${RUNS_DIR}/archive`;
 /** gt's own logs besides the daemon's live one: one file per day (the logs dog rotates them). */
 export const LOGS_DIR = `${GT_DIR}/logs`;
+/** Every dog run and what it did, whoever ran it (the daemon or gt dog run). */
+export const DOGS_LOGFILE = `${LOGS_DIR}/dogs.log`;
 export const SESSIONS_DIR = `${GT_DIR}/sessions`;
 export const TMUX_CONF_FILE = `${GT_DIR}/tmux.conf`;
 /** Process groups gt started (gates, merge-queue tests), each recorded with its owner: the next daemon ends orphans. */

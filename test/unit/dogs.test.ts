@@ -276,6 +276,11 @@ describe('the export dog and the schedule', () => {
     await h.bead('More work');
     expect((await run(h, 'export')).actions).toHaveLength(1);
 
+    // Every run is logged, whoever ran it: one line per run and per action.
+    const log = readFileSync(join(h.root, '.gt', 'logs', 'dogs.log'), 'utf8');
+    expect(log).toMatch(/level=info msg=dog\.did-work dog=export actions=1 duration_ms=\d+ by=human\n/);
+    expect(log).toMatch(/msg=dog\.export\.exported target=\.gt\/export\/issues\.jsonl detail="\d+ issue\(s\)"\n/);
+    expect(log.match(/msg=dog\.nothing dog=export/g)).toHaveLength(1);
     const status = (await dogList(h.town)).find((d) => d.dog === 'export');
     expect(status).toMatchObject({ runs: 3, last_result: 'did-work', last_action_count: 1, every: '15m' });
     expect(Date.parse(status?.next_run_at ?? '') - Date.parse(status?.last_run_at ?? '')).toBe(15 * 60_000);

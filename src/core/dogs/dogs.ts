@@ -13,7 +13,9 @@
  */
 import { parseDuration } from '../../shared/duration.js';
 import { GtError, errorMessage, notFoundError } from '../../shared/errors.js';
-import { lockFile } from '../../shared/paths.js';
+import { logfmt, type LogFields, type LogLevel } from '../../shared/log.js';
+import { DOGS_LOGFILE, lockFile } from '../../shared/paths.js';
+import { redactSecrets } from '../../shared/secrets.js';
 import type { Town } from '../town/town.js';
 import type { Dog, DogAction, DogPorts } from './types.js';
 
@@ -163,12 +165,32 @@ export async function runDog(town: Town, name: string, ports: DogPorts, options:
       dry_run: dryRun,
       next_run_at: addMs(started, parseDuration(every)),
     };
-    // A dry run changes nothing, its record included.
-    if (!dryRun) await writeRecord(town, dog, run, previous);
+    // A dry run changes nothing, its record and log included.
+    if (!dryRun) {
+      await writeRecord(town, dog, run, previous);
+      logRun(town, run);
+    }
     return run;
   } finally {
     release();
   }
+}
+
+/** One logfmt line per run and per action in `.gt/logs/dogs.log` (rotated daily by the logs dog), whoever ran it. */
+function logRun(town: Town, run: DogRun): void {
+  const line = (level: LogLevel, fields: LogFields) => redactSecrets(logfmt({ time: town.ports.now(), level, ...fields }));
+  const lines = [
+    line(run.result === 'failed' ? 'warn' : 'info', {
+      msg: `dog.${run.result}`,
+      dog: run.dog,
+      actions: run.actions.length,
+      duration_ms: run.duration_ms,
+      by: town.ledger.actor,
+      error: run.error,
+    }),
+    ...run.actions.map((a) => line('info', { msg: `dog.${run.dog}.${a.action}`, target: a.target, detail: a.detail })),
+  ];
+  town.ports.files.append(town.path(DOGS_LOGFILE), lines.join(''));
 }
 
 /** Every dog's schedule and last run, for `gt dog list`. */
