@@ -170,11 +170,13 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
               detail: fed.detail,
             });
           }
+          renew();
           const runGate = (command: string) => town.ports.shell.run(command, { cwd: root, env: town.ports.baseEnv, timeoutMs: 60_000 });
           for (const outcome of await checkGates(town, runGate)) {
             if (outcome.result !== 'waiting')
               log(outcome.result === 'resolved' ? 'info' : 'warn', `gate.${outcome.result}`, { gate: outcome.gate, detail: outcome.detail });
           }
+          renew();
           for (const resumed of await resumeGatedWork(town)) {
             log(resumed.error ? 'warn' : 'info', resumed.error ? 'agent.resume_failed' : 'agent.resumed', {
               agent: resumed.agent,
@@ -185,7 +187,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           renew();
           // The witness, rig by rig (then the town's own agents: the Mayor).
           for (const rig of [...town.rigNames(), undefined]) {
-            for (const action of await witnessPatrol(town, { ...(rig === undefined ? { townOnly: true } : { rig }), pass: passes + 1 })) {
+            for (const action of await witnessPatrol(town, { ...(rig === undefined ? { townOnly: true } : { rig }), pass: passes + 1, progress: renew })) {
               log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
                 agent: action.agent,
                 bead: action.bead,

@@ -46,6 +46,8 @@ export interface WitnessOptions {
   townOnly?: boolean;
   /** The daemon's pass number, recorded in the events of this patrol (supervision is judged in passes). */
   pass?: number;
+  /** Called after each agent: the daemon renews its lease (a wake waits up to confirmSec, and a town has many agents). */
+  progress?: () => void;
   /** How long a wake-up waits for the confirming hook event (default 10 s). */
   confirmSec?: number;
 }
@@ -70,6 +72,7 @@ export async function witnessPatrol(town: Town, options: WitnessOptions = {}): P
       const bead = reading?.hooked[0]?.id;
       if (bead) actions.push({ agent: agent.address, bead, action: 'failed', detail: errorMessage(error), ...(reading ? { state: reading.state } : {}) });
     }
+    options.progress?.();
   }
   return actions;
 }

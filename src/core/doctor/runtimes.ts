@@ -52,7 +52,13 @@ export const runtimesCheck: DoctorCheck = {
     const town = townOf(context);
     const config = townConfigOf(context);
     const { ports } = context;
-    const probe = { exists: (c: string) => ports.commandExists(c), version: (c: string) => ports.commandVersion(c) };
+    // `<command> --version` starts the runtime (a second or so for some): asked once per command.
+    const versions = new Map<string, string | undefined>();
+    const version = (c: string) => {
+      if (!versions.has(c)) versions.set(c, ports.commandVersion(c));
+      return versions.get(c);
+    };
+    const probe = { exists: (c: string) => ports.commandExists(c), version };
     const found: string[] = [];
     const problems: string[] = [];
     for (const [name, where] of runtimesInUse(context, await town.agents())) {
@@ -73,9 +79,8 @@ export const runtimesCheck: DoctorCheck = {
         problems.push(`${error instanceof Error ? error.message : String(error)} — used by ${listed(where, 2)}`);
         continue;
       }
-      const version = ports.commandVersion(runtime.command);
       const pinned = ports.which(runtime.command) === undefined;
-      found.push(`${name} ${version ?? '(version unknown)'}${pinned ? " (gt's pinned copy)" : ''}`);
+      found.push(`${name} ${version(runtime.command) ?? '(version unknown)'}${pinned ? " (gt's pinned copy)" : ''}`);
     }
     if (problems.length === 0) return { status: 'ok', message: found.join(', ') };
     return {
