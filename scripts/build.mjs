@@ -20,15 +20,15 @@ const replaceConfig = (name, standIn) => ({
     b.onResolve({ filter: /(^|\/)config\.js$/ }, (args) => (resolve(args.resolveDir, args.path) === CONFIG ? { path: resolve(standIn) } : undefined));
   },
 });
-const stubConfig = replaceConfig('stub-config', 'scripts/hot-config-stub.ts');
-// The session host loads the config schemas on first use, from a bundle of their own.
+// The session host and the hot commands load the config schemas on first use, from a bundle of their own
+// (the hot commands only for a rare event: a rate limit reported through `gt signal stop-failure`).
 const lazyConfig = replaceConfig('lazy-config', 'scripts/lazy-config.ts');
 rmSync('dist', { recursive: true, force: true });
 for (const [entry, out, plugins] of [
   ['src/bin/bd.ts', 'bd', []],
   ['src/bin/gt.ts', 'gt', []],
   ['src/bin/gt-full.ts', 'gt-full', []],
-  ['src/bin/gt-hot.ts', 'gt-hot', [stubConfig]],
+  ['src/bin/gt-hot.ts', 'gt-hot', [lazyConfig]],
   ['src/bin/gt-host.ts', 'gt-host', [lazyConfig]],
   ['src/core/town/config.ts', 'gt-config', []],
 ]) {

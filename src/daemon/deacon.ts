@@ -19,6 +19,7 @@ import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
+import { dispatchQueue, resumeAfterBackoff } from '../core/scheduler/dispatch.js';
 import { runDueDogs } from '../core/dogs/dogs.js';
 import { leasePath, writeLease } from '../core/town/daemon-health.js';
 import { dogPorts, fileLogger, lockDaemon, notifyPort, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
@@ -82,6 +83,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   renew();
   const probe = runtimeProbe(env);
   const refineries = new Map<string, Promise<void>>();
+  // The dispatch queue runs beside the loop too: with a start spacing one pass can take a while.
+  let dispatching: Promise<void> | undefined;
   const notifier = notifyPort(env);
   let notifying: Promise<void> | undefined;
   const pollers = new Map<string, Promise<void>>();
@@ -184,6 +187,13 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
               ...(resumed.error ? { error: resumed.error } : {}),
             });
           }
+          for (const resumed of await resumeAfterBackoff(town)) {
+            log(resumed.result === 'resumed' ? 'info' : 'warn', `runtime.${resumed.result}`, {
+              runtime: resumed.runtime,
+              agent: resumed.agent,
+              detail: resumed.detail,
+            });
+          }
           renew();
           // The witness, rig by rig (then the town's own agents: the Mayor).
           for (const rig of [...town.rigNames(), undefined]) {
@@ -202,6 +212,19 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
         } catch (error) {
           log('error', 'witness pass failed', { error: errorMessage(error) });
         }
+        dispatching ??= dispatchQueue(town, probe, { stopping: () => stopping })
+          .then((outcomes) => {
+            for (const o of outcomes) {
+              log(o.result === 'dispatched' ? 'info' : 'warn', `queue.${o.result}`, {
+                bead: o.bead,
+                target: o.target,
+                ...(o.agent ? { agent: o.agent } : {}),
+                ...(o.detail ? { detail: o.detail } : {}),
+              });
+            }
+          })
+          .catch((error: unknown) => log('error', 'dispatch pass failed', { error: errorMessage(error) }))
+          .finally(() => (dispatching = undefined));
         passes++;
         renew();
       }
@@ -259,6 +282,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       ...pollers.values(),
       ...(notifying ? [notifying] : []),
       ...(heartbeat ? [heartbeat] : []),
+      ...(dispatching ? [dispatching] : []),
       ...(dogPass ? [dogPass] : []),
     ]);
     await town.ledger.release();

@@ -6,6 +6,7 @@ import type { ShowDetails } from '../../core/beads/ledger.js';
 import { visibleData } from '../../shared/text.js';
 import { formatTime } from '../../shared/time.js';
 import { table, type Style } from '../output.js';
+import { describePlace } from '../../core/scheduler/decide.js';
 
 const STATUS_ICON: Record<string, string> = { open: '○', in_progress: '◐', blocked: '●', deferred: '❄', closed: '✓', pinned: '📌', hooked: '⚓' };
 
@@ -25,14 +26,19 @@ export function issueRows(issues: Array<Issue & Partial<Pick<IssueWithCounts, 'l
   );
 }
 
-export function showText(details: ShowDetails, s: Style): string {
+export function showText(details: ShowDetails, s: Style, queued?: { position: number; of: number }): string {
   // Control characters in the bead show as ^[ and the like, before gt adds its own colours.
   const d = visibleData(details);
   const lines = [`${statusIcon(d.status)} ${s.bold(d.id)}: ${d.title}`];
   const field = (name: string, value: string | number | undefined) => {
     if (value !== undefined && value !== '') lines.push(`${name}: ${value}`);
   };
-  field('Status', d.status + (d.is_blocked && d.status !== 'closed' ? ' (blocked)' : ''));
+  field(
+    'Status',
+    d.status +
+      (d.is_blocked && d.status !== 'closed' ? ' (blocked)' : '') +
+      (queued ? ` (${describePlace(queued)}, for ${String(d.metadata?.queue_target)})` : ''),
+  );
   field('Priority', `P${d.priority}`);
   field('Type', d.issue_type);
   field('Assignee', d.assignee);

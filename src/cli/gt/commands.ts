@@ -11,6 +11,7 @@ export const COMMANDS: Entry[] = [
   { names: ['crew'], summary: 'Long-lived named workers: add, list, attach', load: () => import('./commands/crew.js') },
   { names: ['config'], summary: 'Town settings and agent runtimes', load: () => import('./commands/config.js') },
   { names: ['sling'], summary: "Put beads on workers' hooks and start them", load: () => import('./commands/sling.js') },
+  { names: ['queue'], summary: 'The dispatch queue: work slung past capacity', load: () => import('./commands/queue.js') },
   { names: ['hook'], summary: 'Show the work on a hook', load: () => import('./commands/hook.js') },
   { names: ['unsling'], summary: 'Take a bead off its hook', load: () => import('./commands/hook.js') },
   { names: ['prime'], summary: 'What an agent needs to know at session start', load: () => import('./commands/prime.js') },

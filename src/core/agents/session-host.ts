@@ -7,6 +7,21 @@ import { answerClaudeHook } from './claude-hooks.js';
 import { appendUsage, attributionOf, codexUsage, collectTranscriptUsage, StreamUsageReader, type Attribution } from '../governance/costs.js';
 import type { Identity } from './identity.js';
 import type { Town } from '../town/town.js';
+import { noteRateLimit } from '../scheduler/backoff.js';
+import { isRateLimit } from '../scheduler/decide.js';
+
+/** Codex `exec --json`: the message of an `error` or `turn.failed` line (a 429 shows here after Codex's own retries). */
+export function codexFailure(line: string): string | undefined {
+  if (!line.includes('"error"') && !line.includes('"turn.failed"')) return undefined;
+  try {
+    const event = JSON.parse(line) as { type?: unknown; message?: unknown; error?: { message?: unknown } };
+    if (event.type === 'error' && typeof event.message === 'string') return event.message;
+    if (event.type === 'turn.failed' && typeof event.error?.message === 'string') return event.error.message;
+  } catch {
+    // not a JSON line
+  }
+  return undefined;
+}
 
 export interface HostContext {
   run: string;
@@ -64,6 +79,8 @@ export function hostHandlers(town: Town, identity: Identity, host: HostContext):
         }
         const record = codexUsage(line, now, attribution);
         if (record) queue(async () => appendUsage(town, host.run, [record]));
+        const failure = codexFailure(line);
+        if (failure !== undefined && isRateLimit('', failure)) queue(async () => void (await noteRateLimit(town, host.runtime, identity.address, failure)));
         return;
       }
       const record = stream.read(line, now, noteSession);

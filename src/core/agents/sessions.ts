@@ -49,6 +49,8 @@ export interface StartOptions {
   hooked: boolean;
   branch?: string;
   resume?: string;
+  /** Awaited right before the session is recorded and started: the scheduler's spacing and last back-off check; throwing starts nothing. */
+  beforeStart?: () => Promise<void>;
   /** The first prompt instead of the usual start-up line (a heartbeat that starts its agent). */
   prompt?: string;
 }
@@ -96,6 +98,7 @@ export async function startSession(town: Town, identity: Identity, options: Star
     )}\n`,
   );
   const env = { ...sessionEnv(town, identity, run, runtime), ...plan.env };
+  await options.beforeStart?.();
   const record = await town.saveAgent(
     identity,
     {

@@ -5,6 +5,8 @@
 import type { Identity } from './identity.js';
 import { Mailbox, renderInjected } from '../comms/mail.js';
 import type { AgentState, Town } from '../town/town.js';
+import { noteRateLimit } from '../scheduler/backoff.js';
+import { isRateLimit } from '../scheduler/decide.js';
 import { takeHeartbeatDelivery } from '../heartbeat/state.js';
 import { afterFlushTurn, noteFlushPrompt } from '../memory/flush.js';
 
@@ -68,6 +70,13 @@ export async function recordSignal(town: Town, identity: Identity, signal: Signa
   }
   // Two of these a turn: volatile (no audit row), and the state event is coalesced per agent.
   await town.saveAgentState(agent, fields);
+  // A rate limit or an overload: the scheduler backs the runtime off and resumes this agent after the window.
+  if (signal === 'stop-failure' && agent.runtime && isRateLimit(typeof input.error === 'string' ? input.error : '', fields.last_error ?? '')) {
+    // The signal is recorded either way; a back-off that cannot be written (a broken town.toml) is said, not fatal.
+    await noteRateLimit(town, agent.runtime, agent.address, fields.last_error ?? 'rate limited').catch((error: unknown) =>
+      town.ports.progress(`warning: could not back off ${agent.runtime}: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  }
 }
 
 /**

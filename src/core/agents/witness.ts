@@ -28,6 +28,7 @@ import { stdinMessage } from './runtimes.js';
 import type { AgentRecord, Town } from '../town/town.js';
 import { restartDecision, type SupervisionRecord } from './agent-state.js';
 import { readAgent, restartRules, stateRules, type AgentReading } from './supervision.js';
+import { pausedRuntimes, readBackoffs } from '../scheduler/backoff.js';
 
 export interface WitnessAction {
   agent: string;
@@ -59,6 +60,8 @@ export function wakeLine(bead: Issue): string {
 export async function witnessPatrol(town: Town, options: WitnessOptions = {}): Promise<WitnessAction[]> {
   const rules = stateRules(town);
   const actions: WitnessAction[] = [];
+  // A runtime backed off after a rate limit is left alone until its window ends: a wake or a restart would only hit the limit again.
+  const paused = pausedRuntimes(await readBackoffs(town), Date.parse(town.ports.now()));
   for (const agent of await town.agents(options.rig ? { rig: options.rig } : {})) {
     if (options.townOnly && agent.rig !== undefined) continue;
     if (!agent.backend || agent.role === 'refinery' || agent.role === 'witness') continue;
@@ -66,6 +69,7 @@ export async function witnessPatrol(town: Town, options: WitnessOptions = {}): P
     try {
       reading = await readAgent(town, agent, rules);
       await recordReading(town, reading, options.pass);
+      if (agent.runtime && paused[agent.runtime] !== undefined) continue;
       const action = await actOn(town, reading, { confirmSec: options.confirmSec ?? 10, pass: options.pass });
       if (action) actions.push({ ...action, state: reading.state });
     } catch (error) {

@@ -200,6 +200,29 @@ const escalation = z
   })
   .prefault({});
 
+/** Runtime name → how many of its agents may run at once (0 = none start). */
+const perRuntime = z.record(agentName, z.number().int().min(0, 'a count of agents, 0 or more'));
+
+/** Capacity for a rig (rig.toml): its share of the town's agents. */
+const rigScheduler = z.strictObject({
+  max_agents: z.number().int().min(1, 'at least 1 agent').optional(),
+  max_per_runtime: perRuntime.default({}),
+});
+
+/**
+ * The dispatch scheduler: how many agents run at once (town-wide and per
+ * runtime), how far apart sessions start, and how a runtime that reports rate
+ * limiting is backed off (`backoff_initial` doubling per repeat up to
+ * `backoff_max`, less up to `backoff_jitter` of it at random).
+ */
+const townScheduler = z.strictObject({
+  ...rigScheduler.shape,
+  start_spacing: duration.default('0s'),
+  backoff_initial: duration.default('30s'),
+  backoff_max: duration.default('10m'),
+  backoff_jitter: z.number().min(0, 'a fraction from 0 to 1').max(1, 'a fraction from 0 to 1').default(0.5),
+});
+
 /** OpenClaw's heartbeat contract (research/peers.md §3); present = on (unless every = "0m"). */
 const heartbeat = z.strictObject({
   every: duration.default('30m'),
@@ -297,6 +320,7 @@ export const townSchema = z.strictObject({
   convoys: z.strictObject({ stranded_grace: duration.default('5m') }).default({ stranded_grace: '5m' }),
   /** Escalations: routes per severity, re-escalation of unacked ones (comms/escalations.ts). */
   escalation,
+  scheduler: townScheduler.prefault({}),
   dogs,
   /** `auto`: the export dog keeps a Beads JSONL copy of the ledger at `path` (relative to the town). */
   export: z.strictObject({ auto: z.boolean().default(false), path: z.string().min(1).default('.gt/export/issues.jsonl') }).prefault({}),
@@ -338,6 +362,7 @@ export const rigSchema = z.strictObject({
     .prefault({}),
   /** Rules checked before the town's; `default` and `timeout` override the town's for this rig. */
   permissions: z.strictObject(permissionsShape).default({ rules: [] }),
+  scheduler: rigScheduler.prefault({}),
   /** `keep_idle`: idle polecats this rig keeps (the town's `dogs.polecats.keep_idle` when unset). */
   polecats: z.strictObject({ keep_idle: z.number().int().min(0).optional() }).prefault({}),
   added_at: z.string().optional(),
@@ -349,6 +374,8 @@ export type PermissionRule = z.infer<typeof permissionRule>;
 export type PermissionsConfig = TownConfig['permissions'];
 export type Decision = z.infer<typeof decision>;
 export type EscalationConfig = TownConfig['escalation'];
+export type TownSchedulerConfig = TownConfig['scheduler'];
+export type RigSchedulerConfig = RigConfig['scheduler'];
 export type HeartbeatConfig = z.infer<typeof heartbeat>;
 export type MemoryConfig = z.infer<typeof memory>;
 

@@ -17,6 +17,7 @@ import { listConvoys } from '../work/convoys.js';
 import { daemonHealth, type DaemonHealth } from './daemon-health.js';
 import type { DaemonStatus } from './ports.js';
 import type { Town } from './town.js';
+import { schedulerStatus, type SchedulerStatus } from '../scheduler/dispatch.js';
 
 export type Tone = 'ok' | 'warn' | 'bad' | 'dim' | 'strong';
 export interface Span {
@@ -373,6 +374,41 @@ interface AnySection {
 }
 
 /** Erases a section's data type for the list (each section checks its own). */
+// ---- scheduler ----
+
+/** Capacity: limits and load, the head of the dispatch queue, runtimes backed off after rate limits. */
+export const schedulerSection: StatusSection<SchedulerStatus> = {
+  key: 'scheduler',
+  label: 'Scheduler',
+  collect: ({ town }) => schedulerStatus(town, MAX_ROWS),
+  lines(s) {
+    const caps = Object.entries(s.max_per_runtime).map(([runtime, n]) => `${runtime} ${s.running_by_runtime[runtime] ?? 0}/${n}`);
+    const full = s.max_agents !== undefined && s.running >= s.max_agents;
+    const lines: StatusLine[] = [
+      [
+        span(`${s.running} running${s.max_agents !== undefined ? ` of max ${s.max_agents}` : ''}`, full ? 'warn' : undefined),
+        span(`${caps.length ? ` (${caps.join(', ')})` : ''} · `),
+        span(`${s.queued} queued`, s.queued > 0 ? 'warn' : undefined),
+        span(s.start_spacing !== '0s' ? ` · starts ${s.start_spacing} apart` : ''),
+      ],
+    ];
+    for (const e of s.next)
+      lines.push([span(`next ${e.id}`, 'strong'), span(` P${e.priority} → ${e.target} (${e.runtime})${e.reason ? `: ${e.reason}` : ''}`)]);
+    lines.push(...more(s.queued, s.next.length, 'queued (gt queue)'));
+    for (const b of s.backoffs) {
+      lines.push(
+        b.active
+          ? [
+              span(`${b.runtime} backed off`, 'bad'),
+              span(` until ${b.until.slice(11, 19)}Z (rate limited, level ${b.level}) · ${b.agents.length} to resume · ${b.reason}`),
+            ]
+          : [span(`${b.runtime} window over`, 'warn'), span(` · resuming ${b.agents.join(', ') || 'no agents'} on the daemon's next pass`)],
+      );
+    }
+    return lines;
+  },
+};
+
 export const section = <T>(s: StatusSection<T>): AnySection => s;
 
 /** The sections in screen order. */
@@ -382,6 +418,7 @@ export const STATUS_SECTIONS: readonly AnySection[] = [
   section(agentsSection),
   section(escalationsSection),
   section(hookedSection),
+  section(schedulerSection),
   section(convoysSection),
   section(costSection),
   section(beadsSection),

@@ -12,6 +12,7 @@ import { checkConvoys, convoyView, type ConvoyView } from './convoys.js';
 import type { Town } from '../town/town.js';
 import { HOOK_STATUSES } from './hooked.js';
 import { slingBeads, type RuntimeProbe } from './work.js';
+import { QUEUE_LABEL } from '../scheduler/queue.js';
 
 export interface StrandedAction {
   convoy: string;
@@ -53,6 +54,8 @@ async function feedOne(town: Town, convoy: ConvoyView, probe: RuntimeProbe): Pro
   if (convoy.beads.some((b) => HOOK_STATUSES.includes(b.status))) return undefined;
   const open = convoy.beads.filter((b) => b.status !== 'closed').map((b) => b.id);
   if (open.length === 0) return undefined;
+  // Work waiting in the dispatch queue is on its way: the convoy is not stranded.
+  if ((await town.ledger.list({ ids: open, labelsAll: [QUEUE_LABEL], limit: 1 })).length > 0) return undefined;
   const [next] = await town.ledger.ready({ ids: open, limit: 1 });
   if (!next) return undefined;
   const rig = rigOf(town, next.id);

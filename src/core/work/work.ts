@@ -34,6 +34,9 @@ import {
 } from '../town/worktree.js';
 
 import { HOOK_STATUSES, hookedWork } from './hooked.js';
+import { admit, type Admission } from '../scheduler/admission.js';
+import { ensureNotBackedOff, RuntimeBackedOff } from '../scheduler/backoff.js';
+import { QUEUE_KEYS, QUEUE_LABEL, enqueue, listQueue, placeIn, runtimeForTarget, type QueuePlace } from '../scheduler/queue.js';
 import { polecatFitness, reclaimPolecat } from './polecats.js';
 import { readAgents } from '../agents/supervision.js';
 
@@ -45,6 +48,8 @@ export interface SlingOptions {
   noStart?: boolean;
   /** Several beads get a convoy of their own unless this is false (or one already tracks them). */
   convoy?: boolean;
+  /** Started by the dispatcher, which has decided under the scheduler lock that it fits: not queued again. */
+  scheduled?: boolean;
 }
 
 export interface SlingResult {
@@ -60,6 +65,8 @@ export interface SlingResult {
   took_over_from?: string;
   /** The convoy this sling created for its beads. */
   convoy?: string;
+  /** Past capacity: the bead waits in the dispatch queue (no agent, no session yet). */
+  queued?: QueuePlace & { reason: string };
 }
 
 interface Undo {
@@ -167,6 +174,71 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
       beads.map((b) => b.id),
     );
   const backend = town.backendKind(options.backend);
+  // Capacity (issue 14 §5): beads past the limits, or for a runtime backed off, wait in the queue.
+  const admission = await admitSling(town, beads, target, identity, options);
+  try {
+    let started: SlingResult[] = [];
+    const toQueue = [...admission.queued];
+    try {
+      if (admission.start.length > 0) started = await startBeads(town, admission.start, identity, rigName, backend, options, probe, admission.waitTurn);
+    } catch (error) {
+      // A rate limit reported while these starts were prepared: everything was undone; they wait for the window instead.
+      if (!(error instanceof RuntimeBackedOff) || options.scheduled) throw error;
+      toQueue.push(...admission.start.map((bead) => ({ bead: bead, reason: error.message })));
+    }
+    const queued: SlingResult[] = [];
+    for (const { bead, reason } of toQueue) {
+      await enqueue(town, bead, { target, runtime: options.runtime, backend: options.backend, force: options.force, reason });
+    }
+    const queue = toQueue.length > 0 ? await listQueue(town) : [];
+    for (const { bead, reason } of toQueue) {
+      const place = placeIn(queue, bead.id) ?? { position: queue.length, of: queue.length };
+      queued.push({
+        bead: bead.id,
+        title: bead.title,
+        agent: '',
+        runtime: runtimeForTarget(town, target, options.runtime),
+        backend: 'none',
+        session: '',
+        worktree: '',
+        spawned: false,
+        queued: { ...place, reason },
+      });
+    }
+    const byId = new Map([...started, ...queued].map((r) => [r.bead, r]));
+    const results = beads.map((b) => byId.get(b.id) as SlingResult);
+    for (const { id, bead } of answered) await closeEscalation(town, id, town.ledger.actor, `${bead} slung again by ${town.ledger.actor}`);
+    const convoy = options.convoy !== false && beads.length > 1 ? await autoConvoy(town, beads) : undefined;
+    return convoy ? results.map((r) => ({ ...r, convoy })) : results;
+  } finally {
+    admission.release();
+  }
+}
+
+/** Asks the scheduler, unless this sling starts nothing or the dispatcher already decided. */
+async function admitSling(town: Town, beads: IssueDetails[], target: string, identity: Identity | undefined, options: SlingOptions): Promise<Admission> {
+  const all: Admission = { start: beads, queued: [], waitTurn: async () => undefined, release: () => undefined };
+  if (options.noStart) return all;
+  // The dispatcher decided under the scheduler lock; a back-off that began since still stops the start.
+  if (options.scheduled) return { ...all, waitTurn: () => ensureNotBackedOff(town, runtimeForTarget(town, target, options.runtime)) };
+  // A running crew member or the Mayor gets its work as mail: no new session, nothing to schedule.
+  if (identity) {
+    const existing = await town.agent(identity);
+    if (existing?.active && identity.role !== 'polecat' && (await town.sessionAlive(existing))) return all;
+  }
+  return admit(town, beads, target, options.runtime);
+}
+
+async function startBeads(
+  town: Town,
+  beads: IssueDetails[],
+  identity: Identity | undefined,
+  rigName: string | undefined,
+  backend: BackendKind,
+  options: SlingOptions,
+  probe: RuntimeProbe,
+  waitTurn: () => Promise<void>,
+): Promise<SlingResult[]> {
   // One batch at a time per rig, so two slings never hand out the same polecat.
   const release = rigName ? await town.lockWorktrees(rigName) : () => undefined;
   const undos: Undo[] = [];
@@ -184,7 +256,7 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
       plans.map((plan) => {
         const undo: Undo = { steps: [] };
         undos.push(undo);
-        return slingOne(town, plan, backend, options, undo);
+        return slingOne(town, plan, backend, options, undo, waitTurn);
       }),
     );
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -193,10 +265,7 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
       for (const undo of undos) await rollback(town, undo);
       throw failed.reason;
     }
-    const results = settled.map((r) => (r as PromiseFulfilledResult<SlingResult>).value);
-    for (const { id, bead } of answered) await closeEscalation(town, id, town.ledger.actor, `${bead} slung again by ${town.ledger.actor}`);
-    const convoy = options.convoy !== false && beads.length > 1 ? await autoConvoy(town, beads) : undefined;
-    return convoy ? results.map((r) => ({ ...r, convoy })) : results;
+    return settled.map((r) => (r as PromiseFulfilledResult<SlingResult>).value);
   } finally {
     release();
   }
@@ -294,7 +363,14 @@ async function checkBudgetsOrEscalate(town: Town, beads: string[]): Promise<void
 }
 
 /** Creates what one planned sling needs; every step is recorded in `undo`. */
-async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, options: SlingOptions, undo: Undo): Promise<SlingResult> {
+async function slingOne(
+  town: Town,
+  plan: SlingPlan,
+  backend: BackendKind,
+  options: SlingOptions,
+  undo: Undo,
+  waitTurn: () => Promise<void>,
+): Promise<SlingResult> {
   const { ledger, ports } = town;
   const { bead, identity, existing, previous, runtime } = plan;
   let branch: string | undefined;
@@ -314,10 +390,14 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
     if (was) undo.steps.push({ what: `runtime of ${identity.address}`, run: () => town.saveAgent(identity, { runtime: was }) });
   }
   const before = { status: bead.status, assignee: bead.assignee ?? null };
+  // Out of the dispatch queue in the same write that hooks it; an undo puts it back in its place.
+  const wasQueued = bead.labels.includes(QUEUE_LABEL);
+  const queueFields = Object.fromEntries(Object.entries(bead.metadata ?? {}).filter(([k]) => QUEUE_KEYS.includes(k)));
   single(
     await ledger.update([bead.id], {
       status: 'hooked',
       assignee: identity.address,
+      ...(wasQueued ? { removeLabels: [QUEUE_LABEL], unsetMetadata: QUEUE_KEYS } : {}),
       expect: { statuses: [bead.status], assignee: before.assignee },
       setMetadata: {
         hooked_at: ports.now(),
@@ -335,7 +415,15 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
       },
     }),
   );
-  undo.steps.push({ what: `hook of ${bead.id}`, run: () => ledger.update([bead.id], { status: before.status, assignee: before.assignee }) });
+  undo.steps.push({
+    what: `hook of ${bead.id}`,
+    run: () =>
+      ledger.update([bead.id], {
+        status: before.status,
+        assignee: before.assignee,
+        ...(wasQueued ? { addLabels: [QUEUE_LABEL], setMetadata: queueFields } : {}),
+      }),
+  });
 
   let session = existing?.session ?? sessionName(identity);
   let started = false;
@@ -350,7 +438,14 @@ async function slingOne(town: Town, plan: SlingPlan, backend: BackendKind, optio
       undo.steps.push({ what: `session of ${identity.address}`, run: () => ports.backend(backend).stop(sessionName(identity)) });
       // The same worker back on its own bead after its session died: the runtime resumes its conversation.
       const resume = previous?.address === identity.address && existing?.runtime === runtime.name ? existing.runtime_session : undefined;
-      const record = await startSession(town, identity, { runtime, backend, hooked: true, ...(branch ? { branch } : {}), ...(resume ? { resume } : {}) });
+      const record = await startSession(town, identity, {
+        runtime,
+        backend,
+        hooked: true,
+        ...(branch ? { branch } : {}),
+        ...(resume ? { resume } : {}),
+        beforeStart: waitTurn,
+      });
       session = record.session;
       started = true;
     }

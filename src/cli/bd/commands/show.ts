@@ -3,6 +3,7 @@ import { usageError } from '../../../shared/errors.js';
 import { action, type BdContext } from '../context.js';
 import { issueRows, jsonIssue, showText } from '../render.js';
 import { renderJson } from '../../output.js';
+import { QUEUE_LABEL, placeIn, queuedBeads } from '../../../core/scheduler/queue.js';
 
 export default function register(program: Command, ctx: BdContext): void {
   program
@@ -24,7 +25,12 @@ export default function register(program: Command, ctx: BdContext): void {
         const details = await ledger.show(list);
         if (ctx.json) ctx.io.stdout(renderJson(details.map(jsonIssue)));
         else if ((opts as { short?: boolean }).short) ctx.out(issueRows(details, ctx.style));
-        else ctx.out(details.map((d) => showText(d, ctx.style)).join('\n\n'));
+        else {
+          // A bead in gt's dispatch queue shows its place: "queued, 3rd of 7".
+          const queue = details.some((d) => d.labels.includes(QUEUE_LABEL)) ? await queuedBeads(ledger) : [];
+          const place = (id: string) => placeIn(queue, id);
+          ctx.out(details.map((d) => showText(d, ctx.style, place(d.id))).join('\n\n'));
+        }
       }),
     );
 }

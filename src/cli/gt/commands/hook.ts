@@ -1,18 +1,31 @@
 import type { Command } from 'commander';
 import { hookedWork } from '../../../core/work/hooked.js';
 import { unslingBead } from '../../../core/work/work.js';
+import { describePlace } from '../../../core/scheduler/decide.js';
+import { queuedBeads } from '../../../core/scheduler/queue.js';
 import { action, type GtContext } from '../context.js';
 
 export async function hookCommand(ctx: GtContext, options: { agent?: string }): Promise<void> {
   const identity = await ctx.me(options.agent);
   const town = await ctx.town({ light: true });
   const beads = await hookedWork(town.ledger, identity.address);
+  // Work slung to this agent past capacity waits in the dispatch queue: it comes to the hook when it starts.
+  const queue = await queuedBeads(town.ledger);
+  const queued = queue.flatMap((b, i) =>
+    b.metadata?.queue_target === identity.address ? [{ id: b.id, title: b.title, priority: b.priority, position: i + 1, of: queue.length }] : [],
+  );
   ctx.emit(
     {
       agent: identity.address,
       hooked: beads.map((b) => ({ id: b.id, title: b.title, status: b.status, priority: b.priority, type: b.issue_type, branch: b.metadata?.branch })),
+      queued,
     },
-    () => (beads.length === 0 ? `Nothing on the hook of ${identity.address}.` : beads.map((b) => `${b.id}  ${b.title}  [${b.status}]`).join('\n')),
+    () =>
+      [
+        ...(beads.length === 0 && queued.length === 0 ? [`Nothing on the hook of ${identity.address}.`] : []),
+        ...beads.map((b) => `${b.id}  ${b.title}  [${b.status}]`),
+        ...queued.map((q) => `${q.id}  ${q.title}  [${describePlace(q)}]`),
+      ].join('\n'),
   );
 }
 

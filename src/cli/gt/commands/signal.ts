@@ -41,7 +41,8 @@ export async function signalCommand(ctx: GtContext, event: string, options: Sign
   if (!(SIGNALS as readonly string[]).includes(event)) throw usageError(`unknown signal ${JSON.stringify(event)}`, `use one of ${SIGNALS.join(', ')}`);
   const signal = event as Signal;
   const identity = await ctx.me(options.agent);
-  const town = await ctx.town({ light: true });
+  // A StopFailure may be a rate limit, and backing its runtime off reads town.toml's [scheduler]; every other signal needs no config.
+  const town = signal === 'stop-failure' ? await ctx.town().catch(() => ctx.town({ light: true })) : await ctx.town({ light: true });
   const input = options.format === 'claude' || options.format === 'gemini' ? await readHookInput() : {};
   if (signal === 'pre-compact') return preCompactSignal(ctx, identity, input);
   const text = await turnSignal(town, identity, signal, input, options.format);

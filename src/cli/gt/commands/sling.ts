@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { GtError, usageError } from '../../../shared/errors.js';
 import { slingFormula } from '../../../core/work/molecule-work.js';
 import { slingBeads, type SlingOptions } from '../../../core/work/work.js';
+import { describePlace } from '../../../core/scheduler/decide.js';
 import { collectVar } from '../../formulas.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
@@ -22,7 +23,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExamples:\n  gt sling app-a3f8 app                     # a polecat of rig app\n  gt sling app-a3f8 app-b71c app --agent shell\n  gt sling app-a3f8 app/crew/ada\n  gt sling app-a3f8 app --force             # restart work whose session died\n  gt sling release app --var version=1.2.0  # pour the formula, hook its root\n  gt sling tdd-cycle app/crew/ada --var behaviour="empty input is refused"',
+      '\nExamples:\n  gt sling app-a3f8 app                     # a polecat of rig app\n  gt sling app-a3f8 app-b71c app --agent shell\n  gt sling app-a3f8 app/crew/ada\n  gt sling app-a3f8 app --force             # restart work whose session died\n  gt sling app-1 app-2 app-3 app            # past [scheduler] max_agents: "queued, 1st of 2" (gt queue)\n  gt sling release app --var version=1.2.0  # pour the formula, hook its root\n  gt sling tdd-cycle app/crew/ada --var behaviour="empty input is refused"',
     )
     .action(
       action(ctx, async (args: unknown, opts: unknown) => {
@@ -66,10 +67,19 @@ export default function register(program: Command, ctx: GtContext): void {
           throw usageError('--var is for slinging a formula', `${first} is a bead; gt sling <formula> <target> --var k=v pours a formula`);
         const results = await slingBeads(town, words.slice(0, -1), target, sling, ctx.runtimeProbe);
         if (results[0]?.convoy) ctx.err(`Convoy ${results[0].convoy} tracks these ${results.length} beads (gt convoy show ${results[0].convoy}).`);
+        const queued = results.filter((r) => r.queued);
+        if (queued.length > 0) {
+          const why = [...new Set(queued.map((r) => r.queued?.reason))].join('; ');
+          ctx.err(`${queued.length} queued (${why}): the daemon starts them as agents finish (gt up; gt queue shows the order).`);
+        }
         ctx.emit(results, () =>
           table([
             ['BEAD', 'AGENT', 'RUNTIME', 'BACKEND', 'BRANCH'],
-            ...results.map((r) => [r.bead, `${r.agent}${r.spawned ? ' (new)' : ''}`, r.runtime, r.backend, r.branch ?? '-']),
+            ...results.map((r) =>
+              r.queued
+                ? [r.bead, describePlace(r.queued), r.runtime, '-', '-']
+                : [r.bead, `${r.agent}${r.spawned ? ' (new)' : ''}`, r.runtime, r.backend, r.branch ?? '-'],
+            ),
           ]),
         );
       }),
