@@ -31,6 +31,8 @@ for (const [entry, out, plugins] of [
   ['src/bin/gt-hot.ts', 'gt-hot', [lazyConfig]],
   ['src/bin/gt-host.ts', 'gt-host', [lazyConfig]],
   ['src/core/town/config.ts', 'gt-config', []],
+  // The daemon's OTLP exporter (the OpenTelemetry SDK), loaded only when [telemetry] otlp_endpoint is set.
+  ['src/infra/telemetry.ts', 'gt-otel', []],
 ]) {
   await build({
     entryPoints: [entry],

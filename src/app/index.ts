@@ -27,6 +27,12 @@ import { checkpointSqliteWal, inspectSqliteLedger } from '../ledger/sqlite/store
 import type { DogPorts } from '../core/dogs/dogs.js';
 import type { NotifyPort } from '../core/notify/types.js';
 import { channelPort } from '../infra/notify/index.js';
+import type { TelemetrySink } from '../core/metrics/telemetry.js';
+import type { otlpSink as OtlpSink } from '../infra/telemetry.js';
+import { pathToFileURL } from 'node:url';
+
+type TelemetryModule = { otlpSink: typeof OtlpSink };
+import { parseDuration } from '../shared/duration.js';
 
 export * from './town.js';
 /** argv that runs this gt (node and its script): what a service file starts. */
@@ -89,6 +95,19 @@ export async function modelServer(): Promise<ModelServerModule> {
 export async function formulaLibrary(dirs: string[]): Promise<FormulaLibrary> {
   const { FormulaLibrary } = await import('../infra/formulas.js');
   return new FormulaLibrary(dirs);
+}
+
+/** The OTLP/HTTP exporter of the daemon's telemetry pass (town.toml [telemetry]), loaded only when one is configured. */
+export async function telemetrySink(town: Town): Promise<TelemetrySink | undefined> {
+  const { otlp_endpoint, service_name, interval } = town.config.telemetry;
+  if (!otlp_endpoint) return undefined;
+  // The OpenTelemetry SDK is a bundle of its own (dist/gt-otel.cjs): only a daemon that exports parses it.
+  const bundled = typeof __filename === 'string' && __filename.endsWith('.cjs');
+  const specifier = bundled ? pathToFileURL(join(__dirname, 'gt-otel.cjs')).href : '../infra/telemetry.js';
+  const loaded = (await import(specifier)) as Partial<TelemetryModule> & { default?: TelemetryModule };
+  const otlpSink = loaded.otlpSink ?? loaded.default?.otlpSink;
+  if (!otlpSink) throw new Error(`${specifier} has no otlpSink`);
+  return otlpSink({ endpoint: otlp_endpoint, serviceName: service_name, town: town.config.name, intervalMs: parseDuration(interval) });
 }
 
 /** Beads' JSONL codec (bd export, bd import), loaded on demand. */

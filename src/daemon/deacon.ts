@@ -13,7 +13,6 @@ import { runRefinery } from '../core/merge/refinery.js';
 import { witnessPatrol } from '../core/agents/witness.js';
 import { ackFromChannel, reescalateStale, settleEscalations } from '../core/comms/escalations.js';
 import { heartbeatPass } from '../core/heartbeat/heartbeat.js';
-import { memoryRollupPass } from '../core/memory/memory.js';
 import { checkRuntime } from '../core/work/work.js';
 import { checkConvoys } from '../core/work/convoys.js';
 import { checkGates } from '../core/work/gates.js';
@@ -22,7 +21,8 @@ import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/wor
 import { dispatchQueue, resumeAfterBackoff } from '../core/scheduler/dispatch.js';
 import { runDueDogs } from '../core/dogs/dogs.js';
 import { leasePath, writeLease } from '../core/town/daemon-health.js';
-import { dogPorts, fileLogger, lockDaemon, notifyPort, openTown, reapOrphans, runtimeProbe } from '../app/index.js';
+import { dogPorts, fileLogger, lockDaemon, notifyPort, openTown, reapOrphans, runtimeProbe, telemetrySink } from '../app/index.js';
+import { telemetryPass } from '../core/metrics/telemetry.js';
 import { drainOutbox, notifyChannels } from '../core/notify/outbox.js';
 import { notifyOnEvents, sendDigestIfDue } from '../core/notify/subscriptions.js';
 import { pollAnswers } from '../core/notify/answers.js';
@@ -82,6 +82,13 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   let cursor = await latestEventId(town);
   renew();
   const probe = runtimeProbe(env);
+  const telemetry = await telemetrySink(town).catch((error: unknown) => {
+    log('warn', 'telemetry is off: its exporter did not start', { error: errorMessage(error) });
+    return undefined;
+  });
+  if (telemetry) log('info', 'telemetry.on', { endpoint: town.config.telemetry.otlp_endpoint, interval: town.config.telemetry.interval });
+  let exporting: Promise<unknown> | undefined;
+  let metricsAt = 0;
   const refineries = new Map<string, Promise<void>>();
   // The dispatch queue runs beside the loop too: with a start spacing one pass can take a while.
   let dispatching: Promise<void> | undefined;
@@ -89,7 +96,12 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   let notifying: Promise<void> | undefined;
   const pollers = new Map<string, Promise<void>>();
   const polling = new AbortController();
-  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  // A pause that shutdown cuts short.
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const timer = setTimeout(r, ms);
+      polling.signal.addEventListener('abort', () => (clearTimeout(timer), r()), { once: true });
+    });
   // One long poll per Telegram channel with buttons, beside the loop: a press is applied within seconds, whatever a pass is doing.
   const startPollers = () => {
     for (const [name, channel] of safeChannels(town)) {
@@ -111,7 +123,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           } catch (error) {
             if (stopping) return;
             log('warn', 'notify answers poll failed', { channel: name, error: errorMessage(error) });
-            await sleep(Math.max(interval, 5000));
+            // A bot that is down or misconfigured is asked again in a while, not every pass (each failure is a log line).
+            await sleep(Math.max(interval, 15_000));
           }
         }
       })().finally(() => pollers.delete(name));
@@ -147,15 +160,13 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       }
       if (!stopping && !heartbeat) {
         heartbeat = heartbeatPass(town, { checkRuntime: (runtime) => checkRuntime(runtime, probe) })
-          .then(async (outcomes) => {
+          .then((outcomes) => {
             for (const o of outcomes)
               log(o.result === 'failed' ? 'warn' : 'info', `heartbeat.${o.result}`, {
                 agent: o.agent,
                 id: o.id,
                 ...(o.reason ? { reason: o.reason } : {}),
               });
-            for (const rolled of await memoryRollupPass(town))
-              log('info', 'memory.rolled', { agent: rolled.agent, weeks: rolled.weeks.map((w) => w.week).join(',') });
           })
           .catch((error: unknown) => log('error', 'heartbeat pass failed', { error: errorMessage(error) }))
           .finally(() => (heartbeat = undefined));
@@ -247,6 +258,16 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           .catch((error: unknown) => log('error', 'notify pass failed', { error: errorMessage(error) }))
           .finally(() => (notifying = undefined));
       }
+      // OpenTelemetry (town.toml [telemetry]): new events as logs every pass, the outcome gauges every interval.
+      if (!stopping && telemetry && !exporting) {
+        const withMetrics = Date.now() - metricsAt >= parseDuration(town.config.telemetry.interval);
+        if (withMetrics) metricsAt = Date.now();
+        const sink = telemetry;
+        exporting = telemetryPass(town, sink, { withMetrics })
+          .then((sent) => (sent ? log('info', 'telemetry.exported', { events: sent }) : undefined))
+          .catch((error: unknown) => log('warn', 'telemetry pass failed', { error: errorMessage(error) }))
+          .finally(() => (exporting = undefined));
+      }
       if (!stopping) startPollers();
       // Dogs (maintenance jobs) run beside the loop too, one pass at a time, each dog when it is due.
       if (!stopping && !dogPass) {
@@ -284,7 +305,11 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       ...(heartbeat ? [heartbeat] : []),
       ...(dispatching ? [dispatching] : []),
       ...(dogPass ? [dogPass] : []),
+      ...(exporting ? [exporting] : []),
     ]);
+    // What the batch processors hold goes out before the daemon does.
+    await telemetry?.flush().catch(() => undefined);
+    await telemetry?.shutdown();
     await town.ledger.release();
     town.ports.files.remove(leasePath(root));
     release();

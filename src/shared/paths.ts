@@ -9,6 +9,8 @@ export const TOWN_LEDGER = `${GT_DIR}/ledger.db`;
 /** The deacon's pidfile (its lock) and log. */
 export const DAEMON_PIDFILE = `${GT_DIR}/daemon.pid`;
 export const DAEMON_LOGFILE = `${GT_DIR}/daemon.log`;
+/** The last event position the daemon exported over OTLP. */
+export const TELEMETRY_CURSOR = `${GT_DIR}/telemetry.cursor`;
 /** The deacon's lease: renewed every pass, so a hung daemon is told apart from a busy one (core/town/daemon-health.ts). */
 export const DAEMON_LEASE = `${GT_DIR}/daemon.lease`;
 /** The `gt` and `bd` launchers agents call. */

@@ -25,18 +25,20 @@ describe('gt status', () => {
     const text = town.gt(['status']);
     expect(text.code).toBe(0);
     const lines = text.stdout.trimEnd().split('\n');
-    for (const label of ['Town', 'Daemon', 'Rigs', 'Agents', 'Hooked', 'Convoys', 'Cost', 'Beads'])
+    for (const label of ['Town', 'Daemon', 'Rigs', 'Agents', 'Hooked', 'Scheduler', 'Convoys', 'Cost', 'Beads'])
       expect(
         lines.some((l) => l.startsWith(label)),
         label,
       ).toBe(true);
     expect(lines.every((l) => [...l].length <= 80)).toBe(true);
-    expect(text.stdout).toContain(`Hooked   ${bead}`);
+    expect(text.stdout).toMatch(new RegExp(`^Hooked +${bead} `, 'm'));
     expect(text.stdout).toContain('…');
     expect(text.stdout).not.toMatch(/\u001b\[/); // no colour off a terminal
 
     const json = town.json<Record<string, unknown>>(['status']);
-    expect(Object.keys(json)).toEqual(expect.arrayContaining(['town', 'root', 'daemon', 'rigs', 'agents', 'hooked', 'convoys', 'cost_today', 'beads']));
+    expect(Object.keys(json)).toEqual(
+      expect.arrayContaining(['town', 'root', 'daemon', 'rigs', 'agents', 'hooked', 'scheduler', 'convoys', 'cost_today', 'beads']),
+    );
     expect(json.daemon).toMatchObject({ running: false, state: 'stopped' });
     expect(json.hooked).toEqual([expect.objectContaining({ bead, agent: expect.stringMatching(/^app\/polecats\//) })]);
     expect(json.agents).toMatchObject({ total: 1 });

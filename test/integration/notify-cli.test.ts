@@ -99,6 +99,16 @@ describe('notification channels from the CLI', () => {
     const seen = new Seen();
     const bot = await TelegramStandIn.start(TOKEN);
     configure(town, `[notify.phone]\ntype = "telegram"\ntoken_env = "TELEGRAM_TOKEN"\nchat_id = "42"\napi_base = "${bot.url}"`);
+    // A second chat with the token written in town.toml itself (not advised, but it must not show either).
+    expect(
+      seen.add(town.gt(['config', 'set', 'notify.spare', `{ type = "telegram", token = "${TOKEN}", chat_id = "43", api_base = "${bot.url}" }`])).stdout,
+    ).toBe('notify.spare = [redacted]\n');
+    expect(seen.add(town.gt(['config', 'set', 'notify.spare.token', TOKEN])).stdout).toBe('notify.spare.token = [redacted]\n');
+    expect(seen.add(town.gt(['config', 'show', '--json'])).stdout).toContain('"token": "[redacted]"');
+    expect(seen.add(town.gt(['config', 'get', 'notify.spare.token'])).stdout).toBe('[redacted]\n');
+    expect(JSON.parse(seen.add(await town.gtAsync(['notify', 'test', 'spare', '--json'])).stdout)).toMatchObject({ status: 'sent' });
+    // Taken off the stand-in's list: the checks below count the first chat's messages.
+    expect(bot.messages().shift()).toMatchObject({ chat_id: '43' });
     const env = { TELEGRAM_TOKEN: TOKEN };
     expect(JSON.parse(seen.add(await town.gtAsync(['notify', 'test', 'phone', '--json'], { env })).stdout)).toMatchObject({
       channel: 'phone',

@@ -8,21 +8,27 @@ import { describe, expect, it } from 'vitest';
 import { classifyReply, isEffectivelyEmpty, renderHeartbeat } from '../../src/core/heartbeat/contract.js';
 import { replyFromStream, replyFromTranscript } from '../../src/core/heartbeat/reply.js';
 import { takeHeartbeatDelivery, deliveryPath } from '../../src/core/heartbeat/state.js';
+import { heartbeatTick } from '../../src/core/heartbeat/heartbeat.js';
 import {
   appendLongTermMemory,
   appendMemoryLog,
   isoWeek,
-  memoryRollupPass,
   primeMemory,
   rollupMemory,
   searchMemory,
+  showMemory,
   wallClock,
 } from '../../src/core/memory/memory.js';
 import { afterFlushTurn, noteFlushPrompt, preCompact } from '../../src/core/memory/flush.js';
 import { parseTownConfig } from '../../src/core/town/config.js';
+import { runDog, type DogPorts } from '../../src/core/dogs/dogs.js';
 import { townHarness } from '../support/harness.js';
 
 const MAYOR = { address: 'mayor', role: 'mayor' } as const;
+/** The memory dog needs no port of its own. */
+const dogPorts: DogPorts = {
+  exportLedger: () => Promise.reject(new Error('not used by the memory dog')),
+};
 
 describe('the heartbeat contract', () => {
   it('HEARTBEAT.md with only headings, blank lines and comments is empty; a missing file is not', () => {
@@ -138,14 +144,15 @@ describe('memory kept in git', () => {
       h.git(home, ['add', `memory/${date}.md`]);
     }
     h.git(home, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'old logs']);
-    // The daemon's daily job (memory.rollup_after_days = 14 by default); a second pass the same day does nothing.
-    const [rolled] = await memoryRollupPass(h.town);
-    expect(await memoryRollupPass(h.town)).toEqual([]);
+    // The daemon's memory dog (daily; memory.rollup_after_days = 14 by default): a dry run changes nothing, a second run finds nothing.
+    const dry = await runDog(h.town, 'memory', dogPorts, { dryRun: true });
+    expect(dry.actions.map((a) => a.target)).toEqual(['mayor: memory/weekly/2026-W02.md', 'mayor: memory/weekly/2026-W03.md']);
+    expect(h.git(home, ['ls-files', 'memory']).trim().split('\n')).toHaveLength(4);
+    expect((await runDog(h.town, 'memory', dogPorts)).actions).toHaveLength(2);
+    expect((await runDog(h.town, 'memory', dogPorts)).result).toBe('nothing');
     expect(await rollupMemory(h.town, MAYOR, 14)).toMatchObject({ weeks: [] });
-    expect(rolled?.weeks).toEqual([
-      { week: '2026-W02', file: 'memory/weekly/2026-W02.md', days: ['2026-01-05', '2026-01-07'] },
-      { week: '2026-W03', file: 'memory/weekly/2026-W03.md', days: ['2026-01-12'] },
-    ]);
+    expect(dry.actions.map((a) => a.detail)).toEqual(['2 daily log(s): 2026-01-05, 2026-01-07', '1 daily log(s): 2026-01-12']);
+    expect(h.git(home, ['log', '-1', '--format=%an %s']).trim()).toBe('mayor memory: roll 3 daily log(s) into 2 week(s)');
     expect(readFileSync(join(home, 'memory/weekly/2026-W02.md'), 'utf8')).toBe(
       '# Week 2026-W02\n\n## 2026-01-05\n\n- 09:00 monday note\n\n## 2026-01-07\n\n- 09:00 wednesday note\n',
     );
@@ -178,5 +185,50 @@ describe('memory kept in git', () => {
     expect(takeHeartbeatDelivery(h.town, 'an ordinary prompt')).toBe('');
     expect(takeHeartbeatDelivery(h.town, '[gt heartbeat hb-1-ab] Heartbeat: follow…')).toBe('the whole message');
     expect(takeHeartbeatDelivery(h.town, '[gt heartbeat hb-1-ab] Heartbeat: follow…')).toBe('');
+  });
+});
+
+describe('a heartbeat tick (in-process town, recorded sessions)', () => {
+  it('skips in order with no session touched, starts a stopped Mayor with the message, and records a start that fails', async () => {
+    const h = await townHarness();
+    const toml = join(h.root, 'town.toml');
+    const hour = new Date().getUTCHours();
+    const quiet = `active_hours = { start = "${String((hour + 2) % 24).padStart(2, '0')}:00", end = "${String((hour + 3) % 24).padStart(2, '0')}:00", timezone = "UTC" }`;
+    const base = readFileSync(toml, 'utf8');
+    writeFileSync(toml, `${base}\n[heartbeat]\nevery = "1h"\n${quiet}\n`);
+    h.town.reloadConfig();
+    expect(await heartbeatTick(h.town)).toMatchObject({ result: 'skipped', reason: 'quiet-hours' });
+    writeFileSync(toml, `${base}\n[heartbeat]\nevery = "1h"\n`);
+    h.town.reloadConfig();
+    // What gt install writes is effectively empty.
+    expect(await heartbeatTick(h.town)).toMatchObject({ result: 'skipped', reason: 'empty-heartbeat-file' });
+    expect(h.backend.started).toEqual([]);
+
+    writeFileSync(join(h.root, 'mayor', 'HEARTBEAT.md'), '# Heartbeat\n- check the merge queue\n');
+    const failed = await heartbeatTick(h.town, {
+      checkRuntime: () => {
+        throw new Error('the claude runtime needs `claude`, which is not installed');
+      },
+    });
+    expect(failed).toMatchObject({ result: 'failed', reason: 'not-delivered', text: expect.stringContaining('not installed') });
+    const sent = await heartbeatTick(h.town);
+    expect(sent).toMatchObject({ result: 'sent', reason: 'started' });
+    const argv = h.backend.started[0]?.argv ?? [];
+    expect(argv.at(-1)).toContain(`[gt heartbeat ${sent.id}]`);
+    expect(argv.at(-1)).toContain('- check the merge queue');
+    // Its reply has not come: the next tick finds it busy.
+    expect(await heartbeatTick(h.town)).toMatchObject({ result: 'skipped', reason: 'busy' });
+    const kinds = (await h.ledger.townEvents(0, { kinds: ['heartbeat'] })).map(
+      (e) => `${e.kind}:${typeof e.payload.reason === 'string' ? e.payload.reason : ''}`,
+    );
+    expect(kinds).toEqual([
+      'heartbeat.skipped:quiet-hours',
+      'heartbeat.skipped:empty-heartbeat-file',
+      'heartbeat.failed:not-delivered',
+      'heartbeat.sent:',
+      'heartbeat.skipped:busy',
+    ]);
+    const log = showMemory(h.town, MAYOR, { days: 1 }).files.find((f) => f.file.startsWith('memory/'))?.text ?? '';
+    expect(log.match(/^- \d{2}:\d{2} heartbeat /gm)).toHaveLength(4);
   });
 });

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { notifyPort } from '../../src/app/index.js';
 import { parseTownConfig } from '../../src/core/town/config.js';
 import { drainOutbox, enqueueNotification, notificationLog, resolveRoutes } from '../../src/core/notify/outbox.js';
-import { notifyOnEvents } from '../../src/core/notify/subscriptions.js';
+import { notifyOnEvents, sendDigestIfDue } from '../../src/core/notify/subscriptions.js';
 import { applyAnswer } from '../../src/core/notify/answers.js';
 import { PERMISSION_LABEL } from '../../src/core/governance/permissions.js';
 import type { OutgoingMessage } from '../../src/core/notify/types.js';
@@ -212,7 +212,8 @@ describe('the outbox', () => {
     const now = new Date();
     const hh = (d: Date) => `${String(d.getUTCHours()).padStart(2, '0')}:00`;
     const start = hh(new Date(now.getTime() - 3_600_000));
-    const end = hh(new Date(now.getTime() + 3_600_000));
+    // Two hours on: a run that crosses the top of the hour still starts inside the window.
+    const end = hh(new Date(now.getTime() + 2 * 3_600_000));
     await withChannels(
       h,
       `[notify]\nquiet_hours = { start = "${start}", end = "${end}", timezone = "UTC" }\n[notify.hook]\ntype = "webhook"\nurl = "${sink.url}/in"\n`,
@@ -261,6 +262,33 @@ describe('the outbox', () => {
       ['/in', 'convoy.landed', 'Convoy landed: release'],
       ['/in', 'budget.stopped', 'Budget reached: dispatch paused'],
     ]);
+  });
+
+  it('the daily digest goes once a day, after its hour, to the channels subscribed to it', async () => {
+    const h = await townHarness();
+    const sink = await WebhookSink.start();
+    await withChannels(
+      h,
+      `[notify]\ndigest = { at = "06:00", timezone = "UTC" }\n[notify.daily]\ntype = "webhook"\nurl = "${sink.url}/daily"\nevents = ["digest"]\n[notify.other]\ntype = "webhook"\nurl = "${sink.url}/other"\n`,
+    );
+    await h.ledger.emit({ kind: 'mr.merged', bead: 'app-1', payload: { title: 'Fix the login' } });
+    await h.ledger.emit({ kind: 'mr.merged', bead: 'app-2', payload: { title: 'Faster search' } });
+    await h.bead('Still open');
+    const day = new Date();
+    const early = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), 5, 59));
+    const late = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), 23, 30));
+    expect(await sendDigestIfDue(h.town, early)).toBeUndefined();
+    const today = late.toISOString().slice(0, 10);
+    expect(await sendDigestIfDue(h.town, late)).toBe(today);
+    expect(await sendDigestIfDue(h.town, late)).toBeUndefined();
+    await drainOutbox(h.town, notifyPort(h.env));
+    expect(sink.received.map((r) => r.path)).toEqual(['/daily']);
+    expect(sink.received[0]?.body).toMatchObject({ kind: 'digest', title: `Daily digest ${today}` });
+    const body = String(sink.received[0]?.body.body);
+    expect(body).toContain('Merged: 2');
+    expect(body).toContain('app-1 Fix the login');
+    expect(body).toContain('Open work: 1');
+    expect(body).toMatch(/Cost \(24 h\): \$0\.00/);
   });
 
   it('a channel removed from town.toml fails its waiting messages, saying why', async () => {

@@ -7,6 +7,7 @@ import { parseDuration } from '../../shared/duration.js';
 import { costReport, type Tokens } from '../governance/costs.js';
 import { mergeQueue, queueStatus } from '../merge/refinery.js';
 import { notifyChannels } from '../notify/outbox.js';
+import { schedulerStatus } from '../scheduler/dispatch.js';
 import { listed, rigsOf, townConfigOf, townOf, type DoctorCheck } from './doctor.js';
 
 /** A request queued this long while the queue runs is stuck, not waiting its turn. */
@@ -121,4 +122,25 @@ export const notificationsCheck: DoctorCheck = {
   },
 };
 
-export const WORK_CHECKS: readonly DoctorCheck[] = [budgetsCheck, mergeQueueCheck, notificationsCheck];
+export const schedulerCheck: DoctorCheck = {
+  name: 'scheduler',
+  title: 'queued work can be dispatched (a daemon to dispatch it, no runtime backed off)',
+  async run(context) {
+    const status = await schedulerStatus(townOf(context), 3);
+    const problems: string[] = [];
+    for (const b of status.backoffs.filter((b) => b.active))
+      problems.push(`${b.runtime} is backed off until ${b.until} after rate limits (${b.reason}); ${b.agents.length} agent(s) wait to resume`);
+    const daemon = context.ports.daemon.status().running;
+    if (status.queued > 0 && !daemon) problems.push(`${status.queued} bead(s) are queued, and only the daemon dispatches them`);
+    const load = `${status.running} running${status.max_agents !== undefined ? ` of max ${status.max_agents}` : ''}, ${status.queued} queued`;
+    if (problems.length === 0) return { status: 'ok', message: load };
+    return {
+      status: 'warn',
+      message: `${load}: ${problems.join('; ')}`,
+      fix: daemon ? 'the daemon resumes backed-off agents when the window ends (gt queue shows the queue)' : 'gt up',
+      details: problems,
+    };
+  },
+};
+
+export const WORK_CHECKS: readonly DoctorCheck[] = [budgetsCheck, mergeQueueCheck, schedulerCheck, notificationsCheck];

@@ -22,13 +22,14 @@ import type { Dog, DogAction, DogPorts } from './types.js';
 export type { Dog, DogAction, DogContext, DogName, DogPorts } from './types.js';
 import { compactDog } from './compact.js';
 import { exportDog } from './export.js';
+import { memoryDog } from './memory.js';
 import { logsDog } from './logs.js';
 import { mailDog } from './mail.js';
 import { orphansDog } from './orphans.js';
 import { polecatsDog } from './polecats.js';
 import { runsDog } from './runs.js';
 
-export const DOGS: readonly Dog[] = [logsDog, runsDog, polecatsDog, orphansDog, mailDog, compactDog, exportDog];
+export const DOGS: readonly Dog[] = [logsDog, runsDog, polecatsDog, orphansDog, mailDog, compactDog, exportDog, memoryDog];
 
 export interface DogRun {
   dog: string;

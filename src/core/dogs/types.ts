@@ -31,4 +31,4 @@ export interface Dog {
   run(ctx: DogContext): Promise<DogAction[]>;
 }
 
-export type DogName = 'logs' | 'runs' | 'polecats' | 'orphans' | 'mail' | 'compact' | 'export';
+export type DogName = 'logs' | 'runs' | 'polecats' | 'orphans' | 'mail' | 'compact' | 'export' | 'memory';

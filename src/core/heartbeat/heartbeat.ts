@@ -102,8 +102,9 @@ export async function heartbeatTick(town: Town, options: TickOptions = {}): Prom
     try {
       pending = await deliver(town, identity, alive ? agent : undefined, agent, { id, text, now, ...options });
     } catch (error) {
+      // A runtime that is missing or will not start: an outcome like any other (event, memory line), not a silent daemon error.
       requeueEvents(town, identity, events);
-      throw error;
+      return recordOutcome(town, identity, config, { id, result: 'failed', reason: 'not-delivered', text: errorMessage(error) });
     }
     if (!pending) {
       requeueEvents(town, identity, events);

@@ -5,7 +5,7 @@
  * change gt makes there is a commit by the agent's identity, so history and
  * rollback are git's.
  */
-import { crewHome, GT_DIR, lockFile } from '../../shared/paths.js';
+import { crewHome, lockFile } from '../../shared/paths.js';
 import { validationError } from '../../shared/errors.js';
 import { gitIdentityEnv, sessionName, type Identity } from '../agents/identity.js';
 import type { Town } from '../town/town.js';
@@ -260,7 +260,7 @@ export interface Rollup {
  * the daily files in history. (A model-written summary can be a HEARTBEAT.md
  * task on top of this; the README says why this part is not one.)
  */
-export async function rollupMemory(town: Town, identity: Identity, afterDays: number): Promise<Rollup> {
+export async function rollupMemory(town: Town, identity: Identity, afterDays: number, options: { dryRun?: boolean } = {}): Promise<Rollup> {
   const result: Rollup = { agent: identity.address, weeks: [] };
   if (afterDays <= 0) return result;
   const home = town.path(memoryHome(identity));
@@ -276,6 +276,10 @@ export async function rollupMemory(town: Town, identity: Identity, afterDays: nu
   for (const f of old) {
     const week = isoWeek(f.slice(0, 10));
     byWeek.set(week, [...(byWeek.get(week) ?? []), f]);
+  }
+  if (options.dryRun) {
+    for (const [week, days] of byWeek) result.weeks.push({ week, file: `${WEEKLY_DIR}/${week}.md`, days: days.map((d) => d.slice(0, 10)) });
+    return result;
   }
   const touched: string[] = [];
   for (const [week, days] of byWeek) {
@@ -305,25 +309,4 @@ export async function memoryOwners(town: Town): Promise<Identity[]> {
     if (town.ports.files.exists(town.path(memoryHome(identity), '.git'))) owners.push(identity);
   }
   return owners;
-}
-
-/**
- * The daemon's memory job: once a day (the first pass after local midnight),
- * every home's daily logs older than `memory.rollup_after_days` are rolled
- * into weekly files. Returns the roll-ups that did something.
- */
-export async function memoryRollupPass(town: Town): Promise<Rollup[]> {
-  const days = town.config.memory.rollup_after_days;
-  if (days <= 0) return [];
-  const marker = town.path(GT_DIR, 'memory-rollup.json');
-  const today = wallClock(town.ports.now(), MEMORY_ZONE).date;
-  if (town.ports.files.read(marker)?.includes(today)) return [];
-  const done: Rollup[] = [];
-  for (const identity of await memoryOwners(town)) {
-    if (!town.ports.files.exists(town.path(memoryHome(identity), '.git'))) continue;
-    const rolled = await rollupMemory(town, identity, days);
-    if (rolled.weeks.length) done.push(rolled);
-  }
-  town.ports.files.write(marker, JSON.stringify({ date: today }));
-  return done;
 }

@@ -81,6 +81,8 @@ export async function enqueueNotification(town: Town, input: NotificationInput):
   const channels = resolveRoutes(town.config, input.channel !== undefined ? [input.channel] : (input.routes ?? ['default']));
   if (channels.length === 0) return [];
   const now = town.ports.now();
+  // Due from this millisecond: the ledger clock's sub-millisecond digits would put it after a drain in the same one.
+  const due = fromDate(new Date(Date.parse(now)));
   const rows = channels.map((channel) => ({
     channel,
     severity: input.severity,
@@ -91,7 +93,7 @@ export async function enqueueNotification(town: Town, input: NotificationInput):
     ...(input.bead !== undefined ? { bead: input.bead } : {}),
     ...(input.dedupeKey !== undefined ? { dedupe_key: input.dedupeKey } : {}),
     actions: input.actions ?? [],
-    next_at: now,
+    next_at: due,
     created_at: now,
     created_by: town.ledger.actor,
   }));

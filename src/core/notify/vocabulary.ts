@@ -36,3 +36,28 @@ export const severityRank = (severity: Severity): number => SEVERITIES.indexOf(s
 export function buttonData(verb: 'approve' | 'deny' | 'ack', bead: string): string {
   return `gt:${verb}:${bead}`;
 }
+
+/** Channel keys that hold a secret by value (a webhook's URL is one: Slack's and Discord's carry their key). */
+const SECRET_VALUE_KEYS = ['token', 'password', 'smtp_url', 'url'];
+
+/** True for a dotted config key that holds a channel's secret by value (`notify.phone.token`). */
+export function isChannelSecretKey(key: string): boolean {
+  const parts = key.split('.');
+  return parts.length === 3 && parts[0] === 'notify' && SECRET_VALUE_KEYS.includes(parts[2] as string);
+}
+
+/**
+ * A config (parsed or raw town.toml) with the secrets of its channels shown as
+ * `[redacted]`: what `gt config show|get` print. The `*_env` names stay, they are no secret.
+ */
+export function withoutChannelSecrets<T>(config: T): T {
+  const notify = (config as { notify?: unknown }).notify;
+  if (notify === null || typeof notify !== 'object') return config;
+  const copy = structuredClone(config) as T & { notify: Record<string, unknown> };
+  for (const [name, channel] of Object.entries(copy.notify)) {
+    if ((NOTIFY_SETTINGS as readonly string[]).includes(name) || channel === null || typeof channel !== 'object') continue;
+    const entries = channel as Record<string, unknown>;
+    for (const key of SECRET_VALUE_KEYS) if (typeof entries[key] === 'string') entries[key] = '[redacted]';
+  }
+  return copy;
+}

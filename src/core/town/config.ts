@@ -268,6 +268,8 @@ const dogs = z
     compact: z.strictObject({ ...schedule('1h'), wisps_after: duration.default('1h'), closed_after: duration.default('7d') }).prefault({}),
     /** The ledger as Beads JSONL at `export.path`, when `export.auto` is set. */
     export: z.strictObject(schedule('15m')).prefault({}),
+    /** Daily memory logs older than `memory.rollup_after_days` rolled into weekly files. */
+    memory: z.strictObject(schedule('24h')).prefault({}),
   })
   .prefault({});
 
@@ -297,6 +299,17 @@ export const townSchema = z.strictObject({
     }),
   permissions: z.strictObject(permissionsShape).default({ rules: [] }),
   budgets: budgets.default({}),
+  /**
+   * OpenTelemetry export (issue 16): with `otlp_endpoint` (an OTLP/HTTP base URL, e.g. http://localhost:4318) the daemon
+   * sends the event stream as logs and the outcome metrics (gt metrics) as gauges every `interval`.
+   */
+  telemetry: z
+    .strictObject({
+      otlp_endpoint: z.url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. http://localhost:4318' }).optional(),
+      interval: duration.default('60s'),
+      service_name: z.string().min(1).default('gt'),
+    })
+    .default({ interval: '60s', service_name: 'gt' }),
   /** Notification channels `[notify.<name>]` and their settings (core/notify). */
   notify: notifySchema.prefault({}),
   /**

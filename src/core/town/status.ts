@@ -373,7 +373,6 @@ interface AnySection {
   lines(data: unknown): StatusLine[];
 }
 
-/** Erases a section's data type for the list (each section checks its own). */
 // ---- scheduler ----
 
 /** Capacity: limits and load, the head of the dispatch queue, runtimes backed off after rate limits. */
@@ -409,6 +408,7 @@ export const schedulerSection: StatusSection<SchedulerStatus> = {
   },
 };
 
+/** Erases a section's data type for the list (each section checks its own). */
 export const section = <T>(s: StatusSection<T>): AnySection => s;
 
 /** The sections in screen order. */

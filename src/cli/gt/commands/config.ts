@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
+import { isChannelSecretKey, withoutChannelSecrets } from '../../../core/notify/vocabulary.js';
 import { getKey, parseConfig, parseToml, renderToml, rigSchema, setKey, townSchema } from '../../../core/town/config.js';
 import { PRESETS, resolveRuntime } from '../../../core/agents/runtimes.js';
 import { RIG_FILE, TOWN_FILE } from '../../../core/town/town.js';
@@ -93,7 +94,8 @@ Examples:
     .action(
       action(ctx, async (opts: unknown) => {
         const t = target(ctx, (opts as { rig?: string }).rig);
-        const effective = t.validate(renderToml(t.raw)) as Record<string, unknown>;
+        // A channel's token or password given by value is in town.toml, never on a screen or in --json.
+        const effective = withoutChannelSecrets(t.validate(renderToml(t.raw)) as Record<string, unknown>);
         ctx.emit(effective, () => renderToml(effective).trimEnd());
       }),
     );
@@ -106,7 +108,7 @@ Examples:
     .action(
       action(ctx, async (key: unknown, opts: unknown) => {
         const t = target(ctx, (opts as { rig?: string }).rig);
-        const effective = t.validate(renderToml(t.raw)) as Record<string, unknown>;
+        const effective = withoutChannelSecrets(t.validate(renderToml(t.raw)) as Record<string, unknown>);
         const value = getKey(effective, key as string);
         if (value === undefined) throw notFoundError(`${t.file}: key ${key as string} is not set`);
         ctx.emit({ key, value }, () => (typeof value === 'string' ? value : JSON.stringify(value)));
@@ -130,7 +132,11 @@ Examples:
             throw error;
           }
         }
-        ctx.emit({ key, value }, () => `${key as string} = ${value as string}`);
+        // A channel's secret given by value is echoed as [redacted], alone or inside a table.
+        const secret =
+          isChannelSecretKey(key as string) || ((key as string).startsWith('notify') && /\b(token|password|smtp_url|url)\s*=/.test(value as string));
+        const shown = secret ? '[redacted]' : value;
+        ctx.emit({ key, value: shown }, () => `${key as string} = ${shown as string}`);
       }),
     );
 

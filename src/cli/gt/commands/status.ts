@@ -92,7 +92,7 @@ async function watch(ctx: GtContext, town: Town, intervalMs: number): Promise<vo
 export default function register(program: Command, ctx: GtContext): void {
   program
     .command('status')
-    .description('The whole town on one screen: daemon, rigs, agents by state, hooked work, convoys, today’s cost, beads')
+    .description('The whole town on one screen: daemon, rigs, agents by state, hooked work, scheduler queue, convoys, today’s cost, beads')
     .option('--watch', 'redraw in place every --interval until q or Ctrl-C')
     .option('--interval <duration>', 'how often --watch refreshes', '2s')
     .option('--json', 'machine-readable output (with --watch: one JSON object per line per refresh)')
