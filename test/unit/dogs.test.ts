@@ -170,12 +170,16 @@ describe('the mail dog', () => {
     const escalated = await gt.send('mayor', `ESCALATED ${bead}: Hard one`, 'could not', { kind: 'protocol' });
     const stalled = await gt.send('human', `STALLED app/polecats/nux: ${bead}`, 'idle', { kind: 'protocol' });
     const personal = await new Mailbox(h.ledger, 'human').send('mayor', `ESCALATED ${bead}: my words`, 'about it');
+    const loop = await gt.send('mayor', `CRASH LOOP app/polecats/nux: ${bead}`, 'restarted 3 times', { kind: 'protocol' });
+    const request = await h.ledger.create({ title: 'Bash: rm -rf', prefix: 'hq', type: 'permission' });
+    await h.ledger.close([request.id], { reason: 'timeout', force: true });
+    const timeout = await gt.send('mayor', `PERMISSION TIMEOUT ${request.id}: app/polecats/nux`, 'denied', { kind: 'protocol' });
     expect((await run(h, 'mail')).actions).toEqual([]);
     await h.ledger.close([bead], { reason: 'fixed' });
     const result = await run(h, 'mail');
-    expect(result.actions.map((a) => a.target).sort()).toEqual([escalated.id, stalled.id].sort());
+    expect(result.actions.map((a) => a.target).sort()).toEqual([escalated.id, stalled.id, loop.id].sort());
     const inbox = new Mailbox(h.ledger, 'mayor');
-    expect((await inbox.inbox('mayor')).map((m) => m.id)).toEqual([personal.id]);
+    expect((await inbox.inbox('mayor')).map((m) => m.id).sort()).toEqual([personal.id, timeout.id].sort());
     expect((await run(h, 'mail')).actions).toEqual([]);
   });
 });

@@ -1,16 +1,24 @@
 /**
  * Stale mail. gt's own messages about a bead — `ESCALATED <bead>`, `STALLED
- * <agent>: <bead>`, `MERGE_FAILED <bead>`, `GATE FAILED|TIMEOUT <gate>`, `Work
- * on your hook: <bead>` — say nothing any more once that bead is closed: they
- * are acked (closed) with the reason, so an inbox shows only what still needs
- * someone. A person's own mail is never touched.
+ * <agent>: <bead>`, `CRASH LOOP <agent>: <bead>`, `MERGE_FAILED <bead>`, `GATE
+ * FAILED|TIMEOUT <gate>`, `Work on your hook: <bead>` — say nothing any more
+ * once that bead is closed: they are acked (closed) with the reason, so an
+ * inbox shows only what still needs someone. A person's own mail is never
+ * touched, nor news whose bead was closed when it was sent (PERMISSION
+ * TIMEOUT: the request was denied, and the person should still read that).
  */
 import type { IssueWithCounts } from '../beads/types.js';
 import { MAIL_LABEL } from '../comms/mail.js';
 import type { Dog, DogAction, DogContext } from './types.js';
 
 /** Subjects gt writes, each with the bead it is about in group 1. */
-const SUBJECTS = [/^ESCALATED (\S+?):/, /^STALLED \S+: (\S+)$/, /^MERGE_FAILED (\S+?):/, /^GATE (?:FAILED|TIMEOUT) (\S+?):/, /^Work on your hook: (\S+)/];
+const SUBJECTS = [
+  /^ESCALATED (\S+?):/,
+  /^(?:STALLED|CRASH LOOP) \S+: (\S+)$/,
+  /^MERGE_FAILED (\S+?):/,
+  /^GATE (?:FAILED|TIMEOUT) (\S+?):/,
+  /^Work on your hook: (\S+)/,
+];
 
 /** The bead a message of gt's is about: `metadata.bead` when the sender recorded it, else its subject. */
 export function subjectBead(message: Pick<IssueWithCounts, 'title' | 'metadata'>, kind: string): string | undefined {
@@ -52,6 +60,6 @@ async function run(ctx: DogContext): Promise<DogAction[]> {
 
 export const mailDog: Dog = {
   name: 'mail',
-  description: 'Stale mail: gt’s ESCALATED, STALLED, MERGE_FAILED, GATE and work-on-hook messages are acked once their bead is closed',
+  description: 'Stale mail: gt’s ESCALATED, STALLED, CRASH LOOP, MERGE_FAILED, GATE and work-on-hook messages are acked once their bead is closed',
   run,
 };
