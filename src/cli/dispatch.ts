@@ -32,7 +32,8 @@ export interface Dispatch<C> {
   tool: 'bd' | 'gt';
   argv: string[];
   io: Io;
-  ctx: C & { json: boolean; close: () => Promise<void> };
+  /** `commands` is given the table: a command that describes the others (completion) reads it there. */
+  ctx: C & { json: boolean; close: () => Promise<void>; commands?: Array<CommandEntry<C>> };
   program: Command;
   table: Array<CommandEntry<C>>;
   valueFlags: ReadonlySet<string>;
@@ -45,6 +46,7 @@ export interface Dispatch<C> {
 export async function dispatch<C>(d: Dispatch<C>): Promise<number> {
   const { argv, io, ctx, program, table, tool } = d;
   const word = commandWord(argv, d.valueFlags);
+  ctx.commands = table;
   try {
     const entry = word === undefined ? undefined : table.find((c) => c.names.includes(word));
     if (word !== undefined && word !== 'help' && entry === undefined) {

@@ -2,7 +2,8 @@
  * The deacon: one daemon per town (`gt up`). Holds `.gt/daemon.pid` as a lock
  * (a dead holder's pidfile is taken over), logs to `.gt/daemon.log` in
  * logfmt, and runs the patrol loops: each rig's refinery (beside the loop, so a
- * long batch never delays the others), convoys, gates, the witness, and the
+ * long batch never delays the others), convoys, gates, the witness, escalations
+ * (closed with their subject, raised again when nobody acked them), and the
  * dogs (maintenance jobs, beside the loop too). On SIGTERM
  * it finishes the pass it is in and waits for batches in flight, then exits.
  */
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/merge/refinery.js';
 import { witnessPatrol } from '../core/agents/witness.js';
+import { ackFromChannel, reescalateStale, settleEscalations } from '../core/comms/escalations.js';
 import { heartbeatPass } from '../core/heartbeat/heartbeat.js';
 import { checkRuntime } from '../core/work/work.js';
 import { checkConvoys } from '../core/work/convoys.js';
@@ -109,7 +111,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           const current = safeChannels(town).get(name);
           if (current?.type !== 'telegram' || !current.buttons) return;
           try {
-            for (const answer of await pollAnswers(town, notifier, name, current, { waitSec: 25, signal: polling.signal })) {
+            for (const answer of await pollAnswers(town, notifier, name, current, { waitSec: 25, signal: polling.signal, ack: ackFromChannel })) {
               log(answer.accepted ? 'info' : 'warn', answer.accepted ? 'notification.answered' : 'notification.refused', {
                 channel: name,
                 chat: answer.chat,
@@ -216,6 +218,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
             }
             renew();
           }
+          for (const closed of await settleEscalations(town)) log('info', 'escalation.closed', { escalation: closed, why: 'its subject closed' });
+          for (const again of await reescalateStale(town)) log('warn', 'escalation.reescalated', { ...again });
         } catch (error) {
           log('error', 'witness pass failed', { error: errorMessage(error) });
         }

@@ -110,7 +110,7 @@ describe('supervision', () => {
     expect(pass(interrupted)).toBe(pass(stalled));
     // The new session primes and runs the step again, which hangs again: escalated, not interrupted a second time.
     const escalated = await firstEvent(town, agent, 'the escalation', (e) => e.kind === 'escalation.raised');
-    expect(escalated.payload).toMatchObject({ severity: 'high', source: 'witness:stall' });
+    expect(escalated.payload).toMatchObject({ severity: 'high', source: 'witness', reason: 'stall' });
     const mail = town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'mayor']);
     expect(mail.map((m) => m.subject)).toContain(`STALLED ${agent}: ${bead}`);
     await morePasses(town, 3);
@@ -130,7 +130,7 @@ describe('supervision', () => {
     const agent = slung?.agent as string;
     up(town);
     const escalated = await firstEvent(town, agent, 'the crash-loop escalation', (e) => e.kind === 'escalation.raised', 120_000);
-    expect(escalated.payload).toMatchObject({ severity: 'high', source: 'witness:crash-loop' });
+    expect(escalated.payload).toMatchObject({ severity: 'high', source: 'witness', reason: 'crash-loop' });
     const restarts = events(town, agent).filter((e) => e.kind === 'agent.restarted');
     expect(restarts.map((e) => e.payload.restarts)).toEqual([1, 2]);
     // The back-off: the second restart came at least restart_backoff after the first (ledger times, not the test's clock).
@@ -160,7 +160,7 @@ describe('supervision', () => {
     expect(woken.map((e) => e.payload.wakes)).toEqual([1, 2]);
     expect(pass(violation) - pass(woken[1])).toBeLessThanOrEqual(2);
     const escalated = await firstEvent(town, agent, 'the escalation', (e) => e.kind === 'escalation.raised');
-    expect(escalated.payload).toMatchObject({ severity: 'high', source: 'witness:gupp-violation' });
+    expect(escalated.payload).toMatchObject({ severity: 'high', source: 'witness', reason: 'gupp-violation' });
     // The wake-ups were typed into its session (the line names the bead).
     expect(town.tmux(['capture-pane', '-p', '-t', `=gt-app-${agent.split('/')[2]}:`]).stdout).toContain(`Work is still on your hook: ${bead}`);
     await morePasses(town, 2);
@@ -246,7 +246,7 @@ describe.skipIf(!claudeInstalled)('supervision of Claude Code', () => {
     const stalled = events(town, agent).find((e) => e.kind === 'agent.problem' && e.payload.state === 'stalled');
     expect(pass(interrupted)).toBe(pass(stalled));
     const escalated = await firstEvent(town, agent, 'the escalation', (e) => e.kind === 'escalation.raised', 180_000);
-    expect(escalated.payload).toMatchObject({ source: 'witness:stall' });
+    expect(escalated.payload).toMatchObject({ source: 'witness', reason: 'stall' });
     await morePasses(town, 3);
     // One request per session (the agent's own turns: the first, and the resumed one after the interrupt); none from supervision.
     const requests = server.mainRequests();

@@ -62,7 +62,7 @@ describe('the witness acts on the state machine', () => {
     expect((await readAgent(h.town, record!)).state).toBe('stalled');
     expect(record?.supervision).toMatchObject({ bead, escalated: 'stall' });
     const raised = await h.ledger.townEvents(0, { kinds: ['escalation.raised'] });
-    expect(raised.map((e) => e.payload.source)).toEqual(['witness:stall']);
+    expect(raised.map((e) => [e.payload.source, e.payload.reason])).toEqual([['witness', 'stall']]);
   });
 
   it('counters start again with a new bead: a crash loop on one bead does not stop restarts for the next', async () => {

@@ -2,6 +2,7 @@
  * What a `bd` command gets: I/O, the global flags, and the ledger, opened on
  * first use and closed by the wrapper after the command.
  */
+import type { CommandEntry } from '../dispatch.js';
 import type { Command } from 'commander';
 import { partialIdNote, type Ledger } from '../../core/beads/ledger.js';
 import { agentReadGuard, agentWriteGuard } from '../../core/governance/agent-writes.js';
@@ -19,6 +20,8 @@ export interface GlobalOptions {
 }
 
 export class BdContext extends CliContext<GlobalOptions> {
+  /** The command table, set by dispatch. */
+  commands?: Array<CommandEntry<BdContext>>;
   private opened: Ledger | undefined;
 
   /** Actor: --actor, BEADS_ACTOR, BD_ACTOR, git user.name, $USER (research/beads.md §3, Claim). */

@@ -39,6 +39,8 @@ const COMMANDS: Array<CommandEntry<BdContext>> = [
   { names: ['config'], summary: 'Ledger settings: get, set, unset, list', load: () => import('./commands/config.js') },
   { names: ['events', 'history'], summary: 'The audit trail (append-only events)', load: () => import('./commands/events.js') },
   { names: ['doctor'], summary: 'Check the ledger: integrity, schema, blocked state', load: () => import('./commands/doctor.js') },
+  { names: ['completion'], summary: 'Shell completion script: bash, zsh, fish', load: () => import('./commands/completion.js') },
+  { names: ['__complete'], summary: 'Values for shell completion', hidden: true, load: () => import('./commands/completion.js') },
 ];
 
 const VALUE_FLAGS = new Set(['--actor', '--db', '-C', '--directory']);
@@ -59,7 +61,9 @@ export function rootProgram(ctx: BdContext): Command {
     'after',
     () => `
 Commands:
-${COMMANDS.map((c) => `  ${c.names.join(', ').padEnd(18)} ${c.summary}`).join('\n')}
+${COMMANDS.filter((c) => !c.hidden)
+  .map((c) => `  ${c.names.join(', ').padEnd(18)} ${c.summary}`)
+  .join('\n')}
 
 Examples:
   bd init --prefix app

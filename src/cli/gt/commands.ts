@@ -37,6 +37,8 @@ export const COMMANDS: Entry[] = [
   { names: ['dog'], summary: "Dogs, the daemon's maintenance jobs: list, run", load: () => import('./commands/dog.js') },
   { names: ['witness'], summary: 'GUPP patrol: wake idle agents with hooked work, restart crashed ones', load: () => import('./commands/witness.js') },
   { names: ['permission'], summary: "Agents' permission requests: list, approve, deny, log", load: () => import('./commands/permission.js') },
+  { names: ['escalate'], summary: 'Raise a problem to a person (severity, routes, re-escalation)', load: () => import('./commands/escalate.js') },
+  { names: ['escalations'], summary: 'Escalations: list, show, ack, close', load: () => import('./commands/escalate.js') },
   { names: ['notify'], summary: 'Notifications (Telegram, email, desktop, webhook): channels, test, send, log', load: () => import('./commands/notify.js') },
   { names: ['heartbeat'], summary: 'Periodic turns of the Mayor: status, run, last, enable, disable, event', load: () => import('./commands/heartbeat.js') },
   { names: ['memory'], summary: "An agent's memory in git: show, add, search, rollup", load: () => import('./commands/memory.js') },
@@ -46,6 +48,8 @@ export const COMMANDS: Entry[] = [
   { names: ['metrics'], summary: 'Outcome metrics: merges per hour, MQ wait, rework, cost per merged bead', load: () => import('./commands/metrics.js') },
   { names: ['model-server'], summary: 'A scripted local model server for dry runs and tests', load: () => import('./commands/model-server.js') },
   { names: ['demo'], summary: 'The whole loop in a temporary town, no API key needed', load: () => import('./commands/demo.js') },
+  { names: ['completion'], summary: 'Shell completion script: bash, zsh, fish', load: () => import('./commands/completion.js') },
+  { names: ['__complete'], summary: 'Values for shell completion', hidden: true, load: () => import('./commands/completion.js') },
   { names: ['run-shell'], summary: 'The shell runtime', hidden: true, load: () => import('./commands/internal.js') },
   { names: ['session'], summary: 'Session control', hidden: true, load: () => import('./commands/internal.js') },
 ];

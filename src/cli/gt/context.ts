@@ -10,6 +10,7 @@ import { commandExists, findTownRoot, runtimeProbe, writeLaunchers } from '../..
 import type { RuntimeProbe } from '../../core/work/work.js';
 import { GtError } from '../../shared/errors.js';
 import { CliContext } from '../context.js';
+import type { CommandEntry } from '../dispatch.js';
 
 export interface GtGlobals {
   json?: boolean;
@@ -17,6 +18,8 @@ export interface GtGlobals {
 }
 
 export class GtContext extends CliContext<GtGlobals> {
+  /** The command table, set by dispatch. */
+  commands?: Array<CommandEntry<GtContext>>;
   private opened: Town | undefined;
   private light = false;
 

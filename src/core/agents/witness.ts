@@ -21,7 +21,7 @@ import { errorMessage } from '../../shared/errors.js';
 import type { Issue } from '../beads/types.js';
 import type { TownEventInput } from '../events/town-events.js';
 import { parseIdentity } from './identity.js';
-import { Mailbox } from '../comms/mail.js';
+import { raiseEscalation } from '../comms/escalations.js';
 import { nudgeAgent } from '../comms/nudge.js';
 import { startSession } from './sessions.js';
 import { stdinMessage } from './runtimes.js';
@@ -266,8 +266,8 @@ async function newSession(town: Town, agent: AgentRecord, bead: Issue, stopFirst
 
 /**
  * Supervision gives up on this bead and tells a person: the one place the
- * witness escalates (the Mayor and the bead's dispatcher get mail; the event
- * stream gets `escalation.raised`). Nothing more is done for the bead.
+ * witness escalates, through raiseEscalation (the person's inbox, the routes
+ * of its severity, `escalation.raised`). Nothing more is done for the bead.
  */
 async function escalate(
   town: Town,
@@ -279,21 +279,25 @@ async function escalate(
   pass: number | undefined,
 ): Promise<Omit<WitnessAction, 'state'>> {
   const witness = witnessOf(agent);
-  const events = [
-    ...(reason === 'crash-loop' ? [] : [witnessEvent(agent, bead, 'agent.stalled', { reason, wakes: supervision.wakes }, pass)]),
-    witnessEvent(agent, bead, 'escalation.raised', { severity: 'high', reason: `${agent.address}: ${why}`, source: `witness:${reason}` }, pass),
-  ];
-  await saveSupervision(town, agent, { ...supervision, escalated: reason }, events);
-  const dispatcher = typeof bead.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : undefined;
-  const mail = new Mailbox(town.ledger, witness);
-  const subject = `${reason === 'crash-loop' ? 'CRASH LOOP' : 'STALLED'} ${agent.address}: ${bead.id}`;
-  for (const to of new Set(['mayor', ...(dispatcher && dispatcher !== agent.address && dispatcher !== 'deacon' ? [dispatcher] : [])])) {
-    await mail.send(
-      to,
-      subject,
-      `${agent.address} ${why}, with ${bead.id} "${bead.title}" on its hook.\nLook with gt peek ${agent.address}; take the bead back with gt unsling ${bead.id}, or restart it with gt sling ${bead.id} ${agent.address} --force.`,
-      { kind: 'protocol', priority: 1 },
-    );
-  }
+  await saveSupervision(
+    town,
+    agent,
+    { ...supervision, escalated: reason },
+    reason === 'crash-loop' ? undefined : witnessEvent(agent, bead, 'agent.stalled', { reason, wakes: supervision.wakes }, pass),
+  );
+  // escalation.raised, the person's mail and the routes: comms/escalations.ts, the one way gt escalates.
+  await raiseEscalation(town, {
+    message: `${agent.address} ${why}, with ${bead.id} "${bead.title}" on its hook.\nLook with gt peek ${agent.address}; take the bead back with gt unsling ${bead.id}, or restart it with gt sling ${bead.id} ${agent.address} --force.`,
+    headline: `${reason === 'crash-loop' ? 'CRASH LOOP' : 'STALLED'} ${agent.address}: ${bead.id}`,
+    severity: 'high',
+    source: 'witness',
+    reason,
+    subject: bead.id,
+    raisedBy: witness,
+    agent: agent.address,
+    ...(agent.rig ? { rig: agent.rig } : {}),
+    // The daemon pass that decided it: supervision is measured in passes.
+    ...(pass !== undefined ? { eventPayload: { pass } } : {}),
+  });
   return { agent: agent.address, bead: bead.id, action: 'escalated', detail: why };
 }

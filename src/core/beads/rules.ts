@@ -32,6 +32,7 @@ export const BUILTIN_TYPES = [
   'convoy',
   'slot',
   'permission',
+  'escalation',
 ] as const;
 
 export const TYPE_ALIASES: Record<string, string> = {
@@ -49,7 +50,7 @@ export const TYPE_ALIASES: Record<string, string> = {
 };
 
 /** Types that `bd ready` never offers as work unless asked for by --type. */
-export const NON_WORK_TYPES = ['merge-request', 'gate', 'molecule', 'message', 'agent', 'role', 'rig', 'convoy', 'event', 'slot', 'permission'];
+export const NON_WORK_TYPES = ['merge-request', 'gate', 'molecule', 'message', 'agent', 'role', 'rig', 'convoy', 'event', 'slot', 'permission', 'escalation'];
 
 /**
  * gt's own bookkeeping (agents, mail, merge requests, gates, convoys, permission

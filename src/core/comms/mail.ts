@@ -31,6 +31,8 @@ export interface MailMessage {
   delivered: boolean;
   read: boolean;
   acked: boolean;
+  /** The escalation this message tells of (acking the message acks it). */
+  escalation?: string;
 }
 
 export function messageFrom(issue: IssueDetails | IssueWithCounts): MailMessage {
@@ -50,6 +52,7 @@ export function messageFrom(issue: IssueDetails | IssueWithCounts): MailMessage 
     acked: issue.status === 'closed',
   };
   if (typeof m.reply_to === 'string') message.reply_to = m.reply_to;
+  if (typeof m.escalation === 'string') message.escalation = m.escalation;
   return message;
 }
 
@@ -58,6 +61,7 @@ export interface SendOptions {
   thread?: string;
   priority?: number;
   kind?: MailKind;
+  escalation?: string;
 }
 
 export class Mailbox {
@@ -81,6 +85,7 @@ export class Mailbox {
         kind: options.kind ?? 'message',
         ...(options.thread ? { thread: options.thread } : {}),
         ...(options.replyTo ? { reply_to: options.replyTo } : {}),
+        ...(options.escalation ? { escalation: options.escalation } : {}),
       },
       extraFields: { sender: this.sender },
       townEvent: (id) => ({

@@ -15,7 +15,7 @@ import type { Issue } from '../beads/types.js';
 import { parseDuration } from '../../shared/duration.js';
 import type { Decision, PermissionRule, PermissionsConfig } from '../town/config.js';
 import { workdirOf, type Identity } from '../agents/identity.js';
-import { Mailbox } from '../comms/mail.js';
+import { raiseEscalation } from '../comms/escalations.js';
 import { readRunLogs } from '../agents/run-logs.js';
 import type { Town } from '../town/town.js';
 
@@ -658,7 +658,7 @@ export interface BrokerOptions {
 /**
  * Decides a tool request for an agent. An `ask` records a request bead, shows
  * the agent as waiting-permission, and waits for `gt permission approve|deny`
- * or the timeout (then: deny, and mail to the Mayor and the bead's dispatcher).
+ * or the timeout (then: deny, and escalate).
  */
 export async function brokerPermission(town: Town, identity: Identity, request: ToolRequest, options: BrokerOptions = {}): Promise<PermissionOutcome> {
   const layers = policyLayers(town, identity);
@@ -758,17 +758,20 @@ async function askHuman(
       const current = await ledger.find(bead.id);
       if (current?.status === 'closed') return outcomeOf(current, verdict);
     }
-    const mail = new Mailbox(ledger, identity.address);
-    const hooked = await ledger.list({ statuses: ['hooked', 'in_progress'], assignee: identity.address, limit: 1 });
-    const dispatcher = typeof hooked[0]?.metadata?.hooked_by === 'string' ? hooked[0].metadata.hooked_by : undefined;
-    for (const to of new Set(['mayor', ...(dispatcher && dispatcher !== identity.address ? [dispatcher] : [])])) {
-      await mail.send(
-        to,
-        `PERMISSION TIMEOUT ${bead.id}: ${identity.address}`,
-        `${identity.address} asked for ${summary(request)} and nobody answered within ${Math.round(timeout / 1000)} s; it was denied.\nApprove the same request next time with gt permission approve, or add a rule to town.toml [permissions].`,
-        { kind: 'protocol', priority: 1 },
-      );
-    }
+    const [hooked] = await ledger.list({ statuses: ['hooked', 'in_progress'], assignee: identity.address, limit: 1 });
+    // One open escalation per piece of work (or per agent when it has none), however often it asks again.
+    await raiseEscalation(town, {
+      message: `${identity.address} asked for ${summary(request)} and nobody answered within ${Math.round(timeout / 1000)} s; it was denied (request ${bead.id}).\nApprove the same request next time with gt permission approve, or add a rule to town.toml [permissions].`,
+      headline: `PERMISSION TIMEOUT ${bead.id}: ${identity.address}`,
+      severity: 'high',
+      source: 'permission',
+      reason: 'permission-timeout',
+      ...((hooked?.id ?? agent?.id) ? { subject: hooked?.id ?? agent?.id } : {}),
+      raisedBy: identity.address,
+      agent: identity.address,
+      blocks: false,
+      ...(identity.rig ? { rig: identity.rig } : {}),
+    });
     return { action: 'deny', rule: verdict.rule, reason, request: bead.id, decided_by: 'timeout', decided_via: 'timeout' };
   } finally {
     if (agent)

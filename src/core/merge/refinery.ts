@@ -32,6 +32,7 @@ import { burnMolecule, pourMolecule } from '../formulas/molecule.js';
 import { checkConvoys } from '../work/convoys.js';
 import { parseIdentity } from '../agents/identity.js';
 import { Mailbox } from '../comms/mail.js';
+import { raiseEscalation, settleEscalations } from '../comms/escalations.js';
 import type { Town } from '../town/town.js';
 import { slingBeads, type RuntimeProbe } from '../work/work.js';
 
@@ -386,7 +387,11 @@ class RefineryRun {
     for (const id of ids) {
       const closed = await ledger.close([id], { reason, force: true });
       if (closed.failed[0]) this.progress(`warning: could not close ${id}: ${closed.failed[0].error.message}`);
-      else for (const landed of await checkConvoys(this.town, { bead: id })) lines.push(`convoy ${landed.id} "${landed.name}" landed`);
+      else {
+        for (const landed of await checkConvoys(this.town, { bead: id })) lines.push(`convoy ${landed.id} "${landed.name}" landed`);
+        // Nobody needs to hear about merged work: its escalations close, and their mail with them.
+        for (const escalation of await settleEscalations(this.town, id)) lines.push(`escalation ${escalation} closed (${id} merged)`);
+      }
     }
     return lines;
   }
@@ -644,6 +649,27 @@ async function rejectMergeRequest(town: Town, mr: Issue, reason: string, gateOut
       [meta.worker, typeof bead?.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : undefined].filter((a): a is string => !!a && isAddress(a)),
     );
     for (const address of to) await mailbox.send(address, `MERGE_FAILED ${outcome.bead}: ${reason}`, body, { kind: 'protocol', priority: 1 });
+    // Twice rejected: the work does not go in by itself; a person looks (one escalation, however often it fails again).
+    const rejections = await ledger.list({
+      types: ['merge-request'],
+      statuses: ['closed'],
+      metadataFields: { source_issue: outcome.bead },
+      hasMetadataKeys: ['rejected'],
+      includeEphemeral: true,
+      limit: 0,
+    });
+    if (rejections.length >= 2 && bead && bead.status !== 'closed') {
+      await raiseEscalation(town, {
+        message: `The merge queue rejected ${outcome.bead} ${rejections.length} times; the last time: ${reason}.\nBranch ${meta.branch ?? '?'} is kept. Look at gt mq list and the MERGE_FAILED mail; sling it again (gt sling ${outcome.bead} ${meta.rig ?? '<rig>'}) once the cause is fixed.`,
+        headline: `MERGE REJECTED TWICE ${outcome.bead}: ${bead.title}`,
+        severity: 'high',
+        source: 'refinery',
+        reason: 'merge-rejected',
+        subject: outcome.bead,
+        raisedBy: `${meta.rig ?? 'unknown'}/refinery`,
+        ...(meta.rig ? { rig: meta.rig } : {}),
+      });
+    }
   }
   return outcome;
 }

@@ -11,6 +11,7 @@ import { DURATION, parseDuration } from '../../shared/duration.js';
 import { activeHoursProblems, isKnownTimezone } from '../../shared/active-hours.js';
 import { NOTIFY_EVENTS, NOTIFY_SETTINGS, SEVERITIES } from '../notify/vocabulary.js';
 import { DEFAULT_HEARTBEAT_PROMPT } from '../heartbeat/contract.js';
+import { ROUTE_HINT, ROUTE_PATTERN, SEVERITIES as ESCALATION_SEVERITIES, type Severity as EscalationSeverity } from '../comms/routes.js';
 
 const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m", "1h" or "7d"');
 const agentName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'an agent name: lowercase letters, digits, - and _');
@@ -180,6 +181,25 @@ const budgets = z.strictObject({
   convoy_tokens: z.number().int().positive().optional(),
 });
 
+const route = z.string().regex(ROUTE_PATTERN, ROUTE_HINT);
+
+const escalation = z
+  .strictObject({
+    /** An escalation nobody acked for this long is raised again (one severity up, to that severity's routes). */
+    stale_after: duration.default('30m'),
+    /** How often an unacked escalation is raised again before gt leaves it to the person's inbox. */
+    max_reescalations: z.number().int().min(0).max(20).default(2),
+    routes: z
+      .strictObject(
+        Object.fromEntries(ESCALATION_SEVERITIES.map((s) => [s, z.array(route).optional()])) as Record<
+          EscalationSeverity,
+          z.ZodOptional<z.ZodArray<typeof route>>
+        >,
+      )
+      .default({}),
+  })
+  .prefault({});
+
 /** Runtime name → how many of its agents may run at once (0 = none start). */
 const perRuntime = z.record(agentName, z.number().int().min(0, 'a count of agents, 0 or more'));
 
@@ -311,6 +331,8 @@ export const townSchema = z.strictObject({
     .default({ idle_wake: '60s', max_wakes: 3, stall_after: '15m', restart_backoff: '10s', crash_loop_restarts: 3, crash_loop_window: '10m' }),
   /** A convoy younger than `stranded_grace` is not fed or closed by the stranded scan (its work may still be on its way). */
   convoys: z.strictObject({ stranded_grace: duration.default('5m') }).default({ stranded_grace: '5m' }),
+  /** Escalations: routes per severity, re-escalation of unacked ones (comms/escalations.ts). */
+  escalation,
   scheduler: townScheduler.prefault({}),
   dogs,
   /** `auto`: the export dog keeps a Beads JSONL copy of the ledger at `path` (relative to the town). */
@@ -364,6 +386,7 @@ export type RigConfig = z.infer<typeof rigSchema>;
 export type PermissionRule = z.infer<typeof permissionRule>;
 export type PermissionsConfig = TownConfig['permissions'];
 export type Decision = z.infer<typeof decision>;
+export type EscalationConfig = TownConfig['escalation'];
 export type TownSchedulerConfig = TownConfig['scheduler'];
 export type RigSchedulerConfig = RigConfig['scheduler'];
 export type HeartbeatConfig = z.infer<typeof heartbeat>;

@@ -8,6 +8,7 @@
  * Lines are spans with a tone, not colours: the edge decides colour (a TTY,
  * NO_COLOR) and width.
  */
+import { listEscalations } from '../comms/escalations.js';
 import { costReport } from '../governance/costs.js';
 import { mergeQueue } from '../merge/refinery.js';
 import { readAgents } from '../agents/supervision.js';
@@ -170,6 +171,52 @@ function toneOfState(state: string): Tone | undefined {
   if (state === 'working' || state === 'starting') return 'ok';
   return 'dim';
 }
+
+// ---- escalations ----
+
+export interface EscalationRow {
+  id: string;
+  severity: string;
+  state: string;
+  subject?: string;
+  agent?: string;
+  title: string;
+  created_at: string;
+}
+
+/** Open and acked escalations (comms/escalations.ts), most severe first: what a person must answer. */
+export const escalationsSection: StatusSection<EscalationRow[]> = {
+  key: 'escalations',
+  label: 'Escalations',
+  async collect({ town }) {
+    return (await listEscalations(town)).map((e) => ({
+      id: e.id,
+      severity: e.severity,
+      state: e.state,
+      ...(e.subject ? { subject: e.subject } : {}),
+      ...(e.agent ? { agent: e.agent } : {}),
+      title: e.title,
+      created_at: e.created_at,
+    }));
+  },
+  lines(rows) {
+    if (rows.length === 0) return [[span('none open', 'dim')]];
+    const open = rows.filter((r) => r.state === 'open').length;
+    const id = Math.max(...rows.slice(0, MAX_ROWS).map((r) => r.id.length));
+    return [
+      [span(`${open} open`, open ? 'bad' : undefined), span(` · ${rows.length - open} acked — gt escalations`)],
+      ...rows
+        .slice(0, MAX_ROWS)
+        .map((r) => [
+          span(r.id.padEnd(id), 'strong'),
+          span(` ${r.severity.padEnd(8)}`, r.severity === 'high' || r.severity === 'critical' ? 'bad' : r.severity === 'medium' ? 'warn' : 'dim'),
+          span(` ${r.state.padEnd(5)} `, r.state === 'open' ? 'warn' : 'dim'),
+          span(`${r.subject ? `${r.subject}: ` : ''}${r.title}`),
+        ]),
+      ...more(rows.length, MAX_ROWS, 'escalations (gt escalations)'),
+    ];
+  },
+};
 
 // ---- hooked work ----
 
@@ -369,6 +416,7 @@ export const STATUS_SECTIONS: readonly AnySection[] = [
   section(daemonSection),
   section(rigsSection),
   section(agentsSection),
+  section(escalationsSection),
   section(hookedSection),
   section(schedulerSection),
   section(convoysSection),

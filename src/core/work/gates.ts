@@ -15,7 +15,7 @@ import { parseDuration } from '../../shared/duration.js';
 import { conflictError, notFoundError } from '../../shared/errors.js';
 import { scrubbedEnv, shellQuote } from '../../shared/shell.js';
 import type { Issue } from '../beads/types.js';
-import { Mailbox } from '../comms/mail.js';
+import { raiseEscalation } from '../comms/escalations.js';
 import type { CookedFormula } from '../formulas/formula.js';
 import type { Town } from '../town/town.js';
 import { rigOf } from './stranded.js';
@@ -186,12 +186,18 @@ export async function checkGates(town: Town, run: GateRunner): Promise<GateOutco
         setMetadata: { escalated: true },
         townEvent: { kind: 'gate.escalated', bead: gate.id, ...rigEvent(town, gate.id), payload: { type: gate.type, reason: why } },
       });
-      await new Mailbox(town.ledger, 'deacon').send(
-        'mayor',
-        `GATE ${failed ? 'FAILED' : 'TIMEOUT'} ${gate.id}: ${gate.title}`,
-        `The ${gate.type} gate ${gate.id}: ${why}.\nOpen it with gt gate approve ${gate.id}, or look at what it waits for.`,
-        { kind: 'protocol', priority: 1 },
-      );
+      await raiseEscalation(town, {
+        message: `The ${gate.type} gate ${gate.id}: ${why}.\nOpen it with gt gate approve ${gate.id}, or look at what it waits for.`,
+        headline: `GATE ${failed ? 'FAILED' : 'TIMEOUT'} ${gate.id}: ${gate.title}`,
+        severity: 'high',
+        source: 'gate',
+        reason: failed ? 'gate-failed' : 'gate-timeout',
+        subject: gate.id,
+        raisedBy: 'deacon',
+        // The gate itself holds its step back; the escalation only tells of it.
+        blocks: false,
+        ...rigEvent(town, gate.id),
+      });
       outcomes.push({ gate: gate.id, result: 'escalated', detail: why });
     } else {
       outcomes.push({ gate: gate.id, result: 'waiting', detail: waiting ?? gate.type });

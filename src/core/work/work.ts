@@ -8,6 +8,7 @@ import { NON_WORK_TYPES } from '../beads/rules.js';
 import type { Issue, IssueDetails } from '../beads/types.js';
 import { agentBeadId, parseIdentity, polecatBranch, polecatIdentity, sessionName, validateName, type Identity } from '../agents/identity.js';
 import { Mailbox } from '../comms/mail.js';
+import { closeEscalation, raiseEscalation } from '../comms/escalations.js';
 import { checkBudgets } from '../governance/costs.js';
 import { createConvoy } from './convoys.js';
 import { nextPolecatName } from '../agents/names.js';
@@ -142,6 +143,7 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
   }
   // Check every bead before touching anything.
   const beads: IssueDetails[] = [];
+  const answered: Array<{ id: string; bead: string }> = [];
   for (const text of beadTexts) {
     const [bead] = await town.ledger.show([text]);
     if (!bead) throw notFoundError(`no bead ${text}`);
@@ -149,9 +151,14 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
     if (NON_WORK_TYPES.includes(bead.issue_type) && bead.issue_type !== 'molecule')
       throw validationError(`${bead.id} is a ${bead.issue_type}, not work that can be slung`);
     if (bead.status === 'closed') throw conflictError(`${bead.id} is closed`, `reopen it first: bd reopen ${bead.id}`);
+    // Slinging an escalated bead again is the answer to its escalation: it is closed once the sling succeeded.
+    const escalations = (await town.ledger.list({ types: ['escalation'], metadataFields: { subject: bead.id }, excludeStatuses: ['closed'], limit: 0 })).map(
+      (e) => e.id,
+    );
+    answered.push(...escalations.map((id) => ({ id, bead: bead.id })));
     if (!options.force) {
       // A worker on a blocked bead would build on work that has not landed (bd ready leaves it out for the same reason).
-      const blockers = await town.ledger.openBlockers(bead.id);
+      const blockers = (await town.ledger.openBlockers(bead.id)).filter((b) => !escalations.includes(b.id));
       if (blockers.length > 0) {
         throw conflictError(
           `${bead.id} is blocked by ${blockers.map((b) => `${b.id} (${b.title}, ${b.status})`).join(', ')}`,
@@ -200,6 +207,7 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
     }
     const byId = new Map([...started, ...queued].map((r) => [r.bead, r]));
     const results = beads.map((b) => byId.get(b.id) as SlingResult);
+    for (const { id, bead } of answered) await closeEscalation(town, id, town.ledger.actor, `${bead} slung again by ${town.ledger.actor}`);
     const convoy = options.convoy !== false && beads.length > 1 ? await autoConvoy(town, beads) : undefined;
     return convoy ? results.map((r) => ({ ...r, convoy })) : results;
   } finally {
@@ -334,18 +342,22 @@ async function autoConvoy(town: Town, beads: IssueDetails[]): Promise<string | u
   ).id;
 }
 
-/** Budgets (town.toml) stop new sessions; the Mayor hears of it once a day. */
+/** Budgets (town.toml) stop new sessions; the stop is escalated once a day (one open escalation per day). */
 async function checkBudgetsOrEscalate(town: Town, beads: string[]): Promise<void> {
   try {
     await checkBudgets(town, beads);
   } catch (error) {
     if (!(error instanceof GtError) || error.kind !== 'conflict') throw error;
-    const subject = `BUDGET REACHED ${town.ports.now().slice(0, 10)}`;
-    const mailbox = new Mailbox(town.ledger, 'deacon');
+    const day = town.ports.now().slice(0, 10);
     await town.ledger.emit({ kind: 'budget.stopped', actor: 'deacon', payload: { reason: error.message, beads } });
-    if (!(await mailbox.inbox('mayor', { all: true })).some((m) => m.subject === subject)) {
-      await mailbox.send('mayor', subject, `${error.message}\nNew dispatch is paused; running agents finish their turn.`, { kind: 'protocol', priority: 0 });
-    }
+    await raiseEscalation(town, {
+      message: `${error.message}\nNew dispatch is paused; running agents finish their turn.`,
+      headline: `BUDGET REACHED ${day}`,
+      severity: 'high',
+      source: 'budget',
+      reason: `budget-${day}`,
+      raisedBy: 'deacon',
+    });
     throw error;
   }
 }
@@ -673,26 +685,25 @@ async function settleWork(town: Town, identity: Identity, status: DoneStatus, me
         await ledger.update([bead.id], { status: 'open', assignee: null, ...(message ? { appendNotes: `Deferred by ${identity.address}: ${message}` } : {}) }),
       );
     } else if (bead && status === 'ESCALATED') {
+      const why = message ?? '(no reason given)';
       single(
         await ledger.update([bead.id], {
           status: 'blocked',
           assignee: null,
           addLabels: ['gt:escalated'],
-          appendNotes: `Escalated by ${identity.address}: ${message ?? '(no reason given)'}`,
-          townEvent: {
-            kind: 'escalation.raised',
-            bead: bead.id,
-            agent: identity.address,
-            rig: rig.name,
-            payload: { severity: 'high', reason: message ?? '(no reason given)', source: 'gt done' },
-          },
+          appendNotes: `Escalated by ${identity.address}: ${why}`,
         }),
       );
-      const dispatcher = typeof bead.metadata?.hooked_by === 'string' ? bead.metadata.hooked_by : 'mayor';
-      const to = /\//.test(dispatcher) || ['mayor', 'human', 'deacon'].includes(dispatcher) ? dispatcher : 'mayor';
-      await new Mailbox(ledger, identity.address).send(to, `ESCALATED ${bead.id}: ${bead.title}`, message ?? 'The worker could not finish this bead.', {
-        kind: 'protocol',
-        priority: 1,
+      await raiseEscalation(town, {
+        message: message ?? 'The worker could not finish this bead.',
+        headline: `ESCALATED ${bead.id}: ${bead.title}`,
+        severity: 'high',
+        source: 'done',
+        reason: 'done-escalated',
+        subject: bead.id,
+        raisedBy: identity.address,
+        agent: identity.address,
+        rig: rig.name,
       });
     }
   }

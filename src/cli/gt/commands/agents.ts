@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { claudeStartHint } from '../../../core/agents/claude-config.js';
 import { parseIdentity, type Identity } from '../../../core/agents/identity.js';
 import type { AgentRecord, Town } from '../../../core/town/town.js';
+import { escalationsByAgent } from '../../../core/comms/escalations.js';
 import { readAgents } from '../../../core/agents/supervision.js';
 import { peekAgent } from '../../../core/watch/snapshot.js';
 import { GtError, notFoundError } from '../../../shared/errors.js';
@@ -66,6 +67,7 @@ export default function register(program: Command, ctx: GtContext): void {
       action(ctx, async (opts: unknown) => {
         const town = await ctx.town();
         const rig = (opts as { rig?: string }).rig;
+        const escalated = await escalationsByAgent(town);
         const rows = await Promise.all(
           (await readAgents(town, rig ? { rig } : {})).map(async (reading) => {
             const { agent, state } = reading;
@@ -88,6 +90,14 @@ export default function register(program: Command, ctx: GtContext): void {
               last_signal_at: agent.last_signal_at ?? null,
               runtime_session: agent.runtime_session ?? null,
               permission_request: agent.permission_request ?? null,
+              // Its work waits on a person: open (or acked) escalations about this agent's work.
+              escalations: (escalated.get(agent.address) ?? []).map((e) => ({
+                id: e.id,
+                severity: e.severity,
+                state: e.state,
+                subject: e.subject ?? null,
+                title: e.title,
+              })),
               last_error: agent.last_error ?? null,
               last_error_at: agent.last_error_at ?? null,
               // A dead session says why in its last lines (a runtime that exits at start leaves no signal).
@@ -105,11 +115,11 @@ export default function register(program: Command, ctx: GtContext): void {
               r.runtime ?? '-',
               r.backend ?? '-',
               paint(
-                r.state,
+                r.escalations.length ? 'stalled' : r.state,
                 r.state === 'waiting-permission' && r.permission_request
                   ? `${r.state} (${r.permission_request})`
-                  : r.supervision?.escalated
-                    ? `${r.state} (escalated: ${r.supervision.escalated})`
+                  : r.escalations.length
+                    ? `${r.state}, escalated (${r.escalations.map((e) => e.id).join(',')})`
                     : r.state,
               ),
               r.hooked.join(',') || '-',
@@ -127,7 +137,10 @@ export default function register(program: Command, ctx: GtContext): void {
               const hint = claudeStartHint(output);
               return `${r.agent}: its session ended; its last lines:\n${output.replace(/^/gm, '  | ')}${hint ? `\n  Hint: ${hint}` : ''}`;
             });
-          const notes = [...errors, ...dead];
+          const escalations = rows.flatMap((r) =>
+            r.escalations.map((e) => visibleLine(`${r.agent}: escalated${e.subject ? ` ${e.subject}` : ''} (${e.id}, ${e.severity}, ${e.state}): ${e.title}`)),
+          );
+          const notes = [...escalations, ...errors, ...dead];
           return notes.length ? `${lines}\n\n${notes.join('\n\n')}` : lines;
         });
       }),

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { parseIdentity } from '../../../core/agents/identity.js';
 import { Mailbox, type MailMessage } from '../../../core/comms/mail.js';
 import { wakeForMail } from '../../../core/comms/delivery.js';
+import { ackEscalationMail } from '../../../core/comms/escalations.js';
 import { usageError } from '../../../shared/errors.js';
 import { visible } from '../../../shared/text.js';
 import { table } from '../../output.js';
@@ -11,7 +12,12 @@ import { registerCheck } from './mail-check.js';
 function inboxTable(messages: MailMessage[]): string {
   return table([
     ['ID', 'FROM', 'SUBJECT', 'STATE'],
-    ...messages.map((m) => [m.id, m.from, m.subject, m.acked ? 'acked' : m.read ? 'read' : m.delivered ? 'delivered' : 'new']),
+    ...messages.map((m) => [
+      m.id,
+      m.from,
+      m.escalation ? `[${m.escalation}] ${m.subject}` : m.subject,
+      m.acked ? 'acked' : m.read ? 'read' : m.delivered ? 'delivered' : 'new',
+    ]),
   ]);
 }
 
@@ -21,7 +27,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .description('Durable messages between agents and people, kept in the ledger')
     .addHelpText(
       'after',
-      '\nExamples:\n  gt mail send app/polecats/nux -s "Use the v2 API" -m "See docs/api.md"\n  gt mail inbox --json\n  gt mail read hq-4f2a\n  gt mail reply hq-4f2a -m "done"\n  gt mail ack hq-4f2a\n  gt mail check --inject     # what hooks run at a turn boundary',
+      '\nExamples:\n  gt mail send app/polecats/nux -s "Use the v2 API" -m "See docs/api.md"\n  gt mail inbox --json\n  gt mail read hq-4f2a\n  gt mail reply hq-4f2a -m "done"\n  gt mail ack hq-4f2a\n  gt mail ack hq-4f2a --close -r "rotated the key"   # an escalation mail: resolve it\n  gt mail check --inject     # what hooks run at a turn boundary',
     );
   const as = (cmd: Command) => cmd.option('--agent <address>', "act as this agent (default: this session's agent, else human)");
 
@@ -76,12 +82,26 @@ export default function register(program: Command, ctx: GtContext): void {
     }),
   );
 
-  as(mail.command('ack <ids...>').description('Mark messages handled (closes them)').option('--json', 'machine-readable output')).action(
+  as(
+    mail
+      .command('ack <ids...>')
+      .description("Mark messages handled (closes them); an escalation's mail acks the escalation too")
+      .option('--close', 'for an escalation: resolve it (gt escalations close), not only ack it')
+      .option('-r, --reason <text>', 'with --close: how it was resolved')
+      .option('--json', 'machine-readable output'),
+  ).action(
     action(ctx, async (ids: unknown, opts: unknown) => {
-      const me = await ctx.me((opts as { agent?: string }).agent);
+      const options = opts as { agent?: string; close?: boolean; reason?: string };
+      const me = await ctx.me(options.agent);
       const town = await ctx.town();
       const done = await new Mailbox(town.ledger, me.address).ack(ids as string[]);
-      ctx.emit({ acked: done }, () => `Acked ${done.join(', ')}`);
+      const escalations = await ackEscalationMail(town, done, me.address, {
+        ...(options.close ? { close: true } : {}),
+        ...(options.reason ? { reason: options.reason } : {}),
+      });
+      ctx.emit({ acked: done, escalations }, () =>
+        [`Acked ${done.join(', ')}`, ...(escalations.length ? [`${options.close ? 'Closed' : 'Acked'} escalation ${escalations.join(', ')}`] : [])].join('\n'),
+      );
     }),
   );
 
