@@ -69,4 +69,24 @@ describe('person-only commands', () => {
     const leader = town.gt(['queue', 'dispatch'], { env: { GT_AGENT: 'mayor' } });
     expect(leader.code, leader.stderr).toBe(0);
   });
+
+  it('an agent may not ack or close an escalation; an uninvolved leader may, and a person closes it', () => {
+    const town = makeTown({ rig: 'app' });
+    const toml = join(town.root, 'town.toml');
+    writeFileSync(toml, `${readFileSync(toml, 'utf8')}\n[permissions]\nleaders = ["mayor"]\n`);
+    const bead = town.bead('Rotate the key', ['true']);
+    const raised = town.json<{ id: string }>(['escalate', '-s', 'critical', '--bead', bead, 'the API key leaked in the log']);
+    const state = () => town.json<{ state: string }>(['escalations', 'show', raised.id]).state;
+    for (const verb of ['ack', 'close']) {
+      const run = town.gt(['escalations', verb, raised.id], { env: AGENT });
+      expect(run.code, run.stderr).toBe(5);
+      expect(run.stderr).toContain(`app/polecats/nux is an agent session and may not ${verb} ${raised.id}`);
+    }
+    expect(state()).toBe('open');
+    const leader = town.gt(['escalations', 'ack', raised.id], { env: { GT_AGENT: 'mayor' } });
+    expect(leader.code, leader.stderr).toBe(0);
+    expect(state()).toBe('acked');
+    expect(town.gt(['escalations', 'close', raised.id]).code).toBe(0);
+    expect(state()).toBe('closed');
+  });
 });

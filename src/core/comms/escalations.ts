@@ -346,8 +346,39 @@ export async function getEscalation(town: Town, idText: string): Promise<Escalat
 }
 
 /** A person has seen it and is on it: no re-escalation; the person's copy of its mail is handled. */
+/**
+ * Who may ack or close an escalation: a person (at a terminal, or through a
+ * channel), gt's own roles (the daemon, a witness, a refinery), or a leader
+ * (town.toml permissions.leaders) that neither raised it nor is its agent.
+ * Never another agent: an escalation about an agent is the person's view of
+ * it, and an agent closing it would free its own blocked bead and silence the
+ * re-escalation.
+ */
+export function mayAnswerEscalation(town: Town, escalation: Pick<Escalation, 'raised_by' | 'agent'>, by: string): boolean {
+  let role: string;
+  try {
+    role = parseIdentity(by).role;
+  } catch {
+    return true; // not an agent address: a person through a channel (telegram:alice)
+  }
+  if (role !== 'polecat' && role !== 'crew' && role !== 'mayor') return true;
+  let leaders: readonly string[];
+  try {
+    leaders = town.config.permissions.leaders ?? [];
+  } catch {
+    leaders = [];
+  }
+  return leaders.includes(by) && by !== escalation.agent && by !== escalation.raised_by;
+}
+
+function requireAnswerer(town: Town, escalation: Escalation, by: string, what: string): void {
+  if (!mayAnswerEscalation(town, escalation, by))
+    throw conflictError(`${by} is an agent session and may not ${what} ${escalation.id}: that is a person's to do, or a leader's that is not involved in it`);
+}
+
 export async function ackEscalation(town: Town, idText: string, by: string): Promise<Escalation> {
   const escalation = await getEscalation(town, idText);
+  requireAnswerer(town, escalation, by, 'ack');
   if (escalation.state === 'closed') throw conflictError(`${escalation.id} is closed already`);
   if (escalation.state === 'acked') return escalation;
   const now = town.ports.now();
@@ -369,6 +400,7 @@ export async function ackEscalation(town: Town, idText: string, by: string): Pro
  */
 export async function closeEscalation(town: Town, idText: string, by: string, reason?: string): Promise<Escalation> {
   const escalation = await getEscalation(town, idText);
+  requireAnswerer(town, escalation, by, 'close');
   if (escalation.state === 'closed') return escalation;
   const why = reason?.trim() || `closed by ${by}`;
   single(
@@ -435,6 +467,8 @@ export async function ackEscalationMail(town: Town, mailIds: string[], by: strin
     const escalation = mail?.issue_type === 'message' ? mail.metadata?.escalation : undefined;
     if (typeof escalation !== 'string') continue;
     const current = await getEscalation(town, escalation);
+    // An agent acks its own copy of the mail; the escalation stays the person's.
+    if (!mayAnswerEscalation(town, current, by)) continue;
     if (options.close) await closeEscalation(town, current.id, by, options.reason);
     else if (current.state === 'open') await ackEscalation(town, current.id, by);
     handled.push(current.id);

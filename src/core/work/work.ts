@@ -8,7 +8,7 @@ import { NON_WORK_TYPES } from '../beads/rules.js';
 import type { Issue, IssueDetails } from '../beads/types.js';
 import { agentBeadId, parseIdentity, polecatBranch, polecatIdentity, sessionName, validateName, type Identity } from '../agents/identity.js';
 import { Mailbox } from '../comms/mail.js';
-import { closeEscalation, raiseEscalation } from '../comms/escalations.js';
+import { closeEscalation, getEscalation, mayAnswerEscalation, raiseEscalation } from '../comms/escalations.js';
 import { checkBudgets } from '../governance/costs.js';
 import { createConvoy } from './convoys.js';
 import { nextPolecatName } from '../agents/names.js';
@@ -207,7 +207,10 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
     }
     const byId = new Map([...started, ...queued].map((r) => [r.bead, r]));
     const results = beads.map((b) => byId.get(b.id) as SlingResult);
-    for (const { id, bead } of answered) await closeEscalation(town, id, town.ledger.actor, `${bead} slung again by ${town.ledger.actor}`);
+    // Slinging it again answers the escalation when the slinger may answer it; an agent re-slinging its own bead leaves it open.
+    for (const { id, bead } of answered)
+      if (mayAnswerEscalation(town, await getEscalation(town, id), town.ledger.actor))
+        await closeEscalation(town, id, town.ledger.actor, `${bead} slung again by ${town.ledger.actor}`);
     const convoy = options.convoy !== false && beads.length > 1 ? await autoConvoy(town, beads) : undefined;
     return convoy ? results.map((r) => ({ ...r, convoy })) : results;
   } finally {
