@@ -11,6 +11,7 @@ import { plainText } from '../../shared/terminal.js';
 import { runDir } from '../../shared/paths.js';
 import type { Issue } from '../beads/types.js';
 import { readAgents } from '../agents/supervision.js';
+import { listEscalations } from '../comms/escalations.js';
 import { messageFrom, type MailMessage } from '../comms/mail.js';
 import { costReport } from '../governance/costs.js';
 import { permissionRequests, type PermissionRequestView } from '../governance/permissions.js';
@@ -111,7 +112,7 @@ export async function townSnapshot(town: Town, daemon: DaemonStatus, now = Date.
     permissionRequests(town),
     listGates(town),
     ledger.list({ types: ['message'], assignee: 'human', excludeStatuses: ['closed'], includeEphemeral: true, limit: 50, sort: 'created' }),
-    ledger.list({ labelsAll: ['gt:escalated'], excludeStatuses: ['closed'], includeEphemeral: true, limit: 0, sort: 'created' }),
+    listEscalations(town, { states: ['open'] }),
     costReport(town, 'agent', { since: today }),
   ]);
   const usdBy = new Map(costs.rows.map((r) => [r.key, r.usd]));
@@ -167,17 +168,12 @@ export async function townSnapshot(town: Town, daemon: DaemonStatus, now = Date.
     ...decided.map((m) => mrView(m, m.metadata?.merged_commit ? 'merged' : 'rejected')).sort((a, b) => b.at.localeCompare(a.at)),
   ];
 
-  const escalations: EscalationView[] = escalated.map((b) => ({
-    id: b.id,
-    title: b.title,
-    severity: meta(b, 'severity') || 'high',
-    reason: redactSecrets(
-      (b.notes ?? '')
-        .split('\n')
-        .filter((l) => l.startsWith('Escalated'))
-        .at(-1) ?? '',
-    ),
-    at: b.updated_at,
+  const escalations: EscalationView[] = escalated.map((e) => ({
+    id: e.id,
+    title: redactSecrets(e.title),
+    severity: e.severity,
+    reason: redactSecrets(e.message.split('\n')[0] ?? ''),
+    at: e.created_at,
   }));
 
   const problems: Problem[] = [];

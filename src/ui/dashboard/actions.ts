@@ -7,6 +7,7 @@
 import { parseIdentity } from '../../core/agents/identity.js';
 import { restartSession, stopSession } from '../../core/agents/sessions.js';
 import { wakeForMail } from '../../core/comms/delivery.js';
+import { ackEscalation } from '../../core/comms/escalations.js';
 import { Mailbox } from '../../core/comms/mail.js';
 import { nudgeAgent } from '../../core/comms/nudge.js';
 import { answerPermission } from '../../core/governance/permissions.js';
@@ -124,17 +125,10 @@ export const ACTIONS: ActionSpec[] = [
   {
     path: 'escalation/ack',
     title: 'Acknowledge an escalation',
-    fields: [{ name: 'id', label: 'Escalated bead', list: 'escalations' }],
+    fields: [{ name: 'id', label: 'Escalation', list: 'escalations' }],
     run: async ({ town }, form) => {
-      const id = await town.ledger.resolveAs(need(form, 'id'), notFoundError(`no bead ${JSON.stringify(form.id)}`));
-      const [bead] = await town.ledger.show([id]);
-      if (!bead?.labels.includes('gt:escalated')) throw new GtError('conflict', `${id} is not escalated`);
-      await town.ledger.update([id], {
-        removeLabels: ['gt:escalated'],
-        addLabels: ['gt:escalation-acked'],
-        appendNotes: `Acknowledged by ${town.ledger.actor}`,
-      });
-      return { message: `Acknowledged ${id}` };
+      const escalation = await ackEscalation(town, need(form, 'id'), town.ledger.actor);
+      return { message: `Acknowledged ${escalation.id}`, data: escalation };
     },
   },
   {
