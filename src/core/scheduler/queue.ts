@@ -7,6 +7,7 @@
  */
 import { conflictError, notFoundError, usageError } from '../../shared/errors.js';
 import { lockFile } from '../../shared/paths.js';
+import { unixNanos } from '../../shared/time.js';
 import { single, type Ledger } from '../beads/ledger.js';
 import type { Issue, IssueDetails } from '../beads/types.js';
 import { parseIdentity, polecatIdentity } from '../agents/identity.js';
@@ -201,7 +202,8 @@ export async function enqueue(town: Town, bead: IssueDetails, spec: EnqueueSpec)
       setMetadata: {
         queue_target: spec.target,
         queue_reason: spec.reason,
-        ...(again ? {} : { queued_at: now, queued_by: town.ledger.actor, queue_seq: Date.parse(now) }),
+        // Microseconds from the ledger's monotonic clock: beads queued by one sling keep their order (milliseconds tie).
+        ...(again ? {} : { queued_at: now, queued_by: town.ledger.actor, queue_seq: Number(unixNanos(now) / 1000n) / 1000 }),
         ...(spec.runtime ? { queue_runtime: spec.runtime } : {}),
         ...(spec.backend ? { queue_backend: spec.backend } : {}),
         ...(spec.force ? { queue_force: true } : {}),
