@@ -98,6 +98,15 @@ describe.skipIf(!haveChromium)('gt dashboard in Chromium', () => {
     const body = await page.text();
     expect(body).not.toContain(token);
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    // A bead whose title carries a token and a URL password: the page (its palette offers ready beads) shows neither.
+    const leaky = `ghp_${'C'.repeat(36)}`;
+    town.bead(`leak ${leaky} https://bob:hunter22@example.com/x`, ['true']);
+    const again = await (await fetch(`${dash.base}/`, { headers: { Cookie: jar } })).text();
+    expect(again).toContain('leak ');
+    expect(again).not.toContain(leaky);
+    expect(again).not.toContain('hunter22');
+    // A sandboxed frame's `Origin: null` is another origin: refused, not a server error.
+    expect((await fetch(`${dash.base}/api/nudge`, { method: 'POST', headers: { Cookie: jar, Origin: 'null' }, body: new URLSearchParams() })).status).toBe(403);
 
     // State changes need the CSRF token too, with the cookie or the bearer token.
     const form = new URLSearchParams({ agent: 'app/polecats/none', message: 'hi' });

@@ -5,6 +5,7 @@
  * variable names and must never come back in any output, event or log.
  */
 import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
@@ -18,7 +19,8 @@ const TOKEN = 'gt-test-bot-token-9f8e7d6c';
 const SMTP_PASSWORD = 'smtp-pa55-QRS-4242';
 const HOOK_SECRET = 'hook-secret-path-ABC123xyz';
 const NTFY_AUTH = 'Bearer ntfy-tk-secret-777';
-const SECRETS = [TOKEN, SMTP_PASSWORD, HOOK_SECRET, NTFY_AUTH];
+const QUERY_SECRET = 'query-token-5150-XYZ';
+const SECRETS = [TOKEN, SMTP_PASSWORD, HOOK_SECRET, NTFY_AUTH, QUERY_SECRET];
 
 interface LogRow {
   id: number;
@@ -277,6 +279,17 @@ describe('notification channels from the CLI', () => {
     const failed = seen.add(await town.gtAsync(['notify', 'test', 'slack'], { env }));
     expect(failed.code).toBe(6);
     expect(failed.stderr).toContain('slack: webhook: the webhook answered HTTP 500');
+    // A token in the query string is as secret, even when the receiver quotes the address back in its error.
+    const echo = createServer((req, res) => {
+      res.writeHead(500);
+      res.end(`no route for ${req.url ?? ''}`);
+    });
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    configure(town, `[notify.query]\ntype = "webhook"\nurl = "http://127.0.0.1:${(echo.address() as AddressInfo).port}/hook?token=${QUERY_SECRET}"`);
+    const quoted = seen.add(await town.gtAsync(['notify', 'test', 'query'], { env }));
+    echo.close();
+    expect(quoted.code).toBe(6);
+    expect(quoted.stderr).toContain('no route for /hook[redacted]');
     await seen.assertNoSecret(town);
   });
 

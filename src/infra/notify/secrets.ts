@@ -42,11 +42,13 @@ export class ChannelSecrets {
 
   private remember(value: string): void {
     this.values.push(value);
-    // A URL's password or path may be quoted by an error on its own (encoded or not).
+    // A URL's user, password, path or query values may be quoted by an error on their own (encoded or not):
+    // a webhook's `?token=…` is as secret as a Slack hook's path.
     try {
       const url = new URL(value);
-      for (const part of [url.password, decodeURIComponent(url.password), url.pathname.length > 8 ? url.pathname : ''])
-        if (part.length >= 4) this.values.push(part);
+      const query = [...url.searchParams.values()];
+      for (const part of [url.username, url.password, decodeURIComponent(url.password), url.pathname.length > 8 ? url.pathname : '', url.search, ...query])
+        if (part.length >= 4) this.values.push(part, encodeURIComponent(part));
     } catch {
       // not a URL
     }

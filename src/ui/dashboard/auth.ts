@@ -84,7 +84,8 @@ export class DashboardAuth {
       c.set('session', session);
       if (!['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) {
         const origin = c.req.header('origin');
-        if (origin && new URL(origin).host.toLowerCase() !== host) return c.text('Cross-origin request refused.\n', 403);
+        // `Origin: null` (sandboxed frames, file: pages) or any other origin than this host: refused, never a 500.
+        if (origin && originHost(origin) !== host) return c.text('Cross-origin request refused.\n', 403);
         let presented = c.req.header('x-csrf-token');
         if (!presented && (c.req.header('content-type') ?? '').includes('form')) {
           const form = await c.req.parseBody();
@@ -102,4 +103,13 @@ export class DashboardAuth {
 /** The session of a request that passed the guard. */
 export function sessionOf(c: Context<DashboardEnv>): string {
   return c.get('session' as never);
+}
+
+/** The host of an Origin header, lowercased; undefined for `null` or anything that is no URL. */
+function originHost(origin: string): string | undefined {
+  try {
+    return new URL(origin).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
 }

@@ -107,7 +107,8 @@ export async function startDashboard(town: Town, options: DashboardOptions): Pro
     const head = await town.ledger.lastTownEventId();
     const now = Date.now();
     if (cached && ((cached.head === head && now - cached.at < 2000) || now - cached.at < 300)) return cached.value;
-    const value = townSnapshot(town, options.daemonStatus(), now);
+    // Every page and panel renders from this: redacted once here, so no view can show a token a title or an output carried.
+    const value = townSnapshot(town, options.daemonStatus(), now).then(redactData);
     cached = { head, at: now, value };
     value.catch(() => (cached = undefined));
     return value;
@@ -125,7 +126,7 @@ export async function startDashboard(town: Town, options: DashboardOptions): Pro
   const suggestions = async (s: TownSnapshot): Promise<Record<Suggestions, Array<{ value: string; label: string }>>> => {
     const ready = await town.ledger.ready({ limit: 50 }).catch(() => []);
     const agents = s.agents.map((a) => ({ value: a.address, label: a.state }));
-    return {
+    return redactData({
       beads: ready
         .filter((b) => !['message', 'agent', 'convoy', 'merge-request', 'permission'].includes(b.issue_type))
         .map((b) => ({ value: b.id, label: b.title })),
@@ -135,7 +136,7 @@ export async function startDashboard(town: Town, options: DashboardOptions): Pro
       queued: s.merge_queue.filter((m) => m.status === 'queued').map((m) => ({ value: m.id, label: m.title })),
       rejected: s.merge_queue.filter((m) => m.status === 'rejected').map((m) => ({ value: m.id, label: m.title })),
       escalations: s.escalations.map((e) => ({ value: e.id, label: e.title })),
-    };
+    });
   };
 
   app.use('*', async (c, next) => {
