@@ -103,7 +103,11 @@ describe.skipIf(!claudeInstalled)('the heartbeat, with the real Claude Code as t
     expect(commitAdding(town, log.file, 'heartbeat alert')).toMatch(/^mayor /);
     const events = town.json<Array<{ kind: string; payload: Record<string, unknown> }>>(['events', '--type', 'heartbeat']);
     expect(events.map((e) => e.kind)).toEqual(['heartbeat.sent', 'heartbeat.ok', 'heartbeat.sent', 'heartbeat.alert']);
-    expect(events[3]?.payload).toMatchObject({ text: alert.text, routes: ['default'] });
+    // No notification channel is configured here: the alert goes to the person's inbox instead of nowhere.
+    expect(events[3]?.payload).toMatchObject({ text: alert.text, routes: ['default', 'mail:human'], channels: [] });
+    expect(town.json<Array<{ subject: string }>>(['mail', 'inbox', '--agent', 'human']).map((m) => m.subject)).toContain(
+      'HEARTBEAT ALERT mayor: Major breakthrough: room-temperature superconductor confirmed.',
+    );
     expect(town.json<{ last: Outcome }>(['heartbeat', 'last']).last).toMatchObject({ id: alert.id, result: 'alert' });
 
     const asked = heartbeatRequests(server);

@@ -136,6 +136,9 @@ describe('scheduling decisions (pure)', () => {
     expect(isRateLimit('unknown', 'API Error: 529 {"type":"overloaded_error"}')).toBe(true);
     expect(isRateLimit('', 'exceeded retry limit, last status: 429 Too Many Requests')).toBe(true);
     expect(isRateLimit('invalid_request', 'scripted failure: bad request')).toBe(false);
+    expect(isRateLimit('invalid_request', 'invalid_request: scripted failure: overloaded model')).toBe(false);
+    expect(isRateLimit('unknown', 'unknown: API Error: 400 scripted failure: overloaded model')).toBe(false);
+    expect(isRateLimit('unknown', 'unknown: API Error: 429 {"type":"rate_limit_error"}')).toBe(true);
     expect(isRateLimit('billing_error', 'credit balance is too low')).toBe(false);
   });
 

@@ -19,6 +19,7 @@ import { parseIdentity, sessionName, type Identity } from '../agents/identity.js
 import { stdinMessage } from '../agents/runtimes.js';
 import { startSession } from '../agents/sessions.js';
 import { nudgeAgent } from '../comms/nudge.js';
+import { Mailbox } from '../comms/mail.js';
 import { appendMemoryLog, logFile, memoryHome, wallClock } from '../memory/memory.js';
 import type { HeartbeatConfig } from '../town/config.js';
 import type { AgentRecord, AgentState, Town } from '../town/town.js';
@@ -234,22 +235,37 @@ export async function settleHeartbeat(town: Town): Promise<HeartbeatOutcome | un
  * alerts leave the heartbeat. Routes that name no channel are reported, never
  * a reason to lose the outcome (the event and the memory log keep it).
  */
-async function deliverAlert(town: Town, config: HeartbeatConfig, outcome: HeartbeatOutcome): Promise<{ routes: string[]; channels?: string[] }> {
+/**
+ * An alert goes to `heartbeat.notify`'s channels; when none is configured (or
+ * queueing fails) it goes to the person's inbox instead, so an alert is never
+ * only an event nobody reads.
+ */
+async function deliverAlert(
+  town: Town,
+  config: HeartbeatConfig,
+  identity: Identity,
+  outcome: HeartbeatOutcome,
+): Promise<{ routes: string[]; channels?: string[] }> {
   const [first = '', ...rest] = (outcome.text ?? '').trim().split('\n');
+  const title = first.length > 200 ? `${first.slice(0, 199)}…` : first || 'Heartbeat alert';
+  const body = [first.length > 200 ? first : '', ...rest].join('\n').trim();
+  let channels: string[] = [];
   try {
     const queued = await enqueueNotification(town, {
       routes: config.notify,
       severity: 'high',
       kind: 'heartbeat.alert',
-      title: first.length > 200 ? `${first.slice(0, 199)}…` : first || 'Heartbeat alert',
-      body: [first.length > 200 ? first : '', ...rest].join('\n').trim(),
+      title,
+      body,
       dedupeKey: `heartbeat:${outcome.id}`,
     });
-    return { routes: config.notify, channels: queued.map((q) => q.channel) };
+    channels = queued.map((q) => q.channel);
   } catch (error) {
     town.ports.progress(`warning: the heartbeat alert was not queued for ${config.notify.join(', ')}: ${errorMessage(error)}`);
-    return { routes: config.notify };
   }
+  if (channels.length > 0) return { routes: config.notify, channels };
+  await new Mailbox(town.ledger, identity.address).send('human', `HEARTBEAT ALERT ${identity.address}: ${title}`, body || title, { priority: 1 });
+  return { routes: [...config.notify, 'mail:human'], channels };
 }
 
 function memoryLine(outcome: Pick<HeartbeatOutcome, 'id' | 'result' | 'reason' | 'text'>): string {
@@ -280,7 +296,7 @@ async function recordOutcome(
     // The event still records it; a home that cannot be written is for gt doctor, not a reason to lose the outcome.
     town.ports.progress(`warning: the heartbeat could not write ${identity.address}'s memory log: ${errorMessage(error)}`);
   }
-  const routed = outcome.result === 'alert' ? await deliverAlert(town, config, outcome) : undefined;
+  const routed = outcome.result === 'alert' ? await deliverAlert(town, config, identity, outcome) : undefined;
   await town.ledger.emit({
     kind: `heartbeat.${outcome.result}` as const,
     agent: identity.address,

@@ -164,6 +164,13 @@ export function nextBackoff(
 /** What a runtime's failure says: a rate limit or an overload (back off), or something else (the witness's business). */
 export function isRateLimit(kind: string, details: string): boolean {
   if (/^(rate_limit|rate_limited|overloaded|overloaded_error|rate_limit_error)$/i.test(kind)) return true;
+  // The runtime named a kind that is no capacity problem (a bad request, credentials, billing): its message text is not a
+  // rate limit, even when it says "overloaded" (a 400 did, in a test, and paused the whole runtime).
+  if (/^(invalid_request|invalid_request_error|authentication_failed|authentication_error|billing_error|permission_error|not_found_error)$/i.test(kind))
+    return false;
+  // An HTTP status in the message settles it: only 429 and 529 are capacity (Claude Code reports "API Error: 400 …").
+  const status = /\b(?:API Error|status|HTTP)[: ]+(\d{3})\b/i.exec(details)?.[1];
+  if (status !== undefined) return status === '429' || status === '529';
   return /\b(429|529)\b|rate[ _-]?limit|too many requests|overloaded/i.test(details);
 }
 

@@ -40,7 +40,7 @@ function renderRun(run: DogRun): string {
 export default function register(program: Command, ctx: GtContext): void {
   const dog = program
     .command('dog')
-    .description("Dogs: the daemon's maintenance jobs (logs, run folders, idle polecats, orphans, stale mail, compaction, export)")
+    .description("Dogs: the daemon's maintenance jobs (logs, run folders, idle polecats, orphans, stale mail, compaction, export, memory roll-up)")
     .addHelpText(
       'after',
       `
@@ -52,6 +52,7 @@ The daemon (gt up) runs each enabled dog when it is due. Settings in town.toml:
   [dogs.mail]       every = "5m"
   [dogs.compact]    every = "1h", wisps_after = "1h", closed_after = "7d"
   [dogs.export]     every = "15m"                      # only with [export] auto = true
+  [dogs.memory]     every = "24h"                      # daily memory logs older than memory.rollup_after_days → weekly
   Each takes enabled = false to turn it off.
 
 Dogs: ${DOGS.map((d) => d.name).join(', ')}
