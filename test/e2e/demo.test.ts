@@ -1,7 +1,7 @@
 /** `gt demo` (what `npm run demo` runs): the whole loop lands, and nothing is left running. */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GT, isolatedEnv, tempDir } from '../support/env.js';
 
@@ -61,6 +61,8 @@ describe('gt demo', () => {
     expect(kept.code, kept.stderr).toBe(130);
     expect(kept.stderr).toContain(`the town is kept at ${kept.town}; remove it with: rm -rf ${dirname(kept.town)}`);
     expect(existsSync(kept.town)).toBe(true);
+    // The kept town passes its own doctor's file-modes check: config files are private, as gt install writes them.
+    for (const file of ['town.toml', join('sample', 'rig.toml')]) expect(statSync(join(kept.town, file)).mode & 0o777).toBe(0o600);
     rmSync(dirname(kept.town), { recursive: true, force: true });
   });
 });

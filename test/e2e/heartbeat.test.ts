@@ -281,8 +281,13 @@ describe('heartbeat settings', () => {
     }
     expect(existsSync(join(town.root, '.gt', 'heartbeat'))).toBe(false);
     writeFileSync(join(town.root, 'town.toml'), toml);
+    // Without [heartbeat], status is a read that says it is off; run is a request that cannot be met.
     const r = town.gt(['heartbeat', 'status']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('no [heartbeat] in town.toml');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('heartbeat: off (no [heartbeat] in town.toml)');
+    expect(town.json(['heartbeat', 'status'])).toMatchObject({ configured: false, enabled: false, reason: 'no [heartbeat] in town.toml' });
+    const run = town.gt(['heartbeat', 'run', '--now']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('no [heartbeat] in town.toml');
   });
 });

@@ -167,13 +167,14 @@ export default function register(program: Command, ctx: GtContext): void {
           nodeTownFiles.write(
             townFile,
             renderToml(setKey(parseToml(nodeTownFiles.read(townFile) ?? '', townFile), 'role_agents.polecat', JSON.stringify(options.agent))),
+            0o600, // config files are private, as gt install and gt config set write them (gt doctor checks)
           );
           town = await openTown(root, env, 'human', say);
           say(`town: ${root}`);
           interruption.check();
           const rig = await addRig(town, 'sample', join(base, 'sample.git'), { progress: () => undefined });
           const rigFile = join(root, 'sample', 'rig.toml');
-          nodeTownFiles.write(rigFile, renderToml(setKey(parseToml(nodeTownFiles.read(rigFile) ?? '', rigFile), 'merge.test', '"sh test.sh"')));
+          nodeTownFiles.write(rigFile, renderToml(setKey(parseToml(nodeTownFiles.read(rigFile) ?? '', rigFile), 'merge.test', '"sh test.sh"')), 0o600);
           await town.ledger.release();
           town = await openTown(root, env, 'human', say);
           const ids = new Map<string, string>();

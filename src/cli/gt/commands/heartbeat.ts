@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { heartbeatAgent, requireHeartbeatConfig, runHeartbeatNow } from '../../../core/heartbeat/heartbeat.js';
+import { heartbeatAgent, heartbeatConfig, requireHeartbeatConfig, runHeartbeatNow } from '../../../core/heartbeat/heartbeat.js';
 import { HEARTBEAT_FILE, isEffectivelyEmpty } from '../../../core/heartbeat/contract.js';
 import { queueEvent, queuedEvents, readState, updateState, type HeartbeatOutcome } from '../../../core/heartbeat/state.js';
 import { memoryHome } from '../../../core/memory/memory.js';
@@ -48,6 +48,12 @@ Examples:
     .action(
       action(ctx, async () => {
         const town = await ctx.town();
+        // A read: a town without a heartbeat has one that is off, not an error.
+        if (!heartbeatConfig(town)) {
+          const why = town.config.heartbeat ? 'heartbeat.every = "0m" in town.toml' : 'no [heartbeat] in town.toml';
+          ctx.emit({ configured: false, enabled: false, reason: why }, () => `heartbeat: off (${why}); turn it on with gt config set heartbeat.every '"30m"'`);
+          return;
+        }
         const config = requireHeartbeatConfig(town);
         const identity = heartbeatAgent(config);
         const state = readState(town, identity);
@@ -57,6 +63,7 @@ Examples:
         const file = checklist === undefined ? 'missing' : isEffectivelyEmpty(checklist) ? 'empty' : 'tasks';
         const next = state.last_tick_at ? new Date(Date.parse(state.last_tick_at) + parseDuration(config.every)).toISOString() : 'at the next daemon pass';
         const data = {
+          configured: true,
           agent: identity.address,
           enabled: state.enabled,
           every: config.every,
