@@ -58,7 +58,16 @@ async function loadApp(): Promise<AppModule> {
   const bundled = typeof __filename === 'string' && __filename.endsWith('.cjs');
   // A computed specifier: the bundler leaves it alone, so Ink never enters this bundle.
   const specifier = bundled ? pathToFileURL(join(__dirname, 'gt-feed.mjs')).href : './app.js';
-  return (await import(specifier)) as AppModule;
+  // Ink reads CI / CONTINUOUS_INTEGRATION once, when it loads, and then draws only a last frame and ignores keys. The
+  // feed runs only on a terminal (pipes get --plain), so a CI variable in a person's shell must not turn it off.
+  const saved = { CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION };
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
+  try {
+    return (await import(specifier)) as AppModule;
+  } finally {
+    for (const [key, value] of Object.entries(saved)) if (value !== undefined) process.env[key] = value;
+  }
 }
 
 export async function runFeed(town: Town, options: RunFeedOptions): Promise<void> {
