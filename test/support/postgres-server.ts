@@ -73,7 +73,18 @@ export async function launchPostgres(): Promise<ServerProcess> {
     chownSync(pwfile, uid, gid);
   }
   chmodSync(dir, 0o700);
-  runAsOwner(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync']);
+  runAsOwner(join(bin, 'initdb'), [
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '--auth-local=trust',
+    '--auth-host=scram-sha-256',
+    `--pwfile=${pwfile}`,
+    '-E',
+    'UTF8',
+    '--no-sync',
+  ]);
   rmSync(pwfile, { force: true });
   const port = await freePort();
   // Small and fast: no fsync (a test server), enough connections for 8 writer processes and the suite.
@@ -94,4 +105,3 @@ export async function launchPostgres(): Promise<ServerProcess> {
     },
   };
 }
-
