@@ -339,6 +339,18 @@ export const townSchema = z.strictObject({
   export: z.strictObject({ auto: z.boolean().default(false), path: z.string().min(1).default('.gt/export/issues.jsonl') }).prefault({}),
   heartbeat: heartbeat.optional(),
   memory,
+  /**
+   * The ledger (issue 19): without `url`, the SQLite file .gt/ledger.db; with `url = "postgres://user@host:port/db"`,
+   * PostgreSQL (a password from the URL, PGPASSWORD or ~/.pgpass). `gt ledger migrate --to` moves a town between them.
+   */
+  ledger: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\/\S+$/i, 'a postgres:// URL, e.g. postgres://gt@localhost:5432/town')
+        .optional(),
+    })
+    .prefault({}),
   /** Created by `gt install`; informational. */
   created_at: z.string().optional(),
 });

@@ -4,10 +4,11 @@
  * migrated on the first call. A SQLite town never pays for it; a PostgreSQL one pays once.
  */
 import type { LedgerReader, LedgerStore, LedgerWriter } from '../../core/beads/store.js';
-import type { PostgresLedgerStore, PostgresOptions } from './store.js';
+import { GtError, type ErrorKind } from '../../shared/errors.js';
+import type { inspectPostgresLedger, PostgresLedgerStore, PostgresOptions } from './store.js';
 import { maskLedgerUrl } from './url.js';
 
-export type PostgresModule = { PostgresLedgerStore: typeof PostgresLedgerStore };
+export type PostgresModule = { PostgresLedgerStore: typeof PostgresLedgerStore; inspectPostgresLedger: typeof inspectPostgresLedger };
 
 export class LazyPostgresStore implements LedgerStore {
   readonly location: string;
@@ -30,20 +31,29 @@ export class LazyPostgresStore implements LedgerStore {
     return this.opened;
   }
 
+  /** Runs `fn` on the store; the store's errors come back as this bundle's GtError (the store is a bundle of its own, with its own class). */
+  private async on<T>(fn: (store: PostgresLedgerStore) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.store());
+    } catch (error) {
+      throw sameRealm(error);
+    }
+  }
+
   async read<T>(fn: (tx: LedgerReader) => Promise<T>): Promise<T> {
-    return (await this.store()).read(fn);
+    return this.on((store) => store.read(fn));
   }
   async write<T>(fn: (tx: LedgerWriter) => Promise<T>): Promise<T> {
-    return (await this.store()).write(fn);
+    return this.on((store) => store.write(fn));
   }
   async schemaVersion(): Promise<number> {
-    return (await this.store()).schemaVersion();
+    return this.on((store) => store.schemaVersion());
   }
   async integrityCheck(): Promise<string[]> {
-    return (await this.store()).integrityCheck();
+    return this.on((store) => store.integrityCheck());
   }
   async watch(wake: () => void): Promise<() => void> {
-    return (await this.store()).watch(wake);
+    return this.on((store) => store.watch(wake));
   }
   async close(): Promise<void> {
     if (this.closed) return;
@@ -51,4 +61,11 @@ export class LazyPostgresStore implements LedgerStore {
     const opened = this.opened;
     if (opened) await (await opened.catch(() => undefined))?.close();
   }
+}
+
+/** A GtError made by another bundle's copy of the class, as one of ours (kind, message and hint kept); anything else as it is. */
+function sameRealm(error: unknown): unknown {
+  if (error instanceof GtError || !(error instanceof Error) || error.name !== 'GtError' || !('kind' in error)) return error;
+  const hint = 'hint' in error && typeof error.hint === 'string' ? error.hint : undefined;
+  return new GtError(error.kind as ErrorKind, error.message, { ...(hint === undefined ? {} : { hint }), cause: error });
 }

@@ -17,7 +17,7 @@ import type { BlockerInfo, ExportSelection, LedgerReader, LedgerStore, LedgerWri
 import type { BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, ReadyFilter, Stats } from '../../core/beads/types.js';
 import type { TownEvent, TownEventFilter, TownEventKind } from '../../core/events/town-events.js';
 import type { NotificationFilter, NotificationRecord } from '../../core/notify/types.js';
-import { LEDGER_TABLES, PG_LATEST_SCHEMA_VERSION, PG_MIGRATIONS } from './migrations.js';
+import { PG_LATEST_SCHEMA_VERSION, PG_MIGRATIONS, type LEDGER_TABLES } from './migrations.js';
 import { ISSUE_COLUMNS, issueToRow, patchToColumns, rowToIssue, type Params, type Row } from '../sqlite/rows.js';
 import { buildFilter, orderBy, readyConditions, type SqlDialect } from '../sqlite/queries.js';
 import { maskLedgerUrl } from './url.js';
@@ -90,18 +90,25 @@ function translate(sql: string): { text: string; names: string[] } {
 
 /** One connection inside one transaction. Remembers the first failure: a transaction that saw one never commits. */
 class Conn {
-  failure: unknown;
+  failure: Error | undefined;
+  /** One statement at a time on the connection (the ledger may ask several at once inside a transaction). */
+  private queue: Promise<unknown> = Promise.resolve();
   constructor(private readonly client: pg.PoolClient) {}
 
-  async query(sql: string, params: unknown[] | Record<string, unknown> = []): Promise<pg.QueryResult<Row>> {
+  query(sql: string, params: unknown[] | Record<string, unknown> = []): Promise<pg.QueryResult<Row>> {
     const { text, names } = translate(sql);
     const values = Array.isArray(params) ? params : names.map((name) => params[name] ?? null);
-    try {
-      return await this.client.query<Row>({ text, values: values.map(toParam) });
-    } catch (error) {
-      this.failure ??= error;
-      throw error;
-    }
+    const run = async () => {
+      try {
+        return await this.client.query<Row>({ text, values: values.map(toParam) });
+      } catch (error) {
+        this.failure ??= error instanceof Error ? error : new Error(String(error));
+        throw error;
+      }
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
   }
   async all(sql: string, ...params: unknown[]): Promise<Row[]> {
     return (await this.query(sql, params)).rows;
@@ -160,14 +167,22 @@ export class PostgresLedgerStore implements LedgerStore {
     try {
       return await this.pool.connect();
     } catch (error) {
-      throw new GtError('external', `cannot connect to the ledger at ${this.location}: ${(error as Error).message}`, {
-        hint: 'is PostgreSQL running and the URL right? A password can come from the URL, PGPASSWORD or ~/.pgpass',
+      // node-postgres's words for "the server wants a password and none was found".
+      const message = /client password must be a string/.test((error as Error).message)
+        ? 'the server asks for a password and none was given'
+        : (error as Error).message;
+      throw new GtError('external', `cannot connect to the ledger at ${this.location}: ${message}`, {
+        hint: 'is PostgreSQL running and the URL right? The password comes from the URL, PGPASSWORD or ~/.pgpass',
         cause: error,
       });
     }
   }
 
   /** The schema version as written (0: no gt schema in this database). */
+  static async schemaOf(client: pg.PoolClient): Promise<number> {
+    return PostgresLedgerStore.readVersion(client);
+  }
+
   private static async readVersion(client: pg.PoolClient): Promise<number> {
     const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('gt_schema')::text AS t`);
     if (exists.rows[0]?.t == null) return 0;
@@ -231,7 +246,8 @@ export class PostgresLedgerStore implements LedgerStore {
         `SELECT c.base, c.n, (SELECT COUNT(*) FROM issues WHERE strpos(id, '.') = 0 AND rtrim(rtrim(id, replace(id, '-', '')), '-') = c.base) AS actual
            FROM id_counts c`,
       );
-      for (const r of counts) if (Number(r.n) !== Number(r.actual)) problems.push(`id_counts for ${String(r.base)} is ${Number(r.n)}, ${Number(r.actual)} issues`);
+      for (const r of counts)
+        if (Number(r.n) !== Number(r.actual)) problems.push(`id_counts for ${String(r.base)} is ${Number(r.n)}, ${Number(r.actual)} issues`);
       return problems;
     });
   }
@@ -318,7 +334,9 @@ export class PostgresLedgerStore implements LedgerStore {
 
   /** Rows of a table as the driver returns them, in primary-key order (gt ledger migrate). */
   async dumpTable(table: (typeof LEDGER_TABLES)[number]): Promise<Row[]> {
-    return this.transaction(READ, async ({ conn }) => conn.all(`SELECT * FROM ${table} ORDER BY 1${table === 'dependencies' || table === 'labels' ? ', 2' : ''}`));
+    return this.transaction(READ, async ({ conn }) =>
+      conn.all(`SELECT * FROM ${table} ORDER BY 1${table === 'dependencies' || table === 'labels' ? ', 2' : ''}`),
+    );
   }
 
   async close(): Promise<void> {
@@ -374,7 +392,10 @@ class PgTx implements LedgerWriter {
     return (await this.c.all('SELECT label FROM labels WHERE issue_id = ? ORDER BY label', id)).map((r) => String(r.label));
   }
   async labelCounts(): Promise<Array<{ label: string; count: number }>> {
-    return (await this.c.all('SELECT label, COUNT(*) AS n FROM labels GROUP BY label ORDER BY label')).map((r) => ({ label: String(r.label), count: Number(r.n) }));
+    return (await this.c.all('SELECT label, COUNT(*) AS n FROM labels GROUP BY label ORDER BY label')).map((r) => ({
+      label: String(r.label),
+      count: Number(r.n),
+    }));
   }
   async dependencies(id: string): Promise<Dependency[]> {
     return (await this.c.all('SELECT * FROM dependencies WHERE issue_id = ? ORDER BY created_at, depends_on_id', id)).map(rowToDependency);
@@ -505,8 +526,12 @@ class PgTx implements LedgerWriter {
     const ready = readyConditions({ now }, PG_DIALECT);
     const readyCount = Number((await this.c.named(`SELECT COUNT(*) AS n FROM issues i WHERE ${ready.conditions.join(' AND ')}`, ready.params))[0]?.n ?? 0);
     const blocked = Number(
-      (await this.c.get(`SELECT COUNT(*) AS n FROM issues WHERE is_blocked = 1 AND status NOT IN ${RESOLVED} AND ephemeral = 0 AND issue_type <> ALL(?)`, excludeTypes))
-        ?.n ?? 0,
+      (
+        await this.c.get(
+          `SELECT COUNT(*) AS n FROM issues WHERE is_blocked = 1 AND status NOT IN ${RESOLVED} AND ephemeral = 0 AND issue_type <> ALL(?)`,
+          excludeTypes,
+        )
+      )?.n ?? 0,
     );
     const eligible = Number(
       (
@@ -733,7 +758,14 @@ class PgTx implements LedgerWriter {
   async setComments(id: string, comments: Comment[]): Promise<void> {
     await this.c.run('DELETE FROM comments WHERE issue_id = ?', id);
     for (const c of comments)
-      await this.c.run('INSERT INTO comments (id, issue_id, author, text, created_at) VALUES (?::jsonb, ?, ?, ?, ?)', JSON.stringify(c.id), id, c.author, c.text, c.created_at);
+      await this.c.run(
+        'INSERT INTO comments (id, issue_id, author, text, created_at) VALUES (?::jsonb, ?, ?, ?, ?)',
+        JSON.stringify(c.id),
+        id,
+        c.author,
+        c.text,
+        c.created_at,
+      );
   }
   async appendEvent(event: Omit<LedgerEvent, 'id'>): Promise<void> {
     await this.c.run(
@@ -793,7 +825,8 @@ class PgTx implements LedgerWriter {
       const row = await this.c.get(`SELECT i.is_blocked AS old, ${DIRECT_BLOCKED} AS new FROM issues i WHERE i.id = ?`, id);
       if (row === undefined || Number(row.old) === Number(row.new)) continue;
       await this.c.run('UPDATE issues SET is_blocked = ? WHERE id = ?', row.new, id);
-      for (const r of await this.c.all(`SELECT issue_id FROM dependencies WHERE depends_on_id = ? AND type = 'parent-child'`, id)) pending.push(String(r.issue_id));
+      for (const r of await this.c.all(`SELECT issue_id FROM dependencies WHERE depends_on_id = ? AND type = 'parent-child'`, id))
+        pending.push(String(r.issue_id));
     }
   }
   async refreshAllBlocked(): Promise<void> {
@@ -829,7 +862,8 @@ class PgTx implements LedgerWriter {
   }
   async updateNotification(id: number, patch: Parameters<LedgerWriter['updateNotification']>[1]): Promise<void> {
     const entries = Object.entries(patch);
-    if (entries.length > 0) await this.c.run(`UPDATE notifications SET ${entries.map(([k]) => `${k} = ?`).join(', ')} WHERE id = ?`, ...entries.map(([, v]) => v ?? null), id);
+    if (entries.length > 0)
+      await this.c.run(`UPDATE notifications SET ${entries.map(([k]) => `${k} = ?`).join(', ')} WHERE id = ?`, ...entries.map(([, v]) => v ?? null), id);
   }
   async claimNotification(id: number, dueBy: string, until: string): Promise<boolean> {
     return (await this.c.run(`UPDATE notifications SET next_at = ? WHERE id = ? AND status = 'pending' AND next_at <= ?`, until, id, dueBy)) === 1;
@@ -948,4 +982,40 @@ function rowToEvent(row: Row): LedgerEvent {
 
 function rowToBlocker(row: Row): BlockerInfo {
   return { id: String(row.id), title: String(row.title), status: String(row.status), priority: Number(row.priority), type: String(row.type) };
+}
+
+/** What gt doctor learns of a PostgreSQL ledger without migrating it: its schema version as written, and the consistency check. */
+export async function inspectPostgresLedger(url: string): Promise<{
+  label: string;
+  exists: boolean;
+  schema_version?: number;
+  latest: number;
+  problems: string[];
+  error?: string;
+  wal_bytes: number;
+}> {
+  const base = { label: maskLedgerUrl(url), latest: PG_LATEST_SCHEMA_VERSION, wal_bytes: 0 };
+  const pool = new pg.Pool({ connectionString: url, max: 1, application_name: 'gt-doctor' });
+  pool.on('error', () => undefined);
+  try {
+    const client = await pool.connect();
+    let version: number;
+    try {
+      version = await PostgresLedgerStore.schemaOf(client);
+    } finally {
+      client.release();
+    }
+    if (version === 0) return { exists: false, problems: [], ...base };
+    if (version !== PG_LATEST_SCHEMA_VERSION) return { exists: true, schema_version: version, problems: [], ...base };
+    const store = await PostgresLedgerStore.open(url, { maxConnections: 1 });
+    try {
+      return { exists: true, schema_version: version, problems: await store.integrityCheck(), ...base };
+    } finally {
+      await store.close();
+    }
+  } catch (error) {
+    return { exists: true, problems: [], error: (error as Error).message, ...base };
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
 }
