@@ -54,7 +54,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .addHelpText(
       'after',
       `
-Kinds: ${TOWN_EVENT_KINDS.join(', ')}.
+Kinds: ${(TOWN_EVENT_KINDS as readonly string[]).join(', ')}.
 agent.state events are coalesced: the ledger keeps each agent's latest state only.
 
 Examples:
@@ -73,7 +73,7 @@ Examples:
           throw usageError(`--after ${JSON.stringify(options.after)} is not an event position`, 'use the #id gt events printed');
         const types = options.type ?? [];
         const unknown = types.filter((t) => !TOWN_EVENT_KINDS.some((k) => k === t || k.startsWith(`${t.replace(/\.\*$/, '')}.`)));
-        if (unknown.length) throw usageError(`unknown event kind ${unknown.map((t) => JSON.stringify(t)).join(', ')}`, `kinds: ${TOWN_EVENT_KINDS.join(', ')}`);
+        if (unknown.length) throw usageError(`unknown event kind ${unknown.map((t) => JSON.stringify(t)).join(', ')}`, `kinds: ${(TOWN_EVENT_KINDS as readonly string[]).join(', ')}`);
         const filter: TownEventFilter = {
           ...(options.rig ? { rig: options.rig } : {}),
           ...(options.agent ? { agent: options.agent } : {}),
