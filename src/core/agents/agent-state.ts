@@ -130,10 +130,7 @@ export function agentState(o: AgentObservation, rules: StateRules): StateReading
  * hooked beads stay hooked (the host's witness resumes them when it returns;
  * gt rig move re-slings them elsewhere).
  */
-export function remoteAgentState(
-  o: { recorded: AgentState; host: string; heartbeatAt?: number | undefined; now: number },
-  lostAfterMs: number,
-): StateReading {
+export function remoteAgentState(o: { recorded: AgentState; host: string; heartbeatAt?: number | undefined; now: number }, lostAfterMs: number): StateReading {
   if (o.heartbeatAt === undefined || o.now - o.heartbeatAt >= lostAfterMs)
     return {
       state: 'host-lost',

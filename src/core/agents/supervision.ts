@@ -74,7 +74,15 @@ export async function readAgent(town: Town, agent: AgentRecord, rules: StateRule
   if (town.isRemote(agent)) {
     // Another host's agent: that host's witness reads it; here it is what the ledger says, or host-lost.
     const reading = await town.remoteReading(agent);
-    const observation: AgentObservation = { recorded: agent.state, session: probe.session, process: probe.process, hooked: hooked.length > 0, signals: true, now, wakes: 0 };
+    const observation: AgentObservation = {
+      recorded: agent.state,
+      session: probe.session,
+      process: probe.process,
+      hooked: hooked.length > 0,
+      signals: true,
+      now,
+      wakes: 0,
+    };
     return { ...reading, agent, hooked, probe, observation };
   }
   const supervision = agent.supervision;

@@ -51,7 +51,21 @@ export const TYPE_ALIASES: Record<string, string> = {
 };
 
 /** Types that `bd ready` never offers as work unless asked for by --type. */
-export const NON_WORK_TYPES = ['merge-request', 'gate', 'molecule', 'message', 'agent', 'role', 'rig', 'host', 'convoy', 'event', 'slot', 'permission', 'escalation'];
+export const NON_WORK_TYPES = [
+  'merge-request',
+  'gate',
+  'molecule',
+  'message',
+  'agent',
+  'role',
+  'rig',
+  'host',
+  'convoy',
+  'event',
+  'slot',
+  'permission',
+  'escalation',
+];
 
 /**
  * gt's own bookkeeping (agents, mail, merge requests, gates, convoys, permission

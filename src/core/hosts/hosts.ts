@@ -85,7 +85,10 @@ export function lostAfterMs(town: Town): number {
 /** The name of this machine's host, or a usage error naming what to do. */
 export function thisHost(town: Town): string {
   const name = town.hostName;
-  if (!name) throw new GtError('usage', 'this town is not part of a town across hosts (town.toml has no host.name)', { hint: 'join one with gt host join <ledger-url> --name <host>' });
+  if (!name)
+    throw new GtError('usage', 'this town is not part of a town across hosts (town.toml has no host.name)', {
+      hint: 'join one with gt host join <ledger-url> --name <host>',
+    });
   return name;
 }
 

@@ -121,4 +121,3 @@ export async function hostsView(town: Town): Promise<HostView[]> {
   };
   return (await listHosts(town.ledger)).map(view);
 }
-

@@ -82,10 +82,9 @@ export async function setPlacement(town: Town, rig: string, host: string, from: 
 export async function requireHost(town: Town, host: string): Promise<void> {
   validateName('agent', host);
   const record = await getHost(town.ledger, host);
-  if (!record || record.state === 'left') throw notFoundError(`no host ${host} in this town`, 'see gt hosts; a machine joins with gt host join <ledger-url> --name <host>');
+  if (!record || record.state === 'left')
+    throw notFoundError(`no host ${host} in this town`, 'see gt hosts; a machine joins with gt host join <ledger-url> --name <host>');
 }
-
-
 
 export interface SyncedRig {
   rig: string;
@@ -93,14 +92,11 @@ export interface SyncedRig {
   detail: string;
 }
 
-
 /** Brings the rig's pushed checkpoints (of every host) into its bare repository. */
 export async function fetchCheckpoints(town: Town, rig: string, agent?: string): Promise<void> {
   const refs = agent ? `${CHECKPOINT_PREFIX}/${agent}` : CHECKPOINT_PREFIX;
   await town.ports.git.probe(town.repoDir(rig), ['fetch', '-q', 'origin', `+${refs}/*:${refs}/*`]);
 }
-
-
 
 /**
  * Where a polecat's new branch for `bead` starts: the newest pushed checkpoint
@@ -146,4 +142,3 @@ export async function claimDispatch(town: Town, beadId: string): Promise<boolean
     throw error;
   }
 }
-

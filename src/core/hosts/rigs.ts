@@ -48,12 +48,10 @@ export async function addPlacedRig(
   const branch = options.branch ?? (await remoteHead(town, url));
   const git_url = withoutCredentials(url);
   const metadata = { prefix, git_url, default_branch: branch };
-  await town.ledger
-    .create({ id: rigBeadId(name), title: name, type: 'rig', prefix: 'hq', metadata })
-    .catch(async (error: unknown) => {
-      if (!(error instanceof GtError) || error.kind !== 'conflict') throw error;
-      await town.ledger.update([rigBeadId(name)], { status: 'open', setMetadata: metadata, unsetMetadata: ['host'] });
-    });
+  await town.ledger.create({ id: rigBeadId(name), title: name, type: 'rig', prefix: 'hq', metadata }).catch(async (error: unknown) => {
+    if (!(error instanceof GtError) || error.kind !== 'conflict') throw error;
+    await town.ledger.update([rigBeadId(name)], { status: 'open', setMetadata: metadata, unsetMetadata: ['host'] });
+  });
   await setPlacement(town, name, host, undefined);
   return { name, host, git_url, default_branch: branch, prefix };
 }

@@ -310,7 +310,9 @@ export class Town {
       const hosts = await this.ledger.list({ types: ['host'], includeEphemeral: true, limit: 0 });
       this.heartbeats = {
         at: now,
-        byHost: new Map(hosts.map((h) => [h.title, h.status === 'closed' || typeof h.metadata?.heartbeat_at !== 'string' ? undefined : h.metadata.heartbeat_at])),
+        byHost: new Map(
+          hosts.map((h) => [h.title, h.status === 'closed' || typeof h.metadata?.heartbeat_at !== 'string' ? undefined : h.metadata.heartbeat_at]),
+        ),
       };
     }
     const beat = this.heartbeats.byHost.get(host);

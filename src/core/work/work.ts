@@ -142,7 +142,8 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
   // A town across hosts: a rig placed on another host is that host's to spawn on; its daemon claims the work from the queue.
   const placedOn = rigName && town.hostName && !options.scheduled ? await rigHost(town, rigName) : undefined;
   const remote = placedOn !== undefined && placedOn !== town.hostName ? placedOn : undefined;
-  if (remote && options.noStart) throw usageError(`rig ${rigName} runs on host ${remote}: --no-start hooks work only on the host that runs it`, `run it there, or sling without --no-start`);
+  if (remote && options.noStart)
+    throw usageError(`rig ${rigName} runs on host ${remote}: --no-start hooks work only on the host that runs it`, `run it there, or sling without --no-start`);
   if (rigName && !remote) town.rig(rigName);
   if (identity && identity.role !== 'polecat' && identity.role !== 'crew' && identity.role !== 'mayor') {
     throw usageError(`cannot sling work to ${identity.address}`, 'sling to a rig, a polecat, a crew member or the mayor');

@@ -73,7 +73,11 @@ Examples:
           throw usageError(`--after ${JSON.stringify(options.after)} is not an event position`, 'use the #id gt events printed');
         const types = options.type ?? [];
         const unknown = types.filter((t) => !TOWN_EVENT_KINDS.some((k) => k === t || k.startsWith(`${t.replace(/\.\*$/, '')}.`)));
-        if (unknown.length) throw usageError(`unknown event kind ${unknown.map((t) => JSON.stringify(t)).join(', ')}`, `kinds: ${(TOWN_EVENT_KINDS as readonly string[]).join(', ')}`);
+        if (unknown.length)
+          throw usageError(
+            `unknown event kind ${unknown.map((t) => JSON.stringify(t)).join(', ')}`,
+            `kinds: ${(TOWN_EVENT_KINDS as readonly string[]).join(', ')}`,
+          );
         const filter: TownEventFilter = {
           ...(options.rig ? { rig: options.rig } : {}),
           ...(options.agent ? { agent: options.agent } : {}),

@@ -51,11 +51,7 @@ export default function register(program: Command, ctx: GtContext): void {
       '\nExamples:\n  gt host join postgres://gt@db.internal/town --name b ~/gt\n  gt host join postgres://gt@db.internal/town --name a   # in the existing town: it becomes host a\n  gt host list',
     );
 
-  host
-    .command('list')
-    .description('Same as gt hosts')
-    .option('--json', 'machine-readable output')
-    .action(listHosts);
+  host.command('list').description('Same as gt hosts').option('--json', 'machine-readable output').action(listHosts);
 
   host
     .command('join <ledger-url> [dir]')
@@ -80,7 +76,10 @@ A SQLite ledger path instead of a postgres:// URL joins a town on this same mach
         const postgres = POSTGRES_URL.test(ledgerUrl);
         const sqlite = postgres ? undefined : resolve(ctx.cwd, ledgerUrl);
         if (sqlite && !existsSync(sqlite))
-          throw usageError(`${ledgerUrl} is neither a postgres:// URL nor a ledger file`, 'give the URL of the town ledger (ledger.url in the first town.toml)');
+          throw usageError(
+            `${ledgerUrl} is neither a postgres:// URL nor a ledger file`,
+            'give the URL of the town ledger (ledger.url in the first town.toml)',
+          );
         let root: string;
         if (typeof dirArg === 'string') root = resolve(ctx.cwd, dirArg);
         else {

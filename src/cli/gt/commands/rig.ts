@@ -91,9 +91,7 @@ export default function register(program: Command, ctx: GtContext): void {
           result.from === result.to
             ? `Rig ${result.rig} already runs on host ${result.to}`
             : `Rig ${result.rig} moved${result.from ? ` from host ${result.from}` : ''} to host ${result.to}${
-                result.reslung.length
-                  ? `; slung again there: ${result.reslung.map((r) => `${r.bead} (was ${r.from_agent})`).join(', ')}`
-                  : ''
+                result.reslung.length ? `; slung again there: ${result.reslung.map((r) => `${r.bead} (was ${r.from_agent})`).join(', ')}` : ''
               }. Its daemon clones it and takes the work from the queue.`,
         );
       }),
