@@ -393,7 +393,11 @@ export function launchPlan(
  */
 export function codexBrokerArgs(gtBin: string, permissionTimeoutSec: number): string[] {
   const command = `${gtBin} permission check --format codex`;
-  return ['--dangerously-bypass-hook-trust', '-c', `hooks.PreToolUse=[{matcher="*",hooks=[{type="command",command=${JSON.stringify(command)},timeout=${permissionTimeoutSec + 60}}]}]`];
+  return [
+    '--dangerously-bypass-hook-trust',
+    '-c',
+    `hooks.PreToolUse=[{matcher="*",hooks=[{type="command",command=${JSON.stringify(command)},timeout=${permissionTimeoutSec + 60}}]}]`,
+  ];
 }
 
 /**
