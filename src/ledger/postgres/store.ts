@@ -5,7 +5,7 @@
  * A write is one SERIALIZABLE transaction: PostgreSQL detects every conflict between concurrent
  * writers and aborts one with 40001 (or 40P01 for a deadlock); the store runs the whole
  * transaction again after a jittered back-off, so a user never sees contention and no write is
- * lost. A read is a REPEATABLE READ, READ ONLY snapshot. A town event wakes its followers with
+ * lost. A retry holds an advisory write lock, so under contention writers take turns. A read is a REPEATABLE READ, READ ONLY snapshot. A town event wakes its followers with
  * NOTIFY at commit (`watch`), where SQLite's are polled.
  *
  * This module is its own bundle (dist/gt-pg.cjs), loaded by src/app only for a postgres:// URL:
@@ -64,6 +64,8 @@ const INSERT_ISSUE = `INSERT INTO issues (${ISSUE_COLUMNS.join(', ')}) VALUES ($
 const RETRYABLE = new Set(['40001', '40P01']);
 const isRetryable = (error: unknown) => error instanceof Error && 'code' in error && typeof error.code === 'string' && RETRYABLE.has(error.code);
 const READ = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
+/** The advisory lock key of retried writes (and of migrations, which use their own, below). */
+const WRITE_LOCK = 4739202;
 const WRITE = 'BEGIN ISOLATION LEVEL SERIALIZABLE';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -129,6 +131,8 @@ const toParam = (value: unknown) => (typeof value === 'bigint' ? value.toString(
 
 export class PostgresLedgerStore implements LedgerStore {
   readonly location: string;
+  /** Transactions run again after a serialization failure or deadlock (for tests and benches). */
+  retries = 0;
   private closed = false;
   private listener: pg.Client | undefined;
   private listening: Promise<pg.Client> | undefined;
@@ -267,7 +271,12 @@ export class PostgresLedgerStore implements LedgerStore {
       const client = await this.connect();
       const conn = new Conn(client);
       let broken = false;
+      // A write that already lost once queues for the write lock (PostgreSQL's BEGIN IMMEDIATE) before its snapshot
+      // is taken: under heavy contention on the same rows (ID counters, a claimed bead) writers then take turns
+      // instead of aborting each other again. A first attempt runs unlocked, concurrently with the rest.
+      const locked = begin === WRITE && attempt > 0;
       try {
+        if (locked) await client.query(`SELECT pg_advisory_lock(${WRITE_LOCK})`);
         await client.query(begin);
         const result = await fn(new PgTx(conn));
         // A failed statement aborts the transaction even when fn caught it: COMMIT would only roll back.
@@ -278,11 +287,14 @@ export class PostgresLedgerStore implements LedgerStore {
         await client.query('ROLLBACK').catch(() => (broken = true));
         const cause = conn.failure !== undefined && isRetryable(conn.failure) ? conn.failure : error;
         if (!isRetryable(cause) || Date.now() > deadline) throw cause;
-        // Another writer won: back off with jitter, then run the whole transaction again.
-        await sleep(Math.min(200, 2 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random()));
+        this.retries++;
       } finally {
+        // A session lock outlives the transaction: released here, or with the connection when it is discarded.
+        if (locked && !broken) await client.query(`SELECT pg_advisory_unlock(${WRITE_LOCK})`).catch(() => (broken = true));
         client.release(broken);
       }
+      // Another writer won: back off with jitter (not holding the lock), then run the whole transaction again.
+      await sleep(Math.min(50, 2 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
     }
   }
 
