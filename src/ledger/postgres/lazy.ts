@@ -52,8 +52,8 @@ export class LazyPostgresStore implements LedgerStore {
   async integrityCheck(): Promise<string[]> {
     return this.on((store) => store.integrityCheck());
   }
-  async watch(wake: () => void): Promise<() => void> {
-    return this.on((store) => store.watch(wake));
+  async watch(wake: () => void, options: { foreign?: boolean } = {}): Promise<() => void> {
+    return this.on((store) => store.watch(wake, options));
   }
   async close(): Promise<void> {
     if (this.closed) return;

@@ -136,7 +136,10 @@ export class PostgresLedgerStore implements LedgerStore {
   private closed = false;
   private listener: pg.Client | undefined;
   private listening: Promise<pg.Client> | undefined;
-  private readonly watchers = new Set<() => void>();
+  /** Who watches, and whether only for other processes' commits. */
+  private readonly watchers = new Map<() => void, boolean>();
+  /** The server processes of this store's own connections: a NOTIFY from one of them is this process's own commit. */
+  private readonly ownBackends = new Set<number>();
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -158,6 +161,10 @@ export class PostgresLedgerStore implements LedgerStore {
     // A connection that drops while idle in the pool is discarded, not thrown at the process.
     pool.on('error', () => undefined);
     const store = new PostgresLedgerStore(pool, url, options.retryForMs ?? 120_000);
+    pool.on('connect', (client) => {
+      const pid = (client as pg.PoolClient & { processID?: number }).processID;
+      if (pid !== undefined) store.ownBackends.add(pid);
+    });
     try {
       await store.prepare(options.create ?? false);
     } catch (error) {
@@ -188,10 +195,14 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   private static async readVersion(client: pg.PoolClient): Promise<number> {
-    const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('gt_schema')::text AS t`);
-    if (exists.rows[0]?.t == null) return 0;
-    const row = await client.query<{ version: number }>('SELECT version FROM gt_schema');
-    return row.rows[0]?.version ?? 0;
+    // One round trip on every start: the table is read directly, and its absence (42P01) is version 0.
+    try {
+      const row = await client.query<{ version: number }>('SELECT version FROM gt_schema');
+      return row.rows[0]?.version ?? 0;
+    } catch (error) {
+      if (error instanceof Error && 'code' in error && error.code === '42P01') return 0;
+      throw error;
+    }
   }
 
   /** Refuses a newer schema without touching it; applies pending migrations in one transaction, one migrator at a time. */
@@ -214,7 +225,9 @@ export class PostgresLedgerStore implements LedgerStore {
       try {
         // Concurrent openers of a new database wait here; the second finds the work done.
         await client.query('SELECT pg_advisory_xact_lock(4739201)');
-        const current = await PostgresLedgerStore.readVersion(client);
+        // Inside the transaction a failed statement would abort it: look the table up instead of reading it blind.
+        const table = await client.query<{ t: string | null }>(`SELECT to_regclass('gt_schema')::text AS t`);
+        const current = table.rows[0]?.t == null ? 0 : await PostgresLedgerStore.readVersion(client);
         if (current === 0) await client.query('CREATE TABLE gt_schema (version integer NOT NULL)');
         for (const migration of PG_MIGRATIONS) {
           if (migration.version <= current) continue;
@@ -302,8 +315,8 @@ export class PostgresLedgerStore implements LedgerStore {
    * Calls `wake` soon after another transaction appends town events (LISTEN gt_town_events;
    * the NOTIFY is sent at that commit). Returns a function that stops it.
    */
-  async watch(wake: () => void): Promise<() => void> {
-    this.watchers.add(wake);
+  async watch(wake: () => void, options: { foreign?: boolean } = {}): Promise<() => void> {
+    this.watchers.set(wake, options.foreign ?? false);
     try {
       await this.listen();
     } catch (error) {
@@ -319,14 +332,15 @@ export class PostgresLedgerStore implements LedgerStore {
   private listen(): Promise<pg.Client> {
     this.listening ??= (async () => {
       const client = new pg.Client({ connectionString: this.url, application_name: 'gt-listen' });
-      client.on('notification', () => {
-        for (const wake of this.watchers) wake();
+      client.on('notification', (message) => {
+        const own = this.ownBackends.has(message.processId);
+        for (const [wake, foreign] of this.watchers) if (!(own && foreign)) wake();
       });
       // A lost connection: wake everyone (they read, then wait again) and listen anew on the next watch.
       client.on('error', () => {
         this.listening = undefined;
         this.listener = undefined;
-        for (const wake of this.watchers) wake();
+        for (const wake of this.watchers.keys()) wake();
       });
       await client.connect();
       await client.query('LISTEN gt_town_events');

@@ -86,9 +86,10 @@ export class SqliteLedgerStore implements LedgerStore {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** The wake-up port: who watches, the poll of data_version, whether this transaction appended town events. */
-  private readonly watchers = new Set<() => void>();
+  private readonly watchers = new Map<() => void, boolean>();
   private watchTimer: NodeJS.Timeout | undefined;
   private dataVersion = -1;
+  private eventsHead = -1;
   private appended = false;
 
   private constructor(path: string, db: Database.Database, retryForMs: number) {
@@ -209,7 +210,7 @@ export class SqliteLedgerStore implements LedgerStore {
           const result = await fn(this.tx);
           this.db.exec('COMMIT');
           // This connection's own commits do not move data_version: its watchers are told here.
-          if (this.appended) for (const wake of this.watchers) wake();
+          if (this.appended) for (const [wake, foreign] of this.watchers) if (!foreign) wake();
           return result;
         } catch (error) {
           if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -233,16 +234,21 @@ export class SqliteLedgerStore implements LedgerStore {
    * counter in shared memory, no I/O) or this one appends town events. Polled every 50 ms
    * only while someone watches.
    */
-  async watch(wake: () => void): Promise<() => void> {
-    this.watchers.add(wake);
+  async watch(wake: () => void, options: { foreign?: boolean } = {}): Promise<() => void> {
+    this.watchers.set(wake, options.foreign ?? false);
     if (!this.watchTimer) {
       this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+      this.eventsHead = Number(this.get('SELECT max(id) AS id FROM town_events')?.id ?? 0);
       this.watchTimer = setInterval(() => {
         if (this.closed) return;
         const version = this.db.pragma('data_version', { simple: true }) as number;
         if (version === this.dataVersion) return;
         this.dataVersion = version;
-        for (const w of this.watchers) w();
+        // Another connection committed: wake only if it appended town events (not for every bd update).
+        const head = Number(this.get('SELECT max(id) AS id FROM town_events')?.id ?? 0);
+        if (head === this.eventsHead) return;
+        this.eventsHead = head;
+        for (const w of this.watchers.keys()) w();
       }, 50);
       this.watchTimer.unref();
     }
