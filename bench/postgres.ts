@@ -54,7 +54,14 @@ async function createDatabase(serverUrl: string, name: string): Promise<string> 
 /** A town with one rig and a polecat with one hooked bead; returns the env its hot commands run in. */
 function town(base: string, name: string, ledgerUrl: string | undefined): { root: string; env: NodeJS.ProcessEnv } {
   const root = join(base, name);
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: base, GIT_CONFIG_GLOBAL: '/dev/null', NO_COLOR: '1', GT_ROOT: root, GT_TMUX_SOCKET: `gt-bench-${name}-${process.pid}` };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: base,
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    NO_COLOR: '1',
+    GT_ROOT: root,
+    GT_TMUX_SOCKET: `gt-bench-${name}-${process.pid}`,
+  };
   for (const key of ['GT_AGENT', 'BD_ACTOR', 'BEADS_DIR', 'BD_LEDGER_URL']) delete env[key];
   const gt = (args: string[], cwd = base) => run(['node', GT, ...args], cwd, env);
   gt(['install', root, ...(ledgerUrl ? ['--ledger', ledgerUrl] : [])]);
@@ -62,7 +69,11 @@ function town(base: string, name: string, ledgerUrl: string | undefined): { root
   run(['git', 'init', '-q', '-b', 'main', seed], base, env);
   run(['git', '-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-q', '--allow-empty', '-m', 'seed'], seed, env);
   gt(['rig', 'add', 'app', seed]);
-  const bead = run(['node', GT, 'bd', 'create', 'A bead to prime with', '-d', 'Make the login form remember the last user name.', '--silent'], join(root, 'app'), env).stdout.trim();
+  const bead = run(
+    ['node', GT, 'bd', 'create', 'A bead to prime with', '-d', 'Make the login form remember the last user name.', '--silent'],
+    join(root, 'app'),
+    env,
+  ).stdout.trim();
   const agent = (JSON.parse(gt(['sling', bead, 'app', '--no-start', '--json']).stdout) as Array<{ agent: string }>)[0]?.agent as string;
   return { root, env: { ...env, GT_AGENT: agent } };
 }

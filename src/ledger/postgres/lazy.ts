@@ -64,7 +64,7 @@ export class LazyPostgresStore implements LedgerStore {
 }
 
 /** A GtError made by another bundle's copy of the class, as one of ours (kind, message and hint kept); anything else as it is. */
-function sameRealm(error: unknown): unknown {
+export function sameRealm(error: unknown): unknown {
   if (error instanceof GtError || !(error instanceof Error) || error.name !== 'GtError' || !('kind' in error)) return error;
   const hint = 'hint' in error && typeof error.hint === 'string' ? error.hint : undefined;
   return new GtError(error.kind as ErrorKind, error.message, { ...(hint === undefined ? {} : { hint }), cause: error });

@@ -60,6 +60,15 @@ const DIRECT_BLOCKED = `
     ELSE 0 END`;
 const INSERT_ISSUE = `INSERT INTO issues (${ISSUE_COLUMNS.join(', ')}) VALUES (${ISSUE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
 
+/** Columns PostgreSQL returns as text (bigint), given back as numbers. */
+const BIGINT_COLUMNS = new Set(['comments.seq', 'events.id', 'town_events.id', 'notifications.id', 'issues.original_size', 'issues.timeout_ns']);
+const IDENTITY_COLUMNS: Array<[string, string]> = [
+  ['comments', 'seq'],
+  ['events', 'id'],
+  ['town_events', 'id'],
+  ['notifications', 'id'],
+];
+
 /** Serialization failure, deadlock: the transaction is run again. */
 const RETRYABLE = new Set(['40001', '40P01']);
 const isRetryable = (error: unknown) => error instanceof Error && 'code' in error && typeof error.code === 'string' && RETRYABLE.has(error.code);
@@ -97,8 +106,9 @@ class Conn {
   private queue: Promise<unknown> = Promise.resolve();
   constructor(private readonly client: pg.PoolClient) {}
 
-  query(sql: string, params: unknown[] | Record<string, unknown> = []): Promise<pg.QueryResult<Row>> {
-    const { text, names } = translate(sql);
+  /** `sql` with `?` or `@name` placeholders, or `{ raw }`: text with `$n` placeholders already. */
+  query(sql: string | { raw: string }, params: unknown[] | Record<string, unknown> = []): Promise<pg.QueryResult<Row>> {
+    const { text, names } = typeof sql === 'string' ? translate(sql) : { text: sql.raw, names: [] };
     const values = Array.isArray(params) ? params : names.map((name) => params[name] ?? null);
     const run = async () => {
       try {
@@ -358,11 +368,63 @@ export class PostgresLedgerStore implements LedgerStore {
     if (client) void client.end().catch(() => undefined);
   }
 
-  /** Rows of a table as the driver returns them, in primary-key order (gt ledger migrate). */
-  async dumpTable(table: (typeof LEDGER_TABLES)[number]): Promise<Row[]> {
-    return this.transaction(READ, async ({ conn }) =>
-      conn.all(`SELECT * FROM ${table} ORDER BY 1${table === 'dependencies' || table === 'labels' ? ', 2' : ''}`),
-    );
+  /** Every row of these tables in one snapshot, in primary-key order (gt ledger migrate); comments.id as its JSON value. */
+  async dumpTables(tables: readonly string[]): Promise<Map<string, Row[]>> {
+    return this.transaction(READ, async ({ conn }) => {
+      const out = new Map<string, Row[]>();
+      for (const table of tables) {
+        const rows = await conn.all(`SELECT * FROM ${table} ORDER BY 1`);
+        // Identity and bigint columns come back as text: numbers, as SQLite gives them.
+        for (const row of rows) for (const key of Object.keys(row)) if (BIGINT_COLUMNS.has(`${table}.${key}`) && row[key] !== null) row[key] = Number(row[key]);
+        out.set(table, rows);
+      }
+      return out;
+    });
+  }
+
+  /** Inserts rows as they are (IDs kept) in one transaction; `replace` empties every table first. */
+  async loadTables(rows: Map<string, Row[]>, replace: boolean): Promise<void> {
+    await this.transaction(WRITE, async ({ conn }) => {
+      // TRUNCATE does not fire the append-only row triggers; it is a wholesale replacement.
+      if (replace) await conn.query(`TRUNCATE ${[...rows.keys(), 'id_counts'].join(', ')}`);
+      for (const [table, list] of rows) {
+        if (list.length === 0) continue;
+        const columns = Object.keys(list[0] as Row);
+        const casts = columns.map((c) => (table === 'comments' && c === 'id' ? '::jsonb' : ''));
+        // Many rows per statement (at most ~30,000 parameters each).
+        const per = Math.max(1, Math.floor(30_000 / columns.length));
+        for (let i = 0; i < list.length; i += per) {
+          const chunk = list.slice(i, i + per);
+          const values: unknown[] = [];
+          const tuples = chunk.map((row) => {
+            const marks = columns.map((c, j) => {
+              const value = row[c] ?? null;
+              values.push(table === 'comments' && c === 'id' ? JSON.stringify(value) : value);
+              return `$${values.length}${casts[j] ?? ''}`;
+            });
+            return `(${marks.join(', ')})`;
+          });
+          await conn.query({ raw: `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}` }, values);
+        }
+      }
+      // Positions go on after the copied ones.
+      for (const [table, column] of IDENTITY_COLUMNS)
+        await conn.query(
+          {
+            raw: `SELECT setval(pg_get_serial_sequence('${table}', '${column}'), GREATEST((SELECT max(${column}) FROM ${table}), 1), (SELECT max(${column}) FROM ${table}) IS NOT NULL)`,
+          },
+          [],
+        );
+    });
+  }
+
+  /** Rows per table (gt ledger migrate's verification). */
+  async tableCounts(tables: readonly string[]): Promise<Record<string, number>> {
+    return this.transaction(READ, async ({ conn }) => {
+      const counts: Record<string, number> = {};
+      for (const table of tables) counts[table] = Number((await conn.get(`SELECT COUNT(*) AS n FROM ${table}`))?.n ?? 0);
+      return counts;
+    });
   }
 
   async close(): Promise<void> {
@@ -371,13 +433,6 @@ export class PostgresLedgerStore implements LedgerStore {
     this.watchers.clear();
     this.unlisten();
     await this.pool.end();
-  }
-
-  /** Runs raw SQL on one connection (gt ledger migrate's bulk copy), in a transaction. */
-  async bulk<T>(fn: (query: (sql: string, params?: unknown[]) => Promise<Row[]>) => Promise<T>): Promise<T> {
-    return this.transaction(WRITE, async ({ conn }) => {
-      return fn(async (sql, params = []) => (await conn.query(sql, params)).rows);
-    });
   }
 }
 

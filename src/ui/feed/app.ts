@@ -151,8 +151,8 @@ export function FeedApp(props: { source: FeedSource; options: FeedOptions }): Re
     let watching = false;
     // A wake during a read: read once more right after it.
     let again = false;
-    const unwatch = source.watch
-      ?.((): void => {
+    const unwatch = source
+      .watch?.((): void => {
         if (stopped) return;
         if (!timer) {
           again = true;
