@@ -17,7 +17,7 @@ import type { BlockerInfo, ExportSelection, LedgerReader, LedgerStore, LedgerWri
 import type { BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, ReadyFilter, Stats } from '../../core/beads/types.js';
 import type { TownEvent, TownEventFilter, TownEventKind } from '../../core/events/town-events.js';
 import type { NotificationFilter, NotificationRecord } from '../../core/notify/types.js';
-import { PG_LATEST_SCHEMA_VERSION, PG_MIGRATIONS, type LEDGER_TABLES } from './migrations.js';
+import { PG_LATEST_SCHEMA_VERSION, PG_MIGRATIONS } from './migrations.js';
 import { ISSUE_COLUMNS, issueToRow, patchToColumns, rowToIssue, type Params, type Row } from '../sqlite/rows.js';
 import { buildFilter, orderBy, readyConditions, type SqlDialect } from '../sqlite/queries.js';
 import { maskLedgerUrl } from './url.js';
