@@ -20,7 +20,7 @@ import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
 import { dispatchQueue, resumeAfterBackoff } from '../core/scheduler/dispatch.js';
 import { runDueDogs } from '../core/dogs/dogs.js';
-import { leasePath, writeLease } from '../core/town/daemon-health.js';
+import { leasePath, writeLease, type PassCost } from '../core/town/daemon-health.js';
 import { dogPorts, fileLogger, lockDaemon, notifyPort, openTown, reapOrphans, runtimeProbe, telemetrySink } from '../app/index.js';
 import { telemetryPass } from '../core/metrics/telemetry.js';
 import { drainOutbox, notifyChannels } from '../core/notify/outbox.js';
@@ -65,7 +65,14 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   // The lease: renewed as the loop turns, so gt status and gt doctor tell a hung daemon from a busy one.
   const startedAt = town.ports.now();
   let passes = 0;
+  let lastPass: PassCost | undefined;
+  let leaseWritten = { at: 0, passes: -1 };
   const renew = () => {
+    // Renewed after each agent of a patrol too (a wake waits seconds); written at most once a second
+    // within a pass, since each write is an fsync'd rename (50 agents: 9 s of CPU a minute).
+    const at = Date.now();
+    if (passes === leaseWritten.passes && at - leaseWritten.at < 1000) return;
+    leaseWritten = { at, passes };
     writeLease(town.ports.files, root, {
       pid: process.pid,
       started_at: startedAt,
@@ -73,6 +80,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       passes,
       interval_ms: parseDuration(town.config.daemon.interval),
       stale_after_ms: parseDuration(town.config.daemon.stale_after),
+      ...(lastPass ? { last_pass: lastPass } : {}),
     });
   };
   // A daemon killed mid-batch left its test (or gate command) running: end it before starting again.
@@ -137,6 +145,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   let dogPass: Promise<void> | undefined;
   try {
     while (!stopping) {
+      const passStart = { at: performance.now(), cpu: process.cpuUsage() };
       // Each rig's refinery runs beside the loop (a batch's gates can take minutes), one at a time per rig.
       for (const rig of town.rigNames()) {
         if (stopping || refineries.has(rig)) continue;
@@ -237,6 +246,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           .catch((error: unknown) => log('error', 'dispatch pass failed', { error: errorMessage(error) }))
           .finally(() => (dispatching = undefined));
         passes++;
+        const cpu = process.cpuUsage(passStart.cpu);
+        lastPass = { at: town.ports.now(), duration_ms: Math.round(performance.now() - passStart.at), cpu_ms: Math.round((cpu.user + cpu.system) / 1000) };
         renew();
       }
       // Notifications beside the loop too: a channel that hangs until its time-out never delays supervision.

@@ -66,6 +66,15 @@ export async function tmuxAvailable(env: NodeJS.ProcessEnv): Promise<boolean> {
   }
 }
 
+/** How long one `list-panes -a` answers probes (about one daemon pass's patrol). */
+const PANE_SNAPSHOT_MS = 1000;
+
+interface PaneState {
+  dead: boolean;
+  pid: number | undefined;
+  runDir: string | undefined;
+}
+
 export class TmuxBackend implements SessionBackend {
   readonly kind = 'tmux' as const;
 
@@ -88,6 +97,7 @@ export class TmuxBackend implements SessionBackend {
   }
 
   async start(spec: SessionSpec): Promise<void> {
+    this.snapshot = undefined;
     const exists = await this.tmux(['has-session', '-t', `=${spec.name}`]);
     if (exists.code === 0) {
       // A dead pane left by remain-on-exit: replace the session, keep nothing running twice.
@@ -167,6 +177,7 @@ export class TmuxBackend implements SessionBackend {
       client,
     );
     writeFileSync(go, '');
+    this.snapshot = undefined;
   }
 
   async isAlive(name: string): Promise<boolean> {
@@ -175,15 +186,40 @@ export class TmuxBackend implements SessionBackend {
   }
 
   async probe(name: string): Promise<SessionProbe> {
-    const result = await this.tmux(['display-message', '-p', '-t', `=${name}:`, '#{pane_dead} #{pane_pid} #{@gt_run}']);
-    const [dead, pid, ...rest] = result.stdout.trim().split(' ');
-    const session = result.code === 0 && dead === '0';
-    const runDir = rest.join(' ');
+    const pane = (await this.panes()).get(name);
+    const session = pane !== undefined && !pane.dead;
     // Under a session host (Claude Code) the pane runs the host and the agent is its child; else the pane runs the agent.
-    const agentPid = result.code === 0 && runDir ? readPid(join(runDir, 'agent.pid')) : undefined;
+    const agentPid = pane?.runDir ? readPid(join(pane.runDir, 'agent.pid')) : undefined;
     if (agentPid !== undefined) return { session, process: processAlive(agentPid) };
-    return { session, process: session && pid !== undefined && processAlive(Number(pid)) };
+    return { session, process: session && pane.pid !== undefined && processAlive(pane.pid) };
   }
+
+  /**
+   * Every session's pane in one `tmux list-panes -a`, shared by the probes of the next moment:
+   * the witness reads every agent each daemon pass, and one tmux client per agent was most of an
+   * idle pass's CPU at 50 agents. What gt itself starts or stops here drops the snapshot.
+   */
+  private panes(): Promise<Map<string, PaneState>> {
+    const now = Date.now();
+    if (this.snapshot && now - this.snapshot.at < PANE_SNAPSHOT_MS) return this.snapshot.panes;
+    const format = ['#{session_name}', '#{window_active}#{pane_active}', '#{pane_dead}', '#{pane_pid}', '#{@gt_run}'].join('\t');
+    const panes = this.tmux(['list-panes', '-a', '-F', format]).then((result) => {
+      const map = new Map<string, PaneState>();
+      // No server (nothing started yet, or all stopped): no sessions.
+      if (result.code !== 0) return map;
+      for (const line of result.stdout.split('\n')) {
+        const [session, active, dead, pid, ...rest] = line.split('\t');
+        if (!session || (map.has(session) && active !== '11')) continue;
+        // The pane `=<session>:` names: the active pane of the session's current window.
+        map.set(session, { dead: dead === '1', pid: pid ? Number(pid) : undefined, runDir: rest.join('\t') || undefined });
+      }
+      return map;
+    });
+    this.snapshot = { at: now, panes };
+    return panes;
+  }
+
+  private snapshot: { at: number; panes: Promise<Map<string, PaneState>> } | undefined;
 
   async send(name: string, text: string): Promise<void> {
     // Literal text first, then Enter as its own key: TUIs treat a pasted newline as text.
@@ -197,6 +233,7 @@ export class TmuxBackend implements SessionBackend {
   }
 
   async stop(name: string): Promise<void> {
+    this.snapshot = undefined;
     const pid = await this.tmux(['display-message', '-p', '-t', `=${name}:`, '#{pane_pid} #{pane_dead} #{@gt_run}']);
     const [pidText, dead, ...rest] = pid.stdout.trim().split(' ');
     // The pane's process leads its own process group: stop the agent and everything it started.
@@ -205,6 +242,7 @@ export class TmuxBackend implements SessionBackend {
     const agentPid = pid.code === 0 && rest.length ? readPid(join(rest.join(' '), 'agent.pid')) : undefined;
     if (agentPid !== undefined && processAlive(agentPid)) await killGroup(agentPid);
     await this.tmux(['kill-session', '-t', `=${name}`]);
+    this.snapshot = undefined;
   }
 
   async list(): Promise<string[]> {
@@ -218,6 +256,7 @@ export class TmuxBackend implements SessionBackend {
 
   /** Stops the town's whole tmux server. */
   async stopAll(): Promise<void> {
+    this.snapshot = undefined;
     await this.tmux(['kill-server']);
   }
 }

@@ -715,9 +715,10 @@ export class SqliteLedgerStore implements LedgerStore {
   private listIssues(filter: IssueFilter): IssueWithCounts[] {
     const where = buildFilter(filter);
     const limit = filter.limit && filter.limit > 0 ? `LIMIT ${Math.floor(filter.limit)}` : '';
-    const rows = this.db
-      .prepare(`SELECT i.* FROM issues i ${where.sql} ORDER BY ${orderBy(filter.sort ?? 'priority', filter.reverse ?? false)} ${limit}`)
-      .all(where.params) as Row[];
+    // Cached like every other statement: the values are bound, so the daemon's lists (agents, hooks, queues) reuse a few shapes each pass.
+    const rows = this.stmt(`SELECT i.* FROM issues i ${where.sql} ORDER BY ${orderBy(filter.sort ?? 'priority', filter.reverse ?? false)} ${limit}`).all(
+      where.params,
+    ) as Row[];
     return this.hydrate(rows);
   }
 
