@@ -125,7 +125,11 @@ async function main(): Promise<void> {
 
     log(`slinging ${AGENTS} beads at once: ${AGENTS} shell polecats, headless…`);
     const started = Date.now();
-    const sling = spawn('node', [GT, 'sling', ...ids, 'app', '--agent', 'shell', '--backend', 'headless'], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const sling = spawn('node', [GT, 'sling', ...ids, 'app', '--agent', 'shell', '--backend', 'headless'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let slingErr = '';
     sling.stderr.on('data', (chunk: Buffer) => (slingErr += chunk.toString()));
     const slung = new Promise<number>((r) => sling.on('exit', (code) => r(code ?? -1)));
@@ -179,8 +183,14 @@ async function main(): Promise<void> {
       [`wall time: gt sling of ${AGENTS} beads → all ${AGENTS} merged on origin and closed`, `${wall.toFixed(1)} s`],
       ['of which gt sling itself (worktrees + sessions, one at a time)', slingMs === undefined ? '—' : `${(slingMs / 1000).toFixed(1)} s`],
       [`of which from all ${AGENTS} running to all merged (the work, done, the refinery)`, `${((Date.now() - allAlive) / 1000).toFixed(1)} s`],
-      [`daemon pass while working (interval ${INTERVAL}; ${passes.length} passes): median / max`, passes.length ? `${median(passes.map((p) => p.duration_ms))} / ${Math.max(...passes.map((p) => p.duration_ms))} ms` : 'not reported'],
-      ['daemon pass CPU while working: median / max', passes.length ? `${median(passes.map((p) => p.cpu_ms))} / ${Math.max(...passes.map((p) => p.cpu_ms))} ms` : 'not reported'],
+      [
+        `daemon pass while working (interval ${INTERVAL}; ${passes.length} passes): median / max`,
+        passes.length ? `${median(passes.map((p) => p.duration_ms))} / ${Math.max(...passes.map((p) => p.duration_ms))} ms` : 'not reported',
+      ],
+      [
+        'daemon pass CPU while working: median / max',
+        passes.length ? `${median(passes.map((p) => p.cpu_ms))} / ${Math.max(...passes.map((p) => p.cpu_ms))} ms` : 'not reported',
+      ],
       [
         `memory per agent, all ${peak.agents} alive (PSS of the town's ${peak.processes} processes but the daemon)`,
         `${(peak.mib / Math.max(1, peak.agents)).toFixed(1)} MiB (${peak.mib.toFixed(0)} MiB in all)`,

@@ -1433,7 +1433,7 @@ export class Ledger {
     type: string,
     fields: { old_value?: string; new_value?: string; comment?: string; created_at?: string },
   ): Promise<void> {
-    await tx.appendEvent({ issue_id: issueId, event_type: type, actor: this.actor, created_at: this.now(), ...fields });
+    await tx.appendEvent({ issue_id: issueId, event_type: type, actor: this.actor, ...fields, created_at: fields.created_at ?? this.now() });
   }
 }
 
