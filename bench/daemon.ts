@@ -23,6 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { generateLedgerJsonl } from './ledger-data.js';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 50);
@@ -110,8 +111,8 @@ async function main(): Promise<void> {
     // BENCH_PROFILE=<dir>: the daemon writes a V8 CPU profile there when it stops.
     const profile = process.env.BENCH_PROFILE;
     if (profile) mkdirSync(profile, { recursive: true });
-    const preload = join(import.meta.dirname, 'support', 'cpu-profile.cjs');
-    run(['node', GT, 'up'], root, profile ? { ...env, NODE_OPTIONS: `--require ${preload}`, BENCH_PROFILE_DIR: resolve(profile) } : env);
+    const preload = pathToFileURL(join(import.meta.dirname, '..', 'scripts', 'cpu-profile.mjs')).href;
+    run(['node', GT, 'up'], root, profile ? { ...env, NODE_OPTIONS: `--import ${preload}`, BENCH_PROFILE_DIR: resolve(profile) } : env);
     const lease = (): Lease | undefined => {
       try {
         return JSON.parse(readFileSync(join(root, '.gt', 'daemon.lease'), 'utf8')) as Lease;
