@@ -181,8 +181,8 @@ export class TmuxBackend implements SessionBackend {
   }
 
   async isAlive(name: string): Promise<boolean> {
-    const result = await this.tmux(['display-message', '-p', '-t', `=${name}:`, '#{pane_dead}']);
-    return result.code === 0 && result.stdout.trim() === '0';
+    const pane = (await this.panes()).get(name);
+    return pane !== undefined && !pane.dead;
   }
 
   async probe(name: string): Promise<SessionProbe> {

@@ -59,6 +59,11 @@ export const TOWN_EVENT_KINDS = [
   'dog.ran',
   'polecat.reclaimed',
   'polecat.removed',
+  'host.joined',
+  'host.lost',
+  'host.returned',
+  'rig.placed',
+  'rig.moved',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];

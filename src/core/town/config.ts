@@ -350,6 +350,18 @@ export const townSchema = z.strictObject({
   export: z.strictObject({ auto: z.boolean().default(false), path: z.string().min(1).default('.gt/export/issues.jsonl') }).prefault({}),
   heartbeat: heartbeat.optional(),
   memory,
+  /**
+   * A town across machines (README "Scaling out"): `name` is this machine's host in the shared ledger (set by
+   * `gt host join`; absent = a one-machine town, every rig local). A host whose daemon has not renewed its heartbeat
+   * for `lost_after` is lost: its agents show host-lost. `address` is informational (shown by gt hosts).
+   */
+  host: z
+    .strictObject({
+      name: z.string().regex(NAME_PATTERN, 'a host name: lowercase letters, digits, - and _').optional(),
+      address: z.string().optional(),
+      lost_after: duration.default('30s'),
+    })
+    .prefault({}),
   /** Created by `gt install`; informational. */
   created_at: z.string().optional(),
 });
