@@ -58,6 +58,7 @@ export const TOWN_EVENT_KINDS = [
   'dog.ran',
   'polecat.reclaimed',
   'polecat.removed',
+  'team.formed',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];
