@@ -31,6 +31,7 @@ import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE, DOGS_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
 import { TEAM_MODE_ENV } from '../core/agents/team-mode.js';
+import { refreshSwarmViews } from '../app/swarm.js';
 
 /** The town's notification channels; none while town.toml is broken (the loop logs that elsewhere). */
 function safeChannels(town: Town) {
@@ -228,6 +229,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
             }
             renew();
           }
+          // Open swarm views follow the town: a finished polecat's pane leaves, a new sling's pane comes (issue 17 §1).
+          await refreshSwarmViews(town, env).catch((error: unknown) => log('warn', 'swarm view refresh failed', { error: errorMessage(error) }));
           for (const closed of await settleEscalations(town)) log('info', 'escalation.closed', { escalation: closed, why: 'its subject closed' });
           for (const again of await reescalateStale(town)) log('warn', 'escalation.reescalated', { ...again });
         } catch (error) {

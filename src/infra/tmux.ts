@@ -314,23 +314,41 @@ export class TmuxBackend implements SessionBackend {
   }
 }
 
+/** The socket file of a tmux server by name: tmux(1) keeps them in $TMUX_TMPDIR (else /tmp)/tmux-<uid>/<name>. */
+export function socketPath(socket: string, env: NodeJS.ProcessEnv): string {
+  return join(env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, socket);
+}
+
+/** Whether this process runs inside a pane of that server ($TMUX is `<socket path>,<pid>,<session>`). */
+export function insideServer(socket: string, env: NodeJS.ProcessEnv): boolean {
+  const path = (env.TMUX ?? '').split(',')[0];
+  if (!path) return false;
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  return real(path) === real(socketPath(socket, env));
+}
+
 /** The town's tmux server as `gt doctor` sees it: tmux installed, its socket file, and whether a server answers there. */
 export async function tmuxServerProbe(
   socket: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ installed: boolean; version?: string; socketPath: string; socketExists: boolean; running: boolean }> {
-  // tmux(1): sockets live in $TMUX_TMPDIR (else /tmp)/tmux-<uid>/<name>.
-  const socketPath = join(env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, socket);
-  const socketExists = existsSync(socketPath);
+  const path = socketPath(socket, env);
+  const socketExists = existsSync(path);
   let version: string | undefined;
   try {
     const result = await execCommand('tmux', ['-V'], { env });
-    if (result.code !== 0) return { installed: false, socketPath, socketExists, running: false };
+    if (result.code !== 0) return { installed: false, socketPath: path, socketExists, running: false };
     version = /(\d+\.\d+[a-z]?)/.exec(result.stdout)?.[1];
   } catch {
-    return { installed: false, socketPath, socketExists, running: false };
+    return { installed: false, socketPath: path, socketExists, running: false };
   }
   // list-sessions never starts a server: it fails with "no server running" or "error connecting" when none answers.
   const running = socketExists && (await execCommand('tmux', ['-L', socket, 'list-sessions'], { env })).code === 0;
-  return { installed: true, ...(version ? { version } : {}), socketPath, socketExists, running };
+  return { installed: true, ...(version ? { version } : {}), socketPath: path, socketExists, running };
 }
