@@ -106,7 +106,7 @@ export async function hideInSwarm(town: Town, env: NodeJS.ProcessEnv, address: s
 export async function openITermSwarm(
   town: Town,
   env: NodeJS.ProcessEnv,
-  scope: SwarmScope,
+  scope: SwarmScope | undefined,
   options: { hide?: string; show?: string } = {},
 ): Promise<ITermView> {
   const leader = itermSession(env);
@@ -115,8 +115,9 @@ export async function openITermSwarm(
       hint: 'run it in iTerm2, or use --mode tmux',
     });
   const swarm = new ITermSwarm(env, town.path(GT_DIR, 'swarm-iterm2.json'));
-  const plan = await swarmPlan(town, scope);
   const previous = swarm.load();
+  // hide/show name no scope: the one shown last.
+  const plan = await swarmPlan(town, scope ?? parseScopeKey(previous?.scope ?? 'all') ?? { kind: 'all' });
   let hidden = previous?.hidden ?? [];
   if (options.hide) hidden = [...new Set([...hidden, options.hide])];
   if (options.show) hidden = hidden.filter((h) => h !== options.show);
@@ -131,5 +132,5 @@ export async function openITermSwarm(
     colour: m.colour.hex,
     command: ['env', `GT_ROOT=${town.root}`, town.ports.gtBin, 'attach', m.address],
   }));
-  return swarm.reconcile(leader, members, hidden);
+  return swarm.reconcile(plan.key, leader, members, hidden);
 }

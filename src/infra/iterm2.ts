@@ -30,6 +30,8 @@ export interface ITermPane {
 
 export interface ITermView {
   mode: 'iterm2';
+  /** The scope shown (core/swarm scopeKey). */
+  scope: string;
   /** The iTerm2 session gt swarm ran in: the leader. */
   leader: string;
   panes: ITermPane[];
@@ -73,9 +75,9 @@ export class ITermSwarm {
   }
 
   /** Closes panes of agents that left (or are hidden), splits panes for new ones, renames where a title changed. */
-  async reconcile(leader: string, members: ITermMember[], hidden: string[]): Promise<ITermView> {
+  async reconcile(scope: string, leader: string, members: ITermMember[], hidden: string[]): Promise<ITermView> {
     const previous = this.load();
-    const view: ITermView = { mode: 'iterm2', leader, panes: previous?.leader === leader ? previous.panes : [], hidden };
+    const view: ITermView = { mode: 'iterm2', scope, leader, panes: previous?.leader === leader ? previous.panes : [], hidden };
     const wanted = new Map(members.filter((m) => !hidden.includes(m.address)).map((m) => [m.address, m]));
     for (const pane of view.panes.filter((p) => !wanted.has(p.agent))) await this.it2(['session', 'close', '-f', '-s', pane.session]).catch(() => undefined);
     view.panes = view.panes.filter((p) => wanted.has(p.agent));

@@ -7,9 +7,10 @@
  * daemon rebalances the layout; a new sling's pane comes; hide and show round
  * trip. The view is also saved as docs/swarm.png (see swarm-screenshot.ts).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { AGENT_COLOURS } from '../../src/core/agents/agent-colour.js';
 import { ROOT } from '../support/env.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 import { screenshotSwarm } from '../support/swarm-screenshot.js';
@@ -28,6 +29,8 @@ interface View {
   panes: Pane[];
   hidden: string[];
 }
+
+const AGENT_HEX = new Map<string, string>(AGENT_COLOURS.map((c) => [c.name, c.hex]));
 
 /** Every pane of the view's window as tmux reports it, in order. */
 function panes(town: TestTown, window: string) {
@@ -150,4 +153,68 @@ describe('gt swarm', () => {
       60_000,
     );
   });
+
+  it('team mode iterm2: inside iTerm2 with it2 on PATH, gt swarm splits a titled, coloured pane per agent attached to its session, and closes those that leave', async () => {
+    const town = makeTown({ rig: 'app' });
+    const gates = join(town.base, 'gates');
+    const bin = join(town.base, 'it2-bin');
+    const calls = join(town.base, 'it2-calls.jsonl');
+    mkdirSync(gates);
+    mkdirSync(bin);
+    // A stand-in for the it2 CLI: records every call; a split prints the new session's id as it2 does.
+    writeFileSync(
+      join(bin, 'it2'),
+      `#!/usr/bin/env node\nconst fs = require('fs');\nfs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify(process.argv.slice(2)) + '\\n');\nif (process.argv[3] === 'split') { const n = fs.readFileSync(${JSON.stringify(calls)}, 'utf8').split('\\n').length; console.log('Created new pane: ' + String(n).padStart(8, '0') + '-0000-4000-8000-000000000000'); }\n`,
+      { mode: 0o755 },
+    );
+    const iterm = { TERM_PROGRAM: 'iTerm.app', ITERM_SESSION_ID: 'w0t0p0:LEADER00-0000-4000-8000-000000000000', PATH: `${bin}:${town.env.PATH}` };
+    const beads = [1, 2].map((n) => town.bead(`Task ${n}`, [`while [ ! -e ${gates}/go-${n} ]; do sleep 0.2; done`]));
+    const slung = town.json<Array<{ bead: string; agent: string }>>(['sling', ...beads, 'app', '--agent', 'shell', '--backend', 'tmux']);
+    const agents = () => town.json<Array<{ agent: string; state: string; colour: string | null; session_alive: boolean }>>(['agents']);
+    await waitFor('two working polecats', () => agents().filter((a) => a.state === 'working').length === 2 || undefined, 30_000);
+
+    // auto: iTerm2 is detected from the terminal and it2 on PATH (and is tmux without it2).
+    expect(town.json<{ team: { here: string } }>(['status'], { env: iterm }).team.here).toBe('iterm2');
+    expect(town.json<{ team: { here: string } }>(['status'], { env: { TERM_PROGRAM: 'iTerm.app' } }).team.here).toBe('tmux');
+    const view = town.json<{ mode: string; leader: string; panes: Array<{ agent: string; session: string; colour: string; title: string }> }>(['swarm', 'app'], {
+      env: iterm,
+    });
+    expect(view.leader).toBe('LEADER00-0000-4000-8000-000000000000');
+    const sorted = slung.map((s) => s.agent).sort();
+    expect(view.panes.map((p) => p.agent)).toEqual(sorted);
+    const read = () =>
+      readFileSync(calls, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as string[]);
+    const [a, b] = view.panes as [(typeof view.panes)[0], (typeof view.panes)[0]];
+    const colourOf = new Map(agents().map((x) => [x.agent, x.colour]));
+    expect(read()).toEqual([
+      ['session', 'split', '-v', '-s', view.leader],
+      ['session', 'set-name', '-s', a.session, a.title],
+      ['session', 'set-color', '-s', a.session, a.colour],
+      ['session', 'run', '-s', a.session, `exec 'env' 'GT_ROOT=${town.root}' '${join(town.root, '.gt', 'bin', 'gt')}' 'attach' '${a.agent}'`],
+      ['session', 'split', '-s', a.session],
+      ['session', 'set-name', '-s', b.session, b.title],
+      ['session', 'set-color', '-s', b.session, b.colour],
+      ['session', 'run', '-s', b.session, `exec 'env' 'GT_ROOT=${town.root}' '${join(town.root, '.gt', 'bin', 'gt')}' 'attach' '${b.agent}'`],
+    ]);
+    expect(a.title).toMatch(/ · working$/);
+    expect(a.colour).not.toBe(b.colour);
+    expect(AGENT_HEX.get(colourOf.get(a.agent) ?? '')).toBe(a.colour);
+
+    // The first polecat finishes: the next refresh closes its pane; hide closes the other, show splits it again.
+    writeFileSync(join(gates, `go-${beads.indexOf(slung.find((s) => s.agent === a.agent)?.bead as string) + 1}`), '');
+    await waitFor('the polecat to finish', () => agents().find((x) => x.agent === a.agent)?.session_alive === false || undefined, 30_000);
+    const before = read().length;
+    town.json(['swarm', 'app'], { env: iterm });
+    expect(read().slice(before)).toEqual([['session', 'close', '-f', '-s', a.session]]);
+    town.json(['swarm', 'hide', b.agent], { env: iterm });
+    expect(read().at(-1)).toEqual(['session', 'close', '-f', '-s', b.session]);
+    const back = town.json<{ panes: Array<{ agent: string; session: string }>; hidden: string[] }>(['swarm', 'show', b.agent], { env: iterm });
+    expect(back.panes.map((p) => p.agent)).toEqual([b.agent]);
+    expect(back.hidden).toEqual([]);
+    expect(read().filter((c) => c[1] === 'split').at(-1)).toEqual(['session', 'split', '-v', '-s', view.leader]);
+  });
 });
+

@@ -82,7 +82,7 @@ export default function register(program: Command, ctx: GtContext): void {
           const town = await ctx.town();
           const address = parseIdentity(agent as string).address;
           if (town.teamMode() === 'iterm2') {
-            const view = await openITermSwarm(town, ctx.io.env, { kind: 'all' }, verb === 'hide' ? { hide: address } : { show: address });
+            const view = await openITermSwarm(town, ctx.io.env, undefined, verb === 'hide' ? { hide: address } : { show: address });
             ctx.emit(view, () => itermText(view));
             return 0;
           }
