@@ -176,9 +176,12 @@ describe('gt swarm', () => {
     // auto: iTerm2 is detected from the terminal and it2 on PATH (and is tmux without it2).
     expect(town.json<{ team: { here: string } }>(['status'], { env: iterm }).team.here).toBe('iterm2');
     expect(town.json<{ team: { here: string } }>(['status'], { env: { TERM_PROGRAM: 'iTerm.app' } }).team.here).toBe('tmux');
-    const view = town.json<{ mode: string; leader: string; panes: Array<{ agent: string; session: string; colour: string; title: string }> }>(['swarm', 'app'], {
-      env: iterm,
-    });
+    const view = town.json<{ mode: string; leader: string; panes: Array<{ agent: string; session: string; colour: string; title: string }> }>(
+      ['swarm', 'app'],
+      {
+        env: iterm,
+      },
+    );
     expect(view.leader).toBe('LEADER00-0000-4000-8000-000000000000');
     const sorted = slung.map((s) => s.agent).sort();
     expect(view.panes.map((p) => p.agent)).toEqual(sorted);
@@ -214,7 +217,10 @@ describe('gt swarm', () => {
     const back = town.json<{ panes: Array<{ agent: string; session: string }>; hidden: string[] }>(['swarm', 'show', b.agent], { env: iterm });
     expect(back.panes.map((p) => p.agent)).toEqual([b.agent]);
     expect(back.hidden).toEqual([]);
-    expect(read().filter((c) => c[1] === 'split').at(-1)).toEqual(['session', 'split', '-v', '-s', view.leader]);
+    expect(
+      read()
+        .filter((c) => c[1] === 'split')
+        .at(-1),
+    ).toEqual(['session', 'split', '-v', '-s', view.leader]);
   });
 });
-

@@ -136,6 +136,8 @@ export async function startSession(town: Town, identity: Identity, options: Star
       ...(options.branch ? { branch: options.branch } : {}),
       ...(colour ? { colour } : {}),
       ...(mode ? { mode } : {}),
+      // Across hosts: which machine runs it (its daemon supervises it; the others read it from the ledger).
+      ...(town.hostName ? { host: town.hostName } : {}),
     },
     {
       event: {
@@ -283,7 +285,8 @@ export async function stopAllSessions(town: Town, reason: string): Promise<{ ses
   const sessions: string[] = [];
   const checkpoints: string[] = [];
   for (const agent of await town.agents()) {
-    if (!(await town.sessionAlive(agent))) continue;
+    // Another host's sessions are that host's to stop (gt down --all there).
+    if (town.isRemote(agent) || !(await town.sessionAlive(agent))) continue;
     await stopSession(town, agent);
     sessions.push(agent.address);
     const dir = town.path(agent.workdir);

@@ -35,6 +35,7 @@ export const TOWN_EVENT_KINDS = [
   'gate.escalated',
   'permission.asked',
   'permission.decided',
+  'permission.rule_added',
   'escalation.raised',
   'escalation.acked',
   'escalation.closed',
@@ -59,6 +60,11 @@ export const TOWN_EVENT_KINDS = [
   'polecat.reclaimed',
   'polecat.removed',
   'team.formed',
+  'host.joined',
+  'host.lost',
+  'host.returned',
+  'rig.placed',
+  'rig.moved',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];
