@@ -20,6 +20,8 @@ export interface DaemonLease {
   interval_ms: number;
   /** A lease older than this means the loop is stuck (daemon.stale_after). */
   stale_after_ms: number;
+  /** The team mode it captured when it started (sessions.mode resolved: tmux, iterm2 or in-process). */
+  team_mode?: string;
   /** What the last finished pass cost: an idle town's pass should cost close to nothing (bench/daemon.ts). */
   last_pass?: PassCost;
 }
