@@ -12,7 +12,7 @@ import type { AgentRecord, AgentState, Town } from '../town/town.js';
 import { hookedWork } from '../work/hooked.js';
 import { checkpoint } from '../town/worktree.js';
 import { gitIdentityEnv, parseIdentity, sessionName, workdirOf, type Identity } from './identity.js';
-import { launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
+import { codexTrusts, launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
 import { claudeConfigFile } from './claude-config.js';
 
 /**
@@ -80,6 +80,18 @@ function refuseLeaderStartByAgent(town: Town, identity: Identity): void {
     });
 }
 
+/**
+ * Codex gets gt's broker unless the user trusted the workdir as a Codex project: the hook-trust bypass gt
+ * needs for its own hook would then run that project's hooks unreviewed too (said, not silent).
+ */
+function brokerCodex(town: Town, workdir: string): boolean {
+  const env = town.ports.baseEnv;
+  const home = env.CODEX_HOME || `${env.HOME ?? ''}/.codex`;
+  if (!codexTrusts(town.ports.files.read(`${home}/config.toml`), workdir)) return true;
+  town.ports.progress(`warning: Codex trusts ${workdir} as a project, so gt does not install its permission hook there: its tool calls are not brokered`);
+  return false;
+}
+
 export async function startSession(town: Town, identity: Identity, options: StartOptions): Promise<AgentRecord> {
   refuseLeaderStartByAgent(town, identity);
   const { runtime, backend } = options;
@@ -94,6 +106,7 @@ export async function startSession(town: Town, identity: Identity, options: Star
     gtBin: town.ports.gtBin,
     permissionTimeoutSec: Math.ceil(permissionTimeoutMs(policyLayers(town, identity)) / 1000),
     ...(options.resume && runtime.hooks === 'claude' ? { resume: options.resume } : {}),
+    ...(runtime.hooks === 'codex' ? { brokerCodex: brokerCodex(town, town.path(workdirOf(identity))) } : {}),
   });
   if (runtime.hooks === 'claude' && backend === 'tmux') trustClaudeWorkdir(town, town.path(workdirOf(identity)));
   // Runtime settings (hook URLs, the session's wiring) are the owner's alone.

@@ -351,6 +351,18 @@ export const townSchema = z.strictObject({
   heartbeat: heartbeat.optional(),
   memory,
   /**
+   * The ledger (issue 19): without `url`, the SQLite file .gt/ledger.db; with `url = "postgres://user@host:port/db"`,
+   * PostgreSQL (a password from the URL, PGPASSWORD or ~/.pgpass). `gt ledger migrate --to` moves a town between them.
+   */
+  ledger: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\/\S+$/i, 'a postgres:// URL, e.g. postgres://gt@localhost:5432/town')
+        .optional(),
+    })
+    .prefault({}),
+  /**
    * A town across machines (README "Scaling out"): `name` is this machine's host in the shared ledger (set by
    * `gt host join`; absent = a one-machine town, every rig local). A host whose daemon has not renewed its heartbeat
    * for `lost_after` is lost: its agents show host-lost. `address` is informational (shown by gt hosts).
