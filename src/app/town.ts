@@ -32,6 +32,7 @@ import { nodeTownFiles } from '../infra/files.js';
 import { inheritedAgent } from '../infra/inspect.js';
 import { HeadlessBackend } from '../infra/headless.js';
 import { commandExists, commandVersion, detachedControl, gtLauncher } from '../infra/launch.js';
+import { insideITerm2 } from '../core/agents/team-mode.js';
 import { TMUX_CONF, TmuxBackend, townSocket } from '../infra/tmux.js';
 
 export { findTownRoot, locateLedger, rigPrefix, townLedger, BEADS_DB_NAME, BEADS_DIR_NAME, type LedgerLocation } from '../ledger/locate.js';
@@ -89,6 +90,7 @@ export function townPorts(root: string, env: NodeJS.ProcessEnv, progress: (line:
     git: new Git(env),
     shell: new Shell(join(root, CHILDREN_DIR)),
     tmuxAvailable,
+    iterm2Available: () => insideITerm2(env) && commandExists('it2', env),
     backend: (kind) => {
       let backend = backends.get(kind);
       if (!backend) {
