@@ -58,7 +58,7 @@ function main(): void {
     gt(['install', root]);
     // A stand-in for Claude Code: started the same way (gt-owned settings file, prompt as argument), no LLM.
     gt(['config', 'agent', 'set', 'idle', "sh -c 'exec sleep 600'", '--like', 'claude']);
-    const backend = spawnSync('tmux', ['-V']).status === 0 ? 'tmux' : 'headless';
+    const backend = process.env.BENCH_BACKEND ?? (spawnSync('tmux', ['-V']).status === 0 ? 'tmux' : 'headless');
 
     log('hot commands: one hooked bead for a polecat…');
     gt(['rig', 'add', 'app', join(base, 'origin.git')]);

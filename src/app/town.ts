@@ -29,12 +29,14 @@ import { inheritedAgent } from '../infra/inspect.js';
 import { HeadlessBackend } from '../infra/headless.js';
 import { commandExists, commandVersion, detachedControl, gtLauncher } from '../infra/launch.js';
 import { TMUX_CONF, TmuxBackend, townSocket } from '../infra/tmux.js';
+import { TownHostClient } from '../infra/town-host.js';
 
 export { findTownRoot, locateLedger, rigPrefix, BEADS_DB_NAME, BEADS_DIR_NAME, type LedgerLocation } from '../ledger/locate.js';
 export { gitUserName } from '../infra/git.js';
 export { commandExists, writeLaunchers } from '../infra/launch.js';
-/** The session host's process side (src/bin/gt-host.ts). */
+/** The session host's process side (src/bin/gt-host.ts), and the town host's. */
 export { runSessionHost } from '../infra/headless.js';
+export { runTownHost, type HostedHandlers } from '../infra/town-host.js';
 
 /** A logger appending logfmt lines to a file (created with its folder when missing). */
 export function fileLogger(path: string): Logger {
@@ -84,7 +86,7 @@ export function townPorts(root: string, env: NodeJS.ProcessEnv, progress: (line:
           if (nodeTownFiles.isDirectory(join(root, GT_DIR)) && nodeTownFiles.read(conf) !== TMUX_CONF) nodeTownFiles.write(conf, TMUX_CONF);
           backend = new TmuxBackend(townSocket(root, env), conf, baseEnv, gtLauncher());
         } else {
-          backend = new HeadlessBackend(join(root, SESSIONS_DIR), gtLauncher(), baseEnv);
+          backend = new HeadlessBackend(join(root, SESSIONS_DIR), gtLauncher(), baseEnv, new TownHostClient(root, gtLauncher(), baseEnv));
         }
         backends.set(kind, backend);
       }
@@ -132,6 +134,27 @@ export async function openTown(
     throw error;
   }
   return town;
+}
+
+/**
+ * The town host's towns: one ledger store, one set of ports and the config
+ * parsers shared by all its agents, and a Town per agent acting as that agent
+ * (what each writes is attributed to it, as from a host of its own).
+ */
+export async function openHostTowns(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  progress: (line: string) => void,
+): Promise<{ forAgent: (address: string) => Town; release: () => Promise<void> }> {
+  if (!nodeTownFiles.exists(join(root, TOWN_FILE)))
+    throw new GtError('not_found', `no town at ${root} (${TOWN_FILE} is missing)`, { hint: 'create one with gt install, or set GT_ROOT' });
+  const ports = townPorts(root, env, progress);
+  const store = openLedgerStore(join(root, TOWN_LEDGER));
+  const parsers = await configParsers();
+  return {
+    forAgent: (address) => new Town(root, new Ledger(store, { actor: address }), ports, parsers),
+    release: () => store.close(),
+  };
 }
 
 /** Whether runtimes are installed, and their versions: what sling checks before starting one. */

@@ -150,6 +150,7 @@ export async function startSession(town: Town, identity: Identity, options: Star
     runDir: dir,
     ...(plan.stdinLines ? { stdinLines: plan.stdinLines } : {}),
     ...(plan.hookServer ? { hookServer: plan.hookServer } : {}),
+    ...(town.usesTownHost(backend) ? { townHost: true } : {}),
   });
   if (plan.typeAfterReady !== undefined && backend === 'tmux') {
     // Runtimes that take no prompt argument get it typed once they are up.

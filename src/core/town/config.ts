@@ -282,9 +282,14 @@ export const townSchema = z.strictObject({
   sessions: z
     .strictObject({
       backend: backend.default('auto'),
+      /**
+       * Team mode (issue 17 §2). "in-process": every headless agent runs under the one town host process (no Node host
+       * per session); "auto" uses it too when tmux is not installed.
+       */
+      mode: z.enum(['auto', 'tmux', 'iterm2', 'in-process']).default('auto'),
       pass_env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
     })
-    .default({ backend: 'auto', pass_env: [] }),
+    .prefault({}),
   /**
    * `interval`: one pass of the deacon's loops. `stale_after`: a daemon whose lease (renewed every pass) is older is hung;
    * `gt status` and `gt doctor` say so and `gt up` replaces it.

@@ -35,6 +35,8 @@ export interface SessionSpec {
   stdinLines?: string[];
   /** Run the agent under a session host that serves its hooks over HTTP and writes its URL into these files. */
   hookServer?: { files: string[] };
+  /** Headless: run the agent under the town host (sessions.mode = "in-process") rather than a host process of its own. */
+  townHost?: boolean;
 }
 
 export type BackendKind = 'tmux' | 'headless';

@@ -285,7 +285,8 @@ export class Town {
   // ---- sessions ----
 
   backendKind(requested?: string): BackendKind {
-    const choice = requested ?? this.config.sessions.backend;
+    // sessions.mode = "in-process": agents run headless, under the town host.
+    const choice = requested ?? (this.config.sessions.mode === 'in-process' ? 'headless' : this.config.sessions.backend);
     if (choice === 'tmux') {
       if (!this.ports.tmuxAvailable) throw new GtError('external', 'tmux is not installed', { hint: 'install tmux, or use --backend headless' });
       return 'tmux';
@@ -293,6 +294,17 @@ export class Town {
     if (choice === 'headless') return 'headless';
     if (choice !== 'auto') throw validationError(`unknown session backend ${JSON.stringify(choice)}`, 'use tmux, headless or auto');
     return this.ports.tmuxAvailable ? 'tmux' : 'headless';
+  }
+
+  /**
+   * Whether a session on `backend` runs under the town host (one process for
+   * every headless agent) rather than a host of its own: sessions.mode
+   * "in-process", or "auto" where tmux is not installed.
+   */
+  usesTownHost(backend: BackendKind): boolean {
+    if (backend !== 'headless') return false;
+    const mode = this.config.sessions.mode;
+    return mode === 'in-process' || (mode === 'auto' && !this.ports.tmuxAvailable);
   }
 
   /** The runtime an identity uses: explicit, else rig/town role_agents, rig agent, town default. */
