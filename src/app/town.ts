@@ -141,18 +141,31 @@ export async function openTown(
  * parsers shared by all its agents, and a Town per agent acting as that agent
  * (what each writes is attributed to it, as from a host of its own).
  */
-export async function openHostTowns(
+export function openHostTowns(
   root: string,
   env: NodeJS.ProcessEnv,
   progress: (line: string) => void,
-): Promise<{ forAgent: (address: string) => Town; release: () => Promise<void> }> {
+): { forAgent: (address: string) => Town; configLoaded: Promise<void>; release: () => Promise<void> } {
   if (!nodeTownFiles.exists(join(root, TOWN_FILE)))
     throw new GtError('not_found', `no town at ${root} (${TOWN_FILE} is missing)`, { hint: 'create one with gt install, or set GT_ROOT' });
   const ports = townPorts(root, env, progress);
   const store = openLedgerStore(join(root, TOWN_LEDGER));
-  const parsers = await configParsers();
+  // The schemas load beside the first start, not before it: the first agent of a sling waits for the host.
+  let parsers: ConfigParsers | undefined;
+  const towns: Town[] = [];
+  const configLoaded = configParsers().then((loaded) => {
+    parsers = loaded;
+    for (const town of towns.splice(0)) town.useParsers(loaded);
+  });
+  // Awaited by each hook, which then fails (closed, for a permission) with the reason; never an unhandled rejection.
+  configLoaded.catch(() => undefined);
   return {
-    forAgent: (address) => new Town(root, new Ledger(store, { actor: address }), ports, parsers),
+    forAgent: (address) => {
+      const town = new Town(root, new Ledger(store, { actor: address }), ports, parsers);
+      if (!parsers) towns.push(town);
+      return town;
+    },
+    configLoaded,
     release: () => store.close(),
   };
 }

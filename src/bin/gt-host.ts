@@ -42,19 +42,27 @@ async function sessionHost(argv: string[]): Promise<number> {
 
 async function townHost(): Promise<number> {
   const root = process.env.GT_ROOT ?? '';
-  const towns = await openHostTowns(root, process.env, progress);
+  const towns = openHostTowns(root, process.env, progress);
   try {
     return await runTownHost({
       root,
       handlersFor: (spec, runDir) => {
         const address = spec.env.GT_AGENT ?? 'human';
-        return hostHandlers(towns.forAgent(address), parseIdentity(address), {
+        const handlers = hostHandlers(towns.forAgent(address), parseIdentity(address), {
           run: basename(runDir),
           runDir,
           cwd: spec.cwd,
           runtime: spec.env.GT_RUNTIME ?? '',
           tty: false,
         });
+        // A hook may need town.toml (a permission): answered once the schemas are loaded.
+        return {
+          ...handlers,
+          onHook: async (event, body) => {
+            await towns.configLoaded;
+            return handlers.onHook(event, body);
+          },
+        };
       },
       ...(process.env.GT_TOWN_HOST_IDLE_MS ? { idleExitMs: Number(process.env.GT_TOWN_HOST_IDLE_MS) } : {}),
     });

@@ -525,7 +525,7 @@ async function createPolecatWorktree(town: Town, identity: Identity, beadId: str
   const repo = town.repoDir(rig.name);
   const dir = town.path(identity.rig as string, 'polecats', identity.name as string);
   const branch = polecatBranch(identity.name as string, beadId);
-  await protectRepository(town, repo, rig.default_branch);
+  await protectRepository(town, repo, rig.default_branch, { reuseWithinMs: 60_000 });
   if (!files.exists(dir)) {
     files.mkdirp(town.path(rig.name, 'polecats'));
     // Usually a new branch; one left by an earlier attempt at this bead is checked out as it is.
