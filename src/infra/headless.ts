@@ -87,6 +87,10 @@ export class HeadlessBackend implements SessionBackend {
     throw new GtError('external', `headless session ${spec.name} did not start within 10 s`, { hint: `see ${join(spec.runDir, 'host.log')}` });
   }
 
+  async prepare(spec: Pick<SessionSpec, 'townHost'>): Promise<void> {
+    if (spec.townHost) await this.townHost?.ensure();
+  }
+
   async isAlive(name: string): Promise<boolean> {
     const record = this.record(name);
     if (!record || existsSync(join(record.runDir, 'exit.json'))) return false;

@@ -50,6 +50,8 @@ export interface SessionProbe {
 export interface SessionBackend {
   readonly kind: BackendKind;
   start(spec: SessionSpec): Promise<void>;
+  /** Gets ready to start sessions, so that cost overlaps other work (the town host starts while a sling makes worktrees). */
+  prepare?(spec: Pick<SessionSpec, 'townHost'>): Promise<void>;
   isAlive(name: string): Promise<boolean>;
   /**
    * The session and the agent process, seen apart (the agent state machine's
