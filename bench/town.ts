@@ -107,7 +107,9 @@ function main(): void {
     const sling = (count: number, extra: string[] = []) => {
       const rig = `rig${rigs++}`;
       gt(['rig', 'add', rig, join(base, 'origin.git')]);
-      const beads = Array.from({ length: count }, (_, i) => run(['node', GT, 'bd', 'create', `Spawn test ${i}`, '--silent'], join(root, rig), env).stdout.trim());
+      const beads = Array.from({ length: count }, (_, i) =>
+        run(['node', GT, 'bd', 'create', `Spawn test ${i}`, '--silent'], join(root, rig), env).stdout.trim(),
+      );
       return gt(['sling', ...beads, rig, '--agent', 'idle', ...extra]).ms;
     };
     for (let r = 0; r < SPAWNS; r++) {

@@ -69,7 +69,9 @@ export class HeadlessBackend implements SessionBackend {
     // The agent's environment (API keys) is in it: the owner's alone (issue 12, finding 5).
     writeFileAtomic(join(spec.runDir, 'session.json'), [JSON.stringify(spec, null, 2)], 0o600);
     const inTownHost = spec.townHost === true && this.townHost !== undefined;
-    writeFileAtomic(join(this.sessionsDir, `${spec.name}.json`), [JSON.stringify({ name: spec.name, runDir: spec.runDir, ...(inTownHost ? { host: 'town' } : {}) })]);
+    writeFileAtomic(join(this.sessionsDir, `${spec.name}.json`), [
+      JSON.stringify({ name: spec.name, runDir: spec.runDir, ...(inTownHost ? { host: 'town' } : {}) }),
+    ]);
     // One process for every agent: no Node start, no ledger open, no host per session. The host has written agent.pid when it answers.
     if (inTownHost) {
       await this.townHost?.start(spec.runDir);
@@ -141,7 +143,11 @@ export class HeadlessBackend implements SessionBackend {
     const pid = this.agentPid(record);
     if (pid === undefined || !processAlive(pid)) return;
     // The town host ends its own child (end of input first, with a grace); an agent it no longer runs is ended here.
-    if (record.host === 'town' && this.townHost && (await this.townHost.call<{ stopped: boolean }>('POST', '/stop', { name, graceMs: options.graceMs ?? 0 }))?.stopped) {
+    if (
+      record.host === 'town' &&
+      this.townHost &&
+      (await this.townHost.call<{ stopped: boolean }>('POST', '/stop', { name, graceMs: options.graceMs ?? 0 }))?.stopped
+    ) {
       if (!processAlive(pid)) return;
     } else if (options.graceMs) {
       writeFileSync(join(record.runDir, 'inbox', END_OF_INPUT), '');
@@ -292,7 +298,7 @@ export interface AgentProcess {
   /** Resolves with its exit code once exit.json is written. */
   exited: Promise<number>;
   /** Ends it (its process group on pipes). */
-  kill(): void;
+  kill: () => void;
 }
 
 /**

@@ -186,7 +186,8 @@ export async function runTownHost(options: TownHostOptions): Promise<number> {
       }
       const body = await readBody(req);
       // A start that arrives as the host leaves is told so: the caller starts the next host.
-      if (req.method === 'POST' && path === '/start') return closing ? answer(503, { error: 'the town host is stopping' }) : answer(200, start(String(body.runDir)));
+      if (req.method === 'POST' && path === '/start')
+        return closing ? answer(503, { error: 'the town host is stopping' }) : answer(200, start(String(body.runDir)));
       if (req.method === 'POST' && path === '/send') {
         const hosted = sessions.get(String(body.name));
         if (!hosted?.agent.stdin || hosted.agent.stdin.writableEnded) return answer(404, { error: `session ${String(body.name)} is not running` });
@@ -253,16 +254,17 @@ export class TownHostClient {
           else
             reject(
               new GtError(
-                res.statusCode === 409 ? 'conflict' : res.statusCode === 404 ? 'not_found' : 'external', `town host: ${String(parsed.error ?? text)}`, {
-                hint: `see ${join(this.root, TOWN_HOST_LOGFILE)}`,
-              }),
+                res.statusCode === 409 ? 'conflict' : res.statusCode === 404 ? 'not_found' : 'external',
+                `town host: ${typeof parsed.error === 'string' ? parsed.error : text}`,
+                {
+                  hint: `see ${join(this.root, TOWN_HOST_LOGFILE)}`,
+                },
+              ),
             );
         });
       });
       // No listener behind the socket file (a host that died): as if none.
-      req.on('error', (error: NodeJS.ErrnoException) =>
-        error.code === 'ECONNREFUSED' || error.code === 'ENOENT' ? resolvePromise(undefined) : reject(error),
-      );
+      req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNREFUSED' || error.code === 'ENOENT' ? resolvePromise(undefined) : reject(error)));
       req.end(body ? JSON.stringify(body) : undefined);
     });
   }
@@ -294,7 +296,12 @@ export class TownHostClient {
     const [file, ...args] = this.launcher;
     nodeTownFiles.mkdirp(join(this.root, GT_DIR));
     const out = openSync(join(this.root, TOWN_HOST_LOGFILE), 'a');
-    const child = spawn(file as string, [...args, 'town-host'], { cwd: this.root, detached: true, stdio: ['ignore', out, out], env: { ...this.env, GT_ROOT: this.root } });
+    const child = spawn(file as string, [...args, 'town-host'], {
+      cwd: this.root,
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...this.env, GT_ROOT: this.root },
+    });
     child.unref();
     closeSync(out);
     const deadline = Date.now() + 15_000;

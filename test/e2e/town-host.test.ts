@@ -78,7 +78,14 @@ describe('the town host (sessions.mode = "in-process")', () => {
     expect(next).not.toBe(host);
     expect(alive(next)).toBe(true);
     for (const name of names)
-      await waitFor(`${name}'s second start-up prompt`, () => read(log(name)).split('\n').filter((l) => l.includes('"type":"user"')).length >= 2 || undefined, 30_000);
+      await waitFor(
+        `${name}'s second start-up prompt`,
+        () =>
+          read(log(name))
+            .split('\n')
+            .filter((l) => l.includes('"type":"user"')).length >= 2 || undefined,
+        30_000,
+      );
     expect(rows(town).map((r) => r.session_alive)).toEqual([true, true, true]);
 
     // Stopping a session goes through the host too; the host stays for the others.

@@ -23,7 +23,12 @@ export async function protectRepository(town: Town, repo: string, defaultBranch:
     ['receive.denyNonFastForwards', 'true'],
     ['receive.denyDeletes', 'true'],
   ];
-  const current = await git.probe(repo, ['config', '--local', '--get-regexp', '^(remote\\.origin\\.pushurl|receive\\.denynonfastforwards|receive\\.denydeletes)$']);
+  const current = await git.probe(repo, [
+    'config',
+    '--local',
+    '--get-regexp',
+    '^(remote\\.origin\\.pushurl|receive\\.denynonfastforwards|receive\\.denydeletes)$',
+  ]);
   const have = new Map(
     current.stdout
       .split('\n')

@@ -255,7 +255,11 @@ async function startBeads(
       plans.push(plan);
     }
     // The town host (when sessions run in it) starts while the worktrees are made; a failure shows at the first start.
-    if (!options.noStart && town.usesTownHost(backend)) void town.ports.backend(backend).prepare?.({ townHost: true }).catch(() => undefined);
+    if (!options.noStart && town.usesTownHost(backend))
+      void town.ports
+        .backend(backend)
+        .prepare?.({ townHost: true })
+        .catch(() => undefined);
     // 2. Worktrees, hooks and sessions for all of them at once: git and tmux work in parallel.
     const settled = await Promise.allSettled(
       plans.map((plan) => {
