@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Ledger } from '../core/beads/ledger.js';
 import type { InstallPorts } from '../core/town/rigs.js';
 import type { DaemonControl, GitPort } from '../core/town/ports.js';
-import { CHILDREN_DIR, DAEMON_PIDFILE, TOWN_LEDGER } from '../shared/paths.js';
+import { CHILDREN_DIR, DAEMON_PIDFILE, TOWN_FILE, TOWN_LEDGER } from '../shared/paths.js';
+import { symlinkSync } from 'node:fs';
 import { nowTime } from '../shared/time.js';
 import { daemonControl } from '../infra/daemon-control.js';
 import { Git, reapOrphanGroups } from '../infra/exec.js';
@@ -56,6 +57,23 @@ export function installPorts(root: string, env: NodeJS.ProcessEnv, opened: (ledg
     },
     writeLaunchers: () => void writeLaunchers(root),
   };
+}
+
+/**
+ * A new town directory for a machine joining a town across hosts (`gt host
+ * join`): `.gt/` (runs, logs, launchers) and town.toml, owner-only like gt
+ * install makes them. A PostgreSQL ledger is named by `ledger.url` in
+ * town.toml; a SQLite ledger file on this same machine (for trying a town
+ * across hosts out) is linked as `.gt/ledger.db`, which SQLite follows.
+ */
+export function createJoinedTownDir(root: string, townToml: string, sqliteLedger: string | undefined): void {
+  nodeTownFiles.mkdirp(join(root, '.gt', 'runs'));
+  nodeTownFiles.mkdirp(join(root, '.gt', 'logs'));
+  nodeTownFiles.chmod(root, 0o700);
+  nodeTownFiles.chmod(join(root, '.gt'), 0o700);
+  if (sqliteLedger) symlinkSync(sqliteLedger, join(root, TOWN_LEDGER));
+  nodeTownFiles.write(join(root, TOWN_FILE), townToml, 0o600);
+  writeLaunchers(root);
 }
 
 /** The town daemon as a process (gt up, gt down, gt status). */

@@ -7,7 +7,8 @@ export type Entry = CommandEntry<GtContext>;
 /** The command table: one line per command file. */
 export const COMMANDS: Entry[] = [
   { names: ['install'], summary: 'Create a town (default ~/gt)', load: () => import('./commands/install.js') },
-  { names: ['rig'], summary: 'Rigs (git repositories): add, list, show, remove', load: () => import('./commands/rig.js') },
+  { names: ['rig'], summary: 'Rigs (git repositories): add, list, show, move, remove', load: () => import('./commands/rig.js') },
+  { names: ['hosts', 'host'], summary: 'A town across machines: join a host, list hosts (heartbeat, agents, load)', load: () => import('./commands/hosts.js') },
   { names: ['crew'], summary: 'Long-lived named workers: add, list, attach', load: () => import('./commands/crew.js') },
   { names: ['config'], summary: 'Town settings and agent runtimes', load: () => import('./commands/config.js') },
   { names: ['sling'], summary: "Put beads on workers' hooks and start them", load: () => import('./commands/sling.js') },

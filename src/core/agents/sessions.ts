@@ -131,6 +131,8 @@ export async function startSession(town: Town, identity: Identity, options: Star
       state: 'starting',
       started_at: now,
       ...(options.branch ? { branch: options.branch } : {}),
+      // Across hosts: which machine runs it (its daemon supervises it; the others read it from the ledger).
+      ...(town.hostName ? { host: town.hostName } : {}),
     },
     {
       event: {
@@ -257,7 +259,8 @@ export async function stopAllSessions(town: Town, reason: string): Promise<{ ses
   const sessions: string[] = [];
   const checkpoints: string[] = [];
   for (const agent of await town.agents()) {
-    if (!(await town.sessionAlive(agent))) continue;
+    // Another host's sessions are that host's to stop (gt down --all there).
+    if (town.isRemote(agent) || !(await town.sessionAlive(agent))) continue;
     await stopSession(town, agent);
     sessions.push(agent.address);
     const dir = town.path(agent.workdir);

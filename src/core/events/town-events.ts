@@ -35,6 +35,7 @@ export const TOWN_EVENT_KINDS = [
   'gate.escalated',
   'permission.asked',
   'permission.decided',
+  'permission.rule_added',
   'escalation.raised',
   'escalation.acked',
   'escalation.closed',
@@ -58,6 +59,11 @@ export const TOWN_EVENT_KINDS = [
   'dog.ran',
   'polecat.reclaimed',
   'polecat.removed',
+  'host.joined',
+  'host.lost',
+  'host.returned',
+  'rig.placed',
+  'rig.moved',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];

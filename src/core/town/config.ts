@@ -160,6 +160,15 @@ const permissionRule = z.strictObject({
   path: z.string().min(1).optional(),
   role: z.enum(ROLE_KEYS).optional(),
   reason: z.string().optional(),
+  /**
+   * An allow that answers asks too ("always allow"): it wins over a matching `ask` rule or default, never over a deny,
+   * and with a `command` it matches only a line whose every simple command it matches.
+   */
+  over_ask: z.boolean().optional(),
+  /** Audit of a rule "always allow" added: who, when, answering which request. */
+  added_by: z.string().optional(),
+  added_at: z.string().optional(),
+  request: z.string().optional(),
 });
 
 const permissionsShape = {
@@ -172,6 +181,8 @@ const permissionsShape = {
   rules: z.array(permissionRule).default([]),
   /** Agents (addresses such as `mayor`) that may answer permission requests like a person; only town.toml's count. */
   leaders: z.array(z.string().min(1)).optional(),
+  /** Leaders may also answer "always allow", which adds a rule to the policy (default false: only a person changes the policy); only town.toml's counts. */
+  leaders_always_allow: z.boolean().optional(),
 };
 
 const budgets = z.strictObject({
@@ -344,6 +355,18 @@ export const townSchema = z.strictObject({
   export: z.strictObject({ auto: z.boolean().default(false), path: z.string().min(1).default('.gt/export/issues.jsonl') }).prefault({}),
   heartbeat: heartbeat.optional(),
   memory,
+  /**
+   * A town across machines (README "Scaling out"): `name` is this machine's host in the shared ledger (set by
+   * `gt host join`; absent = a one-machine town, every rig local). A host whose daemon has not renewed its heartbeat
+   * for `lost_after` is lost: its agents show host-lost. `address` is informational (shown by gt hosts).
+   */
+  host: z
+    .strictObject({
+      name: z.string().regex(NAME_PATTERN, 'a host name: lowercase letters, digits, - and _').optional(),
+      address: z.string().optional(),
+      lost_after: duration.default('30s'),
+    })
+    .prefault({}),
   /** Created by `gt install`; informational. */
   created_at: z.string().optional(),
 });

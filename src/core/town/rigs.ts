@@ -125,7 +125,7 @@ export interface AddRigOptions {
   progress: (line: string) => void;
 }
 
-function derivePrefix(name: string, taken: Set<string>): string {
+export function derivePrefix(name: string, taken: Set<string>): string {
   const letters = name.replace(/[^a-z0-9]/g, '');
   for (const length of [3, 4, 5, 2, 6, 8]) {
     const candidate = letters.slice(0, length);
@@ -148,7 +148,11 @@ export async function addRig(town: Town, name: string, url: string, options: Add
       `${dir} already exists`,
       files.exists(`${dir}/${RIG_FILE}`) ? `rig ${name} is already in this town (gt rig show ${name})` : 'choose another rig name',
     );
-  const taken = new Set(['hq', ...town.rigNames().map((r) => town.rig(r).prefix)]);
+  // Rigs of other hosts (a town across machines) have no directory here, only their bead: their prefixes are taken too.
+  const elsewhere = (await town.ledger.list({ types: ['rig'], excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 }))
+    .filter((r) => r.title !== name)
+    .flatMap((r) => (typeof r.metadata?.prefix === 'string' ? [r.metadata.prefix] : []));
+  const taken = new Set(['hq', ...town.rigNames().map((r) => town.rig(r).prefix), ...elsewhere]);
   const prefix = options.prefix ?? derivePrefix(name, taken);
   if (!/^[a-z][a-z0-9]{0,15}$/.test(prefix))
     throw validationError(`invalid prefix ${JSON.stringify(prefix)}`, 'a prefix is 1–16 lowercase letters and digits, starting with a letter');

@@ -12,7 +12,8 @@ import { agentBeadId, identityFromPath, parseIdentity, sessionName, workdirOf, t
 import type { BackendKind, DetachedControl, GitPort, SessionBackend, SessionProbe, ShellPort, TownFiles } from './ports.js';
 import { resolveRuntime, type ResolvedRuntime } from '../agents/runtimes.js';
 import type { TownEventInput } from '../events/town-events.js';
-import { PROBLEM_STATES, supervisionRecord, type AgentState, type SupervisionRecord } from '../agents/agent-state.js';
+import { PROBLEM_STATES, remoteAgentState, supervisionRecord, type AgentState, type StateReading, type SupervisionRecord } from '../agents/agent-state.js';
+import { parseDuration } from '../../shared/duration.js';
 
 export { RIG_FILE, TOWN_FILE } from '../../shared/paths.js';
 import { RIG_FILE, TOWN_FILE } from '../../shared/paths.js';
@@ -64,6 +65,8 @@ export interface AgentRecord {
   permission_request?: string;
   /** When its session was stopped on purpose (the witness leaves such a session stopped). */
   stopped_at?: string;
+  /** The host (machine) its session runs on, in a town across hosts; absent = this town's only machine. */
+  host?: string;
   /** What the witness did about the bead on its hook. */
   supervision: SupervisionRecord;
   /** Open agent bead = the identity exists; closed = nuked. */
@@ -99,6 +102,7 @@ export function agentFromIssue(issue: Issue): AgentRecord {
     'last_error_at',
     'permission_request',
     'stopped_at',
+    'host',
   ] as const) {
     const value = str(key);
     if (value !== undefined) (record as unknown as Record<string, string>)[key] = value;
@@ -282,6 +286,48 @@ export class Town {
     });
   }
 
+  // ---- hosts (a town across machines: README "Scaling out") ----
+
+  private heartbeats: { at: number; byHost: Map<string, string | undefined> } | undefined;
+
+  /** This machine's host in the shared ledger (town.toml host.name); undefined in a one-machine town or without the config. */
+  get hostName(): string | undefined {
+    if (!this.parsers && !this.townConfig) return undefined;
+    return this.config.host.name;
+  }
+
+  /** The agent's session runs on another machine: only its own host can probe it. */
+  isRemote(agent: Pick<AgentRecord, 'host'>): boolean {
+    const here = this.hostName;
+    return agent.host !== undefined && here !== undefined && agent.host !== here;
+  }
+
+  /** A remote agent's state: what its host recorded, or host-lost once that host missed its heartbeat window. */
+  async remoteReading(agent: Pick<AgentRecord, 'host' | 'state'>): Promise<StateReading> {
+    const host = agent.host as string;
+    const now = Date.now();
+    if (!this.heartbeats || now - this.heartbeats.at > 1000) {
+      const hosts = await this.ledger.list({ types: ['host'], includeEphemeral: true, limit: 0 });
+      this.heartbeats = {
+        at: now,
+        byHost: new Map(
+          hosts.map((h) => [h.title, h.status === 'closed' || typeof h.metadata?.heartbeat_at !== 'string' ? undefined : h.metadata.heartbeat_at]),
+        ),
+      };
+    }
+    const beat = this.heartbeats.byHost.get(host);
+    const heartbeatAt = beat === undefined ? undefined : Date.parse(beat);
+    return remoteAgentState({ recorded: agent.state, host, heartbeatAt, now }, parseDuration(this.config.host.lost_after));
+  }
+
+  /** A remote agent counts as running while its host is alive and its record says a session runs. */
+  private async remoteAlive(agent: Pick<AgentRecord, 'host' | 'state' | 'backend' | 'started_at' | 'stopped_at'>): Promise<boolean> {
+    if (!agent.backend) return false;
+    const reading = await this.remoteReading(agent);
+    if (reading.state === 'host-lost' || reading.state === 'dead' || reading.state === 'done') return false;
+    return !(agent.stopped_at !== undefined && agent.stopped_at >= (agent.started_at ?? ''));
+  }
+
   // ---- sessions ----
 
   backendKind(requested?: string): BackendKind {
@@ -321,13 +367,18 @@ export class Town {
   }
 
   /** The agent's session and its process, seen apart (both false when it never had a session). */
-  async sessionProbe(agent: Pick<AgentRecord, 'backend' | 'session'>): Promise<SessionProbe> {
+  async sessionProbe(agent: Pick<AgentRecord, 'backend' | 'session'> & Partial<AgentRecord>): Promise<SessionProbe> {
+    if (agent.host !== undefined && agent.state !== undefined && this.isRemote(agent)) {
+      const alive = await this.remoteAlive(agent as AgentRecord);
+      return { session: alive, process: alive };
+    }
     if (!agent.backend || (agent.backend === 'tmux' && !this.ports.tmuxAvailable)) return { session: false, process: false };
     return this.ports.backend(agent.backend).probe(agent.session);
   }
 
-  async sessionAlive(agent: Pick<AgentRecord, 'backend' | 'session'>): Promise<boolean> {
+  async sessionAlive(agent: Pick<AgentRecord, 'backend' | 'session'> & Partial<AgentRecord>): Promise<boolean> {
     if (!agent.backend) return false;
+    if (agent.host !== undefined && agent.state !== undefined && this.isRemote(agent)) return this.remoteAlive(agent as AgentRecord);
     if (agent.backend === 'tmux' && !this.ports.tmuxAvailable) return false;
     return this.ports.backend(agent.backend).isAlive(agent.session);
   }

@@ -43,7 +43,7 @@ const LAST_WORDS = 6;
 /** A state's colour on a terminal: red when someone must look, yellow when it waits, green when it works. */
 function stateColour(style: Style): (state: string, text: string) => string {
   return (state, text) => {
-    if (state === 'dead' || state === 'stalled' || state === 'zombie' || state === 'gupp-violation') return style.red(text);
+    if (state === 'dead' || state === 'stalled' || state === 'zombie' || state === 'gupp-violation' || state === 'host-lost') return style.red(text);
     if (state.startsWith('waiting')) return style.yellow(text);
     if (state === 'working' || state === 'starting') return style.green(text);
     return style.dim(text);
@@ -76,6 +76,8 @@ export default function register(program: Command, ctx: GtContext): void {
               agent: agent.address,
               role: agent.role,
               rig: agent.rig ?? null,
+              // A town across hosts: the machine its session runs on.
+              host: agent.host ?? null,
               runtime: agent.runtime ?? null,
               backend: agent.backend ?? null,
               session: agent.session,
@@ -108,10 +110,12 @@ export default function register(program: Command, ctx: GtContext): void {
         ctx.emit(rows, () => {
           if (rows.length === 0) return 'No agents yet.';
           const paint = stateColour(ctx.style);
+          const hosts = rows.some((r) => r.host !== null);
           const lines = table([
-            ['AGENT', 'RUNTIME', 'BACKEND', 'STATE', 'HOOK', 'LAST SIGNAL'],
+            ['AGENT', ...(hosts ? ['HOST'] : []), 'RUNTIME', 'BACKEND', 'STATE', 'HOOK', 'LAST SIGNAL'],
             ...rows.map((r) => [
               ctx.style.bold(r.agent),
+              ...(hosts ? [r.host ?? '-'] : []),
               r.runtime ?? '-',
               r.backend ?? '-',
               paint(
