@@ -30,7 +30,16 @@ import { HOOK_URL_PLACEHOLDER } from '../core/agents/runtimes.js';
 import { killGroup, processAlive, readPid } from './exec.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { writeFileAtomic } from './fs.js';
-import type { TownHostClient } from './town-host.js';
+
+/** What the headless backend asks of the town host (town-host.ts: TownHostClient). */
+export interface TownHostLink {
+  /** Resolves once a town host answers, starting one when none does. */
+  ensure(): Promise<void>;
+  /** Starts the session whose spec is in `runDir` under the town host. */
+  start(runDir: string): Promise<{ pid: number | undefined }>;
+  /** The host's answer to one request; undefined when no host listens. */
+  call<T>(method: 'GET' | 'POST', path: string, body?: Record<string, unknown>): Promise<T | undefined>;
+}
 
 interface SessionRecord {
   name: string;
@@ -47,7 +56,7 @@ export class HeadlessBackend implements SessionBackend {
     private readonly sessionsDir: string,
     private readonly launcher: string[],
     private readonly env: NodeJS.ProcessEnv,
-    private readonly townHost?: TownHostClient,
+    private readonly townHost?: TownHostLink,
   ) {}
 
   private record(name: string): SessionRecord | undefined {

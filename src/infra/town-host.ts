@@ -25,7 +25,7 @@ import { GT_DIR, TOWN_HOST_LOGFILE, TOWN_HOST_PIDFILE, TOWN_HOST_SOCKET, TOWN_HO
 import { killGroup, processAlive } from './exec.js';
 import { acquireLock, nodeTownFiles } from './files.js';
 import { writeFileAtomic } from './fs.js';
-import { hookToken, launchAgent, listenForHooks, writeHookUrl, type AgentProcess, type HookHandler } from './headless.js';
+import { hookToken, launchAgent, listenForHooks, writeHookUrl, type AgentProcess, type HookHandler, type TownHostLink } from './headless.js';
 
 /** What the town host does for one agent besides running it (core/agents/session-host.ts). */
 export interface HostedHandlers {
@@ -222,7 +222,7 @@ export async function runTownHost(options: TownHostOptions): Promise<number> {
 }
 
 /** Talks to the town host over its socket, starting it when none runs. */
-export class TownHostClient {
+export class TownHostClient implements TownHostLink {
   private starting: Promise<void> | undefined;
 
   /** `launcher`: argv that runs gt (node + script). */
