@@ -119,3 +119,19 @@ describe.skipIf(!existsSync(CODEX_BIN))("Codex's tool calls through the broker",
     ]);
   });
 });
+
+describe('team context on reconnect', () => {
+  it("gt prime --hook of a resumed session prints the team with beads and states (the hot command loads the config for it); a fresh start's does not", () => {
+    const town = makeTown({ rig: 'app' });
+    const one = town.bead('Fix the login timeout', ['sleep 60']);
+    const two = town.bead('Add the retry tests', ['sleep 60']);
+    const [first, second] = town.json<Slung[]>(['sling', one, two, 'app', '--agent', 'shell']);
+    const env = { GT_AGENT: first?.agent as string, BD_ACTOR: first?.agent as string };
+    const fresh = town.gt(['prime', '--hook'], { env, input: '{"source":"startup"}' });
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stdout).not.toContain('## Team');
+    const resumed = town.gt(['prime', '--hook'], { env, input: '{"source":"resume"}' });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(new RegExp(`## Team \\(leader human\\)\\n- ${second?.agent as string} \\S+ ${two} Add the retry tests\\n`));
+  });
+});
