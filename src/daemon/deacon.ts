@@ -34,6 +34,8 @@ import type { Town } from '../core/town/town.js';
 import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE, DOGS_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
+import { TEAM_MODE_ENV } from '../core/agents/team-mode.js';
+import { refreshSwarmViews } from '../app/swarm.js';
 
 /** The town's notification channels; none while town.toml is broken (the loop logs that elsewhere). */
 function safeChannels(town: Town) {
@@ -68,6 +70,14 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   log('info', 'started', { pid: process.pid, interval: town.config.daemon.interval });
   // The lease: renewed as the loop turns, so gt status and gt doctor tell a hung daemon from a busy one.
   const startedAt = town.ports.now();
+  // The team mode, captured once (gt up --mode, town.toml sessions.mode; auto against the terminal gt up ran in): its slings and restarts use it.
+  let teamMode: string | undefined;
+  try {
+    teamMode = town.captureTeamMode();
+    log('info', 'team.mode', { mode: teamMode, setting: env[TEAM_MODE_ENV] ?? town.config.sessions.mode });
+  } catch (error) {
+    log('warn', 'team mode unresolved', { error: errorMessage(error) });
+  }
   let passes = 0;
   const renew = () => {
     writeLease(town.ports.files, root, {
@@ -77,6 +87,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       passes,
       interval_ms: parseDuration(town.config.daemon.interval),
       stale_after_ms: parseDuration(town.config.daemon.stale_after),
+      ...(teamMode ? { team_mode: teamMode } : {}),
     });
   };
   // A town across hosts: this machine's heartbeat in the shared ledger, its placed rigs cloned, the others watched.
@@ -255,6 +266,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
             }
             renew();
           }
+          // Open swarm views follow the town: a finished polecat's pane leaves, a new sling's pane comes (issue 17 §1).
+          await refreshSwarmViews(town, env).catch((error: unknown) => log('warn', 'swarm view refresh failed', { error: errorMessage(error) }));
           for (const closed of await settleEscalations(town)) log('info', 'escalation.closed', { escalation: closed, why: 'its subject closed' });
           for (const again of await reescalateStale(town)) log('warn', 'escalation.reescalated', { ...again });
         } catch (error) {

@@ -481,6 +481,11 @@ export class Ledger {
     return this.store.read((tx) => tx.lastTownEventId());
   }
 
+  /** Calls `wake` soon after town events are appended, by this process or another (the store's wake-up port); returns the stop. */
+  async watchEvents(wake: () => void): Promise<() => void> {
+    return this.store.watch(wake);
+  }
+
   // ---- the notification outbox (core/notify) ----
 
   /** Adds messages to the outbox in one transaction; each entry is its new ID, or undefined when deduplicated. */

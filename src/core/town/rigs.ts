@@ -60,10 +60,26 @@ export interface InstallPorts {
  * town.toml, ledger or mayor repository is left as it is; `force` lets it
  * fill in the missing parts of an existing or non-empty directory.
  */
-export async function installTown(root: string, name: string, ports: InstallPorts, options: { force?: boolean }): Promise<InstallResult> {
+/**
+ * `ledger`: a postgres:// URL for the town's ledger (issue 19), written to town.toml as
+ * `ledger.url`; without it the ledger is the SQLite file .gt/ledger.db. `shownLedger` is how the
+ * URL is reported (its password masked).
+ */
+export async function installTown(
+  root: string,
+  name: string,
+  ports: InstallPorts,
+  options: { force?: boolean; ledger?: string; shownLedger?: string },
+): Promise<InstallResult> {
   const { files, git } = ports;
   const townFile = `${root}/${TOWN_FILE}`;
   const existed = files.exists(townFile);
+  if (existed && options.ledger !== undefined) {
+    throw conflictError(
+      `${root} is already a town; --ledger only chooses the ledger of a new one (nothing was changed)`,
+      `to move this town's ledger, run gt ledger migrate --to ${options.shownLedger ?? '<url>'}`,
+    );
+  }
   if (existed && !options.force) return { root, created: [], existed: true };
   if (!existed && files.list(root).length > 0 && !options.force) {
     throw conflictError(
@@ -93,16 +109,19 @@ export async function installTown(root: string, name: string, ports: InstallPort
       agents: {},
       sessions: { backend: 'auto' },
       daemon: { interval: '5s' },
+      ...(options.ledger !== undefined ? { ledger: { url: options.ledger } } : {}),
     }),
     0o600,
   );
-  const ledgerExisted = files.exists(`${root}/.gt/ledger.db`);
   const ledger = await ports.openLedger(true);
-  // SQLite gives its -wal and -shm files the mode of the database file.
-  files.chmod(`${root}/.gt/ledger.db`, 0o600);
-  if (!ledgerExisted) {
+  if (options.ledger === undefined) {
+    // SQLite gives its -wal and -shm files the mode of the database file.
+    files.chmod(`${root}/.gt/ledger.db`, 0o600);
+  }
+  // A new ledger (a new file, or a database without gt's schema until now) gets the town's prefix.
+  if ((await ledger.getConfig('issue_prefix')) === undefined) {
     await ledger.setConfig('issue_prefix', 'hq');
-    created.push('.gt/ledger.db');
+    created.push(options.ledger === undefined ? '.gt/ledger.db' : `ledger at ${options.shownLedger ?? 'the PostgreSQL URL'}`);
   }
   ports.writeLaunchers();
   const mayor = `${root}/mayor`;
