@@ -46,7 +46,8 @@ describe.skipIf(!claudeInstalled)("the leader's mailbox with Claude Code", () =>
     // 1. The ask is in the person's inbox (the person slung the work), with the answers and the rules "always allow" would add.
     const ask = await waitFor('the permission ask in the inbox', () => inbox().find((m) => m.permission !== undefined), 60_000);
     expect(ask.subject).toBe(`PERMISSION ${ask.permission as string}: Bash: touch ONE.txt`);
-    expect(ask.body).toContain(`${agent}`);
+    // Named with its colour in the swarm view.
+    expect(ask.body).toMatch(new RegExp(`^${agent} \\([a-z]+ \\(#[0-9a-f]{6}\\)\\) asks to run Bash in `));
     expect(ask.body).toContain('2. allow Bash command "touch *"');
     const always = town.gt(['permission', 'approve', ask.permission as string, '--always', '--rule', '2']);
     expect(always.code, always.stderr).toBe(0);
