@@ -24,7 +24,7 @@ import { runDueDogs } from '../core/dogs/dogs.js';
 import { markLostHosts, renewHost } from '../core/hosts/hosts.js';
 import { rigsHere } from '../core/hosts/placement.js';
 import { releaseMovedRigs, syncPlacedRigs } from '../core/hosts/rigs.js';
-import { leasePath, writeLease } from '../core/town/daemon-health.js';
+import { leasePath, writeLease, type PassCost } from '../core/town/daemon-health.js';
 import { dogPorts, fileLogger, lockDaemon, notifyPort, openTown, reapOrphans, runtimeProbe, telemetrySink } from '../app/index.js';
 import { telemetryPass } from '../core/metrics/telemetry.js';
 import { drainOutbox, notifyChannels } from '../core/notify/outbox.js';
@@ -34,6 +34,8 @@ import type { Town } from '../core/town/town.js';
 import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE, DOGS_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
+import { TEAM_MODE_ENV } from '../core/agents/team-mode.js';
+import { refreshSwarmViews } from '../app/swarm.js';
 
 /** The town's notification channels; none while town.toml is broken (the loop logs that elsewhere). */
 function safeChannels(town: Town) {
@@ -68,8 +70,23 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   log('info', 'started', { pid: process.pid, interval: town.config.daemon.interval });
   // The lease: renewed as the loop turns, so gt status and gt doctor tell a hung daemon from a busy one.
   const startedAt = town.ports.now();
+  // The team mode, captured once (gt up --mode, town.toml sessions.mode; auto against the terminal gt up ran in): its slings and restarts use it.
+  let teamMode: string | undefined;
+  try {
+    teamMode = town.captureTeamMode();
+    log('info', 'team.mode', { mode: teamMode, setting: env[TEAM_MODE_ENV] ?? town.config.sessions.mode });
+  } catch (error) {
+    log('warn', 'team mode unresolved', { error: errorMessage(error) });
+  }
   let passes = 0;
+  let lastPass: PassCost | undefined;
+  let leaseWritten = { at: 0, passes: -1 };
   const renew = () => {
+    // Renewed after each agent of a patrol too (a wake waits seconds); written at most once a second
+    // within a pass, since each write is an fsync'd rename (50 agents: 9 s of CPU a minute).
+    const at = Date.now();
+    if (passes === leaseWritten.passes && at - leaseWritten.at < 1000) return;
+    leaseWritten = { at, passes };
     writeLease(town.ports.files, root, {
       pid: process.pid,
       started_at: startedAt,
@@ -77,6 +94,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       passes,
       interval_ms: parseDuration(town.config.daemon.interval),
       stale_after_ms: parseDuration(town.config.daemon.stale_after),
+      ...(teamMode ? { team_mode: teamMode } : {}),
+      ...(lastPass ? { last_pass: lastPass } : {}),
     });
   };
   // A town across hosts: this machine's heartbeat in the shared ledger, its placed rigs cloned, the others watched.
@@ -183,6 +202,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
     });
   try {
     while (!stopping) {
+      const passStart = { at: performance.now(), cpu: process.cpuUsage() };
       await beat();
       // Across hosts, only the rigs placed on this host are this daemon's to merge and supervise.
       const rigs = await rigsHere(town).catch((error: unknown) => {
@@ -270,6 +290,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
             }
             renew();
           }
+          // Open swarm views follow the town: a finished polecat's pane leaves, a new sling's pane comes (issue 17 §1).
+          await refreshSwarmViews(town, env).catch((error: unknown) => log('warn', 'swarm view refresh failed', { error: errorMessage(error) }));
           for (const closed of await settleEscalations(town)) log('info', 'escalation.closed', { escalation: closed, why: 'its subject closed' });
           for (const again of await reescalateStale(town)) log('warn', 'escalation.reescalated', { ...again });
         } catch (error) {
@@ -289,6 +311,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           .catch((error: unknown) => log('error', 'dispatch pass failed', { error: errorMessage(error) }))
           .finally(() => (dispatching = undefined));
         passes++;
+        const cpu = process.cpuUsage(passStart.cpu);
+        lastPass = { at: town.ports.now(), duration_ms: Math.round(performance.now() - passStart.at), cpu_ms: Math.round((cpu.user + cpu.system) / 1000) };
         renew();
       }
       // Notifications beside the loop too: a channel that hangs until its time-out never delays supervision.

@@ -25,6 +25,7 @@ export const COMMANDS: Entry[] = [
   { names: ['agents'], summary: 'Every agent: role, runtime, session, hook, last signal', load: () => import('./commands/agents.js') },
   { names: ['peek'], summary: "The last lines of an agent's session", load: () => import('./commands/agents.js') },
   { names: ['attach'], summary: "Watch and type into an agent's tmux session", load: () => import('./commands/agents.js') },
+  { names: ['swarm'], summary: 'The swarm view: every agent in one tmux window, coloured and titled', load: () => import('./commands/swarm.js') },
   { names: ['mayor'], summary: 'The Mayor, your coordinator agent: start, attach, stop', load: () => import('./commands/mayor.js') },
   { names: ['mq'], summary: 'The merge queue: list, status, run, retry, reject', load: () => import('./commands/mq.js') },
   { names: ['refinery'], summary: 'The merge queue of a rig: run, queue (same as gt mq)', load: () => import('./commands/mq.js') },

@@ -228,6 +228,9 @@ const HOOK_EVENTS = {
     Stop: 'stop',
     Notification: 'notification',
     SessionEnd: 'session-end',
+    // Claude Code agent teams: the agent leads one (issue 17 §4). Answered with nothing: never keeps a teammate working.
+    TeammateIdle: 'teammate-idle',
+    TaskCompleted: 'task-completed',
   },
   gemini: {
     SessionStart: 'prime',
@@ -266,6 +269,8 @@ const CLAUDE_HTTP_HOOKS: Record<string, 'permission' | 'signal'> = {
   StopFailure: 'signal',
   Notification: 'signal',
   SessionEnd: 'signal',
+  TeammateIdle: 'signal',
+  TaskCompleted: 'signal',
 };
 
 /**

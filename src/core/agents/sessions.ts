@@ -14,6 +14,7 @@ import { checkpoint } from '../town/worktree.js';
 import { gitIdentityEnv, parseIdentity, sessionName, workdirOf, type Identity } from './identity.js';
 import { codexTrusts, launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
 import { claudeConfigFile } from './claude-config.js';
+import { agentColour } from './agent-colour.js';
 
 /**
  * The caller's environment less its secrets: a session gets the secret-named
@@ -134,6 +135,8 @@ export async function startSession(town: Town, identity: Identity, options: Star
   );
   const env = { ...sessionEnv(town, identity, run, runtime), ...plan.env };
   await options.beforeStart?.();
+  const colour = await colourFor(town, identity);
+  const mode = teamModeOf(town);
   const record = await town.saveAgent(
     identity,
     {
@@ -144,6 +147,8 @@ export async function startSession(town: Town, identity: Identity, options: Star
       state: 'starting',
       started_at: now,
       ...(options.branch ? { branch: options.branch } : {}),
+      ...(colour ? { colour } : {}),
+      ...(mode ? { mode } : {}),
       // Across hosts: which machine runs it (its daemon supervises it; the others read it from the ledger).
       ...(town.hostName ? { host: town.hostName } : {}),
     },
@@ -157,7 +162,7 @@ export async function startSession(town: Town, identity: Identity, options: Star
       },
     },
   );
-  await town.ports.backend(backend).start({
+  const started = await town.ports.backend(backend).start({
     name: session,
     cwd: town.path(record.workdir),
     argv: plan.argv,
@@ -165,12 +170,35 @@ export async function startSession(town: Town, identity: Identity, options: Star
     runDir: dir,
     ...(plan.stdinLines ? { stdinLines: plan.stdinLines } : {}),
     ...(plan.hookServer ? { hookServer: plan.hookServer } : {}),
+    ...(town.usesTownHost(backend) ? { townHost: true } : {}),
   });
+  // Its own pane (tmux): what gt attach and the swarm view find it by; no event, it is bookkeeping.
+  if (started?.pane) {
+    await town.saveAgentState(record, { pane: started.pane });
+    record.pane = started.pane;
+  } else if (record.pane) await town.saveAgentState(record, { pane: null });
   if (plan.typeAfterReady !== undefined && backend === 'tmux') {
     // Runtimes that take no prompt argument get it typed once they are up.
     town.ports.detached.nudge(identity.address, plan.typeAfterReady, { afterMs: runtime.readyDelayMs, waitSec: 5, raw: true });
   }
   return record;
+}
+
+/** The identity's colour: the one it has, else the first one no other agent holds (assigned once, agent-colour.ts). */
+async function colourFor(town: Town, identity: Identity): Promise<string | undefined> {
+  const known = await town.agent(identity);
+  if (known?.colour) return undefined;
+  const taken = (await town.agents()).filter((a) => a.address !== identity.address && a.colour).map((a) => a.colour as string);
+  return agentColour(identity.address, taken).name;
+}
+
+/** The team mode this process captured (or resolves now); none when it cannot be resolved (a forced mode whose tool is missing). */
+function teamModeOf(town: Town): string | undefined {
+  try {
+    return town.teamMode();
+  } catch {
+    return undefined;
+  }
 }
 
 /**

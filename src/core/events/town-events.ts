@@ -59,6 +59,7 @@ export const TOWN_EVENT_KINDS = [
   'dog.ran',
   'polecat.reclaimed',
   'polecat.removed',
+  'team.formed',
   'host.joined',
   'host.lost',
   'host.returned',

@@ -6,6 +6,7 @@ import { parse, stringify, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { GtError } from '../../shared/errors.js';
 import { NAME_PATTERN } from '../agents/identity.js';
+import { TEAM_MODE_SETTINGS } from '../agents/team-mode.js';
 
 import { DURATION, parseDuration } from '../../shared/duration.js';
 import { activeHoursProblems, isKnownTimezone } from '../../shared/active-hours.js';
@@ -293,9 +294,18 @@ export const townSchema = z.strictObject({
   sessions: z
     .strictObject({
       backend: backend.default('auto'),
+      /**
+       * Team mode (issue 17 §2): auto, tmux, iterm2 or in-process; captured when the daemon or a sling starts. "in-process":
+       * every headless agent runs under the one town host process (no Node host per session).
+       */
+      mode: z.enum(TEAM_MODE_SETTINGS).default('auto'),
       pass_env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
     })
-    .default({ backend: 'auto', pass_env: [] }),
+    .default({ backend: 'auto', mode: 'auto', pass_env: [] })
+    .superRefine((sessions, context) => {
+      if (sessions.mode === 'in-process' && sessions.backend === 'tmux')
+        context.addIssue({ code: 'custom', path: ['backend'], message: 'sessions.mode = "in-process" runs agents headless; use backend "auto" or "headless"' });
+    }),
   /**
    * `interval`: one pass of the deacon's loops. `stale_after`: a daemon whose lease (renewed every pass) is older is hung;
    * `gt status` and `gt doctor` say so and `gt up` replaces it.

@@ -14,9 +14,11 @@ import { mergeQueue } from '../merge/refinery.js';
 import { readAgents } from '../agents/supervision.js';
 import { HOOK_STATUSES } from '../work/hooked.js';
 import { listConvoys } from '../work/convoys.js';
-import { daemonHealth, type DaemonHealth } from './daemon-health.js';
+import { daemonHealth, readLease, type DaemonHealth } from './daemon-health.js';
+import { TEAM_MODE_ENV } from '../agents/team-mode.js';
 import type { DaemonStatus } from './ports.js';
 import type { Town } from './town.js';
+import { rigPlacements, type RigPlacement } from '../hosts/placement.js';
 import { schedulerStatus, type SchedulerStatus } from '../scheduler/dispatch.js';
 
 export type Tone = 'ok' | 'warn' | 'bad' | 'dim' | 'strong';
@@ -74,10 +76,56 @@ export const daemonSection: StatusSection<DaemonSection> = {
   },
 };
 
+// ---- team mode ----
+
+/** Team mode (issue 17 §2): the setting, what the daemon captured when it started, and what this terminal resolves it to. */
+export interface TeamSection {
+  setting: string;
+  /** The mode the running daemon captured (its slings and restarts use it); null without a daemon. */
+  daemon: string | null;
+  /** `auto` (or the setting) resolved here: what a sling from this terminal captures. */
+  here: string | null;
+  problem?: string;
+  backend: string;
+}
+
+export const teamSection: StatusSection<TeamSection> = {
+  key: 'team',
+  label: 'Team mode',
+  async collect({ town, daemon }) {
+    const setting = town.ports.baseEnv[TEAM_MODE_ENV] ?? town.config.sessions.mode;
+    const lease = daemon.running ? readLease(town.ports.files, town.root) : undefined;
+    let here: string | null = null;
+    let problem: string | undefined;
+    try {
+      here = town.teamMode();
+    } catch (error) {
+      problem = error instanceof Error ? error.message : String(error);
+    }
+    return {
+      setting,
+      daemon: lease?.pid === daemon.pid ? (lease?.team_mode ?? null) : null,
+      here,
+      ...(problem ? { problem } : {}),
+      backend: town.config.sessions.backend,
+    };
+  },
+  lines(t) {
+    const mode = t.daemon ?? t.here ?? 'unresolved';
+    const where = t.daemon ? 'captured by the daemon' : 'resolved here; gt up captures it';
+    const line: StatusLine = [span(mode, t.problem && !t.daemon ? 'bad' : 'strong'), span(` (sessions.mode ${t.setting}; ${where})`)];
+    if (t.backend !== 'auto') line.push(span(` · sessions.backend ${t.backend}`, 'dim'));
+    if (t.problem) line.push(span(` · ${t.problem}`, 'warn'));
+    return [line];
+  },
+};
+
 // ---- rigs ----
 
 export interface RigRow {
   name: string;
+  /** A town across hosts: the host it runs on. */
+  host?: string;
   prefix: string;
   polecats: number;
   crew: number;
@@ -90,14 +138,23 @@ export const rigsSection: StatusSection<RigRow[]> = {
   async collect({ town }) {
     const agents = await town.agents();
     const rows: RigRow[] = [];
-    for (const name of town.rigNames()) {
+    // Across hosts, the rigs of the other hosts too (from their beads: no rig.toml of theirs is here).
+    const placements = town.hostName ? await rigPlacements(town) : new Map<string, RigPlacement>();
+    const names = [...new Set([...town.rigNames(), ...placements.keys()])].sort();
+    for (const name of names) {
       const mine = agents.filter((a) => a.rig === name);
+      const placement = placements.get(name);
+      const local = town.rigNames().includes(name);
       rows.push({
         name,
-        prefix: town.rig(name).prefix,
+        ...(placement?.host ? { host: placement.host } : {}),
+        prefix: local ? town.rig(name).prefix : (placement?.prefix ?? '?'),
         polecats: mine.filter((a) => a.role === 'polecat').length,
         crew: mine.filter((a) => a.role === 'crew').length,
-        merge_queue: (await mergeQueue(town, name)).length,
+        merge_queue: local
+          ? (await mergeQueue(town, name)).length
+          : (await town.ledger.list({ types: ['merge-request'], metadataFields: { rig: name }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 }))
+              .length,
       });
     }
     return rows;
@@ -110,6 +167,7 @@ export const rigsSection: StatusSection<RigRow[]> = {
         .slice(0, MAX_ROWS)
         .map((r) => [
           span(r.name.padEnd(width), 'strong'),
+          ...(r.host ? [span(` on ${r.host}`, 'dim')] : []),
           span(`  ${r.polecats} polecat(s) · ${r.crew} crew · merge queue `),
           span(String(r.merge_queue), r.merge_queue > 0 ? 'warn' : undefined),
         ]),
@@ -121,8 +179,8 @@ export const rigsSection: StatusSection<RigRow[]> = {
 // ---- agents ----
 
 /** States that need a person, worst first: the state machine's problem states (agent-state.ts) and a permission waiting for an answer. */
-const ATTENTION = ['dead', 'zombie', 'gupp-violation', 'stalled', 'waiting-permission'];
-const STATE_ORDER = ['working', 'starting', 'waiting-permission', 'waiting-gate', 'idle', 'done', 'stalled', 'gupp-violation', 'zombie', 'dead'];
+const ATTENTION = ['host-lost', 'dead', 'zombie', 'gupp-violation', 'stalled', 'waiting-permission'];
+const STATE_ORDER = ['working', 'starting', 'waiting-permission', 'waiting-gate', 'idle', 'done', 'stalled', 'gupp-violation', 'zombie', 'dead', 'host-lost'];
 
 export interface AgentsSection {
   total: number;
@@ -414,6 +472,7 @@ export const section = <T>(s: StatusSection<T>): AnySection => s;
 /** The sections in screen order. */
 export const STATUS_SECTIONS: readonly AnySection[] = [
   section(daemonSection),
+  section(teamSection),
   section(rigsSection),
   section(agentsSection),
   section(escalationsSection),

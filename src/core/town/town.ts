@@ -12,6 +12,7 @@ import { agentBeadId, identityFromPath, parseIdentity, sessionName, workdirOf, t
 import type { BackendKind, DetachedControl, GitPort, SessionBackend, SessionProbe, ShellPort, TownFiles } from './ports.js';
 import { resolveRuntime, type ResolvedRuntime } from '../agents/runtimes.js';
 import type { TownEventInput } from '../events/town-events.js';
+import { backendOfMode, resolveTeamMode, TEAM_MODE_ENV, type TeamMode } from '../agents/team-mode.js';
 import { PROBLEM_STATES, remoteAgentState, supervisionRecord, type AgentState, type StateReading, type SupervisionRecord } from '../agents/agent-state.js';
 import { parseDuration } from '../../shared/duration.js';
 
@@ -25,6 +26,8 @@ export interface TownPorts {
   /** A backend of the given kind; tmux throws when tmux is missing. */
   backend: (kind: BackendKind) => SessionBackend;
   tmuxAvailable: boolean;
+  /** Inside iTerm2 with its `it2` CLI on PATH (team mode auto); asked only when a mode is resolved. */
+  iterm2Available: () => boolean;
   detached: DetachedControl;
   /** Absolute path of the gt launcher agents call (`.gt/bin/gt`). */
   gtBin: string;
@@ -65,6 +68,16 @@ export interface AgentRecord {
   permission_request?: string;
   /** When its session was stopped on purpose (the witness leaves such a session stopped). */
   stopped_at?: string;
+  /** Its colour (agent-colour.ts): assigned once, on its first session, and kept. */
+  colour?: string;
+  /** Its own tmux pane (`%N`), recorded when its session starts: every keystroke and capture goes there (issue 17 §4). */
+  pane?: string;
+  /** It leads a Claude Code agent team (seen from TeammateIdle/TaskCompleted), and when that was last seen. */
+  team_lead_at?: string;
+  /** The Claude Code team it leads (`team_name` of those events). */
+  team?: string;
+  /** The team mode captured when its session started (sessions.mode resolved: tmux, iterm2 or in-process). */
+  mode?: string;
   /** The host (machine) its session runs on, in a town across hosts; absent = this town's only machine. */
   host?: string;
   /** What the witness did about the bead on its hook. */
@@ -102,6 +115,11 @@ export function agentFromIssue(issue: Issue): AgentRecord {
     'last_error_at',
     'permission_request',
     'stopped_at',
+    'colour',
+    'pane',
+    'team_lead_at',
+    'team',
+    'mode',
     'host',
   ] as const) {
     const value = str(key);
@@ -330,6 +348,25 @@ export class Town {
 
   // ---- sessions ----
 
+  /**
+   * The team mode (team-mode.ts): `--mode`, else the one captured when this
+   * process (the daemon, a sling) started, else GT_SESSIONS_MODE (gt up --mode),
+   * else town.toml `sessions.mode`; auto resolved against this terminal.
+   */
+  teamMode(requested?: string): TeamMode {
+    if (requested === undefined && this.capturedMode) return this.capturedMode;
+    const setting = requested ?? this.ports.baseEnv[TEAM_MODE_ENV] ?? this.config.sessions.mode;
+    return resolveTeamMode(setting, { tmux: this.ports.tmuxAvailable, iterm2: this.ports.iterm2Available });
+  }
+
+  /** Resolves the team mode once and keeps it for this process's lifetime (the seed's snapshot). */
+  captureTeamMode(requested?: string): TeamMode {
+    this.capturedMode = this.teamMode(requested);
+    return this.capturedMode;
+  }
+
+  private capturedMode: TeamMode | undefined;
+
   backendKind(requested?: string): BackendKind {
     const choice = requested ?? this.config.sessions.backend;
     if (choice === 'tmux') {
@@ -338,7 +375,22 @@ export class Town {
     }
     if (choice === 'headless') return 'headless';
     if (choice !== 'auto') throw validationError(`unknown session backend ${JSON.stringify(choice)}`, 'use tmux, headless or auto');
-    return this.ports.tmuxAvailable ? 'tmux' : 'headless';
+    // sessions.backend = auto: the team mode decides (in-process runs agents headless).
+    return backendOfMode(this.teamMode(), this.ports.tmuxAvailable);
+  }
+
+  /**
+   * Whether a session on `backend` runs under the town host (one process for
+   * every headless agent) rather than a host of its own: in team mode
+   * in-process (sessions.mode, or auto where neither iTerm2 nor tmux is there).
+   */
+  usesTownHost(backend: BackendKind): boolean {
+    if (backend !== 'headless') return false;
+    try {
+      return this.teamMode() === 'in-process';
+    } catch {
+      return false; // a forced mode whose tool is missing (iterm2 without it2): headless sessions keep a host of their own
+    }
   }
 
   /** The runtime an identity uses: explicit, else rig/town role_agents, rig agent, town default. */

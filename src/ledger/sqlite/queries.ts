@@ -63,7 +63,14 @@ export function buildFilter(filter: IssueFilter, dialect: SqlDialect = SQLITE_DI
   if (filter.priorityMax !== undefined) where.push(`i.priority <= ${param(filter.priorityMax)}`);
   if (filter.assignee !== undefined) where.push(`i.assignee = ${param(filter.assignee)}`);
   if (filter.unassigned) where.push(`i.assignee IS NULL`);
-  for (const label of filter.labelsAll ?? []) where.push(`EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label = ${param(label)})`);
+  // Without a limit every match is read anyway: start from the label's rows (the dispatch queue's gt:queued
+  // each daemon pass read all 50,000 issues). With one, walk the order and stop early (a common label).
+  for (const label of filter.labelsAll ?? [])
+    where.push(
+      filter.limit
+        ? `EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label = ${param(label)})`
+        : `i.id IN (SELECT l.issue_id FROM labels l WHERE l.label = ${param(label)})`,
+    );
   if (filter.labelsAny?.length) where.push(`EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND ${inList('l.label', filter.labelsAny)})`);
   if (filter.excludeLabels?.length) where.push(`NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND ${inList('l.label', filter.excludeLabels)})`);
   if (filter.noLabels) where.push(`NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id)`);
