@@ -10,6 +10,7 @@
  *
  *   npm run bench:ledger            # full size
  *   BENCH_ISSUES=5000 BENCH_RUNS=9 npm run bench:ledger   # quicker
+ *   BENCH_BEFORE=/path/to/other/dist npm run bench:ledger   # A/B against another build, same rounds
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,9 @@ const ISSUES = Number(process.env.BENCH_ISSUES ?? 50_000);
 const EDGES = ISSUES * 2;
 const RUNS = Number(process.env.BENCH_RUNS ?? 21);
 const TARGET = 1.3;
-const BD = resolve(import.meta.dirname, '..', 'dist', 'bd.cjs');
+const BEFORE = process.env.BENCH_BEFORE;
+// BENCH_DIST: measure another build's dist/ (a copy, so rebuilding this tree cannot disturb a run).
+const BD = join(resolve(process.env.BENCH_DIST ?? join(import.meta.dirname, '..', 'dist')), 'bd.cjs');
 
 const log = (text: string) => process.stderr.write(`${text}\n`);
 
@@ -56,27 +59,32 @@ async function main(): Promise<void> {
     }
     const importMs = median(imports);
 
-    const bd = (...args: string[]) => ['node', BD, ...args];
-    // Fresh open beads to claim, one per round (a claim takes a bead out of the ready set).
-    const open = (JSON.parse(run(bd('ready', '-n', '0', '--json'), cwd, env)) as Array<{ id: string }>).map((i) => i.id);
+    // Fresh open beads to claim, one per run (a claim takes a bead out of the ready set).
+    const open = (JSON.parse(run(['node', BD, 'ready', '-n', '0', '--json'], cwd, env)) as Array<{ id: string }>).map((i) => i.id);
     const shown = open[0] as string;
-    const probe = (name: string, argv: (i: number) => string[], target?: number, extra: NodeJS.ProcessEnv = {}): Probe => ({
-      name,
-      argv,
-      cwd,
-      env: { ...env, ...extra },
-      ...(target === undefined ? {} : { target }),
-    });
-    const probes: Probe[] = [
-      probe('bd --version', () => bd('--version')),
-      probe('bd ready -n 100 --json', () => bd('ready', '-n', '100', '--json'), TARGET),
-      probe('bd create', (i) => bd('create', `bench create ${i}`, '-p', '2'), TARGET),
-      probe('bd show <id> --json', () => bd('show', shown, '--json'), TARGET),
-      probe('bd list -n 20', () => bd('list', '-n', '20'), TARGET),
-      probe('bd update <id> --claim', (i) => bd('update', open[open.length - 1 - i] as string, '--claim'), TARGET),
-      // What the first run after an install or upgrade pays: no V8 code cache yet (src/bin/launch.ts).
-      probe('bd ready -n 100 --json, no compile cache', () => bd('ready', '-n', '100', '--json'), undefined, { GT_COMPILE_CACHE: 'off' }),
-    ];
+    const probes: Probe[] = [];
+    // BENCH_BEFORE=<another build's dist/>: the same commands from that build too, in the same rounds (an A/B).
+    const builds: Array<[string, string]> = [['', BD], ...(BEFORE ? ([[' (before)', join(resolve(BEFORE), 'bd.cjs')]] as Array<[string, string]>) : [])];
+    for (const [suffix, bin] of builds) {
+      const bd = (...args: string[]) => ['node', bin, ...args];
+      const probe = (name: string, argv: (i: number) => string[], target?: number, extra: NodeJS.ProcessEnv = {}): Probe => ({
+        name: `${name}${suffix}`,
+        argv,
+        cwd,
+        env: { ...env, ...extra },
+        ...(target === undefined ? {} : { target }),
+      });
+      probes.push(
+        probe('bd --version', () => bd('--version')),
+        probe('bd ready -n 100 --json', () => bd('ready', '-n', '100', '--json'), TARGET),
+        probe('bd create', (i) => bd('create', `bench create ${i}`, '-p', '2'), TARGET),
+        probe('bd show <id> --json', () => bd('show', shown, '--json'), TARGET),
+        probe('bd list -n 20', () => bd('list', '-n', '20'), TARGET),
+        probe('bd update <id> --claim', () => bd('update', open.pop() as string, '--claim'), TARGET),
+      );
+    }
+    // What the first run after an install or upgrade pays: no V8 code cache yet (src/bin/launch.ts).
+    probes.push({ name: 'bd ready -n 100 --json, no compile cache', argv: () => ['node', BD, 'ready', '-n', '100', '--json'], cwd, env: { ...env, GT_COMPILE_CACHE: 'off' } });
     log(`timing whole processes against node -e 0, ${RUNS} interleaved rounds…`);
     const measured = measure(probes, { runs: RUNS, baselineCwd: cwd, log });
 

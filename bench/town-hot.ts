@@ -8,6 +8,7 @@
  *
  *   node --import tsx bench/town-hot.ts
  *   BENCH_ISSUES=3000 BENCH_RUNS=3 node --import tsx bench/town-hot.ts     # quicker
+ *   BENCH_BEFORE=/path/to/other/dist node --import tsx bench/town-hot.ts     # A/B against another build
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,9 @@ import { measure, processTable, type Probe } from './processes.js';
 const ISSUES = Number(process.env.BENCH_ISSUES ?? 50_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 21);
 const TARGET = 1.3;
-const GT = resolve(import.meta.dirname, '..', 'dist', 'gt.cjs');
+const BEFORE = process.env.BENCH_BEFORE;
+// BENCH_DIST: measure another build's dist/ (a copy, so rebuilding this tree cannot disturb a run).
+const GT = join(resolve(process.env.BENCH_DIST ?? join(import.meta.dirname, '..', 'dist')), 'gt.cjs');
 const log = (text: string) => process.stderr.write(`${text}\n`);
 
 function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv): string {
@@ -63,13 +66,18 @@ function main(): void {
     gt(['mail', 'send', agent, '-s', 'Heads up', '-m', 'The login tests are flaky on CI; rerun once before you dig.']);
 
     const as = { ...env, GT_AGENT: agent };
-    const probe = (name: string, args: string[]): Probe => ({ name, argv: () => ['node', GT, ...args], cwd: base, env: as, target: TARGET });
-    const probes = [
-      probe('gt prime', ['prime']),
-      probe('gt signal prompt-submit', ['signal', 'prompt-submit']),
-      probe('gt hook', ['hook']),
-      probe('gt mail check --inject', ['mail', 'check', '--inject']),
-    ];
+    const probes: Probe[] = [];
+    // BENCH_BEFORE=<another build's dist/>: the same commands from that build too, in the same rounds (an A/B).
+    const builds: Array<[string, string]> = [['', GT], ...(BEFORE ? ([[' (before)', join(resolve(BEFORE), 'gt.cjs')]] as Array<[string, string]>) : [])];
+    for (const [suffix, bin] of builds) {
+      const probe = (name: string, args: string[]): Probe => ({ name: `${name}${suffix}`, argv: () => ['node', bin, ...args], cwd: base, env: as, target: TARGET });
+      probes.push(
+        probe('gt prime', ['prime']),
+        probe('gt signal prompt-submit', ['signal', 'prompt-submit']),
+        probe('gt hook', ['hook']),
+        probe('gt mail check --inject', ['mail', 'check', '--inject']),
+      );
+    }
     log(`timing whole processes against node -e 0, ${RUNS} interleaved rounds…`);
     const measured = measure(probes, { runs: RUNS, baselineCwd: base, log });
     process.stdout.write(
