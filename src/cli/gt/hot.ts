@@ -39,7 +39,7 @@ export async function runHot(argv: string[], io: Io): Promise<number> {
     else if (word === 'mail') await mailCheckCommand(ctx, { ...agent, ...(v.inject ? { inject: true } : {}) });
     else {
       if (first === undefined) throw new GtError('usage', 'missing the signal name', { hint: 'see gt signal --help' });
-      return await signalCommand(ctx, first, { ...agent, format: v.format ?? 'text' });
+      return await signalCommand(ctx, first, { ...agent, format: v.format ?? 'text' }, positionals.slice(2));
     }
     return 0;
   } catch (error) {

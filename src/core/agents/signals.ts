@@ -9,6 +9,7 @@ import { noteRateLimit } from '../scheduler/backoff.js';
 import { isRateLimit } from '../scheduler/decide.js';
 import { takeHeartbeatDelivery } from '../heartbeat/state.js';
 import { afterFlushTurn, noteFlushPrompt } from '../memory/flush.js';
+import { noteTurnEnd } from '../comms/leader.js';
 
 export const SIGNALS = [
   'session-start',
@@ -85,7 +86,12 @@ export async function recordSignal(town: Town, identity: Identity, signal: Signa
  */
 export async function turnSignal(town: Town, identity: Identity, signal: Signal, input: Record<string, unknown>, format: string): Promise<string> {
   await recordSignal(town, identity, signal, input);
-  if (!TURN_BOUNDARIES.has(signal) || SILENT_FORMATS.has(format)) return '';
+  if (!TURN_BOUNDARIES.has(signal)) return '';
+  if (SILENT_FORMATS.has(format)) {
+    // Its mail stays pending (a nudge types it in): the turn ended with nothing pending only when there is none.
+    if (signal === 'stop' && (await new Mailbox(town.ledger, identity.address).pendingCount(identity.address)) === 0) await tellLeader(town, identity, input);
+    return '';
+  }
   // A heartbeat's wake line was typed: its message (prompt, time, events, HEARTBEAT.md) comes with this turn.
   const heartbeat = signal === 'prompt-submit' ? takeHeartbeatDelivery(town, input.prompt) : '';
   if (identity.role === 'mayor' || identity.role === 'crew') {
@@ -93,5 +99,14 @@ export async function turnSignal(town: Town, identity: Identity, signal: Signal,
     else if (signal === 'stop') afterFlushTurn(town, identity);
   }
   const messages = await new Mailbox(town.ledger, identity.address).takePending(identity.address);
+  // Nothing handed over at the turn's end: the agent stops, and its leader hears of it.
+  if (signal === 'stop' && messages.length === 0) await tellLeader(town, identity, input);
   return `${heartbeat}${heartbeat && messages.length ? '\n' : ''}${renderInjected(identity.address, messages)}`;
+}
+
+/** The leader's idle note; a failure to write it is said, never a reason for the hook to fail. */
+async function tellLeader(town: Town, identity: Identity, input: Record<string, unknown>): Promise<void> {
+  await noteTurnEnd(town, identity, input).catch((error: unknown) =>
+    town.ports.progress(`warning: could not tell ${identity.address}'s leader of its turn's end: ${error instanceof Error ? error.message : String(error)}`),
+  );
 }

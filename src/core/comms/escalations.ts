@@ -25,6 +25,7 @@ import { DEFAULT_ROUTES, ROUTE_PATTERN, SEVERITIES, type Severity } from './rout
 import type { Town } from '../town/town.js';
 import { Mailbox } from './mail.js';
 import { wakeForMail } from './delivery.js';
+import { dispatcherOf as beadDispatcher } from './leader.js';
 import { enqueueNotification } from '../notify/outbox.js';
 
 export { SEVERITIES, type Severity };
@@ -230,13 +231,7 @@ async function deliverEscalation(town: Town, escalation: Escalation, round: numb
 async function dispatcherOf(town: Town, escalation: Escalation): Promise<string | undefined> {
   if (!escalation.subject) return undefined;
   const subject = await town.ledger.find(escalation.subject);
-  const by = subject?.metadata?.hooked_by;
-  if (typeof by !== 'string' || by === 'deacon' || by === escalation.agent) return undefined;
-  try {
-    return parseIdentity(by).address;
-  } catch {
-    return undefined;
-  }
+  return subject ? beadDispatcher(subject, escalation.agent) : undefined;
 }
 
 /**

@@ -15,7 +15,8 @@ export const MAIL_LABEL = 'gt:message';
 export const PENDING_LABEL = 'delivery:pending';
 export const READ_LABEL = 'read';
 
-export type MailKind = 'message' | 'nudge' | 'handoff' | 'protocol';
+/** `idle`: an agent's turn ended (the leader's mailbox, comms/leader.ts); one unread per agent and leader. */
+export type MailKind = 'message' | 'nudge' | 'handoff' | 'protocol' | 'idle';
 
 export interface MailMessage {
   id: string;
@@ -33,6 +34,8 @@ export interface MailMessage {
   acked: boolean;
   /** The escalation this message tells of (acking the message acks it). */
   escalation?: string;
+  /** The permission request this message asks a leader to answer (closed once it is answered). */
+  permission?: string;
 }
 
 export function messageFrom(issue: IssueDetails | IssueWithCounts): MailMessage {
@@ -53,6 +56,7 @@ export function messageFrom(issue: IssueDetails | IssueWithCounts): MailMessage 
   };
   if (typeof m.reply_to === 'string') message.reply_to = m.reply_to;
   if (typeof m.escalation === 'string') message.escalation = m.escalation;
+  if (typeof m.permission === 'string') message.permission = m.permission;
   return message;
 }
 
@@ -62,6 +66,7 @@ export interface SendOptions {
   priority?: number;
   kind?: MailKind;
   escalation?: string;
+  permission?: string;
 }
 
 export class Mailbox {
@@ -86,6 +91,7 @@ export class Mailbox {
         ...(options.thread ? { thread: options.thread } : {}),
         ...(options.replyTo ? { reply_to: options.replyTo } : {}),
         ...(options.escalation ? { escalation: options.escalation } : {}),
+        ...(options.permission ? { permission: options.permission } : {}),
       },
       extraFields: { sender: this.sender },
       townEvent: (id) => ({
@@ -157,6 +163,19 @@ export class Mailbox {
     return [...root, ...issues].map(messageFrom).sort((a, b) => a.created_at.localeCompare(b.created_at));
   }
 
+  /** How many messages wait for delivery to `address` (nothing is taken). */
+  async pendingCount(address: string): Promise<number> {
+    const pending = await this.ledger.list({
+      types: ['message'],
+      assignee: address,
+      labelsAll: [MAIL_LABEL, PENDING_LABEL],
+      excludeStatuses: ['closed'],
+      includeEphemeral: true,
+      limit: 0,
+    });
+    return pending.length;
+  }
+
   /** Undelivered messages for `address`, each marked delivered by exactly one caller. */
   async takePending(address: string): Promise<MailMessage[]> {
     const pending = await this.ledger.list({
@@ -185,6 +204,11 @@ export function renderInjected(address: string, messages: MailMessage[]): string
   if (messages.length === 0) return '';
   const lines = [`<system-reminder>`, `gt: ${messages.length} new message(s) for ${address}`];
   for (const m of messages) {
+    if (m.kind === 'idle') {
+      // One line: who stopped, on what, and what it said last.
+      lines.push(`[${m.id}] ${m.subject}`);
+      continue;
+    }
     const label = m.kind === 'nudge' ? 'nudge' : m.kind === 'handoff' ? 'handoff note' : 'mail';
     lines.push(`[${label} ${m.id} from ${m.from}] ${m.subject}`);
     if (m.body.trim()) lines.push(m.body.trim());

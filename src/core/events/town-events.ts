@@ -35,6 +35,7 @@ export const TOWN_EVENT_KINDS = [
   'gate.escalated',
   'permission.asked',
   'permission.decided',
+  'permission.rule_added',
   'escalation.raised',
   'escalation.acked',
   'escalation.closed',

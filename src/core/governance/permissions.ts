@@ -14,7 +14,8 @@ import { ISSUE_ID_PATTERN } from '../beads/rules.js';
 import type { Issue } from '../beads/types.js';
 import { parseDuration } from '../../shared/duration.js';
 import type { Decision, PermissionRule, PermissionsConfig } from '../town/config.js';
-import { workdirOf, type Identity } from '../agents/identity.js';
+import { agentBeadId, parseIdentity, workdirOf, type Identity } from '../agents/identity.js';
+import { closeAskMail, leaderOf, mailAsk } from '../comms/leader.js';
 import { raiseEscalation } from '../comms/escalations.js';
 import { readRunLogs } from '../agents/run-logs.js';
 import type { Town } from '../town/town.js';
@@ -273,6 +274,13 @@ function decidesForAPerson(words: string[]): boolean {
   return typed || metadata.some((a) => PERSON_KEYS.test(a));
 }
 
+/** `gt permission approve|deny …`: the command that checks who answers. */
+function answersWithGt(words: string[]): boolean {
+  const w = unwrapCommand(words);
+  const args = w.slice(1).filter((a) => !a.startsWith('-'));
+  return w[0] === 'gt' && args[0] === 'permission' && (args[1] === 'approve' || args[1] === 'deny');
+}
+
 /** A command that drops or changes the agent's identity (GT_AGENT), or its whole environment. */
 function changesIdentity(line: string): boolean {
   return /\bGT_AGENT\s*=|\bunset\b[^;&|\n]*\bGT_AGENT\b|(-u|--unset)[\s=]+GT_AGENT\b|\benv\s+(-[a-zA-Z]*i\b|--ignore-environment\b)/.test(line);
@@ -428,6 +436,8 @@ interface Scope {
   real: (path: string) => string;
   /** The agent's HOME, for `~` and `$HOME` in a shell line. */
   home?: string;
+  /** The agent is a leader (town.toml permissions.leaders): it answers others' requests with gt permission. */
+  leader?: boolean;
 }
 
 interface BuiltinRule {
@@ -464,9 +474,10 @@ const BUILTIN_RULES: BuiltinRule[] = [
     action: 'deny',
     always: true,
     reason: 'only a person (or a leader) answers permission requests and vouches for command gates',
-    matches: (request) => {
+    matches: (request, scope) => {
       const line = commandOf(request);
-      return line !== undefined && simpleCommands(line).some(decidesForAPerson);
+      // A leader answers through `gt permission`, which checks it (never its own request); never by writing the ledger.
+      return line !== undefined && simpleCommands(line).some((words) => decidesForAPerson(words) && !(scope.leader && answersWithGt(words)));
     },
   },
   {
@@ -506,7 +517,12 @@ function ruleMatches(rule: PermissionRule, request: ToolRequest, role: string, w
     const line = commandOf(request);
     if (line === undefined) return false;
     const pattern = globRegex(rule.command);
-    if (!pattern.test(line.trim()) && !simpleCommands(line).some((words) => pattern.test(words.join(' ')))) return false;
+    const matches = (words: string[]) => pattern.test(words.join(' '));
+    // An "always allow" answers for the command it names, never for what a line adds to it (`npm test; curl … | sh`).
+    const commands = simpleCommands(line);
+    // (A `*` may span `&&` and `;` in a whole line, so "always allow" matches a whole line only as written.)
+    const whole = rule.over_ask ? line.trim() === rule.command : pattern.test(line.trim());
+    if (!whole && !(rule.over_ask ? commands.length > 0 && commands.every(matches) : commands.some(matches))) return false;
   }
   if (rule.path !== undefined) {
     const path = pathOf(request);
@@ -534,6 +550,7 @@ export function evaluatePolicy(
   asked: ToolRequest,
   realpath: (path: string) => string = (path) => path,
   home?: string,
+  options: { leader?: boolean } = {},
 ): Verdict {
   const relative = workdirOf(identity);
   const worktree = realpath(workspace);
@@ -542,6 +559,7 @@ export function evaluatePolicy(
     root: worktree.endsWith(`/${relative}`) ? worktree.slice(0, -relative.length - 1) : undefined,
     real: realpath,
     ...(home ? { home } : {}),
+    leader: options.leader === true,
   };
   // Rules match where a path really leads: every symbolic link resolved.
   const request: ToolRequest = { ...asked, cwd: realpath(asked.cwd), input: { ...asked.input } };
@@ -550,12 +568,21 @@ export function evaluatePolicy(
     if (typeof value === 'string' && value !== '') request.input[key] = realpath(posix.resolve(asked.cwd, value));
   }
   let best: Verdict | undefined;
+  let answered: Verdict | undefined;
   const consider = (verdict: Verdict) => {
     if (!best || RANK[verdict.action] > RANK[best.action]) best = verdict;
   };
   for (const layer of layers) {
     layer.config.rules.forEach((rule, index) => {
       if (ruleMatches(rule, request, identity.role, worktree)) {
+        if (rule.action === 'allow' && rule.over_ask) {
+          answered ??= {
+            action: 'allow',
+            rule: `${layer.source} permissions.rules[${index}]`,
+            reason: rule.reason ?? `always allowed${rule.added_by ? ` by ${rule.added_by}` : ''}${rule.request ? ` (${rule.request})` : ''}`,
+          };
+          return;
+        }
         consider({
           action: rule.action,
           rule: `${layer.source} permissions.rules[${index}]`,
@@ -570,6 +597,8 @@ export function evaluatePolicy(
       consider({ action: rule.action, rule: `builtin ${rule.id}`, reason: typeof rule.reason === 'string' ? rule.reason : rule.reason(request, scope) });
     }
   }
+  // "Always allow" answers an ask (a rule's or the default's) once and for all; a deny still wins.
+  if (answered && best?.action !== 'deny') return answered;
   if (best) return best;
   const fallback = layers.find((l) => l.config.default !== undefined);
   return fallback
@@ -642,6 +671,57 @@ export interface PermissionLogEntry extends PermissionOutcome {
   cwd: string;
 }
 
+/** A rule "always allow" would add, in the policy's own terms. */
+export interface SuggestedRule {
+  action: 'allow';
+  tool: string;
+  command?: string;
+  path?: string;
+}
+
+/** A word that reads as a subcommand (`test` in `npm test`), not an argument (a file, a flag, a value). */
+const SUBCOMMAND = /^[a-z][a-z0-9:-]*$/;
+
+/**
+ * The rules a leader may add with "always allow", narrowest first: the exact
+ * command line (or file), then the program with its subcommand and any
+ * arguments (`npm test *`), or the file's folder (`src/*`), or the tool.
+ */
+export function suggestRules(request: ToolRequest, worktree: string): SuggestedRule[] {
+  const tool = request.tool;
+  const line = commandOf(request)?.trim();
+  if (line !== undefined && line !== '') {
+    const rules: SuggestedRule[] = [{ action: 'allow', tool, command: line }];
+    const commands = simpleCommands(line);
+    const words = commands[0];
+    if (commands.length === 1 && words !== undefined) {
+      const head = words.slice(0, words[1] !== undefined && SUBCOMMAND.test(words[1]) ? 2 : 1).join(' ');
+      if (head !== line && !/[*\n]/.test(head)) rules.push({ action: 'allow', tool, command: `${head} *` });
+    }
+    return rules;
+  }
+  const path = pathOf(request);
+  if (path !== undefined) {
+    const relative = path.startsWith(`${worktree}/`) ? path.slice(worktree.length + 1) : path;
+    const rules: SuggestedRule[] = [{ action: 'allow', tool, path: relative }];
+    const dir = posix.dirname(relative);
+    if (dir !== '.' && dir !== '/') rules.push({ action: 'allow', tool, path: `${dir}/*` });
+    return rules;
+  }
+  return [{ action: 'allow', tool }];
+}
+
+/** A rule as one line: `allow Bash command "npm test *"`. */
+export function ruleText(rule: Pick<PermissionRule, 'action' | 'tool' | 'command' | 'path'>): string {
+  return `${rule.action} ${rule.tool}${rule.command !== undefined ? ` command ${JSON.stringify(rule.command)}` : ''}${rule.path !== undefined ? ` path ${JSON.stringify(rule.path)}` : ''}`;
+}
+
+/** Where "always allow" writes for an agent: its rig's policy, or the town's for an agent of no rig (the Mayor). */
+export function policyFileOf(agent: string): string {
+  const rig = parseIdentity(agent).rig;
+  return rig ? `${rig}/rig.toml` : 'town.toml';
+}
+
 function summary(request: ToolRequest): string {
   const command = commandOf(request);
   const text = command ?? pathOf(request) ?? JSON.stringify(request.input);
@@ -671,7 +751,9 @@ export async function brokerPermission(town: Town, identity: Identity, request: 
           rule: 'builtin person-decides',
           reason: `${requests.join(', ')} ${requests.length === 1 ? 'is a permission request' : 'are permission requests'}: only a person (or a leader) answers them`,
         }
-      : evaluatePolicy(layers, identity, worktree, request, (path) => town.ports.files.realpath(path), town.ports.baseEnv.HOME);
+      : evaluatePolicy(layers, identity, worktree, request, (path) => town.ports.files.realpath(path), town.ports.baseEnv.HOME, {
+          leader: isLeader(town, identity.address),
+        });
   let outcome: PermissionOutcome = { ...verdict, decided_by: 'policy', decided_via: 'policy' };
   if (verdict.action === 'ask') outcome = await askHuman(town, identity, request, verdict, permissionTimeoutMs(layers), options);
   const entry: PermissionLogEntry = redactData({
@@ -699,6 +781,8 @@ async function askHuman(
   const deadline = Date.now() + timeout;
   // What a person is shown holds no secret a command line spelled out.
   const input = redactData(request.input);
+  const suggested = suggestRules({ ...request, input }, town.path(workdirOf(identity)));
+  const colour = await agentColour(town, identity);
   const bead = await ledger.create({
     title: summary({ ...request, input }),
     type: 'permission',
@@ -714,6 +798,8 @@ async function askHuman(
       rule: verdict.rule,
       reason: verdict.reason,
       expires_at: new Date(deadline).toISOString(),
+      suggested,
+      ...(colour ? { colour } : {}),
       ...(request.session ? { session: request.session } : {}),
     },
     townEvent: (id) => ({
@@ -722,9 +808,17 @@ async function askHuman(
       agent: identity.address,
       bead: id,
       ...(identity.rig ? { rig: identity.rig } : {}),
-      payload: { tool: request.tool, rule: verdict.rule, reason: verdict.reason, summary: summary(request) },
+      payload: {
+        tool: request.tool,
+        rule: verdict.rule,
+        reason: verdict.reason,
+        summary: summary(request),
+        suggested: suggested.map(ruleText),
+        ...(colour ? { colour } : {}),
+      },
     }),
   });
+  await tellLeaders(town, identity, bead.id, { ...request, input }, verdict, suggested, colour, deadline);
   const agent = await town.agent(identity);
   if (agent) await town.saveAgentState(agent, { state: 'waiting-permission', permission_request: bead.id, last_signal_at: ports.now() });
   try {
@@ -758,6 +852,7 @@ async function askHuman(
       const current = await ledger.find(bead.id);
       if (current?.status === 'closed') return outcomeOf(current, verdict);
     }
+    await closeAskMail(town, bead.id, `denied: ${reason}`).catch(() => undefined);
     const [hooked] = await ledger.list({ statuses: ['hooked', 'in_progress'], assignee: identity.address, limit: 1 });
     // One open escalation per piece of work (or per agent when it has none), however often it asks again.
     await raiseEscalation(town, {
@@ -779,13 +874,73 @@ async function askHuman(
   }
 }
 
+/**
+ * Who is asked: the agent's leader (its dispatcher) when that leader may
+ * answer — a person, or an agent town.toml lists in permissions.leaders —
+ * else the person's inbox (`human`).
+ */
+export async function askRecipients(town: Town, identity: Identity): Promise<string[]> {
+  const leader = await leaderOf(town, identity);
+  return leader !== undefined && leader !== identity.address && isLeader(town, leader) ? [leader] : ['human'];
+}
+
+/** The ask in the leader's mailbox: what, where, and the three answers with the rules "always allow" would add. */
+async function tellLeaders(
+  town: Town,
+  identity: Identity,
+  id: string,
+  request: ToolRequest,
+  verdict: Verdict,
+  suggested: SuggestedRule[],
+  colour: string | undefined,
+  deadline: number,
+): Promise<void> {
+  const what = commandOf(request) ?? pathOf(request) ?? JSON.stringify(request.input);
+  const file = policyFileOf(identity.address);
+  const body = [
+    `${identity.address}${colour ? ` (${colour})` : ''} asks to run ${request.tool} in ${request.cwd}:`,
+    `  ${what.length > 600 ? `${what.slice(0, 599)}…` : what}`,
+    `Asked by ${verdict.rule}: ${verdict.reason}.`,
+    `Answer before ${new Date(deadline).toISOString().slice(0, 16)}Z (then it is denied):`,
+    `  gt permission approve ${id}`,
+    `  gt permission deny ${id} --reason "what to do instead"   (the agent reads the reason)`,
+    `  gt permission approve ${id} --always [--rule N]   adds to ${file}, audited:`,
+    ...suggested.map((rule, i) => `    ${i + 1}. ${ruleText(rule)}`),
+  ].join('\n');
+  try {
+    await mailAsk(town, identity.address, await askRecipients(town, identity), `PERMISSION ${id}: ${summary(request)}`, body, id);
+  } catch (error) {
+    // The request stands (gt permission list, the feed, the dashboard show it); the mail is a courtesy.
+    town.ports.progress(`warning: could not mail the permission ask ${id}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** The agent's colour (the swarm view's palette), as kept on its agent bead. */
+async function agentColour(town: Town, identity: Identity): Promise<string | undefined> {
+  try {
+    const colour = (await town.ledger.find(agentBeadId(identity)))?.metadata?.colour;
+    return typeof colour === 'string' ? colour : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function outcomeOf(issue: Issue, verdict: Verdict): PermissionOutcome {
   const m = issue.metadata ?? {};
   const action: Decision = m.decision === 'allow' ? 'allow' : 'deny';
   const by = typeof m.decided_by === 'string' ? m.decided_by : 'unknown';
   const why = typeof m.decision_reason === 'string' && m.decision_reason !== '' ? `: ${m.decision_reason}` : '';
   const via = typeof m.decided_via === 'string' ? { decided_via: m.decided_via as DecidedVia } : {};
-  return { action, rule: verdict.rule, reason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${why}`, request: issue.id, decided_by: by, ...via };
+  const added = m.rule_added as RuleAdded | undefined;
+  const always = added && typeof added.rule === 'string' ? ` (always: ${added.rule} added to ${added.file})` : '';
+  return {
+    action,
+    rule: verdict.rule,
+    reason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${why}${always}`,
+    request: issue.id,
+    decided_by: by,
+    ...via,
+  };
 }
 
 export interface PermissionRequestView {
@@ -800,6 +955,11 @@ export interface PermissionRequestView {
   decided_via?: string;
   created_at: string;
   expires_at?: string;
+  /** The agent's colour in the swarm view. */
+  colour?: string;
+  /** What "always allow" would add (gt permission approve --always --rule N, 1-based). */
+  suggested: SuggestedRule[];
+  rule_added?: RuleAdded;
 }
 
 function viewOf(issue: Issue): PermissionRequestView {
@@ -814,7 +974,10 @@ function viewOf(issue: Issue): PermissionRequestView {
     rule: s('rule'),
     status: issue.status !== 'closed' ? 'waiting' : m.decision === 'allow' ? 'allowed' : 'denied',
     created_at: issue.created_at,
+    suggested: Array.isArray(m.suggested) ? (m.suggested as SuggestedRule[]) : [],
   };
+  if (s('colour')) view.colour = s('colour');
+  if (m.rule_added && typeof m.rule_added === 'object') view.rule_added = m.rule_added as RuleAdded;
   if (s('decided_by')) view.decided_by = s('decided_by');
   if (s('decided_via')) view.decided_via = s('decided_via');
   if (s('expires_at')) view.expires_at = s('expires_at');
@@ -854,6 +1017,12 @@ export function decider(town: Town, agent: string | undefined): { by: string; vi
   });
 }
 
+/** The rule an "always allow" added to the policy (governance/always-allow.ts), recorded with the decision. */
+export interface RuleAdded {
+  file: string;
+  rule: string;
+}
+
 /** A person's (or a leader's) answer to a waiting request. */
 export async function answerPermission(
   town: Town,
@@ -861,6 +1030,7 @@ export async function answerPermission(
   action: 'allow' | 'deny',
   who: { by: string; via: 'person' | 'leader' },
   reason?: string,
+  always?: RuleAdded,
 ): Promise<PermissionRequestView> {
   const { ledger } = town;
   const by = who.by;
@@ -880,17 +1050,38 @@ export async function answerPermission(
       await ledger.update([id], {
         status: 'closed',
         closeReason: `${action === 'allow' ? 'approved' : 'denied'} by ${by}${reason ? `: ${reason}` : ''}`,
-        setMetadata: { decision: action, decided_by: by, decided_via: who.via, ...(reason ? { decision_reason: reason } : {}) },
-        expect: { statuses: ['open'] },
-        townEvent: {
-          kind: 'permission.decided',
-          actor: by,
-          bead: id,
-          ...(typeof issue.metadata?.agent === 'string' ? { agent: issue.metadata.agent } : {}),
-          payload: { decision: action, decided_by: by, decided_via: who.via, ...(reason ? { reason } : {}) },
+        setMetadata: {
+          decision: action,
+          decided_by: by,
+          decided_via: who.via,
+          ...(reason ? { decision_reason: reason } : {}),
+          ...(always ? { rule_added: always } : {}),
         },
+        expect: { statuses: ['open'] },
+        townEvent: [
+          {
+            kind: 'permission.decided',
+            actor: by,
+            bead: id,
+            ...(typeof issue.metadata?.agent === 'string' ? { agent: issue.metadata.agent } : {}),
+            payload: { decision: action, decided_by: by, decided_via: who.via, ...(reason ? { reason } : {}), ...(always ? { always: true } : {}) },
+          },
+          // A change of the policy is its own event: who added which rule to which file, answering which request.
+          ...(always
+            ? [
+                {
+                  kind: 'permission.rule_added' as const,
+                  actor: by,
+                  bead: id,
+                  ...(typeof issue.metadata?.agent === 'string' ? { agent: issue.metadata.agent } : {}),
+                  payload: { file: always.file, rule: always.rule, added_by: by, via: who.via },
+                },
+              ]
+            : []),
+        ],
       }),
     );
+    await closeAskMail(town, id, `${action === 'allow' ? 'approved' : 'denied'} by ${by}`).catch(() => undefined);
     return viewOf(updated);
   } catch (error) {
     if (error instanceof GtError && error.kind === 'conflict')

@@ -160,6 +160,15 @@ const permissionRule = z.strictObject({
   path: z.string().min(1).optional(),
   role: z.enum(ROLE_KEYS).optional(),
   reason: z.string().optional(),
+  /**
+   * An allow that answers asks too ("always allow"): it wins over a matching `ask` rule or default, never over a deny,
+   * and with a `command` it matches only a line whose every simple command it matches.
+   */
+  over_ask: z.boolean().optional(),
+  /** Audit of a rule "always allow" added: who, when, answering which request. */
+  added_by: z.string().optional(),
+  added_at: z.string().optional(),
+  request: z.string().optional(),
 });
 
 const permissionsShape = {
@@ -172,6 +181,8 @@ const permissionsShape = {
   rules: z.array(permissionRule).default([]),
   /** Agents (addresses such as `mayor`) that may answer permission requests like a person; only town.toml's count. */
   leaders: z.array(z.string().min(1)).optional(),
+  /** Leaders may also answer "always allow", which adds a rule to the policy (default false: only a person changes the policy); only town.toml's counts. */
+  leaders_always_allow: z.boolean().optional(),
 };
 
 const budgets = z.strictObject({

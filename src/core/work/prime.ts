@@ -12,6 +12,7 @@ import { Mailbox, type MailMessage } from '../comms/mail.js';
 import type { Town } from '../town/town.js';
 import { hookedWork } from './hooked.js';
 import { memoryHome, primeMemory } from '../memory/memory.js';
+import { teamRoster, type TeamRoster } from '../comms/leader.js';
 
 export interface PrimeInput {
   identity: Identity;
@@ -25,6 +26,8 @@ export interface PrimeInput {
   molecule?: MoleculeProgress;
   /** The Mayor's and crew's memory: MEMORY.md, today's and yesterday's logs, within the prime budget. */
   memory?: { home: string; text: string };
+  /** Who the agent works with, for a session that reconnects (resumed, handed off, restarted) and for leaders. */
+  team?: TeamRoster;
 }
 
 const ROLE_LINES: Record<Identity['role'], string> = {
@@ -77,6 +80,7 @@ export function renderPrime(input: PrimeInput): string {
     out.push('', `## Memory (${input.memory.home}/, kept in git; add to today's log with \`gt memory add "…"\`, search with \`gt memory search\`)`);
     if (input.memory.text) out.push(input.memory.text);
   }
+  if (input.team && input.team.members.length > 0) out.push('', ...renderTeam(input.team));
   if (handoff) out.push('', `## Handoff note (${handoff.created_at.slice(0, 16)}Z)`, clip(handoff.body || handoff.subject, MAX_DESCRIPTION));
   const unread = mail.filter((m) => !m.read && m.kind !== 'handoff');
   if (unread.length > 0) {
@@ -87,6 +91,19 @@ export function renderPrime(input: PrimeInput): string {
   }
   // Titles, descriptions and mail come from other agents: their control characters are shown, not sent.
   return visible(`${out.join('\n')}\n`);
+}
+
+const TEAM_LINES = 12;
+
+/** The roster, one short line per agent: every byte of a prime is paid for on every start. */
+function renderTeam(team: TeamRoster): string[] {
+  const out = [`## Team${team.leader ? ` (leader ${team.leader})` : ''}`];
+  for (const m of team.members.slice(0, TEAM_LINES)) {
+    const title = m.title && m.title.length > 48 ? `${m.title.slice(0, 47)}…` : m.title;
+    out.push(`- ${m.agent} ${m.state}${m.bead ? ` ${m.bead}${title ? ` ${title}` : ''}` : ''}`);
+  }
+  if (team.members.length > TEAM_LINES) out.push(`- … ${team.members.length - TEAM_LINES} more (gt agents)`);
+  return out;
 }
 
 /** A hooked molecule: the step to do now (in full), the ones after it (titles), and what a gate means. */
@@ -157,18 +174,39 @@ export interface Prime {
   json: Record<string, unknown>;
 }
 
+export interface PrimeOptions {
+  /** The runtime says this session continues an earlier one (Claude Code's SessionStart `source` resume or compact). */
+  resumed?: boolean;
+  /** Loads the town's config (a hot command opens the town without it); the roster needs it. Without it there is no roster. */
+  loadConfig?: () => Promise<unknown>;
+}
+
+/**
+ * Whether a prime carries the team roster: a session that picks up where
+ * another left off — resumed, compacted, handed off, restarted by the witness —
+ * and a leader (the Mayor, crew) starting, which directs the others. A fresh
+ * polecat's first start has no need of it.
+ */
+async function reconnects(town: Town, identity: Identity, options: PrimeOptions, handoff: MailMessage | undefined): Promise<boolean> {
+  if (options.resumed || handoff !== undefined || identity.role === 'mayor' || identity.role === 'crew') return true;
+  const agent = await town.agent(identity);
+  return (agent?.supervision.restarts.length ?? 0) > 0;
+}
+
 /**
  * Assembles an agent's prime (design §7.2) — the one place it is put
  * together, for `gt prime`, the session host and the shell runtime: the hooked
  * work with its branch, steps or molecule progress, unread mail, and the
  * handoff note, which is marked read once shown.
  */
-export async function assemblePrime(town: Town, identity: Identity): Promise<Prime> {
+export async function assemblePrime(town: Town, identity: Identity, options: PrimeOptions = {}): Promise<Prime> {
   const mailbox = new Mailbox(town.ledger, identity.address);
   const [hooked, inbox] = await Promise.all([hookedWork(town.ledger, identity.address), mailbox.inbox(identity.address)]);
   const handoff = inbox.find((m) => m.kind === 'handoff');
   const first = hooked[0];
   const molecule = first?.issue_type === 'molecule' ? await moleculeProgress(town.ledger, first.id) : undefined;
+  const team =
+    options.loadConfig && (await reconnects(town, identity, options, handoff)) ? await options.loadConfig().then(() => teamRoster(town, identity)) : undefined;
   const input: PrimeInput = {
     identity,
     hooked,
@@ -178,6 +216,7 @@ export async function assemblePrime(town: Town, identity: Identity): Promise<Pri
     ...(first ? { steps: runSteps(first) } : {}),
     ...(molecule ? { molecule } : {}),
     ...(identity.role === 'mayor' || identity.role === 'crew' ? { memory: { home: memoryHome(identity), text: primeMemory(town, identity) } } : {}),
+    ...(team ? { team } : {}),
   };
   if (handoff && !handoff.read) await mailbox.markRead(handoff.id);
   const text = renderPrime(input);
@@ -189,6 +228,7 @@ export async function assemblePrime(town: Town, identity: Identity): Promise<Pri
     mail: input.mail,
     handoff: handoff ?? null,
     ...(input.memory ? { memory: input.memory } : {}),
+    ...(team ? { team } : {}),
     ...(molecule
       ? {
           molecule: {

@@ -405,6 +405,8 @@ async function slingOne(
       setMetadata: {
         hooked_at: ports.now(),
         hooked_by: ledger.actor,
+        // Who the agent answers to (its leader's mailbox): who queued it when the daemon starts it later.
+        dispatcher: wasQueued && typeof bead.metadata?.queued_by === 'string' ? bead.metadata.queued_by : ledger.actor,
         ...(identity.rig ? { rig: identity.rig } : {}),
         ...(branch ? { branch } : {}),
         worker: identity.address,

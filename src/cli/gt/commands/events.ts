@@ -38,6 +38,9 @@ function line(ctx: GtContext, event: TownEvent): string {
   return `${ctx.style.dim(`${event.at.slice(0, 19)}Z #${event.id}`)} ${ctx.style.bold(event.kind.padEnd(18))} ${subject}${fields.length ? `  ${ctx.style.dim(fields.join(' '))}` : ''}`;
 }
 
+/** Every kind, for help and errors (a plain string: joining the literal tuple's type is too deep for the compiler). */
+const KIND_LIST: string = (TOWN_EVENT_KINDS as readonly string[]).join(', ');
+
 export default function register(program: Command, ctx: GtContext): void {
   program
     .command('events')
@@ -54,7 +57,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .addHelpText(
       'after',
       `
-Kinds: ${TOWN_EVENT_KINDS.join(', ')}.
+Kinds: ${KIND_LIST}.
 agent.state events are coalesced: the ledger keeps each agent's latest state only.
 
 Examples:
@@ -73,7 +76,7 @@ Examples:
           throw usageError(`--after ${JSON.stringify(options.after)} is not an event position`, 'use the #id gt events printed');
         const types = options.type ?? [];
         const unknown = types.filter((t) => !TOWN_EVENT_KINDS.some((k) => k === t || k.startsWith(`${t.replace(/\.\*$/, '')}.`)));
-        if (unknown.length) throw usageError(`unknown event kind ${unknown.map((t) => JSON.stringify(t)).join(', ')}`, `kinds: ${TOWN_EVENT_KINDS.join(', ')}`);
+        if (unknown.length) throw usageError(`unknown event kind ${unknown.map((t) => JSON.stringify(t)).join(', ')}`, `kinds: ${KIND_LIST}`);
         const filter: TownEventFilter = {
           ...(options.rig ? { rig: options.rig } : {}),
           ...(options.agent ? { agent: options.agent } : {}),

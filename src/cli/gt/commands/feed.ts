@@ -56,7 +56,7 @@ Examples:
       action(ctx, async (opts: unknown) => {
         const options = opts as { plain?: boolean; since?: string; rig?: string; type?: string; follow?: boolean };
         if (options.type && !TOWN_EVENT_KINDS.some((k) => k === options.type || k.startsWith(`${options.type?.replace(/\.\*$/, '')}.`)))
-          throw usageError(`unknown event kind ${JSON.stringify(options.type)}`, `kinds: ${TOWN_EVENT_KINDS.join(', ')}`);
+          throw usageError(`unknown event kind ${JSON.stringify(options.type)}`, `kinds: ${(TOWN_EVENT_KINDS as readonly string[]).join(', ')}`);
         const town = await ctx.town();
         const noColor = ctx.io.env.NO_COLOR !== undefined && ctx.io.env.NO_COLOR !== '';
         const tty = process.stdout.isTTY && process.stdin.isTTY;

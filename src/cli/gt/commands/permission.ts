@@ -1,6 +1,7 @@
 import { runDir } from '../../../shared/paths.js';
 import type { Command } from 'commander';
 import { permissionOutput, toolRequest } from '../../../core/agents/claude-hooks.js';
+import { alwaysAllow } from '../../../core/governance/always-allow.js';
 import { answerPermission, brokerPermission, decider, permissionLog, permissionRequests } from '../../../core/governance/permissions.js';
 import { usageError } from '../../../shared/errors.js';
 import { table } from '../../output.js';
@@ -34,11 +35,15 @@ The strictest matching rule wins (deny > ask > allow). Built-in rules deny force
 file writes outside the agent's worktree (builtin_rules = false turns them off).
 Requests are answered by a person (a terminal that is no agent's session) or by a leader
 (permissions.leaders = ["mayor"] in town.toml); an agent never answers one, its own included.
+Each ask is mailed to the asking agent's leader (whoever slung its work, when they may answer;
+else the person's inbox). "Always allow" (approve --always) also adds a rule to the rig's policy:
+a person's to do, or a leader's when town.toml sets permissions.leaders_always_allow = true.
 
 Examples:
   gt permission list
   gt permission approve hq-4f2a --reason "release day"
-  gt permission deny hq-4f2a
+  gt permission deny hq-4f2a --reason "use npm run release instead"
+  gt permission approve hq-4f2a --always --rule 2     # and add 'allow Bash command "npm publish *"'
   gt permission log --agent app/polecats/nux --json`,
     );
 
@@ -73,19 +78,39 @@ Examples:
     ['approve', 'allow'],
     ['deny', 'deny'],
   ] as const) {
-    permission
+    const command = permission
       .command(`${name} <id>`)
       .description(`${name === 'approve' ? 'Allow' : 'Deny'} a waiting request; the agent goes on at once`)
-      .option('--reason <text>', 'why (shown to the agent and kept in the audit trail)')
-      .option('--json', 'machine-readable output')
-      .action(
-        action(ctx, async (id: unknown, opts: unknown) => {
-          const town = await ctx.town();
-          const reason = (opts as { reason?: string }).reason;
-          const view = await answerPermission(town, id as string, verb, decider(town, ctx.io.env.GT_AGENT), reason);
-          ctx.emit(view, () => `${view.id}: ${view.status} (${view.agent} ${view.tool}: ${inputText(view.input)})`);
-        }),
-      );
+      .option(
+        '--reason <text>',
+        name === 'deny' ? 'what the agent is told (why, or what to do instead); kept in the audit trail' : 'why (kept in the audit trail)',
+      )
+      .option('--json', 'machine-readable output');
+    if (name === 'approve')
+      command
+        .option(
+          '--always',
+          "always allow: also add the suggested rule to the rig's policy (rig.toml; town.toml for the Mayor), so the same call is not asked again",
+        )
+        .option('--rule <n>', 'with --always: which suggested rule (1 = the narrowest; gt permission list --json shows them)', '1');
+    command.action(
+      action(ctx, async (id: unknown, opts: unknown) => {
+        const town = await ctx.town();
+        const options = opts as { reason?: string; always?: boolean; rule?: string };
+        const who = decider(town, ctx.io.env.GT_AGENT);
+        const choice = Number(options.rule ?? '1');
+        if (options.always && (!Number.isInteger(choice) || choice < 1))
+          throw usageError(`--rule ${JSON.stringify(options.rule)} is not a rule number`, 'use 1, 2, …');
+        const view = options.always
+          ? await alwaysAllow(town, id as string, who, choice, options.reason)
+          : await answerPermission(town, id as string, verb, who, options.reason);
+        ctx.emit(
+          view,
+          () =>
+            `${view.id}: ${view.status} (${view.agent} ${view.tool}: ${inputText(view.input)})${view.rule_added ? `\nadded to ${view.rule_added.file}: ${view.rule_added.rule}` : ''}`,
+        );
+      }),
+    );
   }
 
   permission

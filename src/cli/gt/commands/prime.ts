@@ -12,8 +12,11 @@ export interface PrimeOptions {
 export async function primeCommand(ctx: GtContext, options: PrimeOptions): Promise<void> {
   const identity = await ctx.me(options.agent);
   const town = await ctx.town({ light: true });
-  if (options.hook) await recordSignal(town, identity, 'session-start', await readHookInput());
-  const prime = await assemblePrime(town, identity);
+  const input = options.hook ? await readHookInput() : {};
+  if (options.hook) await recordSignal(town, identity, 'session-start', input);
+  // Claude Code's SessionStart says how the session began: a resumed or compacted one continues earlier work.
+  const resumed = input.source === 'resume' || input.source === 'compact';
+  const prime = await assemblePrime(town, identity, { resumed, loadConfig: () => ctx.town() });
   ctx.emit(prime.json, () => prime.text);
 }
 

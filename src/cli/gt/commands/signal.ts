@@ -37,13 +37,23 @@ export interface SignalOptions {
   agent?: string;
 }
 
-export async function signalCommand(ctx: GtContext, event: string, options: SignalOptions): Promise<number> {
+/** Codex runs its `notify` program with the event's JSON as the last argument (`agent-turn-complete`, `last-assistant-message`). */
+function payloadInput(payload: string[]): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(payload[payload.length - 1] ?? '');
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export async function signalCommand(ctx: GtContext, event: string, options: SignalOptions, payload: string[] = []): Promise<number> {
   if (!(SIGNALS as readonly string[]).includes(event)) throw usageError(`unknown signal ${JSON.stringify(event)}`, `use one of ${SIGNALS.join(', ')}`);
   const signal = event as Signal;
   const identity = await ctx.me(options.agent);
   // A StopFailure may be a rate limit, and backing its runtime off reads town.toml's [scheduler]; every other signal needs no config.
   const town = signal === 'stop-failure' ? await ctx.town().catch(() => ctx.town({ light: true })) : await ctx.town({ light: true });
-  const input = options.format === 'claude' || options.format === 'gemini' ? await readHookInput() : {};
+  const input = options.format === 'claude' || options.format === 'gemini' ? await readHookInput() : payloadInput(payload);
   if (signal === 'pre-compact') return preCompactSignal(ctx, identity, input);
   const text = await turnSignal(town, identity, signal, input, options.format);
   if (text === '') return 0;
@@ -77,5 +87,9 @@ export default function register(program: Command, ctx: GtContext): void {
     .option('--format <format>', "output for this runtime's hook protocol: text (default), claude, gemini, codex, cursor, copilot", 'text')
     .option('--agent <address>', "as this agent (default: this session's agent)")
     .addHelpText('after', '\nExamples (normally run by the hooks gt installs):\n  gt signal prompt-submit --format claude\n  gt signal stop')
-    .action(action(ctx, async (event: unknown, _payload: unknown, opts: unknown) => signalCommand(ctx, event as string, opts as SignalOptions)));
+    .action(
+      action(ctx, async (event: unknown, payload: unknown, opts: unknown) =>
+        signalCommand(ctx, event as string, opts as SignalOptions, (payload as string[] | undefined) ?? []),
+      ),
+    );
 }

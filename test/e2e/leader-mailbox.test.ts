@@ -1,0 +1,82 @@
+/**
+ * The leader's mailbox with the real Claude Code against the scripted model
+ * server: a permission ask reaches the dispatcher's inbox at once; "always
+ * allow" adds a rule to the rig's policy that the next call matches without
+ * asking; a denial's feedback reaches the model; the turn's end leaves the
+ * dispatcher an idle note with what the agent said last.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bash, claudeInstalled, lastUserText, say, useScriptedClaude } from '../support/claude.js';
+import { makeTown, waitFor } from '../support/town.js';
+
+interface Mail {
+  id: string;
+  subject: string;
+  body: string;
+  kind: string;
+  permission?: string;
+}
+interface Slung {
+  agent: string;
+  bead: string;
+}
+
+describe.skipIf(!claudeInstalled)("the leader's mailbox with Claude Code", () => {
+  it('asks the dispatcher, takes "always allow" into the rig\'s policy, tells the agent why a deny, and leaves an idle note', async () => {
+    const town = makeTown({ rig: 'app' });
+    const rules = '[{action = "ask", tool = "Bash", command = "touch *.txt"}, {action = "ask", tool = "Bash", command = "rm *"}]';
+    expect(town.gt(['config', 'set', 'permissions.rules', rules, '--rig', 'app']).code).toBe(0);
+    const bead = town.bead('Make two files', []);
+    const server = await useScriptedClaude(town, [
+      bash('touch ONE.txt'),
+      bash('touch TWO.txt'),
+      bash('rm -f ONE.txt'),
+      say('Made ONE.txt and TWO.txt; kept ONE.txt as asked.'),
+    ]);
+    const [slung] = town.json<Slung[]>(['sling', bead, 'app', '--agent', 'claude', '--backend', 'tmux']);
+    const agent = slung?.agent as string;
+    const worktree = join(town.root, 'app', 'polecats', agent.split('/')[2] as string);
+    const inbox = () => town.json<Mail[]>(['mail', 'inbox', '--agent', 'human']);
+
+    // 1. The ask is in the person's inbox (the person slung the work), with the answers and the rules "always allow" would add.
+    const ask = await waitFor('the permission ask in the inbox', () => inbox().find((m) => m.permission !== undefined), 60_000);
+    expect(ask.subject).toBe(`PERMISSION ${ask.permission as string}: Bash: touch ONE.txt`);
+    expect(ask.body).toContain(`${agent}`);
+    expect(ask.body).toContain('2. allow Bash command "touch *"');
+    const always = town.gt(['permission', 'approve', ask.permission as string, '--always', '--rule', '2']);
+    expect(always.code, always.stderr).toBe(0);
+    expect(always.stdout).toContain('added to app/rig.toml: allow Bash command "touch *"');
+    expect(readFileSync(join(town.root, 'app', 'rig.toml'), 'utf8')).toMatch(/command = "touch \*"\nover_ask = true\nadded_by = "human"/);
+
+    // 2. The next call matches the new rule: it runs and nobody is asked.
+    await waitFor('TWO.txt', () => existsSync(join(worktree, 'TWO.txt')) || undefined, 60_000);
+    expect(existsSync(join(worktree, 'ONE.txt'))).toBe(true);
+
+    // 3. Denied with feedback: the agent reads it.
+    const rm = await waitFor('the rm ask', () => inbox().find((m) => m.permission !== undefined && m.subject.includes('rm -f')), 60_000);
+    expect(town.gt(['permission', 'deny', rm.permission as string, '--reason', 'keep ONE.txt, it is the fixture']).code).toBe(0);
+
+    // 4. The turn ends: an idle note with what the agent said last, and the answered asks are gone from the inbox.
+    const idle = await waitFor('the idle note', () => inbox().find((m) => m.kind === 'idle'), 60_000);
+    expect(idle.subject).toBe(`idle: ${agent} (${bead}): Made ONE.txt and TWO.txt; kept ONE.txt as asked.`);
+    expect(inbox().filter((m) => m.permission !== undefined)).toEqual([]);
+    expect(existsSync(join(worktree, 'ONE.txt'))).toBe(true);
+    expect(
+      server
+        .mainRequests()
+        .map(lastUserText)
+        .some((t) => t.includes('keep ONE.txt, it is the fixture')),
+    ).toBe(true);
+    // Only the two asks were requests; the audit trail says who added the rule.
+    expect(
+      town
+        .json<Array<{ status: string }>>(['permission', 'list', '--all'])
+        .map((r) => r.status)
+        .sort(),
+    ).toEqual(['allowed', 'denied']);
+    const added = town.json<Array<{ kind: string; actor: string; payload: { rule: string } }>>(['events', '--type', 'permission.rule_added', '--json']);
+    expect(added).toMatchObject([{ kind: 'permission.rule_added', actor: 'human', payload: { rule: 'allow Bash command "touch *"' } }]);
+  });
+});
