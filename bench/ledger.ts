@@ -84,7 +84,12 @@ async function main(): Promise<void> {
       );
     }
     // What the first run after an install or upgrade pays: no V8 code cache yet (src/bin/launch.ts).
-    probes.push({ name: 'bd ready -n 100 --json, no compile cache', argv: () => ['node', BD, 'ready', '-n', '100', '--json'], cwd, env: { ...env, GT_COMPILE_CACHE: 'off' } });
+    probes.push({
+      name: 'bd ready -n 100 --json, no compile cache',
+      argv: () => ['node', BD, 'ready', '-n', '100', '--json'],
+      cwd,
+      env: { ...env, GT_COMPILE_CACHE: 'off' },
+    });
     log(`timing whole processes against node -e 0, ${RUNS} interleaved rounds…`);
     const measured = measure(probes, { runs: RUNS, baselineCwd: cwd, log });
 

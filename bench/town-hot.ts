@@ -70,7 +70,13 @@ function main(): void {
     // BENCH_BEFORE=<another build's dist/>: the same commands from that build too, in the same rounds (an A/B).
     const builds: Array<[string, string]> = [['', GT], ...(BEFORE ? ([[' (before)', join(resolve(BEFORE), 'gt.cjs')]] as Array<[string, string]>) : [])];
     for (const [suffix, bin] of builds) {
-      const probe = (name: string, args: string[]): Probe => ({ name: `${name}${suffix}`, argv: () => ['node', bin, ...args], cwd: base, env: as, target: TARGET });
+      const probe = (name: string, args: string[]): Probe => ({
+        name: `${name}${suffix}`,
+        argv: () => ['node', bin, ...args],
+        cwd: base,
+        env: as,
+        target: TARGET,
+      });
       probes.push(
         probe('gt prime', ['prime']),
         probe('gt signal prompt-submit', ['signal', 'prompt-submit']),
