@@ -13,4 +13,4 @@ const argv = process.argv.slice(2);
 const host = argv[0] === 'session-host';
 const hot = !host && isHot(argv);
 const word = argv.find((a) => !a.startsWith('-')) ?? '';
-runBundle(join(__dirname, host ? 'gt-host.cjs' : hot ? 'gt-hot.cjs' : 'gt-full.cjs'), hot ? word : host ? 'host' : 'full');
+runBundle(join(__dirname, host ? 'gt-host.cjs' : hot ? 'gt-hot.cjs' : 'gt-full.cjs'), hot ? word : undefined);

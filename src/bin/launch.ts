@@ -6,7 +6,8 @@
  *   - Node 22 and later: Node's own `module.enableCompileCache()`;
  *   - Node 20: `vm.Script` with `cachedData`, written when the process exits
  *     (so the cache holds the functions the command actually ran, not only the
- *     top level), one file per bundle and command kind.
+ *     top level), one file per bundle and command kind; for the hot bundles
+ *     (bd, gt's hook commands) only.
  * The cache lives in $XDG_CACHE_HOME/gt (or ~/.cache/gt, else the temp dir);
  * GT_COMPILE_CACHE=off turns it off, GT_COMPILE_CACHE=<dir> moves it. It is
  * only ever an accelerator: a missing, stale, truncated or foreign file is
@@ -45,12 +46,14 @@ function ensureDir(dir: string): boolean {
 /**
  * Runs the CommonJS bundle `file` (a sibling of the launcher). `kind` names
  * the cache file on Node 20, so `bd ready` and `bd create` each keep the code
- * they run.
+ * they run; `kind` undefined loads the bundle plainly there — for bundles
+ * with a dynamic import() (gt-full imports the feed's ES module), which
+ * vm.Script on Node 20 runs only with an experimental loader that warns.
  */
-export function runBundle(file: string, kind: string): void {
+export function runBundle(file: string, kind?: string): void {
   const dir = cacheDir(process.env);
   const enable = (Module as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
-  if (dir === undefined || typeof enable === 'function') {
+  if (dir === undefined || kind === undefined || typeof enable === 'function') {
     if (dir !== undefined && typeof enable === 'function') {
       try {
         enable(join(dir, 'node'));
@@ -68,8 +71,9 @@ export function runBundle(file: string, kind: string): void {
 function runCached(file: string, kind: string, dir: string): void {
   const source = readFileSync(file, 'utf8');
   const stat = statSync(file);
-  // Everything that makes compiled code stale is in the name: the bundle (size, mtime), the engine, the command kind.
-  const stem = `${basename(file, '.cjs')}-${kind}-`;
+  // Everything that makes compiled code stale is in the name: the bundle (size, mtime), the engine, the command kind;
+  // and where the bundle is, so two installs (a global gt and a project's) do not replace each other's files.
+  const stem = `${basename(file, '.cjs')}-${kind}-${pathHash(dirname(file))}-`;
   const name = `${stem}${process.version}-${process.arch}-${stat.size}-${Math.trunc(stat.mtimeMs)}`;
   let cached: Buffer | undefined;
   let expected = 0;
@@ -107,6 +111,13 @@ function runCached(file: string, kind: string, dir: string): void {
   }
   const module = { exports: {} };
   (script.runInThisContext() as Wrapped)(module.exports, createRequire(file), module, file, dirname(file));
+}
+
+/** FNV-1a of a path, in base 36: a short stable name for it (node:crypto would cost more than the whole lookup). */
+function pathHash(path: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(36);
 }
 
 function readdirSafe(dir: string): string[] {

@@ -114,27 +114,47 @@ export function patchToColumns(patch: Partial<Issue>): Params {
 
 export function rowToIssue(row: Row): Issue {
   const issue: Record<string, unknown> = {};
-  for (let i = 0; i < COLUMNS.length; i++) {
-    const value = row[COLUMNS[i] as string];
-    if (value === null || value === undefined) continue;
-    const key = KEYS[i] as string;
-    switch (KINDS[i]) {
-      case 'bool':
-        if (value) issue[key] = true;
-        break;
-      case 'json': {
-        const parsed: unknown = JSON.parse(value.toString());
-        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.keys(parsed).length === 0) break;
-        issue[key] = parsed;
-        break;
-      }
-      case 'int':
-        issue[key] = Number(value);
-        break;
-      case 'text':
-        issue[key] = value;
-        break;
-    }
-  }
+  for (let i = 0; i < COLUMNS.length; i++) setField(issue, i, row[COLUMNS[i] as string]);
   return issue as unknown as Issue;
+}
+
+const POSITIONS = new WeakMap<readonly string[], number[]>();
+
+/**
+ * An issue from a raw row (the driver's array of values, `columns` naming
+ * them in order): what a list reads, because the driver builds a row object
+ * property by property (measured: ~170k instructions per 50-column row, 3 ms
+ * of a 100-row `bd ready`, against none for an array).
+ */
+export function valuesToIssue(values: readonly unknown[], columns: readonly string[]): Issue {
+  let positions = POSITIONS.get(columns);
+  if (positions === undefined) {
+    positions = COLUMNS.map((column) => columns.indexOf(column));
+    POSITIONS.set(columns, positions);
+  }
+  const issue: Record<string, unknown> = {};
+  for (let i = 0; i < COLUMNS.length; i++) setField(issue, i, values[positions[i] as number]);
+  return issue as unknown as Issue;
+}
+
+function setField(issue: Record<string, unknown>, field: number, value: unknown): void {
+  if (value === null || value === undefined) return;
+  const key = KEYS[field] as string;
+  switch (KINDS[field]) {
+    case 'bool':
+      if (value) issue[key] = true;
+      break;
+    case 'json': {
+      const parsed: unknown = JSON.parse(String(value));
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.keys(parsed).length === 0) break;
+      issue[key] = parsed;
+      break;
+    }
+    case 'int':
+      issue[key] = Number(value);
+      break;
+    case 'text':
+      issue[key] = value;
+      break;
+  }
 }
