@@ -75,6 +75,8 @@ for (const [entry, out, plugins] of [
   ['src/core/town/config.ts', 'gt-config', []],
   // The daemon's OTLP exporter (the OpenTelemetry SDK), loaded only when [telemetry] otlp_endpoint is set.
   ['src/infra/telemetry.ts', 'gt-otel', []],
+  // The PostgreSQL ledger store with node-postgres, loaded only for a postgres:// ledger (issue 19).
+  ['src/ledger/postgres/store.ts', 'gt-pg', []],
 ]) {
   await build({
     entryPoints: [entry],

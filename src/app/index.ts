@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Ledger } from '../core/beads/ledger.js';
 import type { InstallPorts } from '../core/town/rigs.js';
 import type { DaemonControl, GitPort } from '../core/town/ports.js';
-import { CHILDREN_DIR, DAEMON_PIDFILE, TOWN_LEDGER } from '../shared/paths.js';
+import { CHILDREN_DIR, DAEMON_PIDFILE, TOWN_FILE, TOWN_LEDGER } from '../shared/paths.js';
+import { symlinkSync } from 'node:fs';
 import { nowTime } from '../shared/time.js';
 import { daemonControl } from '../infra/daemon-control.js';
 import { Git, reapOrphanGroups } from '../infra/exec.js';
@@ -17,7 +18,7 @@ import type { FormulaLibrary } from '../infra/formulas.js';
 import { writeLaunchers } from '../infra/launch.js';
 import type * as ModelServerModuleNs from '../infra/model-server.js';
 import type * as JsonlModuleNs from '../ledger/jsonl.js';
-import { configParsers, openLedger, openLedgerStore, openTown } from './town.js';
+import { configParsers, isPostgresLocation, loadPostgres, openLedger, openLedgerStore, openTown, townLedger } from './town.js';
 import type { DoctorContext, DoctorPorts } from '../core/doctor/doctor.js';
 import type { Town } from '../core/town/town.js';
 import { diskSpace, fileMode, processCommandLines } from '../infra/inspect.js';
@@ -50,12 +51,30 @@ export function installPorts(root: string, env: NodeJS.ProcessEnv, opened: (ledg
     git: new Git(env),
     now: nowTime,
     openLedger: async (create) => {
-      const ledger = openLedger(join(root, TOWN_LEDGER), 'gt', { create });
+      // town.toml is written first: its ledger.url (gt install --ledger) or the town's SQLite file.
+      const ledger = openLedger(townLedger(root), 'gt', { create });
       opened(ledger);
       return ledger;
     },
     writeLaunchers: () => void writeLaunchers(root),
   };
+}
+
+/**
+ * A new town directory for a machine joining a town across hosts (`gt host
+ * join`): `.gt/` (runs, logs, launchers) and town.toml, owner-only like gt
+ * install makes them. A PostgreSQL ledger is named by `ledger.url` in
+ * town.toml; a SQLite ledger file on this same machine (for trying a town
+ * across hosts out) is linked as `.gt/ledger.db`, which SQLite follows.
+ */
+export function createJoinedTownDir(root: string, townToml: string, sqliteLedger: string | undefined): void {
+  nodeTownFiles.mkdirp(join(root, '.gt', 'runs'));
+  nodeTownFiles.mkdirp(join(root, '.gt', 'logs'));
+  nodeTownFiles.chmod(root, 0o700);
+  nodeTownFiles.chmod(join(root, '.gt'), 0o700);
+  if (sqliteLedger) symlinkSync(sqliteLedger, join(root, TOWN_LEDGER));
+  nodeTownFiles.write(join(root, TOWN_FILE), townToml, 0o600);
+  writeLaunchers(root);
 }
 
 /** The town daemon as a process (gt up, gt down, gt status). */
@@ -131,9 +150,34 @@ export function dogPorts(): DogPorts {
 
 /** What gt doctor reads besides the town: file modes, processes, the ledger file, tmux, commands on PATH, the disk. */
 export async function doctorPorts(root: string, env: NodeJS.ProcessEnv): Promise<DoctorPorts> {
-  const ledger = join(root, TOWN_LEDGER);
+  const ledger = townLedger(root);
   const socket = townSocket(root, env);
   const git = new Git(env);
+  // A PostgreSQL ledger (issue 19) is inspected once up front (the checks read it synchronously), and again after a migration.
+  let ledgerPorts: Pick<DoctorPorts, 'inspectLedger' | 'migrateLedger' | 'checkpointLedgerWal'>;
+  if (isPostgresLocation(ledger)) {
+    const { inspectPostgresLedger } = await loadPostgres();
+    let inspection = await inspectPostgresLedger(ledger);
+    ledgerPorts = {
+      inspectLedger: () => inspection,
+      migrateLedger: async () => {
+        const store = openLedgerStore(ledger);
+        try {
+          await store.schemaVersion();
+        } finally {
+          await store.close();
+        }
+        inspection = await inspectPostgresLedger(ledger);
+      },
+      checkpointLedgerWal: () => undefined,
+    };
+  } else {
+    ledgerPorts = {
+      inspectLedger: () => inspectSqliteLedger(ledger),
+      migrateLedger: async () => openLedgerStore(ledger).close(),
+      checkpointLedgerWal: () => checkpointSqliteWal(ledger),
+    };
+  }
   return {
     mode: fileMode,
     processCommandLines,
@@ -141,9 +185,7 @@ export async function doctorPorts(root: string, env: NodeJS.ProcessEnv): Promise
     env,
     files: nodeTownFiles,
     configParsers: await configParsers(),
-    inspectLedger: () => inspectSqliteLedger(ledger),
-    migrateLedger: async () => openLedgerStore(ledger).close(),
-    checkpointLedgerWal: () => checkpointSqliteWal(ledger),
+    ...ledgerPorts,
     daemon: daemonControl(root, env),
     tmuxServer: () => tmuxServerProbe(socket, env),
     which: (command) => onPath(command, env),
@@ -172,9 +214,10 @@ export async function openDoctorContext(
   const ledger = ports.inspectLedger();
   let town: Town | undefined;
   let townError: string | undefined;
-  if (!ledger.exists) townError = `${TOWN_LEDGER} is missing`;
-  else if (ledger.schema_version === undefined) townError = `${TOWN_LEDGER} cannot be read`;
-  else if (ledger.schema_version !== ledger.latest) townError = `${TOWN_LEDGER} has schema ${ledger.schema_version}, this gt ${ledger.latest}`;
+  const label = ledger.label ?? TOWN_LEDGER;
+  if (!ledger.exists) townError = `${label} is missing`;
+  else if (ledger.schema_version === undefined) townError = `${label} cannot be read${ledger.error ? `: ${ledger.error}` : ''}`;
+  else if (ledger.schema_version !== ledger.latest) townError = `${label} has schema ${ledger.schema_version}, this gt ${ledger.latest}`;
   else {
     try {
       town = await openTown(root, env, env.GT_AGENT || 'human', progress, { lazyConfig: true });

@@ -13,14 +13,18 @@
  * unused code on every agent turn.)
  */
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Ledger } from '../core/beads/ledger.js';
 import type { LedgerStore } from '../core/beads/store.js';
 import type { RuntimeProbe } from '../core/work/work.js';
 import type { BackendKind, SessionBackend, TownFiles } from '../core/town/ports.js';
 import { Town, type ConfigParsers, type TownPorts } from '../core/town/town.js';
 import { SqliteLedgerStore } from '../ledger/sqlite/store.js';
+import { LazyPostgresStore, type PostgresModule } from '../ledger/postgres/lazy.js';
+import { isPostgresUrl } from '../ledger/postgres/url.js';
+import { townLedger } from '../ledger/locate.js';
 import { GtError } from '../shared/errors.js';
-import { CHILDREN_DIR, GT_BIN, GT_DIR, SESSIONS_DIR, TMUX_CONF_FILE, TOWN_FILE, TOWN_LEDGER } from '../shared/paths.js';
+import { CHILDREN_DIR, GT_BIN, GT_DIR, SESSIONS_DIR, TMUX_CONF_FILE, TOWN_FILE } from '../shared/paths.js';
 import { nowTime } from '../shared/time.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { Git, Shell } from '../infra/exec.js';
@@ -28,9 +32,11 @@ import { nodeTownFiles } from '../infra/files.js';
 import { inheritedAgent } from '../infra/inspect.js';
 import { HeadlessBackend } from '../infra/headless.js';
 import { commandExists, commandVersion, detachedControl, gtLauncher } from '../infra/launch.js';
+import { insideITerm2 } from '../core/agents/team-mode.js';
 import { TMUX_CONF, TmuxBackend, townSocket } from '../infra/tmux.js';
 
-export { findTownRoot, locateLedger, rigPrefix, BEADS_DB_NAME, BEADS_DIR_NAME, type LedgerLocation } from '../ledger/locate.js';
+export { findTownRoot, locateLedger, rigPrefix, townLedger, BEADS_DB_NAME, BEADS_DIR_NAME, type LedgerLocation } from '../ledger/locate.js';
+export { isPostgresUrl as isPostgresLocation, maskLedgerUrl } from '../ledger/postgres/url.js';
 export { gitUserName } from '../infra/git.js';
 export { commandExists, writeLaunchers } from '../infra/launch.js';
 /** The session host's process side (src/bin/gt-host.ts). */
@@ -45,15 +51,24 @@ export function fileLogger(path: string): Logger {
 export const townFiles: TownFiles = nodeTownFiles;
 
 /**
- * The ledger store for a location: a SQLite file path, or (with issue 19's
- * backend) a `postgres://` URL. The one factory every edge goes through.
+ * The PostgreSQL store's module: in the bundled CLI a bundle of its own (dist/gt-pg.cjs, with
+ * node-postgres), so a SQLite town's start-up never parses the driver; from source, the module.
+ */
+export async function loadPostgres(): Promise<PostgresModule> {
+  const bundled = typeof __filename === 'string' && __filename.endsWith('.cjs');
+  const specifier = bundled ? pathToFileURL(join(__dirname, 'gt-pg.cjs')).href : '../ledger/postgres/store.js';
+  const loaded = (await import(specifier)) as Partial<PostgresModule> & { default?: PostgresModule };
+  const module = loaded.PostgresLedgerStore ? (loaded as PostgresModule) : loaded.default;
+  if (!module?.PostgresLedgerStore) throw new Error(`${specifier} has no PostgresLedgerStore`);
+  return module;
+}
+
+/**
+ * The ledger store for a location: a SQLite file path, or a `postgres://` URL (issue 19). The
+ * one factory every edge goes through. A PostgreSQL store connects on first use.
  */
 export function openLedgerStore(location: string, options: { create?: boolean } = {}): LedgerStore {
-  if (/^postgres(ql)?:\/\//.test(location)) {
-    throw new GtError('usage', `the PostgreSQL ledger backend is not built yet (${location.replace(/:[^:@/]*@/, ':***@')})`, {
-      hint: 'use the embedded SQLite ledger (the default) for now',
-    });
-  }
+  if (isPostgresUrl(location)) return new LazyPostgresStore(location, { create: options.create ?? false }, loadPostgres);
   return SqliteLedgerStore.open(location, { create: options.create ?? false });
 }
 
@@ -75,6 +90,7 @@ export function townPorts(root: string, env: NodeJS.ProcessEnv, progress: (line:
     git: new Git(env),
     shell: new Shell(join(root, CHILDREN_DIR)),
     tmuxAvailable,
+    iterm2Available: () => insideITerm2(env) && commandExists('it2', env),
     backend: (kind) => {
       let backend = backends.get(kind);
       if (!backend) {
@@ -120,8 +136,9 @@ export async function openTown(
   if (!nodeTownFiles.exists(join(root, TOWN_FILE)))
     throw new GtError('not_found', `no town at ${root} (${TOWN_FILE} is missing)`, { hint: 'create one with gt install, or set GT_ROOT' });
   const parsers = options.light ? undefined : await configParsers();
-  const path = join(root, TOWN_LEDGER);
-  if (!nodeTownFiles.exists(path)) throw new GtError('not_found', `the town ledger ${path} is missing`, { hint: 'repair the town with gt install --force' });
+  const path = townLedger(root);
+  if (!isPostgresUrl(path) && !nodeTownFiles.exists(path))
+    throw new GtError('not_found', `the town ledger ${path} is missing`, { hint: 'repair the town with gt install --force' });
   const ledger = openLedger(path, actor);
   const town = new Town(root, ledger, ports, parsers);
   try {

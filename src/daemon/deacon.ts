@@ -8,6 +8,7 @@
  * it finishes the pass it is in and waits for batches in flight, then exits.
  */
 import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { parseDuration } from '../shared/duration.js';
 import { runRefinery } from '../core/merge/refinery.js';
 import { witnessPatrol } from '../core/agents/witness.js';
@@ -20,6 +21,9 @@ import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
 import { dispatchQueue, resumeAfterBackoff } from '../core/scheduler/dispatch.js';
 import { runDueDogs } from '../core/dogs/dogs.js';
+import { markLostHosts, renewHost } from '../core/hosts/hosts.js';
+import { rigsHere } from '../core/hosts/placement.js';
+import { releaseMovedRigs, syncPlacedRigs } from '../core/hosts/rigs.js';
 import { leasePath, writeLease } from '../core/town/daemon-health.js';
 import { dogPorts, fileLogger, lockDaemon, notifyPort, openTown, reapOrphans, runtimeProbe, telemetrySink } from '../app/index.js';
 import { telemetryPass } from '../core/metrics/telemetry.js';
@@ -30,6 +34,8 @@ import type { Town } from '../core/town/town.js';
 import type { LogFields, LogLevel } from '../shared/log.js';
 import { DAEMON_LOGFILE, DOGS_LOGFILE } from '../shared/paths.js';
 import { errorMessage } from '../shared/errors.js';
+import { TEAM_MODE_ENV } from '../core/agents/team-mode.js';
+import { refreshSwarmViews } from '../app/swarm.js';
 
 /** The town's notification channels; none while town.toml is broken (the loop logs that elsewhere). */
 function safeChannels(town: Town) {
@@ -64,6 +70,14 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   log('info', 'started', { pid: process.pid, interval: town.config.daemon.interval });
   // The lease: renewed as the loop turns, so gt status and gt doctor tell a hung daemon from a busy one.
   const startedAt = town.ports.now();
+  // The team mode, captured once (gt up --mode, town.toml sessions.mode; auto against the terminal gt up ran in): its slings and restarts use it.
+  let teamMode: string | undefined;
+  try {
+    teamMode = town.captureTeamMode();
+    log('info', 'team.mode', { mode: teamMode, setting: env[TEAM_MODE_ENV] ?? town.config.sessions.mode });
+  } catch (error) {
+    log('warn', 'team mode unresolved', { error: errorMessage(error) });
+  }
   let passes = 0;
   const renew = () => {
     writeLease(town.ports.files, root, {
@@ -73,8 +87,36 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       passes,
       interval_ms: parseDuration(town.config.daemon.interval),
       stale_after_ms: parseDuration(town.config.daemon.stale_after),
+      ...(teamMode ? { team_mode: teamMode } : {}),
     });
   };
+  // A town across hosts: this machine's heartbeat in the shared ledger, its placed rigs cloned, the others watched.
+  const hostName = town.hostName;
+  let hostBeat: Promise<void> | undefined;
+  const hostPass = async () => {
+    if (!hostName) return;
+    const running = (await town.agents()).filter((a) => a.host === hostName && a.backend);
+    let agents = 0;
+    for (const agent of running) if (await town.sessionAlive(agent)) agents++;
+    await renewHost(town, hostName, { pid: process.pid, load: Math.round((loadavg()[0] ?? 0) * 100) / 100, cores: cpus().length, agents });
+    for (const lost of await markLostHosts(town, hostName)) log('warn', 'host.lost', { host: lost });
+    for (const synced of [...(await syncPlacedRigs(town)), ...(await releaseMovedRigs(town))])
+      log('info', `rig.${synced.action}`, { rig: synced.rig, detail: synced.detail });
+  };
+  const beat = () => {
+    hostBeat ??= hostPass()
+      .catch((error: unknown) => log('error', 'host pass failed', { host: hostName, error: errorMessage(error) }))
+      .finally(() => (hostBeat = undefined));
+    return hostBeat;
+  };
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  if (hostName) {
+    await beat();
+    log('info', 'host.up', { host: hostName });
+    // On its own clock too: a long witness pass (wakes wait for their confirmation) must not look like a lost host.
+    const period = Math.max(250, Math.min(interval, parseDuration(town.config.host.lost_after) / 3));
+    heartbeatTimer = setInterval(() => void beat(), period);
+  }
   // A daemon killed mid-batch left its test (or gate command) running: end it before starting again.
   for (const orphan of await reapOrphans(root)) log('warn', 'orphan.reaped', { pgid: orphan.pgid, command: orphan.command });
   // Convoys: one full check for what closed while no daemon ran, then only close events.
@@ -137,8 +179,14 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   let dogPass: Promise<void> | undefined;
   try {
     while (!stopping) {
+      await beat();
+      // Across hosts, only the rigs placed on this host are this daemon's to merge and supervise.
+      const rigs = await rigsHere(town).catch((error: unknown) => {
+        log('error', 'reading rig placement failed', { error: errorMessage(error) });
+        return [] as string[];
+      });
       // Each rig's refinery runs beside the loop (a batch's gates can take minutes), one at a time per rig.
-      for (const rig of town.rigNames()) {
+      for (const rig of rigs) {
         if (stopping || refineries.has(rig)) continue;
         const pass = runRefinery(town, rig, { probe })
           .then((outcomes) => {
@@ -207,7 +255,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           }
           renew();
           // The witness, rig by rig (then the town's own agents: the Mayor).
-          for (const rig of [...town.rigNames(), undefined]) {
+          for (const rig of [...rigs, undefined]) {
             for (const action of await witnessPatrol(town, { ...(rig === undefined ? { townOnly: true } : { rig }), pass: passes + 1, progress: renew })) {
               log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
                 agent: action.agent,
@@ -218,6 +266,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
             }
             renew();
           }
+          // Open swarm views follow the town: a finished polecat's pane leaves, a new sling's pane comes (issue 17 §1).
+          await refreshSwarmViews(town, env).catch((error: unknown) => log('warn', 'swarm view refresh failed', { error: errorMessage(error) }));
           for (const closed of await settleEscalations(town)) log('info', 'escalation.closed', { escalation: closed, why: 'its subject closed' });
           for (const again of await reescalateStale(town)) log('warn', 'escalation.reescalated', { ...again });
         } catch (error) {
@@ -298,6 +348,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   } finally {
     // A batch in flight finishes (gt down waits 30 s, then SIGKILL, which the refinery's journal survives).
     polling.abort();
+    if (heartbeatTimer) clearInterval(heartbeatTimer);
     await Promise.allSettled([
       ...refineries.values(),
       ...pollers.values(),
@@ -306,6 +357,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       ...(dispatching ? [dispatching] : []),
       ...(dogPass ? [dogPass] : []),
       ...(exporting ? [exporting] : []),
+      ...(hostBeat ? [hostBeat] : []),
     ]);
     // What the batch processors hold goes out before the daemon does.
     await telemetry?.flush().catch(() => undefined);

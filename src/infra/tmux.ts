@@ -66,6 +66,52 @@ export async function tmuxAvailable(env: NodeJS.ProcessEnv): Promise<boolean> {
   }
 }
 
+/** An agent's pane as `list-panes -a` reports it. */
+export interface AgentPane {
+  id: string;
+  /** The session name it was started for (`@gt_session`); '' for a pane gt did not start. */
+  tag: string;
+  /** The session it sits in now. */
+  session: string;
+  window: string;
+  dead: boolean;
+  pid?: number;
+  placeholder: boolean;
+  title: string;
+  /** Its run directory (`@gt_run`). */
+  run: string;
+}
+
+const PANE_FIELDS = [
+  '#{pane_id}',
+  '#{@gt_session}',
+  '#{session_name}',
+  '#{window_id}',
+  '#{pane_dead}',
+  '#{pane_pid}',
+  '#{@gt_placeholder}',
+  '#{pane_title}',
+  '#{@gt_run}',
+];
+export const PANE_FORMAT = PANE_FIELDS.join('\t');
+
+export function parsePaneLine(line: string): AgentPane | undefined {
+  const [id, tag, session, window, dead, pid, placeholder, title, ...run] = line.split('\t');
+  if (!id?.startsWith('%') || session === undefined || window === undefined) return undefined;
+  const number = Number(pid);
+  return {
+    id,
+    tag: tag ?? '',
+    session,
+    window,
+    dead: dead === '1',
+    ...(pid && Number.isInteger(number) ? { pid: number } : {}),
+    placeholder: (placeholder ?? '') !== '',
+    title: title ?? '',
+    run: run.join('\t'),
+  };
+}
+
 export class TmuxBackend implements SessionBackend {
   readonly kind = 'tmux' as const;
 
@@ -87,14 +133,39 @@ export class TmuxBackend implements SessionBackend {
     return result.stdout;
   }
 
-  async start(spec: SessionSpec): Promise<void> {
-    const exists = await this.tmux(['has-session', '-t', `=${spec.name}`]);
-    if (exists.code === 0) {
-      // A dead pane left by remain-on-exit: replace the session, keep nothing running twice.
-      if (await this.isAlive(spec.name))
-        throw new GtError('conflict', `tmux session ${spec.name} is already running`, { hint: `stop it first, or attach with gt attach` });
-      await this.tmux(['kill-session', '-t', `=${spec.name}`]);
+  /**
+   * The agent's own pane (issue 17 §4): the pane tagged with its session name
+   * (`@gt_session`), wherever it sits now — its own window, or the swarm view.
+   * Never "the session's active pane": Claude Code's teammates split the
+   * agent's window, and keys sent to a session or window target go to
+   * whichever pane has focus. A session started before panes were tagged:
+   * its first untagged pane. One tmux call for every pane of the server.
+   */
+  async agentPane(name: string): Promise<AgentPane | undefined> {
+    const result = await this.tmux(['list-panes', '-a', '-F', PANE_FORMAT]);
+    if (result.code !== 0) return undefined;
+    let legacy: AgentPane | undefined;
+    for (const line of result.stdout.split('\n')) {
+      const pane = parsePaneLine(line);
+      if (!pane) continue;
+      if (pane.tag === name) return pane;
+      if (!legacy && pane.tag === '' && !pane.placeholder && pane.session === name) legacy = pane;
     }
+    return legacy;
+  }
+
+  private async paneOf(name: string): Promise<string> {
+    const pane = await this.agentPane(name);
+    if (!pane) throw new GtError('not_found', `no tmux pane for session ${name}`, { hint: 'see gt agents; start it again with gt sling or gt crew start' });
+    return pane.id;
+  }
+
+  async start(spec: SessionSpec): Promise<{ pane: string }> {
+    const old = await this.agentPane(spec.name);
+    if (old && !old.dead) throw new GtError('conflict', `tmux session ${spec.name} is already running`, { hint: `stop it first, or attach with gt attach` });
+    // A dead pane left by remain-on-exit (in its session or the swarm view): replace it, keep nothing running twice.
+    if (old) await this.tmux(['kill-pane', '-t', old.id]);
+    await this.tmux(['kill-session', '-t', `=${spec.name}`]);
     // The command waits (up to 5 s) for a go file, so piping the pane to the run's log
     // starts before its first byte of output; then it execs, keeping the pane's TTY.
     const go = `${spec.runDir}/.pane-ready`;
@@ -123,11 +194,15 @@ export class TmuxBackend implements SessionBackend {
     const client = spec.env.PATH ? { ...this.env, PATH: spec.env.PATH } : this.env;
     const pane = `=${spec.name}:`;
     // One tmux client for the whole set-up (each is a process); the pane's output
-    // also goes to the run's log, which outlives the session.
-    await this.check(
+    // also goes to the run's log, which outlives the session. The pane's own options
+    // (-p) name its session and run: they travel with the pane into the swarm view.
+    const created = await this.check(
       [
         'new-session',
         '-d',
+        '-P',
+        '-F',
+        '#{pane_id}',
         '-s',
         spec.name,
         '-c',
@@ -151,8 +226,16 @@ export class TmuxBackend implements SessionBackend {
         '-T',
         spec.name,
         ';',
+        'set-option',
+        '-p',
+        '-t',
+        pane,
+        '@gt_session',
+        spec.name,
+        ';',
         // Where the session host records its agent's pid: probe() reads it back.
         'set-option',
+        '-p',
         '-t',
         pane,
         '@gt_run',
@@ -167,53 +250,62 @@ export class TmuxBackend implements SessionBackend {
       client,
     );
     writeFileSync(go, '');
+    return { pane: created.trim().split('\n')[0] ?? '' };
   }
 
   async isAlive(name: string): Promise<boolean> {
-    const result = await this.tmux(['display-message', '-p', '-t', `=${name}:`, '#{pane_dead}']);
-    return result.code === 0 && result.stdout.trim() === '0';
+    const pane = await this.agentPane(name);
+    return pane !== undefined && !pane.dead;
   }
 
   async probe(name: string): Promise<SessionProbe> {
-    const result = await this.tmux(['display-message', '-p', '-t', `=${name}:`, '#{pane_dead} #{pane_pid} #{@gt_run}']);
-    const [dead, pid, ...rest] = result.stdout.trim().split(' ');
-    const session = result.code === 0 && dead === '0';
-    const runDir = rest.join(' ');
+    const pane = await this.agentPane(name);
+    if (!pane) return { session: false, process: false };
+    const session = !pane.dead;
     // Under a session host (Claude Code) the pane runs the host and the agent is its child; else the pane runs the agent.
-    const agentPid = result.code === 0 && runDir ? readPid(join(runDir, 'agent.pid')) : undefined;
+    const agentPid = pane.run ? readPid(join(pane.run, 'agent.pid')) : undefined;
     if (agentPid !== undefined) return { session, process: processAlive(agentPid) };
-    return { session, process: session && pid !== undefined && processAlive(Number(pid)) };
+    return { session, process: session && pane.pid !== undefined && processAlive(pane.pid) };
   }
 
   async send(name: string, text: string): Promise<void> {
+    const pane = await this.paneOf(name);
     // Literal text first, then Enter as its own key: TUIs treat a pasted newline as text.
-    await this.check(['send-keys', '-t', `=${name}:`, '-l', tmuxWord(text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').replace(/\t/g, ' '))]);
+    await this.check(['send-keys', '-t', pane, '-l', tmuxWord(text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').replace(/\t/g, ' '))]);
     await new Promise((r) => setTimeout(r, 150));
-    await this.check(['send-keys', '-t', `=${name}:`, 'Enter']);
+    await this.check(['send-keys', '-t', pane, 'Enter']);
   }
 
   async capture(name: string, lines: number): Promise<string> {
-    return this.check(['capture-pane', '-p', '-J', '-t', `=${name}:`, '-S', `-${Math.max(1, lines)}`]);
+    return this.check(['capture-pane', '-p', '-J', '-t', await this.paneOf(name), '-S', `-${Math.max(1, lines)}`]);
   }
 
   async stop(name: string): Promise<void> {
-    const pid = await this.tmux(['display-message', '-p', '-t', `=${name}:`, '#{pane_pid} #{pane_dead} #{@gt_run}']);
-    const [pidText, dead, ...rest] = pid.stdout.trim().split(' ');
+    const pane = await this.agentPane(name);
     // The pane's process leads its own process group: stop the agent and everything it started.
-    if (pid.code === 0 && dead === '0' && pidText) await killGroup(Number(pidText));
+    if (pane && !pane.dead && pane.pid !== undefined) await killGroup(pane.pid);
     // A session host that died alone leaves its agent running (a zombie): it goes too.
-    const agentPid = pid.code === 0 && rest.length ? readPid(join(rest.join(' '), 'agent.pid')) : undefined;
+    const agentPid = pane?.run ? readPid(join(pane.run, 'agent.pid')) : undefined;
     if (agentPid !== undefined && processAlive(agentPid)) await killGroup(agentPid);
+    // Its pane goes wherever it is (the swarm view too), then its session.
+    if (pane) await this.tmux(['kill-pane', '-t', pane.id]);
     await this.tmux(['kill-session', '-t', `=${name}`]);
   }
 
+  /** Agent sessions; the swarm view's own session is none. */
   async list(): Promise<string[]> {
-    const result = await this.tmux(['list-sessions', '-F', '#{session_name}']);
-    return result.code === 0 ? result.stdout.split('\n').filter((s) => s !== '') : [];
+    const result = await this.tmux(['list-sessions', '-F', '#{session_name}\t#{@gt_swarm}']);
+    if (result.code !== 0) return [];
+    return result.stdout
+      .split('\n')
+      .map((line) => line.split('\t'))
+      .filter(([name, swarm]) => name !== undefined && name !== '' && !swarm)
+      .map(([name]) => name as string);
   }
 
-  attachCommand(name: string): string[] {
-    return ['tmux', '-u', '-L', this.socket, '-f', this.confFile, 'attach-session', '-t', `=${name}`];
+  /** With its pane (`%N`): the session that holds the pane now (the swarm view, say), that pane selected. */
+  attachCommand(name: string, pane?: string): string[] {
+    return ['tmux', '-u', '-L', this.socket, '-f', this.confFile, 'attach-session', '-t', pane ?? `=${name}`];
   }
 
   /** Stops the town's whole tmux server. */
@@ -222,23 +314,41 @@ export class TmuxBackend implements SessionBackend {
   }
 }
 
+/** The socket file of a tmux server by name: tmux(1) keeps them in $TMUX_TMPDIR (else /tmp)/tmux-<uid>/<name>. */
+export function socketPath(socket: string, env: NodeJS.ProcessEnv): string {
+  return join(env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, socket);
+}
+
+/** Whether this process runs inside a pane of that server ($TMUX is `<socket path>,<pid>,<session>`). */
+export function insideServer(socket: string, env: NodeJS.ProcessEnv): boolean {
+  const path = (env.TMUX ?? '').split(',')[0];
+  if (!path) return false;
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  return real(path) === real(socketPath(socket, env));
+}
+
 /** The town's tmux server as `gt doctor` sees it: tmux installed, its socket file, and whether a server answers there. */
 export async function tmuxServerProbe(
   socket: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ installed: boolean; version?: string; socketPath: string; socketExists: boolean; running: boolean }> {
-  // tmux(1): sockets live in $TMUX_TMPDIR (else /tmp)/tmux-<uid>/<name>.
-  const socketPath = join(env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, socket);
-  const socketExists = existsSync(socketPath);
+  const path = socketPath(socket, env);
+  const socketExists = existsSync(path);
   let version: string | undefined;
   try {
     const result = await execCommand('tmux', ['-V'], { env });
-    if (result.code !== 0) return { installed: false, socketPath, socketExists, running: false };
+    if (result.code !== 0) return { installed: false, socketPath: path, socketExists, running: false };
     version = /(\d+\.\d+[a-z]?)/.exec(result.stdout)?.[1];
   } catch {
-    return { installed: false, socketPath, socketExists, running: false };
+    return { installed: false, socketPath: path, socketExists, running: false };
   }
   // list-sessions never starts a server: it fails with "no server running" or "error connecting" when none answers.
   const running = socketExists && (await execCommand('tmux', ['-L', socket, 'list-sessions'], { env })).code === 0;
-  return { installed: true, ...(version ? { version } : {}), socketPath, socketExists, running };
+  return { installed: true, ...(version ? { version } : {}), socketPath: path, socketExists, running };
 }

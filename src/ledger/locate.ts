@@ -1,7 +1,8 @@
 /**
- * Where the ledger is. Order: an explicit `--db` file; `BEADS_DIR`; a gt town
- * (`GT_ROOT`, or a `town.toml` in the cwd or above) whose ledger is
- * `<town>/.gt/ledger.db`; else the nearest `.beads/` walking up from the cwd.
+ * Where the ledger is. Order: an explicit `--db` file; `BD_LEDGER_URL` (a
+ * PostgreSQL ledger); `BEADS_DIR`; a gt town (`GT_ROOT`, or a `town.toml` in the
+ * cwd or above) whose ledger is its `ledger.url` or `<town>/.gt/ledger.db`; else
+ * the nearest `.beads/` walking up from the cwd.
  * A town wins over a `.beads/` inside it, so agents working in a rig's worktree
  * write to the town ledger, not to a customer repository's own.
  */
@@ -16,8 +17,8 @@ import { TOWN_FILE as TOWN_CONFIG, TOWN_LEDGER } from '../shared/paths.js';
 export { TOWN_LEDGER } from '../shared/paths.js';
 
 export interface LedgerLocation {
-  kind: 'beads' | 'town' | 'file';
-  /** The database file. */
+  kind: 'beads' | 'town' | 'file' | 'url';
+  /** The database file, or a postgres:// URL. */
   path: string;
   /** The `.beads` directory or the town root. */
   root: string;
@@ -46,14 +47,47 @@ export function findBeadsDir(cwd: string): string | undefined {
   }
 }
 
+/**
+ * The town's ledger: town.toml's `ledger.url` (a PostgreSQL ledger, issue 19) or the SQLite file
+ * `<town>/.gt/ledger.db`. Read with a pattern, not the config schema, so hot commands stay fast
+ * (the schema validates the same key when the full config loads).
+ */
+export function townLedger(town: string): string {
+  let text = '';
+  try {
+    text = readFileSync(join(town, TOWN_CONFIG), 'utf8');
+  } catch {
+    return join(town, TOWN_LEDGER);
+  }
+  return ledgerUrlOf(text) ?? join(town, TOWN_LEDGER);
+}
+
+/** `url` of the `[ledger]` table (or a top-level `ledger.url` / `ledger = { url = … }`) in town.toml's text. */
+export function ledgerUrlOf(text: string): string | undefined {
+  const value = String.raw`(?:"((?:[^"\\]|\\.)*)"|'([^']*)')`;
+  const pick = (m: RegExpExecArray | null) => (m ? (m[1] !== undefined ? (JSON.parse(`"${m[1]}"`) as string) : m[2]) : undefined);
+  const table = /^\s*\[ledger\]\s*(?:#.*)?$/m.exec(text);
+  if (table) {
+    const body = text.slice(table.index + table[0].length).split(/^\s*\[/m)[0] ?? '';
+    const found = pick(new RegExp(String.raw`^\s*url\s*=\s*${value}`, 'm').exec(body));
+    if (found !== undefined) return found;
+  }
+  const top = text.split(/^\s*\[/m)[0] ?? '';
+  return (
+    pick(new RegExp(String.raw`^\s*ledger\s*\.\s*url\s*=\s*${value}`, 'm').exec(top)) ??
+    pick(new RegExp(String.raw`^\s*ledger\s*=\s*\{[^}]*url\s*=\s*${value}`, 'm').exec(top))
+  );
+}
+
 export function locateLedger(cwd: string, env: NodeJS.ProcessEnv, dbFlag?: string): LedgerLocation {
   if (dbFlag) return { kind: 'file', path: resolve(cwd, dbFlag), root: dirname(resolve(cwd, dbFlag)) };
+  if (env.BD_LEDGER_URL) return { kind: 'url', path: env.BD_LEDGER_URL, root: resolve(cwd) };
   if (env.BEADS_DIR) {
     const dir = resolve(cwd, env.BEADS_DIR);
     return { kind: 'beads', path: join(dir, BEADS_DB_NAME), root: dir };
   }
   const town = findTownRoot(cwd, env);
-  if (town) return { kind: 'town', path: join(town, TOWN_LEDGER), root: town };
+  if (town) return { kind: 'town', path: townLedger(town), root: town };
   const beads = findBeadsDir(cwd);
   if (beads) return { kind: 'beads', path: join(beads, BEADS_DB_NAME), root: beads };
   throw new GtError('not_found', `no beads database found in ${resolve(cwd)} or any parent directory`, {

@@ -3,12 +3,15 @@
  * server: a permission ask reaches the dispatcher's inbox at once; "always
  * allow" adds a rule to the rig's policy that the next call matches without
  * asking; a denial's feedback reaches the model; the turn's end leaves the
- * dispatcher an idle note with what the agent said last.
+ * dispatcher an idle note with what the agent said last. Codex, headless, asks
+ * through the PreToolUse hook gt gives it on its command line.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ScriptedModelServer, parseModelScript } from '../../src/infra/model-server.js';
 import { bash, claudeInstalled, lastUserText, say, useScriptedClaude } from '../support/claude.js';
+import { onCleanup, ROOT } from '../support/env.js';
 import { makeTown, waitFor } from '../support/town.js';
 
 interface Mail {
@@ -78,5 +81,41 @@ describe.skipIf(!claudeInstalled)("the leader's mailbox with Claude Code", () =>
     ).toEqual(['allowed', 'denied']);
     const added = town.json<Array<{ kind: string; actor: string; payload: { rule: string } }>>(['events', '--type', 'permission.rule_added', '--json']);
     expect(added).toMatchObject([{ kind: 'permission.rule_added', actor: 'human', payload: { rule: 'allow Bash command "touch *"' } }]);
+  });
+});
+
+const CODEX_BIN = join(ROOT, 'node_modules', '.bin', 'codex');
+
+describe.skipIf(!existsSync(CODEX_BIN))("Codex's tool calls through the broker", () => {
+  it('a Codex agent (headless) asks through its PreToolUse hook: the ask reaches the inbox, runs once approved, and the turn leaves an idle note', async () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['config', 'set', 'permissions.rules', '[{action = "ask", tool = "Bash", command = "touch *.txt"}]']).code).toBe(0);
+    const bead = town.bead('Codex asks', []);
+    const server = new ScriptedModelServer(
+      parseModelScript({ model: 'gpt-5', turns: [{ tools: [{ name: 'exec_command', input: { cmd: 'touch ASKED.txt' } }] }, { text: 'Touched ASKED.txt.' }] }),
+    );
+    await server.listen();
+    onCleanup(() => server.close());
+    const codexHome = join(town.env.HOME as string, '.codex');
+    mkdirSync(codexHome, { recursive: true });
+    writeFileSync(
+      join(codexHome, 'config.toml'),
+      `model = "gpt-5"\nmodel_provider = "scripted"\n[model_providers.scripted]\nname = "scripted"\nbase_url = "${server.url()}/v1"\nenv_key = "OPENAI_API_KEY"\nwire_api = "responses"\nsupports_websockets = false\n`,
+    );
+    Object.assign(town.env, { OPENAI_API_KEY: 'sk-gt-test', PATH: `${join(ROOT, 'node_modules', '.bin')}:${town.env.PATH ?? ''}` });
+    const [slung] = town.json<Slung[]>(['sling', bead, 'app', '--agent', 'codex', '--backend', 'headless']);
+    const agent = slung?.agent as string;
+    const worktree = join(town.root, 'app', 'polecats', agent.split('/')[2] as string);
+    const inbox = () => town.json<Mail[]>(['mail', 'inbox', '--agent', 'human']);
+    const ask = await waitFor('the ask in the inbox', () => inbox().find((m) => m.permission !== undefined), 90_000);
+    expect(ask.subject).toBe(`PERMISSION ${ask.permission as string}: Bash: touch ASKED.txt`);
+    expect(existsSync(join(worktree, 'ASKED.txt'))).toBe(false);
+    expect(town.gt(['permission', 'approve', ask.permission as string]).code).toBe(0);
+    await waitFor('ASKED.txt', () => existsSync(join(worktree, 'ASKED.txt')) || undefined, 60_000);
+    const idle = await waitFor('the idle note', () => inbox().find((m) => m.kind === 'idle'), 60_000);
+    expect(idle.subject).toBe(`idle: ${agent} (${bead}): Touched ASKED.txt.`);
+    expect(town.json<Array<{ agent: string; action: string; decided_by: string }>>(['permission', 'log', '--agent', agent])).toMatchObject([
+      { action: 'allow', decided_by: 'human' },
+    ]);
   });
 });

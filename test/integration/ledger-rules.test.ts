@@ -4,6 +4,7 @@ import type { Ledger } from '../../src/core/beads/ledger.js';
 import { GtError } from '../../src/shared/errors.js';
 import { fromDate } from '../../src/shared/time.js';
 import { LEDGER_BACKENDS } from '../support/env.js';
+import { Mailbox } from '../../src/core/comms/mail.js';
 
 async function ids(ledger: Ledger, filter: Parameters<Ledger['ready']>[0] = {}): Promise<string[]> {
   return (await ledger.ready(filter)).map((i) => i.id);
@@ -418,6 +419,107 @@ describe.each(LEDGER_BACKENDS)('ledger conformance: $name', ({ open: openLedger 
       await rejects(ledger.create({ title: 'orphan', labels: ['l'], deps: [{ type: 'blocks', id: 'bd-nope' }] }), 'not_found', /bd-nope/);
       expect(await ledger.list({})).toEqual([]);
       expect(await ledger.events(0, 1000)).toEqual(before);
+    });
+  });
+
+  describe('town records: event stream, mail, merge requests, notification outbox', () => {
+    it('town events: in order by position, filtered by kind family and agent; agent.state coalesces to the latest', async () => {
+      const { ledger } = await openLedger();
+      const start = await ledger.lastTownEventId();
+      await ledger.emit({ kind: 'mr.queued', rig: 'api', bead: 'bd-1', payload: { n: 1 } });
+      await ledger.emit({ kind: 'agent.state', agent: 'api/polecats/a', payload: { state: 'working' } });
+      await ledger.emit({ kind: 'mr.merged', rig: 'api', bead: 'bd-1', payload: { n: 2 } });
+      await ledger.emit({ kind: 'agent.state', agent: 'api/polecats/a', payload: { state: 'idle' } });
+      const all = await ledger.townEvents(start, {}, 100);
+      expect(all.map((e) => e.kind)).toEqual(['mr.queued', 'mr.merged', 'agent.state']);
+      expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort((a, b) => a - b));
+      expect(all[2]?.payload).toEqual({ state: 'idle' });
+      expect((await ledger.townEvents(start, { kinds: ['mr'] }, 100)).map((e) => e.payload.n)).toEqual([1, 2]);
+      expect((await ledger.townEvents(start, { kinds: ['mr.merged'] }, 100)).map((e) => e.kind)).toEqual(['mr.merged']);
+      expect((await ledger.townEvents(start, { agent: 'api/polecats/a' }, 100)).map((e) => e.kind)).toEqual(['agent.state']);
+      expect(await ledger.lastTownEventId()).toBe(all.at(-1)?.id);
+      expect(await ledger.townEvents(all.at(-1)?.id ?? 0, {}, 100)).toEqual([]);
+    });
+
+    it('mail: sent, listed in the inbox with its thread and labels, read, acked', async () => {
+      const { ledger } = await openLedger();
+      await ledger.setConfig('issue_prefix', 'hq');
+      const mayor = new Mailbox(ledger, 'mayor');
+      const sent = await mayor.send('api/polecats/a', 'Rebase', 'please rebase on main', { priority: 1 });
+      const polecat = new Mailbox(ledger, 'api/polecats/a');
+      const inbox = await polecat.inbox('api/polecats/a');
+      expect(inbox.map((m) => [m.id, m.subject, m.from, m.read])).toEqual([[sent.id, 'Rebase', 'mayor', false]]);
+      const reply = await polecat.reply(sent.id, 'done');
+      expect((await polecat.thread(sent.id)).map((m) => m.id)).toEqual([sent.id, reply.id]);
+      expect((await polecat.markRead(sent.id)).read).toBe(true);
+      await polecat.ack([sent.id]);
+      expect(await polecat.inbox('api/polecats/a')).toEqual([]);
+      expect((await polecat.inbox('api/polecats/a', { all: true })).map((m) => m.acked)).toEqual([true]);
+      expect((await ledger.townEvents(0, { kinds: ['mail'] }, 100)).map((e) => e.bead)).toEqual([sent.id, reply.id]);
+    });
+
+    it('merge requests: queued per rig by their metadata, out of ready work, gone from the queue when closed', async () => {
+      const { ledger } = await openLedger();
+      const work = await make(ledger, 'work');
+      const mrApi = await make(ledger, 'merge work', { type: 'merge-request', metadata: { rig: 'api', branch: 'polecat/a', attempts: 2 } });
+      await make(ledger, 'merge other', { type: 'merge-request', metadata: { rig: 'web', branch: 'polecat/b' } });
+      const queue = async (rig: string) =>
+        (await ledger.list({ types: ['merge-request'], metadataFields: { rig }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 })).map(
+          (i) => i.id,
+        );
+      expect(await queue('api')).toEqual([mrApi]);
+      expect((await ledger.list({ types: ['merge-request'], hasMetadataKeys: ['branch'] })).length).toBe(2);
+      expect((await ledger.list({ metadataFields: { attempts: '2' } })).map((i) => i.id)).toEqual([mrApi]);
+      expect(await ids(ledger)).toEqual([work]);
+      await ledger.close([mrApi], { reason: 'merged' });
+      expect(await queue('api')).toEqual([]);
+    });
+
+    it('notification outbox: one message per channel and dedupe key; a due message is claimed by one sender', async () => {
+      const { ledger } = await openLedger();
+      const row = (channel: string, dedupe: string) => ({
+        channel,
+        severity: 'high' as const,
+        kind: 'escalation',
+        title: 'help',
+        body: 'stuck',
+        dedupe_key: dedupe,
+        actions: [{ verb: 'ack' as const, label: 'Ack' }],
+        next_at: '2026-01-01T00:00:00.000000000Z',
+        created_at: '2026-01-01T00:00:00.000000000Z',
+        created_by: 'deacon',
+      });
+      const [first, duplicate, other] = await ledger.enqueueNotifications([row('tg', 'e1'), row('tg', 'e1'), row('mail', 'e1')]);
+      expect(first).toBeTypeOf('number');
+      expect(duplicate).toBeUndefined();
+      expect(other).toBeTypeOf('number');
+      const due = '2026-01-01T00:01:00.000000000Z';
+      const lease = '2026-01-01T00:02:00.000000000Z';
+      expect(await ledger.claimNotification(first as number, due, lease)).toBe(true);
+      expect(await ledger.claimNotification(first as number, due, lease)).toBe(false);
+      await ledger.updateNotification(first as number, { status: 'sent', sent_at: due, receipt: '42' });
+      expect((await ledger.notifications({ channel: 'tg' })).map((n) => [n.status, n.receipt, n.actions])).toEqual([
+        ['sent', '42', [{ verb: 'ack' as const, label: 'Ack' }]],
+      ]);
+      expect((await ledger.notifications({ statuses: ['pending'], dueBy: due })).map((n) => n.channel)).toEqual(['mail']);
+      await ledger.setNotifyCursor('events', '17');
+      expect(await ledger.notifyCursor('events')).toBe('17');
+    });
+
+    it('the wake-up port: a watcher on another connection is woken when town events are appended', async () => {
+      const { ledger, path } = await openLedger();
+      const { ledger: follower } = await openLedger({ path });
+      let wakes = 0;
+      const stop = await follower.watchEvents(() => wakes++);
+      try {
+        await ledger.emit({ kind: 'mr.queued', payload: {} });
+        const deadline = Date.now() + 30_000;
+        while (wakes === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        expect(wakes).toBeGreaterThan(0);
+        expect((await follower.townEvents(0, {}, 10)).map((e) => e.kind)).toEqual(['mr.queued']);
+      } finally {
+        stop();
+      }
     });
   });
 });

@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { afterEach } from 'vitest';
 import { Ledger } from '../../src/core/beads/ledger.js';
 import { SqliteLedgerStore } from '../../src/ledger/sqlite/store.js';
+import { openLedgerStore } from '../../src/app/town.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const BD = join(ROOT, 'dist', 'bd.cjs');
@@ -108,8 +109,35 @@ export interface LedgerBackend {
   open: typeof openLedger;
 }
 
+/** An in-process ledger on a fresh PostgreSQL database of the test server (or, given `path`, a second connection to that database's URL). */
+export async function openPostgresLedger(
+  options: { actor?: string; prefix?: string; clock?: () => string; path?: string } = {},
+): Promise<{ ledger: Ledger; path: string }> {
+  const { freshDatabase } = await import('./postgres.js');
+  const url = options.path ?? (await freshDatabase());
+  const store = openLedgerStore(url, { create: true });
+  const ledger = new Ledger(store, { actor: options.actor ?? 'tester', ...(options.clock ? { clock: options.clock } : {}) });
+  cleanups.push(() => store.close());
+  await ledger.setConfig('issue_prefix', options.prefix ?? 'bd');
+  return { ledger, path: url };
+}
+
 /**
- * The backends the ledger conformance suite runs against. PostgreSQL joins this
- * list when its store lands; every rule test then runs against both.
+ * Whether the PostgreSQL legs run: a server was given (GT_TEST_PG_URL, which the integration
+ * global setup sets when it starts one) or CI requires one (GT_TEST_PG_REQUIRED: then a missing
+ * server fails the tests instead of skipping them). Otherwise the reason is printed once.
  */
-export const LEDGER_BACKENDS: LedgerBackend[] = [{ name: 'sqlite', open: openLedger }];
+export const POSTGRES_TESTS = Boolean(process.env.GT_TEST_PG_URL) || process.env.GT_TEST_PG_REQUIRED === '1';
+if (!POSTGRES_TESTS && !process.env.GT_TEST_PG_NOTE) {
+  process.env.GT_TEST_PG_NOTE = '1';
+  process.stderr.write('[postgres] no test PostgreSQL (GT_TEST_PG_URL unset): the PostgreSQL ledger tests are skipped in this worker\n');
+}
+
+/**
+ * The backends the ledger conformance suite runs against: SQLite always, PostgreSQL when a test
+ * server is there (see POSTGRES_TESTS). Every rule test runs against both.
+ */
+export const LEDGER_BACKENDS: LedgerBackend[] = [
+  { name: 'sqlite', open: openLedger },
+  ...(POSTGRES_TESTS ? [{ name: 'postgres', open: openPostgresLedger }] : []),
+];

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runtimeProbe } from '../../src/app/index.js';
 import { parseIdentity } from '../../src/core/agents/identity.js';
+import { codexTrusts, launchPlan, PRESETS, type ResolvedRuntime } from '../../src/core/agents/runtimes.js';
 import { startSession } from '../../src/core/agents/sessions.js';
 import { turnSignal } from '../../src/core/agents/signals.js';
 import { Mailbox } from '../../src/core/comms/mail.js';
@@ -215,5 +216,31 @@ describe('team context on reconnect', () => {
     const resumed = await assemblePrime(h.town, parseIdentity(nux), { resumed: true, loadConfig: load });
     expect(resumed.text).toMatch(new RegExp(`## Team \\(leader human\\)\\n- ${slit} (idle|working|starting) app-\\w+ Add the tests\\n`));
     expect(resumed.json.team).toMatchObject({ leader: 'human', members: [{ agent: slit, title: 'Add the tests' }] });
+  });
+});
+
+describe("Codex's permission hook", () => {
+  it('is given on the command line with a limit past the broker, unless the user trusts the workdir as a Codex project', () => {
+    const runtime = { ...PRESETS.codex, custom: false } as ResolvedRuntime;
+    const plan = launchPlan(runtime, {
+      headless: true,
+      prompt: 'go',
+      settingsDir: '/s',
+      gtBin: '/town/.gt/bin/gt',
+      permissionTimeoutSec: 600,
+      brokerCodex: true,
+    });
+    expect(plan.argv.slice(0, 3)).toEqual(['codex', '--dangerously-bypass-hook-trust', '-c']);
+    expect(plan.argv[3]).toBe(
+      'hooks.PreToolUse=[{matcher="*",hooks=[{type="command",command="/town/.gt/bin/gt permission check --format codex",timeout=660}]}]',
+    );
+    expect(launchPlan(runtime, { headless: true, prompt: 'go', settingsDir: '/s', gtBin: '/g' }).argv).not.toContain('--dangerously-bypass-hook-trust');
+    const config = 'model = "gpt-5"\n[projects."/town/app"]\ntrust_level = "trusted"\n[projects."/elsewhere"]\ntrust_level = "untrusted"\n';
+    expect(codexTrusts(config, '/town/app/polecats/nux')).toBe(true);
+    expect(codexTrusts(config, '/town/application')).toBe(false);
+    expect(codexTrusts(config, '/elsewhere/x')).toBe(false);
+    expect(codexTrusts('projects = { "/town" = { trust_level = "trusted" } }', '/town/app')).toBe(true);
+    expect(codexTrusts('not [ toml', '/town')).toBe(false);
+    expect(codexTrusts(undefined, '/town')).toBe(false);
   });
 });

@@ -6,7 +6,7 @@ import type { CommandEntry } from '../dispatch.js';
 import type { Command } from 'commander';
 import { partialIdNote, type Ledger } from '../../core/beads/ledger.js';
 import { agentReadGuard, agentWriteGuard } from '../../core/governance/agent-writes.js';
-import { gitUserName, locateLedger, openLedger, rigPrefix, type LedgerLocation } from '../../app/index.js';
+import { gitUserName, isPostgresLocation, locateLedger, openLedger, rigPrefix, type LedgerLocation } from '../../app/index.js';
 import { GtError } from '../../shared/errors.js';
 import { CliContext } from '../context.js';
 import { existsSync } from 'node:fs';
@@ -43,7 +43,7 @@ export class BdContext extends CliContext<GlobalOptions> {
   async ledger(): Promise<Ledger> {
     if (!this.opened) {
       const location = this.location();
-      if (location.kind === 'town' && !existsSync(location.path)) {
+      if (location.kind === 'town' && !isPostgresLocation(location.path) && !existsSync(location.path)) {
         throw new GtError('not_found', `this is inside the gt town ${location.root}, whose ledger ${location.path} does not exist yet`, {
           hint: 'create the town with `gt install` (or point BEADS_DIR at a standalone .beads directory)',
         });

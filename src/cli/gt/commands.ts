@@ -7,7 +7,8 @@ export type Entry = CommandEntry<GtContext>;
 /** The command table: one line per command file. */
 export const COMMANDS: Entry[] = [
   { names: ['install'], summary: 'Create a town (default ~/gt)', load: () => import('./commands/install.js') },
-  { names: ['rig'], summary: 'Rigs (git repositories): add, list, show, remove', load: () => import('./commands/rig.js') },
+  { names: ['rig'], summary: 'Rigs (git repositories): add, list, show, move, remove', load: () => import('./commands/rig.js') },
+  { names: ['hosts', 'host'], summary: 'A town across machines: join a host, list hosts (heartbeat, agents, load)', load: () => import('./commands/hosts.js') },
   { names: ['crew'], summary: 'Long-lived named workers: add, list, attach', load: () => import('./commands/crew.js') },
   { names: ['config'], summary: 'Town settings and agent runtimes', load: () => import('./commands/config.js') },
   { names: ['sling'], summary: "Put beads on workers' hooks and start them", load: () => import('./commands/sling.js') },
@@ -24,6 +25,7 @@ export const COMMANDS: Entry[] = [
   { names: ['agents'], summary: 'Every agent: role, runtime, session, hook, last signal', load: () => import('./commands/agents.js') },
   { names: ['peek'], summary: "The last lines of an agent's session", load: () => import('./commands/agents.js') },
   { names: ['attach'], summary: "Watch and type into an agent's tmux session", load: () => import('./commands/agents.js') },
+  { names: ['swarm'], summary: 'The swarm view: every agent in one tmux window, coloured and titled', load: () => import('./commands/swarm.js') },
   { names: ['mayor'], summary: 'The Mayor, your coordinator agent: start, attach, stop', load: () => import('./commands/mayor.js') },
   { names: ['mq'], summary: 'The merge queue: list, status, run, retry, reject', load: () => import('./commands/mq.js') },
   { names: ['refinery'], summary: 'The merge queue of a rig: run, queue (same as gt mq)', load: () => import('./commands/mq.js') },

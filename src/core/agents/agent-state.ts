@@ -19,12 +19,14 @@ export const AGENT_STATES = [
   'zombie',
   'dead',
   'done',
+  // Its host (another machine of the town) missed its heartbeat window: nothing here can see its session (README "Scaling out").
+  'host-lost',
 ] as const;
 
 export type AgentState = (typeof AGENT_STATES)[number];
 
 /** States in which someone (the witness, else a person) must act. */
-export const PROBLEM_STATES: ReadonlySet<AgentState> = new Set(['stalled', 'gupp-violation', 'zombie', 'dead']);
+export const PROBLEM_STATES: ReadonlySet<AgentState> = new Set(['stalled', 'gupp-violation', 'zombie', 'dead', 'host-lost']);
 
 export interface AgentObservation {
   /** The state last recorded on the agent bead: by a hook signal, by gt (start, done, gate), or by the witness. */
@@ -119,6 +121,22 @@ export function agentState(o: AgentObservation, rules: StateRules): StateReading
       return { state: base, reason: base === 'starting' ? 'its session started; no hook event yet' : `last signal ${ago(o.now, o.lastSignalAt)}` };
     }
   }
+}
+
+/**
+ * An agent on another host of the town: its own host's witness reads and
+ * records it, so what the ledger says is its state — unless that host has
+ * missed its heartbeat window, when nobody can tell and it is host-lost. Its
+ * hooked beads stay hooked (the host's witness resumes them when it returns;
+ * gt rig move re-slings them elsewhere).
+ */
+export function remoteAgentState(o: { recorded: AgentState; host: string; heartbeatAt?: number | undefined; now: number }, lostAfterMs: number): StateReading {
+  if (o.heartbeatAt === undefined || o.now - o.heartbeatAt >= lostAfterMs)
+    return {
+      state: 'host-lost',
+      reason: `its host ${o.host} ${o.heartbeatAt === undefined ? 'has no heartbeat' : `missed its heartbeat (last ${ago(o.now, o.heartbeatAt)})`}`,
+    };
+  return { state: o.recorded === 'host-lost' ? 'idle' : o.recorded, reason: `as recorded by its host ${o.host}` };
 }
 
 function idle(o: AgentObservation, rules: StateRules): StateReading {

@@ -18,6 +18,8 @@ export const CLAUDE_HTTP_EVENTS: Record<string, Signal | 'permission'> = {
   StopFailure: 'stop-failure',
   Notification: 'notification',
   SessionEnd: 'session-end',
+  TeammateIdle: 'teammate-idle',
+  TaskCompleted: 'task-completed',
 };
 
 export function toolRequest(input: Record<string, unknown>, fallbackCwd: string): ToolRequest {

@@ -5,6 +5,7 @@
  * a bead's `run` commands with no LLM.
  */
 import { parse as parseWords } from 'shell-quote';
+import { parse as parseToml } from 'smol-toml';
 import { GtError } from '../../shared/errors.js';
 import type { TownConfig } from '../town/config.js';
 
@@ -66,6 +67,9 @@ export const PRESETS: Record<string, RuntimePreset> = {
     readyDelayMs: 3000,
     processNames: ['codex'],
     resume: 'codex resume <session-id>',
+    // Hooks stable, `--dangerously-bypass-hook-trust` (gt's PreToolUse hook goes to the broker): tested with 0.169.
+    minVersion: '0.169.0',
+    package: '@openai/codex',
     headless: { args: ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox'], stdin: 'none' },
   },
   gemini: {
@@ -224,6 +228,9 @@ const HOOK_EVENTS = {
     Stop: 'stop',
     Notification: 'notification',
     SessionEnd: 'session-end',
+    // Claude Code agent teams: the agent leads one (issue 17 §4). Answered with nothing: never keeps a teammate working.
+    TeammateIdle: 'teammate-idle',
+    TaskCompleted: 'task-completed',
   },
   gemini: {
     SessionStart: 'prime',
@@ -262,6 +269,8 @@ const CLAUDE_HTTP_HOOKS: Record<string, 'permission' | 'signal'> = {
   StopFailure: 'signal',
   Notification: 'signal',
   SessionEnd: 'signal',
+  TeammateIdle: 'signal',
+  TaskCompleted: 'signal',
 };
 
 /**
@@ -319,7 +328,16 @@ export interface LaunchPlan {
  */
 export function launchPlan(
   runtime: ResolvedRuntime,
-  options: { headless: boolean; prompt: string; settingsDir: string; gtBin: string; permissionTimeoutSec?: number; resume?: string },
+  options: {
+    headless: boolean;
+    prompt: string;
+    settingsDir: string;
+    gtBin: string;
+    permissionTimeoutSec?: number;
+    resume?: string;
+    /** Codex: put every tool call through the broker with a PreToolUse hook (false when the workdir is a trusted Codex project: see codexTrusts). */
+    brokerCodex?: boolean;
+  },
 ): LaunchPlan {
   const { headless, prompt, settingsDir, gtBin } = options;
   const hookCommands: HookCommands = {
@@ -356,6 +374,7 @@ export function launchPlan(
     // Codex calls its `notify` program at the end of every turn: gt's turn boundary. Its
     // commands run in a login shell by default, whose profile resets PATH and loses gt.
     args.unshift('-c', `notify=${JSON.stringify([gtBin, 'signal', 'stop', '--format', 'codex'])}`, '-c', 'allow_login_shell=false');
+    if (options.brokerCodex) args.unshift(...codexBrokerArgs(gtBin, options.permissionTimeoutSec ?? 600));
   }
   const base = { env, files, worktreeFiles, ...(hookServer ? { hookServer } : {}) };
   if (runtime.hooks === 'builtin') return { argv: [command, ...args], ...base };
@@ -365,6 +384,47 @@ export function launchPlan(
   }
   if (headless || runtime.prompt === 'arg') return { argv: [command, ...args, prompt], ...base };
   return { argv: [command, ...args], ...base, typeAfterReady: prompt };
+}
+
+/**
+ * Codex's PreToolUse hook, given on the command line (a session-flags config
+ * layer: nothing written into the user's ~/.codex or the repository), runs
+ * `gt permission check --format codex` for every tool call. Codex runs only
+ * hooks a person reviewed and trusted; gt wrote this one itself, so it passes
+ * `--dangerously-bypass-hook-trust` — which would also run a trusted
+ * project's own `.codex` hooks unreviewed, so the caller leaves the broker off
+ * for a workdir the user trusted in Codex (codexTrusts). A hook that times out
+ * lets the call run, so its limit outlives the broker's own timeout.
+ */
+export function codexBrokerArgs(gtBin: string, permissionTimeoutSec: number): string[] {
+  const command = `${gtBin} permission check --format codex`;
+  return [
+    '--dangerously-bypass-hook-trust',
+    '-c',
+    `hooks.PreToolUse=[{matcher="*",hooks=[{type="command",command=${JSON.stringify(command)},timeout=${permissionTimeoutSec + 60}}]}]`,
+  ];
+}
+
+/**
+ * Whether a Codex config (`$CODEX_HOME/config.toml`) trusts `dir` or a folder
+ * above it as a project (`[projects."<path>"] trust_level = "trusted"`): Codex
+ * then loads that project's own `.codex` config and hooks.
+ */
+export function codexTrusts(configText: string | undefined, dir: string): boolean {
+  if (!configText) return false;
+  let projects: unknown;
+  try {
+    projects = (parseToml(configText) as { projects?: unknown }).projects;
+  } catch {
+    // A config Codex cannot read either: it trusts nothing from it.
+    return false;
+  }
+  if (projects === null || typeof projects !== 'object') return false;
+  return Object.entries(projects as Record<string, unknown>).some(([path, entry]) => {
+    const trusted = entry !== null && typeof entry === 'object' && (entry as { trust_level?: unknown }).trust_level === 'trusted';
+    const base = path.replace(/\/+$/, '');
+    return trusted && (dir === base || dir.startsWith(`${base}/`));
+  });
 }
 
 /** A message for an agent's stdin in its stream protocol (headless sessions). */

@@ -12,8 +12,9 @@ import type { AgentRecord, AgentState, Town } from '../town/town.js';
 import { hookedWork } from '../work/hooked.js';
 import { checkpoint } from '../town/worktree.js';
 import { gitIdentityEnv, parseIdentity, sessionName, workdirOf, type Identity } from './identity.js';
-import { launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
+import { codexTrusts, launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
 import { claudeConfigFile } from './claude-config.js';
+import { agentColour } from './agent-colour.js';
 
 /**
  * The caller's environment less its secrets: a session gets the secret-named
@@ -80,6 +81,18 @@ function refuseLeaderStartByAgent(town: Town, identity: Identity): void {
     });
 }
 
+/**
+ * Codex gets gt's broker unless the user trusted the workdir as a Codex project: the hook-trust bypass gt
+ * needs for its own hook would then run that project's hooks unreviewed too (said, not silent).
+ */
+function brokerCodex(town: Town, workdir: string): boolean {
+  const env = town.ports.baseEnv;
+  const home = env.CODEX_HOME || `${env.HOME ?? ''}/.codex`;
+  if (!codexTrusts(town.ports.files.read(`${home}/config.toml`), workdir)) return true;
+  town.ports.progress(`warning: Codex trusts ${workdir} as a project, so gt does not install its permission hook there: its tool calls are not brokered`);
+  return false;
+}
+
 export async function startSession(town: Town, identity: Identity, options: StartOptions): Promise<AgentRecord> {
   refuseLeaderStartByAgent(town, identity);
   const { runtime, backend } = options;
@@ -94,6 +107,7 @@ export async function startSession(town: Town, identity: Identity, options: Star
     gtBin: town.ports.gtBin,
     permissionTimeoutSec: Math.ceil(permissionTimeoutMs(policyLayers(town, identity)) / 1000),
     ...(options.resume && runtime.hooks === 'claude' ? { resume: options.resume } : {}),
+    ...(runtime.hooks === 'codex' ? { brokerCodex: brokerCodex(town, town.path(workdirOf(identity))) } : {}),
   });
   if (runtime.hooks === 'claude' && backend === 'tmux') trustClaudeWorkdir(town, town.path(workdirOf(identity)));
   // Runtime settings (hook URLs, the session's wiring) are the owner's alone.
@@ -121,6 +135,8 @@ export async function startSession(town: Town, identity: Identity, options: Star
   );
   const env = { ...sessionEnv(town, identity, run, runtime), ...plan.env };
   await options.beforeStart?.();
+  const colour = await colourFor(town, identity);
+  const mode = teamModeOf(town);
   const record = await town.saveAgent(
     identity,
     {
@@ -131,6 +147,10 @@ export async function startSession(town: Town, identity: Identity, options: Star
       state: 'starting',
       started_at: now,
       ...(options.branch ? { branch: options.branch } : {}),
+      ...(colour ? { colour } : {}),
+      ...(mode ? { mode } : {}),
+      // Across hosts: which machine runs it (its daemon supervises it; the others read it from the ledger).
+      ...(town.hostName ? { host: town.hostName } : {}),
     },
     {
       event: {
@@ -142,7 +162,7 @@ export async function startSession(town: Town, identity: Identity, options: Star
       },
     },
   );
-  await town.ports.backend(backend).start({
+  const started = await town.ports.backend(backend).start({
     name: session,
     cwd: town.path(record.workdir),
     argv: plan.argv,
@@ -151,11 +171,33 @@ export async function startSession(town: Town, identity: Identity, options: Star
     ...(plan.stdinLines ? { stdinLines: plan.stdinLines } : {}),
     ...(plan.hookServer ? { hookServer: plan.hookServer } : {}),
   });
+  // Its own pane (tmux): what gt attach and the swarm view find it by; no event, it is bookkeeping.
+  if (started?.pane) {
+    await town.saveAgentState(record, { pane: started.pane });
+    record.pane = started.pane;
+  } else if (record.pane) await town.saveAgentState(record, { pane: null });
   if (plan.typeAfterReady !== undefined && backend === 'tmux') {
     // Runtimes that take no prompt argument get it typed once they are up.
     town.ports.detached.nudge(identity.address, plan.typeAfterReady, { afterMs: runtime.readyDelayMs, waitSec: 5, raw: true });
   }
   return record;
+}
+
+/** The identity's colour: the one it has, else the first one no other agent holds (assigned once, agent-colour.ts). */
+async function colourFor(town: Town, identity: Identity): Promise<string | undefined> {
+  const known = await town.agent(identity);
+  if (known?.colour) return undefined;
+  const taken = (await town.agents()).filter((a) => a.address !== identity.address && a.colour).map((a) => a.colour as string);
+  return agentColour(identity.address, taken).name;
+}
+
+/** The team mode this process captured (or resolves now); none when it cannot be resolved (a forced mode whose tool is missing). */
+function teamModeOf(town: Town): string | undefined {
+  try {
+    return town.teamMode();
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -256,7 +298,8 @@ export async function stopAllSessions(town: Town, reason: string): Promise<{ ses
   const sessions: string[] = [];
   const checkpoints: string[] = [];
   for (const agent of await town.agents()) {
-    if (!(await town.sessionAlive(agent))) continue;
+    // Another host's sessions are that host's to stop (gt down --all there).
+    if (town.isRemote(agent) || !(await town.sessionAlive(agent))) continue;
     await stopSession(town, agent);
     sessions.push(agent.address);
     const dir = town.path(agent.workdir);

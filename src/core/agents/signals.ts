@@ -4,7 +4,7 @@
  */
 import type { Identity } from './identity.js';
 import { Mailbox, renderInjected } from '../comms/mail.js';
-import type { AgentState, Town } from '../town/town.js';
+import type { AgentRecord, AgentState, Town } from '../town/town.js';
 import { noteRateLimit } from '../scheduler/backoff.js';
 import { isRateLimit } from '../scheduler/decide.js';
 import { takeHeartbeatDelivery } from '../heartbeat/state.js';
@@ -21,6 +21,9 @@ export const SIGNALS = [
   'notification',
   'pre-compact',
   'session-end',
+  // Claude Code agent teams (issue 17 §4): the agent leads a team whose members go idle and finish tasks.
+  'teammate-idle',
+  'task-completed',
 ] as const;
 export type Signal = (typeof SIGNALS)[number];
 
@@ -54,6 +57,7 @@ export function stateAfter(signal: Signal, input: Record<string, unknown>): Agen
 export async function recordSignal(town: Town, identity: Identity, signal: Signal, input: Record<string, unknown> = {}): Promise<void> {
   const agent = await town.agent(identity);
   if (!agent) return;
+  if (signal === 'teammate-idle' || signal === 'task-completed') return recordTeamLead(town, agent, input);
   // Compaction happens at the prompt (/compact) or inside a turn: it says nothing new about the state.
   const state = signal === 'pre-compact' ? agent.state : stateAfter(signal, input);
   if ((signal === 'pre-tool' || signal === 'post-tool') && agent.state === state) return;
@@ -78,6 +82,25 @@ export async function recordSignal(town: Town, identity: Identity, signal: Signa
       town.ports.progress(`warning: could not back off ${agent.runtime}: ${error instanceof Error ? error.message : String(error)}`),
     );
   }
+}
+
+/**
+ * A TeammateIdle or TaskCompleted event reached this agent's hooks: it leads a
+ * Claude Code agent team. Recorded on its bead (`gt agents`, the swarm view's
+ * title) with a `team.formed` event the first time (or for a new team), so the
+ * feed shows it; its own state is its own turn's, untouched. Later events only
+ * refresh when it was last seen, at most once a minute (no write per teammate turn).
+ */
+async function recordTeamLead(town: Town, agent: AgentRecord, input: Record<string, unknown>): Promise<void> {
+  const team = typeof input.team_name === 'string' && input.team_name !== '' ? input.team_name : undefined;
+  const now = town.ports.now();
+  const fresh = agent.team_lead_at === undefined || (team !== undefined && team !== agent.team);
+  if (!fresh && Date.parse(now) - Date.parse(agent.team_lead_at ?? now) < 60_000) return;
+  const teammate = typeof input.teammate_name === 'string' ? { teammate: input.teammate_name } : {};
+  const event = fresh
+    ? { kind: 'team.formed' as const, agent: agent.address, ...(agent.rig ? { rig: agent.rig } : {}), payload: { ...(team ? { team } : {}), ...teammate } }
+    : undefined;
+  await town.saveAgentState(agent, { team_lead_at: now, ...(team ? { team } : {}) }, event);
 }
 
 /**

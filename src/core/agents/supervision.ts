@@ -71,6 +71,20 @@ export async function worktreeActivity(town: Town, agent: AgentRecord): Promise<
 /** Reads one agent: its liveness, hook and signals through the state machine (worktree activity only when it matters). */
 export async function readAgent(town: Town, agent: AgentRecord, rules: StateRules = stateRules(town), now = Date.now()): Promise<AgentReading> {
   const [probe, hooked] = await Promise.all([town.sessionProbe(agent), hookedWork(town.ledger, agent.address)]);
+  if (town.isRemote(agent)) {
+    // Another host's agent: that host's witness reads it; here it is what the ledger says, or host-lost.
+    const reading = await town.remoteReading(agent);
+    const observation: AgentObservation = {
+      recorded: agent.state,
+      session: probe.session,
+      process: probe.process,
+      hooked: hooked.length > 0,
+      signals: true,
+      now,
+      wakes: 0,
+    };
+    return { ...reading, agent, hooked, probe, observation };
+  }
   const supervision = agent.supervision;
   const observation: AgentObservation = {
     recorded: agent.state,

@@ -65,6 +65,8 @@ export async function witnessPatrol(town: Town, options: WitnessOptions = {}): P
   for (const agent of await town.agents(options.rig ? { rig: options.rig } : {})) {
     if (options.townOnly && agent.rig !== undefined) continue;
     if (!agent.backend || agent.role === 'refinery' || agent.role === 'witness') continue;
+    // Another host's agent is its own host's witness's to supervise (it shows host-lost here when that host goes quiet).
+    if (town.isRemote(agent)) continue;
     let reading: AgentReading | undefined;
     try {
       reading = await readAgent(town, agent, rules);

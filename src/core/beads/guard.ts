@@ -99,6 +99,7 @@ export function guardedStore(store: LedgerStore, guards: LedgerGuard): LedgerSto
     write: (fn) => store.write((tx) => fn(wrap(tx))),
     schemaVersion: () => store.schemaVersion(),
     integrityCheck: () => store.integrityCheck(),
+    watch: (wake) => store.watch(wake),
     close: () => store.close(),
   };
 }

@@ -115,7 +115,12 @@ export interface UpdateInput {
    * these statuses (and, when given, has this assignee; null = unassigned),
    * checked inside the write transaction. Otherwise it fails with a conflict.
    */
-  expect?: { statuses?: string[]; assignee?: string | null };
+  expect?: {
+    statuses?: string[];
+    assignee?: string | null;
+    /** Metadata keys that must hold these values (compared as JSON); null = the key is absent. */
+    metadata?: Record<string, unknown>;
+  };
   /** Town events reporting this change, appended in its transaction when the update applies. */
   townEvent?: TownEventInput | TownEventInput[];
   /**
@@ -476,6 +481,11 @@ export class Ledger {
     return this.store.read((tx) => tx.lastTownEventId());
   }
 
+  /** Calls `wake` soon after town events are appended, by this process or another (the store's wake-up port); returns the stop. */
+  async watchEvents(wake: () => void): Promise<() => void> {
+    return this.store.watch(wake);
+  }
+
   // ---- the notification outbox (core/notify) ----
 
   /** Adds messages to the outbox in one transaction; each entry is its new ID, or undefined when deduplicated. */
@@ -812,6 +822,10 @@ export class Ledger {
       if (statuses && !statuses.includes(issue.status)) throw conflictError(`${id} changed under you: its status is now ${issue.status}`);
       if (assignee !== undefined && (issue.assignee ?? null) !== assignee) {
         throw conflictError(`${id} changed under you: it is now assigned to ${issue.assignee ?? 'nobody'}`);
+      }
+      for (const [key, value] of Object.entries(input.expect.metadata ?? {})) {
+        const current = issue.metadata?.[key] ?? null;
+        if (JSON.stringify(current) !== JSON.stringify(value)) throw conflictError(`${id} changed under you: its ${key} is now ${JSON.stringify(current)}`);
       }
     }
     const vocabulary = await this.vocabulary(tx);

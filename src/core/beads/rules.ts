@@ -29,6 +29,7 @@ export const BUILTIN_TYPES = [
   'agent',
   'role',
   'rig',
+  'host',
   'convoy',
   'slot',
   'permission',
@@ -50,7 +51,21 @@ export const TYPE_ALIASES: Record<string, string> = {
 };
 
 /** Types that `bd ready` never offers as work unless asked for by --type. */
-export const NON_WORK_TYPES = ['merge-request', 'gate', 'molecule', 'message', 'agent', 'role', 'rig', 'convoy', 'event', 'slot', 'permission', 'escalation'];
+export const NON_WORK_TYPES = [
+  'merge-request',
+  'gate',
+  'molecule',
+  'message',
+  'agent',
+  'role',
+  'rig',
+  'host',
+  'convoy',
+  'event',
+  'slot',
+  'permission',
+  'escalation',
+];
 
 /**
  * gt's own bookkeeping (agents, mail, merge requests, gates, convoys, permission
@@ -59,10 +74,10 @@ export const NON_WORK_TYPES = ['merge-request', 'gate', 'molecule', 'message', '
  * `--include-infra` or a `--type` names them (issue 14: 16 of 19 open items in a
  * new user's `bd list` were gt's own).
  */
-export const BOOKKEEPING_TYPES = ['agent', 'rig', 'role', 'message', 'permission', 'merge-request', 'gate', 'convoy', 'slot', 'event', 'escalation'];
+export const BOOKKEEPING_TYPES = ['agent', 'rig', 'host', 'role', 'message', 'permission', 'merge-request', 'gate', 'convoy', 'slot', 'event', 'escalation'];
 
 /** Types `bd export` leaves out unless --include-infra (or --all). */
-export const INFRA_TYPES = ['agent', 'rig', 'role', 'message', 'permission'];
+export const INFRA_TYPES = ['agent', 'rig', 'host', 'role', 'message', 'permission'];
 
 export const BLOCKING_DEP_TYPES = ['blocks', 'conditional-blocks'] as const;
 

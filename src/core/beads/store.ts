@@ -123,5 +123,12 @@ export interface LedgerStore {
   schemaVersion(): Promise<number>;
   /** Database-level consistency check: an empty list means healthy. */
   integrityCheck(): Promise<string[]>;
+  /**
+   * The wake-up port: calls `wake` soon after a transaction (of any process) appends town events,
+   * so followers read at once instead of polling. It may also call it when nothing changed (a
+   * follower just reads and finds nothing). SQLite polls its cheap data_version; PostgreSQL
+   * LISTENs. Resolves once watching; the function it gives stops it.
+   */
+  watch(wake: () => void): Promise<() => void>;
   close(): Promise<void>;
 }

@@ -33,6 +33,8 @@ export interface CheckOutcome {
 
 /** The town ledger as SQLite sees it, opened read-only and apart from the store (a newer or corrupt file still gets an answer). */
 export interface LedgerInspection {
+  /** How checks name the ledger (default .gt/ledger.db; a PostgreSQL ledger's URL, password masked). */
+  label?: string;
   exists: boolean;
   /** SQLite's user_version; undefined when the file could not be read at all. */
   schema_version?: number;

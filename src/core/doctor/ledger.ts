@@ -49,20 +49,20 @@ export const ledgerSchemaCheck: DoctorCheck = {
     if (!found.exists)
       return {
         status: 'fail',
-        message: `${TOWN_LEDGER} is missing`,
+        message: `${found.label ?? TOWN_LEDGER} is missing`,
         fix: 'gt install --force <town> creates an empty ledger (or restore yours from a backup or a bd export)',
       };
     if (found.schema_version === undefined) {
       return {
         status: 'fail',
-        message: `${TOWN_LEDGER} cannot be read: ${found.error ?? 'unknown error'}`,
+        message: `${found.label ?? TOWN_LEDGER} cannot be read: ${found.error ?? 'unknown error'}`,
         fix: 'restore it from a backup, or rebuild it with bd import from an export',
       };
     }
     if (found.schema_version > found.latest) {
       return {
         status: 'fail',
-        message: `${TOWN_LEDGER} has schema version ${found.schema_version}, newer than this gt understands (${found.latest}): it was written by a newer gt, or damaged`,
+        message: `${found.label ?? TOWN_LEDGER} has schema version ${found.schema_version}, newer than this gt understands (${found.latest}): it was written by a newer gt, or damaged`,
         fix: 'upgrade gt (gt refuses to write it, so nothing was changed)',
         fixable: false,
       };
@@ -70,7 +70,7 @@ export const ledgerSchemaCheck: DoctorCheck = {
     if (found.schema_version < found.latest) {
       return {
         status: 'warn',
-        message: `${TOWN_LEDGER} has schema version ${found.schema_version}; this gt writes ${found.latest}`,
+        message: `${found.label ?? TOWN_LEDGER} has schema version ${found.schema_version}; this gt writes ${found.latest}`,
         fix: 'gt doctor --fix (or any gt command that writes) applies the migrations, in one transaction',
       };
     }
@@ -80,20 +80,21 @@ export const ledgerSchemaCheck: DoctorCheck = {
     const found = context.ports.inspectLedger();
     if (found.schema_version === undefined || found.schema_version >= found.latest) return [];
     await context.ports.migrateLedger();
-    return [`migrated ${TOWN_LEDGER} from schema ${found.schema_version} to ${found.latest}`];
+    return [`migrated ${found.label ?? TOWN_LEDGER} from schema ${found.schema_version} to ${found.latest}`];
   },
 };
 
 export const ledgerIntegrityCheck: DoctorCheck = {
   name: 'ledger-integrity',
-  title: 'the ledger passes SQLite quick_check and its foreign keys hold',
+  title: 'the ledger passes its consistency check (SQLite: quick_check and foreign keys)',
   async run(context) {
     const found = context.ports.inspectLedger();
     if (!found.exists || found.schema_version === undefined) return { status: 'skip', message: 'not checked: the ledger cannot be read (see ledger-schema)' };
-    if (found.problems.length === 0) return { status: 'ok', message: 'PRAGMA quick_check: ok; no foreign key violation' };
+    if (found.problems.length === 0)
+      return { status: 'ok', message: found.label ? 'consistency check: ok' : 'PRAGMA quick_check: ok; no foreign key violation' };
     return {
       status: 'fail',
-      message: `${TOWN_LEDGER} is damaged: ${listed(found.problems, 3)}`,
+      message: `${found.label ?? TOWN_LEDGER} is damaged: ${listed(found.problems, 3)}`,
       fix: 'stop the daemon (gt down), back the file up, then bd export from it and bd import into a fresh ledger; bd doctor runs the full integrity_check',
       details: found.problems,
     };

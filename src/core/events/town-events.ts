@@ -59,6 +59,12 @@ export const TOWN_EVENT_KINDS = [
   'dog.ran',
   'polecat.reclaimed',
   'polecat.removed',
+  'team.formed',
+  'host.joined',
+  'host.lost',
+  'host.returned',
+  'rig.placed',
+  'rig.moved',
 ] as const;
 
 export type TownEventKind = (typeof TOWN_EVENT_KINDS)[number];

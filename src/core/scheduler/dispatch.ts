@@ -14,13 +14,14 @@ import type { Town } from '../town/town.js';
 import { hookedWork } from '../work/hooked.js';
 import { slingBeads, type RuntimeProbe } from '../work/work.js';
 import { markResumed, readBackoffs, RuntimeBackedOff } from './backoff.js';
+import { claimDispatch, rigsHere } from '../hosts/placement.js';
 import { decideStarts, startSlots } from './decide.js';
 import { lastStart, listQueue, lockScheduler, noteDispatchFailure, runningAgents, schedulerView, type QueueEntry } from './queue.js';
 
 export interface DispatchOutcome {
   bead: string;
   target: string;
-  result: 'dispatched' | 'failed' | 'dropped' | 'paused';
+  result: 'dispatched' | 'failed' | 'dropped' | 'paused' | 'claimed-elsewhere';
   agent?: string;
   detail?: string;
 }
@@ -41,11 +42,13 @@ export async function dispatchQueue(
   const outcomes: DispatchOutcome[] = [];
   const tried = new Set<string>();
   const spacing = parseDuration(town.config.scheduler.start_spacing);
+  // Across hosts, each daemon dispatches only the rigs placed on its host (and work bound to no rig, claimed first).
+  const here = town.hostName ? new Set(await rigsHere(town)) : undefined;
   while (!options.stopping?.()) {
     let wait = 0;
     const release = await lockScheduler(town);
     try {
-      const queue = (await listQueue(town)).filter((e) => !tried.has(e.id));
+      const queue = (await listQueue(town)).filter((e) => !tried.has(e.id) && (here === undefined || e.rig === undefined || here.has(e.rig)));
       if (queue.length === 0) break;
       const now = Date.parse(town.ports.now());
       const next = decideStarts(queue, await schedulerView(town), now).find((d) => d.start);
@@ -82,6 +85,9 @@ async function overBudget(town: Town, bead: string): Promise<string | undefined>
 }
 
 async function dispatchOne(town: Town, entry: QueueEntry, probe: RuntimeProbe, maxAttempts: number): Promise<DispatchOutcome> {
+  // Exactly one host spawns: the claim is a compare-and-set in the ledger; another host's live claim leaves it to that host.
+  if (!(await claimDispatch(town, entry.id)))
+    return { bead: entry.id, target: entry.target, result: 'claimed-elsewhere', detail: 'another host claimed its dispatch' };
   try {
     const [result] = await slingBeads(
       town,

@@ -28,6 +28,11 @@ export const QUEUE_KEYS = [
   'queue_reason',
   'queue_attempts',
   'queue_error',
+  // A town across hosts: which host's daemon claimed the dispatch, and where work moved from another host resumes.
+  'dispatch_host',
+  'dispatch_claimed_at',
+  'resume_agent',
+  'resume_since',
 ];
 
 export interface QueueEntry {

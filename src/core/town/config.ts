@@ -6,6 +6,7 @@ import { parse, stringify, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { GtError } from '../../shared/errors.js';
 import { NAME_PATTERN } from '../agents/identity.js';
+import { TEAM_MODE_SETTINGS } from '../agents/team-mode.js';
 
 import { DURATION, parseDuration } from '../../shared/duration.js';
 import { activeHoursProblems, isKnownTimezone } from '../../shared/active-hours.js';
@@ -293,9 +294,15 @@ export const townSchema = z.strictObject({
   sessions: z
     .strictObject({
       backend: backend.default('auto'),
+      /** Team mode (issue 17 §2): auto, tmux, iterm2 or in-process; captured when the daemon or a sling starts. */
+      mode: z.enum(TEAM_MODE_SETTINGS).default('auto'),
       pass_env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
     })
-    .default({ backend: 'auto', pass_env: [] }),
+    .default({ backend: 'auto', mode: 'auto', pass_env: [] })
+    .superRefine((sessions, context) => {
+      if (sessions.mode === 'in-process' && sessions.backend === 'tmux')
+        context.addIssue({ code: 'custom', path: ['backend'], message: 'sessions.mode = "in-process" runs agents headless; use backend "auto" or "headless"' });
+    }),
   /**
    * `interval`: one pass of the deacon's loops. `stale_after`: a daemon whose lease (renewed every pass) is older is hung;
    * `gt status` and `gt doctor` say so and `gt up` replaces it.
@@ -350,6 +357,30 @@ export const townSchema = z.strictObject({
   export: z.strictObject({ auto: z.boolean().default(false), path: z.string().min(1).default('.gt/export/issues.jsonl') }).prefault({}),
   heartbeat: heartbeat.optional(),
   memory,
+  /**
+   * The ledger (issue 19): without `url`, the SQLite file .gt/ledger.db; with `url = "postgres://user@host:port/db"`,
+   * PostgreSQL (a password from the URL, PGPASSWORD or ~/.pgpass). `gt ledger migrate --to` moves a town between them.
+   */
+  ledger: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\/\S+$/i, 'a postgres:// URL, e.g. postgres://gt@localhost:5432/town')
+        .optional(),
+    })
+    .prefault({}),
+  /**
+   * A town across machines (README "Scaling out"): `name` is this machine's host in the shared ledger (set by
+   * `gt host join`; absent = a one-machine town, every rig local). A host whose daemon has not renewed its heartbeat
+   * for `lost_after` is lost: its agents show host-lost. `address` is informational (shown by gt hosts).
+   */
+  host: z
+    .strictObject({
+      name: z.string().regex(NAME_PATTERN, 'a host name: lowercase letters, digits, - and _').optional(),
+      address: z.string().optional(),
+      lost_after: duration.default('30s'),
+    })
+    .prefault({}),
   /** Created by `gt install`; informational. */
   created_at: z.string().optional(),
 });

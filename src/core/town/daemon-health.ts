@@ -20,6 +20,8 @@ export interface DaemonLease {
   interval_ms: number;
   /** A lease older than this means the loop is stuck (daemon.stale_after). */
   stale_after_ms: number;
+  /** The team mode it captured when it started (sessions.mode resolved: tmux, iterm2 or in-process). */
+  team_mode?: string;
 }
 
 export type DaemonHealthState = 'running' | 'starting' | 'stale' | 'dead' | 'stopped';

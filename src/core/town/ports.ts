@@ -47,7 +47,8 @@ export interface SessionProbe {
 /** One interface for every way an agent session can run (design §4). */
 export interface SessionBackend {
   readonly kind: BackendKind;
-  start(spec: SessionSpec): Promise<void>;
+  /** Starts the session; a pane backend says which pane (`%N` in tmux) the agent runs in. */
+  start(spec: SessionSpec): Promise<void | { pane?: string }>;
   isAlive(name: string): Promise<boolean>;
   /**
    * The session and the agent process, seen apart (the agent state machine's
@@ -64,8 +65,8 @@ export interface SessionBackend {
    */
   stop(name: string, options?: { graceMs?: number }): Promise<void>;
   list(): Promise<string[]>;
-  /** The command a human runs to watch the session live. */
-  attachCommand(name: string): string[] | undefined;
+  /** The command a human runs to watch the session live; with the agent's pane (`%N`), wherever that pane sits now. */
+  attachCommand(name: string, pane?: string): string[] | undefined;
   /** Ends every session of this backend at once (gt demo's clean-up); sessions already gone are fine. */
   stopAll(): Promise<void>;
 }

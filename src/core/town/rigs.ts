@@ -60,10 +60,26 @@ export interface InstallPorts {
  * town.toml, ledger or mayor repository is left as it is; `force` lets it
  * fill in the missing parts of an existing or non-empty directory.
  */
-export async function installTown(root: string, name: string, ports: InstallPorts, options: { force?: boolean }): Promise<InstallResult> {
+/**
+ * `ledger`: a postgres:// URL for the town's ledger (issue 19), written to town.toml as
+ * `ledger.url`; without it the ledger is the SQLite file .gt/ledger.db. `shownLedger` is how the
+ * URL is reported (its password masked).
+ */
+export async function installTown(
+  root: string,
+  name: string,
+  ports: InstallPorts,
+  options: { force?: boolean; ledger?: string; shownLedger?: string },
+): Promise<InstallResult> {
   const { files, git } = ports;
   const townFile = `${root}/${TOWN_FILE}`;
   const existed = files.exists(townFile);
+  if (existed && options.ledger !== undefined) {
+    throw conflictError(
+      `${root} is already a town; --ledger only chooses the ledger of a new one (nothing was changed)`,
+      `to move this town's ledger, run gt ledger migrate --to ${options.shownLedger ?? '<url>'}`,
+    );
+  }
   if (existed && !options.force) return { root, created: [], existed: true };
   if (!existed && files.list(root).length > 0 && !options.force) {
     throw conflictError(
@@ -93,16 +109,19 @@ export async function installTown(root: string, name: string, ports: InstallPort
       agents: {},
       sessions: { backend: 'auto' },
       daemon: { interval: '5s' },
+      ...(options.ledger !== undefined ? { ledger: { url: options.ledger } } : {}),
     }),
     0o600,
   );
-  const ledgerExisted = files.exists(`${root}/.gt/ledger.db`);
   const ledger = await ports.openLedger(true);
-  // SQLite gives its -wal and -shm files the mode of the database file.
-  files.chmod(`${root}/.gt/ledger.db`, 0o600);
-  if (!ledgerExisted) {
+  if (options.ledger === undefined) {
+    // SQLite gives its -wal and -shm files the mode of the database file.
+    files.chmod(`${root}/.gt/ledger.db`, 0o600);
+  }
+  // A new ledger (a new file, or a database without gt's schema until now) gets the town's prefix.
+  if ((await ledger.getConfig('issue_prefix')) === undefined) {
     await ledger.setConfig('issue_prefix', 'hq');
-    created.push('.gt/ledger.db');
+    created.push(options.ledger === undefined ? '.gt/ledger.db' : `ledger at ${options.shownLedger ?? 'the PostgreSQL URL'}`);
   }
   ports.writeLaunchers();
   const mayor = `${root}/mayor`;
@@ -125,7 +144,7 @@ export interface AddRigOptions {
   progress: (line: string) => void;
 }
 
-function derivePrefix(name: string, taken: Set<string>): string {
+export function derivePrefix(name: string, taken: Set<string>): string {
   const letters = name.replace(/[^a-z0-9]/g, '');
   for (const length of [3, 4, 5, 2, 6, 8]) {
     const candidate = letters.slice(0, length);
@@ -148,7 +167,11 @@ export async function addRig(town: Town, name: string, url: string, options: Add
       `${dir} already exists`,
       files.exists(`${dir}/${RIG_FILE}`) ? `rig ${name} is already in this town (gt rig show ${name})` : 'choose another rig name',
     );
-  const taken = new Set(['hq', ...town.rigNames().map((r) => town.rig(r).prefix)]);
+  // Rigs of other hosts (a town across machines) have no directory here, only their bead: their prefixes are taken too.
+  const elsewhere = (await town.ledger.list({ types: ['rig'], excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 }))
+    .filter((r) => r.title !== name)
+    .flatMap((r) => (typeof r.metadata?.prefix === 'string' ? [r.metadata.prefix] : []));
+  const taken = new Set(['hq', ...town.rigNames().map((r) => town.rig(r).prefix), ...elsewhere]);
   const prefix = options.prefix ?? derivePrefix(name, taken);
   if (!/^[a-z][a-z0-9]{0,15}$/.test(prefix))
     throw validationError(`invalid prefix ${JSON.stringify(prefix)}`, 'a prefix is 1–16 lowercase letters and digits, starting with a letter');

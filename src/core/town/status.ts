@@ -14,7 +14,8 @@ import { mergeQueue } from '../merge/refinery.js';
 import { readAgents } from '../agents/supervision.js';
 import { HOOK_STATUSES } from '../work/hooked.js';
 import { listConvoys } from '../work/convoys.js';
-import { daemonHealth, type DaemonHealth } from './daemon-health.js';
+import { daemonHealth, readLease, type DaemonHealth } from './daemon-health.js';
+import { TEAM_MODE_ENV } from '../agents/team-mode.js';
 import type { DaemonStatus } from './ports.js';
 import type { Town } from './town.js';
 import { schedulerStatus, type SchedulerStatus } from '../scheduler/dispatch.js';
@@ -71,6 +72,50 @@ export const daemonSection: StatusSection<DaemonSection> = {
     if (d.state === 'stale') return [[span('hung', 'bad'), span(`${pid}: ${d.health.detail}`)]];
     if (d.state === 'dead') return [[span('dead', 'bad'), span(': its pidfile outlived it; nothing merges or restarts agents — gt up')]];
     return [[span('stopped', 'warn'), span(': finished work is not merged — gt up')]];
+  },
+};
+
+// ---- team mode ----
+
+/** Team mode (issue 17 §2): the setting, what the daemon captured when it started, and what this terminal resolves it to. */
+export interface TeamSection {
+  setting: string;
+  /** The mode the running daemon captured (its slings and restarts use it); null without a daemon. */
+  daemon: string | null;
+  /** `auto` (or the setting) resolved here: what a sling from this terminal captures. */
+  here: string | null;
+  problem?: string;
+  backend: string;
+}
+
+export const teamSection: StatusSection<TeamSection> = {
+  key: 'team',
+  label: 'Team mode',
+  async collect({ town, daemon }) {
+    const setting = town.ports.baseEnv[TEAM_MODE_ENV] ?? town.config.sessions.mode;
+    const lease = daemon.running ? readLease(town.ports.files, town.root) : undefined;
+    let here: string | null = null;
+    let problem: string | undefined;
+    try {
+      here = town.teamMode();
+    } catch (error) {
+      problem = error instanceof Error ? error.message : String(error);
+    }
+    return {
+      setting,
+      daemon: lease?.pid === daemon.pid ? (lease?.team_mode ?? null) : null,
+      here,
+      ...(problem ? { problem } : {}),
+      backend: town.config.sessions.backend,
+    };
+  },
+  lines(t) {
+    const mode = t.daemon ?? t.here ?? 'unresolved';
+    const where = t.daemon ? 'captured by the daemon' : 'resolved here; gt up captures it';
+    const line: StatusLine = [span(mode, t.problem && !t.daemon ? 'bad' : 'strong'), span(` (sessions.mode ${t.setting}; ${where})`)];
+    if (t.backend !== 'auto') line.push(span(` · sessions.backend ${t.backend}`, 'dim'));
+    if (t.problem) line.push(span(` · ${t.problem}`, 'warn'));
+    return [line];
   },
 };
 
@@ -414,6 +459,7 @@ export const section = <T>(s: StatusSection<T>): AnySection => s;
 /** The sections in screen order. */
 export const STATUS_SECTIONS: readonly AnySection[] = [
   section(daemonSection),
+  section(teamSection),
   section(rigsSection),
   section(agentsSection),
   section(escalationsSection),

@@ -12,7 +12,9 @@ import { agentBeadId, identityFromPath, parseIdentity, sessionName, workdirOf, t
 import type { BackendKind, DetachedControl, GitPort, SessionBackend, SessionProbe, ShellPort, TownFiles } from './ports.js';
 import { resolveRuntime, type ResolvedRuntime } from '../agents/runtimes.js';
 import type { TownEventInput } from '../events/town-events.js';
-import { PROBLEM_STATES, supervisionRecord, type AgentState, type SupervisionRecord } from '../agents/agent-state.js';
+import { backendOfMode, resolveTeamMode, TEAM_MODE_ENV, type TeamMode } from '../agents/team-mode.js';
+import { PROBLEM_STATES, remoteAgentState, supervisionRecord, type AgentState, type StateReading, type SupervisionRecord } from '../agents/agent-state.js';
+import { parseDuration } from '../../shared/duration.js';
 
 export { RIG_FILE, TOWN_FILE } from '../../shared/paths.js';
 import { RIG_FILE, TOWN_FILE } from '../../shared/paths.js';
@@ -24,6 +26,8 @@ export interface TownPorts {
   /** A backend of the given kind; tmux throws when tmux is missing. */
   backend: (kind: BackendKind) => SessionBackend;
   tmuxAvailable: boolean;
+  /** Inside iTerm2 with its `it2` CLI on PATH (team mode auto); asked only when a mode is resolved. */
+  iterm2Available: () => boolean;
   detached: DetachedControl;
   /** Absolute path of the gt launcher agents call (`.gt/bin/gt`). */
   gtBin: string;
@@ -64,6 +68,18 @@ export interface AgentRecord {
   permission_request?: string;
   /** When its session was stopped on purpose (the witness leaves such a session stopped). */
   stopped_at?: string;
+  /** Its colour (agent-colour.ts): assigned once, on its first session, and kept. */
+  colour?: string;
+  /** Its own tmux pane (`%N`), recorded when its session starts: every keystroke and capture goes there (issue 17 §4). */
+  pane?: string;
+  /** It leads a Claude Code agent team (seen from TeammateIdle/TaskCompleted), and when that was last seen. */
+  team_lead_at?: string;
+  /** The Claude Code team it leads (`team_name` of those events). */
+  team?: string;
+  /** The team mode captured when its session started (sessions.mode resolved: tmux, iterm2 or in-process). */
+  mode?: string;
+  /** The host (machine) its session runs on, in a town across hosts; absent = this town's only machine. */
+  host?: string;
   /** What the witness did about the bead on its hook. */
   supervision: SupervisionRecord;
   /** Open agent bead = the identity exists; closed = nuked. */
@@ -99,6 +115,12 @@ export function agentFromIssue(issue: Issue): AgentRecord {
     'last_error_at',
     'permission_request',
     'stopped_at',
+    'colour',
+    'pane',
+    'team_lead_at',
+    'team',
+    'mode',
+    'host',
   ] as const) {
     const value = str(key);
     if (value !== undefined) (record as unknown as Record<string, string>)[key] = value;
@@ -282,7 +304,68 @@ export class Town {
     });
   }
 
+  // ---- hosts (a town across machines: README "Scaling out") ----
+
+  private heartbeats: { at: number; byHost: Map<string, string | undefined> } | undefined;
+
+  /** This machine's host in the shared ledger (town.toml host.name); undefined in a one-machine town or without the config. */
+  get hostName(): string | undefined {
+    if (!this.parsers && !this.townConfig) return undefined;
+    return this.config.host.name;
+  }
+
+  /** The agent's session runs on another machine: only its own host can probe it. */
+  isRemote(agent: Pick<AgentRecord, 'host'>): boolean {
+    const here = this.hostName;
+    return agent.host !== undefined && here !== undefined && agent.host !== here;
+  }
+
+  /** A remote agent's state: what its host recorded, or host-lost once that host missed its heartbeat window. */
+  async remoteReading(agent: Pick<AgentRecord, 'host' | 'state'>): Promise<StateReading> {
+    const host = agent.host as string;
+    const now = Date.now();
+    if (!this.heartbeats || now - this.heartbeats.at > 1000) {
+      const hosts = await this.ledger.list({ types: ['host'], includeEphemeral: true, limit: 0 });
+      this.heartbeats = {
+        at: now,
+        byHost: new Map(
+          hosts.map((h) => [h.title, h.status === 'closed' || typeof h.metadata?.heartbeat_at !== 'string' ? undefined : h.metadata.heartbeat_at]),
+        ),
+      };
+    }
+    const beat = this.heartbeats.byHost.get(host);
+    const heartbeatAt = beat === undefined ? undefined : Date.parse(beat);
+    return remoteAgentState({ recorded: agent.state, host, heartbeatAt, now }, parseDuration(this.config.host.lost_after));
+  }
+
+  /** A remote agent counts as running while its host is alive and its record says a session runs. */
+  private async remoteAlive(agent: Pick<AgentRecord, 'host' | 'state' | 'backend' | 'started_at' | 'stopped_at'>): Promise<boolean> {
+    if (!agent.backend) return false;
+    const reading = await this.remoteReading(agent);
+    if (reading.state === 'host-lost' || reading.state === 'dead' || reading.state === 'done') return false;
+    return !(agent.stopped_at !== undefined && agent.stopped_at >= (agent.started_at ?? ''));
+  }
+
   // ---- sessions ----
+
+  /**
+   * The team mode (team-mode.ts): `--mode`, else the one captured when this
+   * process (the daemon, a sling) started, else GT_SESSIONS_MODE (gt up --mode),
+   * else town.toml `sessions.mode`; auto resolved against this terminal.
+   */
+  teamMode(requested?: string): TeamMode {
+    if (requested === undefined && this.capturedMode) return this.capturedMode;
+    const setting = requested ?? this.ports.baseEnv[TEAM_MODE_ENV] ?? this.config.sessions.mode;
+    return resolveTeamMode(setting, { tmux: this.ports.tmuxAvailable, iterm2: this.ports.iterm2Available });
+  }
+
+  /** Resolves the team mode once and keeps it for this process's lifetime (the seed's snapshot). */
+  captureTeamMode(requested?: string): TeamMode {
+    this.capturedMode = this.teamMode(requested);
+    return this.capturedMode;
+  }
+
+  private capturedMode: TeamMode | undefined;
 
   backendKind(requested?: string): BackendKind {
     const choice = requested ?? this.config.sessions.backend;
@@ -292,7 +375,8 @@ export class Town {
     }
     if (choice === 'headless') return 'headless';
     if (choice !== 'auto') throw validationError(`unknown session backend ${JSON.stringify(choice)}`, 'use tmux, headless or auto');
-    return this.ports.tmuxAvailable ? 'tmux' : 'headless';
+    // sessions.backend = auto: the team mode decides (in-process runs agents headless).
+    return backendOfMode(this.teamMode(), this.ports.tmuxAvailable);
   }
 
   /** The runtime an identity uses: explicit, else rig/town role_agents, rig agent, town default. */
@@ -309,13 +393,18 @@ export class Town {
   }
 
   /** The agent's session and its process, seen apart (both false when it never had a session). */
-  async sessionProbe(agent: Pick<AgentRecord, 'backend' | 'session'>): Promise<SessionProbe> {
+  async sessionProbe(agent: Pick<AgentRecord, 'backend' | 'session'> & Partial<AgentRecord>): Promise<SessionProbe> {
+    if (agent.host !== undefined && agent.state !== undefined && this.isRemote(agent)) {
+      const alive = await this.remoteAlive(agent as AgentRecord);
+      return { session: alive, process: alive };
+    }
     if (!agent.backend || (agent.backend === 'tmux' && !this.ports.tmuxAvailable)) return { session: false, process: false };
     return this.ports.backend(agent.backend).probe(agent.session);
   }
 
-  async sessionAlive(agent: Pick<AgentRecord, 'backend' | 'session'>): Promise<boolean> {
+  async sessionAlive(agent: Pick<AgentRecord, 'backend' | 'session'> & Partial<AgentRecord>): Promise<boolean> {
     if (!agent.backend) return false;
+    if (agent.host !== undefined && agent.state !== undefined && this.isRemote(agent)) return this.remoteAlive(agent as AgentRecord);
     if (agent.backend === 'tmux' && !this.ports.tmuxAvailable) return false;
     return this.ports.backend(agent.backend).isAlive(agent.session);
   }

@@ -107,7 +107,34 @@ export async function checkpoint(
   }
   const ref = `${CHECKPOINT_PREFIX}/${identity}/${refTime(time)}`;
   await git.run(cwd, ['update-ref', ref, commit]);
+  await pushCheckpoint(git, cwd, ref, commit);
   return { ref, commit };
+}
+
+/**
+ * In a town across hosts (README "Scaling out") a rig's checkpoints go to its
+ * origin as well (`gt.pushCheckpoints` in the rig's repository), by its URL as
+ * the refinery pushes: another host takes hooked work over from them when this
+ * one is lost. A failed push leaves the local checkpoint; the next one pushes
+ * again.
+ */
+export async function pushCheckpoint(git: GitPort, cwd: string, ref: string, commit: string): Promise<boolean> {
+  if (!(await checkpointsPushed(git, cwd))) return false;
+  const url = (await git.probe(cwd, ['config', 'remote.origin.url'])).stdout.trim();
+  if (!url) return false;
+  return (await git.probe(cwd, ['push', '-q', '--', url, `${commit}:${ref}`])).code === 0;
+}
+
+export async function checkpointsPushed(git: GitPort, cwd: string): Promise<boolean> {
+  return (await git.probe(cwd, ['config', '--bool', 'gt.pushCheckpoints'])).stdout.trim() === 'true';
+}
+
+/** The newest checkpoint ref of an identity in a repository (refs sort by their time), if any. */
+export async function newestCheckpoint(git: GitPort, repo: string, identity: string, since?: string): Promise<string | undefined> {
+  const prefix = `${CHECKPOINT_PREFIX}/${identity}/`;
+  const after = since === undefined ? '' : refTime(since);
+  const refs = (await git.run(repo, ['for-each-ref', '--format=%(refname)', prefix])).split('\n').filter((r) => r !== '' && r.slice(prefix.length) >= after);
+  return refs.sort().pop();
 }
 
 /** Work that lives on refs a removal does not look at (issue 12, finding 7): stash entries and tags on unmerged commits. */

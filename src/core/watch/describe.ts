@@ -107,6 +107,9 @@ export function describeEvent(event: TownEvent): EventLine {
     case 'permission.decided':
       text = `${bead}: ${str(p.decision)} by ${str(p.decided_by) || event.actor}`;
       break;
+    case 'team.formed':
+      text = `${who} leads a Claude Code team${p.team ? ` (${str(p.team)})` : ''}${p.teammate ? `: ${str(p.teammate)} and others` : ''}`;
+      break;
     case 'escalation.raised':
       text = `${str(p.severity) || 'escalation'}: ${bead ? `${bead} ` : ''}${str(p.reason)}`;
       break;

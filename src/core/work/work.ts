@@ -21,6 +21,7 @@ import {
   branchExists,
   checkpoint,
   checkpointHeld,
+  checkpointsPushed,
   currentBranch,
   describeHeld,
   describeUnsaved,
@@ -39,6 +40,7 @@ import { ensureNotBackedOff, RuntimeBackedOff } from '../scheduler/backoff.js';
 import { QUEUE_KEYS, QUEUE_LABEL, enqueue, listQueue, placeIn, runtimeForTarget, type QueuePlace } from '../scheduler/queue.js';
 import { polecatFitness, reclaimPolecat } from './polecats.js';
 import { readAgents } from '../agents/supervision.js';
+import { resumePoint, rigHost } from '../hosts/placement.js';
 
 export interface SlingOptions {
   runtime?: string;
@@ -137,7 +139,12 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
     throw usageError(`an agent takes one bead at a time; got ${beadTexts.length}`, 'sling them to the rig to spread them over polecats');
   const identity = toAgent ? parseIdentity(target) : undefined;
   const rigName = identity ? identity.rig : validateName('rig', target);
-  if (rigName) town.rig(rigName);
+  // A town across hosts: a rig placed on another host is that host's to spawn on; its daemon claims the work from the queue.
+  const placedOn = rigName && town.hostName && !options.scheduled ? await rigHost(town, rigName) : undefined;
+  const remote = placedOn !== undefined && placedOn !== town.hostName ? placedOn : undefined;
+  if (remote && options.noStart)
+    throw usageError(`rig ${rigName} runs on host ${remote}: --no-start hooks work only on the host that runs it`, `run it there, or sling without --no-start`);
+  if (rigName && !remote) town.rig(rigName);
   if (identity && identity.role !== 'polecat' && identity.role !== 'crew' && identity.role !== 'mayor') {
     throw usageError(`cannot sling work to ${identity.address}`, 'sling to a rig, a polecat, a crew member or the mayor');
   }
@@ -175,7 +182,14 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
     );
   const backend = town.backendKind(options.backend);
   // Capacity (issue 14 §5): beads past the limits, or for a runtime backed off, wait in the queue.
-  const admission = await admitSling(town, beads, target, identity, options);
+  const admission: Admission = remote
+    ? {
+        start: [],
+        queued: beads.map((bead) => ({ bead, reason: `rig ${rigName} runs on host ${remote}: its daemon starts it` })),
+        waitTurn: async () => undefined,
+        release: () => undefined,
+      }
+    : await admitSling(town, beads, target, identity, options);
   try {
     let started: SlingResult[] = [];
     const toQueue = [...admission.queued];
@@ -197,7 +211,8 @@ export async function slingBeads(town: Town, beadTexts: string[], target: string
         bead: bead.id,
         title: bead.title,
         agent: '',
-        runtime: runtimeForTarget(town, target, options.runtime),
+        // The far host resolves the runtime from a rig.toml this machine does not have.
+        runtime: remote ? (options.runtime ?? '') : runtimeForTarget(town, target, options.runtime),
         backend: 'none',
         session: '',
         worktree: '',
@@ -378,7 +393,7 @@ async function slingOne(
   const { bead, identity, existing, previous, runtime } = plan;
   let branch: string | undefined;
   const worktree = identity.role === 'mayor' ? 'mayor' : `${identity.rig}/${identity.role === 'polecat' ? 'polecats' : 'crew'}/${identity.name}`;
-  if (identity.role === 'polecat') branch = await preparePolecatWorktree(town, identity, bead.id, undo);
+  if (identity.role === 'polecat') branch = await preparePolecatWorktree(town, identity, bead, undo);
   if (!existing) {
     // A new identity's bead is written once: here when no session starts, else by startSession.
     if (options.noStart) await town.saveAgent(identity, { state: 'idle', runtime: runtime.name });
@@ -517,21 +532,23 @@ function inWorktreeQueue<T>(repo: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** Worktree `<rig>/polecats/<name>` on branch `polecat/<name>/<bead>`, from the rig's bare repo. */
-function preparePolecatWorktree(town: Town, identity: Identity, beadId: string, undo: Undo): Promise<string> {
-  return inWorktreeQueue(town.repoDir(identity.rig as string), () => createPolecatWorktree(town, identity, beadId, undo));
+function preparePolecatWorktree(town: Town, identity: Identity, bead: Issue, undo: Undo): Promise<string> {
+  return inWorktreeQueue(town.repoDir(identity.rig as string), () => createPolecatWorktree(town, identity, bead, undo));
 }
 
-async function createPolecatWorktree(town: Town, identity: Identity, beadId: string, undo: Undo): Promise<string> {
+async function createPolecatWorktree(town: Town, identity: Identity, bead: Issue, undo: Undo): Promise<string> {
   const { git, files } = town.ports;
   const rig = town.rig(identity.rig as string);
   const repo = town.repoDir(rig.name);
   const dir = town.path(identity.rig as string, 'polecats', identity.name as string);
-  const branch = polecatBranch(identity.name as string, beadId);
+  const branch = polecatBranch(identity.name as string, bead.id);
   await protectRepository(town, repo, rig.default_branch);
+  // Work taken over from another host (gt rig move) starts where its worker's last pushed checkpoint left it.
+  const start = (await resumePoint(town, rig.name, bead)) ?? rig.default_branch;
   if (!files.exists(dir)) {
     files.mkdirp(town.path(rig.name, 'polecats'));
     // Usually a new branch; one left by an earlier attempt at this bead is checked out as it is.
-    const fresh = await git.probe(repo, ['worktree', 'add', '-q', '-b', branch, dir, rig.default_branch]);
+    const fresh = await git.probe(repo, ['worktree', 'add', '-q', '-b', branch, dir, start]);
     const hadBranch = fresh.code !== 0 && (await branchExists(git, repo, branch));
     if (fresh.code !== 0 && !hadBranch) throw new GtError('external', `git worktree add failed in ${repo}: ${fresh.stderr.trim().split('\n').pop() ?? ''}`);
     if (hadBranch) await git.run(repo, ['worktree', 'add', '-q', dir, branch]);
@@ -553,7 +570,7 @@ async function createPolecatWorktree(town: Town, identity: Identity, beadId: str
       `look with git -C ${dir} status; gt polecat nuke --force saves them on a checkpoint`,
     );
   const before = await headCommit(git, dir);
-  await git.run(dir, hadBranch ? ['checkout', '-q', branch] : ['checkout', '-q', '-b', branch, rig.default_branch]);
+  await git.run(dir, hadBranch ? ['checkout', '-q', branch] : ['checkout', '-q', '-b', branch, start]);
   undo.steps.push({
     what: `branch ${branch}`,
     run: async () => {
@@ -672,6 +689,8 @@ async function settleWork(town: Town, identity: Identity, status: DoneStatus, me
     result.commits = commits.length;
     // The branch lives in the bare repo already (shared refs); make sure it points at HEAD.
     await git.run(town.repoDir(rig.name), ['update-ref', `refs/heads/${branch}`, head]);
+    // Across hosts the finished commit goes to the origin too, so another host can merge it if this one is lost.
+    if (await checkpointsPushed(git, dir)) await checkpoint(git, dir, identity.address, ports.now(), `gt done ${bead.id}`);
     const mr = await fileMergeRequest(town, bead, { branch, commit: head, worker: identity.address, rig: rig.name, target: rig.default_branch });
     result.merge_request = mr.id;
     single(

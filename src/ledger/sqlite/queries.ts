@@ -10,10 +10,38 @@ export interface SqlPart {
   params: Record<string, unknown>;
 }
 
+/**
+ * Where the SQL of SQLite and PostgreSQL differ in these filters (ledger/postgres uses the same
+ * builders): list membership, JSON paths, case-insensitive LIKE, string search, case-folded order.
+ */
+export interface SqlDialect {
+  /** `column IN list` over a bound list parameter (`not`: NOT IN); `param` binds a value and names it. */
+  inList(column: string, values: readonly unknown[], param: (value: unknown) => string, not?: boolean): string;
+  /** A JSON value's text at `path` (keys) inside a text column, NULL when absent or not JSON. */
+  jsonText(column: string, path: string[], param: (value: unknown) => string): string;
+  /** Whether a JSON text column has a value (JSON null counts) at `path`. */
+  jsonHas(column: string, path: string[], param: (value: unknown) => string): string;
+  /** The case-insensitive LIKE operator. */
+  like: string;
+  /** The text after the first '-' of a column. */
+  afterDash(column: string): string;
+  /** An order term that ignores ASCII case. */
+  nocase(column: string): string;
+}
+
+export const SQLITE_DIALECT: SqlDialect = {
+  inList: (column, values, param, not) => `${column} ${not ? 'NOT IN' : 'IN'} (SELECT value FROM json_each(${param(json(values))}))`,
+  jsonText: (column, path, param) => `CAST(json_extract(${column}, ${param(jsonPath(path))}) AS TEXT)`,
+  jsonHas: (column, path, param) => `json_type(${column}, ${param(jsonPath(path))}) IS NOT NULL`,
+  like: 'LIKE',
+  afterDash: (column) => `substr(${column}, instr(${column}, '-') + 1)`,
+  nocase: (column) => `${column} COLLATE NOCASE`,
+};
+
 const json = (values: readonly unknown[]) => JSON.stringify(values);
 const like = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-export function buildFilter(filter: IssueFilter): SqlPart {
+export function buildFilter(filter: IssueFilter, dialect: SqlDialect = SQLITE_DIALECT): SqlPart {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
   let n = 0;
@@ -22,23 +50,24 @@ export function buildFilter(filter: IssueFilter): SqlPart {
     params[name] = value;
     return `@${name}`;
   };
-  const inList = (values: readonly unknown[]) => `(SELECT value FROM json_each(${param(json(values))}))`;
+  const inList = (column: string, values: readonly unknown[], not = false) => dialect.inList(column, values, param, not);
+  const LIKE = dialect.like;
 
-  if (filter.ids?.length) where.push(`i.id IN ${inList(filter.ids)}`);
-  if (filter.statuses?.length) where.push(`i.status IN ${inList(filter.statuses)}`);
-  if (filter.excludeStatuses?.length) where.push(`i.status NOT IN ${inList(filter.excludeStatuses)}`);
-  if (filter.types?.length) where.push(`i.issue_type IN ${inList(filter.types)}`);
-  if (filter.excludeTypes?.length) where.push(`i.issue_type NOT IN ${inList(filter.excludeTypes)}`);
-  if (filter.priorities?.length) where.push(`i.priority IN ${inList(filter.priorities)}`);
+  if (filter.ids?.length) where.push(inList('i.id', filter.ids));
+  if (filter.statuses?.length) where.push(inList('i.status', filter.statuses));
+  if (filter.excludeStatuses?.length) where.push(inList('i.status', filter.excludeStatuses, true));
+  if (filter.types?.length) where.push(inList('i.issue_type', filter.types));
+  if (filter.excludeTypes?.length) where.push(inList('i.issue_type', filter.excludeTypes, true));
+  if (filter.priorities?.length) where.push(inList('i.priority', filter.priorities));
   if (filter.priorityMin !== undefined) where.push(`i.priority >= ${param(filter.priorityMin)}`);
   if (filter.priorityMax !== undefined) where.push(`i.priority <= ${param(filter.priorityMax)}`);
   if (filter.assignee !== undefined) where.push(`i.assignee = ${param(filter.assignee)}`);
   if (filter.unassigned) where.push(`i.assignee IS NULL`);
-  // As IN lists, not correlated EXISTS: SQLite then reads the few labelled rows through labels_label instead of testing
-  // every issue (the dispatch queue's `gt:queued` on a 50,000-bead town: 50 ms → 0.1 ms on every `gt hook`).
+  // As IN lists, not correlated EXISTS: the database then reads the few labelled rows through the label index instead of
+  // testing every issue (the dispatch queue's `gt:queued` on a 50,000-bead town: 50 ms → 0.1 ms on every `gt hook`).
   for (const label of filter.labelsAll ?? []) where.push(`i.id IN (SELECT l.issue_id FROM labels l WHERE l.label = ${param(label)})`);
-  if (filter.labelsAny?.length) where.push(`i.id IN (SELECT l.issue_id FROM labels l WHERE l.label IN ${inList(filter.labelsAny)})`);
-  if (filter.excludeLabels?.length) where.push(`NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label IN ${inList(filter.excludeLabels)})`);
+  if (filter.labelsAny?.length) where.push(`i.id IN (SELECT l.issue_id FROM labels l WHERE ${inList('l.label', filter.labelsAny)})`);
+  if (filter.excludeLabels?.length) where.push(`NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND ${inList('l.label', filter.excludeLabels)})`);
   if (filter.noLabels) where.push(`NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id)`);
   if (filter.parent !== undefined) {
     const parent = param(filter.parent);
@@ -47,18 +76,18 @@ export function buildFilter(filter: IssueFilter): SqlPart {
         SELECT issue_id FROM dependencies WHERE depends_on_id = ${parent} AND type = 'parent-child'
         UNION SELECT d.issue_id FROM dependencies d JOIN below b ON d.depends_on_id = b.id WHERE d.type = 'parent-child')
       SELECT id FROM below)
-      OR (i.id > ${parent} || '.' AND i.id < ${parent} || '/'
+      OR (i.id > ${param(`${filter.parent}.`)} AND i.id < ${param(`${filter.parent}/`)}
           AND NOT EXISTS (SELECT 1 FROM dependencies d WHERE d.issue_id = i.id AND d.type = 'parent-child')))`);
   }
   if (filter.noParent) where.push(`NOT EXISTS (SELECT 1 FROM dependencies d WHERE d.issue_id = i.id AND d.type = 'parent-child')`);
-  if (filter.titleContains) where.push(`i.title LIKE ${param(like(filter.titleContains))} ESCAPE '\\'`);
-  if (filter.descContains) where.push(`i.description LIKE ${param(like(filter.descContains))} ESCAPE '\\'`);
-  if (filter.notesContains) where.push(`i.notes LIKE ${param(like(filter.notesContains))} ESCAPE '\\'`);
+  if (filter.titleContains) where.push(`i.title ${LIKE} ${param(like(filter.titleContains))} ESCAPE '\\'`);
+  if (filter.descContains) where.push(`i.description ${LIKE} ${param(like(filter.descContains))} ESCAPE '\\'`);
+  if (filter.notesContains) where.push(`i.notes ${LIKE} ${param(like(filter.notesContains))} ESCAPE '\\'`);
   if (filter.query) {
     const q = param(like(filter.query));
     const prefix = param(`${filter.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    where.push(`(i.title LIKE ${q} ESCAPE '\\' OR i.description LIKE ${q} ESCAPE '\\' OR i.id LIKE ${prefix} ESCAPE '\\'
-      OR substr(i.id, instr(i.id, '-') + 1) LIKE ${prefix} ESCAPE '\\' OR i.external_ref = ${param(filter.query)})`);
+    where.push(`(i.title ${LIKE} ${q} ESCAPE '\\' OR i.description ${LIKE} ${q} ESCAPE '\\' OR i.id ${LIKE} ${prefix} ESCAPE '\\'
+      OR ${dialect.afterDash('i.id')} ${LIKE} ${prefix} ESCAPE '\\' OR i.external_ref = ${param(filter.query)})`);
   }
   const range = (column: string, after?: string, before?: string) => {
     if (after !== undefined) where.push(`i.${column} > ${param(after)}`);
@@ -68,9 +97,9 @@ export function buildFilter(filter: IssueFilter): SqlPart {
   range('updated_at', filter.updatedAfter, filter.updatedBefore);
   range('closed_at', filter.closedAfter, filter.closedBefore);
   for (const [key, value] of Object.entries(filter.metadataFields ?? {})) {
-    where.push(`CAST(json_extract(i.metadata, ${param(jsonPath(key))}) AS TEXT) = ${param(value)}`);
+    where.push(`${dialect.jsonText('i.metadata', key.split('.'), param)} = ${param(value)}`);
   }
-  for (const key of filter.hasMetadataKeys ?? []) where.push(`json_type(i.metadata, ${param(jsonPath(key))}) IS NOT NULL`);
+  for (const key of filter.hasMetadataKeys ?? []) where.push(dialect.jsonHas('i.metadata', key.split('.'), param));
   if (!filter.includeEphemeral) where.push('i.ephemeral = 0');
   if (!filter.includeTemplates) where.push('i.is_template = 0');
   if (filter.pinned !== undefined) where.push(filter.pinned ? 'i.pinned = 1' : 'i.pinned = 0');
@@ -79,11 +108,8 @@ export function buildFilter(filter: IssueFilter): SqlPart {
   return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 
-function jsonPath(key: string): string {
-  return `$.${key
-    .split('.')
-    .map((part) => JSON.stringify(part))
-    .join('.')}`;
+function jsonPath(path: string[]): string {
+  return `$.${path.map((part) => JSON.stringify(part)).join('.')}`;
 }
 
 /**
@@ -93,23 +119,26 @@ function jsonPath(key: string): string {
  */
 export function readyConditions(
   filter: Pick<ReadyFilter, 'now' | 'readyStatuses' | 'types' | 'excludeTypes' | 'includeDeferred' | 'mol' | 'includeEphemeral'>,
+  dialect: SqlDialect = SQLITE_DIALECT,
 ): {
   conditions: string[];
   params: Record<string, unknown>;
   recentCutoff: string;
 } {
   const statuses = filter.readyStatuses ?? ['open'];
+  const params: Record<string, unknown> = {};
+  // Fixed names (ready_statuses, non_work): one statement text, so SQLite's statement cache serves every call.
+  const named = (name: string) => (value: unknown) => {
+    params[name] = value;
+    return `@${name}`;
+  };
   const conditions = [
-    statuses.length === 1 ? `i.status = @ready_status` : `i.status IN (SELECT value FROM json_each(@ready_statuses))`,
+    statuses.length === 1 ? `i.status = ${named('ready_status')(statuses[0])}` : dialect.inList('i.status', statuses, named('ready_statuses')),
     'i.is_blocked = 0',
     'i.pinned = 0',
   ];
-  const params: Record<string, unknown> = statuses.length === 1 ? { ready_status: statuses[0] } : { ready_statuses: json(statuses) };
   if (!filter.includeEphemeral) conditions.push('i.ephemeral = 0');
-  if (!filter.types?.length) {
-    conditions.push(`i.issue_type NOT IN (SELECT value FROM json_each(@non_work))`);
-    params.non_work = json(NON_WORK_TYPES);
-  }
+  if (!filter.types?.length) conditions.push(dialect.inList('i.issue_type', NON_WORK_TYPES, named('non_work'), true));
   if (!filter.includeDeferred) {
     params.now = filter.now;
     conditions.push('(i.defer_until IS NULL OR i.defer_until <= @now)');
@@ -137,8 +166,8 @@ const SORT_COLUMNS: Record<ListSort, string> = {
   assignee: 'i.assignee ASC',
 };
 
-export function orderBy(sort: ListSort, reverse: boolean): string {
-  const base = `${SORT_COLUMNS[sort]}, i.id ASC`;
+export function orderBy(sort: ListSort, reverse: boolean, dialect: SqlDialect = SQLITE_DIALECT): string {
+  const base = `${sort === 'title' ? `${dialect.nocase('i.title')} ASC` : SORT_COLUMNS[sort]}, i.id ASC`;
   if (!reverse) return base;
   return base.replace(/\b(ASC|DESC)\b/g, (dir) => (dir === 'ASC' ? 'DESC' : 'ASC'));
 }

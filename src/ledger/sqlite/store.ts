@@ -85,6 +85,11 @@ export class SqliteLedgerStore implements LedgerStore {
   /** Serializes transactions of this process: one connection, one transaction at a time. */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** The wake-up port: who watches, the poll of data_version, whether this transaction appended town events. */
+  private readonly watchers = new Set<() => void>();
+  private watchTimer: NodeJS.Timeout | undefined;
+  private dataVersion = -1;
+  private appended = false;
 
   private constructor(path: string, db: Database.Database, retryForMs: number) {
     this.location = path;
@@ -200,8 +205,11 @@ export class SqliteLedgerStore implements LedgerStore {
       for (let attempt = 0; ; attempt++) {
         try {
           this.db.exec(begin);
+          this.appended = false;
           const result = await fn(this.tx);
           this.db.exec('COMMIT');
+          // This connection's own commits do not move data_version: its watchers are told here.
+          if (this.appended) for (const wake of this.watchers) wake();
           return result;
         } catch (error) {
           if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -220,9 +228,39 @@ export class SqliteLedgerStore implements LedgerStore {
     return run;
   }
 
+  /**
+   * Wakes `wake` when another connection commits (PRAGMA data_version moves: a read of a
+   * counter in shared memory, no I/O) or this one appends town events. Polled every 50 ms
+   * only while someone watches.
+   */
+  async watch(wake: () => void): Promise<() => void> {
+    this.watchers.add(wake);
+    if (!this.watchTimer) {
+      this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+      this.watchTimer = setInterval(() => {
+        if (this.closed) return;
+        const version = this.db.pragma('data_version', { simple: true }) as number;
+        if (version === this.dataVersion) return;
+        this.dataVersion = version;
+        for (const w of this.watchers) w();
+      }, 50);
+      this.watchTimer.unref();
+    }
+    return Promise.resolve(() => {
+      this.watchers.delete(wake);
+      if (this.watchers.size === 0 && this.watchTimer) {
+        clearInterval(this.watchTimer);
+        this.watchTimer = undefined;
+      }
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     await this.queue;
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = undefined;
+    this.watchers.clear();
     this.closed = true;
     this.statements.clear();
     this.db.close();
@@ -515,6 +553,7 @@ export class SqliteLedgerStore implements LedgerStore {
       return Promise.resolve();
     },
     appendTownEvent: async (event) => {
+      this.appended = true;
       const result = this.run(
         'INSERT INTO town_events (kind, actor, rig, bead, agent, payload, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
         event.kind,

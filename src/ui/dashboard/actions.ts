@@ -10,6 +10,7 @@ import { wakeForMail } from '../../core/comms/delivery.js';
 import { ackEscalation } from '../../core/comms/escalations.js';
 import { Mailbox } from '../../core/comms/mail.js';
 import { nudgeAgent } from '../../core/comms/nudge.js';
+import { alwaysAllow } from '../../core/governance/always-allow.js';
 import { answerPermission } from '../../core/governance/permissions.js';
 import { rejectQueued, retryRejected } from '../../core/merge/refinery.js';
 import type { Town } from '../../core/town/town.js';
@@ -122,6 +123,22 @@ export const ACTIONS: ActionSpec[] = [
       return { message: `${view.id}: ${view.status} (${view.agent} ${view.tool})`, data: view };
     },
   })),
+  {
+    // "Always allow": approve and add the request's suggested rule to the rig's policy (a person's answer: the dashboard's user).
+    path: 'permission/always',
+    title: 'Always allow a permission ask (adds the rule to the policy)',
+    fields: [
+      { name: 'id', label: 'Request', list: 'permissions' },
+      { name: 'rule', label: 'Suggested rule (1 = the narrowest)', optional: true },
+      { name: 'reason', label: 'Reason', optional: true },
+    ],
+    run: async ({ town }, form) => {
+      const choice = Number(form.rule?.trim() || '1');
+      if (!Number.isInteger(choice) || choice < 1) throw usageError(`rule ${JSON.stringify(form.rule)} is not a rule number`, 'use 1, 2, …');
+      const view = await alwaysAllow(town, need(form, 'id'), { by: town.ledger.actor, via: 'person' }, choice, form.reason?.trim() || undefined);
+      return { message: `${view.id}: ${view.status}; added to ${view.rule_added?.file ?? 'the policy'}: ${view.rule_added?.rule ?? ''}`, data: view };
+    },
+  },
   {
     path: 'escalation/ack',
     title: 'Acknowledge an escalation',

@@ -6,6 +6,7 @@
  */
 import type { TownEvent } from '../../core/events/town-events.js';
 import type { Metrics } from '../../core/metrics/metrics.js';
+import { ruleText } from '../../core/governance/permissions.js';
 import { describeEvent } from '../../core/watch/describe.js';
 import type { AgentView, TownSnapshot } from '../../core/watch/snapshot.js';
 import type { ActionSpec, Suggestions } from './actions.js';
@@ -234,6 +235,13 @@ function permissionsPanel(s: TownSnapshot, now: number): HtmlEscapedString {
                 <time>${ago(p.created_at, now)}</time>
                 <button class="good" hx-post="/api/permission/approve" hx-vals='{"id":"${p.id}"}' hx-target="#toast">Approve</button>
                 <button class="bad" hx-post="/api/permission/deny" hx-vals='{"id":"${p.id}"}' hx-target="#toast">Deny</button>
+                ${
+                  p.suggested[0]
+                    ? html`<button hx-post="/api/permission/always" hx-vals='{"id":"${p.id}"}' hx-target="#toast" title="adds: ${ruleText(p.suggested[0])}">
+                        Always allow
+                      </button>`
+                    : ''
+                }
               </li>`,
           )}
         </ul>`,

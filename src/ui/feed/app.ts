@@ -20,7 +20,8 @@ export interface FeedSource {
   recent(limit: number): Promise<TownEvent[]>;
   peek(agent: string): Promise<string>;
   nudge(agent: string, text: string): Promise<string>;
-  answer(request: string, action: 'allow' | 'deny'): Promise<string>;
+  /** `always`: approve and add the request's narrowest suggested rule to the policy ("always allow"). */
+  answer(request: string, action: 'allow' | 'deny' | 'always'): Promise<string>;
   handoff(agent: string): Promise<string>;
 }
 
@@ -44,6 +45,7 @@ const HELP = [
   'enter    peek at the selected agent          p    problems view',
   'n        nudge the selected agent             h    hand off (fresh session)',
   'a / d    approve / deny its permission ask   /    search',
+  'A        always allow it (adds the rule to the rig policy)',
   'f        filter: rig:<name> or type:<kind>   esc  clear search and filter',
   '?        this help                            q    quit',
 ];
@@ -286,10 +288,11 @@ export function FeedApp(props: { source: FeedSource; options: FeedOptions }): Re
         setMode('nudge');
         setInput('');
       } else if (ch === 'h') act(`handing off ${agent.address}`, () => source.handoff(agent.address));
-      else if (ch === 'a' || ch === 'd') {
+      else if (ch === 'a' || ch === 'd' || ch === 'A') {
         const request = agent.permission_request ?? snapshot?.permissions.find((p) => p.agent === agent.address)?.id;
+        const verb = ch === 'a' ? 'allow' : ch === 'd' ? 'deny' : 'always';
         if (!request) setStatus(`${agent.address} has no permission ask waiting`);
-        else act(`${ch === 'a' ? 'approving' : 'denying'} ${request}`, () => source.answer(request, ch === 'a' ? 'allow' : 'deny'));
+        else act(`${{ allow: 'approving', deny: 'denying', always: 'always allowing' }[verb]} ${request}`, () => source.answer(request, verb));
       }
     }
   });

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { parseIdentity } from '../../core/agents/identity.js';
 import { nudgeAgent } from '../../core/comms/nudge.js';
 import { recentEvents } from '../../core/events/follow.js';
+import { alwaysAllow } from '../../core/governance/always-allow.js';
 import { answerPermission } from '../../core/governance/permissions.js';
 import type { DaemonStatus } from '../../core/town/ports.js';
 import type { Town } from '../../core/town/town.js';
@@ -39,8 +40,9 @@ export function feedSource(town: Town, daemonStatus: () => DaemonStatus): FeedSo
       return `nudged ${result.agent} (${result.delivery})`;
     },
     answer: async (request, action) => {
-      const view = await answerPermission(town, request, action, { by: town.ledger.actor, via: 'person' });
-      return `${view.id}: ${view.status} (${view.agent} ${view.tool})`;
+      const who = { by: town.ledger.actor, via: 'person' as const };
+      const view = action === 'always' ? await alwaysAllow(town, request, who) : await answerPermission(town, request, action, who);
+      return `${view.id}: ${view.status} (${view.agent} ${view.tool})${view.rule_added ? `; added to ${view.rule_added.file}: ${view.rule_added.rule}` : ''}`;
     },
     handoff: async (address) => {
       const identity = parseIdentity(address);

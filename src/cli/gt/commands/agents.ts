@@ -17,7 +17,7 @@ export async function attachTo(ctx: GtContext, town: Town, identity: Identity): 
   if (!agent?.active) throw notFoundError(`no agent ${identity.address}`, 'see gt agents');
   if (!(await town.sessionAlive(agent)))
     throw new GtError('conflict', `${identity.address} has no running session`, { hint: 'start one with gt sling, gt crew attach or gt mayor start' });
-  const command = agent.backend ? town.ports.backend(agent.backend).attachCommand(agent.session) : undefined;
+  const command = agent.backend ? town.ports.backend(agent.backend).attachCommand(agent.session, agent.pane) : undefined;
   if (!command)
     throw new GtError('usage', `${identity.address} runs headless: there is no terminal to attach to`, {
       hint: `read its output with gt peek ${identity.address}`,
@@ -43,7 +43,7 @@ const LAST_WORDS = 6;
 /** A state's colour on a terminal: red when someone must look, yellow when it waits, green when it works. */
 function stateColour(style: Style): (state: string, text: string) => string {
   return (state, text) => {
-    if (state === 'dead' || state === 'stalled' || state === 'zombie' || state === 'gupp-violation') return style.red(text);
+    if (state === 'dead' || state === 'stalled' || state === 'zombie' || state === 'gupp-violation' || state === 'host-lost') return style.red(text);
     if (state.startsWith('waiting')) return style.yellow(text);
     if (state === 'working' || state === 'starting') return style.green(text);
     return style.dim(text);
@@ -76,9 +76,17 @@ export default function register(program: Command, ctx: GtContext): void {
               agent: agent.address,
               role: agent.role,
               rig: agent.rig ?? null,
+              // A town across hosts: the machine its session runs on.
+              host: agent.host ?? null,
               runtime: agent.runtime ?? null,
               backend: agent.backend ?? null,
               session: agent.session,
+              // Its own tmux pane (%N) and colour (issue 17): what the swarm view and scripts address it by.
+              pane: agent.pane ?? null,
+              colour: agent.colour ?? null,
+              mode: agent.mode ?? null,
+              // It leads a Claude Code agent team (seen from its TeammateIdle/TaskCompleted hook events).
+              team_lead: agent.team_lead_at ? { team: agent.team ?? null, last_seen_at: agent.team_lead_at } : null,
               run: agent.run ?? null,
               session_alive: reading.probe.session && reading.probe.process,
               process_alive: reading.probe.process,
@@ -108,10 +116,12 @@ export default function register(program: Command, ctx: GtContext): void {
         ctx.emit(rows, () => {
           if (rows.length === 0) return 'No agents yet.';
           const paint = stateColour(ctx.style);
+          const hosts = rows.some((r) => r.host !== null);
           const lines = table([
-            ['AGENT', 'RUNTIME', 'BACKEND', 'STATE', 'HOOK', 'LAST SIGNAL'],
+            ['AGENT', ...(hosts ? ['HOST'] : []), 'RUNTIME', 'BACKEND', 'STATE', 'HOOK', 'LAST SIGNAL'],
             ...rows.map((r) => [
               ctx.style.bold(r.agent),
+              ...(hosts ? [r.host ?? '-'] : []),
               r.runtime ?? '-',
               r.backend ?? '-',
               paint(
@@ -121,7 +131,7 @@ export default function register(program: Command, ctx: GtContext): void {
                   : r.escalations.length
                     ? `${r.state}, escalated (${r.escalations.map((e) => e.id).join(',')})`
                     : r.state,
-              ),
+              ) + (r.team_lead ? ` (leads team${r.team_lead.team ? ` ${r.team_lead.team}` : ''})` : ''),
               r.hooked.join(',') || '-',
               r.last_signal ? `${r.last_signal} ${age(r.last_signal_at ?? undefined)}` : '-',
             ]),

@@ -6,20 +6,25 @@ import { serviceFile } from '../../../core/town/daemon-service.js';
 import { GtError } from '../../../shared/errors.js';
 import { stopAllSessions } from '../../../core/agents/sessions.js';
 import { action, type GtContext } from '../context.js';
+import { TEAM_MODE_ENV } from '../../../core/agents/team-mode.js';
 
 export default function register(program: Command, ctx: GtContext): void {
   program
     .command('up')
     .description("Start the town daemon (the deacon): it runs every rig's refinery and witness. A second gt up does nothing; a hung or dead daemon is replaced")
+    .option('--mode <mode>', 'team mode the daemon captures: auto, tmux, iterm2 or in-process (default: town sessions.mode)')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  gt up\n  gt status\n  gt down')
+    .addHelpText('after', '\nExamples:\n  gt up\n  gt up --mode in-process\n  gt status\n  gt down')
     .action(
-      action(ctx, async () => {
+      action(ctx, async (opts: unknown) => {
+        const mode = (opts as { mode?: string }).mode;
         // The daemon takes this process's environment (PATH, git, runtimes) and acts as a person: never an agent's.
         await ctx.forPeople('starting the town daemon');
         // Validate town.toml here, where the error can be shown, not only in the daemon's log.
         const town = await ctx.town();
-        const daemon = townDaemon(town.root, ctx.io.env);
+        // Refused here, where the error shows, not in the daemon's log; the daemon captures it from its environment.
+        if (mode !== undefined) town.teamMode(mode);
+        const daemon = townDaemon(town.root, mode === undefined ? ctx.io.env : { ...ctx.io.env, [TEAM_MODE_ENV]: mode });
         const before = daemonHealth(town, daemon.status());
         let recovered: string | undefined;
         if (before.state === 'dead') {

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { existsSync, rmSync } from 'node:fs';
 import { RIG_FILE } from '../../../core/town/town.js';
 import { addRig, removeRig, rigSummary } from '../../../core/town/rigs.js';
+import { addPlacedRig, moveRig } from '../../../core/hosts/rigs.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
@@ -42,12 +43,29 @@ export default function register(program: Command, ctx: GtContext): void {
     .description('Add a repository: bare clone, refinery worktree, rig.toml, ledger prefix')
     .option('--prefix <prefix>', 'bead ID prefix for this rig (default: from the name)')
     .option('--branch <branch>', "default branch (default: the remote's HEAD)")
+    .option('--host <host>', 'a town across hosts: the host that runs it (default: this one); another host clones it from the origin')
+    .option('--json', 'machine-readable output')
     .action(
       action(ctx, async (name: unknown, url: unknown, opts: unknown) => {
-        const options = opts as { prefix?: string; branch?: string };
+        const options = opts as { prefix?: string; branch?: string; host?: string };
         const town = await ctx.town();
         // A local path is cloned by its absolute path, so the rig does not depend on the cwd.
         const source = existsSync(resolve(ctx.cwd, url as string)) ? resolve(ctx.cwd, url as string) : (url as string);
+        if (options.host !== undefined || town.hostName !== undefined) {
+          const local = options.host === undefined || options.host === town.hostName;
+          const stop = local ? removeOnInterrupt(ctx, town.path(name as string)) : () => undefined;
+          try {
+            const placed = await addPlacedRig(town, name as string, source, { ...options, progress: (line) => ctx.err(line) });
+            ctx.emit(placed, () =>
+              local
+                ? `Added rig ${placed.name} (prefix ${placed.prefix}, branch ${placed.default_branch}) at ${town.path(placed.name)}, on host ${placed.host}`
+                : `Added rig ${placed.name} (prefix ${placed.prefix}, branch ${placed.default_branch}) on host ${placed.host}: its daemon clones it from ${placed.git_url}`,
+            );
+          } finally {
+            stop();
+          }
+          return;
+        }
         const stop = removeOnInterrupt(ctx, town.path(name as string));
         let config;
         try {
@@ -56,6 +74,26 @@ export default function register(program: Command, ctx: GtContext): void {
           stop();
         }
         ctx.emit(config, () => `Added rig ${config.name} (prefix ${config.prefix}, branch ${config.default_branch}) at ${town.path(config.name)}`);
+      }),
+    );
+
+  rig
+    .command('move <name> <host>')
+    .description('A town across hosts: run the rig on another host from now on; its hooked work resumes there from the last pushed checkpoints')
+    .option('--force', 'move even while its agents run on their host (that host stops them)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  gt rig move app b          # host a was lost: app and its hooked work go on on b\n  gt rig move app a --force')
+    .action(
+      action(ctx, async (name: unknown, host: unknown, opts: unknown) => {
+        const town = await ctx.town();
+        const result = await moveRig(town, name as string, host as string, opts as { force?: boolean });
+        ctx.emit(result, () =>
+          result.from === result.to
+            ? `Rig ${result.rig} already runs on host ${result.to}`
+            : `Rig ${result.rig} moved${result.from ? ` from host ${result.from}` : ''} to host ${result.to}${
+                result.reslung.length ? `; slung again there: ${result.reslung.map((r) => `${r.bead} (was ${r.from_agent})`).join(', ')}` : ''
+              }. Its daemon clones it and takes the work from the queue.`,
+        );
       }),
     );
 

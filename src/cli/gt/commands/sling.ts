@@ -16,6 +16,7 @@ export default function register(program: Command, ctx: GtContext): void {
     )
     .option('--agent <runtime>', 'runtime for the session (claude, codex, gemini, shell, or your own)')
     .option('--backend <backend>', 'tmux or headless (default: town sessions.backend, tmux when installed)')
+    .option('--mode <mode>', 'team mode for these sessions: auto, tmux, iterm2 or in-process (default: town sessions.mode)')
     .option('--force', 'take over a bead hooked to a worker whose session is dead (its commits are kept), or sling a bead its open dependencies still block')
     .option('--no-start', 'hook only; start no session')
     .option('--no-convoy', 'several beads: do not track them as a convoy')
@@ -28,13 +29,23 @@ export default function register(program: Command, ctx: GtContext): void {
     .action(
       action(ctx, async (args: unknown, opts: unknown) => {
         const words = args as string[];
-        const options = opts as { agent?: string; backend?: string; force?: boolean; start?: boolean; convoy?: boolean; var: Record<string, string> };
+        const options = opts as {
+          agent?: string;
+          backend?: string;
+          mode?: string;
+          force?: boolean;
+          start?: boolean;
+          convoy?: boolean;
+          var: Record<string, string>;
+        };
         const target = words[words.length - 1];
         if (words.length < 2 || target === undefined) {
           ctx.err('Error: name the bead(s) and a target: gt sling <bead…> <rig|agent>, or gt sling <formula> <rig|agent> --var k=v');
           return 2;
         }
         const town = await ctx.townForSessions();
+        // Captured once, here (as Claude Code's teammate-mode snapshot): every session this sling starts uses it.
+        town.captureTeamMode(options.mode);
         const sling: SlingOptions = {
           ...(options.agent ? { runtime: options.agent } : {}),
           ...(options.backend ? { backend: options.backend } : {}),

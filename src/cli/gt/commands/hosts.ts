@@ -1,0 +1,129 @@
+import type { Command } from 'commander';
+import { existsSync, realpathSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { createJoinedTownDir, openTown } from '../../../app/index.js';
+import { hostNameFrom, hostsView, joinedTownToml, joinHost, withHostName, type HostView } from '../../../core/hosts/join.js';
+import { validateName } from '../../../core/agents/identity.js';
+import { conflictError, usageError } from '../../../shared/errors.js';
+import { nowTime } from '../../../shared/time.js';
+import { TOWN_FILE, TOWN_LEDGER } from '../../../shared/paths.js';
+import { table } from '../../output.js';
+import { action, type GtContext } from '../context.js';
+
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
+
+function hostsTable(ctx: GtContext, hosts: HostView[]): string {
+  if (hosts.length === 0) return 'No hosts: this is a one-machine town (gt host join <ledger-url> --name <host> makes it one of several).';
+  return table([
+    ['HOST', 'STATE', 'HEARTBEAT', 'AGENTS', 'LOAD', 'RIGS', 'WHERE'],
+    ...hosts.map((h) => [
+      ctx.style.bold(`${h.name}${h.this_host ? ' *' : ''}`),
+      h.state === 'up' ? ctx.style.green(h.state) : ctx.style.red(h.state),
+      h.heartbeat_age_s === undefined ? '-' : `${h.heartbeat_age_s}s ago`,
+      String(h.agents),
+      h.load === undefined ? '-' : `${h.load}${h.cores ? `/${h.cores}` : ''}`,
+      h.rigs.join(',') || '-',
+      h.address ?? h.root ?? '-',
+    ]),
+  ]);
+}
+
+export default function register(program: Command, ctx: GtContext): void {
+  const listHosts = action(ctx, async () => {
+    const town = await ctx.town();
+    const hosts = await hostsView(town);
+    ctx.emit(hosts, () => hostsTable(ctx, hosts));
+  });
+
+  program
+    .command('hosts')
+    .description('The machines of a town across hosts: heartbeat, agents, load and rigs (* = this one)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  gt hosts\n  gt hosts --json')
+    .action(listHosts);
+
+  const host = program
+    .command('host')
+    .description('This machine in a town across hosts: join, list')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gt host join postgres://gt@db.internal/town --name b ~/gt\n  gt host join postgres://gt@db.internal/town --name a   # in the existing town: it becomes host a\n  gt host list',
+    );
+
+  host.command('list').description('Same as gt hosts').option('--json', 'machine-readable output').action(listHosts);
+
+  host
+    .command('join <ledger-url> [dir]')
+    .description("Join this machine to a town whose ledger is shared: its own town directory, worktrees, sessions and daemon; the town's ledger")
+    .option('--name <host>', "this machine's host name (default: from its hostname)")
+    .option('--address <address>', 'where a person reaches this machine (shown by gt hosts)')
+    .option('--town-name <name>', 'the town name in a new town.toml (default: the directory name)')
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      `
+Run in an existing town (GT_ROOT or a town.toml above the cwd, when [dir] is not given) it makes that town directory a
+host of its own ledger; given a new [dir] (default ~/gt) it creates one attached to <ledger-url>. Then start its
+daemon there with gt up: it clones the rigs placed on this host and carries out the slings to them from any host.
+A SQLite ledger path instead of a postgres:// URL joins a town on this same machine (for trying it out).`,
+    )
+    .action(
+      action(ctx, async (url: unknown, dirArg: unknown, opts: unknown) => {
+        const options = opts as { name?: string; address?: string; townName?: string };
+        const ledgerUrl = url as string;
+        const name = validateName('agent', options.name ?? hostNameFrom(hostname()));
+        const postgres = POSTGRES_URL.test(ledgerUrl);
+        const sqlite = postgres ? undefined : resolve(ctx.cwd, ledgerUrl);
+        if (sqlite && !existsSync(sqlite))
+          throw usageError(
+            `${ledgerUrl} is neither a postgres:// URL nor a ledger file`,
+            'give the URL of the town ledger (ledger.url in the first town.toml)',
+          );
+        let root: string;
+        if (typeof dirArg === 'string') root = resolve(ctx.cwd, dirArg);
+        else {
+          try {
+            root = ctx.townRoot();
+          } catch {
+            root = join(ctx.io.env.HOME ?? homedir(), 'gt');
+          }
+        }
+        const townFile = join(root, TOWN_FILE);
+        const existed = existsSync(townFile);
+        if (existed) {
+          // An existing town joins only its own ledger: two ledgers in one directory would be two towns.
+          const own = join(root, TOWN_LEDGER);
+          if (sqlite && (!existsSync(own) || realpathSync(own) !== realpathSync(sqlite)))
+            throw conflictError(`${root} is a town with a ledger of its own, not ${ledgerUrl}`, 'join into a new directory: gt host join <ledger-url> <dir>');
+          const { readFileSync, writeFileSync } = await import('node:fs');
+          const text = readFileSync(townFile, 'utf8');
+          const current = /^\[host\][^[]*^name\s*=\s*"([^"]*)"/m.exec(text)?.[1];
+          if (current !== undefined && current !== name)
+            throw conflictError(`${root} is already host ${current} of its town`, `use --name ${current}, or leave it out`);
+          if (current === undefined) writeFileSync(townFile, withHostName(text, name), { mode: 0o600 });
+        } else {
+          const town = options.townName ?? basename(root);
+          createJoinedTownDir(
+            root,
+            joinedTownToml({ town, host: name, ...(options.address ? { address: options.address } : {}), ...(postgres ? { ledgerUrl } : {}), now: nowTime() }),
+            sqlite,
+          );
+        }
+        const town = await openTown(root, ctx.io.env, ctx.actor, (line) => ctx.err(line));
+        try {
+          const result = await joinHost(town, name, options.address ? { address: options.address } : {});
+          ctx.emit({ ...result, created: !existed }, () =>
+            [
+              `${existed ? 'This town is now' : `Created ${root} as`} host ${result.host} of its town.`,
+              ...(result.placed.length ? [`Placed on ${result.host}: ${result.placed.join(', ')}`] : []),
+              ...(result.rigs.length ? [`Rigs on this host: ${result.rigs.join(', ')}`] : []),
+              `Next: cd ${root} && gt up   (then gt hosts; gt rig add <name> <git-url> --host ${result.host})`,
+            ].join('\n'),
+          );
+        } finally {
+          await town.ledger.release();
+        }
+      }),
+    );
+}
