@@ -145,7 +145,7 @@ function setField(issue: Record<string, unknown>, field: number, value: unknown)
       if (value) issue[key] = true;
       break;
     case 'json': {
-      const parsed: unknown = JSON.parse(String(value));
+      const parsed: unknown = JSON.parse(typeof value === 'string' ? value : (value as Buffer).toString());
       if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.keys(parsed).length === 0) break;
       issue[key] = parsed;
       break;
