@@ -1,6 +1,10 @@
-/** The generated ledger the ledger and town benchmarks measure on (JSONL, as `bd import` reads it). */
+/**
+ * The benches' ledger: a deterministic 50,000-issue JSONL of realistic shape
+ * (the same generator as bench/ledger.ts), shared by bench/import.ts,
+ * bench/daemon.ts and bench/swarm.ts.
+ */
 /** A deterministic pseudo-random sequence, so every run measures the same ledger. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s * 1664525 + 1013904223) >>> 0;
@@ -13,10 +17,12 @@ function rng(seed: number): () => number {
  * that depends on earlier work (blocks, always pointing back so the graph stays
  * acyclic), and related/discovered-from links; 45 % closed, 10 % in progress.
  */
-export function generateLedger(ISSUES: number, prefix = 'bench'): string {
-  const EDGES = ISSUES * 2;
+export function generateLedgerJsonl(ISSUES: number, options: { edges?: number; prefixes?: string[] } = {}): string {
+  const EDGES = options.edges ?? ISSUES * 2;
+  const prefixes = options.prefixes ?? ['bench'];
   const random = rng(42);
-  const ids = Array.from({ length: ISSUES }, (_, i) => `${prefix}-${i.toString(36)}`);
+  // Each epic and its children share a prefix (a rig's beads), epics spread over the prefixes.
+  const ids = Array.from({ length: ISSUES }, (_, i) => `${prefixes[Math.floor(i / 12) % prefixes.length] as string}-${i.toString(36)}`);
   const deps: Array<Array<{ depends_on_id: string; type: string }>> = ids.map(() => []);
   const statuses: string[] = ids.map(() => {
     const r = random();

@@ -18,7 +18,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Ledger } from '../src/core/beads/ledger.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
-import { generateLedger } from './ledger-data.js';
+import { generateLedgerJsonl } from './ledger-data.js';
 import { measure, median, processTable, wallMs, type Probe } from './processes.js';
 
 const ISSUES = Number(process.env.BENCH_ISSUES ?? 50_000);
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   try {
     log(`generating ${ISSUES} issues with ${EDGES} dependencies…`);
     const file = join(dir, 'bench.jsonl');
-    writeFileSync(file, generateLedger(ISSUES));
+    writeFileSync(file, generateLedgerJsonl(ISSUES));
     const IMPORTS = Number(process.env.BENCH_IMPORTS ?? 3);
     log(`bd import (whole process), ${IMPORTS} times into fresh ledgers…`);
     const imports: number[] = [];

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { generateLedger } from './ledger-data.js';
+import { generateLedgerJsonl } from './ledger-data.js';
 import { measure, processTable, type Probe } from './processes.js';
 
 const ISSUES = Number(process.env.BENCH_ISSUES ?? 50_000);
@@ -55,7 +55,7 @@ function main(): void {
     gt(['install', root]);
     log(`importing ${ISSUES} beads with ${ISSUES * 2} dependencies into the town ledger…`);
     const file = join(base, 'beads.jsonl');
-    writeFileSync(file, generateLedger(ISSUES, 'hq'));
+    writeFileSync(file, generateLedgerJsonl(ISSUES, { prefixes: ['hq'] }));
     gt(['bd', 'import', file], root);
     gt(['rig', 'add', 'app', join(base, 'origin.git')]);
     const bead = gt(

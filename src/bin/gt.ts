@@ -10,7 +10,7 @@ import { isHot } from '../cli/gt/hot-argv.js';
 import { runBundle } from './launch.js';
 
 const argv = process.argv.slice(2);
-const host = argv[0] === 'session-host';
+const host = argv[0] === 'session-host' || argv[0] === 'town-host';
 const hot = !host && isHot(argv);
 const word = argv.find((a) => !a.startsWith('-')) ?? '';
 runBundle(join(__dirname, host ? 'gt-host.cjs' : hot ? 'gt-hot.cjs' : 'gt-full.cjs'), hot ? word : undefined);

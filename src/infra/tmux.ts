@@ -66,6 +66,9 @@ export async function tmuxAvailable(env: NodeJS.ProcessEnv): Promise<boolean> {
   }
 }
 
+/** How long one `list-panes -a` answers probes (about one daemon pass's patrol). */
+const PANE_SNAPSHOT_MS = 1000;
+
 /** An agent's pane as `list-panes -a` reports it. */
 export interface AgentPane {
   id: string;
@@ -141,18 +144,33 @@ export class TmuxBackend implements SessionBackend {
    * whichever pane has focus. A session started before panes were tagged:
    * its first untagged pane. One tmux call for every pane of the server.
    */
-  async agentPane(name: string): Promise<AgentPane | undefined> {
-    const result = await this.tmux(['list-panes', '-a', '-F', PANE_FORMAT]);
-    if (result.code !== 0) return undefined;
+  async agentPane(name: string, options: { fresh?: boolean } = {}): Promise<AgentPane | undefined> {
     let legacy: AgentPane | undefined;
-    for (const line of result.stdout.split('\n')) {
-      const pane = parsePaneLine(line);
-      if (!pane) continue;
+    for (const pane of await this.panes(options.fresh ?? true)) {
       if (pane.tag === name) return pane;
       if (!legacy && pane.tag === '' && !pane.placeholder && pane.session === name) legacy = pane;
     }
     return legacy;
   }
+
+  /**
+   * Every pane of the server. Observations (probe, isAlive) share one `list-panes -a` for a moment:
+   * the witness reads every agent each daemon pass, and one tmux client per agent was most of an idle
+   * pass's CPU at 50 agents. Whatever acts on a pane asks afresh; starting or stopping drops the snapshot.
+   */
+  private async panes(fresh: boolean): Promise<AgentPane[]> {
+    if (fresh || !this.snapshot || Date.now() - this.snapshot.at >= PANE_SNAPSHOT_MS) {
+      const at = Date.now();
+      const list = this.tmux(['list-panes', '-a', '-F', PANE_FORMAT]).then((result) =>
+        // No server (nothing started yet, or all stopped): no panes.
+        result.code === 0 ? result.stdout.split('\n').flatMap((line) => parsePaneLine(line) ?? []) : [],
+      );
+      this.snapshot = { at, list };
+    }
+    return this.snapshot.list;
+  }
+
+  private snapshot: { at: number; list: Promise<AgentPane[]> } | undefined;
 
   private async paneOf(name: string): Promise<string> {
     const pane = await this.agentPane(name);
@@ -250,16 +268,17 @@ export class TmuxBackend implements SessionBackend {
       client,
     );
     writeFileSync(go, '');
+    this.snapshot = undefined;
     return { pane: created.trim().split('\n')[0] ?? '' };
   }
 
   async isAlive(name: string): Promise<boolean> {
-    const pane = await this.agentPane(name);
+    const pane = await this.agentPane(name, { fresh: false });
     return pane !== undefined && !pane.dead;
   }
 
   async probe(name: string): Promise<SessionProbe> {
-    const pane = await this.agentPane(name);
+    const pane = await this.agentPane(name, { fresh: false });
     if (!pane) return { session: false, process: false };
     const session = !pane.dead;
     // Under a session host (Claude Code) the pane runs the host and the agent is its child; else the pane runs the agent.
@@ -290,6 +309,7 @@ export class TmuxBackend implements SessionBackend {
     // Its pane goes wherever it is (the swarm view too), then its session.
     if (pane) await this.tmux(['kill-pane', '-t', pane.id]);
     await this.tmux(['kill-session', '-t', `=${name}`]);
+    this.snapshot = undefined;
   }
 
   /** Agent sessions; the swarm view's own session is none. */
@@ -310,6 +330,7 @@ export class TmuxBackend implements SessionBackend {
 
   /** Stops the town's whole tmux server. */
   async stopAll(): Promise<void> {
+    this.snapshot = undefined;
     await this.tmux(['kill-server']);
   }
 }

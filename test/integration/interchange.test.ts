@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { ImportResult } from '../../src/core/beads/ledger.js';
 import { canonicalTime } from '../../src/shared/time.js';
@@ -224,5 +225,50 @@ describe('the real Beads files in shared/fixtures', () => {
     const w = workspace('bd');
     w.bd(['import', join(SHARED_FIXTURES, 'jsonl-era-2025-12', 'issues.jsonl')]);
     expect(w.json<Array<{ priority: number }>>(['show', 'bd-1tw'])[0]?.priority).toBe(0);
+  });
+
+  it('a large import builds its indexes once at the end: same schema, counts and ready set; a bad one rolls back whole', () => {
+    const w = workspace('big');
+    const path = join(w.dir, '.beads', 'beads.db');
+    const query = (sql: string) => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.prepare(sql).all();
+      } finally {
+        db.close();
+      }
+    };
+    const schema = () => query('SELECT type, name, sql FROM sqlite_master ORDER BY name');
+    const before = schema();
+    const T = '2026-01-01T00:00:00Z';
+    // 2,500 issues (a bulk load): each even one blocked by the odd one before it.
+    const record = (i: number, extra: Array<{ depends_on_id: string; type: string }> = []) =>
+      JSON.stringify({
+        id: `big-${i}`,
+        title: `Issue ${i}`,
+        created_at: T,
+        updated_at: T,
+        labels: [`area:${i % 7}`],
+        dependencies: [...(i % 2 === 0 ? [{ depends_on_id: `big-${i - 1}`, type: 'blocks' }] : []), ...extra],
+      });
+    const ids = Array.from({ length: 2_500 }, (_, i) => i + 1);
+    const file = join(w.dir, 'big.jsonl');
+    writeFileSync(file, `${ids.map((i) => record(i, i === 1 ? [{ depends_on_id: 'big-2', type: 'blocks' }] : [])).join('\n')}\n`);
+    const bad = w.bd(['import', file]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/blocking cycle among .*big-1/);
+    expect(w.json<unknown[]>(['list', '--all'])).toEqual([]);
+    expect(schema()).toEqual(before);
+
+    writeFileSync(file, `${ids.map((i) => record(i)).join('\n')}\n`);
+    expect(JSON.parse(w.bd(['import', file, '--json']).stdout)).toMatchObject({ created: 2_500 });
+    expect(schema()).toEqual(before);
+    expect(w.json<unknown[]>(['ready', '-n', '0'])).toHaveLength(1_250);
+    expect(w.json<unknown[]>(['blocked'])).toHaveLength(1_250);
+    expect(w.json<unknown[]>(['list', '--label', 'area:3', '-n', '0'])).toHaveLength(357);
+    // The top-level ID count the insert trigger keeps (ID minting reads it) matches row-by-row loading.
+    expect(query(`SELECT n FROM id_counts WHERE base = 'big'`)).toEqual([{ n: 2_500 }]);
+    expect(w.bd(['create', 'After the import', '--silent']).stdout.trim()).toMatch(/^big-[0-9a-z]+$/);
+    expect(w.json<{ ok: boolean }>(['doctor']).ok).toBe(true);
   });
 });

@@ -94,7 +94,7 @@ export function makeTown(options: { install?: boolean; rig?: string; test?: stri
 }
 
 /** Stops the town's daemon, its tmux server and every headless agent it started. */
-export function stopEverything(town: TestTown): void {
+export function stopEverything(town: Pick<TestTown, 'root' | 'socket' | 'env'>): void {
   spawnSync('tmux', ['-L', town.socket, 'kill-server'], { env: town.env });
   const pidfile = join(town.root, '.gt', 'daemon.pid');
   const kill = (pid: number, group: boolean) => {

@@ -139,6 +139,13 @@ describe('the daemon watches itself', () => {
     expect(health.ok).toBe(expected === 'running' || expected === 'starting');
   });
 
+  it("a running daemon's health shows what its last pass cost (gt status)", () => {
+    const last_pass = { at: new Date(s(3)).toISOString(), duration_ms: 41, cpu_ms: 12 };
+    const health = judgeDaemon({ running: true, pid: 42, log }, { ...lease(3), last_pass }, 120_000, NOW);
+    expect(health).toMatchObject({ state: 'running', last_pass });
+    expect(health.detail).toBe('last pass 3s ago (41 ms, 12 ms CPU)');
+  });
+
   it('daemon.stale_after must cover two passes; the error names the file and key', () => {
     expect(() => parseTownConfig('name = "t"\n[daemon]\ninterval = "30s"\nstale_after = "45s"\n', '/t/town.toml')).toThrow(/town\.toml.*daemon\.stale_after/s);
     expect(() => parseTownConfig('name = "t"\n[witness]\ncrash_loop_restarts = 0\n', '/t/town.toml')).toThrow(/witness\.crash_loop_restarts/);

@@ -204,7 +204,18 @@ async function restart(
       pass,
     );
   if (decision.action === 'wait') return undefined;
-  const resumed = await newSession(town, agent, bead, reading.state === 'zombie', pass);
+  // A sling (the daemon's dispatch, beside this patrol) holds the rig's worktree lock until its sessions run: a session
+  // recorded but not started yet reads as dead. Under that lock, read again and restart only what is still dead.
+  const release = agent.rig ? await town.lockWorktrees(agent.rig) : () => undefined;
+  let resumed: string | undefined;
+  try {
+    const now = await town.agent(parseIdentity(agent.address));
+    const again = now ? await readAgent(town, now, stateRules(town)) : undefined;
+    if (!again || (again.state !== 'dead' && again.state !== 'zombie') || again.agent.run !== agent.run) return undefined;
+    resumed = await newSession(town, agent, bead, reading.state === 'zombie', pass);
+  } finally {
+    release();
+  }
   const restarts = [...supervision.restarts, town.ports.now()].slice(-20);
   const fresh = (await town.agent(parseIdentity(agent.address))) ?? agent;
   await saveSupervision(town, fresh, { ...supervision, restarts });

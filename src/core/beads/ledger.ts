@@ -1345,6 +1345,9 @@ export class Ledger {
       const records = importChecked(input, await this.vocabulary(tx));
       const incoming = new Set(records.map((r) => r.issue.id));
       const present = await tx.existingIds([...incoming, ...records.flatMap((r) => r.dependencies.map((d) => d.depends_on_id))]);
+      const bulk = await tx.bulkLoad?.(records.length - present.size);
+      // One import, one moment: its events share a time (minting 50,000 distinct clock readings showed in the profile).
+      const at = this.now();
       for (const record of records) {
         const { issue } = record;
         const existing = present.has(issue.id) ? await tx.getIssue(issue.id) : undefined;
@@ -1361,11 +1364,11 @@ export class Ledger {
           const cleared = Object.fromEntries(Object.keys(existing).map((k) => [k, undefined])) as Partial<Issue>;
           const { id: _id, ...fields } = issue;
           await tx.updateIssue(issue.id, { ...cleared, ...fields });
-          await this.event(tx, issue.id, 'updated', { comment: `imported from ${input.source}` });
+          await this.event(tx, issue.id, 'updated', { comment: `imported from ${input.source}`, created_at: at });
           result.updated++;
         } else {
           await tx.insertIssue(issue);
-          await this.event(tx, issue.id, 'created', { new_value: issue.title, comment: `imported from ${input.source}` });
+          await this.event(tx, issue.id, 'created', { new_value: issue.title, comment: `imported from ${input.source}`, created_at: at });
           result.created++;
         }
         result.ids.push(issue.id);
@@ -1392,6 +1395,7 @@ export class Ledger {
         }
       }
       for (const memory of input.memories) await tx.putMemory(memory);
+      await bulk?.finish();
       // bd dep add refuses a blocking cycle; so does import (bd doctor would fail on it afterwards).
       const touched = new Set(result.ids);
       const cycle = findCycles(await tx.blockingEdges()).find((c) => c.some((id) => touched.has(id)));
@@ -1437,8 +1441,13 @@ export class Ledger {
 
   // ---- events ----
 
-  private async event(tx: LedgerWriter, issueId: string, type: string, fields: { old_value?: string; new_value?: string; comment?: string }): Promise<void> {
-    await tx.appendEvent({ issue_id: issueId, event_type: type, actor: this.actor, created_at: this.now(), ...fields });
+  private async event(
+    tx: LedgerWriter,
+    issueId: string,
+    type: string,
+    fields: { old_value?: string; new_value?: string; comment?: string; created_at?: string },
+  ): Promise<void> {
+    await tx.appendEvent({ issue_id: issueId, event_type: type, actor: this.actor, ...fields, created_at: fields.created_at ?? this.now() });
   }
 }
 

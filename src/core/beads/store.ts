@@ -107,6 +107,13 @@ export interface LedgerWriter extends LedgerReader {
   /** Recomputes the materialized blocked flag for these issues and everything it propagates to. */
   refreshBlocked(ids: string[]): Promise<void>;
   refreshAllBlocked(): Promise<void>;
+  /**
+   * A bulk load of about `rows` new issues into this transaction: the store may set its secondary
+   * indexes and bookkeeping triggers aside (cheaper to build once than to update row by row) and
+   * rebuilds them in `finish`, inside the same transaction, so a failure still rolls everything back.
+   * Optional: a store without it loads row by row.
+   */
+  bulkLoad?(rows: number): Promise<{ finish(): Promise<void> }>;
   /** Adds a message to the outbox; undefined when its channel already has one with the same dedupe key. */
   insertNotification(notification: NotificationInsert): Promise<number | undefined>;
   updateNotification(id: number, patch: NotificationPatch): Promise<void>;

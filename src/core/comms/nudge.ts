@@ -78,7 +78,9 @@ export async function nudgeAgent(town: Town, from: string, to: Identity, text: s
   const release = await nudgeLock(town, agent, 120_000);
   try {
     const current = (await town.agent(to)) ?? agent;
-    const alive = await town.sessionAlive(current);
+    // An agent on another host: nothing here can type into its session; its inbox is the ledger both hosts share, and
+    // its own host delivers the line at its next turn boundary.
+    const alive = town.isRemote(current) ? false : await town.sessionAlive(current);
     const runtime = town.runtimeFor(to, current.runtime);
     const line = options.raw ? text : `[nudge from ${from}] ${text}`;
     const since = town.ports.now();

@@ -427,11 +427,15 @@ class RefineryRun {
   private async discardIntegration(): Promise<void> {
     const { git } = this;
     const { files } = this.town.ports;
-    if (files.exists(this.integration)) {
+    const existed = files.exists(this.integration);
+    if (existed) {
       const removed = await git.probe(this.repo, ['worktree', 'remove', '--force', this.integration]);
       if (removed.code !== 0) files.remove(this.integration);
     }
-    await git.probe(this.repo, ['worktree', 'prune']);
+    // Prune forgets a candidate whose folder is gone but whose registration is not (a crash between the two).
+    // Without either there is nothing to forget: an idle pass runs no git (it ran two per rig).
+    const registered = files.list(`${this.repo}/worktrees`).some((name) => name.startsWith('.integration'));
+    if (existed || registered) await git.probe(this.repo, ['worktree', 'prune']);
   }
 
   /** The refinery worktree on the target, clean, caught up with origin. */

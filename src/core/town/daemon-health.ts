@@ -22,6 +22,17 @@ export interface DaemonLease {
   stale_after_ms: number;
   /** The team mode it captured when it started (sessions.mode resolved: tmux, iterm2 or in-process). */
   team_mode?: string;
+  /** What the last finished pass cost: an idle town's pass should cost close to nothing (bench/daemon.ts). */
+  last_pass?: PassCost;
+}
+
+export interface PassCost {
+  /** When it finished (ISO). */
+  at: string;
+  /** Wall time of the pass's own loop (ms). */
+  duration_ms: number;
+  /** The daemon process's CPU (user + system) over the pass, with the loops that run beside it (ms). */
+  cpu_ms: number;
 }
 
 export type DaemonHealthState = 'running' | 'starting' | 'stale' | 'dead' | 'stopped';
@@ -41,6 +52,7 @@ export interface DaemonHealth {
   last_pass_at?: string;
   lease_age_ms?: number;
   passes?: number;
+  last_pass?: PassCost;
   stale_after_ms: number;
   detail: string;
   log: string;
@@ -78,7 +90,7 @@ export function judgeDaemon(status: DaemonStatus, lease: DaemonLease | undefined
   if (!own) return { ...base, ...pid, state: 'starting', ok: true, detail: 'its process runs; it has not finished a first pass yet' };
   const renewed = Date.parse(own.renewed_at);
   const age = Math.max(0, now - renewed);
-  const seen = { ...pid, last_pass_at: own.renewed_at, lease_age_ms: age, passes: own.passes };
+  const seen = { ...pid, last_pass_at: own.renewed_at, lease_age_ms: age, passes: own.passes, ...(own.last_pass ? { last_pass: own.last_pass } : {}) };
   const limit = own.stale_after_ms || staleAfterMs;
   if (age >= limit)
     return {
@@ -89,7 +101,8 @@ export function judgeDaemon(status: DaemonStatus, lease: DaemonLease | undefined
       ok: false,
       detail: `its process runs but its loop last turned ${Math.round(age / 1000)}s ago (hung); gt up replaces it`,
     };
-  return { ...base, ...seen, stale_after_ms: limit, state: 'running', ok: true, detail: `last pass ${Math.round(age / 1000)}s ago` };
+  const cost = own.last_pass ? ` (${Math.round(own.last_pass.duration_ms)} ms, ${Math.round(own.last_pass.cpu_ms)} ms CPU)` : '';
+  return { ...base, ...seen, stale_after_ms: limit, state: 'running', ok: true, detail: `last pass ${Math.round(age / 1000)}s ago${cost}` };
 }
 
 /** The town daemon's health: what gt status and gt doctor show, and what gt up acts on. */

@@ -18,6 +18,7 @@ import { daemonHealth, readLease, type DaemonHealth } from './daemon-health.js';
 import { TEAM_MODE_ENV } from '../agents/team-mode.js';
 import type { DaemonStatus } from './ports.js';
 import type { Town } from './town.js';
+import { rigPlacements, type RigPlacement } from '../hosts/placement.js';
 import { schedulerStatus, type SchedulerStatus } from '../scheduler/dispatch.js';
 
 export type Tone = 'ok' | 'warn' | 'bad' | 'dim' | 'strong';
@@ -123,6 +124,8 @@ export const teamSection: StatusSection<TeamSection> = {
 
 export interface RigRow {
   name: string;
+  /** A town across hosts: the host it runs on. */
+  host?: string;
   prefix: string;
   polecats: number;
   crew: number;
@@ -135,14 +138,23 @@ export const rigsSection: StatusSection<RigRow[]> = {
   async collect({ town }) {
     const agents = await town.agents();
     const rows: RigRow[] = [];
-    for (const name of town.rigNames()) {
+    // Across hosts, the rigs of the other hosts too (from their beads: no rig.toml of theirs is here).
+    const placements = town.hostName ? await rigPlacements(town) : new Map<string, RigPlacement>();
+    const names = [...new Set([...town.rigNames(), ...placements.keys()])].sort();
+    for (const name of names) {
       const mine = agents.filter((a) => a.rig === name);
+      const placement = placements.get(name);
+      const local = town.rigNames().includes(name);
       rows.push({
         name,
-        prefix: town.rig(name).prefix,
+        ...(placement?.host ? { host: placement.host } : {}),
+        prefix: local ? town.rig(name).prefix : (placement?.prefix ?? '?'),
         polecats: mine.filter((a) => a.role === 'polecat').length,
         crew: mine.filter((a) => a.role === 'crew').length,
-        merge_queue: (await mergeQueue(town, name)).length,
+        merge_queue: local
+          ? (await mergeQueue(town, name)).length
+          : (await town.ledger.list({ types: ['merge-request'], metadataFields: { rig: name }, excludeStatuses: ['closed'], includeEphemeral: true, limit: 0 }))
+              .length,
       });
     }
     return rows;
@@ -155,6 +167,7 @@ export const rigsSection: StatusSection<RigRow[]> = {
         .slice(0, MAX_ROWS)
         .map((r) => [
           span(r.name.padEnd(width), 'strong'),
+          ...(r.host ? [span(` on ${r.host}`, 'dim')] : []),
           span(`  ${r.polecats} polecat(s) · ${r.crew} crew · merge queue `),
           span(String(r.merge_queue), r.merge_queue > 0 ? 'warn' : undefined),
         ]),
@@ -166,8 +179,8 @@ export const rigsSection: StatusSection<RigRow[]> = {
 // ---- agents ----
 
 /** States that need a person, worst first: the state machine's problem states (agent-state.ts) and a permission waiting for an answer. */
-const ATTENTION = ['dead', 'zombie', 'gupp-violation', 'stalled', 'waiting-permission'];
-const STATE_ORDER = ['working', 'starting', 'waiting-permission', 'waiting-gate', 'idle', 'done', 'stalled', 'gupp-violation', 'zombie', 'dead'];
+const ATTENTION = ['host-lost', 'dead', 'zombie', 'gupp-violation', 'stalled', 'waiting-permission'];
+const STATE_ORDER = ['working', 'starting', 'waiting-permission', 'waiting-gate', 'idle', 'done', 'stalled', 'gupp-violation', 'zombie', 'dead', 'host-lost'];
 
 export interface AgentsSection {
   total: number;

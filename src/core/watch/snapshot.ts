@@ -25,6 +25,8 @@ export interface AgentView {
   address: string;
   role: string;
   rig?: string;
+  /** A town across hosts: the machine its session runs on. */
+  host?: string;
   runtime?: string;
   backend?: string;
   state: string;
@@ -90,6 +92,7 @@ export interface TownSnapshot {
 
 /** How urgent each problem kind is (Gas Town's problems view orders zombie, GUPP violation, stalled first). */
 const URGENCY: Record<string, number> = {
+  'host-lost': 0,
   zombie: 0,
   dead: 0,
   'gupp-violation': 1,
@@ -129,6 +132,7 @@ export async function townSnapshot(town: Town, daemon: DaemonStatus, now = Date.
       usd_today: usdBy.get(a.address) ?? 0,
     };
     if (a.rig) view.rig = a.rig;
+    if (a.host) view.host = a.host;
     if (a.runtime) view.runtime = a.runtime;
     if (a.backend) view.backend = a.backend;
     if (a.last_signal) view.last_signal = a.last_signal;

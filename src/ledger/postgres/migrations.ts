@@ -229,6 +229,14 @@ CREATE INDEX notifications_sent ON notifications (channel, sent_at) WHERE sent_a
 CREATE TABLE notify_cursors (name TEXT COLLATE "C" PRIMARY KEY, value TEXT COLLATE "C" NOT NULL);
 `,
   },
+  {
+    version: 4,
+    name: 'issues by type',
+    sql: `
+-- The daemon reads agents, gates, convoys, merge requests and escalations by type every pass (as SQLite's schema 4).
+CREATE INDEX issues_type ON issues (issue_type, status);
+`,
+  },
 ];
 
 export const PG_LATEST_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;

@@ -193,6 +193,15 @@ CREATE INDEX notifications_sent ON notifications (channel, sent_at) WHERE sent_a
 CREATE TABLE notify_cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 `,
   },
+  {
+    version: 4,
+    name: 'issues by type',
+    sql: `
+-- The town reads its agents, gates, convoys, merge requests and escalations by type on every daemon
+-- pass; without this each was a scan of every issue (28 ms at 50,000, many times a pass).
+CREATE INDEX issues_type ON issues (issue_type, status);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

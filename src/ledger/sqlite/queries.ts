@@ -63,10 +63,15 @@ export function buildFilter(filter: IssueFilter, dialect: SqlDialect = SQLITE_DI
   if (filter.priorityMax !== undefined) where.push(`i.priority <= ${param(filter.priorityMax)}`);
   if (filter.assignee !== undefined) where.push(`i.assignee = ${param(filter.assignee)}`);
   if (filter.unassigned) where.push(`i.assignee IS NULL`);
-  // As IN lists, not correlated EXISTS: the database then reads the few labelled rows through the label index instead of
-  // testing every issue (the dispatch queue's `gt:queued` on a 50,000-bead town: 50 ms → 0.1 ms on every `gt hook`).
-  for (const label of filter.labelsAll ?? []) where.push(`i.id IN (SELECT l.issue_id FROM labels l WHERE l.label = ${param(label)})`);
-  if (filter.labelsAny?.length) where.push(`i.id IN (SELECT l.issue_id FROM labels l WHERE ${inList('l.label', filter.labelsAny)})`);
+  // Without a limit every match is read anyway: start from the label's rows (the dispatch queue's gt:queued
+  // each daemon pass read all 50,000 issues). With one, walk the order and stop early (a common label).
+  for (const label of filter.labelsAll ?? [])
+    where.push(
+      filter.limit
+        ? `EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label = ${param(label)})`
+        : `i.id IN (SELECT l.issue_id FROM labels l WHERE l.label = ${param(label)})`,
+    );
+  if (filter.labelsAny?.length) where.push(`EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND ${inList('l.label', filter.labelsAny)})`);
   if (filter.excludeLabels?.length) where.push(`NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND ${inList('l.label', filter.excludeLabels)})`);
   if (filter.noLabels) where.push(`NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id)`);
   if (filter.parent !== undefined) {

@@ -90,6 +90,17 @@ function toColumn(kind: Kind, value: unknown): unknown {
   }
 }
 
+/** The row's values in ISSUE_COLUMNS order, built directly: an import binds 50,000 of them. */
+export function issueToValues(issue: Issue): unknown[] {
+  const values = new Array<unknown>(FIELDS.length);
+  for (let i = 0; i < FIELDS.length; i++) {
+    const [column, key, kind] = FIELDS[i] as (typeof FIELDS)[number];
+    // The metadata column is NOT NULL with '{}' meaning "none".
+    values[i] = toColumn(kind, issue[key]) ?? (column === 'metadata' ? '{}' : null);
+  }
+  return values;
+}
+
 export function issueToRow(issue: Issue): Params {
   const row: Params = {};
   const record = issue as unknown as Record<string, unknown>;

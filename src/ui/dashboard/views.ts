@@ -105,7 +105,7 @@ function agentRow(a: AgentView, now: number): HtmlEscapedString {
   const id = `peek-${a.address.replace(/[^a-z0-9]/gi, '-')}`;
   return html`<li class="agent" data-agent="${a.address}">
     ${stateBadge(a.state)} <b>${a.address}</b>
-    <span class="muted">${a.runtime ?? ''}</span>
+    <span class="muted">${a.runtime ?? ''}${a.host ? html` on ${a.host}` : ''}</span>
     ${a.hooked.length ? html`<span class="bead" title="${a.hooked[0]?.title ?? ''}">${a.hooked.map((h) => h.id).join(', ')}</span>` : ''}
     <time>${ago(a.last_activity, now)}</time>
     ${a.usd_today ? html`<span class="muted">${usd(a.usd_today)}</span>` : ''}

@@ -34,7 +34,7 @@ export function ago(iso: string | undefined, now: number): string {
 }
 
 export function stateTone(state: string): Tone {
-  if (['dead', 'zombie', 'stalled', 'gupp-violation'].includes(state)) return 'bad';
+  if (['dead', 'zombie', 'stalled', 'gupp-violation', 'host-lost'].includes(state)) return 'bad';
   if (state.startsWith('waiting')) return 'warn';
   if (state === 'working' || state === 'starting') return 'good';
   return 'dim';
@@ -76,9 +76,11 @@ export function agentRows(s: TownSnapshot, filter: Filter, now: number): Row[] {
       const name = agent.address.split('/').at(-1) ?? agent.address;
       const bead = agent.hooked[0]?.id ?? '';
       const cost = agent.usd_today ? ` $${agent.usd_today.toFixed(2)}` : '';
+      // A town across hosts: which machine runs it.
+      const host = agent.host ? ` @${agent.host}` : '';
       rows.push({
         key: agent.address,
-        text: `  ${STATE_SYMBOL[agent.state] ?? '•'} ${name.padEnd(10)} ${agent.state.padEnd(8)} ${ago(agent.last_activity, now).padStart(3)} ${bead}${cost}`,
+        text: `  ${STATE_SYMBOL[agent.state] ?? '•'} ${name.padEnd(10)} ${agent.state.padEnd(8)} ${ago(agent.last_activity, now).padStart(3)} ${bead}${cost}${host}`,
         tone: stateTone(agent.state),
         agent,
       });

@@ -2,12 +2,12 @@ import type { Command } from 'commander';
 import { existsSync, realpathSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { createJoinedTownDir, openTown } from '../../../app/index.js';
+import { createJoinedTownDir, maskLedgerUrl, openTown, townLedger } from '../../../app/index.js';
 import { hostNameFrom, hostsView, joinedTownToml, joinHost, withHostName, type HostView } from '../../../core/hosts/join.js';
 import { validateName } from '../../../core/agents/identity.js';
 import { conflictError, usageError } from '../../../shared/errors.js';
 import { nowTime } from '../../../shared/time.js';
-import { TOWN_FILE, TOWN_LEDGER } from '../../../shared/paths.js';
+import { TOWN_FILE } from '../../../shared/paths.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
@@ -93,9 +93,13 @@ A SQLite ledger path instead of a postgres:// URL joins a town on this same mach
         const existed = existsSync(townFile);
         if (existed) {
           // An existing town joins only its own ledger: two ledgers in one directory would be two towns.
-          const own = join(root, TOWN_LEDGER);
-          if (sqlite && (!existsSync(own) || realpathSync(own) !== realpathSync(sqlite)))
-            throw conflictError(`${root} is a town with a ledger of its own, not ${ledgerUrl}`, 'join into a new directory: gt host join <ledger-url> <dir>');
+          const own = townLedger(root);
+          const same = sqlite ? existsSync(own) && realpathSync(own) === realpathSync(sqlite) : maskLedgerUrl(own) === maskLedgerUrl(ledgerUrl);
+          if (!same)
+            throw conflictError(
+              `${root} is a town with a ledger of its own (${maskLedgerUrl(own)}), not ${maskLedgerUrl(ledgerUrl)}`,
+              'join into a new directory: gt host join <ledger-url> <dir>',
+            );
           const { readFileSync, writeFileSync } = await import('node:fs');
           const text = readFileSync(townFile, 'utf8');
           const current = /^\[host\][^[]*^name\s*=\s*"([^"]*)"/m.exec(text)?.[1];
