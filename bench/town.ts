@@ -1,17 +1,21 @@
 /**
- * Town benchmark (issue 3). Times, as whole processes and interleaved with
+ * Town benchmark (issues 3 and 17). Times, as whole processes and interleaved with
  * `node -e 0` in the same run:
  *   - the commands agent hooks run on every turn: gt prime, gt signal, gt hook
  *     (target ≤ 1.8× node -e 0), and the bytes of gt prime for a polecat with
  *     one hooked bead (target < 2 KB);
- *   - spawning 10 polecats (worktree + session) with one `gt sling`, against
- *     10 × `git worktree add` of the same repository (target ≤ 3×).
+ *   - spawning 10 polecats (worktree + session) with one `gt sling` under the town
+ *     host (sessions.mode = "in-process"), against 10 × `git worktree add` of the
+ *     same repository (target ≤ 2×), and, where tmux is installed, the same with a
+ *     host process per session (headless), interleaved;
+ *   - memory: the town host's RSS with 1 and with 10 agents (per additional agent,
+ *     target ≤ 10 MB), against the RSS of one session's own host.
  *
  *   npm run bench:town
  *   BENCH_RUNS=9 BENCH_SPAWNS=2 npm run bench:town     # quicker
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -29,6 +33,19 @@ function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv): { ms: number;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+
+/** Resident memory of a process, bytes (0 when it is gone). */
+function rss(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+const readPid = (path: string) => Number(readFileSync(path, 'utf8').trim());
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+const sleepMs = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 function main(): void {
   const base = mkdtempSync(join(tmpdir(), 'gt-bench-town-'));
@@ -58,7 +75,9 @@ function main(): void {
     gt(['install', root]);
     // A stand-in for Claude Code: started the same way (gt-owned settings file, prompt as argument), no LLM.
     gt(['config', 'agent', 'set', 'idle', "sh -c 'exec sleep 600'", '--like', 'claude']);
-    const backend = spawnSync('tmux', ['-V']).status === 0 ? 'tmux' : 'headless';
+    // A host per session is measured beside the town host only where tmux is installed: without it, "auto" is in-process too.
+    const perSession = spawnSync('tmux', ['-V']).status === 0;
+    const mode = (value: string) => gt(['config', 'set', 'sessions.mode', JSON.stringify(value)]);
 
     log('hot commands: one hooked bead for a polecat…');
     gt(['rig', 'add', 'app', join(base, 'origin.git')]);
@@ -79,9 +98,20 @@ function main(): void {
       samples.hook.push(gt(['hook'], as).ms);
     }
 
-    log(`spawning 10 polecats (${backend}), ${SPAWNS} times, against 10 × git worktree add…`);
+    log(`spawning 10 polecats, ${SPAWNS} times, against 10 × git worktree add…`);
     const slings: number[] = [];
+    const ownHosts: number[] = [];
     const worktrees: number[] = [];
+    const hostRss: number[] = [];
+    let rigs = 0;
+    const sling = (count: number, extra: string[] = []) => {
+      const rig = `rig${rigs++}`;
+      gt(['rig', 'add', rig, join(base, 'origin.git')]);
+      const beads = Array.from({ length: count }, (_, i) =>
+        run(['node', GT, 'bd', 'create', `Spawn test ${i}`, '--silent'], join(root, rig), env).stdout.trim(),
+      );
+      return gt(['sling', ...beads, rig, '--agent', 'idle', ...extra]).ms;
+    };
     for (let r = 0; r < SPAWNS; r++) {
       const scratch = join(base, `scratch-${r}.git`);
       git(base, ['clone', '-q', '--bare', join(base, 'origin.git'), scratch]);
@@ -89,12 +119,39 @@ function main(): void {
       for (let i = 0; i < 10; i++) total += git(scratch, ['worktree', 'add', '-q', '-b', `w${i}`, join(base, `wt-${r}-${i}`), 'main']).ms;
       worktrees.push(total);
 
-      const rig = `rig${r}`;
-      gt(['rig', 'add', rig, join(base, 'origin.git')]);
-      const beads = Array.from({ length: 10 }, (_, i) => run(['node', GT, 'bd', 'create', `Spawn test ${i}`, '--silent'], join(root, rig), env).stdout.trim());
-      slings.push(gt(['sling', ...beads, rig, '--agent', 'idle', '--backend', backend]).ms);
+      mode('in-process');
+      slings.push(sling(10));
       gt(['down', '--all']);
+      if (perSession) {
+        mode('auto');
+        ownHosts.push(sling(10, ['--backend', 'headless']));
+        // The RSS of each session's own host, while all ten run.
+        const runs = join(root, '.gt', 'runs');
+        for (const dir of readdirSync(runs)) {
+          try {
+            const pid = readPid(join(runs, dir, 'host.pid'));
+            if (pid !== readPid(join(root, '.gt', 'town-host.pid'))) hostRss.push(rss(pid));
+          } catch {
+            // a run of the town host, or one already gone
+          }
+        }
+        gt(['down', '--all']);
+      }
     }
+
+    log('the town host with 1 and with 10 agents…');
+    mode('in-process');
+    // A fresh host: the one the spawns used is told to stop, and a new one starts with the first agent.
+    spawnSync('kill', [String(readPid(join(root, '.gt', 'town-host.pid')))]);
+    sleepMs(500);
+    sling(1);
+    sleepMs(1000);
+    const townHost = readPid(join(root, '.gt', 'town-host.pid'));
+    const oneAgent = rss(townHost);
+    sling(9);
+    sleepMs(1000);
+    const tenAgents = rss(townHost);
+    gt(['down', '--all']);
 
     const node = median(samples.node);
     const ratio = (ms: number) => `${(ms / node).toFixed(2)}×`;
@@ -106,11 +163,24 @@ function main(): void {
       ['gt prime output, one hooked bead', `${primeBytes} bytes`, '', '< 2048 bytes'],
       ['10 × git worktree add (baseline)', `${median(worktrees).toFixed(0)} ms`, '1.00×', ''],
       [
-        `gt sling of 10 beads: 10 polecats, worktrees + ${backend} sessions`,
+        'gt sling of 10 beads: 10 polecats, worktrees + sessions in the town host',
         `${median(slings).toFixed(0)} ms`,
         `${(median(slings) / median(worktrees)).toFixed(2)}× worktree add`,
-        '≤ 3×',
+        '≤ 2×',
       ],
+      ...(ownHosts.length
+        ? [
+            [
+              'the same with a host process per session (headless)',
+              `${median(ownHosts).toFixed(0)} ms`,
+              `${(median(ownHosts) / median(worktrees)).toFixed(2)}× worktree add`,
+              '',
+            ] as [string, string, string, string],
+          ]
+        : []),
+      ['town host RSS, 1 agent', mb(oneAgent), '', ''],
+      ['town host RSS, 10 agents', mb(tenAgents), `${mb((tenAgents - oneAgent) / 9)} per additional agent`, '≤ 10 MB per agent'],
+      ...(hostRss.length ? [['RSS of one session host (a host per session)', mb(median(hostRss)), '', ''] as [string, string, string, string]] : []),
     ];
     const width = rows.reduce((w, r) => Math.max(w, r[0].length), 0);
     process.stdout.write(`\nTown: ${RUNS} runs for the hot commands, ${SPAWNS} for spawning; medians; node ${process.version}\n\n`);
@@ -118,6 +188,11 @@ function main(): void {
     for (const [name, time, r, target] of rows) process.stdout.write(`| ${name.padEnd(width)} | ${time} | ${r} | ${target} |\n`);
   } finally {
     spawnSync('tmux', ['-L', env.GT_TMUX_SOCKET as string, 'kill-server']);
+    try {
+      process.kill(readPid(join(root, '.gt', 'town-host.pid')));
+    } catch {
+      // none left
+    }
     // Detached helpers (start-up prompts) may still be writing: retry the removal.
     rmSync(base, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }

@@ -34,13 +34,15 @@ import { HeadlessBackend } from '../infra/headless.js';
 import { commandExists, commandVersion, detachedControl, gtLauncher } from '../infra/launch.js';
 import { insideITerm2 } from '../core/agents/team-mode.js';
 import { TMUX_CONF, TmuxBackend, townSocket } from '../infra/tmux.js';
+import { TownHostClient } from '../infra/town-host.js';
 
 export { findTownRoot, locateLedger, rigPrefix, townLedger, BEADS_DB_NAME, BEADS_DIR_NAME, type LedgerLocation } from '../ledger/locate.js';
 export { isPostgresUrl as isPostgresLocation, maskLedgerUrl } from '../ledger/postgres/url.js';
 export { gitUserName } from '../infra/git.js';
 export { commandExists, writeLaunchers } from '../infra/launch.js';
-/** The session host's process side (src/bin/gt-host.ts). */
+/** The session host's process side (src/bin/gt-host.ts), and the town host's. */
 export { runSessionHost } from '../infra/headless.js';
+export { runTownHost, type HostedHandlers } from '../infra/town-host.js';
 
 /** A logger appending logfmt lines to a file (created with its folder when missing). */
 export function fileLogger(path: string): Logger {
@@ -101,7 +103,7 @@ export function townPorts(root: string, env: NodeJS.ProcessEnv, progress: (line:
           backend = new TmuxBackend(townSocket(root, env), conf, baseEnv, gtLauncher());
         } else {
           // Each backend of SESSION_BACKENDS is built here (a new one, e.g. kubernetes, gets its branch).
-          backend = new HeadlessBackend(join(root, SESSIONS_DIR), gtLauncher(), baseEnv);
+          backend = new HeadlessBackend(join(root, SESSIONS_DIR), gtLauncher(), baseEnv, new TownHostClient(root, gtLauncher(), baseEnv));
         }
         backends.set(kind, backend);
       }
@@ -150,6 +152,40 @@ export async function openTown(
     throw error;
   }
   return town;
+}
+
+/**
+ * The town host's towns: one ledger store, one set of ports and the config
+ * parsers shared by all its agents, and a Town per agent acting as that agent
+ * (what each writes is attributed to it, as from a host of its own).
+ */
+export function openHostTowns(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  progress: (line: string) => void,
+): { forAgent: (address: string) => Town; configLoaded: Promise<void>; release: () => Promise<void> } {
+  if (!nodeTownFiles.exists(join(root, TOWN_FILE)))
+    throw new GtError('not_found', `no town at ${root} (${TOWN_FILE} is missing)`, { hint: 'create one with gt install, or set GT_ROOT' });
+  const ports = townPorts(root, env, progress);
+  const store = openLedgerStore(townLedger(root));
+  // The schemas load beside the first start, not before it: the first agent of a sling waits for the host.
+  let parsers: ConfigParsers | undefined;
+  const towns: Town[] = [];
+  const configLoaded = configParsers().then((loaded) => {
+    parsers = loaded;
+    for (const town of towns.splice(0)) town.useParsers(loaded);
+  });
+  // Awaited by each hook, which then fails (closed, for a permission) with the reason; never an unhandled rejection.
+  configLoaded.catch(() => undefined);
+  return {
+    forAgent: (address) => {
+      const town = new Town(root, new Ledger(store, { actor: address }), ports, parsers);
+      if (!parsers) towns.push(town);
+      return town;
+    },
+    configLoaded,
+    release: () => store.close(),
+  };
 }
 
 /** Whether runtimes are installed, and their versions: what sling checks before starting one. */

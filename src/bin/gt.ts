@@ -9,4 +9,4 @@ import { isHot } from '../cli/gt/hot-argv.js';
 
 const argv = process.argv.slice(2);
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the bundles are separate files chosen at run time
-require(join(__dirname, argv[0] === 'session-host' ? 'gt-host.cjs' : isHot(argv) ? 'gt-hot.cjs' : 'gt-full.cjs'));
+require(join(__dirname, argv[0] === 'session-host' || argv[0] === 'town-host' ? 'gt-host.cjs' : isHot(argv) ? 'gt-hot.cjs' : 'gt-full.cjs'));

@@ -24,6 +24,15 @@ export const LOGS_DIR = `${GT_DIR}/logs`;
 /** Every dog run and what it did, whoever ran it (the daemon or gt dog run). */
 export const DOGS_LOGFILE = `${LOGS_DIR}/dogs.log`;
 export const SESSIONS_DIR = `${GT_DIR}/sessions`;
+/**
+ * The town host (sessions.mode = "in-process"): one process running every headless agent of the
+ * town. Its pidfile is its lock; its control socket takes start, send, stop and status; its state
+ * file keeps the hook port, so a host started after a crash serves the URLs running agents hold.
+ */
+export const TOWN_HOST_PIDFILE = `${GT_DIR}/town-host.pid`;
+export const TOWN_HOST_SOCKET = `${GT_DIR}/town-host.sock`;
+export const TOWN_HOST_STATE = `${GT_DIR}/town-host.json`;
+export const TOWN_HOST_LOGFILE = `${GT_DIR}/town-host.log`;
 export const TMUX_CONF_FILE = `${GT_DIR}/tmux.conf`;
 /** Process groups gt started (gates, merge-queue tests), each recorded with its owner: the next daemon ends orphans. */
 export const CHILDREN_DIR = `${GT_DIR}/children`;

@@ -170,6 +170,7 @@ export async function startSession(town: Town, identity: Identity, options: Star
     runDir: dir,
     ...(plan.stdinLines ? { stdinLines: plan.stdinLines } : {}),
     ...(plan.hookServer ? { hookServer: plan.hookServer } : {}),
+    ...(town.usesTownHost(backend) ? { townHost: true } : {}),
   });
   // Its own pane (tmux): what gt attach and the swarm view find it by; no event, it is bookkeeping.
   if (started?.pane) {

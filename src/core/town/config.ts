@@ -295,7 +295,10 @@ export const townSchema = z.strictObject({
   sessions: z
     .strictObject({
       backend: backend.default('auto'),
-      /** Team mode (issue 17 §2): auto, tmux, iterm2 or in-process; captured when the daemon or a sling starts. */
+      /**
+       * Team mode (issue 17 §2): auto, tmux, iterm2 or in-process; captured when the daemon or a sling starts. "in-process":
+       * every headless agent runs under the one town host process (no Node host per session).
+       */
       mode: z.enum(TEAM_MODE_SETTINGS).default('auto'),
       pass_env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
     })

@@ -35,6 +35,8 @@ export interface SessionSpec {
   stdinLines?: string[];
   /** Run the agent under a session host that serves its hooks over HTTP and writes its URL into these files. */
   hookServer?: { files: string[] };
+  /** Headless: run the agent under the town host (sessions.mode = "in-process") rather than a host process of its own. */
+  townHost?: boolean;
 }
 
 /**
@@ -56,6 +58,8 @@ export interface SessionBackend {
   readonly kind: BackendKind;
   /** Starts the session; a pane backend says which pane (`%N` in tmux) the agent runs in. */
   start(spec: SessionSpec): Promise<void | { pane?: string }>;
+  /** Gets ready to start sessions, so that cost overlaps other work (the town host starts while a sling makes worktrees). */
+  prepare?(spec: Pick<SessionSpec, 'townHost'>): Promise<void>;
   isAlive(name: string): Promise<boolean>;
   /**
    * The session and the agent process, seen apart (the agent state machine's

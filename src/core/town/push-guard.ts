@@ -11,15 +11,38 @@ import type { Town } from './town.js';
  * get it too. Pushes from an agent's worktree go to its own repository, so an
  * ordinary `git push origin <its branch>` is a no-op that succeeds.
  */
-export async function protectRepository(town: Town, repo: string, defaultBranch: string): Promise<void> {
+export async function protectRepository(town: Town, repo: string, defaultBranch: string, options: { reuseWithinMs?: number } = {}): Promise<void> {
   const { git, files } = town.ports;
-  await git.run(repo, ['config', 'remote.origin.pushurl', repo]);
-  await git.run(repo, ['config', 'receive.denyNonFastForwards', 'true']);
-  await git.run(repo, ['config', 'receive.denyDeletes', 'true']);
+  // `reuseWithinMs`: a sling of ten polecats asks ten times in a row; once is enough.
+  const key = `${repo}\0${defaultBranch}`;
+  const checked = recentlyProtected.get(key);
+  if (options.reuseWithinMs !== undefined && checked !== undefined && Date.now() - checked < options.reuseWithinMs) return;
+  // Read in one git call, written only where they differ: a sling of ten polecats ran thirty `git config`s here.
+  const wanted: Array<[string, string]> = [
+    ['remote.origin.pushurl', repo],
+    ['receive.denyNonFastForwards', 'true'],
+    ['receive.denyDeletes', 'true'],
+  ];
+  const current = await git.probe(repo, [
+    'config',
+    '--local',
+    '--get-regexp',
+    '^(remote\\.origin\\.pushurl|receive\\.denynonfastforwards|receive\\.denydeletes)$',
+  ]);
+  const have = new Map(
+    current.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)] as const),
+  );
+  for (const [key, value] of wanted) if (have.get(key.toLowerCase()) !== value) await git.run(repo, ['config', key, value]);
   const hook = `${repo}/hooks/pre-receive`;
   const script = preReceiveHook(defaultBranch);
   if (files.read(hook) !== script) files.write(hook, script, 0o700);
+  recentlyProtected.set(key, Date.now());
 }
+
+const recentlyProtected = new Map<string, number>();
 
 /** Refuses every push that moves the default branch: agents' work reaches it through the merge queue. */
 export function preReceiveHook(defaultBranch: string): string {

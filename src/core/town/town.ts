@@ -388,6 +388,20 @@ export class Town {
     return backendOfMode(this.teamMode(), this.ports.tmuxAvailable);
   }
 
+  /**
+   * Whether a session on `backend` runs under the town host (one process for
+   * every headless agent) rather than a host of its own: in team mode
+   * in-process (sessions.mode, or auto where neither iTerm2 nor tmux is there).
+   */
+  usesTownHost(backend: BackendKind): boolean {
+    if (backend !== 'headless') return false;
+    try {
+      return this.teamMode() === 'in-process';
+    } catch {
+      return false; // a forced mode whose tool is missing (iterm2 without it2): headless sessions keep a host of their own
+    }
+  }
+
   /** The runtime an identity uses: explicit, else rig/town role_agents, rig agent, town default. */
   runtimeFor(identity: Identity, explicit?: string): ResolvedRuntime {
     const roleKey = identity.role === 'human' ? undefined : identity.role;

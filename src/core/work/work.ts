@@ -269,6 +269,12 @@ async function startBeads(
       reserved.add(plan.identity.address);
       plans.push(plan);
     }
+    // The town host (when sessions run in it) starts while the worktrees are made; a failure shows at the first start.
+    if (!options.noStart && town.usesTownHost(backend))
+      void town.ports
+        .backend(backend)
+        .prepare?.({ townHost: true })
+        .catch(() => undefined);
     // 2. Worktrees, hooks and sessions for all of them at once: git and tmux work in parallel.
     const settled = await Promise.allSettled(
       plans.map((plan) => {
@@ -542,7 +548,7 @@ async function createPolecatWorktree(town: Town, identity: Identity, bead: Issue
   const repo = town.repoDir(rig.name);
   const dir = town.path(identity.rig as string, 'polecats', identity.name as string);
   const branch = polecatBranch(identity.name as string, bead.id);
-  await protectRepository(town, repo, rig.default_branch);
+  await protectRepository(town, repo, rig.default_branch, { reuseWithinMs: 60_000 });
   // Work taken over from another host (gt rig move) starts where its worker's last pushed checkpoint left it.
   const start = (await resumePoint(town, rig.name, bead)) ?? rig.default_branch;
   if (!files.exists(dir)) {
