@@ -46,7 +46,8 @@ describe.skipIf(!claudeInstalled)("the leader's mailbox with Claude Code", () =>
     // 1. The ask is in the person's inbox (the person slung the work), with the answers and the rules "always allow" would add.
     const ask = await waitFor('the permission ask in the inbox', () => inbox().find((m) => m.permission !== undefined), 60_000);
     expect(ask.subject).toBe(`PERMISSION ${ask.permission as string}: Bash: touch ONE.txt`);
-    expect(ask.body).toContain(`${agent}`);
+    // Named with its colour in the swarm view.
+    expect(ask.body).toMatch(new RegExp(`^${agent} \\([a-z]+ \\(#[0-9a-f]{6}\\)\\) asks to run Bash in `));
     expect(ask.body).toContain('2. allow Bash command "touch *"');
     const always = town.gt(['permission', 'approve', ask.permission as string, '--always', '--rule', '2']);
     expect(always.code, always.stderr).toBe(0);
@@ -117,5 +118,21 @@ describe.skipIf(!existsSync(CODEX_BIN))("Codex's tool calls through the broker",
     expect(town.json<Array<{ agent: string; action: string; decided_by: string }>>(['permission', 'log', '--agent', agent])).toMatchObject([
       { action: 'allow', decided_by: 'human' },
     ]);
+  });
+});
+
+describe('team context on reconnect', () => {
+  it("gt prime --hook of a resumed session prints the team with beads and states (the hot command loads the config for it); a fresh start's does not", () => {
+    const town = makeTown({ rig: 'app' });
+    const one = town.bead('Fix the login timeout', ['sleep 60']);
+    const two = town.bead('Add the retry tests', ['sleep 60']);
+    const [first, second] = town.json<Slung[]>(['sling', one, two, 'app', '--agent', 'shell']);
+    const env = { GT_AGENT: first?.agent as string, BD_ACTOR: first?.agent as string };
+    const fresh = town.gt(['prime', '--hook'], { env, input: '{"source":"startup"}' });
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stdout).not.toContain('## Team');
+    const resumed = town.gt(['prime', '--hook'], { env, input: '{"source":"resume"}' });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(new RegExp(`## Team \\(leader human\\)\\n- ${second?.agent as string} \\S+ ${two} Add the retry tests\\n`));
   });
 });

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AGENT_COLOURS } from '../../src/core/agents/agent-colour.js';
-import { ROOT } from '../support/env.js';
+import { GT, ROOT } from '../support/env.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 import { screenshotSwarm } from '../support/swarm-screenshot.js';
 
@@ -119,7 +119,13 @@ describe('gt swarm', () => {
     if (picture) expect(existsSync(picture)).toBe(true);
 
     // The daemon keeps the view: polecat 1 finishes → its pane leaves and the rest rebalance.
-    expect(town.gt(['up']).code).toBe(0);
+    expect(town.gt(['up', '--mode', 'tmux']).code).toBe(0);
+    // The team mode the daemon captured when it started, as gt status shows it.
+    await waitFor(
+      'the daemon to report its team mode',
+      () => town.json<{ team: { daemon: string | null } }>(['status']).team.daemon === 'tmux' || undefined,
+      30_000,
+    );
     const done = slung.find((s) => s.bead === beads[0]) as { agent: string };
     writeFileSync(join(gates, 'go-1'), '');
     await waitFor(
@@ -222,5 +228,33 @@ describe('gt swarm', () => {
         .filter((c) => c[1] === 'split')
         .at(-1),
     ).toEqual(['session', 'split', '-v', '-s', view.leader]);
+  });
+
+  it("run from a pane of the town's own tmux, gt swarm makes that window the view with the caller's pane as its leader", async () => {
+    const town = makeTown({ rig: 'app' });
+    const gates = join(town.base, 'gates');
+    mkdirSync(gates);
+    const bead = town.bead('Task', [`while [ ! -e ${gates}/go ]; do sleep 0.2; done`]);
+    const [slung] = town.json<Array<{ agent: string }>>(['sling', bead, 'app', '--agent', 'shell', '--backend', 'tmux']);
+    const me = town.tmux(['new-session', '-d', '-s', 'me', '-x', '160', '-y', '40', '-c', town.root, '-P', '-F', '#{window_id} #{pane_id}', 'sh']);
+    expect(me.code, me.stderr).toBe(0);
+    const [window, pane] = me.stdout.trim().split(' ');
+    const out = join(town.base, 'swarm.json');
+    // Typed into the pane, as a person would: TMUX and TMUX_PANE are tmux's own.
+    town.tmux(['send-keys', '-t', pane as string, '-l', `'${process.execPath}' '${GT}' swarm app --json > '${out}'`]);
+    town.tmux(['send-keys', '-t', pane as string, 'Enter']);
+    const view = await waitFor(
+      'gt swarm to answer',
+      () => (existsSync(out) && readFileSync(out, 'utf8').trim() ? (JSON.parse(readFileSync(out, 'utf8')) as View) : undefined),
+      30_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}\n--- the pane:\n${town.tmux(['capture-pane', '-p', '-t', pane as string]).stdout}`);
+    });
+    expect(view.window).toBe(window);
+    expect(view.panes.map((p) => [p.pane === pane ? 'me' : p.role, p.agent])).toEqual([
+      ['me', null],
+      ['agent', slung?.agent],
+    ]);
+    expect(balanced(panes(town, window as string))).toBe(true);
   });
 });

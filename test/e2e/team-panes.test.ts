@@ -47,5 +47,22 @@ describe("an agent's own pane", () => {
     expect(town.tmux(['capture-pane', '-p', '-t', mate]).stdout).not.toMatch(/teammates around|Wake up/);
     expect(town.gt(['peek', AGENT]).stdout).toContain('teammates around');
     expect(town.tmux(['display', '-p', '-t', '=gt-app-crew-ada:', '#{pane_id}']).stdout.trim()).toBe(mate);
+
+    // The swarm view shows the teammate right after its lead, in the lead's colour; the lead is still reached there.
+    const view = town.json<{ window: string; panes: Array<{ pane: string; role: string; agent: string | null; lead: string | null; colour: string | null }> }>([
+      'swarm',
+      'app',
+    ]);
+    expect(view.panes.map((p) => [p.role, p.agent ?? p.lead])).toEqual([
+      ['leader', null],
+      ['agent', AGENT],
+      ['teammate', AGENT],
+    ]);
+    expect(view.panes[1]?.pane).toBe(own);
+    expect(view.panes[2]?.pane).toBe(mate);
+    expect(view.panes[2]?.colour).toBe(view.panes[1]?.colour);
+    await waitFor('the agent to be idle', () => agent()?.state === 'idle' || undefined, 30_000);
+    expect(town.json<{ delivery: string }>(['nudge', AGENT, 'seen in the swarm']).delivery).not.toBe('queued');
+    await waitFor('the nudge in the swarm view', () => read(log).includes('turn: [nudge from human] seen in the swarm') || undefined, 30_000);
   });
 });

@@ -167,6 +167,11 @@ describe('the permission round trip through the mailbox', () => {
     expect(mail.body).toContain('1. allow Bash command "npm publish --tag next"');
     expect(mail.body).toContain('2. allow Bash command "npm publish *"');
     expect(mail.body).toContain('adds to app/rig.toml');
+    // The agent's colour in the swarm view, as its session was given it.
+    const colour = (await h.town.agent(identity))?.colour as string;
+    expect(colour).toBeTruthy();
+    expect(mail.body).toMatch(new RegExp(`^${nux} \\(${colour} \\(#[0-9a-f]{6}\\)\\) asks to run Bash in `));
+    expect(request?.colour).toMatch(new RegExp(`^${colour} `));
 
     // A leader answers, but "always allow" changes the policy: refused, nothing written.
     const before = readFileSync(rigToml, 'utf8');

@@ -16,7 +16,7 @@ import { parseIdentity, type Identity } from '../agents/identity.js';
 import { readAgents, type AgentReading } from '../agents/supervision.js';
 import type { Issue } from '../beads/types.js';
 import type { Town } from '../town/town.js';
-import { hookedWork } from '../work/hooked.js';
+import { HOOK_STATUSES, hookedWork } from '../work/hooked.js';
 import { wakeForMail } from './delivery.js';
 import { MAIL_LABEL, Mailbox, PENDING_LABEL, READ_LABEL } from './mail.js';
 
@@ -139,6 +139,25 @@ export interface TeamMember {
 export interface TeamRoster {
   leader?: string;
   members: TeamMember[];
+}
+
+/**
+ * Whether an agent has a team at all, from the ledger alone (no session is
+ * probed, no config loaded): work hooked by its leader for another agent, a
+ * leader that is an agent, or work it dispatched itself. A prime pays for the
+ * roster only then.
+ */
+export async function hasTeam(town: Town, identity: Identity): Promise<boolean> {
+  const dispatchedBy = async (leader: string) => {
+    for (const key of ['dispatcher', 'hooked_by']) {
+      const beads = await town.ledger.list({ statuses: HOOK_STATUSES, metadataFields: { [key]: leader }, includeEphemeral: true, limit: 0 });
+      if (beads.some((b) => b.assignee !== identity.address && dispatcherOf(b, b.assignee) === leader)) return true;
+    }
+    return false;
+  };
+  const leader = await leaderOf(town, identity);
+  if (leader !== undefined && (leader !== 'human' || (await dispatchedBy(leader)))) return true;
+  return dispatchedBy(identity.address);
 }
 
 /**

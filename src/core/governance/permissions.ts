@@ -14,7 +14,8 @@ import { ISSUE_ID_PATTERN } from '../beads/rules.js';
 import type { Issue } from '../beads/types.js';
 import { parseDuration } from '../../shared/duration.js';
 import type { Decision, PermissionRule, PermissionsConfig } from '../town/config.js';
-import { agentBeadId, parseIdentity, workdirOf, type Identity } from '../agents/identity.js';
+import { colourByName } from '../agents/agent-colour.js';
+import { parseIdentity, workdirOf, type Identity } from '../agents/identity.js';
 import { closeAskMail, leaderOf, mailAsk } from '../comms/leader.js';
 import { raiseEscalation } from '../comms/escalations.js';
 import { readRunLogs } from '../agents/run-logs.js';
@@ -782,7 +783,7 @@ async function askHuman(
   // What a person is shown holds no secret a command line spelled out.
   const input = redactData(request.input);
   const suggested = suggestRules({ ...request, input }, town.path(workdirOf(identity)));
-  const colour = await agentColour(town, identity);
+  const colour = await agentColourOf(town, identity);
   const bead = await ledger.create({
     title: summary({ ...request, input }),
     type: 'permission',
@@ -915,14 +916,10 @@ async function tellLeaders(
   }
 }
 
-/** The agent's colour (the swarm view's palette), as kept on its agent bead. */
-async function agentColour(town: Town, identity: Identity): Promise<string | undefined> {
-  try {
-    const colour = (await town.ledger.find(agentBeadId(identity)))?.metadata?.colour;
-    return typeof colour === 'string' ? colour : undefined;
-  } catch {
-    return undefined;
-  }
+/** The agent's colour in the swarm view (agents/agent-colour.ts), as kept on its agent record: `red (#e06c75)`. */
+async function agentColourOf(town: Town, identity: Identity): Promise<string | undefined> {
+  const colour = colourByName((await town.agent(identity))?.colour);
+  return colour ? `${colour.name} (${colour.hex})` : undefined;
 }
 
 function outcomeOf(issue: Issue, verdict: Verdict): PermissionOutcome {

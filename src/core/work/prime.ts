@@ -12,7 +12,7 @@ import { Mailbox, type MailMessage } from '../comms/mail.js';
 import type { Town } from '../town/town.js';
 import { hookedWork } from './hooked.js';
 import { memoryHome, primeMemory } from '../memory/memory.js';
-import { teamRoster, type TeamRoster } from '../comms/leader.js';
+import { hasTeam, teamRoster, type TeamRoster } from '../comms/leader.js';
 
 export interface PrimeInput {
   identity: Identity;
@@ -205,8 +205,11 @@ export async function assemblePrime(town: Town, identity: Identity, options: Pri
   const handoff = inbox.find((m) => m.kind === 'handoff');
   const first = hooked[0];
   const molecule = first?.issue_type === 'molecule' ? await moleculeProgress(town.ledger, first.id) : undefined;
+  // The roster is read only for a session that reconnects and has a team: it loads the config and probes every agent.
   const team =
-    options.loadConfig && (await reconnects(town, identity, options, handoff)) ? await options.loadConfig().then(() => teamRoster(town, identity)) : undefined;
+    options.loadConfig && (await reconnects(town, identity, options, handoff)) && (await hasTeam(town, identity))
+      ? await options.loadConfig().then(() => teamRoster(town, identity))
+      : undefined;
   const input: PrimeInput = {
     identity,
     hooked,
