@@ -11,6 +11,7 @@
  *
  *   npm run bench:swarm
  *   BENCH_AGENTS=4 npm run bench:swarm     # the CI size
+ *   BENCH_MODE=tmux npm run bench:swarm    # a session host per agent instead of the town host
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import Database from 'better-sqlite3';
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 50);
 const GT = resolve(process.env.BENCH_GT ?? join(import.meta.dirname, '..', 'dist', 'gt.cjs'));
 const INTERVAL = process.env.BENCH_INTERVAL ?? '2s';
+const MODE = process.env.BENCH_MODE ?? 'in-process';
 const log = (text: string) => process.stderr.write(`${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -91,6 +93,8 @@ async function main(): Promise<void> {
     run(['git', 'clone', '-q', '--bare', seed, origin], base, env);
     run(['node', GT, 'install', root], base, env);
     gt(['config', 'set', 'daemon.interval', INTERVAL]);
+    // The team mode: "in-process" runs every headless agent under one town host (the default here).
+    gt(['config', 'set', 'sessions.mode', MODE]);
     gt(['rig', 'add', 'app', origin]);
     const prefix = /^prefix = "(.*)"$/m.exec(readFileSync(join(root, 'app', 'rig.toml'), 'utf8'))?.[1] as string;
     // Each bead writes a file of its own (no two conflict), as independent tasks would.
@@ -198,7 +202,7 @@ async function main(): Promise<void> {
       ['beads closed', `${closedCount} of ${AGENTS}`],
     ];
     const width = rows.reduce((w, r) => Math.max(w, r[0].length), 0);
-    process.stdout.write(`\nSwarm: ${AGENTS} shell agents, headless, one rig, one machine; node ${process.version}; ${GT}\n\n`);
+    process.stdout.write(`\nSwarm: ${AGENTS} shell agents, headless (sessions.mode ${MODE}), one rig, one machine; node ${process.version}; ${GT}\n\n`);
     process.stdout.write(`| ${'measure'.padEnd(width)} | value |\n|${'-'.repeat(width + 2)}|------|\n`);
     for (const [name, value] of rows) process.stdout.write(`| ${name.padEnd(width)} | ${value} |\n`);
   } finally {

@@ -103,10 +103,15 @@ export type ParsedLine = { kind: 'issue'; record: ImportRecord } | { kind: 'memo
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 
+/** The last time read and its canonical form: a line's times and its edges' often repeat one value (an import reads 250,000). */
+let lastTime: { text: string; canonical: string } | undefined;
+
 function time(value: unknown, key: string, line: number): string {
   if (typeof value !== 'string') throw new JsonlLineError(line, `${key} must be an RFC3339 string, got ${JSON.stringify(value)}`);
+  if (value === lastTime?.text) return lastTime.canonical;
   const t = canonicalTime(value);
   if (t === undefined) throw new JsonlLineError(line, `${key} is not an RFC3339 time: ${JSON.stringify(value)}`);
+  lastTime = { text: value, canonical: t };
   return t;
 }
 
