@@ -3,6 +3,5 @@ import { processIo, type Io } from '../cli/output.js';
 
 /** The process's I/O, with the agent it works for even when its shell dropped GT_AGENT (see actingEnv). */
 export function agentAwareIo(): Io {
-  const io = processIo();
-  return { ...io, env: actingEnv(io.env) };
+  return processIo(actingEnv(process.env));
 }

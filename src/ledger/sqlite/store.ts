@@ -14,7 +14,7 @@ import type { BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCo
 import type { TownEvent, TownEventFilter, TownEventKind } from '../../core/events/town-events.js';
 import type { NotificationFilter, NotificationRecord } from '../../core/notify/types.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
-import { ISSUE_COLUMNS, issueToValues, patchToColumns, rowToIssue, type Params, type Row } from './rows.js';
+import { ISSUE_COLUMNS, issueToValues, patchToColumns, rowToIssue, valuesToIssue, type Params, type Row } from './rows.js';
 import { buildFilter, HYDRATE_COUNTS_SQL, HYDRATE_LABELS_SQL, orderBy, readyConditions } from './queries.js';
 
 export interface SqliteOptions {
@@ -279,6 +279,17 @@ export class SqliteLedgerStore implements LedgerStore {
 
   private all(sql: string, ...params: unknown[]): Row[] {
     return this.stmt(sql).all(...params) as Row[];
+  }
+
+  /** Issues from a `SELECT i.* …`, read as raw rows (see valuesToIssue); `once` for SQL built per call, not worth keeping. */
+  private issuesOf(sql: string, params: unknown, once = false): Issue[] {
+    let statement = once ? undefined : this.statements.get(`raw:${sql}`);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql).raw(true);
+      if (!once) this.statements.set(`raw:${sql}`, statement);
+    }
+    const columns = statement.columns().map((c) => c.name);
+    return (statement.all(params) as unknown[][]).map((values) => valuesToIssue(values, columns));
   }
 
   private get(sql: string, ...params: unknown[]): Row | undefined {
@@ -719,9 +730,9 @@ export class SqliteLedgerStore implements LedgerStore {
 
   // ---- queries ----
 
-  private hydrate(rows: Row[]): IssueWithCounts[] {
-    if (rows.length === 0) return [];
-    const ids = rows.map((r) => String(r.id));
+  private hydrate(issues: Issue[]): IssueWithCounts[] {
+    if (issues.length === 0) return [];
+    const ids = issues.map((i) => i.id);
     const json = JSON.stringify(ids);
     const labels = new Map<string, string[]>();
     for (const r of this.all(HYDRATE_LABELS_SQL, json)) {
@@ -732,8 +743,7 @@ export class SqliteLedgerStore implements LedgerStore {
     }
     const counts = new Map<string, Row>();
     for (const r of this.all(HYDRATE_COUNTS_SQL, json)) counts.set(String(r.id), r);
-    return rows.map((row) => {
-      const issue = rowToIssue(row);
+    return issues.map((issue) => {
       const c = counts.get(issue.id);
       const result: IssueWithCounts = {
         ...issue,
@@ -751,10 +761,9 @@ export class SqliteLedgerStore implements LedgerStore {
     const where = buildFilter(filter);
     const limit = filter.limit && filter.limit > 0 ? `LIMIT ${Math.floor(filter.limit)}` : '';
     // Cached like every other statement: the values are bound, so the daemon's lists (agents, hooks, queues) reuse a few shapes each pass.
-    const rows = this.stmt(`SELECT i.* FROM issues i ${where.sql} ORDER BY ${orderBy(filter.sort ?? 'priority', filter.reverse ?? false)} ${limit}`).all(
-      where.params,
-    ) as Row[];
-    return this.hydrate(rows);
+    return this.hydrate(
+      this.issuesOf(`SELECT i.* FROM issues i ${where.sql} ORDER BY ${orderBy(filter.sort ?? 'priority', filter.reverse ?? false)} ${limit}`, where.params),
+    );
   }
 
   private readyIssues(filter: ReadyFilter): IssueWithCounts[] {
@@ -778,17 +787,17 @@ export class SqliteLedgerStore implements LedgerStore {
         break;
     }
     const sql = `SELECT i.* FROM issues i WHERE ${conditions.join(' AND ')} ORDER BY ${order} ${limit}`;
-    return this.hydrate(this.stmt(sql).all(params) as Row[]);
+    return this.hydrate(this.issuesOf(sql, params));
   }
 
   private blockedIssues(filter: IssueFilter): BlockedIssue[] {
     const base = buildFilter({ ...filter, excludeStatuses: [...(filter.excludeStatuses ?? []), 'closed', 'pinned'] });
     const conditions = [base.sql.replace(/^WHERE /, ''), 'i.is_blocked = 1'].filter(Boolean);
-    const rows = this.db
-      .prepare(
-        `SELECT i.* FROM issues i WHERE ${conditions.join(' AND ')} ORDER BY i.priority ASC, i.created_at DESC, i.id ASC ${filter.limit ? `LIMIT ${Math.floor(filter.limit)}` : ''}`,
-      )
-      .all(base.params) as Row[];
+    const rows = this.issuesOf(
+      `SELECT i.* FROM issues i WHERE ${conditions.join(' AND ')} ORDER BY i.priority ASC, i.created_at DESC, i.id ASC ${filter.limit ? `LIMIT ${Math.floor(filter.limit)}` : ''}`,
+      base.params,
+      true,
+    );
     return this.hydrate(rows).map((issue) => {
       const blockers = this.all(
         `SELECT d.depends_on_id AS id FROM dependencies d JOIN issues t ON t.id = d.depends_on_id
