@@ -108,6 +108,7 @@ export function townPorts(root: string, env: NodeJS.ProcessEnv, progress: (line:
           if (nodeTownFiles.isDirectory(join(root, GT_DIR)) && nodeTownFiles.read(conf) !== TMUX_CONF) nodeTownFiles.write(conf, TMUX_CONF);
           backend = new TmuxBackend(townSocket(root, env), conf, baseEnv, gtLauncher());
         } else {
+          // Each backend of SESSION_BACKENDS is built here (a new one, e.g. kubernetes, gets its branch).
           backend = new HeadlessBackend(join(root, SESSIONS_DIR), gtLauncher(), baseEnv, new TownHostClient(root, gtLauncher(), baseEnv));
         }
         backends.set(kind, backend);
