@@ -1,8 +1,18 @@
 import { actingEnv } from '../app/town.js';
-import { processIo, type Io } from '../cli/output.js';
+import { processIo, reportError, type Io } from '../cli/output.js';
+import { EXIT_CODES, GtError } from '../shared/errors.js';
 
-/** The process's I/O, with the agent it works for even when its shell dropped GT_AGENT (see actingEnv). */
-export function agentAwareIo(): Io {
+/**
+ * The process's I/O, with the agent it works for even when its shell dropped
+ * GT_AGENT (see actingEnv). A process that may not act at all (an agent posing
+ * as another) is told why and exits: gt with the error's code, bd with 1.
+ */
+export function agentAwareIo(tool: 'gt' | 'bd' = 'gt'): Io {
   const io = processIo();
-  return { ...io, env: actingEnv(io.env) };
+  try {
+    return { ...io, env: actingEnv(io.env) };
+  } catch (error) {
+    reportError(io, error, process.argv.includes('--json'));
+    process.exit(tool === 'bd' || !(error instanceof GtError) ? 1 : EXIT_CODES[error.kind]);
+  }
 }
