@@ -12,7 +12,6 @@
  * folders say so (host gone: dead or zombie) and the witness restarts each on
  * its unchanged hook, resuming the runtime's conversation where it can.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
