@@ -198,9 +198,10 @@ export function runtimeProbe(env: NodeJS.ProcessEnv): RuntimeProbe {
  * process's ancestors: the session gt started. An agent's shell that dropped
  * GT_AGENT (unset, env -i, export -n) is still that agent; one that set another
  * agent's name is refused; a process an agent host runs with no identity at all
- * (a window an agent opened on the town's tmux server) is not a person.
+ * (a window an agent opened on the town's tmux server) is not a person, and
+ * may only run a command that shows (`viewOnly`).
  */
-export function actingEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function actingEnv(env: NodeJS.ProcessEnv, options: { viewOnly?: boolean } = {}): NodeJS.ProcessEnv {
   const { agents, underHost } = agentAncestry();
   const session = agents.at(-1);
   const own = env.GT_AGENT || undefined;
@@ -212,7 +213,8 @@ export function actingEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     }
     return { ...env, GT_AGENT: session, BD_ACTOR: session };
   }
-  if (own === undefined && underHost) {
+  // Looking needs no identity: a person who opened a window on the town's tmux server may still run gt swarm or gt status there.
+  if (own === undefined && underHost && !options.viewOnly) {
     throw new GtError(
       'conflict',
       "this process runs under one of gt's agent hosts (the town's tmux server or town host) with no agent identity, so it is not taken for a person",

@@ -2,6 +2,9 @@ import { actingEnv } from '../app/town.js';
 import { processIo, reportError, type Io } from '../cli/output.js';
 import { EXIT_CODES, GtError } from '../shared/errors.js';
 
+/** Commands that only show the town (nothing in them answers, writes or starts): any process may run them. `gt feed` is not one: it approves. */
+const VIEW_COMMANDS = new Set(['swarm', 'status', 'agents', 'events', 'hosts', 'metrics', 'version', '--version', '--help', 'help']);
+
 /**
  * The process's I/O, with the agent it works for even when its shell dropped
  * GT_AGENT (see actingEnv). A process that may not act at all (an agent posing
@@ -9,8 +12,9 @@ import { EXIT_CODES, GtError } from '../shared/errors.js';
  */
 export function agentAwareIo(tool: 'gt' | 'bd' = 'gt'): Io {
   const io = processIo();
+  const command = process.argv[2];
   try {
-    return { ...io, env: actingEnv(io.env) };
+    return { ...io, env: actingEnv(io.env, { viewOnly: tool === 'gt' && command !== undefined && VIEW_COMMANDS.has(command) }) };
   } catch (error) {
     reportError(io, error, process.argv.includes('--json'));
     process.exit(tool === 'bd' || !(error instanceof GtError) ? 1 : EXIT_CODES[error.kind]);
