@@ -1,25 +1,23 @@
 /**
- * Town benchmark (issues 3 and 17). Times, as whole processes and interleaved with
- * `node -e 0` in the same run:
- *   - the commands agent hooks run on every turn: gt prime, gt signal, gt hook
- *     (target ≤ 1.8× node -e 0), and the bytes of gt prime for a polecat with
- *     one hooked bead (target < 2 KB);
+ * Town benchmark (issues 3 and 17). Measures, as whole processes:
+ *   - the bytes of gt prime for a polecat with one hooked bead (target < 2 KB);
  *   - spawning 10 polecats (worktree + session) with one `gt sling` under the town
  *     host (sessions.mode = "in-process"), against 10 × `git worktree add` of the
  *     same repository (target ≤ 2×), and, where tmux is installed, the same with a
  *     host process per session (headless), interleaved;
  *   - memory: the town host's RSS with 1 and with 10 agents (per additional agent,
  *     target ≤ 10 MB), against the RSS of one session's own host.
+ * The hot hook commands' time and memory on a 50,000-bead town are in
+ * bench/town-hot.ts, which `npm run bench:town` runs first.
  *
  *   npm run bench:town
- *   BENCH_RUNS=9 BENCH_SPAWNS=2 npm run bench:town     # quicker
+ *   BENCH_ISSUES=3000 BENCH_RUNS=9 BENCH_SPAWNS=2 npm run bench:town     # quicker
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 21);
 const SPAWNS = Number(process.env.BENCH_SPAWNS ?? 3);
 const GT = resolve(import.meta.dirname, '..', 'dist', 'gt.cjs');
 const log = (text: string) => process.stderr.write(`${text}\n`);
@@ -79,7 +77,7 @@ function main(): void {
     const perSession = spawnSync('tmux', ['-V']).status === 0;
     const mode = (value: string) => gt(['config', 'set', 'sessions.mode', JSON.stringify(value)]);
 
-    log('hot commands: one hooked bead for a polecat…');
+    log('gt prime: one hooked bead for a polecat…');
     gt(['rig', 'add', 'app', join(base, 'origin.git')]);
     const bead = run(
       ['node', GT, 'bd', 'create', 'A bead to prime with', '-d', 'Make the login form remember the last user name. Keep the tests green.', '--silent'],
@@ -89,15 +87,6 @@ function main(): void {
     const agent = (JSON.parse(gt(['sling', bead, 'app', '--no-start', '--json']).stdout) as Array<{ agent: string }>)[0]?.agent as string;
     const as = { GT_AGENT: agent };
     const primeBytes = Buffer.byteLength(gt(['prime'], as).stdout);
-    log(`timing whole processes, ${RUNS} interleaved runs each…`);
-    const samples = { node: [] as number[], prime: [] as number[], signal: [] as number[], hook: [] as number[] };
-    for (let i = 0; i < RUNS; i++) {
-      samples.node.push(run(['node', '-e', '0'], base, env).ms);
-      samples.prime.push(gt(['prime'], as).ms);
-      samples.signal.push(gt(['signal', 'prompt-submit'], as).ms);
-      samples.hook.push(gt(['hook'], as).ms);
-    }
-
     log(`spawning 10 polecats, ${SPAWNS} times, against 10 × git worktree add…`);
     const slings: number[] = [];
     const ownHosts: number[] = [];
@@ -153,13 +142,7 @@ function main(): void {
     const tenAgents = rss(townHost);
     gt(['down', '--all']);
 
-    const node = median(samples.node);
-    const ratio = (ms: number) => `${(ms / node).toFixed(2)}×`;
     const rows: Array<[string, string, string, string]> = [
-      ['node -e 0 (baseline)', `${node.toFixed(1)} ms`, '1.00×', ''],
-      ['gt prime', `${median(samples.prime).toFixed(1)} ms`, ratio(median(samples.prime)), '≤ 1.8×'],
-      ['gt signal prompt-submit', `${median(samples.signal).toFixed(1)} ms`, ratio(median(samples.signal)), '≤ 1.8×'],
-      ['gt hook', `${median(samples.hook).toFixed(1)} ms`, ratio(median(samples.hook)), '≤ 1.8×'],
       ['gt prime output, one hooked bead', `${primeBytes} bytes`, '', '< 2048 bytes'],
       ['10 × git worktree add (baseline)', `${median(worktrees).toFixed(0)} ms`, '1.00×', ''],
       [
@@ -183,7 +166,7 @@ function main(): void {
       ...(hostRss.length ? [['RSS of one session host (a host per session)', mb(median(hostRss)), '', ''] as [string, string, string, string]] : []),
     ];
     const width = rows.reduce((w, r) => Math.max(w, r[0].length), 0);
-    process.stdout.write(`\nTown: ${RUNS} runs for the hot commands, ${SPAWNS} for spawning; medians; node ${process.version}\n\n`);
+    process.stdout.write(`\nTown: ${SPAWNS} runs for spawning; medians; node ${process.version}\n\n`);
     process.stdout.write(`| ${'measure'.padEnd(width)} | time | ratio | target |\n|${'-'.repeat(width + 2)}|------|------|------|\n`);
     for (const [name, time, r, target] of rows) process.stdout.write(`| ${name.padEnd(width)} | ${time} | ${r} | ${target} |\n`);
   } finally {

@@ -23,12 +23,54 @@ const replaceConfig = (name, standIn) => ({
 // The session host and the hot commands load the config schemas on first use, from a bundle of their own
 // (the hot commands only for a rare event: a rate limit reported through `gt signal stop-failure`).
 const lazyConfig = replaceConfig('lazy-config', 'scripts/lazy-config.ts');
+// node:child_process, node:crypto, node:tty and node:http load ~20 more built-in modules (streams,
+// net, dgram; the crypto classes): ~2-3 ms and ~2 MB of peak memory each on every start (measured on `bd
+// ready`), though a read never spawns, hashes or asks about a terminal. In the hot bundles their functions are forwarders that
+// load the module on first call. Only functions can be forwarded: importing any other name from
+// these modules fails the build here ("No matching export"), it never misbehaves at run time.
+const LAZY_BUILTINS = {
+  child_process: ['spawn', 'spawnSync', 'execFile', 'execFileSync', 'exec', 'execSync', 'fork'],
+  crypto: ['createHash', 'createHmac', 'randomBytes', 'randomUUID', 'timingSafeEqual'],
+  tty: ['isatty'],
+  http: ['createServer', 'request', 'get'],
+};
+// bd's config and formula commands validate with zod (~450 KB, more than half of bd's bundle); bd ready,
+// create and the other hot commands never run it, yet V8 reads and keeps every byte of a bundle. In bd
+// it is a file of its own (dist/gt-zod.cjs), required by the modules that use it when they first load.
+const zodApart = {
+  name: 'zod-apart',
+  setup(b) {
+    b.onResolve({ filter: /^zod(\/.*)?$/ }, (args) => (args.path === 'zod' ? { path: './gt-zod.cjs', external: true } : undefined));
+  },
+};
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    // gt's own code and commander; other packages (nodemailer, behind a dynamic import) keep the module as it is.
+    b.onResolve({ filter: /^(node:)?(child_process|crypto|tty|http)$/ }, (args) =>
+      args.namespace === 'lazy-builtin'
+        ? { path: args.path, external: true }
+        : /\/node_modules\//.test(args.importer) && !/\/node_modules\/commander\//.test(args.importer)
+          ? undefined
+          : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: [
+        `let m; const load = () => (m ??= require('node:${args.path}'));`,
+        ...LAZY_BUILTINS[args.path].map((name) => `export function ${name}(...a) { return load().${name}(...a); }`),
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
 rmSync('dist', { recursive: true, force: true });
 for (const [entry, out, plugins] of [
   ['src/bin/bd.ts', 'bd', []],
+  ['src/bin/bd-main.ts', 'bd-main', [lazyBuiltins, zodApart]],
+  ['scripts/zod.ts', 'gt-zod', []],
   ['src/bin/gt.ts', 'gt', []],
   ['src/bin/gt-full.ts', 'gt-full', []],
-  ['src/bin/gt-hot.ts', 'gt-hot', [lazyConfig]],
+  ['src/bin/gt-hot.ts', 'gt-hot', [lazyConfig, lazyBuiltins]],
   ['src/bin/gt-host.ts', 'gt-host', [lazyConfig]],
   ['src/core/town/config.ts', 'gt-config', []],
   // The daemon's OTLP exporter (the OpenTelemetry SDK), loaded only when [telemetry] otlp_endpoint is set.

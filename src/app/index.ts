@@ -36,6 +36,7 @@ type TelemetryModule = { otlpSink: typeof OtlpSink };
 import { parseDuration } from '../shared/duration.js';
 
 export * from './town.js';
+export { migrateTownLedger, type LedgerMigration } from './migrate.js';
 /** argv that runs this gt (node and its script): what a service file starts. */
 export { gtLauncher } from '../infra/launch.js';
 export type { FormulaLibrary } from '../infra/formulas.js';

@@ -13,7 +13,6 @@
  * unused code on every agent turn.)
  */
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Ledger } from '../core/beads/ledger.js';
 import type { LedgerStore } from '../core/beads/store.js';
 import type { RuntimeProbe } from '../core/work/work.js';
@@ -58,8 +57,15 @@ export const townFiles: TownFiles = nodeTownFiles;
  */
 export async function loadPostgres(): Promise<PostgresModule> {
   const bundled = typeof __filename === 'string' && __filename.endsWith('.cjs');
-  const specifier = bundled ? pathToFileURL(join(__dirname, 'gt-pg.cjs')).href : '../ledger/postgres/store.js';
-  const loaded = (await import(specifier)) as Partial<PostgresModule> & { default?: PostgresModule };
+  const specifier = bundled ? join(__dirname, 'gt-pg.cjs') : '../ledger/postgres/store.js';
+  // A bundle requires it: the hot bundles run from V8's code cache through vm.Script on Node 20 (src/bin/launch.ts),
+  // where an import() needs vm's experimental loader (and prints a warning).
+  const loaded = (
+    bundled
+      ? // eslint-disable-next-line @typescript-eslint/no-require-imports -- a bundle of its own, chosen at run time
+        require(specifier)
+      : await import(specifier)
+  ) as Partial<PostgresModule> & { default?: PostgresModule };
   const module = loaded.PostgresLedgerStore ? (loaded as PostgresModule) : loaded.default;
   if (!module?.PostgresLedgerStore) throw new Error(`${specifier} has no PostgresLedgerStore`);
   return module;
@@ -102,6 +108,7 @@ export function townPorts(root: string, env: NodeJS.ProcessEnv, progress: (line:
           if (nodeTownFiles.isDirectory(join(root, GT_DIR)) && nodeTownFiles.read(conf) !== TMUX_CONF) nodeTownFiles.write(conf, TMUX_CONF);
           backend = new TmuxBackend(townSocket(root, env), conf, baseEnv, gtLauncher());
         } else {
+          // Each backend of SESSION_BACKENDS is built here (a new one, e.g. kubernetes, gets its branch).
           backend = new HeadlessBackend(join(root, SESSIONS_DIR), gtLauncher(), baseEnv, new TownHostClient(root, gtLauncher(), baseEnv));
         }
         backends.set(kind, backend);

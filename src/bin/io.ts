@@ -11,12 +11,11 @@ const VIEW_COMMANDS = new Set(['swarm', 'status', 'agents', 'events', 'hosts', '
  * as another) is told why and exits: gt with the error's code, bd with 1.
  */
 export function agentAwareIo(tool: 'gt' | 'bd' = 'gt'): Io {
-  const io = processIo();
   const command = process.argv[2];
   try {
-    return { ...io, env: actingEnv(io.env, { viewOnly: tool === 'gt' && command !== undefined && VIEW_COMMANDS.has(command) }) };
+    return processIo(actingEnv(process.env, { viewOnly: tool === 'gt' && command !== undefined && VIEW_COMMANDS.has(command) }));
   } catch (error) {
-    reportError(io, error, process.argv.includes('--json'));
+    reportError(processIo(), error, process.argv.includes('--json'));
     process.exit(tool === 'bd' || !(error instanceof GtError) ? 1 : EXIT_CODES[error.kind]);
   }
 }

@@ -185,6 +185,21 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   let heartbeat: Promise<void> | undefined;
   const dogs = dogPorts();
   let dogPass: Promise<void> | undefined;
+  // The ledger's wake-up (issue 19: PostgreSQL LISTEN, SQLite's data_version), for commits of other processes only.
+  let changed = false;
+  let onChange: () => void = () => undefined;
+  const unwatch = await town.ledger
+    .watchEvents(
+      () => {
+        changed = true;
+        onChange();
+      },
+      { foreign: true },
+    )
+    .catch((error: unknown) => {
+      log('warn', 'the ledger cannot wake the daemon; it runs every interval', { error: errorMessage(error) });
+      return undefined;
+    });
   try {
     while (!stopping) {
       const passStart = { at: performance.now(), cpu: process.cpuUsage() };
@@ -348,15 +363,24 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           .catch((error: unknown) => log('error', 'dog pass failed', { error: errorMessage(error) }))
           .finally(() => (dogPass = undefined));
       }
+      const passEnded = Date.now();
       await new Promise<void>((resolvePromise) => {
+        let soon: NodeJS.Timeout | undefined;
         const timer = setTimeout(resolvePromise, interval);
         wake = () => {
           clearTimeout(timer);
+          clearTimeout(soon);
           resolvePromise();
         };
+        // Another process's event (a sling, a merge request, mail, a signal) starts the next pass early: at most one pass per 2 s.
+        onChange = () => (soon ??= setTimeout(wake, Math.max(0, passEnded + Math.min(interval, 2_000) - Date.now())));
+        if (changed) onChange();
       });
+      changed = false;
+      onChange = () => undefined;
     }
   } finally {
+    unwatch?.();
     // A batch in flight finishes (gt down waits 30 s, then SIGKILL, which the refinery's journal survives).
     polling.abort();
     if (heartbeatTimer) clearInterval(heartbeatTimer);

@@ -128,8 +128,9 @@ describe.skipIf(unavailable !== undefined)(`a town across two hosts (network nam
         '-d',
         `${rig} ${n}\n\n\`\`\`run\necho ${n} > ${rig}-${n}.txt\n${wait ? `while [ ! -e ${go} ]; do sleep 0.2; done` : 'sleep 1'}\n\`\`\``,
       ]).trim();
-    const app = [1, 2, 3, 4, 5].map((n) => create(hostA, 'app', n, false));
-    const lib = [1, 2, 3, 4, 5].map((n) => create(hostB, 'lib', n, true));
+    // Each rig's beads written from the host that does not run it (bd takes the prefix from the rig's bead).
+    const app = [1, 2, 3, 4, 5].map((n) => create(hostB, 'app', n, false));
+    const lib = [1, 2, 3, 4, 5].map((n) => create(hostA, 'lib', n, true));
     const convoy = json<{ id: string }>(hostA, ['convoy', 'create', 'Ten across two hosts', ...app, ...lib]).id;
     // Every sling from the other host: the rig's own host carries it out.
     const fromB = json<Array<{ queued?: { reason: string } }>>(hostB, ['sling', ...app, 'app']);

@@ -57,6 +57,7 @@ describe.skipIf(!claudeInstalled)('Telegram approval of a permission request', (
     expect(buttons.map((b) => [b.text, b.callback_data])).toEqual([
       ['Approve', `gt:approve:${request.id}`],
       ['Deny', `gt:deny:${request.id}`],
+      ['Always allow', `gt:always:${request.id}`],
     ]);
     const messageId = message.message_id;
 

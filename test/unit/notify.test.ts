@@ -343,4 +343,39 @@ describe('answers from the phone', () => {
       text: expect.stringMatching(/already allowed/) as string,
     });
   });
+
+  it('"Always allow" from the phone approves and adds the narrowest suggested rule to the rig policy, by the person who pressed it', async () => {
+    const h = await townHarness();
+    await withChannels(h, `[notify.phone]\ntype = "telegram"\ntoken = "t"\nchat_id = "42"\n`);
+    const channel = {
+      type: 'telegram',
+      token: 't',
+      chat_id: '42',
+      api_base: 'http://x',
+      buttons: true,
+      min_severity: 'info',
+      default: false,
+      rate_limit: { count: 20, per: '1m' },
+    } as const;
+    const request = await h.ledger.create({
+      title: 'Bash: npm publish',
+      type: 'permission',
+      prefix: 'hq',
+      labels: [PERMISSION_LABEL],
+      metadata: {
+        agent: 'app/polecats/nux',
+        tool: 'Bash',
+        input: { command: 'npm publish' },
+        cwd: '/x',
+        rule: 'r',
+        suggested: [{ action: 'allow', tool: 'Bash', command: 'npm publish' }],
+      },
+    });
+    const answer = await applyAnswer(h.town, 'phone', channel, { id: 'cb1', chat: '42', from: 'alice', data: `gt:always:${request.id}`, message: '7' });
+    expect(answer).toEqual({ accepted: true, text: `${request.id} approved; added to app/rig.toml: allow Bash command "npm publish"`, done: true });
+    h.town.reloadConfig();
+    expect(h.town.rig('app').permissions.rules).toMatchObject([
+      { action: 'allow', command: 'npm publish', over_ask: true, added_by: 'telegram:alice', request: request.id },
+    ]);
+  });
 });

@@ -45,6 +45,7 @@ export const COMMANDS: Entry[] = [
   { names: ['heartbeat'], summary: 'Periodic turns of the Mayor: status, run, last, enable, disable, event', load: () => import('./commands/heartbeat.js') },
   { names: ['memory'], summary: "An agent's memory in git: show, add, search, rollup", load: () => import('./commands/memory.js') },
   { names: ['events'], summary: 'The town event stream: what happened, in order (--follow)', load: () => import('./commands/events.js') },
+  { names: ['ledger'], summary: "The town's ledger: move it between SQLite and PostgreSQL (migrate --to)", load: () => import('./commands/ledger.js') },
   { names: ['doctor'], summary: 'Check the whole town and repair what is safe (--fix)', load: () => import('./commands/doctor.js') },
   { names: ['costs'], summary: 'Tokens and USD by agent, bead, convoy, rig or day', load: () => import('./commands/costs.js') },
   { names: ['metrics'], summary: 'Outcome metrics: merges per hour, MQ wait, rework, cost per merged bead', load: () => import('./commands/metrics.js') },

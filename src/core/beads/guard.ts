@@ -99,7 +99,7 @@ export function guardedStore(store: LedgerStore, guards: LedgerGuard): LedgerSto
     write: (fn) => store.write((tx) => fn(wrap(tx))),
     schemaVersion: () => store.schemaVersion(),
     integrityCheck: () => store.integrityCheck(),
-    watch: (wake) => store.watch(wake),
+    watch: (wake, options) => store.watch(wake, options),
     close: () => store.close(),
   };
 }

@@ -482,8 +482,8 @@ export class Ledger {
   }
 
   /** Calls `wake` soon after town events are appended, by this process or another (the store's wake-up port); returns the stop. */
-  async watchEvents(wake: () => void): Promise<() => void> {
-    return this.store.watch(wake);
+  async watchEvents(wake: () => void, options: { foreign?: boolean } = {}): Promise<() => void> {
+    return this.store.watch(wake, options);
   }
 
   // ---- the notification outbox (core/notify) ----

@@ -134,8 +134,9 @@ export interface LedgerStore {
    * The wake-up port: calls `wake` soon after a transaction (of any process) appends town events,
    * so followers read at once instead of polling. It may also call it when nothing changed (a
    * follower just reads and finds nothing). SQLite polls its cheap data_version; PostgreSQL
-   * LISTENs. Resolves once watching; the function it gives stops it.
+   * LISTENs. `foreign`: only commits of other processes (the daemon is not woken by its own
+   * writes). Resolves once watching; the function it gives stops it.
    */
-  watch(wake: () => void): Promise<() => void>;
+  watch(wake: () => void, options?: { foreign?: boolean }): Promise<() => void>;
   close(): Promise<void>;
 }

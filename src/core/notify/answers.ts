@@ -7,12 +7,13 @@
  * own handler. Every press is an event: answered, or refused with where it came from.
  */
 import { GtError, errorMessage } from '../../shared/errors.js';
+import { alwaysAllow } from '../governance/always-allow.js';
 import { answerPermission } from '../governance/permissions.js';
 import type { Town } from '../town/town.js';
 import type { ChannelAnswer, NotificationAction, NotifyChannelConfig, NotifyPort } from './types.js';
 
 function parseButton(data: string): { verb: NotificationAction['verb']; bead: string } | undefined {
-  const match = /^gt:(approve|deny|ack):([A-Za-z0-9._-]+)$/.exec(data);
+  const match = /^gt:(approve|deny|always|ack):([A-Za-z0-9._-]+)$/.exec(data);
   return match ? { verb: match[1] as NotificationAction['verb'], bead: match[2] as string } : undefined;
 }
 
@@ -48,6 +49,10 @@ export async function applyAnswer(town: Town, name: string, channel: NotifyChann
     if (button.verb === 'ack') {
       if (ack === undefined) throw new GtError('conflict', 'escalations cannot be acknowledged from here');
       text = await ack(town, button.bead, by);
+    } else if (button.verb === 'always') {
+      // A person's press: "always allow" adds the narrowest suggested rule to the rig's policy, audited like gt permission approve --always.
+      const view = await alwaysAllow(town, button.bead, { by, via: 'person' }, 1, 'answered from Telegram');
+      text = `${view.id} approved; added to ${view.rule_added?.file ?? 'the policy'}: ${view.rule_added?.rule ?? ''}`;
     } else {
       const view = await answerPermission(town, button.bead, button.verb === 'approve' ? 'allow' : 'deny', { by, via: 'person' }, 'answered from Telegram');
       text = `${view.id} ${view.status === 'allowed' ? 'approved' : 'denied'}`;

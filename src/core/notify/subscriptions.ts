@@ -42,6 +42,7 @@ export function notificationOfEvent(event: TownEvent): Omit<NotificationInput, '
         actions: [
           { verb: 'approve', label: 'Approve' },
           { verb: 'deny', label: 'Deny' },
+          { verb: 'always', label: 'Always allow' },
         ],
       };
     case 'escalation.raised': {

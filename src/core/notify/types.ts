@@ -11,7 +11,8 @@ export type { Severity } from './vocabulary.js';
 
 /** A button under a message (Telegram): what pressing it does to the subject. */
 export interface NotificationAction {
-  verb: 'approve' | 'deny' | 'ack';
+  /** `always`: approve and add the request's narrowest suggested rule to the policy (governance/always-allow.ts). */
+  verb: 'approve' | 'deny' | 'always' | 'ack';
   label: string;
 }
 

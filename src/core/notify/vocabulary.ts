@@ -33,7 +33,7 @@ export const NOTIFY_SETTINGS = ['quiet_hours', 'retry', 'digest'] as const;
 export const severityRank = (severity: Severity): number => SEVERITIES.indexOf(severity);
 
 /** What a button under a message carries: `gt:<verb>:<bead>` (Telegram allows 64 bytes); notify/answers.ts reads it back. */
-export function buttonData(verb: 'approve' | 'deny' | 'ack', bead: string): string {
+export function buttonData(verb: 'approve' | 'deny' | 'always' | 'ack', bead: string): string {
   return `gt:${verb}:${bead}`;
 }
 

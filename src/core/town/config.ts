@@ -6,6 +6,7 @@ import { parse, stringify, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { GtError } from '../../shared/errors.js';
 import { NAME_PATTERN } from '../agents/identity.js';
+import { SESSION_BACKENDS } from './ports.js';
 import { TEAM_MODE_SETTINGS } from '../agents/team-mode.js';
 
 import { DURATION, parseDuration } from '../../shared/duration.js';
@@ -16,7 +17,7 @@ import { ROUTE_HINT, ROUTE_PATTERN, SEVERITIES as ESCALATION_SEVERITIES, type Se
 
 const duration = z.string().regex(DURATION, 'a duration such as "30s", "5m", "1h" or "7d"');
 const agentName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'an agent name: lowercase letters, digits, - and _');
-const backend = z.enum(['auto', 'tmux', 'headless']);
+const backend = z.enum(['auto', ...SESSION_BACKENDS]);
 
 export const ROLE_KEYS = ['mayor', 'crew', 'polecat', 'witness', 'refinery', 'deacon'] as const;
 

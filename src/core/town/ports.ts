@@ -39,7 +39,14 @@ export interface SessionSpec {
   townHost?: boolean;
 }
 
-export type BackendKind = 'tmux' | 'headless';
+/**
+ * The session backends gt has, by the name `sessions.backend` and `--backend` take. A new one (a
+ * Kubernetes backend: README "Scaling out") is its name here, an implementation of SessionBackend
+ * in infra/, and its construction in the composition root; nothing else in core changes.
+ */
+export const SESSION_BACKENDS = ['tmux', 'headless'] as const;
+
+export type BackendKind = (typeof SESSION_BACKENDS)[number];
 
 export interface SessionProbe {
   session: boolean;

@@ -9,7 +9,16 @@ import { partialIdNote, single, type Ledger } from '../beads/ledger.js';
 import type { Issue } from '../beads/types.js';
 import type { RigConfig, TownConfig } from './config.js';
 import { agentBeadId, identityFromPath, parseIdentity, sessionName, workdirOf, type Identity, type Role } from '../agents/identity.js';
-import type { BackendKind, DetachedControl, GitPort, SessionBackend, SessionProbe, ShellPort, TownFiles } from './ports.js';
+import {
+  SESSION_BACKENDS,
+  type BackendKind,
+  type DetachedControl,
+  type GitPort,
+  type SessionBackend,
+  type SessionProbe,
+  type ShellPort,
+  type TownFiles,
+} from './ports.js';
 import { resolveRuntime, type ResolvedRuntime } from '../agents/runtimes.js';
 import type { TownEventInput } from '../events/town-events.js';
 import { backendOfMode, resolveTeamMode, TEAM_MODE_ENV, type TeamMode } from '../agents/team-mode.js';
@@ -373,8 +382,8 @@ export class Town {
       if (!this.ports.tmuxAvailable) throw new GtError('external', 'tmux is not installed', { hint: 'install tmux, or use --backend headless' });
       return 'tmux';
     }
-    if (choice === 'headless') return 'headless';
-    if (choice !== 'auto') throw validationError(`unknown session backend ${JSON.stringify(choice)}`, 'use tmux, headless or auto');
+    if ((SESSION_BACKENDS as readonly string[]).includes(choice)) return choice as BackendKind;
+    if (choice !== 'auto') throw validationError(`unknown session backend ${JSON.stringify(choice)}`, `use ${SESSION_BACKENDS.join(', ')} or auto`);
     // sessions.backend = auto: the team mode decides (in-process runs agents headless).
     return backendOfMode(this.teamMode(), this.ports.tmuxAvailable);
   }

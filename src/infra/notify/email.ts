@@ -13,7 +13,7 @@ export function emailText(message: OutgoingMessage): string {
   const subject = message.bead !== undefined ? `\n\nAbout: ${message.bead}` : '';
   const answer =
     message.bead !== undefined && message.actions.some((a) => a.verb === 'approve')
-      ? `\nAnswer with: gt permission approve ${message.bead}   (or: gt permission deny ${message.bead})`
+      ? `\nAnswer with: gt permission approve ${message.bead}   (or: gt permission deny ${message.bead}, or approve --always)`
       : '';
   return `${message.title}\n\n${message.body}${subject}${answer}\n\n-- \ngt, town ${message.town} (severity ${message.severity})\n`;
 }

@@ -52,8 +52,8 @@ export class LazyPostgresStore implements LedgerStore {
   async integrityCheck(): Promise<string[]> {
     return this.on((store) => store.integrityCheck());
   }
-  async watch(wake: () => void): Promise<() => void> {
-    return this.on((store) => store.watch(wake));
+  async watch(wake: () => void, options: { foreign?: boolean } = {}): Promise<() => void> {
+    return this.on((store) => store.watch(wake, options));
   }
   async close(): Promise<void> {
     if (this.closed) return;
@@ -64,7 +64,7 @@ export class LazyPostgresStore implements LedgerStore {
 }
 
 /** A GtError made by another bundle's copy of the class, as one of ours (kind, message and hint kept); anything else as it is. */
-function sameRealm(error: unknown): unknown {
+export function sameRealm(error: unknown): unknown {
   if (error instanceof GtError || !(error instanceof Error) || error.name !== 'GtError' || !('kind' in error)) return error;
   const hint = 'hint' in error && typeof error.hint === 'string' ? error.hint : undefined;
   return new GtError(error.kind as ErrorKind, error.message, { ...(hint === undefined ? {} : { hint }), cause: error });

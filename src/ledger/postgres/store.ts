@@ -5,7 +5,7 @@
  * A write is one SERIALIZABLE transaction: PostgreSQL detects every conflict between concurrent
  * writers and aborts one with 40001 (or 40P01 for a deadlock); the store runs the whole
  * transaction again after a jittered back-off, so a user never sees contention and no write is
- * lost. A read is a REPEATABLE READ, READ ONLY snapshot. A town event wakes its followers with
+ * lost. A retry holds an advisory write lock, so under contention writers take turns. A read is a REPEATABLE READ, READ ONLY snapshot. A town event wakes its followers with
  * NOTIFY at commit (`watch`), where SQLite's are polled.
  *
  * This module is its own bundle (dist/gt-pg.cjs), loaded by src/app only for a postgres:// URL:
@@ -17,7 +17,7 @@ import type { BlockerInfo, ExportSelection, LedgerReader, LedgerStore, LedgerWri
 import type { BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCounts, LedgerEvent, ReadyFilter, Stats } from '../../core/beads/types.js';
 import type { TownEvent, TownEventFilter, TownEventKind } from '../../core/events/town-events.js';
 import type { NotificationFilter, NotificationRecord } from '../../core/notify/types.js';
-import { PG_LATEST_SCHEMA_VERSION, PG_MIGRATIONS, type LEDGER_TABLES } from './migrations.js';
+import { PG_LATEST_SCHEMA_VERSION, PG_MIGRATIONS } from './migrations.js';
 import { ISSUE_COLUMNS, issueToRow, patchToColumns, rowToIssue, type Params, type Row } from '../sqlite/rows.js';
 import { buildFilter, orderBy, readyConditions, type SqlDialect } from '../sqlite/queries.js';
 import { maskLedgerUrl } from './url.js';
@@ -60,10 +60,21 @@ const DIRECT_BLOCKED = `
     ELSE 0 END`;
 const INSERT_ISSUE = `INSERT INTO issues (${ISSUE_COLUMNS.join(', ')}) VALUES (${ISSUE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
 
+/** Columns PostgreSQL returns as text (bigint), given back as numbers. */
+const BIGINT_COLUMNS = new Set(['comments.seq', 'events.id', 'town_events.id', 'notifications.id', 'issues.original_size', 'issues.timeout_ns']);
+const IDENTITY_COLUMNS: Array<[string, string]> = [
+  ['comments', 'seq'],
+  ['events', 'id'],
+  ['town_events', 'id'],
+  ['notifications', 'id'],
+];
+
 /** Serialization failure, deadlock: the transaction is run again. */
 const RETRYABLE = new Set(['40001', '40P01']);
 const isRetryable = (error: unknown) => error instanceof Error && 'code' in error && typeof error.code === 'string' && RETRYABLE.has(error.code);
 const READ = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
+/** The advisory lock key of retried writes (and of migrations, which use their own, below). */
+const WRITE_LOCK = 4739202;
 const WRITE = 'BEGIN ISOLATION LEVEL SERIALIZABLE';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -95,8 +106,9 @@ class Conn {
   private queue: Promise<unknown> = Promise.resolve();
   constructor(private readonly client: pg.PoolClient) {}
 
-  query(sql: string, params: unknown[] | Record<string, unknown> = []): Promise<pg.QueryResult<Row>> {
-    const { text, names } = translate(sql);
+  /** `sql` with `?` or `@name` placeholders, or `{ raw }`: text with `$n` placeholders already. */
+  query(sql: string | { raw: string }, params: unknown[] | Record<string, unknown> = []): Promise<pg.QueryResult<Row>> {
+    const { text, names } = typeof sql === 'string' ? translate(sql) : { text: sql.raw, names: [] };
     const values = Array.isArray(params) ? params : names.map((name) => params[name] ?? null);
     const run = async () => {
       try {
@@ -129,10 +141,15 @@ const toParam = (value: unknown) => (typeof value === 'bigint' ? value.toString(
 
 export class PostgresLedgerStore implements LedgerStore {
   readonly location: string;
+  /** Transactions run again after a serialization failure or deadlock (for tests and benches). */
+  retries = 0;
   private closed = false;
   private listener: pg.Client | undefined;
   private listening: Promise<pg.Client> | undefined;
-  private readonly watchers = new Set<() => void>();
+  /** Who watches, and whether only for other processes' commits. */
+  private readonly watchers = new Map<() => void, boolean>();
+  /** The server processes of this store's own connections: a NOTIFY from one of them is this process's own commit. */
+  private readonly ownBackends = new Set<number>();
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -154,6 +171,10 @@ export class PostgresLedgerStore implements LedgerStore {
     // A connection that drops while idle in the pool is discarded, not thrown at the process.
     pool.on('error', () => undefined);
     const store = new PostgresLedgerStore(pool, url, options.retryForMs ?? 120_000);
+    pool.on('connect', (client) => {
+      const pid = (client as pg.PoolClient & { processID?: number }).processID;
+      if (pid !== undefined) store.ownBackends.add(pid);
+    });
     try {
       await store.prepare(options.create ?? false);
     } catch (error) {
@@ -184,10 +205,14 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   private static async readVersion(client: pg.PoolClient): Promise<number> {
-    const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('gt_schema')::text AS t`);
-    if (exists.rows[0]?.t == null) return 0;
-    const row = await client.query<{ version: number }>('SELECT version FROM gt_schema');
-    return row.rows[0]?.version ?? 0;
+    // One round trip on every start: the table is read directly, and its absence (42P01) is version 0.
+    try {
+      const row = await client.query<{ version: number }>('SELECT version FROM gt_schema');
+      return row.rows[0]?.version ?? 0;
+    } catch (error) {
+      if (error instanceof Error && 'code' in error && error.code === '42P01') return 0;
+      throw error;
+    }
   }
 
   /** Refuses a newer schema without touching it; applies pending migrations in one transaction, one migrator at a time. */
@@ -210,7 +235,9 @@ export class PostgresLedgerStore implements LedgerStore {
       try {
         // Concurrent openers of a new database wait here; the second finds the work done.
         await client.query('SELECT pg_advisory_xact_lock(4739201)');
-        const current = await PostgresLedgerStore.readVersion(client);
+        // Inside the transaction a failed statement would abort it: look the table up instead of reading it blind.
+        const table = await client.query<{ t: string | null }>(`SELECT to_regclass('gt_schema')::text AS t`);
+        const current = table.rows[0]?.t == null ? 0 : await PostgresLedgerStore.readVersion(client);
         if (current === 0) await client.query('CREATE TABLE gt_schema (version integer NOT NULL)');
         for (const migration of PG_MIGRATIONS) {
           if (migration.version <= current) continue;
@@ -267,7 +294,12 @@ export class PostgresLedgerStore implements LedgerStore {
       const client = await this.connect();
       const conn = new Conn(client);
       let broken = false;
+      // A write that already lost once queues for the write lock (PostgreSQL's BEGIN IMMEDIATE) before its snapshot
+      // is taken: under heavy contention on the same rows (ID counters, a claimed bead) writers then take turns
+      // instead of aborting each other again. A first attempt runs unlocked, concurrently with the rest.
+      const locked = begin === WRITE && attempt > 0;
       try {
+        if (locked) await client.query(`SELECT pg_advisory_lock(${WRITE_LOCK})`);
         await client.query(begin);
         const result = await fn(new PgTx(conn));
         // A failed statement aborts the transaction even when fn caught it: COMMIT would only roll back.
@@ -278,11 +310,14 @@ export class PostgresLedgerStore implements LedgerStore {
         await client.query('ROLLBACK').catch(() => (broken = true));
         const cause = conn.failure !== undefined && isRetryable(conn.failure) ? conn.failure : error;
         if (!isRetryable(cause) || Date.now() > deadline) throw cause;
-        // Another writer won: back off with jitter, then run the whole transaction again.
-        await sleep(Math.min(200, 2 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random()));
+        this.retries++;
       } finally {
+        // A session lock outlives the transaction: released here, or with the connection when it is discarded.
+        if (locked && !broken) await client.query(`SELECT pg_advisory_unlock(${WRITE_LOCK})`).catch(() => (broken = true));
         client.release(broken);
       }
+      // Another writer won: back off with jitter (not holding the lock), then run the whole transaction again.
+      await sleep(Math.min(50, 2 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
     }
   }
 
@@ -290,8 +325,8 @@ export class PostgresLedgerStore implements LedgerStore {
    * Calls `wake` soon after another transaction appends town events (LISTEN gt_town_events;
    * the NOTIFY is sent at that commit). Returns a function that stops it.
    */
-  async watch(wake: () => void): Promise<() => void> {
-    this.watchers.add(wake);
+  async watch(wake: () => void, options: { foreign?: boolean } = {}): Promise<() => void> {
+    this.watchers.set(wake, options.foreign ?? false);
     try {
       await this.listen();
     } catch (error) {
@@ -307,14 +342,15 @@ export class PostgresLedgerStore implements LedgerStore {
   private listen(): Promise<pg.Client> {
     this.listening ??= (async () => {
       const client = new pg.Client({ connectionString: this.url, application_name: 'gt-listen' });
-      client.on('notification', () => {
-        for (const wake of this.watchers) wake();
+      client.on('notification', (message) => {
+        const own = this.ownBackends.has(message.processId);
+        for (const [wake, foreign] of this.watchers) if (!(own && foreign)) wake();
       });
       // A lost connection: wake everyone (they read, then wait again) and listen anew on the next watch.
       client.on('error', () => {
         this.listening = undefined;
         this.listener = undefined;
-        for (const wake of this.watchers) wake();
+        for (const wake of this.watchers.keys()) wake();
       });
       await client.connect();
       await client.query('LISTEN gt_town_events');
@@ -332,11 +368,63 @@ export class PostgresLedgerStore implements LedgerStore {
     if (client) void client.end().catch(() => undefined);
   }
 
-  /** Rows of a table as the driver returns them, in primary-key order (gt ledger migrate). */
-  async dumpTable(table: (typeof LEDGER_TABLES)[number]): Promise<Row[]> {
-    return this.transaction(READ, async ({ conn }) =>
-      conn.all(`SELECT * FROM ${table} ORDER BY 1${table === 'dependencies' || table === 'labels' ? ', 2' : ''}`),
-    );
+  /** Every row of these tables in one snapshot, in primary-key order (gt ledger migrate); comments.id as its JSON value. */
+  async dumpTables(tables: readonly string[]): Promise<Map<string, Row[]>> {
+    return this.transaction(READ, async ({ conn }) => {
+      const out = new Map<string, Row[]>();
+      for (const table of tables) {
+        const rows = await conn.all(`SELECT * FROM ${table} ORDER BY 1`);
+        // Identity and bigint columns come back as text: numbers, as SQLite gives them.
+        for (const row of rows) for (const key of Object.keys(row)) if (BIGINT_COLUMNS.has(`${table}.${key}`) && row[key] !== null) row[key] = Number(row[key]);
+        out.set(table, rows);
+      }
+      return out;
+    });
+  }
+
+  /** Inserts rows as they are (IDs kept) in one transaction; `replace` empties every table first. */
+  async loadTables(rows: Map<string, Row[]>, replace: boolean): Promise<void> {
+    await this.transaction(WRITE, async ({ conn }) => {
+      // TRUNCATE does not fire the append-only row triggers; it is a wholesale replacement.
+      if (replace) await conn.query(`TRUNCATE ${[...rows.keys(), 'id_counts'].join(', ')}`);
+      for (const [table, list] of rows) {
+        if (list.length === 0) continue;
+        const columns = Object.keys(list[0] as Row);
+        const casts = columns.map((c) => (table === 'comments' && c === 'id' ? '::jsonb' : ''));
+        // Many rows per statement (at most ~30,000 parameters each).
+        const per = Math.max(1, Math.floor(30_000 / columns.length));
+        for (let i = 0; i < list.length; i += per) {
+          const chunk = list.slice(i, i + per);
+          const values: unknown[] = [];
+          const tuples = chunk.map((row) => {
+            const marks = columns.map((c, j) => {
+              const value = row[c] ?? null;
+              values.push(table === 'comments' && c === 'id' ? JSON.stringify(value) : value);
+              return `$${values.length}${casts[j] ?? ''}`;
+            });
+            return `(${marks.join(', ')})`;
+          });
+          await conn.query({ raw: `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}` }, values);
+        }
+      }
+      // Positions go on after the copied ones.
+      for (const [table, column] of IDENTITY_COLUMNS)
+        await conn.query(
+          {
+            raw: `SELECT setval(pg_get_serial_sequence('${table}', '${column}'), GREATEST((SELECT max(${column}) FROM ${table}), 1), (SELECT max(${column}) FROM ${table}) IS NOT NULL)`,
+          },
+          [],
+        );
+    });
+  }
+
+  /** Rows per table (gt ledger migrate's verification). */
+  async tableCounts(tables: readonly string[]): Promise<Record<string, number>> {
+    return this.transaction(READ, async ({ conn }) => {
+      const counts: Record<string, number> = {};
+      for (const table of tables) counts[table] = Number((await conn.get(`SELECT COUNT(*) AS n FROM ${table}`))?.n ?? 0);
+      return counts;
+    });
   }
 
   async close(): Promise<void> {
@@ -345,13 +433,6 @@ export class PostgresLedgerStore implements LedgerStore {
     this.watchers.clear();
     this.unlisten();
     await this.pool.end();
-  }
-
-  /** Runs raw SQL on one connection (gt ledger migrate's bulk copy), in a transaction. */
-  async bulk<T>(fn: (query: (sql: string, params?: unknown[]) => Promise<Row[]>) => Promise<T>): Promise<T> {
-    return this.transaction(WRITE, async ({ conn }) => {
-      return fn(async (sql, params = []) => (await conn.query(sql, params)).rows);
-    });
   }
 }
 

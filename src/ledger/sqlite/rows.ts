@@ -60,6 +60,12 @@ const FIELDS: ReadonlyArray<readonly [column: string, key: keyof Issue, kind: Ki
 ];
 
 export const ISSUE_COLUMNS = FIELDS.map(([column]) => column);
+// The mapping loops below run once per field of every row a command reads, on a cold process whose
+// code is still interpreted: plain indexed arrays, because destructuring FIELDS' tuples in a for-of
+// costs an iterator per field (measured: 6 ms of a 100-row `bd ready`, 0.4 ms this way).
+const COLUMNS: readonly string[] = ISSUE_COLUMNS;
+const KEYS: readonly string[] = FIELDS.map(([, key]) => key);
+const KINDS: readonly Kind[] = FIELDS.map(([, , kind]) => kind);
 const COLUMN_OF = new Map<string, string>(FIELDS.map(([column, key]) => [key, column]));
 const KIND_OF = new Map<string, Kind>(FIELDS.map(([, key, kind]) => [key, kind]));
 
@@ -97,7 +103,8 @@ export function issueToValues(issue: Issue): unknown[] {
 
 export function issueToRow(issue: Issue): Params {
   const row: Params = {};
-  for (const [column, key, kind] of FIELDS) row[column] = toColumn(kind, issue[key]);
+  const record = issue as unknown as Record<string, unknown>;
+  for (let i = 0; i < COLUMNS.length; i++) row[COLUMNS[i] as string] = toColumn(KINDS[i] as Kind, record[KEYS[i] as string]);
   // The metadata column is NOT NULL with '{}' meaning "none".
   row.metadata ??= '{}';
   return row;
@@ -118,26 +125,47 @@ export function patchToColumns(patch: Partial<Issue>): Params {
 
 export function rowToIssue(row: Row): Issue {
   const issue: Record<string, unknown> = {};
-  for (const [column, key, kind] of FIELDS) {
-    const value = row[column];
-    if (value === null || value === undefined) continue;
-    switch (kind) {
-      case 'bool':
-        if (value) issue[key] = true;
-        break;
-      case 'json': {
-        const parsed: unknown = JSON.parse(value.toString());
-        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.keys(parsed).length === 0) break;
-        issue[key] = parsed;
-        break;
-      }
-      case 'int':
-        issue[key] = Number(value);
-        break;
-      case 'text':
-        issue[key] = value;
-        break;
-    }
-  }
+  for (let i = 0; i < COLUMNS.length; i++) setField(issue, i, row[COLUMNS[i] as string]);
   return issue as unknown as Issue;
+}
+
+const POSITIONS = new WeakMap<readonly string[], number[]>();
+
+/**
+ * An issue from a raw row (the driver's array of values, `columns` naming
+ * them in order): what a list reads, because the driver builds a row object
+ * property by property (measured: ~170k instructions per 50-column row, 3 ms
+ * of a 100-row `bd ready`, against none for an array).
+ */
+export function valuesToIssue(values: readonly unknown[], columns: readonly string[]): Issue {
+  let positions = POSITIONS.get(columns);
+  if (positions === undefined) {
+    positions = COLUMNS.map((column) => columns.indexOf(column));
+    POSITIONS.set(columns, positions);
+  }
+  const issue: Record<string, unknown> = {};
+  for (let i = 0; i < COLUMNS.length; i++) setField(issue, i, values[positions[i] as number]);
+  return issue as unknown as Issue;
+}
+
+function setField(issue: Record<string, unknown>, field: number, value: unknown): void {
+  if (value === null || value === undefined) return;
+  const key = KEYS[field] as string;
+  switch (KINDS[field]) {
+    case 'bool':
+      if (value) issue[key] = true;
+      break;
+    case 'json': {
+      const parsed: unknown = JSON.parse(typeof value === 'string' ? value : (value as Buffer).toString());
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.keys(parsed).length === 0) break;
+      issue[key] = parsed;
+      break;
+    }
+    case 'int':
+      issue[key] = Number(value);
+      break;
+    case 'text':
+      issue[key] = value;
+      break;
+  }
 }

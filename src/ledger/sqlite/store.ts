@@ -14,7 +14,7 @@ import type { BlockedIssue, Comment, Dependency, Issue, IssueFilter, IssueWithCo
 import type { TownEvent, TownEventFilter, TownEventKind } from '../../core/events/town-events.js';
 import type { NotificationFilter, NotificationRecord } from '../../core/notify/types.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
-import { ISSUE_COLUMNS, issueToValues, patchToColumns, rowToIssue, type Params, type Row } from './rows.js';
+import { ISSUE_COLUMNS, issueToValues, patchToColumns, rowToIssue, valuesToIssue, type Params, type Row } from './rows.js';
 import { buildFilter, HYDRATE_COUNTS_SQL, HYDRATE_LABELS_SQL, orderBy, readyConditions } from './queries.js';
 
 export interface SqliteOptions {
@@ -88,9 +88,10 @@ export class SqliteLedgerStore implements LedgerStore {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** The wake-up port: who watches, the poll of data_version, whether this transaction appended town events. */
-  private readonly watchers = new Set<() => void>();
+  private readonly watchers = new Map<() => void, boolean>();
   private watchTimer: NodeJS.Timeout | undefined;
   private dataVersion = -1;
+  private eventsHead = -1;
   private appended = false;
 
   private constructor(path: string, db: Database.Database, retryForMs: number) {
@@ -211,7 +212,7 @@ export class SqliteLedgerStore implements LedgerStore {
           const result = await fn(this.tx);
           this.db.exec('COMMIT');
           // This connection's own commits do not move data_version: its watchers are told here.
-          if (this.appended) for (const wake of this.watchers) wake();
+          if (this.appended) for (const [wake, foreign] of this.watchers) if (!foreign) wake();
           return result;
         } catch (error) {
           if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -235,16 +236,21 @@ export class SqliteLedgerStore implements LedgerStore {
    * counter in shared memory, no I/O) or this one appends town events. Polled every 50 ms
    * only while someone watches.
    */
-  async watch(wake: () => void): Promise<() => void> {
-    this.watchers.add(wake);
+  async watch(wake: () => void, options: { foreign?: boolean } = {}): Promise<() => void> {
+    this.watchers.set(wake, options.foreign ?? false);
     if (!this.watchTimer) {
       this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+      this.eventsHead = Number(this.get('SELECT max(id) AS id FROM town_events')?.id ?? 0);
       this.watchTimer = setInterval(() => {
         if (this.closed) return;
         const version = this.db.pragma('data_version', { simple: true }) as number;
         if (version === this.dataVersion) return;
         this.dataVersion = version;
-        for (const w of this.watchers) w();
+        // Another connection committed: wake only if it appended town events (not for every bd update).
+        const head = Number(this.get('SELECT max(id) AS id FROM town_events')?.id ?? 0);
+        if (head === this.eventsHead) return;
+        this.eventsHead = head;
+        for (const w of this.watchers.keys()) w();
       }, 50);
       this.watchTimer.unref();
     }
@@ -255,6 +261,52 @@ export class SqliteLedgerStore implements LedgerStore {
         this.watchTimer = undefined;
       }
     });
+  }
+
+  /** Every row of these tables in one snapshot, in primary-key order (gt ledger migrate). */
+  async dumpTables(tables: readonly string[]): Promise<Map<string, Row[]>> {
+    return this.serialize(async () => {
+      this.db.exec('BEGIN');
+      try {
+        const out = new Map<string, Row[]>();
+        for (const table of tables) out.set(table, this.db.prepare(`SELECT * FROM ${table} ORDER BY 1`).all() as Row[]);
+        return Promise.resolve(out);
+      } finally {
+        this.db.exec('COMMIT');
+      }
+    });
+  }
+
+  /** Inserts rows as they are (IDs kept) in one transaction; `replace` empties every table first. */
+  async loadTables(rows: Map<string, Row[]>, replace: boolean): Promise<void> {
+    return this.serialize(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        if (replace) {
+          // The append-only guards stand aside for a wholesale replacement only.
+          this.db.exec('DROP TRIGGER IF EXISTS events_append_only_delete');
+          for (const table of [...rows.keys()].reverse()) this.db.exec(`DELETE FROM ${table}`);
+          this.db.exec('DELETE FROM id_counts');
+          this.db.exec(`CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END`);
+        }
+        for (const [table, list] of rows) {
+          if (list.length === 0) continue;
+          const columns = Object.keys(list[0] as Row);
+          const insert = this.db.prepare(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
+          for (const row of list) insert.run(columns.map((c) => row[c] ?? null));
+        }
+        this.db.exec('COMMIT');
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      }
+      return Promise.resolve();
+    });
+  }
+
+  /** Rows per table (gt ledger migrate's verification). */
+  async tableCounts(tables: readonly string[]): Promise<Record<string, number>> {
+    return this.read(async () => Promise.resolve(Object.fromEntries(tables.map((t) => [t, Number(this.get(`SELECT COUNT(*) AS n FROM ${t}`)?.n ?? 0)]))));
   }
 
   async close(): Promise<void> {
@@ -279,6 +331,17 @@ export class SqliteLedgerStore implements LedgerStore {
 
   private all(sql: string, ...params: unknown[]): Row[] {
     return this.stmt(sql).all(...params) as Row[];
+  }
+
+  /** Issues from a `SELECT i.* …`, read as raw rows (see valuesToIssue); `once` for SQL built per call, not worth keeping. */
+  private issuesOf(sql: string, params: unknown, once = false): Issue[] {
+    let statement = once ? undefined : this.statements.get(`raw:${sql}`);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql).raw(true);
+      if (!once) this.statements.set(`raw:${sql}`, statement);
+    }
+    const columns = statement.columns().map((c) => c.name);
+    return (statement.all(params) as unknown[][]).map((values) => valuesToIssue(values, columns));
   }
 
   private get(sql: string, ...params: unknown[]): Row | undefined {
@@ -719,9 +782,9 @@ export class SqliteLedgerStore implements LedgerStore {
 
   // ---- queries ----
 
-  private hydrate(rows: Row[]): IssueWithCounts[] {
-    if (rows.length === 0) return [];
-    const ids = rows.map((r) => String(r.id));
+  private hydrate(issues: Issue[]): IssueWithCounts[] {
+    if (issues.length === 0) return [];
+    const ids = issues.map((i) => i.id);
     const json = JSON.stringify(ids);
     const labels = new Map<string, string[]>();
     for (const r of this.all(HYDRATE_LABELS_SQL, json)) {
@@ -732,8 +795,7 @@ export class SqliteLedgerStore implements LedgerStore {
     }
     const counts = new Map<string, Row>();
     for (const r of this.all(HYDRATE_COUNTS_SQL, json)) counts.set(String(r.id), r);
-    return rows.map((row) => {
-      const issue = rowToIssue(row);
+    return issues.map((issue) => {
       const c = counts.get(issue.id);
       const result: IssueWithCounts = {
         ...issue,
@@ -751,10 +813,9 @@ export class SqliteLedgerStore implements LedgerStore {
     const where = buildFilter(filter);
     const limit = filter.limit && filter.limit > 0 ? `LIMIT ${Math.floor(filter.limit)}` : '';
     // Cached like every other statement: the values are bound, so the daemon's lists (agents, hooks, queues) reuse a few shapes each pass.
-    const rows = this.stmt(`SELECT i.* FROM issues i ${where.sql} ORDER BY ${orderBy(filter.sort ?? 'priority', filter.reverse ?? false)} ${limit}`).all(
-      where.params,
-    ) as Row[];
-    return this.hydrate(rows);
+    return this.hydrate(
+      this.issuesOf(`SELECT i.* FROM issues i ${where.sql} ORDER BY ${orderBy(filter.sort ?? 'priority', filter.reverse ?? false)} ${limit}`, where.params),
+    );
   }
 
   private readyIssues(filter: ReadyFilter): IssueWithCounts[] {
@@ -778,17 +839,17 @@ export class SqliteLedgerStore implements LedgerStore {
         break;
     }
     const sql = `SELECT i.* FROM issues i WHERE ${conditions.join(' AND ')} ORDER BY ${order} ${limit}`;
-    return this.hydrate(this.stmt(sql).all(params) as Row[]);
+    return this.hydrate(this.issuesOf(sql, params));
   }
 
   private blockedIssues(filter: IssueFilter): BlockedIssue[] {
     const base = buildFilter({ ...filter, excludeStatuses: [...(filter.excludeStatuses ?? []), 'closed', 'pinned'] });
     const conditions = [base.sql.replace(/^WHERE /, ''), 'i.is_blocked = 1'].filter(Boolean);
-    const rows = this.db
-      .prepare(
-        `SELECT i.* FROM issues i WHERE ${conditions.join(' AND ')} ORDER BY i.priority ASC, i.created_at DESC, i.id ASC ${filter.limit ? `LIMIT ${Math.floor(filter.limit)}` : ''}`,
-      )
-      .all(base.params) as Row[];
+    const rows = this.issuesOf(
+      `SELECT i.* FROM issues i WHERE ${conditions.join(' AND ')} ORDER BY i.priority ASC, i.created_at DESC, i.id ASC ${filter.limit ? `LIMIT ${Math.floor(filter.limit)}` : ''}`,
+      base.params,
+      true,
+    );
     return this.hydrate(rows).map((issue) => {
       const blockers = this.all(
         `SELECT d.depends_on_id AS id FROM dependencies d JOIN issues t ON t.id = d.depends_on_id

@@ -58,12 +58,14 @@ function htmxSource(): string {
 }
 
 /**
- * Wakes listeners when the event stream grows: one cheap read of its head per
- * tick, and only while someone listens, so an idle town costs nothing.
+ * Wakes listeners when the event stream grows: the ledger's wake-up (PostgreSQL LISTEN, SQLite's
+ * data_version) says something was appended, and one cheap read of the head confirms it; a slow
+ * poll stays as a fallback. Only while someone listens, so an idle town costs nothing.
  */
 class StreamTail {
   private listeners = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
+  private unwatch: Promise<(() => void) | undefined> | undefined;
   private head = -1;
 
   constructor(
@@ -73,7 +75,15 @@ class StreamTail {
 
   listen(wake: () => void): () => void {
     this.listeners.add(wake);
-    if (!this.timer) this.timer = setInterval(() => void this.tick(), this.pollMs);
+    if (!this.timer) {
+      this.unwatch = this.town.ledger.watchEvents(() => void this.tick()).catch(() => undefined);
+      // Without a wake-up (it failed) the poll is the old fast one; with it, a safety net.
+      void this.unwatch.then((stop) => {
+        if (this.timer) clearInterval(this.timer);
+        if (this.listeners.size > 0) this.timer = setInterval(() => void this.tick(), stop ? Math.max(this.pollMs, 5_000) : this.pollMs);
+      });
+      this.timer = setInterval(() => void this.tick(), this.pollMs);
+    }
     return () => {
       this.listeners.delete(wake);
       if (this.listeners.size === 0) this.stop();
@@ -90,6 +100,9 @@ class StreamTail {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    const unwatch = this.unwatch;
+    this.unwatch = undefined;
+    void unwatch?.then((stop) => stop?.());
   }
 }
 

@@ -23,6 +23,8 @@ export interface FeedSource {
   /** `always`: approve and add the request's narrowest suggested rule to the policy ("always allow"). */
   answer(request: string, action: 'allow' | 'deny' | 'always'): Promise<string>;
   handoff(agent: string): Promise<string>;
+  /** The ledger's wake-up: calls `wake` when events are appended (the stream is then read at once); returns the stop. */
+  watch?(wake: () => void): Promise<() => void>;
 }
 
 export interface FeedOptions {
@@ -129,6 +131,7 @@ export function FeedApp(props: { source: FeedSource; options: FeedOptions }): Re
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     const poll = async () => {
+      timer = undefined;
       try {
         const fresh = cursor.current === 0 ? await source.recent(200) : await source.events(cursor.current);
         if (fresh.length) {
@@ -140,12 +143,35 @@ export function FeedApp(props: { source: FeedSource; options: FeedOptions }): Re
       } catch (error) {
         setStatus(`events: ${(error as Error).message}`);
       }
-      if (!stopped) timer = setTimeout(() => void poll(), options.pollMs ?? 300);
+      // Woken by the ledger when it can (a slow poll stays as a safety net), polled when it cannot.
+      const wait = again ? 0 : watching ? Math.max(options.pollMs ?? 300, 5_000) : (options.pollMs ?? 300);
+      again = false;
+      if (!stopped) timer = setTimeout(() => void poll(), wait);
     };
+    let watching = false;
+    // A wake during a read: read once more right after it.
+    let again = false;
+    const unwatch = source
+      .watch?.((): void => {
+        if (stopped) return;
+        if (!timer) {
+          again = true;
+          return;
+        }
+        clearTimeout(timer);
+        timer = undefined;
+        void poll();
+      })
+      .then((stop) => {
+        watching = true;
+        return stop;
+      })
+      .catch(() => undefined);
     void poll();
     return () => {
       stopped = true;
       if (timer) clearTimeout(timer);
+      void unwatch?.then((stop) => stop?.());
     };
   }, [source, options.pollMs]);
 

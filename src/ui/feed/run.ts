@@ -29,6 +29,7 @@ export function feedSource(town: Town, daemonStatus: () => DaemonStatus): FeedSo
   return {
     snapshot: () => townSnapshot(town, daemonStatus()),
     events: (after) => town.ledger.townEvents(after, {}, 500),
+    watch: (wake) => town.ledger.watchEvents(wake),
     recent: (limit) => recentEvents(town.ledger, {}, limit),
     peek: async (address) => {
       const agent = await town.agent(parseIdentity(address));

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { CreateInput } from '../../../core/beads/ledger.js';
+import type { CreateInput, Ledger } from '../../../core/beads/ledger.js';
 import { usageError, validationError } from '../../../shared/errors.js';
 import { action, type BdContext } from '../context.js';
 import { collect, estimateOption, metadataOption, priorityOption, whenOption } from '../options.js';
@@ -138,9 +138,18 @@ function toInput(title: string | undefined, o: CreateOptions): CreateInput {
   return input;
 }
 
-function withPrefix(ctx: BdContext, input: CreateInput, rig: string | undefined): CreateInput {
+async function withPrefix(ctx: BdContext, ledger: Ledger, input: CreateInput, rig: string | undefined): Promise<CreateInput> {
   if (input.parent !== undefined || input.id !== undefined) return input;
-  const prefix = ctx.createPrefix(rig);
+  let prefix: string | undefined;
+  try {
+    prefix = ctx.createPrefix(rig);
+  } catch (error) {
+    // A town across hosts: a rig placed on another host has no directory here, only its bead (with its prefix).
+    const bead = rig === undefined ? undefined : await ledger.find(`hq-rig-${rig}`);
+    const placed = bead && bead.status !== 'closed' && typeof bead.metadata?.prefix === 'string' ? bead.metadata.prefix : undefined;
+    if (!placed) throw error;
+    prefix = placed;
+  }
   return prefix ? { ...input, prefix } : input;
 }
 
@@ -158,7 +167,7 @@ Examples:
       action(ctx, async (title, opts) => {
         const o = opts as CreateOptions;
         const ledger = await ctx.ledger();
-        const issue = await ledger.create(withPrefix(ctx, toInput((title as string | undefined) ?? o.title, o), o.rig));
+        const issue = await ledger.create(await withPrefix(ctx, ledger, toInput((title as string | undefined) ?? o.title, o), o.rig));
         if (o.silent) return ctx.out(issue.id);
         ctx.emit(
           jsonIssue(issue),
@@ -173,7 +182,7 @@ Examples:
       action(ctx, async (title, opts) => {
         const o = opts as CreateOptions;
         const ledger = await ctx.ledger();
-        const issue = await ledger.create(withPrefix(ctx, toInput((title as string | undefined) ?? o.title, o), o.rig));
+        const issue = await ledger.create(await withPrefix(ctx, ledger, toInput((title as string | undefined) ?? o.title, o), o.rig));
         ctx.out(issue.id);
       }),
     );
