@@ -119,7 +119,8 @@ function main(): void {
         for (const dir of readdirSync(runs)) {
           try {
             const pid = readPid(join(runs, dir, 'host.pid'));
-            if (pid !== readPid(join(root, '.gt', 'town-host.pid'))) hostRss.push(rss(pid));
+            const bytes = rss(pid);
+            if (bytes > 0 && pid !== readPid(join(root, '.gt', 'town-host.pid'))) hostRss.push(bytes);
           } catch {
             // a run of the town host, or one already gone
           }

@@ -6,7 +6,7 @@
  * polecat's pane leaves and a new sling's pane comes without a command.
  */
 import { join } from 'node:path';
-import { GT_DIR, TMUX_CONF_FILE } from '../shared/paths.js';
+import { GT_DIR, lockFile, TMUX_CONF_FILE } from '../shared/paths.js';
 import { GtError, notFoundError } from '../shared/errors.js';
 import { parseIdentity, workdirOf } from '../core/agents/identity.js';
 import { parseScopeKey, scopeKey, scopeWindowName, swarmMembers, type SwarmScope } from '../core/swarm/view.js';
@@ -17,6 +17,19 @@ import { ITermSwarm, itermSession, type ITermView } from '../infra/iterm2.js';
 
 export type { SwarmState } from '../infra/tmux-swarm.js';
 export type { ITermView } from '../infra/iterm2.js';
+
+/**
+ * One change to the views at a time (gt swarm, hide/show, the daemon's pass):
+ * a refresh that read the views before a hide would otherwise undo it.
+ */
+async function exclusively<T>(town: Town, body: () => Promise<T>): Promise<T> {
+  const release = await town.ports.files.lock(town.path(lockFile('swarm')), { waitMs: 30_000 });
+  try {
+    return await body();
+  } finally {
+    release();
+  }
+}
 
 /** The town's tmux server as the swarm view uses it (its config file written, as for sessions). */
 function townSwarm(town: Town, env: NodeJS.ProcessEnv): TmuxSwarm {
@@ -42,7 +55,7 @@ export interface SwarmOpened {
  * tmux a new window there attaches to it; outside tmux the caller attaches.
  * `show: false` (--json) only builds it.
  */
-export async function openTmuxSwarm(town: Town, env: NodeJS.ProcessEnv, scope: SwarmScope, options: { show: boolean }): Promise<SwarmOpened> {
+async function tmuxOpen(town: Town, env: NodeJS.ProcessEnv, scope: SwarmScope, options: { show: boolean }): Promise<SwarmOpened> {
   if (!town.ports.tmuxAvailable)
     throw new GtError('external', 'the swarm view needs tmux, which is not installed', { hint: 'install tmux, or use gt agents / gt feed' });
   const swarm = townSwarm(town, env);
@@ -62,11 +75,20 @@ export async function openTmuxSwarm(town: Town, env: NodeJS.ProcessEnv, scope: S
   return { state, show: { how: 'attach', command: swarm.attachCommand(window) } };
 }
 
-/** Every open tmux view brought in step with the town (the daemon's pass); the number refreshed. */
-export async function refreshSwarmViews(town: Town, env: NodeJS.ProcessEnv): Promise<number> {
-  if (!town.ports.tmuxAvailable) return 0;
-  const swarm = townSwarm(town, env);
+/**
+ * Every open view brought in step with the town (the daemon's pass); the number
+ * refreshed. An iTerm2 view too, when the daemon's team mode is iterm2 and it
+ * runs from that iTerm2 session's terminal (gt up from there): it2 is asked
+ * only for what changed.
+ */
+async function refreshAll(town: Town, env: NodeJS.ProcessEnv): Promise<number> {
   let refreshed = 0;
+  if (town.ports.files.exists(town.path(GT_DIR, ITERM_STATE)) && modeOrNone(town) === 'iterm2') {
+    await itermOpen(town, env, undefined, { refresh: true });
+    refreshed++;
+  }
+  if (!town.ports.tmuxAvailable) return refreshed;
+  const swarm = townSwarm(town, env);
   for (const [window, key] of await swarm.views()) {
     const scope = parseScopeKey(key);
     if (!scope) continue;
@@ -80,7 +102,7 @@ export async function refreshSwarmViews(town: Town, env: NodeJS.ProcessEnv): Pro
  * Hides an agent's pane (it goes back to its own session, where gt attach
  * still reaches it) or shows it again, in every tmux view that has it.
  */
-export async function hideInSwarm(town: Town, env: NodeJS.ProcessEnv, address: string, hide: boolean): Promise<SwarmState[]> {
+async function hideOrShow(town: Town, env: NodeJS.ProcessEnv, address: string, hide: boolean): Promise<SwarmState[]> {
   const agent = await town.agent(parseIdentity(address));
   if (!agent?.active) throw notFoundError(`no agent ${address}`, 'see gt agents');
   const swarm = townSwarm(town, env);
@@ -102,19 +124,30 @@ export async function hideInSwarm(town: Town, env: NodeJS.ProcessEnv, address: s
   return states;
 }
 
+const ITERM_STATE = 'swarm-iterm2.json';
+
+function modeOrNone(town: Town): string | undefined {
+  try {
+    return town.teamMode();
+  } catch {
+    return undefined;
+  }
+}
+
 /** The iTerm2 view (team mode iterm2): split panes of the current iTerm2 window, each attached to an agent's session. */
-export async function openITermSwarm(
+async function itermOpen(
   town: Town,
   env: NodeJS.ProcessEnv,
   scope: SwarmScope | undefined,
-  options: { hide?: string; show?: string } = {},
+  options: { hide?: string; show?: string; refresh?: boolean } = {},
 ): Promise<ITermView> {
-  const leader = itermSession(env);
+  const swarm = new ITermSwarm(env, town.path(GT_DIR, ITERM_STATE));
+  // The daemon refreshes the view gt swarm made: around the leader it was made from.
+  const leader = options.refresh ? swarm.load()?.leader : itermSession(env);
   if (!leader)
     throw new GtError('usage', 'the iTerm2 swarm view runs from an iTerm2 session (ITERM_SESSION_ID is not set)', {
       hint: 'run it in iTerm2, or use --mode tmux',
     });
-  const swarm = new ITermSwarm(env, town.path(GT_DIR, 'swarm-iterm2.json'));
   const previous = swarm.load();
   // hide/show name no scope: the one shown last.
   const plan = await swarmPlan(town, scope ?? parseScopeKey(previous?.scope ?? 'all') ?? { kind: 'all' });
@@ -134,3 +167,18 @@ export async function openITermSwarm(
   }));
   return swarm.reconcile(plan.key, leader, members, hidden);
 }
+
+export const openTmuxSwarm = (town: Town, env: NodeJS.ProcessEnv, scope: SwarmScope, options: { show: boolean }): Promise<SwarmOpened> =>
+  exclusively(town, () => tmuxOpen(town, env, scope, options));
+
+export const refreshSwarmViews = (town: Town, env: NodeJS.ProcessEnv): Promise<number> => exclusively(town, () => refreshAll(town, env));
+
+export const hideInSwarm = (town: Town, env: NodeJS.ProcessEnv, address: string, hide: boolean): Promise<SwarmState[]> =>
+  exclusively(town, () => hideOrShow(town, env, address, hide));
+
+export const openITermSwarm = (
+  town: Town,
+  env: NodeJS.ProcessEnv,
+  scope: SwarmScope | undefined,
+  options: { hide?: string; show?: string } = {},
+): Promise<ITermView> => exclusively(town, () => itermOpen(town, env, scope, options));

@@ -212,12 +212,25 @@ describe('gt swarm', () => {
     expect(a.colour).not.toBe(b.colour);
     expect(AGENT_HEX.get(colourOf.get(a.agent) ?? '')).toBe(a.colour);
 
-    // The first polecat finishes: the next refresh closes its pane; hide closes the other, show splits it again.
-    writeFileSync(join(gates, `go-${beads.indexOf(slung.find((s) => s.agent === a.agent)?.bead as string) + 1}`), '');
-    await waitFor('the polecat to finish', () => agents().find((x) => x.agent === a.agent)?.session_alive === false || undefined, 30_000);
+    // The daemon, started from this iTerm2 terminal, captures team mode iterm2 and keeps the view: the first
+    // polecat finishes and its pane is closed; hide closes the other, show splits it again.
+    expect(town.gt(['config', 'set', 'daemon.interval', '"1s"']).code).toBe(0);
+    expect(town.gt(['up'], { env: iterm }).code).toBe(0);
+    await waitFor(
+      'the daemon to capture iterm2',
+      () => town.json<{ team: { daemon: string | null } }>(['status']).team.daemon === 'iterm2' || undefined,
+      30_000,
+    );
     const before = read().length;
-    town.json(['swarm', 'app'], { env: iterm });
-    expect(read().slice(before)).toEqual([['session', 'close', '-f', '-s', a.session]]);
+    writeFileSync(join(gates, `go-${beads.indexOf(slung.find((s) => s.agent === a.agent)?.bead as string) + 1}`), '');
+    const closeA = JSON.stringify(['session', 'close', '-f', '-s', a.session]);
+    await waitFor("the daemon to close the finished polecat's pane", () => read().some((c) => JSON.stringify(c) === closeA) || undefined, 60_000);
+    // Meanwhile titles followed states (set-name); nothing else was split or closed.
+    expect(
+      read()
+        .slice(before)
+        .filter((c) => c[1] !== 'set-name'),
+    ).toEqual([['session', 'close', '-f', '-s', a.session]]);
     town.json(['swarm', 'hide', b.agent], { env: iterm });
     expect(read().at(-1)).toEqual(['session', 'close', '-f', '-s', b.session]);
     const back = town.json<{ panes: Array<{ agent: string; session: string }>; hidden: string[] }>(['swarm', 'show', b.agent], { env: iterm });

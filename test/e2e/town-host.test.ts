@@ -2,12 +2,14 @@
  * The town host (issue 17 §2, sessions.mode = "in-process"): one process runs
  * every headless agent of the town, takes their stdin over its socket, and a
  * crash of it loses no work — the witness restarts each agent on its unchanged
- * hook under a new host. The agents here are small stream-protocol scripts;
- * town-host-claude.test.ts runs the real Claude Code.
+ * hook under a new host. First with small stream-protocol scripts, then with
+ * five real Claude Code agents against the scripted model server.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseModelScript } from '../../src/infra/model-server.js';
+import { bash, claudeInstalled, say, useScriptedClaude } from '../support/claude.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
 interface AgentRow {
@@ -93,4 +95,69 @@ describe('the town host (sessions.mode = "in-process")', () => {
     await waitFor('the stopped session', () => rows(town).filter((r) => !r.session_alive).length === 1 || undefined, 20_000);
     expect(alive(next)).toBe(true);
   });
+});
+
+describe.skipIf(!claudeInstalled)('the town host with the real Claude Code', () => {
+  it('runs five Claude Code agents headless; killed mid-turn, each is restarted by the witness on its hook, resumes its conversation and finishes', async () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['config', 'set', 'sessions.mode', '"in-process"']).code).toBe(0);
+    const server = await useScriptedClaude(town, []);
+    // One lane of the model server per agent: each runtime points Claude Code at its own.
+    const lanes = [0, 1, 2, 3, 4].map((i) => `a${i}`);
+    let toml = readFileSync(join(town.root, 'town.toml'), 'utf8');
+    for (const [i, lane] of lanes.entries()) {
+      server.setScript(
+        lane,
+        parseModelScript({
+          turns: [
+            bash(`printf "one\\n" > ONE-${i}.md && git add ONE-${i}.md && git commit -qm "part one ${i}" && sleep 120`),
+            {
+              match: 'Work on the bead on your hook',
+              ...bash(`printf "two\\n" > TWO-${i}.md && git add TWO-${i}.md && git commit -qm "part two ${i}" && gt done`),
+            },
+            say('Finished.'),
+          ],
+        }),
+      );
+      toml += `\n[agents.${lane}]\ncommand = "claude"\nlike = "claude"\nenv = { ANTHROPIC_BASE_URL = "${server.url(lane)}" }\n`;
+    }
+    writeFileSync(join(town.root, 'town.toml'), toml);
+    const slung = lanes.map((lane, i) => town.json<Array<{ agent: string; bead: string }>>(['sling', town.bead(`Part ${i}`, []), 'app', '--agent', lane])[0]);
+    const agents = slung.map((s) => s?.agent as string);
+    const host = pidIn(join(town.root, '.gt', 'town-host.pid'));
+    // Mid-turn: every agent has committed part one and sits in its `sleep`, its session id recorded.
+    await waitFor('five agents mid-turn', () => lanes.every((lane) => server.turnsUsed(lane) >= 1) || undefined, 120_000);
+    await waitFor(
+      'their runtime session ids',
+      () =>
+        town
+          .json<Array<{ metadata?: { runtime_session?: string } }>>(['bd', 'show', ...agents.map((a) => `hq-app-polecat-${a.split('/')[2]}`)])
+          .every((a) => a.metadata?.runtime_session) || undefined,
+      60_000,
+    );
+    const worktrees = agents.map((a) => join(town.root, 'app', 'polecats', a.split('/')[2] as string));
+    await waitFor('five first commits', () => worktrees.every((w) => town.git(w, ['log', '--format=%s', '-1']).startsWith('part one')) || undefined, 60_000);
+    expect(town.json<Array<{ status: string }>>(['agents']).length).toBeGreaterThanOrEqual(5);
+
+    process.kill(host, 'SIGKILL');
+    // The witness finds each session without its host and restarts it on the same hook, resuming its conversation.
+    const restarted = new Set<string>();
+    await waitFor(
+      'five restarts',
+      () => {
+        for (const action of town.json<Array<{ agent: string; action: string; detail: string }>>(['witness', 'patrol']))
+          if (action.action === 'restarted' && action.detail.includes('resumed session')) restarted.add(action.agent);
+        return restarted.size === 5 || undefined;
+      },
+      60_000,
+    );
+    const next = pidIn(join(town.root, '.gt', 'town-host.pid'));
+    expect(next).not.toBe(host);
+    await waitFor('five merge requests', () => town.json<unknown[]>(['refinery', 'queue', 'app']).length === 5 || undefined, 180_000);
+    for (const [i, lane] of lanes.entries()) {
+      // The resumed process's request carries the conversation from before the crash.
+      expect(JSON.stringify(server.mainRequests(lane).find((r) => r.turn === 1)?.body)).toContain(`part one ${i}`);
+      expect(town.git(worktrees[i] as string, ['log', '--format=%s']).split('\n')).toEqual(expect.arrayContaining([`part two ${i}`, `part one ${i}`]));
+    }
+  }, 420_000);
 });

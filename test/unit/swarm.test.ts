@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { AGENT_COLOURS, agentColour } from '../../src/core/agents/agent-colour.js';
 import { backendOfMode, insideITerm2, resolveTeamMode } from '../../src/core/agents/team-mode.js';
 import { gridColumns, layoutChecksum, swarmLayout } from '../../src/core/swarm/layout.js';
-import { paneTitle, parseScopeKey, scopeKey } from '../../src/core/swarm/view.js';
+import { paneTitle, parseScopeKey, resolveScope, scopeKey, swarmMembers } from '../../src/core/swarm/view.js';
+import { createConvoy } from '../../src/core/work/convoys.js';
 import { parseTownConfig } from '../../src/core/town/config.js';
 import { parseIdentity } from '../../src/core/agents/identity.js';
 import { recordSignal } from '../../src/core/agents/signals.js';
@@ -82,6 +83,20 @@ describe('agents in a town', () => {
     const colours = await Promise.all(slung.map(async (s) => (await h.town.agent(parseIdentity(s.agent)))?.colour));
     expect(new Set(colours).size).toBe(3);
     expect(colours.every((c) => AGENT_COLOURS.some((p) => p.name === c))).toBe(true);
+  });
+
+  it('a view of a rig shows its agents, a view of a convoy only those working on its beads; titles name the bead', async () => {
+    const h = await townHarness();
+    const beads = [await h.bead('one'), await h.bead('two')];
+    const slung = await slingBeads(h.town, beads, 'app', { runtime: 'shell', backend: 'tmux', convoy: false }, probe);
+    const convoy = await createConvoy(h.town, 'only one', [beads[0] as string], { owner: 'human' });
+    const rig = await swarmMembers(h.town, { kind: 'rig', rig: 'app' });
+    expect(rig.members.map((m) => m.address).sort()).toEqual(slung.map((s) => s.agent).sort());
+    const view = await swarmMembers(h.town, await resolveScope(h.town, convoy.id, {}));
+    expect(view.members.map((m) => [m.address, m.bead])).toEqual([[slung[0]?.agent, beads[0]]]);
+    expect(view.members[0]?.title).toMatch(new RegExp(` · ${beads[0]} · `));
+    expect(await resolveScope(h.town, undefined, { cwdRig: 'app' })).toEqual({ kind: 'rig', rig: 'app' });
+    await expect(resolveScope(h.town, 'nowhere', {})).rejects.toThrow(/neither a rig nor a convoy/);
   });
 
   it('a TeammateIdle or TaskCompleted hook event records that the agent leads a Claude Code team, with one team.formed event', async () => {
