@@ -28,7 +28,7 @@ import { nowTime } from '../shared/time.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { Git, Shell } from '../infra/exec.js';
 import { nodeTownFiles } from '../infra/files.js';
-import { inheritedAgent } from '../infra/inspect.js';
+import { agentAncestry } from '../infra/inspect.js';
 import { HeadlessBackend } from '../infra/headless.js';
 import { commandExists, commandVersion, detachedControl, gtLauncher } from '../infra/launch.js';
 import { insideITerm2 } from '../core/agents/team-mode.js';
@@ -200,12 +200,35 @@ export function runtimeProbe(env: NodeJS.ProcessEnv): RuntimeProbe {
 }
 
 /**
- * The environment a gt or bd process acts in: an agent's shell that dropped
- * GT_AGENT (unset, env -i, export -n) is still that agent, found from the
- * process's ancestors (design §9: no agent acts as a person).
+ * The environment a gt or bd process acts in (design §9: no agent acts as a
+ * person or as another agent). The agent is the outermost one among the
+ * process's ancestors: the session gt started. An agent's shell that dropped
+ * GT_AGENT (unset, env -i, export -n) is still that agent; one that set another
+ * agent's name is refused; a process an agent host runs with no identity at all
+ * (a window an agent opened on the town's tmux server) is not a person, and
+ * may only run a command that shows (`viewOnly`).
  */
-export function actingEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  if (env.GT_AGENT) return env;
-  const agent = inheritedAgent();
-  return agent ? { ...env, GT_AGENT: agent, BD_ACTOR: agent } : env;
+export function actingEnv(env: NodeJS.ProcessEnv, options: { viewOnly?: boolean } = {}): NodeJS.ProcessEnv {
+  const { agents, underHost } = agentAncestry();
+  const session = agents.at(-1);
+  const own = env.GT_AGENT || undefined;
+  if (session !== undefined) {
+    if (own !== undefined && own !== session) {
+      throw new GtError('conflict', `GT_AGENT says ${own}, but this process runs in ${session}'s session: an agent acts only as itself`, {
+        hint: 'leave GT_AGENT as gt set it',
+      });
+    }
+    return { ...env, GT_AGENT: session, BD_ACTOR: session };
+  }
+  // Looking needs no identity: a person who opened a window on the town's tmux server may still run gt swarm or gt status there.
+  if (own === undefined && underHost && !options.viewOnly) {
+    throw new GtError(
+      'conflict',
+      "this process runs under one of gt's agent hosts (the town's tmux server or town host) with no agent identity, so it is not taken for a person",
+      {
+        hint: "run gt as yourself from your own terminal, outside the town's tmux server",
+      },
+    );
+  }
+  return env;
 }

@@ -2,7 +2,7 @@
  * Running other programs: git, tmux, shell commands. The one place (with
  * tmux.ts and headless.ts) where gt spawns processes.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GtError } from '../shared/errors.js';
@@ -189,6 +189,31 @@ export function readPid(path: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Set in the environment gt starts its agent hosts with (the town's tmux server, the town and session hosts). */
+export const AGENT_HOST_MARK = 'GT_AGENT_HOST';
+
+/**
+ * The environment of an agent host, or of a tmux client that may start the
+ * town's server: no agent's identity (a host started from an agent's command
+ * must not make every agent it runs that agent), and the host mark, so a process
+ * it runs with no identity of its own is never taken for a person (actingEnv).
+ */
+export function agentHostEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { GT_AGENT: _agent, BD_ACTOR: _actor, ...rest } = env;
+  return { ...rest, [AGENT_HOST_MARK]: '1' };
+}
+
+/**
+ * Starts a long-lived host that no gt process is an ancestor of: a shell starts
+ * it in the background and exits, so it is re-parented at once. An agent's
+ * identity is read from a process's ancestors (actingEnv): a host started by an
+ * agent's `gt sling` must not have that agent above the agents it runs.
+ */
+export function spawnOrphan(file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; stdio: StdioOptions }): void {
+  const child = spawn('/bin/sh', ['-c', '"$@" & exit 0', 'sh', file, ...args], { ...options, env: agentHostEnv(options.env), detached: true });
+  child.unref();
 }
 
 /** SIGTERM to a process group, then SIGKILL if it is still there after `graceMs`. */

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import type { SessionBackend, SessionProbe, SessionSpec } from '../core/town/ports.js';
 import { HOOK_URL_PLACEHOLDER } from '../core/agents/runtimes.js';
-import { killGroup, processAlive, readPid } from './exec.js';
+import { killGroup, processAlive, readPid, spawnOrphan } from './exec.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { writeFileAtomic } from './fs.js';
 
@@ -87,8 +87,7 @@ export class HeadlessBackend implements SessionBackend {
       return;
     }
     const [file, ...args] = this.launcher;
-    const host = spawn(file as string, [...args, 'session-host', spec.runDir], { detached: true, stdio: 'ignore', env: this.env, cwd: spec.runDir });
-    host.unref();
+    spawnOrphan(file as string, [...args, 'session-host', spec.runDir], { stdio: 'ignore', env: this.env, cwd: spec.runDir });
     // Return once the agent runs, so isAlive is true as soon as start resolves.
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {

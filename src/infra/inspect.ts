@@ -1,6 +1,7 @@
 /** What `gt doctor` reads of the machine: file modes and the command lines of processes. */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import { AGENT_HOST_MARK } from './exec.js';
 
 /** Permission bits, or undefined when the path does not exist. */
 export function fileMode(path: string): number | undefined {
@@ -39,14 +40,19 @@ export function processCommandLines(): string[] {
 }
 
 /**
- * The agent this process works for, found from its ancestors: the nearest one
- * started with a non-empty GT_AGENT (an agent's session host, its runtime).
- * A process's starting environment (/proc/<pid>/environ) cannot be changed by
- * its children, so `unset GT_AGENT`, `env -i` or `export -n` in an agent's
- * shell do not make its commands a person's. Undefined for a person's
- * terminal, and where /proc does not exist.
+ * What this process's ancestors say about who it works for. `agents` holds the
+ * non-empty GT_AGENT of each ancestor, nearest first; `underHost` tells whether
+ * one of them is an agent host (a process gt started with GT_AGENT_HOST=1: the
+ * town's tmux server, the town and session hosts). Forging the mark only makes
+ * a process less trusted; nothing stops the walk, so no process can hide the
+ * agent session above it. A process's starting environment (/proc/<pid>/environ)
+ * cannot be changed by its children, so `unset GT_AGENT`, `env -i`, `export -n`
+ * or `exec env GT_AGENT=other …` in an agent's shell leave the agent's own
+ * session above them. Empty where /proc does not exist.
  */
-export function inheritedAgent(): string | undefined {
+export function agentAncestry(): { agents: string[]; underHost: boolean } {
+  const agents: string[] = [];
+  let underHost = false;
   let pid = process.ppid;
   for (let depth = 0; depth < 64 && pid > 1; depth++) {
     let environ: string;
@@ -55,14 +61,16 @@ export function inheritedAgent(): string | undefined {
       environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
       stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     } catch {
-      return undefined;
+      break;
     }
-    const agent = environ.split('\0').find((entry) => entry.startsWith('GT_AGENT='));
-    if (agent && agent.length > 'GT_AGENT='.length) return agent.slice('GT_AGENT='.length);
+    const entries = environ.split('\0');
+    const agent = entries.find((entry) => entry.startsWith('GT_AGENT='));
+    if (agent && agent.length > 'GT_AGENT='.length) agents.push(agent.slice('GT_AGENT='.length));
+    if (entries.includes(`${AGENT_HOST_MARK}=1`)) underHost = true;
     // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
     pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   }
-  return undefined;
+  return { agents, underHost };
 }
 
 /** Free and total bytes of the file system holding `path` (statfs); undefined where it cannot be read. */

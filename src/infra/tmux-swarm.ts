@@ -11,7 +11,7 @@
 import { shellQuote } from '../shared/shell.js';
 import { swarmLayout } from '../core/swarm/layout.js';
 import type { SwarmMember } from '../core/swarm/view.js';
-import { execCommand } from './exec.js';
+import { agentHostEnv, execCommand } from './exec.js';
 import { tmuxWord } from './tmux.js';
 
 /** The session holding views made outside tmux (a session option `@gt_swarm_session` marks it: not an agent's). */
@@ -130,7 +130,7 @@ export class TmuxSwarm {
   ) {}
 
   private run(args: string[]) {
-    return execCommand('tmux', ['-u', '-L', this.socket, '-f', this.confFile, ...args], { env: this.env });
+    return execCommand('tmux', ['-u', '-L', this.socket, '-f', this.confFile, ...args], { env: agentHostEnv(this.env) });
   }
 
   /** Several tmux commands in one client (one process); a failing one stops those after it. */

@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { GtError } from '../shared/errors.js';
 import { shellQuote } from '../shared/shell.js';
 import type { SessionBackend, SessionProbe, SessionSpec } from '../core/town/ports.js';
-import { execCommand, killGroup, processAlive, readPid } from './exec.js';
+import { agentHostEnv, execCommand, killGroup, processAlive, readPid } from './exec.js';
 import { writeFileAtomic } from './fs.js';
 
 /** `<town name>-<6 hex of sha256(realpath)>`, as Gas Town does; GT_TMUX_SOCKET overrides. */
@@ -127,7 +127,8 @@ export class TmuxBackend implements SessionBackend {
   ) {}
 
   private async tmux(args: string[], env: NodeJS.ProcessEnv = this.env): Promise<{ code: number; stdout: string; stderr: string }> {
-    return execCommand('tmux', ['-u', '-L', this.socket, '-f', this.confFile, ...args], { env });
+    // Any client may start the town's server, which runs every agent: it must carry no agent's identity (agentHostEnv).
+    return execCommand('tmux', ['-u', '-L', this.socket, '-f', this.confFile, ...args], { env: agentHostEnv(env) });
   }
 
   private async check(args: string[], env?: NodeJS.ProcessEnv): Promise<string> {

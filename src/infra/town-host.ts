@@ -12,7 +12,6 @@
  * folders say so (host gone: dead or zombie) and the witness restarts each on
  * its unchanged hook, resuming the runtime's conversation where it can.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
@@ -22,7 +21,7 @@ import type { SessionSpec } from '../core/town/ports.js';
 import { GtError } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { GT_DIR, TOWN_HOST_LOGFILE, TOWN_HOST_PIDFILE, TOWN_HOST_SOCKET, TOWN_HOST_STATE } from '../shared/paths.js';
-import { killGroup, processAlive } from './exec.js';
+import { killGroup, processAlive, spawnOrphan } from './exec.js';
 import { acquireLock, nodeTownFiles } from './files.js';
 import { writeFileAtomic } from './fs.js';
 import { hookToken, launchAgent, listenForHooks, writeHookUrl, type AgentProcess, type HookHandler, type TownHostLink } from './headless.js';
@@ -296,19 +295,11 @@ export class TownHostClient implements TownHostLink {
     const [file, ...args] = this.launcher;
     nodeTownFiles.mkdirp(join(this.root, GT_DIR));
     const out = openSync(join(this.root, TOWN_HOST_LOGFILE), 'a');
-    const child = spawn(file as string, [...args, 'town-host'], {
-      cwd: this.root,
-      detached: true,
-      stdio: ['ignore', out, out],
-      env: { ...this.env, GT_ROOT: this.root },
-    });
-    child.unref();
+    spawnOrphan(file as string, [...args, 'town-host'], { cwd: this.root, stdio: ['ignore', out, out], env: { ...this.env, GT_ROOT: this.root } });
     closeSync(out);
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
       if (await this.status()) return;
-      // Lost the race to another starter: that host answers soon.
-      if (child.exitCode !== null && !nodeTownFiles.lockHolder(join(this.root, TOWN_HOST_PIDFILE))) break;
       await sleep(15);
     }
     throw new GtError('external', 'the town host did not start', { hint: `see ${join(this.root, TOWN_HOST_LOGFILE)}` });

@@ -6,15 +6,25 @@
  * into a PNG by Chromium for the README (test-results/, docs/ with
  * UPDATE_SCREENSHOTS=1).
  */
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { quote } from 'shell-quote';
 import { chromium } from 'playwright-core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { GT, ROOT } from '../support/env.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
-const pane = (town: TestTown, escapes = false) => town.tmux(['capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', 'feed']).stdout;
+/**
+ * The person's own terminal: a tmux server of its own, not the town's. A window on the town's server runs
+ * under gt's agent host and is no person (actingEnv), and the feed answers permission requests.
+ */
+function terminal(town: TestTown, args: string[]): { code: number; stdout: string } {
+  const r = spawnSync('tmux', ['-L', `${town.socket}-terminal`, ...args], { env: town.env, encoding: 'utf8' });
+  return { code: r.status ?? 1, stdout: r.stdout };
+}
+
+const pane = (town: TestTown, escapes = false) => terminal(town, ['capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', 'feed']).stdout;
 
 async function screenWith(town: TestTown, text: string | RegExp, ms = 30_000): Promise<string> {
   return waitFor(
@@ -74,9 +84,10 @@ describe('gt feed in tmux', () => {
     const env = ['HOME', 'PATH', 'GT_ROOT', 'GT_TMUX_SOCKET', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_NOSYSTEM', 'TMPDIR']
       .filter((k) => town.env[k] !== undefined)
       .map((k) => `${k}=${town.env[k] as string}`);
-    // Colour on (the town's tmux server has NO_COLOR from the test environment): the picture shows it.
+    // Colour on (the terminal's tmux server has NO_COLOR from the test environment): the picture shows it.
     const command = quote(['env', '-u', 'NO_COLOR', ...env, 'TERM=xterm-256color', process.execPath, GT, 'feed']);
-    expect(town.tmux(['new-session', '-d', '-s', 'feed', '-x', '80', '-y', '24', command]).code).toBe(0);
+    onTestFinished(() => void terminal(town, ['kill-server']));
+    expect(terminal(town, ['new-session', '-d', '-s', 'feed', '-x', '80', '-y', '24', command]).code).toBe(0);
 
     const screen = await screenWith(town, 'Greeting release');
     expect(screen).toContain('1 Agents');
@@ -109,18 +120,18 @@ describe('gt feed in tmux', () => {
       }
     }
 
-    town.tmux(['send-keys', '-t', 'feed', 'p']);
+    terminal(town, ['send-keys', '-t', 'feed', 'p']);
     await screenWith(town, 'Problems (most urgent first)');
-    town.tmux(['send-keys', '-t', 'feed', 'p']);
-    town.tmux(['send-keys', '-t', 'feed', '?']);
+    terminal(town, ['send-keys', '-t', 'feed', 'p']);
+    terminal(town, ['send-keys', '-t', 'feed', '?']);
     await screenWith(town, 'gt feed — keys');
-    town.tmux(['send-keys', '-t', 'feed', 'x']);
+    terminal(town, ['send-keys', '-t', 'feed', 'x']);
     await screenWith(town, '1 Agents');
-    town.tmux(['send-keys', '-t', 'feed', '3']);
+    terminal(town, ['send-keys', '-t', 'feed', '3']);
     await screenWith(town, '▸ 3 Events');
 
     // A bigger window: the panes take the new width.
-    expect(town.tmux(['resize-window', '-t', 'feed', '-x', '110', '-y', '30']).code).toBe(0);
+    expect(terminal(town, ['resize-window', '-t', 'feed', '-x', '110', '-y', '30']).code).toBe(0);
     const wide = await waitFor('the redraw at 110 columns', () => {
       const s = pane(town);
       return Math.max(...s.split('\n').map((l) => [...l.trimEnd()].length)) >= 105 ? s : undefined;
@@ -134,9 +145,9 @@ describe('gt feed in tmux', () => {
     await waitFor('the feed to quit on q', () => {
       // Dead with status 0, or (seen with CI=true in the environment, now and then) ended by a signal while Ink restores
       // the terminal: either way the feed is gone; a non-zero exit status would be a failure.
-      const dead = town.tmux(['display-message', '-p', '-t', 'feed', '#{pane_dead} #{pane_dead_status}']);
+      const dead = terminal(town, ['display-message', '-p', '-t', 'feed', '#{pane_dead} #{pane_dead_status}']);
       if (dead.code !== 0 || dead.stdout.trim() === '1 0' || dead.stdout.trim() === '1') return true;
-      if (pressed++ % 7 === 0) town.tmux(['send-keys', '-t', 'feed', 'q']);
+      if (pressed++ % 7 === 0) terminal(town, ['send-keys', '-t', 'feed', 'q']);
       return undefined;
     });
   });

@@ -311,6 +311,62 @@ describe('tmux quoting (finding 11)', () => {
     expect(readFileSync(`/proc/${pane}/environ`, 'utf8').split('\0')).toContain('PROMPT_COMMAND=history -a;');
     expect(town.gt(['nudge', 'app/crew/ada', 'run it; then stop;']).code).toBe(0);
     await waitFor('the nudge', () => read().includes('turn: [nudge from human] run it; then stop;\n') || undefined, 30_000);
+
+    // The town's tmux server carries no identity and the agent-host mark: a window an agent opens on it is not a person's.
+    const server = town.tmux(['display-message', '-p', '#{pid}']).stdout.trim();
+    const serverEnv = readFileSync(`/proc/${server}/environ`, 'utf8').split('\0');
+    expect(serverEnv).toContain('GT_AGENT_HOST=1');
+    expect(serverEnv.some((entry) => entry.startsWith('GT_AGENT='))).toBe(false);
+    const out = join(town.base, 'intruder.out');
+    expect(
+      town.tmux(['new-session', '-d', '-s', 'intruder', `node ${GT} config set permissions.default allow > ${out} 2>&1; echo "exit $?" >> ${out}`]).code,
+    ).toBe(0);
+    const said = await waitFor(
+      'the refusal',
+      () => (existsSync(out) && readFileSync(out, 'utf8').includes('exit ') ? readFileSync(out, 'utf8') : undefined),
+      30_000,
+    );
+    expect(said).toContain("runs under one of gt's agent hosts");
+    expect(said).toContain('exit 5');
+  });
+});
+
+describe('identity (attack review, 2026-11-28)', () => {
+  it("an agent's shell that names another agent, or a process under an agent host with none, is refused before anything runs", async () => {
+    const town = makeTown({ rig: 'app' });
+    expect(town.gt(['config', 'set', 'permissions.rules', '[{action = "ask", tool = "Bash", command = "npm publish*"}]']).code).toBe(0);
+    expect(town.gt(['config', 'set', 'permissions.leaders', '["app/crew/lead"]']).code).toBe(0);
+    const asked = askBroker(town, 'npm publish', AGENT);
+    const request = await waitFor('the request', () => town.json<Request[]>(['permission', 'list']).find((r) => r.input.command === 'npm publish'));
+    const run = (script: string, env: Record<string, string>) =>
+      // `; exit $?` keeps this shell (the agent's session) above the command: a lone command would replace it.
+      spawnSync('bash', ['-c', `${script}; exit $?`], {
+        cwd: town.root,
+        env: { ...process.env, GT_ROOT: town.root, PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+      });
+    // The agent's session (the outer shell) is nux: exporting, splicing or exec-ing another name below it changes nothing.
+    for (const script of [
+      `bash -c 'export GT_AGENT=app/crew/lead BD_ACTOR=app/crew/lead; node ${GT} permission approve ${request.id} --always'`,
+      `bash -c 'x=; export GT_AGEN\${x}T=app/crew/lead; node ${GT} permission approve ${request.id}'`,
+      `bash -c 'exec env GT_AGENT=app/crew/lead node ${GT} permission approve ${request.id}'`,
+      `bash -c 'export GT_AGENT=app/polecats/furiosa; node ${GT} mail inbox'`,
+    ]) {
+      const result = run(script, AGENT);
+      expect(result.status, script).toBe(5);
+      expect(result.stderr, script).toContain("runs in app/polecats/nux's session: an agent acts only as itself");
+    }
+    // Dropping the name keeps the agent's own: still nux, still not a decider.
+    const dropped = run(`bash -c 'unset GT_AGENT; node ${GT} permission approve ${request.id}'`, AGENT);
+    expect(dropped.stderr).toContain('agents do not answer permission requests');
+    // A process an agent host started with no identity (as the town's tmux server runs a window) is no person.
+    const hosted = run(`bash -c 'node ${GT} permission approve ${request.id}'`, { GT_AGENT_HOST: '1' });
+    expect(hosted.status).toBe(5);
+    expect(hosted.stderr).toContain("runs under one of gt's agent hosts");
+    expect(town.json<Request[]>(['permission', 'list']).map((r) => r.id)).toEqual([request.id]);
+    // A person still answers.
+    expect(town.json<Request>(['permission', 'approve', request.id])).toMatchObject({ status: 'allowed', decided_via: 'person' });
+    await asked;
   });
 });
 

@@ -26,7 +26,8 @@ async function rigPass(ctx: DogContext, rig: string): Promise<DogAction[]> {
   const { town } = ctx;
   const actions: DogAction[] = [];
   const free: AgentRecord[] = [];
-  const polecats = (await town.agents({ rig })).filter((a) => a.role === 'polecat' && a.name);
+  // Another host's polecats (a rig moved away from this one) are that host's to reclaim or remove.
+  const polecats = (await town.agents({ rig })).filter((a) => a.role === 'polecat' && a.name && !town.isRemote(a));
   for (const agent of polecats) {
     const fitness = await polecatFitness(town, agent);
     if (fitness.kind === 'busy') continue;
