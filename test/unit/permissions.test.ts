@@ -209,14 +209,22 @@ describe('the permission policy', () => {
     ]) {
       expect(evaluatePolicy([off], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin git-runs-commands' });
     }
-    for (const command of ['git config user.email a@b', 'git config core.fsmonitor', 'git config --get core.fsmonitor', 'git config --list', 'git -c core.pager=cat log', 'git -c user.name=x commit -m y']) {
+    for (const command of [
+      'git config user.email a@b',
+      'git config core.fsmonitor',
+      'git config --get core.fsmonitor',
+      'git config --list',
+      'git -c core.pager=cat log',
+      'git -c user.name=x commit -m y',
+    ]) {
       expect(evaluatePolicy([off], polecat, WT, bash(command)).action, command).toBe('allow');
     }
   });
 
   it("protects a worktree's .git and the runtimes' project settings, globs and apply_patch included (review of 2026-11-28, findings 1-4)", () => {
     const off = layer('town.toml', '[permissions]\nbuiltin_rules = false');
-    const check = (request: { tool: string; input: Record<string, unknown>; cwd: string }) => evaluatePolicy([off], polecat, WT, request, (path) => path, '/home/me');
+    const check = (request: { tool: string; input: Record<string, unknown>; cwd: string }) =>
+      evaluatePolicy([off], polecat, WT, request, (path) => path, '/home/me');
     for (const command of [
       "printf '[[permissions.rules]]' >> ../../rig.tom?",
       'tee -a ../../rig.tom? < x',
@@ -254,7 +262,10 @@ describe('the permission policy', () => {
   });
 
   it('an exact "always allow" matches only the identical line, its * a character (review of 2026-11-28, finding 5)', () => {
-    const exact = layer('app/rig.toml', '[permissions]\ndefault = "ask"\n[[permissions.rules]]\naction = "allow"\ntool = "Bash"\ncommand = "rm -rf build/*"\nexact = true\nover_ask = true');
+    const exact = layer(
+      'app/rig.toml',
+      '[permissions]\ndefault = "ask"\n[[permissions.rules]]\naction = "allow"\ntool = "Bash"\ncommand = "rm -rf build/*"\nexact = true\nover_ask = true',
+    );
     expect(evaluatePolicy([exact], polecat, WT, bash('rm -rf build/*'))).toMatchObject({ action: 'allow', rule: 'app/rig.toml permissions.rules[0]' });
     expect(evaluatePolicy([exact], polecat, WT, bash('rm -rf build/ ~/.ssh')).action).toBe('ask');
     expect(suggestRules(bash('rm -rf build/*'), WT)[0]).toEqual({ action: 'allow', tool: 'Bash', command: 'rm -rf build/*', exact: true });

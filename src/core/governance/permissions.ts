@@ -508,7 +508,22 @@ function bashWritesProtected(line: string, cwd: string, scope: Scope): string | 
 }
 
 /** The names gt protects, and the directories that lead to them, that a glob may stand for. */
-const PROTECTED_NAMES = ['town.toml', 'rig.toml', '.gt', '.repo.git', 'ledger.db', 'formulas', '.git', 'polecats', 'crew', 'refinery', 'mayor', '.claude', '.codex', '.gemini'];
+const PROTECTED_NAMES = [
+  'town.toml',
+  'rig.toml',
+  '.gt',
+  '.repo.git',
+  'ledger.db',
+  'formulas',
+  '.git',
+  'polecats',
+  'crew',
+  'refinery',
+  'mayor',
+  '.claude',
+  '.codex',
+  '.gemini',
+];
 
 /** A glob segment as a regular expression (`*`, `?`, `[…]`, `[!…]`). */
 function segmentRegex(segment: string): RegExp {
@@ -519,7 +534,10 @@ function segmentRegex(segment: string): RegExp {
     if (c === '*') out += '.*';
     else if (c === '?') out += '.';
     else if (close > 0) {
-      out += `[${segment.slice(i + 1, close).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+      out += `[${segment
+        .slice(i + 1, close)
+        .replace(/^!/, '^')
+        .replace(/\\/g, '\\\\')}]`;
       i = close;
     } else out += c.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
   }
