@@ -297,7 +297,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           }
           // Open swarm views follow the town: a finished polecat's pane leaves, a new sling's pane comes (issue 17 §1).
           await refreshSwarmViews(town, env).catch((error: unknown) => log('warn', 'swarm view refresh failed', { error: errorMessage(error) }));
-          for (const closed of townJobs ? await settleEscalations(town) : []) log('info', 'escalation.closed', { escalation: closed, why: 'its subject closed' });
+          for (const closed of townJobs ? await settleEscalations(town) : [])
+            log('info', 'escalation.closed', { escalation: closed, why: 'its subject closed' });
           for (const again of townJobs ? await reescalateStale(town) : []) log('warn', 'escalation.reescalated', { ...again });
         } catch (error) {
           log('error', 'witness pass failed', { error: errorMessage(error) });

@@ -218,7 +218,8 @@ export async function holdTownJobs(town: Town, self: string): Promise<boolean> {
       return true;
     }
     const lease = await townJobsLease(town.ledger);
-    const expired = lease.holder === undefined || heartbeatMissed({ ...(lease.renewed_at ? { heartbeat_at: lease.renewed_at } : {}) }, Date.parse(now), lostAfterMs(town));
+    const expired =
+      lease.holder === undefined || heartbeatMissed({ ...(lease.renewed_at ? { heartbeat_at: lease.renewed_at } : {}) }, Date.parse(now), lostAfterMs(town));
     if (lease.holder !== self && !expired) return false;
     single(
       await town.ledger.update([TOWN_JOBS_ID], {
