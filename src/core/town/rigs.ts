@@ -73,7 +73,7 @@ export async function installTown(
   ports: InstallPorts,
   options: { force?: boolean; ledger?: string; shownLedger?: string },
 ): Promise<InstallResult> {
-  const { files, git } = ports;
+  const { files } = ports;
   const townFile = `${root}/${TOWN_FILE}`;
   const existed = files.exists(townFile);
   if (existed && options.ledger !== undefined) {
