@@ -68,6 +68,14 @@ export function execCommand(file: string, args: string[], options: ExecOptions =
   });
 }
 
+/**
+ * Settings gt's own git commands override: a key an agent managed to set in a
+ * worktree (which shares the rig's `.repo.git/config`) must not run its program
+ * when gt runs git for the person. core.hooksPath stays: the bare repository's
+ * pre-receive hook guards pushes.
+ */
+export const GIT_SAFE_CONFIG = ['-c', 'core.fsmonitor=false'];
+
 /** git with a clean, predictable environment (no pager, no prompts, C locale). */
 export class Git implements GitPort {
   constructor(private readonly env: NodeJS.ProcessEnv) {}
@@ -77,12 +85,12 @@ export class Git implements GitPort {
   }
 
   async probe(cwd: string, args: string[], options: { env?: Record<string, string> } = {}): Promise<CommandResult> {
-    return execCommand('git', args, { cwd, env: this.environment(options.env) });
+    return execCommand('git', [...GIT_SAFE_CONFIG, ...args], { cwd, env: this.environment(options.env) });
   }
 
   async run(cwd: string, args: string[], options: { env?: Record<string, string>; onProgress?: (line: string) => void } = {}): Promise<string> {
     const progress = options.onProgress;
-    const result = await execCommand('git', args, {
+    const result = await execCommand('git', [...GIT_SAFE_CONFIG, ...args], {
       cwd,
       env: this.environment(options.env),
       ...(progress ? { onStderr: progressLines(progress) } : {}),

@@ -36,6 +36,10 @@ describe('person-only commands', () => {
       [['notify', 'test', 'hook'], 'testing a notification channel'],
       [['notify', 'log'], 'reading the notification log'],
       [['queue', 'dispatch'], 'dispatching the queue'],
+      [['rig', 'add', 'evil', town.root], 'adding a rig'],
+      [['rig', 'move', 'app', 'b', '--force'], 'moving a rig to another host'],
+      [['rig', 'remove', 'app'], 'removing a rig'],
+      [['host', 'join', join(town.root, '.gt', 'ledger.db'), '--name', 'evil'], 'joining a host to the town'],
     ];
     for (const [args, what] of refused) {
       const run = town.gt(args, { env: { ...AGENT, HOME: home } });
@@ -47,6 +51,9 @@ describe('person-only commands', () => {
     expect(town.json<{ daemon: { state: string } }>(['status']).daemon.state).toBe('stopped');
     expect(existsSync(join(home, '.config', 'systemd'))).toBe(false);
     expect(town.json<unknown[]>(['notify', 'log'])).toEqual([]);
+    expect(town.json<Array<{ name: string }>>(['rig', 'list']).map((r) => r.name)).toEqual(['app']);
+    expect(town.json<unknown[]>(['hosts'])).toEqual([]);
+    expect(readFileSync(toml, 'utf8')).not.toContain('[host]');
     // Looking is anyone's: doctor without --fix, the heartbeat's status, install-service --print.
     expect(town.gt(['heartbeat', 'status'], { env: AGENT }).code).toBe(0);
     expect(town.gt(['daemon', 'install-service', '--platform', 'systemd', '--print'], { env: AGENT }).code).toBe(0);

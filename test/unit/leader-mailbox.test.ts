@@ -105,7 +105,7 @@ describe('"always allow" in the policy', () => {
 
   it('suggests the exact call first, then the program and subcommand with any arguments, or the folder', () => {
     expect(suggestRules(bash('npm test --watch=false'), WT)).toEqual([
-      { action: 'allow', tool: 'Bash', command: 'npm test --watch=false' },
+      { action: 'allow', tool: 'Bash', command: 'npm test --watch=false', exact: true },
       { action: 'allow', tool: 'Bash', command: 'npm test *' },
     ]);
     expect(suggestRules(bash('touch A.txt'), WT).map((r) => r.command)).toEqual(['touch A.txt', 'touch *']);

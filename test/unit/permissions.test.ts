@@ -1,8 +1,13 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Git } from '../../src/infra/exec.js';
 import { parseTownConfig } from '../../src/core/town/config.js';
 import { anthropicTokens, codexUsage, priceOf, StreamUsageReader } from '../../src/core/governance/costs.js';
 import { parseIdentity } from '../../src/core/agents/identity.js';
-import { evaluatePolicy, simpleCommands, type PolicyLayer } from '../../src/core/governance/permissions.js';
+import { evaluatePolicy, simpleCommands, suggestRules, type PolicyLayer } from '../../src/core/governance/permissions.js';
 
 const WT = '/town/app/polecats/nux';
 const polecat = parseIdentity('app/polecats/nux');
@@ -185,6 +190,87 @@ describe('the permission policy', () => {
     expect(denied({ tool: 'Edit', input: { file_path: '/town/mayor/MEMORY.md' }, cwd: '/town/mayor' }, mayor, '/town/mayor').action).toBe('allow');
   });
 
+  it('denies git configuration that runs commands for gt and the person, even with builtin_rules off (review of 2026-11-28, finding 1)', () => {
+    const off = layer('town.toml', '[permissions]\nbuiltin_rules = false');
+    for (const command of [
+      'git config core.fsmonitor /tmp/evil.sh',
+      'git config --local core.sshCommand "sh /tmp/x"',
+      'git config set core.pager "sh x"',
+      'git config filter.x.clean "sh x"',
+      'git config diff.x.textconv evil',
+      'git config --add include.path /tmp/x',
+      'git config includeIf.gitdir:/.path /tmp/x',
+      'git config credential.helper "!sh x"',
+      'git config gpg.program /tmp/x',
+      'git config --file ../../../.repo.git/config user.name x',
+      'git -c core.fsmonitor=/tmp/evil.sh status',
+      'git -c filter.x.smudge=evil checkout .',
+      'bash -c "git config core.editor /tmp/x"',
+    ]) {
+      expect(evaluatePolicy([off], polecat, WT, bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin git-runs-commands' });
+    }
+    for (const command of [
+      'git config user.email a@b',
+      'git config core.fsmonitor',
+      'git config --get core.fsmonitor',
+      'git config --list',
+      'git -c core.pager=cat log',
+      'git -c user.name=x commit -m y',
+    ]) {
+      expect(evaluatePolicy([off], polecat, WT, bash(command)).action, command).toBe('allow');
+    }
+  });
+
+  it("protects a worktree's .git and the runtimes' project settings, globs and apply_patch included (review of 2026-11-28, findings 1-4)", () => {
+    const off = layer('town.toml', '[permissions]\nbuiltin_rules = false');
+    const check = (request: { tool: string; input: Record<string, unknown>; cwd: string }) =>
+      evaluatePolicy([off], polecat, WT, request, (path) => path, '/home/me');
+    for (const command of [
+      "printf '[[permissions.rules]]' >> ../../rig.tom?",
+      'tee -a ../../rig.tom? < x',
+      'rm ../../.repo.gi?/hooks/pre-receive',
+      'rm ../../.repo.*/hooks/pre-receive',
+      'echo x > ../../../town.tom[l]',
+      'curl --unix-socket $(ls -d $GT_ROOT/.g?)/town-host.sock http://x/',
+      'echo "gitdir: /tmp/fake.git" > .git',
+      'echo x > .gi?',
+      'echo "{}" > .claude/settings.local.json',
+      'cp evil.toml .codex/config.toml',
+      'rm -rf ../furios?',
+    ]) {
+      expect(check(bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    }
+    for (const command of ['rm -rf build/*', 'git add *', 'ls ../../.repo.gi?', 'rm -f src/*.ts', 'cat .claude/settings.json']) {
+      expect(check(bash(command)).action, command).toBe('allow');
+    }
+    const write = (file_path: string) => ({ tool: 'Write', input: { file_path, content: 'x' }, cwd: WT });
+    expect(check(write('.git'))).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    expect(check(write('.claude/settings.json'))).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    expect(check(write('.gemini/settings.json'))).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    expect(check(write('.claude/commands/x.md')).action).toBe('allow');
+    const patch = (body: string) => ({ tool: 'apply_patch', input: { command: `*** Begin Patch\n${body}\n*** End Patch` }, cwd: WT });
+    for (const body of [
+      '*** Update File: #x/../../../../town.toml\n@@\n-a\n+b',
+      '*** Add File: ../../rig.toml\n+x',
+      '*** Delete File: .git',
+      '*** Update File: src/a.ts\n*** Move to: ../../../.gt/bin/gt',
+    ]) {
+      expect(check(patch(body)), body).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    }
+    expect(check(patch('*** Update File: src/a.ts\n@@\n-a\n+b')).action).toBe('allow');
+    expect(evaluatePolicy([], polecat, WT, patch('*** Add File: /tmp/x.ts\n+x'))).toMatchObject({ action: 'deny', rule: 'builtin outside-worktree' });
+  });
+
+  it('an exact "always allow" matches only the identical line, its * a character (review of 2026-11-28, finding 5)', () => {
+    const exact = layer(
+      'app/rig.toml',
+      '[permissions]\ndefault = "ask"\n[[permissions.rules]]\naction = "allow"\ntool = "Bash"\ncommand = "rm -rf build/*"\nexact = true\nover_ask = true',
+    );
+    expect(evaluatePolicy([exact], polecat, WT, bash('rm -rf build/*'))).toMatchObject({ action: 'allow', rule: 'app/rig.toml permissions.rules[0]' });
+    expect(evaluatePolicy([exact], polecat, WT, bash('rm -rf build/ ~/.ssh')).action).toBe('ask');
+    expect(suggestRules(bash('rm -rf build/*'), WT)[0]).toEqual({ action: 'allow', tool: 'Bash', command: 'rm -rf build/*', exact: true });
+  });
+
   it('matches rules by tool, command, path and role; the strictest match wins across rig and town', () => {
     const town = layer(
       'town.toml',
@@ -296,5 +382,24 @@ describe('usage and prices', () => {
     );
     expect(record).toMatchObject({ input_tokens: 1000, cache_read_tokens: 500, output_tokens: 150, source: 'codex', priced: true });
     expect(codexUsage('{"type":"turn.started"}', 't', { run: 'r', agent: 'a' })).toBeUndefined();
+  });
+});
+
+describe("gt's own git commands", () => {
+  it("do not run a core.fsmonitor an agent set in a worktree's shared config (review of 2026-11-28, finding 1)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gt-fsmonitor-'));
+    try {
+      const marker = join(dir, 'ran');
+      execFileSync('git', ['init', '-q', join(dir, 'repo')]);
+      writeFileSync(join(dir, 'evil.sh'), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+      execFileSync('git', ['-C', join(dir, 'repo'), 'config', 'core.fsmonitor', join(dir, 'evil.sh')]);
+      await new Git(process.env).run(join(dir, 'repo'), ['status', '--porcelain']);
+      expect(existsSync(marker)).toBe(false);
+      // The same status by plain git runs it: the setting is live.
+      execFileSync('git', ['-C', join(dir, 'repo'), 'status', '--porcelain']);
+      expect(existsSync(marker)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

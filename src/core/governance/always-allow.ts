@@ -86,6 +86,7 @@ export async function alwaysAllow(
     action: 'allow',
     tool: picked.tool,
     ...(picked.command !== undefined ? { command: picked.command } : {}),
+    ...(picked.exact ? { exact: true } : {}),
     ...(picked.path !== undefined ? { path: picked.path } : {}),
     over_ask: true,
     added_by: who.by,

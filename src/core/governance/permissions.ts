@@ -190,6 +190,54 @@ export function gitPushProblem(words: string[]): string | undefined {
   return undefined;
 }
 
+/** Config keys whose value git runs as a command (or that pull in config which may): git runs them for gt and the person too. */
+const RUNS_COMMANDS =
+  /^(core\.(fsmonitor|sshcommand|pager|editor|hookspath|askpass|gitproxy|attributesfile|worktree)|filter\.|diff\.|merge\.|credential|include\.|includeif\.|alias\.|gpg\.|sequence\.editor|uploadpack\.|receive\.|receivepack\.|protocol\.|pager\.|remote\.|url\.|interactive\.difffilter|web\.browser|browser\.|man\.|sendemail\.|ssh\.|http\.|transfer\.|gc\.|submodule\.|rebase\.|instaweb\.|mergetool\.|difftool\.|extensions\.)/i;
+/** The persistent git settings an agent may write itself (its worktree shares gt's repository config). */
+const AGENT_CONFIG_KEYS = new Set(['user.name', 'user.email', 'pull.rebase', 'pull.ff', 'color.ui']);
+const CONFIG_VALUE_OPTIONS = new Set(['-f', '--file', '--blob', '--type', '--default', '--comment', '--value']);
+const CONFIG_WRITE_OPTIONS = /^(--add|--replace-all|--unset|--unset-all|--rename-section|--remove-section|-e|--edit|--fixed-value)$/;
+
+/**
+ * Why a git command runs something through configuration: a `-c` or
+ * `git config` write of a key whose value git runs (core.fsmonitor,
+ * core.pager, filter.*, alias.*…) — a worktree shares `.repo.git/config`, so
+ * every git gt runs for the person would run it too. An agent writes only
+ * user.name/email and a few harmless keys. Undefined: none.
+ */
+export function gitConfigProblem(words: string[]): string | undefined {
+  const command = unwrapCommand(words);
+  if (command[0] !== 'git') return undefined;
+  const { options, name, args } = gitSubcommand(command);
+  const given = options.filter((_, i) => options[i - 1] === '-c').find((o) => RUNS_COMMANDS.test(o) && !/^core\.pager=(cat|less)?$/i.test(o));
+  if (given) return `git -c ${given.split('=')[0]} runs a command of the agent's choosing`;
+  if (name !== 'config' || readsConfigArgs(args)) return undefined;
+  const sub = ['set', 'unset', 'rename-section', 'remove-section', 'edit'].includes(args[0] ?? '') ? args[0] : undefined;
+  const rest = sub ? args.slice(1) : args;
+  const positional = rest.filter((a, i) => !a.startsWith('-') && !CONFIG_VALUE_OPTIONS.has(rest[i - 1] ?? ''));
+  const writes = sub !== undefined || positional.length >= 2 || rest.some((a) => CONFIG_WRITE_OPTIONS.test(a));
+  if (!writes) return undefined;
+  const key = positional[0]?.toLowerCase();
+  const otherFile = rest.some((a) => /^(-f|--file|--blob|--system)$/.test(a) || a.startsWith('--file='));
+  if (key !== undefined && AGENT_CONFIG_KEYS.has(key) && !otherFile && !['rename-section', 'remove-section', 'edit'].includes(sub ?? '')) return undefined;
+  return `git config ${key ?? 'writes'}: an agent's worktree shares gt's repository config, and an agent sets only ${[...AGENT_CONFIG_KEYS].join(', ')}`;
+}
+
+/** Every git command of a shell line that configures git to run something (gitConfigProblem). */
+function configProblem(line: string, depth = 0): string | undefined {
+  for (const words of simpleCommands(line)) {
+    const problem =
+      gitConfigProblem(words) ??
+      (depth < 3
+        ? nestedLines(words)
+            .map((nested) => configProblem(nested, depth + 1))
+            .find((p) => p !== undefined)
+        : undefined);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
 /** `git config` reading, not writing. */
 function readsConfigArgs(args: string[]): boolean {
   return (
@@ -313,7 +361,16 @@ export function protectedArea(path: string, root: string | undefined, worktree: 
         : (second === 'polecats' || second === 'crew') && third !== undefined
           ? `${top}/${second}/${third}`
           : undefined;
-  if (workspace !== undefined) return `${root}/${workspace}` === worktree ? undefined : `the workspace of another agent (${workspace})`;
+  if (workspace !== undefined) {
+    if (`${root}/${workspace}` !== worktree) return `the workspace of another agent (${workspace})`;
+    const [first, next] = parts.slice(workspace.split('/').length);
+    // What runs outside the broker: the worktree's link to gt's repository (`gitdir: …`, hooks, config),
+    // and the runtimes' project settings (hooks a next session loads).
+    if (first === '.git') return "the worktree's .git (its link to gt's repository)";
+    if ((first === '.claude' && next !== undefined && /^settings.*\.json$/.test(next)) || first === '.codex' || first === '.gemini')
+      return `the runtime settings of the workspace (${first}/${next ?? ''})`;
+    return undefined;
+  }
   // The directories that hold workspaces (the town root, a rig, its polecats/ or crew/).
   if (top === undefined) return 'the town root';
   if (second === undefined) return `${top} in the town root`;
@@ -382,7 +439,19 @@ function bashWritesProtected(line: string, cwd: string, scope: Scope): string | 
   let dir = cwd;
   let words: string[] = [];
   let redirect = false;
-  const area = (word: string) =>
+  const outer: string[][] = [];
+  const area = (word: string): string | undefined => {
+    if (/[*?[]/.test(word)) {
+      // A glob names what it matches: each way its patterns can name a protected file is checked.
+      for (const candidate of globCandidates(posix.resolve(dir, word.replace(/^~(?=\/|$)/, home)))) {
+        // gt's names by themselves only where the path is unknown ($X/rig.tom?): build/* in a worktree is no rig.toml.
+        const hit = word.includes('$') ? literalArea(candidate) : protectedArea(real(candidate), root, worktree);
+        if (hit) return hit;
+      }
+    }
+    return literalArea(word);
+  };
+  const literalArea = (word: string) =>
     protectedArea(real(posix.resolve(dir, word.replace(/^~(?=\/|$)/, home))), root, worktree) ??
     // Names no agent has reason to write, wherever the line says they are (a path it cannot resolve;
     // a word with spaces is text, like a commit message, not a path).
@@ -421,12 +490,78 @@ function bashWritesProtected(line: string, cwd: string, scope: Scope): string | 
       words.push(word);
     } else if ('op' in token && WRITE_REDIRECTS.has(token.op)) {
       redirect = true;
+    } else if ('op' in token && token.op === '(' && words[words.length - 1] === '$') {
+      // `$(…)`: its command is checked on its own, and what it prints is a word of the command around it.
+      outer.push(words.slice(0, -1));
+      words = [];
+    } else if ('op' in token && token.op === ')' && outer.length > 0) {
+      const inner = words;
+      const hit = endCommand();
+      if (hit) return hit;
+      words = [...(outer.pop() as string[]), ...inner];
     } else if ('op' in token) {
       const hit = endCommand();
       if (hit) return hit;
     }
   }
   return endCommand();
+}
+
+/** The names gt protects, and the directories that lead to them, that a glob may stand for. */
+const PROTECTED_NAMES = [
+  'town.toml',
+  'rig.toml',
+  '.gt',
+  '.repo.git',
+  'ledger.db',
+  'formulas',
+  '.git',
+  'polecats',
+  'crew',
+  'refinery',
+  'mayor',
+  '.claude',
+  '.codex',
+  '.gemini',
+];
+
+/** A glob segment as a regular expression (`*`, `?`, `[…]`, `[!…]`). */
+function segmentRegex(segment: string): RegExp {
+  let out = '';
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment[i] as string;
+    const close = c === '[' ? segment.indexOf(']', i + 2) : -1;
+    if (c === '*') out += '.*';
+    else if (c === '?') out += '.';
+    else if (close > 0) {
+      out += `[${segment
+        .slice(i + 1, close)
+        .replace(/^!/, '^')
+        .replace(/\\/g, '\\\\')}]`;
+      i = close;
+    } else out += c.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  }
+  try {
+    return new RegExp(`^${out}$`, 's');
+  } catch {
+    return /^/; // not a pattern the shell reads either: taken as matching anything, the safe side
+  }
+}
+
+/**
+ * The paths a glob path stands for that matter here: each glob segment
+ * replaced by every protected name it matches (`../../rig.tom?` → rig.toml,
+ * `.repo.gi?` → .repo.git), or kept as written. At most 256 combinations.
+ */
+function globCandidates(path: string): string[] {
+  let paths = [''];
+  for (const segment of path.split('/').slice(1)) {
+    // As the shell globs: a name that starts with a dot only by a pattern that does (`.g?`, not `*`).
+    const matches = (name: string) => (!name.startsWith('.') || segment.startsWith('.')) && segmentRegex(segment).test(name);
+    const options = /[*?[]/.test(segment) ? [...PROTECTED_NAMES.filter(matches), segment] : [segment];
+    paths = paths.flatMap((p) => options.map((o) => `${p}/${o}`)).slice(0, 256);
+  }
+  return paths;
 }
 
 /** Where a rule looks: the agent's own workspace and the town root. */
@@ -450,7 +585,26 @@ interface BuiltinRule {
   matches: (request: ToolRequest, scope: Scope) => boolean;
 }
 
+/**
+ * The files a Codex `apply_patch` writes (`*** Add File:`, `*** Update File:`,
+ * `*** Delete File:`, `*** Move to:` lines, in whichever input field the
+ * patch arrives), resolved from the agent's directory like a Write's path.
+ */
+export function patchPaths(request: ToolRequest, real: (path: string) => string = (path) => path): string[] {
+  const paths: string[] = [];
+  for (const value of Object.values(request.input)) {
+    if (typeof value !== 'string' || !value.includes('*** ')) continue;
+    for (const match of value.matchAll(/^\*\*\* (?:Add File|Update File|Delete File|Move to): *(.+?) *$/gm))
+      paths.push(real(posix.resolve(request.cwd, match[1] as string)));
+  }
+  return paths;
+}
+
 function protectedTarget(request: ToolRequest, scope: Scope): string | undefined {
+  for (const path of patchPaths(request, scope.real)) {
+    const hit = protectedArea(path, scope.root, scope.worktree);
+    if (hit) return hit;
+  }
   if (WRITE_TOOLS.has(request.tool)) {
     const path = pathOf(request);
     return path === undefined ? undefined : protectedArea(path, scope.root, scope.worktree);
@@ -495,10 +649,22 @@ const BUILTIN_RULES: BuiltinRule[] = [
     id: 'outside-worktree',
     action: 'deny',
     reason: 'an agent writes only inside its own worktree',
-    matches: (request, { worktree }) => {
+    matches: (request, { worktree, real }) => {
+      const outside = (path: string) => path !== worktree && !path.startsWith(`${worktree}/`);
+      if (patchPaths(request, real).some(outside)) return true;
       if (!WRITE_TOOLS.has(request.tool)) return false;
       const path = pathOf(request);
       return path !== undefined && path !== worktree && !path.startsWith(`${worktree}/`);
+    },
+  },
+  {
+    id: 'git-runs-commands',
+    action: 'deny',
+    always: true,
+    reason: (request) => `${configProblem(commandOf(request) ?? '') ?? 'it configures git to run a command'}`,
+    matches: (request) => {
+      const line = commandOf(request);
+      return line !== undefined && configProblem(line) !== undefined;
     },
   },
   {
@@ -522,14 +688,17 @@ function ruleMatches(rule: PermissionRule, request: ToolRequest, role: string, w
     // An "always allow" answers for the command it names, never for what a line adds to it (`npm test; curl … | sh`).
     const commands = simpleCommands(line);
     // (A `*` may span `&&` and `;` in a whole line, so "always allow" matches a whole line only as written.)
+    // An exact rule ("always allow" of the line asked) is that line, its `*` and all: `rm -rf build/*` is not `rm -rf build/ ~/.ssh`.
+    if (rule.exact) return line.trim() === rule.command && (rule.path === undefined || pathMatches(rule.path, request, worktree));
     const whole = rule.over_ask ? line.trim() === rule.command : pattern.test(line.trim());
     if (!whole && !(rule.over_ask ? commands.length > 0 && commands.every(matches) : commands.some(matches))) return false;
   }
-  if (rule.path !== undefined) {
-    const path = pathOf(request);
-    if (path === undefined || !globRegex(posix.resolve(worktree, rule.path)).test(path)) return false;
-  }
-  return true;
+  return rule.path === undefined || pathMatches(rule.path, request, worktree);
+}
+
+function pathMatches(pattern: string, request: ToolRequest, worktree: string): boolean {
+  const path = pathOf(request);
+  return path !== undefined && globRegex(posix.resolve(worktree, pattern)).test(path);
 }
 
 export interface PolicyLayer {
@@ -678,6 +847,8 @@ export interface SuggestedRule {
   tool: string;
   command?: string;
   path?: string;
+  /** The command is the whole line as asked, not a pattern. */
+  exact?: true;
 }
 
 /** A word that reads as a subcommand (`test` in `npm test`), not an argument (a file, a flag, a value). */
@@ -692,7 +863,7 @@ export function suggestRules(request: ToolRequest, worktree: string): SuggestedR
   const tool = request.tool;
   const line = commandOf(request)?.trim();
   if (line !== undefined && line !== '') {
-    const rules: SuggestedRule[] = [{ action: 'allow', tool, command: line }];
+    const rules: SuggestedRule[] = [{ action: 'allow', tool, command: line, exact: true }];
     const commands = simpleCommands(line);
     const words = commands[0];
     if (commands.length === 1 && words !== undefined) {

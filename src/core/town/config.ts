@@ -168,6 +168,8 @@ const permissionRule = z.strictObject({
    * and with a `command` it matches only a line whose every simple command it matches.
    */
   over_ask: z.boolean().optional(),
+  /** The command is one whole line, matched as written (`*` is a character, not a wildcard): "always allow" of the exact line. */
+  exact: z.boolean().optional(),
   /** Audit of a rule "always allow" added: who, when, answering which request. */
   added_by: z.string().optional(),
   added_at: z.string().optional(),

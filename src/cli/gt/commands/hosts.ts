@@ -71,6 +71,7 @@ A SQLite ledger path instead of a postgres:// URL joins a town on this same mach
     .action(
       action(ctx, async (url: unknown, dirArg: unknown, opts: unknown) => {
         const options = opts as { name?: string; address?: string; townName?: string };
+        await ctx.forPeople('joining a host to the town');
         const ledgerUrl = url as string;
         const name = validateName('agent', options.name ?? hostNameFrom(hostname()));
         const postgres = POSTGRES_URL.test(ledgerUrl);

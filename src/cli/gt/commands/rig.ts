@@ -48,6 +48,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .action(
       action(ctx, async (name: unknown, url: unknown, opts: unknown) => {
         const options = opts as { prefix?: string; branch?: string; host?: string };
+        await ctx.forPeople('adding a rig');
         const town = await ctx.town();
         // A local path is cloned by its absolute path, so the rig does not depend on the cwd.
         const source = existsSync(resolve(ctx.cwd, url as string)) ? resolve(ctx.cwd, url as string) : (url as string);
@@ -85,6 +86,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .addHelpText('after', '\nExamples:\n  gt rig move app b          # host a was lost: app and its hooked work go on on b\n  gt rig move app a --force')
     .action(
       action(ctx, async (name: unknown, host: unknown, opts: unknown) => {
+        await ctx.forPeople('moving a rig to another host');
         const town = await ctx.town();
         const result = await moveRig(town, name as string, host as string, opts as { force?: boolean });
         ctx.emit(result, () =>
@@ -145,6 +147,7 @@ export default function register(program: Command, ctx: GtContext): void {
     .option('--json', 'machine-readable output')
     .action(
       action(ctx, async (name: unknown, opts: unknown) => {
+        await ctx.forPeople('removing a rig');
         const town = await ctx.town();
         const result = await removeRig(town, name as string, opts as { discardCheckpoints?: boolean });
         ctx.emit(result, () => `Removed rig ${result.name}${result.discarded.length ? `; discarded ${result.discarded.join(', ')}` : ''}`);
