@@ -227,6 +227,19 @@ describe('the policy (finding 3)', () => {
     }
     expect((await ask('Write', { file_path: join(town.root, '.gt', 'settings', 'x.json'), content: '{}' })).permissionDecision).toBe('deny');
     expect((await ask('Bash', { command: 'cat ../../../town.toml && npm test' })).permissionDecision).toBe('allow');
+    // Review of 2026-11-28: a glob, a Codex patch, git config that runs a program, the worktree's .git; and the swarm view.
+    for (const [tool, input] of [
+      ['Bash', { command: 'rm ../../.repo.gi?/hooks/pre-receive' }],
+      ['Bash', { command: "printf '[[permissions.rules]]' >> ../../rig.tom?" }],
+      ['Bash', { command: 'git config core.fsmonitor /tmp/evil.sh' }],
+      ['Bash', { command: 'echo "gitdir: /tmp/fake.git" > .git' }],
+      ['apply_patch', { command: '*** Begin Patch\n*** Update File: #x/../../../../town.toml\n@@\n-a\n+b\n*** End Patch' }],
+    ] as const) {
+      expect((await ask(tool, input)).permissionDecision, JSON.stringify(input)).toBe('deny');
+    }
+    const hide = town.gt(['swarm', 'hide', 'app/polecats/furiosa'], { env: AGENT });
+    expect(hide.code).toBe(5);
+    expect(hide.stderr).toContain("gt swarm hide is a person's to do");
   });
 });
 

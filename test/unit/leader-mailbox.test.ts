@@ -14,7 +14,15 @@ import { startSession } from '../../src/core/agents/sessions.js';
 import { turnSignal } from '../../src/core/agents/signals.js';
 import { Mailbox } from '../../src/core/comms/mail.js';
 import { alwaysAllow } from '../../src/core/governance/always-allow.js';
-import { brokerPermission, evaluatePolicy, permissionRequests, suggestRules, type PolicyLayer } from '../../src/core/governance/permissions.js';
+import { agentWriteGuard } from '../../src/core/governance/agent-writes.js';
+import {
+  answerPermission,
+  brokerPermission,
+  evaluatePolicy,
+  permissionRequests,
+  suggestRules,
+  type PolicyLayer,
+} from '../../src/core/governance/permissions.js';
 import { parseTownConfig } from '../../src/core/town/config.js';
 import { assemblePrime } from '../../src/core/work/prime.js';
 import { slingBeads } from '../../src/core/work/work.js';
@@ -206,6 +214,31 @@ describe('the permission round trip through the mailbox', () => {
     while (!(waiting = (await permissionRequests(h.town))[0])) await new Promise((r) => setTimeout(r, 20));
     await expect(alwaysAllow(h.town, waiting.id, { by: 'mayor', via: 'leader' })).resolves.toMatchObject({ status: 'allowed', decided_via: 'leader' });
     await expect(third).resolves.toMatchObject({ action: 'allow' });
+  });
+});
+
+describe('an answer the ledger refuses', () => {
+  it('says the ledger refused it, not that someone else answered (review of 2026-11-28, finding 8)', async () => {
+    const h = await townHarness();
+    const nux = await sling(h, 'Publish');
+    const rigToml = join(h.root, 'app', 'rig.toml');
+    writeFileSync(rigToml, readFileSync(rigToml, 'utf8').replace('[permissions]\n', '[permissions]\ndefault = "ask"\ntimeout = "1m"\n'));
+    h.town.reloadConfig();
+    const identity = parseIdentity(nux);
+    const cwd = h.town.path('app', 'polecats', identity.name as string);
+    const asking = brokerPermission(h.town, identity, { tool: 'Bash', input: { command: 'make deploy' }, cwd }, { pollMs: 20 });
+    let waiting;
+    while (!(waiting = (await permissionRequests(h.town))[0])) await new Promise((r) => setTimeout(r, 20));
+    // A dashboard an agent started: its ledger carries that agent's write guard.
+    let guarded = true;
+    const guard = agentWriteGuard('app/polecats/furiosa');
+    h.town.ledger.guard({ write: (before, after) => (guarded ? guard(before, after) : undefined) });
+    const refused = answerPermission(h.town, waiting.id, 'allow', { by: 'human', via: 'person' });
+    await expect(refused).rejects.toThrow(/is an agent session and may not/);
+    await expect(refused).rejects.not.toThrow(/someone else/);
+    guarded = false;
+    await answerPermission(h.town, waiting.id, 'deny', { by: 'human', via: 'person' });
+    await expect(asking).resolves.toMatchObject({ action: 'deny' });
   });
 });
 

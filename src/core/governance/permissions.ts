@@ -1252,7 +1252,8 @@ export async function answerPermission(
     await closeAskMail(town, id, `${action === 'allow' ? 'approved' : 'denied'} by ${by}`).catch(() => undefined);
     return viewOf(updated);
   } catch (error) {
-    if (error instanceof GtError && error.kind === 'conflict')
+    // Only the ledger's "changed under you" is another's answer; a refusal (an agent session's write guard) says itself.
+    if (error instanceof GtError && error.kind === 'conflict' && error.message.includes('changed under you'))
       throw new GtError('conflict', `permission request ${id} was answered by someone else a moment ago`, { hint: `see it with gt permission list --all` });
     throw error;
   }

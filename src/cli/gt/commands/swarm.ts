@@ -79,6 +79,8 @@ export default function register(program: Command, ctx: GtContext): void {
       .option('--json', 'machine-readable output')
       .action(
         action(ctx, async (agent: unknown) => {
+          // The person's view of the agents: no agent rearranges it (hiding itself, or another, from the person).
+          await ctx.forPeople(`gt swarm ${verb}`, { leaders: true });
           const town = await ctx.town();
           const address = parseIdentity(agent as string).address;
           if (town.teamMode() === 'iterm2') {
