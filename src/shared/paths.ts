@@ -53,3 +53,6 @@ export const refineryJournal = (rig: string): string => `${GT_DIR}/refinery/${ri
 export const HEARTBEAT_DIR = `${GT_DIR}/heartbeat`;
 /** A crew member's home (MEMORY.md, memory/): a git repository of its own, beside its worktree of the rig's code. */
 export const crewHome = (rig: string, name: string): string => `${GT_DIR}/homes/${rig}/crew/${name}`;
+
+/** What town.toml's `ledger.url` takes (the config schema and the hot path's reader say the same). */
+export const LEDGER_URL_RULE = 'ledger.url takes a postgres:// or postgresql:// URL, or the path of a SQLite file';
