@@ -20,8 +20,8 @@ import { checkGates } from '../core/work/gates.js';
 import { resumeGatedWork } from '../core/work/molecule-work.js';
 import { convoysOnEvents, feedStrandedConvoys, latestEventId } from '../core/work/stranded.js';
 import { dispatchQueue, resumeAfterBackoff } from '../core/scheduler/dispatch.js';
-import { runDueDogs } from '../core/dogs/dogs.js';
-import { markLostHosts, renewHost } from '../core/hosts/hosts.js';
+import { HOST_LOCAL_DOGS, runDueDogs } from '../core/dogs/dogs.js';
+import { holdTownJobs, markLostHosts, renewHost } from '../core/hosts/hosts.js';
 import { rigsHere } from '../core/hosts/placement.js';
 import { releaseMovedRigs, syncPlacedRigs } from '../core/hosts/rigs.js';
 import { leasePath, writeLease, type PassCost } from '../core/town/daemon-health.js';
@@ -101,6 +101,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
   // A town across hosts: this machine's heartbeat in the shared ledger, its placed rigs cloned, the others watched.
   const hostName = town.hostName;
   let hostBeat: Promise<void> | undefined;
+  // One host at a time runs the town-wide jobs (the hq-town-jobs lease); a town with no [host] runs them always.
+  let townJobs = !hostName;
   const hostPass = async () => {
     if (!hostName) return;
     const running = (await town.agents()).filter((a) => a.host === hostName && a.backend);
@@ -108,6 +110,9 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
     for (const agent of running) if (await town.sessionAlive(agent)) agents++;
     await renewHost(town, hostName, { pid: process.pid, load: Math.round((loadavg()[0] ?? 0) * 100) / 100, cores: cpus().length, agents });
     for (const lost of await markLostHosts(town, hostName)) log('warn', 'host.lost', { host: lost });
+    const held = await holdTownJobs(town, hostName);
+    if (held !== townJobs) log('info', held ? 'host.town_jobs_taken' : 'host.town_jobs_released', { host: hostName });
+    townJobs = held;
     for (const synced of [...(await syncPlacedRigs(town)), ...(await releaseMovedRigs(town))])
       log('info', `rig.${synced.action}`, { rig: synced.rig, detail: synced.detail });
   };
@@ -230,7 +235,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           .finally(() => refineries.delete(rig));
         refineries.set(rig, pass);
       }
-      if (!stopping && !heartbeat) {
+      if (!stopping && !heartbeat && townJobs) {
         heartbeat = heartbeatPass(town, { checkRuntime: (runtime) => checkRuntime(runtime, probe) })
           .then((outcomes) => {
             for (const o of outcomes)
@@ -249,7 +254,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           const events = await convoysOnEvents(town, cursor);
           cursor = events.cursor;
           for (const landed of events.landed) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });
-          for (const fed of await feedStrandedConvoys(town, probe)) {
+          for (const fed of townJobs ? await feedStrandedConvoys(town, probe) : []) {
             log(fed.action === 'failed' || fed.action === 'skipped' ? 'warn' : 'info', `convoy.${fed.action}`, {
               convoy: fed.convoy,
               ...(fed.bead ? { bead: fed.bead } : {}),
@@ -258,7 +263,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           }
           renew();
           const runGate = (command: string) => town.ports.shell.run(command, { cwd: root, env: town.ports.baseEnv, timeoutMs: 60_000 });
-          for (const outcome of await checkGates(town, runGate)) {
+          for (const outcome of townJobs ? await checkGates(town, runGate) : []) {
             if (outcome.result !== 'waiting')
               log(outcome.result === 'resolved' ? 'info' : 'warn', `gate.${outcome.result}`, { gate: outcome.gate, detail: outcome.detail });
           }
@@ -279,7 +284,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           }
           renew();
           // The witness, rig by rig (then the town's own agents: the Mayor).
-          for (const rig of [...rigs, undefined]) {
+          for (const rig of townJobs ? [...rigs, undefined] : rigs) {
             for (const action of await witnessPatrol(town, { ...(rig === undefined ? { townOnly: true } : { rig }), pass: passes + 1, progress: renew })) {
               log(action.action === 'woken' || action.action === 'restarted' ? 'info' : 'warn', `agent.${action.action}`, {
                 agent: action.agent,
@@ -292,8 +297,9 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           }
           // Open swarm views follow the town: a finished polecat's pane leaves, a new sling's pane comes (issue 17 §1).
           await refreshSwarmViews(town, env).catch((error: unknown) => log('warn', 'swarm view refresh failed', { error: errorMessage(error) }));
-          for (const closed of await settleEscalations(town)) log('info', 'escalation.closed', { escalation: closed, why: 'its subject closed' });
-          for (const again of await reescalateStale(town)) log('warn', 'escalation.reescalated', { ...again });
+          for (const closed of townJobs ? await settleEscalations(town) : [])
+            log('info', 'escalation.closed', { escalation: closed, why: 'its subject closed' });
+          for (const again of townJobs ? await reescalateStale(town) : []) log('warn', 'escalation.reescalated', { ...again });
         } catch (error) {
           log('error', 'witness pass failed', { error: errorMessage(error) });
         }
@@ -335,7 +341,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
           .finally(() => (notifying = undefined));
       }
       // OpenTelemetry (town.toml [telemetry]): new events as logs every pass, the outcome gauges every interval.
-      if (!stopping && telemetry && !exporting) {
+      if (!stopping && telemetry && !exporting && townJobs) {
         const withMetrics = Date.now() - metricsAt >= parseDuration(town.config.telemetry.interval);
         if (withMetrics) metricsAt = Date.now();
         const sink = telemetry;
@@ -347,7 +353,7 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       if (!stopping) startPollers();
       // Dogs (maintenance jobs) run beside the loop too, one pass at a time, each dog when it is due.
       if (!stopping && !dogPass) {
-        dogPass = runDueDogs(town, dogs)
+        dogPass = runDueDogs(town, dogs, townJobs ? {} : { only: HOST_LOCAL_DOGS })
           .then((runs) => {
             for (const run of runs) {
               if (run.result === 'nothing') continue;

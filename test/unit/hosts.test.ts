@@ -13,7 +13,7 @@ import { single } from '../../src/core/beads/ledger.js';
 import { remoteAgentState } from '../../src/core/agents/agent-state.js';
 import { parseIdentity } from '../../src/core/agents/identity.js';
 import { readAgents } from '../../src/core/agents/supervision.js';
-import { heartbeatMissed, hostBeadId, markLostHosts, renewHost } from '../../src/core/hosts/hosts.js';
+import { heartbeatMissed, holdTownJobs, hostBeadId, markLostHosts, renewHost, TOWN_JOBS_ID, townJobsLease } from '../../src/core/hosts/hosts.js';
 import { hostNameFrom, hostsView, joinHost, withHostName } from '../../src/core/hosts/join.js';
 import { claimDispatch, rigBeadId, rigsHere } from '../../src/core/hosts/placement.js';
 import { moveRig } from '../../src/core/hosts/rigs.js';
@@ -87,6 +87,23 @@ async function beatAgo(town: Town, host: string, ms: number): Promise<void> {
 }
 
 describe('hosts: placement, the dispatch compare-and-set, host-lost', () => {
+  it('one host at a time runs the town-wide jobs; another takes them over when the holder stops renewing its lease', async () => {
+    const { a, b } = await twoHosts();
+    expect(await holdTownJobs(a, 'a')).toBe(true);
+    expect(await holdTownJobs(b, 'b')).toBe(false);
+    expect(await holdTownJobs(a, 'a')).toBe(true);
+    expect((await hostsView(b)).map((v) => [v.name, v.town_jobs])).toEqual([
+      ['a', true],
+      ['b', false],
+    ]);
+    // Host a stops renewing: once the lease is older than host.lost_after, b takes it, and a no longer holds it.
+    const old = new Date(Date.now() - 10 * 60_000).toISOString();
+    await a.ledger.update([TOWN_JOBS_ID], { setMetadata: { renewed_at: old }, volatile: true });
+    expect(await holdTownJobs(b, 'b')).toBe(true);
+    expect(await holdTownJobs(a, 'a')).toBe(false);
+    expect((await townJobsLease(a.ledger)).holder).toBe('b');
+  });
+
   it('a sling from another host is queued for the rig’s host, whose daemon alone spawns it', async () => {
     const { h, a, b, backendB } = await twoHosts();
     // Joining placed the rig of host a's directory on a.

@@ -17,7 +17,7 @@ import { logfmt, type LogFields, type LogLevel } from '../../shared/log.js';
 import { DOGS_LOGFILE, lockFile } from '../../shared/paths.js';
 import { redactSecrets } from '../../shared/secrets.js';
 import type { Town } from '../town/town.js';
-import type { Dog, DogAction, DogPorts } from './types.js';
+import type { Dog, DogAction, DogName, DogPorts } from './types.js';
 
 export type { Dog, DogAction, DogContext, DogName, DogPorts } from './types.js';
 import { compactDog } from './compact.js';
@@ -236,9 +236,13 @@ export async function dueDogs(town: Town): Promise<Dog[]> {
  * The daemon's dog pass: each due dog in turn. A dog whose lock another
  * process holds (a `gt dog run` by hand) is skipped until the next pass.
  */
-export async function runDueDogs(town: Town, ports: DogPorts): Promise<DogRun[]> {
+/** Dogs that tidy this machine (its log files, polecat worktrees, processes): every host runs them, not only the town-jobs holder. */
+export const HOST_LOCAL_DOGS: readonly DogName[] = ['logs', 'polecats', 'orphans'];
+
+export async function runDueDogs(town: Town, ports: DogPorts, options: { only?: readonly DogName[] } = {}): Promise<DogRun[]> {
   const runs: DogRun[] = [];
   for (const dog of await dueDogs(town)) {
+    if (options.only && !options.only.includes(dog.name)) continue;
     try {
       runs.push(await runDog(town, dog.name, ports, { waitMs: 0 }));
     } catch (error) {

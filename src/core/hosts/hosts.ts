@@ -184,3 +184,54 @@ export async function markLostHosts(town: Town, self: string | undefined): Promi
   }
   return marked;
 }
+
+/** The bead whose metadata says which host runs the town-wide jobs now (a lease; see holdTownJobs). */
+export const TOWN_JOBS_ID = 'hq-town-jobs';
+
+export interface TownJobsLease {
+  holder?: string;
+  renewed_at?: string;
+}
+
+export async function townJobsLease(ledger: Ledger): Promise<TownJobsLease> {
+  const m = (await ledger.find(TOWN_JOBS_ID))?.metadata ?? {};
+  return {
+    ...(typeof m.holder === 'string' ? { holder: m.holder } : {}),
+    ...(typeof m.renewed_at === 'string' ? { renewed_at: m.renewed_at } : {}),
+  };
+}
+
+/**
+ * One host at a time runs the town-wide jobs (the heartbeat, escalations,
+ * gates, stranded convoys, telemetry, the dogs): whoever holds the
+ * `hq-town-jobs` lease. Its holder renews it every pass; another host takes it
+ * over once it is older than host.lost_after. Every write is a compare-and-set
+ * on the metadata, so two hosts racing for it end with one holder. Returns
+ * whether this host holds it now.
+ */
+export async function holdTownJobs(town: Town, self: string): Promise<boolean> {
+  const now = town.ports.now();
+  const issue = await town.ledger.find(TOWN_JOBS_ID);
+  try {
+    if (!issue) {
+      await town.ledger.create({ id: TOWN_JOBS_ID, title: 'town-wide jobs', type: 'slot', prefix: 'hq', metadata: { holder: self, renewed_at: now } });
+      return true;
+    }
+    const lease = await townJobsLease(town.ledger);
+    const expired =
+      lease.holder === undefined || heartbeatMissed({ ...(lease.renewed_at ? { heartbeat_at: lease.renewed_at } : {}) }, Date.parse(now), lostAfterMs(town));
+    if (lease.holder !== self && !expired) return false;
+    single(
+      await town.ledger.update([TOWN_JOBS_ID], {
+        setMetadata: { holder: self, renewed_at: now },
+        expect: { metadata: { holder: lease.holder ?? null, renewed_at: lease.renewed_at ?? null } },
+        volatile: true,
+      }),
+    );
+    return true;
+  } catch (error) {
+    // Another host created, renewed or took it first.
+    if (error instanceof GtError && error.kind === 'conflict') return false;
+    throw error;
+  }
+}

@@ -5,7 +5,7 @@
  */
 import { renderToml } from '../town/config.js';
 import type { Town } from '../town/town.js';
-import { heartbeatMissed, listHosts, lostAfterMs, registerHost, type HostRecord, type HostState } from './hosts.js';
+import { heartbeatMissed, townJobsLease, listHosts, lostAfterMs, registerHost, type HostRecord, type HostState } from './hosts.js';
 import { enableCheckpointPush, rigPlacements, rigBeadId } from './placement.js';
 import { single } from '../beads/ledger.js';
 
@@ -86,6 +86,8 @@ export interface HostView {
   /** up, lost (missed its heartbeat window, whether or not a daemon has marked it yet) or left. */
   state: HostState;
   this_host: boolean;
+  /** It holds the town-jobs lease: its daemon runs the heartbeat, escalations, gates, stranded convoys, telemetry and the town's dogs. */
+  town_jobs: boolean;
   heartbeat_at?: string;
   /** Seconds since its last heartbeat. */
   heartbeat_age_s?: number;
@@ -102,6 +104,8 @@ export async function hostsView(town: Town): Promise<HostView[]> {
   const now = Date.parse(town.ports.now());
   const window = lostAfterMs(town);
   const placements = [...(await rigPlacements(town)).values()];
+  const lease = await townJobsLease(town.ledger);
+  const leaseHeld = lease.holder !== undefined && !heartbeatMissed({ ...(lease.renewed_at ? { heartbeat_at: lease.renewed_at } : {}) }, now, window);
   const view = (host: HostRecord): HostView => {
     const missed = host.state === 'up' && heartbeatMissed(host, now, window);
     const at = host.heartbeat_at ? Date.parse(host.heartbeat_at) : NaN;
@@ -109,6 +113,7 @@ export async function hostsView(town: Town): Promise<HostView[]> {
       name: host.name,
       state: missed ? 'lost' : host.state,
       this_host: host.name === town.hostName,
+      town_jobs: leaseHeld && lease.holder === host.name,
       ...(host.heartbeat_at ? { heartbeat_at: host.heartbeat_at } : {}),
       ...(Number.isFinite(at) ? { heartbeat_age_s: Math.max(0, Math.round((now - at) / 1000)) } : {}),
       agents: host.agents ?? 0,

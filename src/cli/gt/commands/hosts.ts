@@ -16,10 +16,11 @@ const POSTGRES_URL = /^postgres(ql)?:\/\//;
 function hostsTable(ctx: GtContext, hosts: HostView[]): string {
   if (hosts.length === 0) return 'No hosts: this is a one-machine town (gt host join <ledger-url> --name <host> makes it one of several).';
   return table([
-    ['HOST', 'STATE', 'HEARTBEAT', 'AGENTS', 'LOAD', 'RIGS', 'WHERE'],
+    ['HOST', 'STATE', 'TOWN JOBS', 'HEARTBEAT', 'AGENTS', 'LOAD', 'RIGS', 'WHERE'],
     ...hosts.map((h) => [
       ctx.style.bold(`${h.name}${h.this_host ? ' *' : ''}`),
       h.state === 'up' ? ctx.style.green(h.state) : ctx.style.red(h.state),
+      h.town_jobs ? 'yes' : '-',
       h.heartbeat_age_s === undefined ? '-' : `${h.heartbeat_age_s}s ago`,
       String(h.agents),
       h.load === undefined ? '-' : `${h.load}${h.cores ? `/${h.cores}` : ''}`,
