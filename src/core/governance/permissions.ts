@@ -451,7 +451,7 @@ const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>', '>&']);
  * has `cd`-ed to. `$GT_ROOT` is the town root.
  */
 function bashWritesProtected(line: string, cwd: string, scope: Scope): string | undefined {
-  const { root, worktree, real } = scope;
+  const { root, real } = scope;
   if (root === undefined) return undefined;
   // Variables the line can tell: $GT_ROOT, $PWD, $HOME, and those the line itself assigns (`R=../../rig.toml; sed -i … $R`).
   const assigned = new Map<string, string>();
