@@ -51,11 +51,15 @@ export function installPorts(root: string, env: NodeJS.ProcessEnv, opened: (ledg
     files: nodeTownFiles,
     git: new Git(env),
     now: nowTime,
-    openLedger: async (create) => {
-      // town.toml is written first: its ledger.url (gt install --ledger) or the town's SQLite file.
-      const ledger = openLedger(townLedger(root), 'gt', { create });
+    openLedger: async (create, url) => {
+      // Without a URL, town.toml is written first and names the town's ledger.
+      const ledger = openLedger(url ?? townLedger(root), 'gt', { create });
       opened(ledger);
       return ledger;
+    },
+    postgresLedger: () => {
+      const location = townLedger(root);
+      return isPostgresLocation(location) ? location : undefined;
     },
     writeLaunchers: () => void writeLaunchers(root),
   };

@@ -12,15 +12,15 @@
  * folders say so (host gone: dead or zombie) and the witness restarts each on
  * its unchanged hook, resuming the runtime's conversation where it can.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import type { SessionSpec } from '../core/town/ports.js';
 import { GtError } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/log.js';
-import { GT_DIR, TOWN_HOST_LOGFILE, TOWN_HOST_PIDFILE, TOWN_HOST_SOCKET, TOWN_HOST_STATE } from '../shared/paths.js';
+import { GT_DIR, RUNS_DIR, TOWN_HOST_KEY, TOWN_HOST_LOGFILE, TOWN_HOST_PIDFILE, TOWN_HOST_SOCKET, TOWN_HOST_STATE } from '../shared/paths.js';
 import { killGroup, processAlive, spawnOrphan } from './exec.js';
 import { acquireLock, nodeTownFiles } from './files.js';
 import { writeFileAtomic } from './fs.js';
@@ -93,6 +93,16 @@ export async function runTownHost(options: TownHostOptions): Promise<number> {
   }
   const socket = townHostSocket(root);
   rmSync(socket, { force: true });
+  // The socket answers only a caller that read this key, as the owner can (0600): an agent's tool that reaches the
+  // socket through a glob or a link gets nothing (attack review, finding 7).
+  const key = randomBytes(24).toString('hex');
+  writeFileAtomic(join(root, TOWN_HOST_KEY), [key], 0o600);
+  const keyMatches = (given: string | undefined) => {
+    const a = Buffer.from(given ?? '');
+    const b = Buffer.from(`Bearer ${key}`);
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+  const runsDir = resolve(root, RUNS_DIR);
   const sessions = new Map<string, Hosted>();
   const routes = new Map<string, { matches: (given: string) => boolean; onHook: HookHandler }>();
   // The port of the host before this one: agents it ran (and that survived it) still post there.
@@ -175,6 +185,7 @@ export async function runTownHost(options: TownHostOptions): Promise<number> {
     const answer = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     const handle = async () => {
       const path = req.url ?? '/';
+      if (!keyMatches(req.headers.authorization)) return answer(403, { error: 'the town host answers its owner only (no or wrong key)' });
       if (req.method === 'GET' && path === '/status') {
         const status: TownHostStatus = {
           pid: process.pid,
@@ -185,8 +196,13 @@ export async function runTownHost(options: TownHostOptions): Promise<number> {
       }
       const body = await readBody(req);
       // A start that arrives as the host leaves is told so: the caller starts the next host.
-      if (req.method === 'POST' && path === '/start')
-        return closing ? answer(503, { error: 'the town host is stopping' }) : answer(200, start(String(body.runDir)));
+      if (req.method === 'POST' && path === '/start') {
+        // Only a run folder of this town: its session.json decides the argv and environment the host starts.
+        const runDir = resolve(String(body.runDir));
+        const inside = relative(runsDir, runDir);
+        if (inside === '' || inside.startsWith('..') || inside.includes(sep)) return answer(403, { error: `not a run folder of this town: ${runDir}` });
+        return closing ? answer(503, { error: 'the town host is stopping' }) : answer(200, start(runDir));
+      }
       if (req.method === 'POST' && path === '/send') {
         const hosted = sessions.get(String(body.name));
         if (!hosted?.agent.stdin || hosted.agent.stdin.writableEnded) return answer(404, { error: `session ${String(body.name)} is not running` });
@@ -236,7 +252,14 @@ export class TownHostClient implements TownHostLink {
     const socketPath = townHostSocket(this.root);
     if (!existsSync(socketPath)) return undefined;
     return new Promise((resolvePromise, reject) => {
-      const req = request({ socketPath, agent: false, method, path, headers: { 'content-type': 'application/json' } }, (res) => {
+      let key = '';
+      try {
+        key = readFileSync(join(this.root, TOWN_HOST_KEY), 'utf8').trim();
+      } catch {
+        // no key yet: the host answers 403 and the caller reports it
+      }
+      const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+      const req = request({ socketPath, agent: false, method, path, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
@@ -253,7 +276,7 @@ export class TownHostClient implements TownHostLink {
           else
             reject(
               new GtError(
-                res.statusCode === 409 ? 'conflict' : res.statusCode === 404 ? 'not_found' : 'external',
+                res.statusCode === 409 || res.statusCode === 403 ? 'conflict' : res.statusCode === 404 ? 'not_found' : 'external',
                 `town host: ${typeof parsed.error === 'string' ? parsed.error : text}`,
                 {
                   hint: `see ${join(this.root, TOWN_HOST_LOGFILE)}`,

@@ -9,11 +9,12 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { GtError } from '../shared/errors.js';
+import { isPostgresUrl, maskLedgerUrl } from './postgres/url.js';
 
 export const BEADS_DIR_NAME = '.beads';
 export const BEADS_DB_NAME = 'beads.db';
 export { TOWN_FILE as TOWN_CONFIG } from '../shared/paths.js';
-import { TOWN_FILE as TOWN_CONFIG, TOWN_LEDGER } from '../shared/paths.js';
+import { LEDGER_URL_RULE, TOWN_FILE as TOWN_CONFIG, TOWN_LEDGER } from '../shared/paths.js';
 export { TOWN_LEDGER } from '../shared/paths.js';
 
 export interface LedgerLocation {
@@ -59,8 +60,19 @@ export function townLedger(town: string): string {
   } catch {
     return join(town, TOWN_LEDGER);
   }
-  return ledgerUrlOf(text) ?? join(town, TOWN_LEDGER);
+  const url = ledgerUrlOf(text);
+  if (url === undefined) return join(town, TOWN_LEDGER);
+  // The same rule as the config schema (LEDGER_URL_RULE): a postgres:// URL, or a SQLite file (relative to the town).
+  if (isPostgresUrl(url)) return url;
+  if (OTHER_SCHEME.test(url))
+    throw new GtError('validation', `${join(town, TOWN_CONFIG)}: ledger.url ${JSON.stringify(maskLedgerUrl(url))} is not a ledger location`, {
+      hint: LEDGER_URL_RULE,
+    });
+  return resolve(town, url);
 }
+
+/** Any `scheme://` (a PostgreSQL URL is told apart first). */
+const OTHER_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /** `url` of the `[ledger]` table (or a top-level `ledger.url` / `ledger = { url = … }`) in town.toml's text. */
 export function ledgerUrlOf(text: string): string | undefined {

@@ -33,6 +33,8 @@ export const TOWN_HOST_PIDFILE = `${GT_DIR}/town-host.pid`;
 export const TOWN_HOST_SOCKET = `${GT_DIR}/town-host.sock`;
 export const TOWN_HOST_STATE = `${GT_DIR}/town-host.json`;
 export const TOWN_HOST_LOGFILE = `${GT_DIR}/town-host.log`;
+/** The town host's control key (0600): only the town's owner may start, stop or write to its agents. */
+export const TOWN_HOST_KEY = `${GT_DIR}/town-host.key`;
 export const TMUX_CONF_FILE = `${GT_DIR}/tmux.conf`;
 /** Process groups gt started (gates, merge-queue tests), each recorded with its owner: the next daemon ends orphans. */
 export const CHILDREN_DIR = `${GT_DIR}/children`;
@@ -51,3 +53,6 @@ export const refineryJournal = (rig: string): string => `${GT_DIR}/refinery/${ri
 export const HEARTBEAT_DIR = `${GT_DIR}/heartbeat`;
 /** A crew member's home (MEMORY.md, memory/): a git repository of its own, beside its worktree of the rig's code. */
 export const crewHome = (rig: string, name: string): string => `${GT_DIR}/homes/${rig}/crew/${name}`;
+
+/** What town.toml's `ledger.url` takes (the config schema and the hot path's reader say the same). */
+export const LEDGER_URL_RULE = 'ledger.url takes a postgres:// or postgresql:// URL, or the path of a SQLite file';

@@ -40,11 +40,14 @@ const JSON_FIELD = new RegExp(`("${SECRET_NAME}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`
 export function redactSecrets(text: string): string {
   let out = text;
   for (const pattern of TOKENS) out = out.replace(pattern, REDACTED);
-  return out
-    .replace(HTTP_USERINFO, `$1${REDACTED}@`)
-    .replace(URL_PASSWORD, `$1:${REDACTED}@`)
-    .replace(ASSIGNMENT, `$1=${REDACTED}`)
-    .replace(JSON_FIELD, `$1"${REDACTED}"`);
+  return (
+    out
+      .replace(HTTP_USERINFO, `$1${REDACTED}@`)
+      // A password already masked as `***` (maskLedgerUrl, shown the same in text) stays `***`.
+      .replace(URL_PASSWORD, (match: string, user: string) => (match.endsWith(':***@') ? match : `${user}:${REDACTED}@`))
+      .replace(ASSIGNMENT, `$1=${REDACTED}`)
+      .replace(JSON_FIELD, `$1"${REDACTED}"`)
+  );
 }
 
 /** True when the text holds something `redactSecrets` would hide. */

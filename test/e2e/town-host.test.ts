@@ -5,10 +5,12 @@
  * hook under a new host. First with small stream-protocol scripts, then with
  * five real Claude Code agents against the scripted model server.
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseModelScript } from '../../src/infra/model-server.js';
+import { townHostSocket } from '../../src/infra/town-host.js';
 import { bash, claudeInstalled, say, useScriptedClaude } from '../support/claude.js';
 import { makeTown, waitFor, type TestTown } from '../support/town.js';
 
@@ -29,6 +31,19 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** One request to the town host's control socket, as any local process could send it. */
+function control(socketPath: string, method: string, path: string, body: unknown, authorization?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = request({ socketPath, method, path, headers: authorization ? { authorization } : {} }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
 }
 
 function rows(town: TestTown): AgentRow[] {
@@ -63,6 +78,18 @@ describe('the town host (sessions.mode = "in-process")', () => {
     expect(town.json<{ delivery: string }>(['nudge', first?.agent as string, 'keep going', '--no-wait']).delivery).toBe('stdin');
     await waitFor('the nudge line', () => read(log(names[0] as string)).includes('[nudge from human] keep going') || undefined, 20_000);
     expect(read(log(names[1] as string))).not.toContain('keep going');
+
+    // The socket answers the town's owner only: no key, or a run folder outside the town, and nothing happens.
+    const socketPath = townHostSocket(town.root);
+    const key = readFileSync(join(town.root, '.gt', 'town-host.key'), 'utf8').trim();
+    expect((statSync(join(town.root, '.gt', 'town-host.key')).mode & 0o777).toString(8)).toBe('600');
+    expect(await control(socketPath, 'POST', '/stop', { name: `gt-app-${names[1] as string}` })).toMatchObject({ status: 403 });
+    expect(await control(socketPath, 'POST', '/send', { name: `gt-app-${names[1] as string}`, text: 'forged\n' }, 'Bearer wrong')).toMatchObject({
+      status: 403,
+    });
+    expect(await control(socketPath, 'POST', '/start', { runDir: town.base }, `Bearer ${key}`)).toMatchObject({ status: 403 });
+    expect(rows(town).map((r) => r.session_alive)).toEqual([true, true, true]);
+    expect(read(log(names[1] as string))).not.toContain('forged');
 
     // The host dies: its agents lose their stdin and end; nothing of the hooks is lost.
     process.kill(host, 'SIGKILL');

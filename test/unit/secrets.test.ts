@@ -20,6 +20,8 @@ describe('secrets (issue 12, finding 5)', () => {
     expect(redactSecrets('ssh://git:pw@host/r ssh://git@host/r git@github.com:o/r.git')).toBe(
       'ssh://git:[redacted]@host/r ssh://git@host/r git@github.com:o/r.git',
     );
+    // A ledger URL masked for people (maskLedgerUrl) reads the same in --json as in text.
+    expect(redactSecrets('postgres://gt:***@db/town postgres://gt:pw@db/town')).toBe('postgres://gt:***@db/town postgres://gt:[redacted]@db/town');
     expect(redactSecrets('env MY_API_KEY=abc123 DB_PASSWORD="p w" PATH=/bin')).toBe('env MY_API_KEY=[redacted] DB_PASSWORD=[redacted] PATH=/bin');
     expect(redactData({ env: { GITHUB_TOKEN: 'plain-value', HOME: '/h' }, n: 3 })).toEqual({ env: { GITHUB_TOKEN: '[redacted]', HOME: '/h' }, n: 3 });
     for (const text of ['task-abcdefghijklmnopqrstuvwxyz', 'input_tokens=1234', 'https://github.com/o/r.git', 'app-1 hq-rig-app'])

@@ -18,6 +18,12 @@ describe('town.toml and rig.toml', () => {
     expect(() => parseTownConfig('name = "w"\n[role_agents]\nwizard = "claude"\n', 'town.toml')).toThrow(/key role_agents: unknown key\(s\) "wizard"/);
     expect(() => parseTownConfig('name = "w"\n[agents.x]\ncommand = ""\n', 'town.toml')).toThrow(/key agents\.x\.command/);
     expect(() => parseTownConfig('name = "w"\ndaemon = { interval = "soon" }\n', 'town.toml')).toThrow(/key daemon\.interval: .*"30s"/);
+    // ledger.url: a PostgreSQL URL or a SQLite file; a mistyped scheme is refused by name.
+    expect(() => parseTownConfig('name = "w"\n[ledger]\nurl = "postgress://gt@db/town"\n', '/t/town.toml')).toThrow(
+      /\/t\/town\.toml: key ledger\.url: .*postgres:\/\/ or postgresql:\/\/ URL, or the path of a SQLite file/,
+    );
+    expect(parseTownConfig('name = "w"\n[ledger]\nurl = "postgresql://gt@db/town"\n', 't').ledger.url).toBe('postgresql://gt@db/town');
+    expect(parseTownConfig('name = "w"\n[ledger]\nurl = "/srv/gt/ledger.db"\n', 't').ledger.url).toBe('/srv/gt/ledger.db');
     expect(() => parseTownConfig('name = \n', 'town.toml')).toThrow(/town\.toml at line 1, column \d+: not valid TOML/);
     expect(() => parseRigConfig('name = "app"\ngit_url = "u"\ndefault_branch = "main"\nprefix = "App"\n', 'app/rig.toml')).toThrow(
       /app\/rig\.toml: key prefix/,

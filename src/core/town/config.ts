@@ -5,6 +5,7 @@
 import { parse, stringify, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { GtError } from '../../shared/errors.js';
+import { LEDGER_URL_RULE } from '../../shared/paths.js';
 import { NAME_PATTERN } from '../agents/identity.js';
 import { SESSION_BACKENDS } from './ports.js';
 import { TEAM_MODE_SETTINGS } from '../agents/team-mode.js';
@@ -371,7 +372,9 @@ export const townSchema = z.strictObject({
     .strictObject({
       url: z
         .string()
-        .regex(/^postgres(ql)?:\/\/\S+$/i, 'a postgres:// URL, e.g. postgres://gt@localhost:5432/town')
+        .min(1)
+        // Any other `scheme://` (a typo such as postgress://) is refused here, as the hot path's reader refuses it.
+        .refine((url) => /^postgres(ql)?:\/\/\S+$/i.test(url) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(url), LEDGER_URL_RULE)
         .optional(),
     })
     .prefault({}),

@@ -2,7 +2,7 @@
  * Creating towns and rigs (design §3): `gt install`, `gt rig add|remove`,
  * `gt crew add`. Each either completes or leaves nothing behind.
  */
-import { GtError, conflictError, validationError } from '../../shared/errors.js';
+import { GtError, conflictError, errorMessage, validationError } from '../../shared/errors.js';
 import { withoutCredentials } from '../../shared/secrets.js';
 import type { Ledger } from '../beads/ledger.js';
 import { parseRigConfig, renderToml, type RigConfig } from './config.js';
@@ -48,8 +48,10 @@ export interface InstallResult {
 export interface InstallPorts {
   files: TownFiles;
   git: GitPort;
-  /** Creates (or opens) the town ledger with prefix `hq`. */
-  openLedger: (create: boolean) => Promise<Ledger>;
+  /** Creates (or opens) the town ledger: the one at `url`, else the one town.toml names. */
+  openLedger: (create: boolean, url?: string) => Promise<Ledger>;
+  /** The existing town's PostgreSQL ledger.url (undefined for a SQLite ledger or no town.toml). */
+  postgresLedger: () => string | undefined;
   /** Writes `.gt/bin/gt` and `.gt/bin/bd` launchers and tmux.conf. */
   writeLaunchers: () => void;
   now: () => string;
@@ -71,7 +73,7 @@ export async function installTown(
   ports: InstallPorts,
   options: { force?: boolean; ledger?: string; shownLedger?: string },
 ): Promise<InstallResult> {
-  const { files, git } = ports;
+  const { files } = ports;
   const townFile = `${root}/${TOWN_FILE}`;
   const existed = files.exists(townFile);
   if (existed && options.ledger !== undefined) {
@@ -87,6 +89,37 @@ export async function installTown(
       'choose an empty directory, or pass --force to install into it (nothing there is overwritten)',
     );
   }
+  // A directory this install makes (or finds empty) is removed again when the install fails: nothing half-made is left to refuse a retry.
+  const made = !files.exists(root);
+  const fresh = !existed && (made || files.list(root).length === 0);
+  try {
+    return await installInto(root, name, ports, options, existed);
+  } catch (error) {
+    if (!fresh) throw error;
+    if (made) files.remove(root);
+    else for (const entry of files.list(root)) files.remove(`${root}/${entry}`);
+    const hint = error instanceof GtError ? error.hint : undefined;
+    throw new GtError(error instanceof GtError ? error.kind : 'internal', errorMessage(error), {
+      hint: `${hint ? `${hint}; ` : ''}nothing was changed`,
+      cause: error,
+    });
+  }
+}
+
+async function installInto(
+  root: string,
+  name: string,
+  ports: InstallPorts,
+  options: { force?: boolean; ledger?: string; shownLedger?: string },
+  existed: boolean,
+): Promise<InstallResult> {
+  const { files, git } = ports;
+  const townFile = `${root}/${TOWN_FILE}`;
+  // A PostgreSQL ledger is connected to (and its schema made or migrated) before anything is written:
+  // a server that is down or a database that does not exist stops the install with nothing made.
+  const postgres = options.ledger ?? (existed ? ports.postgresLedger() : undefined);
+  const early = postgres === undefined ? undefined : await ports.openLedger(true, postgres);
+  if (early) await early.getConfig('issue_prefix');
   const created: string[] = [];
   const make = (path: string, text: string, mode?: number) => {
     if (files.exists(path)) return;
@@ -113,15 +146,15 @@ export async function installTown(
     }),
     0o600,
   );
-  const ledger = await ports.openLedger(true);
-  if (options.ledger === undefined) {
+  const ledger = early ?? (await ports.openLedger(true));
+  if (postgres === undefined) {
     // SQLite gives its -wal and -shm files the mode of the database file.
     files.chmod(`${root}/.gt/ledger.db`, 0o600);
   }
   // A new ledger (a new file, or a database without gt's schema until now) gets the town's prefix.
   if ((await ledger.getConfig('issue_prefix')) === undefined) {
     await ledger.setConfig('issue_prefix', 'hq');
-    created.push(options.ledger === undefined ? '.gt/ledger.db' : `ledger at ${options.shownLedger ?? 'the PostgreSQL URL'}`);
+    created.push(postgres === undefined ? '.gt/ledger.db' : `ledger at ${options.shownLedger ?? 'the PostgreSQL URL'}`);
   }
   ports.writeLaunchers();
   const mayor = `${root}/mayor`;

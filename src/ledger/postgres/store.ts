@@ -192,8 +192,13 @@ export class PostgresLedgerStore implements LedgerStore {
       const message = /client password must be a string/.test((error as Error).message)
         ? 'the server asks for a password and none was given'
         : (error as Error).message;
+      // 3D000: the server is there but the database is not; gt never creates databases (that takes rights a town should not hold).
+      const missing = (error as { code?: unknown }).code === '3D000';
+      const database = /^[a-z]+:\/\/[^/?#]*\/([^?#]+)/i.exec(this.url)?.[1] ?? '<name>';
       throw new GtError('external', `cannot connect to the ledger at ${this.location}: ${message}`, {
-        hint: 'is PostgreSQL running and the URL right? The password comes from the URL, PGPASSWORD or ~/.pgpass',
+        hint: missing
+          ? `create it first: createdb ${database} (or CREATE DATABASE ${database}), then run the command again`
+          : 'is PostgreSQL running and the URL right? The password comes from the URL, PGPASSWORD or ~/.pgpass',
         cause: error,
       });
     }
