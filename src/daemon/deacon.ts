@@ -99,7 +99,8 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
     });
   };
   // A town across hosts: this machine's heartbeat in the shared ledger, its placed rigs cloned, the others watched.
-  const hostName = town.hostName;
+  // A `gt host join` while this daemon runs sets [host] in town.toml: the pass that re-reads it starts the host (startHost).
+  let hostName = town.hostName;
   let hostBeat: Promise<void> | undefined;
   // One host at a time runs the town-wide jobs (the hq-town-jobs lease); a town with no [host] runs them always.
   let townJobs = !hostName;
@@ -123,13 +124,15 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
     return hostBeat;
   };
   let heartbeatTimer: NodeJS.Timeout | undefined;
-  if (hostName) {
+  const startHost = async () => {
+    if (!hostName) return;
     await beat();
     log('info', 'host.up', { host: hostName });
     // On its own clock too: a long witness pass (wakes wait for their confirmation) must not look like a lost host.
     const period = Math.max(250, Math.min(interval, parseDuration(town.config.host.lost_after) / 3));
     heartbeatTimer = setInterval(() => void beat(), period);
-  }
+  };
+  await startHost();
   // A daemon killed mid-batch left its test (or gate command) running: end it before starting again.
   for (const orphan of await reapOrphans(root)) log('warn', 'orphan.reaped', { pgid: orphan.pgid, command: orphan.command });
   // Convoys: one full check for what closed while no daemon ran, then only close events.
@@ -251,6 +254,10 @@ export async function runDeacon(root: string, env: NodeJS.ProcessEnv): Promise<n
       if (!stopping) {
         try {
           town.reloadConfig();
+          if (!hostName && town.hostName) {
+            hostName = town.hostName;
+            await startHost();
+          }
           const events = await convoysOnEvents(town, cursor);
           cursor = events.cursor;
           for (const landed of events.landed) log('info', 'convoy.landed', { convoy: landed.id, name: landed.name, beads: landed.total });

@@ -1,0 +1,33 @@
+/**
+ * A town across hosts from the CLI, the parts a person meets first: joining a
+ * town whose daemon already runs (the daemon takes the new host up at its next
+ * pass, not after a restart).
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeTown, waitFor } from '../support/town.js';
+
+interface HostRow {
+  name: string;
+  state: string;
+  heartbeat_at?: string;
+  town_jobs: boolean;
+}
+
+describe('gt host join from the CLI', () => {
+  it('in a town whose daemon runs: the running daemon beats for the new host and holds the town jobs', async () => {
+    const town = makeTown({ rig: 'app' });
+    const up = town.gt(['up']);
+    expect(up.code, up.stderr).toBe(0);
+    const joined = town.gt(['host', 'join', join(town.root, '.gt', 'ledger.db'), '--name', 'a']);
+    expect(joined.code, joined.stderr).toBe(0);
+    const first = town.json<HostRow[]>(['hosts'])[0]?.heartbeat_at ?? '';
+    // Without a restart the daemon renews the heartbeat (a daemon that never read [host] would leave it, and the host lost).
+    const host = await waitFor(
+      'the running daemon to beat for host a',
+      () => town.json<HostRow[]>(['hosts']).find((h) => h.name === 'a' && (h.heartbeat_at ?? '') > first && h.town_jobs),
+      60_000,
+    );
+    expect(host.state).toBe('up');
+  });
+});
