@@ -4,12 +4,12 @@
  * "always allow" writing an audited rule the next call matches (and refused to
  * a leader the policy does not trust with it), and the team roster in prime.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runtimeProbe } from '../../src/app/index.js';
 import { parseIdentity } from '../../src/core/agents/identity.js';
-import { codexTrusts, launchPlan, PRESETS, type ResolvedRuntime } from '../../src/core/agents/runtimes.js';
+import { codexTrustedProject, codexTrusts, launchPlan, PRESETS, type ResolvedRuntime } from '../../src/core/agents/runtimes.js';
 import { startSession } from '../../src/core/agents/sessions.js';
 import { turnSignal } from '../../src/core/agents/signals.js';
 import { Mailbox } from '../../src/core/comms/mail.js';
@@ -280,5 +280,15 @@ describe("Codex's permission hook", () => {
     expect(codexTrusts('projects = { "/town" = { trust_level = "trusted" } }', '/town/app')).toBe(true);
     expect(codexTrusts('not [ toml', '/town')).toBe(false);
     expect(codexTrusts(undefined, '/town')).toBe(false);
+  });
+
+  it('a Codex project trusted over the town refuses the start, naming the entry to remove (review of 2026-11-28, finding 4)', async () => {
+    const h = await townHarness();
+    mkdirSync(join(h.env.HOME as string, '.codex'), { recursive: true });
+    writeFileSync(join(h.env.HOME as string, '.codex', 'config.toml'), '[projects."/"]\ntrust_level = "trusted"\n');
+    const mayor = parseIdentity('mayor');
+    const started = startSession(h.town, mayor, { runtime: h.town.runtimeFor(mayor, 'codex'), backend: 'tmux', hooked: false });
+    await expect(started).rejects.toThrow(/Codex trusts \/ as a project .*skip gt's permission broker/);
+    expect(codexTrustedProject('[projects."/"]\ntrust_level = "trusted"\n', '/town/mayor')).toBe('/');
   });
 });

@@ -248,6 +248,17 @@ describe('the permission policy', () => {
     expect(check(write('.claude/settings.json'))).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
     expect(check(write('.gemini/settings.json'))).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
     expect(check(write('.claude/commands/x.md')).action).toBe('allow');
+    // The runtimes' configuration in HOME (finding 4): a trusted Codex project or a settings hook runs outside the broker.
+    for (const command of [
+      `printf '[projects."/"]\\ntrust_level="trusted"' >> ~/.codex/config.toml`,
+      'tee -a $HOME/.claude/settings.json < x',
+      'cp x /home/me/.gemini/settings.json',
+      'echo x > ~/.claude/setting?.json',
+    ]) {
+      expect(check(bash(command)), command).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    }
+    expect(check(write('/home/me/.codex/config.toml'))).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    expect(check(bash('cat ~/.codex/config.toml')).action).toBe('allow');
     const patch = (body: string) => ({ tool: 'apply_patch', input: { command: `*** Begin Patch\n${body}\n*** End Patch` }, cwd: WT });
     for (const body of [
       '*** Update File: #x/../../../../town.toml\n@@\n-a\n+b',

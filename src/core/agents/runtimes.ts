@@ -411,20 +411,25 @@ export function codexBrokerArgs(gtBin: string, permissionTimeoutSec: number): st
  * then loads that project's own `.codex` config and hooks.
  */
 export function codexTrusts(configText: string | undefined, dir: string): boolean {
-  if (!configText) return false;
+  return codexTrustedProject(configText, dir) !== undefined;
+}
+
+/** The trusted Codex project (its path as config.toml names it) that covers `dir`, if any. */
+export function codexTrustedProject(configText: string | undefined, dir: string): string | undefined {
+  if (!configText) return undefined;
   let projects: unknown;
   try {
     projects = (parseToml(configText) as { projects?: unknown }).projects;
   } catch {
     // A config Codex cannot read either: it trusts nothing from it.
-    return false;
+    return undefined;
   }
-  if (projects === null || typeof projects !== 'object') return false;
-  return Object.entries(projects as Record<string, unknown>).some(([path, entry]) => {
+  if (projects === null || typeof projects !== 'object') return undefined;
+  return Object.entries(projects as Record<string, unknown>).find(([path, entry]) => {
     const trusted = entry !== null && typeof entry === 'object' && (entry as { trust_level?: unknown }).trust_level === 'trusted';
     const base = path.replace(/\/+$/, '');
     return trusted && (dir === base || dir.startsWith(`${base}/`));
-  });
+  })?.[0];
 }
 
 /** A message for an agent's stdin in its stream protocol (headless sessions). */

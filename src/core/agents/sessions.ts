@@ -12,7 +12,7 @@ import type { AgentRecord, AgentState, Town } from '../town/town.js';
 import { hookedWork } from '../work/hooked.js';
 import { checkpoint } from '../town/worktree.js';
 import { gitIdentityEnv, parseIdentity, sessionName, workdirOf, type Identity } from './identity.js';
-import { codexTrusts, launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
+import { codexTrustedProject, launchPlan, startupPrompt, type ResolvedRuntime } from './runtimes.js';
 import { claudeConfigFile } from './claude-config.js';
 import { agentColour } from './agent-colour.js';
 
@@ -88,9 +88,16 @@ function refuseLeaderStartByAgent(town: Town, identity: Identity): void {
 function brokerCodex(town: Town, workdir: string): boolean {
   const env = town.ports.baseEnv;
   const home = env.CODEX_HOME || `${env.HOME ?? ''}/.codex`;
-  if (!codexTrusts(town.ports.files.read(`${home}/config.toml`), workdir)) return true;
-  town.ports.progress(`warning: Codex trusts ${workdir} as a project, so gt does not install its permission hook there: its tool calls are not brokered`);
-  return false;
+  const trusted = codexTrustedProject(town.ports.files.read(`${home}/config.toml`), workdir);
+  if (trusted === undefined) return true;
+  // A session whose tool calls skip the broker is no agent gt starts (a trusted project may have been written by an agent).
+  throw new GtError(
+    'conflict',
+    `Codex trusts ${trusted} as a project (${home}/config.toml), which covers ${workdir}: its tool calls would skip gt's permission broker`,
+    {
+      hint: `remove the [projects.${JSON.stringify(trusted)}] trust_level = "trusted" entry from ${home}/config.toml (or set it to "untrusted"), then start the agent again`,
+    },
+  );
 }
 
 export async function startSession(town: Town, identity: Identity, options: StartOptions): Promise<AgentRecord> {

@@ -367,7 +367,13 @@ export function protectedArea(path: string, root: string | undefined, worktree: 
     // What runs outside the broker: the worktree's link to gt's repository (`gitdir: …`, hooks, config),
     // and the runtimes' project settings (hooks a next session loads).
     if (first === '.git') return "the worktree's .git (its link to gt's repository)";
-    if ((first === '.claude' && next !== undefined && /^settings.*\.json$/.test(next)) || first === '.codex' || first === '.gemini')
+    if (
+      (first === '.claude' && next !== undefined && /^settings.*\.json$/.test(next)) ||
+      first === '.codex' ||
+      first === '.gemini' ||
+      (first === '.cursor' && next === 'hooks.json') ||
+      (first === '.github' && next === 'hooks')
+    )
       return `the runtime settings of the workspace (${first}/${next ?? ''})`;
     return undefined;
   }
@@ -376,6 +382,26 @@ export function protectedArea(path: string, root: string | undefined, worktree: 
   if (second === undefined) return `${top} in the town root`;
   if ((second === 'polecats' || second === 'crew') && third === undefined) return `${top}/${second}`;
   return undefined;
+}
+
+/**
+ * The runtimes' own configuration in the agent's HOME: what a next session
+ * loads before gt's hook sees a tool call (Codex's trusted projects and
+ * config, Claude Code's and Gemini CLI's settings and hooks). Undefined: none.
+ */
+export function runtimeConfigArea(path: string, home: string | undefined): string | undefined {
+  if (home === undefined) return undefined;
+  const rel = posix.relative(home, path);
+  if (rel.startsWith('..') || posix.isAbsolute(rel)) return undefined;
+  const [top, second] = rel.split('/');
+  if (top === '.codex' || top === '.gemini' || top === '.claude.json' || (top === '.claude' && second !== undefined && /^settings.*\.json$/.test(second)))
+    return `the runtime configuration in HOME (~/${rel})`;
+  return undefined;
+}
+
+/** What no agent writes: protectedArea, and the runtimes' configuration in its HOME. */
+function guardedArea(path: string, scope: Scope): string | undefined {
+  return protectedArea(path, scope.root, scope.worktree) ?? runtimeConfigArea(path, scope.home);
 }
 
 /** Programs that do not write the files they are given (gt and bd write through their own checks). */
@@ -425,7 +451,7 @@ const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>', '>&']);
  * has `cd`-ed to. `$GT_ROOT` is the town root.
  */
 function bashWritesProtected(line: string, cwd: string, scope: Scope): string | undefined {
-  const { root, worktree, real } = scope;
+  const { root, real } = scope;
   if (root === undefined) return undefined;
   // Variables the line can tell: $GT_ROOT, $PWD, $HOME, and those the line itself assigns (`R=../../rig.toml; sed -i … $R`).
   const assigned = new Map<string, string>();
@@ -445,14 +471,14 @@ function bashWritesProtected(line: string, cwd: string, scope: Scope): string | 
       // A glob names what it matches: each way its patterns can name a protected file is checked.
       for (const candidate of globCandidates(posix.resolve(dir, word.replace(/^~(?=\/|$)/, home)))) {
         // gt's names by themselves only where the path is unknown ($X/rig.tom?): build/* in a worktree is no rig.toml.
-        const hit = word.includes('$') ? literalArea(candidate) : protectedArea(real(candidate), root, worktree);
+        const hit = word.includes('$') ? literalArea(candidate) : guardedArea(real(candidate), scope);
         if (hit) return hit;
       }
     }
     return literalArea(word);
   };
   const literalArea = (word: string) =>
-    protectedArea(real(posix.resolve(dir, word.replace(/^~(?=\/|$)/, home))), root, worktree) ??
+    guardedArea(real(posix.resolve(dir, word.replace(/^~(?=\/|$)/, home))), scope) ??
     // Names no agent has reason to write, wherever the line says they are (a path it cannot resolve;
     // a word with spaces is text, like a commit message, not a path).
     (!/\s/.test(word) && /(^|\/)(town\.toml|rig\.toml|ledger\.db)$|(^|\/)\.gt(\/|$)|\.repo\.git(\/|$)/.test(word) ? `gt's own files (${word})` : undefined);
@@ -523,6 +549,13 @@ const PROTECTED_NAMES = [
   '.claude',
   '.codex',
   '.gemini',
+  '.claude.json',
+  'settings.json',
+  'settings.local.json',
+  '.cursor',
+  '.github',
+  'hooks.json',
+  'hooks',
 ];
 
 /** A glob segment as a regular expression (`*`, `?`, `[…]`, `[!…]`). */
@@ -602,12 +635,12 @@ export function patchPaths(request: ToolRequest, real: (path: string) => string 
 
 function protectedTarget(request: ToolRequest, scope: Scope): string | undefined {
   for (const path of patchPaths(request, scope.real)) {
-    const hit = protectedArea(path, scope.root, scope.worktree);
+    const hit = guardedArea(path, scope);
     if (hit) return hit;
   }
   if (WRITE_TOOLS.has(request.tool)) {
     const path = pathOf(request);
-    return path === undefined ? undefined : protectedArea(path, scope.root, scope.worktree);
+    return path === undefined ? undefined : guardedArea(path, scope);
   }
   const line = commandOf(request);
   return line === undefined ? undefined : bashWritesProtected(line, request.cwd, scope);
