@@ -4,6 +4,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { RIG_FILE } from '../../../core/town/town.js';
 import { addRig, removeRig, rigSummary } from '../../../core/town/rigs.js';
 import { addPlacedRig, moveRig } from '../../../core/hosts/rigs.js';
+import { rigPlacements } from '../../../core/hosts/placement.js';
 import { table } from '../../output.js';
 import { action, type GtContext } from '../context.js';
 
@@ -106,13 +107,25 @@ export default function register(program: Command, ctx: GtContext): void {
     .action(
       action(ctx, async () => {
         const town = await ctx.town();
-        const rigs = await Promise.all(town.rigNames().map((name) => rigSummary(town, name)));
+        // A town across hosts: every rig of the town, each with its host; another host's rig has no counts here.
+        const placements = await rigPlacements(town);
+        const local = await Promise.all(
+          town.rigNames().map(async (name) => {
+            const host = placements.get(name)?.host;
+            return { ...(await rigSummary(town, name)), ...(host ? { host } : {}) };
+          }),
+        );
+        const elsewhere = [...placements.values()]
+          .filter((p) => p.host !== undefined && !town.rigNames().includes(p.name))
+          .map((p) => ({ name: p.name, prefix: p.prefix ?? '-', default_branch: p.default_branch ?? '-', git_url: p.git_url, host: p.host }));
+        const rigs = [...local, ...elsewhere].sort((x, y) => x.name.localeCompare(y.name));
+        const count = (r: (typeof rigs)[number], key: 'polecats' | 'crew' | 'open_merge_requests') => (key in r ? String((r as Record<string, unknown>)[key]) : '-');
         ctx.emit(rigs, () =>
           rigs.length === 0
             ? 'No rigs yet: gt rig add <name> <git-url-or-path>'
             : table([
-                ['RIG', 'PREFIX', 'BRANCH', 'POLECATS', 'CREW', 'MRS', 'URL'],
-                ...rigs.map((r) => [r.name, r.prefix, r.default_branch, String(r.polecats), String(r.crew), String(r.open_merge_requests), r.git_url]),
+                ['RIG', 'HOST', 'PREFIX', 'BRANCH', 'POLECATS', 'CREW', 'MRS', 'URL'],
+                ...rigs.map((r) => [r.name, r.host ?? '-', r.prefix, r.default_branch, count(r, 'polecats'), count(r, 'crew'), count(r, 'open_merge_requests'), r.git_url]),
               ]),
         );
       }),
