@@ -156,7 +156,7 @@ describe('messages a person acts on', () => {
     const real = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
     writeFileSync(
       join(bin, 'git'),
-      `#!/bin/sh\nif [ "$1" = clone ]; then i=0; while [ $i -lt 500 ]; do printf 'Receiving objects: %d%% (%d/500)\\r' $((i/5)) $i >&2; i=$((i+1)); done; printf 'Receiving objects: 100%% (500/500), done.\\n' >&2; fi\nexec ${real} "$@"\n`,
+      `#!/bin/sh\ncase " $* " in *" clone "*) i=0; while [ $i -lt 500 ]; do printf 'Receiving objects: %d%% (%d/500)\\r' $((i/5)) $i >&2; i=$((i+1)); done; printf 'Receiving objects: 100%% (500/500), done.\\n' >&2;; esac\nexec ${real} "$@"\n`,
       { mode: 0o755 },
     );
     const r = town.gt(['rig', 'add', 'app', town.origin('app')], { env: { PATH: `${bin}:${town.env.PATH ?? ''}` } });
@@ -176,7 +176,7 @@ describe('messages a person acts on', () => {
     const real = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
     writeFileSync(
       join(bin, 'git'),
-      `#!/bin/sh\nif [ "$1" = clone ]; then for last; do :; done; mkdir -p "$last/objects"; echo "Cloning into bare repository..." >&2; sleep 30; fi\nexec ${real} "$@"\n`,
+      `#!/bin/sh\ncase " $* " in *" clone "*) for last; do :; done; mkdir -p "$last/objects"; echo "Cloning into bare repository..." >&2; sleep 30;; esac\nexec ${real} "$@"\n`,
       { mode: 0o755 },
     );
     const child = spawn(process.execPath, [GT, 'rig', 'add', 'app', origin], {
