@@ -39,6 +39,29 @@ async function screenWith(town: TestTown, text: string | RegExp, ms = 30_000): P
   });
 }
 
+/**
+ * Presses a key that selects (pressing it twice does no harm) until the screen shows `text`: a key typed
+ * while Ink redraws after the previous one is sometimes lost on a busy machine (seen in CI).
+ */
+async function pressUntil(town: TestTown, key: string, text: string): Promise<string> {
+  let last = 0;
+  return waitFor(
+    `the feed to show ${text} after ${key}`,
+    () => {
+      const screen = pane(town);
+      if (screen.includes(text)) return screen;
+      if (Date.now() - last > 3000) {
+        terminal(town, ['send-keys', '-t', 'feed', key]);
+        last = Date.now();
+      }
+      return undefined;
+    },
+    30_000,
+  ).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}\n--- the pane:\n${pane(town)}`);
+  });
+}
+
 const ANSI: Record<number, string> = { 30: '#1d1d1b', 31: '#d33', 32: '#3a3', 33: '#c90', 34: '#37d', 35: '#a3a', 36: '#2aa', 37: '#ccc', 90: '#888' };
 
 /** A captured pane (with its SGR escapes) as HTML, for a picture of the terminal. */
@@ -125,10 +148,8 @@ describe('gt feed in tmux', () => {
     terminal(town, ['send-keys', '-t', 'feed', 'p']);
     terminal(town, ['send-keys', '-t', 'feed', '?']);
     await screenWith(town, 'gt feed — keys');
-    terminal(town, ['send-keys', '-t', 'feed', 'x']);
-    await screenWith(town, '1 Agents');
-    terminal(town, ['send-keys', '-t', 'feed', '3']);
-    await screenWith(town, '▸ 3 Events');
+    await pressUntil(town, 'x', '1 Agents');
+    await pressUntil(town, '3', '▸ 3 Events');
 
     // A bigger window: the panes take the new width.
     expect(terminal(town, ['resize-window', '-t', 'feed', '-x', '110', '-y', '30']).code).toBe(0);

@@ -237,6 +237,8 @@ describe.skipIf(!claudeInstalled)('extraction before compaction', () => {
       expect(flushes()).toBe(2);
       expect(town.json<unknown[]>(['events', '--type', 'memory.flush_requested'])).toHaveLength(2);
     },
+    // Two real compactions with their flush turns: its own waits allow 90 s for the second one.
+    180_000,
   );
 });
 

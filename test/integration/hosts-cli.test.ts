@@ -29,5 +29,16 @@ describe('gt host join from the CLI', () => {
       60_000,
     );
     expect(host.state).toBe('up');
+    // A rig that is not there: the hint names where rigs are listed.
+    const nosuch = town.gt(['rig', 'move', 'nosuch', 'a']);
+    expect(nosuch.code).not.toBe(0);
+    expect(nosuch.stderr).toContain('see gt rig list');
+    // A sling from a second host to a's rig: handed to a's daemon, said so.
+    const rootB = join(town.root, '..', 'town-b');
+    expect(town.gt(['host', 'join', join(town.root, '.gt', 'ledger.db'), '--name', 'b', rootB]).code).toBe(0);
+    const bead = town.bead('Across hosts', ['true']);
+    const slung = town.gt(['sling', bead, 'app'], { cwd: rootB, env: { GT_ROOT: rootB } });
+    expect(slung.code, slung.stderr).toBe(0);
+    expect(slung.stderr).toContain("1 handed to host a's daemon");
   });
 });

@@ -119,7 +119,7 @@ export async function moveRig(town: Town, rig: string, to: string, options: { fo
   await requireHost(town, to);
   const placements = await rigPlacements(town);
   const placement = placements.get(rig);
-  if (!placement) throw notFoundError(`no rig named ${JSON.stringify(rig)} in this town`, 'see gt hosts');
+  if (!placement) throw notFoundError(`no rig named ${JSON.stringify(rig)} in this town`, 'see gt rig list');
   const from = placement.host;
   if (from === to) return { rig, to, ...(from ? { from } : {}), reslung: [] };
   const agents = (await town.agents({ rig })).filter((a) => a.host !== to);

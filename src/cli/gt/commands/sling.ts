@@ -81,7 +81,14 @@ export default function register(program: Command, ctx: GtContext): void {
         const queued = results.filter((r) => r.queued);
         if (queued.length > 0) {
           const why = [...new Set(queued.map((r) => r.queued?.reason))].join('; ');
-          ctx.err(`${queued.length} queued (${why}): the daemon starts them as agents finish (gt up; gt queue shows the order).`);
+          // A rig of another host: its daemon, not this one, claims and starts the work (issue 19 §2).
+          const hosts = new Set(queued.map((r) => /^rig \S+ runs on host (\S+):/.exec(r.queued?.reason ?? '')?.[1]));
+          const [host] = hosts;
+          ctx.err(
+            hosts.size === 1 && host !== undefined
+              ? `${queued.length} handed to host ${host}'s daemon (${why}; gt queue shows it).`
+              : `${queued.length} queued (${why}): the daemon starts them as agents finish (gt up; gt queue shows the order).`,
+          );
         }
         ctx.emit(results, () =>
           table([
