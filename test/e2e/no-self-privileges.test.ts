@@ -630,7 +630,7 @@ describe('gt doctor (file modes and secret exposure)', () => {
     const clean = town.gt(['doctor', '--json']);
     expect(clean.code, clean.stdout + clean.stderr).toBe(0);
     const report = JSON.parse(clean.stdout) as DoctorJson;
-    const security = ['town-modes', 'file-modes', 'session-secrets', 'tmux-argv', 'rig-urls', 'push-protection'];
+    const security = ['town-modes', 'file-modes', 'session-secrets', 'tmux-argv', 'rig-urls', 'push-protection', 'repo-config-commands'];
     expect(report.checks.map((c) => c.check)).toEqual(expect.arrayContaining(security));
     const mine = (r: DoctorJson) => r.checks.filter((c) => security.includes(c.check));
     expect(
@@ -650,6 +650,8 @@ describe('gt doctor (file modes and secret exposure)', () => {
       readFileSync(rigToml, 'utf8').replace(/git_url = ".*"/, 'git_url = "https://bob:ghp_0123456789abcdefghijABCDEFGHIJ@github.com/o/app.git"'),
     );
     town.git(join(town.root, 'app', '.repo.git'), ['config', '--unset', 'remote.origin.pushurl']);
+    // What an agent's `git config core.fsmonitor …` in its worktree would leave (review of 2026-11-28, finding 1).
+    town.git(join(town.root, 'app', '.repo.git'), ['config', 'core.fsmonitor', '/bin/true']);
     // A tmux server started the old way: the environment on its command line.
     expect(town.tmux(['new-session', '-d', '-s', 'old', '-e', `ANTHROPIC_API_KEY=${secret}`, 'sleep', '60']).code).toBe(0);
 
@@ -665,13 +667,15 @@ describe('gt doctor (file modes and secret exposure)', () => {
       'tmux-argv': 'fail',
       'rig-urls': 'fail',
       'push-protection': 'fail',
+      'repo-config-commands': 'fail',
     });
+    expect(found.checks.find((c) => c.check === 'repo-config-commands')?.message).toContain('app: core.fsmonitor');
     expect(mine(found).every((c) => c.fix !== undefined && c.message !== '')).toBe(true);
     expect(found.checks.find((c) => c.check === 'file-modes')?.message).toContain('.gt/ledger.db (644)');
     const text = town.gt(['doctor']);
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/FAIL {2}tmux-argv /);
-    expect(text.stdout).toMatch(/\d+ ok, \d+ warning\(s\), 6 failed/);
+    expect(text.stdout).toMatch(/\d+ ok, \d+ warning\(s\), 7 failed/);
     chmodSync(town.root, 0o700);
   });
 });

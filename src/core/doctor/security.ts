@@ -205,4 +205,41 @@ async function unprotectedRigs(context: DoctorContext): Promise<Array<{ rig: str
   return problems;
 }
 
-export const SECURITY_CHECKS: readonly DoctorCheck[] = [townModesCheck, fileModesCheck, sessionSecretsCheck, tmuxArgvCheck, rigUrlCheck, pushProtectionCheck];
+/** Keys whose value git runs as a program (gt sets none of them in a rig's bare repository). */
+const COMMAND_KEYS =
+  /^(core\.(fsmonitor|sshcommand|pager|editor|hookspath|askpass|gitproxy)|filter\..*\.(clean|smudge|process)|diff\..*\.(command|textconv)|diff\.external|merge\..*\.driver|credential\..*helper|credential\.helper|include\.path|includeif\..*|alias\..*|gpg\..*program|sequence\.editor|uploadpack\.packobjectshook|receive\.procreceiverefs|pager\..*)$/i;
+
+export const repoConfigCommandsCheck: DoctorCheck = {
+  name: 'repo-config-commands',
+  title: "no rig's shared git config runs a program (an agent's worktree shares .repo.git/config)",
+  async run(context) {
+    const town = townOf(context);
+    const found: string[] = [];
+    for (const { name: rig } of rigsOf(context)) {
+      const repo = town.repoDir(rig);
+      if (!town.ports.files.isDirectory(repo)) continue;
+      const keys = (await town.ports.git.probe(repo, ['config', '--local', '--name-only', '--list'])).stdout
+        .split('\n')
+        .filter((k) => COMMAND_KEYS.test(k.trim()));
+      found.push(...keys.map((k) => `${rig}: ${k.trim()}`));
+    }
+    if (found.length)
+      return {
+        status: 'fail',
+        message: `git would run a program set in a rig's repository config (${found.join('; ')})`,
+        fix: `look at each and remove it: git --git-dir <rig>/.repo.git config --unset <key>`,
+        details: found,
+      };
+    return { status: 'ok', message: `${rigsOf(context).length} rig(s) without command-running git settings` };
+  },
+};
+
+export const SECURITY_CHECKS: readonly DoctorCheck[] = [
+  townModesCheck,
+  fileModesCheck,
+  sessionSecretsCheck,
+  tmuxArgvCheck,
+  rigUrlCheck,
+  pushProtectionCheck,
+  repoConfigCommandsCheck,
+];
