@@ -41,6 +41,8 @@ describe('gt host join from the CLI', () => {
     expect(slung.code, slung.stderr).toBe(0);
     expect(slung.stderr).toContain("1 handed to host a's daemon");
     // gt rig list on host b lists a's rig too, with its host.
-    expect(town.json<Array<{ name: string; host?: string }>>(['rig', 'list'], { env: { GT_ROOT: rootB } }).map((r) => [r.name, r.host])).toEqual([['app', 'a']]);
+    expect(town.json<Array<{ name: string; host?: string }>>(['rig', 'list'], { env: { GT_ROOT: rootB } }).map((r) => [r.name, r.host])).toEqual([
+      ['app', 'a'],
+    ]);
   });
 });

@@ -119,13 +119,23 @@ export default function register(program: Command, ctx: GtContext): void {
           .filter((p) => p.host !== undefined && !town.rigNames().includes(p.name))
           .map((p) => ({ name: p.name, prefix: p.prefix ?? '-', default_branch: p.default_branch ?? '-', git_url: p.git_url, host: p.host }));
         const rigs = [...local, ...elsewhere].sort((x, y) => x.name.localeCompare(y.name));
-        const count = (r: (typeof rigs)[number], key: 'polecats' | 'crew' | 'open_merge_requests') => (key in r ? String((r as Record<string, unknown>)[key]) : '-');
+        const count = (r: (typeof rigs)[number], key: 'polecats' | 'crew' | 'open_merge_requests') =>
+          key in r ? String((r as Record<string, unknown>)[key]) : '-';
         ctx.emit(rigs, () =>
           rigs.length === 0
             ? 'No rigs yet: gt rig add <name> <git-url-or-path>'
             : table([
                 ['RIG', 'HOST', 'PREFIX', 'BRANCH', 'POLECATS', 'CREW', 'MRS', 'URL'],
-                ...rigs.map((r) => [r.name, r.host ?? '-', r.prefix, r.default_branch, count(r, 'polecats'), count(r, 'crew'), count(r, 'open_merge_requests'), r.git_url]),
+                ...rigs.map((r) => [
+                  r.name,
+                  r.host ?? '-',
+                  r.prefix,
+                  r.default_branch,
+                  count(r, 'polecats'),
+                  count(r, 'crew'),
+                  count(r, 'open_merge_requests'),
+                  r.git_url,
+                ]),
               ]),
         );
       }),
