@@ -35,7 +35,9 @@ describe('gt host join from the CLI', () => {
     expect(nosuch.stderr).toContain('see gt rig list');
     // A sling from a second host to a's rig: handed to a's daemon, said so.
     const rootB = join(town.root, '..', 'town-b');
-    expect(town.gt(['host', 'join', join(town.root, '.gt', 'ledger.db'), '--name', 'b', rootB]).code).toBe(0);
+    const joinedB = town.gt(['host', 'join', join(town.root, '.gt', 'ledger.db'), '--name', 'b', rootB]);
+    expect(joinedB.code).toBe(0);
+    expect(joinedB.stdout).not.toContain('no host yet');
     const bead = town.bead('Across hosts', ['true']);
     const slung = town.gt(['sling', bead, 'app'], { cwd: rootB, env: { GT_ROOT: rootB } });
     expect(slung.code, slung.stderr).toBe(0);
@@ -44,5 +46,12 @@ describe('gt host join from the CLI', () => {
     expect(town.json<Array<{ name: string; host?: string }>>(['rig', 'list'], { env: { GT_ROOT: rootB } }).map((r) => [r.name, r.host])).toEqual([
       ['app', 'a'],
     ]);
+  });
+
+  it('a second directory joining a SQLite town whose first directory is no host: says to join that one too', () => {
+    const town = makeTown({ rig: 'app' });
+    const joined = town.gt(['host', 'join', join(town.root, '.gt', 'ledger.db'), '--name', 's2', join(town.root, '..', 'town-s2')]);
+    expect(joined.code, joined.stderr).toBe(0);
+    expect(joined.stdout).toContain("The town's first directory is no host yet: run gt host join");
   });
 });

@@ -3,6 +3,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { createJoinedTownDir, maskLedgerUrl, openTown, townLedger } from '../../../app/index.js';
+import { listHosts as hostRecords } from '../../../core/hosts/hosts.js';
 import { hostNameFrom, hostsView, joinedTownToml, joinHost, withHostName, type HostView } from '../../../core/hosts/join.js';
 import { validateName } from '../../../core/agents/identity.js';
 import { conflictError, usageError } from '../../../shared/errors.js';
@@ -119,11 +120,14 @@ A SQLite ledger path instead of a postgres:// URL joins a town on this same mach
         const town = await openTown(root, ctx.io.env, ctx.actor, (line) => ctx.err(line));
         try {
           const result = await joinHost(town, name, options.address ? { address: options.address } : {});
+          // The town this ledger came from is no host yet: gt hosts would list only this one.
+          const alone = !existed && (await hostRecords(town.ledger)).every((h) => h.name === name);
           ctx.emit({ ...result, created: !existed }, () =>
             [
               `${existed ? 'This town is now' : `Created ${root} as`} host ${result.host} of its town.`,
               ...(result.placed.length ? [`Placed on ${result.host}: ${result.placed.join(', ')}`] : []),
               ...(result.rigs.length ? [`Rigs on this host: ${result.rigs.join(', ')}`] : []),
+              ...(alone ? [`The town's first directory is no host yet: run gt host join ${ledgerUrl} --name <host> there too.`] : []),
               `Next: cd ${root} && gt up   (then gt hosts; gt rig add <name> <git-url> --host ${result.host})`,
             ].join('\n'),
           );
