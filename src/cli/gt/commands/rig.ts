@@ -11,10 +11,13 @@ import { action, type GtContext } from '../context.js';
 /**
  * Ctrl-C (or SIGTERM) while a rig is added — a big clone takes minutes —
  * removes the unfinished rig directory, as a failure does, so the name stays
- * free for the next try. Returns what ends the watch.
+ * free for the next try. Returns what ends the watch; after a failure it first
+ * lets the event loop turn once, because Ctrl-C reaches git and gt together and
+ * git's death can be seen before gt's own signal: the person pressed Ctrl-C,
+ * so the exit is 130, not git's failure.
  */
-function removeOnInterrupt(ctx: GtContext, dir: string): () => void {
-  if (existsSync(dir)) return () => undefined; // not ours to remove: addRig refuses it
+function removeOnInterrupt(ctx: GtContext, dir: string): (failed?: boolean) => Promise<void> {
+  if (existsSync(dir)) return async () => undefined; // not ours to remove: addRig refuses it
   const onSignal = (signal: NodeJS.Signals) => {
     if (!existsSync(join(dir, RIG_FILE))) {
       rmSync(dir, { recursive: true, force: true });
@@ -24,7 +27,8 @@ function removeOnInterrupt(ctx: GtContext, dir: string): () => void {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  return () => {
+  return async (failed = false) => {
+    if (failed) await new Promise((resolveWait) => setTimeout(resolveWait, 50));
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   };
@@ -55,26 +59,31 @@ export default function register(program: Command, ctx: GtContext): void {
         const source = existsSync(resolve(ctx.cwd, url as string)) ? resolve(ctx.cwd, url as string) : (url as string);
         if (options.host !== undefined || town.hostName !== undefined) {
           const local = options.host === undefined || options.host === town.hostName;
-          const stop = local ? removeOnInterrupt(ctx, town.path(name as string)) : () => undefined;
+          const stop = local ? removeOnInterrupt(ctx, town.path(name as string)) : async () => undefined;
+          let placed;
           try {
-            const placed = await addPlacedRig(town, name as string, source, { ...options, progress: (line) => ctx.err(line) });
-            ctx.emit(placed, () =>
-              local
-                ? `Added rig ${placed.name} (prefix ${placed.prefix}, branch ${placed.default_branch}) at ${town.path(placed.name)}, on host ${placed.host}`
-                : `Added rig ${placed.name} (prefix ${placed.prefix}, branch ${placed.default_branch}) on host ${placed.host}: its daemon clones it from ${placed.git_url}`,
-            );
-          } finally {
-            stop();
+            placed = await addPlacedRig(town, name as string, source, { ...options, progress: (line) => ctx.err(line) });
+          } catch (error) {
+            await stop(true);
+            throw error;
           }
+          await stop();
+          ctx.emit(placed, () =>
+            local
+              ? `Added rig ${placed.name} (prefix ${placed.prefix}, branch ${placed.default_branch}) at ${town.path(placed.name)}, on host ${placed.host}`
+              : `Added rig ${placed.name} (prefix ${placed.prefix}, branch ${placed.default_branch}) on host ${placed.host}: its daemon clones it from ${placed.git_url}`,
+          );
           return;
         }
         const stop = removeOnInterrupt(ctx, town.path(name as string));
         let config;
         try {
           config = await addRig(town, name as string, source, { ...options, progress: (line) => ctx.err(line) });
-        } finally {
-          stop();
+        } catch (error) {
+          await stop(true);
+          throw error;
         }
+        await stop();
         ctx.emit(config, () => `Added rig ${config.name} (prefix ${config.prefix}, branch ${config.default_branch}) at ${town.path(config.name)}`);
       }),
     );
