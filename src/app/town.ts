@@ -206,10 +206,11 @@ export function runtimeProbe(env: NodeJS.ProcessEnv): RuntimeProbe {
  * GT_AGENT (unset, env -i, export -n) is still that agent; one that set another
  * agent's name is refused; a process an agent host runs with no identity at all
  * (a window an agent opened on the town's tmux server) is not a person, and
- * may only run a command that shows (`viewOnly`).
+ * may only run a command that shows (`viewOnly`). A session or town host's own
+ * control command (the nudge a Stop hook asks for) acts for the town.
  */
 export function actingEnv(env: NodeJS.ProcessEnv, options: { viewOnly?: boolean } = {}): NodeJS.ProcessEnv {
-  const { agents, underHost } = agentAncestry();
+  const { agents, underHost, hostControl } = agentAncestry();
   const session = agents.at(-1);
   const own = env.GT_AGENT || undefined;
   if (session !== undefined) {
@@ -221,7 +222,7 @@ export function actingEnv(env: NodeJS.ProcessEnv, options: { viewOnly?: boolean 
     return { ...env, GT_AGENT: session, BD_ACTOR: session };
   }
   // Looking needs no identity: a person who opened a window on the town's tmux server may still run gt swarm or gt status there.
-  if (own === undefined && underHost && !options.viewOnly) {
+  if (own === undefined && underHost && !hostControl && !options.viewOnly) {
     throw new GtError(
       'conflict',
       "this process runs under one of gt's agent hosts (the town's tmux server or town host) with no agent identity, so it is not taken for a person",

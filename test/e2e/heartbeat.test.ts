@@ -189,12 +189,7 @@ function typeCompact(town: TestTown): string {
 }
 
 describe.skipIf(!claudeInstalled)('extraction before compaction', () => {
-  // Skipped, with the reason in its name: found failing at the end of the 2026-11-28 session (the compaction
-  // typed into a headless Mayor's inbox is never seen within 90 s); the tmux variant below passes. See the issue note.
-  it.skip('headless: a real Claude Code compaction first gets one flush turn — SKIPPED: headless /compact regressed on 2026-11-28, under investigation', () => {
-    expect(typeCompact).toBeTypeOf('function');
-  });
-  it.each(['tmux'] as Array<'headless' | 'tmux'>)(
+  it.each(['headless', 'tmux'] as Array<'headless' | 'tmux'>)(
     "%s: a real Claude Code compaction first gets one flush turn, which writes to today's log; once per cycle",
     async (backend) => {
       const town = makeTown();
