@@ -149,9 +149,7 @@ describe('gt feed in tmux', () => {
     terminal(town, ['send-keys', '-t', 'feed', '?']);
     await screenWith(town, 'gt feed — keys');
     await pressUntil(town, 'x', '1 Agents');
-    // Not asserted: `3` focusing the events pane. When more events arrive than the pane holds at 80x24, the feed
-    // clips the events pane's title row (seen in CI on 2026-11-28), so '▸ 3 Events' cannot be read off the screen.
-    // A feed bug, listed in the issue note.
+    await pressUntil(town, '3', '▸ 3 Events');
 
     // A bigger window: the panes take the new width.
     expect(terminal(town, ['resize-window', '-t', 'feed', '-x', '110', '-y', '30']).code).toBe(0);

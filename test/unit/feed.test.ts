@@ -59,6 +59,26 @@ describe('gt feed (Ink)', () => {
     }
   });
 
+  it('at 80x24 with more events than the events pane holds, every pane keeps its title and 3 focuses the events', async () => {
+    const h = await townHarness();
+    const { bead, agent } = await slung(h);
+    for (let i = 0; i < 40; i++) await h.ledger.emit({ kind: 'mail.sent', agent, bead, payload: { to: 'mayor', subject: `note ${i}` } });
+    const ui = render(createElement(FeedApp, { source: feedSource(h.town, daemon), options: { noColor: true, pollMs: 50, refreshMs: 200 } }));
+    Object.defineProperty(ui.stdout, 'columns', { value: 80 });
+    Object.defineProperty(ui.stdout, 'rows', { value: 24 });
+    ui.stdout.emit('resize');
+    try {
+      const frame = await frameWith(ui.lastFrame, 'note 39');
+      for (const title of ['1 Agents', '2 Convoys', '3 Events']) expect(frame).toContain(title);
+      expect(frame.split('\n').length).toBeLessThanOrEqual(24);
+      ui.stdin.write('3');
+      await frameWith(ui.lastFrame, '▸ 3 Events');
+    } finally {
+      ui.unmount();
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  });
+
   it('p shows the problems, most urgent first; a approves the selected agent’s permission ask', async () => {
     const h = await townHarness();
     const { agent } = await slung(h);

@@ -71,7 +71,8 @@ function PaneBox(props: {
   noColor: boolean;
   empty: string;
 }): ReactElement {
-  const inner = Math.max(1, props.height - 2);
+  // Inside the border: the title row, then the rows that fit (more would push the title out of the box).
+  const inner = Math.max(1, props.height - 3);
   const { start, selected } = scrollWindow(props.rows.length, props.selected, inner);
   const visible = props.rows.slice(start, start + inner);
   return h(
@@ -83,7 +84,7 @@ function PaneBox(props: {
       borderStyle: 'single',
       ...(props.noColor ? {} : { borderColor: props.focused ? 'cyan' : 'gray' }),
     },
-    h(Text, { bold: true, wrap: 'truncate' }, `${props.focused ? '▸ ' : ''}${props.title}`),
+    h(Box, { flexShrink: 0 }, h(Text, { bold: true, wrap: 'truncate' }, `${props.focused ? '▸ ' : ''}${props.title}`)),
     ...(visible.length === 0
       ? [h(Text, { key: 'empty', dimColor: true, wrap: 'truncate' }, props.empty)]
       : visible.map((row, i) => line(row, props.focused && start + i === selected, props.width - 2, props.noColor))),
