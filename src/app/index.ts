@@ -30,7 +30,6 @@ import type { NotifyPort } from '../core/notify/types.js';
 import { channelPort } from '../infra/notify/index.js';
 import type { TelemetrySink } from '../core/metrics/telemetry.js';
 import type { otlpSink as OtlpSink } from '../infra/telemetry.js';
-import { pathToFileURL } from 'node:url';
 
 type TelemetryModule = { otlpSink: typeof OtlpSink };
 import { parseDuration } from '../shared/duration.js';
@@ -127,8 +126,14 @@ export async function telemetrySink(town: Town): Promise<TelemetrySink | undefin
   if (!otlp_endpoint) return undefined;
   // The OpenTelemetry SDK is a bundle of its own (dist/gt-otel.cjs): only a daemon that exports parses it.
   const bundled = typeof __filename === 'string' && __filename.endsWith('.cjs');
-  const specifier = bundled ? pathToFileURL(join(__dirname, 'gt-otel.cjs')).href : '../infra/telemetry.js';
-  const loaded = (await import(specifier)) as Partial<TelemetryModule> & { default?: TelemetryModule };
+  const specifier = bundled ? join(__dirname, 'gt-otel.cjs') : '../infra/telemetry.js';
+  // A bundle requires it, as loadPostgres does: code run from V8's code cache on Node 20 cannot import().
+  const loaded = (
+    bundled
+      ? // eslint-disable-next-line @typescript-eslint/no-require-imports -- a bundle of its own, chosen at run time
+        require(specifier)
+      : await import(specifier)
+  ) as Partial<TelemetryModule> & { default?: TelemetryModule };
   const otlpSink = loaded.otlpSink ?? loaded.default?.otlpSink;
   if (!otlpSink) throw new Error(`${specifier} has no otlpSink`);
   return otlpSink({ endpoint: otlp_endpoint, serviceName: service_name, town: town.config.name, intervalMs: parseDuration(interval) });

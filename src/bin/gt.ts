@@ -13,4 +13,7 @@ const argv = process.argv.slice(2);
 const host = argv[0] === 'session-host' || argv[0] === 'town-host';
 const hot = !host && isHot(argv);
 const word = argv.find((a) => !a.startsWith('-')) ?? '';
-runBundle(join(__dirname, host ? 'gt-host.cjs' : hot ? 'gt-hot.cjs' : 'gt-full.cjs'), hot ? word : undefined);
+// Code run from V8's code cache on Node 20 (a vm.Script) cannot import(); the one ES module gt loads (the feed's
+// Ink UI, dist/gt-feed.mjs) is imported through this launcher, which Node's own loader compiled.
+(globalThis as { __gtImport?: (specifier: string) => Promise<unknown> }).__gtImport = (specifier) => import(specifier);
+runBundle(join(__dirname, host ? 'gt-host.cjs' : hot ? 'gt-hot.cjs' : 'gt-full.cjs'), host ? 'host' : hot ? word : 'full');

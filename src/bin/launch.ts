@@ -6,8 +6,9 @@
  *   - Node 22 and later: Node's own `module.enableCompileCache()`;
  *   - Node 20: `vm.Script` with `cachedData`, written when the process exits
  *     (so the cache holds the functions the command actually ran, not only the
- *     top level), one file per bundle and command kind; for the hot bundles
- *     (bd, gt's hook commands) only.
+ *     top level), one file per bundle and command kind (gt's full bundle and
+ *     its hosts one each: the first run's functions, and the rest compiled
+ *     lazily as before).
  * The cache lives in $XDG_CACHE_HOME/gt (or ~/.cache/gt, else the temp dir);
  * GT_COMPILE_CACHE=off turns it off, GT_COMPILE_CACHE=<dir> moves it. It is
  * only ever an accelerator: a missing, stale, truncated or foreign file is
@@ -46,9 +47,9 @@ function ensureDir(dir: string): boolean {
 /**
  * Runs the CommonJS bundle `file` (a sibling of the launcher). `kind` names
  * the cache file on Node 20, so `bd ready` and `bd create` each keep the code
- * they run; `kind` undefined loads the bundle plainly there — for bundles
- * with a dynamic import() (gt-full imports the feed's ES module), which
- * vm.Script on Node 20 runs only with an experimental loader that warns.
+ * they run; `kind` undefined loads the bundle plainly there. A bundle run from
+ * the cache on Node 20 cannot import() (vm.Script needs an experimental loader
+ * for it): gt's launcher lends its own import for the feed's ES module.
  *
  * `shortLived`: a ledger command that is over in tens of milliseconds but
  * decodes many rows runs without V8's optimizing compiler. At 100 rows the row

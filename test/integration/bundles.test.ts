@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BD, isolatedEnv, ROOT, runAsync, tempDir } from '../support/env.js';
+import { BD, GT, isolatedEnv, ROOT, runAsync, tempDir } from '../support/env.js';
 
 const bundle = (name: string) => join(ROOT, 'dist', name);
 
@@ -99,5 +99,19 @@ describe('the compile cache', () => {
     expect(readOnly.stdout.trim()).toBe('[]');
     const off = bd(['ready', '--json'], { GT_COMPILE_CACHE: 'off' });
     expect(off.stdout.trim()).toBe('[]');
+  });
+
+  it.runIf(OWN_CACHE)("covers gt's full bundle too: written by the first command, then used by every other one", () => {
+    const { dir, cache, env, files } = setup();
+    const gt = (args: string[]) => spawnSync(process.execPath, [GT, ...args], { cwd: dir, env, encoding: 'utf8', timeout: 60_000 });
+    const first = gt(['version']);
+    expect(first.status, first.stderr).toBe(0);
+    expect(files().filter((f) => f.startsWith('gt-full-full-'))).toHaveLength(1);
+    const [file] = files().filter((f) => f.startsWith('gt-full-full-'));
+    const written = statSync(join(cache, file as string)).mtimeMs;
+    // Used, not rewritten: the next command (another one) runs from it.
+    expect(gt(['version']).stdout).toBe(first.stdout);
+    expect(gt(['help']).status).toBe(0);
+    expect(statSync(join(cache, file as string)).mtimeMs).toBe(written);
   });
 });

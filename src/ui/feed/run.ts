@@ -67,7 +67,9 @@ async function loadApp(): Promise<AppModule> {
   delete process.env.CI;
   delete process.env.CONTINUOUS_INTEGRATION;
   try {
-    return (await import(specifier)) as AppModule;
+    // The launcher's import (src/bin/gt.ts): gt-full runs through V8's code cache, whose compiled code cannot import().
+    const load = (globalThis as { __gtImport?: (specifier: string) => Promise<unknown> }).__gtImport ?? ((s: string) => import(s));
+    return (await load(specifier)) as AppModule;
   } finally {
     for (const [key, value] of Object.entries(saved)) if (value !== undefined) process.env[key] = value;
   }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import type { DaemonStatus } from '../../../core/town/ports.js';
 import type { Town } from '../../../core/town/town.js';
 import type { RuntimeProbe } from '../../../core/work/work.js';
@@ -54,7 +55,6 @@ Examples:
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--port ${JSON.stringify(options.port)} is not a port number`);
         let token = ctx.io.env.GT_DASHBOARD_TOKEN?.trim() || undefined;
         if (options.tokenFile) {
-          const { readFileSync } = await import('node:fs');
           try {
             token = readFileSync(options.tokenFile, 'utf8').trim();
           } catch (error) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { createJoinedTownDir, maskLedgerUrl, openTown, townLedger } from '../../../app/index.js';
@@ -103,7 +103,6 @@ A SQLite ledger path instead of a postgres:// URL joins a town on this same mach
               `${root} is a town with a ledger of its own (${maskLedgerUrl(own)}), not ${maskLedgerUrl(ledgerUrl)}`,
               'join into a new directory: gt host join <ledger-url> <dir>',
             );
-          const { readFileSync, writeFileSync } = await import('node:fs');
           const text = readFileSync(townFile, 'utf8');
           const current = /^\[host\][^[]*^name\s*=\s*"([^"]*)"/m.exec(text)?.[1];
           if (current !== undefined && current !== name)
