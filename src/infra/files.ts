@@ -93,9 +93,9 @@ export const nodeTownFiles: TownFiles = {
       throw error;
     }
   },
-  write(path, text, mode) {
+  write(path, text, mode, options) {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileAtomic(path, [text], mode);
+    writeFileAtomic(path, [text], mode, options);
     // chmod after the rename too: the umask may have taken bits the caller asked for.
     if (mode !== undefined) chmodSync(path, mode);
   },

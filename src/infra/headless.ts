@@ -76,11 +76,14 @@ export class HeadlessBackend implements SessionBackend {
     mkdirSync(join(spec.runDir, 'inbox'), { recursive: true });
     mkdirSync(this.sessionsDir, { recursive: true });
     // The agent's environment (API keys) is in it: the owner's alone (issue 12, finding 5).
-    writeFileAtomic(join(spec.runDir, 'session.json'), [JSON.stringify(spec, null, 2)], 0o600);
+    writeFileAtomic(join(spec.runDir, 'session.json'), [JSON.stringify(spec, null, 2)], 0o600, { durable: false });
     const inTownHost = spec.townHost === true && this.townHost !== undefined;
-    writeFileAtomic(join(this.sessionsDir, `${spec.name}.json`), [
-      JSON.stringify({ name: spec.name, runDir: spec.runDir, ...(inTownHost ? { host: 'town' } : {}) }),
-    ]);
+    writeFileAtomic(
+      join(this.sessionsDir, `${spec.name}.json`),
+      [JSON.stringify({ name: spec.name, runDir: spec.runDir, ...(inTownHost ? { host: 'town' } : {}) })],
+      0o644,
+      { durable: false },
+    );
     // One process for every agent: no Node start, no ledger open, no host per session. The host has written agent.pid when it answers.
     if (inTownHost) {
       await this.townHost?.start(spec.runDir);
@@ -336,7 +339,7 @@ export function launchAgent(spec: SessionSpec, runDir: string, options: { tty?: 
     });
     child.on('exit', (code, signal) => finish(code ?? 1, { code, signal }));
   });
-  if (child.pid !== undefined) writeFileAtomic(join(runDir, 'agent.pid'), [String(child.pid)]);
+  if (child.pid !== undefined) writeFileAtomic(join(runDir, 'agent.pid'), [String(child.pid)], 0o644, { durable: false });
   const { stdin, stdout } = child;
   if (stdout && log !== undefined) {
     let partial = '';
@@ -373,7 +376,7 @@ export function launchAgent(spec: SessionSpec, runDir: string, options: { tty?: 
  */
 export async function runSessionHost(runDir: string, options: SessionHostOptions = {}): Promise<number> {
   const spec = JSON.parse(readFileSync(join(runDir, 'session.json'), 'utf8')) as SessionSpec;
-  writeFileAtomic(join(runDir, 'host.pid'), [String(process.pid)]);
+  writeFileAtomic(join(runDir, 'host.pid'), [String(process.pid)], 0o644, { durable: false });
   let server: Server | undefined;
   if (spec.hookServer && options.onHook) {
     const { token, matches } = hookToken();

@@ -193,7 +193,7 @@ export class TmuxBackend implements SessionBackend {
     let argv = spec.argv;
     if (spec.hookServer) {
       // It holds the agent's environment: the owner's alone (issue 12, finding 5).
-      writeFileAtomic(join(spec.runDir, 'session.json'), [JSON.stringify(spec, null, 2)], 0o600);
+      writeFileAtomic(join(spec.runDir, 'session.json'), [JSON.stringify(spec, null, 2)], 0o600, { durable: false });
       argv = [...this.launcher, 'session-host', spec.runDir, '--tty'];
     }
     // The environment never goes on a command line (issue 12, finding 5): `-e K=V` put every API key in

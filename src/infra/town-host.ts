@@ -146,7 +146,7 @@ export async function runTownHost(options: TownHostOptions): Promise<number> {
     const spec = JSON.parse(readFileSync(join(runDir, 'session.json'), 'utf8')) as SessionSpec;
     const running = sessions.get(spec.name);
     if (running) throw new GtError('conflict', `session ${spec.name} is already running`);
-    writeFileAtomic(join(runDir, 'host.pid'), [String(process.pid)]);
+    writeFileAtomic(join(runDir, 'host.pid'), [String(process.pid)], 0o644, { durable: false });
     const handlers = options.handlersFor(spec, runDir);
     let tokenId: string | undefined;
     if (spec.hookServer) {

@@ -139,6 +139,8 @@ export async function startSession(town: Town, identity: Identity, options: Star
       null,
       2,
     )}\n`,
+    undefined,
+    { durable: false },
   );
   const env = { ...sessionEnv(town, identity, run, runtime), ...plan.env };
   await options.beforeStart?.();

@@ -87,7 +87,8 @@ export type Release = () => void;
 /** Files under the town root. Paths are absolute. */
 export interface TownFiles {
   read(path: string): string | undefined;
-  write(path: string, text: string, mode?: number): void;
+  /** Atomic (readers see the old text or the new); `durable: false` skips the fsyncs, for a session's own run files. */
+  write(path: string, text: string, mode?: number, options?: { durable?: boolean }): void;
   /** Appends whole lines (a log); the file and its folder are created when missing. */
   append(path: string, text: string): void;
   /**
