@@ -3,6 +3,7 @@
  * town whose daemon already runs (the daemon takes the new host up at its next
  * pass, not after a restart).
  */
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTown, waitFor } from '../support/town.js';
@@ -53,5 +54,20 @@ describe('gt host join from the CLI', () => {
     const joined = town.gt(['host', 'join', join(town.root, '.gt', 'ledger.db'), '--name', 's2', join(town.root, '..', 'town-s2')]);
     expect(joined.code, joined.stderr).toBe(0);
     expect(joined.stdout).toContain("The town's first directory is no host yet: run gt host join");
+  });
+
+  it('a join that cannot reach the ledger leaves nothing behind: no new directory, no town.toml in an empty one', () => {
+    const town = makeTown();
+    // Nothing listens on port 1: the connection is refused at once.
+    const url = 'postgres://gt:secret@127.0.0.1:1/town';
+    const fresh = join(town.root, '..', 'never-made');
+    const failed = town.gt(['host', 'join', url, '--name', 'c', fresh]);
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).not.toContain('secret');
+    expect(existsSync(fresh)).toBe(false);
+    const empty = join(town.root, '..', 'empty-dir');
+    mkdirSync(empty);
+    expect(town.gt(['host', 'join', url, '--name', 'c', empty]).code).not.toBe(0);
+    expect(readdirSync(empty)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { createJoinedTownDir, maskLedgerUrl, openTown, townLedger } from '../../../app/index.js';
@@ -94,6 +94,9 @@ A SQLite ledger path instead of a postgres:// URL joins a town on this same mach
         }
         const townFile = join(root, TOWN_FILE);
         const existed = existsSync(townFile);
+        const rootExisted = existsSync(root);
+        // What this join made, taken back when it fails (a ledger it cannot reach, a refused login): no half-made town.
+        let undo = () => undefined as void;
         if (existed) {
           // An existing town joins only its own ledger: two ledgers in one directory would be two towns.
           const own = townLedger(root);
@@ -107,27 +110,52 @@ A SQLite ledger path instead of a postgres:// URL joins a town on this same mach
           const current = /^\[host\][^[]*^name\s*=\s*"([^"]*)"/m.exec(text)?.[1];
           if (current !== undefined && current !== name)
             throw conflictError(`${root} is already host ${current} of its town`, `use --name ${current}, or leave it out`);
-          if (current === undefined) writeFileSync(townFile, withHostName(text, name), { mode: 0o600 });
+          if (current === undefined) {
+            writeFileSync(townFile, withHostName(text, name), { mode: 0o600 });
+            undo = () => writeFileSync(townFile, text, { mode: 0o600 });
+          }
         } else {
           const town = options.townName ?? basename(root);
-          createJoinedTownDir(
-            root,
-            joinedTownToml({ town, host: name, ...(options.address ? { address: options.address } : {}), ...(postgres ? { ledgerUrl } : {}), now: nowTime() }),
-            sqlite,
-          );
+          undo = () => {
+            if (!rootExisted) rmSync(root, { recursive: true, force: true });
+            else for (const made of [TOWN_FILE, '.gt']) rmSync(join(root, made), { recursive: true, force: true });
+          };
+          try {
+            createJoinedTownDir(
+              root,
+              joinedTownToml({ town, host: name, ...(options.address ? { address: options.address } : {}), ...(postgres ? { ledgerUrl } : {}), now: nowTime() }),
+              sqlite,
+            );
+          } catch (error) {
+            undo();
+            throw error;
+          }
         }
-        const town = await openTown(root, ctx.io.env, ctx.actor, (line) => ctx.err(line));
+        let town;
+        let result;
         try {
-          const result = await joinHost(town, name, options.address ? { address: options.address } : {});
+          town = await openTown(root, ctx.io.env, ctx.actor, (line) => ctx.err(line));
+          try {
+            result = await joinHost(town, name, options.address ? { address: options.address } : {});
+          } catch (error) {
+            await town.ledger.release();
+            throw error;
+          }
+        } catch (error) {
+          undo();
+          throw error;
+        }
+        try {
           // The town this ledger came from is no host yet: gt hosts would list only this one.
           const alone = !existed && (await hostRecords(town.ledger)).every((h) => h.name === name);
-          ctx.emit({ ...result, created: !existed }, () =>
+          const joined = result;
+          ctx.emit({ ...joined, created: !existed }, () =>
             [
-              `${existed ? 'This town is now' : `Created ${root} as`} host ${result.host} of its town.`,
-              ...(result.placed.length ? [`Placed on ${result.host}: ${result.placed.join(', ')}`] : []),
-              ...(result.rigs.length ? [`Rigs on this host: ${result.rigs.join(', ')}`] : []),
+              `${existed ? 'This town is now' : `Created ${root} as`} host ${joined.host} of its town.`,
+              ...(joined.placed.length ? [`Placed on ${joined.host}: ${joined.placed.join(', ')}`] : []),
+              ...(joined.rigs.length ? [`Rigs on this host: ${joined.rigs.join(', ')}`] : []),
               ...(alone ? [`The town's first directory is no host yet: run gt host join ${ledgerUrl} --name <host> there too.`] : []),
-              `Next: cd ${root} && gt up   (then gt hosts; gt rig add <name> <git-url> --host ${result.host})`,
+              `Next: cd ${root} && gt up   (then gt hosts; gt rig add <name> <git-url> --host ${joined.host})`,
             ].join('\n'),
           );
         } finally {
