@@ -123,7 +123,13 @@ A SQLite ledger path instead of a postgres:// URL joins a town on this same mach
           try {
             createJoinedTownDir(
               root,
-              joinedTownToml({ town, host: name, ...(options.address ? { address: options.address } : {}), ...(postgres ? { ledgerUrl } : {}), now: nowTime() }),
+              joinedTownToml({
+                town,
+                host: name,
+                ...(options.address ? { address: options.address } : {}),
+                ...(postgres ? { ledgerUrl } : {}),
+                now: nowTime(),
+              }),
               sqlite,
             );
           } catch (error) {
