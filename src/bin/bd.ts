@@ -8,5 +8,4 @@ import { runBundle } from './launch.js';
 
 const HOT = new Set(['ready', 'create', 'q', 'show', 'list', 'update', 'close', 'comments', 'dep', 'label']);
 const word = process.argv.slice(2).find((a) => !a.startsWith('-')) ?? '';
-// ready and list turn up to hundreds of rows: the row decoder gets hot enough for the optimizing compiler (launch.ts).
-runBundle(join(__dirname, 'bd-main.cjs'), HOT.has(word) ? word : 'other', { shortLived: word === 'ready' || word === 'list' });
+runBundle(join(__dirname, 'bd-main.cjs'), HOT.has(word) ? word : 'other');

@@ -50,20 +50,8 @@ function ensureDir(dir: string): boolean {
  * they run; `kind` undefined loads the bundle plainly there. A bundle run from
  * the cache on Node 20 cannot import() (vm.Script needs an experimental loader
  * for it): gt's launcher lends its own import for the feed's ES module.
- *
- * `shortLived`: a ledger command that is over in tens of milliseconds but
- * decodes many rows runs without V8's optimizing compiler. At 100 rows the row
- * decoder gets hot (`--trace-opt`), and optimizing it costs ~2.4 ms on a
- * background thread and ~4 MB of the node binary's pages that the command never
- * gets back (measured on `bd ready -n 100` at 50,000 beads: peak RSS 1.35× →
- * 1.26× of `node -e 0`). Loading node:v8 costs ~1.5 ms, so only commands that
- * tier up get it (gt's hook commands never do). Long work (bd import, the
- * daemon, hosts) keeps the optimizer: import of 50,000 issues takes 1.5× as
- * long without it.
  */
-export function runBundle(file: string, kind?: string, options: { shortLived?: boolean } = {}): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- node:v8 loads node:stream: only where it pays
-  if (options.shortLived) (require('node:v8') as { setFlagsFromString: (flags: string) => void }).setFlagsFromString('--no-opt');
+export function runBundle(file: string, kind?: string): void {
   const dir = cacheDir(process.env);
   const enable = (Module as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
   if (dir === undefined || kind === undefined || typeof enable === 'function') {
