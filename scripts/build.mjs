@@ -85,7 +85,7 @@ for (const [entry, out, plugins] of [
     format: 'cjs',
     platform: 'node',
     target: 'node20',
-    minify: true,
+    minify: process.env.GT_NO_MINIFY !== '1',
     keepNames: false,
     banner: { js: '#!/usr/bin/env node' },
     define: { __GT_VERSION__: JSON.stringify(version) },

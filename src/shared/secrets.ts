@@ -8,16 +8,16 @@
 const REDACTED = '[redacted]';
 
 /** Known token shapes: Anthropic, OpenAI, GitHub, GitLab, Slack, AWS, Google, Telegram bots. */
-const TOKENS: RegExp[] = [
-  /\bsk-ant-[A-Za-z0-9_-]{6,}/g,
-  /\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}/g,
-  /\bgh[pousr]_[A-Za-z0-9]{16,}/g,
-  /\bgithub_pat_[A-Za-z0-9_]{20,}/g,
-  /\bglpat-[A-Za-z0-9_-]{16,}/g,
-  /\bxox[abposr]-[A-Za-z0-9-]{10,}/g,
-  /\bAKIA[0-9A-Z]{16}\b/g,
-  /\bAIza[0-9A-Za-z_-]{35}\b/g,
-  /\b\d{8,10}:AA[A-Za-z0-9_-]{33}\b/g,
+const TOKENS: Array<[hint: string, pattern: RegExp]> = [
+  ['sk-', /\bsk-ant-[A-Za-z0-9_-]{6,}/g],
+  ['sk-', /\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}/g],
+  ['gh', /\bgh[pousr]_[A-Za-z0-9]{16,}/g],
+  ['github_pat_', /\bgithub_pat_[A-Za-z0-9_]{20,}/g],
+  ['glpat-', /\bglpat-[A-Za-z0-9_-]{16,}/g],
+  ['xox', /\bxox[abposr]-[A-Za-z0-9-]{10,}/g],
+  ['AKIA', /\bAKIA[0-9A-Z]{16}\b/g],
+  ['AIza', /\bAIza[0-9A-Za-z_-]{35}\b/g],
+  [':AA', /\b\d{8,10}:AA[A-Za-z0-9_-]{33}\b/g],
 ];
 
 /** `https://user:pass@host`, `https://token@host`: the user part of an http(s) URL, and any URL's password. */
@@ -36,18 +36,25 @@ export function isSecretName(name: string): boolean {
 const ASSIGNMENT = new RegExp(`\\b(${SECRET_NAME})=("[^"]*"|'[^']*'|[^\\s"',;]+)`, 'g');
 const JSON_FIELD = new RegExp(`("${SECRET_NAME}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'g');
 
-/** The text with every known secret replaced by `[redacted]`. */
+/** A word every secret-named variable holds: without one, ASSIGNMENT and JSON_FIELD cannot match. */
+const SECRET_WORD = /API_KEY|APIKEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY/;
+
+/**
+ * The text with every known secret replaced by `[redacted]`. Each pattern runs
+ * only where a literal it needs is in the text: every `--json` output goes
+ * through here, and 13 patterns over a 100-row `bd ready` (33 KB) were ~0.7 ms
+ * of a cold process, most of it compiling patterns that could not match.
+ */
 export function redactSecrets(text: string): string {
   let out = text;
-  for (const pattern of TOKENS) out = out.replace(pattern, REDACTED);
-  return (
-    out
+  for (const [hint, pattern] of TOKENS) if (out.includes(hint)) out = out.replace(pattern, REDACTED);
+  if (out.includes('@') && out.includes('://'))
+    out = out
       .replace(HTTP_USERINFO, `$1${REDACTED}@`)
       // A password already masked as `***` (maskLedgerUrl, shown the same in text) stays `***`.
-      .replace(URL_PASSWORD, (match: string, user: string) => (match.endsWith(':***@') ? match : `${user}:${REDACTED}@`))
-      .replace(ASSIGNMENT, `$1=${REDACTED}`)
-      .replace(JSON_FIELD, `$1"${REDACTED}"`)
-  );
+      .replace(URL_PASSWORD, (match: string, user: string) => (match.endsWith(':***@') ? match : `${user}:${REDACTED}@`));
+  if (SECRET_WORD.test(out)) out = out.replace(ASSIGNMENT, `$1=${REDACTED}`).replace(JSON_FIELD, `$1"${REDACTED}"`);
+  return out;
 }
 
 /** True when the text holds something `redactSecrets` would hide. */

@@ -82,14 +82,18 @@ export function showText(details: ShowDetails, s: Style, queued?: { position: nu
 
 /** Times in --json output are RFC3339 like Beads; the store keeps canonical nanosecond strings. */
 export function jsonIssue<T extends object>(issue: T): T {
+  // for…in and plain string tests: Object.entries and a regex per key were ~4 KB of garbage per issue, enough at
+  // 100 rows to cost a cold `bd ready` two scavenges (issue 18).
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(issue)) {
+  const fields = issue as Record<string, unknown>;
+  for (const key in fields) {
+    const value = fields[key];
     if (key === 'extra') {
       Object.assign(out, value as object);
       continue;
     }
     out[key] =
-      typeof value === 'string' && /_at$|^defer_until$/.test(key)
+      typeof value === 'string' && (key.endsWith('_at') || key === 'defer_until')
         ? formatTime(value)
         : Array.isArray(value)
           ? value.map((v: unknown) => (v && typeof v === 'object' ? jsonIssue(v) : v))

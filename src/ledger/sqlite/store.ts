@@ -782,6 +782,7 @@ export class SqliteLedgerStore implements LedgerStore {
 
   // ---- queries ----
 
+  /** Labels, counts and parent onto issues this read decoded (it changes them). */
   private hydrate(issues: Issue[]): IssueWithCounts[] {
     if (issues.length === 0) return [];
     const ids = issues.map((i) => i.id);
@@ -795,15 +796,14 @@ export class SqliteLedgerStore implements LedgerStore {
     }
     const counts = new Map<string, Row>();
     for (const r of this.all(HYDRATE_COUNTS_SQL, json)) counts.set(String(r.id), r);
+    // In place: the issues are this read's own, just decoded (a copy of each was ~3 KB of garbage per row).
     return issues.map((issue) => {
       const c = counts.get(issue.id);
-      const result: IssueWithCounts = {
-        ...issue,
-        labels: labels.get(issue.id) ?? [],
-        dependency_count: Number(c?.dependency_count ?? 0),
-        dependent_count: Number(c?.dependent_count ?? 0),
-        comment_count: Number(c?.comment_count ?? 0),
-      };
+      const result = issue as IssueWithCounts;
+      result.labels = labels.get(issue.id) ?? [];
+      result.dependency_count = Number(c?.dependency_count ?? 0);
+      result.dependent_count = Number(c?.dependent_count ?? 0);
+      result.comment_count = Number(c?.comment_count ?? 0);
       if (c?.parent !== null && c?.parent !== undefined) result.parent = c.parent.toString();
       return result;
     });
