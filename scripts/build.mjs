@@ -69,7 +69,7 @@ for (const [entry, out, plugins] of [
   ['src/bin/bd-main.ts', 'bd-main', [lazyBuiltins, zodApart]],
   ['scripts/zod.ts', 'gt-zod', []],
   ['src/bin/gt.ts', 'gt', []],
-  ['src/bin/gt-full.ts', 'gt-full', []],
+  ['src/bin/gt-full.ts', 'gt-full', [lazyBuiltins]],
   ['src/bin/gt-hot.ts', 'gt-hot', [lazyConfig, lazyBuiltins]],
   ['src/bin/gt-host.ts', 'gt-host', [lazyConfig]],
   ['src/core/town/config.ts', 'gt-config', []],

@@ -117,8 +117,8 @@ export async function startSession(town: Town, identity: Identity, options: Star
     ...(runtime.hooks === 'codex' ? { brokerCodex: brokerCodex(town, town.path(workdirOf(identity))) } : {}),
   });
   if (runtime.hooks === 'claude' && backend === 'tmux') trustClaudeWorkdir(town, town.path(workdirOf(identity)));
-  // Runtime settings (hook URLs, the session's wiring) are the owner's alone.
-  for (const [file, content] of Object.entries(plan.files)) town.ports.files.write(file, content, 0o600);
+  // Runtime settings (hook URLs, the session's wiring) are the owner's alone; written again at every start, so no fsync.
+  for (const [file, content] of Object.entries(plan.files)) town.ports.files.write(file, content, 0o600, { durable: false });
   await installWorktreeHooks(town, town.path(workdirOf(identity)), plan.worktreeFiles);
   town.ports.files.mkdirp(dir);
   const bead = (await town.ledger.list({ statuses: ['hooked', 'in_progress'], assignee: identity.address, limit: 1, sort: 'created' }))[0]?.id;
