@@ -420,6 +420,34 @@ describe.each(LEDGER_BACKENDS)('ledger conformance: $name', ({ open: openLedger 
       expect(await ledger.list({})).toEqual([]);
       expect(await ledger.events(0, 1000)).toEqual(before);
     });
+
+    it('writes made at once are each atomic: the one that fails leaves no trace and rejects, the others all land', async () => {
+      const { ledger } = await openLedger();
+      const target = await make(ledger, 'a blocker');
+      const before = (await ledger.events(0, 1000)).length;
+      // Ten writes in flight together (as a sling of ten beads makes them); the fifth fails half-way.
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) =>
+          ledger.create({
+            title: `together ${i}`,
+            labels: ['batch'],
+            deps: [{ type: 'blocks', id: i === 4 ? 'bd-nope' : target }],
+          }),
+        ),
+      );
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', ...Array(5).fill('fulfilled')]);
+      expect(((results[4] as PromiseRejectedResult).reason as Error).message).toMatch(/bd-nope/);
+      const made = await ledger.list({ labelsAll: ['batch'], limit: 0 });
+      expect(made.map((i) => i.title).sort()).toEqual([0, 1, 2, 3, 5, 6, 7, 8, 9].map((i) => `together ${i}`));
+      for (const issue of made)
+        expect(await ledger.get(issue.id)).toMatchObject({ labels: ['batch'], dependencies: [expect.objectContaining({ depends_on_id: target })] });
+      // Nine creates recorded, nothing of the failed one.
+      const events = (await ledger.events(0, 1000)).slice(before);
+      expect(events.filter((e) => e.event_type === 'created')).toHaveLength(9);
+      // What a reader sees right after: every write that resolved is there (committed before it resolved).
+      await ledger.close([target]);
+      expect((await ids(ledger)).length).toBe(9);
+    });
   });
 
   describe('town records: event stream, mail, merge requests, notification outbox', () => {
