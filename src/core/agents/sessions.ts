@@ -194,11 +194,31 @@ export async function startSession(town: Town, identity: Identity, options: Star
 }
 
 /** The identity's colour: the one it has, else the first one no other agent holds (assigned once, agent-colour.ts). */
+/**
+ * The colours agents hold, read once per town handle for a few seconds and
+ * kept up to date by colourFor: a sling of ten starts ten sessions at once,
+ * which read every agent of the town ten times, and could give two new agents
+ * one colour. A long-lived handle (the daemon's) reads them again after that.
+ */
+const coloursTaken = new WeakMap<Town, { at: number; colours: Promise<Map<string, string>> }>();
+const COLOURS_FRESH_MS = 5_000;
+
 async function colourFor(town: Town, identity: Identity): Promise<string | undefined> {
   const known = await town.agent(identity);
   if (known?.colour) return undefined;
-  const taken = (await town.agents()).filter((a) => a.address !== identity.address && a.colour).map((a) => a.colour as string);
-  return agentColour(identity.address, taken).name;
+  let taken = coloursTaken.get(town);
+  if (taken === undefined || Date.now() - taken.at > COLOURS_FRESH_MS) {
+    const colours = town.agents().then((agents) => new Map(agents.flatMap((a) => (a.colour ? [[a.address, a.colour] as [string, string]] : []))));
+    taken = { at: Date.now(), colours };
+    coloursTaken.set(town, taken);
+  }
+  const colours = await taken.colours;
+  const colour = agentColour(
+    identity.address,
+    [...colours].filter(([address]) => address !== identity.address).map(([, c]) => c),
+  ).name;
+  colours.set(identity.address, colour);
+  return colour;
 }
 
 /** The team mode this process captured (or resolves now); none when it cannot be resolved (a forced mode whose tool is missing). */

@@ -240,6 +240,8 @@ export class Town {
       limit: 0,
       sort: 'id',
       ...(options.includeInactive ? {} : { excludeStatuses: ['closed'] }),
+      // One rig's agents: only their rows are read and parsed (the exact rig is checked below).
+      ...(options.rig !== undefined ? { titleContains: `${options.rig}/` } : {}),
     });
     return issues.map(agentFromIssue).filter((a) => options.rig === undefined || a.rig === options.rig);
   }
