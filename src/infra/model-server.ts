@@ -9,7 +9,7 @@
  * server can drive several agents at once.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { z } from 'zod';
+import { z } from '../shared/zod.js';
 import { GtError } from '../shared/errors.js';
 
 const usageSchema = z.strictObject({

@@ -6,7 +6,7 @@
  * nothing is poured from a formula with an error.
  */
 import { parse, TomlError } from 'smol-toml';
-import { z } from 'zod';
+import { z } from '../../shared/zod.js';
 import { GtError } from '../../shared/errors.js';
 
 const gateSchema = z.strictObject({

@@ -3,7 +3,7 @@
  * error names the file, the key and what is allowed, and nothing loads half.
  */
 import { parse, stringify, TomlError } from 'smol-toml';
-import { z } from 'zod';
+import { z } from '../../shared/zod.js';
 import { GtError } from '../../shared/errors.js';
 import { LEDGER_URL_RULE } from '../../shared/paths.js';
 import { NAME_PATTERN } from '../agents/identity.js';
