@@ -774,5 +774,6 @@ function withoutHooks(git: GitPort): GitPort {
   return {
     run: (cwd, args, options) => git.run(cwd, [...off, ...args], options),
     probe: (cwd, args, options) => git.probe(cwd, [...off, ...args], options),
+    inTurn: (turn, cwd, args) => git.inTurn(turn, cwd, [...off, ...args]),
   };
 }

@@ -13,6 +13,12 @@ export interface CommandResult {
 export interface GitPort {
   run(cwd: string, args: string[], options?: { env?: Record<string, string>; onProgress?: (line: string) => void }): Promise<string>;
   probe(cwd: string, args: string[], options?: { env?: Record<string, string> }): Promise<CommandResult>;
+  /**
+   * Like probe, but in turn: after every earlier `inTurn` command of this process with the same `turn`
+   * (a repository whose worktrees change: `git worktree add` is not safe to run twice at once), and
+   * started as soon as the one before it ends, whatever else this process is doing.
+   */
+  inTurn(turn: string, cwd: string, args: string[]): Promise<CommandResult>;
 }
 
 /** A shell command with a time limit, output captured (and optionally streamed). */

@@ -522,27 +522,12 @@ async function choosePolecat(town: Town, rig: string, bead: Issue, previous: Age
 }
 
 /**
- * One worktree change at a time per repository: `git worktree add` reads the
- * other worktrees' admin files while it creates its own, so two at once can
- * fail ("failed to read worktrees/<name>/commondir"). Sessions still start in parallel.
+ * Worktree `<rig>/polecats/<name>` on branch `polecat/<name>/<bead>`, from the rig's bare repo. One
+ * worktree change at a time per repository (git.inTurn): `git worktree add` reads the other worktrees'
+ * admin files while it creates its own, so two at once can fail ("failed to read
+ * worktrees/<name>/commondir"). Sessions still start in parallel.
  */
-const worktreeQueues = new Map<string, Promise<unknown>>();
-function inWorktreeQueue<T>(repo: string, fn: () => Promise<T>): Promise<T> {
-  const previous = worktreeQueues.get(repo) ?? Promise.resolve();
-  const next = previous.then(fn, fn);
-  worktreeQueues.set(
-    repo,
-    next.catch(() => undefined),
-  );
-  return next;
-}
-
-/** Worktree `<rig>/polecats/<name>` on branch `polecat/<name>/<bead>`, from the rig's bare repo. */
-function preparePolecatWorktree(town: Town, identity: Identity, bead: Issue, undo: Undo): Promise<string> {
-  return inWorktreeQueue(town.repoDir(identity.rig as string), () => createPolecatWorktree(town, identity, bead, undo));
-}
-
-async function createPolecatWorktree(town: Town, identity: Identity, bead: Issue, undo: Undo): Promise<string> {
+async function preparePolecatWorktree(town: Town, identity: Identity, bead: Issue, undo: Undo): Promise<string> {
   const { git, files } = town.ports;
   const rig = town.rig(identity.rig as string);
   const repo = town.repoDir(rig.name);
@@ -554,10 +539,12 @@ async function createPolecatWorktree(town: Town, identity: Identity, bead: Issue
   if (!files.exists(dir)) {
     files.mkdirp(town.path(rig.name, 'polecats'));
     // Usually a new branch; one left by an earlier attempt at this bead is checked out as it is.
-    const fresh = await git.probe(repo, ['worktree', 'add', '-q', '-b', branch, dir, start]);
+    // Registered in turn without its files (admin files only, a few ms); its files are written outside the
+    // turn, so the checkouts of a sling's polecats run side by side (each worktree has its own index).
+    const fresh = await git.inTurn(repo, repo, ['worktree', 'add', '--no-checkout', '-q', '-b', branch, dir, start]);
     const hadBranch = fresh.code !== 0 && (await branchExists(git, repo, branch));
-    if (fresh.code !== 0 && !hadBranch) throw new GtError('external', `git worktree add failed in ${repo}: ${fresh.stderr.trim().split('\n').pop() ?? ''}`);
-    if (hadBranch) await git.run(repo, ['worktree', 'add', '-q', dir, branch]);
+    const added = hadBranch ? await git.inTurn(repo, repo, ['worktree', 'add', '--no-checkout', '-q', dir, branch]) : fresh;
+    if (added.code !== 0) throw new GtError('external', `git worktree add failed in ${repo}: ${added.stderr.trim().split('\n').pop() ?? ''}`);
     undo.steps.push({
       what: `worktree ${dir}`,
       run: async () => {
@@ -565,6 +552,7 @@ async function createPolecatWorktree(town: Town, identity: Identity, bead: Issue
         if (!hadBranch) await git.run(repo, ['branch', '-D', branch]);
       },
     });
+    await git.run(dir, ['reset', '--hard', '-q']);
     return branch;
   }
   if ((await currentBranch(git, dir)) === branch) return branch; // resuming the same bead: keep every commit

@@ -207,7 +207,7 @@ export class SqliteLedgerStore implements LedgerStore {
 
   /**
    * One writer at a time, lock taken up front so the transaction never fails half-way on contention.
-   * Group commit: writes asked for while an earlier transaction runs are made together, each in a
+   * Group commit: writes asked for in the same turn of the event loop, or while an earlier transaction runs, are made together, each in a
    * savepoint of one transaction, and committed (one fsync, `synchronous = FULL`) before any of them
    * resolves. Each stays atomic on its own: one that fails is rolled back to its savepoint and rejects,
    * and the others commit. A sling of ten polecats made 21 commits one by one (issue 17's spawn target).
@@ -216,8 +216,13 @@ export class SqliteLedgerStore implements LedgerStore {
     if (this.closed) return Promise.reject(new GtError('internal', 'the ledger is closed'));
     return new Promise<T>((resolve, reject) => {
       this.pendingWrites.push({ fn, resolve: resolve as (value: unknown) => void, reject });
-      // The first write waiting schedules the batch; the ones after it join until the batch starts.
-      if (this.pendingWrites.length === 1) void this.serialize(() => this.commitWrites());
+      // The first write waiting takes its place in the queue; the batch starts at the end of this turn of the
+      // event loop (setImmediate), so the writes that children's exits and replies of the same turn ask for join it.
+      if (this.pendingWrites.length === 1)
+        void this.serialize(async () => {
+          await new Promise((resolveTurn) => setImmediate(resolveTurn));
+          await this.commitWrites();
+        });
     });
   }
 
