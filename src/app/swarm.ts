@@ -168,6 +168,15 @@ async function itermOpen(
   return swarm.reconcile(plan.key, leader, members, hidden);
 }
 
+/**
+ * `gt down --all`: the swarm views gt made outside tmux go with the sessions they showed, so the town's
+ * tmux server is left with nothing (a view inside a person's own window is theirs, and stays).
+ */
+export async function closeSwarmViews(town: Town, env: NodeJS.ProcessEnv): Promise<boolean> {
+  if (!town.ports.tmuxAvailable) return false;
+  return exclusively(town, () => townSwarm(town, env).closeOwnViews());
+}
+
 export const openTmuxSwarm = (town: Town, env: NodeJS.ProcessEnv, scope: SwarmScope, options: { show: boolean }): Promise<SwarmOpened> =>
   exclusively(town, () => tmuxOpen(town, env, scope, options));
 

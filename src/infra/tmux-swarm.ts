@@ -148,6 +148,12 @@ export class TmuxSwarm {
       .filter((r): r is Row => r !== undefined);
   }
 
+  /** Ends the gt-swarm session (the views made outside tmux, and their leader shells); true when there was one. */
+  async closeOwnViews(): Promise<boolean> {
+    if ((await this.run(['has-session', '-t', `=${SWARM_SESSION}`])).code !== 0) return false;
+    return (await this.run(['kill-session', '-t', `=${SWARM_SESSION}`])).code === 0;
+  }
+
   /** The views on the server: window id → scope key. */
   async views(): Promise<Map<string, string>> {
     const views = new Map<string, string>();

@@ -158,6 +158,31 @@ describe('gt swarm', () => {
       },
       60_000,
     );
+
+    // gt down --all: the sessions stop and the view goes with them, so the town's tmux server has nothing left.
+    // gt down --all: the sessions stop, the Mayor's too, and the view they filled goes with them.
+    const down = town.gt(['down', '--all']);
+    expect(down.code, down.stderr).toBe(0);
+    await waitFor('the town tmux server to be empty', () => town.tmux(['list-sessions']).code !== 0 || undefined, 20_000);
+  });
+
+  it('gt down --all closes a view led by a shell of its own (no Mayor), so the town tmux server is left empty', async () => {
+    const town = makeTown({ rig: 'app' });
+    const bead = town.bead('Task', ['sleep 600']);
+    const [slung] = town.json<Array<{ agent: string }>>(['sling', bead, 'app', '--agent', 'shell', '--backend', 'tmux']);
+    await waitFor(
+      'a working polecat',
+      () => town.json<Array<{ agent: string; state: string }>>(['agents']).find((a) => a.agent === slung?.agent && a.state === 'working'),
+      30_000,
+    );
+    const view = town.json<View>(['swarm', 'app']);
+    expect(view.panes.map((p) => p.role)).toEqual(['leader', 'agent']);
+    expect(view.panes[0]?.agent).toBeNull();
+    const down = town.gt(['down', '--all', '--json']);
+    expect(down.code, down.stderr).toBe(0);
+    expect(JSON.parse(down.stdout)).toMatchObject({ sessions_stopped: [slung?.agent], swarm_view_closed: true });
+    expect(town.tmux(['has-session', '-t', '=gt-swarm']).code).not.toBe(0);
+    await waitFor('the town tmux server to be empty', () => town.tmux(['list-sessions']).code !== 0 || undefined, 20_000);
   });
 
   it('team mode iterm2: inside iTerm2 with it2 on PATH, gt swarm splits a titled, coloured pane per agent attached to its session, and closes those that leave', async () => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { dirname } from 'node:path';
 import { gtLauncher, townDaemon, townFiles } from '../../../app/index.js';
+import { closeSwarmViews } from '../../../app/swarm.js';
 import { daemonHealth } from '../../../core/town/daemon-health.js';
 import { serviceFile } from '../../../core/town/daemon-service.js';
 import { GtError } from '../../../shared/errors.js';
@@ -139,12 +140,16 @@ Examples:
         await ctx.forPeople('stopping the town daemon');
         // gt down waits 30 s for a batch in flight, then kills (the refinery's journal survives that).
         const stopped = await townDaemon(ctx.townRoot(), ctx.io.env).stop(30_000);
-        const all = (opts as { all?: boolean }).all ? await stopAllSessions(await ctx.town(), 'gt down --all') : { sessions: [], checkpoints: [] };
-        const result = { daemon_stopped: stopped, sessions_stopped: all.sessions, checkpoints: all.checkpoints };
+        const everything = (opts as { all?: boolean }).all === true;
+        const town = everything ? await ctx.town() : undefined;
+        const all = town ? await stopAllSessions(town, 'gt down --all') : { sessions: [], checkpoints: [] };
+        const swarmClosed = town ? await closeSwarmViews(town, ctx.io.env) : false;
+        const result = { daemon_stopped: stopped, sessions_stopped: all.sessions, checkpoints: all.checkpoints, swarm_view_closed: swarmClosed };
         ctx.emit(result, () =>
           [
             stopped ? 'Stopped the daemon.' : 'The daemon was not running.',
             ...(all.sessions.length ? [`Stopped ${all.sessions.length} session(s): ${all.sessions.join(', ')}`] : []),
+            ...(swarmClosed ? ['Closed the swarm view.'] : []),
           ].join('\n'),
         );
       }),
