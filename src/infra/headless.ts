@@ -100,6 +100,11 @@ export class HeadlessBackend implements SessionBackend {
     throw new GtError('external', `headless session ${spec.name} did not start within 10 s`, { hint: `see ${join(spec.runDir, 'host.log')}` });
   }
 
+  async hostStatus(): Promise<{ pid: number; rss: number; sessions: number } | undefined> {
+    const status = await this.townHost?.call<{ pid: number; rss: number; sessions: unknown[] }>('GET', '/status').catch(() => undefined);
+    return status ? { pid: status.pid, rss: status.rss, sessions: status.sessions.length } : undefined;
+  }
+
   async prepare(spec: Pick<SessionSpec, 'townHost'>): Promise<void> {
     if (spec.townHost) await this.townHost?.ensure();
   }

@@ -72,6 +72,11 @@ describe('the town host (sessions.mode = "in-process")', () => {
     expect(readdirSync(runs).map((run) => pidIn(join(runs, run, 'host.pid')))).toEqual([host, host, host]);
     for (const name of names) await waitFor(`${name}'s start-up prompt`, () => read(log(name)).includes('"type":"user"') || undefined, 30_000);
     expect(rows(town).map((r) => r.session_alive)).toEqual([true, true, true]);
+    // gt status shows the town host: its pid, its three sessions, its memory.
+    const team = town.json<{ team: { town_host: { pid: number; sessions: number; rss: number } | null } }>(['status']).team;
+    expect(team.town_host).toMatchObject({ pid: host, sessions: 3 });
+    expect(team.town_host?.rss).toBeGreaterThan(10 * 1024 * 1024);
+    expect(town.gt(['status']).stdout).toMatch(new RegExp(`town host pid ${host} · 3 session\\(s\\) · \\d+ MiB`));
 
     // A nudge goes to one agent's stdin through the host's socket.
     const [first, second] = slung;

@@ -66,6 +66,8 @@ export interface SessionBackend {
   start(spec: SessionSpec): Promise<void | { pane?: string }>;
   /** Gets ready to start sessions, so that cost overlaps other work (the town host starts while a sling makes worktrees). */
   prepare?(spec: Pick<SessionSpec, 'townHost'>): Promise<void>;
+  /** The town host, when one runs this town's headless sessions (team mode in-process): never starts one. */
+  hostStatus?(): Promise<{ pid: number; rss: number; sessions: number } | undefined>;
   isAlive(name: string): Promise<boolean>;
   /**
    * The session and the agent process, seen apart (the agent state machine's

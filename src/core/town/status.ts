@@ -87,6 +87,8 @@ export interface TeamSection {
   here: string | null;
   problem?: string;
   backend: string;
+  /** The town host (in-process mode), when one runs: its pid, resident memory (bytes) and sessions. */
+  town_host: { pid: number; rss: number; sessions: number } | null;
 }
 
 export const teamSection: StatusSection<TeamSection> = {
@@ -102,12 +104,14 @@ export const teamSection: StatusSection<TeamSection> = {
     } catch (error) {
       problem = error instanceof Error ? error.message : String(error);
     }
+    const townHost = (await town.ports.backend('headless').hostStatus?.()) ?? null;
     return {
       setting,
       daemon: lease?.pid === daemon.pid ? (lease?.team_mode ?? null) : null,
       here,
       ...(problem ? { problem } : {}),
       backend: town.config.sessions.backend,
+      town_host: townHost,
     };
   },
   lines(t) {
@@ -116,7 +120,13 @@ export const teamSection: StatusSection<TeamSection> = {
     const line: StatusLine = [span(mode, t.problem && !t.daemon ? 'bad' : 'strong'), span(` (sessions.mode ${t.setting}; ${where})`)];
     if (t.backend !== 'auto') line.push(span(` · sessions.backend ${t.backend}`, 'dim'));
     if (t.problem) line.push(span(` · ${t.problem}`, 'warn'));
-    return [line];
+    const lines = [line];
+    if (t.town_host)
+      lines.push([
+        span('town host', 'strong'),
+        span(` pid ${t.town_host.pid} · ${t.town_host.sessions} session(s) · ${(t.town_host.rss / 1048576).toFixed(0)} MiB`),
+      ]);
+    return lines;
   },
 };
 
