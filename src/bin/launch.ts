@@ -69,7 +69,26 @@ export function runBundle(file: string, kind?: string): void {
   runCached(file, kind, dir);
 }
 
-function runCached(file: string, kind: string, dir: string): void {
+/**
+ * The bundles a bundle loads on demand (`gt-pg.cjs` for a PostgreSQL ledger, `gt-config.cjs`,
+ * `gt-zod.cjs`, `gt-otel.cjs`): siblings in the same folder, required by path. Through the
+ * cache too, one file each, and once per process like any module.
+ */
+const siblings = new Map<string, unknown>();
+
+function requireFor(file: string, dir: string): NodeJS.Require {
+  const plain = createRequire(file);
+  const folder = dirname(file);
+  const wrapped = ((id: string) => {
+    const path = id.startsWith('./') ? join(folder, id.slice(2)) : id;
+    if (!path.endsWith('.cjs') || dirname(path) !== folder) return plain(id) as unknown;
+    if (!siblings.has(path)) siblings.set(path, runCached(path, 'lib', dir));
+    return siblings.get(path);
+  }) as NodeJS.Require;
+  return Object.assign(wrapped, { resolve: plain.resolve, cache: plain.cache, main: plain.main, extensions: plain.extensions });
+}
+
+function runCached(file: string, kind: string, dir: string): unknown {
   const source = readFileSync(file, 'utf8');
   const stat = statSync(file);
   // Everything that makes compiled code stale is in the name: the bundle (size, mtime), the engine, the command kind;
@@ -111,7 +130,8 @@ function runCached(file: string, kind: string, dir: string): void {
     });
   }
   const module = { exports: {} };
-  (script.runInThisContext() as Wrapped)(module.exports, createRequire(file), module, file, dirname(file));
+  (script.runInThisContext() as Wrapped)(module.exports, requireFor(file, dir), module, file, dirname(file));
+  return module.exports;
 }
 
 /** FNV-1a of a path, in base 36: a short stable name for it (node:crypto would cost more than the whole lookup). */

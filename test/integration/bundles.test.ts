@@ -114,4 +114,13 @@ describe('the compile cache', () => {
     expect(gt(['help']).status).toBe(0);
     expect(statSync(join(cache, file as string)).mtimeMs).toBe(written);
   });
+
+  it.runIf(OWN_CACHE)('covers the bundles a bundle loads on demand: bd cook loads zod from gt-zod.cjs through a cache file of its own', () => {
+    const { bd, files } = setup();
+    const first = bd(['cook', 'nosuch']);
+    expect(first.stderr).toContain('no formula named "nosuch"');
+    expect(files().filter((f) => f.startsWith('gt-zod-lib-'))).toHaveLength(1);
+    expect(bd(['cook', 'nosuch'])).toEqual(first);
+    expect(files().filter((f) => f.startsWith('gt-zod-lib-'))).toHaveLength(1);
+  });
 });
