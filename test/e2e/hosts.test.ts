@@ -139,7 +139,14 @@ describe.skipIf(unavailable !== undefined)(`a town across two hosts (network nam
 
     // lib's work is on its hooks on host b; then b's daemon dies (its agents keep running, nobody supervises them).
     const show = (host: NetHost, ids: string[]) => json<Bead[]>(host, ['bd', 'show', ...ids]);
-    await waitFor('lib beads hooked on host b', () => show(hostA, lib).every((b) => b.status === 'hooked' && b.assignee?.startsWith('lib/polecats/')), 90_000);
+    // Hooked, and their agents' records made: the sling on b is over (a hook is written before its session starts).
+    await waitFor(
+      'lib beads hooked on host b, their five agents recorded',
+      () =>
+        show(hostA, lib).every((b) => b.status === 'hooked' && b.assignee?.startsWith('lib/polecats/')) &&
+        json<AgentRow[]>(hostA, ['agents']).filter((r) => r.agent.startsWith('lib/')).length === 5,
+      90_000,
+    );
     const pid = Number(readFileSync(join(roots.b, '.gt', 'daemon.pid'), 'utf8'));
     process.kill(pid, 'SIGKILL');
     // Host a sees b lost, b's agents host-lost with their beads still hooked, and app's work goes on.
