@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { generateLedgerJsonl } from './ledger-data.js';
+import { benchEnv, seedRepository } from './town-setup.js';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 50);
 const ISSUES = Number(process.env.BENCH_ISSUES ?? 50_000);
@@ -64,25 +65,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function main(): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'gt-bench-daemon-'));
   const root = join(base, 'town');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: base,
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    NO_COLOR: '1',
-    GT_ROOT: root,
-    GT_TMUX_SOCKET: `gt-bench-daemon-${process.pid}`,
-  };
-  for (const key of ['GT_AGENT', 'BD_ACTOR', 'BEADS_DIR']) delete env[key];
+  const env = benchEnv(base, root, `gt-bench-daemon-${process.pid}`);
   const gt = (args: string[]) => run(['node', GT, ...args], root, env);
   const backend = spawnSync('tmux', ['-V']).status === 0 ? 'tmux' : 'headless';
   try {
-    const seed = join(base, 'seed');
-    mkdirSync(seed);
-    for (let f = 0; f < 20; f++) writeFileSync(join(seed, `file${f}.ts`), `export const v = ${f};\n`);
-    run(['git', 'init', '-q', '-b', 'main'], seed, env);
-    run(['git', 'add', '-A'], seed, env);
-    run(['git', '-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-q', '-m', 'seed'], seed, env);
-    run(['git', 'clone', '-q', '--bare', seed, join(base, 'origin.git')], base, env);
+    const files = Object.fromEntries(Array.from({ length: 20 }, (_, f) => [`file${f}.ts`, `export const v = ${f};\n`]));
+    seedRepository(join(base, 'seed'), join(base, 'origin.git'), files, env);
     run(['node', GT, 'install', root], base, env);
     // A pass every second; supervision's clocks far away, so an idle agent is only read, never woken.
     writeFileSync(join(root, 'town.toml'), `${readFileSync(join(root, 'town.toml'), 'utf8')}\n[witness]\nidle_wake = "24h"\nstall_after = "24h"\n`);

@@ -22,6 +22,7 @@ import type { LedgerStore } from '../src/core/beads/store.js';
 import { PostgresLedgerStore } from '../src/ledger/postgres/store.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { launchPostgres } from '../test/support/postgres-server.js';
+import { benchEnv } from './town-setup.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const WAKES = Number(process.env.BENCH_WAKES ?? 40);
@@ -54,15 +55,7 @@ async function createDatabase(serverUrl: string, name: string): Promise<string> 
 /** A town with one rig and a polecat with one hooked bead; returns the env its hot commands run in. */
 function town(base: string, name: string, ledgerUrl: string | undefined): { root: string; env: NodeJS.ProcessEnv } {
   const root = join(base, name);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: base,
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    NO_COLOR: '1',
-    GT_ROOT: root,
-    GT_TMUX_SOCKET: `gt-bench-${name}-${process.pid}`,
-  };
-  for (const key of ['GT_AGENT', 'BD_ACTOR', 'BEADS_DIR', 'BD_LEDGER_URL']) delete env[key];
+  const env = benchEnv(base, root, `gt-bench-${name}-${process.pid}`);
   const gt = (args: string[], cwd = base) => run(['node', GT, ...args], cwd, env);
   gt(['install', root, ...(ledgerUrl ? ['--ledger', ledgerUrl] : [])]);
   const seed = join(base, `${name}-seed`);

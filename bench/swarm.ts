@@ -14,10 +14,11 @@
  *   BENCH_MODE=tmux npm run bench:swarm    # a session host per agent instead of the town host
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { benchEnv, seedRepository } from './town-setup.js';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 50);
 const GT = resolve(process.env.BENCH_GT ?? join(import.meta.dirname, '..', 'dist', 'gt.cjs'));
@@ -71,26 +72,10 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'gt-bench-swarm-'));
   const root = join(base, 'town');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: base,
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    NO_COLOR: '1',
-    GT_ROOT: root,
-    GT_TMUX_SOCKET: `gt-bench-swarm-${process.pid}`,
-  };
-  for (const key of ['GT_AGENT', 'BD_ACTOR', 'BEADS_DIR']) delete env[key];
+  const env = benchEnv(base, root, `gt-bench-swarm-${process.pid}`);
   const gt = (args: string[]) => run(['node', GT, ...args], root, env);
   try {
-    const seed = join(base, 'seed');
-    mkdirSync(join(seed, 'swarm'), { recursive: true });
-    writeFileSync(join(seed, 'README.md'), '# swarm\n');
-    writeFileSync(join(seed, 'swarm', '.keep'), '');
-    run(['git', 'init', '-q', '-b', 'main'], seed, env);
-    run(['git', 'add', '-A'], seed, env);
-    run(['git', '-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-q', '-m', 'seed'], seed, env);
-    const origin = join(base, 'origin.git');
-    run(['git', 'clone', '-q', '--bare', seed, origin], base, env);
+    const origin = seedRepository(join(base, 'seed'), join(base, 'origin.git'), { 'README.md': '# swarm\n', 'swarm/.keep': '' }, env);
     run(['node', GT, 'install', root], base, env);
     gt(['config', 'set', 'daemon.interval', INTERVAL]);
     // The team mode: "in-process" runs every headless agent under one town host (the default here).

@@ -11,11 +11,12 @@
  *   BENCH_BEFORE=/path/to/other/dist node --import tsx bench/town-hot.ts     # A/B against another build
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateLedgerJsonl } from './ledger-data.js';
 import { measure, processTable, type Probe } from './processes.js';
+import { benchEnv, seedRepository } from './town-setup.js';
 
 const ISSUES = Number(process.env.BENCH_ISSUES ?? 50_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 21);
@@ -34,24 +35,10 @@ function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv): string {
 function main(): void {
   const base = mkdtempSync(join(tmpdir(), 'gt-bench-town-hot-'));
   const root = join(base, 'town');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: base,
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    NO_COLOR: '1',
-    GT_ROOT: root,
-    GT_TMUX_SOCKET: `gt-bench-hot-${process.pid}`,
-  };
-  for (const key of ['GT_AGENT', 'BD_ACTOR', 'BEADS_DIR']) delete env[key];
+  const env = benchEnv(base, root, `gt-bench-hot-${process.pid}`);
   const gt = (args: string[], cwd = base) => run(['node', GT, ...args], cwd, env);
   try {
-    const seed = join(base, 'seed');
-    mkdirSync(seed);
-    writeFileSync(join(seed, 'README.md'), 'bench\n');
-    run(['git', 'init', '-q', '-b', 'main'], seed, env);
-    run(['git', 'add', '-A'], seed, env);
-    run(['git', '-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-q', '-m', 'seed'], seed, env);
-    run(['git', 'clone', '-q', '--bare', seed, join(base, 'origin.git')], base, env);
+    seedRepository(join(base, 'seed'), join(base, 'origin.git'), { 'README.md': 'bench\n' }, env);
     gt(['install', root]);
     log(`importing ${ISSUES} beads with ${ISSUES * 2} dependencies into the town ledger…`);
     const file = join(base, 'beads.jsonl');

@@ -14,9 +14,10 @@
  *   BENCH_ISSUES=3000 BENCH_RUNS=9 BENCH_SPAWNS=2 npm run bench:town     # quicker
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { benchEnv, seedRepository } from './town-setup.js';
 
 const SPAWNS = Number(process.env.BENCH_SPAWNS ?? 3);
 const GT = resolve(import.meta.dirname, '..', 'dist', 'gt.cjs');
@@ -48,28 +49,14 @@ const sleepMs = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffe
 function main(): void {
   const base = mkdtempSync(join(tmpdir(), 'gt-bench-town-'));
   const root = join(base, 'town');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: base,
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    NO_COLOR: '1',
-    GT_ROOT: root,
-    GT_TMUX_SOCKET: `gt-bench-${process.pid}`,
-  };
-  for (const key of ['GT_AGENT', 'BD_ACTOR', 'BEADS_DIR']) delete env[key];
+  const env = benchEnv(base, root, `gt-bench-${process.pid}`);
   const gt = (args: string[], extra: NodeJS.ProcessEnv = {}) => run(['node', GT, ...args], base, { ...env, ...extra });
   const git = (cwd: string, args: string[]) => run(['git', ...args], cwd, env);
   try {
     // A repository of realistic shape: 300 files in 30 directories.
-    const seed = join(base, 'seed');
-    for (let d = 0; d < 30; d++) {
-      mkdirSync(join(seed, `pkg${d}`), { recursive: true });
-      for (let f = 0; f < 10; f++) writeFileSync(join(seed, `pkg${d}`, `file${f}.ts`), `export const v${f} = ${d * 10 + f};\n`.repeat(40));
-    }
-    git(seed, ['init', '-q', '-b', 'main']);
-    git(seed, ['add', '-A']);
-    git(seed, ['-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-q', '-m', 'seed']);
-    git(base, ['clone', '-q', '--bare', seed, join(base, 'origin.git')]);
+    const files: Record<string, string> = {};
+    for (let d = 0; d < 30; d++) for (let f = 0; f < 10; f++) files[`pkg${d}/file${f}.ts`] = `export const v${f} = ${d * 10 + f};\n`.repeat(40);
+    seedRepository(join(base, 'seed'), join(base, 'origin.git'), files, env);
     gt(['install', root]);
     // A stand-in for Claude Code: started the same way (gt-owned settings file, prompt as argument), no LLM.
     gt(['config', 'agent', 'set', 'idle', "sh -c 'exec sleep 600'", '--like', 'claude']);

@@ -172,14 +172,15 @@ class GitTurns {
         child.stdin.end();
       }
     });
-    child.on('close', () => {
+    // A shell that ended with commands still waiting (killed), or never started: they fail, as a git that could not run would.
+    const end = (why: string) => {
       if (this.shell === shell) this.shell = undefined;
-      // A shell that ended with commands still waiting (killed): they fail, as a git that could not run would.
-      for (const resolve of shell.waiting.values()) resolve({ code: 127, stdout: '', stderr: 'git: the shell running it ended' });
+      for (const resolve of shell.waiting.values()) resolve({ code: 127, stdout: '', stderr: `git: ${why}` });
       shell.waiting.clear();
       rmSync(dir, { recursive: true, force: true });
-    });
-    child.on('error', () => undefined);
+    };
+    child.on('close', () => end('the shell running it ended'));
+    child.on('error', (error) => end(`no shell to run it (${error.message})`));
     return shell;
   }
 }
