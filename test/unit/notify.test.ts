@@ -302,20 +302,26 @@ describe('the outbox', () => {
   });
 });
 
+/** A town whose notify.phone channel is a Telegram chat with buttons, and that channel as the sender sees it. */
+async function phoneTown() {
+  const h = await townHarness();
+  await withChannels(h, `[notify.phone]\ntype = "telegram"\ntoken = "t"\nchat_id = "42"\n`);
+  const channel = {
+    type: 'telegram',
+    token: 't',
+    chat_id: '42',
+    api_base: 'http://x',
+    buttons: true,
+    min_severity: 'info',
+    default: false,
+    rate_limit: { count: 20, per: '1m' },
+  } as const;
+  return { h, channel };
+}
+
 describe('answers from the phone', () => {
   it('approves a permission request from the configured chat, as gt permission approve does; another chat is refused and recorded', async () => {
-    const h = await townHarness();
-    await withChannels(h, `[notify.phone]\ntype = "telegram"\ntoken = "t"\nchat_id = "42"\n`);
-    const channel = {
-      type: 'telegram',
-      token: 't',
-      chat_id: '42',
-      api_base: 'http://x',
-      buttons: true,
-      min_severity: 'info',
-      default: false,
-      rate_limit: { count: 20, per: '1m' },
-    } as const;
+    const { h, channel } = await phoneTown();
     const request = await h.ledger.create({
       title: 'Bash: npm publish',
       type: 'permission',
@@ -345,18 +351,7 @@ describe('answers from the phone', () => {
   });
 
   it('"Always allow" from the phone approves and adds the narrowest suggested rule to the rig policy, by the person who pressed it', async () => {
-    const h = await townHarness();
-    await withChannels(h, `[notify.phone]\ntype = "telegram"\ntoken = "t"\nchat_id = "42"\n`);
-    const channel = {
-      type: 'telegram',
-      token: 't',
-      chat_id: '42',
-      api_base: 'http://x',
-      buttons: true,
-      min_severity: 'info',
-      default: false,
-      rate_limit: { count: 20, per: '1m' },
-    } as const;
+    const { h, channel } = await phoneTown();
     const request = await h.ledger.create({
       title: 'Bash: npm publish',
       type: 'permission',
