@@ -18,7 +18,7 @@ import type { FormulaLibrary } from '../infra/formulas.js';
 import { writeLaunchers } from '../infra/launch.js';
 import type * as ModelServerModuleNs from '../infra/model-server.js';
 import type * as JsonlModuleNs from '../ledger/jsonl.js';
-import { configParsers, isPostgresLocation, loadPostgres, openLedger, openLedgerStore, openTown, townLedger } from './town.js';
+import { configParsers, isPostgresLocation, loadApart, loadPostgres, openLedger, openLedgerStore, openTown, townLedger } from './town.js';
 import type { DoctorContext, DoctorPorts } from '../core/doctor/doctor.js';
 import type { Town } from '../core/town/town.js';
 import { diskSpace, fileMode, processCommandLines } from '../infra/inspect.js';
@@ -125,17 +125,7 @@ export async function telemetrySink(town: Town): Promise<TelemetrySink | undefin
   const { otlp_endpoint, service_name, interval } = town.config.telemetry;
   if (!otlp_endpoint) return undefined;
   // The OpenTelemetry SDK is a bundle of its own (dist/gt-otel.cjs): only a daemon that exports parses it.
-  const bundled = typeof __filename === 'string' && __filename.endsWith('.cjs');
-  const specifier = bundled ? join(__dirname, 'gt-otel.cjs') : '../infra/telemetry.js';
-  // A bundle requires it, as loadPostgres does: code run from V8's code cache on Node 20 cannot import().
-  const loaded = (
-    bundled
-      ? // eslint-disable-next-line @typescript-eslint/no-require-imports -- a bundle of its own, chosen at run time
-        require(specifier)
-      : await import(specifier)
-  ) as Partial<TelemetryModule> & { default?: TelemetryModule };
-  const otlpSink = loaded.otlpSink ?? loaded.default?.otlpSink;
-  if (!otlpSink) throw new Error(`${specifier} has no otlpSink`);
+  const { otlpSink } = await loadApart<TelemetryModule>('gt-otel.cjs', '../infra/telemetry.js', 'otlpSink');
   return otlpSink({ endpoint: otlp_endpoint, serviceName: service_name, town: town.config.name, intervalMs: parseDuration(interval) });
 }
 

@@ -52,23 +52,28 @@ export function fileLogger(path: string): Logger {
 export const townFiles: TownFiles = nodeTownFiles;
 
 /**
- * The PostgreSQL store's module: in the bundled CLI a bundle of its own (dist/gt-pg.cjs, with
- * node-postgres), so a SQLite town's start-up never parses the driver; from source, the module.
+ * A module that is a bundle of its own in the bundled CLI (`dist/<bundle>`, next to this one), so that
+ * only the commands that use it parse it; from source (`source`, relative to src/app/), the module. A
+ * bundle is required, not imported: the bundles run from V8's code cache through vm.Script on Node 20
+ * (src/bin/launch.ts), where an import() needs vm's experimental loader.
  */
-export async function loadPostgres(): Promise<PostgresModule> {
+export async function loadApart<T extends object>(bundle: string, source: string, has: keyof T): Promise<T> {
   const bundled = typeof __filename === 'string' && __filename.endsWith('.cjs');
-  const specifier = bundled ? join(__dirname, 'gt-pg.cjs') : '../ledger/postgres/store.js';
-  // A bundle requires it: the hot bundles run from V8's code cache through vm.Script on Node 20 (src/bin/launch.ts),
-  // where an import() needs vm's experimental loader (and prints a warning).
+  const specifier = bundled ? join(__dirname, bundle) : source;
   const loaded = (
     bundled
       ? // eslint-disable-next-line @typescript-eslint/no-require-imports -- a bundle of its own, chosen at run time
         require(specifier)
       : await import(specifier)
-  ) as Partial<PostgresModule> & { default?: PostgresModule };
-  const module = loaded.PostgresLedgerStore ? (loaded as PostgresModule) : loaded.default;
-  if (!module?.PostgresLedgerStore) throw new Error(`${specifier} has no PostgresLedgerStore`);
+  ) as Partial<T> & { default?: T };
+  const module = loaded[has] ? (loaded as T) : loaded.default;
+  if (!module?.[has]) throw new Error(`${specifier} has no ${String(has)}`);
   return module;
+}
+
+/** The PostgreSQL store's module (dist/gt-pg.cjs, with node-postgres): a SQLite town's start-up never parses the driver. */
+export function loadPostgres(): Promise<PostgresModule> {
+  return loadApart<PostgresModule>('gt-pg.cjs', '../ledger/postgres/store.js', 'PostgresLedgerStore');
 }
 
 /**
