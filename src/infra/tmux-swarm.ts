@@ -194,43 +194,9 @@ export class TmuxSwarm {
       const command = mayor && plan.leader ? this.placeholderCommand(plan.leader, plan.name) : [where.shell];
       const exists = (await this.run(['has-session', '-t', `=${SWARM_SESSION}`])).code === 0;
       const env = Object.entries(where.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-      const created = exists
-        ? await this.run([
-            'new-window',
-            '-d',
-            '-t',
-            `=${SWARM_SESSION}:`,
-            '-n',
-            plan.name,
-            '-c',
-            where.cwd,
-            ...env,
-            '-P',
-            '-F',
-            '#{window_id} #{pane_id}',
-            '--',
-            ...command,
-          ])
-        : await this.run([
-            'new-session',
-            '-d',
-            '-s',
-            SWARM_SESSION,
-            '-n',
-            plan.name,
-            '-x',
-            '200',
-            '-y',
-            '50',
-            '-c',
-            where.cwd,
-            ...env,
-            '-P',
-            '-F',
-            '#{window_id} #{pane_id}',
-            '--',
-            ...command,
-          ]);
+      // A window of the gt-swarm session, or the session itself with its first window.
+      const place = exists ? ['new-window', '-d', '-t', `=${SWARM_SESSION}:`] : ['new-session', '-d', '-s', SWARM_SESSION, '-x', '200', '-y', '50'];
+      const created = await this.run([...place, '-n', plan.name, '-c', where.cwd, ...env, '-P', '-F', '#{window_id} #{pane_id}', '--', ...command]);
       if (created.code !== 0) throw new Error(`tmux could not open the swarm view: ${created.stderr.trim()}`);
       const [id, first] = created.stdout.trim().split(' ') as [string, string];
       window = id;
