@@ -163,22 +163,9 @@ export class Mailbox {
     return [...root, ...issues].map(messageFrom).sort((a, b) => a.created_at.localeCompare(b.created_at));
   }
 
-  /** How many messages wait for delivery to `address` (nothing is taken). */
-  async pendingCount(address: string): Promise<number> {
-    const pending = await this.ledger.list({
-      types: ['message'],
-      assignee: address,
-      labelsAll: [MAIL_LABEL, PENDING_LABEL],
-      excludeStatuses: ['closed'],
-      includeEphemeral: true,
-      limit: 0,
-    });
-    return pending.length;
-  }
-
-  /** Undelivered messages for `address`, each marked delivered by exactly one caller. */
-  async takePending(address: string): Promise<MailMessage[]> {
-    const pending = await this.ledger.list({
+  /** The messages waiting for delivery to `address`, oldest first. */
+  private pending(address: string) {
+    return this.ledger.list({
       types: ['message'],
       assignee: address,
       labelsAll: [MAIL_LABEL, PENDING_LABEL],
@@ -188,6 +175,16 @@ export class Mailbox {
       sort: 'created',
       reverse: true,
     });
+  }
+
+  /** How many messages wait for delivery to `address` (nothing is taken). */
+  async pendingCount(address: string): Promise<number> {
+    return (await this.pending(address)).length;
+  }
+
+  /** Undelivered messages for `address`, each marked delivered by exactly one caller. */
+  async takePending(address: string): Promise<MailMessage[]> {
+    const pending = await this.pending(address);
     const taken: MailMessage[] = [];
     for (const issue of pending) {
       const result = await this.ledger.removeLabel([issue.id], PENDING_LABEL, {
