@@ -43,6 +43,15 @@ const zodApart = {
     b.onResolve({ filter: /^zod(\/.*)?$/ }, (args) => (args.path === 'zod' ? { path: './gt-zod.cjs', external: true } : undefined));
   },
 };
+// node-postgres's lib/stream.js without its Cloudflare Workers probe (see scripts/pg-stream.mjs).
+const pgNodeStreams = {
+  name: 'pg-node-streams',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/stream(\.js)?$/ }, (args) =>
+      /\/node_modules\/pg\/lib$/.test(args.resolveDir) ? { path: resolve('scripts/pg-stream.mjs') } : undefined,
+    );
+  },
+};
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
@@ -76,7 +85,7 @@ for (const [entry, out, plugins] of [
   // The daemon's OTLP exporter (the OpenTelemetry SDK), loaded only when [telemetry] otlp_endpoint is set.
   ['src/infra/telemetry.ts', 'gt-otel', []],
   // The PostgreSQL ledger store with node-postgres, loaded only for a postgres:// ledger (issue 19).
-  ['src/ledger/postgres/store.ts', 'gt-pg', []],
+  ['src/ledger/postgres/store.ts', 'gt-pg', [pgNodeStreams]],
 ]) {
   await build({
     entryPoints: [entry],
