@@ -28,6 +28,12 @@ describe('the bundles', () => {
     expect(readFileSync(bundle('gt-zod.cjs'), 'utf8')).toContain('ZodError');
   });
 
+  it("keep node-postgres's Cloudflare Workers probe out of gt-pg (on Node 20 it loads Node's fetch on every connection)", () => {
+    const pgBundle = readFileSync(bundle('gt-pg.cjs'), 'utf8');
+    expect(pgBundle).not.toContain('Cloudflare');
+    expect(pgBundle).toContain('getBuiltinModule("node:net")');
+  });
+
   it('the launchers hold only the choice of bundle and the compile cache', () => {
     expect(statSync(bundle('gt.cjs')).size).toBeLessThan(4_000);
     expect(statSync(bundle('bd.cjs')).size).toBeLessThan(4_000);
