@@ -144,9 +144,10 @@ export async function openTown(
   env: NodeJS.ProcessEnv,
   actor: string,
   progress: (line: string) => void,
-  options: { light?: boolean; lazyConfig?: boolean } = {},
+  options: { light?: boolean; lazyConfig?: boolean; hostFor?: string } = {},
 ): Promise<Town> {
-  const ports = townPorts(root, env, progress);
+  const opened = townPorts(root, env, progress);
+  const ports = options.hostFor === undefined ? opened : hostPortsFor(root, opened, options.hostFor);
   if (!nodeTownFiles.exists(join(root, TOWN_FILE)))
     throw new GtError('not_found', `no town at ${root} (${TOWN_FILE} is missing)`, { hint: 'create one with gt install, or set GT_ROOT' });
   const parsers = options.light ? undefined : await configParsers();
@@ -163,6 +164,15 @@ export async function openTown(
     throw error;
   }
   return town;
+}
+
+/**
+ * A host's ports for one of its agents: the control commands it starts for that agent's hooks (the
+ * `/compact` a Stop hook asks for, a nudge, a stop) act as that agent, never as a person. They are
+ * the host's own children, with no agent above them: only the identity given to them says who they are.
+ */
+function hostPortsFor(root: string, ports: TownPorts, address: string): TownPorts {
+  return { ...ports, detached: detachedControl(root, { ...ports.baseEnv, GT_AGENT: address }) };
 }
 
 /**
@@ -190,7 +200,7 @@ export function openHostTowns(
   configLoaded.catch(() => undefined);
   return {
     forAgent: (address) => {
-      const town = new Town(root, new Ledger(store, { actor: address }), ports, parsers);
+      const town = new Town(root, new Ledger(store, { actor: address }), hostPortsFor(root, ports, address), parsers);
       if (!parsers) towns.push(town);
       return town;
     },
@@ -211,11 +221,11 @@ export function runtimeProbe(env: NodeJS.ProcessEnv): RuntimeProbe {
  * GT_AGENT (unset, env -i, export -n) is still that agent; one that set another
  * agent's name is refused; a process an agent host runs with no identity at all
  * (a window an agent opened on the town's tmux server) is not a person, and
- * may only run a command that shows (`viewOnly`). A session or town host's own
- * control command (the nudge a Stop hook asks for) acts for the town.
+ * may only run a command that shows (`viewOnly`). A host's own control commands
+ * carry the identity of the agent they act for (hostPortsFor).
  */
 export function actingEnv(env: NodeJS.ProcessEnv, options: { viewOnly?: boolean } = {}): NodeJS.ProcessEnv {
-  const { agents, underHost, hostControl } = agentAncestry();
+  const { agents, underHost } = agentAncestry();
   const session = agents.at(-1);
   const own = env.GT_AGENT || undefined;
   if (session !== undefined) {
@@ -227,7 +237,7 @@ export function actingEnv(env: NodeJS.ProcessEnv, options: { viewOnly?: boolean 
     return { ...env, GT_AGENT: session, BD_ACTOR: session };
   }
   // Looking needs no identity: a person who opened a window on the town's tmux server may still run gt swarm or gt status there.
-  if (own === undefined && underHost && !hostControl && !options.viewOnly) {
+  if (own === undefined && underHost && !options.viewOnly) {
     throw new GtError(
       'conflict',
       "this process runs under one of gt's agent hosts (the town's tmux server or town host) with no agent identity, so it is not taken for a person",

@@ -28,7 +28,7 @@ async function sessionHost(argv: string[]): Promise<number> {
   const root = spec.env.GT_ROOT ?? process.env.GT_ROOT ?? '';
   const address = spec.env.GT_AGENT ?? 'human';
   // town.toml and rig.toml are read (and the schemas loaded) when the first permission is asked.
-  const town = await openTown(root, process.env, address, progress, { light: true });
+  const town = await openTown(root, process.env, address, progress, { light: true, hostFor: address });
   town.useParsers(await configParsers());
   try {
     const handlers = hostHandlers(town, parseIdentity(address), { run: basename(runDir), runDir, cwd: spec.cwd, runtime: spec.env.GT_RUNTIME ?? '', tty });

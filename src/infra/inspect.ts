@@ -49,17 +49,10 @@ export function processCommandLines(): string[] {
  * cannot be changed by its children, so `unset GT_AGENT`, `env -i`, `export -n`
  * or `exec env GT_AGENT=other …` in an agent's shell leave the agent's own
  * session above them. Empty where /proc does not exist.
- *
- * `hostControl` tells that the direct parent is one of gt's own hosts (a
- * session or town host: marked, and running gt's `session-host` or `town-host`)
- * with no agent above it: this process is the host's own control command (a
- * nudge or stop a hook asked for), which acts for the town. Only the host
- * starts its direct children; an agent's commands have the agent in between.
  */
-export function agentAncestry(): { agents: string[]; underHost: boolean; hostControl: boolean } {
+export function agentAncestry(): { agents: string[]; underHost: boolean } {
   const agents: string[] = [];
   let underHost = false;
-  let hostControl = false;
   let pid = process.ppid;
   for (let depth = 0; depth < 64 && pid > 1; depth++) {
     let environ: string;
@@ -73,24 +66,11 @@ export function agentAncestry(): { agents: string[]; underHost: boolean; hostCon
     const entries = environ.split('\0');
     const agent = entries.find((entry) => entry.startsWith('GT_AGENT='));
     if (agent && agent.length > 'GT_AGENT='.length) agents.push(agent.slice('GT_AGENT='.length));
-    if (entries.includes(`${AGENT_HOST_MARK}=1`)) {
-      if (depth === 0) hostControl = isGtHost(pid);
-      underHost = true;
-    }
+    if (entries.includes(`${AGENT_HOST_MARK}=1`)) underHost = true;
     // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
     pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   }
-  return { agents, underHost, hostControl: hostControl && agents.length === 0 };
-}
-
-/** True when the process runs gt's session or town host (its command line, which its children cannot change). */
-function isGtHost(pid: number): boolean {
-  try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
-    return argv.includes('session-host') || argv.includes('town-host');
-  } catch {
-    return false;
-  }
+  return { agents, underHost };
 }
 
 /** Free and total bytes of the file system holding `path` (statfs); undefined where it cannot be read. */
