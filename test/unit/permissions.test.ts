@@ -259,6 +259,10 @@ describe('the permission policy', () => {
     }
     expect(check(write('/home/me/.codex/config.toml'))).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
     expect(check(bash('cat ~/.codex/config.toml')).action).toBe('allow');
+    // gt's compile cache: the person's next gt runs the compiled code it holds.
+    expect(check(write('/home/me/.cache/gt/gt-full-full-x.v8'))).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    expect(check(bash('cp crafted.v8 ~/.cache/gt/bd-main-ready-x.v8'))).toMatchObject({ action: 'deny', rule: 'builtin protected-files' });
+    expect(check(write('/home/me/.cache/pip/x')).action).toBe('allow');
     const patch = (body: string) => ({ tool: 'apply_patch', input: { command: `*** Begin Patch\n${body}\n*** End Patch` }, cwd: WT });
     for (const body of [
       '*** Update File: #x/../../../../town.toml\n@@\n-a\n+b',

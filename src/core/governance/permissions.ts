@@ -387,7 +387,9 @@ export function protectedArea(path: string, root: string | undefined, worktree: 
 /**
  * The runtimes' own configuration in the agent's HOME: what a next session
  * loads before gt's hook sees a tool call (Codex's trusted projects and
- * config, Claude Code's and Gemini CLI's settings and hooks). Undefined: none.
+ * config, Claude Code's and Gemini CLI's settings and hooks); and gt's own
+ * compile cache (~/.cache/gt, src/bin/launch.ts), whose compiled code the
+ * person's next gt would run. Undefined: none.
  */
 export function runtimeConfigArea(path: string, home: string | undefined): string | undefined {
   if (home === undefined) return undefined;
@@ -396,6 +398,7 @@ export function runtimeConfigArea(path: string, home: string | undefined): strin
   const [top, second] = rel.split('/');
   if (top === '.codex' || top === '.gemini' || top === '.claude.json' || (top === '.claude' && second !== undefined && /^settings.*\.json$/.test(second)))
     return `the runtime configuration in HOME (~/${rel})`;
+  if (top === '.cache' && second === 'gt') return `gt's compile cache in HOME (~/${rel})`;
   return undefined;
 }
 
