@@ -22,7 +22,7 @@ import type { LedgerStore } from '../src/core/beads/store.js';
 import { PostgresLedgerStore } from '../src/ledger/postgres/store.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { launchPostgres } from '../test/support/postgres-server.js';
-import { benchEnv } from './town-setup.js';
+import { timedRun as run, benchEnv } from './town-setup.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const WAKES = Number(process.env.BENCH_WAKES ?? 40);
@@ -32,14 +32,6 @@ const BD = join(ROOT, 'dist', 'bd.cjs');
 const log = (text: string) => process.stderr.write(`${text}\n`);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const p95 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * 0.95))] as number;
-
-function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv): { ms: number; stdout: string } {
-  const start = process.hrtime.bigint();
-  const r = spawnSync(argv[0] as string, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`);
-  return { ms, stdout: r.stdout };
-}
 
 async function createDatabase(serverUrl: string, name: string): Promise<string> {
   const client = new pg.Client({ connectionString: serverUrl });

@@ -13,6 +13,15 @@ export function benchEnv(base: string, root: string, socket: string): NodeJS.Pro
   return env;
 }
 
+/** One whole process (it must succeed): its wall time and its stdout. */
+export function timedRun(argv: string[], cwd: string, env: NodeJS.ProcessEnv): { ms: number; stdout: string } {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(argv[0] as string, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`);
+  return { ms, stdout: r.stdout };
+}
+
 function git(args: string[], cwd: string, env: NodeJS.ProcessEnv): void {
   const r = spawnSync('git', args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);

@@ -17,19 +17,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { benchEnv, seedRepository } from './town-setup.js';
+import { timedRun as run, benchEnv, seedRepository } from './town-setup.js';
 
 const SPAWNS = Number(process.env.BENCH_SPAWNS ?? 3);
 const GT = resolve(import.meta.dirname, '..', 'dist', 'gt.cjs');
 const log = (text: string) => process.stderr.write(`${text}\n`);
-
-function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv): { ms: number; stdout: string } {
-  const start = process.hrtime.bigint();
-  const r = spawnSync(argv[0] as string, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`);
-  return { ms, stdout: r.stdout };
-}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
